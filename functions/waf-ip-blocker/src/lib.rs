@@ -1,0 +1,1 @@
+//! waf-ip-blocker

@@ -1,0 +1,292 @@
+//! Typed configuration from environment variables.
+//!
+//! A function reads all of its variables through one [`Env`], which records
+//! every problem instead of stopping at the first, so an operator fixing a
+//! deployment sees the whole list at once:
+//!
+//! ```
+//! use shared::config::Env;
+//! let mut env = Env::from_pairs([("THRESHOLD", "abc")]);
+//! let threshold: u64 = env.required("THRESHOLD", "100");
+//! let window: u64 = env.or_default("WINDOW_SECONDS", 300, "300");
+//! let err = env.finish().unwrap_err();
+//! assert!(err.to_string().contains("THRESHOLD"));
+//! # let _ = (threshold, window);
+//! ```
+//!
+//! Values returned for a bad variable are placeholders (`Default`); they never
+//! escape, because [`Env::finish`] then returns the error.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+
+/// One missing or invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub variable: String,
+    pub what: String,
+    pub example: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (example: {})",
+            self.variable, self.what, self.example
+        )
+    }
+}
+
+/// Every problem found in one function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration: {} problem(s)",
+            self.problems.len()
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A reader over a set of environment variables that collects problems.
+#[derive(Debug, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+    problems: Vec<Problem>,
+}
+
+impl Env {
+    /// The process environment, read once.
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    /// An explicit set of variables; tests use this instead of mutating the
+    /// process environment, which is shared by parallel test threads.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The raw value, with surrounding whitespace removed; an empty value
+    /// counts as unset, since templates often pass "" for "not configured".
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Records a problem found by the caller's own validation.
+    pub fn problem(&mut self, variable: &str, what: impl Into<String>, example: &str) {
+        self.problems.push(Problem {
+            variable: variable.to_owned(),
+            what: what.into(),
+            example: example.to_owned(),
+        });
+    }
+
+    /// A variable that must be set, parsed with `FromStr`.
+    pub fn required<T>(&mut self, name: &str, example: &str) -> T
+    where
+        T: FromStr + Default,
+        T::Err: fmt::Display,
+    {
+        self.required_with(name, example, |v| v.parse::<T>().map_err(|e| e.to_string()))
+    }
+
+    /// A variable that must be set, parsed by `parse`.
+    pub fn required_with<T: Default>(
+        &mut self,
+        name: &str,
+        example: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        match self.raw(name).map(str::to_owned) {
+            None => {
+                self.problem(name, "is required but not set", example);
+                T::default()
+            }
+            Some(value) => self
+                .parsed(name, example, &value, parse)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// An optional variable, parsed with `FromStr`.
+    pub fn optional<T>(&mut self, name: &str, example: &str) -> Option<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.optional_with(name, example, |v| v.parse::<T>().map_err(|e| e.to_string()))
+    }
+
+    /// An optional variable, parsed by `parse`.
+    pub fn optional_with<T>(
+        &mut self,
+        name: &str,
+        example: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let value = self.raw(name)?.to_owned();
+        self.parsed(name, example, &value, parse)
+    }
+
+    /// An optional variable with a default.
+    pub fn or_default<T>(&mut self, name: &str, default: T, example: &str) -> T
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.optional(name, example).unwrap_or(default)
+    }
+
+    /// A boolean: `true`/`false`, `1`/`0`, `yes`/`no` (any case).
+    pub fn flag(&mut self, name: &str, default: bool) -> bool {
+        self.optional_with(name, "true", parse_bool)
+            .unwrap_or(default)
+    }
+
+    /// A comma-separated list; empty items are dropped.
+    pub fn list(&mut self, name: &str) -> Vec<String> {
+        self.raw(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A comma-separated list whose items are each parsed with `FromStr`;
+    /// every bad item is reported.
+    pub fn list_of<T>(&mut self, name: &str, example: &str) -> Vec<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let mut out = Vec::new();
+        for item in self.list(name) {
+            match item.parse::<T>() {
+                Ok(v) => out.push(v),
+                Err(e) => self.problem(name, format!("item {item:?} is invalid: {e}"), example),
+            }
+        }
+        out
+    }
+
+    /// An optional JSON value.
+    pub fn json<T: DeserializeOwned>(&mut self, name: &str, example: &str) -> Option<T> {
+        self.optional_with(name, example, |v| {
+            serde_json::from_str(v).map_err(|e| format!("is not valid JSON for this setting: {e}"))
+        })
+    }
+
+    /// Ends reading: every problem recorded so far, or nothing.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                problems: self.problems,
+            })
+        }
+    }
+
+    fn parsed<T>(
+        &mut self,
+        name: &str,
+        example: &str,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(value) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                self.problem(name, format!("{value:?} is invalid: {why}"), example);
+                None
+            }
+        }
+    }
+}
+
+/// Parses the boolean spellings operators use in templates.
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_variable_is_named_with_an_example() {
+        let mut env = Env::from_pairs([("THRESHOLD", "ten"), ("DRY_RUN", "maybe")]);
+        let _: u64 = env.required("THRESHOLD", "100");
+        let _: String = env.required("LEDGER_TABLE", "toilkit-waf-ledger");
+        let _ = env.flag("DRY_RUN", false);
+        let err = env.finish().unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 3, "{text}");
+        assert!(text.contains("THRESHOLD: \"ten\" is invalid"), "{text}");
+        assert!(
+            text.contains("LEDGER_TABLE: is required but not set (example: toilkit-waf-ledger)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("DRY_RUN: \"maybe\" is invalid: expected true or false"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_defaults_apply() {
+        let mut env = Env::from_pairs([
+            ("WINDOW_SECONDS", "  "),
+            ("REGIONS", "eu-west-1, ,us-east-1"),
+        ]);
+        assert_eq!(env.or_default("WINDOW_SECONDS", 300u64, "300"), 300);
+        assert_eq!(env.list("REGIONS"), ["eu-west-1", "us-east-1"]);
+        assert!(env.finish().is_ok());
+    }
+
+    #[test]
+    fn bad_json_and_bad_list_items_are_reported() {
+        let mut env = Env::from_pairs([("RULES", "[{"), ("PORTS", "80,x,443")]);
+        let _: Option<Vec<u32>> = env.json("RULES", "[1]");
+        let ports: Vec<u16> = env.list_of("PORTS", "80,443");
+        assert_eq!(ports, [80, 443]);
+        let err = env.finish().unwrap_err();
+        assert_eq!(err.problems.len(), 2);
+        assert!(err.problems[1].what.contains("\"x\""));
+    }
+}

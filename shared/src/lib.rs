@@ -1,0 +1,31 @@
+//! What every toilkit function shares.
+//!
+//! Each module is one concept:
+//! - [`config`]: environment variables read once at cold start, every problem reported together;
+//! - [`aws`]: the one place that loads the SDK configuration and builds clients;
+//! - [`report`]: the result every function returns and logs;
+//! - [`slack`]: the incoming-webhook client and Block Kit messages;
+//! - [`secret`]: webhook URLs fetched from Secrets Manager or SSM, never printed;
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines for a report's counters;
+//! - [`deadline`]: the time an invocation has left;
+//! - [`input`]: what kind of event invoked the function, and decoding log subscriptions;
+//! - [`events`]: optional publishing of reports to an EventBridge bus;
+//! - [`output`]: where a finished report goes (log line, metrics, bus);
+//! - [`pattern`]: the wildcard patterns operators write in configuration;
+//! - [`telemetry`]: logging set-up.
+
+pub mod aws;
+pub mod config;
+pub mod deadline;
+pub mod events;
+pub mod input;
+pub mod metrics;
+pub mod output;
+pub mod pattern;
+pub mod report;
+pub mod secret;
+pub mod slack;
+pub mod telemetry;
+
+pub use deadline::Deadline;
+pub use report::Report;

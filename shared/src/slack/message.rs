@@ -1,0 +1,218 @@
+//! Block Kit messages built from findings, split to stay under Slack's limits.
+
+use serde::Serialize;
+
+/// Slack rejects more than 50 blocks in one message.
+pub const MAX_BLOCKS: usize = 50;
+/// Slack rejects section text over 3000 characters.
+pub const MAX_SECTION_CHARS: usize = 3000;
+/// Slack truncates a header over 150 characters.
+pub const MAX_HEADER_CHARS: usize = 150;
+/// A conservative budget per message for all text together: Slack's documented
+/// ceilings are per block, and very long messages are collapsed or refused.
+pub const MAX_MESSAGE_CHARS: usize = 12_000;
+
+/// One thing to tell people about: a blocked IP, a DDL statement, a violation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Finding {
+    /// The first, bold line.
+    pub title: String,
+    /// `label: value` pairs (who, where, when...). Values are escaped.
+    pub fields: Vec<(String, String)>,
+    /// Longer text (a statement), shown as a code block and truncated to fit.
+    pub body: Option<String>,
+}
+
+/// One webhook message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// The notification text Slack shows where blocks cannot be shown.
+    pub text: String,
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    Header { text: Text },
+    Section { text: Text },
+    Context { elements: Vec<Text> },
+    Divider,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Text {
+    PlainText { text: String },
+    Mrkdwn { text: String },
+}
+
+impl Block {
+    fn chars(&self) -> usize {
+        match self {
+            Block::Header { text } | Block::Section { text } => text.chars(),
+            Block::Context { elements } => elements.iter().map(Text::chars).sum(),
+            Block::Divider => 0,
+        }
+    }
+}
+
+impl Text {
+    fn chars(&self) -> usize {
+        match self {
+            Text::PlainText { text } | Text::Mrkdwn { text } => text.chars().count(),
+        }
+    }
+}
+
+/// Escapes the three characters Slack's mrkdwn treats as control characters.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let keep = max.saturating_sub(1);
+    let mut out: String = text.chars().take(keep).collect();
+    out.push('…');
+    out
+}
+
+/// Builds the messages for `findings` under a header `title`, with an optional
+/// context line (`summary`) after the header. Messages after the first say
+/// which part they are, so a reader knows nothing is missing.
+pub fn build_messages(title: &str, summary: Option<&str>, findings: &[Finding]) -> Vec<Message> {
+    let sections: Vec<Block> = findings.iter().map(finding_section).collect();
+    let mut chunks: Vec<Vec<Block>> = Vec::new();
+    let mut current: Vec<Block> = Vec::new();
+    let mut current_chars = 0;
+    // Header and context take two blocks; leave room for them.
+    let max_sections = MAX_BLOCKS - 2;
+    for section in sections {
+        let chars = section.chars();
+        if !current.is_empty()
+            && (current.len() >= max_sections || current_chars + chars > MAX_MESSAGE_CHARS - 500)
+        {
+            chunks.push(std::mem::take(&mut current));
+            current_chars = 0;
+        }
+        current_chars += chars;
+        current.push(section);
+    }
+    if !current.is_empty() || chunks.is_empty() {
+        chunks.push(current);
+    }
+    let parts = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, sections)| {
+            let heading = if parts > 1 {
+                format!("{title} ({}/{parts})", i + 1)
+            } else {
+                title.to_owned()
+            };
+            let mut blocks = vec![Block::Header {
+                text: Text::PlainText {
+                    text: truncate(&heading, MAX_HEADER_CHARS),
+                },
+            }];
+            if let Some(summary) = summary {
+                blocks.push(Block::Context {
+                    elements: vec![Text::Mrkdwn {
+                        text: truncate(&escape(summary), MAX_SECTION_CHARS),
+                    }],
+                });
+            }
+            blocks.extend(sections);
+            Message {
+                text: truncate(&heading, MAX_HEADER_CHARS),
+                blocks,
+            }
+        })
+        .collect()
+}
+
+fn finding_section(finding: &Finding) -> Block {
+    let mut text = format!("*{}*", escape(&finding.title));
+    for (label, value) in &finding.fields {
+        text.push_str(&format!("\n*{}:* {}", escape(label), escape(value)));
+    }
+    if let Some(body) = &finding.body {
+        let room = MAX_SECTION_CHARS.saturating_sub(text.chars().count() + 8);
+        // Backticks inside a code block would end it early.
+        let body = escape(&body.replace("```", "'''"));
+        text.push_str(&format!("\n```{}```", truncate(&body, room)));
+    }
+    Block::Section {
+        text: Text::Mrkdwn {
+            text: truncate(&text, MAX_SECTION_CHARS),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(i: usize, body_len: usize) -> Finding {
+        Finding {
+            title: format!("event {i}"),
+            fields: vec![("who".into(), "admin@10.0.0.1".into())],
+            body: Some("x".repeat(body_len)),
+        }
+    }
+
+    fn assert_within_limits(message: &Message) {
+        assert!(message.blocks.len() <= MAX_BLOCKS);
+        let total: usize = message.blocks.iter().map(Block::chars).sum();
+        assert!(total <= MAX_MESSAGE_CHARS, "{total}");
+        for block in &message.blocks {
+            if let Block::Section { text } = block {
+                assert!(text.chars() <= MAX_SECTION_CHARS);
+            }
+        }
+    }
+
+    #[test]
+    fn many_findings_split_into_numbered_messages() {
+        let findings: Vec<Finding> = (0..120).map(|i| finding(i, 10)).collect();
+        let messages = build_messages("DDL on prod-db", Some("120 events"), &findings);
+        assert_eq!(messages.len(), 3);
+        messages.iter().for_each(assert_within_limits);
+        assert_eq!(messages[0].text, "DDL on prod-db (1/3)");
+        let sections: usize = messages.iter().map(|m| m.blocks.len() - 2).sum();
+        assert_eq!(sections, 120, "every finding is in exactly one message");
+    }
+
+    #[test]
+    fn long_bodies_are_truncated_and_split_by_size() {
+        let findings: Vec<Finding> = (0..10).map(|i| finding(i, 10_000)).collect();
+        let messages = build_messages("big", None, &findings);
+        assert!(messages.len() >= 3);
+        messages.iter().for_each(assert_within_limits);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let messages = build_messages(
+            "t",
+            None,
+            &[Finding {
+                title: "<!channel> & co".into(),
+                fields: vec![],
+                body: Some("SELECT 1 WHERE a < b ```".into()),
+            }],
+        );
+        let json = serde_json::to_string(&messages[0]).unwrap();
+        assert!(json.contains("&lt;!channel&gt; &amp; co"));
+        assert!(json.contains("a &lt; b '''"));
+        assert!(json.contains("\"type\":\"section\""));
+        assert!(json.contains("\"type\":\"mrkdwn\""));
+    }
+}

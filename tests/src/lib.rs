@@ -1,0 +1,20 @@
+//! Test support for toilkit, and the home of cross-function tests.
+//!
+//! - [`moto`]: a real AWS emulator (`moto_server`) on loopback, so the real
+//!   SDK serializes and parses every call;
+//! - [`slack`]: a real HTTP receiver that records webhook posts and can be
+//!   scripted to answer 429 or 5xx;
+//! - [`lambda`]: runs a function's real binary under cargo-lambda's Runtime
+//!   API emulator and invokes it;
+//! - [`process`]: child processes that never outlive the test;
+//! - [`workspace`]: where the venv, the samples and the binaries are.
+
+pub mod lambda;
+pub mod moto;
+pub mod process;
+pub mod slack;
+pub mod workspace;
+
+pub use lambda::LambdaEmulator;
+pub use moto::Moto;
+pub use slack::{Reply, SlackReceiver};

@@ -1,0 +1,42 @@
+//! Paths the harness needs.
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (the workspace's `Cargo.toml`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// A tool installed into the project's venv by `cargo xtask setup`.
+pub fn venv_bin(tool: &str) -> PathBuf {
+    root().join(".venv").join("bin").join(tool)
+}
+
+/// The shared sample inputs beside the repository (`../shared/samples`).
+/// `TOILKIT_SAMPLES` overrides it.
+pub fn samples_dir() -> PathBuf {
+    std::env::var_os("TOILKIT_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("..").join("shared").join("samples"))
+}
+
+/// The text of one shared sample.
+pub fn sample(name: &str) -> String {
+    let path = samples_dir().join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("sample {} unreadable: {e}", path.display()))
+}
+
+/// Fails with a message that says how to install a missing tool.
+pub fn require_tool(tool: &str) -> PathBuf {
+    let path = venv_bin(tool);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup` (or `cargo xtask test`, which runs it)",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,160 @@
+//! The test support itself: moto across parallel threads, secrets fetched
+//! from it, the report's documented JSON.
+
+use aws_sdk_secretsmanager::Client as SecretsManager;
+use aws_sdk_ssm::types::ParameterType;
+use shared::secret::{SecretRef, SecretStore};
+use toilkit_tests::Moto;
+
+#[test]
+fn moto_serves_parallel_threads_without_interference() {
+    let moto = Moto::shared();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let sdk = moto.sdk_config().await;
+                    let s3 = shared::aws::s3_client(&sdk);
+                    let bucket = moto.unique("harness");
+                    s3.create_bucket()
+                        .bucket(&bucket)
+                        .send()
+                        .await
+                        .expect("create bucket");
+                    s3.put_object()
+                        .bucket(&bucket)
+                        .key("k")
+                        .body(bucket.clone().into_bytes().into())
+                        .send()
+                        .await
+                        .expect("put object");
+                    let body = s3
+                        .get_object()
+                        .bucket(&bucket)
+                        .key("k")
+                        .send()
+                        .await
+                        .unwrap()
+                        .body
+                        .collect()
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        body.into_bytes(),
+                        bucket.as_bytes(),
+                        "each thread reads back its own object"
+                    );
+                    bucket
+                })
+            })
+        })
+        .collect();
+    let mut buckets: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread passed"))
+        .collect();
+    buckets.sort();
+    buckets.dedup();
+    assert_eq!(buckets.len(), 8);
+}
+
+#[tokio::test]
+async fn a_dedicated_server_is_stopped_when_dropped() {
+    let moto = Moto::dedicated();
+    let port: u16 = moto.endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    drop(moto);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "moto stopped with its guard"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_are_fetched_from_secrets_manager_and_ssm_and_cached() {
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let name = moto.unique("slack-webhook");
+    let arn = SecretsManager::new(&sdk)
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"webhook_url": "https://hooks.example/services/T/B/one"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let parameter = format!("/{}", moto.unique("toilkit/slack"));
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(&parameter)
+        .value("https://hooks.example/services/T/B/two")
+        .r#type(ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+
+    let store = SecretStore::new(&sdk);
+    let from_secret = store.get(&arn.parse::<SecretRef>().unwrap()).await.unwrap();
+    assert_eq!(
+        from_secret.expose(),
+        "https://hooks.example/services/T/B/one"
+    );
+    let from_parameter = store
+        .get(&parameter.parse::<SecretRef>().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        from_parameter.expose(),
+        "https://hooks.example/services/T/B/two"
+    );
+
+    // Cached: deleting the secret does not affect this cold start's value.
+    SecretsManager::new(&sdk)
+        .delete_secret()
+        .secret_id(&arn)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&arn.parse::<SecretRef>().unwrap()).await.unwrap(),
+        from_secret
+    );
+
+    let missing = SecretRef::SecretsManager(moto.unique("missing"));
+    let err = store.get(&missing).await.unwrap_err();
+    assert!(
+        err.to_string().contains("could not read secret missing-"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn reports_are_published_to_the_result_bus() {
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let bus = moto.unique("toilkit-results");
+    aws_sdk_eventbridge::Client::new(&sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let mut report = shared::Report::new("log-retention", false);
+    report.add("groups_scanned", 3);
+    shared::events::Publisher::new(&sdk, &bus)
+        .publish(&report)
+        .await
+        .expect("published");
+    let err = shared::events::Publisher::new(&sdk, moto.unique("no-such-bus"))
+        .publish(&report)
+        .await
+        .expect_err("an unknown bus is an error");
+    assert!(err.to_string().contains("no-such-bus"), "{err}");
+}

@@ -1,0 +1,50 @@
+//! Project tasks, run as `cargo xtask <task>`:
+//!
+//! - `setup`: installs the pinned tools (Python venv, npm tools) if missing;
+//! - `demo`: the main job, a local demo of every function against the emulator;
+//! - `test`: formatting, lints, every test and the template checks;
+//! - `package`: `bootstrap.zip` per function for `provided.al2023`;
+//! - `bench [function]`: benchmarks with their targets;
+//! - `fuzz [seconds]`: each fuzz target for a bounded time.
+
+mod bench;
+mod cmd;
+mod demo;
+mod package;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    let outcome = match task {
+        "setup" => setup::run(),
+        "demo" => demo::run(rest),
+        "test" => test::run(rest),
+        "package" => package::run(rest),
+        "bench" => bench::run(rest),
+        "fuzz" => bench::fuzz(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <setup|demo|test|package|bench [function]|fuzz [seconds]>"
+            );
+            return if task == "help" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask {task}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
