@@ -1,0 +1,167 @@
+//! One audit event, whichever dialect it was read from.
+//!
+//! Fields borrow from the log batch where they can: a batch holds thousands
+//! of lines and most of them are never shown, so parsing must not copy them.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::dialect::SqlDialect;
+
+/// What happened, in the words of the audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// A successful connection (MySQL `CONNECT`).
+    Connect,
+    /// MySQL `DISCONNECT`.
+    Disconnect,
+    /// A login that the server refused: MySQL `FAILED_CONNECT` or a
+    /// `CONNECT` with an error code, PostgreSQL `FATAL` authentication errors.
+    FailedLogin { reason: Cow<'a, str> },
+    /// A statement (MySQL `QUERY`).
+    Query,
+    /// An Aurora table event (`READ`, `WRITE`, `CREATE`, `ALTER`, `RENAME`,
+    /// `DROP`) naming a table but carrying no statement.
+    Table { operation: &'a str },
+    /// A pgaudit record.
+    PgAudit {
+        class: &'a str,
+        command: Cow<'a, str>,
+        object_type: Cow<'a, str>,
+        statement_id: u64,
+        substatement_id: u64,
+    },
+    /// Any other MySQL operation (`SHUTDOWN`, `PROXY_CONNECT`...).
+    Other { operation: &'a str },
+}
+
+/// One parsed audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent<'a> {
+    /// The log events (indexes into the batch) this record was read from;
+    /// more than one when a statement spanned several log events.
+    pub events: Range<usize>,
+    /// Microseconds since the epoch, from the record itself.
+    pub time_us: i64,
+    /// The server that wrote the record: MySQL `serverhost` (the instance
+    /// id on Aurora), empty for PostgreSQL.
+    pub server: &'a str,
+    pub user: &'a str,
+    /// Client address, without the port.
+    pub host: &'a str,
+    pub database: &'a str,
+    /// MySQL connection id or PostgreSQL backend pid.
+    pub session: &'a str,
+    pub action: Action<'a>,
+    /// The SQL, unescaped but NOT redacted: never show it as is.
+    pub statement: Option<Cow<'a, str>>,
+    /// The table or object the record names (Aurora TABLE rows, pgaudit).
+    pub object: Option<Cow<'a, str>>,
+    /// MySQL's return code; `None` when the record has none (TABLE rows).
+    pub retcode: Option<i64>,
+    pub query_id: &'a str,
+    pub sql_dialect: SqlDialect,
+}
+
+impl AuditEvent<'_> {
+    /// Whether the server reported an error for this event.
+    pub fn failed(&self) -> bool {
+        self.retcode.is_some_and(|code| code != 0) || matches!(self.action, Action::FailedLogin { .. })
+    }
+
+    /// A short name for what happened: `QUERY`, `FAILED_CONNECT`, `DROP TABLE`.
+    pub fn operation(&self) -> Cow<'_, str> {
+        match &self.action {
+            Action::Connect => "CONNECT".into(),
+            Action::Disconnect => "DISCONNECT".into(),
+            Action::FailedLogin { .. } => "FAILED_LOGIN".into(),
+            Action::Query => "QUERY".into(),
+            Action::Table { operation } | Action::Other { operation } => (*operation).into(),
+            Action::PgAudit { command, .. } => command.as_ref().into(),
+        }
+    }
+}
+
+/// Parses `YYYYMMDD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS` (UTC) into
+/// microseconds since the epoch, without allocating.
+pub fn civil_to_us(date: (i64, i64, i64), time: (i64, i64, i64)) -> Option<i64> {
+    let (y, m, d) = date;
+    let (hh, mm, ss) = time;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from civil, Howard Hinnant's algorithm.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1_000_000)
+}
+
+/// Reads exactly `n` ASCII digits.
+pub fn digits(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > 18 {
+        return None;
+    }
+    let mut value = 0i64;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(b - b'0');
+    }
+    Some(value)
+}
+
+/// Formats microseconds since the epoch as `2023-11-14 22:13:25 UTC`.
+pub fn format_time(time_us: i64) -> String {
+    let seconds = time_us.div_euclid(1_000_000);
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("{time_us} µs since the epoch"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_times_match_the_epoch() {
+        // 2023-11-14 22:13:20 UTC is 1700000000.
+        assert_eq!(
+            civil_to_us((2023, 11, 14), (22, 13, 20)),
+            Some(1_700_000_000_000_000)
+        );
+        assert_eq!(civil_to_us((1970, 1, 1), (0, 0, 0)), Some(0));
+        assert_eq!(civil_to_us((2024, 2, 29), (0, 0, 0)), Some(1_709_164_800_000_000));
+        assert_eq!(civil_to_us((2023, 13, 1), (0, 0, 0)), None);
+        assert_eq!(format_time(1_700_000_000_123_456), "2023-11-14 22:13:20 UTC");
+    }
+}
+
+/// What a parser made of one record's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    /// An audit event.
+    Event(AuditEvent<'a>),
+    /// A well-formed line that is not an audit event (ordinary PostgreSQL
+    /// log output).
+    NotAudit,
+    /// A quoted field is still open at the end of the text: the record
+    /// continues on the next line.
+    Incomplete,
+    /// Not this format; the reason says where it broke.
+    Invalid(&'static str),
+}

@@ -1,0 +1,433 @@
+//! Masking passwords and secrets in SQL before a statement is shown anywhere
+//! (Slack, a log line, the report).
+//!
+//! The statement is lexed (see [`crate::sql`]), so a password holding quotes,
+//! commas or escapes is masked exactly, whatever its quoting. Recognised forms:
+//! `IDENTIFIED BY '…'`, `IDENTIFIED WITH plugin BY|AS '…'`, `IDENTIFIED VIA
+//! plugin USING '…' | PASSWORD('…')`, `BY PASSWORD '…'`, `REPLACE '…'`,
+//! `PASSWORD '…'` (with `ENCRYPTED`/`UNENCRYPTED`), `PASSWORD = '…'`,
+//! `SET PASSWORD [FOR user] = '…' | PASSWORD('…')`, `MASTER_PASSWORD = '…'`
+//! and any other name holding `password`, `passwd`, `pwd`, `secret` or
+//! `credential` followed by a literal or a call, the literals of RDS's
+//! `mysql.rds_set_external_master*` calls (a positional password), `password=…` inside
+//! connection strings, and literals or comments that mention a password.
+//!
+//! It fails closed: when a password-like keyword is followed by something
+//! this module does not understand, everything from there on is masked.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::dialect::SqlDialect;
+use crate::sql::{Kind, Lexer, Token};
+
+/// What a masked value is replaced with.
+pub const MASK: &str = "***";
+
+/// Cheap pre-check: a statement without any of these words needs no lexing.
+static HINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)passw|pwd|secret|credential|identified|rds_set_external").expect("static regex")
+});
+
+/// `password=value` inside a connection string.
+static CONNINFO_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:password|passwd|pwd)\s*=\s*").expect("static regex")
+});
+
+/// Words that may follow `PASSWORD` without a secret after them.
+const HARMLESS_AFTER_PASSWORD: &[&str] = &[
+    "EXPIRE", "HISTORY", "REUSE", "REQUIRE", "LOCK", "NULL", "DEFAULT", "FROM", "IS", "VALID",
+];
+
+/// The statement with every secret masked.
+pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
+    if !HINT.is_match(sql) {
+        return Cow::Borrowed(sql);
+    }
+    let tokens: Vec<Token> = Lexer::new(sql, dialect).collect();
+    let mut masks = Masks::default();
+    let mut seen_identified = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = &tokens[i];
+        let text = &sql[token.span.clone()];
+        i = match token.kind {
+            Kind::Str { .. } => {
+                mask_literal_mentions(sql, token, &mut masks);
+                i + 1
+            }
+            Kind::Comment => {
+                if HINT.is_match(&sql[token.inner.clone()]) {
+                    masks.mask(token.inner.clone());
+                }
+                i + 1
+            }
+            Kind::Word if text.eq_ignore_ascii_case("IDENTIFIED") => {
+                seen_identified = true;
+                identified(sql, &tokens, i, &mut masks)
+            }
+            Kind::Word
+                if seen_identified
+                    && (text.eq_ignore_ascii_case("USING") || text.eq_ignore_ascii_case("REPLACE")) =>
+            {
+                match tokens.get(i + 1) {
+                    Some(t) if matches!(t.kind, Kind::Str { .. }) => {
+                        masks.literal(t);
+                        i + 2
+                    }
+                    Some(t) if is_word(sql, t, "PASSWORD") => i + 1,
+                    Some(t) => {
+                        masks.rest_from(t.span.start);
+                        tokens.len()
+                    }
+                    None => i + 1,
+                }
+            }
+            Kind::Word | Kind::QuotedName if secret_name(&sql[token.inner.clone()]) => {
+                secret_value(sql, &tokens, i, &mut masks)
+            }
+            _ => i + 1,
+        };
+    }
+    Cow::Owned(masks.apply(sql))
+}
+
+/// A line that could not be parsed: without structure to go by, everything
+/// from the first password-like word on is masked.
+pub fn redact_line(line: &str) -> Cow<'_, str> {
+    match HINT.find(line) {
+        Some(m) => Cow::Owned(format!("{}{MASK}", &line[..m.start()])),
+        None => Cow::Borrowed(line),
+    }
+}
+
+/// Whether a name is about a secret: `PASSWORD`, `MASTER_PASSWORD`,
+/// `client_secret`, `create_aws_credentials`...
+fn secret_name(name: &str) -> bool {
+    name.len() >= 3 && HINT.is_match(name) && !name.eq_ignore_ascii_case("IDENTIFIED")
+}
+
+fn is_word(sql: &str, token: &Token, word: &str) -> bool {
+    token.kind == Kind::Word && sql[token.span.clone()].eq_ignore_ascii_case(word)
+}
+
+/// `IDENTIFIED BY '…'`, `IDENTIFIED WITH|VIA plugin [BY|AS|USING '…']`.
+fn identified(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize {
+    let Some(next) = tokens.get(i + 1) else {
+        return i + 1;
+    };
+    if is_word(sql, next, "BY") {
+        return by_value(sql, tokens, i + 2, masks);
+    }
+    if is_word(sql, next, "WITH") || is_word(sql, next, "VIA") {
+        let Some(plugin) = tokens.get(i + 2) else {
+            return i + 2;
+        };
+        if !matches!(plugin.kind, Kind::Word | Kind::QuotedName | Kind::Str { .. }) {
+            masks.rest_from(plugin.span.start);
+            return tokens.len();
+        }
+        return match tokens.get(i + 3) {
+            Some(t) if is_word(sql, t, "BY") => by_value(sql, tokens, i + 4, masks),
+            Some(t) if is_word(sql, t, "AS") => match tokens.get(i + 4) {
+                Some(v) if matches!(v.kind, Kind::Str { .. }) => {
+                    masks.literal(v);
+                    i + 5
+                }
+                Some(v) => {
+                    masks.rest_from(v.span.start);
+                    tokens.len()
+                }
+                None => i + 4,
+            },
+            // USING is handled by the caller's loop, as it can repeat after OR.
+            _ => i + 3,
+        };
+    }
+    masks.rest_from(next.span.start);
+    tokens.len()
+}
+
+/// The value after `BY`: a literal, `RANDOM PASSWORD`, or `PASSWORD '…'`.
+fn by_value(sql: &str, tokens: &[Token], at: usize, masks: &mut Masks) -> usize {
+    match tokens.get(at) {
+        None => at,
+        Some(v) if matches!(v.kind, Kind::Str { .. }) => {
+            masks.literal(v);
+            at + 1
+        }
+        Some(v) if is_word(sql, v, "RANDOM") && tokens.get(at + 1).is_some_and(|p| is_word(sql, p, "PASSWORD")) => at + 2,
+        Some(v) if is_word(sql, v, "PASSWORD") => match tokens.get(at + 1) {
+            Some(h) if matches!(h.kind, Kind::Str { .. }) => {
+                masks.literal(h);
+                at + 2
+            }
+            _ => {
+                masks.rest_from(v.span.start);
+                tokens.len()
+            }
+        },
+        Some(v) => {
+            masks.rest_from(v.span.start);
+            tokens.len()
+        }
+    }
+}
+
+/// What follows a secret-like name: a literal (masked), a call (its literals
+/// masked), a placeholder or variable, or a harmless keyword. Anything else
+/// masks the rest.
+fn secret_value(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize {
+    let name = &tokens[i];
+    let mut j = i + 1;
+    // SET PASSWORD FOR 'user'@'host' = ...: the account name is not secret.
+    if is_word(sql, name, "PASSWORD") && tokens.get(j).is_some_and(|t| is_word(sql, t, "FOR")) {
+        let eq = tokens[j..]
+            .iter()
+            .take(12)
+            .position(|t| t.kind == Kind::Punct(b'='));
+        match eq {
+            Some(offset) => j += offset,
+            None => {
+                masks.rest_from(tokens[j].span.start);
+                return tokens.len();
+            }
+        }
+    }
+    // `=`, `:=`, or `TO` (PostgreSQL `SET password_x TO '…'`).
+    while let Some(t) = tokens.get(j) {
+        if matches!(t.kind, Kind::Punct(b'=') | Kind::Punct(b':')) || is_word(sql, t, "TO") {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    let Some(value) = tokens.get(j) else {
+        return j;
+    };
+    match value.kind {
+        Kind::Str { .. } => {
+            masks.literal(value);
+            j + 1
+        }
+        Kind::Punct(b'(') => {
+            let mut depth = 0usize;
+            for (k, t) in tokens.iter().enumerate().skip(j) {
+                match t.kind {
+                    Kind::Punct(b'(') => depth += 1,
+                    Kind::Punct(b')') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return k + 1;
+                        }
+                    }
+                    Kind::Str { .. } => masks.literal(t),
+                    _ => {}
+                }
+            }
+            // The call never closes (a truncated statement).
+            masks.rest_from(value.span.start);
+            tokens.len()
+        }
+        Kind::Param | Kind::Punct(b',' | b')' | b';') => j,
+        // A variable (`@pw`) holds the secret; its name does not.
+        Kind::Word if sql[value.span.clone()].starts_with('@') => j + 1,
+        Kind::Word
+            if HARMLESS_AFTER_PASSWORD
+                .iter()
+                .any(|w| sql[value.span.clone()].eq_ignore_ascii_case(w)) =>
+        {
+            j + 1
+        }
+        // Another secret-like word (`ENCRYPTED PASSWORD`, `PASSWORD PASSWORD`)
+        // is judged on its own.
+        Kind::Word if secret_name(&sql[value.span.clone()]) => j,
+        _ => {
+            masks.rest_from(value.span.start);
+            tokens.len()
+        }
+    }
+}
+
+/// A literal that itself mentions a password: a connection string's
+/// `password=…` value is masked, anything else masks the whole literal.
+fn mask_literal_mentions(sql: &str, token: &Token, masks: &mut Masks) {
+    let inner = token.inner.clone();
+    let content = &sql[inner.clone()];
+    if !HINT.is_match(content) {
+        return;
+    }
+    let mut delimited = Vec::new();
+    for m in CONNINFO_PASSWORD.find_iter(content) {
+        let start = inner.start + m.end();
+        let rest = &sql[start..inner.end];
+        let len = if let Some(quoted) = rest.strip_prefix('\'') {
+            quoted.find('\'').map_or(rest.len(), |e| e + 2)
+        } else {
+            rest.find(|c: char| c.is_whitespace() || c == ';')
+                .unwrap_or(rest.len())
+        };
+        masks.mask(start..start + len);
+        delimited.push(m.start());
+    }
+    // A mention that is not a `password=` pair cannot be delimited: the
+    // whole literal goes.
+    if HINT
+        .find_iter(content)
+        .any(|m| !delimited.contains(&m.start()))
+    {
+        masks.literal(token);
+    }
+}
+
+/// Byte ranges to mask, and where to mask everything after.
+#[derive(Default)]
+struct Masks {
+    ranges: Vec<Range<usize>>,
+    rest_from: Option<usize>,
+}
+
+impl Masks {
+    fn mask(&mut self, range: Range<usize>) {
+        self.ranges.push(range);
+    }
+
+    fn literal(&mut self, token: &Token) {
+        self.mask(token.inner.clone());
+    }
+
+    fn rest_from(&mut self, at: usize) {
+        self.rest_from = Some(self.rest_from.map_or(at, |r| r.min(at)));
+    }
+
+    fn apply(mut self, sql: &str) -> String {
+        self.ranges.sort_by_key(|r| r.start);
+        let end = self.rest_from.unwrap_or(sql.len());
+        let mut out = String::with_capacity(sql.len());
+        let mut at = 0;
+        for range in &self.ranges {
+            if range.start >= end {
+                break;
+            }
+            if range.start < at {
+                // Overlaps a range already masked: extend it.
+                at = at.max(range.end.min(end));
+                continue;
+            }
+            out.push_str(&sql[at..range.start]);
+            out.push_str(MASK);
+            at = range.end.min(end);
+        }
+        if at < end {
+            out.push_str(&sql[at..end]);
+        }
+        if self.rest_from.is_some() {
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(MASK);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SqlDialect::{MySql, Postgres};
+
+    /// Redacts and checks that no part of `secret` survives.
+    fn check(sql: &str, dialect: SqlDialect, secret: &str, expected: &str) {
+        let out = redact(sql, dialect);
+        assert!(!out.contains(secret), "secret {secret:?} survived in {out:?}");
+        assert_eq!(out, expected, "from {sql:?}");
+    }
+
+    #[test]
+    fn mysql_identified_by_forms() {
+        check("CREATE USER 'app'@'%' IDENTIFIED BY 's3cr3t'", MySql, "s3cr3t",
+            "CREATE USER 'app'@'%' IDENTIFIED BY '***'");
+        check(r"ALTER USER app IDENTIFIED BY 'it\'s, a secret'", MySql, "secret",
+            "ALTER USER app IDENTIFIED BY '***'");
+        check("ALTER USER app IDENTIFIED BY 'don''t,tell' PASSWORD EXPIRE", MySql, "tell",
+            "ALTER USER app IDENTIFIED BY '***' PASSWORD EXPIRE");
+        check(r#"CREATE USER x IDENTIFIED BY "dq\"pw,1""#, MySql, "dq",
+            r#"CREATE USER x IDENTIFIED BY "***""#);
+        check("CREATE USER x IDENTIFIED WITH mysql_native_password BY 'n4tive' REQUIRE SSL", MySql, "n4tive",
+            "CREATE USER x IDENTIFIED WITH mysql_native_password BY '***' REQUIRE SSL");
+        check("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$hash'", MySql, "hash",
+            "CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '***'");
+        check("ALTER USER x IDENTIFIED BY 'newpw' REPLACE 'oldpw' RETAIN CURRENT PASSWORD", MySql, "pw'",
+            "ALTER USER x IDENTIFIED BY '***' REPLACE '***' RETAIN CURRENT PASSWORD");
+        check("GRANT ALL ON *.* TO bob IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9'", MySql, "6BB4",
+            "GRANT ALL ON *.* TO bob IDENTIFIED BY PASSWORD '***'");
+        check("CREATE USER x IDENTIFIED VIA ed25519 USING PASSWORD('edpw') OR unix_socket", MySql, "edpw",
+            "CREATE USER x IDENTIFIED VIA ed25519 USING PASSWORD('***') OR unix_socket");
+        check("CREATE USER x IDENTIFIED BY RANDOM PASSWORD", MySql, "%none%",
+            "CREATE USER x IDENTIFIED BY RANDOM PASSWORD");
+        check("CREATE USER x IDENTIFIED WITH auth_socket", MySql, "%none%",
+            "CREATE USER x IDENTIFIED WITH auth_socket");
+    }
+
+    #[test]
+    fn mysql_set_password_and_replication() {
+        check("SET PASSWORD FOR 'bob'@'%' = 'pa,ss''wd'", MySql, "wd", "SET PASSWORD FOR 'bob'@'%' = '***'");
+        check("SET PASSWORD = PASSWORD('old-style')", MySql, "old-style", "SET PASSWORD = PASSWORD('***')");
+        check("SET PASSWORD FOR bob = OLD_PASSWORD('oldest')", MySql, "oldest", "SET PASSWORD FOR bob = OLD_PASSWORD('***')");
+        check("CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='repl,pw', MASTER_PORT=3306", MySql, "repl",
+            "CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='***', MASTER_PORT=3306");
+        check("CALL mysql.rds_set_external_master('h', 3306, 'repl', 'replpw', 'bin.1', 4, 0)", MySql, "replpw",
+            "CALL mysql.rds_set_external_master('***', 3306, '***', '***', '***', 4, 0)");
+        check("UPDATE users SET password = 'h@sh' WHERE id = 3", MySql, "h@sh", "UPDATE users SET password = '***' WHERE id = 3");
+    }
+
+    #[test]
+    fn postgres_password_forms() {
+        check("CREATE ROLE app LOGIN PASSWORD 'pg''s,ecret' VALID UNTIL '2030-01-01'", Postgres, "ecret",
+            "CREATE ROLE app LOGIN PASSWORD '***' VALID UNTIL '2030-01-01'");
+        check("ALTER USER app WITH ENCRYPTED PASSWORD 'md5abcdef'", Postgres, "abcdef",
+            "ALTER USER app WITH ENCRYPTED PASSWORD '***'");
+        check("alter role app password $$dollar'pw$$", Postgres, "dollar", "alter role app password $$***$$");
+        check(r"ALTER ROLE app PASSWORD E'esc\'aped'", Postgres, "aped", r"ALTER ROLE app PASSWORD E'***'");
+        check("ALTER ROLE app PASSWORD NULL", Postgres, "%none%", "ALTER ROLE app PASSWORD NULL");
+        check("CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'fdwpw')", Postgres, "fdwpw",
+            "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password '***')");
+        check("CREATE SUBSCRIPTION s CONNECTION 'host=h dbname=d password=subpw user=u' PUBLICATION p", Postgres, "subpw",
+            "CREATE SUBSCRIPTION s CONNECTION 'host=h dbname=d password=*** user=u' PUBLICATION p");
+        check("SELECT aws_commons.create_aws_credentials('AKIAXX', 'sekr3t', '')", Postgres, "sekr3t",
+            "SELECT aws_commons.create_aws_credentials('***', '***', '***')");
+    }
+
+    #[test]
+    fn fails_closed_on_what_it_cannot_read() {
+        // A typo without quotes: the rest is masked.
+        check("ALTER ROLE bob PASSWORD hunter2", Postgres, "hunter2", "ALTER ROLE bob PASSWORD ***");
+        check("CREATE USER x IDENTIFIED BY hunter2", MySql, "hunter2", "CREATE USER x IDENTIFIED BY ***");
+        // Truncated by the audit plugin mid-literal.
+        check("CREATE USER x IDENTIFIED BY 'half-a-sec", MySql, "half", "CREATE USER x IDENTIFIED BY '***");
+        check("SET PASSWORD = PASSWORD('trunc", MySql, "trunc", "SET PASSWORD = PASSWORD ***");
+        // Secrets in comments and stray literals.
+        check("SELECT 1 /* password is swordfish */", MySql, "swordfish", "SELECT 1 /*****/");
+        check("INSERT INTO notes VALUES ('the secret is 42')", MySql, "42", "INSERT INTO notes VALUES ('***')");
+        // Words it does not know after a password keyword.
+        check("SELECT password LIKE 'x%' FROM users", MySql, "x%", "SELECT password ***");
+    }
+
+    #[test]
+    fn harmless_statements_are_unchanged_and_not_copied() {
+        for sql in ["SELECT 1", "DROP TABLE tmp_import", "GRANT SELECT ON a.* TO 'r'@'%'"] {
+            assert!(matches!(redact(sql, MySql), Cow::Borrowed(_)), "{sql}");
+        }
+        assert_eq!(redact("SELECT password_hash, id FROM users", MySql), "SELECT password_hash, id FROM users");
+        assert_eq!(redact("ALTER USER x PASSWORD HISTORY 5", MySql), "ALTER USER x PASSWORD HISTORY 5");
+    }
+
+    #[test]
+    fn unparsed_lines_are_cut_at_the_first_hint() {
+        assert_eq!(redact_line("garbage IDENTIFIED BY 'x'"), "garbage ***");
+        assert_eq!(redact_line("garbage"), "garbage");
+    }
+}
