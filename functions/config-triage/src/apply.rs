@@ -1,0 +1,272 @@
+//! Acting on one compliance change: read the state, decide (see
+//! [`crate::plan`]), claim the notification with a conditional write, deliver
+//! it, and give the claim back if delivery failed so a retry delivers it.
+
+use aws_sdk_sns::Client as Sns;
+use serde_json::json;
+use shared::Deadline;
+use shared::report::{Action, Report};
+use time::OffsetDateTime;
+
+use crate::App;
+use crate::change::{Compliance, ComplianceChange};
+use crate::error::{TriageError, sdk_message};
+use crate::exemption::{Exemptions, Outcome, Subject};
+use crate::notify::Notification;
+use crate::plan::{self, Notice, Transition};
+use crate::resource::{Resource, ResourceRef};
+use crate::severity::Severity;
+use crate::state::{Labels, StateRecord, Write};
+
+/// Attempts when concurrent deliveries of the same resource race.
+const MAX_ATTEMPTS: usize = 4;
+
+/// Triage of one change. `Err` means people were not told something they
+/// should have been: the caller fails the record or the invocation.
+pub async fn triage(
+    app: &App,
+    exemptions: &Exemptions,
+    change: &ComplianceChange,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), TriageError> {
+    let key = change.key();
+    let target = change.target();
+    let severity = app.settings.severity.severity_of(&change.rule);
+    let labels = Labels {
+        rule: change.rule.clone(),
+        resource_type: change.resource_type.clone(),
+        resource_id: change.resource_id.clone(),
+    };
+    report.incr("changes");
+    let mut resource: Option<Resource> = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let prior = app.state.get(&key).await?;
+        let transition = plan::transition(change, prior.as_ref());
+        let might_notify =
+            matches!(
+                transition,
+                Transition::NewViolation | Transition::StillNonCompliant
+            ) || (matches!(transition, Transition::Resolved | Transition::NotApplicable)
+                && prior.as_ref().is_some_and(|p| p.announced));
+        if might_notify && resource.is_none() {
+            resource = Some(lookup(app, change).await);
+        }
+        let outcome = match (&resource, change.new) {
+            (Some(res), Compliance::NonCompliant) => exemptions.check(
+                &Subject {
+                    rule: &change.rule,
+                    resource_id: &change.resource_id,
+                    arn: res.arn.as_deref(),
+                    resource_type: &change.resource_type,
+                    tags: &res.tags,
+                },
+                now,
+            ),
+            _ => Outcome::None,
+        };
+        let decision = plan::decide(change, prior.as_ref(), &outcome, now, app.settings.renotify);
+        let detail = json!({
+            "transition": decision.transition,
+            "severity": severity,
+            "status": change.new,
+        });
+        let Some(notice) = decision.notice else {
+            count_skip(report, &decision.reason, &outcome);
+            if let Some(next) = &decision.next
+                && !app.settings.dry_run
+                && app
+                    .state
+                    .put(&key, &labels, next, prior.as_ref().map(|p| p.version))
+                    .await?
+                    == Write::Conflict
+            {
+                report.incr("state_conflicts");
+                continue;
+            }
+            report.skip(target, decision.reason);
+            return Ok(());
+        };
+        let resource = resource.clone().unwrap_or_default();
+        let route = app.settings.routes.route(&resource.tags);
+        let page = notice == Notice::Violation
+            && severity == Severity::Critical
+            && app.settings.critical_topic_arn.is_some();
+        let action_name = match notice {
+            Notice::Violation => "notify_violation",
+            Notice::Resolution => "notify_resolution",
+        };
+        let mut detail = detail;
+        detail["route"] = json!(route.name);
+        detail["page"] = json!(page);
+        if let Some(arn) = &resource.arn {
+            detail["arn"] = json!(arn);
+        }
+        if let Outcome::Expired(e) = &outcome {
+            report.incr("expired_exemption_matched");
+            detail["expired_exemption"] = json!(e);
+        }
+        let action = Action::new(action_name, &target, &decision.reason).with_detail(detail);
+        if app.settings.dry_run {
+            report.plan(action);
+            return Ok(());
+        }
+        let next = decision
+            .next
+            .expect("a notification always updates the state");
+        if app
+            .state
+            .put(&key, &labels, &next, prior.as_ref().map(|p| p.version))
+            .await?
+            == Write::Conflict
+        {
+            // Another delivery of this resource got there first.
+            report.incr("state_conflicts");
+            continue;
+        }
+        report.plan(action.clone());
+        let notification = Notification {
+            change,
+            notice,
+            transition: decision.transition,
+            severity,
+            resource: &resource,
+            owner: app.settings.routes.owner(&resource.tags),
+            since: next.since.or(prior.as_ref().and_then(|p| p.since)),
+            expired_exemption: match &outcome {
+                Outcome::Expired(e) => Some(e),
+                _ => None,
+            },
+            now,
+        };
+        let delivered = deliver(app, &notification, &route, page, deadline).await;
+        match delivered {
+            Ok(()) => {
+                report.incr(match notice {
+                    Notice::Violation => "violations_notified",
+                    Notice::Resolution => "resolutions_notified",
+                });
+                if page {
+                    report.incr("critical_paged");
+                }
+                report.applied(action);
+                Ok::<(), TriageError>(())
+            }
+            Err(error) => {
+                release(app, &key, &labels, prior.as_ref(), &next, report).await;
+                report.fail(&target, action_name, &error);
+                Err(error)
+            }
+        }?;
+        return Ok(());
+    }
+    Err(TriageError::Contended { key })
+}
+
+fn count_skip(report: &mut Report, reason: &str, outcome: &Outcome) {
+    let counter = if matches!(outcome, Outcome::Exempt(_)) {
+        "exempted"
+    } else if reason.starts_with("flapping") {
+        "held_flapping"
+    } else if reason.starts_with("already notified") {
+        "repeats"
+    } else if reason.contains("out-of-order") || reason.contains("duplicate") {
+        "stale_or_duplicate"
+    } else {
+        "nothing_to_tell"
+    };
+    report.incr(counter);
+}
+
+async fn lookup(app: &App, change: &ComplianceChange) -> Resource {
+    let r = ResourceRef {
+        account: change.account.clone(),
+        region: change.region.clone(),
+        resource_type: change.resource_type.clone(),
+        resource_id: change.resource_id.clone(),
+    };
+    app.enricher
+        .enrich(std::slice::from_ref(&r))
+        .await
+        .remove(&r)
+        .unwrap_or_default()
+}
+
+async fn deliver(
+    app: &App,
+    n: &Notification<'_>,
+    route: &crate::routing::Route<'_>,
+    page: bool,
+    deadline: &Deadline,
+) -> Result<(), TriageError> {
+    let target = n.change.target();
+    // Paging first: if Slack then fails, the retry pages again, which is
+    // better than a critical violation nobody is paged for.
+    if page && let Some(topic) = &app.settings.critical_topic_arn {
+        publish(&app.sns, topic, n)
+            .await
+            .map_err(|message| TriageError::Sns {
+                topic: topic.clone(),
+                target: target.clone(),
+                message,
+            })?;
+    }
+    let webhook = app
+        .secrets
+        .get(route.webhook)
+        .await
+        .map_err(|source| TriageError::Webhook {
+            route: route.name.clone(),
+            source,
+        })?;
+    app.slack
+        .send_all(&webhook, &n.slack(), deadline)
+        .await
+        .map_err(|source| TriageError::Slack {
+            target,
+            route: route.name.clone(),
+            source,
+        })
+}
+
+async fn publish(sns: &Sns, topic: &str, n: &Notification<'_>) -> Result<(), String> {
+    sns.publish()
+        .topic_arn(topic)
+        .subject(n.sns_subject())
+        .message(n.sns_body())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk_message)
+}
+
+/// Gives back a claim whose notification was not delivered, so the retry
+/// finds the violation unannounced. If this fails too the report says so:
+/// the retry will then see the claim and stay silent.
+async fn release(
+    app: &App,
+    key: &str,
+    labels: &Labels,
+    prior: Option<&StateRecord>,
+    claimed: &StateRecord,
+    report: &mut Report,
+) {
+    let undone = match prior {
+        Some(p) => {
+            let restored = StateRecord {
+                version: claimed.version + 1,
+                ..p.clone()
+            };
+            app.state
+                .put(key, labels, &restored, Some(claimed.version))
+                .await
+        }
+        None => app.state.delete(key, claimed.version).await,
+    };
+    match undone {
+        Ok(Write::Done) => {}
+        Ok(Write::Conflict) => report.fail(key, "release_claim", "the state changed meanwhile"),
+        Err(e) => report.fail(key, "release_claim", e),
+    }
+}

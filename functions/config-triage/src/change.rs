@@ -1,0 +1,249 @@
+//! The "Config Rules Compliance Change" event, read into what triage needs.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::TriageError;
+
+pub const DETAIL_TYPE: &str = "Config Rules Compliance Change";
+
+/// A resource's compliance with a rule, as Config names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Compliance {
+    Compliant,
+    NonCompliant,
+    NotApplicable,
+    InsufficientData,
+}
+
+impl Compliance {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "COMPLIANT" => Some(Self::Compliant),
+            "NON_COMPLIANT" => Some(Self::NonCompliant),
+            "NOT_APPLICABLE" => Some(Self::NotApplicable),
+            "INSUFFICIENT_DATA" => Some(Self::InsufficientData),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "COMPLIANT",
+            Self::NonCompliant => "NON_COMPLIANT",
+            Self::NotApplicable => "NOT_APPLICABLE",
+            Self::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+impl fmt::Display for Compliance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rule's evaluation of one resource changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplianceChange {
+    pub account: String,
+    pub region: String,
+    pub rule: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub new: Compliance,
+    /// Absent on a resource's first evaluation.
+    pub old: Option<Compliance>,
+    pub annotation: Option<String>,
+    /// When the evaluated change happened; orders deliveries of one resource.
+    pub at: OffsetDateTime,
+}
+
+impl ComplianceChange {
+    /// The state-table key: one item per rule, resource, account and region.
+    pub fn key(&self) -> String {
+        state_key(
+            &self.account,
+            &self.region,
+            &self.rule,
+            &self.resource_type,
+            &self.resource_id,
+        )
+    }
+
+    /// How the resource is named in reports.
+    pub fn target(&self) -> String {
+        format!(
+            "{} {} ({})",
+            self.resource_type, self.resource_id, self.rule
+        )
+    }
+}
+
+pub fn state_key(account: &str, region: &str, rule: &str, kind: &str, id: &str) -> String {
+    format!("{account}/{region}/{rule}/{kind}/{id}")
+}
+
+/// Whether `event` is an EventBridge compliance-change event at all.
+pub fn is_compliance_change(event: &Value) -> bool {
+    event.get("detail-type").and_then(Value::as_str) == Some(DETAIL_TYPE)
+}
+
+/// Reads a compliance change; the error names the missing or bad field.
+pub fn parse(event: &Value) -> Result<ComplianceChange, TriageError> {
+    let detail_type = event.get("detail-type").and_then(Value::as_str);
+    if detail_type != Some(DETAIL_TYPE) {
+        return Err(TriageError::UnsupportedEvent(format!(
+            "detail-type is {}, expected {DETAIL_TYPE:?}",
+            detail_type.map_or("missing".to_owned(), |d| format!("{d:?}"))
+        )));
+    }
+    let detail = event
+        .get("detail")
+        .ok_or_else(|| bad("detail is missing"))?;
+    let new_result = detail
+        .get("newEvaluationResult")
+        .ok_or_else(|| bad("detail.newEvaluationResult is missing"))?;
+    let qualifier = new_result
+        .pointer("/evaluationResultIdentifier/evaluationResultQualifier")
+        .unwrap_or(&Value::Null);
+    let field = |name: &str| -> Option<String> {
+        detail
+            .get(name)
+            .or_else(|| qualifier.get(name))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let required =
+        |name: &str| field(name).ok_or_else(|| bad(&format!("detail.{name} is missing")));
+    let new_text = new_result
+        .get("complianceType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("detail.newEvaluationResult.complianceType is missing"))?;
+    let new = Compliance::parse(new_text).ok_or_else(|| {
+        bad(&format!(
+            "complianceType {new_text:?} is not a Config compliance type"
+        ))
+    })?;
+    let old = detail
+        .pointer("/oldEvaluationResult/complianceType")
+        .and_then(Value::as_str)
+        .and_then(Compliance::parse);
+    let at = new_result
+        .pointer("/evaluationResultIdentifier/orderingTimestamp")
+        .or_else(|| new_result.get("resultRecordedTime"))
+        .or_else(|| detail.get("notificationCreationTime"))
+        .or_else(|| event.get("time"))
+        .and_then(Value::as_str)
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+        .ok_or_else(|| bad("no parsable orderingTimestamp, resultRecordedTime or time"))?;
+    let account = field("awsAccountId")
+        .or_else(|| {
+            event
+                .get("account")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| bad("detail.awsAccountId is missing"))?;
+    let region = field("awsRegion")
+        .or_else(|| {
+            event
+                .get("region")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| bad("detail.awsRegion is missing"))?;
+    Ok(ComplianceChange {
+        account,
+        region,
+        rule: required("configRuleName")?,
+        resource_type: required("resourceType")?,
+        resource_id: required("resourceId")?,
+        new,
+        old,
+        annotation: new_result
+            .get("annotation")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        at,
+    })
+}
+
+fn bad(what: &str) -> TriageError {
+    TriageError::BadEvent(what.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Value {
+        serde_json::from_str(&toilkit_tests::workspace::sample(
+            "config-compliance-change.json",
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_sample_event_is_read() {
+        let change = parse(&sample()).unwrap();
+        assert_eq!(change.rule, "restricted-ssh");
+        assert_eq!(change.resource_type, "AWS::EC2::SecurityGroup");
+        assert_eq!(change.resource_id, "sg-0123456789abcdef0");
+        assert_eq!(change.account, "111122223333");
+        assert_eq!(change.region, "ap-northeast-1");
+        assert_eq!(change.new, Compliance::NonCompliant);
+        assert_eq!(change.old, Some(Compliance::Compliant));
+        assert_eq!(
+            change.annotation.as_deref(),
+            Some("Port 22 is open to 0.0.0.0/0")
+        );
+        assert_eq!(
+            change.at,
+            OffsetDateTime::parse("2023-11-14T22:29:41.201Z", &Rfc3339).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_first_evaluation_has_no_old_result() {
+        let mut event = sample();
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("oldEvaluationResult");
+        assert_eq!(parse(&event).unwrap().old, None);
+    }
+
+    #[test]
+    fn bad_events_name_what_is_wrong() {
+        let mut event = sample();
+        event["detail"]["newEvaluationResult"]["complianceType"] = json!("BROKEN");
+        assert!(parse(&event).unwrap_err().to_string().contains("BROKEN"));
+        let mut event = sample();
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceId");
+        event["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]
+            ["evaluationResultQualifier"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceId");
+        assert!(
+            parse(&event)
+                .unwrap_err()
+                .to_string()
+                .contains("resourceId")
+        );
+        let err =
+            parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})).unwrap_err();
+        assert!(matches!(err, TriageError::UnsupportedEvent(_)), "{err}");
+    }
+}

@@ -1,0 +1,143 @@
+//! The words people read: Slack messages and the SNS page for one change.
+
+use shared::slack::{Finding, Message, build_messages};
+use time::OffsetDateTime;
+
+use crate::change::ComplianceChange;
+use crate::exemption::Exemption;
+use crate::plan::{Notice, Transition, human_duration};
+use crate::resource::Resource;
+use crate::severity::Severity;
+
+/// Everything a notification says.
+#[derive(Debug, Clone)]
+pub struct Notification<'a> {
+    pub change: &'a ComplianceChange,
+    pub notice: Notice,
+    pub transition: Transition,
+    pub severity: Severity,
+    pub resource: &'a Resource,
+    pub owner: Option<&'a str>,
+    pub since: Option<i64>,
+    pub expired_exemption: Option<&'a Exemption>,
+    pub now: OffsetDateTime,
+}
+
+impl Notification<'_> {
+    pub fn title(&self) -> String {
+        let c = self.change;
+        match self.notice {
+            Notice::Violation => format!(
+                "{} Config violation: {} on {}",
+                self.severity.as_str().to_uppercase(),
+                c.rule,
+                self.display_name()
+            ),
+            Notice::Resolution if self.transition == Transition::NotApplicable => {
+                format!(
+                    "No longer applicable: {} on {}",
+                    c.rule,
+                    self.display_name()
+                )
+            }
+            Notice::Resolution => format!("Resolved: {} on {}", c.rule, self.display_name()),
+        }
+    }
+
+    fn display_name(&self) -> String {
+        match &self.resource.name {
+            Some(name) if name != &self.change.resource_id => {
+                format!("{name} ({})", self.change.resource_id)
+            }
+            _ => self.change.resource_id.clone(),
+        }
+    }
+
+    fn fields(&self) -> Vec<(String, String)> {
+        let c = self.change;
+        let mut fields = vec![
+            ("Rule".to_owned(), c.rule.clone()),
+            ("Severity".to_owned(), self.severity.to_string()),
+            (
+                "Resource".to_owned(),
+                format!("{} {}", c.resource_type, c.resource_id),
+            ),
+            (
+                "Account / region".to_owned(),
+                format!("{} / {}", c.account, c.region),
+            ),
+            ("Status".to_owned(), c.new.to_string()),
+        ];
+        if let Some(arn) = &self.resource.arn {
+            fields.push(("ARN".to_owned(), arn.clone()));
+        }
+        fields.push((
+            "Owner".to_owned(),
+            self.owner.unwrap_or("(no owner tag)").to_owned(),
+        ));
+        if let Some(a) = &c.annotation {
+            fields.push(("Why".to_owned(), a.clone()));
+        }
+        if let Some(since) = self.since {
+            let age = (self.now.unix_timestamp() - since).max(0) as u64;
+            let label = if self.notice == Notice::Violation {
+                "Non-compliant for"
+            } else {
+                "Was non-compliant for"
+            };
+            fields.push((label.to_owned(), human_duration(age)));
+        }
+        if let Some(e) = self.expired_exemption {
+            fields.push((
+                "Exemption expired".to_owned(),
+                format!("{} — it no longer applies", e.describe()),
+            ));
+        }
+        if let Some(error) = &self.resource.lookup_error {
+            fields.push(("Tags unknown".to_owned(), error.clone()));
+        }
+        fields.push((
+            "Console".to_owned(),
+            format!(
+                "https://{r}.console.aws.amazon.com/config/home?region={r}#/rules/details?configRuleName={rule}",
+                r = c.region,
+                rule = c.rule
+            ),
+        ));
+        fields
+    }
+
+    pub fn slack(&self) -> Vec<Message> {
+        let finding = Finding {
+            title: self.title(),
+            fields: self.fields(),
+            body: None,
+        };
+        build_messages(&self.title(), None, &[finding])
+    }
+
+    /// SNS subjects are limited to 100 characters, ASCII, no newlines.
+    pub fn sns_subject(&self) -> String {
+        let text: String = self
+            .title()
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && !c.is_ascii_control() {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        text.chars().take(100).collect()
+    }
+
+    pub fn sns_body(&self) -> String {
+        let mut body = self.title();
+        body.push('\n');
+        for (label, value) in self.fields() {
+            body.push_str(&format!("\n{label}: {value}"));
+        }
+        body
+    }
+}

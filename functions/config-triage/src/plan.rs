@@ -1,0 +1,399 @@
+//! The decision for one compliance change, without any AWS call: which
+//! transition it is, whether people are told, and what the state becomes.
+//!
+//! People are told when a violation first appears and when an announced one
+//! is resolved. Repeats of an announced violation are not told again, and a
+//! violation that reappears within `RENOTIFY_HOURS` of the last notification
+//! (a flapping resource) is held back; if it is still there after the window,
+//! the next evaluation announces it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::change::{Compliance, ComplianceChange};
+use crate::exemption::Outcome;
+use crate::state::StateRecord;
+
+/// What happened to the rule's verdict on the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    NewViolation,
+    StillNonCompliant,
+    Resolved,
+    NotApplicable,
+    StillCompliant,
+    InsufficientData,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewViolation => "new_violation",
+            Self::StillNonCompliant => "still_non_compliant",
+            Self::Resolved => "resolved",
+            Self::NotApplicable => "not_applicable",
+            Self::StillCompliant => "still_compliant",
+            Self::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
+/// Who is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    Violation,
+    /// Compliant again, or no longer applicable (deleted, out of scope).
+    Resolution,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub transition: Transition,
+    /// `Some` when people are told.
+    pub notice: Option<Notice>,
+    /// Why, in words for the report.
+    pub reason: String,
+    /// The state to write; `None` leaves the table alone.
+    pub next: Option<StateRecord>,
+}
+
+/// The previous verdict: toilkit's own memory first, else the event's.
+pub fn transition(change: &ComplianceChange, prior: Option<&StateRecord>) -> Transition {
+    let before = prior.map(|p| p.status).or(change.old);
+    match change.new {
+        Compliance::NonCompliant if before == Some(Compliance::NonCompliant) => {
+            Transition::StillNonCompliant
+        }
+        Compliance::NonCompliant => Transition::NewViolation,
+        Compliance::Compliant if before == Some(Compliance::NonCompliant) => Transition::Resolved,
+        Compliance::Compliant => Transition::StillCompliant,
+        Compliance::NotApplicable => Transition::NotApplicable,
+        Compliance::InsufficientData => Transition::InsufficientData,
+    }
+}
+
+pub fn decide(
+    change: &ComplianceChange,
+    prior: Option<&StateRecord>,
+    exemption: &Outcome,
+    now: time::OffsetDateTime,
+    renotify: Duration,
+) -> Decision {
+    let transition = transition(change, prior);
+    let event_ms = (change.at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_s = now.unix_timestamp();
+    let version = prior.map_or(1, |p| p.version + 1);
+    let skip = |reason: String, next: Option<StateRecord>| Decision {
+        transition,
+        notice: None,
+        reason,
+        next,
+    };
+    if let Some(p) = prior {
+        if p.event_ms > event_ms {
+            return skip(
+                "older than the evaluation already recorded (out-of-order delivery)".into(),
+                None,
+            );
+        }
+        if p.event_ms == event_ms && p.status == change.new {
+            return skip("already processed (duplicate delivery)".into(), None);
+        }
+    }
+    let settle = |status: Compliance| StateRecord {
+        status,
+        announced: false,
+        since: None,
+        last_notified: prior.and_then(|p| p.last_notified),
+        event_ms,
+        version,
+    };
+    match transition {
+        Transition::NewViolation | Transition::StillNonCompliant => {
+            if let Outcome::Exempt(e) = exemption {
+                return skip(format!("exempted: {}", e.describe()), None);
+            }
+            let since = prior
+                .filter(|p| p.status == Compliance::NonCompliant)
+                .and_then(|p| p.since)
+                .unwrap_or(change.at.unix_timestamp());
+            let open = |announced: bool, last_notified: Option<i64>| StateRecord {
+                status: Compliance::NonCompliant,
+                announced,
+                since: Some(since),
+                last_notified,
+                event_ms,
+                version,
+            };
+            let last = prior.and_then(|p| p.last_notified);
+            if prior.is_some_and(|p| p.announced) {
+                return skip(
+                    "already notified; repeats are not notified again".into(),
+                    (transition == Transition::NewViolation).then(|| open(true, last)),
+                );
+            }
+            if let Some(last) = last {
+                let ago = now_s - last;
+                if ago >= 0 && (ago as u64) < renotify.as_secs() {
+                    return skip(
+                        format!(
+                            "flapping: last notified {} ago, within RENOTIFY_HOURS ({}h)",
+                            human_duration(ago as u64),
+                            renotify.as_secs() / 3600
+                        ),
+                        Some(open(false, Some(last))),
+                    );
+                }
+            }
+            let reason = match (transition, exemption) {
+                (_, Outcome::Expired(e)) => {
+                    format!("violation; exemption expired: {}", e.describe())
+                }
+                (Transition::NewViolation, _) => "new violation".to_owned(),
+                _ => "non-compliant and not yet notified".to_owned(),
+            };
+            Decision {
+                transition,
+                notice: Some(Notice::Violation),
+                reason,
+                next: Some(open(true, Some(now_s))),
+            }
+        }
+        Transition::Resolved | Transition::NotApplicable => {
+            let status = change.new;
+            if prior.is_some_and(|p| p.announced) {
+                let reason = if transition == Transition::Resolved {
+                    "resolved: compliant again".to_owned()
+                } else {
+                    "resolved: no longer applicable (deleted or out of scope)".to_owned()
+                };
+                Decision {
+                    transition,
+                    notice: Some(Notice::Resolution),
+                    reason,
+                    next: Some(settle(status)),
+                }
+            } else {
+                let next = prior.filter(|p| p.status != status).map(|_| settle(status));
+                skip(
+                    "the violation was never notified, so neither is its end".into(),
+                    next,
+                )
+            }
+        }
+        Transition::StillCompliant => {
+            let next = prior
+                .filter(|p| p.status != Compliance::Compliant)
+                .map(|_| settle(Compliance::Compliant));
+            skip("compliant; nothing to tell".into(), next)
+        }
+        Transition::InsufficientData => {
+            skip("insufficient data: Config could not evaluate".into(), None)
+        }
+    }
+}
+
+/// "3h 20m", "2d 4h", "45s".
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exemption::Exemptions;
+    use time::OffsetDateTime;
+    use time::macros::datetime;
+
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    const T0: OffsetDateTime = datetime!(2026-03-01 10:00 UTC);
+
+    fn change(new: Compliance, old: Option<Compliance>, at: OffsetDateTime) -> ComplianceChange {
+        ComplianceChange {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            rule: "restricted-ssh".into(),
+            resource_type: "AWS::EC2::SecurityGroup".into(),
+            resource_id: "sg-1".into(),
+            new,
+            old,
+            annotation: None,
+            at,
+        }
+    }
+
+    fn run(
+        new: Compliance,
+        old: Option<Compliance>,
+        at: OffsetDateTime,
+        prior: Option<&StateRecord>,
+    ) -> Decision {
+        decide(&change(new, old, at), prior, &Outcome::None, at, DAY)
+    }
+
+    use Compliance::*;
+
+    #[test]
+    fn every_transition_is_named() {
+        let t = |new, old| transition(&change(new, old, T0), None);
+        assert_eq!(t(NonCompliant, Some(Compliant)), Transition::NewViolation);
+        assert_eq!(t(NonCompliant, None), Transition::NewViolation);
+        assert_eq!(
+            t(NonCompliant, Some(NonCompliant)),
+            Transition::StillNonCompliant
+        );
+        assert_eq!(t(Compliant, Some(NonCompliant)), Transition::Resolved);
+        assert_eq!(t(Compliant, Some(Compliant)), Transition::StillCompliant);
+        assert_eq!(
+            t(NotApplicable, Some(NonCompliant)),
+            Transition::NotApplicable
+        );
+        assert_eq!(t(InsufficientData, None), Transition::InsufficientData);
+    }
+
+    #[test]
+    fn a_new_violation_is_notified_then_repeats_are_not_then_resolution_is() {
+        let first = run(NonCompliant, Some(Compliant), T0, None);
+        assert_eq!(first.notice, Some(Notice::Violation));
+        let state = first.next.unwrap();
+        assert!(state.announced);
+        assert_eq!(state.since, Some(T0.unix_timestamp()));
+        assert_eq!(state.version, 1);
+
+        let t1 = T0 + time::Duration::hours(30);
+        let repeat = run(NonCompliant, Some(NonCompliant), t1, Some(&state));
+        assert_eq!(repeat.transition, Transition::StillNonCompliant);
+        assert_eq!(repeat.notice, None, "{}", repeat.reason);
+        assert!(repeat.next.is_none(), "a repeat writes nothing");
+
+        let t2 = T0 + time::Duration::hours(31);
+        let fixed = run(Compliant, Some(NonCompliant), t2, Some(&state));
+        assert_eq!(fixed.notice, Some(Notice::Resolution));
+        let state = fixed.next.unwrap();
+        assert!(!state.announced);
+        assert_eq!(state.version, 2);
+        assert_eq!(state.last_notified, Some(T0.unix_timestamp()));
+    }
+
+    #[test]
+    fn a_violation_back_within_the_renotify_window_is_held_then_announced_after_it() {
+        let state = run(NonCompliant, Some(Compliant), T0, None).next.unwrap();
+        let state = run(
+            Compliant,
+            None,
+            T0 + time::Duration::minutes(5),
+            Some(&state),
+        )
+        .next
+        .unwrap();
+        let back_at = T0 + time::Duration::minutes(10);
+        let back = run(NonCompliant, Some(Compliant), back_at, Some(&state));
+        assert_eq!(back.transition, Transition::NewViolation);
+        assert_eq!(back.notice, None);
+        assert!(back.reason.contains("flapping"), "{}", back.reason);
+        let held = back.next.unwrap();
+        assert!(!held.announced);
+
+        // Fixed again while held: nobody was told it broke, so nobody is told.
+        let quiet = run(
+            Compliant,
+            None,
+            T0 + time::Duration::minutes(20),
+            Some(&held),
+        );
+        assert_eq!(quiet.notice, None);
+
+        // Still broken after the window: now it is announced.
+        let later = T0 + time::Duration::hours(25);
+        let still = run(NonCompliant, Some(NonCompliant), later, Some(&held));
+        assert_eq!(still.notice, Some(Notice::Violation), "{}", still.reason);
+        assert_eq!(still.next.unwrap().since, held.since);
+    }
+
+    #[test]
+    fn not_applicable_closes_an_announced_violation() {
+        let state = run(NonCompliant, None, T0, None).next.unwrap();
+        let gone = run(
+            NotApplicable,
+            Some(NonCompliant),
+            T0 + time::Duration::hours(1),
+            Some(&state),
+        );
+        assert_eq!(gone.transition, Transition::NotApplicable);
+        assert_eq!(gone.notice, Some(Notice::Resolution));
+        assert!(gone.reason.contains("no longer applicable"));
+        let nothing = run(NotApplicable, None, T0, None);
+        assert_eq!(nothing.notice, None);
+        assert!(nothing.next.is_none());
+    }
+
+    #[test]
+    fn compliant_and_insufficient_data_say_nothing_and_write_nothing_new() {
+        for new in [Compliant, InsufficientData] {
+            let d = run(new, None, T0, None);
+            assert_eq!(d.notice, None);
+            assert!(d.next.is_none());
+        }
+    }
+
+    #[test]
+    fn out_of_order_and_duplicate_deliveries_are_ignored() {
+        let state = run(NonCompliant, None, T0, None).next.unwrap();
+        let dup = run(NonCompliant, None, T0, Some(&state));
+        assert!(dup.reason.contains("duplicate"));
+        assert!(dup.next.is_none());
+        let old = run(Compliant, None, T0 - time::Duration::hours(1), Some(&state));
+        assert!(old.reason.contains("out-of-order"));
+        assert!(old.next.is_none());
+    }
+
+    #[test]
+    fn exempted_violations_are_skipped_and_expired_exemptions_say_so() {
+        let exemptions = Exemptions::parse(
+            r#"[{"rule": "restricted-ssh", "reason": "bastion", "expires": "2026-02-01"}]"#,
+        )
+        .unwrap();
+        let c = change(NonCompliant, None, T0);
+        let tags = Default::default();
+        let subject = crate::exemption::Subject {
+            rule: &c.rule,
+            resource_id: &c.resource_id,
+            arn: None,
+            resource_type: &c.resource_type,
+            tags: &tags,
+        };
+        let before_expiry = datetime!(2026-01-15 0:00 UTC);
+        let outcome = exemptions.check(&subject, before_expiry);
+        let d = decide(&c, None, &outcome, before_expiry, DAY);
+        assert_eq!(d.notice, None);
+        assert!(
+            d.reason.contains("exempted") && d.reason.contains("bastion"),
+            "{}",
+            d.reason
+        );
+
+        let outcome = exemptions.check(&subject, T0);
+        let d = decide(&c, None, &outcome, T0, DAY);
+        assert_eq!(d.notice, Some(Notice::Violation));
+        assert!(d.reason.contains("exemption expired"), "{}", d.reason);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(45), "45s");
+        assert_eq!(human_duration(3 * 3600 + 1200), "3h 20m");
+        assert_eq!(human_duration(2 * 86_400 + 4 * 3600), "2d 4h");
+    }
+}

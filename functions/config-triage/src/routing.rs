@@ -1,0 +1,108 @@
+//! Where a notification goes: the owner team's webhook (`ROUTES`, keyed by
+//! the value of the `OWNER_TAG_KEY` tag), else the default webhook.
+
+use std::collections::BTreeMap;
+
+use shared::secret::SecretRef;
+
+/// The label of the default route in reports.
+pub const DEFAULT_ROUTE: &str = "default";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routes {
+    pub owner_tag_key: String,
+    pub by_owner: BTreeMap<String, SecretRef>,
+    pub default: SecretRef,
+}
+
+/// The route chosen for one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route<'a> {
+    /// The owner team, or [`DEFAULT_ROUTE`].
+    pub name: String,
+    pub webhook: &'a SecretRef,
+}
+
+impl Routes {
+    /// Parses `ROUTES`: `{"owner": "secret ARN or parameter name"}`.
+    pub fn parse_owners(json: &str) -> Result<BTreeMap<String, SecretRef>, String> {
+        let raw: BTreeMap<String, String> = serde_json::from_str(json)
+            .map_err(|e| format!("is not a JSON object of owner to webhook secret: {e}"))?;
+        raw.into_iter()
+            .map(|(owner, reference)| {
+                reference
+                    .parse::<SecretRef>()
+                    .map(|r| (owner.clone(), r))
+                    .map_err(|why| format!("route for owner {owner:?}: {why}"))
+            })
+            .collect()
+    }
+
+    /// The owner tag's value picks the route; teams write their names with
+    /// varying case, so an exact match is tried first, then any case.
+    pub fn route(&self, tags: &BTreeMap<String, String>) -> Route<'_> {
+        let owner = tags.get(&self.owner_tag_key).map(|o| o.trim());
+        if let Some(owner) = owner.filter(|o| !o.is_empty()) {
+            let hit = self.by_owner.get_key_value(owner).or_else(|| {
+                self.by_owner
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(owner))
+            });
+            if let Some((name, webhook)) = hit {
+                return Route {
+                    name: name.clone(),
+                    webhook,
+                };
+            }
+        }
+        Route {
+            name: DEFAULT_ROUTE.to_owned(),
+            webhook: &self.default,
+        }
+    }
+
+    /// The owner named by the tags, routed or not (for messages).
+    pub fn owner<'t>(&self, tags: &'t BTreeMap<String, String>) -> Option<&'t str> {
+        tags.get(&self.owner_tag_key).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_route_to_their_webhook_and_everything_else_to_the_default() {
+        let routes = Routes {
+            owner_tag_key: "team".into(),
+            by_owner: Routes::parse_owners(
+                r#"{"payments": "/toilkit/slack/payments", "data": "arn:aws:secretsmanager:us-east-1:1:secret:data"}"#,
+            )
+            .unwrap(),
+            default: SecretRef::Parameter("/toilkit/slack/default".into()),
+        };
+        let tags = |v: &str| BTreeMap::from([("team".to_owned(), v.to_owned())]);
+        assert_eq!(routes.route(&tags("payments")).name, "payments");
+        assert_eq!(
+            routes.route(&tags("Payments")).webhook,
+            &SecretRef::Parameter("/toilkit/slack/payments".into())
+        );
+        assert_eq!(routes.route(&tags("data")).name, "data");
+        assert_eq!(routes.route(&tags("search")).name, DEFAULT_ROUTE);
+        assert_eq!(routes.route(&BTreeMap::new()).name, DEFAULT_ROUTE);
+    }
+
+    #[test]
+    fn a_webhook_url_in_routes_is_refused() {
+        let err =
+            Routes::parse_owners(r#"{"x": "https://hooks.slack.com/services/T/B/C"}"#).unwrap_err();
+        assert!(
+            err.contains("\"x\"") && err.contains("webhook URL"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hooks.slack.com"),
+            "the URL itself is not repeated: {err}"
+        );
+    }
+}
