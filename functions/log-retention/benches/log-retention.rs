@@ -1,0 +1,2 @@
+//! The benchmark (written next).
+fn main() {}

@@ -1,0 +1,48 @@
+//! What can go wrong, and with which resource.
+
+use shared::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The invocation's payload is not one this function understands.
+    #[error("unrecognised event: {0}")]
+    Event(String),
+
+    /// An AWS call failed after the SDK's retries.
+    #[error("{operation} on {target} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        target: String,
+        /// The service's error code (`ThrottlingException`...), when it sent one.
+        code: Option<String>,
+        message: String,
+    },
+
+    /// The CreateLogGroup trigger could not apply the policy; the invocation
+    /// fails so that Lambda retries the event.
+    #[error("the policy could not be applied to new log group {name}: {message}")]
+    NewGroup { name: String, message: String },
+
+    /// No new call may start: the invocation's deadline (less its margin) is near.
+    #[error("{operation} on {target} not attempted: the invocation's deadline is near")]
+    Deadline {
+        operation: &'static str,
+        target: String,
+    },
+}
+
+impl Error {
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, Self::Deadline { .. })
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Aws { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The sweep of one region: list, plan, read tags in batches, act, with
+//! bounded concurrency, and a resume point when the deadline stops it.
+//!
+//! Listing is sequential (DescribeLogGroups pages by token) and runs ahead of
+//! the work it finds: groups that would change are gathered across pages into
+//! batches of 100 for one GetResources call each, and every batch's groups are
+//! worked on concurrently, at most [`CONCURRENCY`] at a time. A page is done
+//! when all of its groups are; if the deadline stops the run, it resumes from
+//! the first page that is not done. Redoing part of a page is harmless: a
+//! group already changed is no longer planned.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use shared::report::{Action, Report};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::FUNCTION;
+use crate::api::Api;
+use crate::apply::{self, RegionClients, TAG_BATCH};
+use crate::config::Config;
+use crate::plan::{self, ChangeKind, Group, GroupPlan, Retention, Verdict};
+
+/// Groups worked on at once in a region. The rate cap, not this, bounds the
+/// call rate; this only keeps enough calls in flight to use the cap.
+pub const CONCURRENCY: usize = 8;
+/// Tag batches queued ahead of the workers before listing waits.
+const BATCHES_AHEAD: usize = 3;
+
+/// What one invocation has found and done so far, shared by its tasks.
+#[derive(Debug)]
+pub struct Run {
+    pub config: Arc<Config>,
+    pub dry_run: bool,
+    pub now_ms: i64,
+    report: Mutex<Report>,
+    transitions: Mutex<BTreeMap<String, u64>>,
+    stop_reasons: Mutex<Vec<String>>,
+    deletions: AtomicU64,
+}
+
+impl Run {
+    pub fn new(config: Arc<Config>, dry_run: bool, now_ms: i64) -> Self {
+        Self {
+            config,
+            dry_run,
+            now_ms,
+            report: Mutex::new(Report::new(FUNCTION, dry_run)),
+            transitions: Mutex::default(),
+            stop_reasons: Mutex::default(),
+            deletions: AtomicU64::new(0),
+        }
+    }
+
+    pub fn report<T>(&self, f: impl FnOnce(&mut Report) -> T) -> T {
+        f(&mut self.report.lock().expect("report lock"))
+    }
+
+    pub fn incr(&self, counter: &str) {
+        self.report(|r| r.incr(counter));
+    }
+
+    /// Records why the run did not finish everything (once per reason).
+    pub fn stop(&self, reason: &str) {
+        let mut reasons = self.stop_reasons.lock().expect("stop lock");
+        if !reasons.iter().any(|r| r == reason) {
+            reasons.push(reason.to_owned());
+        }
+    }
+
+    /// Takes one of the run's group deletions; `false` once the cap is used.
+    fn reserve_deletion(&self) -> bool {
+        let cap = self.config.max_group_deletions;
+        self.deletions
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// The finished report: stop reasons and the `old → new` tally included.
+    pub fn finish(&self) -> Report {
+        let mut report = self.report(|r| r.clone());
+        let reasons = self.stop_reasons.lock().expect("stop lock");
+        if !reasons.is_empty() {
+            report.stop_early(reasons.join("; "));
+        }
+        let transitions = self.transitions.lock().expect("transitions lock");
+        if !transitions.is_empty() {
+            report.detail("retention_changes", json!(*transitions));
+        }
+        report
+    }
+}
+
+/// How a region's sweep ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Complete,
+    /// The deadline came first; listing resumes at this token (`None`: the
+    /// region's first page).
+    Stopped { resume_token: Option<String> },
+    /// The groups could not be listed; the failure is in the report.
+    Failed,
+}
+
+/// A group that would change or might be deleted, with the page it is on.
+#[derive(Debug)]
+struct Item {
+    page: usize,
+    group: Group,
+    plan: GroupPlan,
+}
+
+/// Which pages still have unfinished groups.
+#[derive(Debug, Default)]
+struct Pages {
+    start_tokens: BTreeMap<usize, Option<String>>,
+    outstanding: BTreeMap<usize, usize>,
+}
+
+impl Pages {
+    fn done(&mut self, page: usize) {
+        if let Some(n) = self.outstanding.get_mut(&page) {
+            *n -= 1;
+            if *n == 0 {
+                self.outstanding.remove(&page);
+            }
+        }
+    }
+
+    /// The token of the first unfinished page, or `next` if all are done.
+    fn resume_from(&self, next: Option<String>) -> Option<String> {
+        match self.outstanding.keys().next() {
+            Some(page) => self.start_tokens.get(page).cloned().flatten(),
+            None => next,
+        }
+    }
+}
+
+struct Region {
+    run: Arc<Run>,
+    clients: RegionClients,
+    api: Api,
+    permits: Arc<Semaphore>,
+    pages: Mutex<Pages>,
+    deadline_hit: AtomicBool,
+}
+
+impl Region {
+    fn done(&self, page: usize) {
+        self.pages.lock().expect("pages lock").done(page);
+    }
+}
+
+/// Plans one listed group and counts it.
+fn plan_listed(run: &Run, group: &Group) -> GroupPlan {
+    let config = &run.config;
+    let plan = plan::plan_group(
+        group,
+        &config.policy,
+        config.override_existing,
+        config.delete_empty_after_days,
+        run.now_ms,
+    );
+    run.report(|r| {
+        r.incr("groups_scanned");
+        match &plan.retention {
+            Retention::Unchanged => r.incr("groups_unchanged"),
+            Retention::KeptByRule(why) => {
+                r.incr("groups_kept_by_rule");
+                r.skip(&group.name, format!("kept as it is by {why}"));
+            }
+            Retention::Change(_) => {}
+        }
+    });
+    plan
+}
+
+/// Sweeps one region from `start` (a DescribeLogGroups token).
+pub async fn sweep_region(
+    run: Arc<Run>,
+    clients: RegionClients,
+    api: Api,
+    start: Option<String>,
+) -> Outcome {
+    let region = Arc::new(Region {
+        run: run.clone(),
+        clients,
+        api,
+        permits: Arc::new(Semaphore::new(CONCURRENCY)),
+        pages: Mutex::default(),
+        deadline_hit: AtomicBool::new(false),
+    });
+    let name = region.clients.region.clone();
+    let resuming = start.is_some();
+    let mut token = start;
+    let mut page = 0usize;
+    let mut pending: Vec<Item> = Vec::new();
+    let mut tasks = JoinSet::new();
+    let mut failed = false;
+    loop {
+        while tasks.len() >= BATCHES_AHEAD {
+            tasks.join_next().await;
+        }
+        if region.deadline_hit.load(Ordering::SeqCst) {
+            break;
+        }
+        let (groups, next) = match apply::list_page(&region.clients, &region.api, token.clone()).await
+        {
+            Ok(listed) => listed,
+            Err(e) if e.is_deadline() => {
+                region.deadline_hit.store(true, Ordering::SeqCst);
+                break;
+            }
+            Err(e) if resuming && page == 0 && token.is_some() => {
+                // A resume token the service no longer accepts: start over;
+                // the groups already done are not planned again.
+                run.report(|r| r.skip(&name, format!("resume token not accepted ({e}); listing from the start")));
+                token = None;
+                continue;
+            }
+            Err(e) => {
+                run.report(|r| r.fail(&name, "list_log_groups", &e));
+                failed = true;
+                break;
+            }
+        };
+        region
+            .pages
+            .lock()
+            .expect("pages lock")
+            .start_tokens
+            .insert(page, token.clone());
+        for group in groups {
+            let plan = plan_listed(&run, &group);
+            if plan.needs_tags() {
+                *region
+                    .pages
+                    .lock()
+                    .expect("pages lock")
+                    .outstanding
+                    .entry(page)
+                    .or_default() += 1;
+                pending.push(Item { page, group, plan });
+            }
+        }
+        token = next;
+        while pending.len() >= TAG_BATCH {
+            let batch: Vec<Item> = pending.drain(..TAG_BATCH).collect();
+            tasks.spawn(process_batch(region.clone(), batch));
+        }
+        if token.is_none() {
+            if !pending.is_empty() {
+                tasks.spawn(process_batch(region.clone(), std::mem::take(&mut pending)));
+            }
+            break;
+        }
+        page += 1;
+    }
+    while tasks.join_next().await.is_some() {}
+    if failed {
+        return Outcome::Failed;
+    }
+    if region.deadline_hit.load(Ordering::SeqCst) {
+        let resume_token = region.pages.lock().expect("pages lock").resume_from(token);
+        return Outcome::Stopped { resume_token };
+    }
+    Outcome::Complete
+}
+
+/// Applies the policy to one group (the CreateLogGroup trigger); `false`
+/// when the deadline stopped it.
+pub async fn process_one(run: Arc<Run>, clients: RegionClients, api: Api, group: Group) -> bool {
+    let plan = plan_listed(&run, &group);
+    if !plan.needs_tags() {
+        return true;
+    }
+    let region = Arc::new(Region {
+        run,
+        clients,
+        api,
+        permits: Arc::new(Semaphore::new(1)),
+        pages: Mutex::default(),
+        deadline_hit: AtomicBool::new(false),
+    });
+    process_batch(
+        region.clone(),
+        vec![Item {
+            page: 0,
+            group,
+            plan,
+        }],
+    )
+    .await;
+    !region.deadline_hit.load(Ordering::SeqCst)
+}
+
+/// Reads the tags of a batch in one call, then works on its groups.
+async fn process_batch(region: Arc<Region>, batch: Vec<Item>) {
+    let run = &region.run;
+    let arns: Vec<String> = batch.iter().map(|i| i.group.arn.clone()).collect();
+    let tags = match apply::read_tags(&region.clients, &region.api, &arns).await {
+        Ok(tags) => tags,
+        Err(e) if e.is_deadline() => {
+            region.deadline_hit.store(true, Ordering::SeqCst);
+            return;
+        }
+        Err(e) => {
+            // Without tags the exemption cannot be checked, so nothing changes.
+            for item in &batch {
+                run.report(|r| r.fail(&item.group.name, "read_tags", &e));
+                region.done(item.page);
+            }
+            return;
+        }
+    };
+    let exempt_key = &run.config.exempt_tag_key;
+    let mut workers = JoinSet::new();
+    for item in batch {
+        let exempt = tags
+            .get(&item.group.arn)
+            .is_some_and(|t| t.contains_key(exempt_key));
+        if exempt {
+            run.report(|r| {
+                r.incr("groups_exempt");
+                r.skip(&item.group.name, format!("exempt: tagged {exempt_key}"));
+            });
+            region.done(item.page);
+            continue;
+        }
+        let Ok(permit) = region.permits.clone().acquire_owned().await else {
+            return;
+        };
+        let region = region.clone();
+        workers.spawn(async move {
+            let _permit = permit;
+            if process_group(&region, &item).await {
+                region.done(item.page);
+            } else {
+                region.deadline_hit.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+/// Deletes the group if every guard allows, otherwise changes its retention
+/// if planned. `false` when the deadline stopped it.
+async fn process_group(region: &Region, item: &Item) -> bool {
+    let run = &region.run;
+    let (clients, api) = (&region.clients, &region.api);
+    let name = item.group.name.as_str();
+    if item.plan.deletion_candidate
+        && let Some(days) = run.config.delete_empty_after_days
+    {
+        run.incr("deletion_candidates");
+        match apply::activity(clients, api, name).await {
+            Err(e) if e.is_deadline() => return false,
+            Err(e) => run.report(|r| r.fail(name, "check_deletion_guards", &e)),
+            Ok(activity) => {
+                match plan::deletion_verdict(&item.group, false, &activity, days, run.now_ms) {
+                    Verdict::Keep(why) => run.report(|r| {
+                        r.incr("deletion_kept");
+                        r.skip(name, format!("not deleted: {why}"));
+                    }),
+                    Verdict::Delete if !run.reserve_deletion() => {
+                        run.report(|r| {
+                            r.incr("deletion_deferred_by_cap");
+                            r.skip(
+                                name,
+                                "not deleted: MAX_GROUP_DELETIONS_PER_RUN reached; a later run will",
+                            );
+                        });
+                        run.stop("MAX_GROUP_DELETIONS_PER_RUN reached");
+                    }
+                    Verdict::Delete => {
+                        let action = plan::delete_action(&item.group, days);
+                        run.report(|r| r.plan(action.clone()));
+                        if run.dry_run {
+                            return true;
+                        }
+                        match apply::delete_group(clients, api, name).await {
+                            Ok(()) => {
+                                run.report(|r| {
+                                    r.applied(action);
+                                    r.incr("groups_deleted");
+                                });
+                                return true;
+                            }
+                            Err(e) if e.is_deadline() => return false,
+                            Err(e) => run.report(|r| r.fail(name, "delete_log_group", &e)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Retention::Change(change) = &item.plan.retention else {
+        return true;
+    };
+    let action: Action = change.action(name);
+    run.report(|r| {
+        r.plan(action.clone());
+        if change.kind == ChangeKind::Shorten {
+            r.incr("shortening_planned");
+        }
+    });
+    if !run.dry_run {
+        match apply::put_retention(clients, api, name, change.to).await {
+            Ok(()) => run.report(|r| {
+                r.applied(action);
+                r.incr("groups_changed");
+                if change.kind == ChangeKind::Shorten {
+                    r.incr("groups_shortened");
+                }
+            }),
+            Err(e) if e.is_deadline() => return false,
+            Err(e) => {
+                run.report(|r| r.fail(name, change.kind.action(), &e));
+                return true;
+            }
+        }
+    }
+    *run
+        .transitions
+        .lock()
+        .expect("transitions lock")
+        .entry(change.transition())
+        .or_default() += 1;
+    true
+}

@@ -1,0 +1,160 @@
+//! What invoked the function: the schedule, an operator, or a new log group.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::input::{EventKind, classify};
+
+use crate::error::Error;
+
+/// Where a sweep that stopped early carries on: every region before
+/// `region` (in the configured order) is done; in `region`, listing starts at
+/// `next_token` (`None`: its first page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The whole policy over every group, then S3 pruning.
+    Sweep {
+        /// Overrides `DRY_RUN` for this run.
+        dry_run: Option<bool>,
+        resume: Option<Resume>,
+    },
+    /// CloudTrail saw `CreateLogGroup`: the policy for that one group now.
+    NewGroup { region: String, name: String },
+    /// A CloudTrail event for a call that failed: there is no new group.
+    FailedCall { name: String, error: String },
+}
+
+/// The manual invocation: `{}`, `{"dry_run": true}`, `{"resume": {...}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manual {
+    dry_run: Option<bool>,
+    resume: Option<Resume>,
+}
+
+pub fn parse(payload: &Value) -> Result<Trigger, Error> {
+    match classify(payload) {
+        EventKind::Manual => {
+            let manual: Manual = serde_json::from_value(payload.clone()).map_err(|e| {
+                Error::Event(format!(
+                    "a manual invocation takes {{\"dry_run\": true|false}} and/or {{\"resume\": {{\"region\": ..., \"next_token\": ...}}}}: {e}"
+                ))
+            })?;
+            Ok(Trigger::Sweep {
+                dry_run: manual.dry_run,
+                resume: manual.resume,
+            })
+        }
+        kind if kind.is_schedule() => Ok(Trigger::Sweep {
+            dry_run: None,
+            resume: None,
+        }),
+        EventKind::EventBridge {
+            source,
+            detail_type,
+        } if source == "aws.logs" && detail_type == "AWS API Call via CloudTrail" => {
+            new_group(payload)
+        }
+        other => Err(Error::Event(format!(
+            "expected a schedule, a manual {{\"dry_run\": true}} or the CloudTrail CreateLogGroup event, got {other:?}"
+        ))),
+    }
+}
+
+fn new_group(payload: &Value) -> Result<Trigger, Error> {
+    let detail = &payload["detail"];
+    let event_name = detail["eventName"].as_str().unwrap_or_default();
+    if event_name != "CreateLogGroup" {
+        return Err(Error::Event(format!(
+            "a CloudTrail event for {event_name:?}; only CreateLogGroup is handled (check the EventBridge rule's pattern)"
+        )));
+    }
+    let name = detail["requestParameters"]["logGroupName"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            Error::Event("CreateLogGroup event without detail.requestParameters.logGroupName".into())
+        })?
+        .to_owned();
+    if let Some(code) = detail["errorCode"].as_str() {
+        return Ok(Trigger::FailedCall {
+            name,
+            error: code.to_owned(),
+        });
+    }
+    let region = detail["awsRegion"]
+        .as_str()
+        .or_else(|| payload["region"].as_str())
+        .ok_or_else(|| Error::Event("CreateLogGroup event without detail.awsRegion".into()))?
+        .to_owned();
+    Ok(Trigger::NewGroup { region, name })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create_event(name: &str) -> Value {
+        json!({
+            "version": "0", "id": "1", "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.logs", "account": "123456789012", "time": "2026-11-21T09:00:00Z",
+            "region": "eu-west-1", "resources": [],
+            "detail": {"eventSource": "logs.amazonaws.com", "eventName": "CreateLogGroup",
+                       "awsRegion": "eu-west-1", "requestParameters": {"logGroupName": name}}
+        })
+    }
+
+    #[test]
+    fn every_trigger_is_recognised() {
+        assert_eq!(
+            parse(&json!({"dry_run": true})).unwrap(),
+            Trigger::Sweep {
+                dry_run: Some(true),
+                resume: None
+            }
+        );
+        let scheduled = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(
+            parse(&scheduled).unwrap(),
+            Trigger::Sweep {
+                dry_run: None,
+                resume: None
+            }
+        );
+        assert_eq!(
+            parse(&create_event("/aws/lambda/new")).unwrap(),
+            Trigger::NewGroup {
+                region: "eu-west-1".into(),
+                name: "/aws/lambda/new".into()
+            }
+        );
+        let resume = json!({"resume": {"region": "us-east-1", "next_token": "abc"}});
+        assert!(matches!(
+            parse(&resume).unwrap(),
+            Trigger::Sweep { resume: Some(Resume { next_token: Some(_), .. }), .. }
+        ));
+    }
+
+    #[test]
+    fn bad_events_say_what_was_expected() {
+        let err = parse(&json!({"dryrun": true})).unwrap_err().to_string();
+        assert!(err.contains("unknown field `dryrun`"), "{err}");
+        let mut other = create_event("/x");
+        other["detail"]["eventName"] = json!("DeleteLogGroup");
+        let err = parse(&other).unwrap_err().to_string();
+        assert!(err.contains("only CreateLogGroup"), "{err}");
+        let mut failed = create_event("/x");
+        failed["detail"]["errorCode"] = json!("ResourceAlreadyExistsException");
+        assert!(matches!(parse(&failed).unwrap(), Trigger::FailedCall { .. }));
+        let s3 = json!({"Records": [{"eventSource": "aws:s3"}]});
+        assert!(parse(&s3).unwrap_err().to_string().contains("expected a schedule"));
+    }
+}
