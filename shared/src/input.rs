@@ -4,7 +4,7 @@
 //! function can serve an S3 trigger, an EventBridge rule and a schedule, and
 //! an event of an unexpected shape fails with an error that says what arrived.
 
-use aws_lambda_events::cloudwatch_logs::{LogData, LogsEvent};
+use aws_lambda_events::cloudwatch_logs::LogData;
 use serde_json::Value;
 
 /// The kinds of events toilkit functions receive.
@@ -66,10 +66,30 @@ pub enum SubscriptionError {
 }
 
 /// Decodes a CloudWatch Logs subscription event (base64, gzip, JSON).
+///
+/// `awslogs.data` is decoded here rather than through `LogsEvent`'s own
+/// deserializer: that one reads its keys as borrowed strings, which an
+/// already-parsed `Value` cannot lend, so it rejects every event handed to it
+/// that way. Going straight from the string also avoids a second copy of the
+/// (up to megabytes of) payload.
 pub fn decode_logs_subscription(event: Value) -> Result<LogData, SubscriptionError> {
-    serde_json::from_value::<LogsEvent>(event)
-        .map(|e| e.aws_logs.data)
-        .map_err(SubscriptionError::Decode)
+    use base64::Engine as _;
+    use serde::de::Error as _;
+
+    let data = event
+        .get("awslogs")
+        .and_then(|logs| logs.get("data"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            SubscriptionError::Decode(serde_json::Error::custom(
+                "awslogs.data is missing or not a string",
+            ))
+        })?;
+    let compressed = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| SubscriptionError::Decode(serde_json::Error::custom(e)))?;
+    let json = std::io::BufReader::new(flate2::read::GzDecoder::new(compressed.as_slice()));
+    serde_json::from_reader(json).map_err(SubscriptionError::Decode)
 }
 
 /// CloudWatch Logs sends a `CONTROL_MESSAGE` to check that the destination is
@@ -101,6 +121,50 @@ mod tests {
             classify(&json!({"source": "aws.events", "detail-type": "Scheduled Event"}));
         assert!(scheduled.is_schedule());
         assert_eq!(classify(&json!({"dry_run": true})), EventKind::Manual);
+    }
+
+    fn subscription(decoded: &Value) -> Value {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(decoded.to_string().as_bytes()).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gzip.finish().unwrap());
+        json!({"awslogs": {"data": data}})
+    }
+
+    #[test]
+    fn a_real_subscription_payload_decodes() {
+        let decoded = json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": "/aws/rds/instance/db-1/audit",
+            "logStream": "db-1.audit.log.0",
+            "subscriptionFilters": ["toilkit"],
+            "logEvents": [
+                {"id": "1", "timestamp": 1700000000000_i64, "message": "20231114 22:13:20,db-1,admin,10.0.0.1,1,2,QUERY,app,'DROP TABLE t',0"}
+            ]
+        });
+        let data = decode_logs_subscription(subscription(&decoded)).unwrap();
+        assert_eq!(data.log_group, "/aws/rds/instance/db-1/audit");
+        assert_eq!(data.log_events.len(), 1);
+        assert!(data.log_events[0].message.contains("DROP TABLE t"));
+        assert!(!is_control_message(&data));
+    }
+
+    #[test]
+    fn a_payload_that_is_not_gzip_or_not_log_data_is_an_error_not_a_panic() {
+        use base64::Engine as _;
+        let plain = base64::engine::general_purpose::STANDARD.encode("{}");
+        for event in [
+            json!({"awslogs": {}}),
+            json!({"awslogs": {"data": 7}}),
+            json!({"awslogs": {"data": plain}}),
+            subscription(&json!({"messageType": "DATA_MESSAGE"})),
+            subscription(&json!([1, 2, 3])),
+        ] {
+            let err = decode_logs_subscription(event.clone()).unwrap_err();
+            assert!(err.to_string().contains("base64 of gzip"), "{event}: {err}");
+        }
     }
 
     #[test]
