@@ -1,1 +1,146 @@
-//! maintenance-switch
+//! maintenance-switch: scheduled ALB maintenance windows with a bypass
+//! allowlist and an exact restore.
+//!
+//! One invocation does one `action`: `enable`, `disable` and `status` act
+//! on listeners; `schedule`, `cancel` and `windows` operate windows as
+//! executions of the window state machine, which in turn calls `enable`
+//! and `disable` at the window's start and end.
+
+pub mod apply;
+pub mod config;
+pub mod error;
+pub mod evaluate;
+pub mod listener;
+pub mod plan;
+pub mod request;
+pub mod switch;
+pub mod windows;
+
+use aws_types::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use shared::input::{EventKind, classify};
+use shared::output::Output;
+use shared::report::Report;
+use shared::{Deadline, deadline::DEFAULT_MARGIN};
+use time::OffsetDateTime;
+
+pub use config::Config;
+pub use error::Error;
+use request::{Action, Request, format_time};
+
+pub const FUNCTION: &str = "maintenance-switch";
+
+/// What an invocation needs, built once at cold start.
+pub struct App {
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub config: Config,
+    pub output: Output,
+}
+
+impl App {
+    pub fn new(sdk: &SdkConfig, config: Config, output: Output) -> Self {
+        Self {
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+            config,
+            output,
+        }
+    }
+}
+
+/// The Lambda handler: the report is the response, and is logged once
+/// whether the invocation succeeds or fails.
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
+    let deadline = Deadline::from_context(&event.context, DEFAULT_MARGIN);
+    // An EventBridge rule delivers the request as the event's detail;
+    // Scheduler, Step Functions and operators send it as it is.
+    let payload = match classify(&event.payload) {
+        EventKind::EventBridge { .. } => {
+            event.payload.get("detail").cloned().unwrap_or(Value::Null)
+        }
+        _ => event.payload,
+    };
+    let mut report = Report::new(FUNCTION, false);
+    let result = run(&payload, app, &deadline, &mut report).await;
+    if let Err(error) = &result {
+        report.detail(
+            "error",
+            json!({"type": error.kind(), "message": error.to_string()}),
+        );
+    }
+    app.output.emit(&report).await;
+    result.map(|()| report)
+}
+
+async fn run(
+    payload: &Value,
+    app: &App,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let now = OffsetDateTime::now_utc();
+    let request = Request::parse(payload, &app.config, now)?;
+    report.dry_run = request.dry_run;
+    report.detail("action", json!(request.action));
+    match request.action {
+        Action::Enable => {
+            let window = request
+                .window
+                .as_ref()
+                .expect("parse gives enable a window");
+            switch::enable(
+                app,
+                window,
+                &format_time(now),
+                request.dry_run,
+                deadline,
+                report,
+            )
+            .await
+        }
+        Action::Disable => {
+            switch::disable(
+                app,
+                request.window_id.as_deref(),
+                &request.listener_arns,
+                request.dry_run,
+                report,
+            )
+            .await
+        }
+        Action::Status => switch::status(app, &request.listener_arns, report).await,
+        Action::Schedule => {
+            let window = request
+                .window
+                .as_ref()
+                .expect("parse gives schedule a window");
+            let times = request.times.expect("parse gives schedule its times");
+            windows::schedule(
+                app,
+                window,
+                times,
+                request.notify_topic_arn.as_deref(),
+                request.dry_run,
+                report,
+            )
+            .await
+        }
+        Action::Cancel => {
+            let window_id = request
+                .window_id
+                .as_deref()
+                .expect("parse requires window_id for cancel");
+            windows::cancel(
+                app,
+                window_id,
+                &request.listener_arns,
+                request.dry_run,
+                report,
+            )
+            .await
+        }
+        Action::Windows => windows::windows(app, now, report).await,
+    }
+}

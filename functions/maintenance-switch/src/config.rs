@@ -1,0 +1,118 @@
+//! Configuration read once at cold start: the defaults a request may omit,
+//! and the window state machine.
+
+use shared::config::Env;
+
+use crate::request::{self, Mode};
+
+/// The page shown when a request gives no body and `DEFAULT_BODY` is unset.
+pub const BUILT_IN_BODY: &str = "<!doctype html><html><head><title>Maintenance</title></head><body><h1>We'll be back soon</h1><p>This service is down for scheduled maintenance.</p></body></html>";
+
+/// ALB answers the maintenance page with this content type unless the
+/// request names another of the five it allows.
+pub const DEFAULT_CONTENT_TYPE: &str = "text/html";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub default_body: String,
+    pub default_status_code: u16,
+    pub default_mode: Mode,
+    pub state_machine_arn: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            default_body: BUILT_IN_BODY.to_owned(),
+            default_status_code: 503,
+            default_mode: Mode::FixedResponse,
+            state_machine_arn: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks every variable; problems are recorded in `env`.
+    pub fn from_env(env: &mut Env) -> Self {
+        let default_body = env
+            .optional_with("DEFAULT_BODY", "<h1>Back soon</h1>", |v| {
+                request::check_body(v).map(|()| v.to_owned())
+            })
+            .unwrap_or_else(|| BUILT_IN_BODY.to_owned());
+        let default_status_code = env
+            .optional_with("DEFAULT_STATUS_CODE", "503", |v| {
+                let code = v
+                    .parse::<u16>()
+                    .map_err(|_| "expected a number".to_owned())?;
+                request::check_status_code(code).map(|()| code)
+            })
+            .unwrap_or(503);
+        let default_mode = env
+            .optional_with("DEFAULT_MODE", "fixed-response", Mode::parse)
+            .unwrap_or(Mode::FixedResponse);
+        let state_machine_arn = env.optional_with(
+            "MAINTENANCE_STATE_MACHINE_ARN",
+            "arn:aws:states:eu-west-1:123456789012:stateMachine:maintenance-window",
+            |v| {
+                if v.starts_with("arn:") && v.contains(":stateMachine:") {
+                    Ok(v.to_owned())
+                } else {
+                    Err("expected a Step Functions state machine ARN".to_owned())
+                }
+            },
+        );
+        Self {
+            default_body,
+            default_status_code,
+            default_mode,
+            state_machine_arn,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let mut env = Env::from_pairs(Vec::<(String, String)>::new());
+        let config = Config::from_env(&mut env);
+        env.finish().unwrap();
+        assert_eq!(config, Config::default());
+        assert!(BUILT_IN_BODY.len() <= request::MAX_BODY_CHARS);
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_together() {
+        let mut env = Env::from_pairs([
+            ("DEFAULT_BODY", "x".repeat(1025)),
+            ("DEFAULT_STATUS_CODE", "302".to_owned()),
+            ("DEFAULT_MODE", "redirect".to_owned()),
+            ("MAINTENANCE_STATE_MACHINE_ARN", "my-machine".to_owned()),
+        ]);
+        let _ = Config::from_env(&mut env);
+        let err = env.finish().unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 4, "{text}");
+        assert!(text.contains("DEFAULT_BODY"), "{text}");
+        assert!(text.contains("1025 characters"), "{text}");
+        assert!(text.contains("DEFAULT_STATUS_CODE: \"302\""), "{text}");
+        assert!(text.contains("DEFAULT_MODE"), "{text}");
+        assert!(text.contains("MAINTENANCE_STATE_MACHINE_ARN"), "{text}");
+    }
+
+    #[test]
+    fn set_values_are_used() {
+        let mut env = Env::from_pairs([
+            ("DEFAULT_BODY", "<p>soon</p>"),
+            ("DEFAULT_STATUS_CODE", "200"),
+            ("DEFAULT_MODE", "forward"),
+        ]);
+        let config = Config::from_env(&mut env);
+        env.finish().unwrap();
+        assert_eq!(config.default_body, "<p>soon</p>");
+        assert_eq!(config.default_status_code, 200);
+        assert_eq!(config.default_mode, Mode::Forward);
+    }
+}

@@ -1,0 +1,157 @@
+//! What can go wrong, and with which resource.
+//!
+//! Each variant is also the `errorType` Lambda reports (see the
+//! `From<Error> for Diagnostic` below), so the state machine can retry
+//! `Throttled` and catch the rest by name.
+
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use lambda_runtime::Diagnostic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Every problem found in the request, reported together; nothing was changed.
+    #[error("invalid request, nothing was changed: {}", .0.join("; "))]
+    InvalidRequest(Vec<String>),
+
+    #[error("listener(s) not found, nothing was changed: {}", .0.join(", "))]
+    ListenersNotFound(Vec<String>),
+
+    #[error("maintenance target group {0} not found, nothing was changed")]
+    TargetGroupNotFound(String),
+
+    /// The plan for some listener cannot be carried out (another window is
+    /// on, no free priorities); nothing was changed.
+    #[error("refused, nothing was changed: {}", .0.join("; "))]
+    Refused(Vec<String>),
+
+    #[error("{operation} on {resource} was throttled: {message}")]
+    Throttled {
+        operation: &'static str,
+        resource: String,
+        message: String,
+    },
+
+    #[error("{operation} on {resource} failed: {code}: {message}")]
+    Aws {
+        operation: &'static str,
+        resource: String,
+        code: String,
+        message: String,
+    },
+
+    /// Enable failed on some listener; `summary` says what was rolled back
+    /// and what, if anything, is left.
+    #[error("enabling maintenance window {window_id} failed: {summary}")]
+    EnableFailed { window_id: String, summary: String },
+
+    #[error("disabling maintenance failed: {summary}")]
+    DisableFailed { summary: String },
+
+    #[error(
+        "window {window_id} is already scheduled (execution {execution_arn}, status {status}); cancel it first or use another window_id"
+    )]
+    AlreadyScheduled {
+        window_id: String,
+        execution_arn: String,
+        status: String,
+    },
+
+    #[error(
+        "window {0} is not scheduled and no listener_arns were given, so there is nothing to cancel"
+    )]
+    NotScheduled(String),
+
+    #[error(
+        "MAINTENANCE_STATE_MACHINE_ARN is not set: the schedule, cancel and windows actions need the maintenance window state machine"
+    )]
+    NoStateMachine,
+}
+
+impl Error {
+    /// Wraps an SDK error, naming the operation and the resource.
+    pub fn aws<E>(operation: &'static str, resource: impl Into<String>, err: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::fmt::Display,
+    {
+        let code = err.code().unwrap_or("Unknown").to_owned();
+        let message = err
+            .message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| err.to_string());
+        let resource = resource.into();
+        if is_throttling(&code) {
+            Self::Throttled {
+                operation,
+                resource,
+                message,
+            }
+        } else {
+            Self::Aws {
+                operation,
+                resource,
+                code,
+                message,
+            }
+        }
+    }
+
+    /// The short name Step Functions matches in `Retry` and `Catch`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "InvalidRequest",
+            Self::ListenersNotFound(_) => "ListenersNotFound",
+            Self::TargetGroupNotFound(_) => "TargetGroupNotFound",
+            Self::Refused(_) => "Refused",
+            Self::Throttled { .. } => "Throttled",
+            Self::Aws { .. } => "AwsError",
+            Self::EnableFailed { .. } => "EnableFailed",
+            Self::DisableFailed { .. } => "DisableFailed",
+            Self::AlreadyScheduled { .. } => "AlreadyScheduled",
+            Self::NotScheduled(_) => "NotScheduled",
+            Self::NoStateMachine => "NoStateMachine",
+        }
+    }
+}
+
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "ThrottledException"
+    )
+}
+
+impl From<Error> for Diagnostic {
+    fn from(error: Error) -> Self {
+        Diagnostic {
+            error_type: error.kind().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_carry_the_kind_step_functions_matches() {
+        let d: Diagnostic = Error::Throttled {
+            operation: "CreateRule",
+            resource: "arn:listener".into(),
+            message: "Rate exceeded".into(),
+        }
+        .into();
+        assert_eq!(d.error_type, "Throttled");
+        assert!(d.error_message.contains("CreateRule on arn:listener"));
+        let d: Diagnostic = Error::InvalidRequest(vec!["a".into(), "b".into()]).into();
+        assert_eq!(d.error_type, "InvalidRequest");
+        assert_eq!(
+            d.error_message,
+            "invalid request, nothing was changed: a; b"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! Enable, disable and status across a window's listeners.
+//!
+//! Everything is read and planned for every listener before the first
+//! change; a refusal on any listener changes nothing anywhere. If a change
+//! then fails on one listener, the listeners this invocation changed are
+//! rolled back, and whatever could not be rolled back is named.
+
+use aws_sdk_elasticloadbalancingv2::types::Action;
+use serde_json::{Value, json};
+use shared::Deadline;
+use shared::report::Report;
+
+use crate::App;
+use crate::apply;
+use crate::error::Error;
+use crate::listener::{ListenerState, ListenerStatus};
+use crate::plan::{self, DisablePlan, EnablePlan};
+use crate::request::{Page, WindowSpec};
+
+/// Every listener's state, in the order given; fails before any change if
+/// a listener (or the maintenance target group) does not exist.
+pub async fn read(
+    app: &App,
+    listener_arns: &[String],
+    page: Option<&Page>,
+) -> Result<Vec<ListenerState>, Error> {
+    let defaults = apply::describe_listeners(&app.elb, listener_arns).await?;
+    if let Some(Page::Forward { target_group_arn }) = page {
+        apply::check_target_group(&app.elb, target_group_arn).await?;
+    }
+    let mut states = Vec::with_capacity(listener_arns.len());
+    for arn in listener_arns {
+        let default_actions: Vec<Action> = defaults.get(arn).cloned().unwrap_or_default();
+        states.push(apply::load(&app.elb, arn, default_actions).await?);
+    }
+    Ok(states)
+}
+
+pub async fn status(app: &App, listener_arns: &[String], report: &mut Report) -> Result<(), Error> {
+    let states = read(app, listener_arns, None).await?;
+    record_status(&states, report);
+    Ok(())
+}
+
+fn record_status(states: &[ListenerState], report: &mut Report) {
+    let statuses: Vec<ListenerStatus> = states.iter().map(ListenerState::status).collect();
+    report.add(
+        "listeners_in_maintenance",
+        statuses.iter().filter(|s| s.maintenance).count() as u64,
+    );
+    report.detail("listeners", json!(statuses));
+}
+
+async fn record_fresh_status(app: &App, states: &[ListenerState], report: &mut Report) {
+    let mut fresh = Vec::new();
+    for state in states {
+        match apply::load(&app.elb, &state.arn, state.default_actions.clone()).await {
+            Ok(s) => fresh.push(s),
+            Err(e) => report.fail(&state.arn, "status", e),
+        }
+    }
+    record_status(&fresh, report);
+}
+
+pub async fn enable(
+    app: &App,
+    window: &WindowSpec,
+    since: &str,
+    dry_run: bool,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), Error> {
+    report.detail("window", window.summary());
+    let states = read(app, &window.listener_arns, Some(&window.page)).await?;
+    let mut plans = Vec::new();
+    let mut refusals = Vec::new();
+    for state in &states {
+        match plan::plan_enable(window, state, since) {
+            Ok(p) => plans.push(p),
+            Err(why) => refusals.push(why),
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(Error::Refused(refusals));
+    }
+    for (state, p) in states.iter().zip(&plans) {
+        match p {
+            EnablePlan::AlreadyOn { since } => report.skip(
+                &state.arn,
+                format!(
+                    "window {} is already on here (since {})",
+                    window.window_id,
+                    since.as_deref().unwrap_or("an unknown time")
+                ),
+            ),
+            EnablePlan::Change(change) => {
+                for arn in &change.remove_partial {
+                    report.plan(apply::remove_partial_step(state, arn));
+                }
+                for s in &change.shifts {
+                    report.plan(apply::shift_step(state, s.rule_arn, s.from, s.to));
+                }
+                for rule in &change.create {
+                    report.plan(apply::create_step(state, rule));
+                }
+            }
+        }
+    }
+    if dry_run {
+        record_status(&states, report);
+        return Ok(());
+    }
+
+    let mut changed: Vec<&ListenerState> = Vec::new();
+    for (state, p) in states.iter().zip(&plans) {
+        let EnablePlan::Change(change) = p else {
+            continue;
+        };
+        let result = if deadline.expired() {
+            report.stop_early("the invocation's deadline came before every listener was switched");
+            Err(format!("the deadline came before listener {}", state.arn))
+        } else {
+            changed.push(state);
+            apply::enable(&app.elb, state, &window.window_id, change, report)
+                .await
+                .map_err(|e| {
+                    let text = e.to_string();
+                    report.fail(&state.arn, "enable", &text);
+                    text
+                })
+        };
+        if let Err(why) = result {
+            let summary = roll_back(app, &window.window_id, &changed, report).await;
+            record_fresh_status(app, &states, report).await;
+            return Err(Error::EnableFailed {
+                window_id: window.window_id.clone(),
+                summary: format!("{why}; {summary}"),
+            });
+        }
+    }
+    record_fresh_status(app, &states, report).await;
+    Ok(())
+}
+
+/// Disables the window on every listener this invocation changed; returns
+/// what an operator needs to know about the outcome.
+async fn roll_back(
+    app: &App,
+    window_id: &str,
+    changed: &[&ListenerState],
+    report: &mut Report,
+) -> String {
+    let mut clean = Vec::new();
+    let mut left = Vec::new();
+    for state in changed {
+        let outcome = async {
+            let fresh = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+            let plan = plan::plan_disable(Some(window_id), &fresh);
+            apply::disable(&app.elb, &fresh, &plan, report).await?;
+            let after = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+            Ok::<_, Error>((after, plan.blocked))
+        }
+        .await;
+        match outcome {
+            Ok((after, blocked)) if blocked.is_empty() && after.status().leftover_rules == 0 => {
+                clean.push(state.arn.clone())
+            }
+            Ok((after, blocked)) => {
+                left.push(leftovers(&after, window_id, &blocked));
+            }
+            Err(e) => {
+                report.fail(&state.arn, "roll_back", &e);
+                // Read once more to say exactly what is left.
+                let what =
+                    match apply::load(&app.elb, &state.arn, state.default_actions.clone()).await {
+                        Ok(after) => leftovers(&after, window_id, &[e.to_string()]),
+                        Err(_) => format!(
+                            "{}: unknown, the listener could not be read ({e})",
+                            state.arn
+                        ),
+                    };
+                left.push(what);
+            }
+        }
+    }
+    let rolled = if clean.is_empty() {
+        "no listener needed rolling back".to_owned()
+    } else {
+        format!("rolled back {} (as before)", clean.join(", "))
+    };
+    report.detail(
+        "rollback",
+        json!({"rolled_back": clean, "left": left.clone()}),
+    );
+    if left.is_empty() {
+        rolled
+    } else {
+        format!("{rolled}; NOT rolled back: {}", left.join(" | "))
+    }
+}
+
+/// Names the rules of `window_id` still on a listener, and the rules still moved.
+fn leftovers(state: &ListenerState, window_id: &str, why: &[String]) -> String {
+    let own: Vec<String> = state
+        .rules
+        .iter()
+        .filter(|r| r.window() == Some(window_id))
+        .map(|r| format!("{} (priority {})", r.arn, r.priority))
+        .collect();
+    let moved: Vec<String> = state
+        .rules
+        .iter()
+        .filter_map(|r| {
+            r.shifted()
+                .filter(|(_, by)| *by == window_id)
+                .map(|(orig, _)| format!("{} (at {}, was {orig})", r.arn, r.priority))
+        })
+        .collect();
+    format!(
+        "{}: rules still there: [{}]; rules still moved: [{}]{}",
+        state.arn,
+        own.join(", "),
+        moved.join(", "),
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!("; because: {}", why.join("; "))
+        }
+    )
+}
+
+pub async fn disable(
+    app: &App,
+    window_id: Option<&str>,
+    listener_arns: &[String],
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let states = read(app, listener_arns, None).await?;
+    let plans: Vec<DisablePlan> = states
+        .iter()
+        .map(|s| plan::plan_disable(window_id, s))
+        .collect();
+    for (state, p) in states.iter().zip(&plans) {
+        if !p.other_windows.is_empty() {
+            let others: Vec<&str> = p.other_windows.iter().map(String::as_str).collect();
+            report.skip(
+                &state.arn,
+                format!("maintenance of window(s) {} left alone", others.join(", ")),
+            );
+        }
+        if p.is_empty() && p.blocked.is_empty() && p.other_windows.is_empty() {
+            report.skip(&state.arn, "maintenance is not on; nothing to do");
+        }
+        for (rule, role) in &p.delete {
+            report.plan(apply::delete_step(
+                state,
+                &rule.arn,
+                role.as_str(),
+                rule.priority,
+            ));
+        }
+        for r in &p.restore {
+            report.plan(apply::restore_step(state, r.rule_arn, r.from, r.to));
+        }
+        for why in &p.blocked {
+            report.fail(&state.arn, "restore_priority", why);
+        }
+    }
+    if dry_run {
+        record_status(&states, report);
+        return Ok(());
+    }
+    let mut problems: Vec<String> = plans.iter().flat_map(|p| p.blocked.clone()).collect();
+    for (state, p) in states.iter().zip(&plans) {
+        if p.is_empty() {
+            continue;
+        }
+        if let Err(e) = apply::disable(&app.elb, state, p, report).await {
+            report.fail(&state.arn, "disable", &e);
+            problems.push(format!("{}: {e}", state.arn));
+        }
+    }
+    record_fresh_status(app, &states, report).await;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let left = report
+            .details
+            .get("listeners")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Err(Error::DisableFailed {
+            summary: format!("{}; listeners now: {left}", problems.join("; ")),
+        })
+    }
+}

@@ -1,0 +1,302 @@
+//! Maintenance windows as executions of the window state machine: one
+//! execution per window, named by its `window_id`, so the same window
+//! cannot be scheduled twice and operators never need the console.
+
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::{Map, Value, json};
+use shared::report::{Action as Step, Report};
+use time::OffsetDateTime;
+
+use crate::App;
+use crate::error::Error;
+use crate::request::{Times, WindowSpec, format_time, parse_time};
+use crate::switch;
+
+/// How many executions `windows` describes at most; an account does not
+/// run that many maintenance windows at once.
+const MAX_LISTED_WINDOWS: usize = 100;
+
+fn state_machine(app: &App) -> Result<&str, Error> {
+    app.config
+        .state_machine_arn
+        .as_deref()
+        .ok_or(Error::NoStateMachine)
+}
+
+/// `arn:...:stateMachine:NAME` → `arn:...:execution:NAME:WINDOW`.
+pub fn execution_arn(state_machine_arn: &str, window_id: &str) -> String {
+    format!(
+        "{}:{window_id}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+struct Execution {
+    status: ExecutionStatus,
+    input: Map<String, Value>,
+}
+
+async fn describe(app: &App, arn: &str) -> Result<Option<Execution>, Error> {
+    match app.sfn.describe_execution().execution_arn(arn).send().await {
+        Ok(out) => Ok(Some(Execution {
+            status: out.status().clone(),
+            input: out
+                .input()
+                .and_then(|i| serde_json::from_str::<Map<String, Value>>(i).ok())
+                .unwrap_or_default(),
+        })),
+        Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(None),
+        Err(e) => Err(Error::aws("DescribeExecution", arn, e)),
+    }
+}
+
+pub async fn schedule(
+    app: &App,
+    window: &WindowSpec,
+    times: Times,
+    notify_topic_arn: Option<&str>,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let machine = state_machine(app)?;
+    report.detail("window", window.summary());
+    // The same checks enable makes, now rather than at start_at.
+    switch::read(app, &window.listener_arns, Some(&window.page)).await?;
+    let arn = execution_arn(machine, &window.window_id);
+    if let Some(existing) = describe(app, &arn).await? {
+        return Err(Error::AlreadyScheduled {
+            window_id: window.window_id.clone(),
+            execution_arn: arn,
+            status: existing.status.as_str().to_owned(),
+        });
+    }
+    let mut input = window.to_fields();
+    input.insert("start_at".into(), json!(format_time(times.start_at)));
+    input.insert("end_at".into(), json!(format_time(times.end_at)));
+    if let Some(topic) = notify_topic_arn {
+        input.insert("notify_topic_arn".into(), json!(topic));
+    }
+    let step = Step::new(
+        "schedule_window",
+        &window.window_id,
+        "an execution of the maintenance window state machine, named by the window id",
+    )
+    .with_detail(json!({
+        "execution_arn": arn,
+        "start_at": input["start_at"], "end_at": input["end_at"],
+        "listener_arns": window.listener_arns,
+    }));
+    report.plan(step.clone());
+    if dry_run {
+        return Ok(());
+    }
+    let started = app
+        .sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(&window.window_id)
+        .input(Value::Object(input).to_string())
+        .send()
+        .await;
+    match started {
+        Ok(_) => {
+            report.applied(step);
+            Ok(())
+        }
+        Err(e) if e.code() == Some("ExecutionAlreadyExists") => Err(Error::AlreadyScheduled {
+            window_id: window.window_id.clone(),
+            execution_arn: arn,
+            status: "RUNNING".into(),
+        }),
+        Err(e) => Err(Error::aws("StartExecution", machine, e)),
+    }
+}
+
+pub async fn cancel(
+    app: &App,
+    window_id: &str,
+    listener_arns: &[String],
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let machine = state_machine(app)?;
+    let arn = execution_arn(machine, window_id);
+    let mut listeners = listener_arns.to_vec();
+    match describe(app, &arn).await? {
+        None => {
+            if listeners.is_empty() {
+                return Err(Error::NotScheduled(window_id.to_owned()));
+            }
+            report.skip(&arn, "no such execution; disabling on the listeners given");
+        }
+        Some(execution) => {
+            if listeners.is_empty() {
+                listeners = execution
+                    .input
+                    .get("listener_arns")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            if execution.status == ExecutionStatus::Running {
+                let step = Step::new(
+                    "stop_execution",
+                    &arn,
+                    "the window is cancelled; its state machine must not switch anything later",
+                );
+                report.plan(step.clone());
+                if !dry_run {
+                    app.sfn
+                        .stop_execution()
+                        .execution_arn(&arn)
+                        .error("Cancelled")
+                        .cause("cancelled through maintenance-switch")
+                        .send()
+                        .await
+                        .map_err(|e| Error::aws("StopExecution", &arn, e))?;
+                    report.applied(step);
+                }
+            } else {
+                report.skip(
+                    &arn,
+                    format!("the execution is already {}", execution.status.as_str()),
+                );
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Ok(());
+    }
+    switch::disable(app, Some(window_id), &listeners, dry_run, report).await
+}
+
+/// One window as `windows` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WindowEntry {
+    pub window_id: String,
+    /// `upcoming`, `on` (between start and end) or `ending` (past its end,
+    /// the state machine is switching it off).
+    pub phase: &'static str,
+    pub start_at: Option<String>,
+    pub end_at: Option<String>,
+    pub listener_arns: Vec<String>,
+    pub execution_arn: String,
+}
+
+pub fn phase(
+    now: OffsetDateTime,
+    start: Option<OffsetDateTime>,
+    end: Option<OffsetDateTime>,
+) -> &'static str {
+    match (start, end) {
+        (Some(s), _) if now < s => "upcoming",
+        (_, Some(e)) if now >= e => "ending",
+        _ => "on",
+    }
+}
+
+pub async fn windows(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(), Error> {
+    let machine = state_machine(app)?;
+    let mut arns = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = app
+            .sfn
+            .list_executions()
+            .state_machine_arn(machine)
+            .status_filter(ExecutionStatus::Running)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| Error::aws("ListExecutions", machine, e))?;
+        arns.extend(
+            out.executions()
+                .iter()
+                .map(|e| e.execution_arn().to_owned()),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() && arns.len() < MAX_LISTED_WINDOWS => {
+                token = Some(t.to_owned())
+            }
+            _ => break,
+        }
+    }
+    let mut entries = Vec::new();
+    for arn in arns.iter().take(MAX_LISTED_WINDOWS) {
+        let Some(execution) = describe(app, arn).await? else {
+            continue;
+        };
+        let text = |k: &str| {
+            execution
+                .input
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (start_at, end_at) = (text("start_at"), text("end_at"));
+        entries.push(WindowEntry {
+            window_id: text("window_id")
+                .unwrap_or_else(|| arn.rsplit(':').next().unwrap_or(arn).to_owned()),
+            phase: phase(
+                now,
+                start_at.as_deref().and_then(parse_time),
+                end_at.as_deref().and_then(parse_time),
+            ),
+            start_at,
+            end_at,
+            listener_arns: execution
+                .input
+                .get("listener_arns")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            execution_arn: arn.clone(),
+        });
+    }
+    entries.sort_by(|a, b| {
+        a.start_at
+            .cmp(&b.start_at)
+            .then(a.window_id.cmp(&b.window_id))
+    });
+    for e in &entries {
+        report.incr(&format!("windows_{}", e.phase));
+    }
+    report.detail("now", json!(format_time(now)));
+    report.detail("windows", json!(entries));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn execution_arns_follow_the_state_machine() {
+        assert_eq!(
+            execution_arn(
+                "arn:aws:states:eu-west-1:123456789012:stateMachine:maintenance-window",
+                "release-1"
+            ),
+            "arn:aws:states:eu-west-1:123456789012:execution:maintenance-window:release-1"
+        );
+    }
+
+    #[test]
+    fn phases() {
+        let s = Some(datetime!(2026-12-01 22:00 UTC));
+        let e = Some(datetime!(2026-12-01 23:00 UTC));
+        assert_eq!(phase(datetime!(2026-12-01 21:00 UTC), s, e), "upcoming");
+        assert_eq!(phase(datetime!(2026-12-01 22:00 UTC), s, e), "on");
+        assert_eq!(phase(datetime!(2026-12-01 23:00 UTC), s, e), "ending");
+    }
+}
