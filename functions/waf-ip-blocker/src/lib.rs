@@ -1,1 +1,375 @@
-//! waf-ip-blocker
+//! waf-ip-blocker: blocks attacking IPs in AWS WAF from its own logs.
+//!
+//! Each invocation counts requests per client IP and UTC-aligned window from
+//! a WAF log (an S3 object, or a CloudWatch Logs subscription), adds the
+//! counts to what earlier objects stored for the same windows, blocks the
+//! IPs that reached a threshold (recording them in a DynamoDB ledger with an
+//! expiry), and brings the IPv4 and IPv6 IP sets in line with the ledger. A
+//! schedule runs the same reconciliation alone, which is how blocks expire.
+//!
+//! Modules: [`waf_log`] (field extraction), [`stream`] (reading objects),
+//! [`detect`] (what counts), [`windows`] (counts across objects), [`ledger`],
+//! [`plan`] (decisions), [`ipset`] and [`apply`] (AWS writes), [`notify`].
+
+pub mod apply;
+pub mod config;
+pub mod detect;
+pub mod error;
+pub mod ipset;
+pub mod ledger;
+pub mod notify;
+pub mod plan;
+pub mod source;
+pub mod stream;
+pub mod waf_log;
+pub mod windows;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_types::SdkConfig;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use shared::Deadline;
+use shared::output::Output;
+use shared::report::{Action, Report};
+
+use crate::apply::SetState;
+use crate::config::Config;
+use crate::detect::Counter;
+use crate::error::BlockerError;
+use crate::ipset::{IpSetRef, WriteGate};
+use crate::ledger::Ledger;
+use crate::notify::Notifier;
+use crate::plan::{Family, Inputs, Plan};
+use crate::source::{Input, Object};
+use crate::stream::{ChunkReader, Flow, scan_lines};
+
+pub const FUNCTION: &str = "waf-ip-blocker";
+/// How long a counted object is remembered, against duplicate deliveries.
+const OBJECT_MARKER_SECONDS: i64 = 7 * 24 * 3600;
+/// Lines between two looks at the deadline while reading.
+const DEADLINE_EVERY: u64 = 65_536;
+
+/// One configured IP set and the client for its Region.
+pub struct ConfiguredSet {
+    pub family: Family,
+    pub set: IpSetRef,
+    pub client: aws_sdk_wafv2::Client,
+}
+
+/// Everything built once at cold start.
+pub struct App {
+    pub config: Arc<Config>,
+    pub ledger: Ledger,
+    pub s3: aws_sdk_s3::Client,
+    pub sets: Vec<ConfiguredSet>,
+    pub notifier: Option<Notifier>,
+    pub output: Output,
+    pub gate: WriteGate,
+}
+
+impl App {
+    pub fn new(config: Config, sdk: &SdkConfig, output: Output) -> Self {
+        let mut sets = Vec::new();
+        for (family, set) in [(Family::V4, &config.ipset_v4), (Family::V6, &config.ipset_v6)] {
+            if let Some(set) = set {
+                // An IP set is served by the Region in its ARN (us-east-1
+                // for CloudFront), whatever the function's own Region.
+                let waf = aws_sdk_wafv2::config::Builder::from(sdk)
+                    .region(aws_sdk_wafv2::config::Region::new(set.region.clone()))
+                    .build();
+                sets.push(ConfiguredSet {
+                    family,
+                    set: set.clone(),
+                    client: aws_sdk_wafv2::Client::from_conf(waf),
+                });
+            }
+        }
+        let notifier = config.slack.clone().map(|webhook| Notifier {
+            client: shared::slack::SlackClient::default(),
+            secrets: shared::secret::SecretStore::new(sdk),
+            webhook,
+        });
+        Self {
+            ledger: Ledger::new(aws_sdk_dynamodb::Client::new(sdk), &config.ledger_table),
+            s3: shared::aws::s3_client(sdk),
+            sets,
+            notifier,
+            output,
+            gate: WriteGate::default(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The Lambda handler: runs, emits the report once, and fails the
+/// invocation when a change failed (so Lambda retries; a retried object is
+/// not counted twice, only reconciled).
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
+    let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
+    let report = run(event.payload, app, &deadline, now()).await?;
+    app.output.emit(&report).await;
+    if let Some(first) = report.failed.first() {
+        return Err(BlockerError::Incomplete {
+            failed: report.counter("failed"),
+            first: format!("{} {}: {}", first.action, first.target, first.error),
+        }
+        .into());
+    }
+    Ok(report)
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One invocation at time `now` (tests move the clock to see expiry).
+pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Result<Report, BlockerError> {
+    let config = &app.config;
+    let mut report = Report::new(FUNCTION, config.dry_run);
+    let mut counter = Counter::new(config.detection.clone());
+    let mut sources: Vec<String> = Vec::new();
+    match source::parse(payload)? {
+        Input::Objects(objects) => {
+            for object in objects {
+                if !config.dry_run && !app.ledger.claim_object(&object.marker(), now + OBJECT_MARKER_SECONDS).await? {
+                    report.skip(object.url(), "already counted (delivered again); only reconciled");
+                    report.incr("objects_already_counted");
+                    continue;
+                }
+                match read_object(app, &object, counter, deadline).await {
+                    Ok((c, scanned)) => {
+                        counter = c;
+                        report.incr("objects_read");
+                        report.add("bytes_read", scanned.bytes);
+                        report.add("lines_overlong", scanned.overlong);
+                        sources.push(object.url());
+                    }
+                    Err(e) => {
+                        if !config.dry_run
+                            && let Err(release) = app.ledger.release_object(&object.marker()).await
+                        {
+                            tracing::warn!(%release, "could not release the object marker");
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Input::Logs { group, control, messages } => {
+            if control {
+                report.detail("control_message", json!(true));
+            } else {
+                if !group.starts_with("aws-waf-logs-") {
+                    report.detail(
+                        "warning",
+                        json!(format!("log group {group} is not a WAF log group (aws-waf-logs-*)")),
+                    );
+                }
+                let source = format!("logs:{group}");
+                counter.start_source(&source);
+                for message in &messages {
+                    counter.line(message.as_bytes());
+                }
+                report.add("log_events", messages.len() as u64);
+                sources.push(source);
+            }
+        }
+        Input::Reconcile => report.detail("mode", json!("expire and reconcile")),
+    }
+    let counts = counter.finish();
+    report.add("lines", counts.lines);
+    report.add("requests_counted", counts.counted);
+    report.add("requests_not_counted", counts.not_counted);
+    report.add("lines_malformed", counts.malformed);
+    report.add("client_ip_header_fallbacks", counts.client_ip_fallbacks);
+    report.add("counters", counts.tallies.len() as u64);
+    if !counts.malformed_examples.is_empty() {
+        report.detail("malformed_examples", json!(counts.malformed_examples));
+    }
+
+    let (observations, stopped) = windows::observe(&counts, config, &app.ledger, now, deadline).await?;
+    drop(counts);
+    if stopped {
+        report.stop_early("the Lambda deadline came while storing window counts; the rest counted only this object's part");
+    }
+    let ledger_entries = app.ledger.entries().await?;
+    let mut states = Vec::new();
+    let mut contents = Vec::new();
+    for configured in &app.sets {
+        let current = ipset::read(&configured.client, &configured.set, apply::version(configured.family)).await?;
+        contents.push((configured.family, current.addresses.clone()));
+        states.push(SetState {
+            family: configured.family,
+            set: &configured.set,
+            client: &configured.client,
+            current,
+        });
+    }
+    let source = match sources.len() {
+        0 => "reconcile".to_owned(),
+        1 => sources[0].clone(),
+        n => format!("{} (+{} more)", sources[0], n - 1),
+    };
+    let plan = plan::plan(&Inputs {
+        config,
+        now,
+        source: &source,
+        observations: &observations,
+        ledger: &ledger_entries,
+        sets: &contents,
+    });
+    record_plan(&mut report, &plan, app);
+    if config.dry_run {
+        return Ok(report);
+    }
+    apply::apply(&plan, states, &app.ledger, &app.gate, config.capacity, now, deadline, &mut report).await?;
+    if let Some(notifier) = &app.notifier {
+        let not_fit = plan.sets.iter().map(|s| s.not_fit.len()).sum();
+        match notifier.send(&plan, not_fit, deadline).await {
+            Ok(sent) => report.add("slack_messages", sent as u64),
+            Err(e) => report.fail("slack", "notify", e),
+        }
+    }
+    Ok(report)
+}
+
+fn record_plan(report: &mut Report, plan: &Plan, app: &App) {
+    for block in &plan.blocks {
+        let action = if block.new { "block_ip" } else { "extend_block" };
+        report.plan(
+            Action::new(action, block.entry.net.addr().to_string(), &block.entry.reason).with_detail(json!({
+                "hits": block.entry.hits,
+                "window_count": block.window_count,
+                "threshold": block.threshold,
+                "rule": block.rule,
+                "expires_at": notify::rfc3339(block.entry.expires_at),
+                "source": block.entry.source,
+            })),
+        );
+    }
+    report.add("new_blocks", plan.blocks.iter().filter(|b| b.new).count() as u64);
+    report.add("extended_blocks", plan.blocks.iter().filter(|b| !b.new).count() as u64);
+    report.add("capped_new_blocks", plan.capped as u64);
+    for entry in &plan.expired {
+        report.plan(Action::new("unblock_ip", entry.net.addr().to_string(), "block expired").with_detail(json!({
+            "expired_at": notify::rfc3339(entry.expires_at),
+            "hits": entry.hits,
+        })));
+    }
+    for entry in &plan.released {
+        report.plan(Action::new("unblock_ip", entry.net.addr().to_string(), "now in ALLOW_CIDRS"));
+    }
+    for skip in &plan.skipped {
+        report.skip(&skip.target, &skip.reason);
+    }
+    let mut sets = serde_json::Map::new();
+    for set in &plan.sets {
+        let arn = app
+            .sets
+            .iter()
+            .find(|c| c.family == set.family)
+            .map(|c| c.set.arn.clone())
+            .unwrap_or_default();
+        if !set.delta.is_empty() {
+            report.plan(
+                Action::new("update_ip_set", &arn, format!("bring the {} set in line with the ledger", set.family.name()))
+                    .with_detail(json!({
+                        "add": set.delta.add.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                        "remove": set.delta.remove.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                    })),
+            );
+        }
+        report.add("not_fit", set.not_fit.len() as u64);
+        for (rank, entry) in set.not_fit.iter().enumerate() {
+            report.skip(
+                entry.net.to_string(),
+                format!(
+                    "did not fit in the {} set's {} addresses (rank {} of {}; {} hits)",
+                    set.family.name(),
+                    app.config.capacity,
+                    set.ours + rank + 1,
+                    set.ours + set.not_fit.len(),
+                    entry.hits
+                ),
+            );
+        }
+        sets.insert(
+            set.family.name().to_owned(),
+            json!({
+                "arn": arn,
+                "ours": set.ours,
+                "other_writers": set.foreign,
+                "not_fit": set.not_fit.len(),
+            }),
+        );
+    }
+    report.detail("ip_sets", Value::Object(sets));
+}
+
+/// Streams one object through the counter on blocking threads while the
+/// body downloads.
+async fn read_object(
+    app: &App,
+    object: &Object,
+    mut counter: Counter,
+    deadline: &Deadline,
+) -> Result<(Counter, stream::Scanned), BlockerError> {
+    let read_error = |message: String| BlockerError::ReadObject {
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        message,
+    };
+    let out = app
+        .s3
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .map_err(|e| read_error(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+    let mut body = out.body;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let pump = tokio::spawn(async move {
+        loop {
+            let chunk = match body.try_next().await {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => return,
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let url = object.url();
+    let deadline = *deadline;
+    let scan = tokio::task::spawn_blocking(move || {
+        counter.start_source(&url);
+        let mut out_of_time = false;
+        let mut n = 0u64;
+        let result = scan_lines(ChunkReader::new(rx), |line| {
+            counter.line(line);
+            n += 1;
+            if n % DEADLINE_EVERY == 0 && deadline.expired() {
+                out_of_time = true;
+                return Flow::Stop;
+            }
+            Flow::Continue
+        });
+        (counter, result, out_of_time)
+    });
+    let (counter, result, out_of_time) = scan.await.map_err(|e| read_error(format!("the reader stopped: {e}")))?;
+    pump.abort();
+    let scanned = result.map_err(|e| read_error(format!("{e} (is it a gzip or plain JSON-lines WAF log?)")))?;
+    if out_of_time {
+        return Err(BlockerError::OutOfTime { what: object.url() });
+    }
+    Ok((counter, scanned))
+}

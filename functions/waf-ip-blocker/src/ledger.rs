@@ -1,0 +1,337 @@
+//! The ledger: one DynamoDB item per blocked address, plus this function's
+//! other state in the same table under its own key prefixes.
+//!
+//! | `pk` | what | TTL (`expires_at`) |
+//! |---|---|---|
+//! | `ip#<address>` | a blocked address ([`Entry`]) | when the block ends |
+//! | `net#<cidr>` | an aggregated prefix written to a set | when its last member's block ends |
+//! | `win#<window start>#<rule>#<address>` | a partial window count (`count`) | an hour after the window ends |
+//! | `obj#<bucket>/<key>#<etag>` | a log object already counted | 7 days |
+//!
+//! DynamoDB deletes expired items within a day or two, not at once, so
+//! every read treats `expires_at <= now` as gone.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest};
+use ipnet::IpNet;
+use shared::Deadline;
+
+use crate::error::BlockerError;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A blocked address or aggregated prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `/32` or `/128` for an address; wider for an aggregate.
+    pub net: IpNet,
+    pub aggregate: bool,
+    /// Seconds since the epoch.
+    pub first_blocked: i64,
+    pub last_blocked: i64,
+    pub expires_at: i64,
+    /// Requests counted in the windows that reached a threshold.
+    pub hits: u64,
+    /// The latest offending request, ms since the epoch (ranks "most recent").
+    pub last_seen_ms: i64,
+    /// Times the address reached a threshold.
+    pub offences: u32,
+    pub reason: String,
+    /// Where it was seen: `s3://bucket/key` or `logs:<log group>`.
+    pub source: String,
+}
+
+impl Entry {
+    pub fn pk(&self) -> String {
+        pk_for(&self.net, self.aggregate)
+    }
+
+    pub fn is_active(&self, now: i64) -> bool {
+        self.expires_at > now
+    }
+
+    fn to_item(&self) -> Item {
+        let mut item = Item::new();
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        item.insert("pk".into(), s(&self.pk()));
+        item.insert("cidr".into(), s(&self.net.to_string()));
+        item.insert("family".into(), s(if self.net.addr().is_ipv4() { "v4" } else { "v6" }));
+        item.insert("first_blocked".into(), n(self.first_blocked));
+        item.insert("last_blocked".into(), n(self.last_blocked));
+        item.insert("expires_at".into(), n(self.expires_at));
+        item.insert("hits".into(), AttributeValue::N(self.hits.to_string()));
+        item.insert("last_seen_ms".into(), n(self.last_seen_ms));
+        item.insert("offences".into(), n(i64::from(self.offences)));
+        item.insert("reason".into(), s(&self.reason));
+        item.insert("source".into(), s(&self.source));
+        item
+    }
+
+    fn from_item(item: &Item) -> Option<Self> {
+        let pk = item.get("pk")?.as_s().ok()?;
+        let aggregate = pk.starts_with("net#");
+        let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let n = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Some(Self {
+            net: item.get("cidr")?.as_s().ok()?.parse::<IpNet>().ok()?.trunc(),
+            aggregate,
+            first_blocked: n("first_blocked"),
+            last_blocked: n("last_blocked"),
+            expires_at: n("expires_at"),
+            hits: n("hits").max(0) as u64,
+            last_seen_ms: n("last_seen_ms"),
+            offences: n("offences").clamp(0, i64::from(u32::MAX)) as u32,
+            reason: s("reason"),
+            source: s("source"),
+        })
+    }
+}
+
+pub fn pk_for(net: &IpNet, aggregate: bool) -> String {
+    if aggregate {
+        format!("net#{net}")
+    } else {
+        format!("ip#{}", net.addr())
+    }
+}
+
+/// The ledger table.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl Ledger {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn error(&self, operation: &str, e: impl std::fmt::Display) -> BlockerError {
+        BlockerError::Ledger {
+            table: self.table.clone(),
+            operation: operation.to_owned(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Every block and aggregate item (expired ones included: they still
+    /// have to come out of the sets).
+    pub async fn entries(&self) -> Result<Vec<Entry>, BlockerError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :ip) OR begins_with(pk, :net)")
+                .expression_attribute_values(":ip", AttributeValue::S("ip#".into()))
+                .expression_attribute_values(":net", AttributeValue::S("net#".into()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error("Scan", DisplayErrorContext(e)))?;
+            out.extend(page.items().iter().filter_map(Entry::from_item));
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Writes entries in batches of 25. Returns how many were written before
+    /// the deadline (all of them unless it stopped early).
+    pub async fn put(&self, entries: &[Entry], deadline: &Deadline) -> Result<usize, BlockerError> {
+        let mut done = 0;
+        for chunk in entries.chunks(25) {
+            if deadline.expired() {
+                return Ok(done);
+            }
+            let requests = chunk
+                .iter()
+                .map(|e| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(e.to_item()))
+                        .build()
+                        .expect("item is set");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            self.batch_write(requests).await?;
+            done += chunk.len();
+        }
+        Ok(done)
+    }
+
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), BlockerError> {
+        for attempt in 0..8u32 {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|e| self.error("BatchWriteItem", DisplayErrorContext(e)))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+        }
+        Err(self.error("BatchWriteItem", "items stayed unprocessed after 8 attempts"))
+    }
+
+    /// Deletes an expired entry, unless another run extended it meanwhile.
+    /// Returns whether it was deleted.
+    pub async fn delete_expired(&self, entry: &Entry, now: i64) -> Result<bool, BlockerError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(entry.pk()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.error("DeleteItem", DisplayErrorContext(e))),
+        }
+    }
+
+    /// Deletes items by key (aggregates no longer wanted), in batches.
+    pub async fn delete(&self, pks: &[String]) -> Result<(), BlockerError> {
+        for chunk in pks.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|pk| {
+                    let delete = DeleteRequest::builder()
+                        .key("pk", AttributeValue::S(pk.clone()))
+                        .build()
+                        .expect("key is set");
+                    WriteRequest::builder().delete_request(delete).build()
+                })
+                .collect();
+            self.batch_write(requests).await?;
+        }
+        Ok(())
+    }
+
+    /// Records that a log object is being counted; false when it already
+    /// was (S3 and EventBridge deliver at least once).
+    pub async fn claim_object(&self, marker: &str, expires_at: i64) -> Result<bool, BlockerError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(marker.to_owned()))
+            .item("expires_at", AttributeValue::N(expires_at.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.error("PutItem", DisplayErrorContext(e))),
+        }
+    }
+
+    /// Forgets a claim after the object could not be read, so a retry counts it.
+    pub async fn release_object(&self, marker: &str) -> Result<(), BlockerError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(marker.to_owned()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| self.error("DeleteItem", DisplayErrorContext(e)))
+    }
+
+    /// Adds `n` to a window counter and returns its new total.
+    pub async fn add_to_window(&self, pk: &str, n: u32, expires_at: i64) -> Result<u64, BlockerError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression("ADD #c :n SET expires_at = :ttl")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", DisplayErrorContext(e)))?;
+        Ok(out
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("count"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::from(n)))
+    }
+
+    /// Window counters stored so far, without changing them (dry runs).
+    pub async fn read_windows(&self, pks: &[String], now: i64) -> Result<HashMap<String, u64>, BlockerError> {
+        let mut out = HashMap::new();
+        for chunk in pks.chunks(100) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|pk| Item::from([("pk".to_owned(), AttributeValue::S(pk.clone()))]))
+                .collect();
+            for attempt in 0..8u32 {
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .expect("keys are set");
+                let page = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("BatchGetItem", DisplayErrorContext(e)))?;
+                for item in page.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    let pk = item.get("pk").and_then(|v| v.as_s().ok());
+                    let count = item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+                    let live = item
+                        .get("expires_at")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .is_none_or(|at| at > now);
+                    if let (Some(pk), Some(count), true) = (pk, count, live) {
+                        out.insert(pk.clone(), count);
+                    }
+                }
+                keys = page
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if keys.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+            }
+        }
+        Ok(out)
+    }
+}

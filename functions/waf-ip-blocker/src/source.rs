@@ -1,0 +1,146 @@
+//! What an invocation asks for: log objects to count, log events to count,
+//! or only expiry and reconciliation.
+
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use shared::input::{EventKind, classify, decode_logs_subscription, is_control_message};
+
+use crate::error::BlockerError;
+
+/// A WAF log object in S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub bucket: String,
+    pub key: String,
+    /// ETag or sequencer: a rewritten object is counted again.
+    pub version: String,
+}
+
+impl Object {
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The ledger key recording that this object was counted.
+    pub fn marker(&self) -> String {
+        format!("obj#{}/{}#{}", self.bucket, self.key, self.version)
+    }
+}
+
+#[derive(Debug)]
+pub enum Input {
+    Objects(Vec<Object>),
+    /// A CloudWatch Logs subscription delivery: each message is one record.
+    Logs {
+        group: String,
+        /// CloudWatch Logs' reachability check, which carries no records.
+        control: bool,
+        messages: Vec<String>,
+    },
+    /// Expire blocks and reconcile the sets with the ledger.
+    Reconcile,
+}
+
+/// Reads the event. S3 notification keys are URL-encoded (`+` for a space);
+/// EventBridge keys are not.
+pub fn parse(event: Value) -> Result<Input, BlockerError> {
+    match classify(&event) {
+        EventKind::LogsSubscription => {
+            let data = decode_logs_subscription(event)?;
+            Ok(Input::Logs {
+                control: is_control_message(&data),
+                group: data.log_group,
+                messages: data.log_events.into_iter().map(|e| e.message).collect(),
+            })
+        }
+        EventKind::S3Notification => {
+            let mut objects = Vec::new();
+            for record in event["Records"].as_array().into_iter().flatten() {
+                let name = record["eventName"].as_str().unwrap_or_default();
+                if !name.starts_with("ObjectCreated") {
+                    continue;
+                }
+                let s3 = &record["s3"];
+                let (Some(bucket), Some(key)) = (s3["bucket"]["name"].as_str(), s3["object"]["key"].as_str()) else {
+                    return Err(BlockerError::UnsupportedEvent(
+                        "an S3 record lacks s3.bucket.name or s3.object.key".to_owned(),
+                    ));
+                };
+                let plus_decoded = key.replace('+', " ");
+                objects.push(Object {
+                    bucket: bucket.to_owned(),
+                    key: percent_decode_str(&plus_decoded).decode_utf8_lossy().into_owned(),
+                    version: version(&s3["object"], "eTag"),
+                });
+            }
+            Ok(Input::Objects(objects))
+        }
+        EventKind::EventBridge { source, detail_type } if source == "aws.s3" && detail_type == "Object Created" => {
+            let detail = &event["detail"];
+            let (Some(bucket), Some(key)) = (detail["bucket"]["name"].as_str(), detail["object"]["key"].as_str()) else {
+                return Err(BlockerError::UnsupportedEvent(
+                    "an Object Created event lacks detail.bucket.name or detail.object.key".to_owned(),
+                ));
+            };
+            Ok(Input::Objects(vec![Object {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version: version(&detail["object"], "etag"),
+            }]))
+        }
+        kind if kind.is_schedule() => Ok(Input::Reconcile),
+        EventKind::Manual if event.get("action").and_then(Value::as_str) == Some("reconcile") => Ok(Input::Reconcile),
+        EventKind::EventBridge { source, detail_type } => Err(BlockerError::UnsupportedEvent(format!(
+            "EventBridge event {source:?} / {detail_type:?}; expected S3 \"Object Created\" or \"Scheduled Event\""
+        ))),
+        other => Err(BlockerError::UnsupportedEvent(format!(
+            "{other:?}; expected an S3 notification, an S3 Object Created event, a CloudWatch Logs subscription, a schedule or {{\"action\": \"reconcile\"}}"
+        ))),
+    }
+}
+
+fn version(object: &Value, etag: &str) -> String {
+    object[etag]
+        .as_str()
+        .or_else(|| object["sequencer"].as_str())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toilkit_tests::workspace::sample;
+
+    const KEY: &str = "AWSLogs/111122223333/WAFLogs/ap-northeast-1/product-web/2023/11/14/22/35/111122223333_waflogs_ap-northeast-1_product-web_20231114T2235Z_3f2e1d0c.log.gz";
+
+    #[test]
+    fn both_s3_forms_name_the_same_object() {
+        for name in ["s3-object-created.notification.json", "s3-object-created.eventbridge.json"] {
+            let event: Value = serde_json::from_str(&sample(name)).unwrap();
+            let Input::Objects(objects) = parse(event).unwrap() else { panic!("{name}") };
+            assert_eq!(objects.len(), 1, "{name}");
+            assert_eq!(objects[0].bucket, "aws-waf-logs-product-web");
+            assert_eq!(objects[0].key, KEY);
+            assert_eq!(objects[0].version, "0123456789abcdef0123456789abcdef");
+        }
+    }
+
+    #[test]
+    fn notification_keys_are_url_decoded() {
+        let event = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Bc/d%3Dx.gz", "eTag": "e"}}}]});
+        let Input::Objects(objects) = parse(event).unwrap() else { panic!() };
+        assert_eq!(objects[0].key, "a b+c/d=x.gz");
+    }
+
+    #[test]
+    fn schedules_reconcile_and_strangers_are_refused() {
+        let event: Value = serde_json::from_str(&sample("scheduled-event.json")).unwrap();
+        assert!(matches!(parse(event).unwrap(), Input::Reconcile));
+        let err = parse(serde_json::json!({"source": "aws.config", "detail-type": "Config Rules Compliance Change"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("aws.config"), "{err}");
+        assert!(parse(serde_json::json!({"hello": 1})).is_err());
+    }
+}

@@ -1,0 +1,558 @@
+//! A fast extractor for the few fields of a WAF log record that detection needs.
+//!
+//! A WAF record is about 1.3 KB of JSON, most of it request headers, URI and
+//! arguments written by whoever sent the request. A full `serde_json` parse of
+//! every line costs several times the decompression itself, so this walks the
+//! record's real JSON structure instead: it reads the keys it needs
+//! (`timestamp`, `action`, `terminatingRuleId`, `labels`,
+//! `httpRequest.clientIp`, `httpRequest.uri`, and one header when the client IP
+//! comes from a header) and skips every other value as a whole, strings
+//! included, honouring escapes. A value is only ever taken from its key at its
+//! place in the structure, so request text such as a header value
+//! `"clientIp":"1.2.3.4"` stays inside the string that holds it.
+
+use std::borrow::Cow;
+
+use memchr::memchr2;
+
+/// Why a line is not a usable WAF record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    NotAnObject,
+    Truncated,
+    Unexpected(u8),
+    BadString,
+    BadTimestamp,
+    MissingTimestamp,
+    MissingClientIp,
+    MissingAction,
+    TrailingData,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("not a JSON object"),
+            Self::Truncated => f.write_str("truncated JSON"),
+            Self::Unexpected(b) => write!(f, "unexpected character {:?}", *b as char),
+            Self::BadString => f.write_str("invalid string escape"),
+            Self::BadTimestamp => f.write_str("timestamp is not a whole number of milliseconds"),
+            Self::MissingTimestamp => f.write_str("no timestamp"),
+            Self::MissingClientIp => f.write_str("no httpRequest.clientIp"),
+            Self::MissingAction => f.write_str("no action"),
+            Self::TrailingData => f.write_str("data after the JSON object"),
+        }
+    }
+}
+
+/// A JSON string as it appears in the line, between its quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawStr<'a> {
+    raw: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// The decoded text; borrowed unless the string holds escapes.
+    pub fn text(&self) -> Cow<'a, str> {
+        if !self.escaped {
+            return String::from_utf8_lossy(self.raw);
+        }
+        let mut quoted = Vec::with_capacity(self.raw.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(self.raw);
+        quoted.push(b'"');
+        // Escapes are rare in the fields read here, so the exact decoder runs
+        // only for them.
+        match serde_json::from_slice::<String>(&quoted) {
+            Ok(s) => Cow::Owned(s),
+            Err(_) => String::from_utf8_lossy(self.raw),
+        }
+    }
+
+    /// Whether the decoded text equals `want` (ASCII).
+    pub fn is(&self, want: &str) -> bool {
+        if self.escaped {
+            self.text() == want
+        } else {
+            self.raw == want.as_bytes()
+        }
+    }
+
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+}
+
+/// The fields of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fields<'a> {
+    pub timestamp_ms: i64,
+    pub action: RawStr<'a>,
+    pub terminating_rule_id: Option<RawStr<'a>>,
+    pub client_ip: RawStr<'a>,
+    pub uri: Option<RawStr<'a>>,
+    /// The value of the configured header (the last one when repeated).
+    pub header: Option<RawStr<'a>>,
+}
+
+/// Reads records; holds the header wanted and a reused label buffer.
+#[derive(Debug, Clone, Default)]
+pub struct Extractor {
+    header: Option<Vec<u8>>,
+    labels: Vec<(usize, usize, bool)>,
+}
+
+impl Extractor {
+    /// `header`: the request header whose value is wanted (any case).
+    pub fn new(header: Option<&str>) -> Self {
+        Self {
+            header: header.map(|h| h.as_bytes().to_ascii_lowercase()),
+            labels: Vec::new(),
+        }
+    }
+
+    /// The fields of `line`, or why it is not a WAF record.
+    pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
+        self.labels.clear();
+        let mut c = Cursor { b: line, i: 0 };
+        c.ws();
+        if c.peek() != Some(b'{') {
+            return Err(Malformed::NotAnObject);
+        }
+        c.i += 1;
+        let mut timestamp = None;
+        let mut action = None;
+        let mut rule = None;
+        let mut request = Request::default();
+        c.members(|c, key| {
+            match key.raw {
+                b"timestamp" => timestamp = Some(c.integer()?),
+                b"action" => action = Some(c.string()?),
+                b"terminatingRuleId" => rule = Some(c.string()?),
+                b"httpRequest" => request = c.http_request(self.header.as_deref())?,
+                b"labels" => c.labels(&mut self.labels)?,
+                _ => c.skip_value()?,
+            }
+            Ok(())
+        })?;
+        c.ws();
+        if c.i != line.len() {
+            return Err(Malformed::TrailingData);
+        }
+        Ok(Fields {
+            timestamp_ms: timestamp.ok_or(Malformed::MissingTimestamp)?,
+            action: action.ok_or(Malformed::MissingAction)?,
+            terminating_rule_id: rule,
+            client_ip: request.client_ip.ok_or(Malformed::MissingClientIp)?,
+            uri: request.uri,
+            header: request.header,
+        })
+    }
+
+    /// The label names of the last extracted line.
+    pub fn labels<'s, 'a: 's>(&'s self, line: &'a [u8]) -> impl Iterator<Item = RawStr<'a>> + 's {
+        self.labels.iter().map(move |&(start, end, escaped)| RawStr {
+            raw: &line[start..end],
+            escaped,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Request<'a> {
+    client_ip: Option<RawStr<'a>>,
+    uri: Option<RawStr<'a>>,
+    header: Option<RawStr<'a>>,
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), Malformed> {
+        self.ws();
+        match self.peek() {
+            Some(b) if b == want => {
+                self.i += 1;
+                Ok(())
+            }
+            Some(b) => Err(Malformed::Unexpected(b)),
+            None => Err(Malformed::Truncated),
+        }
+    }
+
+    /// The members of an object whose `{` was consumed; `f` must consume
+    /// each value.
+    fn members(
+        &mut self,
+        mut f: impl FnMut(&mut Self, RawStr<'a>) -> Result<(), Malformed>,
+    ) -> Result<(), Malformed> {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            self.ws();
+            f(self, key)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b) => return Err(Malformed::Unexpected(b)),
+                None => return Err(Malformed::Truncated),
+            }
+        }
+    }
+
+    /// The elements of an array whose `[` was consumed.
+    fn elements(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<(), Malformed>,
+    ) -> Result<(), Malformed> {
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            f(self)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b) => return Err(Malformed::Unexpected(b)),
+                None => return Err(Malformed::Truncated),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<RawStr<'a>, Malformed> {
+        self.ws();
+        match self.peek() {
+            Some(b'"') => self.i += 1,
+            Some(b) => return Err(Malformed::Unexpected(b)),
+            None => return Err(Malformed::Truncated),
+        }
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            let Some(at) = memchr2(b'"', b'\\', &self.b[self.i..]) else {
+                return Err(Malformed::Truncated);
+            };
+            let at = self.i + at;
+            if self.b[at] == b'"' {
+                self.i = at + 1;
+                return Ok(RawStr {
+                    raw: &self.b[start..at],
+                    escaped,
+                });
+            }
+            // A backslash escapes the next byte, which may be a quote.
+            escaped = true;
+            if at + 1 >= self.b.len() {
+                return Err(Malformed::Truncated);
+            }
+            self.i = at + 2;
+        }
+    }
+
+    fn integer(&mut self) -> Result<i64, Malformed> {
+        let start = self.i;
+        let mut value: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(i64::from(d - b'0')))
+                .ok_or(Malformed::BadTimestamp)?;
+            self.i += 1;
+        }
+        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
+            return Err(Malformed::BadTimestamp);
+        }
+        Ok(value)
+    }
+
+    /// Skips one value of any kind.
+    fn skip_value(&mut self) -> Result<(), Malformed> {
+        match self.peek() {
+            Some(b'"') => self.string().map(drop),
+            Some(b'{' | b'[') => self.skip_container(),
+            Some(_) => {
+                let start = self.i;
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+                        break;
+                    }
+                    if matches!(b, b'"' | b'{' | b'[' | b':') {
+                        return Err(Malformed::Unexpected(b));
+                    }
+                    self.i += 1;
+                }
+                if self.i == start {
+                    Err(Malformed::Truncated)
+                } else {
+                    Ok(())
+                }
+            }
+            None => Err(Malformed::Truncated),
+        }
+    }
+
+    /// Skips a whole object or array; strings inside are skipped as strings,
+    /// so brackets and quotes within them do not count.
+    fn skip_container(&mut self) -> Result<(), Malformed> {
+        let mut depth = 0usize;
+        while let Some(b) = self.peek() {
+            match b {
+                b'"' => {
+                    self.string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        Err(Malformed::Truncated)
+    }
+
+    fn http_request(&mut self, header: Option<&[u8]>) -> Result<Request<'a>, Malformed> {
+        let mut request = Request::default();
+        if self.peek() != Some(b'{') {
+            return self.skip_value().map(|()| request);
+        }
+        self.i += 1;
+        self.members(|c, key| {
+            match key.raw {
+                b"clientIp" => request.client_ip = Some(c.string()?),
+                b"uri" => request.uri = Some(c.string()?),
+                b"headers" if header.is_some() && c.peek() == Some(b'[') => {
+                    c.i += 1;
+                    let wanted = header.unwrap_or_default();
+                    c.elements(|c| {
+                        if let Some(value) = c.header(wanted)? {
+                            request.header = Some(value);
+                        }
+                        Ok(())
+                    })?;
+                }
+                _ => c.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(request)
+    }
+
+    /// One `{"name": ..., "value": ...}` element; its value when the name is
+    /// `wanted` (compared without case).
+    fn header(&mut self, wanted: &[u8]) -> Result<Option<RawStr<'a>>, Malformed> {
+        if self.peek() != Some(b'{') {
+            return self.skip_value().map(|()| None);
+        }
+        self.i += 1;
+        let mut name = None;
+        let mut value = None;
+        self.members(|c, key| {
+            match key.raw {
+                b"name" => name = Some(c.string()?),
+                b"value" => value = Some(c.string()?),
+                _ => c.skip_value()?,
+            }
+            Ok(())
+        })?;
+        let matches = name.is_some_and(|n| {
+            if n.escaped {
+                n.text().as_bytes().eq_ignore_ascii_case(wanted)
+            } else {
+                n.raw.eq_ignore_ascii_case(wanted)
+            }
+        });
+        Ok(if matches { value } else { None })
+    }
+
+    fn labels(&mut self, out: &mut Vec<(usize, usize, bool)>) -> Result<(), Malformed> {
+        if self.peek() != Some(b'[') {
+            return self.skip_value();
+        }
+        self.i += 1;
+        self.elements(|c| {
+            if c.peek() != Some(b'{') {
+                return c.skip_value();
+            }
+            c.i += 1;
+            c.members(|c, key| {
+                if key.raw == b"name" {
+                    let name = c.string()?;
+                    let start = name.raw.as_ptr() as usize - c.b.as_ptr() as usize;
+                    out.push((start, start + name.raw.len(), name.escaped));
+                    Ok(())
+                } else {
+                    c.skip_value()
+                }
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(line: &str) -> Result<(i64, String, String, Option<String>), Malformed> {
+        let mut x = Extractor::new(Some("X-Forwarded-For"));
+        let f = x.extract(line.as_bytes())?;
+        Ok((
+            f.timestamp_ms,
+            f.client_ip.text().into_owned(),
+            f.action.text().into_owned(),
+            f.uri.map(|u| u.text().into_owned()),
+        ))
+    }
+
+    #[test]
+    fn every_sample_record_is_read_as_serde_json_reads_it() {
+        let samples = toilkit_tests::workspace::sample("waf-log-records.jsonl");
+        let mut x = Extractor::new(Some("x-forwarded-for"));
+        let mut n = 0;
+        for line in samples.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let f = x.extract(line.as_bytes()).unwrap();
+            assert_eq!(f.timestamp_ms, v["timestamp"].as_i64().unwrap());
+            assert_eq!(f.action.text(), v["action"].as_str().unwrap());
+            assert_eq!(
+                f.client_ip.text(),
+                v["httpRequest"]["clientIp"].as_str().unwrap()
+            );
+            assert_eq!(
+                f.uri.unwrap().text(),
+                v["httpRequest"]["uri"].as_str().unwrap()
+            );
+            assert_eq!(
+                f.terminating_rule_id.unwrap().text(),
+                v["terminatingRuleId"].as_str().unwrap()
+            );
+            let labels: Vec<String> = x
+                .labels(line.as_bytes())
+                .map(|l| l.text().into_owned())
+                .collect();
+            let want: Vec<String> = v["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["name"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(labels, want);
+            n += 1;
+        }
+        assert!(n >= 3);
+        let xff = samples
+            .lines()
+            .find(|l| l.contains("x-forwarded-for"))
+            .unwrap();
+        let f = x.extract(xff.as_bytes()).unwrap();
+        assert_eq!(f.header.unwrap().text(), "198.51.100.7, 10.0.0.1");
+    }
+
+    #[test]
+    fn attacker_text_in_headers_uri_and_args_never_becomes_a_field() {
+        // Every hostile value below is a legal JSON string as WAF writes it:
+        // quotes inside request text are escaped.
+        let hostile = r#"{"timestamp":1700000000000,"formatVersion":1,"webaclId":"arn","terminatingRuleId":"Default_Action","action":"ALLOW","httpRequest":{"headers":[{"name":"User-Agent","value":"x\",\"clientIp\":\"9.9.9.9\",\"action\":\"BLOCK\"}"},{"name":"Referer","value":"\\\"}],\"clientIp\":\"8.8.8.8"},{"name":"X-Forwarded-For","value":"203.0.113.9"}],"uri":"/a\"clientIp\":\"7.7.7.7\"/{[","args":"timestamp=1&\"timestamp\":5&action=\"COUNT\"]}","clientIp":"192.0.2.44","country":"US","httpMethod":"GET"},"labels":[{"name":"a\"}],\"labels\":[{\"name\":\"evil"}]}"#;
+        serde_json::from_str::<serde_json::Value>(hostile).expect("the hostile line is valid JSON");
+        let (ts, ip, action, uri) = extract(hostile).unwrap();
+        assert_eq!(ts, 1_700_000_000_000);
+        assert_eq!(ip, "192.0.2.44");
+        assert_eq!(action, "ALLOW");
+        assert_eq!(uri.unwrap(), "/a\"clientIp\":\"7.7.7.7\"/{[");
+        let mut x = Extractor::new(None);
+        x.extract(hostile.as_bytes()).unwrap();
+        let labels: Vec<_> = x.labels(hostile.as_bytes()).map(|l| l.text().into_owned()).collect();
+        assert_eq!(labels, ["a\"}],\"labels\":[{\"name\":\"evil"]);
+    }
+
+    #[test]
+    fn a_client_ip_key_only_in_request_text_is_missing_not_taken() {
+        // No real httpRequest.clientIp: the one in the header must not be used.
+        let line = r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"headers":[{"name":"a","value":"\"clientIp\":\"1.2.3.4\""}],"uri":"/"}}"#;
+        assert_eq!(extract(line), Err(Malformed::MissingClientIp));
+        // A clientIp key at the wrong depth (inside headers) is not the field.
+        let nested = r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"headers":[{"clientIp":"1.2.3.4"}],"uri":"/"}}"#;
+        assert_eq!(extract(nested), Err(Malformed::MissingClientIp));
+        let top = r#"{"timestamp":1,"action":"BLOCK","clientIp":"1.2.3.4","httpRequest":{"uri":"/"}}"#;
+        assert_eq!(extract(top), Err(Malformed::MissingClientIp));
+    }
+
+    #[test]
+    fn broken_lines_are_rejected_with_a_reason() {
+        assert_eq!(extract("not json"), Err(Malformed::NotAnObject));
+        assert_eq!(
+            extract(r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4""#),
+            Err(Malformed::Truncated)
+        );
+        assert_eq!(
+            extract(r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4","uri":"/x\"}}"#),
+            Err(Malformed::Truncated)
+        );
+        assert_eq!(
+            extract(r#"{"timestamp":"soon","action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4"}}"#),
+            Err(Malformed::BadTimestamp)
+        );
+        assert_eq!(
+            extract(r#"{"timestamp":1.5,"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4"}}"#),
+            Err(Malformed::BadTimestamp)
+        );
+        assert_eq!(
+            extract(r#"{"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4"}}"#),
+            Err(Malformed::MissingTimestamp)
+        );
+        assert_eq!(
+            extract(r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4"}} {}"#),
+            Err(Malformed::TrailingData)
+        );
+        assert_eq!(
+            extract(r#"{"timestamp":1,"action":"BLOCK" "httpRequest":{}}"#),
+            Err(Malformed::Unexpected(b'"'))
+        );
+    }
+
+    #[test]
+    fn escaped_field_values_are_decoded() {
+        let line = r#"{"timestamp":5,"action":"BL\u004fCK","httpRequest":{"clientIp":"1.2.3.4","uri":"/p\\q"}}"#;
+        let (_, _, action, uri) = extract(line).unwrap();
+        assert_eq!(action, "BLOCK");
+        assert_eq!(uri.unwrap(), "/p\\q");
+    }
+}
