@@ -6,3 +6,5 @@ pub mod mysql_audit;
 pub mod pgaudit;
 pub mod redact;
 pub mod sql;
+pub mod classify;
+pub mod records;

@@ -1,0 +1,324 @@
+//! From a batch of log events to audit records.
+//!
+//! A log event usually holds one record, but a statement with raw line breaks
+//! may reach us as one event holding several lines or as several events, one
+//! per line. Records are therefore assembled from physical lines: a line whose
+//! quoted field (the MySQL `object`, a pgaudit CSV field) is still open takes
+//! the following lines until the quote closes. If it never closes, or closing
+//! it leaves a malformed record, only the first line is reported as unparsed
+//! and reading resumes with the next line, so one bad line cannot swallow the
+//! batch. An unprefixed line after an ordinary PostgreSQL log entry is that
+//! entry's continuation (PostgreSQL writes multi-line messages that way).
+
+use std::ops::Range;
+
+use aws_lambda_events::cloudwatch_logs::LogData;
+
+use crate::dialect::{Dialect, Source};
+use crate::event::{AuditEvent, Parsed};
+use crate::redact::redact_line;
+use crate::{mysql_audit, pgaudit};
+
+/// Unparsed examples kept per batch.
+pub const MAX_EXAMPLES: usize = 5;
+/// Characters of an unparsed line shown.
+pub const EXAMPLE_CHARS: usize = 300;
+/// A quoted field open for more lines than this is not a statement.
+const MAX_JOINED_LINES: usize = 500;
+
+/// A record whose text spans several lines, parsed after reading.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub text: String,
+    pub events: Range<usize>,
+    dialect: Dialect,
+    fallback_us: i64,
+}
+
+impl Joined {
+    pub fn parse(&self) -> Parsed<'_> {
+        parse(self.dialect, &self.text, self.events.clone(), self.fallback_us)
+    }
+}
+
+/// One line that matched no format, redacted and cut for showing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unparsed {
+    pub event_id: String,
+    pub reason: &'static str,
+    pub line: String,
+}
+
+/// Everything read from one batch.
+#[derive(Debug, Default)]
+pub struct Reading<'a> {
+    /// Events from single-line records, borrowing from the batch.
+    pub events: Vec<AuditEvent<'a>>,
+    /// Multi-line records, to parse with [`Joined::parse`].
+    pub joined: Vec<Joined>,
+    /// Lines that matched no format.
+    pub unparsed: u64,
+    pub examples: Vec<Unparsed>,
+    /// Well-formed lines that are not audit events (ordinary PostgreSQL output).
+    pub not_audit: u64,
+}
+
+impl Reading<'_> {
+    pub fn unparsed(&mut self, data: &LogData, event: usize, line: &str, reason: &'static str) {
+        self.unparsed += 1;
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(Unparsed {
+                event_id: data.log_events[event].id.clone(),
+                reason,
+                line: shared::slack::truncate(&redact_line(line), EXAMPLE_CHARS),
+            });
+        }
+    }
+}
+
+fn parse(dialect: Dialect, text: &str, events: Range<usize>, fallback_us: i64) -> Parsed<'_> {
+    match dialect {
+        Dialect::MySqlAudit => mysql_audit::parse(text, events),
+        Dialect::Postgres => pgaudit::parse(text, events, fallback_us),
+    }
+}
+
+struct Line<'a> {
+    event: usize,
+    text: &'a str,
+}
+
+/// Reads every log event of the batch.
+pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
+    let mut lines = Vec::with_capacity(data.log_events.len());
+    for (event, entry) in data.log_events.iter().enumerate() {
+        let message = entry.message.strip_suffix('\n').unwrap_or(&entry.message);
+        for text in message.split('\n') {
+            lines.push(Line {
+                event,
+                text: text.strip_suffix('\r').unwrap_or(text),
+            });
+        }
+    }
+    let fallback = |event: usize| data.log_events[event].timestamp.saturating_mul(1000);
+
+    let mut reading = Reading {
+        events: Vec::with_capacity(data.log_events.len()),
+        ..Reading::default()
+    };
+    // Whether the last record was ordinary PostgreSQL output, which may
+    // continue on unprefixed lines.
+    let mut in_pg_output = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = &lines[i];
+        if line.text.trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        let Some(dialect) = source.dialect.or_else(|| Dialect::sniff(line.text)) else {
+            if in_pg_output {
+                reading.not_audit += 1;
+            } else {
+                reading.unparsed(data, line.event, line.text, "matches none of the audit formats");
+            }
+            i += 1;
+            continue;
+        };
+        let range = line.event..line.event + 1;
+        match parse(dialect, line.text, range, fallback(line.event)) {
+            Parsed::Event(event) => {
+                reading.events.push(event);
+                in_pg_output = false;
+                i += 1;
+            }
+            Parsed::NotAudit => {
+                reading.not_audit += 1;
+                in_pg_output = true;
+                i += 1;
+            }
+            Parsed::Invalid(_)
+                if in_pg_output
+                    && dialect == Dialect::Postgres
+                    && pgaudit::prefix(line.text).is_none() =>
+            {
+                reading.not_audit += 1;
+                i += 1;
+            }
+            Parsed::Invalid(reason) => {
+                reading.unparsed(data, line.event, line.text, reason);
+                in_pg_output = false;
+                i += 1;
+            }
+            Parsed::Incomplete => {
+                in_pg_output = false;
+                match join(&lines, i, dialect, fallback(line.event)) {
+                    Some((joined, next)) => {
+                        reading.joined.push(joined);
+                        i = next;
+                    }
+                    None => {
+                        reading.unparsed(data, line.event, line.text, "a quoted field never closes");
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    reading
+}
+
+/// Joins lines from `start` until the record is complete; `None` if it
+/// never completes into a well-formed record.
+fn join(lines: &[Line<'_>], start: usize, dialect: Dialect, fallback_us: i64) -> Option<(Joined, usize)> {
+    let mut text = lines[start].text.to_owned();
+    let last = lines.len().min(start + MAX_JOINED_LINES);
+    for (end, line) in lines.iter().enumerate().take(last).skip(start + 1) {
+        text.push('\n');
+        text.push_str(line.text);
+        let events = lines[start].event..line.event + 1;
+        match parse(dialect, &text, events.clone(), fallback_us) {
+            Parsed::Incomplete => continue,
+            Parsed::Event(_) | Parsed::NotAudit => {
+                return Some((
+                    Joined {
+                        text,
+                        events,
+                        dialect,
+                        fallback_us,
+                    },
+                    end + 1,
+                ));
+            }
+            Parsed::Invalid(_) => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn batch(group: &str, messages: &[&str]) -> LogData {
+        let events: Vec<serde_json::Value> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                serde_json::json!({"id": format!("id{i}"), "timestamp": 1_700_000_000_000i64 + i as i64, "message": m})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "owner": "123456789012",
+            "logGroup": group,
+            "logStream": "stream",
+            "subscriptionFilters": ["f"],
+            "messageType": "DATA_MESSAGE",
+            "logEvents": events,
+        }))
+        .unwrap()
+    }
+
+    fn statements(reading: &Reading<'_>) -> Vec<String> {
+        let mut out: Vec<String> = reading
+            .events
+            .iter()
+            .map(|e| e.statement.as_deref().unwrap_or("-").to_owned())
+            .collect();
+        for j in &reading.joined {
+            match j.parse() {
+                Parsed::Event(e) => out.push(e.statement.as_deref().unwrap_or("-").to_owned()),
+                Parsed::NotAudit => out.push("(not audit)".into()),
+                other => panic!("{other:?}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_statement_split_over_events_is_joined() {
+        let data = batch(
+            "/aws/rds/instance/db/audit",
+            &[
+                "20231114 22:13:40,h,admin,10.0.0.1,1,2,QUERY,appdb,'CREATE TABLE t (",
+                r"  a int, -- it\'s",
+                ")',0",
+                "20231114 22:13:41,h,admin,10.0.0.1,1,3,QUERY,appdb,'SELECT 1',0",
+            ],
+        );
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(reading.unparsed, 0, "{:?}", reading.examples);
+        assert_eq!(reading.joined[0].events, 0..3);
+        assert_eq!(statements(&reading), ["SELECT 1", "CREATE TABLE t (\n  a int, -- it's\n)"]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_costs_one_line_not_the_batch() {
+        let data = batch(
+            "/aws/rds/instance/db/audit",
+            &[
+                r"20231114 22:13:40,h,admin,10.0.0.1,1,2,QUERY,appdb,'never closed IDENTIFIED BY \'pw",
+                "20231114 22:13:41,h,admin,10.0.0.1,1,3,QUERY,appdb,'DROP TABLE x',0",
+                "garbage line",
+            ],
+        );
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(statements(&reading), ["DROP TABLE x"]);
+        assert_eq!(reading.unparsed, 2);
+        assert_eq!(reading.examples[0].event_id, "id0");
+        assert!(!reading.examples[0].line.contains("pw"), "{:?}", reading.examples[0]);
+        assert_eq!(reading.examples[1].line, "garbage line");
+    }
+
+    #[test]
+    fn postgres_multi_line_entries_and_continuations() {
+        let data = batch(
+            "/aws/rds/instance/pg/postgresql",
+            &[
+                "2023-11-14 22:24:30 UTC:10.0.5.21(50301):app@appdb:[28190]:LOG:  AUDIT: SESSION,5,1,DDL,CREATE TABLE,TABLE,public.t,\"create table t (\n  a int,\n  b text\n);\",<not logged>",
+                "2023-11-14 22:24:31 UTC:10.0.5.21(50301):app@appdb:[28190]:ERROR:  syntax error at or near \"x\"",
+                "\tcontinued error text",
+                "2023-11-14 22:24:32 UTC:10.0.5.21(50301):app@appdb:[28190]:LOG:  AUDIT: SESSION,6,1,DDL,DROP TABLE,TABLE,public.t,\"drop table",
+                "  t;\",<not logged>",
+                "stray line after an audit record",
+            ],
+        );
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(
+            statements(&reading),
+            ["create table t (\n  a int,\n  b text\n);", "drop table\n  t;"]
+        );
+        assert_eq!(reading.not_audit, 2);
+        assert_eq!(reading.unparsed, 1);
+    }
+
+    #[test]
+    fn unknown_groups_are_sniffed_per_line() {
+        let data = batch(
+            "/custom/audit-copy",
+            &[
+                "20231114 22:13:41,h,admin,10.0.0.1,1,3,QUERY,appdb,'DROP TABLE x',0",
+                "2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.t3,drop table t3;,<not logged>",
+                "{\"json\": true}",
+            ],
+        );
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(statements(&reading), ["DROP TABLE x", "drop table t3;"]);
+        assert_eq!(reading.unparsed, 1);
+    }
+
+    #[test]
+    fn examples_are_capped_but_every_line_counted() {
+        let lines: Vec<String> = (0..20).map(|i| format!("junk {i}")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let data = batch("/aws/rds/instance/db/audit", &refs);
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(reading.unparsed, 20);
+        assert_eq!(reading.examples.len(), MAX_EXAMPLES);
+    }
+}
