@@ -1,0 +1,594 @@
+//! Compliance changes through the real handler logic against moto
+//! (DynamoDB, tagging, SNS, SSM, Secrets Manager) and a real Slack receiver.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use time::Duration;
+use toilkit_tests::Reply;
+
+const TABLE: &str = "AWS::DynamoDB::Table";
+
+fn applied(outcome: &config_triage::Outcome) -> Vec<String> {
+    outcome
+        .report
+        .applied
+        .iter()
+        .map(|a| a.action.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_violation_is_notified_once_and_its_resolution_once() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("orders", &[("Name", "orders-prod")]).await;
+    let rule = "dynamodb-pitr-enabled";
+
+    let first = event(rule, TABLE, &table, "NON_COMPLIANT", Some("COMPLIANT"), t0);
+    let out = fx.run(&app, &first, t0).await;
+    out.response.as_ref().expect("delivered");
+    assert_eq!(applied(&out), ["notify_violation"]);
+    let detail = out.report.applied[0].detail.as_ref().unwrap();
+    assert_eq!(detail["transition"], "new_violation");
+    assert_eq!(detail["severity"], "medium");
+    let messages = texts(&fx.slack, "default");
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].contains("MEDIUM Config violation: dynamodb-pitr-enabled on orders-prod"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0].contains(&format!(
+        "arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+    )));
+    let state = fx.state_item(&first).await.expect("state written");
+    assert_eq!(state["status"], "NON_COMPLIANT");
+    assert_eq!(state["announced"], true);
+
+    // The same delivery again, and a later "still non-compliant": silence.
+    let dup = fx.run(&app, &first, t0 + Duration::minutes(1)).await;
+    assert!(
+        dup.report.skipped[0].reason.contains("duplicate"),
+        "{:?}",
+        dup.report.skipped
+    );
+    let t1 = t0 + Duration::hours(2);
+    let still = event(
+        rule,
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        Some("NON_COMPLIANT"),
+        t1,
+    );
+    let out = fx.run(&app, &still, t1).await;
+    assert!(applied(&out).is_empty());
+    assert!(out.report.skipped[0].reason.contains("already notified"));
+    assert_eq!(out.report.counter("repeats"), 1);
+    assert_eq!(
+        texts(&fx.slack, "default").len(),
+        1,
+        "repeats are not notified"
+    );
+
+    let t2 = t0 + Duration::hours(3);
+    let fixed = event(rule, TABLE, &table, "COMPLIANT", Some("NON_COMPLIANT"), t2);
+    let out = fx.run(&app, &fixed, t2).await;
+    assert_eq!(applied(&out), ["notify_resolution"]);
+    let messages = texts(&fx.slack, "default");
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages[1].contains("Resolved: dynamodb-pitr-enabled on orders-prod"),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[1].contains("Was non-compliant for") && messages[1].contains("3h 0m"),
+        "{}",
+        messages[1]
+    );
+    let state = fx.state_item(&fixed).await.unwrap();
+    assert_eq!(state["status"], "COMPLIANT");
+    assert_eq!(state["announced"], false);
+    assert!(state.get("expires_at").is_some(), "settled items age out");
+
+    // An out-of-order older delivery changes nothing.
+    let late = fx.run(&app, &still, t2 + Duration::minutes(1)).await;
+    assert!(late.report.skipped[0].reason.contains("out-of-order"));
+    assert_eq!(fx.state_item(&fixed).await.unwrap()["status"], "COMPLIANT");
+}
+
+#[tokio::test]
+async fn not_applicable_closes_an_announced_violation_and_other_statuses_stay_quiet() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("gone", &[]).await;
+    let rule = "dynamodb-table-encrypted-kms";
+    let out = fx
+        .run(
+            &app,
+            &event(rule, TABLE, &table, "NON_COMPLIANT", None, t0),
+            t0,
+        )
+        .await;
+    assert_eq!(applied(&out), ["notify_violation"]);
+    let t1 = t0 + Duration::hours(1);
+    let out = fx
+        .run(
+            &app,
+            &event(
+                rule,
+                TABLE,
+                &table,
+                "NOT_APPLICABLE",
+                Some("NON_COMPLIANT"),
+                t1,
+            ),
+            t1,
+        )
+        .await;
+    assert_eq!(applied(&out), ["notify_resolution"]);
+    assert_eq!(
+        out.report.applied[0].detail.as_ref().unwrap()["transition"],
+        "not_applicable"
+    );
+    assert!(texts(&fx.slack, "default")[1].contains("No longer applicable"));
+
+    // Compliant from the start, and insufficient data: nothing said or stored.
+    let other = fx.tagged_table("fine", &[]).await;
+    for status in ["COMPLIANT", "INSUFFICIENT_DATA", "NOT_APPLICABLE"] {
+        let e = event(rule, TABLE, &other, status, None, t1);
+        let out = fx.run(&app, &e, t1).await;
+        assert!(out.response.is_ok());
+        assert!(applied(&out).is_empty(), "{status}");
+        assert!(fx.state_item(&e).await.is_none(), "{status}");
+    }
+    assert_eq!(texts(&fx.slack, "default").len(), 2);
+}
+
+#[tokio::test]
+async fn a_flapping_resource_is_held_within_the_renotify_window() {
+    let mut fx = Fixture::new().await;
+    fx.set("RENOTIFY_HOURS", "6");
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("flappy", &[]).await;
+    let rule = "dynamodb-autoscaling-enabled";
+    let steps = [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+        (30, "COMPLIANT", "NON_COMPLIANT"),
+        (40, "NON_COMPLIANT", "COMPLIANT"),
+    ];
+    for (minutes, new, old) in steps {
+        let t = t0 + Duration::minutes(minutes);
+        let out = fx
+            .run(&app, &event(rule, TABLE, &table, new, Some(old), t), t)
+            .await;
+        assert!(out.response.is_ok());
+    }
+    let messages = texts(&fx.slack, "default");
+    assert_eq!(
+        messages.len(),
+        2,
+        "violation + resolution, then held: {messages:#?}"
+    );
+    // Still broken once the window has passed: announced again.
+    let t = t0 + Duration::hours(7);
+    let out = fx
+        .run(
+            &app,
+            &event(
+                rule,
+                TABLE,
+                &table,
+                "NON_COMPLIANT",
+                Some("NON_COMPLIANT"),
+                t,
+            ),
+            t,
+        )
+        .await;
+    assert_eq!(applied(&out), ["notify_violation"]);
+    assert_eq!(texts(&fx.slack, "default").len(), 3);
+    assert!(texts(&fx.slack, "default")[2].contains("Non-compliant for"));
+}
+
+#[tokio::test]
+async fn severity_comes_from_rule_patterns_and_critical_pages_sns() {
+    let mut fx = Fixture::new().await;
+    let sns = aws_sdk_sns::Client::new(&fx.sdk);
+    let topic = sns
+        .create_topic()
+        .name(fx.moto.unique("pager"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("http")
+        .endpoint(fx.slack.webhook_url("pager"))
+        .send()
+        .await
+        .unwrap();
+    fx.set("CRITICAL_TOPIC_ARN", &topic);
+    fx.set(
+        "SEVERITY_RULES",
+        r#"[{"rule": "dynamodb-pitr-*", "severity": "critical"},
+            {"rule": "dynamodb-*-kms", "severity": "high"},
+            {"rule": "*-tagged", "severity": "low"}]"#,
+    );
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("ledger", &[]).await;
+    for (rule, expected) in [
+        ("dynamodb-pitr-enabled", "CRITICAL"),
+        ("dynamodb-table-encrypted-kms", "HIGH"),
+        ("required-tags-tagged", "LOW"),
+        ("dynamodb-autoscaling-enabled", "MEDIUM"),
+    ] {
+        let out = fx
+            .run(
+                &app,
+                &event(rule, TABLE, &table, "NON_COMPLIANT", None, t0),
+                t0,
+            )
+            .await;
+        assert!(out.response.is_ok(), "{rule}");
+        let last = texts(&fx.slack, "default").pop().unwrap();
+        assert!(
+            last.contains(&format!("{expected} Config violation: {rule}")),
+            "{last}"
+        );
+    }
+    let pages: Vec<Value> = fx
+        .slack
+        .delivered_to("pager")
+        .into_iter()
+        .filter(|b| b["Type"] == "Notification")
+        .collect();
+    assert_eq!(
+        pages.len(),
+        1,
+        "only the critical violation pages: {pages:#?}"
+    );
+    assert!(
+        pages[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("CRITICAL Config violation: dynamodb-pitr-enabled")
+    );
+    assert!(pages[0]["Message"].as_str().unwrap().contains(&table));
+}
+
+#[tokio::test]
+async fn exemptions_by_rule_resource_type_and_tag_apply_and_expired_ones_do_not() {
+    let mut fx = Fixture::new().await;
+    let parameter = format!("/{}", fx.moto.unique("exemptions"));
+    aws_sdk_ssm::Client::new(&fx.sdk)
+        .put_parameter()
+        .name(&parameter)
+        .value(
+            r#"[{"rule": "dynamodb-pitr-enabled", "resource": "scratch-*", "reason": "throwaway data"},
+                {"rule": "dynamodb-autoscaling-enabled", "expires": "2026-01-31", "reason": "capacity review"}]"#,
+        )
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    fx.set("EXEMPTIONS_PARAMETER", &parameter);
+    fx.set(
+        "EXEMPTIONS",
+        r#"[{"tag": {"key": "data-class", "value": "public"}, "reason": "public data set"},
+            {"resource_type": "AWS::SNS::Topic", "rule": "sns-encrypted-kms"}]"#,
+    );
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let public = fx
+        .tagged_table("catalog", &[("data-class", "public")])
+        .await;
+    let internal = fx
+        .tagged_table("payroll", &[("data-class", "internal")])
+        .await;
+    let scratch = fx.tagged_table("scratch", &[]).await;
+    let topic = format!(
+        "arn:aws:sns:us-east-1:123456789012:{}",
+        fx.moto.unique("alerts")
+    );
+    let cases = [
+        ("dynamodb-pitr-enabled", TABLE, public.as_str(), true),
+        ("dynamodb-pitr-enabled", TABLE, internal.as_str(), false),
+        ("dynamodb-pitr-enabled", TABLE, scratch.as_str(), true),
+        ("sns-encrypted-kms", "AWS::SNS::Topic", topic.as_str(), true),
+    ];
+    for (rule, kind, id, exempt) in cases {
+        let out = fx
+            .run(
+                &app,
+                &event(rule, kind, id, "NON_COMPLIANT", None, now),
+                now,
+            )
+            .await;
+        assert!(out.response.is_ok());
+        if exempt {
+            assert_eq!(out.report.counter("exempted"), 1, "{id}");
+            assert!(
+                out.report.skipped[0].reason.starts_with("exempted:"),
+                "{:?}",
+                out.report.skipped
+            );
+        } else {
+            assert_eq!(applied(&out), ["notify_violation"], "{id}");
+        }
+        // The expired exemption is reported on every run.
+        assert_eq!(out.report.counter("exemptions_expired"), 1);
+        assert!(
+            out.report.details["expired_exemptions"][0]
+                .as_str()
+                .unwrap()
+                .contains("capacity review")
+        );
+    }
+    assert_eq!(texts(&fx.slack, "default").len(), 1);
+
+    // The expired exemption no longer applies, and the message says so.
+    let out = fx
+        .run(
+            &app,
+            &event(
+                "dynamodb-autoscaling-enabled",
+                TABLE,
+                &internal,
+                "NON_COMPLIANT",
+                None,
+                now,
+            ),
+            now,
+        )
+        .await;
+    assert_eq!(applied(&out), ["notify_violation"]);
+    assert_eq!(out.report.counter("expired_exemption_matched"), 1);
+    let last = texts(&fx.slack, "default").pop().unwrap();
+    assert!(
+        last.contains("Exemption expired") && last.contains("capacity review"),
+        "{last}"
+    );
+
+    // Before its expiry the same exemption silenced the violation.
+    let before = at("2026-01-15T12:00:00Z");
+    let other = fx.tagged_table("sessions", &[]).await;
+    let out = fx
+        .run(
+            &app,
+            &event(
+                "dynamodb-autoscaling-enabled",
+                TABLE,
+                &other,
+                "NON_COMPLIANT",
+                None,
+                before,
+            ),
+            before,
+        )
+        .await;
+    assert_eq!(out.report.counter("exempted"), 1);
+}
+
+#[tokio::test]
+async fn owners_route_to_their_team_channels_and_the_rest_to_the_default() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    let data = fx.webhook_parameter("data").await;
+    fx.set("OWNER_TAG_KEY", "team");
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}"), "data": data}).to_string(),
+    );
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let rule = "dynamodb-pitr-enabled";
+    let a = fx.tagged_table("invoices", &[("team", "payments")]).await;
+    let b = fx.tagged_table("events", &[("team", "Data")]).await;
+    let c = fx.tagged_table("misc", &[("team", "search")]).await;
+    let d = fx.tagged_table("untagged", &[]).await;
+    for id in [&a, &b, &c, &d] {
+        let out = fx
+            .run(
+                &app,
+                &event(rule, TABLE, id, "NON_COMPLIANT", None, now),
+                now,
+            )
+            .await;
+        out.response.expect("delivered");
+    }
+    let to = |channel: &str| texts(&fx.slack, channel);
+    assert_eq!(to("payments").len(), 1);
+    assert!(to("payments")[0].contains(&a));
+    assert_eq!(to("data").len(), 1);
+    assert!(to("data")[0].contains(&b));
+    let default = to("default");
+    assert_eq!(default.len(), 2);
+    assert!(
+        default
+            .iter()
+            .any(|m| m.contains(&c) && m.contains("search"))
+    );
+    assert!(
+        default
+            .iter()
+            .any(|m| m.contains(&d) && m.contains("(no owner tag)"))
+    );
+}
+
+#[tokio::test]
+async fn an_sqs_batch_reports_only_the_records_that_failed() {
+    let mut fx = Fixture::new().await;
+    // The "ops" team's webhook secret does not exist yet.
+    let missing = fx.moto.unique("slack-ops");
+    fx.set(
+        "ROUTES",
+        &json!({"ops": format!("secret:{missing}")}).to_string(),
+    );
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let rule = "dynamodb-pitr-enabled";
+    let good = fx.tagged_table("good", &[]).await;
+    let ops = fx.tagged_table("ops", &[("owner", "ops")]).await;
+    let ops_event = event(rule, TABLE, &ops, "NON_COMPLIANT", None, now);
+    let batch = sqs_batch(&[
+        (
+            "m-1",
+            event(rule, TABLE, &good, "NON_COMPLIANT", None, now).to_string(),
+        ),
+        ("m-2", ops_event.to_string()),
+        ("m-3", "{not json".to_owned()),
+        (
+            "m-4",
+            json!({"detail-type": "Config Configuration Item Change", "source": "aws.config"})
+                .to_string(),
+        ),
+    ]);
+    let out = fx.run(&app, &batch, now).await;
+    let response = out
+        .response
+        .expect("a batch response, not an invocation error");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]})
+    );
+    assert_eq!(out.report.counter("sqs_records"), 4);
+    assert_eq!(out.report.counter("ignored_events"), 1);
+    assert_eq!(texts(&fx.slack, "default").len(), 1);
+    let errors: Vec<&str> = out.report.failed.iter().map(|f| f.error.as_str()).collect();
+    assert!(errors.iter().any(|e| e.contains(&missing)), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("not JSON")), "{errors:?}");
+    // The failed claim was given back, so the redelivery notifies.
+    assert!(fx.state_item(&ops_event).await.is_none());
+    aws_sdk_secretsmanager::Client::new(&fx.sdk)
+        .create_secret()
+        .name(&missing)
+        .secret_string(fx.slack.webhook_url("ops"))
+        .send()
+        .await
+        .unwrap();
+    let retry = sqs_batch(&[("m-2", ops_event.to_string())]);
+    let out = fx.run(&app, &retry, now + Duration::minutes(1)).await;
+    assert_eq!(out.response.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(texts(&fx.slack, "ops").len(), 1);
+}
+
+#[tokio::test]
+async fn an_undeliverable_direct_event_fails_the_invocation_and_is_retried() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("billing", &[]).await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    fx.slack.script([Reply::Status(500), Reply::Status(500)]);
+    let out = fx.run(&app, &e, now).await;
+    let error = out.response.expect_err("Slack refused");
+    assert!(
+        error.to_string().contains("Slack did not accept"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("xoxSECRET"), "{error}");
+    assert_eq!(out.report.counter("failed"), 1);
+    assert!(
+        fx.state_item(&e).await.is_none(),
+        "the claim was given back"
+    );
+    let out = fx.run(&app, &e, now).await;
+    assert!(out.response.is_ok());
+    assert_eq!(texts(&fx.slack, "default").len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_change_notify_once() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("race", &[]).await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let runs = (0..6).map(|_| fx.run(&app, &e, now));
+    let outcomes = futures_join_all(runs).await;
+    assert!(outcomes.iter().all(|o| o.response.is_ok()));
+    let notified: usize = outcomes.iter().map(|o| o.report.applied.len()).sum();
+    assert_eq!(notified, 1);
+    assert_eq!(texts(&fx.slack, "default").len(), 1);
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_but_neither_sends_nor_writes() {
+    let mut fx = Fixture::new().await;
+    fx.set("DRY_RUN", "true");
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("dry", &[]).await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let out = fx.run(&app, &e, now).await;
+    assert!(out.report.dry_run);
+    assert_eq!(out.report.planned.len(), 1);
+    assert!(out.report.applied.is_empty());
+    assert!(fx.slack.received().is_empty());
+    assert!(fx.state_item(&e).await.is_none());
+}
+
+/// Runs futures concurrently on this task (no extra dependency needed).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut results = Vec::new();
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        outputs[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results.extend(outputs.into_iter().map(|o| o.unwrap()));
+    results
+}
