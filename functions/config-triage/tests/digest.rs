@@ -1,0 +1,375 @@
+//! The scheduled digest. moto has no Config compliance APIs, so those are
+//! served by aws-smithy-mocks with JSON bodies shaped as in the AWS Config
+//! API reference (DescribeComplianceByConfigRule,
+//! GetComplianceDetailsByConfigRule, their aggregator variants and
+//! BatchGetResourceConfig); the SDK parses them as it would AWS's. Tags,
+//! state and Slack are real (moto, the receiver).
+
+mod common;
+
+use aws_sdk_config::Client;
+use aws_sdk_config::types::ComplianceType;
+use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use common::*;
+use config_triage::App;
+use serde_json::{Value, json};
+use shared::output::Output;
+
+const SCHEDULE: &str = "scheduled-event.json";
+
+fn http<O, E>(body: Value) -> MockResponse<O, E> {
+    MockResponse::Http(HttpResponse::new(
+        StatusCode::try_from(200).unwrap(),
+        SdkBody::from(body.to_string()),
+    ))
+}
+
+/// An EvaluationResult as GetComplianceDetailsByConfigRule returns it.
+fn evaluation(rule: &str, kind: &str, id: &str, ordering: f64, annotation: &str) -> Value {
+    json!({
+        "EvaluationResultIdentifier": {
+            "EvaluationResultQualifier": {
+                "ConfigRuleName": rule,
+                "ResourceType": kind,
+                "ResourceId": id,
+                "EvaluationMode": "DETECTIVE"
+            },
+            "OrderingTimestamp": ordering,
+            "ResourceEvaluationId": format!("{id}-eval")
+        },
+        "ComplianceType": "NON_COMPLIANT",
+        "ResultRecordedTime": ordering + 20.0,
+        "ConfigRuleInvokedTime": ordering + 10.0,
+        "Annotation": annotation
+    })
+}
+
+fn rule_compliance(rule: &str, compliance: &str, count: u32) -> Value {
+    json!({
+        "ConfigRuleName": rule,
+        "Compliance": {
+            "ComplianceType": compliance,
+            "ComplianceContributorCount": {"CappedCount": count, "CapExceeded": false}
+        }
+    })
+}
+
+const JAN_1: f64 = 1_767_225_600.0; // 2026-01-01T00:00:00Z
+const FEB_1: f64 = 1_769_904_000.0; // 2026-02-01T00:00:00Z
+const MAR_1: f64 = 1_772_323_200.0; // 2026-03-01T00:00:00Z
+
+struct Account {
+    fx: Fixture,
+    public_table: String,
+    old_table: String,
+    new_table: String,
+}
+
+async fn account() -> Account {
+    let mut fx = Fixture::new().await;
+    fx.set(
+        "SEVERITY_RULES",
+        r#"[{"rule": "restricted-ssh", "severity": "critical"}, {"rule": "dynamodb-*", "severity": "high"}]"#,
+    );
+    fx.set(
+        "EXEMPTIONS",
+        r#"[{"tag": {"key": "data-class", "value": "public"}, "reason": "open data"},
+            {"rule": "restricted-ssh", "resource": "sg-0bastion*", "reason": "bastion host"},
+            {"rule": "approved-amis-by-id", "expires": "2026-02-15", "reason": "AMI rollout"}]"#,
+    );
+    fx.set("DIGEST_OLDEST", "3");
+    let public_table = fx
+        .tagged_table("opendata", &[("data-class", "public")])
+        .await;
+    let old_table = fx
+        .tagged_table("ledger", &[("owner", "payments"), ("Name", "ledger-prod")])
+        .await;
+    let new_table = fx.tagged_table("cache", &[]).await;
+    Account {
+        fx,
+        public_table,
+        old_table,
+        new_table,
+    }
+}
+
+fn app(fx: &Fixture, config: Client) -> App {
+    App::new(fx.settings(), &fx.sdk, Output::default())
+        .with_config_client(config, &fx.sdk)
+        .with_slack(fast_slack())
+}
+
+#[tokio::test]
+async fn the_digest_pages_through_every_rule_and_result_and_leaves_out_the_exempted() {
+    let acct = account().await;
+    let fx = &acct.fx;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|req| {
+        assert_eq!(req.compliance_types(), &[ComplianceType::NonCompliant]);
+        match req.next_token() {
+            None => http(json!({
+                "ComplianceByConfigRules": [rule_compliance("dynamodb-pitr-enabled", "NON_COMPLIANT", 3)],
+                "NextToken": "rules-page-2"
+            })),
+            Some("rules-page-2") => http(json!({
+                "ComplianceByConfigRules": [
+                    rule_compliance("restricted-ssh", "NON_COMPLIANT", 2),
+                    rule_compliance("rds-storage-encrypted", "NON_COMPLIANT", 1)
+                ]
+            })),
+            Some(other) => panic!("unexpected token {other}"),
+        }
+    });
+    let (public_table, old_table, new_table) = (
+        acct.public_table.clone(),
+        acct.old_table.clone(),
+        acct.new_table.clone(),
+    );
+    let details = mock!(Client::get_compliance_details_by_config_rule).then_compute_response(
+        move |req| {
+            assert_eq!(req.compliance_types(), &[ComplianceType::NonCompliant]);
+            let t = "AWS::DynamoDB::Table";
+            match (req.config_rule_name().unwrap(), req.next_token()) {
+                ("dynamodb-pitr-enabled", None) => http(json!({
+                    "EvaluationResults": [
+                        evaluation("dynamodb-pitr-enabled", t, &public_table, FEB_1, "PITR off"),
+                        evaluation("dynamodb-pitr-enabled", t, &old_table, MAR_1, "PITR off"),
+                    ],
+                    "NextToken": "pitr-2"
+                })),
+                ("dynamodb-pitr-enabled", Some("pitr-2")) => http(json!({
+                    "EvaluationResults": [evaluation("dynamodb-pitr-enabled", t, &new_table, MAR_1, "PITR off")]
+                })),
+                ("restricted-ssh", None) => http(json!({
+                    "EvaluationResults": [
+                        evaluation("restricted-ssh", "AWS::EC2::SecurityGroup", "sg-0web", FEB_1, "22 open to the world"),
+                        evaluation("restricted-ssh", "AWS::EC2::SecurityGroup", "sg-0bastion1", JAN_1, "22 open to the world"),
+                    ]
+                })),
+                ("rds-storage-encrypted", None) => http(json!({
+                    "EvaluationResults": [evaluation("rds-storage-encrypted", "AWS::RDS::DBInstance", "db-ABCDEFGHIJKLMNOP", FEB_1 + 3600.0, "unencrypted")]
+                })),
+                other => panic!("unexpected request {other:?}"),
+            }
+        },
+    );
+    let resource_config = mock!(Client::batch_get_resource_config).then_compute_response(|req| {
+        assert_eq!(req.resource_keys()[0].resource_id(), "db-ABCDEFGHIJKLMNOP");
+        http(json!({
+            "baseConfigurationItems": [{
+                "version": "1.3",
+                "accountId": "123456789012",
+                "configurationItemCaptureTime": FEB_1,
+                "configurationItemStatus": "OK",
+                "configurationStateId": "1706745600000",
+                "arn": "arn:aws:rds:us-east-1:123456789012:db:orders-db",
+                "resourceType": "AWS::RDS::DBInstance",
+                "resourceId": "db-ABCDEFGHIJKLMNOP",
+                "resourceName": "orders-db",
+                "awsRegion": "us-east-1",
+                "availabilityZone": "us-east-1a",
+                "configuration": "{}",
+                "supplementaryConfiguration": {}
+            }],
+            "unprocessedResourceKeys": []
+        }))
+    });
+    let config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&rules, &details, &resource_config]
+    );
+    let app = app(fx, config);
+
+    // toilkit saw the ledger table go non-compliant in December, before
+    // Config's latest evaluation: the digest ages it from then.
+    let december = at("2025-12-01T00:00:00Z");
+    let seen = event(
+        "dynamodb-pitr-enabled",
+        "AWS::DynamoDB::Table",
+        &acct.old_table,
+        "NON_COMPLIANT",
+        None,
+        december,
+    );
+    fx.run(&app, &seen, december).await.response.unwrap();
+
+    let now = at("2026-03-02T09:00:00Z");
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    let out = fx.run(&app, &schedule, now).await;
+    out.response.as_ref().expect("digest posted");
+    assert_eq!(rules.num_calls(), 2, "both pages of rules");
+    assert_eq!(
+        details.num_calls(),
+        4,
+        "two pages for one rule, one for each other"
+    );
+    assert_eq!(resource_config.num_calls(), 1);
+
+    let digest = &out.report.details["digest"];
+    assert_eq!(digest["total"], 4, "{digest:#}");
+    assert_eq!(digest["exempted"], 2);
+    assert_eq!(
+        digest["by_severity"],
+        json!({"critical": 1, "high": 2, "medium": 1})
+    );
+    assert_eq!(out.report.counter("open_critical"), 1);
+    let oldest: Vec<&str> = digest["oldest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        oldest,
+        [acct.old_table.as_str(), "sg-0web", "db-ABCDEFGHIJKLMNOP"]
+    );
+    assert_eq!(digest["oldest"][0]["owner"], "payments");
+    let skipped: Vec<&str> = out
+        .report
+        .skipped
+        .iter()
+        .map(|s| s.reason.as_str())
+        .collect();
+    assert!(
+        skipped.iter().any(|r| r.contains("open data")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|r| r.contains("bastion host")),
+        "{skipped:?}"
+    );
+
+    let posted = texts(&fx.slack, "default");
+    let digest_text = posted.last().unwrap();
+    assert!(
+        digest_text.contains("4 open violation(s): 1 critical, 2 high, 1 medium, 0 low; 2 exempted; 1 exemption(s) expired"),
+        "{digest_text}"
+    );
+    assert!(digest_text.contains("Oldest: ledger-prod"), "{digest_text}");
+    assert!(
+        digest_text.contains("Oldest: orders-db"),
+        "name from Config's resource configuration: {digest_text}"
+    );
+    assert!(digest_text.contains("AMI rollout"), "{digest_text}");
+    assert!(
+        !digest_text.contains(&acct.public_table),
+        "exempted resources are left out"
+    );
+    assert!(!digest_text.contains("sg-0bastion1"));
+}
+
+#[tokio::test]
+async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
+    let mut acct = account().await;
+    acct.fx.set("AGGREGATOR_NAME", "org-aggregator");
+    let fx = &acct.fx;
+    let rules =
+        mock!(Client::describe_aggregate_compliance_by_config_rules).then_compute_response(|req| {
+            assert_eq!(req.configuration_aggregator_name(), Some("org-aggregator"));
+            assert_eq!(
+                req.filters().and_then(|f| f.compliance_type()),
+                Some(&ComplianceType::NonCompliant)
+            );
+            let entry = |account: &str, region: &str| {
+                let mut e = rule_compliance("restricted-ssh", "NON_COMPLIANT", 2);
+                e["AccountId"] = json!(account);
+                e["AwsRegion"] = json!(region);
+                e
+            };
+            match req.next_token() {
+                None => http(json!({
+                    "AggregateComplianceByConfigRules": [entry("111111111111", "eu-west-1")],
+                    "NextToken": "agg-2"
+                })),
+                Some(_) => http(json!({
+                    "AggregateComplianceByConfigRules": [entry("222222222222", "us-east-1")]
+                })),
+            }
+        });
+    let details = mock!(Client::get_aggregate_compliance_details_by_config_rule).then_compute_response(|req| {
+        let account = req.account_id().unwrap().to_owned();
+        let region = req.aws_region().unwrap().to_owned();
+        let result = |id: &str, at: f64| {
+            let mut r = evaluation("restricted-ssh", "AWS::EC2::SecurityGroup", id, at, "22 open");
+            r["AccountId"] = json!(account);
+            r["AwsRegion"] = json!(region);
+            r
+        };
+        match (account.as_str(), req.next_token()) {
+            ("111111111111", None) => http(json!({
+                "AggregateEvaluationResults": [result("sg-0aaa", FEB_1)],
+                "NextToken": "acct1-2"
+            })),
+            ("111111111111", Some("acct1-2")) => http(json!({
+                "AggregateEvaluationResults": [result("sg-0bbb", JAN_1), result("sg-0bastion9", JAN_1)]
+            })),
+            ("222222222222", None) => http(json!({
+                "AggregateEvaluationResults": [result("sg-0ccc", MAR_1)]
+            })),
+            other => panic!("unexpected request {other:?}"),
+        }
+    });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    let app = app(fx, config);
+    let now = at("2026-03-02T09:00:00Z");
+    let out = fx.run(&app, &json!({"action": "digest"}), now).await;
+    out.response.as_ref().expect("digest posted");
+    assert_eq!(rules.num_calls(), 2);
+    assert_eq!(details.num_calls(), 3);
+    let digest = &out.report.details["digest"];
+    assert_eq!(digest["total"], 3, "{digest:#}");
+    assert_eq!(digest["exempted"], 1);
+    let accounts: Vec<(&str, &str)> = digest["oldest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["resource_id"].as_str().unwrap(),
+                e["account"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("sg-0bbb", "111111111111"),
+            ("sg-0aaa", "111111111111"),
+            ("sg-0ccc", "222222222222")
+        ]
+    );
+    let posted = texts(&fx.slack, "default");
+    assert!(posted.last().unwrap().contains("111111111111 / eu-west-1"));
+}
+
+#[tokio::test]
+async fn a_config_error_fails_the_digest_with_the_operation_named() {
+    let acct = account().await;
+    let rules: Rule = mock!(Client::describe_compliance_by_config_rule).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(r#"{"__type":"InvalidNextTokenException","message":"The specified next token is invalid."}"#),
+        )
+    });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules]);
+    let app = app(&acct.fx, config);
+    let out = acct
+        .fx
+        .run(
+            &app,
+            &json!({"action": "digest"}),
+            at("2026-03-02T09:00:00Z"),
+        )
+        .await;
+    let error = out.response.expect_err("the digest cannot be built");
+    assert!(
+        error.to_string().contains("DescribeComplianceByConfigRule"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("InvalidNextToken"), "{error}");
+    assert!(acct.fx.slack.received().is_empty());
+}
