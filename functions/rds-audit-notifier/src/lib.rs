@@ -8,3 +8,5 @@ pub mod redact;
 pub mod sql;
 pub mod classify;
 pub mod records;
+pub mod notification;
+pub mod plan;

@@ -197,7 +197,7 @@ fn join(lines: &[Line<'_>], start: usize, dialect: Dialect, fallback_us: i64) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn batch(group: &str, messages: &[&str]) -> LogData {

@@ -1,0 +1,360 @@
+//! Deciding, without AWS: which events of a batch alert, shown how.
+//!
+//! Reads the batch, folds duplicate rows of one statement together, judges
+//! each event against the rules, redacts the statements of those that alert
+//! and builds the Slack messages. Nothing here talks to AWS or Slack, so the
+//! same batch always gives the same plan, which is what lets a retried
+//! invocation recognise the messages it already delivered.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use aws_lambda_events::cloudwatch_logs::LogData;
+use serde::Serialize;
+
+use crate::classify::{Categories, Rules, Verdict, statement_name};
+use crate::dialect::Source;
+use crate::event::{Action, AuditEvent, Parsed, format_time};
+use crate::notification::{self, Delivery};
+use crate::records::{self, Unparsed};
+use crate::redact::redact;
+use crate::sql::leading_words;
+
+/// Characters of a (redacted) statement kept for showing.
+pub const STATEMENT_CHARS: usize = 1000;
+
+/// One event that alerts, ready to show: its statement is redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub instance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    pub user: String,
+    pub host: String,
+    pub database: String,
+    #[serde(skip)]
+    pub time_us: i64,
+    pub time: String,
+    #[serde(serialize_with = "category_names")]
+    pub categories: Categories,
+    /// `ALTER TABLE`, `FAILED_LOGIN`, `CONNECT`.
+    pub operation: String,
+    /// `ok`, or what the server refused.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The log event ids this alert was read from.
+    #[serde(skip)]
+    pub event_ids: Vec<String>,
+}
+
+fn category_names<S: serde::Serializer>(c: &Categories, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&c.names())
+}
+
+/// What one batch comes to.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub source: Source,
+    /// Every alerting event, oldest first.
+    pub alerts: Vec<Alert>,
+    /// The messages to post, in order.
+    pub deliveries: Vec<Delivery>,
+    pub counters: BTreeMap<String, u64>,
+    /// The first unparsed lines, redacted.
+    pub unparsed: Vec<Unparsed>,
+}
+
+impl Plan {
+    fn count(&mut self, name: &str, n: u64) {
+        *self.counters.entry(name.to_owned()).or_default() += n;
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// Plans one batch.
+pub fn plan(data: &LogData, rules: &Rules) -> Plan {
+    let source = Source::new(&data.log_group, &data.log_stream);
+    let mut reading = records::read(data, &source);
+    let joined = std::mem::take(&mut reading.joined);
+    let mut events: Vec<AuditEvent<'_>> = std::mem::take(&mut reading.events);
+    let mut not_audit = reading.not_audit;
+    for record in &joined {
+        match record.parse() {
+            Parsed::Event(event) => events.push(event),
+            Parsed::NotAudit => not_audit += 1,
+            // `read` only keeps joined records that parse.
+            Parsed::Incomplete | Parsed::Invalid(_) => {
+                let first = record.text.lines().next().unwrap_or_default();
+                reading.unparsed(data, record.events.start, first, "malformed multi-line record");
+            }
+        }
+    }
+
+    let mut plan = Plan {
+        source,
+        alerts: Vec::new(),
+        deliveries: Vec::new(),
+        counters: BTreeMap::new(),
+        unparsed: std::mem::take(&mut reading.examples),
+    };
+    plan.count("log_events", data.log_events.len() as u64);
+    plan.count("unparsed", reading.unparsed);
+    plan.count("not_audit_lines", not_audit);
+    plan.count("audit_events", events.len() as u64);
+
+    let (table_rows, repeats) = fold_duplicates(&mut events);
+    plan.count("table_rows_folded", table_rows);
+    plan.count("pgaudit_rows_folded", repeats);
+
+    for event in &events {
+        match rules.judge(event) {
+            Verdict::Ignored => plan.count("ignored", 1),
+            Verdict::Quiet(_) => plan.count("not_alerting", 1),
+            Verdict::Alert(categories) => {
+                plan.count("alerts", 1);
+                for c in categories.iter() {
+                    plan.count(&format!("alerts_{}", c.as_str()), 1);
+                }
+                let alert = alert(data, &plan.source, event, categories);
+                plan.alerts.push(alert);
+            }
+        }
+    }
+    plan.alerts.sort_by_key(|a| a.time_us);
+    plan.deliveries = notification::deliveries(&plan.source, &plan.alerts);
+    plan.count("messages_planned", plan.deliveries.len() as u64);
+    let detailed: usize = plan.alerts.len().min(notification::MAX_DETAILED);
+    plan.count("alerts_summarised", (plan.alerts.len() - detailed) as u64);
+    plan
+}
+
+fn alert(data: &LogData, source: &Source, event: &AuditEvent<'_>, categories: Categories) -> Alert {
+    let statement = event.statement.as_deref().map(|sql| {
+        let redacted = redact(sql, event.sql_dialect);
+        shared::slack::truncate(redacted.trim(), STATEMENT_CHARS)
+    });
+    let operation = match (&event.action, event.statement.as_deref()) {
+        (Action::Query | Action::Other { .. }, Some(sql)) => statement_name(sql, event.sql_dialect),
+        (Action::Table { operation }, _) => format!("{operation} (table event)"),
+        (Action::FailedLogin { .. }, _) => "FAILED_LOGIN".to_owned(),
+        _ => event.operation().into_owned(),
+    };
+    let outcome = match (&event.action, event.retcode) {
+        (Action::FailedLogin { reason }, _) => format!("refused: {reason}"),
+        (_, Some(code)) if code != 0 => format!("failed with error {code}"),
+        _ => "ok".to_owned(),
+    };
+    let object = match (&event.action, &event.object) {
+        (Action::PgAudit { object_type, .. }, Some(name)) if !object_type.is_empty() => {
+            Some(format!("{object_type} {name}"))
+        }
+        (_, object) => object.as_deref().map(str::to_owned),
+    };
+    Alert {
+        instance: source.instance(event.server).to_owned(),
+        cluster: source.cluster().map(str::to_owned),
+        user: or_dash(event.user),
+        host: or_dash(event.host),
+        database: or_dash(event.database),
+        time_us: event.time_us,
+        time: format_time(event.time_us),
+        categories,
+        operation,
+        outcome,
+        statement,
+        object,
+        event_ids: data.log_events[event.events.clone()]
+            .iter()
+            .map(|e| e.id.clone())
+            .collect(),
+    }
+}
+
+fn or_dash(value: &str) -> String {
+    if value.is_empty() { "—".to_owned() } else { value.to_owned() }
+}
+
+/// Folds rows that repeat one statement, so it alerts once:
+/// - an Aurora TABLE row (`DROP,appdb,tmp_import,`) whose statement is in the
+///   batch as a QUERY row of the same connection (same verb, naming the table);
+/// - pgaudit rows of the same backend, statement and substatement (one per
+///   object, later ones `<previously logged>`).
+///
+/// Returns how many of each were folded.
+fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
+    let has_table_rows = events.iter().any(|e| matches!(e.action, Action::Table { .. }));
+    let has_pgaudit = events.iter().any(|e| matches!(e.action, Action::PgAudit { .. }));
+    if !has_table_rows && !has_pgaudit {
+        return (0, 0);
+    }
+    let mut keep = vec![true; events.len()];
+    let mut table_rows = 0;
+    let mut repeats = 0;
+
+    if has_table_rows {
+        let mut queries: HashMap<(&str, &str), Vec<(String, String)>> = HashMap::new();
+        for e in events.iter() {
+            if let (Action::Query, Some(sql)) = (&e.action, e.statement.as_deref()) {
+                let verb = leading_words(sql, e.sql_dialect, 1)
+                    .first()
+                    .map(|w| w.to_ascii_uppercase())
+                    .unwrap_or_default();
+                queries
+                    .entry((e.server, e.session))
+                    .or_default()
+                    .push((verb, sql.to_ascii_lowercase()));
+            }
+        }
+        for (i, e) in events.iter().enumerate() {
+            let (Action::Table { operation }, Some(table)) = (&e.action, e.object.as_deref()) else {
+                continue;
+            };
+            let table = table.rsplit('.').next().unwrap_or(table).trim_matches('`').to_ascii_lowercase();
+            let covered = queries.get(&(e.server, e.session)).is_some_and(|qs| {
+                qs.iter().any(|(verb, sql)| {
+                    let same_verb = matches!(*operation, "READ" | "WRITE") || verb == operation;
+                    same_verb && sql.contains(&table)
+                })
+            });
+            if covered {
+                keep[i] = false;
+                table_rows += 1;
+            }
+        }
+    }
+
+    if has_pgaudit {
+        let mut first: HashMap<(&str, u64, u64), usize> = HashMap::new();
+        let mut statements: Vec<(usize, Cow<'_, str>)> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let Action::PgAudit { statement_id, substatement_id, .. } = &e.action else {
+                continue;
+            };
+            match first.get(&(e.session, *statement_id, *substatement_id)) {
+                None => {
+                    first.insert((e.session, *statement_id, *substatement_id), i);
+                }
+                Some(&kept) => {
+                    keep[i] = false;
+                    repeats += 1;
+                    if events[kept].statement.is_none()
+                        && let Some(sql) = &e.statement
+                    {
+                        statements.push((kept, sql.clone()));
+                    }
+                }
+            }
+        }
+        for (kept, sql) in statements {
+            events[kept].statement.get_or_insert(sql);
+        }
+    }
+
+    let mut index = 0;
+    events.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    (table_rows, repeats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::tests::batch;
+
+    #[test]
+    fn the_mysql_sample_alerts_on_ddl_grant_and_failed_login() {
+        let data = batch(
+            "/aws/rds/instance/product-db/audit",
+            &[
+                "20231114 22:13:20,ip-10-0-1-23,admin,10.0.2.15,3051,0,CONNECT,,,0",
+                "20231114 22:13:21,ip-10-0-1-23,admin,10.0.2.15,3051,152311,QUERY,appdb,'SELECT 1',0",
+                "20231114 22:13:25,ip-10-0-1-23,admin,10.0.2.15,3051,152312,QUERY,appdb,'ALTER TABLE orders ADD COLUMN note varchar(255)',0",
+                r"20231114 22:13:40,ip-10-0-1-23,admin,10.0.2.15,3051,152313,QUERY,appdb,'GRANT SELECT, INSERT ON appdb.* TO \'report\'@\'%\'',0",
+                "20231114 22:14:02,ip-10-0-1-23,mallory,198.51.100.23,3052,0,FAILED_CONNECT,,,1045",
+                "20231114 22:14:05,ip-10-0-1-23,rdsadmin,localhost,3,152314,QUERY,,'SELECT 1',0",
+                "20231114 22:14:09,ip-10-0-1-23,admin,10.0.2.15,3051,0,DISCONNECT,,,0",
+            ],
+        );
+        let plan = plan(&data, &Rules::default());
+        let ops: Vec<(&str, &str, String)> = plan
+            .alerts
+            .iter()
+            .map(|a| (a.user.as_str(), a.operation.as_str(), a.categories.names()))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("admin", "ALTER TABLE", "ddl".to_owned()),
+                ("admin", "GRANT", "account".to_owned()),
+                ("mallory", "FAILED_LOGIN", "failed_login".to_owned()),
+            ]
+        );
+        assert_eq!(plan.counter("ignored"), 1);
+        assert_eq!(plan.counter("not_alerting"), 3);
+        assert_eq!(plan.counter("unparsed"), 0);
+        assert_eq!(plan.alerts[0].instance, "product-db");
+        assert_eq!(plan.alerts[0].event_ids, ["id2"]);
+        assert_eq!(plan.alerts[2].outcome, "refused: access denied (error 1045)");
+        assert_eq!(plan.deliveries.len(), 1);
+    }
+
+    #[test]
+    fn aurora_table_rows_fold_into_their_query() {
+        let data = batch(
+            "/aws/rds/cluster/aurora-prod/audit",
+            &[
+                "1700000000123456,aurora-prod-instance-1,admin,10.0.3.44,47,979851,QUERY,appdb,'DROP TABLE tmp_import',0",
+                r"1700000000223456,aurora-prod-instance-1,admin,10.0.3.44,47,979852,QUERY,mysql,'GRANT SELECT, INSERT ON *.* TO \'ethan\'@\'%\'',0",
+                "1700000000323456,aurora-prod-instance-1,admin,10.0.3.44,47,979852,DROP,appdb,tmp_import,",
+                "1700000000050000,aurora-prod-instance-2,admin,10.0.3.44,9,1,ALTER,appdb,orders,",
+            ],
+        );
+        let plan = plan(&data, &Rules::default());
+        assert_eq!(plan.counter("table_rows_folded"), 1);
+        let ops: Vec<(&str, &str)> = plan.alerts.iter().map(|a| (a.instance.as_str(), a.operation.as_str())).collect();
+        // Oldest first; the ALTER row has no query and stands alone.
+        assert_eq!(
+            ops,
+            [
+                ("aurora-prod-instance-2", "ALTER (table event)"),
+                ("aurora-prod-instance-1", "DROP TABLE"),
+                ("aurora-prod-instance-1", "GRANT"),
+            ]
+        );
+        assert_eq!(plan.alerts[0].cluster.as_deref(), Some("aurora-prod"));
+        assert_eq!(plan.alerts[0].object.as_deref(), Some("orders"));
+        // One message per instance.
+        assert_eq!(plan.deliveries.len(), 2);
+    }
+
+    #[test]
+    fn pgaudit_repeats_fold_and_secrets_never_reach_the_alert() {
+        let data = batch(
+            "/aws/rds/instance/pg-prod/postgresql",
+            &[
+                "2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,1,ROLE,ALTER ROLE,,,\"ALTER ROLE app PASSWORD 'pa,ss''word'\",<not logged>",
+                "2023-11-14 22:24:11 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,3,1,DDL,ALTER TABLE,TABLE,public.a,alter table a add b int,<not logged>",
+                "2023-11-14 22:24:11 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,3,1,DDL,ALTER TABLE,TABLE,public.a_seq,<previously logged>,<not logged>",
+                "2023-11-14 22:25:01 UTC:198.51.100.9(40110):intruder@appdb:[28200]:FATAL:  password authentication failed for user \"intruder\"",
+                "2023-11-14 22:25:01 UTC:198.51.100.9(40110):intruder@appdb:[28200]:DETAIL:  Connection matched pg_hba.conf line 13: \"host all all 0.0.0.0/0 md5\"",
+            ],
+        );
+        let plan = plan(&data, &Rules::default());
+        assert_eq!(plan.counter("pgaudit_rows_folded"), 1);
+        assert_eq!(plan.counter("not_audit_lines"), 1);
+        assert_eq!(plan.alerts.len(), 3);
+        assert_eq!(plan.alerts[0].statement.as_deref(), Some("ALTER ROLE app PASSWORD '***'"));
+        assert_eq!(plan.alerts[1].object.as_deref(), Some("TABLE public.a"));
+        assert_eq!(plan.alerts[2].user, "intruder");
+        let everything = format!("{:?}", plan);
+        assert!(!everything.contains("word'"), "the password leaked into the plan");
+    }
+}
