@@ -4,7 +4,7 @@
 //! `From<Error> for Diagnostic` below), so the state machine can retry
 //! `Throttled` and catch the rest by name.
 
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use lambda_runtime::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +71,15 @@ impl Error {
     /// Wraps an SDK error, naming the operation and the resource.
     pub fn aws<E>(operation: &'static str, resource: impl Into<String>, err: E) -> Self
     where
-        E: ProvideErrorMetadata + std::fmt::Display,
+        E: ProvideErrorMetadata + std::error::Error,
     {
         let code = err.code().unwrap_or("Unknown").to_owned();
+        // Without a service message (a connection failure, a timeout) the
+        // cause is only in the error's source chain.
         let message = err
             .message()
             .map(str::to_owned)
-            .unwrap_or_else(|| err.to_string());
+            .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
         let resource = resource.into();
         if is_throttling(&code) {
             Self::Throttled {
