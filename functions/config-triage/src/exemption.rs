@@ -163,12 +163,11 @@ impl Exemption {
         if let Some(p) = &self.resource_type {
             parts.push(format!("type {p}"));
         }
-        match &self.tag {
-            Some(t) => match t.value() {
+        if let Some(t) = &self.tag {
+            match t.value() {
                 Some(v) => parts.push(format!("tag {}={v}", t.key())),
                 None => parts.push(format!("tag {}", t.key())),
-            },
-            None => {}
+            }
         }
         let mut text = parts.join(", ");
         if let Some(reason) = &self.reason {

@@ -107,7 +107,7 @@ impl Enricher {
             .map(|(r, _)| r.clone())
             .collect();
         for chunk in unknown.chunks(100) {
-            self.from_config(chunk, &mut found).await;
+            self.config_record(chunk, &mut found).await;
         }
         let mut by_arn: HashMap<String, Vec<ResourceRef>> = HashMap::new();
         for (r, res) in &found {
@@ -137,7 +137,11 @@ impl Enricher {
     }
 
     /// Config's record of resources whose ARN cannot be derived: ARN and name.
-    async fn from_config(&self, refs: &[ResourceRef], found: &mut HashMap<ResourceRef, Resource>) {
+    async fn config_record(
+        &self,
+        refs: &[ResourceRef],
+        found: &mut HashMap<ResourceRef, Resource>,
+    ) {
         let keys: Vec<ConfigResourceKey> = refs
             .iter()
             .filter_map(|r| {

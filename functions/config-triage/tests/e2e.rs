@@ -1,0 +1,95 @@
+//! The real binary under cargo-lambda's Runtime API emulator, against moto
+//! and the Slack receiver, with the shared sample event.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use toilkit_tests::LambdaEmulator;
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_config-triage"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
+    let fx = Fixture::new().await;
+    let mut env = fx.moto.env();
+    env.extend(fx.env.iter().cloned());
+    env.push((
+        "SEVERITY_RULES".into(),
+        r#"[{"rule":"restricted-*","severity":"critical"}]"#.into(),
+    ));
+    let mut lambda = LambdaEmulator::start(binary(), &env);
+
+    let sample: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
+        "config-compliance-change.json",
+    ))
+    .unwrap();
+    let report = lambda.invoke(&sample).expect_response();
+    assert_eq!(report["function"], "config-triage");
+    assert_eq!(
+        report["applied"][0]["action"], "notify_violation",
+        "{report:#}"
+    );
+    assert_eq!(report["applied"][0]["detail"]["severity"], "critical");
+    let messages = texts(&fx.slack, "default");
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].contains("CRITICAL Config violation: restricted-ssh on sg-0123456789abcdef0"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0].contains("Port 22 is open to 0.0.0.0/0"));
+    assert!(messages[0].contains("111122223333 / ap-northeast-1"));
+
+    // EventBridge retried the same event: nothing new is said.
+    let again = lambda.invoke(&sample).expect_response();
+    assert!(again["applied"].as_array().unwrap().is_empty());
+    assert_eq!(again["counters"]["stale_or_duplicate"], 1);
+    assert_eq!(texts(&fx.slack, "default").len(), 1);
+
+    // The fix arrives through SQS.
+    let mut fixed = sample.clone();
+    fixed["detail"]["newEvaluationResult"]["complianceType"] = json!("COMPLIANT");
+    fixed["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]["orderingTimestamp"] =
+        json!("2023-11-15T08:00:00.000Z");
+    fixed["detail"]["oldEvaluationResult"]["complianceType"] = json!("NON_COMPLIANT");
+    let batch = sqs_batch(&[("059f36b4-87a3-44ab-83d2-661975830a7d", fixed.to_string())]);
+    let response = lambda.invoke(&batch).expect_response();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    let messages = texts(&fx.slack, "default");
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages[1].contains("Resolved: restricted-ssh"),
+        "{}",
+        messages[1]
+    );
+
+    let log = lambda.log();
+    assert!(log.contains("toilkit_report"), "{log}");
+    assert!(
+        !log.contains("xoxSECRET"),
+        "the webhook never reaches the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_configuration_stops_the_function_at_init_naming_every_problem() {
+    let fx = Fixture::new().await;
+    let mut env = fx.moto.env();
+    env.push(("RENOTIFY_HOURS".into(), "often".into()));
+    let mut lambda = LambdaEmulator::start(binary(), &env);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lambda.function_running() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!lambda.function_running(), "init must fail");
+    let log = lambda.log();
+    for variable in ["STATE_TABLE", "RENOTIFY_HOURS", "SLACK_WEBHOOK_SECRET_ARN"] {
+        assert!(log.contains(variable), "{variable} not named in:\n{log}");
+    }
+}
