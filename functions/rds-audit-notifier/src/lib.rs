@@ -1,12 +1,142 @@
-//! rds-audit-notifier: important RDS/Aurora audit events to Slack.
+//! rds-audit-notifier: posts important RDS/Aurora audit events to Slack,
+//! with secrets redacted and nothing lost.
+//!
+//! A CloudWatch Logs subscription delivers a batch of audit lines; the batch
+//! is read ([`records`], [`mysql_audit`], [`pgaudit`], [`dialect`]), judged
+//! ([`classify`]) and turned into redacted ([`redact`]) Slack messages
+//! ([`notification`]) by the pure [`plan`]; [`apply`] posts them, skipping
+//! what an earlier attempt delivered ([`ledger`]).
 
+pub mod apply;
+pub mod classify;
+pub mod config;
 pub mod dialect;
+pub mod error;
 pub mod event;
+pub mod ledger;
 pub mod mysql_audit;
+pub mod notification;
 pub mod pgaudit;
+pub mod plan;
+pub mod records;
 pub mod redact;
 pub mod sql;
-pub mod classify;
-pub mod records;
-pub mod notification;
-pub mod plan;
+
+use aws_types::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use shared::config::Env;
+use shared::input::{EventKind, classify, decode_logs_subscription, is_control_message};
+use shared::output::Output;
+use shared::report::{Action, Report};
+use shared::secret::SecretStore;
+use shared::slack::RetryPolicy;
+use shared::{Deadline, deadline::DEFAULT_MARGIN};
+
+pub use config::Config;
+pub use error::Error;
+
+use crate::apply::Notifier;
+use crate::ledger::Ledger;
+
+pub const FUNCTION: &str = "rds-audit-notifier";
+
+/// What the function holds between invocations.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    notifier: Notifier,
+    output: Output,
+}
+
+impl App {
+    /// Reads the configuration (problems go to `env`) and builds the clients.
+    pub fn from_env(env: &mut Env, sdk: &SdkConfig) -> Self {
+        Self::with_slack_policy(env, sdk, RetryPolicy::default())
+    }
+
+    /// As [`App::from_env`], with Slack retry timings of the caller's choosing
+    /// (tests shorten them).
+    pub fn with_slack_policy(env: &mut Env, sdk: &SdkConfig, policy: RetryPolicy) -> Self {
+        let config = Config::from_env(env);
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+        let ledger = config
+            .idempotency_table
+            .as_ref()
+            .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(sdk), table));
+        let notifier = Notifier::new(policy, SecretStore::new(sdk), config.webhook.clone(), ledger);
+        let output = Output::from_env(env, sdk);
+        Self {
+            config,
+            notifier,
+            output,
+        }
+    }
+}
+
+/// One invocation: a CloudWatch Logs subscription batch.
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
+    let deadline = Deadline::from_context(&event.context, DEFAULT_MARGIN);
+    let kind = classify(&event.payload);
+    if kind != EventKind::LogsSubscription {
+        return Err(Error::UnexpectedEvent(describe(&kind)));
+    }
+    let data = decode_logs_subscription(event.payload)?;
+    let mut report = Report::new(FUNCTION, false);
+    report.detail("log_group", json!(data.log_group));
+    if is_control_message(&data) {
+        report.incr("control_messages");
+        app.output.emit(&report).await;
+        return Ok(report);
+    }
+
+    let plan = plan::plan(&data, &app.config.rules);
+    drop(data);
+    for (name, n) in &plan.counters {
+        report.add(name, *n);
+    }
+    for alert in &plan.alerts {
+        report.plan(
+            Action::new(
+                "notify",
+                alert.instance.clone(),
+                format!(
+                    "{}: {} by {} from {}",
+                    alert.categories.names(),
+                    alert.operation,
+                    alert.user,
+                    alert.host
+                ),
+            )
+            .with_detail(serde_json::to_value(alert).unwrap_or_default()),
+        );
+    }
+    if !plan.unparsed.is_empty() {
+        report.detail("unparsed_examples", json!(plan.unparsed));
+        tracing::warn!(
+            unparsed = plan.counter("unparsed"),
+            "lines matched no audit format; see unparsed_examples in the report"
+        );
+    }
+
+    let result = app.notifier.deliver(&plan, &deadline, &mut report).await;
+    if let Err(error) = &result {
+        report.stop_early(error.to_string());
+    }
+    app.output.emit(&report).await;
+    result.map(|()| report)
+}
+
+fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::LogsSubscription => "a CloudWatch Logs subscription".to_owned(),
+        EventKind::S3Notification => "an S3 notification".to_owned(),
+        EventKind::SqsBatch => "an SQS batch".to_owned(),
+        EventKind::EventBridge { source, detail_type } => {
+            format!("an EventBridge event ({source}: {detail_type})")
+        }
+        EventKind::Manual => "a hand-made event without \"awslogs\"".to_owned(),
+    }
+}

@@ -1,0 +1,46 @@
+//! What can go wrong in one invocation, and with which resource.
+
+use shared::input::SubscriptionError;
+use shared::secret::SecretError;
+use shared::slack::SlackError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "rds-audit-notifier takes CloudWatch Logs subscription events ({{\"awslogs\": {{\"data\": \"...\"}}}}) from RDS log groups; this event is {0}"
+    )]
+    UnexpectedEvent(String),
+
+    #[error(transparent)]
+    Decode(#[from] SubscriptionError),
+
+    #[error("the Slack webhook could not be read, so no alert was posted: {0}")]
+    Webhook(#[from] SecretError),
+
+    #[error("no Slack webhook is configured (SLACK_WEBHOOK_SECRET_ARN or SLACK_WEBHOOK_PARAMETER)")]
+    NoWebhook,
+
+    #[error(
+        "Slack delivery for {log_group} failed at message part {part} of {instance}: {delivered} of {pending} pending part(s) delivered in this attempt; the invocation fails so Lambda retries it: {source}"
+    )]
+    Delivery {
+        log_group: String,
+        instance: String,
+        part: String,
+        delivered: usize,
+        pending: usize,
+        #[source]
+        source: SlackError,
+    },
+}
+
+/// A failed call to the idempotency table. It never fails the invocation:
+/// without the record a retry may post a part twice, which beats losing it.
+#[derive(Debug, thiserror::Error)]
+#[error("idempotency table {table}: could not {action} record {key}: {message}")]
+pub struct LedgerError {
+    pub table: String,
+    pub action: &'static str,
+    pub key: String,
+    pub message: String,
+}
