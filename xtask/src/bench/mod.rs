@@ -1,36 +1,87 @@
 //! Benchmarks. Each prints its figures beside its targets; none is a test.
 //!
+//! - `cargo xtask bench`: the cold-start benchmark, then every workload;
+//! - `cargo xtask bench cold-start`: package sizes, init time and memory of
+//!   every function beside the Python equivalent ([`cold_start`]);
 //! - `cargo xtask bench <function>`: that function's workload benchmark
-//!   (`functions/<function>/benches/`), built with the release profile;
-//! - `cargo xtask bench`: every workload benchmark.
+//!   (`functions/<function>/benches/`), built with the release profile.
+//!
+//! Options: `--runs N` (cold starts per function, default 9), `--no-package`
+//! (measure the zips already in `target/lambda` instead of rebuilding them).
+//! The run fails if any target is missed or any figure could not be taken.
+
+mod cold_start;
+mod fuzz;
+mod launch;
+mod memory;
+mod profile;
+mod python;
+mod runtime_api;
+mod scorecard;
+mod stats;
+mod workload;
+
+pub use fuzz::run as fuzz;
+
+use scorecard::Scorecard;
 
 use crate::Result;
-use crate::cmd::{cargo, exec};
-
-const WORKLOADS: &[&str] = &["waf-ip-blocker", "rds-audit-notifier", "log-retention"];
 
 pub fn run(args: &[String]) -> Result {
     crate::setup::run()?;
-    let selected: Vec<&str> = if args.is_empty() {
-        WORKLOADS.to_vec()
-    } else {
-        args.iter().map(String::as_str).collect()
+    let mut options = cold_start::Options {
+        runs: cold_start::DEFAULT_RUNS,
+        package: true,
     };
-    for function in selected {
-        if !WORKLOADS.contains(&function) {
+    let mut selected = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--no-package" => options.package = false,
+            "--runs" => {
+                options.runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--runs takes a positive number")?;
+            }
+            name => selected.push(name.to_owned()),
+        }
+    }
+    for name in &selected {
+        if name != "cold-start" && !workload::WORKLOADS.contains(&name.as_str()) {
             return Err(format!(
-                "no benchmark named {function}; known: {}",
-                WORKLOADS.join(", ")
+                "no benchmark named {name}; known: cold-start, {}",
+                workload::WORKLOADS.join(", ")
             )
             .into());
         }
-        let mut command = cargo();
-        command.args(["bench", "--package", function, "--bench", function]);
-        exec(command)?;
     }
-    Ok(())
-}
 
-pub fn fuzz(_args: &[String]) -> Result {
-    Err("fuzz targets are not written yet".into())
+    let mut card = Scorecard::default();
+    if selected.is_empty() {
+        cold_start::run(&options, &mut card)?;
+        for function in workload::WORKLOADS {
+            if workload::is_written(function) {
+                workload::run(function, &mut card)?;
+            } else {
+                println!("\n=== workload: {function}");
+                card.unmeasured(function, "its benchmark is not written yet");
+            }
+        }
+    } else {
+        for name in &selected {
+            if name == "cold-start" {
+                cold_start::run(&options, &mut card)?;
+            } else {
+                workload::run(name, &mut card)?;
+            }
+        }
+    }
+    println!("\n=== {}", card.summary());
+    if card.all_met() {
+        Ok(())
+    } else {
+        Err("not every target was met (see above)".into())
+    }
 }
