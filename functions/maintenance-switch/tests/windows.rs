@@ -1,0 +1,313 @@
+//! schedule, cancel and windows against moto's Step Functions.
+
+mod common;
+
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use aws_sdk_sfn::Client as Sfn;
+use aws_sdk_sfn::types::ExecutionStatus;
+use common::*;
+use maintenance_switch::{App, Error, handle};
+use serde_json::{Value, json};
+use toilkit_tests::Moto;
+
+struct World {
+    app: App,
+    sfn: Sfn,
+    elb: Elb,
+    machine: String,
+    listener: String,
+}
+
+/// A state machine of its own (moto's shared server serves parallel tests)
+/// and an ALB listener with a product rule at priority 1.
+async fn world() -> World {
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let sfn = Sfn::new(&sdk);
+    let elb = Elb::new(&sdk);
+    let definition = std::fs::read_to_string(
+        toilkit_tests::workspace::root().join("statemachines/maintenance-window.asl.json"),
+    )
+    .unwrap()
+    .replace("${MaintenanceSwitchFunctionArn}", FUNCTION_ARN);
+    let machine = sfn
+        .create_state_machine()
+        .name(moto.unique("maintenance-window"))
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/maintenance-window")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let alb = alb(moto, &elb).await;
+    let listener = common::listener(&elb, &alb, 80).await;
+    rule(&elb, &listener, 1, path("/api/*"), forward(&alb.api)).await;
+    World {
+        app: app(&sdk, Some(machine.clone())),
+        sfn,
+        elb,
+        machine,
+        listener,
+    }
+}
+
+fn schedule(w: &World, window: &str, start: &str, end: &str) -> Value {
+    json!({"action": "schedule", "window_id": window, "listener_arns": [w.listener],
+           "start_at": start, "end_at": end, "bypass_cidrs": ["203.0.113.0/24"],
+           "bypass_header": {"name": "X-Maintenance-Bypass", "values": ["tok-3141592"]}})
+}
+
+#[tokio::test]
+async fn schedule_starts_one_execution_per_window_and_refuses_a_duplicate() {
+    let w = world().await;
+    let report = handle(
+        event(schedule(
+            &w,
+            "release-7",
+            "2031-12-01T22:00:00+01:00",
+            "2031-12-01T23:30:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .expect("schedule");
+    assert!(
+        !serde_json::to_string(&report)
+            .unwrap()
+            .contains("tok-3141592")
+    );
+    let execution = format!(
+        "{}:release-7",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    assert_eq!(
+        report.applied[0].detail.as_ref().unwrap()["execution_arn"],
+        json!(execution)
+    );
+    let out = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*out.status(), ExecutionStatus::Running);
+    let input: Value = serde_json::from_str(out.input().unwrap()).unwrap();
+    assert_eq!(
+        input["start_at"], "2031-12-01T21:00:00Z",
+        "UTC for the Wait state"
+    );
+    assert_eq!(input["end_at"], "2031-12-01T23:30:00Z");
+    assert_eq!(input["listener_arns"][0], json!(w.listener));
+    assert_eq!(
+        input["status_code"], 503,
+        "defaults resolved when scheduled"
+    );
+    assert_eq!(input["mode"], "fixed-response");
+
+    // The same window again, even with the very same request, is refused.
+    for start in ["2031-12-01T22:00:00+01:00", "2031-12-02T22:00:00Z"] {
+        let err = handle(
+            event(schedule(&w, "release-7", start, "2031-12-03T00:00:00Z")),
+            &w.app,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::AlreadyScheduled { .. }), "{err}");
+        assert!(err.to_string().contains("status RUNNING"), "{err}");
+    }
+    let all = w
+        .sfn
+        .list_executions()
+        .state_machine_arn(&w.machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.executions().len(), 1);
+}
+
+#[tokio::test]
+async fn schedule_checks_everything_first() {
+    let w = world().await;
+    let mut bad = schedule(&w, "bad-1", "2031-12-01T22:00:00Z", "2031-12-01T21:00:00Z");
+    bad["listener_arns"] = json!([format!("{}9", w.listener)]);
+    let err = handle(event(bad), &w.app).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("end_at 2031-12-01T21:00:00Z is not after start_at"),
+        "{err}"
+    );
+    let mut missing = schedule(&w, "bad-2", "2031-12-01T22:00:00Z", "2031-12-01T23:00:00Z");
+    missing["listener_arns"] = json!([format!("{}9", w.listener)]);
+    let err = handle(event(missing), &w.app).await.unwrap_err();
+    assert!(matches!(err, Error::ListenersNotFound(_)), "{err}");
+    let all = w
+        .sfn
+        .list_executions()
+        .state_machine_arn(&w.machine)
+        .send()
+        .await
+        .unwrap();
+    assert!(all.executions().is_empty());
+
+    let mut no_machine = world().await;
+    no_machine.app.config.state_machine_arn = None;
+    let err = handle(
+        event(schedule(
+            &no_machine,
+            "w",
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &no_machine.app,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::NoStateMachine), "{err}");
+}
+
+#[tokio::test]
+async fn windows_lists_upcoming_and_running_windows_with_their_times() {
+    let w = world().await;
+    let far = ("2030-01-01T22:00:00Z", "2030-01-01T23:00:00Z");
+    let near = ("2029-06-01T01:00:00Z", "2029-06-01T02:00:00Z");
+    handle(event(schedule(&w, "later", far.0, far.1)), &w.app)
+        .await
+        .unwrap();
+    handle(event(schedule(&w, "sooner", near.0, near.1)), &w.app)
+        .await
+        .unwrap();
+    // One the state machine has already switched on (started in the past):
+    // schedule refuses past windows, so it is started directly.
+    let mut running = serde_json::Map::new();
+    running.insert("window_id".into(), json!("now-on"));
+    running.insert("listener_arns".into(), json!([w.listener]));
+    running.insert("start_at".into(), json!("2026-01-01T00:00:00Z"));
+    running.insert("end_at".into(), json!("2099-01-01T00:00:00Z"));
+    w.sfn
+        .start_execution()
+        .state_machine_arn(&w.machine)
+        .name("now-on")
+        .input(Value::Object(running).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let report = handle(event(json!({"action": "windows"})), &w.app)
+        .await
+        .unwrap();
+    let windows = report.details["windows"].as_array().unwrap();
+    let rows: Vec<(&str, &str, &str, &str)> = windows
+        .iter()
+        .map(|x| {
+            (
+                x["window_id"].as_str().unwrap(),
+                x["phase"].as_str().unwrap(),
+                x["start_at"].as_str().unwrap(),
+                x["end_at"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "now-on",
+                "on",
+                "2026-01-01T00:00:00Z",
+                "2099-01-01T00:00:00Z"
+            ),
+            ("sooner", "upcoming", near.0, near.1),
+            ("later", "upcoming", far.0, far.1),
+        ]
+    );
+    assert_eq!(report.counter("windows_upcoming"), 2);
+    assert_eq!(report.counter("windows_on"), 1);
+    assert_eq!(windows[0]["listener_arns"][0], json!(w.listener));
+    assert!(
+        !serde_json::to_string(&report)
+            .unwrap()
+            .contains("tok-3141592")
+    );
+}
+
+#[tokio::test]
+async fn cancel_stops_the_execution_and_disables_at_once() {
+    let w = world().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    handle(
+        event(schedule(
+            &w,
+            "cancel-me",
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    // The window has begun: the state machine turned maintenance on.
+    let execution = format!(
+        "{}:cancel-me",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    let input = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let mut enable: Value = serde_json::from_str(input.input().unwrap()).unwrap();
+    enable = json!({"action": "enable", "window": enable});
+    handle(event(enable), &w.app).await.expect("enable");
+    assert_ne!(snapshot(&w.elb, &w.listener).await, before);
+
+    let report = handle(
+        event(json!({"action": "cancel", "window_id": "cancel-me"})),
+        &w.app,
+    )
+    .await
+    .expect("cancel");
+    let done: Vec<&str> = report.applied.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(done[0], "stop_execution");
+    assert!(
+        done.contains(&"delete_rule") && done.contains(&"restore_priority"),
+        "{done:?}"
+    );
+    let out = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*out.status(), ExecutionStatus::Aborted);
+    assert_eq!(
+        snapshot(&w.elb, &w.listener).await,
+        before,
+        "exactly as before"
+    );
+
+    // Cancelling again changes nothing; an unknown window is an error.
+    let again = handle(
+        event(json!({"action": "cancel", "window_id": "cancel-me"})),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    assert!(again.applied.is_empty(), "{:?}", again.applied);
+    assert!(
+        again.skipped[0].reason.contains("already ABORTED"),
+        "{:?}",
+        again.skipped
+    );
+    let err = handle(
+        event(json!({"action": "cancel", "window_id": "never-was"})),
+        &w.app,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::NotScheduled(_)), "{err}");
+}
