@@ -1,7 +1,9 @@
 //! Installs the pinned tools the tests and the demo need, once.
 //!
 //! - `.venv/`: moto, cfn-lint, the SAM translator, cargo-lambda (and zig for
-//!   its cross builds), from `tools/python/requirements.txt`;
+//!   its cross builds), parliament, from `tools/python/requirements.txt`;
+//! - `.venv-checkov/`: checkov, from `tools/python/requirements-checkov.txt`
+//!   (its own venv: it pins older boto3 and networkx than moto and cfn-lint);
 //! - `tools/node/node_modules/`: asl-validator, from `tools/node/package-lock.json`.
 //!
 //! Each is reinstalled when its pin file changes (a stamp records the last
@@ -15,7 +17,8 @@ use crate::Result;
 use crate::cmd::{exec, root};
 
 pub fn run() -> Result {
-    python()?;
+    python(".venv", "tools/python/requirements.txt")?;
+    python(".venv-checkov", "tools/python/requirements-checkov.txt")?;
     node()
 }
 
@@ -26,10 +29,10 @@ fn up_to_date(pins: &Path, stamp: &Path) -> bool {
     }
 }
 
-fn python() -> Result {
+fn python(venv: &str, pins: &str) -> Result {
     let root = root();
-    let venv = root.join(".venv");
-    let pins = root.join("tools/python/requirements.txt");
+    let venv = root.join(venv);
+    let pins = root.join(pins);
     let stamp = venv.join(".toilkit-requirements");
     if up_to_date(&pins, &stamp) {
         return Ok(());

@@ -1,0 +1,141 @@
+# toilkit in one product account, from the AWS Serverless Application
+# Repository: the application's CloudFormation stack, plus what belongs to the
+# account rather than to the application (the WAF IP sets, if asked for, and
+# the subscription filters of the RDS log groups).
+
+locals {
+  waf         = var.waf_ip_blocker
+  rds         = var.rds_audit_notifier
+  maintenance = var.maintenance_switch
+  config      = var.config_triage
+  logs        = var.log_retention
+
+  ipset_v4_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v4"].arn : local.waf.ipset_v4_arn
+  ipset_v6_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v6"].arn : local.waf.ipset_v6_arn
+
+  # The buckets the function may prune are exactly the buckets of s3_prune.
+  prune_buckets = distinct([for p in coalesce(local.logs.s3_prune, []) : p.bucket])
+
+  # Every template parameter the module can set; null keeps the template's
+  # default. Lists become comma-separated strings, structures JSON (null
+  # attributes left out), booleans "true"/"false".
+  candidate_parameters = {
+    NamePrefix               = var.name
+    SlackWebhookSecretArn    = var.slack_webhook.secret_arn
+    SlackWebhookParameter    = var.slack_webhook.parameter
+    ResultEventBusArn        = var.result_event_bus_arn
+    AlarmTopicArn            = var.alarm_topic_arn
+    FunctionLogRetentionDays = tostring(var.function_log_retention_days)
+    PermissionsBoundaryArn   = var.permissions_boundary_arn
+
+    EnableWafIpBlocker    = tostring(local.waf.enabled)
+    WafIpSetV4Arn         = local.ipset_v4_arn
+    WafIpSetV6Arn         = local.ipset_v6_arn
+    WafLogBucketName      = local.waf.log_bucket_name
+    WafLogKeyPrefix       = local.waf.log_key_prefix
+    WafLogBucketTrigger   = local.waf.log_bucket_trigger
+    WafLogGroupName       = local.waf.log_group_name
+    WafSchedule           = local.waf.schedule
+    WafThreshold          = tostring(local.waf.threshold)
+    WafWindowSeconds      = tostring(local.waf.window_seconds)
+    WafCountActions       = local.waf.count_actions == null ? null : join(",", local.waf.count_actions)
+    WafCountLabels        = local.waf.count_labels == null ? null : join(",", local.waf.count_labels)
+    WafCountRules         = local.waf.count_rules == null ? null : join(",", local.waf.count_rules)
+    WafIgnoreUriSuffixes  = local.waf.ignore_uri_suffixes == null ? null : join(",", local.waf.ignore_uri_suffixes)
+    WafUriRules           = local.waf.uri_rules == null ? null : jsonencode([for r in local.waf.uri_rules : { for k, v in r : k => v if v != null }])
+    WafClientIpHeader     = local.waf.client_ip_header
+    WafClientIpHop        = tostring(local.waf.client_ip_hop)
+    WafBlockMinutes       = tostring(local.waf.block_minutes)
+    WafAggregateV4Prefix  = tostring(local.waf.aggregate_v4_prefix)
+    WafAggregateMin       = tostring(local.waf.aggregate_min)
+    WafAllowCidrs         = local.waf.allow_cidrs == null ? null : join(",", local.waf.allow_cidrs)
+    WafMaxNewBlocksPerRun = tostring(local.waf.max_new_blocks_per_run)
+    WafDryRun             = tostring(local.waf.dry_run)
+
+    EnableRdsAuditNotifier = tostring(local.rds.enabled)
+    RdsAlertOn             = local.rds.alert_on == null ? null : join(",", local.rds.alert_on)
+    RdsIgnoreUsers         = local.rds.ignore_users == null ? null : join(",", local.rds.ignore_users)
+    RdsIgnoreHosts         = local.rds.ignore_hosts == null ? null : join(",", local.rds.ignore_hosts)
+    RdsWatchUsers          = local.rds.watch_users == null ? null : join(",", local.rds.watch_users)
+    RdsMatchRegex          = local.rds.match_regex
+
+    EnableMaintenanceSwitch      = tostring(local.maintenance.enabled)
+    MaintenanceLoadBalancerNames = local.maintenance.load_balancer_names
+    MaintenanceDefaultBody       = local.maintenance.default_body
+    MaintenanceDefaultStatusCode = tostring(local.maintenance.default_status_code)
+    MaintenanceDefaultMode       = local.maintenance.default_mode
+    MaintenanceNotifyTopicArn    = local.maintenance.notify_topic_arn
+
+    EnableConfigTriage              = tostring(local.config.enabled)
+    ConfigTriageDigestSchedule      = local.config.digest_schedule
+    ConfigTriageSeverityRules       = local.config.severity_rules == null ? null : jsonencode(local.config.severity_rules)
+    ConfigTriageExemptions          = local.config.exemptions == null ? null : jsonencode([for e in local.config.exemptions : { for k, v in e : k => v if v != null }])
+    ConfigTriageExemptionsParameter = local.config.exemptions_parameter
+    ConfigTriageRenotifyHours       = tostring(local.config.renotify_hours)
+    ConfigTriageOwnerTagKey         = local.config.owner_tag_key
+    ConfigTriageRoutes              = local.config.routes == null ? null : jsonencode(local.config.routes)
+    ConfigTriageRouteSecretPrefix   = local.config.route_secret_prefix
+    ConfigTriageCriticalTopicArn    = local.config.critical_topic_arn
+    ConfigTriageAggregatorName      = local.config.aggregator_name
+    ConfigTriageDigestOldest        = tostring(local.config.digest_oldest)
+    ConfigTriageDryRun              = tostring(local.config.dry_run)
+
+    EnableLogRetention                   = tostring(local.logs.enabled)
+    LogRetentionSchedule                 = local.logs.schedule
+    LogRetentionOnCreateLogGroup         = tostring(local.logs.on_create_log_group)
+    LogRetentionDays                     = tostring(local.logs.retention_days)
+    LogRetentionRules                    = local.logs.rules == null ? null : jsonencode([for r in local.logs.rules : { for k, v in r : k => v if v != null }])
+    LogRetentionOverrideExisting         = tostring(local.logs.override_existing)
+    LogRetentionExemptTagKey             = local.logs.exempt_tag_key
+    LogRetentionDeleteEmptyAfterDays     = tostring(local.logs.delete_empty_after_days)
+    LogRetentionS3Prune                  = local.logs.s3_prune == null ? null : jsonencode(local.logs.s3_prune)
+    LogRetentionPruneBuckets             = length(local.prune_buckets) == 0 ? null : join(",", local.prune_buckets)
+    LogRetentionMaxGroupDeletionsPerRun  = tostring(local.logs.max_group_deletions_per_run)
+    LogRetentionMaxObjectDeletionsPerRun = tostring(local.logs.max_object_deletions_per_run)
+    LogRetentionRegions                  = local.logs.regions == null ? null : join(",", local.logs.regions)
+    LogRetentionMaxApiRps                = tostring(local.logs.max_api_rps)
+    LogRetentionDryRun                   = tostring(local.logs.dry_run)
+  }
+
+  parameters = { for name, value in local.candidate_parameters : name => value if value != null }
+}
+
+resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
+  name             = var.name
+  application_id   = var.application_id
+  semantic_version = var.semantic_version
+  # The application creates one IAM role per function (CAPABILITY_IAM) and
+  # lets EventBridge, S3 and CloudWatch Logs invoke the functions and write
+  # to a queue (CAPABILITY_RESOURCE_POLICY).
+  capabilities = ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
+  parameters   = local.parameters
+  tags         = var.tags
+}
+
+# The sets start empty; waf-ip-blocker owns their contents, so Terraform
+# never resets the addresses it added.
+resource "aws_wafv2_ip_set" "blocked" {
+  for_each = local.waf.create_ip_sets ? { v4 = "IPV4", v6 = "IPV6" } : {}
+
+  name               = "${var.name}-blocked-${each.key}"
+  description        = "Addresses blocked by toilkit waf-ip-blocker; reference it from a block rule of your web ACL."
+  scope              = local.waf.ip_set_scope
+  ip_address_version = each.value
+  addresses          = []
+  tags               = var.tags
+
+  lifecycle {
+    ignore_changes = [addresses]
+  }
+}
+
+# The application lets any /aws/rds/* group of the account deliver to the
+# function; each group gets its own subscription filter here.
+resource "aws_cloudwatch_log_subscription_filter" "rds_audit" {
+  for_each = local.rds.enabled ? toset(local.rds.log_group_names) : toset([])
+
+  name            = "${var.name}-rds-audit-notifier"
+  log_group_name  = each.value
+  filter_pattern  = ""
+  destination_arn = aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs["RdsAuditNotifierFunctionArn"]
+}

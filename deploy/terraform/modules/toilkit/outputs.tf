@@ -1,0 +1,33 @@
+output "stack_id" {
+  description = "ID of the CloudFormation stack (serverlessrepo-<name>)."
+  value       = aws_serverlessapplicationrepository_cloudformation_stack.toilkit.id
+}
+
+output "stack_outputs" {
+  description = "Every output of the application's stack: function ARNs, the state machine ARN, table names."
+  value       = aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs
+}
+
+output "function_arns" {
+  description = "ARN of each enabled function, by function name."
+  value = { for name, key in {
+    "waf-ip-blocker"     = "WafIpBlockerFunctionArn"
+    "rds-audit-notifier" = "RdsAuditNotifierFunctionArn"
+    "maintenance-switch" = "MaintenanceSwitchFunctionArn"
+    "config-triage"      = "ConfigTriageFunctionArn"
+    "log-retention"      = "LogRetentionFunctionArn"
+  } : name => aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs[key] if contains(keys(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs), key) }
+}
+
+output "maintenance_state_machine_arn" {
+  description = "ARN of the maintenance-window state machine (null unless maintenance_switch is enabled)."
+  value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "MaintenanceWindowStateMachineArn", null)
+}
+
+output "waf_ip_set_arns" {
+  description = "The WAF IP sets waf-ip-blocker writes to (created here or given): reference them from a block rule of your web ACL."
+  value = {
+    v4 = local.ipset_v4_arn
+    v6 = local.ipset_v6_arn
+  }
+}

@@ -1,0 +1,384 @@
+# Inputs of the toilkit module. Each function has one object variable; its
+# attributes are the function's settings (see functions/<name>/README.md), and
+# an attribute left null keeps the application's default. The module turns
+# them into the SAR application's parameters.
+
+# --- The application --------------------------------------------------------
+
+variable "application_id" {
+  description = "ARN of the toilkit application in the AWS Serverless Application Repository (from `sam publish`), e.g. arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:serverlessrepo:[a-z0-9-]+:[0-9]{12}:applications/[A-Za-z0-9_-]+$", var.application_id))
+    error_message = "application_id must be a Serverless Application Repository application ARN (arn:aws:serverlessrepo:<region>:<account>:applications/<name>)."
+  }
+}
+
+variable "semantic_version" {
+  description = "Version of the application to deploy, e.g. 0.1.0. Pin it: a new version is a deliberate upgrade."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.semantic_version))
+    error_message = "semantic_version must be MAJOR.MINOR.PATCH, e.g. 0.1.0."
+  }
+}
+
+variable "name" {
+  description = "Name of the deployment: the CloudFormation stack is serverlessrepo-<name>, and every named resource (functions, log groups, queues, alarms, rules) starts with <name>-."
+  type        = string
+  default     = "toilkit"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name))
+    error_message = "name must be 2 to 20 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags for the CloudFormation stack (CloudFormation passes them on to the resources it creates)."
+  type        = map(string)
+  default     = {}
+}
+
+# --- Shared settings -------------------------------------------------------
+
+variable "slack_webhook" {
+  description = "Where the Slack incoming-webhook URL is stored, for every function that posts to Slack: a Secrets Manager secret ARN or an SSM SecureString parameter name (one of them). The URL itself never goes into Terraform."
+  type = object({
+    secret_arn = optional(string)
+    parameter  = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = var.slack_webhook.secret_arn == null || var.slack_webhook.parameter == null
+    error_message = "Set slack_webhook.secret_arn or slack_webhook.parameter, not both."
+  }
+  validation {
+    condition     = var.slack_webhook.secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$", coalesce(var.slack_webhook.secret_arn, "-")))
+    error_message = "slack_webhook.secret_arn must be a Secrets Manager secret ARN."
+  }
+  validation {
+    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", coalesce(var.slack_webhook.parameter, "-")))
+    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\", e.g. /toilkit/slack-webhook."
+  }
+}
+
+variable "result_event_bus_arn" {
+  description = "Optional EventBridge bus ARN that receives every report (source \"toilkit\"), e.g. a central bus of the platform account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.result_event_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", coalesce(var.result_event_bus_arn, "-")))
+    error_message = "result_event_bus_arn must be an EventBridge event bus ARN."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "Optional SNS topic ARN for the alarms (function errors, dead letters, failed maintenance windows)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", coalesce(var.alarm_topic_arn, "-")))
+    error_message = "alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "function_log_retention_days" {
+  description = "Retention of the functions' own log groups, in days."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.function_log_retention_days)
+    error_message = "function_log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, ... 3653)."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Optional permissions boundary (IAM policy ARN) attached to every role the application creates."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", coalesce(var.permissions_boundary_arn, "-")))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
+# --- waf-ip-blocker ----------------------------------------------------------
+
+variable "waf_ip_blocker" {
+  description = "waf-ip-blocker: blocks attacking IPs in AWS WAF from its logs. Set create_ip_sets, or give the IP set ARNs of sets attached to your web ACL."
+  type = object({
+    enabled             = optional(bool, false)
+    create_ip_sets      = optional(bool, false)
+    ip_set_scope        = optional(string, "REGIONAL")
+    ipset_v4_arn        = optional(string)
+    ipset_v6_arn        = optional(string)
+    log_bucket_name     = optional(string)
+    log_key_prefix      = optional(string)
+    log_bucket_trigger  = optional(string)
+    log_group_name      = optional(string)
+    schedule            = optional(string)
+    threshold           = optional(number)
+    window_seconds      = optional(number)
+    count_actions       = optional(list(string))
+    count_labels        = optional(list(string))
+    count_rules         = optional(list(string))
+    ignore_uri_suffixes = optional(list(string))
+    uri_rules = optional(list(object({
+      path      = string
+      threshold = optional(number)
+      ignore    = optional(bool)
+    })))
+    client_ip_header       = optional(string)
+    client_ip_hop          = optional(number)
+    block_minutes          = optional(number)
+    aggregate_v4_prefix    = optional(number)
+    aggregate_min          = optional(number)
+    allow_cidrs            = optional(list(string))
+    max_new_blocks_per_run = optional(number)
+    dry_run                = optional(bool)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["REGIONAL", "CLOUDFRONT"], var.waf_ip_blocker.ip_set_scope)
+    error_message = "waf_ip_blocker.ip_set_scope must be REGIONAL or CLOUDFRONT (CLOUDFRONT sets exist only in us-east-1)."
+  }
+  validation {
+    condition     = !var.waf_ip_blocker.enabled || var.waf_ip_blocker.create_ip_sets || var.waf_ip_blocker.ipset_v4_arn != null || var.waf_ip_blocker.ipset_v6_arn != null
+    error_message = "waf_ip_blocker needs IP sets: set create_ip_sets = true, or ipset_v4_arn and/or ipset_v6_arn."
+  }
+  validation {
+    condition     = !(var.waf_ip_blocker.create_ip_sets && (var.waf_ip_blocker.ipset_v4_arn != null || var.waf_ip_blocker.ipset_v6_arn != null))
+    error_message = "waf_ip_blocker: either create_ip_sets or give IP set ARNs, not both."
+  }
+  validation {
+    condition = alltrue([
+      for arn in compact([var.waf_ip_blocker.ipset_v4_arn, var.waf_ip_blocker.ipset_v6_arn]) :
+      can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:(regional|global)/ipset/[A-Za-z0-9_-]+/[A-Za-z0-9-]+$", arn))
+    ])
+    error_message = "waf_ip_blocker.ipset_v4_arn / ipset_v6_arn must be WAFv2 IP set ARNs."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.log_bucket_trigger == null || contains(["eventbridge", "notification"], coalesce(var.waf_ip_blocker.log_bucket_trigger, "-"))
+    error_message = "waf_ip_blocker.log_bucket_trigger must be eventbridge or notification."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.log_group_name == null || startswith(coalesce(var.waf_ip_blocker.log_group_name, "-"), "aws-waf-logs-")
+    error_message = "waf_ip_blocker.log_group_name must start with aws-waf-logs- (WAF logs only to such groups)."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.threshold == null || coalesce(var.waf_ip_blocker.threshold, 1) >= 1
+    error_message = "waf_ip_blocker.threshold must be at least 1."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.window_seconds == null || (coalesce(var.waf_ip_blocker.window_seconds, 300) >= 60 && coalesce(var.waf_ip_blocker.window_seconds, 300) <= 86400)
+    error_message = "waf_ip_blocker.window_seconds must be between 60 and 86400."
+  }
+  validation {
+    condition     = alltrue([for a in coalesce(var.waf_ip_blocker.count_actions, []) : contains(["ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE"], a)])
+    error_message = "waf_ip_blocker.count_actions may hold ALLOW, BLOCK, COUNT, CAPTCHA and CHALLENGE."
+  }
+  validation {
+    condition     = alltrue([for c in coalesce(var.waf_ip_blocker.allow_cidrs, []) : can(cidrhost(c, 0))])
+    error_message = "waf_ip_blocker.allow_cidrs must be IPv4 or IPv6 CIDRs."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.aggregate_v4_prefix == null || (coalesce(var.waf_ip_blocker.aggregate_v4_prefix, 24) >= 8 && coalesce(var.waf_ip_blocker.aggregate_v4_prefix, 24) <= 31)
+    error_message = "waf_ip_blocker.aggregate_v4_prefix must be between 8 and 31."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", coalesce(var.waf_ip_blocker.schedule, "-")))
+    error_message = "waf_ip_blocker.schedule must be a rate() or cron() expression, or \"\" for no schedule."
+  }
+}
+
+# --- rds-audit-notifier ------------------------------------------------------
+
+variable "rds_audit_notifier" {
+  description = "rds-audit-notifier: posts important RDS/Aurora audit events to Slack. log_group_names are subscribed to the function (one subscription filter each)."
+  type = object({
+    enabled         = optional(bool, false)
+    log_group_names = optional(list(string), [])
+    alert_on        = optional(list(string))
+    ignore_users    = optional(list(string))
+    ignore_hosts    = optional(list(string))
+    watch_users     = optional(list(string))
+    match_regex     = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for g in var.rds_audit_notifier.log_group_names : can(regex("^/aws/rds/(instance|cluster)/[A-Za-z0-9-]+/(audit|postgresql)$", g))])
+    error_message = "rds_audit_notifier.log_group_names must be RDS log groups: /aws/rds/instance|cluster/<id>/audit|postgresql."
+  }
+  validation {
+    condition     = alltrue([for c in coalesce(var.rds_audit_notifier.alert_on, []) : contains(["ddl", "account", "failed_login", "watched_user", "custom"], c)])
+    error_message = "rds_audit_notifier.alert_on may hold ddl, account, failed_login, watched_user and custom."
+  }
+  validation {
+    condition     = !var.rds_audit_notifier.enabled || length(var.rds_audit_notifier.log_group_names) > 0
+    error_message = "rds_audit_notifier needs at least one log group in log_group_names."
+  }
+}
+
+# --- maintenance-switch ------------------------------------------------------
+
+variable "maintenance_switch" {
+  description = "maintenance-switch: ALB maintenance windows from Step Functions. load_balancer_names limits which ALBs it may change (an IAM wildcard pattern)."
+  type = object({
+    enabled             = optional(bool, false)
+    load_balancer_names = optional(string)
+    default_body        = optional(string)
+    default_status_code = optional(number)
+    default_mode        = optional(string)
+    notify_topic_arn    = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = var.maintenance_switch.load_balancer_names == null || can(regex("^[A-Za-z0-9*?-]{1,32}$", coalesce(var.maintenance_switch.load_balancer_names, "-")))
+    error_message = "maintenance_switch.load_balancer_names must be an ALB name or a pattern with * and ?."
+  }
+  validation {
+    condition     = var.maintenance_switch.default_body == null || length(coalesce(var.maintenance_switch.default_body, "-")) <= 1024
+    error_message = "maintenance_switch.default_body must be at most 1024 characters (the ALB limit)."
+  }
+  validation {
+    condition     = var.maintenance_switch.default_status_code == null || can(regex("^[245][0-9][0-9]$", tostring(coalesce(var.maintenance_switch.default_status_code, 503))))
+    error_message = "maintenance_switch.default_status_code must be a 2XX, 4XX or 5XX code."
+  }
+  validation {
+    condition     = var.maintenance_switch.default_mode == null || contains(["fixed-response", "forward"], coalesce(var.maintenance_switch.default_mode, "-"))
+    error_message = "maintenance_switch.default_mode must be fixed-response or forward."
+  }
+}
+
+# --- config-triage -----------------------------------------------------------
+
+variable "config_triage" {
+  description = "config-triage: deduplicated, exempted, routed AWS Config notifications and a digest. routes maps an owner tag value to that team's webhook secret (under route_secret_prefix)."
+  type = object({
+    enabled         = optional(bool, false)
+    digest_schedule = optional(string)
+    severity_rules = optional(list(object({
+      rule     = string
+      severity = string
+    })))
+    exemptions = optional(list(object({
+      rule          = optional(string)
+      resource      = optional(string)
+      resource_type = optional(string)
+      tag = optional(object({
+        key   = string
+        value = optional(string)
+      }))
+      expires = optional(string)
+      reason  = optional(string)
+    })))
+    exemptions_parameter = optional(string)
+    renotify_hours       = optional(number)
+    owner_tag_key        = optional(string)
+    routes               = optional(map(string))
+    route_secret_prefix  = optional(string)
+    critical_topic_arn   = optional(string)
+    aggregator_name      = optional(string)
+    digest_oldest        = optional(number)
+    dry_run              = optional(bool)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for r in coalesce(var.config_triage.severity_rules, []) : contains(["critical", "high", "medium", "low"], r.severity)])
+    error_message = "config_triage.severity_rules[*].severity must be critical, high, medium or low."
+  }
+  validation {
+    condition     = alltrue([for e in coalesce(var.config_triage.exemptions, []) : e.expires == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}", coalesce(e.expires, "-")))])
+    error_message = "config_triage.exemptions[*].expires must be a date (2026-12-31) or an RFC 3339 time."
+  }
+  validation {
+    condition     = var.config_triage.exemptions_parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", coalesce(var.config_triage.exemptions_parameter, "-")))
+    error_message = "config_triage.exemptions_parameter must be an SSM parameter name starting with \"/\"."
+  }
+  validation {
+    condition     = var.config_triage.critical_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", coalesce(var.config_triage.critical_topic_arn, "-")))
+    error_message = "config_triage.critical_topic_arn must be an SNS topic ARN."
+  }
+  validation {
+    condition     = var.config_triage.digest_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", coalesce(var.config_triage.digest_schedule, "-")))
+    error_message = "config_triage.digest_schedule must be a rate() or cron() expression, or \"\" for no digest."
+  }
+}
+
+# --- log-retention -----------------------------------------------------------
+
+variable "log_retention" {
+  description = "log-retention: CloudWatch Logs retention, deletion of stale empty groups, pruning of old S3 log objects. retention_days is required when enabled."
+  type = object({
+    enabled             = optional(bool, false)
+    schedule            = optional(string)
+    on_create_log_group = optional(bool)
+    retention_days      = optional(number)
+    rules = optional(list(object({
+      prefix  = optional(string)
+      pattern = optional(string)
+      days    = optional(number)
+      keep    = optional(bool)
+    })))
+    override_existing       = optional(bool)
+    exempt_tag_key          = optional(string)
+    delete_empty_after_days = optional(number)
+    s3_prune = optional(list(object({
+      bucket = string
+      prefix = optional(string, "")
+      days   = number
+    })))
+    max_group_deletions_per_run  = optional(number)
+    max_object_deletions_per_run = optional(number)
+    regions                      = optional(list(string))
+    max_api_rps                  = optional(number)
+    dry_run                      = optional(bool)
+  })
+  default = {}
+
+  validation {
+    condition     = !var.log_retention.enabled || var.log_retention.retention_days != null
+    error_message = "log_retention.retention_days is required when log_retention.enabled is true."
+  }
+  validation {
+    condition = alltrue([
+      for d in concat(
+        var.log_retention.retention_days == null ? [] : [var.log_retention.retention_days],
+        [for r in coalesce(var.log_retention.rules, []) : r.days if r.days != null],
+      ) : contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], d)
+    ])
+    error_message = "log_retention.retention_days and rules[*].days must be CloudWatch Logs retention values (1, 3, 5, 7, 14, 30, 60, 90, 120, ... 3653)."
+  }
+  validation {
+    condition     = alltrue([for r in coalesce(var.log_retention.rules, []) : (r.prefix != null) != (r.pattern != null) && (r.days != null) != coalesce(r.keep, false)])
+    error_message = "log_retention.rules: each rule has a prefix or a pattern (one), and days or keep = true (one)."
+  }
+  validation {
+    condition     = alltrue([for p in coalesce(var.log_retention.s3_prune, []) : p.days >= 1 && can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", p.bucket))])
+    error_message = "log_retention.s3_prune: each entry needs a valid bucket name and days >= 1."
+  }
+  validation {
+    condition     = alltrue([for r in coalesce(var.log_retention.regions, []) : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r))])
+    error_message = "log_retention.regions must be Region names such as eu-west-1."
+  }
+  validation {
+    condition     = var.log_retention.delete_empty_after_days == null || coalesce(var.log_retention.delete_empty_after_days, 1) >= 1
+    error_message = "log_retention.delete_empty_after_days must be at least 1 (null means never delete)."
+  }
+  validation {
+    condition     = var.log_retention.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", coalesce(var.log_retention.schedule, "-")))
+    error_message = "log_retention.schedule must be a rate() or cron() expression, or \"\" for no schedule."
+  }
+}
