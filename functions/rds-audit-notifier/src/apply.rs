@@ -45,14 +45,22 @@ impl Notifier {
     /// that cannot be delivered stops the run with an error, so Lambda
     /// retries the invocation; with the idempotency table the retry sends
     /// only what is still missing.
-    pub async fn deliver(&self, plan: &Plan, deadline: &Deadline, report: &mut Report) -> Result<(), Error> {
+    pub async fn deliver(
+        &self,
+        plan: &Plan,
+        deadline: &Deadline,
+        report: &mut Report,
+    ) -> Result<(), Error> {
         let mut pending: Vec<&Delivery> = Vec::new();
         for delivery in &plan.deliveries {
             if self.delivered_before(delivery, report).await {
                 report.incr("messages_already_delivered");
                 report.skip(
                     target(delivery),
-                    format!("already delivered by an earlier attempt (idempotency record {})", delivery.key),
+                    format!(
+                        "already delivered by an earlier attempt (idempotency record {})",
+                        delivery.key
+                    ),
                 );
             } else {
                 pending.push(delivery);
@@ -83,7 +91,10 @@ impl Notifier {
                 Action::new(
                     "post_slack_message",
                     target(delivery),
-                    format!("{} alert(s) from {}", delivery.alerts, plan.source.log_group),
+                    format!(
+                        "{} alert(s) from {}",
+                        delivery.alerts, plan.source.log_group
+                    ),
                 )
                 .with_detail(json!({"key": delivery.key, "alerts": delivery.alerts})),
             );
@@ -114,5 +125,8 @@ impl Notifier {
 }
 
 fn target(delivery: &Delivery) -> String {
-    format!("{} (part {}/{})", delivery.instance, delivery.part, delivery.parts)
+    format!(
+        "{} (part {}/{})",
+        delivery.instance, delivery.part, delivery.parts
+    )
 }

@@ -64,7 +64,8 @@ impl FromStr for Category {
             .into_iter()
             .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
-                "unknown category; use ddl, account, failed_login, watched_user or custom".to_owned()
+                "unknown category; use ddl, account, failed_login, watched_user or custom"
+                    .to_owned()
             })
     }
 }
@@ -102,7 +103,10 @@ impl Categories {
 
     /// `ddl, watched_user`.
     pub fn names(self) -> String {
-        self.iter().map(Category::as_str).collect::<Vec<_>>().join(", ")
+        self.iter()
+            .map(Category::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -227,7 +231,11 @@ pub fn intrinsic(event: &AuditEvent<'_>) -> Categories {
     match &event.action {
         Action::FailedLogin { .. } => set.insert(Category::FailedLogin),
         Action::Query | Action::Other { .. } => {
-            if let Some(c) = event.statement.as_deref().and_then(|s| statement_category(s, event)) {
+            if let Some(c) = event
+                .statement
+                .as_deref()
+                .and_then(|s| statement_category(s, event))
+            {
                 set.insert(c);
             }
         }
@@ -244,7 +252,10 @@ pub fn intrinsic(event: &AuditEvent<'_>) -> Categories {
             }
             // The command is authoritative when the statement was logged before.
             let from_command = verb_category(&leading_words(command, event.sql_dialect, 3));
-            let from_statement = event.statement.as_deref().and_then(|s| statement_category(s, event));
+            let from_statement = event
+                .statement
+                .as_deref()
+                .and_then(|s| statement_category(s, event));
             for c in [from_command, from_statement].into_iter().flatten() {
                 set.insert(c);
             }
@@ -267,9 +278,7 @@ fn statement_category(sql: &str, event: &AuditEvent<'_>) -> Option<Category> {
 /// `ddl` or `account` from a statement's first words.
 pub fn verb_category(words: &[&str]) -> Option<Category> {
     let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
-    let account_object = |i: usize| {
-        ["USER", "ROLE", "GROUP"].iter().any(|w| is(i, w))
-    };
+    let account_object = |i: usize| ["USER", "ROLE", "GROUP"].iter().any(|w| is(i, w));
     let first = words.first()?;
     let verb = |w: &str| first.eq_ignore_ascii_case(w);
     if verb("GRANT") || verb("REVOKE") {
@@ -289,7 +298,11 @@ pub fn verb_category(words: &[&str]) -> Option<Category> {
     }
     if verb("CREATE") || verb("ALTER") || verb("DROP") || verb("RENAME") {
         // CREATE OR REPLACE USER (MariaDB); CREATE USER MAPPING holds a password too.
-        let at = if is(1, "OR") && is(2, "REPLACE") { 3 } else { 1 };
+        let at = if is(1, "OR") && is(2, "REPLACE") {
+            3
+        } else {
+            1
+        };
         return Some(if account_object(at) {
             Category::Account
         } else {
@@ -309,7 +322,9 @@ pub fn statement_name(sql: &str, dialect: crate::dialect::SqlDialect) -> String 
         return "statement".to_owned();
     };
     let mut name = first.to_ascii_uppercase();
-    let two_words = ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "SET", "FLUSH"];
+    let two_words = [
+        "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "SET", "FLUSH",
+    ];
     if two_words.contains(&name.as_str())
         && let Some(second) = words.get(1)
     {
@@ -371,16 +386,31 @@ mod tests {
         ] {
             assert_eq!(words(sql), Some(Category::Account), "{sql}");
         }
-        for sql in ["SELECT 1", "UPDATE t SET a = 1", "SET NAMES utf8", "", "-- only a comment"] {
+        for sql in [
+            "SELECT 1",
+            "UPDATE t SET a = 1",
+            "SET NAMES utf8",
+            "",
+            "-- only a comment",
+        ] {
             assert_eq!(words(sql), None, "{sql}");
         }
     }
 
     #[test]
     fn names_are_short_and_upper_case() {
-        assert_eq!(statement_name("alter table x add y int", SqlDialect::MySql), "ALTER TABLE");
-        assert_eq!(statement_name("GRANT SELECT ON x TO y", SqlDialect::MySql), "GRANT");
-        assert_eq!(statement_name("CREATE DEFINER=`a`@`%` VIEW v", SqlDialect::MySql), "CREATE VIEW");
+        assert_eq!(
+            statement_name("alter table x add y int", SqlDialect::MySql),
+            "ALTER TABLE"
+        );
+        assert_eq!(
+            statement_name("GRANT SELECT ON x TO y", SqlDialect::MySql),
+            "GRANT"
+        );
+        assert_eq!(
+            statement_name("CREATE DEFINER=`a`@`%` VIEW v", SqlDialect::MySql),
+            "CREATE VIEW"
+        );
         assert_eq!(statement_name("  ", SqlDialect::MySql), "statement");
     }
 
@@ -399,49 +429,82 @@ mod tests {
     #[test]
     fn default_rules_ignore_rdsadmin_and_alert_on_three_categories() {
         let rules = Rules::default();
-        let ddl = event("20231114 22:13:25,h,admin,10.0.2.15,1,2,QUERY,appdb,'ALTER TABLE orders ADD COLUMN note varchar(255)',0");
-        assert_eq!(rules.judge(&ddl), Verdict::Alert([Category::Ddl].into_iter().collect()));
+        let ddl = event(
+            "20231114 22:13:25,h,admin,10.0.2.15,1,2,QUERY,appdb,'ALTER TABLE orders ADD COLUMN note varchar(255)',0",
+        );
+        assert_eq!(
+            rules.judge(&ddl),
+            Verdict::Alert([Category::Ddl].into_iter().collect())
+        );
         let select = event("20231114 22:13:25,h,admin,10.0.2.15,1,2,QUERY,appdb,'SELECT 1',0");
         assert_eq!(rules.judge(&select), Verdict::Quiet(Categories::default()));
         let rdsadmin = event("20231114 22:14:05,h,rdsadmin,localhost,3,4,QUERY,,'DROP TABLE x',0");
         assert_eq!(rules.judge(&rdsadmin), Verdict::Ignored);
-        let failed = event("20231114 22:14:02,h,mallory,198.51.100.23,3052,0,FAILED_CONNECT,,,1045");
-        assert_eq!(rules.judge(&failed), Verdict::Alert([Category::FailedLogin].into_iter().collect()));
+        let failed =
+            event("20231114 22:14:02,h,mallory,198.51.100.23,3052,0,FAILED_CONNECT,,,1045");
+        assert_eq!(
+            rules.judge(&failed),
+            Verdict::Alert([Category::FailedLogin].into_iter().collect())
+        );
     }
 
     #[test]
     fn watch_users_match_regex_and_ignore_hosts() {
         let rules = Rules {
-            alert_on: [Category::WatchedUser, Category::Custom].into_iter().collect(),
+            alert_on: [Category::WatchedUser, Category::Custom]
+                .into_iter()
+                .collect(),
             ignore_users: vec![],
             ignore_hosts: vec!["10.9.0.0/16".parse().unwrap(), "bastion-*".parse().unwrap()],
             watch_users: vec![Pattern::new("contractor-*")],
             match_regex: Some(Regex::new("(?i)from\\s+payroll").unwrap()),
         };
-        let watched = event("20231114 22:13:25,h,contractor-7,10.0.2.15,1,2,QUERY,appdb,'SELECT 1',0");
-        assert_eq!(rules.judge(&watched), Verdict::Alert([Category::WatchedUser].into_iter().collect()));
-        let custom = event("20231114 22:13:25,h,app,10.0.2.15,1,2,QUERY,appdb,'select * FROM payroll',0");
-        assert_eq!(rules.judge(&custom), Verdict::Alert([Category::Custom].into_iter().collect()));
+        let watched =
+            event("20231114 22:13:25,h,contractor-7,10.0.2.15,1,2,QUERY,appdb,'SELECT 1',0");
+        assert_eq!(
+            rules.judge(&watched),
+            Verdict::Alert([Category::WatchedUser].into_iter().collect())
+        );
+        let custom =
+            event("20231114 22:13:25,h,app,10.0.2.15,1,2,QUERY,appdb,'select * FROM payroll',0");
+        assert_eq!(
+            rules.judge(&custom),
+            Verdict::Alert([Category::Custom].into_iter().collect())
+        );
         // A DDL alerts only if ALERT_ON has ddl.
         let ddl = event("20231114 22:13:25,h,app,10.0.2.15,1,2,QUERY,appdb,'DROP TABLE x',0");
-        assert_eq!(rules.judge(&ddl), Verdict::Quiet([Category::Ddl].into_iter().collect()));
+        assert_eq!(
+            rules.judge(&ddl),
+            Verdict::Quiet([Category::Ddl].into_iter().collect())
+        );
         for host in ["10.9.3.4", "bastion-1"] {
-            let line = format!("20231114 22:13:25,h,contractor-7,{host},1,2,QUERY,appdb,'SELECT 1',0");
+            let line =
+                format!("20231114 22:13:25,h,contractor-7,{host},1,2,QUERY,appdb,'SELECT 1',0");
             assert_eq!(rules.judge(&event(&line)), Verdict::Ignored, "{host}");
         }
     }
 
     #[test]
     fn pgaudit_classes_and_commands() {
-        let grant = event("2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,1,ROLE,GRANT,,,\"GRANT SELECT ON public.orders TO report;\",<not logged>");
+        let grant = event(
+            "2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,1,ROLE,GRANT,,,\"GRANT SELECT ON public.orders TO report;\",<not logged>",
+        );
         assert_eq!(intrinsic(&grant), [Category::Account].into_iter().collect());
-        let drop = event("2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.t3,<previously logged>,<not logged>");
+        let drop = event(
+            "2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.t3,<previously logged>,<not logged>",
+        );
         assert_eq!(intrinsic(&drop), [Category::Ddl].into_iter().collect());
-        let role = event("2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,3,1,ROLE,ALTER ROLE,,,ALTER ROLE app PASSWORD 'x',<not logged>");
+        let role = event(
+            "2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,3,1,ROLE,ALTER ROLE,,,ALTER ROLE app PASSWORD 'x',<not logged>",
+        );
         assert_eq!(intrinsic(&role), [Category::Account].into_iter().collect());
-        let truncate = event("2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,4,1,WRITE,TRUNCATE TABLE,TABLE,public.t,truncate t,<not logged>");
+        let truncate = event(
+            "2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,4,1,WRITE,TRUNCATE TABLE,TABLE,public.t,truncate t,<not logged>",
+        );
         assert_eq!(intrinsic(&truncate), [Category::Ddl].into_iter().collect());
-        let write = event("2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,5,1,WRITE,UPDATE,TABLE,public.t,update t set a=1,<not logged>");
+        let write = event(
+            "2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,5,1,WRITE,UPDATE,TABLE,public.t,update t set a=1,<not logged>",
+        );
         assert!(intrinsic(&write).is_empty());
     }
 }

@@ -96,7 +96,10 @@ mod tests {
         assert!(config.idempotency_table.is_none());
 
         let mut env = Env::from_pairs([
-            ("SLACK_WEBHOOK_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:s"),
+            (
+                "SLACK_WEBHOOK_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
+            ),
             ("ALERT_ON", "ddl, watched_user,CUSTOM"),
             ("IGNORE_USERS", "rdsadmin,backup-*"),
             ("IGNORE_HOSTS", "10.0.0.0/8, 192.0.2.7, bastion-*"),
@@ -110,7 +113,10 @@ mod tests {
         assert_eq!(config.rules.ignore_users.len(), 2);
         assert_eq!(config.rules.ignore_hosts.len(), 3);
         assert!(config.warnings.is_empty());
-        assert_eq!(config.idempotency_table.as_deref(), Some("toilkit-idempotency"));
+        assert_eq!(
+            config.idempotency_table.as_deref(),
+            Some("toilkit-idempotency")
+        );
     }
 
     #[test]
@@ -122,7 +128,12 @@ mod tests {
         ]);
         let config = Config::from_env(&mut env);
         let text = env.finish().unwrap_err().to_string();
-        for needle in ["ALERT_ON: item \"selects\"", "IGNORE_HOSTS: item \"10.0.0.0/33\"", "MATCH_REGEX", "SLACK_WEBHOOK_SECRET_ARN: is required"] {
+        for needle in [
+            "ALERT_ON: item \"selects\"",
+            "IGNORE_HOSTS: item \"10.0.0.0/33\"",
+            "MATCH_REGEX",
+            "SLACK_WEBHOOK_SECRET_ARN: is required",
+        ] {
             assert!(text.contains(needle), "{needle} missing: {text}");
         }
         let _ = config;

@@ -122,12 +122,24 @@ mod tests {
 
     #[test]
     fn groups_name_their_dialect_and_database() {
-        let s = Source::new("/aws/rds/instance/product-db/audit", "product-db.audit.log.0");
-        assert_eq!((s.scope, s.id.as_str(), s.dialect), (Scope::Instance, "product-db", Some(Dialect::MySqlAudit)));
+        let s = Source::new(
+            "/aws/rds/instance/product-db/audit",
+            "product-db.audit.log.0",
+        );
+        assert_eq!(
+            (s.scope, s.id.as_str(), s.dialect),
+            (Scope::Instance, "product-db", Some(Dialect::MySqlAudit))
+        );
         assert_eq!(s.instance("ip-10-0-1-23"), "product-db");
 
-        let s = Source::new("/aws/rds/cluster/aurora-prod/audit", "aurora-prod-instance-1.audit.log");
-        assert_eq!(s.instance("aurora-prod-instance-1"), "aurora-prod-instance-1");
+        let s = Source::new(
+            "/aws/rds/cluster/aurora-prod/audit",
+            "aurora-prod-instance-1.audit.log",
+        );
+        assert_eq!(
+            s.instance("aurora-prod-instance-1"),
+            "aurora-prod-instance-1"
+        );
         assert_eq!(s.cluster(), Some("aurora-prod"));
 
         let s = Source::new("/aws/rds/cluster/pg-prod/postgresql", "pg-prod-instance-2");
@@ -141,9 +153,18 @@ mod tests {
 
     #[test]
     fn lines_are_sniffed() {
-        assert_eq!(Dialect::sniff("20231114 22:13:20,ip,admin"), Some(Dialect::MySqlAudit));
-        assert_eq!(Dialect::sniff("1700000000123456,aurora,admin"), Some(Dialect::MySqlAudit));
-        assert_eq!(Dialect::sniff("2023-11-14 22:23:56 UTC:10.0.5.20(50222):"), Some(Dialect::Postgres));
+        assert_eq!(
+            Dialect::sniff("20231114 22:13:20,ip,admin"),
+            Some(Dialect::MySqlAudit)
+        );
+        assert_eq!(
+            Dialect::sniff("1700000000123456,aurora,admin"),
+            Some(Dialect::MySqlAudit)
+        );
+        assert_eq!(
+            Dialect::sniff("2023-11-14 22:23:56 UTC:10.0.5.20(50222):"),
+            Some(Dialect::Postgres)
+        );
         assert_eq!(Dialect::sniff("hello"), None);
         assert_eq!(Dialect::sniff(""), None);
     }

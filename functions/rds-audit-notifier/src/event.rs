@@ -66,7 +66,8 @@ pub struct AuditEvent<'a> {
 impl AuditEvent<'_> {
     /// Whether the server reported an error for this event.
     pub fn failed(&self) -> bool {
-        self.retcode.is_some_and(|code| code != 0) || matches!(self.action, Action::FailedLogin { .. })
+        self.retcode.is_some_and(|code| code != 0)
+            || matches!(self.action, Action::FailedLogin { .. })
     }
 
     /// A short name for what happened: `QUERY`, `FAILED_CONNECT`, `DROP TABLE`.
@@ -145,9 +146,15 @@ mod tests {
             Some(1_700_000_000_000_000)
         );
         assert_eq!(civil_to_us((1970, 1, 1), (0, 0, 0)), Some(0));
-        assert_eq!(civil_to_us((2024, 2, 29), (0, 0, 0)), Some(1_709_164_800_000_000));
+        assert_eq!(
+            civil_to_us((2024, 2, 29), (0, 0, 0)),
+            Some(1_709_164_800_000_000)
+        );
         assert_eq!(civil_to_us((2023, 13, 1), (0, 0, 0)), None);
-        assert_eq!(format_time(1_700_000_000_123_456), "2023-11-14 22:13:20 UTC");
+        assert_eq!(
+            format_time(1_700_000_000_123_456),
+            "2023-11-14 22:13:20 UTC"
+        );
     }
 }
 

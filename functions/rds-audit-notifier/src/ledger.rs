@@ -73,12 +73,21 @@ impl Ledger {
             .put_item()
             .table_name(&self.table)
             .item("pk", AttributeValue::S(delivery.key.clone()))
-            .item("expires_at", AttributeValue::N((now + RECORD_TTL.as_secs()).to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N((now + RECORD_TTL.as_secs()).to_string()),
+            )
             .item("delivered_at", AttributeValue::N(now.to_string()))
-            .item("function", AttributeValue::S("rds-audit-notifier".to_owned()))
+            .item(
+                "function",
+                AttributeValue::S("rds-audit-notifier".to_owned()),
+            )
             .item("log_group", AttributeValue::S(log_group.to_owned()))
             .item("instance", AttributeValue::S(delivery.instance.clone()))
-            .item("part", AttributeValue::S(format!("{}/{}", delivery.part, delivery.parts)))
+            .item(
+                "part",
+                AttributeValue::S(format!("{}/{}", delivery.part, delivery.parts)),
+            )
             .item("alerts", AttributeValue::N(delivery.alerts.to_string()))
             .send()
             .await

@@ -66,7 +66,12 @@ impl App {
             .idempotency_table
             .as_ref()
             .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(sdk), table));
-        let notifier = Notifier::new(policy, SecretStore::new(sdk), config.webhook.clone(), ledger);
+        let notifier = Notifier::new(
+            policy,
+            SecretStore::new(sdk),
+            config.webhook.clone(),
+            ledger,
+        );
         let output = Output::from_env(env, sdk);
         Self {
             config,
@@ -134,7 +139,10 @@ fn describe(kind: &EventKind) -> String {
         EventKind::LogsSubscription => "a CloudWatch Logs subscription".to_owned(),
         EventKind::S3Notification => "an S3 notification".to_owned(),
         EventKind::SqsBatch => "an SQS batch".to_owned(),
-        EventKind::EventBridge { source, detail_type } => {
+        EventKind::EventBridge {
+            source,
+            detail_type,
+        } => {
             format!("an EventBridge event ({source}: {detail_type})")
         }
         EventKind::Manual => "a hand-made event without \"awslogs\"".to_owned(),

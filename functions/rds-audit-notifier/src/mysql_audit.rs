@@ -26,7 +26,16 @@ pub fn parse(text: &str, events: Range<usize>) -> Parsed<'_> {
         *field = &text[start..start + comma];
         start += comma + 1;
     }
-    let [timestamp, server, user, host, session, query_id, operation, database] = fields;
+    let [
+        timestamp,
+        server,
+        user,
+        host,
+        session,
+        query_id,
+        operation,
+        database,
+    ] = fields;
     let Some(time_us) = timestamp_us(timestamp) else {
         return Parsed::Invalid("timestamp is neither YYYYMMDD HH:MM:SS nor microseconds");
     };
@@ -84,11 +93,9 @@ pub fn parse(text: &str, events: Range<usize>) -> Parsed<'_> {
         ),
         "DISCONNECT" => (Action::Disconnect, None, None),
         op if op.starts_with("QUERY") => (Action::Query, non_empty(object), None),
-        "READ" | "WRITE" | "CREATE" | "ALTER" | "RENAME" | "DROP" if !quoted => (
-            Action::Table { operation },
-            None,
-            non_empty(object),
-        ),
+        "READ" | "WRITE" | "CREATE" | "ALTER" | "RENAME" | "DROP" if !quoted => {
+            (Action::Table { operation }, None, non_empty(object))
+        }
         _ if quoted => (Action::Other { operation }, non_empty(object), None),
         _ => (Action::Other { operation }, None, non_empty(object)),
     };
@@ -140,11 +147,7 @@ fn timestamp_us(field: &str) -> Option<i64> {
     if b.len() == 17 && b[8] == b' ' && b[11] == b':' && b[14] == b':' {
         return civil_to_us(
             (digits(&b[0..4])?, digits(&b[4..6])?, digits(&b[6..8])?),
-            (
-                digits(&b[9..11])?,
-                digits(&b[12..14])?,
-                digits(&b[15..17])?,
-            ),
+            (digits(&b[9..11])?, digits(&b[12..14])?, digits(&b[15..17])?),
         );
     }
     // Aurora writes microseconds; 16 digits covers 2001 to 2286.
@@ -230,7 +233,10 @@ mod tests {
             r"20231114 22:13:40,ip-10-0-1-23,admin,10.0.2.15,3051,152313,QUERY,appdb,'GRANT SELECT, INSERT ON appdb.* TO \'report\'@\'%\'',0",
         );
         assert_eq!(e.time_us, 1_700_000_020_000_000);
-        assert_eq!((e.server, e.user, e.host, e.database), ("ip-10-0-1-23", "admin", "10.0.2.15", "appdb"));
+        assert_eq!(
+            (e.server, e.user, e.host, e.database),
+            ("ip-10-0-1-23", "admin", "10.0.2.15", "appdb")
+        );
         assert_eq!(e.action, Action::Query);
         assert_eq!(
             e.statement.as_deref(),
@@ -242,7 +248,9 @@ mod tests {
 
     #[test]
     fn aurora_microseconds_and_table_rows_with_empty_retcode() {
-        let e = event("1700000000323456,aurora-prod-instance-1,admin,10.0.3.44,47,979852,DROP,appdb,tmp_import,");
+        let e = event(
+            "1700000000323456,aurora-prod-instance-1,admin,10.0.3.44,47,979852,DROP,appdb,tmp_import,",
+        );
         assert_eq!(e.time_us, 1_700_000_000_323_456);
         assert_eq!(e.action, Action::Table { operation: "DROP" });
         assert_eq!(e.object.as_deref(), Some("tmp_import"));
@@ -252,8 +260,15 @@ mod tests {
 
     #[test]
     fn failed_connect_and_connect_with_an_error() {
-        let e = event("20231114 22:14:02,ip-10-0-1-23,mallory,198.51.100.23,3052,0,FAILED_CONNECT,,,1045");
-        assert_eq!(e.action, Action::FailedLogin { reason: "access denied (error 1045)".into() });
+        let e = event(
+            "20231114 22:14:02,ip-10-0-1-23,mallory,198.51.100.23,3052,0,FAILED_CONNECT,,,1045",
+        );
+        assert_eq!(
+            e.action,
+            Action::FailedLogin {
+                reason: "access denied (error 1045)".into()
+            }
+        );
         assert!(e.failed());
         let e = event("20231114 22:14:02,ip,eve,198.51.100.23,3052,0,CONNECT,appdb,,1044");
         assert!(matches!(e.action, Action::FailedLogin { .. }));
@@ -266,8 +281,13 @@ mod tests {
         let e = event(r"20231114 22:13:40,h,u,h,1,2,QUERY,db,'SELECT \'a\\\'b\'\nFROM t\tx',0");
         assert_eq!(e.statement.as_deref(), Some("SELECT 'a\\'b'\nFROM t\tx"));
         // Raw newlines inside the quotes belong to the statement.
-        let e = event("20231114 22:13:40,h,u,h,1,2,QUERY,db,'CREATE TABLE t (\n  a int,\n  b int\n)',0");
-        assert_eq!(e.statement.as_deref(), Some("CREATE TABLE t (\n  a int,\n  b int\n)"));
+        let e = event(
+            "20231114 22:13:40,h,u,h,1,2,QUERY,db,'CREATE TABLE t (\n  a int,\n  b int\n)',0",
+        );
+        assert_eq!(
+            e.statement.as_deref(),
+            Some("CREATE TABLE t (\n  a int,\n  b int\n)")
+        );
         // A statement ending in an escaped backslash.
         let e = event(r"20231114 22:13:40,h,u,h,1,2,QUERY,db,'SELECT \'\\\\\'',0");
         assert_eq!(e.statement.as_deref(), Some(r"SELECT '\\'"));
@@ -276,7 +296,10 @@ mod tests {
     #[test]
     fn open_quotes_ask_for_the_next_line_and_garbage_is_invalid() {
         assert_eq!(
-            parse("20231114 22:13:40,h,u,h,1,2,QUERY,db,'CREATE TABLE t (", 0..1),
+            parse(
+                "20231114 22:13:40,h,u,h,1,2,QUERY,db,'CREATE TABLE t (",
+                0..1
+            ),
             Parsed::Incomplete
         );
         assert_eq!(

@@ -37,7 +37,10 @@ pub struct Delivery {
 pub fn deliveries(source: &Source, alerts: &[Alert]) -> Vec<Delivery> {
     let mut instances: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, alert) in alerts.iter().enumerate() {
-        match instances.iter_mut().find(|(name, _)| *name == alert.instance) {
+        match instances
+            .iter_mut()
+            .find(|(name, _)| *name == alert.instance)
+        {
             Some((_, list)) => list.push(i),
             None => instances.push((&alert.instance, vec![i])),
         }
@@ -87,7 +90,10 @@ pub fn deliveries(source: &Source, alerts: &[Alert]) -> Vec<Delivery> {
             let sections = message.blocks.len().saturating_sub(2);
             let shown = &findings[next..(next + sections).min(findings.len())];
             next += sections;
-            let mut event_ids: Vec<&str> = shown.iter().flat_map(|(_, ids, _)| ids.iter().copied()).collect();
+            let mut event_ids: Vec<&str> = shown
+                .iter()
+                .flat_map(|(_, ids, _)| ids.iter().copied())
+                .collect();
             event_ids.sort_unstable();
             out.push(Delivery {
                 key: key(&source.log_group, instance, &event_ids),
@@ -103,7 +109,10 @@ pub fn deliveries(source: &Source, alerts: &[Alert]) -> Vec<Delivery> {
 }
 
 fn ids<'a>(alerts: &[&'a Alert]) -> Vec<&'a str> {
-    alerts.iter().flat_map(|a| a.event_ids.iter().map(String::as_str)).collect()
+    alerts
+        .iter()
+        .flat_map(|a| a.event_ids.iter().map(String::as_str))
+        .collect()
 }
 
 fn event_finding(alert: &Alert) -> Finding {
@@ -212,7 +221,10 @@ fn hosts(group: &[&Alert]) -> String {
 /// the same keys, and a different batch different ones.
 fn key(log_group: &str, instance: &str, event_ids: &[&str]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in [log_group, instance].into_iter().chain(event_ids.iter().copied()) {
+    for part in [log_group, instance]
+        .into_iter()
+        .chain(event_ids.iter().copied())
+    {
         for b in part.bytes().chain(std::iter::once(b'\n')) {
             hash ^= u64::from(b);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
@@ -250,14 +262,27 @@ mod tests {
     #[test]
     fn grouped_by_instance_then_user_with_every_field() {
         let source = Source::new("/aws/rds/cluster/c/audit", "s");
-        let alerts = vec![alert(0, "admin", "i-1"), alert(1, "bob", "i-2"), alert(2, "admin", "i-1")];
+        let alerts = vec![
+            alert(0, "admin", "i-1"),
+            alert(1, "bob", "i-2"),
+            alert(2, "admin", "i-1"),
+        ];
         let out = deliveries(&source, &alerts);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].instance, "i-1");
         assert_eq!(out[0].alerts, 2);
         let t = text(&out[0]);
-        for needle in ["RDS audit: i-1: 2 events", "👤 admin: 2 events", "*Who:* admin", "*From:* 10.0.0.2",
-            "*When:* 2023-11-14 22:13:22 UTC", "*Database:* appdb", "*Category:* ddl", "DROP TABLE t2", "Schema change · DROP TABLE"] {
+        for needle in [
+            "RDS audit: i-1: 2 events",
+            "👤 admin: 2 events",
+            "*Who:* admin",
+            "*From:* 10.0.0.2",
+            "*When:* 2023-11-14 22:13:22 UTC",
+            "*Database:* appdb",
+            "*Category:* ddl",
+            "DROP TABLE t2",
+            "Schema change · DROP TABLE",
+        ] {
             assert!(t.contains(needle), "{needle} missing in {t}");
         }
         assert!(!t.contains("bob"));
@@ -269,10 +294,16 @@ mod tests {
     #[test]
     fn many_alerts_split_into_parts_and_the_rest_is_summarised() {
         let source = Source::new("/aws/rds/instance/db/audit", "s");
-        let alerts: Vec<Alert> = (0..130).map(|i| alert(i, if i % 2 == 0 { "a" } else { "b" }, "db")).collect();
+        let alerts: Vec<Alert> = (0..130)
+            .map(|i| alert(i, if i % 2 == 0 { "a" } else { "b" }, "db"))
+            .collect();
         let out = deliveries(&source, &alerts);
         assert!(out.len() >= 3, "{}", out.len());
-        assert_eq!(out.iter().map(|d| d.alerts).sum::<usize>(), 130, "every alert shown or summarised");
+        assert_eq!(
+            out.iter().map(|d| d.alerts).sum::<usize>(),
+            130,
+            "every alert shown or summarised"
+        );
         assert!(out.iter().all(|d| d.parts == out.len()));
         let all: String = out.iter().map(text).collect();
         assert_eq!(all.matches("*Who:*").count(), MAX_DETAILED);

@@ -35,11 +35,21 @@ pub struct Prefix<'a> {
 /// Reads the RDS prefix and severity; `None` if `line` does not start with them.
 pub fn prefix(line: &str) -> Option<Prefix<'_>> {
     let b = line.as_bytes();
-    if b.len() < 21 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 21
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let date = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let clock = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let clock = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     let rest = &line[19..];
     // ` UTC:` — the zone is a name; only UTC can be converted without a table.
     let rest = rest.strip_prefix(' ')?;
@@ -83,7 +93,11 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
 
     let severity_end = rest.find(':')?;
     let severity = &rest[..severity_end];
-    if severity.is_empty() || !severity.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if severity.is_empty()
+        || !severity
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         return None;
     }
     let message = rest[severity_end + 1..].trim_start_matches(' ');
@@ -144,7 +158,13 @@ pub fn parse(text: &str, events: Range<usize>, fallback_us: i64) -> Parsed<'_> {
     if p.severity == "FATAL"
         && let Some((reason, user)) = auth_failure(p.message)
     {
-        let mut e = event(Action::FailedLogin { reason: reason.into() }, None, None);
+        let mut e = event(
+            Action::FailedLogin {
+                reason: reason.into(),
+            },
+            None,
+            None,
+        );
         if e.user.is_empty() {
             e.user = user;
         }
@@ -161,16 +181,25 @@ fn auth_failure(message: &str) -> Option<(&'static str, &str)> {
         Some(&message[start..start + end])
     };
     if message.starts_with("password authentication failed for user \"") {
-        return Some(("password authentication failed", quoted_after("for user \"")?));
+        return Some((
+            "password authentication failed",
+            quoted_after("for user \"")?,
+        ));
     }
     if message.contains(" authentication failed for user \"") {
         return Some(("authentication failed", quoted_after("for user \"")?));
     }
     if message.starts_with("no pg_hba.conf entry for ") {
-        return Some(("no pg_hba.conf entry for this host, user and database", quoted_after("user \"").unwrap_or("")));
+        return Some((
+            "no pg_hba.conf entry for this host, user and database",
+            quoted_after("user \"").unwrap_or(""),
+        ));
     }
     if message.starts_with("pg_hba.conf rejects connection for ") {
-        return Some(("pg_hba.conf rejects the connection", quoted_after("user \"").unwrap_or("")));
+        return Some((
+            "pg_hba.conf rejects the connection",
+            quoted_after("user \"").unwrap_or(""),
+        ));
     }
     if message.starts_with("role \"") && message.ends_with("\" does not exist") {
         return Some(("role does not exist", quoted_after("role \"")?));
@@ -222,13 +251,23 @@ fn audit_record(csv: &str) -> Record<'_> {
     if count < 8 {
         return Record::Invalid("an AUDIT record has fewer than 8 fields");
     }
-    let [audit_type, statement_id, substatement_id, class, command, object_type, object_name, statement] = fields;
+    let [
+        audit_type,
+        statement_id,
+        substatement_id,
+        class,
+        command,
+        object_type,
+        object_name,
+        statement,
+    ] = fields;
     if audit_type != "SESSION" && audit_type != "OBJECT" {
         return Record::Invalid("AUDIT type is neither SESSION nor OBJECT");
     }
-    let (Some(statement_id), Some(substatement_id)) =
-        (digits(statement_id.as_bytes()), digits(substatement_id.as_bytes()))
-    else {
+    let (Some(statement_id), Some(substatement_id)) = (
+        digits(statement_id.as_bytes()),
+        digits(substatement_id.as_bytes()),
+    ) else {
         return Record::Invalid("AUDIT statement ids are not numbers");
     };
     let Cow::Borrowed(class) = class else {
@@ -305,11 +344,24 @@ mod tests {
             "2023-11-14 22:23:56 UTC:10.0.5.20(50222):postgres@appdb:[28180]:LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,TABLE,public.t3,drop table t3;,<not logged>",
         );
         assert_eq!(e.time_us, 1_700_000_636_000_000);
-        assert_eq!((e.user, e.host, e.database, e.session), ("postgres", "10.0.5.20", "appdb", "28180"));
-        let Action::PgAudit { class, command, object_type, statement_id, substatement_id } = &e.action else {
+        assert_eq!(
+            (e.user, e.host, e.database, e.session),
+            ("postgres", "10.0.5.20", "appdb", "28180")
+        );
+        let Action::PgAudit {
+            class,
+            command,
+            object_type,
+            statement_id,
+            substatement_id,
+        } = &e.action
+        else {
             panic!("{:?}", e.action)
         };
-        assert_eq!((*class, command.as_ref(), object_type.as_ref()), ("DDL", "DROP TABLE", "TABLE"));
+        assert_eq!(
+            (*class, command.as_ref(), object_type.as_ref()),
+            ("DDL", "DROP TABLE", "TABLE")
+        );
         assert_eq!((*statement_id, *substatement_id), (1, 1));
         assert_eq!(e.object.as_deref(), Some("public.t3"));
         assert_eq!(e.statement.as_deref(), Some("drop table t3;"));
@@ -340,7 +392,10 @@ mod tests {
             "2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,1,ROLE,GRANT,,,\"GRANT SELECT ON public.orders TO report;\",<not logged>",
         );
         assert_eq!(e.object, None);
-        assert_eq!(e.statement.as_deref(), Some("GRANT SELECT ON public.orders TO report;"));
+        assert_eq!(
+            e.statement.as_deref(),
+            Some("GRANT SELECT ON public.orders TO report;")
+        );
         let e = event(
             "2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,2,READ,SELECT,TABLE,public.b,<previously logged>,\"1,\"\"x\"\"\"",
         );
@@ -352,13 +407,20 @@ mod tests {
         let e = event(
             "2023-11-14 22:25:01 UTC:198.51.100.9(40110):intruder@appdb:[28200]:FATAL:  password authentication failed for user \"intruder\"",
         );
-        assert_eq!(e.action, Action::FailedLogin { reason: "password authentication failed".into() });
+        assert_eq!(
+            e.action,
+            Action::FailedLogin {
+                reason: "password authentication failed".into()
+            }
+        );
         assert_eq!(e.host, "198.51.100.9");
         let e = event(
             "2023-11-14 22:25:01 UTC:2001:db8::7(40110):@:[28201]:FATAL:  no pg_hba.conf entry for host \"2001:db8::7\", user \"bob\", database \"appdb\", SSL off",
         );
         assert_eq!((e.user, e.host), ("bob", "2001:db8::7"));
-        let e = event("2023-11-14 22:25:01 UTC:[local]:ghost@appdb:[28202]:FATAL:  role \"ghost\" does not exist");
+        let e = event(
+            "2023-11-14 22:25:01 UTC:[local]:ghost@appdb:[28202]:FATAL:  role \"ghost\" does not exist",
+        );
         assert_eq!((e.user, e.host), ("ghost", "[local]"));
         assert!(e.failed());
     }
@@ -385,7 +447,11 @@ mod tests {
 
     #[test]
     fn a_zone_other_than_utc_uses_the_log_event_time() {
-        let e = match parse("2023-11-14 23:25:01 CET:10.0.0.1(1):a@b:[1]:FATAL:  role \"a\" does not exist", 0..1, 42) {
+        let e = match parse(
+            "2023-11-14 23:25:01 CET:10.0.0.1(1):a@b:[1]:FATAL:  role \"a\" does not exist",
+            0..1,
+            42,
+        ) {
             Parsed::Event(e) => e,
             other => panic!("{other:?}"),
         };

@@ -37,7 +37,12 @@ pub struct Joined {
 
 impl Joined {
     pub fn parse(&self) -> Parsed<'_> {
-        parse(self.dialect, &self.text, self.events.clone(), self.fallback_us)
+        parse(
+            self.dialect,
+            &self.text,
+            self.events.clone(),
+            self.fallback_us,
+        )
     }
 }
 
@@ -120,7 +125,12 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
             if in_pg_output {
                 reading.not_audit += 1;
             } else {
-                reading.unparsed(data, line.event, line.text, "matches none of the audit formats");
+                reading.unparsed(
+                    data,
+                    line.event,
+                    line.text,
+                    "matches none of the audit formats",
+                );
             }
             i += 1;
             continue;
@@ -158,7 +168,12 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
                         i = next;
                     }
                     None => {
-                        reading.unparsed(data, line.event, line.text, "a quoted field never closes");
+                        reading.unparsed(
+                            data,
+                            line.event,
+                            line.text,
+                            "a quoted field never closes",
+                        );
                         i += 1;
                     }
                 }
@@ -170,7 +185,12 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
 
 /// Joins lines from `start` until the record is complete; `None` if it
 /// never completes into a well-formed record.
-fn join(lines: &[Line<'_>], start: usize, dialect: Dialect, fallback_us: i64) -> Option<(Joined, usize)> {
+fn join(
+    lines: &[Line<'_>],
+    start: usize,
+    dialect: Dialect,
+    fallback_us: i64,
+) -> Option<(Joined, usize)> {
     let mut text = lines[start].text.to_owned();
     let last = lines.len().min(start + MAX_JOINED_LINES);
     for (end, line) in lines.iter().enumerate().take(last).skip(start + 1) {
@@ -250,7 +270,10 @@ pub(crate) mod tests {
         let reading = read(&data, &source);
         assert_eq!(reading.unparsed, 0, "{:?}", reading.examples);
         assert_eq!(reading.joined[0].events, 0..3);
-        assert_eq!(statements(&reading), ["SELECT 1", "CREATE TABLE t (\n  a int, -- it's\n)"]);
+        assert_eq!(
+            statements(&reading),
+            ["SELECT 1", "CREATE TABLE t (\n  a int, -- it's\n)"]
+        );
     }
 
     #[test]
@@ -268,7 +291,11 @@ pub(crate) mod tests {
         assert_eq!(statements(&reading), ["DROP TABLE x"]);
         assert_eq!(reading.unparsed, 2);
         assert_eq!(reading.examples[0].event_id, "id0");
-        assert!(!reading.examples[0].line.contains("pw"), "{:?}", reading.examples[0]);
+        assert!(
+            !reading.examples[0].line.contains("pw"),
+            "{:?}",
+            reading.examples[0]
+        );
         assert_eq!(reading.examples[1].line, "garbage line");
     }
 
@@ -289,7 +316,10 @@ pub(crate) mod tests {
         let reading = read(&data, &source);
         assert_eq!(
             statements(&reading),
-            ["create table t (\n  a int,\n  b text\n);", "drop table\n  t;"]
+            [
+                "create table t (\n  a int,\n  b text\n);",
+                "drop table\n  t;"
+            ]
         );
         assert_eq!(reading.not_audit, 2);
         assert_eq!(reading.unparsed, 1);

@@ -29,13 +29,13 @@ pub const MASK: &str = "***";
 
 /// Cheap pre-check: a statement without any of these words needs no lexing.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)passw|pwd|secret|credential|identified|rds_set_external").expect("static regex")
+    Regex::new(r"(?i)passw|pwd|secret|credential|identified|rds_set_external")
+        .expect("static regex")
 });
 
 /// `password=value` inside a connection string.
-static CONNINFO_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:password|passwd|pwd)\s*=\s*").expect("static regex")
-});
+static CONNINFO_PASSWORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:password|passwd|pwd)\s*=\s*").expect("static regex"));
 
 /// Words that may follow `PASSWORD` without a secret after them.
 const HARMLESS_AFTER_PASSWORD: &[&str] = &[
@@ -71,7 +71,8 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
             }
             Kind::Word
                 if seen_identified
-                    && (text.eq_ignore_ascii_case("USING") || text.eq_ignore_ascii_case("REPLACE")) =>
+                    && (text.eq_ignore_ascii_case("USING")
+                        || text.eq_ignore_ascii_case("REPLACE")) =>
             {
                 match tokens.get(i + 1) {
                     Some(t) if matches!(t.kind, Kind::Str { .. }) => {
@@ -126,7 +127,10 @@ fn identified(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize
         let Some(plugin) = tokens.get(i + 2) else {
             return i + 2;
         };
-        if !matches!(plugin.kind, Kind::Word | Kind::QuotedName | Kind::Str { .. }) {
+        if !matches!(
+            plugin.kind,
+            Kind::Word | Kind::QuotedName | Kind::Str { .. }
+        ) {
             masks.rest_from(plugin.span.start);
             return tokens.len();
         }
@@ -159,7 +163,14 @@ fn by_value(sql: &str, tokens: &[Token], at: usize, masks: &mut Masks) -> usize 
             masks.literal(v);
             at + 1
         }
-        Some(v) if is_word(sql, v, "RANDOM") && tokens.get(at + 1).is_some_and(|p| is_word(sql, p, "PASSWORD")) => at + 2,
+        Some(v)
+            if is_word(sql, v, "RANDOM")
+                && tokens
+                    .get(at + 1)
+                    .is_some_and(|p| is_word(sql, p, "PASSWORD")) =>
+        {
+            at + 2
+        }
         Some(v) if is_word(sql, v, "PASSWORD") => match tokens.get(at + 1) {
             Some(h) if matches!(h.kind, Kind::Str { .. }) => {
                 masks.literal(h);
@@ -342,87 +353,242 @@ mod tests {
     /// Redacts and checks that no part of `secret` survives.
     fn check(sql: &str, dialect: SqlDialect, secret: &str, expected: &str) {
         let out = redact(sql, dialect);
-        assert!(!out.contains(secret), "secret {secret:?} survived in {out:?}");
+        assert!(
+            !out.contains(secret),
+            "secret {secret:?} survived in {out:?}"
+        );
         assert_eq!(out, expected, "from {sql:?}");
     }
 
     #[test]
     fn mysql_identified_by_forms() {
-        check("CREATE USER 'app'@'%' IDENTIFIED BY 's3cr3t'", MySql, "s3cr3t",
-            "CREATE USER 'app'@'%' IDENTIFIED BY '***'");
-        check(r"ALTER USER app IDENTIFIED BY 'it\'s, a secret'", MySql, "secret",
-            "ALTER USER app IDENTIFIED BY '***'");
-        check("ALTER USER app IDENTIFIED BY 'don''t,tell' PASSWORD EXPIRE", MySql, "tell",
-            "ALTER USER app IDENTIFIED BY '***' PASSWORD EXPIRE");
-        check(r#"CREATE USER x IDENTIFIED BY "dq\"pw,1""#, MySql, "dq",
-            r#"CREATE USER x IDENTIFIED BY "***""#);
-        check("CREATE USER x IDENTIFIED WITH mysql_native_password BY 'n4tive' REQUIRE SSL", MySql, "n4tive",
-            "CREATE USER x IDENTIFIED WITH mysql_native_password BY '***' REQUIRE SSL");
-        check("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$hash'", MySql, "hash",
-            "CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '***'");
-        check("ALTER USER x IDENTIFIED BY 'newpw' REPLACE 'oldpw' RETAIN CURRENT PASSWORD", MySql, "pw'",
-            "ALTER USER x IDENTIFIED BY '***' REPLACE '***' RETAIN CURRENT PASSWORD");
-        check("GRANT ALL ON *.* TO bob IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9'", MySql, "6BB4",
-            "GRANT ALL ON *.* TO bob IDENTIFIED BY PASSWORD '***'");
-        check("CREATE USER x IDENTIFIED VIA ed25519 USING PASSWORD('edpw') OR unix_socket", MySql, "edpw",
-            "CREATE USER x IDENTIFIED VIA ed25519 USING PASSWORD('***') OR unix_socket");
-        check("CREATE USER x IDENTIFIED BY RANDOM PASSWORD", MySql, "%none%",
-            "CREATE USER x IDENTIFIED BY RANDOM PASSWORD");
-        check("CREATE USER x IDENTIFIED WITH auth_socket", MySql, "%none%",
-            "CREATE USER x IDENTIFIED WITH auth_socket");
+        check(
+            "CREATE USER 'app'@'%' IDENTIFIED BY 's3cr3t'",
+            MySql,
+            "s3cr3t",
+            "CREATE USER 'app'@'%' IDENTIFIED BY '***'",
+        );
+        check(
+            r"ALTER USER app IDENTIFIED BY 'it\'s, a secret'",
+            MySql,
+            "secret",
+            "ALTER USER app IDENTIFIED BY '***'",
+        );
+        check(
+            "ALTER USER app IDENTIFIED BY 'don''t,tell' PASSWORD EXPIRE",
+            MySql,
+            "tell",
+            "ALTER USER app IDENTIFIED BY '***' PASSWORD EXPIRE",
+        );
+        check(
+            r#"CREATE USER x IDENTIFIED BY "dq\"pw,1""#,
+            MySql,
+            "dq",
+            r#"CREATE USER x IDENTIFIED BY "***""#,
+        );
+        check(
+            "CREATE USER x IDENTIFIED WITH mysql_native_password BY 'n4tive' REQUIRE SSL",
+            MySql,
+            "n4tive",
+            "CREATE USER x IDENTIFIED WITH mysql_native_password BY '***' REQUIRE SSL",
+        );
+        check(
+            "CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$hash'",
+            MySql,
+            "hash",
+            "CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '***'",
+        );
+        check(
+            "ALTER USER x IDENTIFIED BY 'newpw' REPLACE 'oldpw' RETAIN CURRENT PASSWORD",
+            MySql,
+            "pw'",
+            "ALTER USER x IDENTIFIED BY '***' REPLACE '***' RETAIN CURRENT PASSWORD",
+        );
+        check(
+            "GRANT ALL ON *.* TO bob IDENTIFIED BY PASSWORD '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9'",
+            MySql,
+            "6BB4",
+            "GRANT ALL ON *.* TO bob IDENTIFIED BY PASSWORD '***'",
+        );
+        check(
+            "CREATE USER x IDENTIFIED VIA ed25519 USING PASSWORD('edpw') OR unix_socket",
+            MySql,
+            "edpw",
+            "CREATE USER x IDENTIFIED VIA ed25519 USING PASSWORD('***') OR unix_socket",
+        );
+        check(
+            "CREATE USER x IDENTIFIED BY RANDOM PASSWORD",
+            MySql,
+            "%none%",
+            "CREATE USER x IDENTIFIED BY RANDOM PASSWORD",
+        );
+        check(
+            "CREATE USER x IDENTIFIED WITH auth_socket",
+            MySql,
+            "%none%",
+            "CREATE USER x IDENTIFIED WITH auth_socket",
+        );
     }
 
     #[test]
     fn mysql_set_password_and_replication() {
-        check("SET PASSWORD FOR 'bob'@'%' = 'pa,ss''wd'", MySql, "wd", "SET PASSWORD FOR 'bob'@'%' = '***'");
-        check("SET PASSWORD = PASSWORD('old-style')", MySql, "old-style", "SET PASSWORD = PASSWORD('***')");
-        check("SET PASSWORD FOR bob = OLD_PASSWORD('oldest')", MySql, "oldest", "SET PASSWORD FOR bob = OLD_PASSWORD('***')");
-        check("CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='repl,pw', MASTER_PORT=3306", MySql, "repl",
-            "CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='***', MASTER_PORT=3306");
-        check("CALL mysql.rds_set_external_master('h', 3306, 'repl', 'replpw', 'bin.1', 4, 0)", MySql, "replpw",
-            "CALL mysql.rds_set_external_master('***', 3306, '***', '***', '***', 4, 0)");
-        check("UPDATE users SET password = 'h@sh' WHERE id = 3", MySql, "h@sh", "UPDATE users SET password = '***' WHERE id = 3");
+        check(
+            "SET PASSWORD FOR 'bob'@'%' = 'pa,ss''wd'",
+            MySql,
+            "wd",
+            "SET PASSWORD FOR 'bob'@'%' = '***'",
+        );
+        check(
+            "SET PASSWORD = PASSWORD('old-style')",
+            MySql,
+            "old-style",
+            "SET PASSWORD = PASSWORD('***')",
+        );
+        check(
+            "SET PASSWORD FOR bob = OLD_PASSWORD('oldest')",
+            MySql,
+            "oldest",
+            "SET PASSWORD FOR bob = OLD_PASSWORD('***')",
+        );
+        check(
+            "CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='repl,pw', MASTER_PORT=3306",
+            MySql,
+            "repl",
+            "CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='***', MASTER_PORT=3306",
+        );
+        check(
+            "CALL mysql.rds_set_external_master('h', 3306, 'repl', 'replpw', 'bin.1', 4, 0)",
+            MySql,
+            "replpw",
+            "CALL mysql.rds_set_external_master('***', 3306, '***', '***', '***', 4, 0)",
+        );
+        check(
+            "UPDATE users SET password = 'h@sh' WHERE id = 3",
+            MySql,
+            "h@sh",
+            "UPDATE users SET password = '***' WHERE id = 3",
+        );
     }
 
     #[test]
     fn postgres_password_forms() {
-        check("CREATE ROLE app LOGIN PASSWORD 'pg''s,ecret' VALID UNTIL '2030-01-01'", Postgres, "ecret",
-            "CREATE ROLE app LOGIN PASSWORD '***' VALID UNTIL '2030-01-01'");
-        check("ALTER USER app WITH ENCRYPTED PASSWORD 'md5abcdef'", Postgres, "abcdef",
-            "ALTER USER app WITH ENCRYPTED PASSWORD '***'");
-        check("alter role app password $$dollar'pw$$", Postgres, "dollar", "alter role app password $$***$$");
-        check(r"ALTER ROLE app PASSWORD E'esc\'aped'", Postgres, "aped", r"ALTER ROLE app PASSWORD E'***'");
-        check("ALTER ROLE app PASSWORD NULL", Postgres, "%none%", "ALTER ROLE app PASSWORD NULL");
-        check("CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'fdwpw')", Postgres, "fdwpw",
-            "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password '***')");
-        check("CREATE SUBSCRIPTION s CONNECTION 'host=h dbname=d password=subpw user=u' PUBLICATION p", Postgres, "subpw",
-            "CREATE SUBSCRIPTION s CONNECTION 'host=h dbname=d password=*** user=u' PUBLICATION p");
-        check("SELECT aws_commons.create_aws_credentials('AKIAXX', 'sekr3t', '')", Postgres, "sekr3t",
-            "SELECT aws_commons.create_aws_credentials('***', '***', '***')");
+        check(
+            "CREATE ROLE app LOGIN PASSWORD 'pg''s,ecret' VALID UNTIL '2030-01-01'",
+            Postgres,
+            "ecret",
+            "CREATE ROLE app LOGIN PASSWORD '***' VALID UNTIL '2030-01-01'",
+        );
+        check(
+            "ALTER USER app WITH ENCRYPTED PASSWORD 'md5abcdef'",
+            Postgres,
+            "abcdef",
+            "ALTER USER app WITH ENCRYPTED PASSWORD '***'",
+        );
+        check(
+            "alter role app password $$dollar'pw$$",
+            Postgres,
+            "dollar",
+            "alter role app password $$***$$",
+        );
+        check(
+            r"ALTER ROLE app PASSWORD E'esc\'aped'",
+            Postgres,
+            "aped",
+            r"ALTER ROLE app PASSWORD E'***'",
+        );
+        check(
+            "ALTER ROLE app PASSWORD NULL",
+            Postgres,
+            "%none%",
+            "ALTER ROLE app PASSWORD NULL",
+        );
+        check(
+            "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'fdwpw')",
+            Postgres,
+            "fdwpw",
+            "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password '***')",
+        );
+        check(
+            "CREATE SUBSCRIPTION s CONNECTION 'host=h dbname=d password=subpw user=u' PUBLICATION p",
+            Postgres,
+            "subpw",
+            "CREATE SUBSCRIPTION s CONNECTION 'host=h dbname=d password=*** user=u' PUBLICATION p",
+        );
+        check(
+            "SELECT aws_commons.create_aws_credentials('AKIAXX', 'sekr3t', '')",
+            Postgres,
+            "sekr3t",
+            "SELECT aws_commons.create_aws_credentials('***', '***', '***')",
+        );
     }
 
     #[test]
     fn fails_closed_on_what_it_cannot_read() {
         // A typo without quotes: the rest is masked.
-        check("ALTER ROLE bob PASSWORD hunter2", Postgres, "hunter2", "ALTER ROLE bob PASSWORD ***");
-        check("CREATE USER x IDENTIFIED BY hunter2", MySql, "hunter2", "CREATE USER x IDENTIFIED BY ***");
+        check(
+            "ALTER ROLE bob PASSWORD hunter2",
+            Postgres,
+            "hunter2",
+            "ALTER ROLE bob PASSWORD ***",
+        );
+        check(
+            "CREATE USER x IDENTIFIED BY hunter2",
+            MySql,
+            "hunter2",
+            "CREATE USER x IDENTIFIED BY ***",
+        );
         // Truncated by the audit plugin mid-literal.
-        check("CREATE USER x IDENTIFIED BY 'half-a-sec", MySql, "half", "CREATE USER x IDENTIFIED BY '***");
-        check("SET PASSWORD = PASSWORD('trunc", MySql, "trunc", "SET PASSWORD = PASSWORD ***");
+        check(
+            "CREATE USER x IDENTIFIED BY 'half-a-sec",
+            MySql,
+            "half",
+            "CREATE USER x IDENTIFIED BY '***",
+        );
+        check(
+            "SET PASSWORD = PASSWORD('trunc",
+            MySql,
+            "trunc",
+            "SET PASSWORD = PASSWORD ***",
+        );
         // Secrets in comments and stray literals.
-        check("SELECT 1 /* password is swordfish */", MySql, "swordfish", "SELECT 1 /*****/");
-        check("INSERT INTO notes VALUES ('the secret is 42')", MySql, "42", "INSERT INTO notes VALUES ('***')");
+        check(
+            "SELECT 1 /* password is swordfish */",
+            MySql,
+            "swordfish",
+            "SELECT 1 /*****/",
+        );
+        check(
+            "INSERT INTO notes VALUES ('the secret is 42')",
+            MySql,
+            "42",
+            "INSERT INTO notes VALUES ('***')",
+        );
         // Words it does not know after a password keyword.
-        check("SELECT password LIKE 'x%' FROM users", MySql, "x%", "SELECT password ***");
+        check(
+            "SELECT password LIKE 'x%' FROM users",
+            MySql,
+            "x%",
+            "SELECT password ***",
+        );
     }
 
     #[test]
     fn harmless_statements_are_unchanged_and_not_copied() {
-        for sql in ["SELECT 1", "DROP TABLE tmp_import", "GRANT SELECT ON a.* TO 'r'@'%'"] {
+        for sql in [
+            "SELECT 1",
+            "DROP TABLE tmp_import",
+            "GRANT SELECT ON a.* TO 'r'@'%'",
+        ] {
             assert!(matches!(redact(sql, MySql), Cow::Borrowed(_)), "{sql}");
         }
-        assert_eq!(redact("SELECT password_hash, id FROM users", MySql), "SELECT password_hash, id FROM users");
-        assert_eq!(redact("ALTER USER x PASSWORD HISTORY 5", MySql), "ALTER USER x PASSWORD HISTORY 5");
+        assert_eq!(
+            redact("SELECT password_hash, id FROM users", MySql),
+            "SELECT password_hash, id FROM users"
+        );
+        assert_eq!(
+            redact("ALTER USER x PASSWORD HISTORY 5", MySql),
+            "ALTER USER x PASSWORD HISTORY 5"
+        );
     }
 
     #[test]

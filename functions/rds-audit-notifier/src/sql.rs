@@ -14,7 +14,9 @@ pub enum Kind {
     /// A keyword or a bare name (`@var` included).
     Word,
     /// A string literal; `inner` is its content between the quotes.
-    Str { terminated: bool },
+    Str {
+        terminated: bool,
+    },
     /// `` `name` `` or PostgreSQL `"name"`.
     QuotedName,
     /// `?`, `$1`.
@@ -128,7 +130,10 @@ impl Iterator for Lexer<'_> {
                 Some(self.token(Kind::Param, start, start..start))
             }
             b'$' if !mysql => {
-                let digits = self.b[start + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+                let digits = self.b[start + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
                 if digits > 0 {
                     self.pos = start + 1 + digits;
                     return Some(self.token(Kind::Param, start, start..start));
@@ -157,7 +162,10 @@ impl Iterator for Lexer<'_> {
             }
             b'@' if next.is_some_and(|n| self.is_word_byte(n) || n == b'@') => {
                 self.pos += 1;
-                while self.pos < self.b.len() && (self.is_word_byte(self.b[self.pos]) || matches!(self.b[self.pos], b'@' | b'.')) {
+                while self.pos < self.b.len()
+                    && (self.is_word_byte(self.b[self.pos])
+                        || matches!(self.b[self.pos], b'@' | b'.'))
+                {
                     self.pos += 1;
                 }
                 Some(self.token(Kind::Word, start, start..self.pos))
@@ -235,7 +243,10 @@ mod tests {
 
     #[test]
     fn postgres_strings_dollar_quotes_and_e_strings() {
-        let toks = kinds(r#"'a\' x $$b'c$$ $t$d$$e$t$ E'f\'g' "Name" $1 'open"#, SqlDialect::Postgres);
+        let toks = kinds(
+            r#"'a\' x $$b'c$$ $t$d$$e$t$ E'f\'g' "Name" $1 'open"#,
+            SqlDialect::Postgres,
+        );
         assert_eq!(toks[0], (Kind::Str { terminated: true }, r"a\"));
         assert_eq!(toks[1].0, Kind::Word);
         assert_eq!(toks[2], (Kind::Str { terminated: true }, "b'c"));
