@@ -1,11 +1,17 @@
-//! `bootstrap.zip` per function for the `provided.al2023` runtime.
+//! `bootstrap.zip` per function for the `provided.al2023` runtime, and the
+//! application folder `target/sam/` that `sam package` / `sam publish` take
+//! as it is.
 //!
 //! cargo-lambda builds with zig as the linker, pinned to glibc 2.34 (what
 //! Amazon Linux 2023 ships), for x86_64 always and arm64 where that Rust
 //! target is installed. Each binary's glibc requirement is then read from its
 //! ELF version needs and checked.
+//!
+//! `cargo xtask package [--arch arm64] [function...]`: with `--arch arm64`
+//! the packaged template carries the arm64 builds (Graviton) instead of the
+//! x86_64 ones.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use object::read::elf::{ElfFile64, FileHeader};
@@ -45,10 +51,27 @@ const ARCHES: &[Arch] = &[
 pub fn run(args: &[String]) -> Result {
     crate::setup::run()?;
     let root = root();
-    let functions: Vec<&str> = if args.is_empty() {
+    let mut packaged_arch = "x86_64";
+    let mut names = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--arch" => {
+                packaged_arch = match rest.next().map(String::as_str) {
+                    Some("x86_64") => "x86_64",
+                    Some("arm64") => "arm64",
+                    other => {
+                        return Err(format!("--arch takes x86_64 or arm64, not {other:?}").into());
+                    }
+                }
+            }
+            name => names.push(name),
+        }
+    }
+    let functions: Vec<&str> = if names.is_empty() {
         FUNCTIONS.to_vec()
     } else {
-        args.iter().map(String::as_str).collect()
+        names
     };
     let installed = installed_targets();
     for arch in ARCHES {
@@ -112,7 +135,134 @@ pub fn run(args: &[String]) -> Result {
             );
         }
     }
+    if functions.len() == FUNCTIONS.len() {
+        let lambda_dir = root.join(if packaged_arch == "x86_64" {
+            "target/lambda"
+        } else {
+            "target/lambda-arm64"
+        });
+        let out = root.join("target/sam");
+        let template = write_application(&root, &lambda_dir, packaged_arch, &out)?;
+        println!(
+            "application ({packaged_arch}): {}\n  publish: cd {} && sam package --s3-bucket <bucket> --output-template-file packaged.yaml && sam publish --template packaged.yaml",
+            template.display(),
+            out.display()
+        );
+    } else {
+        eprintln!("target/sam/ not written: it needs every function (run without function names)");
+    }
     Ok(())
+}
+
+/// Writes the application folder `out`: `template.yaml` with each
+/// function's `CodeUri` pointing at its built zip (copied to
+/// `functions/<name>/bootstrap.zip`), the files the template names (LICENSE,
+/// README.md, the state machine definitions), and the architecture of the
+/// zips. `sam package` uploads each of them and rewrites the template with
+/// their S3 locations; `sam publish` takes that result as it is.
+pub fn write_application(
+    root: &Path,
+    lambda_dir: &Path,
+    arch: &str,
+    out: &Path,
+) -> Result<PathBuf> {
+    let source = std::fs::read_to_string(root.join("template.yaml"))?;
+    let template = packaged_template(&source, arch)?;
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    std::fs::create_dir_all(out.join("functions"))?;
+    for function in FUNCTIONS {
+        let zip = lambda_dir.join(function).join("bootstrap.zip");
+        let dest = out.join("functions").join(function);
+        std::fs::create_dir_all(&dest)?;
+        std::fs::copy(&zip, dest.join("bootstrap.zip"))
+            .map_err(|e| format!("{}: {e} (build it first)", zip.display()))?;
+    }
+    for file in ["LICENSE", "README.md"] {
+        std::fs::copy(root.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    }
+    let machines = root.join("statemachines");
+    std::fs::create_dir_all(out.join("statemachines"))?;
+    for entry in std::fs::read_dir(&machines).map_err(|e| format!("{}: {e}", machines.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(
+                &path,
+                out.join("statemachines").join(path.file_name().unwrap()),
+            )?;
+        }
+    }
+    let path = out.join("template.yaml");
+    std::fs::write(&path, template)?;
+    Ok(path)
+}
+
+/// The source template with every function's `CodeUri: .` (the workspace,
+/// for `sam build`) replaced by its zip, and the Globals architecture set to
+/// the zips' one. Text in, text out, so the template keeps its comments and
+/// short-form intrinsics; every function must be found exactly once.
+pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
+    // Which binary each resource builds (its Metadata names it).
+    let mut binary_of = std::collections::HashMap::new();
+    let mut resource = None;
+    for line in source.lines() {
+        if let Some(id) = resource_id(line) {
+            resource = Some(id);
+        } else if let Some(binary) = line.trim().strip_prefix("Binary: ")
+            && let Some(id) = resource
+        {
+            binary_of.insert(id, binary.trim());
+        }
+    }
+    let mut replaced = Vec::new();
+    let mut architectures = 0;
+    let mut out = String::with_capacity(source.len());
+    let mut resource = None;
+    for line in source.lines() {
+        if let Some(id) = resource_id(line) {
+            resource = Some(id);
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        if line.trim() == "CodeUri: ." {
+            let binary = resource.and_then(|id| binary_of.get(id)).ok_or_else(|| {
+                format!("CodeUri of {resource:?} names no BuildProperties.Binary")
+            })?;
+            if !FUNCTIONS.contains(binary) {
+                return Err(format!("{binary} is not a function of the workspace").into());
+            }
+            replaced.push(*binary);
+            out.push_str(&format!(
+                "{indent}CodeUri: functions/{binary}/bootstrap.zip\n"
+            ));
+        } else if line.trim() == "Architectures: [x86_64]" {
+            architectures += 1;
+            out.push_str(&format!("{indent}Architectures: [{arch}]\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    replaced.sort_unstable();
+    let mut expected = FUNCTIONS.to_vec();
+    expected.sort_unstable();
+    if replaced != expected {
+        return Err(format!(
+            "template.yaml: expected one `CodeUri: .` for each of {expected:?}, found {replaced:?}"
+        )
+        .into());
+    }
+    if architectures != 1 {
+        return Err("template.yaml: expected `Architectures: [x86_64]` once, in Globals".into());
+    }
+    Ok(out)
+}
+
+/// The logical id of a resource declared on this line (two-space indent
+/// under `Resources:`).
+fn resource_id(line: &str) -> Option<&str> {
+    let id = line.strip_prefix("  ")?.strip_suffix(':')?;
+    (!id.starts_with(' ') && id.chars().all(|c| c.is_ascii_alphanumeric())).then_some(id)
 }
 
 /// PATH with the venv first, so cargo-lambda finds the pinned zig.
@@ -176,6 +326,97 @@ mod tests {
         assert_eq!(parse_glibc(b"GLIBC_2.34"), Some((2, 34)));
         assert_eq!(parse_glibc(b"GLIBC_2.2.5"), Some((2, 2)));
         assert_eq!(parse_glibc(b"GLIBC_PRIVATE"), None);
+    }
+
+    #[test]
+    fn the_packaged_template_points_every_function_at_its_zip() {
+        let source = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+        let packaged = packaged_template(&source, "arm64").unwrap();
+        for function in FUNCTIONS {
+            let line = format!("CodeUri: functions/{function}/bootstrap.zip");
+            assert_eq!(packaged.matches(&line).count(), 1, "{line}");
+        }
+        assert!(!packaged.contains("CodeUri: .\n"));
+        assert!(packaged.contains("Architectures: [arm64]"));
+        assert!(!packaged.contains("x86_64"));
+        // Nothing else changed.
+        assert_eq!(packaged.lines().count(), source.lines().count());
+    }
+
+    #[test]
+    fn a_template_missing_a_function_is_refused() {
+        let source = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+        let broken = source.replacen("Binary: log-retention", "Binary: something-else", 1);
+        let error = packaged_template(&broken, "x86_64")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("something-else"), "{error}");
+    }
+
+    /// The folder `sam package` takes: every file the template names is in
+    /// it, and the template still lints and transforms.
+    #[test]
+    fn the_application_folder_is_complete_and_transforms() {
+        let root = root();
+        let lambda = tempfile::tempdir().unwrap();
+        for function in FUNCTIONS {
+            std::fs::create_dir_all(lambda.path().join(function)).unwrap();
+            std::fs::write(lambda.path().join(function).join("bootstrap.zip"), function).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let app = out.path().join("sam");
+        let template = write_application(&root, lambda.path(), "x86_64", &app).unwrap();
+        let text = std::fs::read_to_string(&template).unwrap();
+        for function in FUNCTIONS {
+            let zip = app.join("functions").join(function).join("bootstrap.zip");
+            assert_eq!(std::fs::read_to_string(zip).unwrap(), *function);
+        }
+        for named in [
+            "LICENSE",
+            "README.md",
+            "statemachines/maintenance-window.asl.json",
+        ] {
+            assert!(
+                app.join(named).is_file(),
+                "{named} is in the application folder"
+            );
+            assert!(
+                text.contains(named.rsplit('/').next().unwrap()),
+                "the template names {named}"
+            );
+        }
+        let python = root.join(".venv/bin/python");
+        if !python.exists() {
+            eprintln!(
+                "SKIPPED the SAM transform of the packaged template: run `cargo xtask setup`"
+            );
+            return;
+        }
+        let lint = Command::new(root.join(".venv/bin/cfn-lint"))
+            .arg(&template)
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "{}",
+            String::from_utf8_lossy(&lint.stdout)
+        );
+        let translated = Command::new(python)
+            .arg(root.join("tools/python/template_tool.py"))
+            .args(["translate"])
+            .arg(&template)
+            .output()
+            .unwrap();
+        assert!(
+            translated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&translated.stderr)
+        );
+        let out: serde_json::Value = serde_json::from_slice(&translated.stdout).unwrap();
+        assert_eq!(
+            out["Resources"]["LogRetentionFunction"]["Type"],
+            "AWS::Lambda::Function"
+        );
     }
 
     #[test]
