@@ -52,32 +52,36 @@ impl TagMatch {
 }
 
 /// When an exemption stops applying: a date (valid through the end of that
-/// day, UTC) or an RFC 3339 instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Expiry(pub OffsetDateTime);
+/// day, UTC) or an RFC 3339 instant. Shown as the operator wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    pub at: OffsetDateTime,
+    pub source: String,
+}
 
 impl Expiry {
     pub fn parse(text: &str) -> Result<Self, String> {
-        if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
-            return Ok(Self(at));
+        let source = text.trim().to_owned();
+        if let Ok(at) = OffsetDateTime::parse(&source, &Rfc3339) {
+            return Ok(Self { at, source });
         }
-        let date = time::Date::parse(text, format_description!("[year]-[month]-[day]"))
+        let date = time::Date::parse(&source, format_description!("[year]-[month]-[day]"))
             .map_err(|_| format!("expires {text:?} is neither YYYY-MM-DD nor an RFC 3339 time"))?;
-        let end_of_day = date
+        let at = date
             .next_day()
             .map(|d| d.midnight().assume_utc())
-            .unwrap_or(OffsetDateTime::now_utc());
-        Ok(Self(end_of_day))
+            .ok_or_else(|| format!("expires {text:?} is out of range"))?;
+        Ok(Self { at, source })
     }
 
     pub fn passed(&self, now: OffsetDateTime) -> bool {
-        now >= self.0
+        now >= self.at
     }
 }
 
 impl fmt::Display for Expiry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.format(&Rfc3339).unwrap_or_default())
+        f.write_str(&self.source)
     }
 }
 
@@ -231,7 +235,7 @@ impl Exemptions {
     pub fn expired(&self, now: OffsetDateTime) -> Vec<&Exemption> {
         self.0
             .iter()
-            .filter(|e| e.expires.is_some_and(|x| x.passed(now)))
+            .filter(|e| e.expires.as_ref().is_some_and(|x| x.passed(now)))
             .collect()
     }
 }
@@ -288,6 +292,11 @@ mod tests {
         )
         .unwrap();
         let last_day = datetime!(2026-05-31 23:59 UTC);
+        assert!(
+            ex.0[0].describe().contains("expires 2026-05-31"),
+            "{}",
+            ex.0[0].describe()
+        );
         assert!(matches!(
             ex.check(&subject(&tags), last_day),
             Outcome::Exempt(_)
