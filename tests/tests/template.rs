@@ -1470,3 +1470,89 @@ fn the_module_rejects_bad_settings_before_anything_is_deployed() {
         "missing IP sets are named: {text}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// IAM covers what the code calls
+// ---------------------------------------------------------------------------
+
+fn sdk_calls() -> BTreeMap<String, String> {
+    std::fs::read_to_string(root().join("tests/template-support/sdk-calls.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (call, action) = l.split_once('|').expect("operation | action");
+            (call.trim().to_owned(), action.trim().to_owned())
+        })
+        .collect()
+}
+
+/// The `.operation()` calls of the list found in a crate's `src/`.
+fn calls_in(dir: &Path, known: &BTreeMap<String, String>, found: &mut BTreeMap<String, String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            calls_in(&path, known, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (call, _) in known {
+                if text.contains(&format!(".{call}()")) {
+                    found.entry(call.clone()).or_insert_with(|| {
+                        path.strip_prefix(root()).unwrap().display().to_string()
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_aws_call_of_a_function_is_granted_to_its_role() {
+    let out = translated();
+    let known = sdk_calls();
+    let mut missing = Vec::new();
+    for (name, stem) in FUNCTIONS {
+        let function = &resources(out)[&format!("{stem}Function")];
+        let role = referenced(&function["Properties"]["Role"]).unwrap();
+        let granted: BTreeSet<String> = statements(&resources(out)[role])
+            .into_iter()
+            .flat_map(actions)
+            .collect();
+        let mut found = BTreeMap::new();
+        calls_in(
+            &root().join("functions").join(name).join("src"),
+            &known,
+            &mut found,
+        );
+        assert!(
+            !found.is_empty(),
+            "{name} calls no AWS operation of sdk-calls.txt?"
+        );
+        for (call, file) in found {
+            let action = &known[&call];
+            if !granted.contains(action) {
+                missing.push(format!(
+                    "{name}: {file} calls {call}, but {role} does not grant {action}"
+                ));
+            }
+        }
+        // The shared clients a function's configuration turns on.
+        let environment = &function["Properties"]["Environment"]["Variables"];
+        for (variable, action) in [
+            ("SLACK_WEBHOOK_SECRET_ARN", "secretsmanager:GetSecretValue"),
+            ("SLACK_WEBHOOK_PARAMETER", "ssm:GetParameter"),
+            ("RESULT_EVENT_BUS", "events:PutEvents"),
+        ] {
+            if !environment[variable].is_null() && !granted.contains(action) {
+                missing.push(format!(
+                    "{name}: {variable} is set, but {role} does not grant {action}"
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "permissions the code needs and the template lacks:\n  - {}",
+        missing.join("\n  - ")
+    );
+}
