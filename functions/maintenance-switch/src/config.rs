@@ -2,6 +2,7 @@
 //! and the window state machine.
 
 use shared::config::Env;
+use shared::secret::SecretRef;
 
 use crate::request::{self, Mode};
 
@@ -18,6 +19,8 @@ pub struct Config {
     pub default_status_code: u16,
     pub default_mode: Mode,
     pub state_machine_arn: Option<String>,
+    /// Where the `notify` action posts (a Slack incoming webhook).
+    pub slack_webhook: Option<SecretRef>,
 }
 
 impl Default for Config {
@@ -27,6 +30,7 @@ impl Default for Config {
             default_status_code: 503,
             default_mode: Mode::FixedResponse,
             state_machine_arn: None,
+            slack_webhook: None,
         }
     }
 }
@@ -66,6 +70,7 @@ impl Config {
             default_status_code,
             default_mode,
             state_machine_arn,
+            slack_webhook: SecretRef::slack_webhook_from_env(env),
         }
     }
 }

@@ -61,6 +61,9 @@ pub enum Error {
     )]
     NotScheduled(String),
 
+    #[error("the Slack notification was not delivered: {0}")]
+    Notify(String),
+
     #[error(
         "MAINTENANCE_STATE_MACHINE_ARN is not set: the schedule, cancel and windows actions need the maintenance window state machine"
     )]
@@ -110,6 +113,7 @@ impl Error {
             Self::DisableFailed { .. } => "DisableFailed",
             Self::AlreadyScheduled { .. } => "AlreadyScheduled",
             Self::NotScheduled(_) => "NotScheduled",
+            Self::Notify(_) => "NotifyFailed",
             Self::NoStateMachine => "NoStateMachine",
         }
     }

@@ -122,7 +122,7 @@ pub fn matches(condition: &RuleCondition, request: &HttpRequest) -> bool {
             .http_request_method_config
             .as_ref()
             .and_then(|c| c.values.as_ref())
-            .is_some_and(|vs| vs.iter().any(|m| *m == request.method)),
+            .is_some_and(|vs| vs.contains(&request.method)),
         Some("query-string") => condition
             .query_string_config
             .as_ref()
@@ -142,6 +142,45 @@ pub fn matches(condition: &RuleCondition, request: &HttpRequest) -> bool {
 /// Host and header matches ignore case.
 fn wild_ci(pattern: &str, text: &str) -> bool {
     Pattern::new(&pattern.to_lowercase()).matches(&text.to_lowercase())
+}
+
+/// One line saying what a rule matches, for people; secret header values
+/// are not shown.
+pub fn describe_conditions(conditions: &[RuleCondition]) -> String {
+    conditions
+        .iter()
+        .map(|c| {
+            let (field, values) = crate::listener::condition_key(c);
+            match field.as_str() {
+                "http-header" => {
+                    let name = c
+                        .http_header_config
+                        .as_ref()
+                        .and_then(|h| h.http_header_name.as_deref())
+                        .unwrap_or("?");
+                    let bypass = crate::request::BypassHeader {
+                        name: name.to_owned(),
+                        values: c
+                            .http_header_config
+                            .as_ref()
+                            .and_then(|h| h.values.clone())
+                            .unwrap_or_default(),
+                    };
+                    let shown = if bypass.is_secret() {
+                        "(secret)".to_owned()
+                    } else {
+                        bypass.values.join(" | ")
+                    };
+                    format!("header {name} = {shown}")
+                }
+                "source-ip" => format!("source IP in {}", values.join(" | ")),
+                "path-pattern" => format!("path {}", values.join(" | ")),
+                "host-header" => format!("host {}", values.join(" | ")),
+                other => format!("{other} {}", values.join(" | ")),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// One line saying what an action does, for people.

@@ -4,13 +4,15 @@
 //! One invocation does one `action`: `enable`, `disable` and `status` act
 //! on listeners; `schedule`, `cancel` and `windows` operate windows as
 //! executions of the window state machine, which in turn calls `enable`
-//! and `disable` at the window's start and end.
+//! and `disable` at the window's start and end, and `notify` to tell the
+//! team in Slack.
 
 pub mod apply;
 pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod listener;
+pub mod notify;
 pub mod plan;
 pub mod request;
 pub mod switch;
@@ -31,12 +33,23 @@ use request::{Action, Request, format_time};
 
 pub const FUNCTION: &str = "maintenance-switch";
 
+/// The types a caller needs to build an [`App`] and invoke [`handle`]
+/// (the demo does), re-exported so it uses exactly the versions this crate does.
+pub mod sdk {
+    pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+    pub use aws_sdk_sfn as sfn;
+    pub use lambda_runtime::{Context, LambdaEvent};
+    pub use shared::output::Output;
+}
+
 /// What an invocation needs, built once at cold start.
 pub struct App {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub config: Config,
     pub output: Output,
+    pub secrets: shared::secret::SecretStore,
+    pub slack: shared::slack::SlackClient,
 }
 
 impl App {
@@ -44,6 +57,8 @@ impl App {
         Self {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
+            secrets: shared::secret::SecretStore::new(sdk),
+            slack: shared::slack::SlackClient::default(),
             config,
             output,
         }
@@ -142,5 +157,12 @@ async fn run(
             .await
         }
         Action::Windows => windows::windows(app, now, report).await,
+        Action::Notify => {
+            let notice = request
+                .notice
+                .as_ref()
+                .expect("parse gives notify its notice");
+            notify::notify(app, notice, deadline, report).await
+        }
     }
 }

@@ -15,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::config::{Config, DEFAULT_CONTENT_TYPE};
 use crate::error::Error;
+use crate::notify::{Event, Notice};
 
 /// ALB's limit on a fixed-response body.
 pub const MAX_BODY_CHARS: usize = 1024;
@@ -40,7 +41,7 @@ pub const MAX_WINDOW_ID_CHARS: usize = 80;
 /// The header whose values are client addresses, not secrets.
 pub const FORWARDED_FOR: &str = "X-Forwarded-For";
 
-const KNOWN_FIELDS: [&str; 15] = [
+const KNOWN_FIELDS: [&str; 17] = [
     "action",
     "window_id",
     "listener_arns",
@@ -56,6 +57,8 @@ const KNOWN_FIELDS: [&str; 15] = [
     "notify_topic_arn",
     "dry_run",
     "window",
+    "event",
+    "error",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,6 +70,7 @@ pub enum Action {
     Schedule,
     Cancel,
     Windows,
+    Notify,
 }
 
 impl Action {
@@ -78,6 +82,7 @@ impl Action {
             "schedule" => Self::Schedule,
             "cancel" => Self::Cancel,
             "windows" => Self::Windows,
+            "notify" => Self::Notify,
             _ => return None,
         })
     }
@@ -90,6 +95,7 @@ impl Action {
             Self::Schedule => "schedule",
             Self::Cancel => "cancel",
             Self::Windows => "windows",
+            Self::Notify => "notify",
         }
     }
 }
@@ -248,6 +254,8 @@ pub struct Request {
     /// For schedule.
     pub times: Option<Times>,
     pub notify_topic_arn: Option<String>,
+    /// For notify.
+    pub notice: Option<Notice>,
 }
 
 /// The request as sent; every field optional until checked.
@@ -267,6 +275,8 @@ struct Raw {
     end_at: Option<String>,
     notify_topic_arn: Option<String>,
     dry_run: Option<bool>,
+    event: Option<String>,
+    error: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,14 +320,14 @@ impl Request {
         let action = match raw.action.as_deref() {
             None => {
                 problems.push(
-                    "action is required: one of enable, disable, status, schedule, cancel, windows"
+                    "action is required: one of enable, disable, status, schedule, cancel, windows, notify"
                         .into(),
                 );
                 None
             }
             Some(a) => Action::parse(a).or_else(|| {
                 problems.push(format!(
-                    "action {a:?} is not one of enable, disable, status, schedule, cancel, windows"
+                    "action {a:?} is not one of enable, disable, status, schedule, cancel, windows, notify"
                 ));
                 None
             }),
@@ -352,7 +362,7 @@ impl Request {
         let (needs_window_id, needs_listeners) = match action {
             Some(Action::Enable | Action::Schedule) => (true, true),
             Some(Action::Disable | Action::Status) => (false, true),
-            Some(Action::Cancel) => (true, false),
+            Some(Action::Cancel | Action::Notify) => (true, false),
             Some(Action::Windows) | None => (false, false),
         };
         let name = action.map(Action::as_str).unwrap_or("this action");
@@ -393,6 +403,31 @@ impl Request {
             None
         };
 
+        let notice = if action == Some(Action::Notify) {
+            let event = match raw.event.as_deref() {
+                None => {
+                    problems.push(format!(
+                        "event is required for notify: one of {}",
+                        Event::NAMES
+                    ));
+                    None
+                }
+                Some(e) => Event::parse(e).or_else(|| {
+                    problems.push(format!("event {e:?} is not one of {}", Event::NAMES));
+                    None
+                }),
+            };
+            event.map(|event| Notice {
+                event,
+                window_id: window_id.clone().unwrap_or_default(),
+                listener_arns: listener_arns.clone(),
+                end_at: raw.end_at.clone(),
+                cause: raw.error.as_ref().and_then(crate::notify::cause_of),
+            })
+        } else {
+            None
+        };
+
         match action {
             Some(action) if problems.is_empty() => Ok(Self {
                 action,
@@ -402,6 +437,7 @@ impl Request {
                 window,
                 times,
                 notify_topic_arn: raw.notify_topic_arn,
+                notice,
             }),
             _ => Err(Error::InvalidRequest(problems)),
         }
@@ -855,6 +891,21 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(problems(json!({"action": "status"}))[0].contains("listener_arns is required"));
         assert!(problems(json!({"action": "cancel"}))[0].contains("window_id is required"));
+        let p = problems(json!({"action": "notify", "window_id": "w", "event": "exploded"}));
+        assert!(
+            p[0].contains("event \"exploded\" is not one of started"),
+            "{p:?}"
+        );
+        let notify = parse(
+            json!({"action": "notify", "event": "enable_failed", "window": {
+            "window_id": "w", "listener_arns": [L1], "start_at": "2031-01-01T00:00:00Z"},
+            "error": {"Error": "EnableFailed", "Cause": "boom"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            notify.notice.unwrap().cause.as_deref(),
+            Some("EnableFailed: boom")
+        );
         assert!(parse(json!({"action": "windows"})).is_ok());
         assert!(parse(json!({"action": "disable", "listener_arns": [L1]})).is_ok());
         assert!(problems(json!([1]))[0].contains("must be a JSON object"));

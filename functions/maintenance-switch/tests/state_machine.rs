@@ -38,21 +38,35 @@ fn the_definition_passes_asl_validator() {
 }
 
 #[test]
-fn the_function_arn_is_the_template_substitution() {
+fn the_function_and_topic_are_template_substitutions() {
     let text = std::fs::read_to_string(definition_path()).unwrap();
     let asl: Value = serde_json::from_str(&text).unwrap();
-    let tasks: Vec<&str> = ["Enable", "Disable", "CleanUp"]
+    let states = asl["States"].as_object().unwrap();
+    let lambda_tasks: Vec<(&String, &Value)> = states
         .iter()
-        .map(|s| {
-            asl["States"][s]["Parameters"]["FunctionName"]
-                .as_str()
-                .unwrap()
-        })
+        .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
         .collect();
-    assert_eq!(tasks, ["${MaintenanceSwitchFunctionArn}"; 3]);
-    assert_eq!(asl["States"]["Enable"]["Catch"][0]["Next"], "CleanUp");
-    let retried = asl["States"]["Enable"]["Retry"][0]["ErrorEquals"].to_string();
-    assert!(retried.contains("Throttled") && retried.contains("Lambda.TooManyRequestsException"));
+    assert_eq!(
+        lambda_tasks.len(),
+        7,
+        "enable, disable, clean-up and four notifications"
+    );
+    for (name, state) in lambda_tasks {
+        assert_eq!(
+            state["Parameters"]["FunctionName"], "${MaintenanceSwitchFunctionArn}",
+            "{name}"
+        );
+        let retried = state["Retry"][0]["ErrorEquals"].to_string();
+        assert!(
+            retried.contains("Throttled") && retried.contains("Lambda.TooManyRequestsException"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        states["Defaults"]["Parameters"]["topic"],
+        "${NotifyTopicArn}"
+    );
+    assert_eq!(states["Enable"]["Catch"][0]["Next"], "CleanUp");
 }
 
 /// Every state entered, in order.
@@ -105,12 +119,40 @@ async fn queue_lambda_results(moto: &Moto, results: &[String]) {
     .await;
 }
 
-/// The report the function returns, as the state machine sees it.
-fn report(action: &str) -> String {
-    json!({"function": "maintenance-switch", "dry_run": false, "stopped_early": false,
-           "planned": [], "applied": [], "skipped": [], "failed": [],
-           "counters": {}, "details": {"action": action}})
-    .to_string()
+async fn create_machine(sfn: &Client, name: &str, topic: &str) -> String {
+    let definition = std::fs::read_to_string(definition_path())
+        .unwrap()
+        .replace("${MaintenanceSwitchFunctionArn}", common::FUNCTION_ARN)
+        .replace("${NotifyTopicArn}", topic);
+    sfn.create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/maintenance-window")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned()
+}
+
+/// What the function was asked each time: (action, notify event).
+fn asked(payloads: &[Value]) -> Vec<(String, String)> {
+    payloads
+        .iter()
+        .filter_map(|p| p.get("Payload"))
+        .map(|p| {
+            (
+                p["action"].as_str().unwrap_or("").to_owned(),
+                p["event"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[tokio::test]
@@ -133,126 +175,146 @@ async fn the_window_runs_its_path_in_the_executor() {
         .topic_arn()
         .unwrap()
         .to_owned();
-    let definition = std::fs::read_to_string(definition_path())
-        .unwrap()
-        .replace("${MaintenanceSwitchFunctionArn}", common::FUNCTION_ARN);
-    let machine = sfn
-        .create_state_machine()
-        .name("maintenance-window")
-        .definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/maintenance-window")
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
+    // One deployed with a notification topic, one without.
+    let machine = create_machine(&sfn, "maintenance-window", &topic).await;
+    let quiet_machine = create_machine(&sfn, "maintenance-window-quiet", "").await;
     let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1/2";
     // Times in the past: the Wait states pass at once.
-    let input = |window: &str, notify: bool| {
+    let input = |window: &str, topic: Option<&str>| {
         let mut i = json!({"window_id": window, "listener_arns": [listener],
                            "mode": "fixed-response", "status_code": 503,
                            "start_at": "2026-01-01T00:00:00Z", "end_at": "2026-01-01T01:00:00Z"});
-        if notify {
+        if let Some(topic) = topic {
             i["notify_topic_arn"] = json!(topic);
         }
         i.to_string()
     };
+    let run = |machine: &str, window: &str, topic: Option<&str>| {
+        let start = sfn
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(window)
+            .input(input(window, topic));
+        async move { start.send().await.unwrap().execution_arn().to_owned() }
+    };
 
-    // The happy path, with notifications.
-    queue_lambda_results(&moto, &[report("enable"), report("disable")]).await;
-    let run = sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .name("ok-window")
-        .input(input("ok-window", true))
-        .send()
-        .await
-        .unwrap();
-    let (status, states, payloads) = path_taken(&sfn, run.execution_arn()).await;
+    // The happy path. With nothing queued, moto's Lambda answers each task
+    // with its own payload, which the state machine only passes along.
+    let execution = run(&machine, "ok-window", None).await;
+    let (status, states, payloads) = path_taken(&sfn, &execution).await;
     assert_eq!(status, ExecutionStatus::Succeeded, "{states:?}");
     assert_eq!(
         states,
         [
+            "Defaults",
+            "TopicFromInput?",
             "WaitForStart",
             "Enable",
-            "NotifyStart?",
-            "NotifyStarted",
+            "StartedSlack",
+            "StartedTopic?",
+            "StartedSns",
             "WaitForEnd",
             "Disable",
-            "NotifyEnd?",
-            "NotifyEnded",
+            "EndedSlack",
+            "EndedTopic?",
+            "EndedSns",
             "Done"
         ]
     );
-    let actions: Vec<&Value> = payloads
-        .iter()
-        .filter_map(|p| p.get("Payload").map(|p| &p["action"]))
-        .collect();
-    assert_eq!(actions, [&json!("enable"), &json!("disable")]);
+    assert_eq!(
+        asked(&payloads),
+        pairs(&[
+            ("enable", ""),
+            ("notify", "started"),
+            ("disable", ""),
+            ("notify", "ended")
+        ])
+    );
     let enable = &payloads[0]["Payload"];
     assert_eq!(enable["window"]["window_id"], "ok-window", "{enable}");
     assert_eq!(enable["window"]["listener_arns"][0], listener);
     assert_eq!(payloads[0]["FunctionName"], common::FUNCTION_ARN);
+    let sns: Vec<&Value> = payloads
+        .iter()
+        .filter(|p| p.get("TopicArn").is_some())
+        .collect();
+    assert_eq!(sns.len(), 2);
+    assert_eq!(sns[0]["TopicArn"], json!(topic));
+    assert_eq!(
+        sns[0]["Message"],
+        "Maintenance window ok-window is ON. It ends at 2026-01-01T01:00:00Z."
+    );
 
-    // Without a topic there is no notification.
-    queue_lambda_results(&moto, &[report("enable"), report("disable")]).await;
-    let run = sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .name("quiet-window")
-        .input(input("quiet-window", false))
-        .send()
-        .await
-        .unwrap();
-    let (status, states, _) = path_taken(&sfn, run.execution_arn()).await;
+    // Deployed without a topic: Slack only (the function decides whether
+    // it has a webhook).
+    let execution = run(&quiet_machine, "quiet-window", None).await;
+    let (status, states, _) = path_taken(&sfn, &execution).await;
     assert_eq!(status, ExecutionStatus::Succeeded);
     assert_eq!(
         states,
         [
+            "Defaults",
+            "TopicFromInput?",
             "WaitForStart",
             "Enable",
-            "NotifyStart?",
+            "StartedSlack",
+            "StartedTopic?",
             "WaitForEnd",
             "Disable",
-            "NotifyEnd?",
+            "EndedSlack",
+            "EndedTopic?",
             "Done"
         ]
     );
+    // A window's own topic.
+    let execution = run(&quiet_machine, "own-topic-window", Some(&topic)).await;
+    let (status, states, _) = path_taken(&sfn, &execution).await;
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    assert!(
+        states.contains(&"UseInputTopic".to_owned()) && states.contains(&"EndedSns".to_owned()),
+        "{states:?}"
+    );
 
-    // Enable fails: caught, cleaned up with a disable, then the execution
-    // fails. moto's simple Lambda can fail an invocation only through a
-    // response over Lambda's 6 MB limit (a real Lambda function error).
-    let too_large = "x".repeat(6_100_000);
-    queue_lambda_results(&moto, &[too_large, report("disable")]).await;
-    let run = sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .name("failed-window")
-        .input(input("failed-window", true))
-        .send()
-        .await
-        .unwrap();
-    let (status, states, payloads) = path_taken(&sfn, run.execution_arn()).await;
+    // Enable fails: caught, cleaned up with a disable, notified, then the
+    // execution fails. moto's simple Lambda can fail an invocation only
+    // through a response over Lambda's 6 MB limit (a real Lambda function
+    // error), so that is the scripted result of the Enable task.
+    queue_lambda_results(&moto, &["x".repeat(6_100_000)]).await;
+    let execution = run(&machine, "failed-window", None).await;
+    let (status, states, payloads) = path_taken(&sfn, &execution).await;
     assert_eq!(status, ExecutionStatus::Failed, "{states:?}");
     assert_eq!(
         states,
         [
+            "Defaults",
+            "TopicFromInput?",
             "WaitForStart",
             "Enable",
             "CleanUp",
-            "NotifyEnableFailed?",
-            "NotifyEnableFailed",
+            "EnableFailedSlack",
+            "EnableFailedTopic?",
+            "EnableFailedSns",
             "EnableFailed"
         ]
     );
-    let actions: Vec<&Value> = payloads
+    assert_eq!(
+        asked(&payloads),
+        pairs(&[("enable", ""), ("disable", ""), ("notify", "enable_failed")])
+    );
+    let notify = payloads
         .iter()
-        .filter_map(|p| p.get("Payload").map(|p| &p["action"]))
-        .collect();
-    assert_eq!(actions, [&json!("enable"), &json!("disable")]);
+        .find(|p| p["Payload"]["event"] == "enable_failed")
+        .unwrap();
+    assert!(
+        notify["Payload"]["error"]["Error"]
+            .as_str()
+            .unwrap()
+            .contains("ResponseSizeTooLarge"),
+        "{notify}"
+    );
     let out = sfn
         .describe_execution()
-        .execution_arn(run.execution_arn())
+        .execution_arn(&execution)
         .send()
         .await
         .unwrap();
