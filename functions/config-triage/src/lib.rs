@@ -73,7 +73,8 @@ impl App {
             enricher: Enricher::new(
                 aws_sdk_resourcegroupstagging::Client::new(sdk),
                 config.clone(),
-            ),
+            )
+            .with_regions(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             config,
             sns: aws_sdk_sns::Client::new(sdk),
@@ -91,7 +92,8 @@ impl App {
         self.enricher = Enricher::new(
             aws_sdk_resourcegroupstagging::Client::new(sdk),
             client.clone(),
-        );
+        )
+        .with_regions(sdk);
         self.config = client;
         self
     }

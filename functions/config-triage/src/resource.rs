@@ -7,6 +7,7 @@
 //! unknown.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_config::types::ResourceKey as ConfigResourceKey;
 use aws_sdk_config::types::ResourceType;
@@ -79,6 +80,11 @@ pub fn derive_arn(r: &ResourceRef) -> Option<String> {
 pub struct Enricher {
     tagging: aws_sdk_resourcegroupstagging::Client,
     config: aws_sdk_config::Client,
+    /// Builds tagging clients for resources in other regions of the account
+    /// (forwarded events, an aggregator's digest); without it only the home
+    /// region's tags are read.
+    sdk: Option<aws_types::SdkConfig>,
+    regional: Arc<Mutex<HashMap<String, aws_sdk_resourcegroupstagging::Client>>>,
 }
 
 impl Enricher {
@@ -86,7 +92,42 @@ impl Enricher {
         tagging: aws_sdk_resourcegroupstagging::Client,
         config: aws_sdk_config::Client,
     ) -> Self {
-        Self { tagging, config }
+        Self {
+            tagging,
+            config,
+            sdk: None,
+            regional: Arc::default(),
+        }
+    }
+
+    /// Reads tags in every region, with clients built from `sdk`.
+    pub fn with_regions(mut self, sdk: &aws_types::SdkConfig) -> Self {
+        self.sdk = Some(sdk.clone());
+        self
+    }
+
+    /// The tagging client for an ARN's region (global ARNs: the home region).
+    fn tagging_for(&self, region: &str) -> aws_sdk_resourcegroupstagging::Client {
+        let Some(sdk) = &self.sdk else {
+            return self.tagging.clone();
+        };
+        let home = sdk
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_default();
+        if region.is_empty() || region == home {
+            return self.tagging.clone();
+        }
+        let mut clients = self.regional.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_resourcegroupstagging::config::Builder::from(sdk)
+                    .region(aws_types::region::Region::new(region.to_owned()))
+                    .build();
+                aws_sdk_resourcegroupstagging::Client::from_conf(config)
+            })
+            .clone()
     }
 
     /// Every resource in `refs`, looked up in as few calls as possible.
@@ -115,9 +156,17 @@ impl Enricher {
                 by_arn.entry(arn.clone()).or_default().push(r.clone());
             }
         }
-        let arns: Vec<String> = by_arn.keys().cloned().collect();
-        for chunk in arns.chunks(100) {
-            if let Err(error) = self.tags(chunk, &by_arn, &mut found).await {
+        let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for arn in by_arn.keys() {
+            let region = arn.split(':').nth(3).unwrap_or_default().to_owned();
+            by_region.entry(region).or_default().push(arn.clone());
+        }
+        let chunks = by_region
+            .iter()
+            .flat_map(|(region, arns)| arns.chunks(100).map(move |chunk| (region.as_str(), chunk)));
+        for (region, chunk) in chunks {
+            let client = self.tagging_for(region);
+            if let Err(error) = tags(&client, chunk, &by_arn, &mut found).await {
                 tracing::warn!(%error, "resource tags could not be read");
                 for arn in chunk {
                     for r in &by_arn[arn] {
@@ -185,42 +234,42 @@ impl Enricher {
             }
         }
     }
+}
 
-    async fn tags(
-        &self,
-        arns: &[String],
-        by_arn: &HashMap<String, Vec<ResourceRef>>,
-        found: &mut HashMap<ResourceRef, Resource>,
-    ) -> Result<(), String> {
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .tagging
-                .get_resources()
-                .set_resource_arn_list(Some(arns.to_vec()))
-                .set_pagination_token(token.take())
-                .send()
-                .await
-                .map_err(|e| format!("tagging GetResources: {}", sdk_message(e)))?;
-            for mapping in out.resource_tag_mapping_list() {
-                let Some(refs) = mapping.resource_arn().and_then(|a| by_arn.get(a)) else {
-                    continue;
-                };
-                let tags: BTreeMap<String, String> = mapping
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect();
-                for r in refs {
-                    if let Some(res) = found.get_mut(r) {
-                        res.tags = tags.clone();
-                    }
+/// Tags of up to 100 ARNs of one region.
+async fn tags(
+    tagging: &aws_sdk_resourcegroupstagging::Client,
+    arns: &[String],
+    by_arn: &HashMap<String, Vec<ResourceRef>>,
+    found: &mut HashMap<ResourceRef, Resource>,
+) -> Result<(), String> {
+    let mut token: Option<String> = None;
+    loop {
+        let out = tagging
+            .get_resources()
+            .set_resource_arn_list(Some(arns.to_vec()))
+            .set_pagination_token(token.take())
+            .send()
+            .await
+            .map_err(|e| format!("tagging GetResources: {}", sdk_message(e)))?;
+        for mapping in out.resource_tag_mapping_list() {
+            let Some(refs) = mapping.resource_arn().and_then(|a| by_arn.get(a)) else {
+                continue;
+            };
+            let tags: BTreeMap<String, String> = mapping
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            for r in refs {
+                if let Some(res) = found.get_mut(r) {
+                    res.tags = tags.clone();
                 }
             }
-            match out.pagination_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(()),
-            }
+        }
+        match out.pagination_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(()),
         }
     }
 }

@@ -266,7 +266,40 @@ async fn the_digest_pages_through_every_rule_and_result_and_leaves_out_the_exemp
 async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
     let mut acct = account().await;
     acct.fx.set("AGGREGATOR_NAME", "org-aggregator");
+    acct.fx.set("DIGEST_OLDEST", "10");
     let fx = &acct.fx;
+    // A table of this account in another region: its tags are read there.
+    let ireland = fx.moto.sdk_config_in("eu-west-1").await;
+    let remote = fx.moto.unique("eu-orders");
+    aws_sdk_dynamodb::Client::new(&ireland)
+        .create_table()
+        .table_name(&remote)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .tags(
+            aws_sdk_dynamodb::types::Tag::builder()
+                .key("owner")
+                .value("data")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let remote_id = remote.clone();
     let rules =
         mock!(Client::describe_aggregate_compliance_by_config_rules).then_compute_response(|req| {
             assert_eq!(req.configuration_aggregator_name(), Some("org-aggregator"));
@@ -285,12 +318,17 @@ async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
                     "AggregateComplianceByConfigRules": [entry("111111111111", "eu-west-1")],
                     "NextToken": "agg-2"
                 })),
-                Some(_) => http(json!({
-                    "AggregateComplianceByConfigRules": [entry("222222222222", "us-east-1")]
-                })),
+                Some(_) => {
+                    let mut pitr = rule_compliance("dynamodb-pitr-enabled", "NON_COMPLIANT", 1);
+                    pitr["AccountId"] = json!(ACCOUNT);
+                    pitr["AwsRegion"] = json!("eu-west-1");
+                    http(json!({
+                        "AggregateComplianceByConfigRules": [entry("222222222222", "us-east-1"), pitr]
+                    }))
+                }
             }
         });
-    let details = mock!(Client::get_aggregate_compliance_details_by_config_rule).then_compute_response(|req| {
+    let details = mock!(Client::get_aggregate_compliance_details_by_config_rule).then_compute_response(move |req| {
         let account = req.account_id().unwrap().to_owned();
         let region = req.aws_region().unwrap().to_owned();
         let result = |id: &str, at: f64| {
@@ -310,6 +348,12 @@ async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
             ("222222222222", None) => http(json!({
                 "AggregateEvaluationResults": [result("sg-0ccc", MAR_1)]
             })),
+                (ACCOUNT, None) => {
+                    let mut r = evaluation("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", &remote_id, MAR_1 + 60.0, "PITR off");
+                    r["AccountId"] = json!(ACCOUNT);
+                    r["AwsRegion"] = json!("eu-west-1");
+                    http(json!({"AggregateEvaluationResults": [r]}))
+                }
             other => panic!("unexpected request {other:?}"),
         }
     });
@@ -319,9 +363,9 @@ async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
     let out = fx.run(&app, &json!({"action": "digest"}), now).await;
     out.response.as_ref().expect("digest posted");
     assert_eq!(rules.num_calls(), 2);
-    assert_eq!(details.num_calls(), 3);
+    assert_eq!(details.num_calls(), 4);
     let digest = &out.report.details["digest"];
-    assert_eq!(digest["total"], 3, "{digest:#}");
+    assert_eq!(digest["total"], 4, "{digest:#}");
     assert_eq!(digest["exempted"], 1);
     let accounts: Vec<(&str, &str)> = digest["oldest"]
         .as_array()
@@ -339,8 +383,14 @@ async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
         [
             ("sg-0bbb", "111111111111"),
             ("sg-0aaa", "111111111111"),
-            ("sg-0ccc", "222222222222")
+            ("sg-0ccc", "222222222222"),
+            (remote.as_str(), ACCOUNT),
         ]
+    );
+    assert_eq!(digest["oldest"][3]["region"], "eu-west-1");
+    assert_eq!(
+        digest["oldest"][3]["owner"], "data",
+        "tags are read in the resource's own region"
     );
     let posted = texts(&fx.slack, "default");
     assert!(posted.last().unwrap().contains("111111111111 / eu-west-1"));
