@@ -592,3 +592,77 @@ async fn futures_join_all<F: std::future::Future>(
     results.extend(outputs.into_iter().map(|o| o.unwrap()));
     results
 }
+
+#[tokio::test]
+async fn records_left_at_the_deadline_go_back_to_the_queue_untouched() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("late", &[]).await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let batch = sqs_batch(&[("m-1", e.to_string()), ("m-2", e.to_string())]);
+    let out = config_triage::process(
+        &batch,
+        &app,
+        &home(),
+        now,
+        &shared::Deadline::after(std::time::Duration::ZERO),
+    )
+    .await;
+    assert_eq!(
+        out.response.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]})
+    );
+    assert!(out.report.stopped_early);
+    assert!(fx.slack.received().is_empty());
+    assert!(fx.state_item(&e).await.is_none());
+}
+
+#[tokio::test]
+async fn unreadable_exemptions_or_unknown_events_fail_with_a_clear_error() {
+    let mut fx = Fixture::new().await;
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let err = fx
+        .run(&app, &json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}), now)
+        .await
+        .response
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("EC2 Instance State-change Notification"),
+        "{err}"
+    );
+
+    let parameter = format!("/{}", fx.moto.unique("bad-exemptions"));
+    aws_sdk_ssm::Client::new(&fx.sdk)
+        .put_parameter()
+        .name(&parameter)
+        .value(r#"[{"rule": "x", "expiry": "2026-01-01"}]"#)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    fx.set("EXEMPTIONS_PARAMETER", &parameter);
+    let app = fx.app();
+    let table = fx.tagged_table("guarded", &[]).await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let out = fx.run(&app, &e, now).await;
+    let err = out.response.unwrap_err().to_string();
+    assert!(err.contains(&parameter) && err.contains("expiry"), "{err}");
+    assert!(fx.slack.received().is_empty(), "nothing is sent unfiltered");
+}
