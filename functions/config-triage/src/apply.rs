@@ -73,7 +73,6 @@ pub async fn triage(
             "status": change.new,
         });
         let Some(notice) = decision.notice else {
-            count_skip(report, &decision.reason, &outcome);
             if let Some(next) = &decision.next
                 && !app.settings.dry_run
                 && app
@@ -84,6 +83,9 @@ pub async fn triage(
             {
                 report.incr("state_conflicts");
                 continue;
+            }
+            if let Some(silence) = decision.silence {
+                report.incr(silence.counter());
             }
             report.skip(target, decision.reason);
             return Ok(());
@@ -104,7 +106,6 @@ pub async fn triage(
             detail["arn"] = json!(arn);
         }
         if let Outcome::Expired(e) = &outcome {
-            report.incr("expired_exemption_matched");
             detail["expired_exemption"] = json!(e);
         }
         let action = Action::new(action_name, &target, &decision.reason).with_detail(detail);
@@ -126,6 +127,9 @@ pub async fn triage(
             continue;
         }
         report.plan(action.clone());
+        if matches!(outcome, Outcome::Expired(_)) {
+            report.incr("expired_exemption_matched");
+        }
         let notification = Notification {
             change,
             notice,
@@ -140,8 +144,7 @@ pub async fn triage(
             },
             now,
         };
-        let delivered = deliver(app, &notification, &route, page, deadline).await;
-        match delivered {
+        return match deliver(app, &notification, &route, page, deadline).await {
             Ok(()) => {
                 report.incr(match notice {
                     Notice::Violation => "violations_notified",
@@ -151,32 +154,16 @@ pub async fn triage(
                     report.incr("critical_paged");
                 }
                 report.applied(action);
-                Ok::<(), TriageError>(())
+                Ok(())
             }
             Err(error) => {
                 release(app, &key, &labels, prior.as_ref(), &next, report).await;
                 report.fail(&target, action_name, &error);
                 Err(error)
             }
-        }?;
-        return Ok(());
+        };
     }
     Err(TriageError::Contended { key })
-}
-
-fn count_skip(report: &mut Report, reason: &str, outcome: &Outcome) {
-    let counter = if matches!(outcome, Outcome::Exempt(_)) {
-        "exempted"
-    } else if reason.starts_with("flapping") {
-        "held_flapping"
-    } else if reason.starts_with("already notified") {
-        "repeats"
-    } else if reason.contains("out-of-order") || reason.contains("duplicate") {
-        "stale_or_duplicate"
-    } else {
-        "nothing_to_tell"
-    };
-    report.incr(counter);
 }
 
 async fn lookup(app: &App, change: &ComplianceChange) -> Resource {

@@ -49,11 +49,37 @@ pub enum Notice {
     Resolution,
 }
 
+/// Why nobody is told, counted in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    Exempted,
+    Flapping,
+    Repeat,
+    StaleOrDuplicate,
+    NeverAnnounced,
+    NothingToTell,
+}
+
+impl Silence {
+    pub fn counter(self) -> &'static str {
+        match self {
+            Self::Exempted => "exempted",
+            Self::Flapping => "held_flapping",
+            Self::Repeat => "repeats",
+            Self::StaleOrDuplicate => "stale_or_duplicate",
+            Self::NeverAnnounced => "never_announced",
+            Self::NothingToTell => "nothing_to_tell",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub transition: Transition,
     /// `Some` when people are told.
     pub notice: Option<Notice>,
+    /// `Some` when they are not, saying why.
+    pub silence: Option<Silence>,
     /// Why, in words for the report.
     pub reason: String,
     /// The state to write; `None` leaves the table alone.
@@ -86,21 +112,27 @@ pub fn decide(
     let event_ms = (change.at.unix_timestamp_nanos() / 1_000_000) as i64;
     let now_s = now.unix_timestamp();
     let version = prior.map_or(1, |p| p.version + 1);
-    let skip = |reason: String, next: Option<StateRecord>| Decision {
+    let skip = |silence: Silence, reason: String, next: Option<StateRecord>| Decision {
         transition,
         notice: None,
+        silence: Some(silence),
         reason,
         next,
     };
     if let Some(p) = prior {
         if p.event_ms > event_ms {
             return skip(
+                Silence::StaleOrDuplicate,
                 "older than the evaluation already recorded (out-of-order delivery)".into(),
                 None,
             );
         }
         if p.event_ms == event_ms && p.status == change.new {
-            return skip("already processed (duplicate delivery)".into(), None);
+            return skip(
+                Silence::StaleOrDuplicate,
+                "already processed (duplicate delivery)".into(),
+                None,
+            );
         }
     }
     let settle = |status: Compliance| StateRecord {
@@ -114,7 +146,11 @@ pub fn decide(
     match transition {
         Transition::NewViolation | Transition::StillNonCompliant => {
             if let Outcome::Exempt(e) = exemption {
-                return skip(format!("exempted: {}", e.describe()), None);
+                return skip(
+                    Silence::Exempted,
+                    format!("exempted: {}", e.describe()),
+                    None,
+                );
             }
             let since = prior
                 .filter(|p| p.status == Compliance::NonCompliant)
@@ -131,6 +167,7 @@ pub fn decide(
             let last = prior.and_then(|p| p.last_notified);
             if prior.is_some_and(|p| p.announced) {
                 return skip(
+                    Silence::Repeat,
                     "already notified; repeats are not notified again".into(),
                     (transition == Transition::NewViolation).then(|| open(true, last)),
                 );
@@ -139,6 +176,7 @@ pub fn decide(
                 let ago = now_s - last;
                 if ago >= 0 && (ago as u64) < renotify.as_secs() {
                     return skip(
+                        Silence::Flapping,
                         format!(
                             "flapping: last notified {} ago, within RENOTIFY_HOURS ({}h)",
                             human_duration(ago as u64),
@@ -158,6 +196,7 @@ pub fn decide(
             Decision {
                 transition,
                 notice: Some(Notice::Violation),
+                silence: None,
                 reason,
                 next: Some(open(true, Some(now_s))),
             }
@@ -173,12 +212,14 @@ pub fn decide(
                 Decision {
                     transition,
                     notice: Some(Notice::Resolution),
+                    silence: None,
                     reason,
                     next: Some(settle(status)),
                 }
             } else {
                 let next = prior.filter(|p| p.status != status).map(|_| settle(status));
                 skip(
+                    Silence::NeverAnnounced,
                     "the violation was never notified, so neither is its end".into(),
                     next,
                 )
@@ -188,11 +229,17 @@ pub fn decide(
             let next = prior
                 .filter(|p| p.status != Compliance::Compliant)
                 .map(|_| settle(Compliance::Compliant));
-            skip("compliant; nothing to tell".into(), next)
+            skip(
+                Silence::NothingToTell,
+                "compliant; nothing to tell".into(),
+                next,
+            )
         }
-        Transition::InsufficientData => {
-            skip("insufficient data: Config could not evaluate".into(), None)
-        }
+        Transition::InsufficientData => skip(
+            Silence::NothingToTell,
+            "insufficient data: Config could not evaluate".into(),
+            None,
+        ),
     }
 }
 
@@ -277,6 +324,7 @@ mod tests {
         assert_eq!(repeat.transition, Transition::StillNonCompliant);
         assert_eq!(repeat.notice, None, "{}", repeat.reason);
         assert!(repeat.next.is_none(), "a repeat writes nothing");
+        assert_eq!(repeat.silence, Some(Silence::Repeat));
 
         let t2 = T0 + time::Duration::hours(31);
         let fixed = run(Compliant, Some(NonCompliant), t2, Some(&state));
@@ -303,6 +351,7 @@ mod tests {
         assert_eq!(back.transition, Transition::NewViolation);
         assert_eq!(back.notice, None);
         assert!(back.reason.contains("flapping"), "{}", back.reason);
+        assert_eq!(back.silence, Some(Silence::Flapping));
         let held = back.next.unwrap();
         assert!(!held.announced);
 
