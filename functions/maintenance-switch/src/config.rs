@@ -21,6 +21,8 @@ pub struct Config {
     pub state_machine_arn: Option<String>,
     /// Where the `notify` action posts (a Slack incoming webhook).
     pub slack_webhook: Option<SecretRef>,
+    /// Every invocation only plans and reports (`DRY_RUN`).
+    pub dry_run: bool,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             default_mode: Mode::FixedResponse,
             state_machine_arn: None,
             slack_webhook: None,
+            dry_run: false,
         }
     }
 }
@@ -71,6 +74,7 @@ impl Config {
             default_mode,
             state_machine_arn,
             slack_webhook: SecretRef::slack_webhook_from_env(env),
+            dry_run: env.flag("DRY_RUN", false),
         }
     }
 }
@@ -113,9 +117,11 @@ mod tests {
             ("DEFAULT_BODY", "<p>soon</p>"),
             ("DEFAULT_STATUS_CODE", "200"),
             ("DEFAULT_MODE", "forward"),
+            ("DRY_RUN", "true"),
         ]);
         let config = Config::from_env(&mut env);
         env.finish().unwrap();
+        assert!(config.dry_run);
         assert_eq!(config.default_body, "<p>soon</p>");
         assert_eq!(config.default_status_code, 200);
         assert_eq!(config.default_mode, Mode::Forward);

@@ -162,7 +162,7 @@ async fn run(
                 .notice
                 .as_ref()
                 .expect("parse gives notify its notice");
-            notify::notify(app, notice, deadline, report).await
+            notify::notify(app, notice, request.dry_run, deadline, report).await
         }
     }
 }

@@ -113,6 +113,7 @@ pub fn cause_of(error: &Value) -> Option<String> {
 pub async fn notify(
     app: &App,
     notice: &Notice,
+    dry_run: bool,
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
@@ -127,6 +128,10 @@ pub async fn notify(
     let step = Step::new("notify_slack", &notice.window_id, title.clone())
         .with_detail(json!({"event": format!("{:?}", notice.event)}));
     report.plan(step.clone());
+    if dry_run {
+        // A dry run switched nothing on; saying it did would mislead.
+        return Ok(());
+    }
     let secret = app
         .secrets
         .get(webhook)

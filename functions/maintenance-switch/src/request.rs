@@ -431,7 +431,7 @@ impl Request {
         match action {
             Some(action) if problems.is_empty() => Ok(Self {
                 action,
-                dry_run: raw.dry_run.unwrap_or(false),
+                dry_run: config.dry_run || raw.dry_run.unwrap_or(false),
                 window_id,
                 listener_arns,
                 window,
