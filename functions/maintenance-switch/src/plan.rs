@@ -104,6 +104,20 @@ pub fn plan_enable<'a>(
     }
 
     let desired = desired_rules(window, listener, since);
+    let copies_default = desired.iter().any(|r| r.role == Role::Bypass);
+    if copies_default
+        && listener
+            .default_actions
+            .iter()
+            .any(|a| a.r#type == Some(ActionTypeEnum::AuthenticateOidc))
+    {
+        // AWS never returns an OIDC client secret, so the default action
+        // cannot be copied into a bypass rule.
+        return Err(format!(
+            "{}: the listener's default action authenticates with OIDC, which bypass rules cannot copy (AWS does not return the client secret); enable without bypass_cidrs and bypass_header, or use forward mode with a target group",
+            listener.arn
+        ));
+    }
     let own: Vec<&RuleState> = listener
         .rules
         .iter()
@@ -662,6 +676,21 @@ mod tests {
             d.blocked
         );
         assert!(d.untag.is_empty(), "the record stays for a later disable");
+    }
+
+    #[test]
+    fn an_oidc_default_action_cannot_be_copied_into_bypass_rules() {
+        let mut before = listener(vec![]);
+        before.default_actions = vec![
+            Action::builder()
+                .r#type(ActionTypeEnum::AuthenticateOidc)
+                .order(1)
+                .build(),
+            forward(TG),
+        ];
+        let err = plan_enable(&window(&["203.0.113.0/24"]), &before, "t").unwrap_err();
+        assert!(err.contains("authenticates with OIDC"), "{err}");
+        assert!(plan_enable(&window(&[]), &before, "t").is_ok());
     }
 
     #[test]
