@@ -141,3 +141,64 @@ impl Notification<'_> {
         body
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::Compliance;
+    use crate::exemption::Exemptions;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_violation_says_what_where_whose_how_long_and_why() {
+        let change = ComplianceChange {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            rule: "restricted-ssh".into(),
+            resource_type: "AWS::EC2::SecurityGroup".into(),
+            resource_id: "sg-0abc".into(),
+            new: Compliance::NonCompliant,
+            old: Some(Compliance::Compliant),
+            annotation: Some("Port 22 is open to 0.0.0.0/0 <all>".into()),
+            at: datetime!(2026-03-01 10:00 UTC),
+        };
+        let resource = Resource {
+            arn: Some("arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0abc".into()),
+            name: Some("web-ingress".into()),
+            ..Resource::default()
+        };
+        let exemptions = Exemptions::parse(
+            r#"[{"rule": "restricted-ssh", "expires": "2026-02-01", "reason": "bastion"}]"#,
+        )
+        .unwrap();
+        let n = Notification {
+            change: &change,
+            notice: Notice::Violation,
+            transition: Transition::NewViolation,
+            severity: Severity::Critical,
+            resource: &resource,
+            owner: Some("payments"),
+            since: Some(datetime!(2026-03-01 10:00 UTC).unix_timestamp()),
+            expired_exemption: exemptions.0.first(),
+            now: datetime!(2026-03-01 13:20 UTC),
+        };
+        assert_eq!(
+            n.title(),
+            "CRITICAL Config violation: restricted-ssh on web-ingress (sg-0abc)"
+        );
+        let text = serde_json::to_string(&n.slack()).unwrap();
+        for expected in [
+            "*Owner:* payments",
+            "*Non-compliant for:* 3h 20m",
+            "*Account / region:* 123456789012 / eu-west-1",
+            "Port 22 is open to 0.0.0.0/0 &lt;all&gt;",
+            "*Exemption expired:* rule restricted-ssh (bastion), expires 2026-02-01",
+            "configRuleName=restricted-ssh",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from {text}");
+        }
+        let subject = n.sns_subject();
+        assert!(subject.len() <= 100 && subject.is_ascii(), "{subject}");
+        assert!(n.sns_body().contains("Owner: payments"));
+    }
+}
