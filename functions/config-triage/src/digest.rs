@@ -223,6 +223,19 @@ pub async fn run(
     if listing.stopped_early {
         report.stop_early("deadline reached while listing compliance; the digest is partial");
     }
+    // One entry per rule and resource: Config may report a resource once per
+    // evaluation mode, and DynamoDB refuses duplicate keys in one batch.
+    let mut seen = std::collections::HashSet::new();
+    let mut listing = listing;
+    listing.violations.retain(|v| {
+        seen.insert(state_key(
+            &v.account,
+            &v.region,
+            &v.rule,
+            &v.resource_type,
+            &v.resource_id,
+        ))
+    });
     let refs: Vec<ResourceRef> = listing
         .violations
         .iter()

@@ -68,8 +68,6 @@ pub fn derive_arn(r: &ResourceRef) -> Option<String> {
         "AWS::DynamoDB::Table" => regional("dynamodb", &format!("table/{id}")),
         "AWS::Lambda::Function" => regional("lambda", &format!("function:{id}")),
         "AWS::KMS::Key" => regional("kms", &format!("key/{id}")),
-        "AWS::Logs::LogGroup" => regional("logs", &format!("log-group:{id}")),
-        "AWS::ECR::Repository" => regional("ecr", &format!("repository/{id}")),
         "AWS::EFS::FileSystem" => regional("elasticfilesystem", &format!("file-system/{id}")),
         _ => return None,
     })

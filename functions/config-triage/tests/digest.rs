@@ -140,7 +140,11 @@ async fn the_digest_pages_through_every_rule_and_result_and_leaves_out_the_exemp
                     "NextToken": "pitr-2"
                 })),
                 ("dynamodb-pitr-enabled", Some("pitr-2")) => http(json!({
-                    "EvaluationResults": [evaluation("dynamodb-pitr-enabled", t, &new_table, MAR_1, "PITR off")]
+                    "EvaluationResults": [
+                        evaluation("dynamodb-pitr-enabled", t, &new_table, MAR_1, "PITR off"),
+                        // The same resource again (another evaluation mode): counted once.
+                        evaluation("dynamodb-pitr-enabled", t, &old_table, MAR_1, "PITR off"),
+                    ]
                 })),
                 ("restricted-ssh", None) => http(json!({
                     "EvaluationResults": [
