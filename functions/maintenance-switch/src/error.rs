@@ -144,6 +144,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn throttling_codes_become_the_retryable_kind() {
+        use aws_sdk_elasticloadbalancingv2::error::ErrorMetadata;
+        let meta = |code: &str| {
+            ErrorMetadata::builder()
+                .code(code)
+                .message("Rate exceeded")
+                .build()
+        };
+        let e = Error::aws("CreateRule", "arn:listener", meta("Throttling"));
+        assert_eq!(e.kind(), "Throttled");
+        let e = Error::aws("SetRulePriorities", "arn:rule", meta("PriorityInUse"));
+        assert_eq!(e.kind(), "AwsError");
+        assert_eq!(
+            e.to_string(),
+            "SetRulePriorities on arn:rule failed: PriorityInUse: Rate exceeded"
+        );
+    }
+
+    #[test]
     fn diagnostics_carry_the_kind_step_functions_matches() {
         let d: Diagnostic = Error::Throttled {
             operation: "CreateRule",
