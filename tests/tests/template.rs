@@ -1432,7 +1432,7 @@ fn the_module_passes_parameters_the_template_accepts() {
     assert_eq!(parameters["RdsIgnoreUsers"], "rdsadmin,monitor");
     // An unset setting is left to the template's default, not passed as "".
     assert!(!parameters.contains_key("WafWindowSeconds"));
-    assert!(!parameters.contains_key("ResultEventBusArn"));
+    assert!(!parameters.contains_key("ResultEventBus"));
     // One subscription filter per RDS log group.
     let filters: Vec<&Value> = changes
         .iter()

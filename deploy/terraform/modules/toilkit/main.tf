@@ -23,7 +23,7 @@ locals {
     NamePrefix               = var.name
     SlackWebhookSecretArn    = var.slack_webhook.secret_arn
     SlackWebhookParameter    = var.slack_webhook.parameter
-    ResultEventBusArn        = var.result_event_bus_arn
+    ResultEventBus           = var.result_event_bus
     AlarmTopicArn            = var.alarm_topic_arn
     FunctionLogRetentionDays = tostring(var.function_log_retention_days)
     PermissionsBoundaryArn   = var.permissions_boundary_arn

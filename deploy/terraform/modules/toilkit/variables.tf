@@ -66,14 +66,14 @@ variable "slack_webhook" {
   }
 }
 
-variable "result_event_bus_arn" {
-  description = "Optional EventBridge bus ARN that receives every report (source \"toilkit\"), e.g. a central bus of the platform account."
+variable "result_event_bus" {
+  description = "Optional EventBridge bus that receives every report (source \"toilkit\"): the name of a bus in the account, or the ARN of a central bus of the platform account."
   type        = string
   default     = null
 
   validation {
-    condition     = var.result_event_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", coalesce(var.result_event_bus_arn, "-")))
-    error_message = "result_event_bus_arn must be an EventBridge event bus ARN."
+    condition     = var.result_event_bus == null || can(regex("^[A-Za-z0-9._-]{1,256}$|^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", coalesce(var.result_event_bus, "-")))
+    error_message = "result_event_bus must be an event bus name or an EventBridge event bus ARN."
   }
 }
 
