@@ -188,7 +188,11 @@ mod tests {
             assert!(limiter.acquire(&Deadline::unbounded()).await);
         }
         // Five starts at 20/s: the fifth is 4 intervals (200 ms) after the first.
-        assert!(start.elapsed() >= Duration::from_millis(195), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(195),
+            "{:?}",
+            start.elapsed()
+        );
         let slow = Limiter::new(0.5);
         assert!(slow.acquire(&Deadline::after(Duration::from_secs(1))).await);
         assert!(

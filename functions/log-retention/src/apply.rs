@@ -59,7 +59,10 @@ pub async fn list_page(
         )
         .await?;
     let groups = out.log_groups().iter().filter_map(to_group).collect();
-    let next = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+    let next = out
+        .next_token()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
     Ok((groups, next))
 }
 
@@ -101,7 +104,10 @@ pub async fn read_tags(
     loop {
         // The ARN list cannot be combined with a pagination token.
         let request = match &token {
-            None => c.tagging.get_resources().set_resource_arn_list(Some(arns.to_vec())),
+            None => c
+                .tagging
+                .get_resources()
+                .set_resource_arn_list(Some(arns.to_vec())),
             Some(t) => c.tagging.get_resources().pagination_token(t),
         };
         let what = format!("{} log groups", arns.len());

@@ -57,9 +57,11 @@ impl Config {
             .unwrap_or(DEFAULT_EXEMPT_TAG_KEY)
             .to_owned();
         let delete_empty_after_days =
-            env.optional_with("DELETE_EMPTY_AFTER_DAYS", "90", |v| match v.parse::<u32>() {
-                Ok(n) if n >= 1 => Ok(n),
-                _ => Err("expected a whole number of days, at least 1".to_owned()),
+            env.optional_with("DELETE_EMPTY_AFTER_DAYS", "90", |v| {
+                match v.parse::<u32>() {
+                    Ok(n) if n >= 1 => Ok(n),
+                    _ => Err("expected a whole number of days, at least 1".to_owned()),
+                }
             });
         let s3_prune = env
             .optional_with(
@@ -68,8 +70,11 @@ impl Config {
                 parse_prune,
             )
             .unwrap_or_default();
-        let max_group_deletions =
-            env.or_default("MAX_GROUP_DELETIONS_PER_RUN", DEFAULT_MAX_GROUP_DELETIONS, "50");
+        let max_group_deletions = env.or_default(
+            "MAX_GROUP_DELETIONS_PER_RUN",
+            DEFAULT_MAX_GROUP_DELETIONS,
+            "50",
+        );
         let max_object_deletions = env.or_default(
             "MAX_OBJECT_DELETIONS_PER_RUN",
             DEFAULT_MAX_OBJECT_DELETIONS,
@@ -167,7 +172,10 @@ mod tests {
     fn every_option_is_read() {
         let config = Config::from_pairs([
             ("RETENTION_DAYS", "90"),
-            ("RETENTION_RULES", r#"[{"prefix": "/aws/lambda/", "days": 14}]"#),
+            (
+                "RETENTION_RULES",
+                r#"[{"prefix": "/aws/lambda/", "days": 14}]"#,
+            ),
             ("OVERRIDE_EXISTING", "true"),
             ("EXEMPT_TAG_KEY", "keep-me"),
             ("DELETE_EMPTY_AFTER_DAYS", "60"),
@@ -218,7 +226,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("DELETE_EMPTY_AFTER_DAYS"), "{text}");
-        assert!(text.contains("S3_PRUNE") && text.contains("missing field `prefix`"), "{text}");
+        assert!(
+            text.contains("S3_PRUNE") && text.contains("missing field `prefix`"),
+            "{text}"
+        );
         assert!(text.contains("MAX_API_RPS"), "{text}");
         assert!(text.contains("\"EU WEST\" is not a region name"), "{text}");
         let missing = Config::from_pairs([("DRY_RUN", "true")]).unwrap_err();

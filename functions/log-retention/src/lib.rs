@@ -39,6 +39,16 @@ use crate::trigger::{Resume, Trigger};
 
 pub const FUNCTION: &str = "log-retention";
 
+/// What a caller outside the crate (the demo, the benchmark) needs to build
+/// clients and events exactly as the function does.
+pub mod sdk {
+    pub use aws_sdk_cloudwatchlogs as logs;
+    pub use aws_sdk_resourcegroupstagging as tagging;
+    pub use aws_sdk_s3 as s3;
+    pub use lambda_runtime::{Context, LambdaEvent};
+    pub use shared::output::Output;
+}
+
 /// S3's request rates are far above CloudWatch Logs'; this only keeps the
 /// pruning polite.
 const S3_RPS: f64 = 100.0;
@@ -170,7 +180,10 @@ pub async fn run(payload: &Value, app: &App, deadline: Deadline) -> Result<Repor
         }
         Trigger::FailedCall { name, error } => {
             let mut report = Report::new(FUNCTION, app.config.dry_run);
-            report.skip(name, format!("CreateLogGroup failed ({error}); no group to act on"));
+            report.skip(
+                name,
+                format!("CreateLogGroup failed ({error}); no group to act on"),
+            );
             report
         }
     };
@@ -234,7 +247,10 @@ async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadl
     report.detail("regions", Value::Object(progress));
     if !app.config.s3_prune.is_empty() {
         if stopped_at.is_some() {
-            report.detail("s3_prune", json!("not reached: the log group sweep used the time"));
+            report.detail(
+                "s3_prune",
+                json!("not reached: the log group sweep used the time"),
+            );
         } else {
             prune_s3(app, dry_run, deadline, &mut report).await;
         }
@@ -285,7 +301,9 @@ async fn new_group(app: &App, region: &str, name: &str, deadline: Deadline) -> R
         run.report(|r| {
             r.skip(
                 name,
-                format!("created in {region}, which is not a region this function manages (REGIONS)"),
+                format!(
+                    "created in {region}, which is not a region this function manages (REGIONS)"
+                ),
             )
         });
         return run.finish();

@@ -15,7 +15,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&mut env);
     let sdk = shared::aws::load().await;
     let output = Output::from_env(&mut env, &sdk);
-    env.finish()?;
+    if let Err(problems) = env.finish() {
+        // The Display form lists every problem; main's own report would be Debug.
+        eprintln!("log-retention cannot start: {problems}");
+        return Err(problems.into());
+    }
     let app = App::new(config, &sdk, output);
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -185,9 +185,7 @@ pub fn deletion_verdict(
         return Verdict::Keep(format!("stores {} bytes", group.stored_bytes));
     }
     if group.created_ms >= now_ms - window_ms {
-        return Verdict::Keep(format!(
-            "created less than {delete_after_days} days ago"
-        ));
+        return Verdict::Keep(format!("created less than {delete_after_days} days ago"));
     }
     if group.deletion_protected {
         return Verdict::Keep("deletion protection is on".to_owned());
@@ -317,7 +315,10 @@ mod tests {
             subscription_filters: 0,
             last_activity_ms: Some(NOW - 40 * DAY_MS),
         };
-        assert_eq!(deletion_verdict(&g, false, &quiet, 30, NOW), Verdict::Delete);
+        assert_eq!(
+            deletion_verdict(&g, false, &quiet, 30, NOW),
+            Verdict::Delete
+        );
         assert_eq!(
             deletion_verdict(&g, false, &Activity::default(), 30, NOW),
             Verdict::Delete
@@ -326,7 +327,10 @@ mod tests {
             Verdict::Keep(why) => why,
             Verdict::Delete => panic!("deleted"),
         };
-        assert_eq!(keep(deletion_verdict(&g, true, &quiet, 30, NOW)), "exempt tag");
+        assert_eq!(
+            keep(deletion_verdict(&g, true, &quiet, 30, NOW)),
+            "exempt tag"
+        );
         let filtered = Activity {
             subscription_filters: 1,
             ..quiet

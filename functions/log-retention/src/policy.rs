@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(parse_days("30"), Ok(30));
         assert_eq!(parse_days("1096"), Ok(1096));
         let err = parse_days("31").unwrap_err();
-        assert!(err.contains("31 is not a CloudWatch Logs retention"), "{err}");
+        assert!(
+            err.contains("31 is not a CloudWatch Logs retention"),
+            "{err}"
+        );
         assert!(err.contains("3653"), "{err}");
         assert!(parse_days("thirty").is_err());
         assert!(parse_days("0").is_err());
@@ -192,7 +195,10 @@ mod tests {
         assert_eq!(policy.decide("/ecs/web-prod").target, Target::Days(90));
         assert_eq!(policy.decide("/ecs/web-dev").target, Target::Days(30));
         assert_eq!(policy.decide("/audit/trail").target, Target::Keep);
-        assert_eq!(policy.decide("/ecs/web-prod").why, "rule pattern /ecs/*-prod");
+        assert_eq!(
+            policy.decide("/ecs/web-prod").why,
+            "rule pattern /ecs/*-prod"
+        );
     }
 
     #[test]

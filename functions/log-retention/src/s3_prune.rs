@@ -163,11 +163,7 @@ async fn flush(
         Ok(out) => {
             for error in out.errors() {
                 report.fail(
-                    format!(
-                        "s3://{}/{}",
-                        target.bucket,
-                        error.key().unwrap_or_default()
-                    ),
+                    format!("s3://{}/{}", target.bucket, error.key().unwrap_or_default()),
                     "delete_object",
                     format!(
                         "{}: {}",

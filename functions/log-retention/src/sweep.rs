@@ -102,7 +102,9 @@ pub enum Outcome {
     Complete,
     /// The deadline came first; listing resumes at this token (`None`: the
     /// region's first page).
-    Stopped { resume_token: Option<String> },
+    Stopped {
+        resume_token: Option<String>,
+    },
     /// The groups could not be listed; the failure is in the report.
     Failed,
 }
@@ -209,26 +211,31 @@ pub async fn sweep_region(
         if region.deadline_hit.load(Ordering::SeqCst) {
             break;
         }
-        let (groups, next) = match apply::list_page(&region.clients, &region.api, token.clone()).await
-        {
-            Ok(listed) => listed,
-            Err(e) if e.is_deadline() => {
-                region.deadline_hit.store(true, Ordering::SeqCst);
-                break;
-            }
-            Err(e) if resuming && page == 0 && token.is_some() => {
-                // A resume token the service no longer accepts: start over;
-                // the groups already done are not planned again.
-                run.report(|r| r.skip(&name, format!("resume token not accepted ({e}); listing from the start")));
-                token = None;
-                continue;
-            }
-            Err(e) => {
-                run.report(|r| r.fail(&name, "list_log_groups", &e));
-                failed = true;
-                break;
-            }
-        };
+        let (groups, next) =
+            match apply::list_page(&region.clients, &region.api, token.clone()).await {
+                Ok(listed) => listed,
+                Err(e) if e.is_deadline() => {
+                    region.deadline_hit.store(true, Ordering::SeqCst);
+                    break;
+                }
+                Err(e) if resuming && page == 0 && token.is_some() => {
+                    // A resume token the service no longer accepts: start over;
+                    // the groups already done are not planned again.
+                    run.report(|r| {
+                        r.skip(
+                            &name,
+                            format!("resume token not accepted ({e}); listing from the start"),
+                        )
+                    });
+                    token = None;
+                    continue;
+                }
+                Err(e) => {
+                    run.report(|r| r.fail(&name, "list_log_groups", &e));
+                    failed = true;
+                    break;
+                }
+            };
         region
             .pages
             .lock()
@@ -425,8 +432,7 @@ async fn process_group(region: &Region, item: &Item) -> bool {
             }
         }
     }
-    *run
-        .transitions
+    *run.transitions
         .lock()
         .expect("transitions lock")
         .entry(change.transition())

@@ -80,7 +80,9 @@ fn new_group(payload: &Value) -> Result<Trigger, Error> {
         .as_str()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| {
-            Error::Event("CreateLogGroup event without detail.requestParameters.logGroupName".into())
+            Error::Event(
+                "CreateLogGroup event without detail.requestParameters.logGroupName".into(),
+            )
         })?
         .to_owned();
     if let Some(code) = detail["errorCode"].as_str() {
@@ -121,7 +123,8 @@ mod tests {
                 resume: None
             }
         );
-        let scheduled = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        let scheduled =
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert_eq!(
             parse(&scheduled).unwrap(),
             Trigger::Sweep {
@@ -139,7 +142,13 @@ mod tests {
         let resume = json!({"resume": {"region": "us-east-1", "next_token": "abc"}});
         assert!(matches!(
             parse(&resume).unwrap(),
-            Trigger::Sweep { resume: Some(Resume { next_token: Some(_), .. }), .. }
+            Trigger::Sweep {
+                resume: Some(Resume {
+                    next_token: Some(_),
+                    ..
+                }),
+                ..
+            }
         ));
     }
 
@@ -153,8 +162,16 @@ mod tests {
         assert!(err.contains("only CreateLogGroup"), "{err}");
         let mut failed = create_event("/x");
         failed["detail"]["errorCode"] = json!("ResourceAlreadyExistsException");
-        assert!(matches!(parse(&failed).unwrap(), Trigger::FailedCall { .. }));
+        assert!(matches!(
+            parse(&failed).unwrap(),
+            Trigger::FailedCall { .. }
+        ));
         let s3 = json!({"Records": [{"eventSource": "aws:s3"}]});
-        assert!(parse(&s3).unwrap_err().to_string().contains("expected a schedule"));
+        assert!(
+            parse(&s3)
+                .unwrap_err()
+                .to_string()
+                .contains("expected a schedule")
+        );
     }
 }

@@ -50,7 +50,12 @@ async fn only_groups_without_retention_change_by_rule_then_default_and_a_second_
     assert_eq!(report.counter("errors"), 0);
     assert_eq!(
         targets(&report.applied, "set_retention"),
-        ["/app/orders", "/aws/lambda/api", "/ecs/web-dev", "/ecs/web-prod"]
+        [
+            "/app/orders",
+            "/aws/lambda/api",
+            "/ecs/web-dev",
+            "/ecs/web-prod"
+        ]
     );
     assert_eq!(
         report.details["retention_changes"],
@@ -59,7 +64,10 @@ async fn only_groups_without_retention_change_by_rule_then_default_and_a_second_
     assert_eq!(report.counter("api_calls.PutRetentionPolicy"), 4);
     assert_eq!(report.counter("api_calls.GetResources"), 1, "one tag batch");
     assert_eq!(report.counter("api_calls.ListTagsForResource"), 0);
-    assert_eq!(report.details["regions"], json!({"ap-southeast-2": "complete"}));
+    assert_eq!(
+        report.details["regions"],
+        json!({"ap-southeast-2": "complete"})
+    );
 
     let again = sweep(&app).await;
     assert!(again.planned.is_empty(), "{:?}", again.planned);
@@ -70,7 +78,10 @@ async fn only_groups_without_retention_change_by_rule_then_default_and_a_second_
         0,
         "no tags read when nothing would change"
     );
-    assert_eq!(again.counter("api_calls"), again.counter("api_calls.DescribeLogGroups"));
+    assert_eq!(
+        again.counter("api_calls"),
+        again.counter("api_calls.DescribeLogGroups")
+    );
 }
 
 #[tokio::test]
@@ -86,8 +97,14 @@ async fn override_existing_changes_differing_groups_and_reports_shortened_ones_a
 
     let now = acct.retentions().await;
     assert!(now.values().all(|d| *d == Some(30)), "{now:?}");
-    assert_eq!(targets(&report.applied, "shorten_retention"), ["/app/forever"]);
-    assert_eq!(targets(&report.applied, "lengthen_retention"), ["/app/week"]);
+    assert_eq!(
+        targets(&report.applied, "shorten_retention"),
+        ["/app/forever"]
+    );
+    assert_eq!(
+        targets(&report.applied, "lengthen_retention"),
+        ["/app/week"]
+    );
     assert_eq!(targets(&report.applied, "set_retention"), ["/app/never"]);
     assert_eq!(report.counter("groups_changed"), 3);
     assert_eq!(report.counter("groups_shortened"), 1);
@@ -97,10 +114,7 @@ async fn override_existing_changes_differing_groups_and_reports_shortened_ones_a
         .iter()
         .find(|a| a.action == "shorten_retention")
         .unwrap();
-    assert_eq!(
-        shortened.detail,
-        Some(json!({"before": 3653, "after": 30}))
-    );
+    assert_eq!(shortened.detail, Some(json!({"before": 3653, "after": 30})));
     assert!(sweep(&app).await.planned.is_empty());
 }
 
@@ -116,7 +130,11 @@ async fn the_exempt_tag_keeps_a_group_and_tags_are_read_in_batches_of_100() {
         };
         specs.push((format!("/svc/{i:03}"), None, tags));
     }
-    specs.push(("/svc/set".to_owned(), Some(60), [("keep-me".into(), "x".into())].into()));
+    specs.push((
+        "/svc/set".to_owned(),
+        Some(60),
+        [("keep-me".into(), "x".into())].into(),
+    ));
     acct.groups(specs).await;
 
     // The default key first: /svc/001, /svc/051, /svc/101 are exempt.
@@ -132,7 +150,11 @@ async fn the_exempt_tag_keeps_a_group_and_tags_are_read_in_batches_of_100() {
     for exempt in ["/svc/000", "/svc/050", "/svc/100"] {
         assert_eq!(now[exempt], None, "{exempt} is exempt");
     }
-    assert_eq!(now["/svc/001"], Some(14), "the default key is not exempt now");
+    assert_eq!(
+        now["/svc/001"],
+        Some(14),
+        "the default key is not exempt now"
+    );
     assert_eq!(now["/svc/set"], Some(60));
     assert_eq!(report.counter("groups_exempt"), 3);
     assert_eq!(report.counter("groups_changed"), 147);
@@ -178,8 +200,14 @@ async fn dry_run_changes_nothing_by_configuration_or_by_a_manual_override() {
     let manual = run(&live, &json!({"dry_run": true})).await;
     assert!(manual.dry_run);
     assert!(manual.applied.is_empty());
-    assert_eq!(targets(&manual.planned, "set_retention"), ["/app/never", "/app/stale"]);
-    assert_eq!(targets(&manual.planned, "shorten_retention"), ["/app/forever"]);
+    assert_eq!(
+        targets(&manual.planned, "set_retention"),
+        ["/app/never", "/app/stale"]
+    );
+    assert_eq!(
+        targets(&manual.planned, "shorten_retention"),
+        ["/app/forever"]
+    );
     assert_eq!(manual.counter("shortening_planned"), 1);
 
     let now = acct.retentions().await;
@@ -200,9 +228,11 @@ async fn a_group_is_deleted_only_when_every_guard_holds() {
         .await;
     acct.group("/stale/no-streams", None, &[]).await;
     acct.group("/stale/old-event", Some(7), &[]).await;
-    acct.event("/stale/old-event", "", now_ms() - 13 * 86_400_000).await;
+    acct.event("/stale/old-event", "", now_ms() - 13 * 86_400_000)
+        .await;
     acct.group("/kept/recent-event", None, &[]).await;
-    acct.event("/kept/recent-event", "", now_ms() + 90 * 60_000).await;
+    acct.event("/kept/recent-event", "", now_ms() + 90 * 60_000)
+        .await;
     acct.group("/kept/subscribed", None, &[]).await;
     acct.logs
         .put_subscription_filter()
@@ -216,9 +246,11 @@ async fn a_group_is_deleted_only_when_every_guard_holds() {
         .send()
         .await
         .expect("subscription filter");
-    acct.group("/kept/exempt", None, &[("toilkit:keep", "true")]).await;
+    acct.group("/kept/exempt", None, &[("toilkit:keep", "true")])
+        .await;
     acct.group("/kept/not-empty", None, &[]).await;
-    acct.event("/kept/not-empty", "hello", now_ms() - 86_400_000).await;
+    acct.event("/kept/not-empty", "hello", now_ms() - 86_400_000)
+        .await;
     let vars = [("RETENTION_DAYS", "30"), ("DELETE_EMPTY_AFTER_DAYS", "30")];
 
     // Today every group is too young.
@@ -264,8 +296,14 @@ async fn a_group_is_deleted_only_when_every_guard_holds() {
             .map(|s| s.reason.clone())
             .unwrap_or_default()
     };
-    assert!(reason("/kept/subscribed").contains("1 subscription filter"), "{report:?}");
-    assert!(reason("/kept/recent-event").contains("within 30 days"), "{report:?}");
+    assert!(
+        reason("/kept/subscribed").contains("1 subscription filter"),
+        "{report:?}"
+    );
+    assert!(
+        reason("/kept/recent-event").contains("within 30 days"),
+        "{report:?}"
+    );
     assert_eq!(reason("/kept/exempt"), "exempt: tagged toilkit:keep");
     assert_eq!(report.counter("deletion_kept"), 2);
     // Kept groups still get their retention.
@@ -375,9 +413,10 @@ async fn the_deadline_stops_the_run_and_resuming_finishes_without_repeating_work
     loop {
         invocations += 1;
         assert!(invocations < 30, "the sweep converges");
-        let report = log_retention::run(&payload, &app, Deadline::after(Duration::from_millis(700)))
-            .await
-            .unwrap();
+        let report =
+            log_retention::run(&payload, &app, Deadline::after(Duration::from_millis(700)))
+                .await
+                .unwrap();
         puts += report.counter("api_calls.PutRetentionPolicy");
         assert_eq!(report.counter("errors"), 0, "{:?}", report.failed);
         if !report.stopped_early {
@@ -398,11 +437,15 @@ async fn the_deadline_stops_the_run_and_resuming_finishes_without_repeating_work
 async fn a_create_log_group_event_applies_the_policy_to_that_group_only() {
     let acct = Account::new("ap-northeast-1").await;
     acct.group("/aws/lambda/new-fn", None, &[]).await;
-    acct.group("/aws/lambda/exempt-fn", None, &[("toilkit:keep", "1")]).await;
+    acct.group("/aws/lambda/exempt-fn", None, &[("toilkit:keep", "1")])
+        .await;
     acct.group("/aws/lambda/other", None, &[]).await;
     let app = acct.app(&[
         ("RETENTION_DAYS", "30"),
-        ("RETENTION_RULES", r#"[{"prefix": "/aws/lambda/", "days": 14}]"#),
+        (
+            "RETENTION_RULES",
+            r#"[{"prefix": "/aws/lambda/", "days": 14}]"#,
+        ),
     ]);
     let event = |name: &str| {
         let mut e: serde_json::Value =
@@ -414,11 +457,18 @@ async fn a_create_log_group_event_applies_the_policy_to_that_group_only() {
     };
 
     let report = run(&app, &event("/aws/lambda/new-fn")).await;
-    assert_eq!(targets(&report.applied, "set_retention"), ["/aws/lambda/new-fn"]);
+    assert_eq!(
+        targets(&report.applied, "set_retention"),
+        ["/aws/lambda/new-fn"]
+    );
     assert_eq!(report.counter("groups_scanned"), 1);
     assert_eq!(report.counter("api_calls.DescribeLogGroups"), 1);
     assert_eq!(acct.retention("/aws/lambda/new-fn").await, Some(14));
-    assert_eq!(acct.retention("/aws/lambda/other").await, None, "one group only");
+    assert_eq!(
+        acct.retention("/aws/lambda/other").await,
+        None,
+        "one group only"
+    );
 
     let exempt = run(&app, &event("/aws/lambda/exempt-fn")).await;
     assert!(exempt.applied.is_empty());
@@ -431,5 +481,9 @@ async fn a_create_log_group_event_applies_the_policy_to_that_group_only() {
     let mut elsewhere = event("/x");
     elsewhere["detail"]["awsRegion"] = json!("me-south-1");
     let skipped = run(&app, &elsewhere).await;
-    assert!(skipped.skipped[0].reason.contains("not a region this function manages"));
+    assert!(
+        skipped.skipped[0]
+            .reason
+            .contains("not a region this function manages")
+    );
 }

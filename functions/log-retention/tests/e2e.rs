@@ -1,0 +1,140 @@
+//! The real binary under cargo-lambda's Runtime API emulator, against moto:
+//! a scheduled sweep, a CloudTrail CreateLogGroup event, and a configuration
+//! that must stop the function at init.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use toilkit_tests::{LambdaEmulator, Moto};
+
+/// A region of the shared emulator that no other test sweeps.
+const REGION: &str = "eu-west-2";
+
+fn env(moto: &Moto, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_REGION" && k != "AWS_DEFAULT_REGION")
+        .collect();
+    env.push(("AWS_REGION".into(), REGION.into()));
+    env.push(("AWS_DEFAULT_REGION".into(), REGION.into()));
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+async fn retention(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Option<i32> {
+    logs.describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .unwrap()
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+        .unwrap_or_else(|| panic!("{name} exists"))
+        .retention_in_days()
+}
+
+#[tokio::test]
+async fn the_binary_sweeps_on_schedule_and_acts_on_a_new_log_group() {
+    let moto = Moto::shared();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config_in(REGION).await);
+    for (name, days) in [
+        ("/e2e/app", None),
+        ("/e2e/set", Some(90)),
+        ("/e2e/audit", None),
+    ] {
+        logs.create_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .unwrap();
+        if let Some(days) = days {
+            logs.put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let mut lambda = LambdaEmulator::start(
+        Path::new(env!("CARGO_BIN_EXE_log-retention")),
+        &env(
+            moto,
+            &[
+                ("RETENTION_DAYS", "30"),
+                (
+                    "RETENTION_RULES",
+                    r#"[{"prefix": "/e2e/audit", "keep": true}, {"prefix": "/aws/lambda/", "days": 14}]"#,
+                ),
+            ],
+        ),
+    );
+
+    let scheduled: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample("scheduled-event.json")).unwrap();
+    let report = lambda.invoke(&scheduled).expect_response();
+    assert_eq!(report["function"], "log-retention");
+    assert_eq!(report["counters"]["groups_scanned"], 3, "{report}");
+    assert_eq!(report["counters"]["groups_changed"], 1, "{report}");
+    assert_eq!(report["applied"][0]["target"], "/e2e/app");
+    assert_eq!(
+        report["applied"][0]["detail"],
+        serde_json::json!({"before": null, "after": 30})
+    );
+    assert_eq!(retention(&logs, "/e2e/app").await, Some(30));
+    assert_eq!(retention(&logs, "/e2e/set").await, Some(90));
+    assert_eq!(retention(&logs, "/e2e/audit").await, None);
+
+    logs.create_log_group()
+        .log_group_name("/aws/lambda/e2e-new")
+        .send()
+        .await
+        .unwrap();
+    let mut created: Value =
+        serde_json::from_str(include_str!("fixtures/create-log-group.json")).unwrap();
+    created["region"] = REGION.into();
+    created["detail"]["awsRegion"] = REGION.into();
+    created["detail"]["requestParameters"]["logGroupName"] = "/aws/lambda/e2e-new".into();
+    let report = lambda.invoke(&created).expect_response();
+    assert_eq!(report["counters"]["groups_scanned"], 1, "{report}");
+    assert_eq!(report["applied"][0]["target"], "/aws/lambda/e2e-new");
+    assert_eq!(retention(&logs, "/aws/lambda/e2e-new").await, Some(14));
+
+    let log = lambda.log();
+    assert_eq!(log.matches("\"toilkit_report\"").count(), 2, "{log}");
+    assert!(log.contains("\"_aws\""), "EMF metrics are logged: {log}");
+
+    let bad = lambda
+        .invoke(&serde_json::json!({"dryrun": true}))
+        .expect_error();
+    assert!(bad.contains("unknown field"), "{bad}");
+}
+
+#[tokio::test]
+async fn an_invalid_retention_stops_the_function_at_init_with_a_clear_message() {
+    let moto = Moto::shared();
+    let mut lambda = LambdaEmulator::start(
+        Path::new(env!("CARGO_BIN_EXE_log-retention")),
+        &env(moto, &[("RETENTION_DAYS", "31"), ("MAX_API_RPS", "fast")]),
+    );
+    let started = Instant::now();
+    while lambda.function_running() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!lambda.function_running(), "init must fail");
+    let log = lambda.log();
+    assert!(
+        log.contains(
+            "RETENTION_DAYS: \\\"31\\\" is invalid: 31 is not a CloudWatch Logs retention"
+        ) || log
+            .contains("RETENTION_DAYS: \"31\" is invalid: 31 is not a CloudWatch Logs retention"),
+        "{log}"
+    );
+    assert!(
+        log.contains("MAX_API_RPS"),
+        "every problem is reported: {log}"
+    );
+}
