@@ -14,6 +14,8 @@ use crate::report::Report;
 #[derive(Debug, Clone, Default)]
 pub struct Output {
     publisher: Option<Publisher>,
+    /// No log lines: for the demo, which prints its own readable account.
+    quiet: bool,
 }
 
 impl Output {
@@ -21,6 +23,15 @@ impl Output {
     pub fn from_env(env: &mut Env, sdk: &SdkConfig) -> Self {
         Self {
             publisher: Publisher::bus_from_env(env).map(|bus| Publisher::new(sdk, bus)),
+            quiet: false,
+        }
+    }
+
+    /// An output that writes no log lines (the demo's), publishing nothing.
+    pub fn quiet() -> Self {
+        Self {
+            publisher: None,
+            quiet: true,
         }
     }
 
@@ -28,13 +39,15 @@ impl Output {
     /// A publishing failure is logged, not returned: the work is done and the
     /// report is in the log either way.
     pub async fn emit(&self, report: &Report) {
-        println!("{}", report_line(report));
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        for doc in metrics::emf_documents(&report.function, &report.counters, now_ms) {
-            println!("{doc}");
+        if !self.quiet {
+            println!("{}", report_line(report));
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            for doc in metrics::emf_documents(&report.function, &report.counters, now_ms) {
+                println!("{doc}");
+            }
         }
         if let Some(publisher) = &self.publisher
             && let Err(error) = publisher.publish(report).await
