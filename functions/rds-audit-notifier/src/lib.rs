@@ -11,6 +11,7 @@ pub mod apply;
 pub mod classify;
 pub mod config;
 pub mod dialect;
+pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod ledger;
@@ -38,6 +39,14 @@ pub use error::Error;
 
 use crate::apply::Notifier;
 use crate::ledger::Ledger;
+
+/// What callers that build events and seed accounts need (the demo, tools).
+pub mod sdk {
+    pub use aws_sdk_dynamodb as dynamodb;
+    pub use aws_sdk_secretsmanager as secretsmanager;
+    pub use lambda_runtime::{Context, LambdaEvent};
+    pub use shared;
+}
 
 pub const FUNCTION: &str = "rds-audit-notifier";
 

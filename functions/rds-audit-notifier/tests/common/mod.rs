@@ -3,17 +3,15 @@
 //! subscription events encoded exactly as CloudWatch Logs sends them.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_types::SdkConfig;
-use base64::Engine;
 use lambda_runtime::{Context, LambdaEvent};
 use rds_audit_notifier::{App, Error, handle};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::Report;
 use shared::config::Env;
 use shared::slack::RetryPolicy;
@@ -136,35 +134,11 @@ pub fn fast_policy() -> RetryPolicy {
     }
 }
 
+pub use rds_audit_notifier::envelope::subscription_event;
+
 /// The decoded subscription document for `messages`, ids like CloudWatch's.
 pub fn log_data(group: &str, stream: &str, messages: &[&str]) -> Value {
-    let events: Vec<Value> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            json!({
-                "id": format!("3700000000000000000000000000000000000000000000000000{i:04}"),
-                "timestamp": 1_700_000_000_000i64 + i as i64 * 1000,
-                "message": m,
-            })
-        })
-        .collect();
-    json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": group,
-        "logStream": stream,
-        "subscriptionFilters": ["toilkit-rds-audit"],
-        "logEvents": events,
-    })
-}
-
-/// The Lambda event CloudWatch Logs delivers: base64 of gzip of the document.
-pub fn subscription_event(document: &Value) -> Value {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(document.to_string().as_bytes()).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    json!({"awslogs": {"data": data}})
+    rds_audit_notifier::envelope::log_data(group, stream, 1_700_000_000_000, messages)
 }
 
 pub fn subscription(group: &str, messages: &[&str]) -> Value {
