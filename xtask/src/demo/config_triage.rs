@@ -59,7 +59,7 @@ pub async fn run(ctx: &Ctx) -> Result {
             "payments-ledger",
             &[("owner", "payments"), ("Name", "payments-ledger")],
         ),
-        ("orders", &[("owner", "payments")]),
+        ("payments-orders", &[("owner", "payments")]),
         ("analytics-events", &[("owner", "data")]),
         ("flappy-cache", &[("owner", "data")]),
         (
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     let ssm = config_triage::aws_sdk_ssm::Client::new(app_sdk);
     for name in ["default", "payments", "data"] {
         ssm.put_parameter()
-            .name(format!("/toilkit/slack/{name}"))
+            .name(format!("/toilkit/config-triage/slack/{name}"))
             .value(ctx.slack.webhook_url(&channel(name)))
             .r#type(ParameterType::SecureString)
             .send()
@@ -88,7 +88,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         .value(
             json!([
                 {"resource": "scratch-*", "reason": "throwaway tables"},
-                {"rule": "dynamodb-autoscaling-enabled", "resource": "orders",
+                {"rule": "dynamodb-autoscaling-enabled", "resource": "payments-orders",
                  "expires": "2025-12-31", "reason": "capacity review"}
             ])
             .to_string(),
@@ -99,7 +99,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     let sns = config_triage::aws_sdk_sns::Client::new(app_sdk);
     let topic = sns
         .create_topic()
-        .name("toilkit-critical")
+        .name("toilkit-config-triage-critical")
         .send()
         .await?
         .topic_arn
@@ -113,8 +113,8 @@ pub async fn run(ctx: &Ctx) -> Result {
 
     let settings = json!({
         "STATE_TABLE": state_table,
-        "SLACK_WEBHOOK_PARAMETER": "/toilkit/slack/default",
-        "ROUTES": json!({"payments": "/toilkit/slack/payments", "data": "/toilkit/slack/data"}).to_string(),
+        "SLACK_WEBHOOK_PARAMETER": "/toilkit/config-triage/slack/default",
+        "ROUTES": json!({"payments": "/toilkit/config-triage/slack/payments", "data": "/toilkit/config-triage/slack/data"}).to_string(),
         "SEVERITY_RULES": json!([
             {"rule": "restricted-ssh", "severity": "critical"},
             {"rule": "dynamodb-pitr-*", "severity": "high"},
@@ -197,7 +197,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         Open {
             rule: "dynamodb-autoscaling-enabled",
             kind: TABLE,
-            id: "orders",
+            id: "payments-orders",
             minutes_ago: 35,
             annotation: "No auto scaling policy",
         },
@@ -283,7 +283,7 @@ pub async fn run(ctx: &Ctx) -> Result {
             ch(
                 "dynamodb-autoscaling-enabled",
                 TABLE,
-                "orders",
+                "payments-orders",
                 "NON_COMPLIANT",
                 None,
                 35,
