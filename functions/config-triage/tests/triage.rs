@@ -666,3 +666,78 @@ async fn unreadable_exemptions_or_unknown_events_fail_with_a_clear_error() {
     assert!(err.contains(&parameter) && err.contains("expiry"), "{err}");
     assert!(fx.slack.received().is_empty(), "nothing is sent unfiltered");
 }
+
+#[tokio::test]
+async fn a_failed_resolution_restores_the_open_violation_for_the_retry() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("restore", &[]).await;
+    let rule = "dynamodb-pitr-enabled";
+    let broken = event(rule, TABLE, &table, "NON_COMPLIANT", None, t0);
+    fx.run(&app, &broken, t0).await.response.unwrap();
+    let before = fx.state_item(&broken).await.unwrap();
+
+    let t1 = t0 + Duration::hours(1);
+    let fixed = event(rule, TABLE, &table, "COMPLIANT", Some("NON_COMPLIANT"), t1);
+    fx.slack.script([Reply::Status(404)]);
+    let out = fx.run(&app, &fixed, t1).await;
+    assert!(out.response.is_err());
+    let after = fx.state_item(&broken).await.unwrap();
+    assert_eq!(after["status"], "NON_COMPLIANT");
+    assert_eq!(after["announced"], true);
+    assert_eq!(after["since"], before["since"]);
+    assert!(
+        after["version"].as_i64() > before["version"].as_i64(),
+        "versions only grow, so stale writers still lose"
+    );
+
+    let out = fx.run(&app, &fixed, t1).await;
+    assert_eq!(applied(&out), ["notify_resolution"]);
+    assert!(
+        texts(&fx.slack, "default")
+            .last()
+            .unwrap()
+            .contains("Resolved")
+    );
+}
+
+#[tokio::test]
+async fn a_page_that_cannot_be_published_fails_the_record() {
+    let mut fx = Fixture::new().await;
+    fx.set(
+        "CRITICAL_TOPIC_ARN",
+        &format!(
+            "arn:aws:sns:us-east-1:123456789012:{}",
+            fx.moto.unique("missing-topic")
+        ),
+    );
+    fx.set(
+        "SEVERITY_RULES",
+        r#"[{"rule": "*", "severity": "critical"}]"#,
+    );
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx.tagged_table("unpaged", &[]).await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let out = fx
+        .run(&app, &sqs_batch(&[("m-9", e.to_string())]), now)
+        .await;
+    assert_eq!(
+        out.response.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "m-9"}]})
+    );
+    assert!(
+        out.report.failed[0].error.contains("SNS topic"),
+        "{:?}",
+        out.report.failed
+    );
+    assert!(fx.state_item(&e).await.is_none());
+}
