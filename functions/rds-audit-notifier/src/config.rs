@@ -14,6 +14,8 @@ pub struct Config {
     /// `IDEMPOTENCY_TABLE`; idempotency is off without it.
     pub idempotency_table: Option<String>,
     pub webhook: Option<SecretRef>,
+    /// `DRY_RUN`: plan and report, post nothing.
+    pub dry_run: bool,
     /// Remarks worth a warning at cold start (not errors).
     pub warnings: Vec<String>,
 }
@@ -40,8 +42,9 @@ impl Config {
             Regex::new(v).map_err(|e| format!("is not a valid regular expression: {e}"))
         });
         let idempotency_table = env.raw("IDEMPOTENCY_TABLE").map(str::to_owned);
+        let dry_run = env.flag("DRY_RUN", false);
         let webhook = SecretRef::slack_webhook_from_env(env);
-        if webhook.is_none() && env.raw("SLACK_WEBHOOK_PARAMETER").is_none() {
+        if webhook.is_none() && env.raw("SLACK_WEBHOOK_PARAMETER").is_none() && !dry_run {
             env.problem(
                 "SLACK_WEBHOOK_SECRET_ARN",
                 "is required (or SLACK_WEBHOOK_PARAMETER): the function posts alerts to Slack",
@@ -73,6 +76,7 @@ impl Config {
             },
             idempotency_table,
             webhook,
+            dry_run,
             warnings,
         }
     }
@@ -137,6 +141,14 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing: {text}");
         }
         let _ = config;
+    }
+
+    #[test]
+    fn a_dry_run_needs_no_webhook() {
+        let mut env = Env::from_pairs([("DRY_RUN", "true")]);
+        let config = Config::from_env(&mut env);
+        env.finish().unwrap();
+        assert!(config.dry_run);
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         return Err(Error::UnexpectedEvent(describe(&kind)));
     }
     let data = decode_logs_subscription(event.payload)?;
-    let mut report = Report::new(FUNCTION, false);
+    let mut report = Report::new(FUNCTION, app.config.dry_run);
     report.detail("log_group", json!(data.log_group));
     if is_control_message(&data) {
         report.incr("control_messages");
@@ -135,6 +135,19 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         );
     }
 
+    if app.config.dry_run {
+        for delivery in &plan.deliveries {
+            report.skip(
+                format!(
+                    "{} (part {}/{})",
+                    delivery.instance, delivery.part, delivery.parts
+                ),
+                "dry run: not posted",
+            );
+        }
+        app.output.emit(&report).await;
+        return Ok(report);
+    }
     let result = app.notifier.deliver(&plan, &deadline, &mut report).await;
     if let Err(error) = &result {
         report.stop_early(error.to_string());

@@ -482,3 +482,24 @@ async fn control_messages_and_wrong_events() {
     assert!(error.contains("base64 of gzip"), "{error}");
     assert!(f.slack.received().is_empty());
 }
+
+#[tokio::test]
+async fn a_dry_run_plans_and_posts_nothing() {
+    let mut f = Fixture::new().await;
+    f.set("DRY_RUN", "true");
+    let app = f.app();
+    let report = f
+        .invoke(
+            &app,
+            subscription(
+                "/aws/rds/instance/db-8/audit",
+                &["20231114 22:13:25,ip,admin,10.0.2.15,1,2,QUERY,appdb,'DROP TABLE x',0"],
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(report.dry_run);
+    assert_eq!(report.planned.len(), 1);
+    assert_eq!(report.skipped[0].reason, "dry run: not posted");
+    assert!(f.slack.received().is_empty());
+}
