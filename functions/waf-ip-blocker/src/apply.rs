@@ -53,7 +53,10 @@ pub async fn apply(
             continue;
         };
         if deadline.expired() {
-            report.stop_early(format!("the Lambda deadline came before {} was written; the next run reconciles it", state.set.arn));
+            report.stop_early(format!(
+                "the Lambda deadline came before {} was written; the next run reconciles it",
+                state.set.arn
+            ));
             return Ok(());
         }
         let result = ipset::write(
@@ -83,7 +86,12 @@ pub async fn apply(
         }
         if w.writes > 0 {
             report.applied(
-                Action::new("update_ip_set", &state.set.arn, format!("{} set updated", state.family.name())).with_detail(json!({
+                Action::new(
+                    "update_ip_set",
+                    &state.set.arn,
+                    format!("{} set updated", state.family.name()),
+                )
+                .with_detail(json!({
                     "added": set_plan.delta.add.len() - w.dropped.len(),
                     "removed": set_plan.delta.remove.len(),
                     "size": w.size,
@@ -91,22 +99,50 @@ pub async fn apply(
                 })),
             );
         }
-        for block in plan.blocks.iter().filter(|b| Family::of(&b.entry.net) == state.family) {
+        for block in plan
+            .blocks
+            .iter()
+            .filter(|b| Family::of(&b.entry.net) == state.family)
+        {
             let in_set = !w.dropped.contains(&block.entry.net)
                 && !set_plan.not_fit.iter().any(|e| e.net == block.entry.net);
             if in_set {
-                let action = if block.new { "block_ip" } else { "extend_block" };
-                report.applied(Action::new(action, block.entry.net.addr().to_string(), &block.entry.reason));
+                let action = if block.new {
+                    "block_ip"
+                } else {
+                    "extend_block"
+                };
+                report.applied(Action::new(
+                    action,
+                    block.entry.net.addr().to_string(),
+                    &block.entry.reason,
+                ));
             }
         }
-        for entry in plan.expired.iter().filter(|e| Family::of(&e.net) == state.family) {
+        for entry in plan
+            .expired
+            .iter()
+            .filter(|e| Family::of(&e.net) == state.family)
+        {
             if ledger.delete_expired(entry, now).await? {
-                report.applied(Action::new("unblock_ip", entry.net.addr().to_string(), "block expired"));
+                report.applied(Action::new(
+                    "unblock_ip",
+                    entry.net.addr().to_string(),
+                    "block expired",
+                ));
             }
         }
-        for entry in plan.released.iter().filter(|e| Family::of(&e.net) == state.family) {
+        for entry in plan
+            .released
+            .iter()
+            .filter(|e| Family::of(&e.net) == state.family)
+        {
             ledger.delete(&[entry.pk()]).await?;
-            report.applied(Action::new("unblock_ip", entry.net.addr().to_string(), "now in ALLOW_CIDRS"));
+            report.applied(Action::new(
+                "unblock_ip",
+                entry.net.addr().to_string(),
+                "now in ALLOW_CIDRS",
+            ));
         }
         if state.family == Family::V4 {
             ledger.delete(&plan.dropped_aggregates).await?;

@@ -69,7 +69,10 @@ impl Config {
             .collect();
         for action in &count_actions {
             if !ALL_ACTIONS.contains(&action.as_str()) {
-                let what = format!("{action:?} is not a WAF action ({})", ALL_ACTIONS.join(", "));
+                let what = format!(
+                    "{action:?} is not a WAF action ({})",
+                    ALL_ACTIONS.join(", ")
+                );
                 env.problem("COUNT_ACTIONS", what, "BLOCK,COUNT");
             }
         }
@@ -86,7 +89,10 @@ impl Config {
             if !rule.ignore && rule.threshold.is_none_or(|t| t == 0) {
                 env.problem(
                     "URI_RULES",
-                    format!("rule for {:?} needs a threshold of at least 1 or \"ignore\": true", rule.path.as_str()),
+                    format!(
+                        "rule for {:?} needs a threshold of at least 1 or \"ignore\": true",
+                        rule.path.as_str()
+                    ),
                     r#"[{"path": "/login", "threshold": 20}]"#,
                 );
             }
@@ -99,7 +105,11 @@ impl Config {
             None => ClientIp::Connection,
         };
         if let ClientIp::Header { hop: 0, .. } = client_ip {
-            env.problem("CLIENT_IP_HOP", "counts from 1 (the rightmost address)", "1");
+            env.problem(
+                "CLIENT_IP_HOP",
+                "counts from 1 (the rightmost address)",
+                "1",
+            );
         }
         let block_minutes: i64 = env.or_default("BLOCK_MINUTES", 240, "240");
         if block_minutes < 1 {
@@ -169,7 +179,10 @@ impl std::str::FromStr for AllowEntry {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.parse::<IpNet>()
             .map(|n| Self(n.trunc()))
-            .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| Self(IpNet::from(ip))))
+            .or_else(|_| {
+                s.parse::<std::net::IpAddr>()
+                    .map(|ip| Self(IpNet::from(ip)))
+            })
             .map_err(|_| "not an IP address or CIDR".to_owned())
     }
 }
@@ -182,7 +195,10 @@ mod tests {
     fn defaults_apply_and_the_arn_gives_scope_name_and_id() {
         let mut env = Env::from_pairs([
             ("LEDGER_TABLE", "ledger"),
-            ("IPSET_V6_ARN", "arn:aws:wafv2:us-east-1:123456789012:global/ipset/v6/abcd-1234"),
+            (
+                "IPSET_V6_ARN",
+                "arn:aws:wafv2:us-east-1:123456789012:global/ipset/v6/abcd-1234",
+            ),
         ]);
         let c = Config::from_env(&mut env);
         env.finish().unwrap();
@@ -206,7 +222,10 @@ mod tests {
             ("ALLOW_CIDRS", "10.0.0.0/8,nonsense"),
             ("CLIENT_IP_HEADER", "X-Forwarded-For"),
             ("CLIENT_IP_HOP", "0"),
-            ("IPSET_V4_ARN", "arn:aws:wafv2:us-east-1:1:regional/webacl/x/y"),
+            (
+                "IPSET_V4_ARN",
+                "arn:aws:wafv2:us-east-1:1:regional/webacl/x/y",
+            ),
             ("AGGREGATE_V4_PREFIX", "4"),
         ]);
         let _ = Config::from_env(&mut env);
@@ -229,7 +248,10 @@ mod tests {
     fn the_allowlist_takes_addresses_and_cidrs_of_both_families() {
         let mut env = Env::from_pairs([
             ("LEDGER_TABLE", "ledger"),
-            ("IPSET_V4_ARN", "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/id"),
+            (
+                "IPSET_V4_ARN",
+                "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/id",
+            ),
             ("ALLOW_CIDRS", "192.0.2.7, 10.1.2.3/8, 2001:db8::/32"),
         ]);
         let c = Config::from_env(&mut env);

@@ -198,7 +198,10 @@ impl Counter {
             }
         }
         let uri = f.uri.map(|u| u.text()).unwrap_or_default();
-        if d.ignore_uri_suffixes.iter().any(|s| uri.ends_with(s.as_str())) {
+        if d.ignore_uri_suffixes
+            .iter()
+            .any(|s| uri.ends_with(s.as_str()))
+        {
             self.counts.not_counted += 1;
             return Ok(());
         }
@@ -333,7 +336,11 @@ mod tests {
         );
         assert_eq!(c.counted, 2);
         assert_eq!(c.not_counted, 3);
-        let login = Key { ip: "192.0.2.1".parse().unwrap(), window: 0, rule: Some(0) };
+        let login = Key {
+            ip: "192.0.2.1".parse().unwrap(),
+            window: 0,
+            rule: Some(0),
+        };
         assert_eq!(c.tallies[&login].count, 1);
         assert_eq!(d.threshold_for(Some(0)), 20);
         assert_eq!(d.rule_name(Some(0)), "/login");
@@ -344,8 +351,20 @@ mod tests {
         let c = count(
             &d,
             &[
-                line(0, "192.0.2.1", "BLOCK", "/", r#","labels":[{"name":"awswaf:managed:aws:known-bad-inputs:Log4JRCE_Header"}]"#),
-                line(0, "192.0.2.1", "BLOCK", "/", r#","labels":[{"name":"other"}]"#),
+                line(
+                    0,
+                    "192.0.2.1",
+                    "BLOCK",
+                    "/",
+                    r#","labels":[{"name":"awswaf:managed:aws:known-bad-inputs:Log4JRCE_Header"}]"#,
+                ),
+                line(
+                    0,
+                    "192.0.2.1",
+                    "BLOCK",
+                    "/",
+                    r#","labels":[{"name":"other"}]"#,
+                ),
                 line(0, "192.0.2.1", "BLOCK", "/", ""),
                 line(0, "192.0.2.1", "BLOCK", "/", "").replace("Default_Action", "ScannerRule"),
             ],
@@ -356,15 +375,24 @@ mod tests {
     #[test]
     fn the_client_ip_can_come_from_a_header_hop() {
         let mut d = detection();
-        d.client_ip = ClientIp::Header { name: "x-forwarded-for".into(), hop: 1 };
+        d.client_ip = ClientIp::Header {
+            name: "x-forwarded-for".into(),
+            hop: 1,
+        };
         let c = count(&d, &[line(0, "10.0.0.9", "ALLOW", "/", "")]);
         let ips: Vec<IpAddr> = c.tallies.keys().map(|k| k.ip).collect();
         assert_eq!(ips, ["198.51.100.1".parse::<IpAddr>().unwrap()]);
-        d.client_ip = ClientIp::Header { name: "x-forwarded-for".into(), hop: 2 };
+        d.client_ip = ClientIp::Header {
+            name: "x-forwarded-for".into(),
+            hop: 2,
+        };
         let c = count(&d, &[line(0, "10.0.0.9", "ALLOW", "/", "")]);
         assert!(c.tallies.keys().all(|k| k.ip.to_string() == "6.6.6.6"));
         // A hop beyond the header falls back to the connection address.
-        d.client_ip = ClientIp::Header { name: "x-forwarded-for".into(), hop: 5 };
+        d.client_ip = ClientIp::Header {
+            name: "x-forwarded-for".into(),
+            hop: 5,
+        };
         let c = count(&d, &[line(0, "10.0.0.9", "ALLOW", "/", "")]);
         assert!(c.tallies.keys().all(|k| k.ip.to_string() == "10.0.0.9"));
         assert_eq!(c.client_ip_fallbacks, 1);
@@ -372,9 +400,18 @@ mod tests {
 
     #[test]
     fn hops_with_ports_and_ipv6() {
-        assert_eq!(pick_hop("1.1.1.1, 2.2.2.2:8080", 1), Some("2.2.2.2".parse().unwrap()));
-        assert_eq!(pick_hop("[2001:db8::1]:443", 1), Some("2001:db8::1".parse().unwrap()));
-        assert_eq!(pick_hop("2001:db8::2", 1), Some("2001:db8::2".parse().unwrap()));
+        assert_eq!(
+            pick_hop("1.1.1.1, 2.2.2.2:8080", 1),
+            Some("2.2.2.2".parse().unwrap())
+        );
+        assert_eq!(
+            pick_hop("[2001:db8::1]:443", 1),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            pick_hop("2001:db8::2", 1),
+            Some("2001:db8::2".parse().unwrap())
+        );
         assert_eq!(pick_hop("garbage", 1), None);
         assert_eq!(pick_hop("1.1.1.1", 0), None);
     }
@@ -391,7 +428,10 @@ mod tests {
         assert_eq!(c.malformed, 11);
         assert_eq!(c.counted, 1);
         assert_eq!(c.malformed_examples.len(), MALFORMED_EXAMPLES);
-        assert_eq!(c.malformed_examples[0].reason, "httpRequest.clientIp is not an IP address");
+        assert_eq!(
+            c.malformed_examples[0].reason,
+            "httpRequest.clientIp is not an IP address"
+        );
         assert_eq!(c.malformed_examples[1].line, 2);
     }
 }

@@ -49,7 +49,10 @@ impl FromStr for IpSetRef {
         }
         let resource: Vec<&str> = resource.split('/').collect();
         let [scope, "ipset", name, id] = resource[..] else {
-            return Err("is not an IP set ARN (…:regional/ipset/NAME/ID or …:global/ipset/NAME/ID)".to_owned());
+            return Err(
+                "is not an IP set ARN (…:regional/ipset/NAME/ID or …:global/ipset/NAME/ID)"
+                    .to_owned(),
+            );
         };
         let scope = match scope {
             "regional" => Scope::Regional,
@@ -192,7 +195,12 @@ pub async fn write(
                 written.writes += 1;
                 return Ok(written);
             }
-            Err(e) if matches!(e.as_service_error(), Some(UpdateIPSetError::WafOptimisticLockException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateIPSetError::WafOptimisticLockException(_))
+                ) =>
+            {
                 written.conflicts += 1;
                 tracing::info!(set = %set.arn, attempt, "another writer changed the IP set; merging again");
                 if attempt == MAX_ATTEMPTS {
@@ -203,7 +211,13 @@ pub async fn write(
                 tokio::time::sleep(pause).await;
                 current = read(client, set, expect.clone()).await?;
             }
-            Err(e) => return Err(BlockerError::ipset(set, "UpdateIPSet", DisplayErrorContext(e))),
+            Err(e) => {
+                return Err(BlockerError::ipset(
+                    set,
+                    "UpdateIPSet",
+                    DisplayErrorContext(e),
+                ));
+            }
         }
     }
     Err(BlockerError::ipset(
@@ -233,7 +247,10 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(r.scope, Scope::Regional);
-        assert_eq!((r.region.as_str(), r.name.as_str(), r.id.as_str()), ("eu-west-1", "blocked", "a1b2-c3"));
+        assert_eq!(
+            (r.region.as_str(), r.name.as_str(), r.id.as_str()),
+            ("eu-west-1", "blocked", "a1b2-c3")
+        );
         let g: IpSetRef = "arn:aws:wafv2:us-east-1:123456789012:global/ipset/cdn-block/x9"
             .parse()
             .unwrap();

@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
+};
 use ipnet::IpNet;
 use shared::Deadline;
 
@@ -59,7 +61,14 @@ impl Entry {
         let n = |v: i64| AttributeValue::N(v.to_string());
         item.insert("pk".into(), s(&self.pk()));
         item.insert("cidr".into(), s(&self.net.to_string()));
-        item.insert("family".into(), s(if self.net.addr().is_ipv4() { "v4" } else { "v6" }));
+        item.insert(
+            "family".into(),
+            s(if self.net.addr().is_ipv4() {
+                "v4"
+            } else {
+                "v6"
+            }),
+        );
         item.insert("first_blocked".into(), n(self.first_blocked));
         item.insert("last_blocked".into(), n(self.last_blocked));
         item.insert("expires_at".into(), n(self.expires_at));
@@ -74,7 +83,12 @@ impl Entry {
     fn from_item(item: &Item) -> Option<Self> {
         let pk = item.get("pk")?.as_s().ok()?;
         let aggregate = pk.starts_with("net#");
-        let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let s = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
         let n = |k: &str| {
             item.get(k)
                 .and_then(|v| v.as_n().ok())
@@ -82,7 +96,13 @@ impl Entry {
                 .unwrap_or(0)
         };
         Some(Self {
-            net: item.get("cidr")?.as_s().ok()?.parse::<IpNet>().ok()?.trunc(),
+            net: item
+                .get("cidr")?
+                .as_s()
+                .ok()?
+                .parse::<IpNet>()
+                .ok()?
+                .trunc(),
             aggregate,
             first_blocked: n("first_blocked"),
             last_blocked: n("last_blocked"),
@@ -194,7 +214,10 @@ impl Ledger {
             }
             tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
         }
-        Err(self.error("BatchWriteItem", "items stayed unprocessed after 8 attempts"))
+        Err(self.error(
+            "BatchWriteItem",
+            "items stayed unprocessed after 8 attempts",
+        ))
     }
 
     /// Deletes an expired entry, unless another run extended it meanwhile.
@@ -211,7 +234,12 @@ impl Ledger {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(self.error("DeleteItem", DisplayErrorContext(e))),
         }
     }
@@ -248,7 +276,12 @@ impl Ledger {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(self.error("PutItem", DisplayErrorContext(e))),
         }
     }
@@ -266,7 +299,12 @@ impl Ledger {
     }
 
     /// Adds `n` to a window counter and returns its new total.
-    pub async fn add_to_window(&self, pk: &str, n: u32, expires_at: i64) -> Result<u64, BlockerError> {
+    pub async fn add_to_window(
+        &self,
+        pk: &str,
+        n: u32,
+        expires_at: i64,
+    ) -> Result<u64, BlockerError> {
         let out = self
             .client
             .update_item()
@@ -290,7 +328,11 @@ impl Ledger {
     }
 
     /// Window counters stored so far, without changing them (dry runs).
-    pub async fn read_windows(&self, pks: &[String], now: i64) -> Result<HashMap<String, u64>, BlockerError> {
+    pub async fn read_windows(
+        &self,
+        pks: &[String],
+        now: i64,
+    ) -> Result<HashMap<String, u64>, BlockerError> {
         let mut out = HashMap::new();
         for chunk in pks.chunks(100) {
             let mut keys: Vec<Item> = chunk
@@ -309,9 +351,16 @@ impl Ledger {
                     .send()
                     .await
                     .map_err(|e| self.error("BatchGetItem", DisplayErrorContext(e)))?;
-                for item in page.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                for item in page
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                    let count = item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+                    let count = item
+                        .get("count")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok());
                     let live = item
                         .get("expires_at")
                         .and_then(|v| v.as_n().ok())

@@ -45,6 +45,18 @@ use crate::plan::{Family, Inputs, Plan};
 use crate::source::{Input, Object};
 use crate::stream::{ChunkReader, Flow, scan_lines};
 
+/// The crates the demo and benchmark drive this function with, so they use
+/// the same versions.
+pub mod sdk {
+    pub use aws_sdk_dynamodb as dynamodb;
+    pub use aws_sdk_s3 as s3;
+    pub use aws_sdk_secretsmanager as secretsmanager;
+    pub use aws_sdk_wafv2 as wafv2;
+    pub use flate2;
+    pub use lambda_runtime::{Context, LambdaEvent};
+    pub use shared;
+}
+
 pub const FUNCTION: &str = "waf-ip-blocker";
 /// How long a counted object is remembered, against duplicate deliveries.
 const OBJECT_MARKER_SECONDS: i64 = 7 * 24 * 3600;
@@ -72,7 +84,10 @@ pub struct App {
 impl App {
     pub fn new(config: Config, sdk: &SdkConfig, output: Output) -> Self {
         let mut sets = Vec::new();
-        for (family, set) in [(Family::V4, &config.ipset_v4), (Family::V6, &config.ipset_v6)] {
+        for (family, set) in [
+            (Family::V4, &config.ipset_v4),
+            (Family::V6, &config.ipset_v6),
+        ] {
             if let Some(set) = set {
                 // An IP set is served by the Region in its ARN (us-east-1
                 // for CloudFront), whatever the function's own Region.
@@ -129,7 +144,12 @@ pub fn now() -> i64 {
 }
 
 /// One invocation at time `now` (tests move the clock to see expiry).
-pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Result<Report, BlockerError> {
+pub async fn run(
+    payload: Value,
+    app: &App,
+    deadline: &Deadline,
+    now: i64,
+) -> Result<Report, BlockerError> {
     let config = &app.config;
     let mut report = Report::new(FUNCTION, config.dry_run);
     let mut counter = Counter::new(config.detection.clone());
@@ -137,8 +157,16 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Re
     match source::parse(payload)? {
         Input::Objects(objects) => {
             for object in objects {
-                if !config.dry_run && !app.ledger.claim_object(&object.marker(), now + OBJECT_MARKER_SECONDS).await? {
-                    report.skip(object.url(), "already counted (delivered again); only reconciled");
+                if !config.dry_run
+                    && !app
+                        .ledger
+                        .claim_object(&object.marker(), now + OBJECT_MARKER_SECONDS)
+                        .await?
+                {
+                    report.skip(
+                        object.url(),
+                        "already counted (delivered again); only reconciled",
+                    );
                     report.incr("objects_already_counted");
                     continue;
                 }
@@ -161,14 +189,20 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Re
                 }
             }
         }
-        Input::Logs { group, control, messages } => {
+        Input::Logs {
+            group,
+            control,
+            messages,
+        } => {
             if control {
                 report.detail("control_message", json!(true));
             } else {
                 if !group.starts_with("aws-waf-logs-") {
                     report.detail(
                         "warning",
-                        json!(format!("log group {group} is not a WAF log group (aws-waf-logs-*)")),
+                        json!(format!(
+                            "log group {group} is not a WAF log group (aws-waf-logs-*)"
+                        )),
                     );
                 }
                 let source = format!("logs:{group}");
@@ -193,7 +227,8 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Re
         report.detail("malformed_examples", json!(counts.malformed_examples));
     }
 
-    let (observations, stopped) = windows::observe(&counts, config, &app.ledger, now, deadline).await?;
+    let (observations, stopped) =
+        windows::observe(&counts, config, &app.ledger, now, deadline).await?;
     drop(counts);
     if stopped {
         report.stop_early("the Lambda deadline came while storing window counts; the rest counted only this object's part");
@@ -202,7 +237,12 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Re
     let mut states = Vec::new();
     let mut contents = Vec::new();
     for configured in &app.sets {
-        let current = ipset::read(&configured.client, &configured.set, apply::version(configured.family)).await?;
+        let current = ipset::read(
+            &configured.client,
+            &configured.set,
+            apply::version(configured.family),
+        )
+        .await?;
         contents.push((configured.family, current.addresses.clone()));
         states.push(SetState {
             family: configured.family,
@@ -228,7 +268,17 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Re
     if config.dry_run {
         return Ok(report);
     }
-    apply::apply(&plan, states, &app.ledger, &app.gate, config.capacity, now, deadline, &mut report).await?;
+    apply::apply(
+        &plan,
+        states,
+        &app.ledger,
+        &app.gate,
+        config.capacity,
+        now,
+        deadline,
+        &mut report,
+    )
+    .await?;
     if let Some(notifier) = &app.notifier {
         let not_fit = plan.sets.iter().map(|s| s.not_fit.len()).sum();
         match notifier.send(&plan, not_fit, deadline).await {
@@ -241,9 +291,18 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline, now: i64) -> Re
 
 fn record_plan(report: &mut Report, plan: &Plan, app: &App) {
     for block in &plan.blocks {
-        let action = if block.new { "block_ip" } else { "extend_block" };
+        let action = if block.new {
+            "block_ip"
+        } else {
+            "extend_block"
+        };
         report.plan(
-            Action::new(action, block.entry.net.addr().to_string(), &block.entry.reason).with_detail(json!({
+            Action::new(
+                action,
+                block.entry.net.addr().to_string(),
+                &block.entry.reason,
+            )
+            .with_detail(json!({
                 "hits": block.entry.hits,
                 "window_count": block.window_count,
                 "threshold": block.threshold,
@@ -253,17 +312,31 @@ fn record_plan(report: &mut Report, plan: &Plan, app: &App) {
             })),
         );
     }
-    report.add("new_blocks", plan.blocks.iter().filter(|b| b.new).count() as u64);
-    report.add("extended_blocks", plan.blocks.iter().filter(|b| !b.new).count() as u64);
+    report.add(
+        "new_blocks",
+        plan.blocks.iter().filter(|b| b.new).count() as u64,
+    );
+    report.add(
+        "extended_blocks",
+        plan.blocks.iter().filter(|b| !b.new).count() as u64,
+    );
     report.add("capped_new_blocks", plan.capped as u64);
     for entry in &plan.expired {
-        report.plan(Action::new("unblock_ip", entry.net.addr().to_string(), "block expired").with_detail(json!({
-            "expired_at": notify::rfc3339(entry.expires_at),
-            "hits": entry.hits,
-        })));
+        report.plan(
+            Action::new("unblock_ip", entry.net.addr().to_string(), "block expired").with_detail(
+                json!({
+                    "expired_at": notify::rfc3339(entry.expires_at),
+                    "hits": entry.hits,
+                }),
+            ),
+        );
     }
     for entry in &plan.released {
-        report.plan(Action::new("unblock_ip", entry.net.addr().to_string(), "now in ALLOW_CIDRS"));
+        report.plan(Action::new(
+            "unblock_ip",
+            entry.net.addr().to_string(),
+            "now in ALLOW_CIDRS",
+        ));
     }
     for skip in &plan.skipped {
         report.skip(&skip.target, &skip.reason);
@@ -278,11 +351,18 @@ fn record_plan(report: &mut Report, plan: &Plan, app: &App) {
             .unwrap_or_default();
         if !set.delta.is_empty() {
             report.plan(
-                Action::new("update_ip_set", &arn, format!("bring the {} set in line with the ledger", set.family.name()))
-                    .with_detail(json!({
-                        "add": set.delta.add.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-                        "remove": set.delta.remove.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-                    })),
+                Action::new(
+                    "update_ip_set",
+                    &arn,
+                    format!(
+                        "bring the {} set in line with the ledger",
+                        set.family.name()
+                    ),
+                )
+                .with_detail(json!({
+                    "add": set.delta.add.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                    "remove": set.delta.remove.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                })),
             );
         }
         report.add("not_fit", set.not_fit.len() as u64);
@@ -357,7 +437,7 @@ async fn read_object(
         let result = scan_lines(ChunkReader::new(rx), |line| {
             counter.line(line);
             n += 1;
-            if n % DEADLINE_EVERY == 0 && deadline.expired() {
+            if n.is_multiple_of(DEADLINE_EVERY) && deadline.expired() {
                 out_of_time = true;
                 return Flow::Stop;
             }
@@ -365,9 +445,12 @@ async fn read_object(
         });
         (counter, result, out_of_time)
     });
-    let (counter, result, out_of_time) = scan.await.map_err(|e| read_error(format!("the reader stopped: {e}")))?;
+    let (counter, result, out_of_time) = scan
+        .await
+        .map_err(|e| read_error(format!("the reader stopped: {e}")))?;
     pump.abort();
-    let scanned = result.map_err(|e| read_error(format!("{e} (is it a gzip or plain JSON-lines WAF log?)")))?;
+    let scanned = result
+        .map_err(|e| read_error(format!("{e} (is it a gzip or plain JSON-lines WAF log?)")))?;
     if out_of_time {
         return Err(BlockerError::OutOfTime { what: object.url() });
     }

@@ -16,5 +16,8 @@ async fn main() -> Result<(), Error> {
     let output = Output::from_env(&mut env, &sdk);
     env.finish()?;
     let app = App::new(config, &sdk, output);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| waf_ip_blocker::handle(event, &app))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        waf_ip_blocker::handle(event, &app)
+    }))
+    .await
 }

@@ -21,7 +21,12 @@ pub struct Notifier {
 impl Notifier {
     /// Sends the summary when something was newly blocked; returns the
     /// number of messages sent.
-    pub async fn send(&self, plan: &Plan, not_fit: usize, deadline: &Deadline) -> Result<usize, BlockerError> {
+    pub async fn send(
+        &self,
+        plan: &Plan,
+        not_fit: usize,
+        deadline: &Deadline,
+    ) -> Result<usize, BlockerError> {
         let messages = messages(plan, not_fit);
         if messages.is_empty() {
             return Ok(0);
@@ -44,7 +49,7 @@ pub fn messages(plan: &Plan, not_fit: usize) -> Vec<shared::slack::Message> {
     if new.is_empty() {
         return Vec::new();
     }
-    new.sort_by(|a, b| b.entry.hits.cmp(&a.entry.hits));
+    new.sort_by_key(|b| std::cmp::Reverse(b.entry.hits));
     let extended = plan.blocks.len() - new.len();
     let mut summary = format!("{} newly blocked, {extended} extended", new.len());
     if new.len() > MAX_LISTED {
@@ -54,7 +59,10 @@ pub fn messages(plan: &Plan, not_fit: usize) -> Vec<shared::slack::Message> {
         summary.push_str(&format!("; {not_fit} did not fit in the IP set"));
     }
     if plan.capped > 0 {
-        summary.push_str(&format!("; {} left for the next run (MAX_NEW_BLOCKS_PER_RUN)", plan.capped));
+        summary.push_str(&format!(
+            "; {} left for the next run (MAX_NEW_BLOCKS_PER_RUN)",
+            plan.capped
+        ));
     }
     let findings: Vec<Finding> = new
         .iter()
@@ -70,7 +78,11 @@ pub fn messages(plan: &Plan, not_fit: usize) -> Vec<shared::slack::Message> {
             body: None,
         })
         .collect();
-    build_messages("WAF IP blocker: addresses blocked", Some(&summary), &findings)
+    build_messages(
+        "WAF IP blocker: addresses blocked",
+        Some(&summary),
+        &findings,
+    )
 }
 
 pub fn rfc3339(secs: i64) -> String {

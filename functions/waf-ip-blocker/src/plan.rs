@@ -37,7 +37,11 @@ pub enum Family {
 
 impl Family {
     pub fn of(net: &IpNet) -> Self {
-        if net.addr().is_ipv4() { Self::V4 } else { Self::V6 }
+        if net.addr().is_ipv4() {
+            Self::V4
+        } else {
+            Self::V6
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -178,7 +182,11 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         let before = obs.total - u64::from(obs.local);
         // A window that had already reached the threshold was counted then;
         // only this run's requests are new hits.
-        let hits = if before >= u64::from(threshold) { u64::from(obs.local) } else { obs.total };
+        let hits = if before >= u64::from(threshold) {
+            u64::from(obs.local)
+        } else {
+            obs.total
+        };
         let offence = offenders.entry(obs.key.ip).or_default();
         offence.hits += hits;
         offence.last_seen_ms = offence.last_seen_ms.max(obs.last_seen_ms);
@@ -200,7 +208,11 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
     for (ip, offence) in offenders {
         let net = IpNet::from(ip);
         if !configured.contains(&Family::of(&net)) {
-            let var = if ip.is_ipv4() { "IPSET_V4_ARN" } else { "IPSET_V6_ARN" };
+            let var = if ip.is_ipv4() {
+                "IPSET_V4_ARN"
+            } else {
+                "IPSET_V6_ARN"
+            };
             plan.skipped.push(Skipped {
                 target: ip.to_string(),
                 reason: format!("reached a threshold but {var} is not set"),
@@ -372,7 +384,11 @@ fn plan_set(
     let desired_set: HashSet<IpNet> = desired.iter().copied().collect();
     let current_set: HashSet<IpNet> = current.iter().copied().collect();
     let delta = SetDelta {
-        add: desired.iter().filter(|n| !current_set.contains(n)).copied().collect(),
+        add: desired
+            .iter()
+            .filter(|n| !current_set.contains(n))
+            .copied()
+            .collect(),
         remove: current
             .iter()
             .filter(|n| ours.contains(n) && !desired_set.contains(n))
@@ -406,7 +422,9 @@ fn aggregate(
 ) -> (Vec<Entry>, Vec<Entry>) {
     let mut groups: BTreeMap<IpNet, Vec<Entry>> = BTreeMap::new();
     for e in entries {
-        let IpAddr::V4(v4) = e.net.addr() else { continue };
+        let IpAddr::V4(v4) = e.net.addr() else {
+            continue;
+        };
         let net = IpNet::V4(Ipv4Net::new(v4, prefix).expect("prefix validated").trunc());
         groups.entry(net).or_default().push(e);
     }
@@ -453,8 +471,14 @@ mod tests {
     fn config(extra: &[(&str, &str)]) -> Config {
         let mut vars = vec![
             ("LEDGER_TABLE", "ledger"),
-            ("IPSET_V4_ARN", "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/id4"),
-            ("IPSET_V6_ARN", "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v6/id6"),
+            (
+                "IPSET_V4_ARN",
+                "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/id4",
+            ),
+            (
+                "IPSET_V6_ARN",
+                "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v6/id6",
+            ),
             ("THRESHOLD", "100"),
         ];
         vars.extend_from_slice(extra);
@@ -466,7 +490,11 @@ mod tests {
 
     fn obs(ip: &str, local: u32, total: u64) -> Observation {
         Observation {
-            key: Key { ip: ip.parse().unwrap(), window: NOW - NOW % 300, rule: None },
+            key: Key {
+                ip: ip.parse().unwrap(),
+                window: NOW - NOW % 300,
+                rule: None,
+            },
             local,
             total,
             last_seen_ms: NOW * 1000,
@@ -492,8 +520,20 @@ mod tests {
         s.parse::<IpNet>().unwrap()
     }
 
-    fn run(config: &Config, observations: &[Observation], ledger: &[Entry], sets: &[(Family, Vec<IpNet>)]) -> Plan {
-        plan(&Inputs { config, now: NOW, source: "s3://b/k", observations, ledger, sets })
+    fn run(
+        config: &Config,
+        observations: &[Observation],
+        ledger: &[Entry],
+        sets: &[(Family, Vec<IpNet>)],
+    ) -> Plan {
+        plan(&Inputs {
+            config,
+            now: NOW,
+            source: "s3://b/k",
+            observations,
+            ledger,
+            sets,
+        })
     }
 
     fn empty_sets() -> Vec<(Family, Vec<IpNet>)> {
@@ -503,7 +543,12 @@ mod tests {
     #[test]
     fn exactly_the_threshold_blocks_and_one_less_does_not() {
         let c = config(&[]);
-        let p = run(&c, &[obs("192.0.2.1", 100, 100), obs("192.0.2.2", 99, 99)], &[], &empty_sets());
+        let p = run(
+            &c,
+            &[obs("192.0.2.1", 100, 100), obs("192.0.2.2", 99, 99)],
+            &[],
+            &empty_sets(),
+        );
         assert_eq!(p.blocks.len(), 1);
         assert_eq!(p.blocks[0].entry.net, net("192.0.2.1/32"));
         assert!(p.blocks[0].new);
@@ -520,11 +565,22 @@ mod tests {
         assert_eq!(p.blocks[0].entry.hits, 120);
         // The same window again, already past the threshold: only the 10 new.
         let old = p.blocks[0].entry.clone();
-        let p = run(&c, &[obs("192.0.2.1", 10, 130)], &[old], &[(Family::V4, vec![net("192.0.2.1/32")]), (Family::V6, vec![])]);
+        let p = run(
+            &c,
+            &[obs("192.0.2.1", 10, 130)],
+            &[old],
+            &[
+                (Family::V4, vec![net("192.0.2.1/32")]),
+                (Family::V6, vec![]),
+            ],
+        );
         assert!(!p.blocks[0].new);
         assert_eq!(p.blocks[0].entry.hits, 130);
         assert_eq!(p.blocks[0].entry.offences, 2);
-        assert!(p.sets[0].delta.is_empty(), "already in the set: nothing to write");
+        assert!(
+            p.sets[0].delta.is_empty(),
+            "already in the set: nothing to write"
+        );
     }
 
     #[test]
@@ -532,9 +588,16 @@ mod tests {
         let c = config(&[("ALLOW_CIDRS", "192.0.2.0/24,2001:db8::/32")]);
         let p = run(
             &c,
-            &[obs("192.0.2.1", 500, 500), obs("2001:db8::1", 500, 500), obs("198.51.100.1", 500, 500)],
+            &[
+                obs("192.0.2.1", 500, 500),
+                obs("2001:db8::1", 500, 500),
+                obs("198.51.100.1", 500, 500),
+            ],
             &[entry("192.0.2.9", 10, NOW + 100)],
-            &[(Family::V4, vec![net("192.0.2.9/32")]), (Family::V6, vec![])],
+            &[
+                (Family::V4, vec![net("192.0.2.9/32")]),
+                (Family::V6, vec![]),
+            ],
         );
         let blocked: Vec<String> = p.blocks.iter().map(|b| b.entry.net.to_string()).collect();
         assert_eq!(blocked, ["198.51.100.1/32"]);
@@ -547,9 +610,18 @@ mod tests {
     #[test]
     fn expired_blocks_leave_but_other_writers_addresses_stay() {
         let c = config(&[]);
-        let current = vec![net("192.0.2.1/32"), net("192.0.2.2/32"), net("203.0.113.0/24")];
+        let current = vec![
+            net("192.0.2.1/32"),
+            net("192.0.2.2/32"),
+            net("203.0.113.0/24"),
+        ];
         let ledger = [entry("192.0.2.1", 10, NOW), entry("192.0.2.2", 10, NOW + 1)];
-        let p = run(&c, &[], &ledger, &[(Family::V4, current.clone()), (Family::V6, vec![])]);
+        let p = run(
+            &c,
+            &[],
+            &ledger,
+            &[(Family::V4, current.clone()), (Family::V6, vec![])],
+        );
         assert_eq!(p.expired.len(), 1);
         assert_eq!(p.sets[0].delta.remove, HashSet::from([net("192.0.2.1/32")]));
         assert_eq!(p.sets[0].foreign, 1);
@@ -568,7 +640,15 @@ mod tests {
             entry("192.0.2.4", 5, NOW + 100),
         ];
         ledger[2].last_seen_ms += 1; // .3 is more recent than .2
-        let p = run(&c, &[], &ledger, &[(Family::V4, vec![net("198.51.100.7/32")]), (Family::V6, vec![])]);
+        let p = run(
+            &c,
+            &[],
+            &ledger,
+            &[
+                (Family::V4, vec![net("198.51.100.7/32")]),
+                (Family::V6, vec![]),
+            ],
+        );
         // One slot goes to the other writer's address: two of ours fit.
         let set = &p.sets[0];
         assert_eq!(set.delta.add, [net("192.0.2.1/32"), net("192.0.2.3/32")]);
@@ -578,7 +658,11 @@ mod tests {
 
     #[test]
     fn aggregation_collapses_crowded_prefixes_only_when_needed() {
-        let mut c = config(&[("AGGREGATE_V4_PREFIX", "24"), ("AGGREGATE_MIN", "3"), ("ALLOW_CIDRS", "198.51.100.200")]);
+        let mut c = config(&[
+            ("AGGREGATE_V4_PREFIX", "24"),
+            ("AGGREGATE_MIN", "3"),
+            ("ALLOW_CIDRS", "198.51.100.200"),
+        ]);
         c.capacity = 4;
         let mut ledger = Vec::new();
         for i in 1..=4 {
@@ -593,7 +677,11 @@ mod tests {
         assert!(set.delta.add.contains(&net("203.0.113.0/24")));
         assert_eq!(set.delta.add.len(), 4);
         assert_eq!(set.not_fit.len(), 2);
-        assert!(p.ledger_puts.iter().any(|e| e.aggregate && e.net == net("203.0.113.0/24")));
+        assert!(
+            p.ledger_puts
+                .iter()
+                .any(|e| e.aggregate && e.net == net("203.0.113.0/24"))
+        );
         // With room to spare nothing is collapsed.
         c.capacity = 100;
         let p = run(&c, &[], &ledger, &empty_sets());
@@ -606,30 +694,63 @@ mod tests {
         let c = config(&[("MAX_NEW_BLOCKS_PER_RUN", "1")]);
         let p = run(
             &c,
-            &[obs("192.0.2.1", 100, 100), obs("192.0.2.2", 300, 300), obs("192.0.2.3", 100, 100)],
+            &[
+                obs("192.0.2.1", 100, 100),
+                obs("192.0.2.2", 300, 300),
+                obs("192.0.2.3", 100, 100),
+            ],
             &[entry("192.0.2.3", 10, NOW + 100)],
             &empty_sets(),
         );
-        let mut blocked: Vec<(String, bool)> = p.blocks.iter().map(|b| (b.entry.net.addr().to_string(), b.new)).collect();
+        let mut blocked: Vec<(String, bool)> = p
+            .blocks
+            .iter()
+            .map(|b| (b.entry.net.addr().to_string(), b.new))
+            .collect();
         blocked.sort();
-        assert_eq!(blocked, [("192.0.2.2".to_owned(), true), ("192.0.2.3".to_owned(), false)]);
+        assert_eq!(
+            blocked,
+            [
+                ("192.0.2.2".to_owned(), true),
+                ("192.0.2.3".to_owned(), false)
+            ]
+        );
         assert_eq!(p.capped, 1);
     }
 
     #[test]
     fn merging_after_a_conflict_keeps_the_other_writers_additions() {
-        let delta = SetDelta { add: vec![net("192.0.2.1/32"), net("192.0.2.2/32")], remove: HashSet::from([net("192.0.2.9/32")]) };
+        let delta = SetDelta {
+            add: vec![net("192.0.2.1/32"), net("192.0.2.2/32")],
+            remove: HashSet::from([net("192.0.2.9/32")]),
+        };
         // Another writer added .7 and the set is now nearly full.
-        let current = vec![net("192.0.2.7/32"), net("192.0.2.9/32"), net("192.0.2.8/32")];
+        let current = vec![
+            net("192.0.2.7/32"),
+            net("192.0.2.9/32"),
+            net("192.0.2.8/32"),
+        ];
         let m = delta.apply(&current, 3);
-        assert_eq!(m.content, [net("192.0.2.1/32"), net("192.0.2.7/32"), net("192.0.2.8/32")]);
+        assert_eq!(
+            m.content,
+            [
+                net("192.0.2.1/32"),
+                net("192.0.2.7/32"),
+                net("192.0.2.8/32")
+            ]
+        );
         assert_eq!(m.dropped, [net("192.0.2.2/32")]);
     }
 
     #[test]
     fn an_unconfigured_family_is_reported_not_blocked() {
         let c = config(&[]);
-        let p = run(&c, &[obs("2001:db8::1", 100, 100)], &[], &[(Family::V4, vec![])]);
+        let p = run(
+            &c,
+            &[obs("2001:db8::1", 100, 100)],
+            &[],
+            &[(Family::V4, vec![])],
+        );
         assert!(p.blocks.is_empty());
         assert!(p.skipped[0].reason.contains("IPSET_V6_ARN"));
     }

@@ -61,7 +61,9 @@ pub fn parse(event: Value) -> Result<Input, BlockerError> {
                     continue;
                 }
                 let s3 = &record["s3"];
-                let (Some(bucket), Some(key)) = (s3["bucket"]["name"].as_str(), s3["object"]["key"].as_str()) else {
+                let (Some(bucket), Some(key)) =
+                    (s3["bucket"]["name"].as_str(), s3["object"]["key"].as_str())
+                else {
                     return Err(BlockerError::UnsupportedEvent(
                         "an S3 record lacks s3.bucket.name or s3.object.key".to_owned(),
                     ));
@@ -69,17 +71,26 @@ pub fn parse(event: Value) -> Result<Input, BlockerError> {
                 let plus_decoded = key.replace('+', " ");
                 objects.push(Object {
                     bucket: bucket.to_owned(),
-                    key: percent_decode_str(&plus_decoded).decode_utf8_lossy().into_owned(),
+                    key: percent_decode_str(&plus_decoded)
+                        .decode_utf8_lossy()
+                        .into_owned(),
                     version: version(&s3["object"], "eTag"),
                 });
             }
             Ok(Input::Objects(objects))
         }
-        EventKind::EventBridge { source, detail_type } if source == "aws.s3" && detail_type == "Object Created" => {
+        EventKind::EventBridge {
+            source,
+            detail_type,
+        } if source == "aws.s3" && detail_type == "Object Created" => {
             let detail = &event["detail"];
-            let (Some(bucket), Some(key)) = (detail["bucket"]["name"].as_str(), detail["object"]["key"].as_str()) else {
+            let (Some(bucket), Some(key)) = (
+                detail["bucket"]["name"].as_str(),
+                detail["object"]["key"].as_str(),
+            ) else {
                 return Err(BlockerError::UnsupportedEvent(
-                    "an Object Created event lacks detail.bucket.name or detail.object.key".to_owned(),
+                    "an Object Created event lacks detail.bucket.name or detail.object.key"
+                        .to_owned(),
                 ));
             };
             Ok(Input::Objects(vec![Object {
@@ -89,8 +100,13 @@ pub fn parse(event: Value) -> Result<Input, BlockerError> {
             }]))
         }
         kind if kind.is_schedule() => Ok(Input::Reconcile),
-        EventKind::Manual if event.get("action").and_then(Value::as_str) == Some("reconcile") => Ok(Input::Reconcile),
-        EventKind::EventBridge { source, detail_type } => Err(BlockerError::UnsupportedEvent(format!(
+        EventKind::Manual if event.get("action").and_then(Value::as_str) == Some("reconcile") => {
+            Ok(Input::Reconcile)
+        }
+        EventKind::EventBridge {
+            source,
+            detail_type,
+        } => Err(BlockerError::UnsupportedEvent(format!(
             "EventBridge event {source:?} / {detail_type:?}; expected S3 \"Object Created\" or \"Scheduled Event\""
         ))),
         other => Err(BlockerError::UnsupportedEvent(format!(
@@ -116,9 +132,14 @@ mod tests {
 
     #[test]
     fn both_s3_forms_name_the_same_object() {
-        for name in ["s3-object-created.notification.json", "s3-object-created.eventbridge.json"] {
+        for name in [
+            "s3-object-created.notification.json",
+            "s3-object-created.eventbridge.json",
+        ] {
             let event: Value = serde_json::from_str(&sample(name)).unwrap();
-            let Input::Objects(objects) = parse(event).unwrap() else { panic!("{name}") };
+            let Input::Objects(objects) = parse(event).unwrap() else {
+                panic!("{name}")
+            };
             assert_eq!(objects.len(), 1, "{name}");
             assert_eq!(objects[0].bucket, "aws-waf-logs-product-web");
             assert_eq!(objects[0].key, KEY);
@@ -130,7 +151,9 @@ mod tests {
     fn notification_keys_are_url_decoded() {
         let event = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Bc/d%3Dx.gz", "eTag": "e"}}}]});
-        let Input::Objects(objects) = parse(event).unwrap() else { panic!() };
+        let Input::Objects(objects) = parse(event).unwrap() else {
+            panic!()
+        };
         assert_eq!(objects[0].key, "a b+c/d=x.gz");
     }
 

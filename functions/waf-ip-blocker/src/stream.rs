@@ -48,7 +48,9 @@ pub fn scan_lines<R: Read + Send>(
     let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(POOL);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(POOL);
     for _ in 0..POOL {
-        empty_tx.send(Vec::with_capacity(BUFFER)).expect("pool fits");
+        empty_tx
+            .send(Vec::with_capacity(BUFFER))
+            .expect("pool fits");
     }
     std::thread::scope(|scope| {
         let decoder = scope.spawn(move || decode(input, &full_tx, &empty_rx));
@@ -56,7 +58,9 @@ pub fn scan_lines<R: Read + Send>(
         // Dropping the receivers unblocks the decoder if lines stopped early.
         drop(full_rx);
         drop(empty_tx);
-        let gzip = decoder.join().map_err(|_| io::Error::other("decoder thread panicked"))?;
+        let gzip = decoder
+            .join()
+            .map_err(|_| io::Error::other("decoder thread panicked"))?;
         result.map(|scanned| Scanned { gzip, ..scanned })
     })
 }
@@ -260,7 +264,10 @@ mod tests {
         let (gz, s2) = lines_of(&gzip(text.as_bytes()));
         assert_eq!(plain.len(), 20_000);
         assert_eq!(plain, gz);
-        assert_eq!(plain[19_999], format!("line 19999 {}", "x".repeat(19_999 % 97)));
+        assert_eq!(
+            plain[19_999],
+            format!("line 19999 {}", "x".repeat(19_999 % 97))
+        );
         assert!(!s1.gzip && s2.gzip);
         assert_eq!(s1.bytes, text.len() as u64);
     }
@@ -298,7 +305,11 @@ mod tests {
         let mut seen = 0;
         scan_lines(&text[..], |_| {
             seen += 1;
-            if seen == 5 { Flow::Stop } else { Flow::Continue }
+            if seen == 5 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
         })
         .unwrap();
         assert_eq!(seen, 5);

@@ -152,10 +152,12 @@ impl Extractor {
 
     /// The label names of the last extracted line.
     pub fn labels<'s, 'a: 's>(&'s self, line: &'a [u8]) -> impl Iterator<Item = RawStr<'a>> + 's {
-        self.labels.iter().map(move |&(start, end, escaped)| RawStr {
-            raw: &line[start..end],
-            escaped,
-        })
+        self.labels
+            .iter()
+            .map(move |&(start, end, escaped)| RawStr {
+                raw: &line[start..end],
+                escaped,
+            })
     }
 }
 
@@ -499,7 +501,10 @@ mod tests {
         assert_eq!(uri.unwrap(), "/a\"clientIp\":\"7.7.7.7\"/{[");
         let mut x = Extractor::new(None);
         x.extract(hostile.as_bytes()).unwrap();
-        let labels: Vec<_> = x.labels(hostile.as_bytes()).map(|l| l.text().into_owned()).collect();
+        let labels: Vec<_> = x
+            .labels(hostile.as_bytes())
+            .map(|l| l.text().into_owned())
+            .collect();
         assert_eq!(labels, ["a\"}],\"labels\":[{\"name\":\"evil"]);
     }
 
@@ -511,7 +516,8 @@ mod tests {
         // A clientIp key at the wrong depth (inside headers) is not the field.
         let nested = r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"headers":[{"clientIp":"1.2.3.4"}],"uri":"/"}}"#;
         assert_eq!(extract(nested), Err(Malformed::MissingClientIp));
-        let top = r#"{"timestamp":1,"action":"BLOCK","clientIp":"1.2.3.4","httpRequest":{"uri":"/"}}"#;
+        let top =
+            r#"{"timestamp":1,"action":"BLOCK","clientIp":"1.2.3.4","httpRequest":{"uri":"/"}}"#;
         assert_eq!(extract(top), Err(Malformed::MissingClientIp));
     }
 
@@ -523,11 +529,15 @@ mod tests {
             Err(Malformed::Truncated)
         );
         assert_eq!(
-            extract(r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4","uri":"/x\"}}"#),
+            extract(
+                r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4","uri":"/x\"}}"#
+            ),
             Err(Malformed::Truncated)
         );
         assert_eq!(
-            extract(r#"{"timestamp":"soon","action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4"}}"#),
+            extract(
+                r#"{"timestamp":"soon","action":"BLOCK","httpRequest":{"clientIp":"1.2.3.4"}}"#
+            ),
             Err(Malformed::BadTimestamp)
         );
         assert_eq!(

@@ -44,7 +44,12 @@ pub async fn observe(
         if local >= detection.threshold_for(key.rule) || config.allowed(key.ip) {
             out.push(obs);
         } else {
-            let pk = format!("win#{}#{}#{}", key.window, detection.rule_name(key.rule), key.ip);
+            let pk = format!(
+                "win#{}#{}#{}",
+                key.window,
+                detection.rule_name(key.rule),
+                key.ip
+            );
             let ttl = key.window + detection.window_seconds + WINDOW_GRACE_SECONDS;
             pending.push((pk, *key, local, tally.last_seen_ms, ttl));
         }
@@ -55,7 +60,12 @@ pub async fn observe(
         let stored = ledger.read_windows(&pks, now).await?;
         for (pk, key, local, last_seen_ms, _) in pending {
             let total = stored.get(&pk).copied().unwrap_or(0) + u64::from(local);
-            out.push(Observation { key, local, total, last_seen_ms });
+            out.push(Observation {
+                key,
+                local,
+                total,
+                last_seen_ms,
+            });
         }
         return Ok((out, false));
     }
@@ -64,16 +74,28 @@ pub async fn observe(
     let mut rest = pending.into_iter();
     loop {
         while tasks.len() < CONCURRENCY && !stopped {
-            let Some((pk, key, local, last_seen_ms, ttl)) = rest.next() else { break };
+            let Some((pk, key, local, last_seen_ms, ttl)) = rest.next() else {
+                break;
+            };
             if deadline.expired() {
                 stopped = true;
-                out.push(Observation { key, local, total: u64::from(local), last_seen_ms });
+                out.push(Observation {
+                    key,
+                    local,
+                    total: u64::from(local),
+                    last_seen_ms,
+                });
                 break;
             }
             let ledger = ledger.clone();
             tasks.spawn(async move {
                 let total = ledger.add_to_window(&pk, local, ttl).await?;
-                Ok::<_, BlockerError>(Observation { key, local, total, last_seen_ms })
+                Ok::<_, BlockerError>(Observation {
+                    key,
+                    local,
+                    total,
+                    last_seen_ms,
+                })
             });
         }
         match tasks.join_next().await {

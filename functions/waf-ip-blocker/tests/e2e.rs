@@ -15,13 +15,17 @@ async fn the_binary_blocks_a_flood_from_an_s3_event() {
     lines.extend(flood(ts, "2001:db8::99", 40));
     lines.extend(flood(ts, "198.51.100.3", 3));
     lines.push("garbage".into());
-    fx.put_log("AWSLogs/123456789012/WAFLogs/e2e.log.gz", &lines, true).await;
+    fx.put_log("AWSLogs/123456789012/WAFLogs/e2e.log.gz", &lines, true)
+        .await;
 
     let mut env = Moto::shared().env();
     env.extend(fx.env(&[("THRESHOLD", "40"), ("BLOCK_MINUTES", "60")]));
     let event = fx.notification("AWSLogs/123456789012/WAFLogs/e2e.log.gz");
     let (response, log) = tokio::task::spawn_blocking(move || {
-        let mut lambda = LambdaEmulator::start(std::path::Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
+        let mut lambda = LambdaEmulator::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")),
+            &env,
+        );
         let response = lambda.invoke(&event);
         (response, lambda.log())
     })
@@ -37,7 +41,10 @@ async fn the_binary_blocks_a_flood_from_an_s3_event() {
     assert_eq!(report["counters"]["ipset_writes"], 2);
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.99/32"]);
     assert_eq!(fx.set(&fx.v6_arn).await.0, ["2001:db8::99/128"]);
-    assert!(log.contains("\"toilkit_report\""), "the report is logged once: {log}");
+    assert!(
+        log.contains("\"toilkit_report\""),
+        "the report is logged once: {log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +52,10 @@ async fn a_bad_configuration_stops_the_binary_with_every_problem_named() {
     let mut env = Moto::shared().env();
     env.push(("THRESHOLD".into(), "many".into()));
     let (running, log) = tokio::task::spawn_blocking(move || {
-        let mut lambda = LambdaEmulator::start(std::path::Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
+        let mut lambda = LambdaEmulator::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")),
+            &env,
+        );
         // Init fails before the first poll of the Runtime API, so the
         // process ends on its own; an invocation would wait for it forever.
         let started = std::time::Instant::now();

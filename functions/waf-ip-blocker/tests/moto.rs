@@ -18,13 +18,19 @@ async fn each_input_form_blocks_the_flooding_ip() {
     let ts = window_ms(300);
 
     // S3 notification, gzip object, a key with a space (URL-encoded in the event).
-    fx.put_log("WAFLogs/a b.log.gz", &flood(ts, "192.0.2.10", 20), true).await;
-    let report = invoke(&app, fx.notification("WAFLogs/a b.log.gz")).await.unwrap();
+    fx.put_log("WAFLogs/a b.log.gz", &flood(ts, "192.0.2.10", 20), true)
+        .await;
+    let report = invoke(&app, fx.notification("WAFLogs/a b.log.gz"))
+        .await
+        .unwrap();
     assert_eq!(targets(&report.applied, "block_ip"), ["192.0.2.10"]);
 
     // EventBridge "Object Created", plain JSON lines.
-    fx.put_log("WAFLogs/b.log", &flood(ts, "192.0.2.11", 20), false).await;
-    let report = invoke(&app, fx.object_created("WAFLogs/b.log")).await.unwrap();
+    fx.put_log("WAFLogs/b.log", &flood(ts, "192.0.2.11", 20), false)
+        .await;
+    let report = invoke(&app, fx.object_created("WAFLogs/b.log"))
+        .await
+        .unwrap();
     assert_eq!(targets(&report.applied, "block_ip"), ["192.0.2.11"]);
 
     // CloudWatch Logs subscription from a WAF log group.
@@ -45,7 +51,8 @@ async fn each_input_form_blocks_the_flooding_ip() {
     assert_eq!(v6, ["2001:db8::12/128"]);
 
     // The schedule reconciles: nothing is due, so nothing changes.
-    let schedule: serde_json::Value = serde_json::from_str(&toilkit_tests::workspace::sample("scheduled-event.json")).unwrap();
+    let schedule: serde_json::Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample("scheduled-event.json")).unwrap();
     let report = invoke(&app, schedule).await.unwrap();
     assert_eq!(report.counter("ipset_writes"), 0);
     assert!(report.planned.is_empty(), "{:?}", report.planned);
@@ -75,7 +82,12 @@ async fn exactly_the_threshold_blocks_and_one_less_does_not() {
     assert!(block.reason.contains("threshold 50"), "{}", block.reason);
     // The 49 are stored for the window, waiting for the next object.
     let items = fx.items().await;
-    assert!(items.iter().any(|pk| pk.starts_with("win#") && pk.ends_with("#*#198.51.100.49")), "{items:?}");
+    assert!(
+        items
+            .iter()
+            .any(|pk| pk.starts_with("win#") && pk.ends_with("#*#198.51.100.49")),
+        "{items:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,12 +95,14 @@ async fn a_flood_split_across_two_objects_in_one_window_is_caught() {
     let fx = Fixture::new().await;
     let app = fx.app(&[("THRESHOLD", "100")]);
     let ts = window_ms(300);
-    fx.put_log("one.log.gz", &flood(ts, "203.0.113.7", 60), true).await;
+    fx.put_log("one.log.gz", &flood(ts, "203.0.113.7", 60), true)
+        .await;
     let first = invoke(&app, fx.notification("one.log.gz")).await.unwrap();
     assert!(first.planned.iter().all(|a| a.action != "block_ip"));
     assert!(fx.set(&fx.v4_arn).await.0.is_empty());
 
-    fx.put_log("two.log.gz", &flood(ts + 1000, "203.0.113.7", 60), true).await;
+    fx.put_log("two.log.gz", &flood(ts + 1000, "203.0.113.7", 60), true)
+        .await;
     let second = invoke(&app, fx.notification("two.log.gz")).await.unwrap();
     assert_eq!(targets(&second.applied, "block_ip"), ["203.0.113.7"]);
     let detail = second.planned[0].detail.as_ref().unwrap();
@@ -103,17 +117,30 @@ async fn a_flood_split_across_two_objects_in_one_window_is_caught() {
     assert_eq!(again.counter("ipset_writes"), 0);
 
     // 60 in the next window does not add to this one.
-    fx.put_log("three.log.gz", &flood(ts + 300_000, "203.0.113.8", 60), true).await;
-    fx.put_log("four.log.gz", &flood(ts, "203.0.113.8", 39), true).await;
+    fx.put_log(
+        "three.log.gz",
+        &flood(ts + 300_000, "203.0.113.8", 60),
+        true,
+    )
+    .await;
+    fx.put_log("four.log.gz", &flood(ts, "203.0.113.8", 39), true)
+        .await;
     invoke(&app, fx.notification("three.log.gz")).await.unwrap();
     let r = invoke(&app, fx.notification("four.log.gz")).await.unwrap();
-    assert!(targets(&r.planned, "block_ip").is_empty(), "{:?}", r.planned);
+    assert!(
+        targets(&r.planned, "block_ip").is_empty(),
+        "{:?}",
+        r.planned
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlisted_addresses_are_never_blocked() {
     let fx = Fixture::new().await;
-    let app = fx.app(&[("THRESHOLD", "10"), ("ALLOW_CIDRS", "192.0.2.0/24, 2001:db8:aaaa::/48")]);
+    let app = fx.app(&[
+        ("THRESHOLD", "10"),
+        ("ALLOW_CIDRS", "192.0.2.0/24, 2001:db8:aaaa::/48"),
+    ]);
     let ts = window_ms(300);
     let mut lines = flood(ts, "192.0.2.99", 500);
     lines.extend(flood(ts, "2001:db8:aaaa::1", 500));
@@ -121,7 +148,12 @@ async fn allowlisted_addresses_are_never_blocked() {
     fx.put_log("allow.log.gz", &lines, true).await;
     let report = invoke(&app, fx.notification("allow.log.gz")).await.unwrap();
     assert_eq!(targets(&report.applied, "block_ip"), ["198.51.100.1"]);
-    let skipped: Vec<&str> = report.skipped.iter().filter(|s| s.reason.contains("ALLOW_CIDRS")).map(|s| s.target.as_str()).collect();
+    let skipped: Vec<&str> = report
+        .skipped
+        .iter()
+        .filter(|s| s.reason.contains("ALLOW_CIDRS"))
+        .map(|s| s.target.as_str())
+        .collect();
     assert_eq!(skipped, ["192.0.2.99", "2001:db8:aaaa::1"]);
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["198.51.100.1/32"]);
     assert!(fx.set(&fx.v6_arn).await.0.is_empty());
@@ -143,25 +175,41 @@ async fn ipv4_and_ipv6_go_to_their_own_sets_and_slack_hears_about_them() {
         .unwrap()
         .arn
         .unwrap();
-    let app = fx.app(&[("THRESHOLD", "10"), ("SLACK_WEBHOOK_SECRET_ARN", &arn), ("BLOCK_MINUTES", "60")]);
+    let app = fx.app(&[
+        ("THRESHOLD", "10"),
+        ("SLACK_WEBHOOK_SECRET_ARN", &arn),
+        ("BLOCK_MINUTES", "60"),
+    ]);
     let ts = window_ms(300);
     let mut lines = flood(ts, "203.0.113.20", 30);
     lines.extend(flood(ts, "2001:db8:85a3::8a2e:370:7334", 12));
     fx.put_log("mixed.log.gz", &lines, true).await;
     let report = invoke(&app, fx.notification("mixed.log.gz")).await.unwrap();
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.20/32"]);
-    assert_eq!(fx.set(&fx.v6_arn).await.0, ["2001:db8:85a3::8a2e:370:7334/128"]);
+    assert_eq!(
+        fx.set(&fx.v6_arn).await.0,
+        ["2001:db8:85a3::8a2e:370:7334/128"]
+    );
     assert_eq!(report.counter("ipset_writes"), 2);
     let items = fx.items().await;
     assert!(items.contains(&"ip#203.0.113.20".to_owned()), "{items:?}");
-    assert!(items.contains(&"ip#2001:db8:85a3::8a2e:370:7334".to_owned()), "{items:?}");
+    assert!(
+        items.contains(&"ip#2001:db8:85a3::8a2e:370:7334".to_owned()),
+        "{items:?}"
+    );
 
     let delivered = slack.delivered_to("security");
     assert_eq!(delivered.len(), 1);
     let text = delivered[0].to_string();
-    assert!(text.contains("203.0.113.20 blocked") && text.contains("2001:db8:85a3::8a2e:370:7334"), "{text}");
+    assert!(
+        text.contains("203.0.113.20 blocked") && text.contains("2001:db8:85a3::8a2e:370:7334"),
+        "{text}"
+    );
     assert!(text.contains("30 requests"), "{text}");
-    assert!(!format!("{report:?}").contains("xoxSECRET"), "the webhook must not leak into the report");
+    assert!(
+        !format!("{report:?}").contains("xoxSECRET"),
+        "the webhook must not leak into the report"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +238,11 @@ async fn twelve_thousand_offenders_keep_the_best_ten_thousand() {
         .map(|i| format!("10.{}.{}.{}/32", i / 65_536, (i / 256) % 256, i % 256))
         .collect();
     assert!(set.iter().all(|a| !low.contains(a)));
-    let not_fit: Vec<_> = report.skipped.iter().filter(|s| s.reason.starts_with("did not fit")).collect();
+    let not_fit: Vec<_> = report
+        .skipped
+        .iter()
+        .filter(|s| s.reason.starts_with("did not fit"))
+        .collect();
     assert!(!not_fit.is_empty() && not_fit.iter().all(|s| low.contains(&s.target)));
     assert!(report.succeeded());
     eprintln!("12,000 offenders handled in {:?}", started.elapsed());
@@ -216,7 +268,11 @@ impl aws_sdk_wafv2::config::Intercept for HoldFirstUpdate {
         _: &aws_sdk_wafv2::config::RuntimeComponents,
         _: &mut aws_sdk_wafv2::config::ConfigBag,
     ) -> Result<(), aws_sdk_wafv2::error::BoxError> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
         if target.ends_with("UpdateIPSet") && self.armed.swap(false, Ordering::SeqCst) {
             self.reached.lock().unwrap().send(()).unwrap();
             self.release.lock().unwrap().recv().unwrap();
@@ -233,8 +289,10 @@ async fn two_blockers_writing_one_set_at_once_keep_the_union() {
     let fx = Arc::new(Fixture::new().await);
     fx.put_set(&fx.v4_arn, &["198.51.100.77/32"]).await; // someone else's
     let ts = window_ms(300);
-    fx.put_log("a.log.gz", &flood(ts, "192.0.2.1", 10), true).await;
-    fx.put_log("b.log.gz", &flood(ts, "192.0.2.2", 10), true).await;
+    fx.put_log("a.log.gz", &flood(ts, "192.0.2.1", 10), true)
+        .await;
+    fx.put_log("b.log.gz", &flood(ts, "192.0.2.2", 10), true)
+        .await;
 
     let (reached_tx, reached_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
@@ -244,7 +302,9 @@ async fn two_blockers_writing_one_set_at_once_keep_the_union() {
         release: std::sync::Mutex::new(release_rx),
     };
     let mut app_a = fx.app(&[("THRESHOLD", "10")]);
-    let waf_a = aws_sdk_wafv2::config::Builder::from(&fx.sdk).interceptor(hold).build();
+    let waf_a = aws_sdk_wafv2::config::Builder::from(&fx.sdk)
+        .interceptor(hold)
+        .build();
     app_a.sets[0].client = aws_sdk_wafv2::Client::from_conf(waf_a);
 
     // Blocker B (another deployment with its own ledger, sharing the set)
@@ -267,9 +327,20 @@ async fn two_blockers_writing_one_set_at_once_keep_the_union() {
 
     assert_eq!(report_b.counter("ipset_writes"), 1);
     assert_eq!(report_b.counter("lock_conflicts"), 0);
-    assert_eq!(report_a.counter("lock_conflicts"), 1, "A's stale lock token must have been refused");
-    assert_eq!(report_a.counter("ipset_writes"), 1, "A merged again and wrote");
-    assert_eq!(fx.set(&fx.v4_arn).await.0, ["192.0.2.1/32", "192.0.2.2/32", "198.51.100.77/32"]);
+    assert_eq!(
+        report_a.counter("lock_conflicts"),
+        1,
+        "A's stale lock token must have been refused"
+    );
+    assert_eq!(
+        report_a.counter("ipset_writes"),
+        1,
+        "A merged again and wrote"
+    );
+    assert_eq!(
+        fx.set(&fx.v4_arn).await.0,
+        ["192.0.2.1/32", "192.0.2.2/32", "198.51.100.77/32"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,18 +348,32 @@ async fn expired_blocks_are_removed_by_the_schedule() {
     let fx = Fixture::new().await;
     let app = fx.app(&[("THRESHOLD", "5"), ("BLOCK_MINUTES", "30")]);
     let ts = window_ms(300);
-    fx.put_log("e.log.gz", &flood(ts, "192.0.2.30", 5), true).await;
+    fx.put_log("e.log.gz", &flood(ts, "192.0.2.30", 5), true)
+        .await;
     invoke(&app, fx.notification("e.log.gz")).await.unwrap();
     // An address added by hand is not this function's to remove.
     let (mut set, _) = fx.set(&fx.v4_arn).await;
     set.push("203.0.113.0/24".into());
-    fx.put_set(&fx.v4_arn, &set.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    fx.put_set(
+        &fx.v4_arn,
+        &set.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
 
     let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
     let now = waf_ip_blocker::now();
-    let early = waf_ip_blocker::run(schedule.clone(), &app, &Deadline::unbounded(), now + 29 * 60).await.unwrap();
+    let early = waf_ip_blocker::run(
+        schedule.clone(),
+        &app,
+        &Deadline::unbounded(),
+        now + 29 * 60,
+    )
+    .await
+    .unwrap();
     assert!(targets(&early.applied, "unblock_ip").is_empty());
-    let later = waf_ip_blocker::run(schedule, &app, &Deadline::unbounded(), now + 31 * 60).await.unwrap();
+    let later = waf_ip_blocker::run(schedule, &app, &Deadline::unbounded(), now + 31 * 60)
+        .await
+        .unwrap();
     assert_eq!(targets(&later.applied, "unblock_ip"), ["192.0.2.30"]);
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.0/24"]);
     assert!(!fx.items().await.contains(&"ip#192.0.2.30".to_owned()));
@@ -310,7 +395,10 @@ async fn a_dry_run_changes_nothing() {
     let (set, token_after) = fx.set(&fx.v4_arn).await;
     assert!(set.is_empty());
     assert_eq!(token, token_after, "UpdateIPSet must not be called");
-    assert!(fx.items().await.is_empty(), "no ledger, window or marker items");
+    assert!(
+        fx.items().await.is_empty(),
+        "no ledger, window or marker items"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,8 +413,10 @@ async fn malformed_and_hostile_lines_are_counted_not_trusted() {
     // Request text that looks like a client IP: five requests from .52 whose
     // header and URI claim to be from 1.2.3.4.
     for _ in 0..5 {
-        let hostile = record(ts, "192.0.2.52", "ALLOW", r#"/x","clientIp":"1.2.3.4"#)
-            .replace("Mozilla/5.0 (X11; Linux x86_64)", r#"\",\"clientIp\":\"1.2.3.4\",\"x\":\""#);
+        let hostile = record(ts, "192.0.2.52", "ALLOW", r#"/x","clientIp":"1.2.3.4"#).replace(
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            r#"\",\"clientIp\":\"1.2.3.4\",\"x\":\""#,
+        );
         lines.push(hostile);
     }
     fx.put_log("m.log.gz", &lines, true).await;
@@ -336,8 +426,16 @@ async fn malformed_and_hostile_lines_are_counted_not_trusted() {
     assert_eq!(examples.len(), 3);
     assert_eq!(examples[0]["reason"], "not a JSON object");
     assert_eq!(examples[0]["line"], 6);
-    assert_eq!(targets(&report.applied, "block_ip"), ["192.0.2.50", "192.0.2.52"]);
-    assert!(!fx.set(&fx.v4_arn).await.0.contains(&"1.2.3.4/32".to_owned()));
+    assert_eq!(
+        targets(&report.applied, "block_ip"),
+        ["192.0.2.50", "192.0.2.52"]
+    );
+    assert!(
+        !fx.set(&fx.v4_arn)
+            .await
+            .0
+            .contains(&"1.2.3.4/32".to_owned())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,17 +443,23 @@ async fn an_unchanged_set_is_not_written() {
     let fx = Fixture::new().await;
     let app = fx.app(&[("THRESHOLD", "5")]);
     let ts = window_ms(300);
-    fx.put_log("u1.log.gz", &flood(ts, "192.0.2.60", 5), true).await;
+    fx.put_log("u1.log.gz", &flood(ts, "192.0.2.60", 5), true)
+        .await;
     let first = invoke(&app, fx.notification("u1.log.gz")).await.unwrap();
     assert_eq!(first.counter("ipset_writes"), 1);
     let (_, token) = fx.set(&fx.v4_arn).await;
     // The same IP offends again: its block is extended in the ledger only.
-    fx.put_log("u2.log.gz", &flood(ts + 60_000, "192.0.2.60", 7), true).await;
+    fx.put_log("u2.log.gz", &flood(ts + 60_000, "192.0.2.60", 7), true)
+        .await;
     let second = invoke(&app, fx.notification("u2.log.gz")).await.unwrap();
     assert_eq!(targets(&second.applied, "extend_block"), ["192.0.2.60"]);
     assert_eq!(second.counter("ipset_writes"), 0);
     let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
     let third = invoke(&app, schedule).await.unwrap();
     assert_eq!(third.counter("ipset_writes"), 0);
-    assert_eq!(fx.set(&fx.v4_arn).await.1, token, "no UpdateIPSet call happened");
+    assert_eq!(
+        fx.set(&fx.v4_arn).await.1,
+        token,
+        "no UpdateIPSet call happened"
+    );
 }

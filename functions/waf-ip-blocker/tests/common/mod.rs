@@ -3,7 +3,9 @@
 
 use std::io::Write;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope};
 use aws_types::SdkConfig;
 use flate2::Compression;
@@ -107,7 +109,10 @@ impl Fixture {
 
     /// The S3 notification form, with the key URL-encoded as S3 sends it.
     pub fn notification(&self, key: &str) -> Value {
-        let mut event: Value = serde_json::from_str(&toilkit_tests::workspace::sample("s3-object-created.notification.json")).unwrap();
+        let mut event: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
+            "s3-object-created.notification.json",
+        ))
+        .unwrap();
         let record = &mut event["Records"][0]["s3"];
         record["bucket"]["name"] = json!(self.bucket);
         record["object"]["key"] = json!(key.replace(' ', "+"));
@@ -117,7 +122,10 @@ impl Fixture {
 
     /// The EventBridge "Object Created" form.
     pub fn object_created(&self, key: &str) -> Value {
-        let mut event: Value = serde_json::from_str(&toilkit_tests::workspace::sample("s3-object-created.eventbridge.json")).unwrap();
+        let mut event: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
+            "s3-object-created.eventbridge.json",
+        ))
+        .unwrap();
         event["detail"]["bucket"]["name"] = json!(self.bucket);
         event["detail"]["object"]["key"] = json!(key);
         event["detail"]["object"]["etag"] = json!(format!("etag-{key}"));
@@ -126,7 +134,15 @@ impl Fixture {
 
     pub async fn set(&self, arn: &str) -> (Vec<String>, String) {
         let (name, id) = name_and_id(arn);
-        let out = self.waf.get_ip_set().name(name).id(id).scope(Scope::Regional).send().await.unwrap();
+        let out = self
+            .waf
+            .get_ip_set()
+            .name(name)
+            .id(id)
+            .scope(Scope::Regional)
+            .send()
+            .await
+            .unwrap();
         let mut addresses = out.ip_set.unwrap().addresses;
         addresses.sort();
         (addresses, out.lock_token.unwrap())
@@ -153,7 +169,14 @@ impl Fixture {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let page = self.ddb.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.unwrap();
+            let page = self
+                .ddb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
             out.extend(page.items().iter().map(|i| i["pk"].as_s().unwrap().clone()));
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -176,7 +199,13 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
                 .build()
                 .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -238,11 +267,17 @@ pub fn record(ts_ms: i64, ip: &str, action: &str, uri: &str) -> String {
 
 /// `n` requests from `ip`, one per 10 ms from `ts_ms`.
 pub fn flood(ts_ms: i64, ip: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| record(ts_ms + i as i64 * 10, ip, "ALLOW", "/")).collect()
+    (0..n)
+        .map(|i| record(ts_ms + i as i64 * 10, ip, "ALLOW", "/"))
+        .collect()
 }
 
 pub fn targets(actions: &[shared::report::Action], action: &str) -> Vec<String> {
-    let mut out: Vec<String> = actions.iter().filter(|a| a.action == action).map(|a| a.target.clone()).collect();
+    let mut out: Vec<String> = actions
+        .iter()
+        .filter(|a| a.action == action)
+        .map(|a| a.target.clone())
+        .collect();
     out.sort();
     out
 }
