@@ -294,6 +294,9 @@ impl<'a> Cursor<'a> {
                 .ok_or(Malformed::BadTimestamp)?;
             self.i += 1;
         }
+        if self.i == start && self.peek().is_none() {
+            return Err(Malformed::Truncated);
+        }
         if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
             return Err(Malformed::BadTimestamp);
         }
