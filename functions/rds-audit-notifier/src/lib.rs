@@ -124,7 +124,7 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
                     alert.host
                 ),
             )
-            .with_detail(serde_json::to_value(alert).unwrap_or_default()),
+            .with_detail(report_detail(alert)),
         );
     }
     if !plan.unparsed.is_empty() {
@@ -154,6 +154,18 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
     }
     app.output.emit(&report).await;
     result.map(|()| report)
+}
+
+/// Characters of a statement kept in the report, so 200 listed alerts
+/// still fit one CloudWatch log event (256 KB); Slack shows more.
+const REPORT_STATEMENT_CHARS: usize = 300;
+
+fn report_detail(alert: &plan::Alert) -> Value {
+    let mut detail = serde_json::to_value(alert).unwrap_or_default();
+    if let Some(Value::String(statement)) = detail.get_mut("statement") {
+        *statement = shared::slack::truncate(statement, REPORT_STATEMENT_CHARS);
+    }
+    detail
 }
 
 fn describe(kind: &EventKind) -> String {

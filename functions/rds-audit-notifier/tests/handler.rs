@@ -503,3 +503,32 @@ async fn a_dry_run_plans_and_posts_nothing() {
     assert_eq!(report.skipped[0].reason, "dry run: not posted");
     assert!(f.slack.received().is_empty());
 }
+
+#[tokio::test]
+async fn the_deadline_stops_delivery_and_fails_so_the_retry_resumes() {
+    let mut f = Fixture::new().await;
+    f.idempotency_table().await;
+    let app = f.app();
+    let event = subscription(
+        "/aws/rds/instance/db-9/audit",
+        &["20231114 22:13:25,ip,admin,10.0.2.15,1,2,QUERY,appdb,'DROP TABLE x',0"],
+    );
+    // Less time left than the shared margin keeps for the report.
+    let mut context = lambda_runtime::Context::default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    context.deadline = (now + std::time::Duration::from_secs(2)).as_millis() as u64;
+    let error = rds_audit_notifier::handle(
+        lambda_runtime::LambdaEvent::new(event.clone(), context),
+        &app,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("no time left"), "{error}");
+    assert!(f.slack.received().is_empty());
+    // The retry, with time, delivers.
+    let report = f.invoke(&app, event).await.unwrap();
+    assert_eq!(report.counter("messages_delivered"), 1);
+}
