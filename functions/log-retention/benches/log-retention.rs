@@ -1,2 +1,532 @@
-//! The issue's benchmark (written next).
-fn main() {}
+//! The issue's benchmark (`cargo xtask bench log-retention`): not a test.
+//!
+//! 1. Two identical accounts (regions of one moto server) of 10,000 log
+//!    groups: 60% with no retention, 20% at 30 days, 20% at 3653 days, 5% of
+//!    them carrying the exempt tag. cloud-custodian (c7n, pinned in
+//!    tools/python/requirements-bench.txt, installed into target/bench-venv)
+//!    runs the equivalent policy on one, this function on the other: wall
+//!    time and API calls by operation, side by side, with their ratios.
+//! 2. The rate cap: a sweep with `MAX_API_RPS=20`, every call's start time
+//!    recorded by an interceptor of the bench's own, and the busiest second
+//!    of each operation held against the cap.
+//! 3. Resuming: a 100,000-group account swept by invocations with a short
+//!    deadline, each carrying on from the last one's `details.resume`.
+//!
+//! Sizes: `LOG_RETENTION_BENCH_GROUPS` (10000), `LOG_RETENTION_BENCH_RESUME_GROUPS`
+//! (100000; 0 skips part 3), `LOG_RETENTION_BENCH_DEADLINE_SECS` (20).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use log_retention::{App, CallCounter, Config, RegionClients};
+use serde_json::{Value, json};
+use shared::Deadline;
+use shared::output::Output;
+use shared::report::Report;
+use toilkit_tests::Moto;
+
+const CUSTODIAN_REGION: &str = "us-west-2";
+const TOILKIT_REGION: &str = "us-east-2";
+const CAP_REGION: &str = "eu-west-1";
+const RESUME_REGION: &str = "ap-southeast-1";
+const EXEMPT_KEY: &str = "toilkit:keep";
+const CAP_RPS: f64 = 20.0;
+const CAP_GROUPS: usize = 300;
+/// The comparison run is bounded by the emulator, not by a cap.
+const UNCAPPED_RPS: &str = "1000";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let groups = env_usize("LOG_RETENTION_BENCH_GROUPS", 10_000);
+    let resume_groups = env_usize("LOG_RETENTION_BENCH_RESUME_GROUPS", 100_000);
+    let deadline = Duration::from_secs(env_usize("LOG_RETENTION_BENCH_DEADLINE_SECS", 20) as u64);
+    let moto = Moto::dedicated();
+    println!("log-retention benchmark (moto at {})", moto.endpoint());
+
+    compare_with_custodian(&moto, groups).await;
+    rate_cap(&moto).await;
+    if resume_groups > 0 {
+        resume(&moto, resume_groups, deadline).await;
+    }
+}
+
+// ---------------------------------------------------------------- seeding
+
+/// The issue's mix: by `i % 20`, 12 in 20 with no retention, 4 at 30 days, 4
+/// at 3653 days; one in 20 of every kind exempt.
+fn spec(i: usize) -> (String, Option<i32>, bool) {
+    let retention = match i % 20 {
+        0..=11 => None,
+        12..=15 => Some(30),
+        _ => Some(3653),
+    };
+    let exempt = i % 20 == (i / 20) % 20;
+    (format!("/aws/lambda/svc-{i:06}"), retention, exempt)
+}
+
+async fn seed(sdk: &SdkConfig, n: usize, specs: impl Fn(usize) -> (String, Option<i32>, bool)) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        while set.len() >= 16 {
+            set.join_next().await.unwrap().unwrap();
+        }
+        let (name, retention, exempt) = specs(i);
+        let logs = logs.clone();
+        set.spawn(async move {
+            let tags = exempt.then(|| HashMap::from([(EXEMPT_KEY.to_owned(), "yes".to_owned())]));
+            logs.create_log_group()
+                .log_group_name(&name)
+                .set_tags(tags)
+                .send()
+                .await
+                .expect("create group");
+            if let Some(days) = retention {
+                logs.put_retention_policy()
+                    .log_group_name(&name)
+                    .retention_in_days(days)
+                    .send()
+                    .await
+                    .expect("put retention");
+            }
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done.unwrap();
+    }
+}
+
+/// Expected changes: groups with no retention and no exempt tag.
+fn expected_changes(n: usize) -> usize {
+    (0..n)
+        .filter(|&i| matches!(spec(i), (_, None, false)))
+        .count()
+}
+
+/// Groups by retention (`never` for none), read with the SDK.
+async fn census(sdk: &SdkConfig) -> BTreeMap<String, usize> {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = logs
+            .describe_log_groups()
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("list");
+        for g in page.log_groups() {
+            let key = g
+                .retention_in_days()
+                .map_or_else(|| "never".to_owned(), |d| d.to_string());
+            *out.entry(key).or_insert(0) += 1;
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the function
+
+/// Records when each call of each operation went out.
+#[derive(Debug, Clone, Default)]
+struct Stamps(Arc<Mutex<Vec<(String, Instant)>>>);
+
+impl Intercept for Stamps {
+    fn name(&self) -> &'static str {
+        "Stamps"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
+        self.0.lock().unwrap().push((op.to_owned(), Instant::now()));
+        Ok(())
+    }
+}
+
+/// The function as deployed, plus the bench's own call recorder.
+fn app(sdk: &SdkConfig, region: &str, vars: &[(&str, &str)], stamps: &Stamps) -> App {
+    let calls = CallCounter::default();
+    let region_value = Region::new(region.to_owned());
+    let logs = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
+        .region(region_value.clone())
+        .interceptor(calls.clone())
+        .interceptor(stamps.clone())
+        .build();
+    let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(sdk)
+        .region(region_value)
+        .interceptor(calls.clone())
+        .interceptor(stamps.clone())
+        .build();
+    App::from_parts(
+        Config::from_pairs(vars.iter().copied()).expect("configuration"),
+        vec![RegionClients {
+            region: region.to_owned(),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
+        }],
+        shared::aws::s3_client(sdk),
+        Output::default(),
+        calls,
+    )
+}
+
+async fn invoke(app: &App, payload: &Value, deadline: Deadline) -> Report {
+    log_retention::run(payload, app, deadline)
+        .await
+        .expect("the run succeeds")
+}
+
+fn calls_of(report: &Report) -> BTreeMap<String, u64> {
+    serde_json::from_value(report.details["api_calls"].clone()).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- custodian
+
+/// A venv of its own for c7n, created once from the pinned requirements.
+fn custodian_python() -> PathBuf {
+    let root = toilkit_tests::workspace::root();
+    let venv = root.join("target/bench-venv");
+    let pins = root.join("tools/python/requirements-bench.txt");
+    let stamp = venv.join(".toilkit-requirements");
+    let python = venv.join("bin/python");
+    let current = std::fs::read(&pins).expect("requirements-bench.txt");
+    if std::fs::read(&stamp).ok().as_ref() != Some(&current) {
+        eprintln!("installing cloud-custodian into {}", venv.display());
+        if !python.exists() {
+            run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        }
+        run_ok(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&pins),
+        );
+        std::fs::write(&stamp, current).expect("stamp");
+    }
+    python
+}
+
+fn run_ok(command: &mut Command) {
+    let status = command.status().expect("command runs");
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+struct Peer {
+    seconds: f64,
+    calls: BTreeMap<String, u64>,
+    resources: usize,
+}
+
+fn run_custodian(moto: &Moto, region: &str) -> Peer {
+    let python = custodian_python();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.yml");
+    std::fs::write(
+        &policy,
+        format!(
+            "policies:\n  - name: log-retention\n    resource: log-group\n    filters:\n      - retentionInDays: absent\n      - \"tag:{EXEMPT_KEY}\": absent\n    actions:\n      - type: retention\n        days: 30\n"
+        ),
+    )
+    .expect("policy");
+    let counts = dir.path().join("counts.json");
+    let out = dir.path().join("out");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/custodian_counting.py");
+    let started = Instant::now();
+    let output = Command::new(python)
+        .arg(script)
+        .args(["run", "--cache-period", "0", "-r", region, "-s"])
+        .arg(&out)
+        .arg(&policy)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", region)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("TOILKIT_COUNTS_FILE", &counts)
+        .output()
+        .expect("custodian runs");
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "custodian failed: {stderr}");
+    let result: Value = serde_json::from_slice(&std::fs::read(&counts).expect("counts")).unwrap();
+    let resources: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(out.join("log-retention/resources.json")).expect("custodian resources"),
+    )
+    .unwrap();
+    let calls = result["calls"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(op, n)| {
+            let op = op.split_once(':').map_or(op.as_str(), |(service, name)| {
+                if service == "sts" {
+                    "sts:GetCallerIdentity"
+                } else {
+                    name
+                }
+            });
+            (op.to_owned(), n.as_u64().unwrap())
+        })
+        .collect();
+    Peer {
+        seconds,
+        calls,
+        resources: resources.len(),
+    }
+}
+
+// ---------------------------------------------------------------- part 1
+
+fn row(label: &str, ours: String, theirs: String, ratio: String, target: &str) {
+    println!("  {label:<28} {ours:>12} {theirs:>12} {ratio:>8}   {target}");
+}
+
+async fn compare_with_custodian(moto: &Moto, n: usize) {
+    let expected = expected_changes(n);
+    println!(
+        "\n1. {n} log groups: 60% no retention, 20% at 30 d, 20% at 3653 d, 5% tagged {EXEMPT_KEY}; {expected} to change"
+    );
+    let custodian_sdk = moto.sdk_config_in(CUSTODIAN_REGION).await;
+    let toilkit_sdk = moto.sdk_config_in(TOILKIT_REGION).await;
+    let started = Instant::now();
+    seed(&custodian_sdk, n, spec).await;
+    seed(&toilkit_sdk, n, spec).await;
+    println!("   (seeded both accounts in {:.0?})", started.elapsed());
+
+    let peer = run_custodian(moto, CUSTODIAN_REGION);
+
+    let stamps = Stamps::default();
+    let app = app(
+        &toilkit_sdk,
+        TOILKIT_REGION,
+        &[("RETENTION_DAYS", "30"), ("MAX_API_RPS", UNCAPPED_RPS)],
+        &stamps,
+    );
+    let started = Instant::now();
+    let report = invoke(&app, &json!({}), Deadline::unbounded()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let ours = calls_of(&report);
+
+    let theirs_after = census(&custodian_sdk).await;
+    let ours_after = census(&toilkit_sdk).await;
+    let total = |c: &BTreeMap<String, u64>| c.values().sum::<u64>();
+    println!(
+        "   outcome: toilkit changed {} groups, custodian acted on {}; after both runs the accounts {} ({ours_after:?})",
+        report.counter("groups_changed"),
+        peer.resources,
+        if ours_after == theirs_after {
+            "are identical"
+        } else {
+            "DIFFER"
+        },
+    );
+    println!(
+        "  {:<28} {:>12} {:>12} {:>8}   target",
+        "", "toilkit", "custodian", "ratio"
+    );
+    let mut ops: Vec<&String> = ours.keys().chain(peer.calls.keys()).collect();
+    ops.sort();
+    ops.dedup();
+    let (our_total, their_total) = (total(&ours), total(&peer.calls));
+    row(
+        "API calls",
+        our_total.to_string(),
+        their_total.to_string(),
+        format!("{:.3}", our_total as f64 / their_total as f64),
+        &format!(
+            "≤ 1.0 (no more calls than custodian): {}",
+            verdict(our_total <= their_total)
+        ),
+    );
+    for op in ops {
+        row(
+            &format!("  {op}"),
+            ours.get(op).copied().unwrap_or(0).to_string(),
+            peer.calls.get(op).copied().unwrap_or(0).to_string(),
+            String::new(),
+            "",
+        );
+    }
+    let ratio = seconds / peer.seconds;
+    row(
+        "wall time",
+        format!("{seconds:.1} s"),
+        format!("{:.1} s", peer.seconds),
+        format!("{ratio:.2}"),
+        &format!("≤ 0.8: {}", verdict(ratio <= 0.8)),
+    );
+    println!(
+        "   (custodian's time is its whole process, Python start-up included; toilkit's is the handler run, at MAX_API_RPS={UNCAPPED_RPS}, {} groups at once)",
+        log_retention::sweep::CONCURRENCY
+    );
+    let puts = ours.get("PutRetentionPolicy").copied().unwrap_or(0);
+    let at_default = puts as f64 / log_retention::config::DEFAULT_MAX_API_RPS;
+    println!(
+        "   At the default MAX_API_RPS=5 (CloudWatch Logs' quota), {puts} PutRetentionPolicy calls alone take {at_default:.0} s{}",
+        if at_default > 900.0 {
+            ": more than one 15-minute invocation, which is why part 3 matters"
+        } else {
+            ""
+        }
+    );
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+// ---------------------------------------------------------------- part 2
+
+async fn rate_cap(moto: &Moto) {
+    println!(
+        "\n2. MAX_API_RPS={CAP_RPS}: {CAP_GROUPS} groups with no retention, every call time-stamped"
+    );
+    let sdk = moto.sdk_config_in(CAP_REGION).await;
+    seed(&sdk, CAP_GROUPS, |i| (format!("/cap/{i:04}"), None, false)).await;
+    let stamps = Stamps::default();
+    let rps = CAP_RPS.to_string();
+    let app = app(
+        &sdk,
+        CAP_REGION,
+        &[("RETENTION_DAYS", "30"), ("MAX_API_RPS", rps.as_str())],
+        &stamps,
+    );
+    let started = Instant::now();
+    let report = invoke(&app, &json!({}), Deadline::unbounded()).await;
+    let took = started.elapsed();
+    let stamps = stamps.0.lock().unwrap().clone();
+    let mut by_op: BTreeMap<String, Vec<Instant>> = BTreeMap::new();
+    for (op, at) in stamps {
+        by_op.entry(op).or_default().push(at);
+    }
+    println!(
+        "   {} groups changed in {took:.1?}",
+        report.counter("groups_changed")
+    );
+    for (op, mut times) in by_op {
+        times.sort();
+        let busiest = (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        let span = times.last().unwrap().duration_since(times[0]).as_secs_f64();
+        let mean = if span > 0.0 {
+            (times.len() - 1) as f64 / span
+        } else {
+            0.0
+        };
+        println!(
+            "  {op:<28} {:>5} calls, mean {mean:>5.1}/s, busiest second {busiest:>3}   target ≤ {CAP_RPS}: {}",
+            times.len(),
+            verdict(busiest as f64 <= CAP_RPS)
+        );
+    }
+}
+
+// ---------------------------------------------------------------- part 3
+
+async fn resume(moto: &Moto, n: usize, deadline: Duration) {
+    let expected = expected_changes(n);
+    println!(
+        "\n3. Resume: {n} log groups ({expected} to change), invocations with a {deadline:?} deadline, each passed the last one's details.resume"
+    );
+    let sdk = moto.sdk_config_in(RESUME_REGION).await;
+    let started = Instant::now();
+    seed(&sdk, n, spec).await;
+    println!("   (seeded in {:.0?})", started.elapsed());
+    let app = app(
+        &sdk,
+        RESUME_REGION,
+        &[("RETENTION_DAYS", "30"), ("MAX_API_RPS", UNCAPPED_RPS)],
+        &Stamps::default(),
+    );
+    let mut payload = json!({});
+    let mut changed = 0;
+    let mut errors = 0;
+    let mut invocations = 0;
+    let started = Instant::now();
+    loop {
+        invocations += 1;
+        let begun = Instant::now();
+        let report = invoke(&app, &payload, Deadline::after(deadline)).await;
+        changed += report.counter("groups_changed");
+        errors += report.counter("errors");
+        let calls = calls_of(&report);
+        println!(
+            "   invocation {invocations:>2}: {:>5.1} s, scanned {:>6}, changed {:>6} (total {changed:>6}), calls {:?}, {}",
+            begun.elapsed().as_secs_f64(),
+            report.counter("groups_scanned"),
+            report.counter("groups_changed"),
+            calls,
+            if report.stopped_early {
+                "stopped: resumes"
+            } else {
+                "finished"
+            }
+        );
+        if !report.stopped_early {
+            break;
+        }
+        payload = json!({"resume": report.details["resume"]});
+        assert!(invocations < 1000, "the sweep converges");
+    }
+    let after = census(&sdk).await;
+    let left = after.get("never").copied().unwrap_or(0);
+    let exempt_never = (0..n)
+        .filter(|&i| matches!(spec(i), (_, None, true)))
+        .count();
+    println!(
+        "   {invocations} invocations, {:.0?} in all; {changed} changes for {expected} expected ({} each group once), {errors} errors",
+        started.elapsed(),
+        if changed as usize == expected {
+            "exactly"
+        } else {
+            "NOT"
+        }
+    );
+    println!(
+        "   afterwards {left} groups have no retention: the {exempt_never} exempt ones: {}",
+        verdict(left == exempt_never && changed as usize == expected && errors == 0)
+    );
+}

@@ -79,6 +79,11 @@ impl Intercept for CallCounter {
     }
 }
 
+/// Slots are spaced this much wider than `1/rps`, so that the small, uneven
+/// delay between taking a slot and the request leaving (signing, a busy
+/// core) cannot fit `rps + 1` requests into one second.
+const HEADROOM: f64 = 1.04;
+
 /// Spaces calls evenly: never more than `rps` starts in any second.
 #[derive(Debug)]
 pub struct Limiter {
@@ -89,7 +94,7 @@ pub struct Limiter {
 impl Limiter {
     pub fn new(rps: f64) -> Self {
         Self {
-            interval: Duration::from_secs_f64(1.0 / rps),
+            interval: Duration::from_secs_f64(HEADROOM / rps),
             next: Mutex::new(Instant::now()),
         }
     }

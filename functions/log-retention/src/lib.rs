@@ -46,7 +46,9 @@ pub mod sdk {
     pub use aws_sdk_resourcegroupstagging as tagging;
     pub use aws_sdk_s3 as s3;
     pub use lambda_runtime::{Context, LambdaEvent};
+    pub use shared::aws::s3_client;
     pub use shared::output::Output;
+    pub use shared::report::Report;
 }
 
 /// S3's request rates are far above CloudWatch Logs'; this only keeps the
@@ -204,7 +206,9 @@ fn millis(t: SystemTime) -> i64 {
 }
 
 async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadline) -> Report {
-    let run = Arc::new(Run::new(app.config.clone(), dry_run, millis(app.now())));
+    // One "now" for the whole invocation, S3 included.
+    let now_ms = millis(app.now());
+    let run = Arc::new(Run::new(app.config.clone(), dry_run, now_ms));
     let (first, mut token) = match &resume {
         None => (0, None),
         Some(resume) => match app.regions.iter().position(|r| r.region == resume.region) {
@@ -252,19 +256,19 @@ async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadl
                 json!("not reached: the log group sweep used the time"),
             );
         } else {
-            prune_s3(app, dry_run, deadline, &mut report).await;
+            prune_s3(app, dry_run, now_ms, deadline, &mut report).await;
         }
     }
     report
 }
 
-async fn prune_s3(app: &App, dry_run: bool, deadline: Deadline, report: &mut Report) {
+async fn prune_s3(app: &App, dry_run: bool, now_ms: i64, deadline: Deadline, report: &mut Report) {
     let api = api::Api::new(S3_RPS, deadline);
     let mut pass = s3_prune::Pass {
         s3: &app.s3,
         api: &api,
         dry_run,
-        now_secs: millis(app.now()) / 1000,
+        now_secs: now_ms / 1000,
         remaining: app.config.max_object_deletions,
     };
     for target in &app.config.s3_prune {
