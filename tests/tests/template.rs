@@ -1506,7 +1506,7 @@ fn calls_in(dir: &Path, known: &BTreeMap<String, String>, found: &mut BTreeMap<S
             calls_in(&path, known, found);
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
-            for (call, _) in known {
+            for call in known.keys() {
                 if text.contains(&format!(".{call}()")) {
                     found.entry(call.clone()).or_insert_with(|| {
                         path.strip_prefix(root()).unwrap().display().to_string()
