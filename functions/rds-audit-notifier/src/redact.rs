@@ -10,7 +10,9 @@
 //! and any other name holding `password`, `passwd`, `pwd`, `secret` or
 //! `credential` followed by a literal or a call, the literals of RDS's
 //! `mysql.rds_set_external_master*` calls (a positional password), `password=…` inside
-//! connection strings, and literals or comments that mention a password.
+//! connection strings, literals or comments that mention a password, and
+//! every literal after a password-like column in a list (`INSERT ... (name,
+//! password) VALUES ...`).
 //!
 //! It fails closed: when a password-like keyword is followed by something
 //! this module does not understand, everything from there on is masked.
@@ -243,7 +245,17 @@ fn secret_value(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usi
             masks.rest_from(value.span.start);
             tokens.len()
         }
-        Kind::Param | Kind::Punct(b',' | b')' | b';') => j,
+        // A column in a list (`INSERT INTO users (name, password) VALUES
+        // (...)`): its value is somewhere later, so every later literal goes.
+        Kind::Punct(b',' | b')') => {
+            for t in &tokens[j..] {
+                if matches!(t.kind, Kind::Str { .. }) {
+                    masks.literal(t);
+                }
+            }
+            tokens.len()
+        }
+        Kind::Param | Kind::Punct(b';') => j,
         // A variable (`@pw`) holds the secret; its name does not.
         Kind::Word if sql[value.span.clone()].starts_with('@') => j + 1,
         Kind::Word
@@ -588,6 +600,12 @@ mod tests {
         assert_eq!(
             redact("ALTER USER x PASSWORD HISTORY 5", MySql),
             "ALTER USER x PASSWORD HISTORY 5"
+        );
+        check(
+            "INSERT INTO users (name, password) VALUES ('bob', 'Plain7ext'), ('amy', 'x')",
+            MySql,
+            "Plain7ext",
+            "INSERT INTO users (name, password) VALUES ('***', '***'), ('***', '***')",
         );
     }
 
