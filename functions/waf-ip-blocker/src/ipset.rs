@@ -78,6 +78,9 @@ pub struct CurrentSet {
     pub addresses: Vec<IpNet>,
     pub lock_token: String,
     pub description: Option<String>,
+    /// Entries that are not CIDRs this function understands; written back
+    /// unchanged, since they belong to someone else.
+    pub unreadable: Vec<String>,
 }
 
 /// Keeps writes at least [`MIN_WRITE_INTERVAL`] apart within this process.
@@ -140,21 +143,22 @@ pub async fn read(
             ),
         ));
     }
-    let addresses = ip_set
-        .addresses
-        .iter()
-        .filter_map(|a| match a.parse::<IpNet>() {
-            Ok(net) => Some(net.trunc()),
+    let mut addresses = Vec::new();
+    let mut unreadable = Vec::new();
+    for a in &ip_set.addresses {
+        match a.parse::<IpNet>() {
+            Ok(net) => addresses.push(net.trunc()),
             Err(_) => {
                 tracing::warn!(set = %set.arn, address = %a, "unreadable address in IP set kept as is");
-                None
+                unreadable.push(a.clone());
             }
-        })
-        .collect();
+        }
+    }
     Ok(CurrentSet {
         addresses,
         lock_token: out.lock_token.unwrap_or_default(),
         description: ip_set.description,
+        unreadable,
     })
 }
 
@@ -184,7 +188,13 @@ pub async fn write(
             .scope(set.scope.clone())
             .id(&set.id)
             .set_description(current.description.clone())
-            .set_addresses(Some(content.iter().map(IpNet::to_string).collect()))
+            .set_addresses(Some(
+                content
+                    .iter()
+                    .map(IpNet::to_string)
+                    .chain(current.unreadable.iter().cloned())
+                    .collect(),
+            ))
             .lock_token(&current.lock_token)
             .send()
             .await;

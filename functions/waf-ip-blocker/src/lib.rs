@@ -321,6 +321,12 @@ fn record_plan(report: &mut Report, plan: &Plan, app: &App) {
         plan.blocks.iter().filter(|b| !b.new).count() as u64,
     );
     report.add("capped_new_blocks", plan.capped as u64);
+    if plan.capped > 0 {
+        report.stop_early(format!(
+            "MAX_NEW_BLOCKS_PER_RUN ({}) reached: {} more address(es) qualified and are listed in skipped",
+            app.config.max_new_blocks, plan.capped
+        ));
+    }
     for entry in &plan.expired {
         report.plan(
             Action::new("unblock_ip", entry.net.addr().to_string(), "block expired").with_detail(
