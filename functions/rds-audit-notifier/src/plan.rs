@@ -181,6 +181,14 @@ fn alert(data: &LogData, source: &Source, event: &AuditEvent<'_>, categories: Ca
     }
 }
 
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    !needle.is_empty()
+        && haystack
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 fn or_dash(value: &str) -> String {
     if value.is_empty() {
         "—".to_owned()
@@ -211,17 +219,12 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
     let mut repeats = 0;
 
     if has_table_rows {
-        let mut queries: HashMap<(&str, &str), Vec<(String, String)>> = HashMap::new();
-        for e in events.iter() {
-            if let (Action::Query, Some(sql)) = (&e.action, e.statement.as_deref()) {
-                let verb = leading_words(sql, e.sql_dialect, 1)
-                    .first()
-                    .map(|w| w.to_ascii_uppercase())
-                    .unwrap_or_default();
-                queries
-                    .entry((e.server, e.session))
-                    .or_default()
-                    .push((verb, sql.to_ascii_lowercase()));
+        // Queries by connection; most batches have few table rows, so the
+        // queries are only looked at for those.
+        let mut queries: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            if e.action == Action::Query && e.statement.is_some() {
+                queries.entry((e.server, e.session)).or_default().push(i);
             }
         }
         for (i, e) in events.iter().enumerate() {
@@ -229,16 +232,15 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
             else {
                 continue;
             };
-            let table = table
-                .rsplit('.')
-                .next()
-                .unwrap_or(table)
-                .trim_matches('`')
-                .to_ascii_lowercase();
-            let covered = queries.get(&(e.server, e.session)).is_some_and(|qs| {
-                qs.iter().any(|(verb, sql)| {
-                    let same_verb = matches!(*operation, "READ" | "WRITE") || verb == operation;
-                    same_verb && sql.contains(&table)
+            let table = table.rsplit('.').next().unwrap_or(table).trim_matches('`');
+            let covered = queries.get(&(e.server, e.session)).is_some_and(|list| {
+                list.iter().any(|&q| {
+                    let sql = events[q].statement.as_deref().unwrap_or_default();
+                    let same_verb = matches!(*operation, "READ" | "WRITE")
+                        || leading_words(sql, events[q].sql_dialect, 1)
+                            .first()
+                            .is_some_and(|verb| verb.eq_ignore_ascii_case(operation));
+                    same_verb && contains_ignore_case(sql, table)
                 })
             });
             if covered {
