@@ -74,6 +74,12 @@ async fn bench() {
     if resume_groups > 0 {
         resume(&moto, resume_groups, deadline).await;
     }
+    let missed = MISSED.load(std::sync::atomic::Ordering::SeqCst);
+    if missed > 0 {
+        println!("\n{missed} target(s) missed");
+        std::process::exit(1);
+    }
+    println!("\nevery target met");
 }
 
 // ---------------------------------------------------------------- seeding
@@ -347,14 +353,12 @@ async fn compare_with_custodian(moto: &Moto, n: usize) {
     let ours_after = census(&toilkit_sdk).await;
     let total = |c: &BTreeMap<String, u64>| c.values().sum::<u64>();
     println!(
-        "   outcome: toilkit changed {} groups, custodian acted on {}; after both runs the accounts {} ({ours_after:?})",
+        "   outcome: toilkit changed {} groups, custodian acted on {}; afterwards the accounts are identical ({ours_after:?}): {}",
         report.counter("groups_changed"),
         peer.resources,
-        if ours_after == theirs_after {
-            "are identical"
-        } else {
-            "DIFFER"
-        },
+        verdict(
+            ours_after == theirs_after && report.counter("groups_changed") as usize == expected
+        ),
     );
     println!(
         "  {:<28} {:>12} {:>12} {:>8}   target",
@@ -407,8 +411,15 @@ async fn compare_with_custodian(moto: &Moto, n: usize) {
     );
 }
 
+static MISSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "MISSED" }
+    if ok {
+        "met"
+    } else {
+        MISSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        "MISSED"
+    }
 }
 
 // ---------------------------------------------------------------- part 2
