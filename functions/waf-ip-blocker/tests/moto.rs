@@ -463,3 +463,34 @@ async fn an_unchanged_set_is_not_written() {
         "no UpdateIPSet call happened"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_blocks_per_run_are_capped_and_the_run_says_so() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "5"), ("MAX_NEW_BLOCKS_PER_RUN", "1")]);
+    let ts = window_ms(300);
+    let mut lines = flood(ts, "192.0.2.70", 9);
+    lines.extend(flood(ts, "192.0.2.71", 6));
+    fx.put_log("cap.log.gz", &lines, true).await;
+    let report = invoke(&app, fx.notification("cap.log.gz")).await.unwrap();
+    assert_eq!(
+        targets(&report.applied, "block_ip"),
+        ["192.0.2.70"],
+        "most hits first"
+    );
+    assert!(report.stopped_early);
+    assert!(
+        report
+            .stop_reason
+            .as_deref()
+            .unwrap()
+            .contains("MAX_NEW_BLOCKS_PER_RUN (1)")
+    );
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.target == "192.0.2.71" && s.reason.contains("MAX_NEW_BLOCKS_PER_RUN"))
+    );
+    assert_eq!(fx.set(&fx.v4_arn).await.0, ["192.0.2.70/32"]);
+}
