@@ -8,9 +8,9 @@ use crate::policy::{self, Policy};
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "toilkit:keep";
 pub const DEFAULT_MAX_GROUP_DELETIONS: u64 = 50;
 pub const DEFAULT_MAX_OBJECT_DELETIONS: u64 = 100_000;
-/// CloudWatch Logs' default quotas are 5 transactions per second for the
-/// operations this function calls most (DescribeLogGroups, DeleteLogGroup,
-/// DescribeLogStreams, PutRetentionPolicy), per account and region.
+/// CloudWatch Logs' default quota for DescribeLogGroups, DescribeLogStreams
+/// and DeleteLogGroup: 5 transactions per second per account and region, the
+/// lowest among the operations this function calls.
 pub const DEFAULT_MAX_API_RPS: f64 = 5.0;
 
 /// One `S3_PRUNE` entry: delete objects under `prefix` older than `days`.
