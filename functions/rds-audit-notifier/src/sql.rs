@@ -200,26 +200,46 @@ fn memchr_newline(b: &[u8], from: usize) -> Option<usize> {
     b[from..].iter().position(|&c| c == b'\n').map(|i| from + i)
 }
 
-/// The first `n` words of a statement, skipping comments and opening
-/// parentheses; used to name and classify it.
-pub fn leading_words(text: &str, dialect: SqlDialect, n: usize) -> Vec<&str> {
-    let mut words = Vec::with_capacity(n);
+/// At most this many leading words are read.
+pub const MAX_WORDS: usize = 4;
+
+/// The first words of a statement, without allocating (it runs per event).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Words<'a> {
+    words: [&'a str; MAX_WORDS],
+    len: usize,
+}
+
+impl<'a> std::ops::Deref for Words<'a> {
+    type Target = [&'a str];
+
+    fn deref(&self) -> &[&'a str] {
+        &self.words[..self.len]
+    }
+}
+
+/// The first `n` (at most [`MAX_WORDS`]) words of a statement, skipping
+/// comments and opening parentheses; used to name and classify it.
+pub fn leading_words(text: &str, dialect: SqlDialect, n: usize) -> Words<'_> {
+    let n = n.min(MAX_WORDS);
+    let mut out = Words::default();
     for token in Lexer::new(text, dialect) {
         match token.kind {
             Kind::Comment => continue,
-            Kind::Punct(b'(') if words.is_empty() => continue,
+            Kind::Punct(b'(') if out.len == 0 => continue,
             Kind::Word => {
-                words.push(&text[token.span]);
-                if words.len() == n {
+                out.words[out.len] = &text[token.span];
+                out.len += 1;
+                if out.len == n {
                     break;
                 }
             }
             // `DEFINER=`x`@`%``: names and punctuation between keywords.
-            Kind::QuotedName | Kind::Punct(_) | Kind::Str { .. } if !words.is_empty() => continue,
+            Kind::QuotedName | Kind::Punct(_) | Kind::Str { .. } if out.len > 0 => continue,
             _ => break,
         }
     }
-    words
+    out
 }
 
 #[cfg(test)]
@@ -260,11 +280,11 @@ mod tests {
     #[test]
     fn leading_words_skip_comments_and_definers() {
         assert_eq!(
-            leading_words("/* x */ -- y\n (SELECT 1)", SqlDialect::MySql, 2),
+            *leading_words("/* x */ -- y\n (SELECT 1)", SqlDialect::MySql, 2),
             ["SELECT", "1"]
         );
         assert_eq!(
-            leading_words("CREATE DEFINER=`a`@`%` PROCEDURE p()", SqlDialect::MySql, 3),
+            *leading_words("CREATE DEFINER=`a`@`%` PROCEDURE p()", SqlDialect::MySql, 3),
             ["CREATE", "DEFINER", "PROCEDURE"]
         );
     }
