@@ -25,6 +25,11 @@ pub const MAX_EXAMPLES: usize = 5;
 pub const EXAMPLE_CHARS: usize = 300;
 /// A quoted field open for more lines than this is not a statement.
 const MAX_JOINED_LINES: usize = 500;
+/// Nor one open for more bytes than a CloudWatch Logs event can hold.
+const MAX_JOINED_BYTES: usize = 256 * 1024;
+/// Bytes re-parsed while joining, per batch: past it, open quotes are not
+/// followed any more, so a batch of broken lines cannot eat the invocation.
+const JOIN_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 
 /// A record whose text spans several lines, parsed after reading.
 #[derive(Debug, Clone)]
@@ -114,6 +119,7 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
     // Whether the last record was ordinary PostgreSQL output, which may
     // continue on unprefixed lines.
     let mut in_pg_output = false;
+    let mut budget = JOIN_BUDGET_BYTES;
     let mut i = 0;
     while i < lines.len() {
         let line = &lines[i];
@@ -162,7 +168,7 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
             }
             Parsed::Incomplete => {
                 in_pg_output = false;
-                match join(&lines, i, dialect, fallback(line.event)) {
+                match join(&lines, i, dialect, fallback(line.event), &mut budget) {
                     Some((joined, next)) => {
                         reading.joined.push(joined);
                         i = next;
@@ -190,12 +196,17 @@ fn join(
     start: usize,
     dialect: Dialect,
     fallback_us: i64,
+    budget: &mut usize,
 ) -> Option<(Joined, usize)> {
     let mut text = lines[start].text.to_owned();
     let last = lines.len().min(start + MAX_JOINED_LINES);
     for (end, line) in lines.iter().enumerate().take(last).skip(start + 1) {
         text.push('\n');
         text.push_str(line.text);
+        if text.len() > MAX_JOINED_BYTES || text.len() > *budget {
+            return None;
+        }
+        *budget -= text.len();
         let events = lines[start].event..line.event + 1;
         match parse(dialect, &text, events.clone(), fallback_us) {
             Parsed::Incomplete => continue,
