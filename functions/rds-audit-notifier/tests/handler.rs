@@ -68,6 +68,22 @@ async fn the_real_subscription_sample_decodes_and_posts() {
         "cloudwatch-logs-subscription.json",
     ))
     .unwrap();
+    // The payload holds exactly the documented decoded batch.
+    let decoded: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
+        "cloudwatch-logs-subscription.decoded.json",
+    ))
+    .unwrap();
+    let data = shared::input::decode_logs_subscription(event.clone()).unwrap();
+    assert_eq!(data.log_group, decoded["logGroup"]);
+    let messages: Vec<&str> = data.log_events.iter().map(|e| e.message.as_str()).collect();
+    let expected: Vec<&str> = decoded["logEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, expected);
+
     let report = f.invoke(&app, event).await.unwrap();
     assert_eq!(report.counter("log_events"), 7);
     assert_eq!(report.counter("alerts"), 3);
