@@ -23,13 +23,6 @@ pub mod settings;
 pub mod severity;
 pub mod state;
 
-// Crates whose types appear in this library's public API (the `App` fields,
-// the handler's signature), re-exported so callers such as the demo can name
-// them without depending on each one.
-pub use {
-    aws_sdk_config, aws_sdk_dynamodb, aws_sdk_sns, aws_sdk_ssm, lambda_runtime, shared, time,
-};
-
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_types::SdkConfig;
 use lambda_runtime::{Error, LambdaEvent};

@@ -33,15 +33,6 @@ use request::{Action, Request, format_time};
 
 pub const FUNCTION: &str = "maintenance-switch";
 
-/// The types a caller needs to build an [`App`] and invoke [`handle`]
-/// (the demo does), re-exported so it uses exactly the versions this crate does.
-pub mod sdk {
-    pub use aws_sdk_elasticloadbalancingv2 as elbv2;
-    pub use aws_sdk_sfn as sfn;
-    pub use lambda_runtime::{Context, LambdaEvent};
-    pub use shared::output::Output;
-}
-
 /// What an invocation needs, built once at cold start.
 pub struct App {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,

@@ -14,19 +14,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use config_triage::aws_sdk_dynamodb::types::{
+use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, Tag,
 };
-use config_triage::aws_sdk_ssm::types::ParameterType;
-use config_triage::digest::Home;
+use aws_sdk_ssm::types::ParameterType;
 use config_triage::settings::Settings;
-use config_triage::shared::Deadline;
-use config_triage::shared::config::Env;
-use config_triage::shared::output::Output;
-use config_triage::time::OffsetDateTime;
-use config_triage::{App, aws_sdk_config, aws_sdk_dynamodb, process};
+use config_triage::{App, handle};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use shared::config::Env;
+use shared::output::Output;
 
 use super::Ctx;
 use crate::Result;
@@ -74,7 +72,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         create_table(&dynamodb, name, "id", tags).await?;
     }
     let app_sdk = &ctx.sdk;
-    let ssm = config_triage::aws_sdk_ssm::Client::new(app_sdk);
+    let ssm = aws_sdk_ssm::Client::new(app_sdk);
     for name in ["default", "payments", "data"] {
         ssm.put_parameter()
             .name(format!("/toilkit/config-triage/slack/{name}"))
@@ -96,7 +94,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         .r#type(ParameterType::String)
         .send()
         .await?;
-    let sns = config_triage::aws_sdk_sns::Client::new(app_sdk);
+    let sns = aws_sdk_sns::Client::new(app_sdk);
     let topic = sns
         .create_topic()
         .name("toilkit-config-triage-critical")
@@ -204,7 +202,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     ];
     let (config_url, config_calls) = stand_in_config(open, now)?;
     let config_sdk = ctx.sdk.to_builder().endpoint_url(&config_url).build();
-    let app = App::new(settings, &ctx.sdk, Output::default())
+    let app = App::new(settings, &ctx.sdk, Output::quiet())
         .with_config_client(aws_sdk_config::Client::new(&config_sdk), &ctx.sdk);
 
     println!("\nBefore: no state, no notifications. A stream of compliance changes arrives:");
@@ -377,15 +375,25 @@ pub async fn run(ctx: &Ctx) -> Result {
         sqs_record("msg-1", &ch("dynamodb-pitr-enabled", TABLE, "ml-features", "NON_COMPLIANT", None, 3).to_string()),
         sqs_record("msg-2", "{\"detail-type\": \"Config Rules Compliance Change\", \"detail\": "),
     ]});
-    let report = invoke(&app, batch).await?;
-    println!("  record msg-1: {}", outcome(&report));
-    println!("  Lambda response: {}", report["response"]);
-    if let Some(f) = report["failed"].as_array().and_then(|f| f.first()) {
+    let seen = ctx.slack.received().len();
+    let response = invoke(&app, batch).await?;
+    // The batch response names only the failed records; what msg-1 led to
+    // shows in what was delivered during the invocation.
+    let sent = ctx.slack.received().split_off(seen);
+    if sent.is_empty() {
+        println!("  record msg-1 => nothing sent");
+    }
+    for sent in &sent {
         println!(
-            "  (msg-2 goes back to the queue, then to its dead-letter queue: {})",
-            f["error"].as_str().unwrap_or_default()
+            "  record msg-1 => notified #{}: {}",
+            channel_of(&sent.path),
+            sent.body["text"].as_str().unwrap_or_default()
         );
     }
+    println!("  Lambda response: {response}");
+    println!(
+        "  (msg-2 is cut short, so not a change: SQS redelivers only it, then dead-letters it)"
+    );
 
     println!("\nWhat people received:");
     for name in ["payments", "data", "default"] {
@@ -460,25 +468,25 @@ pub async fn run(ctx: &Ctx) -> Result {
     Ok(())
 }
 
-/// Runs the handler's logic on one event and returns what the Lambda would
-/// answer. `process` is `handle` without its one JSON log line per
-/// invocation (the report, printed here in short instead).
+/// Invokes the real handler as the Lambda runtime would, and returns its
+/// response: the report for a single change or the digest, the batch
+/// response for an SQS batch.
 async fn invoke(app: &App, payload: Value) -> Result<Value> {
-    let home = Home {
-        account: ACCOUNT.into(),
-        region: REGION.into(),
-    };
-    let now = OffsetDateTime::now_utc();
-    let outcome = process(&payload, app, &home, now, &Deadline::unbounded()).await;
-    let mut report = serde_json::to_value(&outcome.report)?;
-    match outcome.response {
-        Ok(response) if payload.get("Records").is_some() => {
-            report["response"] = response;
-            Ok(report)
-        }
-        Ok(_) => Ok(report),
-        Err(e) => Err(e.to_string().into()),
-    }
+    let mut context = Context::default();
+    // The digest lists the compliance of the account the function runs in.
+    context.invoked_function_arn =
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:config-triage");
+    handle(LambdaEvent::new(payload, context), app)
+        .await
+        .map_err(|e| e.to_string().into())
+}
+
+/// The demo channel a webhook path belongs to (see `webhook_url`).
+fn channel_of(path: &str) -> &str {
+    path.split("/B0triage-")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("?")
 }
 
 fn outcome(report: &Value) -> String {

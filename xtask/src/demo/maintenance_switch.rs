@@ -3,19 +3,19 @@
 //! switched on (what an outside user and the team each get), and switched
 //! off again, with the listener compared to how it was.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::IpAddr;
 
-use maintenance_switch::evaluate::{HttpRequest, describe_actions, describe_conditions, evaluate};
-use maintenance_switch::sdk::elbv2::Client as Elb;
-use maintenance_switch::sdk::elbv2::types::{
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, HostHeaderConditionConfig, ProtocolEnum,
     Rule, RuleCondition, TargetTypeEnum,
 };
-use maintenance_switch::sdk::sfn::Client as Sfn;
-use maintenance_switch::sdk::{Context, LambdaEvent, Output};
+use aws_sdk_sfn::Client as Sfn;
+use lambda_runtime::{Context, LambdaEvent};
+use maintenance_switch::evaluate::{HttpRequest, describe_actions, describe_conditions, evaluate};
 use maintenance_switch::{App, Config, apply, handle};
 use serde_json::{Value, json};
+use shared::output::Output;
 
 use super::Ctx;
 use crate::Result;
@@ -34,7 +34,7 @@ pub async fn run(ctx: &Ctx) -> Result {
             state_machine_arn: Some(machine),
             ..Config::default()
         },
-        Output::default(),
+        Output::quiet(),
     );
     let before = elb.describe_rules().listener_arn(&listener).send().await?;
     println!("\nThe shop's listener (HTTP:80) before maintenance:");
@@ -230,7 +230,7 @@ async fn print_rules(elb: &Elb, listener: &str) -> Result {
 /// An ALB with a web, an API and an admin target group, and the shop's
 /// rules, priority 1 included.
 async fn seed(ctx: &Ctx, elb: &Elb) -> Result<String> {
-    let subnets = default_subnets(ctx.moto.endpoint())?;
+    let subnets = default_subnets(ctx.moto.endpoint()).await?;
     let alb = elb
         .create_load_balancer()
         .name("shop-prod")
@@ -333,21 +333,24 @@ async fn state_machine(sfn: &Sfn) -> Result<String> {
         .to_owned())
 }
 
-/// moto's default subnets, asked for over plain HTTP (the demo has no EC2
-/// client, and one query is all it needs).
-fn default_subnets(endpoint: &str) -> Result<Vec<String>> {
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let body = "Action=DescribeSubnets&Version=2016-11-15";
-    let mut stream = TcpStream::connect(host)?;
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+/// moto's default subnets, from its EC2 Query API (one query is all the
+/// demo needs, not worth an EC2 SDK client).
+async fn default_subnets(endpoint: &str) -> Result<Vec<String>> {
+    let response = reqwest::Client::new()
+        .post(endpoint)
+        // moto routes a Query call to its service by the credential scope.
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("Action=DescribeSubnets&Version=2016-11-15")
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
     let ids: Vec<String> = response
         .split("<subnetId>")
         .skip(1)
