@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr2;
+use memchr::memchr;
 
 /// Why a line is not a usable WAF record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,26 +262,13 @@ impl<'a> Cursor<'a> {
             None => return Err(Malformed::Truncated),
         }
         let start = self.i;
-        let mut escaped = false;
-        loop {
-            let Some(at) = memchr2(b'"', b'\\', &self.b[self.i..]) else {
-                return Err(Malformed::Truncated);
-            };
-            let at = self.i + at;
-            if self.b[at] == b'"' {
-                self.i = at + 1;
-                return Ok(RawStr {
-                    raw: &self.b[start..at],
-                    escaped,
-                });
-            }
-            // A backslash escapes the next byte, which may be a quote.
-            escaped = true;
-            if at + 1 >= self.b.len() {
-                return Err(Malformed::Truncated);
-            }
-            self.i = at + 2;
-        }
+        let end = string_end(self.b, start)?;
+        self.i = end + 1;
+        let raw = &self.b[start..end];
+        Ok(RawStr {
+            raw,
+            escaped: memchr(b'\\', raw).is_some(),
+        })
     }
 
     fn integer(&mut self) -> Result<i64, Malformed> {
@@ -332,24 +319,26 @@ impl<'a> Cursor<'a> {
     /// Skips a whole object or array; strings inside are skipped as strings,
     /// so brackets and quotes within them do not count.
     fn skip_container(&mut self) -> Result<(), Malformed> {
+        let b = self.b;
+        let mut i = self.i;
         let mut depth = 0usize;
-        while let Some(b) = self.peek() {
-            match b {
+        while i < b.len() {
+            match b[i] {
                 b'"' => {
-                    self.string()?;
+                    i = string_end(b, i + 1)? + 1;
                     continue;
                 }
                 b'{' | b'[' => depth += 1,
                 b'}' | b']' => {
                     depth -= 1;
                     if depth == 0 {
-                        self.i += 1;
+                        self.i = i + 1;
                         return Ok(());
                     }
                 }
                 _ => {}
             }
-            self.i += 1;
+            i += 1;
         }
         Err(Malformed::Truncated)
     }
@@ -429,6 +418,26 @@ impl<'a> Cursor<'a> {
                 }
             })
         })
+    }
+}
+
+/// The index of the quote that ends the string starting at `start` (just
+/// after its opening quote). A quote preceded by an odd number of
+/// backslashes is part of the string. One needle keeps the search on the
+/// fast path; escapes are rare in WAF logs.
+fn string_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
+    let mut from = start;
+    loop {
+        let at = from + memchr(b'"', &b[from..]).ok_or(Malformed::Truncated)?;
+        let backslashes = b[start..at]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\\')
+            .count();
+        if backslashes.is_multiple_of(2) {
+            return Ok(at);
+        }
+        from = at + 1;
     }
 }
 
@@ -559,6 +568,17 @@ mod tests {
             extract(r#"{"timestamp":1,"action":"BLOCK" "httpRequest":{}}"#),
             Err(Malformed::Unexpected(b'"'))
         );
+    }
+
+    #[test]
+    fn a_value_ending_in_backslashes_ends_where_json_says() {
+        // `C:\\` ends with an escaped backslash, so the quote after it closes
+        // the string; `\\\"` is a backslash and a quote inside the string.
+        let line = r#"{"timestamp":7,"action":"ALLOW","httpRequest":{"headers":[{"name":"a","value":"C:\\"},{"name":"b","value":"\\\",\"clientIp\":\"6.6.6.6"}],"clientIp":"192.0.2.9","uri":"/\\"}}"#;
+        serde_json::from_str::<serde_json::Value>(line).expect("valid JSON");
+        let (_, ip, _, uri) = extract(line).unwrap();
+        assert_eq!(ip, "192.0.2.9");
+        assert_eq!(uri.unwrap(), "/\\");
     }
 
     #[test]
