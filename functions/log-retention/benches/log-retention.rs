@@ -252,6 +252,8 @@ fn run_ok(command: &mut Command) {
 
 struct Peer {
     seconds: f64,
+    /// From custodian's start-up done to its exit, measured inside Python.
+    inner_seconds: f64,
     calls: BTreeMap<String, u64>,
     resources: usize,
 }
@@ -312,6 +314,7 @@ fn run_custodian(moto: &Moto, region: &str) -> Peer {
         .collect();
     Peer {
         seconds,
+        inner_seconds: result["seconds"].as_f64().unwrap_or(seconds),
         calls,
         resources: resources.len(),
     }
@@ -387,16 +390,23 @@ async fn compare_with_custodian(moto: &Moto, n: usize) {
             "",
         );
     }
-    let ratio = seconds / peer.seconds;
     row(
-        "wall time",
+        "wall time (custodian process)",
         format!("{seconds:.1} s"),
         format!("{:.1} s", peer.seconds),
+        format!("{:.2}", seconds / peer.seconds),
+        "",
+    );
+    let ratio = seconds / peer.inner_seconds;
+    row(
+        "wall time (custodian's run)",
+        format!("{seconds:.1} s"),
+        format!("{:.1} s", peer.inner_seconds),
         format!("{ratio:.2}"),
         &format!("≤ 0.8: {}", verdict(ratio <= 0.8)),
     );
     println!(
-        "   (custodian's time is its whole process, Python start-up included; toilkit's is the handler run, at MAX_API_RPS={UNCAPPED_RPS}, {} groups at once)",
+        "   (custodian's run excludes Python's start-up and imports; toilkit's is the handler's run, at MAX_API_RPS={UNCAPPED_RPS}, {} groups at once)",
         log_retention::sweep::CONCURRENCY
     );
     let puts = ours.get("PutRetentionPolicy").copied().unwrap_or(0);
