@@ -262,7 +262,7 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
 #[tokio::test]
 async fn an_sns_5xx_storm_fails_the_page_gives_the_claim_back_and_the_retry_pages_once() {
     storm_then_retry(
-        vec![(503, "ServiceUnavailable"), (500, "InternalError")].repeat(10),
+        [(503, "ServiceUnavailable"), (500, "InternalError")].repeat(10),
         false,
     )
     .await;
