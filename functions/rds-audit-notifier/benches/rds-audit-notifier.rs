@@ -201,7 +201,7 @@ fn mysql_statement(i: usize) -> (&'static str, &'static str, String) {
             "admin",
             "QUERY",
             format!(
-                "ALTER TABLE orders_{} ADD COLUMN note_{i} varchar(255) DEFAULT NULL, ADD INDEX idx_{i} (customer_id, created_at)",
+                "ALTER TABLE orders_{} ADD COLUMN note_{i} varchar(64)",
                 i % 17
             ),
         ),
@@ -230,16 +230,12 @@ fn mysql_statement(i: usize) -> (&'static str, &'static str, String) {
         10..=29 => (
             user,
             "QUERY",
-            format!(
-                "SELECT o.id, o.total, c.name, c.email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.id = {i} AND o.status IN ('open', 'paid')"
-            ),
+            format!("SELECT id, total FROM orders WHERE id = {i} AND status = 'open'"),
         ),
         _ => (
             user,
             "QUERY",
-            format!(
-                "UPDATE orders SET status = 'shipped', note = 'box {i}, handle with care', updated_at = NOW() WHERE id = {i}"
-            ),
+            format!("UPDATE orders SET status = 'shipped, boxed' WHERE id = {i}"),
         ),
     }
 }

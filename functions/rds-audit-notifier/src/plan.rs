@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_lambda_events::cloudwatch_logs::LogData;
 use serde::Serialize;
 
-use crate::classify::{Categories, Rules, Verdict, statement_name};
+use crate::classify::{Categories, Category, Rules, Verdict, statement_name};
 use crate::dialect::Source;
 use crate::event::{Action, AuditEvent, Parsed, format_time};
 use crate::notification::{self, Delivery};
@@ -117,18 +117,28 @@ pub fn plan(data: &LogData, rules: &Rules) -> Plan {
     plan.count("table_rows_folded", table_rows);
     plan.count("pgaudit_rows_folded", repeats);
 
+    // Counted locally: a named counter per event would cost an allocation each.
+    let (mut ignored, mut quiet) = (0, 0);
+    let mut per_category = [0u64; Category::ALL.len()];
     for event in &events {
         match rules.judge(event) {
-            Verdict::Ignored => plan.count("ignored", 1),
-            Verdict::Quiet(_) => plan.count("not_alerting", 1),
+            Verdict::Ignored => ignored += 1,
+            Verdict::Quiet(_) => quiet += 1,
             Verdict::Alert(categories) => {
-                plan.count("alerts", 1);
                 for c in categories.iter() {
-                    plan.count(&format!("alerts_{}", c.as_str()), 1);
+                    per_category[c as usize] += 1;
                 }
                 let alert = alert(data, &plan.source, event, categories);
                 plan.alerts.push(alert);
             }
+        }
+    }
+    plan.count("ignored", ignored);
+    plan.count("not_alerting", quiet);
+    plan.count("alerts", plan.alerts.len() as u64);
+    for (c, n) in Category::ALL.iter().zip(per_category) {
+        if n > 0 {
+            plan.count(&format!("alerts_{}", c.as_str()), n);
         }
     }
     plan.alerts.sort_by_key(|a| a.time_us);
