@@ -112,6 +112,11 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         report.add(name, *n);
     }
     for alert in &plan.alerts {
+        if report.planned.len() >= shared::report::MAX_LISTED {
+            // Beyond the listed ones only the count grows: skip building them.
+            report.plan(Action::new("notify", alert.instance.clone(), ""));
+            continue;
+        }
         report.plan(
             Action::new(
                 "notify",
