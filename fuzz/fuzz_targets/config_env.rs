@@ -1,0 +1,109 @@
+//! Every function's configuration parser (`Config::from_env` /
+//! `Settings::from_env` over `shared::config::Env`), JSON settings included
+//! (`URI_RULES`, `RETENTION_RULES`, `S3_PRUNE`, `SEVERITY_RULES`,
+//! `EXEMPTIONS`, `ROUTES`, ...).
+//!
+//! The first byte picks the function; the rest is NUL-separated
+//! `index value` chunks (see `toilkit_fuzz::env`) over the variable names
+//! that function's configuration source reads. A configuration must either
+//! be reported as invalid or be usable: when `finish()` accepts it, the
+//! function's first uses of it must not panic either.
+#![no_main]
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::json;
+use time::macros::datetime;
+use toilkit_fuzz::{env, variable_names};
+
+const SHARED: &str = concat!(
+    include_str!("../../shared/src/secret.rs"),
+    include_str!("../../shared/src/events.rs"),
+);
+
+fn names(function: usize) -> &'static [String] {
+    static NAMES: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    &NAMES.get_or_init(|| {
+        [
+            include_str!("../../functions/waf-ip-blocker/src/config.rs"),
+            include_str!("../../functions/rds-audit-notifier/src/config.rs"),
+            include_str!("../../functions/maintenance-switch/src/config.rs"),
+            include_str!("../../functions/config-triage/src/settings.rs"),
+            include_str!("../../functions/log-retention/src/config.rs"),
+        ]
+        .iter()
+        .map(|source| variable_names(&format!("{source}{SHARED}")))
+        .collect()
+    })[function]
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&choice, rest)) = input.split_first() else {
+        return;
+    };
+    let function = usize::from(choice) % 5;
+    let mut env = env(names(function), rest);
+    match function {
+        0 => {
+            let config = waf_ip_blocker::config::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                let mut counter = waf_ip_blocker::detect::Counter::new(config.detection.clone());
+                counter.line(include_bytes!("../seeds/waf_log/line").get(1..).unwrap_or_default());
+                let _ = config.allowed("203.0.113.9".parse().expect("an IP"));
+            }
+        }
+        1 => {
+            let config = rds_audit_notifier::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                let data = toilkit_fuzz::log_data(
+                    "/aws/rds/instance/db-1/audit",
+                    b"20231114 22:13:25,ip-10-0-1-23,payroll_app,10.0.2.15,3051,152312,QUERY,appdb,'ALTER TABLE payroll ADD COLUMN note varchar(255)',0",
+                );
+                let _ = rds_audit_notifier::plan::plan(&data, &config.rules);
+            }
+        }
+        2 => {
+            let config = maintenance_switch::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                let event = json!({
+                    "action": "enable",
+                    "window_id": "release-2026-12-01",
+                    "listener_arns": ["arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"],
+                    "bypass_cidrs": ["203.0.113.0/24"]
+                });
+                let _ = maintenance_switch::request::Request::parse(
+                    &event,
+                    &config,
+                    datetime!(2026-11-21 10:00 UTC),
+                );
+            }
+        }
+        3 => {
+            let settings = config_triage::settings::Settings::from_env(&mut env);
+            if env.finish().is_ok() {
+                let _ = settings.severity.severity_of("restricted-ssh");
+                let tags = BTreeMap::from([("team".to_owned(), "payments".to_owned())]);
+                let subject = config_triage::exemption::Subject {
+                    rule: "restricted-ssh",
+                    resource_id: "sg-0123456789abcdef0",
+                    arn: Some("arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0"),
+                    resource_type: "AWS::EC2::SecurityGroup",
+                    tags: &tags,
+                };
+                let _ = settings.exemptions.check(&subject, datetime!(2026-11-21 10:00 UTC));
+                let _ = settings.exemptions.expired(datetime!(2026-11-21 10:00 UTC));
+                let _ = settings.routes.route(&tags);
+            }
+        }
+        _ => {
+            let config = log_retention::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                for group in ["/aws/lambda/checkout", "/ecs/shop-prod", "/audit/trail", ""] {
+                    let _ = config.policy.decide(group);
+                }
+            }
+        }
+    }
+});

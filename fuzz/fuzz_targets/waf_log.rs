@@ -1,0 +1,90 @@
+//! The WAF log record extractor (`waf_ip_blocker::waf_log::Extractor`) and
+//! the counter behind it.
+//!
+//! Beyond not panicking, the extractor must read the structure as JSON does:
+//! whenever the line is valid JSON and the extractor accepts it, the client
+//! IP, timestamp and action it returns are the ones a full JSON parser finds
+//! at `httpRequest.clientIp`, `timestamp` and `action`. That is what keeps an
+//! attacker from planting `"clientIp":"1.2.3.4"` in a header or the URI.
+//! The first byte picks the configuration (client IP from the connection or
+//! from X-Forwarded-For, label and rule filters, URI rules).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use shared::pattern::Pattern;
+use waf_ip_blocker::detect::{ALL_ACTIONS, ClientIp, Counter, Detection, UriRule};
+use waf_ip_blocker::waf_log::Extractor;
+
+fn detection(choice: u8) -> Detection {
+    Detection {
+        threshold: 1,
+        window_seconds: [60, 300, 86_400][usize::from(choice % 3)],
+        count_actions: ALL_ACTIONS.iter().map(|a| a.to_string()).collect(),
+        count_labels: if choice & 4 != 0 {
+            vec!["awswaf:managed:aws:bot-control:bot:category:http_library".to_owned()]
+        } else {
+            Vec::new()
+        },
+        count_rules: if choice & 8 != 0 {
+            vec!["RateLimit".to_owned()]
+        } else {
+            Vec::new()
+        },
+        ignore_uri_suffixes: vec![".png".to_owned()],
+        uri_rules: vec![
+            UriRule {
+                path: Pattern::new("/login*"),
+                threshold: Some(20),
+                ignore: false,
+            },
+            UriRule {
+                path: Pattern::new("/static/*"),
+                threshold: None,
+                ignore: true,
+            },
+        ],
+        client_ip: if choice & 16 != 0 {
+            ClientIp::Header {
+                name: "X-Forwarded-For".to_owned(),
+                hop: usize::from(choice >> 5) + 1,
+            }
+        } else {
+            ClientIp::Connection
+        },
+    }
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&choice, line)) = input.split_first() else {
+        return;
+    };
+    let header = (choice & 16 != 0).then_some("x-forwarded-for");
+    let mut extractor = Extractor::new(header);
+    if let Ok(fields) = extractor.extract(line) {
+        let labels: Vec<String> = extractor.labels(line).map(|l| l.text().into_owned()).collect();
+        if let Ok(json) = serde_json::from_slice::<Value>(line) {
+            assert_eq!(
+                json["httpRequest"]["clientIp"].as_str(),
+                Some(fields.client_ip.text().as_ref()),
+                "client IP read from the wrong place"
+            );
+            assert_eq!(json["action"].as_str(), Some(fields.action.text().as_ref()));
+            assert_eq!(json["timestamp"].as_i64(), Some(fields.timestamp_ms));
+            if let Some(uri) = fields.uri {
+                assert_eq!(json["httpRequest"]["uri"].as_str(), Some(uri.text().as_ref()));
+            }
+            if let Some(rule) = fields.terminating_rule_id {
+                assert_eq!(json["terminatingRuleId"].as_str(), Some(rule.text().as_ref()));
+            }
+            let _ = labels;
+        }
+    }
+    let mut counter = Counter::new(detection(choice));
+    counter.start_source("fuzz");
+    for part in line.split(|b| *b == b'\n') {
+        counter.line(part);
+    }
+    let counts = counter.finish();
+    assert_eq!(counts.lines, counts.counted + counts.not_counted + counts.malformed);
+});
