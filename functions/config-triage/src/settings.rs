@@ -46,6 +46,19 @@ impl Settings {
             .unwrap_or_default();
         let exemptions_parameter = env.raw("EXEMPTIONS_PARAMETER").map(str::to_owned);
         let renotify_hours: u64 = env.or_default("RENOTIFY_HOURS", DEFAULT_RENOTIFY_HOURS, "24");
+        // Hours become seconds: a value past u64 seconds would overflow
+        // (a panic at cold start, or a wrapped, wrong silence period).
+        let renotify = match renotify_hours.checked_mul(3600) {
+            Some(secs) => Duration::from_secs(secs),
+            None => {
+                env.problem(
+                    "RENOTIFY_HOURS",
+                    format!("{renotify_hours} hours is too long"),
+                    "24",
+                );
+                Duration::from_secs(DEFAULT_RENOTIFY_HOURS * 3600)
+            }
+        };
         let owner_tag_key: String =
             env.or_default("OWNER_TAG_KEY", DEFAULT_OWNER_TAG_KEY.to_owned(), "team");
         // Read by hand: the generic parser quotes the bad value, and a value
@@ -81,7 +94,7 @@ impl Settings {
             severity,
             exemptions,
             exemptions_parameter,
-            renotify: Duration::from_secs(renotify_hours * 3600),
+            renotify,
             routes: Routes {
                 owner_tag_key,
                 by_owner,
