@@ -108,12 +108,13 @@ pub fn run(args: &[String]) -> Result {
         exec(command)?;
         for function in &functions {
             let zip = out_dir.join(function).join("bootstrap.zip");
-            let binary = out_dir.join(function).join("bootstrap");
-            let glibc = max_glibc(&binary)?;
+            // cargo-lambda's zip output leaves no bare binary beside the zip;
+            // the check reads the `bootstrap` that is deployed, from the zip.
+            let glibc = max_glibc_of(&bootstrap_in_zip(&zip)?)?;
             if glibc > MAX_GLIBC {
                 return Err(format!(
                     "{} needs glibc {}.{}, newer than {}.{}",
-                    binary.display(),
+                    zip.display(),
                     glibc.0,
                     glibc.1,
                     MAX_GLIBC.0,
@@ -287,15 +288,26 @@ fn installed_targets() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The newest `GLIBC_x.y` version the binary's dynamic symbols need.
-pub fn max_glibc(binary: &Path) -> Result<(u32, u32)> {
-    let data = std::fs::read(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
-    let file = ElfFile64::<Endianness>::parse(&*data)?;
+/// The `bootstrap` executable inside a function's zip.
+pub fn bootstrap_in_zip(zip: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", zip.display()))?;
+    let mut entry = archive
+        .by_name("bootstrap")
+        .map_err(|e| format!("{}: no bootstrap inside ({e})", zip.display()))?;
+    let mut data = Vec::with_capacity(entry.size() as usize);
+    std::io::Read::read_to_end(&mut entry, &mut data)?;
+    Ok(data)
+}
+
+/// The newest `GLIBC_x.y` version an executable's dynamic symbols need.
+pub fn max_glibc_of(data: &[u8]) -> Result<(u32, u32)> {
+    let file = ElfFile64::<Endianness>::parse(data)?;
     let endian = file.endian();
-    let sections = file.elf_header().sections(endian, &*data)?;
+    let sections = file.elf_header().sections(endian, data)?;
     let mut newest = (0, 0);
-    if let Some((mut needs, link)) = sections.gnu_verneed(endian, &*data)? {
-        let strings = sections.strings(endian, &*data, link)?;
+    if let Some((mut needs, link)) = sections.gnu_verneed(endian, data)? {
+        let strings = sections.strings(endian, data, link)?;
         while let Some((_need, mut aux)) = needs.next()? {
             while let Some(entry) = aux.next()? {
                 let name = entry.name(endian, strings)?;
@@ -420,9 +432,27 @@ mod tests {
     }
 
     #[test]
+    fn the_glibc_check_reads_the_bootstrap_inside_the_zip() {
+        let exe = std::env::current_exe().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("bootstrap.zip");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        writer
+            .start_file("bootstrap", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut writer, &std::fs::read(&exe).unwrap()).unwrap();
+        writer.finish().unwrap();
+        let from_zip = max_glibc_of(&bootstrap_in_zip(&zip_path).unwrap()).unwrap();
+        assert_eq!(
+            from_zip,
+            max_glibc_of(&std::fs::read(&exe).unwrap()).unwrap()
+        );
+    }
+
+    #[test]
     fn this_machine_binary_reports_a_glibc_version() {
         let exe = std::env::current_exe().unwrap();
-        let (major, minor) = max_glibc(&exe).unwrap();
+        let (major, minor) = max_glibc_of(&std::fs::read(&exe).unwrap()).unwrap();
         assert_eq!(major, 2);
         assert!(minor >= 2);
     }
