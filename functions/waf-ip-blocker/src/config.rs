@@ -7,6 +7,9 @@ use shared::secret::SecretRef;
 use crate::detect::{ALL_ACTIONS, ClientIp, Detection, UriRule};
 use crate::ipset::IpSetRef;
 
+/// The longest block `BLOCK_MINUTES` may ask for: ten years.
+pub const MAX_BLOCK_MINUTES: i64 = 10 * 365 * 24 * 60;
+
 /// WAF's limit on addresses (CIDRs) in one IP set.
 pub const IPSET_CAPACITY: usize = 10_000;
 
@@ -115,6 +118,15 @@ impl Config {
         if block_minutes < 1 {
             env.problem("BLOCK_MINUTES", "must be at least 1", "240");
         }
+        // Minutes become seconds added to "now": a larger value would
+        // overflow (a panic at cold start, or a wrapped expiry in the past).
+        if block_minutes > MAX_BLOCK_MINUTES {
+            env.problem(
+                "BLOCK_MINUTES",
+                format!("must be at most {MAX_BLOCK_MINUTES} (ten years)"),
+                "240",
+            );
+        }
         let aggregation = env
             .optional::<u8>("AGGREGATE_V4_PREFIX", "24")
             .map(|prefix| Aggregation {
@@ -147,7 +159,7 @@ impl Config {
                 uri_rules,
                 client_ip,
             },
-            block_seconds: block_minutes * 60,
+            block_seconds: block_minutes.clamp(1, MAX_BLOCK_MINUTES) * 60,
             aggregation,
             allow: allow.into_iter().map(|a| a.0).collect(),
             max_new_blocks,
