@@ -504,6 +504,7 @@ async fn resume(moto: &Moto, n: usize, deadline: Duration) {
     );
     let mut payload = json!({});
     let mut changed = 0;
+    let mut scanned = 0;
     let mut errors = 0;
     let mut invocations = 0;
     let started = Instant::now();
@@ -512,6 +513,7 @@ async fn resume(moto: &Moto, n: usize, deadline: Duration) {
         let begun = Instant::now();
         let report = invoke(&app, &payload, Deadline::after(deadline)).await;
         changed += report.counter("groups_changed");
+        scanned += report.counter("groups_scanned");
         errors += report.counter("errors");
         let calls = calls_of(&report);
         println!(
@@ -532,22 +534,29 @@ async fn resume(moto: &Moto, n: usize, deadline: Duration) {
         payload = json!({"resume": report.details["resume"]});
         assert!(invocations < 1000, "the sweep converges");
     }
-    let after = census(&sdk).await;
-    let left = after.get("never").copied().unwrap_or(0);
     let exempt_never = (0..n)
         .filter(|&i| matches!(spec(i), (_, None, true)))
         .count();
     println!(
-        "   {invocations} invocations, {:.0?} in all; {changed} changes for {expected} expected ({} each group once), {errors} errors",
+        "   {scanned} groups listed in all for {n}: each invocation lists again the pages it had listed but not finished"
+    );
+    println!(
+        "   {invocations} invocations, {:.0?} in all; {changed} changes for {expected} expected ({} each group once), {errors} errors: {}",
         started.elapsed(),
         if changed as usize == expected {
             "exactly"
         } else {
             "NOT"
-        }
+        },
+        verdict(changed as usize == expected && errors == 0)
     );
-    println!(
-        "   afterwards {left} groups have no retention: the {exempt_never} exempt ones: {}",
-        verdict(left == exempt_never && changed as usize == expected && errors == 0)
-    );
+    // Listing every group again costs as much as the sweep's own listing on
+    // the emulator (minutes at 100,000), so it is done for smaller accounts.
+    if n <= 20_000 {
+        let left = census(&sdk).await.get("never").copied().unwrap_or(0);
+        println!(
+            "   afterwards {left} groups have no retention: the {exempt_never} exempt ones: {}",
+            verdict(left == exempt_never)
+        );
+    }
 }
