@@ -227,7 +227,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     let objects_after = objects(&s3).await?;
 
     println!("\nScheduled sweep, {took:.1?}:");
-    println!("  {:<34} {:>6}   {}", "retention", "before", "after");
+    println!("  {:<34} {:>6}   after", "retention", "before");
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     for key in keys {
         line(
