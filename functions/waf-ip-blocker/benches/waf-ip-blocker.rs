@@ -28,7 +28,7 @@ const PYTHON_SECONDS_REFERENCE: f64 = 3.5;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--rss-child") {
-        rss_child(Path::new(&args[i + 1]), &args[i + 2], &args[i + 3]);
+        rss_child(&args[i + 1], &args[i + 2]);
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--rss-scan") {
@@ -269,8 +269,7 @@ impl Gen {
             "httpSourceName": "ALB",
             "httpSourceId": "123456789012-app/product-alb/0123456789abcdef",
             "ruleGroupList": [
-                {"ruleGroupId": "AWS#AWSManagedRulesCommonRuleSet", "terminatingRule": null, "nonTerminatingMatchingRules": [], "excludedRules": null, "customerConfig": null},
-                {"ruleGroupId": "AWS#AWSManagedRulesKnownBadInputsRuleSet", "terminatingRule": null, "nonTerminatingMatchingRules": [], "excludedRules": null, "customerConfig": null}
+                {"ruleGroupId": "AWS#AWSManagedRulesCommonRuleSet", "terminatingRule": null, "nonTerminatingMatchingRules": [], "excludedRules": null, "customerConfig": null}
             ],
             "rateBasedRuleList": [],
             "nonTerminatingMatchingRules": [],
@@ -282,12 +281,11 @@ impl Gen {
                 "headers": [
                     {"name": "host", "value": "www.example.com"},
                     {"name": "user-agent", "value": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"},
-                    {"name": "accept", "value": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"},
                     {"name": "accept-language", "value": "en-US,en;q=0.9,nl;q=0.8"},
                     {"name": "accept-encoding", "value": "gzip, deflate, br"},
                     {"name": "cookie", "value": format!("session={}; _ga=GA1.2.{}.{}", hex(rng, 32), rng.u32(..), rng.u32(..))},
                     {"name": "x-forwarded-for", "value": ip},
-                    {"name": "x-amzn-trace-id", "value": format!("Root=1-{}-{}", hex(rng, 8), hex(rng, 24))}
+                    {"name": "x-amzn-trace-id", "value": format!("Root=1-{}", hex(rng, 8))}
                 ],
                 "uri": uri,
                 "args": format!("page={}&q={}", rng.u8(..), hex(rng, 6)),
@@ -453,7 +451,7 @@ fn rss_with_sdk(exe: &Path, path: &Path) -> Result<(u64, String), String> {
         Ok::<_, String>(env)
     })?;
     let out = Command::new(exe)
-        .args(["--rss-child", "aws-waf-logs-bench", "waf.log.gz", "x"])
+        .args(["--rss-child", "aws-waf-logs-bench", "waf.log.gz"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env)
@@ -470,7 +468,7 @@ fn rss_with_sdk(exe: &Path, path: &Path) -> Result<(u64, String), String> {
 }
 
 /// The child: cold start as `main.rs` does, one S3 invocation.
-fn rss_child(_: &Path, bucket: &str, key: &str) {
+fn rss_child(bucket: &str, key: &str) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
