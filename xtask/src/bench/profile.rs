@@ -58,7 +58,10 @@ fn probe(function: &str) -> Result<(&'static str, serde_json::Value)> {
 fn extra_variables(function: &str) -> &'static [&'static str] {
     match function {
         "waf-ip-blocker" => &["IPSET_V6_ARN", "SLACK_WEBHOOK_SECRET_ARN"],
-        "config-triage" => &["CRITICAL_TOPIC_ARN"],
+        // One of the two Slack variables is required; the README marks
+        // neither alone as required.
+        "rds-audit-notifier" => &["SLACK_WEBHOOK_SECRET_ARN", "IDEMPOTENCY_TABLE"],
+        "config-triage" => &["SLACK_WEBHOOK_SECRET_ARN", "CRITICAL_TOPIC_ARN"],
         _ => &[],
     }
 }
