@@ -16,6 +16,10 @@ use crate::workspace;
 /// The function name cargo-lambda gives a function it does not start itself.
 const FUNCTION: &str = "_";
 
+/// Longer than any invocation in the tests; a hung one fails instead of
+/// holding the test run.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// What an invocation returned.
 #[derive(Debug)]
 pub enum Invocation {
@@ -106,10 +110,21 @@ impl LambdaEmulator {
 
     /// Invokes the function with `event` through `cargo lambda invoke`.
     pub fn invoke(&mut self, event: &serde_json::Value) -> Invocation {
+        // Nothing would pick the invocation up, and `cargo lambda invoke`
+        // would wait for ever.
+        if !self.function.is_running() {
+            return Invocation::Error(format!(
+                "the function binary is not running (its init failed?); it printed:\n{}",
+                self.log()
+            ));
+        }
         let mut data = tempfile::NamedTempFile::new().expect("event file");
         data.write_all(event.to_string().as_bytes())
             .expect("write event");
-        let output = Command::new(workspace::require_tool("cargo-lambda"))
+        let stdout = tempfile::NamedTempFile::new().expect("stdout file");
+        let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+        let mut command = Command::new(workspace::require_tool("cargo-lambda"));
+        command
             .args([
                 "lambda",
                 "invoke",
@@ -123,20 +138,23 @@ impl LambdaEmulator {
             .args(["--output-format", "json", FUNCTION])
             .current_dir(workspace::root())
             .stdin(Stdio::null())
-            .output()
-            .expect("cargo lambda invoke runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        if output.status.success() {
-            Invocation::Response(
+            .stdout(stdout.reopen().expect("stdout file"))
+            .stderr(stderr.reopen().expect("stderr file"));
+        let mut invoke =
+            ChildGuard::spawn("cargo lambda invoke", command).expect("cargo lambda invoke runs");
+        let status = invoke.wait_for(INVOKE_TIMEOUT);
+        let stdout = std::fs::read_to_string(stdout.path()).unwrap_or_default();
+        let stderr = std::fs::read_to_string(stderr.path()).unwrap_or_default();
+        match status {
+            Some(status) if status.success() => Invocation::Response(
                 serde_json::from_str(stdout.trim())
                     .unwrap_or_else(|e| panic!("response is not JSON ({e}): {stdout}")),
-            )
-        } else {
-            Invocation::Error(format!(
-                "{}{}",
-                stdout,
-                String::from_utf8_lossy(&output.stderr)
-            ))
+            ),
+            Some(_) => Invocation::Error(format!("{stdout}{stderr}")),
+            None => Invocation::Error(format!(
+                "no answer within {INVOKE_TIMEOUT:?}; the function printed:\n{}",
+                self.log()
+            )),
         }
     }
 
