@@ -7,12 +7,14 @@
 //! - [`lambda`]: runs a function's real binary under cargo-lambda's Runtime
 //!   API emulator and invokes it;
 //! - [`process`]: child processes that never outlive the test;
+//! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
 pub mod lambda;
 pub mod moto;
 pub mod process;
 pub mod slack;
+pub mod tables;
 pub mod workspace;
 
 pub use lambda::LambdaEmulator;

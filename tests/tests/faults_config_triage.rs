@@ -13,9 +13,6 @@ mod faults;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
@@ -98,25 +95,7 @@ impl Fixture {
         let sdk = moto.sdk_config().await;
         let slack = SlackReceiver::start();
         let table = moto.unique("faults-triage-state");
-        aws_sdk_dynamodb::Client::new(&sdk)
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        toilkit_tests::tables::create_pk_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
             .await
             .unwrap();
         let secret = moto.unique("faults-slack");

@@ -406,25 +406,7 @@ fn rss_with_sdk(exe: &Path, path: &Path) -> Result<(u64, String), String> {
             .await
             .map_err(|e| e.to_string())?;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-        use aws_sdk_dynamodb::types::*;
-        ddb.create_table()
-            .table_name("ledger")
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        toilkit_tests::tables::create_pk_table(&ddb, "ledger")
             .await
             .map_err(|e| e.to_string())?;
         let waf = aws_sdk_wafv2::Client::new(&sdk);

@@ -6,9 +6,6 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 use waf_ip_blocker::config::Config;
-use waf_ip_blocker::sdk::dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use waf_ip_blocker::sdk::flate2::{Compression, write::GzEncoder};
 use waf_ip_blocker::sdk::shared::config::Env;
 use waf_ip_blocker::sdk::shared::output::Output;
@@ -231,23 +228,7 @@ async fn print_sets(title: &str, waf: &wafv2::Client, arns: &[String]) -> Result
 }
 
 async fn seed_table(ddb: &dynamodb::Client) -> Result {
-    ddb.create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await?;
+    toilkit_tests::tables::create_pk_table(ddb, TABLE).await?;
     Ok(())
 }
 

@@ -39,25 +39,7 @@ impl Fixture {
         let sdk = moto.sdk_config().await;
         let slack = SlackReceiver::start();
         let table = moto.unique("triage-state");
-        aws_sdk_dynamodb::Client::new(&sdk)
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        toilkit_tests::tables::create_pk_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
             .await
             .expect("state table created");
         let mut fixture = Self {

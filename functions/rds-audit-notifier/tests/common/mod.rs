@@ -5,9 +5,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_types::SdkConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use rds_audit_notifier::{App, Error, handle};
@@ -76,25 +73,7 @@ impl Fixture {
     /// Creates an idempotency table shaped like the template's and uses it.
     pub async fn idempotency_table(&mut self) -> String {
         let table = self.moto.unique("rds-idempotency");
-        aws_sdk_dynamodb::Client::new(&self.sdk)
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        toilkit_tests::tables::create_pk_table(&aws_sdk_dynamodb::Client::new(&self.sdk), &table)
             .await
             .expect("idempotency table created");
         self.set("IDEMPOTENCY_TABLE", &table);

@@ -3,9 +3,6 @@
 
 use std::io::Write;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope};
 use aws_types::SdkConfig;
 use flate2::Compression;
@@ -190,24 +187,7 @@ impl Fixture {
 
 /// A ledger table as the template creates it: key `pk` (string).
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
-    ddb.create_table()
-        .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
+    toilkit_tests::tables::create_pk_table(ddb, table)
         .await
         .unwrap();
 }
