@@ -83,6 +83,26 @@ impl SlackReceiver {
         )
     }
 
+    /// Stores the webhook URL of `channel` as the Secrets Manager secret
+    /// `name`, as an operator would, and returns the secret's ARN: functions
+    /// under test then fetch it through the real secret path.
+    pub async fn store_webhook_secret(
+        &self,
+        sdk: &aws_types::SdkConfig,
+        name: &str,
+        channel: &str,
+    ) -> String {
+        aws_sdk_secretsmanager::Client::new(sdk)
+            .create_secret()
+            .name(name)
+            .secret_string(self.webhook_url(channel))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("secret {name} not created: {e}"))
+            .arn
+            .expect("a created secret has an ARN")
+    }
+
     /// Answers the next requests with `replies`, then `200 ok` again.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.lock().unwrap().script.extend(replies);

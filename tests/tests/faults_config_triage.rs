@@ -99,13 +99,7 @@ impl Fixture {
             .await
             .unwrap();
         let secret = moto.unique("faults-slack");
-        aws_sdk_secretsmanager::Client::new(&sdk)
-            .create_secret()
-            .name(&secret)
-            .secret_string(slack.webhook_url("default"))
-            .send()
-            .await
-            .unwrap();
+        slack.store_webhook_secret(&sdk, &secret, "default").await;
         let env = vec![
             ("STATE_TABLE".to_owned(), table),
             ("SLACK_WEBHOOK_SECRET_ARN".to_owned(), secret),

@@ -16,16 +16,9 @@ async fn window_events_reach_slack_and_failures_fail_the_invocation() {
     let moto = Moto::shared();
     let sdk = moto.sdk_config().await;
     let slack = SlackReceiver::start();
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(moto.unique("slack-webhook"))
-        .secret_string(slack.webhook_url("ops"))
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let secret = slack
+        .store_webhook_secret(&sdk, &moto.unique("slack-webhook"), "ops")
+        .await;
     let mut app = app(&sdk, None);
     app.config.slack_webhook = Some(SecretRef::SecretsManager(secret));
     app.slack = SlackClient::new(RetryPolicy {

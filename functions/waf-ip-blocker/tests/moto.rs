@@ -164,17 +164,10 @@ async fn allowlisted_addresses_are_never_blocked() {
 async fn ipv4_and_ipv6_go_to_their_own_sets_and_slack_hears_about_them() {
     let fx = Fixture::new().await;
     let slack = toilkit_tests::SlackReceiver::start();
-    let secrets = aws_sdk_secretsmanager::Client::new(&fx.sdk);
     let secret_name = toilkit_tests::Moto::shared().unique("slack-waf");
-    let arn = secrets
-        .create_secret()
-        .name(&secret_name)
-        .secret_string(slack.webhook_url("security"))
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let arn = slack
+        .store_webhook_secret(&fx.sdk, &secret_name, "security")
+        .await;
     let app = fx.app(&[
         ("THRESHOLD", "10"),
         ("SLACK_WEBHOOK_SECRET_ARN", &arn),

@@ -66,13 +66,9 @@ impl Fixture {
     /// secret's name.
     pub async fn webhook_secret(&self, channel: &str) -> String {
         let name = self.moto.unique(&format!("slack-{channel}"));
-        aws_sdk_secretsmanager::Client::new(&self.sdk)
-            .create_secret()
-            .name(&name)
-            .secret_string(self.slack.webhook_url(channel))
-            .send()
-            .await
-            .expect("secret created");
+        self.slack
+            .store_webhook_secret(&self.sdk, &name, channel)
+            .await;
         name
     }
 

@@ -45,15 +45,9 @@ impl Fixture {
 
     /// Stores the receiver's webhook for `channel` in Secrets Manager; returns its ARN.
     pub async fn webhook_secret(&self, channel: &str) -> String {
-        aws_sdk_secretsmanager::Client::new(&self.sdk)
-            .create_secret()
-            .name(self.moto.unique("slack-webhook"))
-            .secret_string(self.slack.webhook_url(channel))
-            .send()
+        self.slack
+            .store_webhook_secret(&self.sdk, &self.moto.unique("slack-webhook"), channel)
             .await
-            .expect("secret created")
-            .arn
-            .expect("secret ARN")
     }
 
     /// Stores the webhook for `channel` as an SSM SecureString; returns its name.
