@@ -39,18 +39,6 @@ use crate::trigger::{Resume, Trigger};
 
 pub const FUNCTION: &str = "log-retention";
 
-/// What a caller outside the crate (the demo, the benchmark) needs to build
-/// clients and events exactly as the function does.
-pub mod sdk {
-    pub use aws_sdk_cloudwatchlogs as logs;
-    pub use aws_sdk_resourcegroupstagging as tagging;
-    pub use aws_sdk_s3 as s3;
-    pub use lambda_runtime::{Context, LambdaEvent};
-    pub use shared::aws::s3_client;
-    pub use shared::output::Output;
-    pub use shared::report::Report;
-}
-
 /// S3's request rates are far above CloudWatch Logs'; this only keeps the
 /// pruning polite.
 const S3_RPS: f64 = 100.0;

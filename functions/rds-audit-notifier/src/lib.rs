@@ -40,14 +40,6 @@ pub use error::Error;
 use crate::apply::Notifier;
 use crate::ledger::Ledger;
 
-/// What callers that build events and seed accounts need (the demo, tools).
-pub mod sdk {
-    pub use aws_sdk_dynamodb as dynamodb;
-    pub use aws_sdk_secretsmanager as secretsmanager;
-    pub use lambda_runtime::{Context, LambdaEvent};
-    pub use shared;
-}
-
 pub const FUNCTION: &str = "rds-audit-notifier";
 
 /// What the function holds between invocations.
@@ -62,6 +54,12 @@ impl App {
     /// Reads the configuration (problems go to `env`) and builds the clients.
     pub fn from_env(env: &mut Env, sdk: &SdkConfig) -> Self {
         Self::with_slack_policy(env, sdk, RetryPolicy::default())
+    }
+
+    /// Replaces where reports go (the demo prints its own account).
+    pub fn with_output(mut self, output: Output) -> Self {
+        self.output = output;
+        self
     }
 
     /// As [`App::from_env`], with Slack retry timings of the caller's choosing

@@ -45,18 +45,6 @@ use crate::plan::{Family, Inputs, Plan};
 use crate::source::{Input, Object};
 use crate::stream::{ChunkReader, Flow, scan_lines};
 
-/// The crates the demo and benchmark drive this function with, so they use
-/// the same versions.
-pub mod sdk {
-    pub use aws_sdk_dynamodb as dynamodb;
-    pub use aws_sdk_s3 as s3;
-    pub use aws_sdk_secretsmanager as secretsmanager;
-    pub use aws_sdk_wafv2 as wafv2;
-    pub use flate2;
-    pub use lambda_runtime::{Context, LambdaEvent};
-    pub use shared;
-}
-
 pub const FUNCTION: &str = "waf-ip-blocker";
 /// How long a counted object is remembered, against duplicate deliveries.
 const OBJECT_MARKER_SECONDS: i64 = 7 * 24 * 3600;

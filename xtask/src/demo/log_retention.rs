@@ -5,13 +5,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
-use log_retention::sdk::logs::Client as Logs;
-use log_retention::sdk::logs::types::InputLogEvent;
-use log_retention::sdk::s3::Client as S3;
-use log_retention::sdk::s3::primitives::ByteStream;
-use log_retention::sdk::{Context, LambdaEvent, Output, Report, s3_client};
+use aws_sdk_cloudwatchlogs::Client as Logs;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_s3::Client as S3;
+use aws_sdk_s3::primitives::ByteStream;
+use lambda_runtime::{Context, LambdaEvent};
 use log_retention::{App, Config, handle};
 use serde_json::{Value, json};
+use shared::aws::s3_client;
+use shared::output::Output;
+use shared::report::Report;
 
 use super::Ctx;
 use crate::Result;
@@ -202,7 +205,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     // Built afresh for each invocation, so that its clock stays 90 days
     // after `split` however long the previous one took.
     let app = || -> Result<App> {
-        Ok(App::new(config.clone(), &ctx.sdk, Output::default())
+        Ok(App::new(config.clone(), &ctx.sdk, Output::quiet())
             .with_clock_offset(Duration::from_secs(DAYS * 86_400) - split.elapsed()?))
     };
 

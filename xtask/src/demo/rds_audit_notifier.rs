@@ -4,11 +4,13 @@
 //! Lambda's retry of one batch shows that nothing is posted twice. It prints
 //! what the local Slack channel received.
 
+use aws_sdk_dynamodb as dynamodb;
+use aws_sdk_secretsmanager as secretsmanager;
+use lambda_runtime::{Context, LambdaEvent};
 use rds_audit_notifier::envelope::{log_data, subscription_event};
-use rds_audit_notifier::sdk::shared::config::Env;
-use rds_audit_notifier::sdk::{Context, LambdaEvent, dynamodb, secretsmanager, shared};
 use rds_audit_notifier::{App, handle};
 use serde_json::Value;
+use shared::config::Env;
 
 use super::Ctx;
 use crate::Result;
@@ -43,7 +45,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         println!("  {name}={value}");
     }
     let mut env = Env::from_pairs(settings);
-    let app = App::from_env(&mut env, &ctx.sdk);
+    let app = App::from_env(&mut env, &ctx.sdk).with_output(shared::output::Output::quiet());
     env.finish()?;
     println!(
         "Before: #{CHANNEL} has {} message(s).\n",

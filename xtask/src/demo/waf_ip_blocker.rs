@@ -4,14 +4,18 @@
 
 use std::io::Write;
 
+use aws_sdk_dynamodb as dynamodb;
+use aws_sdk_s3 as s3;
+use aws_sdk_secretsmanager as secretsmanager;
+use aws_sdk_wafv2 as wafv2;
+use aws_sdk_wafv2::types::{IpAddressVersion, Scope};
+use flate2::{Compression, write::GzEncoder};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use shared::config::Env;
+use shared::output::Output;
+use shared::report::Report;
 use waf_ip_blocker::config::Config;
-use waf_ip_blocker::sdk::flate2::{Compression, write::GzEncoder};
-use waf_ip_blocker::sdk::shared::config::Env;
-use waf_ip_blocker::sdk::shared::output::Output;
-use waf_ip_blocker::sdk::shared::report::Report;
-use waf_ip_blocker::sdk::wafv2::types::{IpAddressVersion, Scope};
-use waf_ip_blocker::sdk::{Context, LambdaEvent, dynamodb, s3, secretsmanager, wafv2};
 use waf_ip_blocker::{App, handle};
 
 use super::Ctx;
@@ -23,7 +27,7 @@ const TABLE: &str = "toilkit-waf-ledger";
 pub async fn run(ctx: &Ctx) -> Result {
     let sdk = &ctx.sdk;
     let waf = wafv2::Client::new(sdk);
-    let s3 = waf_ip_blocker::sdk::shared::aws::s3_client(sdk);
+    let s3 = shared::aws::s3_client(sdk);
     seed_table(&dynamodb::Client::new(sdk)).await?;
     s3.create_bucket().bucket(BUCKET).send().await?;
     let mut arns = Vec::new();
@@ -70,7 +74,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     ]);
     let config = Config::from_env(&mut env);
     env.finish()?;
-    let app = App::new(config, sdk, Output::default());
+    let app = App::new(config, sdk, Output::quiet());
 
     let now_ms = waf_ip_blocker::now() * 1000;
     let window = now_ms - now_ms.rem_euclid(300_000);
@@ -116,13 +120,7 @@ pub async fn run(ctx: &Ctx) -> Result {
 
     let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
     let later = waf_ip_blocker::now() + 241 * 60;
-    let report = waf_ip_blocker::run(
-        schedule,
-        &app,
-        &waf_ip_blocker::sdk::shared::Deadline::unbounded(),
-        later,
-    )
-    .await?;
+    let report = waf_ip_blocker::run(schedule, &app, &shared::Deadline::unbounded(), later).await?;
     println!(
         "\nScheduled run 4 h 1 min later: {} block(s) expired.",
         report
