@@ -3,7 +3,8 @@
 //! A WAF record is about 1.3 KB of JSON, most of it request headers, URI and
 //! arguments written by whoever sent the request. A full `serde_json` parse of
 //! every line costs several times the decompression itself, so this walks the
-//! record's real JSON structure instead: it reads the keys it needs
+//! record's real JSON structure instead (located by [`structure`] with vector
+//! compares): it reads the keys it needs
 //! (`timestamp`, `action`, `terminatingRuleId`, `labels`,
 //! `httpRequest.clientIp`, `httpRequest.uri`, and one header when the client IP
 //! comes from a header) and skips every other value as a whole, strings
@@ -11,9 +12,13 @@
 //! place in the structure, so request text such as a header value
 //! `"clientIp":"1.2.3.4"` stays inside the string that holds it.
 
+mod structure;
+
 use std::borrow::Cow;
 
 use memchr::memchr;
+
+use structure::Structure;
 
 /// Why a line is not a usable WAF record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +106,7 @@ pub struct Fields<'a> {
 pub struct Extractor {
     header: Option<Vec<u8>>,
     labels: Vec<(usize, usize, bool)>,
+    structure: Structure,
 }
 
 impl Extractor {
@@ -109,13 +115,19 @@ impl Extractor {
         Self {
             header: header.map(|h| h.as_bytes().to_ascii_lowercase()),
             labels: Vec::new(),
+            structure: Structure::default(),
         }
     }
 
     /// The fields of `line`, or why it is not a WAF record.
     pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
         self.labels.clear();
-        let mut c = Cursor { b: line, i: 0 };
+        self.structure.index(line);
+        let mut c = Cursor {
+            b: line,
+            i: 0,
+            structure: &self.structure,
+        };
         c.ws();
         if c.peek() != Some(b'{') {
             return Err(Malformed::NotAnObject);
@@ -168,12 +180,13 @@ struct Request<'a> {
     header: Option<RawStr<'a>>,
 }
 
-struct Cursor<'a> {
+struct Cursor<'a, 's> {
     b: &'a [u8],
     i: usize,
+    structure: &'s Structure,
 }
 
-impl<'a> Cursor<'a> {
+impl<'a> Cursor<'a, '_> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -262,12 +275,15 @@ impl<'a> Cursor<'a> {
             None => return Err(Malformed::Truncated),
         }
         let start = self.i;
-        let end = string_end(self.b, start)?;
+        let end = self
+            .structure
+            .next_quote(start)
+            .ok_or(Malformed::Truncated)?;
         self.i = end + 1;
         let raw = &self.b[start..end];
         Ok(RawStr {
             raw,
-            escaped: memchr(b'\\', raw).is_some(),
+            escaped: self.structure.has_backslash() && memchr(b'\\', raw).is_some(),
         })
     }
 
@@ -316,31 +332,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Skips a whole object or array; strings inside are skipped as strings,
-    /// so brackets and quotes within them do not count.
+    /// Skips a whole object or array; brackets and quotes inside its strings
+    /// do not count.
     fn skip_container(&mut self) -> Result<(), Malformed> {
-        let b = self.b;
-        let mut i = self.i;
-        let mut depth = 0usize;
-        while i < b.len() {
-            match b[i] {
-                b'"' => {
-                    i = string_end(b, i + 1)? + 1;
-                    continue;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.i = i + 1;
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        Err(Malformed::Truncated)
+        self.i = self
+            .structure
+            .container_end(self.i)
+            .ok_or(Malformed::Truncated)?;
+        Ok(())
     }
 
     fn http_request(&mut self, header: Option<&[u8]>) -> Result<Request<'a>, Malformed> {
@@ -421,26 +420,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The index of the quote that ends the string starting at `start` (just
-/// after its opening quote). A quote preceded by an odd number of
-/// backslashes is part of the string. One needle keeps the search on the
-/// fast path; escapes are rare in WAF logs.
-fn string_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
-    let mut from = start;
-    loop {
-        let at = from + memchr(b'"', &b[from..]).ok_or(Malformed::Truncated)?;
-        let backslashes = b[start..at]
-            .iter()
-            .rev()
-            .take_while(|&&c| c == b'\\')
-            .count();
-        if backslashes.is_multiple_of(2) {
-            return Ok(at);
-        }
-        from = at + 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +497,93 @@ mod tests {
             .map(|l| l.text().into_owned())
             .collect();
         assert_eq!(labels, ["a\"}],\"labels\":[{\"name\":\"evil"]);
+    }
+
+    #[test]
+    fn brackets_in_request_text_without_escapes_do_not_end_containers() {
+        // No backslash anywhere, so the vector path indexes this line.
+        let line = r#"{"timestamp":3,"httpRequest":{"headers":[{"name":"a","value":"}]}],{[[["},{"name":"b","value":"]]]]"}],"uri":"/x]}","args":"[{","clientIp":"192.0.2.1"},"action":"COUNT","labels":[{"name":"l]}"}]}"#;
+        serde_json::from_str::<serde_json::Value>(line).expect("valid JSON");
+        let (ts, ip, action, uri) = extract(line).unwrap();
+        assert_eq!(
+            (ts, ip.as_str(), action.as_str()),
+            (3, "192.0.2.1", "COUNT")
+        );
+        assert_eq!(uri.unwrap(), "/x]}");
+    }
+
+    /// Random records, their strings drawn from JSON's awkward characters,
+    /// serialized by serde_json: the extractor must read every one as
+    /// serde_json reads it back, on both the escaped and the unescaped path
+    /// and with strings crossing 64-byte blocks.
+    #[test]
+    fn random_records_are_read_as_serde_json_reads_them() {
+        let mut rng = fastrand::Rng::with_seed(2026);
+        let awkward = [
+            '"', '\\', '{', '}', '[', ']', ':', ',', ' ', 'é', '\u{1}', 'a', 'z',
+        ];
+        let plain = ['{', '}', '[', ']', ':', ',', ' ', 'é', 'a', 'z', '0'];
+        let (mut escaped, mut unescaped) = (0, 0);
+        for _ in 0..3_000 {
+            let chars: &[char] = if rng.bool() { &awkward } else { &plain };
+            let text = |rng: &mut fastrand::Rng| -> String {
+                let len = rng.usize(..90);
+                (0..len).map(|_| chars[rng.usize(..chars.len())]).collect()
+            };
+            let headers: Vec<serde_json::Value> = (0..rng.usize(..6))
+                .map(|_| serde_json::json!({"name": text(&mut rng), "value": text(&mut rng)}))
+                .collect();
+            let record = serde_json::json!({
+                "timestamp": rng.i64(0..i64::MAX),
+                "action": text(&mut rng),
+                "terminatingRuleId": text(&mut rng),
+                "ruleGroupList": [{"ruleGroupId": text(&mut rng), "excludedRules": [text(&mut rng)]}],
+                "httpRequest": {
+                    "args": text(&mut rng),
+                    "clientIp": text(&mut rng),
+                    "headers": headers,
+                    "uri": text(&mut rng),
+                },
+                "labels": [{"name": text(&mut rng)}],
+                "zzz": {"clientIp": text(&mut rng), "timestamp": 1},
+            });
+            let line = record.to_string();
+            if line.contains('\\') {
+                escaped += 1;
+            } else {
+                unescaped += 1;
+            }
+            let mut x = Extractor::new(None);
+            let f = x
+                .extract(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(
+                f.timestamp_ms,
+                record["timestamp"].as_i64().unwrap(),
+                "{line}"
+            );
+            assert_eq!(
+                f.action.text(),
+                record["action"].as_str().unwrap(),
+                "{line}"
+            );
+            assert_eq!(
+                f.client_ip.text(),
+                record["httpRequest"]["clientIp"].as_str().unwrap(),
+                "{line}"
+            );
+            assert_eq!(
+                f.uri.unwrap().text(),
+                record["httpRequest"]["uri"].as_str().unwrap(),
+                "{line}"
+            );
+            let labels: Vec<String> = x
+                .labels(line.as_bytes())
+                .map(|l| l.text().into_owned())
+                .collect();
+            assert_eq!(labels, [record["labels"][0]["name"].as_str().unwrap()]);
+        }
+        assert!(escaped > 500 && unescaped > 500, "{escaped} / {unescaped}");
     }
 
     #[test]
