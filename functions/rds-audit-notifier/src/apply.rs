@@ -98,11 +98,29 @@ impl Notifier {
                 )
                 .with_detail(json!({"key": delivery.key, "alerts": delivery.alerts})),
             );
-            if let Some(ledger) = &self.ledger
-                && let Err(error) = ledger.record(&plan.source.log_group, delivery).await
-            {
-                tracing::warn!(%error, "delivered part not recorded; a retry may post it again");
-                report.fail(target(delivery), "record_delivery", error);
+            let Some(ledger) = &self.ledger else {
+                continue;
+            };
+            match ledger.record(&plan.source.log_group, delivery).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        key = %delivery.key,
+                        "another invocation delivered the same part at the same time"
+                    );
+                    report.fail(
+                        target(delivery),
+                        "record_delivery",
+                        format!(
+                            "idempotency record {} was written by another invocation delivering the same batch at the same time: this part was posted twice",
+                            delivery.key
+                        ),
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "delivered part not recorded; a retry may post it again");
+                    report.fail(target(delivery), "record_delivery", error);
+                }
             }
         }
         Ok(())

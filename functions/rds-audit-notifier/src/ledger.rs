@@ -66,10 +66,14 @@ impl Ledger {
         }))
     }
 
-    /// Records that `delivery` was posted.
-    pub async fn record(&self, log_group: &str, delivery: &Delivery) -> Result<(), LedgerError> {
+    /// Records that `delivery` was posted. `Ok(false)`: another invocation
+    /// delivering the same batch at the same time recorded the part first,
+    /// so it was posted twice. The write is conditional so that this is
+    /// seen instead of silently overwritten.
+    pub async fn record(&self, log_group: &str, delivery: &Delivery) -> Result<bool, LedgerError> {
         let now = now_secs();
-        self.client
+        let written = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", AttributeValue::S(delivery.key.clone()))
@@ -89,10 +93,21 @@ impl Ledger {
                 AttributeValue::S(format!("{}/{}", delivery.part, delivery.parts)),
             )
             .item("alerts", AttributeValue::N(delivery.alerts.to_string()))
+            // An expired record not yet deleted by DynamoDB does not count.
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
-            .await
-            .map_err(|e| self.error("write", &delivery.key, e))?;
-        Ok(())
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.error("write", &delivery.key, e)),
+        }
     }
 }
 

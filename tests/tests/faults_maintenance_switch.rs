@@ -1,0 +1,1036 @@
+//! Fault injection for maintenance-switch's listener changes (aws-smithy-mocks).
+//!
+//! The ALB lives in moto, which models listeners, rule priorities and tags
+//! exactly (two rules cannot share a priority). The function's ELB client
+//! sends every attempt through aws-smithy-mocks rules first: a rule may
+//! answer it with throttling or a 5xx in ELB's own wire format (awsQuery
+//! XML), which the real SDK deserializes, classifies and retries; every
+//! other attempt goes on to moto. The same transport can hold a call back
+//! (a hang near the deadline) or let another writer change the listener
+//! right before the function's write (a race). The operator's checks: each
+//! listener is either switched or named as failed, listeners put back are
+//! exactly as before, and the next run converges without redoing what is
+//! done.
+
+mod faults;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::io::{Read as _, Write as _};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::config::retry::RetryPartition;
+use aws_sdk_elasticloadbalancingv2::config::{AsyncSleep, Sleep};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ProtocolEnum, Rule, RuleCondition, Tag, TargetTypeEnum,
+};
+use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_types::sdk_config::{StalledStreamProtectionConfig, TimeSource, TimeoutConfig};
+use faults::{Fault, fast_retry};
+use maintenance_switch::listener::{TAG_ROLE, TAG_WINDOW};
+use maintenance_switch::request::{Action as Verb, Request, format_time};
+use maintenance_switch::{App, Config, Error, switch};
+use serde_json::{Value, json};
+use shared::Deadline;
+use shared::output::Output;
+use shared::report::Report;
+use time::OffsetDateTime;
+use toilkit_tests::Moto;
+
+const ATTEMPTS: usize = shared::aws::MAX_ATTEMPTS as usize;
+
+/// The SDK's clock in these tests: it moves forward by each sleep instead
+/// of waiting, so the SDK backs off and (adaptive retry) slows down after
+/// throttling exactly as in production, in no time. No SDK timeout (nor
+/// the stalled-stream check, a throughput timeout) can work on it, so the
+/// clients here run without them.
+#[derive(Debug, Clone)]
+struct VirtualClock(Arc<Mutex<SystemTime>>);
+
+impl VirtualClock {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(SystemTime::now())))
+    }
+}
+
+impl TimeSource for VirtualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl AsyncSleep for VirtualClock {
+    fn sleep(&self, duration: Duration) -> Sleep {
+        *self.0.lock().unwrap() += duration;
+        Sleep::new(std::future::ready(()))
+    }
+}
+
+/// ELB's answer to a failed attempt, as the service sends it.
+fn elb_error(fault: Fault) -> HttpResponse {
+    let (status, kind, code, message) = match fault {
+        Fault::Throttled => (400, "Sender", "Throttling", "Rate exceeded"),
+        Fault::Internal => (
+            500,
+            "Receiver",
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+        Fault::Unavailable => (
+            503,
+            "Receiver",
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        ),
+    };
+    let body = format!(
+        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+         <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+         <RequestId>6a4f2c3e-0b1d-4e5f-9a8b-7c6d5e4f3a2b</RequestId></ErrorResponse>"
+    );
+    let mut response =
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+    response
+        .headers_mut()
+        .insert("content-type", "text/xml".to_owned());
+    response
+}
+
+/// The status aws-smithy-mocks' HTTP client answers an attempt no rule gave
+/// a response to; the rules below answer it too, to let an attempt through.
+/// Either way the transport sends the attempt on to moto.
+const THROUGH: u16 = 418;
+
+fn through() -> HttpResponse {
+    HttpResponse::new(StatusCode::try_from(THROUGH).unwrap(), SdkBody::empty())
+}
+
+/// What the next calls of one ELB operation meet.
+#[derive(Debug, Default, Clone)]
+struct CallPlan {
+    /// Throttling answers before a call gets through ...
+    storm: usize,
+    /// ... for this many of the next calls.
+    storm_calls: usize,
+    /// Every attempt of a call whose subject contains this fails so.
+    fail_for_good: Option<(String, Fault)>,
+}
+
+/// The faults in front of the function's ELB calls, per operation, and
+/// what reached moto.
+#[derive(Clone, Default)]
+struct Faults {
+    plans: Arc<Mutex<BTreeMap<&'static str, CallPlan>>>,
+    /// The answers left for the attempts of the call being made.
+    current: Arc<Mutex<BTreeMap<&'static str, Answers>>>,
+    attempts: Arc<Mutex<BTreeMap<&'static str, usize>>>,
+    /// Requests that reached moto: (operation, form-encoded body).
+    sent: Arc<Mutex<Vec<(String, String)>>>,
+    hooks: Arc<Mutex<Vec<Hook>>>,
+}
+
+/// Throttling answers left, then the answer every further attempt gets
+/// (none: through to moto).
+type Answers = (usize, Option<Fault>);
+
+type Before = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Something that happens right before a matching request reaches moto.
+struct Hook {
+    operation: &'static str,
+    needle: String,
+    before: Before,
+}
+
+impl Faults {
+    /// The next `calls` calls of `operation` each meet `per_call`
+    /// throttling answers.
+    fn storm(&self, operation: &'static str, per_call: usize, calls: usize) {
+        let mut plans = self.plans.lock().unwrap();
+        let plan = plans.entry(operation).or_default();
+        plan.storm = per_call;
+        plan.storm_calls = calls;
+    }
+
+    /// Every attempt of the calls of `operation` about `subject` meets
+    /// `fault`: a failure that outlasts the SDK's retries.
+    fn fail_for_good(&self, operation: &'static str, subject: &str, fault: Fault) {
+        self.plans
+            .lock()
+            .unwrap()
+            .entry(operation)
+            .or_default()
+            .fail_for_good = Some((subject.to_owned(), fault));
+    }
+
+    fn heal(&self) {
+        self.plans.lock().unwrap().clear();
+    }
+
+    /// Runs `before` right before the next `operation` whose request
+    /// mentions `needle` reaches moto.
+    fn before<F>(
+        &self,
+        operation: &'static str,
+        needle: &str,
+        before: impl FnOnce() -> F + Send + 'static,
+    ) where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.lock().unwrap().push(Hook {
+            operation,
+            needle: needle.to_owned(),
+            before: Box::new(move || -> Pin<Box<dyn Future<Output = ()> + Send>> {
+                Box::pin(before())
+            }),
+        });
+    }
+
+    /// A call of `operation` about `subject` begins (once per call, before
+    /// its first attempt).
+    fn begin(&self, operation: &'static str, subject: String) {
+        let mut plans = self.plans.lock().unwrap();
+        let plan = plans.entry(operation).or_default();
+        let storm = if plan.storm_calls > 0 {
+            plan.storm_calls -= 1;
+            plan.storm
+        } else {
+            0
+        };
+        let fail = plan
+            .fail_for_good
+            .as_ref()
+            .filter(|(needle, _)| subject.contains(needle.as_str()))
+            .map(|(_, fault)| *fault);
+        self.current
+            .lock()
+            .unwrap()
+            .insert(operation, (storm, fail));
+    }
+
+    /// The answer to one attempt.
+    fn answer(&self, operation: &'static str) -> HttpResponse {
+        *self.attempts.lock().unwrap().entry(operation).or_default() += 1;
+        let mut current = self.current.lock().unwrap();
+        let (storm, fail) = current.entry(operation).or_default();
+        if *storm > 0 {
+            *storm -= 1;
+            return elb_error(Fault::Throttled);
+        }
+        match fail {
+            Some(fault) => elb_error(*fault),
+            None => through(),
+        }
+    }
+
+    fn attempts(&self, operation: &str) -> usize {
+        self.attempts
+            .lock()
+            .unwrap()
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The requests of `operation` that reached moto.
+    fn sent(&self, operation: &str) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    fn take_hook(&self, operation: &str, body: &str) -> Option<Before> {
+        let mut hooks = self.hooks.lock().unwrap();
+        let i = hooks
+            .iter()
+            .position(|h| h.operation == operation && body.contains(h.needle.as_str()))?;
+        Some(hooks.remove(i).before)
+    }
+
+    fn interceptor(&self) -> MockResponseInterceptor {
+        // One rule per operation: each call announces its subject (a
+        // listener, a rule), each attempt gets the planned answer.
+        macro_rules! rule {
+            ($faults:ident, $op:ident, $name:literal, |$req:ident| $subject:expr) => {{
+                let (calls, answers) = ($faults.clone(), $faults.clone());
+                mock!(Client::$op)
+                    .match_requests(move |$req| {
+                        calls.begin($name, $subject);
+                        true
+                    })
+                    .sequence()
+                    .http_response(move || answers.answer($name))
+                    .repeatedly()
+                    .build()
+            }};
+        }
+        let faults = self;
+        let rules = [
+            rule!(faults, create_rule, "CreateRule", |req| {
+                let role = req
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(TAG_ROLE))
+                    .and_then(|t| t.value())
+                    .unwrap_or("");
+                format!("{} {role}", req.listener_arn().unwrap_or(""))
+            }),
+            rule!(faults, delete_rule, "DeleteRule", |req| req
+                .rule_arn()
+                .unwrap_or("")
+                .to_owned()),
+            rule!(faults, set_rule_priorities, "SetRulePriorities", |req| req
+                .rule_priorities()
+                .iter()
+                .filter_map(|p| p.rule_arn())
+                .collect::<Vec<_>>()
+                .join(" ")),
+            rule!(faults, add_tags, "AddTags", |req| req
+                .resource_arns()
+                .join(" ")),
+            rule!(faults, remove_tags, "RemoveTags", |req| req
+                .resource_arns()
+                .join(" ")),
+            rule!(faults, describe_rules, "DescribeRules", |req| req
+                .listener_arn()
+                .unwrap_or("")
+                .to_owned()),
+        ];
+        rules.iter().fold(
+            MockResponseInterceptor::new()
+                .rule_mode(RuleMode::MatchAny)
+                .allow_passthrough(),
+            |interceptor, rule| interceptor.with_rule(rule),
+        )
+    }
+
+    /// The function's ELB client: the real SDK with toilkit's retry policy
+    /// (backoffs shortened), through the mock rules, then moto.
+    fn client(&self, sdk: &aws_types::SdkConfig) -> Client {
+        let clock = VirtualClock::new();
+        let transport = Transport {
+            mock: create_mock_http_client(),
+            moto: sdk
+                .http_client()
+                .expect("shared::aws puts its HTTP client in every SdkConfig"),
+            faults: self.clone(),
+        };
+        let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
+            .http_client(SharedHttpClient::new(transport))
+            .interceptor(self.interceptor())
+            .retry_config(fast_retry())
+            .time_source(clock.clone())
+            .sleep_impl(clock)
+            .timeout_config(TimeoutConfig::disabled())
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            // Retry quota and adaptive rate are shared per partition: a
+            // partition per client keeps one test's storm from slowing or
+            // starving another's.
+            .retry_partition(RetryPartition::new(Moto::shared().unique("faults-elb")))
+            .build();
+        Client::from_conf(config)
+    }
+}
+
+/// Mock answers where a rule gave one, moto for the rest.
+#[derive(Clone)]
+struct Transport {
+    mock: SharedHttpClient,
+    moto: SharedHttpClient,
+    faults: Faults,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Transport")
+    }
+}
+
+impl HttpClient for Transport {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(Connector {
+            mock: self.mock.http_connector(settings, components),
+            moto: self.moto.http_connector(settings, components),
+            faults: self.faults.clone(),
+        })
+    }
+}
+
+#[derive(Clone)]
+struct Connector {
+    mock: SharedHttpConnector,
+    moto: SharedHttpConnector,
+    faults: Faults,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
+impl HttpConnector for Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let this = self.clone();
+        HttpConnectorFuture::new(async move {
+            let body = request
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let operation = body
+                .strip_prefix("Action=")
+                .and_then(|rest| rest.split('&').next())
+                .unwrap_or("")
+                .to_owned();
+            let copy = request
+                .try_clone()
+                .expect("ELB requests have in-memory bodies");
+            let answer = this.mock.call(request).await?;
+            if answer.status().as_u16() != THROUGH {
+                return Ok(answer);
+            }
+            let hook = this.faults.take_hook(&operation, &body);
+            if let Some(before) = hook {
+                before().await;
+            }
+            this.faults.sent.lock().unwrap().push((operation, body));
+            this.moto.call(copy).await
+        })
+    }
+}
+
+// The ALB in moto.
+
+/// moto's default subnets (moto seeds a default VPC in every region); an
+/// ALB needs two. The EC2 SDK is not a dependency here, so this is one
+/// plain query over HTTP/1.1.
+async fn default_subnets(moto: &Moto) -> Vec<String> {
+    let host = moto.endpoint().trim_start_matches("http://").to_owned();
+    let text = tokio::task::spawn_blocking(move || {
+        let form = "Action=DescribeSubnets&Version=2016-11-15";
+        let mut stream = std::net::TcpStream::connect(&host).expect("moto listens");
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{form}",
+            form.len()
+        )
+        .expect("request sent");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("response read");
+        text
+    })
+    .await
+    .unwrap();
+    let ids: Vec<String> = text
+        .split("<subnetId>")
+        .skip(1)
+        .filter_map(|s| s.split("</subnetId>").next())
+        .map(str::to_owned)
+        .take(2)
+        .collect();
+    assert_eq!(ids.len(), 2, "moto has default subnets: {text}");
+    ids
+}
+
+fn forward(target_group: &str) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group)
+        .build()
+}
+
+fn path(pattern: &str) -> RuleCondition {
+    RuleCondition::builder()
+        .field("path-pattern")
+        .values(pattern)
+        .build()
+}
+
+struct Fixture {
+    sdk: aws_types::SdkConfig,
+    /// A plain client: setup, checks, and the other writer.
+    elb: Client,
+    listeners: Vec<String>,
+    api: String,
+}
+
+impl Fixture {
+    /// An ALB with `n` listeners, each with the product's rules at
+    /// priorities 1 (`/api/*`) and 3 (`/static/*`): enabling a window moves
+    /// both to make room ahead of them.
+    async fn new(n: u16) -> Self {
+        let moto = Moto::shared();
+        let sdk = moto.sdk_config().await;
+        let elb = Client::new(&sdk);
+        let alb = elb
+            .create_load_balancer()
+            .name(moto.unique("faults-ms"))
+            .set_subnets(Some(default_subnets(moto).await))
+            .send()
+            .await
+            .expect("ALB created")
+            .load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_owned();
+        let mut groups = Vec::new();
+        for role in ["fms-web", "fms-api"] {
+            groups.push(
+                elb.create_target_group()
+                    .name(moto.unique(role))
+                    .target_type(TargetTypeEnum::Lambda)
+                    .send()
+                    .await
+                    .expect("target group created")
+                    .target_groups()[0]
+                    .target_group_arn()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        let (web, api) = (groups[0].clone(), groups[1].clone());
+        let mut listeners = Vec::new();
+        for i in 0..n {
+            let listener = elb
+                .create_listener()
+                .load_balancer_arn(&alb)
+                .protocol(ProtocolEnum::Http)
+                .port(8000 + i32::from(i))
+                .default_actions(forward(&web))
+                .send()
+                .await
+                .expect("listener created")
+                .listeners()[0]
+                .listener_arn()
+                .unwrap()
+                .to_owned();
+            for (priority, pattern, group) in [(1, "/api/*", &api), (3, "/static/*", &web)] {
+                elb.create_rule()
+                    .listener_arn(&listener)
+                    .priority(priority)
+                    .conditions(path(pattern))
+                    .actions(forward(group))
+                    .tags(Tag::builder().key("team").value("shop").build())
+                    .send()
+                    .await
+                    .expect("rule created");
+            }
+            listeners.push(listener);
+        }
+        Self {
+            sdk,
+            elb,
+            listeners,
+            api,
+        }
+    }
+
+    fn app(&self, faults: &Faults) -> App {
+        let mut app = App::new(&self.sdk, Config::default(), Output::quiet());
+        app.elb = faults.client(&self.sdk);
+        app
+    }
+
+    async fn snapshots(&self) -> Vec<Snapshot> {
+        let mut out = Vec::new();
+        for listener in &self.listeners {
+            out.push(snapshot(&self.elb, listener).await);
+        }
+        out
+    }
+}
+
+/// Everything DescribeRules and DescribeTags say about a listener.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    rules: Vec<Rule>,
+    tags: BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl Snapshot {
+    /// The rules of `window`, by role.
+    fn window_rules(&self, window: &str) -> Vec<&str> {
+        let mut roles: Vec<&str> = self
+            .tags
+            .values()
+            .filter(|tags| tags.iter().any(|(k, v)| k == TAG_WINDOW && v == window))
+            .filter_map(|tags| {
+                tags.iter()
+                    .find(|(k, _)| k == TAG_ROLE)
+                    .map(|(_, v)| v.as_str())
+            })
+            .collect();
+        roles.sort();
+        roles
+    }
+
+    fn rule_with_role(&self, role: &str) -> String {
+        self.tags
+            .iter()
+            .find(|(_, tags)| tags.iter().any(|(k, v)| k == TAG_ROLE && v == role))
+            .map(|(arn, _)| arn.clone())
+            .unwrap_or_else(|| panic!("no {role} rule: {self:?}"))
+    }
+}
+
+async fn snapshot(elb: &Client, listener: &str) -> Snapshot {
+    let mut rules = elb
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("describe rules")
+        .rules()
+        .to_vec();
+    rules.sort_by_key(|r| {
+        r.priority()
+            .unwrap_or("")
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
+    let mut tags = BTreeMap::new();
+    for rule in rules.iter().filter(|r| r.is_default() != Some(true)) {
+        let arn = rule.rule_arn().unwrap();
+        let out = elb
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .expect("describe tags");
+        let mut pairs: Vec<(String, String)> = out.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap().to_owned(),
+                    t.value().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        tags.insert(arn.to_owned(), pairs);
+    }
+    Snapshot { rules, tags }
+}
+
+fn enable(window: &str, listeners: &[String]) -> Value {
+    json!({"action": "enable", "window_id": window, "listener_arns": listeners,
+           "bypass_cidrs": ["203.0.113.0/24"]})
+}
+
+fn disable(window: &str, listeners: &[String]) -> Value {
+    json!({"action": "disable", "window_id": window, "listener_arns": listeners})
+}
+
+/// One invocation through the function's own request parsing and switch
+/// code. The handler hands the report back only on success (on failure
+/// Lambda gets the error and the log gets the report), and the checks below
+/// need it in both cases.
+async fn invoke(app: &App, payload: Value, deadline: Deadline) -> (Result<(), Error>, Report) {
+    let mut report = Report::new(maintenance_switch::FUNCTION, false);
+    let now = OffsetDateTime::now_utc();
+    let request = Request::parse(&payload, &app.config, now).expect("a valid request");
+    let result = match request.action {
+        Verb::Enable => {
+            let window = request.window.as_ref().expect("enable has a window");
+            switch::enable(
+                app,
+                window,
+                &format_time(now),
+                false,
+                &deadline,
+                &mut report,
+            )
+            .await
+        }
+        Verb::Disable => {
+            switch::disable(
+                app,
+                request.window_id.as_deref(),
+                &request.listener_arns,
+                false,
+                &mut report,
+            )
+            .await
+        }
+        other => panic!("not used here: {other:?}"),
+    };
+    (result, report)
+}
+
+fn listed(report: &Report, action: &str) -> usize {
+    report.applied.iter().filter(|a| a.action == action).count()
+}
+
+/// Per listener, whether maintenance is on as the report states it.
+fn maintenance_on(report: &Report) -> Vec<bool> {
+    report.details["listeners"]
+        .as_array()
+        .expect("the report lists every listener's state")
+        .iter()
+        .map(|l| l["maintenance"].as_bool().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_throttling_storm_on_every_call_is_retried_and_each_rule_is_written_once() {
+    let fx = Fixture::new(2).await;
+    let before = fx.snapshots().await;
+    let faults = Faults::default();
+    for operation in [
+        "CreateRule",
+        "DeleteRule",
+        "SetRulePriorities",
+        "AddTags",
+        "RemoveTags",
+        "DescribeRules",
+    ] {
+        // The longest storm the SDK's retries get through, on every call.
+        faults.storm(operation, ATTEMPTS - 1, usize::MAX);
+    }
+    let app = fx.app(&faults);
+
+    let (result, report) = invoke(
+        &app,
+        enable("w-storm", &fx.listeners),
+        Deadline::unbounded(),
+    )
+    .await;
+    result.expect("the storm stays within the SDK's retries");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(maintenance_on(&report), [true, true]);
+    // Per listener: two rules moved, a bypass rule and the maintenance rule.
+    assert_eq!(listed(&report, "move_rule"), 4, "{:?}", report.applied);
+    assert_eq!(listed(&report, "create_rule"), 4, "{:?}", report.applied);
+    // Every call met the storm first, and each write reached ELB once.
+    assert_eq!(faults.sent("CreateRule").len(), 4);
+    assert_eq!(faults.attempts("CreateRule"), 4 * ATTEMPTS);
+    assert_eq!(
+        faults.sent("AddTags").len(),
+        4,
+        "each moved rule tagged once"
+    );
+    assert_eq!(faults.attempts("AddTags"), 4 * ATTEMPTS);
+    assert_eq!(faults.sent("SetRulePriorities").len(), 4);
+    for snapshot in fx.snapshots().await {
+        assert_eq!(snapshot.window_rules("w-storm"), ["bypass", "maintenance"]);
+    }
+
+    let (result, report) = invoke(
+        &app,
+        disable("w-storm", &fx.listeners),
+        Deadline::unbounded(),
+    )
+    .await;
+    result.expect("disable through the storm");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(maintenance_on(&report), [false, false]);
+    assert_eq!(faults.sent("DeleteRule").len(), 4);
+    assert_eq!(faults.attempts("DeleteRule"), 4 * ATTEMPTS);
+    assert_eq!(faults.sent("SetRulePriorities").len(), 8);
+    assert_eq!(faults.attempts("SetRulePriorities"), 8 * ATTEMPTS);
+    assert_eq!(faults.sent("RemoveTags").len(), 4);
+    assert_eq!(
+        fx.snapshots().await,
+        before,
+        "every listener exactly as before"
+    );
+}
+
+#[tokio::test]
+async fn a_5xx_that_outlasts_the_retries_on_one_listener_rolls_back_and_the_retry_converges() {
+    let fx = Fixture::new(3).await;
+    let before = fx.snapshots().await;
+    let [a, b, c] = [&fx.listeners[0], &fx.listeners[1], &fx.listeners[2]];
+    let faults = Faults::default();
+    // The second listener's bypass rule lands; its maintenance rule never does.
+    faults.fail_for_good(
+        "CreateRule",
+        &format!("{b} maintenance"),
+        Fault::Unavailable,
+    );
+    let app = fx.app(&faults);
+
+    let (result, report) =
+        invoke(&app, enable("w-5xx", &fx.listeners), Deadline::unbounded()).await;
+    let error = result.expect_err("a listener that could not be switched fails the enable");
+    let text = error.to_string();
+    assert!(matches!(error, Error::EnableFailed { .. }), "{text}");
+    assert!(text.contains(&format!("CreateRule on {b}")), "{text}");
+    assert!(text.contains("ServiceUnavailable"), "{text}");
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    assert_eq!(report.failed[0].target, *b);
+    assert_eq!(report.failed[0].action, "enable");
+    assert_eq!(
+        report.details["rollback"]["rolled_back"],
+        json!([a, b]),
+        "both listeners it changed are named as rolled back"
+    );
+    assert_eq!(report.details["rollback"]["left"], json!([]));
+    assert_eq!(maintenance_on(&report), [false, false, false]);
+    assert_eq!(
+        faults.sent("CreateRule").len(),
+        3,
+        "a's two rules and b's bypass rule, each once"
+    );
+    assert!(
+        faults.sent.lock().unwrap().iter().all(|(op, body)| {
+            !body.contains(c.rsplit('/').next().unwrap()) || op.starts_with("Describe")
+        }),
+        "the third listener was only read"
+    );
+    assert_eq!(
+        fx.snapshots().await,
+        before,
+        "nothing is left half-switched"
+    );
+
+    // ELB recovers; the state machine retries the enable.
+    faults.heal();
+    let (result, report) =
+        invoke(&app, enable("w-5xx", &fx.listeners), Deadline::unbounded()).await;
+    result.expect("the retry switches every listener");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(maintenance_on(&report), [true, true, true]);
+    for snapshot in fx.snapshots().await {
+        assert_eq!(snapshot.window_rules("w-5xx"), ["bypass", "maintenance"]);
+    }
+}
+
+#[tokio::test]
+async fn a_disable_whose_delete_fails_for_good_reports_each_listener_and_the_next_run_finishes() {
+    let fx = Fixture::new(3).await;
+    let before = fx.snapshots().await;
+    let [a, b, c] = [&fx.listeners[0], &fx.listeners[1], &fx.listeners[2]];
+    let faults = Faults::default();
+    let app = fx.app(&faults);
+    let (result, _) = invoke(&app, enable("w-off", &fx.listeners), Deadline::unbounded()).await;
+    result.expect("enable");
+    let on = fx.snapshots().await;
+    let stuck = on[1].rule_with_role("maintenance");
+    faults.fail_for_good("DeleteRule", &stuck, Fault::Internal);
+
+    let (result, report) =
+        invoke(&app, disable("w-off", &fx.listeners), Deadline::unbounded()).await;
+    let error = result.expect_err("a listener still in maintenance fails the disable");
+    let text = error.to_string();
+    assert!(matches!(error, Error::DisableFailed { .. }), "{text}");
+    assert!(text.contains(&format!("DeleteRule on {stuck}")), "{text}");
+    assert!(text.contains("InternalFailure"), "{text}");
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    assert_eq!(report.failed[0].target, *b);
+    assert_eq!(
+        faults.attempts("DeleteRule"),
+        4 + ATTEMPTS,
+        "{:?}",
+        faults.attempts
+    );
+    // The listeners that did switch back are reported as such, and are.
+    let restored_listeners: Vec<&str> = report
+        .applied
+        .iter()
+        .filter(|s| s.action == "restore_priority")
+        .map(|s| s.detail.as_ref().unwrap()["listener"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        restored_listeners,
+        [a.as_str(), a.as_str(), c.as_str(), c.as_str()]
+    );
+    assert_eq!(maintenance_on(&report), [false, true, false]);
+    let now = fx.snapshots().await;
+    assert_eq!(now[0], before[0]);
+    assert_eq!(now[2], before[2]);
+    assert_eq!(now[1], on[1], "b is still fully in maintenance, not half");
+
+    // ELB recovers; the next disable touches only what is left.
+    faults.heal();
+    let sent_before = faults.sent.lock().unwrap().len();
+    let (result, report) =
+        invoke(&app, disable("w-off", &fx.listeners), Deadline::unbounded()).await;
+    result.expect("the second disable finishes");
+    let skipped: Vec<&str> = report.skipped.iter().map(|s| s.target.as_str()).collect();
+    assert_eq!(skipped, [a.as_str(), c.as_str()], "{:?}", report.skipped);
+    let b_id = b.rsplit('/').next().unwrap();
+    let writes: Vec<(String, String)> = faults.sent.lock().unwrap()[sent_before..]
+        .iter()
+        .filter(|(op, _)| !op.starts_with("Describe"))
+        .cloned()
+        .collect();
+    assert_eq!(writes.len(), 6, "{writes:?}");
+    assert!(
+        writes.iter().all(|(_, body)| body.contains(b_id)),
+        "only b's rules were written: {writes:?}"
+    );
+    assert_eq!(fx.snapshots().await, before);
+}
+
+#[tokio::test]
+async fn a_call_that_hangs_past_the_deadline_stops_the_enable_cleanly_and_the_next_run_switches_all()
+ {
+    let fx = Fixture::new(3).await;
+    let before = fx.snapshots().await;
+    let a = fx.listeners[0].clone();
+    let faults = Faults::default();
+    // ELB is slow to create the first listener's first new rule: by the
+    // time it has, the invocation's time is up.
+    faults.before("CreateRule", &listener_rule_marker(&a), || async {
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+    });
+    let app = fx.app(&faults);
+
+    let (result, report) = invoke(
+        &app,
+        enable("w-late", &fx.listeners),
+        Deadline::after(Duration::from_millis(2_000)),
+    )
+    .await;
+    let text = result
+        .expect_err("an enable that ran out of time fails")
+        .to_string();
+    assert!(report.stopped_early, "{report:?}");
+    assert!(
+        report
+            .stop_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("deadline"),
+        "{:?}",
+        report.stop_reason
+    );
+    assert!(
+        text.contains(&format!(
+            "the deadline came before listener {}",
+            fx.listeners[1]
+        )),
+        "how far it got: {text}"
+    );
+    assert_eq!(report.details["rollback"]["rolled_back"], json!([a]));
+    assert_eq!(fx.snapshots().await, before, "rolled back, not half-on");
+
+    let (result, report) = invoke(
+        &app,
+        enable("w-late", &fx.listeners),
+        Deadline::after(Duration::from_secs(60)),
+    )
+    .await;
+    result.expect("with time, the next run switches every listener");
+    assert_eq!(maintenance_on(&report), [true, true, true]);
+}
+
+#[tokio::test]
+async fn another_writer_taking_a_priority_between_read_and_write_is_reported_and_the_retry_keeps_its_rule()
+ {
+    let fx = Fixture::new(1).await;
+    let listener = fx.listeners[0].clone();
+    let faults = Faults::default();
+    // Right after the switch read the listener (priority 2 was free), an
+    // operator adds a rule there.
+    let (other, target, api) = (fx.elb.clone(), listener.clone(), fx.api.clone());
+    let theirs = Arc::new(Mutex::new(String::new()));
+    let theirs_out = theirs.clone();
+    faults.before(
+        "AddTags",
+        &listener_rule_marker(&listener),
+        move || async move {
+            let arn = other
+                .create_rule()
+                .listener_arn(&target)
+                .priority(2)
+                .conditions(path("/hotfix/*"))
+                .actions(forward(&api))
+                .send()
+                .await
+                .expect("the other writer's rule")
+                .rules()[0]
+                .rule_arn()
+                .unwrap()
+                .to_owned();
+            *theirs_out.lock().unwrap() = arn;
+        },
+    );
+    let app = fx.app(&faults);
+    let with_theirs_before = {
+        let (result, report) =
+            invoke(&app, enable("w-race", &fx.listeners), Deadline::unbounded()).await;
+        let text = result
+            .expect_err("the lost race fails the enable")
+            .to_string();
+        assert!(text.contains("PriorityInUse"), "{text}");
+        assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+        assert_eq!(report.failed[0].target, listener);
+        assert_eq!(report.details["rollback"]["left"], json!([]), "{report:?}");
+        assert_eq!(maintenance_on(&report), [false]);
+        fx.snapshots().await
+    };
+    let theirs = theirs.lock().unwrap().clone();
+    assert!(!theirs.is_empty(), "the other writer ran");
+    let layout = |s: &Snapshot| -> Vec<(String, String)> {
+        s.rules
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .map(|r| {
+                (
+                    r.priority().unwrap().to_owned(),
+                    r.conditions()[0].values()[0].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        layout(&with_theirs_before[0]),
+        [
+            ("1".to_owned(), "/api/*".to_owned()),
+            ("2".to_owned(), "/hotfix/*".to_owned()),
+            ("3".to_owned(), "/static/*".to_owned()),
+        ],
+        "the other writer's rule is kept and ours are gone"
+    );
+
+    // The retry reads the listener again and makes room for all three.
+    let (result, report) =
+        invoke(&app, enable("w-race", &fx.listeners), Deadline::unbounded()).await;
+    result.expect("the retry plans around the new rule");
+    assert_eq!(maintenance_on(&report), [true]);
+    let (result, _) = invoke(
+        &app,
+        disable("w-race", &fx.listeners),
+        Deadline::unbounded(),
+    )
+    .await;
+    result.expect("disable");
+    assert_eq!(
+        fx.snapshots().await,
+        with_theirs_before,
+        "their rule is back at its priority"
+    );
+}
+
+/// What every request about a listener's rules carries: the listener's own
+/// id (rule ARNs embed the load balancer's and the listener's ids).
+fn listener_rule_marker(listener: &str) -> String {
+    listener.rsplit('/').next().unwrap().to_owned()
+}
