@@ -1,15 +1,28 @@
-//! The one place that loads the SDK configuration and builds clients.
+//! The one place that builds the SDK configuration and clients.
 //!
-//! Every function gets the same retry policy (adaptive, bounded attempts) and
-//! the same timeouts, and honours `AWS_ENDPOINT_URL` and the per-service
-//! `AWS_ENDPOINT_URL_<SERVICE>` variables, which is how the demo and the tests
-//! point the real SDK at the local emulator.
+//! Every function gets the same retry policy (adaptive, bounded attempts),
+//! the same timeouts and the same HTTPS client, and honours
+//! `AWS_ENDPOINT_URL`, which is how the demo and the tests point the real SDK
+//! at the local emulator.
+//!
+//! The configuration is built from what Lambda gives a function: its region
+//! and its role's credentials, in environment variables. `aws_config`'s
+//! loader would also look in profile files, IMDS, the ECS endpoint and STS
+//! web identity, none of which exist in a Lambda sandbox; its code for them
+//! (an STS client among it) is a fifth of every binary.
 
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_types::region::Region;
+use aws_types::sdk_config::Builder;
 
 /// Attempts per call, the first included. Adaptive retry also slows the
 /// client down when the service throttles, which matters more than attempts.
@@ -33,26 +46,39 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// A loader with toilkit's retry and timeout policy; tests add an endpoint
-/// and credentials to it.
-pub fn loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+/// Toilkit's policy (HTTPS client, retries, timeouts, runtime) without a
+/// region, credentials or endpoint; tests add theirs.
+pub fn builder() -> Builder {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(crate::https::sdk_http_client())
         .retry_config(retry_config())
         .timeout_config(timeout_config())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::new(SystemTimeSource::new()))
+        .identity_cache(IdentityCache::lazy().build())
 }
 
-/// Loads the configuration from the Lambda environment, once per cold start.
-pub async fn load() -> SdkConfig {
-    loader().load().await
+/// The configuration from the Lambda environment, once per cold start:
+/// `AWS_REGION` (or `AWS_DEFAULT_REGION`), the role's credentials
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, read
+/// when a client first signs), and `AWS_ENDPOINT_URL` if set.
+pub fn load() -> SdkConfig {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    let mut builder = builder().credentials_provider(SharedCredentialsProvider::new(
+        EnvironmentVariableCredentialsProvider::new(),
+    ));
+    builder.set_region(region.map(Region::new));
+    builder.set_endpoint_url(var("AWS_ENDPOINT_URL"));
+    builder.build()
 }
 
 /// An S3 client; path-style addressing when the endpoint is overridden,
 /// because emulators do not serve virtual-hosted bucket names.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let overridden =
-        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
     let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(overridden)
+        .force_path_style(sdk.endpoint_url().is_some())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }

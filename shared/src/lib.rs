@@ -3,6 +3,7 @@
 //! Each module is one concept:
 //! - [`config`]: environment variables read once at cold start, every problem reported together;
 //! - [`aws`]: the one place that loads the SDK configuration and builds clients;
+//! - [`https`]: the one TLS stack (rustls with ring) for the SDK and Slack;
 //! - [`report`]: the result every function returns and logs;
 //! - [`slack`]: the incoming-webhook client and Block Kit messages;
 //! - [`secret`]: webhook URLs fetched from Secrets Manager or SSM, never printed;
@@ -18,6 +19,7 @@ pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod events;
+pub mod https;
 pub mod input;
 pub mod metrics;
 pub mod output;

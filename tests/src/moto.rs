@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aws_config::Region;
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_types::SdkConfig;
 
 use crate::process::{ChildGuard, free_port, wait_for_port};
@@ -99,12 +100,13 @@ impl Moto {
     }
 
     pub async fn sdk_config_in(&self, region: &str) -> SdkConfig {
-        toilkit_shared_loader()
+        shared::aws::builder()
             .endpoint_url(&self.endpoint)
             .region(Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"))
-            .load()
-            .await
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "moto",
+            )))
+            .build()
     }
 
     /// Environment for a function binary run against this server.
@@ -130,7 +132,9 @@ impl Moto {
 
     /// POSTs to moto's own API (`/moto-api/...`).
     pub async fn api(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let response = reqwest::Client::new()
+        let response = shared::https::client_builder()
+            .build()
+            .expect("an HTTP client with default settings builds")
             .post(format!("{}{path}", self.endpoint))
             .json(&body)
             .send()
@@ -151,8 +155,4 @@ impl Moto {
         assert!(self.owns_process(), "reset only a dedicated moto server");
         self.api("/moto-api/reset", serde_json::json!({})).await;
     }
-}
-
-fn toilkit_shared_loader() -> aws_config::ConfigLoader {
-    shared::aws::loader()
 }

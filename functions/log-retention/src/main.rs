@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let mut env = Env::from_process();
     let config = Config::from_env(&mut env);
-    let sdk = shared::aws::load().await;
+    let sdk = shared::aws::load();
     let output = Output::from_env(&mut env, &sdk);
     if let Err(problems) = env.finish() {
         // The Display form lists every problem; main's own report would be Debug.

@@ -8,7 +8,7 @@ use shared::output::Output;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let sdk = shared::aws::load().await;
+    let sdk = shared::aws::load();
     let mut env = Env::from_process();
     let config = Config::from_env(&mut env);
     let output = Output::from_env(&mut env, &sdk);

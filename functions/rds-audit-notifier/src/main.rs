@@ -9,7 +9,7 @@ use shared::config::Env;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let mut env = Env::from_process();
-    let sdk = shared::aws::load().await;
+    let sdk = shared::aws::load();
     let app = App::from_env(&mut env, &sdk);
     env.finish()?;
     let app = &app;

@@ -459,7 +459,7 @@ fn rss_child(bucket: &str, key: &str) {
     runtime.block_on(async {
         let mut env = Env::from_process();
         let config = Config::from_env(&mut env);
-        let sdk = shared::aws::load().await;
+        let sdk = shared::aws::load();
         env.finish().unwrap();
         let app = waf_ip_blocker::App::new(config, &sdk, shared::output::Output::default());
         let event = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",

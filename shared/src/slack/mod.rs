@@ -93,7 +93,7 @@ impl Default for SlackClient {
 
 impl SlackClient {
     pub fn new(policy: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::https::client_builder()
             .connect_timeout(Duration::from_secs(3))
             .build()
             .expect("the HTTP client builds with static settings");

@@ -91,15 +91,16 @@ pub fn fast_retry() -> aws_smithy_types::retry::RetryConfig {
 }
 
 /// The SDK configuration a function builds in production
-/// (`shared::aws::loader`), with test credentials and no endpoint: a
+/// (`shared::aws::builder`), with test credentials and no endpoint: a
 /// mocked client built from it keeps the real time source, sleep and retry
 /// machinery.
 pub async fn sdk_config() -> aws_types::SdkConfig {
-    shared::aws::loader()
+    shared::aws::builder()
         .region(aws_types::region::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "faults",
-        ))
-        .load()
-        .await
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("testing", "testing", None, None, "faults"),
+            ),
+        )
+        .build()
 }

@@ -336,7 +336,8 @@ async fn state_machine(sfn: &Sfn) -> Result<String> {
 /// moto's default subnets, from its EC2 Query API (one query is all the
 /// demo needs, not worth an EC2 SDK client).
 async fn default_subnets(endpoint: &str) -> Result<Vec<String>> {
-    let response = reqwest::Client::new()
+    let response = shared::https::client_builder()
+        .build()?
         .post(endpoint)
         // moto routes a Query call to its service by the credential scope.
         .header(

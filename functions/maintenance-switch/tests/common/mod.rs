@@ -29,7 +29,9 @@ pub struct Alb {
 
 /// moto's default subnets (moto seeds a default VPC in every region).
 pub async fn default_subnets(moto: &Moto) -> Vec<String> {
-    let body = reqwest::Client::new()
+    let body = shared::https::client_builder()
+        .build()
+        .expect("an HTTP client with default settings builds")
         .post(moto.endpoint())
         .header(
             "Authorization",
