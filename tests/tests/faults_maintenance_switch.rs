@@ -20,11 +20,10 @@ use std::future::Future;
 use std::io::{Read as _, Write as _};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::config::retry::RetryPartition;
-use aws_sdk_elasticloadbalancingv2::config::{AsyncSleep, Sleep};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ProtocolEnum, Rule, RuleCondition, Tag, TargetTypeEnum,
 };
@@ -37,8 +36,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_types::sdk_config::{StalledStreamProtectionConfig, TimeSource, TimeoutConfig};
-use faults::{Fault, fast_retry};
+use faults::{Fault, on_virtual_clock};
 use maintenance_switch::listener::{TAG_ROLE, TAG_WINDOW};
 use maintenance_switch::request::{Action as Verb, Request, format_time};
 use maintenance_switch::{App, Config, Error, switch};
@@ -50,33 +48,6 @@ use time::OffsetDateTime;
 use toilkit_tests::Moto;
 
 const ATTEMPTS: usize = shared::aws::MAX_ATTEMPTS as usize;
-
-/// The SDK's clock in these tests: it moves forward by each sleep instead
-/// of waiting, so the SDK backs off and (adaptive retry) slows down after
-/// throttling exactly as in production, in no time. No SDK timeout (nor
-/// the stalled-stream check, a throughput timeout) can work on it, so the
-/// clients here run without them.
-#[derive(Debug, Clone)]
-struct VirtualClock(Arc<Mutex<SystemTime>>);
-
-impl VirtualClock {
-    fn new() -> Self {
-        Self(Arc::new(Mutex::new(SystemTime::now())))
-    }
-}
-
-impl TimeSource for VirtualClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl AsyncSleep for VirtualClock {
-    fn sleep(&self, duration: Duration) -> Sleep {
-        *self.0.lock().unwrap() += duration;
-        Sleep::new(std::future::ready(()))
-    }
-}
 
 /// ELB's answer to a failed attempt, as the service sends it.
 fn elb_error(fault: Fault) -> HttpResponse {
@@ -255,6 +226,24 @@ impl Faults {
             .collect()
     }
 
+    /// The writes (every call but a Describe) that reached moto after the
+    /// first `from` requests.
+    fn writes_since(&self, from: usize) -> Vec<(String, String)> {
+        self.sent.lock().unwrap()[from..]
+            .iter()
+            .filter(|(op, _)| !op.starts_with("Describe"))
+            .cloned()
+            .collect()
+    }
+
+    /// Holds the next `operation` on `listener`'s rules back until a
+    /// [`tight_deadline`] set before it has passed.
+    fn hang_past_deadline(&self, operation: &'static str, listener: &str) {
+        self.before(operation, &listener_rule_marker(listener), || async {
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+        });
+    }
+
     fn take_hook(&self, operation: &str, body: &str) -> Option<Before> {
         let mut hooks = self.hooks.lock().unwrap();
         let i = hooks
@@ -323,7 +312,6 @@ impl Faults {
     /// The function's ELB client: the real SDK with toilkit's retry policy
     /// (backoffs shortened), through the mock rules, then moto.
     fn client(&self, sdk: &aws_types::SdkConfig) -> Client {
-        let clock = VirtualClock::new();
         let transport = Transport {
             mock: create_mock_http_client(),
             moto: sdk
@@ -331,14 +319,9 @@ impl Faults {
                 .expect("shared::aws puts its HTTP client in every SdkConfig"),
             faults: self.clone(),
         };
-        let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
+        let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&on_virtual_clock(sdk))
             .http_client(SharedHttpClient::new(transport))
             .interceptor(self.interceptor())
-            .retry_config(fast_retry())
-            .time_source(clock.clone())
-            .sleep_impl(clock)
-            .timeout_config(TimeoutConfig::disabled())
-            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             // Retry quota and adaptive rate are shared per partition: a
             // partition per client keeps one test's storm from slowing or
             // starving another's.
@@ -564,6 +547,20 @@ impl Fixture {
     }
 }
 
+/// Three listeners with `window` on, for the disable tests: the fixture,
+/// the faults in front of the function (none yet), the function, and the
+/// listeners as they were before and are now.
+async fn switched_on(window: &str) -> (Fixture, Faults, App, Vec<Snapshot>, Vec<Snapshot>) {
+    let fx = Fixture::new(3).await;
+    let before = fx.snapshots().await;
+    let faults = Faults::default();
+    let app = fx.app(&faults);
+    let (result, _) = invoke(&app, enable(window, &fx.listeners), Deadline::unbounded()).await;
+    result.expect("enable");
+    let on = fx.snapshots().await;
+    (fx, faults, app, before, on)
+}
+
 /// Everything DescribeRules and DescribeTags say about a listener.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
@@ -673,6 +670,7 @@ async fn invoke(app: &App, payload: Value, deadline: Deadline) -> (Result<(), Er
                 request.window_id.as_deref(),
                 &request.listener_arns,
                 false,
+                &deadline,
                 &mut report,
             )
             .await
@@ -680,6 +678,36 @@ async fn invoke(app: &App, payload: Value, deadline: Deadline) -> (Result<(), Er
         other => panic!("not used here: {other:?}"),
     };
     (result, report)
+}
+
+/// Time for reading the listeners, not for outlasting
+/// [`Faults::hang_past_deadline`].
+fn tight_deadline() -> Deadline {
+    Deadline::after(Duration::from_millis(2_000))
+}
+
+/// What a run after a stopped one has: time for the rest.
+fn ample_deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(60))
+}
+
+/// A run that stopped at the deadline says so, and its error names the
+/// first listener it did not reach.
+fn assert_stopped_before(report: &Report, error: &str, listener: &str) {
+    assert!(report.stopped_early, "{report:?}");
+    assert!(
+        report
+            .stop_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("deadline"),
+        "{:?}",
+        report.stop_reason
+    );
+    assert!(
+        error.contains(&format!("the deadline came before listener {listener}")),
+        "how far it got: {error}"
+    );
 }
 
 fn listed(report: &Report, action: &str) -> usize {
@@ -823,14 +851,8 @@ async fn a_5xx_that_outlasts_the_retries_on_one_listener_rolls_back_and_the_retr
 
 #[tokio::test]
 async fn a_disable_whose_delete_fails_for_good_reports_each_listener_and_the_next_run_finishes() {
-    let fx = Fixture::new(3).await;
-    let before = fx.snapshots().await;
+    let (fx, faults, app, before, on) = switched_on("w-off").await;
     let [a, b, c] = [&fx.listeners[0], &fx.listeners[1], &fx.listeners[2]];
-    let faults = Faults::default();
-    let app = fx.app(&faults);
-    let (result, _) = invoke(&app, enable("w-off", &fx.listeners), Deadline::unbounded()).await;
-    result.expect("enable");
-    let on = fx.snapshots().await;
     let stuck = on[1].rule_with_role("maintenance");
     faults.fail_for_good("DeleteRule", &stuck, Fault::Internal);
 
@@ -875,11 +897,7 @@ async fn a_disable_whose_delete_fails_for_good_reports_each_listener_and_the_nex
     let skipped: Vec<&str> = report.skipped.iter().map(|s| s.target.as_str()).collect();
     assert_eq!(skipped, [a.as_str(), c.as_str()], "{:?}", report.skipped);
     let b_id = b.rsplit('/').next().unwrap();
-    let writes: Vec<(String, String)> = faults.sent.lock().unwrap()[sent_before..]
-        .iter()
-        .filter(|(op, _)| !op.starts_with("Describe"))
-        .cloned()
-        .collect();
+    let writes = faults.writes_since(sent_before);
     assert_eq!(writes.len(), 6, "{writes:?}");
     assert!(
         writes.iter().all(|(_, body)| body.contains(b_id)),
@@ -897,48 +915,77 @@ async fn a_call_that_hangs_past_the_deadline_stops_the_enable_cleanly_and_the_ne
     let faults = Faults::default();
     // ELB is slow to create the first listener's first new rule: by the
     // time it has, the invocation's time is up.
-    faults.before("CreateRule", &listener_rule_marker(&a), || async {
-        tokio::time::sleep(Duration::from_millis(2_500)).await;
-    });
+    faults.hang_past_deadline("CreateRule", &a);
     let app = fx.app(&faults);
 
-    let (result, report) = invoke(
-        &app,
-        enable("w-late", &fx.listeners),
-        Deadline::after(Duration::from_millis(2_000)),
-    )
-    .await;
+    let (result, report) = invoke(&app, enable("w-late", &fx.listeners), tight_deadline()).await;
     let text = result
         .expect_err("an enable that ran out of time fails")
         .to_string();
-    assert!(report.stopped_early, "{report:?}");
-    assert!(
-        report
-            .stop_reason
-            .as_deref()
-            .unwrap_or("")
-            .contains("deadline"),
-        "{:?}",
-        report.stop_reason
-    );
-    assert!(
-        text.contains(&format!(
-            "the deadline came before listener {}",
-            fx.listeners[1]
-        )),
-        "how far it got: {text}"
-    );
+    assert_stopped_before(&report, &text, &fx.listeners[1]);
     assert_eq!(report.details["rollback"]["rolled_back"], json!([a]));
     assert_eq!(fx.snapshots().await, before, "rolled back, not half-on");
 
-    let (result, report) = invoke(
-        &app,
-        enable("w-late", &fx.listeners),
-        Deadline::after(Duration::from_secs(60)),
-    )
-    .await;
+    let (result, report) = invoke(&app, enable("w-late", &fx.listeners), ample_deadline()).await;
     result.expect("with time, the next run switches every listener");
     assert_eq!(maintenance_on(&report), [true, true, true]);
+}
+
+#[tokio::test]
+async fn a_call_that_hangs_past_the_deadline_stops_the_disable_between_listeners_and_the_next_run_restores_the_rest()
+ {
+    let (fx, faults, app, before, on) = switched_on("w-slow").await;
+    let [a, b, c] = [&fx.listeners[0], &fx.listeners[1], &fx.listeners[2]];
+    // ELB is slow to delete the first listener's maintenance rule: by the
+    // time it has, the invocation's time is up.
+    faults.hang_past_deadline("DeleteRule", a);
+
+    let (result, report) = invoke(&app, disable("w-slow", &fx.listeners), tight_deadline()).await;
+    let error =
+        result.expect_err("listeners left in maintenance fail the disable, so it is retried");
+    let text = error.to_string();
+    assert!(matches!(error, Error::DisableFailed { .. }), "{text}");
+    assert_stopped_before(&report, &text, b);
+    assert_eq!(report.details["disable"]["restored"], json!([a]));
+    assert_eq!(report.details["disable"]["not_reached"], json!([b, c]));
+    let skipped: Vec<(&str, &str)> = report
+        .skipped
+        .iter()
+        .map(|s| (s.target.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .zip([b, c])
+            .all(|((target, reason), l)| target == l && reason.contains("not reached")),
+        "{skipped:?}"
+    );
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(maintenance_on(&report), [false, true, true]);
+    let now = fx.snapshots().await;
+    assert_eq!(now[0], before[0], "the listener it began is fully restored");
+    assert_eq!(
+        now[1..],
+        on[1..],
+        "the others are untouched, not half-restored"
+    );
+
+    // The state machine retries; this run has the time.
+    let sent_before = faults.sent.lock().unwrap().len();
+    let (result, report) = invoke(&app, disable("w-slow", &fx.listeners), ample_deadline()).await;
+    result.expect("the retry restores the rest");
+    assert!(!report.stopped_early, "{report:?}");
+    assert_eq!(report.details["disable"]["restored"], json!([b, c]));
+    assert_eq!(report.details["disable"]["not_reached"], json!([]));
+    let a_id = listener_rule_marker(a);
+    let writes = faults.writes_since(sent_before);
+    assert!(!writes.is_empty());
+    assert!(
+        writes.iter().all(|(_, body)| !body.contains(&a_id)),
+        "the listener already restored is not written again: {writes:?}"
+    );
+    assert_eq!(fx.snapshots().await, before);
 }
 
 #[tokio::test]

@@ -19,11 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::retry::RetryPartition;
-use aws_sdk_dynamodb::config::{AsyncSleep, Sleep};
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_types::sdk_config::{StalledStreamProtectionConfig, TimeSource, TimeoutConfig};
-use faults::{error, fast_retry, ok};
+use faults::{error, ok, on_virtual_clock};
 use rds_audit_notifier::apply::Notifier;
 use rds_audit_notifier::ledger::Ledger;
 use rds_audit_notifier::plan::{self, Plan};
@@ -39,33 +37,6 @@ use toilkit_tests::{Moto, Reply, SlackReceiver};
 const TABLE: &str = "toilkit-idempotency";
 const ATTEMPTS: usize = shared::aws::MAX_ATTEMPTS as usize;
 const GROUP: &str = "/aws/rds/cluster/aurora-prod/audit";
-
-/// The SDK's clock in these tests: it moves forward by each sleep instead
-/// of waiting, so the SDK backs off and (adaptive retry) slows down after
-/// throttling exactly as in production, in no time. No SDK timeout (nor
-/// the stalled-stream check, a throughput timeout) can work on it, so the
-/// clients here run without them.
-#[derive(Debug, Clone)]
-struct VirtualClock(Arc<Mutex<SystemTime>>);
-
-impl VirtualClock {
-    fn new() -> Self {
-        Self(Arc::new(Mutex::new(SystemTime::now())))
-    }
-}
-
-impl TimeSource for VirtualClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl AsyncSleep for VirtualClock {
-    fn sleep(&self, duration: Duration) -> Sleep {
-        *self.0.lock().unwrap() += duration;
-        Sleep::new(std::future::ready(()))
-    }
-}
 
 /// DynamoDB's answers to a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,24 +208,19 @@ impl FakeLedger {
                 .repeatedly()
                 .build()
         };
-        let clock = VirtualClock::new();
-        let config = aws_sdk_dynamodb::config::Builder::from(&faults::sdk_config().await)
-            .http_client(create_mock_http_client())
-            .interceptor(
-                MockResponseInterceptor::new()
-                    .rule_mode(RuleMode::MatchAny)
-                    .with_rule(&get)
-                    .with_rule(&put),
-            )
-            .retry_config(fast_retry())
-            .time_source(clock.clone())
-            .sleep_impl(clock)
-            .timeout_config(TimeoutConfig::disabled())
-            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-            // Retry quota and adaptive rate are shared per partition: one
-            // per client keeps one test's storm from starving another's.
-            .retry_partition(RetryPartition::new(Moto::shared().unique("faults-ddb")))
-            .build();
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(&on_virtual_clock(&faults::sdk_config().await))
+                .http_client(create_mock_http_client())
+                .interceptor(
+                    MockResponseInterceptor::new()
+                        .rule_mode(RuleMode::MatchAny)
+                        .with_rule(&get)
+                        .with_rule(&put),
+                )
+                // Retry quota and adaptive rate are shared per partition: one
+                // per client keeps one test's storm from starving another's.
+                .retry_partition(RetryPartition::new(Moto::shared().unique("faults-ddb")))
+                .build();
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 

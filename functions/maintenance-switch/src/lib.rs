@@ -112,6 +112,7 @@ async fn run(
                 request.window_id.as_deref(),
                 &request.listener_arns,
                 request.dry_run,
+                deadline,
                 report,
             )
             .await
@@ -143,6 +144,7 @@ async fn run(
                 window_id,
                 &request.listener_arns,
                 request.dry_run,
+                deadline,
                 report,
             )
             .await

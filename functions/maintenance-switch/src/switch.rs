@@ -116,18 +116,18 @@ pub async fn enable(
         let EnablePlan::Change(change) = p else {
             continue;
         };
-        let result = if deadline.expired() {
-            report.stop_early("the invocation's deadline came before every listener was switched");
-            Err(format!("the deadline came before listener {}", state.arn))
-        } else {
-            changed.push(state);
-            apply::enable(&app.elb, state, &window.window_id, change, report)
-                .await
-                .map_err(|e| {
-                    let text = e.to_string();
-                    report.fail(&state.arn, "enable", &text);
-                    text
-                })
+        let result = match reach(deadline, state, report) {
+            Err(why) => Err(why),
+            Ok(()) => {
+                changed.push(state);
+                apply::enable(&app.elb, state, &window.window_id, change, report)
+                    .await
+                    .map_err(|e| {
+                        let text = e.to_string();
+                        report.fail(&state.arn, "enable", &text);
+                        text
+                    })
+            }
         };
         if let Err(why) = result {
             let summary = roll_back(app, &window.window_id, &changed, report).await;
@@ -140,6 +140,22 @@ pub async fn enable(
     }
     record_fresh_status(app, &states, report).await;
     Ok(())
+}
+
+/// Whether there is time to start on `listener`. The deadline is checked
+/// between listeners, never between the changes on one, so that no
+/// listener is left half-switched; past it, the run is marked stopped early
+/// and the error names the first listener not reached.
+fn reach(deadline: &Deadline, listener: &ListenerState, report: &mut Report) -> Result<(), String> {
+    if deadline.expired() {
+        report.stop_early("the invocation's deadline came before every listener was switched");
+        Err(format!(
+            "the deadline came before listener {}",
+            listener.arn
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// Disables the window on every listener this invocation changed; returns
@@ -229,11 +245,15 @@ fn leftovers(state: &ListenerState, window_id: &str, why: &[String]) -> String {
     )
 }
 
+/// Unlike enable, a disable that stops part-way is not undone: every
+/// listener it restored is the goal reached, and the error makes the state
+/// machine's retry (or the operator) run it again for the ones not reached.
 pub async fn disable(
     app: &App,
     window_id: Option<&str>,
     listener_arns: &[String],
     dry_run: bool,
+    deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
     let states = read(app, listener_arns, None).await?;
@@ -272,15 +292,41 @@ pub async fn disable(
         return Ok(());
     }
     let mut problems: Vec<String> = plans.iter().flat_map(|p| p.blocked.clone()).collect();
+    let mut restored: Vec<&str> = Vec::new();
+    let mut not_reached: Vec<&str> = Vec::new();
     for (state, p) in states.iter().zip(&plans) {
         if p.is_empty() {
             continue;
         }
-        if let Err(e) = apply::disable(&app.elb, state, p, report).await {
-            report.fail(&state.arn, "disable", &e);
-            problems.push(format!("{}: {e}", state.arn));
+        if !not_reached.is_empty() {
+            not_reached.push(&state.arn);
+            continue;
+        }
+        if let Err(why) = reach(deadline, state, report) {
+            problems.push(why);
+            not_reached.push(&state.arn);
+            continue;
+        }
+        match apply::disable(&app.elb, state, p, report).await {
+            // A blocked restore is already reported as failed.
+            Ok(()) if p.blocked.is_empty() => restored.push(&state.arn),
+            Ok(()) => {}
+            Err(e) => {
+                report.fail(&state.arn, "disable", &e);
+                problems.push(format!("{}: {e}", state.arn));
+            }
         }
     }
+    for arn in &not_reached {
+        report.skip(
+            *arn,
+            "not reached: the invocation's deadline came first; the next disable restores it",
+        );
+    }
+    report.detail(
+        "disable",
+        json!({"restored": restored, "not_reached": not_reached}),
+    );
     record_fresh_status(app, &states, report).await;
     if problems.is_empty() {
         Ok(())

@@ -5,6 +5,7 @@
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Map, Value, json};
+use shared::Deadline;
 use shared::report::{Action as Step, Report};
 use time::OffsetDateTime;
 
@@ -118,6 +119,7 @@ pub async fn cancel(
     window_id: &str,
     listener_arns: &[String],
     dry_run: bool,
+    deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
     let machine = state_machine(app)?;
@@ -172,7 +174,7 @@ pub async fn cancel(
     if listeners.is_empty() {
         return Ok(());
     }
-    switch::disable(app, Some(window_id), &listeners, dry_run, report).await
+    switch::disable(app, Some(window_id), &listeners, dry_run, deadline, report).await
 }
 
 /// One window as `windows` lists it.

@@ -6,11 +6,14 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use aws_sdk_dynamodb::config::{AsyncSleep, Sleep};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use aws_types::SdkConfig;
+use aws_types::sdk_config::{StalledStreamProtectionConfig, TimeSource, TimeoutConfig};
 
 /// One injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,5 +105,46 @@ pub async fn sdk_config() -> aws_types::SdkConfig {
                 aws_credential_types::Credentials::new("testing", "testing", None, None, "faults"),
             ),
         )
+        .build()
+}
+
+/// An SDK clock that moves forward by each sleep instead of waiting, so the
+/// SDK backs off and (adaptive retry) slows down after throttling exactly as
+/// in production, in no time.
+#[derive(Debug, Clone)]
+pub struct VirtualClock(Arc<Mutex<SystemTime>>);
+
+impl VirtualClock {
+    pub fn new() -> Self {
+        Self(Arc::new(Mutex::new(SystemTime::now())))
+    }
+}
+
+impl TimeSource for VirtualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl AsyncSleep for VirtualClock {
+    fn sleep(&self, duration: Duration) -> Sleep {
+        *self.0.lock().unwrap() += duration;
+        Sleep::new(std::future::ready(()))
+    }
+}
+
+/// `sdk` with [`fast_retry`] on a clock of its own ([`VirtualClock`]).
+/// No SDK timeout (nor the stalled-stream check, a throughput timeout) can
+/// work on a clock that moves only when the SDK sleeps, so both are off: a
+/// hang is one a test makes on purpose, and the function's own deadline
+/// (real time) is what it meets.
+pub fn on_virtual_clock(sdk: &SdkConfig) -> SdkConfig {
+    let clock = VirtualClock::new();
+    sdk.to_builder()
+        .retry_config(fast_retry())
+        .time_source(clock.clone())
+        .sleep_impl(clock)
+        .timeout_config(TimeoutConfig::disabled())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .build()
 }
