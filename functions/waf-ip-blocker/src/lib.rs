@@ -21,8 +21,11 @@ pub mod notify;
 pub mod plan;
 pub mod source;
 pub mod stream;
-pub mod waf_log;
 pub mod windows;
+
+/// The record extractor lives in its own crate (`waf-log`), which the
+/// release profile optimises for speed.
+pub use waf_log;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
