@@ -13,19 +13,17 @@
 
 pub mod apply;
 pub mod config;
-pub mod detect;
 pub mod error;
 pub mod ipset;
 pub mod ledger;
 pub mod notify;
 pub mod plan;
 pub mod source;
-pub mod stream;
 pub mod windows;
 
-/// The record extractor lives in its own crate (`waf-log`), which the
-/// release profile optimises for speed.
-pub use waf_log;
+/// The log path (reading, extracting, counting) lives in its own crate,
+/// `waf-log`, which the release profile optimises for speed.
+pub use waf_log::{self, detect, stream};
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,4 +1,11 @@
-//! A fast extractor for the few fields of a WAF log record that detection needs.
+//! waf-ip-blocker's log path: [`stream`] reads a log object (gzip or plain)
+//! as lines, the [`Extractor`] here reads the few fields of each record that
+//! detection needs, and [`detect`] counts requests per client IP and window.
+//! It is a crate of its own so that the release profile can optimise this
+//! hot path for speed and the rest of the function (SDK calls, planning)
+//! for size.
+//!
+//! ## The extractor
 //!
 //! A WAF record is about 1.3 KB of JSON, most of it request headers, URI and
 //! arguments written by whoever sent the request. A full `serde_json` parse of
@@ -12,6 +19,8 @@
 //! place in the structure, so request text such as a header value
 //! `"clientIp":"1.2.3.4"` stays inside the string that holds it.
 
+pub mod detect;
+pub mod stream;
 mod structure;
 
 use std::borrow::Cow;
