@@ -4,7 +4,7 @@
 //! redacted statement. Each message part carries a key derived from the log
 //! event ids it shows, which is what the idempotency table records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use shared::slack::{Finding, Message, build_messages};
 
@@ -203,9 +203,12 @@ fn time_span(group: &[&Alert]) -> String {
 }
 
 fn hosts(group: &[&Alert]) -> String {
+    // A set alongside the list: a mass change from many clients would make
+    // a linear search quadratic in the batch.
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut hosts: Vec<&str> = Vec::new();
     for a in group {
-        if !hosts.contains(&a.host.as_str()) {
+        if seen.insert(&a.host) {
             hosts.push(&a.host);
         }
     }

@@ -71,7 +71,7 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
         ("", rest)
     } else if let Some(rest) = rest.strip_prefix("[local]:") {
         ("[local]", rest)
-    } else if let Some(end) = rest.find("):") {
+    } else if let Some(end) = find_pair(rest, b"):") {
         let remote = &rest[..end];
         let host = remote.rfind('(').map_or(remote, |open| &remote[..open]);
         (host, &rest[end + 2..])
@@ -81,12 +81,12 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
     };
 
     // %u@%d:[%p]: — a user name may hold `@`, so split at the last one.
-    let pid_start = rest.find(":[")?;
+    let pid_start = find_pair(rest, b":[")?;
     let user_db = &rest[..pid_start];
     let at = user_db.rfind('@')?;
     let (user, database) = (&user_db[..at], &user_db[at + 1..]);
     let rest = &rest[pid_start + 2..];
-    let pid_end = rest.find("]:")?;
+    let pid_end = find_pair(rest, b"]:")?;
     let pid = &rest[..pid_end];
     digits(pid.as_bytes())?;
     let rest = &rest[pid_end + 2..];
@@ -110,6 +110,21 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
         severity,
         message,
     })
+}
+
+/// `text.find(pair)` for two ASCII bytes: a string pattern sets up a
+/// substring searcher on every call, three times per line here.
+fn find_pair(text: &str, pair: &[u8; 2]) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(pair[0], &b[from..]) {
+        let at = from + i;
+        if b.get(at + 1) == Some(&pair[1]) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Parses one log entry (possibly several lines joined by `\n`).
@@ -330,6 +345,30 @@ fn csv_field<'a>(csv: &'a str, pos: &mut usize) -> Field<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_pair_agrees_with_str_find() {
+        for text in [
+            "",
+            ")",
+            "):",
+            "a)b):c",
+            "))::",
+            "10.0.5.20(50223):postgres@appdb:[28181]:LOG:  x",
+            "[::1](5432):u@d:[1]:",
+            "é):ü]:",
+            ":[]:",
+        ] {
+            for pair in [b"):", b":[", b"]:"] {
+                let needle = std::str::from_utf8(pair).unwrap();
+                assert_eq!(
+                    find_pair(text, pair),
+                    text.find(needle),
+                    "{text:?} {needle}"
+                );
+            }
+        }
+    }
 
     fn event(text: &str) -> AuditEvent<'_> {
         match parse(text, 0..1, 0) {

@@ -7,9 +7,13 @@
 //! invocation recognise the messages it already delivered.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use aws_lambda_events::cloudwatch_logs::LogData;
+// Keys are short strings and ids, hashed per event: SipHash would cost more
+// than the rest of the folding.
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 
 use crate::classify::{Categories, Category, Rules, Verdict, statement_name};
@@ -207,6 +211,9 @@ fn or_dash(value: &str) -> String {
     }
 }
 
+/// A MySQL connection: the server and its connection id.
+type Connection<'a> = (&'a str, &'a str);
+
 /// Folds rows that repeat one statement, so it alerts once:
 /// - an Aurora TABLE row (`DROP,appdb,tmp_import,`) whose statement is in the
 ///   batch as a QUERY row of the same connection (same verb, naming the table);
@@ -229,12 +236,23 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
     let mut repeats = 0;
 
     if has_table_rows {
-        // Queries by connection; most batches have few table rows, so the
-        // queries are only looked at for those.
-        let mut queries: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        // Only the connections that have a table row need their queries
+        // indexed, and each query's verb is read once, not once per row.
+        let mut queries: HashMap<Connection<'_>, Vec<(usize, Option<&str>)>> = events
+            .iter()
+            .filter(|e| matches!(e.action, Action::Table { .. }) && e.object.is_some())
+            .map(|e| ((e.server, e.session), Vec::new()))
+            .collect();
         for (i, e) in events.iter().enumerate() {
-            if e.action == Action::Query && e.statement.is_some() {
-                queries.entry((e.server, e.session)).or_default().push(i);
+            if e.action != Action::Query {
+                continue;
+            }
+            if let (Some(sql), Some(list)) = (
+                e.statement.as_deref(),
+                queries.get_mut(&(e.server, e.session)),
+            ) {
+                let verb = leading_words(sql, e.sql_dialect, 1).first().copied();
+                list.push((i, verb));
             }
         }
         for (i, e) in events.iter().enumerate() {
@@ -244,13 +262,14 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
             };
             let table = table.rsplit('.').next().unwrap_or(table).trim_matches('`');
             let covered = queries.get(&(e.server, e.session)).is_some_and(|list| {
-                list.iter().any(|&q| {
-                    let sql = events[q].statement.as_deref().unwrap_or_default();
+                list.iter().any(|&(q, verb)| {
                     let same_verb = matches!(*operation, "READ" | "WRITE")
-                        || leading_words(sql, events[q].sql_dialect, 1)
-                            .first()
-                            .is_some_and(|verb| verb.eq_ignore_ascii_case(operation));
-                    same_verb && contains_ignore_case(sql, table)
+                        || verb.is_some_and(|verb| verb.eq_ignore_ascii_case(operation));
+                    same_verb
+                        && contains_ignore_case(
+                            events[q].statement.as_deref().unwrap_or_default(),
+                            table,
+                        )
                 })
             });
             if covered {
@@ -261,7 +280,7 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
     }
 
     if has_pgaudit {
-        let mut first: HashMap<(&str, u64, u64), usize> = HashMap::new();
+        let mut first: HashMap<(&str, u64, u64), usize> = HashMap::with_capacity(events.len());
         let mut statements: Vec<(usize, Cow<'_, str>)> = Vec::new();
         for (i, e) in events.iter().enumerate() {
             let Action::PgAudit {
@@ -272,11 +291,12 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
             else {
                 continue;
             };
-            match first.get(&(e.session, *statement_id, *substatement_id)) {
-                None => {
-                    first.insert((e.session, *statement_id, *substatement_id), i);
+            match first.entry((e.session, *statement_id, *substatement_id)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
                 }
-                Some(&kept) => {
+                Entry::Occupied(slot) => {
+                    let kept = *slot.get();
                     keep[i] = false;
                     repeats += 1;
                     if events[kept].statement.is_none()
