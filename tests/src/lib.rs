@@ -8,8 +8,12 @@
 //!   API emulator and invokes it;
 //! - [`process`]: child processes that never outlive the test;
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
+//! - [`ec2`]: moto's default subnets, for seeding an ALB;
+//! - [`elbv2`]: exact snapshots of an ALB listener's rules;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
+pub mod ec2;
+pub mod elbv2;
 pub mod lambda;
 pub mod moto;
 pub mod process;

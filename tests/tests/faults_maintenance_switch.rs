@@ -17,7 +17,6 @@ mod faults;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::io::{Read as _, Write as _};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +24,7 @@ use std::time::Duration;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::config::retry::RetryPartition;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ProtocolEnum, Rule, RuleCondition, Tag, TargetTypeEnum,
+    Action, ActionTypeEnum, ProtocolEnum, RuleCondition, Tag, TargetTypeEnum,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::client::http::{
@@ -46,6 +45,8 @@ use shared::output::Output;
 use shared::report::Report;
 use time::OffsetDateTime;
 use toilkit_tests::Moto;
+use toilkit_tests::ec2::default_subnets;
+use toilkit_tests::elbv2::{Snapshot, snapshot};
 
 const ATTEMPTS: usize = shared::aws::MAX_ATTEMPTS as usize;
 
@@ -405,40 +406,6 @@ impl HttpConnector for Connector {
 
 // The ALB in moto.
 
-/// moto's default subnets (moto seeds a default VPC in every region); an
-/// ALB needs two. The EC2 SDK is not a dependency here, so this is one
-/// plain query over HTTP/1.1.
-async fn default_subnets(moto: &Moto) -> Vec<String> {
-    let host = moto.endpoint().trim_start_matches("http://").to_owned();
-    let text = tokio::task::spawn_blocking(move || {
-        let form = "Action=DescribeSubnets&Version=2016-11-15";
-        let mut stream = std::net::TcpStream::connect(&host).expect("moto listens");
-        write!(
-            stream,
-            "POST / HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 \
-             Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{form}",
-            form.len()
-        )
-        .expect("request sent");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("response read");
-        text
-    })
-    .await
-    .unwrap();
-    let ids: Vec<String> = text
-        .split("<subnetId>")
-        .skip(1)
-        .filter_map(|s| s.split("</subnetId>").next())
-        .map(str::to_owned)
-        .take(2)
-        .collect();
-    assert_eq!(ids.len(), 2, "moto has default subnets: {text}");
-    ids
-}
-
 fn forward(target_group: &str) -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
@@ -472,7 +439,9 @@ impl Fixture {
         let alb = elb
             .create_load_balancer()
             .name(moto.unique("faults-ms"))
-            .set_subnets(Some(default_subnets(moto).await))
+            .set_subnets(Some(
+                default_subnets(moto).await.expect("moto's default subnets"),
+            ))
             .send()
             .await
             .expect("ALB created")
@@ -561,14 +530,13 @@ async fn switched_on(window: &str) -> (Fixture, Faults, App, Vec<Snapshot>, Vec<
     (fx, faults, app, before, on)
 }
 
-/// Everything DescribeRules and DescribeTags say about a listener.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    rules: Vec<Rule>,
-    tags: BTreeMap<String, Vec<(String, String)>>,
+/// What the checks below ask of a snapshot, by the function's own tags.
+trait WindowTags {
+    fn window_rules(&self, window: &str) -> Vec<&str>;
+    fn rule_with_role(&self, role: &str) -> String;
 }
 
-impl Snapshot {
+impl WindowTags for Snapshot {
     /// The rules of `window`, by role.
     fn window_rules(&self, window: &str) -> Vec<&str> {
         let mut roles: Vec<&str> = self
@@ -592,46 +560,6 @@ impl Snapshot {
             .map(|(arn, _)| arn.clone())
             .unwrap_or_else(|| panic!("no {role} rule: {self:?}"))
     }
-}
-
-async fn snapshot(elb: &Client, listener: &str) -> Snapshot {
-    let mut rules = elb
-        .describe_rules()
-        .listener_arn(listener)
-        .send()
-        .await
-        .expect("describe rules")
-        .rules()
-        .to_vec();
-    rules.sort_by_key(|r| {
-        r.priority()
-            .unwrap_or("")
-            .parse::<u32>()
-            .unwrap_or(u32::MAX)
-    });
-    let mut tags = BTreeMap::new();
-    for rule in rules.iter().filter(|r| r.is_default() != Some(true)) {
-        let arn = rule.rule_arn().unwrap();
-        let out = elb
-            .describe_tags()
-            .resource_arns(arn)
-            .send()
-            .await
-            .expect("describe tags");
-        let mut pairs: Vec<(String, String)> = out.tag_descriptions()[0]
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap().to_owned(),
-                    t.value().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        pairs.sort();
-        tags.insert(arn.to_owned(), pairs);
-    }
-    Snapshot { rules, tags }
 }
 
 fn enable(window: &str, listeners: &[String]) -> Value {

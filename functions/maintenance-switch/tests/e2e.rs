@@ -7,6 +7,7 @@ use std::path::Path;
 use aws_sdk_elasticloadbalancingv2::Client;
 use common::*;
 use serde_json::json;
+use toilkit_tests::elbv2::snapshot;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use maintenance_switch::evaluate::{HttpRequest, describe_actions, evaluate};
 use maintenance_switch::{App, Error, apply, handle};
 use serde_json::{Value, json};
 use toilkit_tests::Moto;
+use toilkit_tests::elbv2::snapshot;
 
 async fn setup() -> (&'static Moto, Client, aws_types::SdkConfig) {
     let moto = Moto::shared();

@@ -9,6 +9,7 @@ use common::*;
 use maintenance_switch::{App, Error, handle};
 use serde_json::{Value, json};
 use toilkit_tests::Moto;
+use toilkit_tests::elbv2::snapshot;
 
 struct World {
     app: App,

@@ -230,7 +230,7 @@ async fn print_rules(elb: &Elb, listener: &str) -> Result {
 /// An ALB with a web, an API and an admin target group, and the shop's
 /// rules, priority 1 included.
 async fn seed(ctx: &Ctx, elb: &Elb) -> Result<String> {
-    let subnets = default_subnets(ctx.moto.endpoint()).await?;
+    let subnets = toilkit_tests::ec2::default_subnets(&ctx.moto).await?;
     let alb = elb
         .create_load_balancer()
         .name("shop-prod")
@@ -331,36 +331,4 @@ async fn state_machine(sfn: &Sfn) -> Result<String> {
         .await?
         .state_machine_arn()
         .to_owned())
-}
-
-/// moto's default subnets, from its EC2 Query API (one query is all the
-/// demo needs, not worth an EC2 SDK client).
-async fn default_subnets(endpoint: &str) -> Result<Vec<String>> {
-    let response = shared::https::client_builder()
-        .build()?
-        .post(endpoint)
-        // moto routes a Query call to its service by the credential scope.
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, \
-             SignedHeaders=host, Signature=0",
-        )
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("Action=DescribeSubnets&Version=2016-11-15")
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    let ids: Vec<String> = response
-        .split("<subnetId>")
-        .skip(1)
-        .filter_map(|s| s.split("</subnetId>").next())
-        .map(str::to_owned)
-        .take(2)
-        .collect();
-    if ids.len() < 2 {
-        return Err("moto has no default subnets".into());
-    }
-    Ok(ids)
 }

@@ -1,13 +1,12 @@
 //! What the integration tests share: an ALB seeded in moto, the function's
-//! App pointed at it, and exact snapshots of a listener's rules.
+//! App pointed at it, and the layout of a listener's rules (the snapshots
+//! themselves are `toilkit_tests::elbv2`).
 #![allow(dead_code)]
-
-use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum, Rule, RuleCondition, Tag, TargetTypeEnum,
+    RedirectActionStatusCodeEnum, RuleCondition, Tag, TargetTypeEnum,
 };
 use aws_types::SdkConfig;
 use lambda_runtime::{Context, LambdaEvent};
@@ -15,6 +14,8 @@ use maintenance_switch::{App, Config};
 use serde_json::Value;
 use shared::output::Output;
 use toilkit_tests::Moto;
+use toilkit_tests::ec2::default_subnets;
+use toilkit_tests::elbv2::Snapshot;
 
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:maintenance-switch";
 
@@ -27,37 +28,8 @@ pub struct Alb {
     pub maintenance: String,
 }
 
-/// moto's default subnets (moto seeds a default VPC in every region).
-pub async fn default_subnets(moto: &Moto) -> Vec<String> {
-    let body = shared::https::client_builder()
-        .build()
-        .expect("an HTTP client with default settings builds")
-        .post(moto.endpoint())
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("Action=DescribeSubnets&Version=2016-11-15")
-        .send()
-        .await
-        .expect("DescribeSubnets")
-        .text()
-        .await
-        .expect("DescribeSubnets body");
-    let ids: Vec<String> = body
-        .split("<subnetId>")
-        .skip(1)
-        .filter_map(|s| s.split("</subnetId>").next())
-        .map(str::to_owned)
-        .take(2)
-        .collect();
-    assert_eq!(ids.len(), 2, "moto has default subnets: {body}");
-    ids
-}
-
 pub async fn alb(moto: &Moto, elb: &Client) -> Alb {
-    let subnets = default_subnets(moto).await;
+    let subnets = default_subnets(moto).await.expect("moto's default subnets");
     let name = moto.unique("shop");
     let arn = elb
         .create_load_balancer()
@@ -178,47 +150,6 @@ pub async fn rule(
         .rule_arn()
         .unwrap()
         .to_owned()
-}
-
-/// Everything DescribeRules and DescribeTags say about a listener.
-#[derive(Debug, PartialEq)]
-pub struct Snapshot {
-    pub rules: Vec<Rule>,
-    pub tags: BTreeMap<String, Vec<(String, String)>>,
-}
-
-pub async fn snapshot(elb: &Client, listener: &str) -> Snapshot {
-    let rules = elb
-        .describe_rules()
-        .listener_arn(listener)
-        .send()
-        .await
-        .expect("describe rules")
-        .rules()
-        .to_vec();
-    let mut tags = BTreeMap::new();
-    for rule in rules.iter().filter(|r| r.is_default() != Some(true)) {
-        let arn = rule.rule_arn().unwrap();
-        let out = elb
-            .describe_tags()
-            .resource_arns(arn)
-            .send()
-            .await
-            .expect("describe tags");
-        let mut pairs: Vec<(String, String)> = out.tag_descriptions()[0]
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap().to_owned(),
-                    t.value().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        pairs.sort();
-        tags.insert(arn.to_owned(), pairs);
-    }
-    Snapshot { rules, tags }
 }
 
 /// (priority, first action type, first path value or field) per rule, in priority order.
