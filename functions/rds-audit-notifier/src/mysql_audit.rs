@@ -19,12 +19,15 @@ use crate::event::{Action, AuditEvent, Parsed, civil_to_us, digits};
 pub fn parse(text: &str, events: Range<usize>) -> Parsed<'_> {
     let mut fields = [""; 8];
     let mut start = 0;
+    // One pass over the commas: a searcher per field costs more than the
+    // short fields themselves.
+    let mut commas = memchr::memchr_iter(b',', text.as_bytes());
     for field in &mut fields {
-        let Some(comma) = text[start..].find(',') else {
+        let Some(comma) = commas.next() else {
             return Parsed::Invalid("fewer than 10 comma-separated fields");
         };
-        *field = &text[start..start + comma];
-        start += comma + 1;
+        *field = &text[start..comma];
+        start = comma + 1;
     }
     let [
         timestamp,
@@ -59,7 +62,7 @@ pub fn parse(text: &str, events: Range<usize>) -> Parsed<'_> {
             Quoted::Open => return Parsed::Incomplete,
         }
     } else {
-        match rest.rfind(',') {
+        match memchr::memrchr(b',', rest.as_bytes()) {
             Some(comma) => (Cow::Borrowed(&rest[..comma]), false, &rest[comma + 1..]),
             None => return Parsed::Invalid("fewer than 10 comma-separated fields"),
         }
@@ -167,13 +170,19 @@ fn quoted_object(text: &str) -> Quoted<'_> {
     let b = text.as_bytes();
     let mut i = 1;
     let mut escaped = false;
-    while i < b.len() {
+    // Statements are long and escapes rare: jump between the two bytes
+    // that matter.
+    while let Some(at) = b
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'\\', b'\'', rest))
+    {
+        i += at;
         match b[i] {
             b'\\' => {
                 escaped = true;
                 i += 2;
             }
-            b'\'' => {
+            _ => {
                 let raw = &text[1..i];
                 let value = if escaped {
                     Cow::Owned(unescape(raw))
@@ -185,7 +194,6 @@ fn quoted_object(text: &str) -> Quoted<'_> {
                     after: &text[i + 1..],
                 };
             }
-            _ => i += 1,
         }
     }
     Quoted::Open
@@ -219,6 +227,44 @@ fn unescape(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-by-byte reading `quoted_object` jumps through with memchr.
+    fn quoted_reference(text: &str) -> Option<(String, &str)> {
+        let b = text.as_bytes();
+        let mut i = 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'\'' => return Some((unescape(&text[1..i]), &text[i + 1..])),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn quoted_object_agrees_with_a_byte_by_byte_reading() {
+        for text in [
+            "'",
+            "''",
+            "'a',0",
+            r"'\\',0",
+            r"'\'",
+            r"'\",
+            r"'it\'s',0",
+            r"'a\\\'b',0",
+            r"'ends in a backslash\\'",
+            r"'x\y\'z\\',1,'q'",
+            "'é\\'ü',0",
+            "'open",
+        ] {
+            let fast = match quoted_object(text) {
+                Quoted::Closed { value, after } => Some((value.into_owned(), after)),
+                Quoted::Open => None,
+            };
+            assert_eq!(fast, quoted_reference(text), "{text:?}");
+        }
+    }
 
     fn event(text: &str) -> AuditEvent<'_> {
         match parse(text, 0..1) {

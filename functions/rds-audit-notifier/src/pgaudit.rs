@@ -53,7 +53,7 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
     let rest = &line[19..];
     // ` UTC:` — the zone is a name; only UTC can be converted without a table.
     let rest = rest.strip_prefix(' ')?;
-    let zone_end = rest.find(':')?;
+    let zone_end = find_byte(rest, b':')?;
     let zone = &rest[..zone_end];
     if zone.is_empty() || zone.len() > 8 || zone.contains(' ') {
         return None;
@@ -73,17 +73,17 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
         ("[local]", rest)
     } else if let Some(end) = find_pair(rest, b"):") {
         let remote = &rest[..end];
-        let host = remote.rfind('(').map_or(remote, |open| &remote[..open]);
+        let host = memchr::memrchr(b'(', remote.as_bytes()).map_or(remote, |open| &remote[..open]);
         (host, &rest[end + 2..])
     } else {
-        let end = rest.find(':')?;
+        let end = find_byte(rest, b':')?;
         (&rest[..end], &rest[end + 1..])
     };
 
     // %u@%d:[%p]: — a user name may hold `@`, so split at the last one.
     let pid_start = find_pair(rest, b":[")?;
     let user_db = &rest[..pid_start];
-    let at = user_db.rfind('@')?;
+    let at = memchr::memrchr(b'@', user_db.as_bytes())?;
     let (user, database) = (&user_db[..at], &user_db[at + 1..]);
     let rest = &rest[pid_start + 2..];
     let pid_end = find_pair(rest, b"]:")?;
@@ -91,7 +91,7 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
     digits(pid.as_bytes())?;
     let rest = &rest[pid_end + 2..];
 
-    let severity_end = rest.find(':')?;
+    let severity_end = find_byte(rest, b':')?;
     let severity = &rest[..severity_end];
     if severity.is_empty()
         || !severity
@@ -110,6 +110,12 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
         severity,
         message,
     })
+}
+
+/// `text.find(byte)` for an ASCII byte: `str::find(char)` compares each
+/// candidate through `memcmp`, a call per match.
+fn find_byte(text: &str, byte: u8) -> Option<usize> {
+    memchr::memchr(byte, text.as_bytes())
 }
 
 /// `text.find(pair)` for two ASCII bytes: a string pattern sets up a
@@ -313,14 +319,14 @@ fn csv_field<'a>(csv: &'a str, pos: &mut usize) -> Field<'a> {
     let b = csv.as_bytes();
     let start = *pos;
     if b.get(start) != Some(&b'"') {
-        let end = csv[start..].find(',').map_or(csv.len(), |i| start + i);
+        let end = memchr::memchr(b',', &b[start..]).map_or(csv.len(), |i| start + i);
         *pos = end;
         return Field::Value(Cow::Borrowed(&csv[start..end]));
     }
     let mut i = start + 1;
     let mut doubled = false;
     loop {
-        let Some(quote) = csv[i..].find('"') else {
+        let Some(quote) = memchr::memchr(b'"', &b[i..]) else {
             return Field::Open;
         };
         i += quote;

@@ -103,11 +103,16 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
     let mut lines = Vec::with_capacity(data.log_events.len());
     for (event, entry) in data.log_events.iter().enumerate() {
         let message = entry.message.strip_suffix('\n').unwrap_or(&entry.message);
-        for text in message.split('\n') {
+        // `split('\n')`, by memchr: the char searcher costs a call per line.
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', message.as_bytes()).chain([message.len()]);
+        for end in ends {
+            let text = &message[start..end];
             lines.push(Line {
                 event,
                 text: text.strip_suffix('\r').unwrap_or(text),
             });
+            start = end + 1;
         }
     }
     let fallback = |event: usize| data.log_events[event].timestamp.saturating_mul(1000);
