@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use regex::Regex;
 use shared::pattern::Pattern;
 
+use crate::dialect::SqlDialect;
 use crate::event::{Action, AuditEvent};
 use crate::sql::leading_words;
 
@@ -234,7 +235,7 @@ pub fn intrinsic(event: &AuditEvent<'_>) -> Categories {
             if let Some(c) = event
                 .statement
                 .as_deref()
-                .and_then(|s| statement_category(s, event))
+                .and_then(|s| statement_category(s, event.sql_dialect))
             {
                 set.insert(c);
             }
@@ -255,7 +256,7 @@ pub fn intrinsic(event: &AuditEvent<'_>) -> Categories {
             let from_statement = event
                 .statement
                 .as_deref()
-                .and_then(|s| statement_category(s, event));
+                .and_then(|s| statement_category(s, event.sql_dialect));
             for c in [from_command, from_statement].into_iter().flatten() {
                 set.insert(c);
             }
@@ -271,9 +272,23 @@ pub fn intrinsic(event: &AuditEvent<'_>) -> Categories {
     set
 }
 
-fn statement_category(sql: &str, event: &AuditEvent<'_>) -> Option<Category> {
-    verb_category(&leading_words(sql, event.sql_dialect, 4))
+fn statement_category(sql: &str, dialect: SqlDialect) -> Option<Category> {
+    // Most statements are decided by their verb alone (`SELECT`, `UPDATE`,
+    // `GRANT`): only the verbs `verb_category` reads further need more words.
+    let first = leading_words(sql, dialect, 1);
+    let verb = first.first()?;
+    if NEEDS_MORE_WORDS
+        .iter()
+        .any(|w| verb.eq_ignore_ascii_case(w))
+    {
+        verb_category(&leading_words(sql, dialect, 4))
+    } else {
+        verb_category(&first)
+    }
 }
+
+/// The verbs whose category depends on the words after them.
+const NEEDS_MORE_WORDS: [&str; 6] = ["SET", "FLUSH", "DROP", "ALTER", "CREATE", "RENAME"];
 
 /// `ddl` or `account` from a statement's first words.
 pub fn verb_category(words: &[&str]) -> Option<Category> {
@@ -347,7 +362,6 @@ pub fn statement_name(sql: &str, dialect: crate::dialect::SqlDialect) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialect::SqlDialect;
     use crate::event::Parsed;
 
     fn words(sql: &str) -> Option<Category> {
@@ -394,6 +408,44 @@ mod tests {
             "-- only a comment",
         ] {
             assert_eq!(words(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn reading_only_the_verb_when_it_decides_agrees_with_reading_four_words() {
+        let verbs = [
+            "GRANT", "revoke", "SET", "set", "FLUSH", "REASSIGN", "DROP", "drop", "ALTER",
+            "CREATE", "create", "RENAME", "TRUNCATE", "SELECT", "UPDATE", "INSERT", "CALL", "SHOW",
+            "",
+        ];
+        let rests = [
+            "",
+            "PASSWORD FOR bob = 'x'",
+            "DEFAULT ROLE r TO bob",
+            "DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO r",
+            "PRIVILEGES",
+            "OWNED BY a",
+            "OR REPLACE USER x",
+            "USER x",
+            "ROLE app",
+            "GROUP g",
+            "TABLE t (a int)",
+            "/* c */ USER x",
+            "DEFINER=`a`@`%` PROCEDURE p()",
+            "NAMES utf8",
+        ];
+        for dialect in [SqlDialect::MySql, SqlDialect::Postgres] {
+            for verb in verbs {
+                for rest in rests {
+                    for sql in [format!("{verb} {rest}"), format!("/* x */ ({verb} {rest}")] {
+                        assert_eq!(
+                            statement_category(&sql, dialect),
+                            verb_category(&leading_words(&sql, dialect, 4)),
+                            "{sql}"
+                        );
+                    }
+                }
+            }
         }
     }
 
