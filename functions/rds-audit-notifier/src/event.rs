@@ -120,18 +120,50 @@ pub fn digits(bytes: &[u8]) -> Option<i64> {
 /// Formats microseconds since the epoch as `2023-11-14 22:13:25 UTC`.
 pub fn format_time(time_us: i64) -> String {
     let seconds = time_us.div_euclid(1_000_000);
-    match time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => format!("{time_us} µs since the epoch"),
+    // The years `time` (the crate that did this before) accepts, kept so the
+    // text for an absurd timestamp stays what it was.
+    if !(-377_705_116_800..=253_402_300_799).contains(&seconds) {
+        return format!("{time_us} µs since the epoch");
     }
+    let (days, clock) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (clock / 3600, clock / 60 % 60, clock % 60);
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC");
+    }
+    // Per alert: digits by hand cost a fraction of the formatting machinery.
+    let mut out = String::with_capacity(23);
+    for (value, width, sep) in [
+        (y, 4, '-'),
+        (m, 2, '-'),
+        (d, 2, ' '),
+        (hh, 2, ':'),
+        (mm, 2, ':'),
+        (ss, 2, ' '),
+    ] {
+        for place in (0..width).rev() {
+            let digit = (value / 10i64.pow(place)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+        out.push(sep);
+    }
+    out.push_str("UTC");
+    out
+}
+
+/// Year, month and day of a day count since the epoch; the inverse of the
+/// day count in [`civil_to_us`] (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 #[cfg(test)]
@@ -155,6 +187,56 @@ mod tests {
             format_time(1_700_000_000_123_456),
             "2023-11-14 22:13:20 UTC"
         );
+    }
+
+    /// What `format_time` printed when it went through the `time` crate.
+    fn format_time_with_the_time_crate(time_us: i64) -> String {
+        match time::OffsetDateTime::from_unix_timestamp(time_us.div_euclid(1_000_000)) {
+            Ok(t) => format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            Err(_) => format!("{time_us} µs since the epoch"),
+        }
+    }
+
+    #[test]
+    fn format_time_agrees_with_the_time_crate() {
+        let mut samples = vec![
+            i64::MIN,
+            i64::MAX,
+            -1,
+            0,
+            1,
+            -377_705_116_800_000_000,
+            -377_705_116_800_000_001,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+            -62_167_219_200_000_000,
+            -62_167_219_200_000_001,
+            951_782_400_000_000,
+            4_107_456_000_000_000,
+        ];
+        // Every day boundary and a point inside it, 1900 to 2100, and a
+        // stride through the whole accepted range.
+        let mut t = -2_208_988_800_000_000i64;
+        while t < 4_102_444_800_000_000 {
+            samples.extend([t - 1, t, t + 45_296_789_012]);
+            t += 86_400_000_000;
+        }
+        let mut t = -377_705_116_800_000_000i64;
+        while t < 253_402_300_800_000_000 {
+            samples.push(t);
+            t += 9_876_543_210_987;
+        }
+        for us in samples {
+            assert_eq!(format_time(us), format_time_with_the_time_crate(us), "{us}");
+        }
     }
 }
 
