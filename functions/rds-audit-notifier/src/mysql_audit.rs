@@ -200,13 +200,13 @@ fn quoted_object(text: &str) -> Quoted<'_> {
 }
 
 fn unescape(raw: &str) -> String {
+    // Most statements quote a value, so most are unescaped: copy the runs
+    // between backslashes whole rather than char by char.
     let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        out.push_str(&rest[..at]);
+        let mut chars = rest[at + 1..].chars();
         match chars.next() {
             Some('\'') => out.push('\''),
             Some('\\') => out.push('\\'),
@@ -220,13 +220,58 @@ fn unescape(raw: &str) -> String {
             }
             None => out.push('\\'),
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The char-by-char unescaping `unescape` copies runs of.
+    fn unescape_reference(raw: &str) -> String {
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('\'') => out.push('\''),
+                Some('\\') => out.push('\\'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn unescape_agrees_with_a_char_by_char_reading() {
+        for raw in [
+            "",
+            "plain",
+            "\\",
+            "\\\\",
+            "a\\",
+            "\\'a\\'",
+            "it\\'s \\\\ \\n\\r\\t end",
+            "\\x\\é\\\\\\",
+            "é\\'ü\\",
+            "SELECT \\'a\\\\\\'b\\'\\nFROM t\\tx",
+        ] {
+            assert_eq!(unescape(raw), unescape_reference(raw), "{raw:?}");
+        }
+    }
 
     /// The byte-by-byte reading `quoted_object` jumps through with memchr.
     fn quoted_reference(text: &str) -> Option<(String, &str)> {
