@@ -207,23 +207,28 @@ fn unescape(raw: &str) -> String {
     while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         let mut chars = rest[at + 1..].chars();
-        match chars.next() {
-            Some('\'') => out.push('\''),
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            // Not an escape the plugin writes: keep it as it was.
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
+        push_escape(&mut out, chars.next());
         rest = chars.as_str();
     }
     out.push_str(rest);
     out
+}
+
+/// What a backslash followed by `next` stands for.
+fn push_escape(out: &mut String, next: Option<char>) {
+    match next {
+        Some('\'') => out.push('\''),
+        Some('\\') => out.push('\\'),
+        Some('n') => out.push('\n'),
+        Some('r') => out.push('\r'),
+        Some('t') => out.push('\t'),
+        // Not an escape the plugin writes: keep it as it was.
+        Some(other) => {
+            out.push('\\');
+            out.push(other);
+        }
+        None => out.push('\\'),
+    }
 }
 
 #[cfg(test)]
@@ -239,18 +244,7 @@ mod tests {
                 out.push(c);
                 continue;
             }
-            match chars.next() {
-                Some('\'') => out.push('\''),
-                Some('\\') => out.push('\\'),
-                Some('n') => out.push('\n'),
-                Some('r') => out.push('\r'),
-                Some('t') => out.push('\t'),
-                Some(other) => {
-                    out.push('\\');
-                    out.push(other);
-                }
-                None => out.push('\\'),
-            }
+            push_escape(&mut out, chars.next());
         }
         out
     }
