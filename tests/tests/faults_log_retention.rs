@@ -1,8 +1,9 @@
 //! Fault injection for log-retention (aws-smithy-mocks): a 5xx storm in the
 //! middle of the DescribeLogGroups pagination, within the SDK's retry budget
 //! and past it (where the sweep stops without acting on the groups it had
-//! listed: the next run redoes them). (Throttling of PutRetentionPolicy is covered in the
-//! function's own `tests/throttling.rs`.) No group may be lost silently: a
+//! listed: the next run redoes them), and throttling of PutRetentionPolicy
+//! (retried within the budget; a group throttled past it is reported failed
+//! while every other group completes). No group may be lost silently: a
 //! sweep either reaches every page or reports, with its region, that the
 //! listing failed, while what it did change is reported as applied.
 
@@ -19,6 +20,7 @@ use serde_json::json;
 use shared::Deadline;
 use shared::output::Output;
 
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
 const UNAVAILABLE: &str =
     r#"{"__type":"ServiceUnavailableException","message":"The service is unavailable"}"#;
 
@@ -47,31 +49,18 @@ fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
     )
 }
 
-/// A sweep of one region whose second listing page first meets `failures`
-/// 503 answers.
-async fn sweep_through(failures: usize) -> (shared::report::Report, Rule, Rule) {
-    let first = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
-        .match_requests(|r| r.next_token().is_none())
-        .then_output(|| page(&["/app/a", "/app/b", "/app/c"], Some("page-2")));
-    let second = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
-        .match_requests(|r| r.next_token() == Some("page-2"))
-        .sequence()
-        .http_status(503, Some(UNAVAILABLE.to_owned()))
-        .times(failures)
-        .output(|| page(&["/app/d", "/app/e"], None))
-        .repeatedly()
-        .build();
-    let put = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
-        .then_output(|| PutRetentionPolicyOutput::builder().build());
+/// One sweep of one region (`RETENTION_DAYS=30`) whose CloudWatch Logs
+/// calls are answered by `logs_rules`, with no tags and toilkit's retry
+/// policy on shortened backoffs.
+async fn sweep(logs_rules: &[&Rule]) -> shared::report::Report {
     let tags = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
         .then_output(|| GetResourcesOutput::builder().build());
-
     let sdk = faults::sdk_config().await;
     let calls = CallCounter::default();
     let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
         .retry_config(fast_retry())
         .http_client(create_mock_http_client())
-        .interceptor(interceptor(&[&first, &second, &put]))
+        .interceptor(interceptor(logs_rules))
         .interceptor(calls.clone())
         .build();
     let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
@@ -93,9 +82,28 @@ async fn sweep_through(failures: usize) -> (shared::report::Report, Rule, Rule) 
         Output::default(),
         calls,
     );
-    let report = log_retention::run(&json!({}), &app, Deadline::unbounded())
+    log_retention::run(&json!({}), &app, Deadline::unbounded())
         .await
-        .expect("a sweep always ends in a report");
+        .expect("a sweep always ends in a report")
+}
+
+/// A sweep of one region whose second listing page first meets `failures`
+/// 503 answers.
+async fn sweep_through(failures: usize) -> (shared::report::Report, Rule, Rule) {
+    let first = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| page(&["/app/a", "/app/b", "/app/c"], Some("page-2")));
+    let second = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .sequence()
+        .http_status(503, Some(UNAVAILABLE.to_owned()))
+        .times(failures)
+        .output(|| page(&["/app/d", "/app/e"], None))
+        .repeatedly()
+        .build();
+    let put = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+        .then_output(|| PutRetentionPolicyOutput::builder().build());
+    let report = sweep(&[&first, &second, &put]).await;
     (report, second, put)
 }
 
@@ -153,4 +161,62 @@ async fn a_5xx_storm_past_the_retry_budget_reports_the_listing_failure_and_what_
         "never claimed complete"
     );
     assert!(!report.succeeded());
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_and_the_other_groups_complete() {
+    const OTHERS: usize = 20;
+    let list = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups).then_output(|| {
+        let mut names: Vec<String> = (0..OTHERS).map(|i| format!("/app/{i:02}")).collect();
+        names.push("/app/throttled-twice".into());
+        names.push("/app/always-throttled".into());
+        page(&names.iter().map(String::as_str).collect::<Vec<_>>(), None)
+    });
+    let twice = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+        .match_requests(|r| r.log_group_name() == Some("/app/throttled-twice"))
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_owned()))
+        .times(2)
+        .output(|| PutRetentionPolicyOutput::builder().build())
+        .build();
+    let always = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+        .match_requests(|r| r.log_group_name() == Some("/app/always-throttled"))
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_owned()))
+        .repeatedly()
+        .build();
+    let put = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+        .then_output(|| PutRetentionPolicyOutput::builder().build());
+
+    let report = sweep(&[&list, &twice, &always, &put]).await;
+
+    assert_eq!(twice.num_calls(), 3, "two throttles, then success");
+    assert_eq!(
+        always.num_calls(),
+        shared::aws::MAX_ATTEMPTS as usize,
+        "retried up to the attempt limit"
+    );
+    assert_eq!(report.counter("groups_changed"), OTHERS as u64 + 1);
+    assert!(
+        report
+            .applied
+            .iter()
+            .any(|a| a.target == "/app/throttled-twice")
+    );
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    let failure = &report.failed[0];
+    assert_eq!(failure.target, "/app/always-throttled");
+    assert_eq!(failure.action, "set_retention");
+    assert!(
+        failure.error.contains("ThrottlingException"),
+        "{}",
+        failure.error
+    );
+    assert_eq!(report.counter("errors"), 1);
+    assert!(!report.stopped_early);
+    // Every attempt is counted: the retries are API calls too.
+    assert_eq!(
+        report.counter("api_calls.PutRetentionPolicy"),
+        OTHERS as u64 + 3 + u64::from(shared::aws::MAX_ATTEMPTS)
+    );
 }
