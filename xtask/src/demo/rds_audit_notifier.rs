@@ -173,26 +173,6 @@ fn sample_lines(name: &str) -> Vec<String> {
 }
 
 async fn create_table(ctx: &Ctx, table: &str) -> Result {
-    use dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    dynamodb::Client::new(&ctx.sdk)
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await?;
+    toilkit_tests::tables::create_pk_table(&dynamodb::Client::new(&ctx.sdk), table).await?;
     Ok(())
 }
