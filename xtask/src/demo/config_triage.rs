@@ -514,24 +514,12 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ` (days-to-civil, proleptic Gregorian).
+/// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ`, as Config writes its times.
 fn rfc3339(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .expect("demo times are near now")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a UTC time formats as RFC 3339")
 }
 
 fn change_event(rule: &str, kind: &str, id: &str, new: &str, old: Option<&str>, at: i64) -> Value {
