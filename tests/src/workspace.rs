@@ -15,15 +15,15 @@ pub fn venv_bin(tool: &str) -> PathBuf {
     root().join(".venv").join("bin").join(tool)
 }
 
-/// The shared sample inputs beside the repository (`../shared/samples`).
+/// The sample inputs in the formats AWS really emits (`tests/fixtures`).
 /// `TOILKIT_SAMPLES` overrides it.
 pub fn samples_dir() -> PathBuf {
     std::env::var_os("TOILKIT_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("..").join("shared").join("samples"))
+        .unwrap_or_else(|| root().join("tests").join("fixtures"))
 }
 
-/// The text of one shared sample.
+/// The text of one sample.
 pub fn sample(name: &str) -> String {
     let path = samples_dir().join(name);
     std::fs::read_to_string(&path)
