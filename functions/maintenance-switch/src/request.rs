@@ -41,7 +41,27 @@ pub const MAX_WINDOW_ID_CHARS: usize = 80;
 /// The header whose values are client addresses, not secrets.
 pub const FORWARDED_FOR: &str = "X-Forwarded-For";
 
-const KNOWN_FIELDS: [&str; 17] = [
+/// Headers that carry a client's address. A client can send any of them
+/// itself, with any address in it: ALB passes a client's `X-Forwarded-For`
+/// on and only appends the address it sees, and an http-header condition
+/// matches any copy of the header in the request. A bypass on one of them
+/// lets anyone through who claims an allowlisted address.
+pub const CLIENT_ADDRESS_HEADERS: [&str; 8] = [
+    FORWARDED_FOR,
+    "Forwarded",
+    "X-Real-IP",
+    "True-Client-IP",
+    "X-Client-IP",
+    "X-Cluster-Client-IP",
+    "CF-Connecting-IP",
+    "Fastly-Client-IP",
+];
+
+/// ALB matches these as wildcards in http-header values (`*` any run of
+/// characters, `?` one character) and has no escape for them.
+pub const HEADER_WILDCARDS: [char; 2] = ['*', '?'];
+
+const KNOWN_FIELDS: [&str; 18] = [
     "action",
     "window_id",
     "listener_arns",
@@ -59,6 +79,7 @@ const KNOWN_FIELDS: [&str; 17] = [
     "window",
     "event",
     "error",
+    "execution_arn",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -256,6 +277,10 @@ pub struct Request {
     pub notify_topic_arn: Option<String>,
     /// For notify.
     pub notice: Option<Notice>,
+    /// For enable, sent by the window state machine: its own execution.
+    /// Enable checks it is still running before and after it writes, so a
+    /// window cancelled while the task is in flight is not left on.
+    pub execution_arn: Option<String>,
 }
 
 /// The request as sent; every field optional until checked.
@@ -277,6 +302,7 @@ struct Raw {
     dry_run: Option<bool>,
     event: Option<String>,
     error: Option<Value>,
+    execution_arn: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,6 +385,14 @@ impl Request {
             ));
         }
 
+        if let Some(arn) = &raw.execution_arn
+            && !(arn.starts_with("arn:") && arn.contains(":states:") && arn.contains(":execution:"))
+        {
+            problems.push(format!(
+                "execution_arn {arn:?} is not a Step Functions execution ARN"
+            ));
+        }
+
         let (needs_window_id, needs_listeners) = match action {
             Some(Action::Enable | Action::Schedule) => (true, true),
             Some(Action::Disable | Action::Status) => (false, true),
@@ -438,6 +472,7 @@ impl Request {
                 times,
                 notify_topic_arn: raw.notify_topic_arn,
                 notice,
+                execution_arn: raw.execution_arn,
             }),
             _ => Err(Error::InvalidRequest(problems)),
         }
@@ -647,6 +682,15 @@ fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHead
                 h.name
             ));
         }
+        if CLIENT_ADDRESS_HEADERS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&h.name))
+        {
+            problems.push(format!(
+                "bypass_header {:?} is refused: a client can send this header itself with any address in it (ALB keeps a client's X-Forwarded-For and only appends the address it sees, and a rule matches any copy of the header), so anyone could get through; put the addresses in bypass_cidrs, or use a secret header",
+                h.name
+            ));
+        }
         if h.values.is_empty() {
             problems.push(format!("bypass_header {:?} has no values", h.name));
         }
@@ -655,6 +699,13 @@ fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHead
             if v.is_empty() || v.chars().count() > MAX_HEADER_VALUE_CHARS {
                 problems.push(format!(
                     "bypass_header {:?} value #{} must be 1 to {MAX_HEADER_VALUE_CHARS} characters",
+                    h.name,
+                    i + 1
+                ));
+            }
+            if v.contains(HEADER_WILDCARDS) {
+                problems.push(format!(
+                    "bypass_header {:?} value #{} contains '*' or '?', which ALB matches as wildcards in header values (they cannot be escaped), so other values would get through; use a long random token of letters, digits, '-' and '_'",
                     h.name,
                     i + 1
                 ));
@@ -939,6 +990,8 @@ mod tests {
 
     #[test]
     fn the_state_machine_shape_merges_the_window_fields() {
+        // A window scheduled before X-Forwarded-For bypasses were refused
+        // still ends: disable does not check the bypass settings.
         let req = parse(json!({"action": "disable", "window": {
             "window_id": "w9", "listener_arns": [L1], "start_at": "2026-12-01T22:00:00Z",
             "end_at": "2026-12-01T23:00:00Z", "mode": "fixed-response",
@@ -954,19 +1007,70 @@ mod tests {
         let req = parse(
             json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
             "bypass_header": [{"name": "X-Maintenance-Bypass", "values": ["hunter2-token"]},
-                              {"name": "x-forwarded-for", "values": ["198.51.100.*"]}]}),
+                              {"name": "X-Team", "values": ["fake-team-1", "fake-team-2"]}]}),
         )
         .unwrap();
         let window = req.window.clone().unwrap();
         let shown = format!("{req:?} {}", window.summary());
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("198.51.100.*"), "{shown}");
+        assert!(!shown.contains("fake-team"), "{shown}");
         assert!(shown.contains("1 secret value(s) not shown"), "{shown}");
+        assert!(shown.contains("2 secret value(s) not shown"), "{shown}");
         // The state machine's input does carry it: enable needs it.
         assert!(
             Value::Object(window.to_fields())
                 .to_string()
                 .contains("hunter2-token")
+        );
+    }
+
+    #[test]
+    fn header_bypasses_a_client_can_forge_are_refused() {
+        let problems = problems(
+            json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+            "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+            "bypass_header": [
+                {"name": "X-Forwarded-For", "values": ["203.0.113.7"]},
+                {"name": "true-client-ip", "values": ["203.0.113.7"]},
+                {"name": "X-Bypass", "values": ["fake-?oken", "fake-token-ok", "*"]}]}),
+        );
+        let text = problems.join("\n");
+        assert_eq!(problems.len(), 4, "{text}");
+        assert!(
+            text.contains("bypass_header \"X-Forwarded-For\" is refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bypass_header \"true-client-ip\" is refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"X-Bypass\" value #1 contains '*' or '?'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"X-Bypass\" value #3 contains '*' or '?'"),
+            "{text}"
+        );
+        assert!(!text.contains("fake-"), "secrets are not echoed: {text}");
+    }
+
+    #[test]
+    fn enable_takes_the_execution_that_sent_it() {
+        let arn = "arn:aws:states:eu-west-1:123456789012:execution:maintenance-window:w";
+        let req = parse(
+            json!({"action": "enable", "window": {"window_id": "w", "listener_arns": [L1]},
+            "execution_arn": arn}),
+        )
+        .unwrap();
+        assert_eq!(req.execution_arn.as_deref(), Some(arn));
+        let problems = problems(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "execution_arn": "release-1"}),
+        );
+        assert_eq!(
+            problems,
+            ["execution_arn \"release-1\" is not a Step Functions execution ARN"]
         );
     }
 }

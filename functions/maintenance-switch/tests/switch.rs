@@ -465,3 +465,55 @@ async fn a_rollback_that_cannot_finish_says_exactly_what_is_left() {
     assert_eq!(r.details["listeners"][0]["leftover_rules"], Value::from(0));
     assert_eq!(snapshot(&elb, &a).await, before_a);
 }
+
+#[tokio::test]
+async fn unsafe_header_bypasses_are_refused_naming_the_header() {
+    let (moto, elb, sdk) = setup().await;
+    let alb = alb(moto, &elb).await;
+    let l = listener(&elb, &alb, 80).await;
+    let before = snapshot(&elb, &l).await;
+    let app = app(&sdk, None);
+
+    // `*` and `?` are wildcards to ALB: this secret would let `a-token-ANYTHING` through.
+    let err = handle(
+        event(
+            json!({"action": "enable", "window_id": "w-wild", "listener_arns": [l],
+                     "bypass_header": {"name": "X-Maintenance-Bypass",
+                                       "values": ["fake-token-0001", "a-token-*"]}}),
+        ),
+        &app,
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{text}");
+    assert!(
+        text.contains("bypass_header \"X-Maintenance-Bypass\" value #2")
+            && text.contains("wildcard"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("a-token-"),
+        "the secret is not echoed: {text}"
+    );
+
+    // A client sends its own X-Forwarded-For, and ALB keeps it.
+    for values in [json!(["203.0.113.*"]), json!(["203.0.113.7"])] {
+        let err = handle(
+            event(
+                json!({"action": "enable", "window_id": "w-xff", "listener_arns": [l],
+                         "bypass_header": {"name": "x-forwarded-for", "values": values}}),
+            ),
+            &app,
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{text}");
+        assert!(
+            text.contains("bypass_header \"x-forwarded-for\"") && text.contains("bypass_cidrs"),
+            "{text}"
+        );
+    }
+    assert_eq!(snapshot(&elb, &l).await, before, "nothing was changed");
+}
