@@ -69,7 +69,9 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         _ => event.payload,
     };
     let mut report = Report::new(FUNCTION, false);
-    let result = run(&payload, app, &deadline, &mut report).await;
+    // Boxed: the actions' nested SDK futures are otherwise too deep for the
+    // compiler's layout query in the binary's `main`.
+    let result = Box::pin(run(&payload, app, &deadline, &mut report)).await;
     if let Err(error) = &result {
         report.detail(
             "error",

@@ -62,6 +62,28 @@ async fn record_fresh_status(app: &App, states: &[ListenerState], report: &mut R
     record_status(&fresh, report);
 }
 
+/// Every listener that exists, in the order given, and the ARNs of those
+/// that do not. Leaving maintenance uses this: a listener deleted during
+/// the window must not keep the others in maintenance.
+async fn read_present(
+    app: &App,
+    listener_arns: &[String],
+) -> Result<(Vec<ListenerState>, Vec<String>), Error> {
+    let (defaults, mut missing) = apply::find_listeners(&app.elb, listener_arns).await?;
+    let mut states = Vec::with_capacity(defaults.len());
+    for arn in listener_arns {
+        let Some(default_actions) = defaults.get(arn) else {
+            continue;
+        };
+        match apply::load(&app.elb, arn, default_actions.clone()).await {
+            Ok(state) => states.push(state),
+            Err(Error::ListenersNotFound(_)) => missing.push(arn.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((states, missing))
+}
+
 pub async fn enable(
     app: &App,
     window: &WindowSpec,
@@ -256,7 +278,14 @@ pub async fn disable(
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let states = read(app, listener_arns, None).await?;
+    let (states, missing) = read_present(app, listener_arns).await?;
+    for arn in &missing {
+        report.fail(
+            arn,
+            "disable",
+            "listener not found: nothing to restore there (deleting a listener deletes its rules); the other listeners are restored",
+        );
+    }
     let plans: Vec<DisablePlan> = states
         .iter()
         .map(|s| plan::plan_disable(window_id, s))
@@ -325,7 +354,7 @@ pub async fn disable(
     }
     report.detail(
         "disable",
-        json!({"restored": restored, "not_reached": not_reached}),
+        json!({"restored": restored, "not_reached": not_reached, "missing": missing}),
     );
     record_fresh_status(app, &states, report).await;
     if problems.is_empty() {

@@ -467,6 +467,48 @@ async fn a_rollback_that_cannot_finish_says_exactly_what_is_left() {
 }
 
 #[tokio::test]
+async fn disable_restores_every_listener_left_and_names_the_one_deleted_during_the_window() {
+    let (moto, elb, sdk) = setup().await;
+    let (_alb, [a, b, c]) = three_listeners(moto, &elb).await;
+    let before_a = snapshot(&elb, &a).await;
+    let before_c = snapshot(&elb, &c).await;
+    let app = app(&sdk, None);
+    handle(
+        event(
+            json!({"action": "enable", "window_id": "w-gone", "listener_arns": [a, b, c],
+                     "bypass_cidrs": ["203.0.113.0/24"]}),
+        ),
+        &app,
+    )
+    .await
+    .expect("enable");
+    // Someone deletes one listener while the site is in maintenance.
+    elb.delete_listener().listener_arn(&b).send().await.unwrap();
+
+    // The state machine's Disable sends the window's own listener list.
+    let report = handle(
+        event(json!({"action": "disable", "window_id": "w-gone", "listener_arns": [a, b, c]})),
+        &app,
+    )
+    .await
+    .expect("leaving maintenance is not refused because one listener is gone");
+    assert_eq!(snapshot(&elb, &a).await, before_a, "exactly as before");
+    assert_eq!(snapshot(&elb, &c).await, before_c, "exactly as before");
+    assert_eq!(report.details["disable"]["restored"], json!([a, c]));
+    assert_eq!(report.details["disable"]["missing"], json!([b]));
+    let missing: Vec<_> = report.failed.iter().filter(|f| f.target == b).collect();
+    assert_eq!(missing.len(), 1, "{:?}", report.failed);
+    assert!(
+        missing[0].error.contains("not found"),
+        "{:?}",
+        report.failed
+    );
+    let statuses = report.details["listeners"].as_array().unwrap();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(statuses.iter().all(|s| s["maintenance"] == json!(false)));
+}
+
+#[tokio::test]
 async fn unsafe_header_bypasses_are_refused_naming_the_header() {
     let (moto, elb, sdk) = setup().await;
     let alb = alb(moto, &elb).await;
