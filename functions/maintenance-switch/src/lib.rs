@@ -101,6 +101,7 @@ async fn run(
             switch::enable(
                 app,
                 window,
+                request.execution_arn.as_deref(),
                 &format_time(now),
                 request.dry_run,
                 deadline,

@@ -6,6 +6,7 @@
 //! rolled back, and whatever could not be rolled back is named.
 
 use aws_sdk_elasticloadbalancingv2::types::Action;
+use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::report::Report;
@@ -84,15 +85,45 @@ async fn read_present(
     Ok((states, missing))
 }
 
+/// `Some(status)` when the window's execution is no longer running: the
+/// window was cancelled (or is over) and must not be switched on.
+async fn not_running(app: &App, execution_arn: &str) -> Result<Option<String>, Error> {
+    Ok(
+        match crate::windows::execution_status(app, execution_arn).await? {
+            Some(ExecutionStatus::Running) => None,
+            Some(other) => Some(other.as_str().to_owned()),
+            None => Some("not found".to_owned()),
+        },
+    )
+}
+
+/// Switches the window on. Sent by the window state machine, it names its
+/// execution: a cancel stops the execution but not this task, so the
+/// execution is checked before the first write (a cancelled window changes
+/// nothing) and after the last (a window cancelled meanwhile is rolled
+/// back here, since the cancel's own disable may have run before these
+/// writes and no execution is left to end the window).
 pub async fn enable(
     app: &App,
     window: &WindowSpec,
+    execution_arn: Option<&str>,
     since: &str,
     dry_run: bool,
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
     report.detail("window", window.summary());
+    if let Some(execution) = execution_arn {
+        report.detail("execution_arn", json!(execution));
+        if let Some(status) = not_running(app, execution).await? {
+            return Err(Error::Cancelled {
+                window_id: window.window_id.clone(),
+                execution_arn: execution.to_owned(),
+                status,
+                summary: "nothing was changed".into(),
+            });
+        }
+    }
     let states = read(app, &window.listener_arns, Some(&window.page)).await?;
     let mut plans = Vec::new();
     let mut refusals = Vec::new();
@@ -157,6 +188,40 @@ pub async fn enable(
             return Err(Error::EnableFailed {
                 window_id: window.window_id.clone(),
                 summary: format!("{why}; {summary}"),
+            });
+        }
+    }
+    if let Some(execution) = execution_arn {
+        let stopped = match not_running(app, execution).await {
+            Ok(None) => None,
+            Ok(Some(status)) => {
+                let why = format!("the window's execution is {status}");
+                Some((Some(status), why))
+            }
+            // Unsure whether the window still stands: fail closed.
+            Err(e) => Some((
+                None,
+                format!("could not tell whether the window was cancelled meanwhile ({e})"),
+            )),
+        };
+        if let Some((status, why)) = stopped {
+            report.fail(execution, "enable", &why);
+            // Every listener of the window, not only those changed now: an
+            // earlier attempt of this task may have switched the others.
+            let all: Vec<&ListenerState> = states.iter().collect();
+            let summary = roll_back(app, &window.window_id, &all, report).await;
+            record_fresh_status(app, &states, report).await;
+            return Err(match status {
+                Some(status) => Error::Cancelled {
+                    window_id: window.window_id.clone(),
+                    execution_arn: execution.to_owned(),
+                    status,
+                    summary,
+                },
+                None => Error::EnableFailed {
+                    window_id: window.window_id.clone(),
+                    summary: format!("{why}; {summary}"),
+                },
             });
         }
     }

@@ -52,6 +52,11 @@ async fn describe(app: &App, arn: &str) -> Result<Option<Execution>, Error> {
     }
 }
 
+/// The status of a window's execution; `None` when it does not exist.
+pub async fn execution_status(app: &App, arn: &str) -> Result<Option<ExecutionStatus>, Error> {
+    Ok(describe(app, arn).await?.map(|e| e.status))
+}
+
 pub async fn schedule(
     app: &App,
     window: &WindowSpec,

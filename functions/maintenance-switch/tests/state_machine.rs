@@ -234,6 +234,18 @@ async fn the_window_runs_its_path_in_the_executor() {
     assert_eq!(enable["window"]["window_id"], "ok-window", "{enable}");
     assert_eq!(enable["window"]["listener_arns"][0], listener);
     assert_eq!(payloads[0]["FunctionName"], common::FUNCTION_ARN);
+    // Enable names its own execution, so that a window cancelled while the
+    // task is in flight (StopExecution does not stop a running task) is
+    // noticed by the enable itself.
+    assert_eq!(enable["execution_arn"], json!(execution), "{enable}");
+    // Sent again once the execution has ended, the same enable changes
+    // nothing and says why.
+    let app = common::app(&sdk, None);
+    let err = maintenance_switch::handle(common::event(enable.clone()), &app)
+        .await
+        .expect_err("an enable for an execution no longer running is refused");
+    assert_eq!(err.kind(), "Cancelled", "{err}");
+    assert!(err.to_string().contains("SUCCEEDED"), "{err}");
     let sns: Vec<&Value> = payloads
         .iter()
         .filter(|p| p.get("TopicArn").is_some())

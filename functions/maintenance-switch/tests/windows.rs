@@ -4,10 +4,18 @@ mod common;
 
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_sfn::Client as Sfn;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_sfn::types::ExecutionStatus;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use common::*;
 use maintenance_switch::{App, Error, handle};
 use serde_json::{Value, json};
+use shared::report::Report;
 use toilkit_tests::Moto;
 use toilkit_tests::elbv2::snapshot;
 
@@ -311,4 +319,127 @@ async fn cancel_stops_the_execution_and_disables_at_once() {
     .await
     .unwrap_err();
     assert!(matches!(err, Error::NotScheduled(_)), "{err}");
+}
+
+/// Runs a `cancel` of the window the moment the enable under test creates
+/// its maintenance rule: the cancel an operator makes while the state machine's
+/// Enable task is in flight (StopExecution does not stop a running task).
+#[derive(Clone)]
+struct CancelMidEnable {
+    canceller: Arc<App>,
+    window_id: String,
+    cancelled: Arc<Mutex<Option<Report>>>,
+}
+
+impl std::fmt::Debug for CancelMidEnable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CancelMidEnable")
+    }
+}
+
+impl Intercept for CancelMidEnable {
+    fn name(&self) -> &'static str {
+        "CancelMidEnable"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The maintenance rule, created last: the cancel's disable has the
+        // bypass rules and the moved rule to undo, and finds no maintenance
+        // rule yet.
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let create = body.starts_with("Action=CreateRule&") && body.contains("path-pattern");
+        let mut cancelled = self.cancelled.lock().unwrap();
+        if create && cancelled.is_none() {
+            let request = json!({"action": "cancel", "window_id": self.window_id});
+            let report = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(handle(event(request), &self.canceller))
+            })
+            .expect("cancel");
+            *cancelled = Some(report);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_enable_is_in_flight_leaves_the_site_out_of_maintenance() {
+    let w = world().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    handle(
+        event(schedule(
+            &w,
+            "race-1",
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    let execution = format!(
+        "{}:race-1",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    let input: Value = serde_json::from_str(
+        w.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .input()
+            .unwrap(),
+    )
+    .unwrap();
+    // Exactly what the state machine's Enable task sends at start_at.
+    let enable = state_machine_payload("Enable", &input, &execution);
+
+    let cancelled = Arc::new(Mutex::new(None));
+    let mut racing = app(&sdk, Some(w.machine.clone()));
+    racing.elb = Elb::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+            .interceptor(CancelMidEnable {
+                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
+                window_id: "race-1".into(),
+                cancelled: cancelled.clone(),
+            })
+            .build(),
+    );
+    let result = handle(event(enable), &racing).await;
+
+    let cancel = cancelled.lock().unwrap().take().expect("the cancel ran");
+    assert_eq!(cancel.applied[0].action, "stop_execution");
+    let status = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*status.status(), ExecutionStatus::Aborted);
+    // No execution is left to end the window: the listener must be as before.
+    assert_eq!(
+        snapshot(&w.elb, &w.listener).await,
+        before,
+        "a cancelled window left the site in maintenance"
+    );
+    let err = result.expect_err("the enable says it was cancelled");
+    assert_eq!(err.kind(), "Cancelled", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("race-1") && text.contains("ABORTED"),
+        "{text}"
+    );
+    assert!(text.contains("rolled back"), "{text}");
 }
