@@ -443,3 +443,84 @@ async fn a_cancel_while_enable_is_in_flight_leaves_the_site_out_of_maintenance()
     );
     assert!(text.contains("rolled back"), "{text}");
 }
+
+/// Fails every DescribeExecution after the first.
+#[derive(Debug, Default)]
+struct SecondDescribeFails(std::sync::atomic::AtomicUsize);
+
+impl Intercept for SecondDescribeFails {
+    fn name(&self) -> &'static str {
+        "SecondDescribeFails"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let describe = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".DescribeExecution"));
+        if describe && self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
+            return Err("injected failure of DescribeExecution".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_enable_that_cannot_tell_whether_its_window_was_cancelled_rolls_back() {
+    let w = world().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    handle(
+        event(schedule(
+            &w,
+            "unsure-1",
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    let execution = format!(
+        "{}:unsure-1",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    let input: Value = serde_json::from_str(
+        w.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .input()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut unsure = app(&sdk, Some(w.machine.clone()));
+    unsure.sfn = Sfn::from_conf(
+        aws_sdk_sfn::config::Builder::from(&sdk)
+            .interceptor(SecondDescribeFails::default())
+            .build(),
+    );
+    let err = handle(
+        event(state_machine_payload("Enable", &input, &execution)),
+        &unsure,
+    )
+    .await
+    .expect_err("fails closed");
+    let text = err.to_string();
+    assert_eq!(err.kind(), "EnableFailed", "{text}");
+    assert!(
+        text.contains("could not tell whether the window was cancelled meanwhile")
+            && text.contains("injected failure of DescribeExecution")
+            && text.contains("(as before)"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&w.elb, &w.listener).await, before);
+}
