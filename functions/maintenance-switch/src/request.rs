@@ -156,7 +156,8 @@ pub enum Page {
 }
 
 /// A header that lets its bearer through. Its values are secrets unless
-/// the header is `X-Forwarded-For`, whose values are client addresses.
+/// the header is `X-Forwarded-For`, whose values are client addresses
+/// (refused as a bypass now: see [`CLIENT_ADDRESS_HEADERS`]).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BypassHeader {
     pub name: String,

@@ -348,7 +348,7 @@ pub async fn disable(
         report.fail(
             arn,
             "disable",
-            "listener not found: nothing to restore there (deleting a listener deletes its rules); the other listeners are restored",
+            "listener not found: nothing to restore there (deleting a listener deletes its rules, the window's with them)",
         );
     }
     let plans: Vec<DisablePlan> = states
