@@ -26,7 +26,7 @@ pub struct Route<'a> {
 impl Routes {
     /// Parses `ROUTES`: `{"owner": "secret ARN or parameter name"}`.
     pub fn parse_owners(json: &str) -> Result<BTreeMap<String, SecretRef>, String> {
-        let raw: BTreeMap<String, String> = serde_json::from_str(json)
+        let raw: BTreeMap<String, String> = shared::config::parse_json(json)
             .map_err(|e| format!("is not a JSON object of owner to webhook secret: {e}"))?;
         raw.into_iter()
             .map(|(owner, reference)| {

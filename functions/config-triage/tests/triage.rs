@@ -741,3 +741,64 @@ async fn a_page_that_cannot_be_published_fails_the_record() {
     );
     assert!(fx.state_item(&e).await.is_none());
 }
+
+#[tokio::test]
+async fn a_typo_inside_an_exemption_tag_is_refused_naming_the_variable_or_the_parameter() {
+    let mut fx = Fixture::new().await;
+    // "vaule": once read as a key-only match, exempting every resource that
+    // has the key, whatever its value.
+    let typo = r#"[{"tag": {"key": "data-class", "vaule": "public"}, "reason": "open data"}]"#;
+
+    let mut env = shared::config::Env::from_pairs(
+        fx.env
+            .iter()
+            .cloned()
+            .chain([("EXEMPTIONS".to_owned(), typo.to_owned())]),
+    );
+    let _ = config_triage::settings::Settings::from_env(&mut env);
+    let text = env
+        .finish()
+        .expect_err("the typo stops the cold start")
+        .to_string();
+    assert!(
+        text.starts_with("invalid configuration: 1 problem(s)\n  - EXEMPTIONS: "),
+        "{text}"
+    );
+    assert!(text.contains("unknown field `vaule`"), "{text}");
+
+    // The same list in the parameter: the invocation fails naming it, and a
+    // secret-class resource (which the typo would have silenced) is not
+    // sent unfiltered either: the retry finds the fixed list.
+    let parameter = format!("/{}", fx.moto.unique("typo-exemptions"));
+    aws_sdk_ssm::Client::new(&fx.sdk)
+        .put_parameter()
+        .name(&parameter)
+        .value(typo)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    fx.set("EXEMPTIONS_PARAMETER", &parameter);
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx
+        .tagged_table("secrets", &[("data-class", "secret")])
+        .await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let err = fx
+        .run(&app, &e, now)
+        .await
+        .response
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&parameter) && err.contains("vaule"), "{err}");
+    assert!(fx.slack.received().is_empty());
+    assert!(fx.state_item(&e).await.is_none(), "not claimed either");
+}
