@@ -2,6 +2,7 @@
 //! severity and rule, with the oldest listed, posted to the default route.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -21,6 +22,12 @@ use crate::severity::Severity;
 
 /// At most this many rules are listed by name; the rest are counted.
 pub const MAX_RULES_LISTED: usize = 25;
+
+/// Kept back from the listing for posting the digest: a listing that runs
+/// to the deadline would leave nothing to post it with, and the INCOMPLETE
+/// digest would never arrive. Covers the webhook read and a few messages,
+/// each with its retries cut to what is left.
+pub const POST_RESERVE: Duration = Duration::from_secs(10);
 
 /// One open violation, ready for the digest.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,11 +218,10 @@ pub async fn run(
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), TriageError> {
+    let work = deadline.less(POST_RESERVE);
     let listing = match &app.settings.aggregator_name {
-        Some(aggregator) => compliance::list_aggregate(&app.config, aggregator, deadline).await?,
-        None => {
-            compliance::list_account(&app.config, &home.account, &home.region, deadline).await?
-        }
+        Some(aggregator) => compliance::list_aggregate(&app.config, aggregator, &work).await?,
+        None => compliance::list_account(&app.config, &home.account, &home.region, &work).await?,
     };
     report.add("rules_non_compliant", listing.rules as u64);
     report.add("config_pages", listing.pages as u64);

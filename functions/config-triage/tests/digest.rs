@@ -427,3 +427,72 @@ async fn a_config_error_fails_the_digest_with_the_operation_named() {
     assert!(error.to_string().contains("InvalidNextToken"), "{error}");
     assert!(acct.fx.slack.received().is_empty());
 }
+
+#[tokio::test]
+async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete() {
+    let fx = Fixture::new().await;
+    const RULES: usize = 100;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|_| {
+        http(json!({"ComplianceByConfigRules": (0..RULES)
+            .map(|i| rule_compliance(&format!("rule-{i:03}"), "NON_COMPLIANT", 1))
+            .collect::<Vec<_>>()}))
+    });
+    // Config answering slowly: listing every rule would take 25 s.
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(|req| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let rule = req.config_rule_name().unwrap();
+            http(json!({"EvaluationResults": [evaluation(
+                rule,
+                "AWS::EC2::SecurityGroup",
+                &format!("sg-0{}", &rule[5..]),
+                MAR_1,
+                "22 open to the world"
+            )]}))
+        });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    let app = app(&fx, config);
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    // The invocation's deadline (after the runtime's margin): 2 s of work,
+    // then what the digest keeps back for posting.
+    let deadline = shared::Deadline::after(
+        config_triage::digest::POST_RESERVE + std::time::Duration::from_secs(2),
+    );
+    let out = config_triage::process(
+        &schedule,
+        &app,
+        &home(),
+        at("2026-03-02T09:00:00Z"),
+        &deadline,
+    )
+    .await;
+    out.response
+        .as_ref()
+        .expect("the partial digest is posted, not failed");
+    assert!(out.report.stopped_early);
+    assert!(
+        out.report
+            .stop_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("deadline"),
+        "{:?}",
+        out.report.stop_reason
+    );
+    assert!(details.num_calls() < RULES, "{}", details.num_calls());
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(posted.len(), 1, "{posted:#?}");
+    assert!(
+        posted[0].contains("INCOMPLETE: the listing stopped at the time limit"),
+        "{}",
+        posted[0]
+    );
+    let applied: Vec<&str> = out
+        .report
+        .applied
+        .iter()
+        .map(|a| a.action.as_str())
+        .collect();
+    assert_eq!(applied, ["post_digest"]);
+}
