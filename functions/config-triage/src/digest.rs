@@ -10,8 +10,7 @@ use shared::report::{Action, Report};
 use shared::slack::{Finding, Message, build_messages};
 use time::OffsetDateTime;
 
-use crate::App;
-use crate::change::state_key;
+use crate::change::{Compliance, ComplianceChange, state_key};
 use crate::compliance::{self, OpenViolation};
 use crate::error::TriageError;
 use crate::exemption::{Exemptions, Outcome, Subject};
@@ -19,6 +18,7 @@ use crate::plan::human_duration;
 use crate::resource::ResourceRef;
 use crate::routing::DEFAULT_ROUTE;
 use crate::severity::Severity;
+use crate::{App, apply, plan};
 
 /// At most this many rules are listed by name; the rest are counted.
 pub const MAX_RULES_LISTED: usize = 25;
@@ -269,6 +269,7 @@ pub async fn run(
     let states = app.state.get_many(&keys).await?;
     let mut entries = Vec::new();
     let mut exempted = 0;
+    let mut held = Vec::new();
     for ((v, r), key) in listing.violations.into_iter().zip(&refs).zip(&keys) {
         let resource = resources.get(r).cloned().unwrap_or_default();
         let outcome = exemptions.check(
@@ -283,11 +284,15 @@ pub async fn run(
         );
         if let Outcome::Exempt(e) = outcome {
             exempted += 1;
-            report.skip(
-                format!("{} {} ({})", v.resource_type, v.resource_id, v.rule),
-                format!("exempted: {}", e.describe()),
-            );
+            report.skip(target_of(&v), format!("exempted: {}", e.describe()));
             continue;
+        }
+        if states.get(key).is_some_and(|s| {
+            plan::decide_held(Some(s), &outcome, now, app.settings.renotify)
+                .notice
+                .is_some()
+        }) {
+            held.push(v.clone());
         }
         let since = states
             .get(key)
@@ -303,6 +308,17 @@ pub async fn run(
             violation: v,
         });
     }
+    let held_failure = if app.settings.dry_run {
+        for v in &held {
+            report.skip(
+                target_of(v),
+                "held as flapping and due; dry run, not announced",
+            );
+        }
+        None
+    } else {
+        announce_held(app, exemptions, &held, now, &work, report).await
+    };
     let expired: Vec<String> = exemptions
         .expired(now)
         .iter()
@@ -343,7 +359,9 @@ pub async fn run(
     {
         Ok(()) => {
             report.applied(action);
-            Ok(())
+            // The digest is out; a held violation that could not be
+            // announced still fails the run, so Lambda retries it.
+            held_failure.map_or(Ok(()), Err)
         }
         Err(source) => {
             let error = TriageError::Slack {
@@ -355,6 +373,55 @@ pub async fn run(
             Err(error)
         }
     }
+}
+
+fn target_of(v: &OpenViolation) -> String {
+    format!("{} {} ({})", v.resource_type, v.resource_id, v.rule)
+}
+
+/// Announces the violations held back as flapping whose window has passed:
+/// Config sends no event while a violation stays broken, so without this a
+/// held one (even a critical one) would never be told. Each goes through the
+/// same claim, delivery and release as an event's; the first failure is
+/// returned once the digest is posted.
+async fn announce_held(
+    app: &App,
+    exemptions: &Exemptions,
+    held: &[OpenViolation],
+    now: OffsetDateTime,
+    work: &Deadline,
+    report: &mut Report,
+) -> Option<TriageError> {
+    let mut failure = None;
+    for (i, v) in held.iter().enumerate() {
+        if work.expired() {
+            report.stop_early(format!(
+                "deadline: {} held violation(s) left for the next scheduled run",
+                held.len() - i
+            ));
+            break;
+        }
+        let at = v
+            .evaluated_at
+            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+            .unwrap_or(now);
+        let change = ComplianceChange {
+            account: v.account.clone(),
+            region: v.region.clone(),
+            rule: v.rule.clone(),
+            resource_type: v.resource_type.clone(),
+            resource_id: v.resource_id.clone(),
+            new: Compliance::NonCompliant,
+            old: Some(Compliance::NonCompliant),
+            annotation: v.annotation.clone(),
+            at,
+        };
+        report.incr("held_due");
+        if let Err(e) = apply::announce_held(app, exemptions, &change, now, work, report).await {
+            failure.get_or_insert(e);
+        }
+    }
+    failure
 }
 
 /// The account and region the function runs in.

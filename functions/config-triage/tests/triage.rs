@@ -802,3 +802,56 @@ async fn a_typo_inside_an_exemption_tag_is_refused_naming_the_variable_or_the_pa
     assert!(fx.slack.received().is_empty());
     assert!(fx.state_item(&e).await.is_none(), "not claimed either");
 }
+
+#[tokio::test]
+async fn the_end_of_a_violation_on_a_deleted_resource_goes_where_its_start_went() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let rule = "dynamodb-pitr-enabled";
+    let table = fx.tagged_table("invoices", &[("owner", "payments")]).await;
+    let broken = event(rule, TABLE, &table, "NON_COMPLIANT", None, t0);
+    fx.run(&app, &broken, t0).await.response.expect("announced");
+    assert_eq!(texts(&fx.slack, "payments").len(), 1);
+
+    // The team deletes the table: Config says the rule no longer applies,
+    // and the tags that routed the violation are gone with it.
+    aws_sdk_dynamodb::Client::new(&fx.sdk)
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let t1 = t0 + Duration::hours(1);
+    let gone = event(
+        rule,
+        TABLE,
+        &table,
+        "NOT_APPLICABLE",
+        Some("NON_COMPLIANT"),
+        t1,
+    );
+    let out = fx.run(&app, &gone, t1).await;
+    out.response.as_ref().expect("the end is delivered");
+    assert_eq!(applied(&out), ["notify_resolution"]);
+    assert_eq!(
+        out.report.applied[0].detail.as_ref().unwrap()["route"],
+        "payments"
+    );
+    let to_payments = texts(&fx.slack, "payments");
+    assert_eq!(to_payments.len(), 2, "{to_payments:#?}");
+    assert!(
+        to_payments[1].contains("No longer applicable") && to_payments[1].contains(&table),
+        "{}",
+        to_payments[1]
+    );
+    assert!(
+        texts(&fx.slack, "default").is_empty(),
+        "nothing in the default channel"
+    );
+}
