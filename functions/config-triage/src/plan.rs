@@ -5,7 +5,8 @@
 //! is resolved. Repeats of an announced violation are not told again, and a
 //! violation that reappears within `RENOTIFY_HOURS` of the last notification
 //! (a flapping resource) is held back; if it is still there after the window,
-//! the next evaluation announces it.
+//! the next evaluation announces it, or the scheduled run does
+//! ([`decide_held`]) when Config has nothing new to send.
 
 use std::time::Duration;
 
