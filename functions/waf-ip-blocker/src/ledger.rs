@@ -66,6 +66,11 @@ pub struct Entry {
     /// Read from an item of the old shape, whose TTL is the block's end:
     /// to be rewritten so that TTL cannot delete it while it is in a set.
     pub legacy_ttl: bool,
+    /// The run (its deliveries' id) that last wrote the item, and the one
+    /// that opened the current block: a retry of that run finds its own
+    /// write and neither adds its hits again nor calls the block extended.
+    pub by: String,
+    pub opened_by: String,
 }
 
 impl Entry {
@@ -107,6 +112,11 @@ impl Entry {
         item.insert("blocked_until".into(), n(self.expires_at));
         if self.preexisting {
             item.insert("preexisting".into(), AttributeValue::Bool(true));
+        }
+        for (key, value) in [("by", &self.by), ("opened_by", &self.opened_by)] {
+            if !value.is_empty() {
+                item.insert(key.into(), s(value));
+            }
         }
         item.insert("hits".into(), AttributeValue::N(self.hits.to_string()));
         item.insert("last_seen_ms".into(), n(self.last_seen_ms));
@@ -159,6 +169,8 @@ impl Entry {
                 .copied()
                 .unwrap_or(false),
             legacy_ttl,
+            by: s("by"),
+            opened_by: s("opened_by"),
         })
     }
 }

@@ -162,6 +162,7 @@ pub async fn run(
     let mut observations = Vec::new();
     // Deliveries whose counts are stored: marked counted after the ledger.
     let mut stored: Vec<Delivery> = Vec::new();
+    let mut counted: Vec<Delivery> = Vec::new();
     let mut malformed = Vec::new();
     match source::parse(payload)? {
         Input::Objects(objects) => {
@@ -194,6 +195,7 @@ pub async fn run(
                         .await?;
                         windows::merge(&mut observations, obs);
                         sources.push(object.url());
+                        counted.push(delivery.clone());
                         if stopped {
                             unfinished(&mut report, &delivery);
                         } else {
@@ -242,6 +244,7 @@ pub async fn run(
                         .await?;
                 observations = obs;
                 sources.push(source);
+                counted.push(delivery.clone());
                 if stopped {
                     unfinished(&mut report, &delivery);
                 } else {
@@ -278,10 +281,12 @@ pub async fn run(
         1 => sources[0].clone(),
         n => format!("{} (+{} more)", sources[0], n - 1),
     };
+    let run_id = source::run_id(&counted);
     let plan = plan::plan(&Inputs {
         config,
         now,
         source: &source,
+        run_id: &run_id,
         observations: &observations,
         ledger: &ledger_entries,
         sets: &contents,

@@ -158,6 +158,9 @@ pub struct Inputs<'a> {
     pub config: &'a Config,
     pub now: i64,
     pub source: &'a str,
+    /// The id of the deliveries this run counts (empty for a reconcile):
+    /// the same on Lambda's retry of the same event.
+    pub run_id: &'a str,
     pub observations: &'a [Observation],
     pub ledger: &'a [Entry],
     /// The current content of each configured set.
@@ -242,13 +245,26 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
                 source: input.source.to_owned(),
                 preexisting: false,
                 legacy_ttl: false,
+                by: input.run_id.to_owned(),
+                opened_by: input.run_id.to_owned(),
             },
             new: true,
             window_count: offence.window_count,
             threshold: offence.threshold,
             rule: offence.rule,
         };
-        if let Some(old) = ledger.get(&pk) {
+        let own_write = ledger
+            .get(&pk)
+            .filter(|old| !input.run_id.is_empty() && old.by == input.run_id);
+        if let Some(old) = own_write {
+            // An earlier attempt of this run recorded it before failing:
+            // its hits are in already, and it is new if that attempt opened it.
+            block.new = old.opened_by == input.run_id;
+            block.entry = Entry {
+                legacy_ttl: false,
+                ..old.clone()
+            };
+        } else if let Some(old) = ledger.get(&pk) {
             let e = &mut block.entry;
             e.preexisting = old.preexisting;
             e.first_blocked = old.first_blocked;
@@ -258,6 +274,7 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             if old.is_active(now) {
                 block.new = false;
                 e.expires_at = e.expires_at.max(old.expires_at);
+                e.opened_by = old.opened_by.clone();
             }
         } else {
             // Not in the ledger but in the set: someone else put it there.
@@ -484,6 +501,8 @@ fn aggregate(
             source: "aggregate".to_owned(),
             preexisting: false,
             legacy_ttl: false,
+            by: String::new(),
+            opened_by: String::new(),
         });
     }
     (groups.into_values().flatten().collect(), aggregates)
@@ -543,6 +562,8 @@ mod tests {
             source: "s3://b/k".into(),
             preexisting: false,
             legacy_ttl: false,
+            by: "earlier-run".into(),
+            opened_by: "earlier-run".into(),
         }
     }
 
@@ -560,6 +581,7 @@ mod tests {
             config,
             now: NOW,
             source: "s3://b/k",
+            run_id: "this-run",
             observations,
             ledger,
             sets,
@@ -593,8 +615,10 @@ mod tests {
         // 60 stored + 60 now: flagged with 120 hits.
         let p = run(&c, &[obs("192.0.2.1", 60, 120)], &[], &empty_sets());
         assert_eq!(p.blocks[0].entry.hits, 120);
-        // The same window again, already past the threshold: only the 10 new.
-        let old = p.blocks[0].entry.clone();
+        // The same window again, in another object, already past the
+        // threshold: only the 10 new.
+        let mut old = p.blocks[0].entry.clone();
+        old.by = "the-first-object".into();
         let p = run(
             &c,
             &[obs("192.0.2.1", 10, 130)],
@@ -817,6 +841,22 @@ mod tests {
         assert_eq!(p.ledger_puts.len(), 1);
         assert!(!p.ledger_puts[0].legacy_ttl);
         assert_eq!(p.ledger_puts[0].expires_at, old.expires_at);
+    }
+
+    #[test]
+    fn a_retry_of_the_run_that_recorded_a_block_takes_it_as_it_is() {
+        let c = config(&[]);
+        let first = run(&c, &[obs("192.0.2.1", 100, 100)], &[], &empty_sets());
+        let recorded = first.blocks[0].entry.clone();
+        let retry = run(
+            &c,
+            &[obs("192.0.2.1", 100, 100)],
+            &[recorded.clone()],
+            &empty_sets(),
+        );
+        assert!(retry.blocks[0].new, "still the block this run opened");
+        assert_eq!(retry.blocks[0].entry, recorded, "hits not added twice");
+        assert_eq!(retry.sets[0].delta.add, [net("192.0.2.1/32")]);
     }
 
     #[test]

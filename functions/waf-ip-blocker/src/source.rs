@@ -64,6 +64,20 @@ impl Delivery {
     }
 }
 
+/// The id of a run that counts `deliveries`: a retry of the same event that
+/// counts the same ones gets the same id.
+pub fn run_id(deliveries: &[Delivery]) -> String {
+    match deliveries {
+        [] => String::new(),
+        [one] => one.id.clone(),
+        many => {
+            let mut ids: Vec<&[u8]> = many.iter().map(|d| d.id.as_bytes()).collect();
+            ids.sort();
+            digest(&ids)
+        }
+    }
+}
+
 /// FNV-1a (128 bits) over the parts, each followed by a 0 byte so that
 /// moving a boundary changes the result; stable across processes and
 /// versions, unlike the standard hashers.

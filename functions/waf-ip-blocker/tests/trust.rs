@@ -314,3 +314,78 @@ async fn malformed_examples_give_the_line_number_zcat_shows() {
     assert_eq!(report.counter("lines_overlong"), 1);
     assert_eq!(report.counter("lines_malformed"), 3);
 }
+
+/// Holds the ledger's first `BatchWriteItem` (after DynamoDB took it) until
+/// the run's deadline has passed: the ledger is left half written.
+#[derive(Debug)]
+struct StallFirstBatch {
+    armed: std::sync::atomic::AtomicBool,
+    stall: std::time::Duration,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for StallFirstBatch {
+    fn name(&self) -> &'static str {
+        "StallFirstBatch"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        if target.ends_with("BatchWriteItem")
+            && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            std::thread::sleep(self.stall);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_the_ledger_was_half_written_reports_each_block_once() {
+    let fx = Fixture::new().await;
+    let mut app = fx.app(&[("THRESHOLD", "5")]);
+    let stalled = aws_sdk_dynamodb::config::Builder::from(&fx.sdk)
+        .interceptor(StallFirstBatch {
+            armed: true.into(),
+            stall: std::time::Duration::from_secs(4),
+        })
+        .build();
+    app.ledger = waf_ip_blocker::ledger::Ledger::new(
+        aws_sdk_dynamodb::Client::from_conf(stalled),
+        &fx.table,
+    );
+    let ts = window_ms(300);
+    let attackers: Vec<String> = (1..=30).map(|i| format!("10.1.0.{i}")).collect();
+    let lines: Vec<String> = attackers.iter().flat_map(|ip| flood(ts, ip, 5)).collect();
+    fx.put_log("half.log.gz", &lines, true).await;
+
+    // The first batch of 25 blocks is written, then the deadline comes.
+    let first = waf_ip_blocker::run(
+        fx.notification("half.log.gz"),
+        &app,
+        &Deadline::after(std::time::Duration::from_secs(3)),
+        waf_ip_blocker::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.counter("ledger_items_written"), 25, "{first:?}");
+    assert!(!first.succeeded(), "the retry must finish it: {first:?}");
+    assert!(fx.set(&fx.v4_arn).await.0.is_empty());
+
+    // Lambda's retry blocks all 30, each once, as new blocks.
+    let retry = invoke(&app, fx.notification("half.log.gz")).await.unwrap();
+    assert_eq!(retry.counter("new_blocks"), 30, "{retry:?}");
+    assert_eq!(targets(&retry.applied, "block_ip").len(), 30);
+    for block in retry.planned.iter().filter(|a| a.action == "block_ip") {
+        assert_eq!(block.detail.as_ref().unwrap()["hits"], 5, "{block:?}");
+    }
+    assert_eq!(fx.set(&fx.v4_arn).await.0.len(), 30);
+}
