@@ -851,7 +851,7 @@ mod tests {
         let retry = run(
             &c,
             &[obs("192.0.2.1", 100, 100)],
-            &[recorded.clone()],
+            std::slice::from_ref(&recorded),
             &empty_sets(),
         );
         assert!(retry.blocks[0].new, "still the block this run opened");
