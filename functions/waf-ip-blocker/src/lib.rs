@@ -160,9 +160,10 @@ pub async fn run(
     let mut report = Report::new(FUNCTION, config.dry_run);
     let mut sources: Vec<String> = Vec::new();
     let mut observations = Vec::new();
-    // Deliveries whose counts are stored: marked counted after the ledger.
+    // Deliveries whose counts this run uses (they name the run), and those
+    // of them whose counts are all stored (marked counted after the ledger).
+    let mut observed: Vec<Delivery> = Vec::new();
     let mut stored: Vec<Delivery> = Vec::new();
-    let mut counted: Vec<Delivery> = Vec::new();
     let mut malformed = Vec::new();
     match source::parse(payload)? {
         Input::Objects(objects) => {
@@ -195,7 +196,7 @@ pub async fn run(
                         .await?;
                         windows::merge(&mut observations, obs);
                         sources.push(object.url());
-                        counted.push(delivery.clone());
+                        observed.push(delivery.clone());
                         if stopped {
                             unfinished(&mut report, &delivery);
                         } else {
@@ -244,7 +245,7 @@ pub async fn run(
                         .await?;
                 observations = obs;
                 sources.push(source);
-                counted.push(delivery.clone());
+                observed.push(delivery.clone());
                 if stopped {
                     unfinished(&mut report, &delivery);
                 } else {
@@ -281,7 +282,7 @@ pub async fn run(
         1 => sources[0].clone(),
         n => format!("{} (+{} more)", sources[0], n - 1),
     };
-    let run_id = source::run_id(&counted);
+    let run_id = source::run_id(&observed);
     let plan = plan::plan(&Inputs {
         config,
         now,
