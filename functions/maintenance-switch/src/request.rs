@@ -1056,6 +1056,68 @@ mod tests {
         assert!(!text.contains("fake-"), "secrets are not echoed: {text}");
     }
 
+    /// Review: the refusal is a list of names, but what makes a bypass
+    /// forgeable is that its values are addresses, not secrets. Any header
+    /// a client can send with an allowlisted address in it lets anyone
+    /// through, and the address is then hidden as a "secret" in reports.
+    #[test]
+    fn review_address_bypasses_under_other_header_names_are_refused() {
+        let mut accepted = Vec::new();
+        for name in [
+            "X-Original-Forwarded-For",
+            "X-Forwarded",
+            "Forwarded-For",
+            "Client-IP",
+            "X-Originating-IP",
+            "X-Remote-Addr",
+        ] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_header": {"name": name, "values": ["203.0.113.7"]}});
+            if parse(event).is_ok() {
+                accepted.push(name);
+            }
+        }
+        assert!(
+            accepted.is_empty(),
+            "address bypasses anyone can forge were accepted: {accepted:?}"
+        );
+    }
+
+    /// Review: ALB refuses wildcards in an http-header condition's name and
+    /// the host header in one; schedule accepts both, so the window only
+    /// fails at start_at (CreateRule ValidationError, enable_failed).
+    #[test]
+    fn review_header_names_alb_cannot_take_are_refused_when_scheduling() {
+        let mut accepted = Vec::new();
+        for name in ["Host", "X-Bypass-*", "host"] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_header": {"name": name, "values": ["fake-token-0001"]}});
+            if parse(event).is_ok() {
+                accepted.push(name);
+            }
+        }
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+    }
+
+    /// Review (pre-existing, the CIDR form of a wildcard): a bypass for every
+    /// address means nobody sees the maintenance page while every report
+    /// says maintenance is on. A typo of "/30" as "/0" truncates to it.
+    #[test]
+    fn review_a_bypass_for_every_address_is_refused() {
+        let mut accepted = Vec::new();
+        for cidr in ["0.0.0.0/0", "::/0", "203.0.113.7/0"] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_cidrs": [cidr]});
+            if parse(event).is_ok() {
+                accepted.push(cidr);
+            }
+        }
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+    }
+
     #[test]
     fn enable_takes_the_execution_that_sent_it() {
         let arn = "arn:aws:states:eu-west-1:123456789012:execution:maintenance-window:w";
