@@ -72,7 +72,7 @@ pub const HEADERS_ALB_REFUSES: [&str; 1] = ["Host"];
 /// characters, `?` one character) and has no escape for them.
 pub const HEADER_WILDCARDS: [char; 2] = ['*', '?'];
 
-const KNOWN_FIELDS: [&str; 18] = [
+const KNOWN_FIELDS: [&str; 19] = [
     "action",
     "window_id",
     "listener_arns",
@@ -91,6 +91,7 @@ const KNOWN_FIELDS: [&str; 18] = [
     "event",
     "error",
     "execution_arn",
+    "cleanup_of",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -293,6 +294,11 @@ pub struct Request {
     /// Enable checks it is still running before and after it writes, so a
     /// window cancelled while the task is in flight is not left on.
     pub execution_arn: Option<String>,
+    /// For disable, sent by a clean-up execution of the window state
+    /// machine: the window's own execution, which enable could not leave
+    /// running with the window on. The clean-up leaves the window alone
+    /// while that execution is still running (it ends the window itself).
+    pub cleanup_of: Option<String>,
 }
 
 /// The request as sent; every field optional until checked.
@@ -315,6 +321,7 @@ struct Raw {
     event: Option<String>,
     error: Option<Value>,
     execution_arn: Option<String>,
+    cleanup_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -397,12 +404,19 @@ impl Request {
             ));
         }
 
-        if let Some(arn) = &raw.execution_arn
-            && !(arn.starts_with("arn:") && arn.contains(":states:") && arn.contains(":execution:"))
-        {
-            problems.push(format!(
-                "execution_arn {arn:?} is not a Step Functions execution ARN"
-            ));
+        for (field, value) in [
+            ("execution_arn", &raw.execution_arn),
+            ("cleanup_of", &raw.cleanup_of),
+        ] {
+            if let Some(arn) = value
+                && !(arn.starts_with("arn:")
+                    && arn.contains(":states:")
+                    && arn.contains(":execution:"))
+            {
+                problems.push(format!(
+                    "{field} {arn:?} is not a Step Functions execution ARN"
+                ));
+            }
         }
 
         let (needs_window_id, needs_listeners) = match action {
@@ -485,6 +499,7 @@ impl Request {
                 notify_topic_arn: raw.notify_topic_arn,
                 notice,
                 execution_arn: raw.execution_arn,
+                cleanup_of: raw.cleanup_of,
             }),
             _ => Err(Error::InvalidRequest(problems)),
         }

@@ -526,7 +526,7 @@ async fn an_enable_that_cannot_tell_whether_its_window_was_cancelled_rolls_back(
 }
 
 // ---------------------------------------------------------------------------
-// Review tests (review-maint): each fails on 6569b8a.
+// A cancel racing enable, and the checks enable makes after its writes.
 
 /// The execution ARN and the state machine's Enable payload of a freshly
 /// scheduled window.
@@ -626,10 +626,10 @@ impl Intercept for CancelMidEnableThenOneDeleteFails {
 
 /// A cancel lands while the state machine's Enable is in flight, and the
 /// enable's rollback meets one transient failure. The execution is ABORTED,
-/// so no CleanUp or Disable will ever run; the cancel already returned
-/// success. Nothing retries: the site stays in maintenance.
+/// so no CleanUp or Disable will ever run and the cancel already returned
+/// success: the rollback itself must try again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn review_a_cancel_mid_enable_with_one_failed_rollback_call_still_leaves_maintenance() {
+async fn a_cancel_mid_enable_with_one_failed_rollback_call_still_leaves_maintenance() {
     let w = world().await;
     let sdk = Moto::shared().sdk_config().await;
     let before = snapshot(&w.elb, &w.listener).await;
@@ -703,14 +703,14 @@ impl Intercept for ThrottleLaterDescribes {
     }
 }
 
-/// The check after the writes is throttled past the SDK's retries. The
-/// check before the writes would have failed as `Throttled`, which the
-/// state machine's Enable retries; after the writes it becomes
-/// `EnableFailed`, which goes to CleanUp and fails the whole window over
-/// one transient throttle.
+/// The check after the writes is throttled past the SDK's retries. Like
+/// the check before the writes, it fails as `Throttled`, which the state
+/// machine's Enable retries (one throttle must not fail the window); until
+/// then the window is undone, since it may have been cancelled.
 #[tokio::test]
-async fn review_a_throttled_check_after_enable_is_retried_by_the_state_machine() {
+async fn a_throttled_check_after_enable_is_retried_by_the_state_machine() {
     let w = world().await;
+    let before = snapshot(&w.elb, &w.listener).await;
     let sdk = Moto::shared().sdk_config().await;
     let (_execution, enable) = scheduled_enable(&w, "throttled-1").await;
     let mut throttled = app(&sdk, Some(w.machine.clone()));
@@ -741,17 +741,26 @@ async fn review_a_throttled_check_after_enable_is_retried_by_the_state_machine()
         "a throttled DescribeExecution fails the window for good: {} ({err}) is not retried by Enable ({retried:?})",
         err.kind()
     );
+    let text = err.to_string();
+    assert!(
+        text.contains("could not tell whether window throttled-1 was cancelled")
+            && text.contains("(as before)"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&w.elb, &w.listener).await, before);
 }
 
 /// When the rollback after a cancel cannot finish, the error the operator
-/// reads (the Lambda response, the log line, the errors alarm) leads with
-/// "is not switched on" and "no listener needed rolling back", while the
-/// listener is in maintenance and nothing will end it.
+/// reads (the Lambda response, the log line, the errors alarm) says the
+/// listener is still in maintenance, and a clean-up execution of the
+/// window state machine is started to end it: the cancelled execution
+/// never will.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn review_a_cancelled_enable_left_on_does_not_say_it_is_not_switched_on() {
+async fn a_cancelled_enable_it_cannot_roll_back_says_so_and_starts_a_clean_up() {
     let w = world().await;
     let sdk = Moto::shared().sdk_config().await;
-    let (_execution, enable) = scheduled_enable(&w, "race-msg").await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    let (execution, enable) = scheduled_enable(&w, "race-msg").await;
     let mut racing = app(&sdk, Some(w.machine.clone()));
     racing.elb = Elb::from_conf(
         aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
@@ -768,9 +777,77 @@ async fn review_a_cancelled_enable_left_on_does_not_say_it_is_not_switched_on() 
         .await
         .expect_err("the enable was cancelled");
     let text = err.to_string();
-    assert!(text.contains("NOT rolled back"), "{text}");
+    assert_eq!(err.kind(), "Cancelled", "{text}");
+    assert!(
+        text.contains(&format!(
+            "NOT rolled back: {}: rules still there: [",
+            w.listener
+        )),
+        "{text}"
+    );
+    assert!(text.contains("maintenance is still ON here"), "{text}");
+    assert!(text.contains("(tried 5 times)"), "{text}");
     assert!(
         !text.contains("is not switched on") && !text.contains("no listener needed rolling back"),
         "the message says the opposite of the listener's state: {text}"
+    );
+
+    // The clean-up execution: named in the error, only disables the window.
+    let cleanups: Vec<String> = w
+        .sfn
+        .list_executions()
+        .state_machine_arn(&w.machine)
+        .send()
+        .await
+        .unwrap()
+        .executions()
+        .iter()
+        .map(|e| e.execution_arn().to_owned())
+        .filter(|arn| arn != &execution)
+        .collect();
+    assert_eq!(cleanups.len(), 1, "{cleanups:?}");
+    assert!(
+        text.contains(&format!("started clean-up execution {}", cleanups[0])),
+        "{text}"
+    );
+    let out = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&cleanups[0])
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(out.input().unwrap()).unwrap();
+    assert_eq!(input["cleanup_of"], json!(execution));
+    assert_eq!(input["listener_arns"], json!([w.listener]));
+    assert!(input.get("bypass_header").is_none(), "no secrets copied");
+
+    // Its Disable, once the failures are over, restores the listener.
+    let disable = state_machine_payload("Disable", &input, &cleanups[0]);
+    let report = handle(event(disable), &w.app).await.expect("clean-up");
+    assert_eq!(snapshot(&w.elb, &w.listener).await, before, "{report:?}");
+}
+
+/// A clean-up execution leaves a window alone whose own execution runs:
+/// that execution ends the window itself (its Enable retry or CleanUp), and
+/// disabling now would end a window that stands.
+#[tokio::test]
+async fn a_clean_up_leaves_a_running_window_to_its_own_execution() {
+    let w = world().await;
+    let (execution, enable) = scheduled_enable(&w, "still-on").await;
+    handle(event(enable), &w.app).await.expect("enable");
+    let on = snapshot(&w.elb, &w.listener).await;
+    let input = json!({"window_id": "still-on", "listener_arns": [w.listener],
+        "cleanup_of": execution,
+        "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T00:00:00Z"});
+    let disable = state_machine_payload("Disable", &input, "unused");
+    let report = handle(event(disable), &w.app).await.expect("clean-up");
+    assert_eq!(snapshot(&w.elb, &w.listener).await, on, "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("own execution is still running")),
+        "{report:?}"
     );
 }
