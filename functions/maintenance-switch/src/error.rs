@@ -48,9 +48,10 @@ pub enum Error {
     DisableFailed { summary: String },
 
     /// The window's execution is no longer running (cancelled, or over):
-    /// enable does not switch it on, or undoes what it switched.
+    /// enable does not switch it on, or undoes what it switched; `summary`
+    /// says exactly what state the listeners are in.
     #[error(
-        "window {window_id} is not switched on: its execution {execution_arn} is {status} (cancelled or over); {summary}"
+        "window {window_id} was cancelled or is over (its execution {execution_arn} is {status}), so enable must not leave it on: {summary}"
     )]
     Cancelled {
         window_id: String,

@@ -109,6 +109,18 @@ async fn run(
             )
             .await
         }
+        Action::Disable if request.cleanup_of.is_some() => {
+            windows::clean_up(
+                app,
+                request.cleanup_of.as_deref().unwrap_or_default(),
+                request.window_id.as_deref(),
+                &request.listener_arns,
+                request.dry_run,
+                deadline,
+                report,
+            )
+            .await
+        }
         Action::Disable => {
             switch::disable(
                 app,

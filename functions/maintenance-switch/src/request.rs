@@ -57,11 +57,22 @@ pub const CLIENT_ADDRESS_HEADERS: [&str; 8] = [
     "Fastly-Client-IP",
 ];
 
+/// The shortest prefixes a bypass CIDR may have: a wider range lets a
+/// large part of the internet (`/0`: everyone) through, while every report
+/// says maintenance is on. A /8 is a whole former class A network; a /32 is
+/// the usual IPv6 allocation to one organisation.
+pub const MIN_IPV4_PREFIX: u8 = 8;
+pub const MIN_IPV6_PREFIX: u8 = 32;
+
+/// Header names ALB does not take in an http-header condition: the host
+/// header (it has its own host-header condition).
+pub const HEADERS_ALB_REFUSES: [&str; 1] = ["Host"];
+
 /// ALB matches these as wildcards in http-header values (`*` any run of
 /// characters, `?` one character) and has no escape for them.
 pub const HEADER_WILDCARDS: [char; 2] = ['*', '?'];
 
-const KNOWN_FIELDS: [&str; 18] = [
+const KNOWN_FIELDS: [&str; 19] = [
     "action",
     "window_id",
     "listener_arns",
@@ -80,6 +91,7 @@ const KNOWN_FIELDS: [&str; 18] = [
     "event",
     "error",
     "execution_arn",
+    "cleanup_of",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -282,6 +294,11 @@ pub struct Request {
     /// Enable checks it is still running before and after it writes, so a
     /// window cancelled while the task is in flight is not left on.
     pub execution_arn: Option<String>,
+    /// For disable, sent by a clean-up execution of the window state
+    /// machine: the window's own execution, which enable could not leave
+    /// running with the window on. The clean-up leaves the window alone
+    /// while that execution is still running (it ends the window itself).
+    pub cleanup_of: Option<String>,
 }
 
 /// The request as sent; every field optional until checked.
@@ -304,6 +321,7 @@ struct Raw {
     event: Option<String>,
     error: Option<Value>,
     execution_arn: Option<String>,
+    cleanup_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -386,12 +404,19 @@ impl Request {
             ));
         }
 
-        if let Some(arn) = &raw.execution_arn
-            && !(arn.starts_with("arn:") && arn.contains(":states:") && arn.contains(":execution:"))
-        {
-            problems.push(format!(
-                "execution_arn {arn:?} is not a Step Functions execution ARN"
-            ));
+        for (field, value) in [
+            ("execution_arn", &raw.execution_arn),
+            ("cleanup_of", &raw.cleanup_of),
+        ] {
+            if let Some(arn) = value
+                && !(arn.starts_with("arn:")
+                    && arn.contains(":states:")
+                    && arn.contains(":execution:"))
+            {
+                problems.push(format!(
+                    "{field} {arn:?} is not a Step Functions execution ARN"
+                ));
+            }
         }
 
         let (needs_window_id, needs_listeners) = match action {
@@ -474,6 +499,7 @@ impl Request {
                 notify_topic_arn: raw.notify_topic_arn,
                 notice,
                 execution_arn: raw.execution_arn,
+                cleanup_of: raw.cleanup_of,
             }),
             _ => Err(Error::InvalidRequest(problems)),
         }
@@ -645,7 +671,10 @@ fn cidrs(values: &[String], problems: &mut Vec<String>) -> Vec<IpNet> {
         });
         match parsed {
             Ok(net) => {
-                let net = net.trunc();
+                if let Err(why) = check_cidr(net) {
+                    problems.push(format!("bypass_cidrs item {value:?} {why}"));
+                    continue;
+                }
                 if !out.contains(&net) {
                     out.push(net);
                 }
@@ -664,6 +693,73 @@ fn cidrs(values: &[String], problems: &mut Vec<String>) -> Vec<IpNet> {
     out
 }
 
+/// A bypass range must be written as the network it is, and not be wide
+/// enough to let a large part of the internet through.
+fn check_cidr(net: IpNet) -> Result<(), String> {
+    // A typo ("203.0.113.7/0" for "/30") would otherwise be silently
+    // truncated into a far wider network than the operator meant.
+    if net != net.trunc() {
+        let host = match net {
+            IpNet::V4(n) => format!("{}/32", n.addr()),
+            IpNet::V6(n) => format!("{}/128", n.addr()),
+        };
+        return Err(format!(
+            "has host bits set: as a range it is the whole network {}, not the host {}; write {host} for that one host, or the network's own address for a range",
+            net.trunc(),
+            net.addr()
+        ));
+    }
+    let min = match net {
+        IpNet::V4(_) => MIN_IPV4_PREFIX,
+        IpNet::V6(_) => MIN_IPV6_PREFIX,
+    };
+    if net.prefix_len() < min {
+        return Err(format!(
+            "is too wide: a bypass would let that much of the internet through while maintenance is reported on; the prefix must be at least /{min} (IPv4 /{MIN_IPV4_PREFIX}, IPv6 /{MIN_IPV6_PREFIX})"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a header value is, or contains, a client address (an IP
+/// address, a CIDR, or an address pattern such as `203.0.113.*` or
+/// `for=203.0.113.7:443`). Such a value is not a secret whatever the
+/// header's name: a client can send any header with its claimed address.
+pub fn looks_like_address(value: &str) -> bool {
+    value
+        .split(|c: char| c == ',' || c == ';' || c == '=' || c == '"' || c.is_whitespace())
+        .any(address_token)
+}
+
+fn address_token(token: &str) -> bool {
+    let token = token.trim_matches(|c| c == '[' || c == ']');
+    if token.is_empty() {
+        return false;
+    }
+    if token.parse::<std::net::IpAddr>().is_ok() || token.parse::<IpNet>().is_ok() {
+        return true;
+    }
+    // `[2001:db8::1]:443` and `203.0.113.7:443`: an address with a port.
+    if let Some((host, port)) = token.rsplit_once(':')
+        && port.chars().all(|c| c.is_ascii_digit())
+        && host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        return true;
+    }
+    // A pattern: only what addresses, prefixes and wildcards are made of,
+    // with the separators of at least a partial dotted quad or IPv6 address.
+    let address_chars = token
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '/' | '*' | '?' | '[' | ']'));
+    let dots = token.matches('.').count();
+    let colons = token.matches(':').count();
+    let has_digit = token.chars().any(|c| c.is_ascii_digit());
+    address_chars && has_digit && (dots >= 2 || colons >= 2)
+}
+
 fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHeader> {
     let headers = match raw {
         None => Vec::new(),
@@ -676,17 +772,26 @@ fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHead
             && h.name.len() <= MAX_HEADER_NAME_CHARS
             && h.name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'+-.^_`|~".contains(c));
         if !name_ok {
             problems.push(format!(
-                "bypass_header name {:?} must be 1 to {MAX_HEADER_NAME_CHARS} header-name characters",
+                "bypass_header name {:?} must be 1 to {MAX_HEADER_NAME_CHARS} header-name characters, without '*' (ALB takes no wildcards in a header condition's name)",
                 h.name
             ));
         }
-        if CLIENT_ADDRESS_HEADERS
+        if HEADERS_ALB_REFUSES
             .iter()
-            .any(|c| c.eq_ignore_ascii_case(&h.name))
+            .any(|r| r.eq_ignore_ascii_case(&h.name))
         {
+            problems.push(format!(
+                "bypass_header {:?} is refused: ALB does not take the host header in an http-header condition",
+                h.name
+            ));
+        }
+        let address_header = CLIENT_ADDRESS_HEADERS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&h.name));
+        if address_header {
             problems.push(format!(
                 "bypass_header {:?} is refused: a client can send this header itself with any address in it (ALB keeps a client's X-Forwarded-For and only appends the address it sees, and a rule matches any copy of the header), so anyone could get through; put the addresses in bypass_cidrs, or use a secret header",
                 h.name
@@ -700,6 +805,15 @@ fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHead
             if v.is_empty() || v.chars().count() > MAX_HEADER_VALUE_CHARS {
                 problems.push(format!(
                     "bypass_header {:?} value #{} must be 1 to {MAX_HEADER_VALUE_CHARS} characters",
+                    h.name,
+                    i + 1
+                ));
+            }
+            // Whatever the name: the value list above only names the
+            // usual headers, and a client can send any header.
+            if !address_header && looks_like_address(v) {
+                problems.push(format!(
+                    "bypass_header {:?} value #{} is refused: it is a client address (an IP address, CIDR or address pattern), which a client can send in any header it likes, so anyone could get through; put the addresses in bypass_cidrs, or use a secret token",
                     h.name,
                     i + 1
                 ));
@@ -922,7 +1036,7 @@ mod tests {
     fn cidrs_are_normalised_and_bare_addresses_accepted() {
         let req = parse(
             json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
-            "bypass_cidrs": ["203.0.113.7", "203.0.113.9/24", "203.0.113.0/24", "2001:db8::1/32"]}),
+            "bypass_cidrs": ["203.0.113.7", "203.0.113.0/24", " 203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8"]}),
         )
         .unwrap();
         let cidrs: Vec<String> = req
@@ -932,7 +1046,36 @@ mod tests {
             .iter()
             .map(|c| c.to_string())
             .collect();
-        assert_eq!(cidrs, ["203.0.113.7/32", "203.0.113.0/24", "2001:db8::/32"]);
+        assert_eq!(
+            cidrs,
+            [
+                "203.0.113.7/32",
+                "203.0.113.0/24",
+                "2001:db8::/32",
+                "10.0.0.0/8"
+            ]
+        );
+    }
+
+    /// A host address with a prefix is a typo (or a misunderstanding): made
+    /// into its network silently, "203.0.113.9/24" lets 256 addresses in.
+    #[test]
+    fn a_host_address_with_a_prefix_is_refused_not_widened() {
+        let problems = problems(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "bypass_cidrs": ["203.0.113.9/24", "2001:db8::1/32"]}),
+        );
+        let text = problems.join("\n");
+        assert_eq!(problems.len(), 2, "{text}");
+        assert!(
+            text.contains("bypass_cidrs item \"203.0.113.9/24\" has host bits set")
+                && text.contains("203.0.113.9/32 for that one host"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bypass_cidrs item \"2001:db8::1/32\" has host bits set"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1054,6 +1197,113 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("fake-"), "secrets are not echoed: {text}");
+    }
+
+    /// What makes a bypass forgeable is that its values are addresses, not
+    /// secrets: any header a client can send with an allowlisted address in
+    /// it lets anyone through (and the address would be hidden as a
+    /// "secret" in reports), whatever the header is called.
+    #[test]
+    fn address_bypasses_under_any_header_name_are_refused() {
+        let mut accepted = Vec::new();
+        for name in [
+            "X-Original-Forwarded-For",
+            "X-Forwarded",
+            "Forwarded-For",
+            "Client-IP",
+            "X-Originating-IP",
+            "X-Remote-Addr",
+        ] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_header": {"name": name, "values": ["203.0.113.7"]}});
+            if parse(event).is_ok() {
+                accepted.push(name);
+            }
+        }
+        assert!(
+            accepted.is_empty(),
+            "address bypasses anyone can forge were accepted: {accepted:?}"
+        );
+        // Every way of writing an address, under a name of the team's own.
+        for value in [
+            "203.0.113.0/24",
+            "2001:db8::7",
+            "[2001:db8::7]:443",
+            "203.0.113.7:443",
+            "for=203.0.113.7",
+            "10.0.0.1, 203.0.113.7",
+            "203.0.113.",
+        ] {
+            let problems = problems(json!({"action": "enable", "window_id": "w",
+                "listener_arns": [L1],
+                "bypass_header": {"name": "X-Team-Bypass", "values": ["fake-token-0001", value]}}));
+            let text = problems.join("\n");
+            assert_eq!(problems.len(), 1, "{value}: {text}");
+            assert!(
+                text.contains(
+                    "bypass_header \"X-Team-Bypass\" value #2 is refused: it is a client address"
+                ),
+                "{value}: {text}"
+            );
+        }
+        // Secret tokens (and digits-only ones) are still accepted.
+        parse(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "bypass_header": {"name": "X-Team-Bypass",
+                "values": ["fake-token-0001", "0123456789", "a_B-c.d"]}}),
+        )
+        .unwrap();
+    }
+
+    /// ALB refuses wildcards in an http-header condition's name and the host
+    /// header in one; accepted at schedule, the window would only fail at
+    /// start_at (CreateRule ValidationError, enable_failed).
+    #[test]
+    fn header_names_alb_cannot_take_are_refused_when_scheduling() {
+        let mut accepted = Vec::new();
+        for name in ["Host", "X-Bypass-*", "host"] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_header": {"name": name, "values": ["fake-token-0001"]}});
+            if parse(event).is_ok() {
+                accepted.push(name);
+            }
+        }
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+    }
+
+    /// The CIDR form of a wildcard: a bypass for every address means nobody
+    /// sees the maintenance page while every report says maintenance is on.
+    /// A typo of "/30" as "/0" would be truncated to it.
+    #[test]
+    fn a_bypass_for_every_address_is_refused() {
+        let mut accepted = Vec::new();
+        for cidr in [
+            "0.0.0.0/0",
+            "::/0",
+            "203.0.113.7/0",
+            "10.0.0.0/7",
+            "2001:db8::/31",
+        ] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_cidrs": [cidr]});
+            if parse(event).is_ok() {
+                accepted.push(cidr);
+            }
+        }
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+        let text = problems(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "bypass_cidrs": ["0.0.0.0/0"]}),
+        )
+        .join("\n");
+        assert!(
+            text.contains("bypass_cidrs item \"0.0.0.0/0\" is too wide")
+                && text.contains("at least /8"),
+            "{text}"
+        );
     }
 
     #[test]

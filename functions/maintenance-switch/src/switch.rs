@@ -5,11 +5,14 @@
 //! then fails on one listener, the listeners this invocation changed are
 //! rolled back, and whatever could not be rolled back is named.
 
+use std::time::Duration;
+
 use aws_sdk_elasticloadbalancingv2::types::Action;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::report::Report;
+use time::OffsetDateTime;
 
 use crate::App;
 use crate::apply;
@@ -120,7 +123,7 @@ pub async fn enable(
                 window_id: window.window_id.clone(),
                 execution_arn: execution.to_owned(),
                 status,
-                summary: "nothing was changed".into(),
+                summary: "nothing was changed, maintenance was not switched on".into(),
             });
         }
     }
@@ -183,7 +186,9 @@ pub async fn enable(
             }
         };
         if let Err(why) = result {
-            let summary = roll_back(app, &window.window_id, &changed, report).await;
+            let summary = roll_back(app, &window.window_id, &changed, deadline, report)
+                .await
+                .summary();
             record_fresh_status(app, &states, report).await;
             return Err(Error::EnableFailed {
                 window_id: window.window_id.clone(),
@@ -196,29 +201,53 @@ pub async fn enable(
             Ok(None) => None,
             Ok(Some(status)) => {
                 let why = format!("the window's execution is {status}");
-                Some((Some(status), why))
+                Some((Stopped::Status(status), why))
             }
             // Unsure whether the window still stands: fail closed.
-            Err(e) => Some((
-                None,
-                format!("could not tell whether the window was cancelled meanwhile ({e})"),
-            )),
+            Err(e) => {
+                let why =
+                    format!("could not tell whether the window was cancelled meanwhile ({e})");
+                Some((Stopped::Unknown(e), why))
+            }
         };
-        if let Some((status, why)) = stopped {
+        if let Some((stopped, why)) = stopped {
             report.fail(execution, "enable", &why);
             // Every listener of the window, not only those changed now: an
             // earlier attempt of this task may have switched the others.
             let all: Vec<&ListenerState> = states.iter().collect();
-            let summary = roll_back(app, &window.window_id, &all, report).await;
+            let rollback = roll_back(app, &window.window_id, &all, deadline, report).await;
+            let mut summary = rollback.summary();
+            if !rollback.left.is_empty() {
+                // A cancelled execution runs no CleanUp or Disable, and the
+                // cancel's own disable may already be over: something else
+                // must end what is left.
+                summary.push_str("; ");
+                summary.push_str(&start_clean_up(app, window, execution, report).await);
+            }
             record_fresh_status(app, &states, report).await;
-            return Err(match status {
-                Some(status) => Error::Cancelled {
+            return Err(match stopped {
+                Stopped::Status(status) => Error::Cancelled {
                     window_id: window.window_id.clone(),
                     execution_arn: execution.to_owned(),
                     status,
                     summary,
                 },
-                None => Error::EnableFailed {
+                // The check before the writes fails as Throttled too, and
+                // the state machine retries Enable on it: one throttle must
+                // not lose the window. The retry checks again before writing.
+                Stopped::Unknown(Error::Throttled {
+                    operation,
+                    resource,
+                    message,
+                }) => Error::Throttled {
+                    operation,
+                    resource,
+                    message: format!(
+                        "{message}; so enable could not tell whether window {} was cancelled meanwhile, and undid it until it can: {summary}",
+                        window.window_id
+                    ),
+                },
+                Stopped::Unknown(_) => Error::EnableFailed {
                     window_id: window.window_id.clone(),
                     summary: format!("{why}; {summary}"),
                 },
@@ -227,6 +256,49 @@ pub async fn enable(
     }
     record_fresh_status(app, &states, report).await;
     Ok(())
+}
+
+/// Why enable undoes a window after its writes.
+enum Stopped {
+    /// The execution's status, not RUNNING.
+    Status(String),
+    /// The execution could not be read.
+    Unknown(Error),
+}
+
+/// Starts an execution of the window state machine that only disables the
+/// window (`cleanup_of` names the window's execution; the state machine
+/// goes straight to its Disable, with its retries and notifications).
+/// Returns what an operator needs to read.
+async fn start_clean_up(
+    app: &App,
+    window: &WindowSpec,
+    execution_arn: &str,
+    report: &mut Report,
+) -> String {
+    let now = OffsetDateTime::now_utc();
+    let machine = crate::windows::state_machine_of(execution_arn)
+        .or_else(|| app.config.state_machine_arn.clone());
+    let by_hand = format!(
+        "run {} by hand",
+        json!({"action": "disable", "window_id": window.window_id, "listener_arns": window.listener_arns})
+    );
+    let Some(machine) = machine else {
+        return format!(
+            "no state machine is known to clean up, so nothing may end maintenance: {by_hand}"
+        );
+    };
+    match crate::windows::start_clean_up(app, &machine, window, execution_arn, now, report).await {
+        Ok(arn) => format!(
+            "started clean-up execution {arn} of the window state machine, which disables the window (with retries) and notifies"
+        ),
+        Err(e) => {
+            report.fail(&machine, "start_clean_up", &e);
+            format!(
+                "the clean-up execution could not be started ({e}), so nothing may end maintenance: {by_hand}"
+            )
+        }
+    }
 }
 
 /// Whether there is time to start on `listener`. The deadline is checked
@@ -245,25 +317,83 @@ fn reach(deadline: &Deadline, listener: &ListenerState, report: &mut Report) -> 
     }
 }
 
-/// Disables the window on every listener this invocation changed; returns
-/// what an operator needs to know about the outcome.
+/// How often one listener's rollback is tried when a call fails (a
+/// throttle past the SDK's own retries, a 5xx): leaving maintenance must
+/// make progress, and such errors are usually gone a moment later.
+const ROLLBACK_ATTEMPTS: u32 = 5;
+/// The wait before the second attempt; it doubles after each.
+const ROLLBACK_FIRST_WAIT: Duration = Duration::from_millis(250);
+
+/// What a rollback did: the listeners back as before, and a description of
+/// each one that is not.
+struct Rollback {
+    clean: Vec<String>,
+    left: Vec<String>,
+}
+
+impl Rollback {
+    /// Exactly what state the listeners are in.
+    fn summary(&self) -> String {
+        let rolled = match (self.clean.is_empty(), self.left.is_empty()) {
+            (true, true) => return "no listener needed rolling back".to_owned(),
+            (true, false) => None,
+            (false, _) => Some(format!("rolled back {} (as before)", self.clean.join(", "))),
+        };
+        if self.left.is_empty() {
+            return rolled.unwrap_or_default();
+        }
+        let not = format!("NOT rolled back: {}", self.left.join(" | "));
+        match rolled {
+            Some(rolled) => format!("{rolled}; {not}"),
+            None => not,
+        }
+    }
+}
+
+/// One listener's rollback: its fresh state, and the restores that are
+/// blocked (another rule took an old priority).
+async fn roll_back_one(
+    app: &App,
+    window_id: &str,
+    state: &ListenerState,
+    report: &mut Report,
+) -> Result<(ListenerState, Vec<String>), Error> {
+    let fresh = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+    let plan = plan::plan_disable(Some(window_id), &fresh);
+    apply::disable(&app.elb, &fresh, &plan, report).await?;
+    let after = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+    Ok((after, plan.blocked))
+}
+
+/// Disables the window on every listener this invocation changed. A failed
+/// call is retried with a growing wait while the deadline allows (the
+/// first attempt is always made: undoing is never skipped for time). The
+/// retries stop at the deadline, which keeps its margin for what follows:
+/// starting a clean-up and returning the report.
 async fn roll_back(
     app: &App,
     window_id: &str,
     changed: &[&ListenerState],
+    deadline: &Deadline,
     report: &mut Report,
-) -> String {
+) -> Rollback {
     let mut clean = Vec::new();
     let mut left = Vec::new();
     for state in changed {
-        let outcome = async {
-            let fresh = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
-            let plan = plan::plan_disable(Some(window_id), &fresh);
-            apply::disable(&app.elb, &fresh, &plan, report).await?;
-            let after = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
-            Ok::<_, Error>((after, plan.blocked))
-        }
-        .await;
+        let mut wait = ROLLBACK_FIRST_WAIT;
+        let mut attempt = 1;
+        let outcome = loop {
+            let outcome = roll_back_one(app, window_id, state, report).await;
+            match outcome {
+                Err(e) if attempt < ROLLBACK_ATTEMPTS && deadline.allows(wait) => {
+                    tracing::warn!(listener = %state.arn, attempt, error = %e, "rollback failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                outcome => break outcome,
+            }
+        };
         match outcome {
             Ok((after, blocked)) if blocked.is_empty() && after.status().leftover_rules == 0 => {
                 clean.push(state.arn.clone())
@@ -273,12 +403,13 @@ async fn roll_back(
             }
             Err(e) => {
                 report.fail(&state.arn, "roll_back", &e);
+                let why = format!("{e} (tried {attempt} times)");
                 // Read once more to say exactly what is left.
                 let what =
                     match apply::load(&app.elb, &state.arn, state.default_actions.clone()).await {
-                        Ok(after) => leftovers(&after, window_id, &[e.to_string()]),
+                        Ok(after) => leftovers(&after, window_id, &[why]),
                         Err(_) => format!(
-                            "{}: unknown, the listener could not be read ({e})",
+                            "{}: unknown, the listener could not be read ({why})",
                             state.arn
                         ),
                     };
@@ -286,20 +417,11 @@ async fn roll_back(
             }
         }
     }
-    let rolled = if clean.is_empty() {
-        "no listener needed rolling back".to_owned()
-    } else {
-        format!("rolled back {} (as before)", clean.join(", "))
-    };
     report.detail(
         "rollback",
         json!({"rolled_back": clean, "left": left.clone()}),
     );
-    if left.is_empty() {
-        rolled
-    } else {
-        format!("{rolled}; NOT rolled back: {}", left.join(" | "))
-    }
+    Rollback { clean, left }
 }
 
 /// Names the rules of `window_id` still on a listener, and the rules still moved.
@@ -319,8 +441,13 @@ fn leftovers(state: &ListenerState, window_id: &str, why: &[String]) -> String {
                 .map(|(orig, _)| format!("{} (at {}, was {orig})", r.arn, r.priority))
         })
         .collect();
+    let on = if state.status().maintenance {
+        "; maintenance is still ON here"
+    } else {
+        "; maintenance is off here"
+    };
     format!(
-        "{}: rules still there: [{}]; rules still moved: [{}]{}",
+        "{}: rules still there: [{}]; rules still moved: [{}]{on}{}",
         state.arn,
         own.join(", "),
         moved.join(", "),
