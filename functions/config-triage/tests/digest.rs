@@ -635,3 +635,267 @@ async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete(
         .collect();
     assert_eq!(applied, ["post_digest"]);
 }
+
+// ---- review-config: proving tests (adversarial review of f2168ff) ----
+
+/// A held violation whose announcement fails once fails the scheduled run
+/// after the digest went out; Lambda's retry of that run posts the digest
+/// again. The default channel sees the same digest twice.
+#[tokio::test]
+async fn review_a_retried_schedule_does_not_post_the_digest_twice() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    let rule = "dynamodb-pitr-enabled";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let (_, _, config) = one_open_violation(rule, table.clone());
+    let app = app(&fx, config);
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        fx.run(&app, &event(rule, t, &table, new, Some(old), when), when)
+            .await
+            .response
+            .expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+
+    // The held announcement (the first request of the run) is refused once.
+    fx.slack.script([toilkit_tests::Reply::Status(404)]);
+    let due = t0 + time::Duration::hours(7);
+    let first = fx.run(&app, &schedule, due).await;
+    assert!(first.response.is_err(), "the held failure fails the run");
+    assert_eq!(texts(&fx.slack, "default").len(), 1, "the digest went out");
+
+    // Lambda retries the failed asynchronous invocation with the same event.
+    let retry = fx
+        .run(&app, &schedule, due + time::Duration::minutes(1))
+        .await;
+    retry
+        .response
+        .expect("the retry announces the held violation");
+    assert_eq!(texts(&fx.slack, "payments").len(), 3);
+    let digests = texts(&fx.slack, "default");
+    assert_eq!(
+        digests.len(),
+        1,
+        "one scheduled run, one digest; the retry posted it again: {digests:#?}"
+    );
+}
+
+/// One rule with many non-compliant resources: its result pages are not
+/// checked against the work deadline, nor are the enrichment and state
+/// reads after the listing, so nothing is left of POST_RESERVE and the
+/// INCOMPLETE digest is never posted.
+#[tokio::test]
+async fn review_a_rule_with_many_result_pages_still_leaves_time_to_post_the_digest() {
+    let fx = Fixture::new().await;
+    const PAGES: usize = 60;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|_| {
+        http(json!({"ComplianceByConfigRules": [
+            rule_compliance("required-tags", "NON_COMPLIANT", 100)
+        ]}))
+    });
+    // 60 pages of 250 ms: 15 s for the one rule.
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(|req| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let page: usize = req
+                .next_token()
+                .map_or(0, |t| t.trim_start_matches("p").parse().unwrap());
+            let mut body = json!({"EvaluationResults": [evaluation(
+                "required-tags",
+                "AWS::EC2::SecurityGroup",
+                &format!("sg-0{page:04}"),
+                MAR_1,
+                "no owner tag"
+            )]});
+            if page + 1 < PAGES {
+                body["NextToken"] = json!(format!("p{}", page + 1));
+            }
+            http(body)
+        });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    let app = app(&fx, config);
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    let deadline = shared::Deadline::after(
+        config_triage::digest::POST_RESERVE + std::time::Duration::from_secs(2),
+    );
+    let out = config_triage::process(
+        &schedule,
+        &app,
+        &home(),
+        at("2026-03-02T09:00:00Z"),
+        &deadline,
+    )
+    .await;
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(
+        posted.len(),
+        1,
+        "no digest posted ({} result pages read); response {:?}",
+        details.num_calls(),
+        out.response.as_ref().err().map(ToString::to_string)
+    );
+}
+
+/// An operator who names a route "default" in ROUTES: a violation on an
+/// untagged resource goes to the default webhook and is remembered as
+/// "default"; its end is then looked up by that name and goes to the
+/// ROUTES entry instead, a channel that never saw the start.
+#[tokio::test]
+async fn review_the_end_of_a_violation_sent_to_the_default_webhook_goes_there_too() {
+    let mut fx = Fixture::new().await;
+    let ops = fx.webhook_secret("ops").await;
+    fx.set(
+        "ROUTES",
+        &json!({"default": format!("secret:{ops}")}).to_string(),
+    );
+    let app = fx.app();
+    let rule = "dynamodb-pitr-enabled";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("cache", &[]).await;
+    let t0 = at("2026-03-02T09:00:00Z");
+    fx.run(
+        &app,
+        &event(rule, t, &table, "NON_COMPLIANT", Some("COMPLIANT"), t0),
+        t0,
+    )
+    .await
+    .response
+    .expect("triaged");
+    assert_eq!(
+        texts(&fx.slack, "default").len(),
+        1,
+        "the start went to the default webhook"
+    );
+    let t1 = t0 + time::Duration::hours(1);
+    fx.run(
+        &app,
+        &event(rule, t, &table, "COMPLIANT", Some("NON_COMPLIANT"), t1),
+        t1,
+    )
+    .await
+    .response
+    .expect("triaged");
+    assert_eq!(
+        texts(&fx.slack, "default").len(),
+        2,
+        "the end must go where the start went; ops got {:#?}",
+        texts(&fx.slack, "ops")
+    );
+}
+
+/// A listing that always reaches the time limit (a large aggregator, Config
+/// answering slowly) leaves no time for the held violations it found: each
+/// run says they are "left for the next scheduled run", and every next run
+/// stops at the same place. A held critical violation is never announced.
+#[tokio::test]
+async fn review_a_held_violation_is_announced_even_when_every_listing_reaches_the_time_limit() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    const RULES: usize = 100;
+    let held_rule = "rule-000";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|_| {
+        http(json!({"ComplianceByConfigRules": (0..RULES)
+            .map(|i| rule_compliance(&format!("rule-{i:03}"), "NON_COMPLIANT", 1))
+            .collect::<Vec<_>>()}))
+    });
+    let held_table = table.clone();
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(move |req| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let rule = req.config_rule_name().unwrap();
+            let result = if rule == "rule-000" {
+                evaluation(rule, "AWS::DynamoDB::Table", &held_table, MAR_1, "PITR off")
+            } else {
+                evaluation(
+                    rule,
+                    "AWS::EC2::SecurityGroup",
+                    &format!("sg-0{}", &rule[5..]),
+                    MAR_1,
+                    "22 open to the world",
+                )
+            };
+            http(json!({"EvaluationResults": [result]}))
+        });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    let app = app(&fx, config);
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        fx.run(
+            &app,
+            &event(held_rule, t, &table, new, Some(old), when),
+            when,
+        )
+        .await
+        .response
+        .expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    let mut reasons = Vec::new();
+    for hours in [7, 8, 9] {
+        let deadline = shared::Deadline::after(
+            config_triage::digest::POST_RESERVE + std::time::Duration::from_secs(2),
+        );
+        let out = config_triage::process(
+            &schedule,
+            &app,
+            &home(),
+            t0 + time::Duration::hours(hours),
+            &deadline,
+        )
+        .await;
+        reasons.push(out.report.stop_reason.clone());
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        3,
+        "three scheduled runs found the held violation due and none announced it: {reasons:#?}"
+    );
+}
+
+/// ROUTES with the same owner twice: the first webhook is silently dropped
+/// (a map keeps the last), while a field written twice in any struct
+/// setting is refused.
+#[test]
+fn review_a_route_written_twice_in_routes_is_a_configuration_error() {
+    let parsed = config_triage::routing::Routes::parse_owners(
+        r#"{"payments": "/toilkit/slack/payments", "payments": "/toilkit/slack/data"}"#,
+    );
+    assert!(parsed.is_err(), "accepted: {parsed:?}");
+}
