@@ -899,3 +899,30 @@ fn review_a_route_written_twice_in_routes_is_a_configuration_error() {
     );
     assert!(parsed.is_err(), "accepted: {parsed:?}");
 }
+
+/// A generated EXEMPTIONS (a template filling `"value"` or `"expires"` from
+/// an unset variable writes `null`) is accepted, and the null widens the
+/// exemption: any value of the tag, and never expiring.
+#[test]
+fn review_a_null_tag_value_or_expiry_does_not_widen_an_exemption() {
+    use config_triage::exemption::{Exemptions, Outcome, Subject};
+    let parsed = Exemptions::parse(
+        r#"[{"tag": {"key": "data-class", "value": null}, "expires": null, "reason": "public assets"}]"#,
+    );
+    let Ok(exemptions) = parsed else {
+        return; // refused: fine
+    };
+    let tags = std::collections::BTreeMap::from([("data-class".to_owned(), "secret".to_owned())]);
+    let subject = Subject {
+        rule: "s3-bucket-public-read-prohibited",
+        resource_id: "payroll-exports",
+        arn: None,
+        resource_type: "AWS::S3::Bucket",
+        tags: &tags,
+    };
+    let outcome = exemptions.check(&subject, at("2030-01-01T00:00:00Z"));
+    assert!(
+        !matches!(outcome, Outcome::Exempt(_)),
+        "a bucket tagged data-class=secret is exempted forever: {outcome:?}"
+    );
+}
