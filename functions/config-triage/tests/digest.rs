@@ -916,3 +916,67 @@ async fn a_violation_whose_tags_could_not_be_read_is_announced_saying_so() {
         posted[0]
     );
 }
+
+/// The held-check on its own (`{"action": "announce_held"}`, for a schedule
+/// more frequent than the weekday digest): a held violation is announced as
+/// soon as its window has passed and the check runs, without a digest and
+/// without listing every rule.
+#[tokio::test]
+async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    let rule = "dynamodb-pitr-enabled";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let (rules, details, config) = one_open_violation(rule, table.clone());
+    let app = app(&fx, config);
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        fx.run(&app, &event(rule, t, &table, new, Some(old), when), when)
+            .await
+            .response
+            .expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    let check = json!({"action": "announce_held"});
+
+    let early = fx.run(&app, &check, t0 + time::Duration::hours(2)).await;
+    early.response.expect("checked");
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "still within the window"
+    );
+
+    let due = fx
+        .run(
+            &app,
+            &check,
+            t0 + time::Duration::hours(6) + time::Duration::minutes(30),
+        )
+        .await;
+    due.response.expect("announced");
+    let payments_texts = texts(&fx.slack, "payments");
+    assert_eq!(payments_texts.len(), 3, "{:?}", due.report);
+    assert!(payments_texts[2].contains(&table), "{}", payments_texts[2]);
+    assert!(texts(&fx.slack, "default").is_empty(), "no digest");
+    assert_eq!(rules.num_calls() + details.num_calls(), 0, "no listing");
+
+    let again = fx.run(&app, &check, t0 + time::Duration::hours(7)).await;
+    again.response.expect("checked");
+    assert_eq!(texts(&fx.slack, "payments").len(), 3, "announced once");
+}
