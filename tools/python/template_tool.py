@@ -17,6 +17,13 @@
         (resource types that do not fit the action, unknown actions, "*"
         where the action can be scoped, malformed statements).
 
+    python template_tool.py resolve TEMPLATE PARAMETERS_JSON
+        The translated template as one deployment with these parameters
+        would have it: only the resources whose condition holds, with
+        conditions, parameters and the sample names resolved (a property
+        whose intrinsics are not modelled is left as it is), and their
+        DeletionPolicy and UpdateReplacePolicy.
+
     python template_tool.py iam-actions < ACTIONS_JSON
         For each IAM action in the JSON list: whether it exists and which
         resource types it can be scoped to, from parliament's copy of the
@@ -280,6 +287,28 @@ def iam_findings(path, parameters):
     return report
 
 
+def resolve_template(path, parameters):
+    template = translate(path, parameters)
+    resolver = Resolver(template, parameters)
+    resources = {}
+    for logical_id, resource in template["Resources"].items():
+        condition = resource.get("Condition")
+        if condition and not resolver.condition(condition):
+            continue
+        out = {k: v for k, v in resource.items() if k not in ("Properties", "Condition")}
+        properties = {}
+        for name, value in resource.get("Properties", {}).items():
+            try:
+                value = resolver.resolve(value)
+            except (ValueError, KeyError):
+                pass
+            if value is not NO_VALUE:
+                properties[name] = value
+        out["Properties"] = properties
+        resources[logical_id] = out
+    return {"Resources": resources}
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "decode":
         result = decode(argv[1])
@@ -288,6 +317,8 @@ def main(argv):
         result = translate(argv[1], parameters)
     elif len(argv) >= 3 and argv[0] == "iam-findings":
         result = iam_findings(argv[1], json.loads(argv[2]))
+    elif len(argv) >= 3 and argv[0] == "resolve":
+        result = resolve_template(argv[1], json.loads(argv[2]))
     elif argv[:1] == ["iam-actions"]:
         result = iam_actions(json.load(sys.stdin))
     else:
