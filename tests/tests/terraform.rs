@@ -1096,3 +1096,561 @@ fn the_example_plans_with_its_tfvars_example() {
         &["plan", "-refresh=false", "-input=false", "-lock=false"],
     );
 }
+
+// ---------------------------------------------------------------------------
+// The example applied: real provider, moto, and a SAR stand-in
+// ---------------------------------------------------------------------------
+
+/// One HTTP/1.1 request read from a connection: method, target, headers, body.
+type Request = (String, String, Vec<(String, String)>, Vec<u8>);
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..header_end]).into_owned();
+    let mut lines = head.lines();
+    let mut first = lines.next()?.split_whitespace();
+    let (method, target) = (first.next()?.to_owned(), first.next()?.to_owned());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while data.len() < header_end + length {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    Some((method, target, headers, data[header_end..].to_vec()))
+}
+
+fn respond(stream: &mut std::net::TcpStream, status: &str, body: &Value) {
+    use std::io::Write;
+    let body = body.to_string();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn form_encode(pairs: &[(String, String)]) -> String {
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A CloudFormation Query API call to moto; its status and XML.
+fn cloudformation(moto: &str, pairs: &[(String, String)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = moto.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("moto listens");
+    let body = form_encode(pairs);
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        region = toilkit_tests::moto::REGION,
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// The parameters of the stack in a DescribeStacks response.
+fn stack_parameters(xml: &str) -> std::collections::BTreeMap<String, String> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut rest = xml;
+    while let Some(key) = xml_value(rest, "ParameterKey") {
+        let after = &rest[rest.find("</ParameterKey>").unwrap() + 15..];
+        let value = xml_value(after, "ParameterValue").unwrap_or_default();
+        found.insert(key.to_owned(), value.to_owned());
+        rest = after;
+    }
+    found
+}
+
+fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = xml[start..].find(&format!("</{tag}>"))?;
+    Some(&xml[start..start + end])
+}
+
+/// Forwards a CloudFormation call to moto as it is. moto's DescribeStacks
+/// leaves out the stack's capabilities, which CloudFormation returns (and
+/// the provider compares with its configuration): they are put back from
+/// the change set that created the stack.
+fn proxy_cloudformation(
+    moto: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    capabilities: &std::collections::BTreeMap<String, Vec<String>>,
+    client: &mut std::net::TcpStream,
+) {
+    use std::io::{Read, Write};
+    let address = moto.trim_start_matches("http://");
+    let mut upstream = std::net::TcpStream::connect(address).expect("moto listens");
+    let mut request = format!("POST / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        if !["host", "connection", "content-length", "accept-encoding"]
+            .contains(&k.to_ascii_lowercase().as_str())
+        {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    upstream.write_all(request.as_bytes()).unwrap();
+    upstream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    upstream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let Some((head, mut xml)) = text
+        .split_once("\r\n\r\n")
+        .map(|(h, b)| (h.to_owned(), b.to_owned()))
+    else {
+        let _ = client.write_all(&response);
+        return;
+    };
+    let status = head
+        .lines()
+        .next()
+        .unwrap_or("HTTP/1.1 500 Internal Server Error");
+    if String::from_utf8_lossy(body).contains("Action=DescribeStacks")
+        && !xml.contains("<Capabilities>")
+    {
+        for (stack, asked) in capabilities {
+            let marker = format!("<StackName>{stack}</StackName>");
+            let members: String = asked
+                .iter()
+                .map(|c| format!("<member>{c}</member>"))
+                .collect();
+            xml = xml.replace(
+                &marker,
+                &format!("{marker}<Capabilities>{members}</Capabilities>"),
+            );
+        }
+    }
+    let _ = write!(
+        client,
+        "{status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+        xml.len()
+    );
+}
+
+/// What the Serverless Application Repository does for a deployer, on top of
+/// moto's CloudFormation: `GetApplication` answers with the template's
+/// parameter definitions, and `CreateCloudFormationChangeSet` creates the
+/// change set of `serverlessrepo-<stackName>` with the (SAM-transformed)
+/// template, the parameters, the capabilities and SAR's tags. Everything
+/// else the provider calls goes to moto itself. Records the operations it
+/// served.
+struct SarStandIn {
+    endpoint: String,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SarStandIn {
+    fn start(moto: String, template_body: String, template: &Value) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let definitions: Vec<Value> = template["Parameters"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, p)| {
+                let default = match &p["Default"] {
+                    Value::String(s) => s.clone(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or_default().to_owned())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                json!({"name": name, "defaultValue": default, "type": p["Type"], "referencedByResources": []})
+            })
+            .collect();
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = calls.clone();
+        std::thread::spawn(move || {
+            let mut counter = 0;
+            let mut capabilities = std::collections::BTreeMap::<String, Vec<String>>::new();
+            let mut revisions = std::collections::BTreeMap::<String, u32>::new();
+            let defaults: std::collections::BTreeMap<String, String> = definitions
+                .iter()
+                .map(|d| {
+                    (
+                        d["name"].as_str().unwrap().to_owned(),
+                        d["defaultValue"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some((method, target, headers, body)) = read_request(&mut stream) else {
+                    continue;
+                };
+                if method == "POST" && target == "/" {
+                    proxy_cloudformation(&moto, &headers, &body, &capabilities, &mut stream);
+                    continue;
+                }
+                let path = target.split('?').next().unwrap_or_default().to_owned();
+                let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
+                let version = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("semanticVersion="))
+                    .unwrap_or("0.1.0")
+                    .to_owned();
+                let application = path
+                    .trim_start_matches("/applications/")
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .replace("%3A", ":")
+                    .replace("%2F", "/");
+                if method == "GET" && !path.ends_with("/changesets") {
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push("serverlessrepo:GetApplication".to_owned());
+                    respond(
+                        &mut stream,
+                        "200 OK",
+                        &json!({
+                            "applicationId": application,
+                            "name": "toilkit",
+                            "author": "toilkit",
+                            "description": "toilkit",
+                            "version": {
+                                "applicationId": application,
+                                "semanticVersion": version,
+                                "parameterDefinitions": definitions,
+                                "requiredCapabilities": ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"],
+                                "resourcesSupported": true,
+                                "templateUrl": "https://example.invalid/template.yaml",
+                                "creationTime": "2026-01-01T00:00:00.000Z"
+                            }
+                        }),
+                    );
+                } else if method == "POST" && path.ends_with("/changesets") {
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push("serverlessrepo:CreateCloudFormationChangeSet".to_owned());
+                    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let stack = format!(
+                        "serverlessrepo-{}",
+                        request["stackName"].as_str().unwrap_or_default()
+                    );
+                    let version = request["semanticVersion"].as_str().unwrap_or("0.1.0");
+                    let (status, xml) = cloudformation(
+                        &moto,
+                        &[
+                            ("Action".into(), "DescribeStacks".into()),
+                            ("StackName".into(), stack.clone()),
+                        ],
+                    );
+                    let exists = status == 200
+                        && xml_value(&xml, "StackStatus").is_some_and(|s| s != "DELETE_COMPLETE");
+                    let mut requested = defaults.clone();
+                    for p in request["parameterOverrides"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        requested.insert(
+                            p["name"].as_str().unwrap_or_default().to_owned(),
+                            p["value"].as_str().unwrap_or_default().to_owned(),
+                        );
+                    }
+                    // moto finds changes in resources only (and adds or
+                    // removes none when a condition changes); CloudFormation
+                    // counts a changed parameter as a change. A revision
+                    // resource that changes with the parameters lets such an
+                    // update execute, and an update that changes nothing
+                    // still fails as it does in AWS.
+                    let revision = revisions.entry(stack.clone()).or_insert(0);
+                    if !exists || stack_parameters(&xml) != requested {
+                        *revision += 1;
+                    }
+                    let mut body: Value = serde_json::from_str(&template_body).unwrap();
+                    body["Resources"]["StandInRevision"] = json!({
+                        "Type": "AWS::SSM::Parameter",
+                        "Properties": {
+                            "Name": format!("/sar-stand-in/{stack}"),
+                            "Type": "String",
+                            "Value": format!("revision-{revision}"),
+                        }
+                    });
+                    counter += 1;
+                    let mut pairs: Vec<(String, String)> = vec![
+                        ("Action".into(), "CreateChangeSet".into()),
+                        ("StackName".into(), stack.clone()),
+                        ("ChangeSetName".into(), format!("sar-{counter}")),
+                        (
+                            "ChangeSetType".into(),
+                            if exists { "UPDATE" } else { "CREATE" }.into(),
+                        ),
+                        ("TemplateBody".into(), body.to_string()),
+                    ];
+                    for (i, p) in request["parameterOverrides"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                    {
+                        pairs.push((
+                            format!("Parameters.member.{}.ParameterKey", i + 1),
+                            p["name"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                        pairs.push((
+                            format!("Parameters.member.{}.ParameterValue", i + 1),
+                            p["value"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                    }
+                    let asked: Vec<String> = request["capabilities"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
+                    for (i, c) in asked.iter().enumerate() {
+                        pairs.push((format!("Capabilities.member.{}", i + 1), c.clone()));
+                    }
+                    capabilities.insert(stack.clone(), asked);
+                    let mut tags: Vec<(String, String)> = vec![
+                        ("serverlessrepo:applicationId".into(), application.clone()),
+                        ("serverlessrepo:semanticVersion".into(), version.to_owned()),
+                    ];
+                    for t in request["tags"].as_array().into_iter().flatten() {
+                        tags.push((
+                            t["key"].as_str().unwrap_or_default().to_owned(),
+                            t["value"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                    }
+                    for (i, (k, v)) in tags.into_iter().enumerate() {
+                        pairs.push((format!("Tags.member.{}.Key", i + 1), k));
+                        pairs.push((format!("Tags.member.{}.Value", i + 1), v));
+                    }
+                    let (status, xml) = cloudformation(&moto, &pairs);
+                    if status != 200 {
+                        respond(
+                            &mut stream,
+                            "400 Bad Request",
+                            &json!({"message": xml, "errorCode": "BadRequestException"}),
+                        );
+                        continue;
+                    }
+                    respond(
+                        &mut stream,
+                        "201 Created",
+                        &json!({
+                            "applicationId": application,
+                            "changeSetId": xml_value(&xml, "Id"),
+                            "semanticVersion": version,
+                            "stackId": xml_value(&xml, "StackId"),
+                        }),
+                    );
+                } else {
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(format!("unexpected {method} {target}"));
+                    respond(
+                        &mut stream,
+                        "404 Not Found",
+                        &json!({"message": format!("{method} {target} is not modelled"), "errorCode": "NotFoundException"}),
+                    );
+                }
+            }
+        });
+        Self { endpoint, calls }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_applies_converges_toggles_and_destroys_against_the_emulator() {
+    let Some(sandbox) = TerraformSandbox::new(
+        "the_example_applies_converges_toggles_and_destroys_against_the_emulator",
+    ) else {
+        return;
+    };
+    let moto = toilkit_tests::moto::Moto::dedicated();
+    let config = moto.sdk_config().await;
+    // What the SAM transform gives, with the functions' code where
+    // `sam package` would have put it.
+    let translated = run_tool(
+        &["translate", &template_path().to_string_lossy(), "{}"],
+        None,
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("toilkit-offline-translation")
+        .send()
+        .await
+        .unwrap();
+    for (_, stem) in FUNCTIONS {
+        s3.put_object()
+            .bucket("toilkit-offline-translation")
+            .key(format!("{stem}Function.zip"))
+            .body(b"bootstrap".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    logs.create_log_group()
+        .log_group_name("/aws/rds/cluster/shop-prod/audit")
+        .send()
+        .await
+        .unwrap();
+    let sar = SarStandIn::start(
+        moto.endpoint().to_owned(),
+        translated.to_string(),
+        template(),
+    );
+
+    let folder = "examples/product-account";
+    let region = toilkit_tests::moto::REGION;
+    std::fs::write(
+        sandbox.path(folder).join("terraform.tfvars"),
+        format!(
+            r#"region                  = "{region}"
+toilkit_application_id  = "arn:aws:serverlessrepo:{region}:111122223333:applications/toilkit"
+toilkit_version         = "0.1.0"
+slack_webhook_parameter = "/toilkit/slack-webhook"
+rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        sandbox.path(folder).join("emulator_override.tf"),
+        format!(
+            r#"provider "aws" {{
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {{
+    cloudformation = "{sar}"
+    logs           = "{moto}"
+    wafv2          = "{moto}"
+    lambda         = "{moto}"
+    sts            = "{moto}"
+    serverlessrepo = "{sar}"
+  }}
+}}
+"#,
+            moto = moto.endpoint(),
+            sar = sar.endpoint
+        ),
+    )
+    .unwrap();
+    let tf = |args: &[&str]| sandbox.ok(folder, args);
+    let no_changes = |extra: &[&str], when: &str| {
+        let mut args = vec!["plan", "-input=false", "-detailed-exitcode"];
+        args.extend_from_slice(extra);
+        let output = sandbox.run(folder, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "a plan {when} must show no changes:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    tf(&["init", "-input=false"]);
+    tf(&["apply", "-input=false", "-auto-approve"]);
+    no_changes(&[], "right after the first apply");
+    let again = tf(&["apply", "-input=false", "-auto-approve"]);
+    assert!(
+        again.contains("0 added, 0 changed, 0 destroyed"),
+        "a second apply changes nothing:\n{again}"
+    );
+    // rds-audit-notifier off, then on again.
+    let off = ["-var", "rds_audit_log_groups=[]"];
+    let mut args = vec!["apply", "-input=false", "-auto-approve"];
+    args.extend_from_slice(&off);
+    tf(&args);
+    no_changes(&off, "after switching rds-audit-notifier off");
+    tf(&["apply", "-input=false", "-auto-approve"]);
+    no_changes(&[], "after switching rds-audit-notifier on again");
+    let filters = logs
+        .describe_subscription_filters()
+        .log_group_name("/aws/rds/cluster/shop-prod/audit")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        filters.subscription_filters().len(),
+        1,
+        "the RDS log group is subscribed again"
+    );
+    tf(&["destroy", "-input=false", "-auto-approve"]);
+    let (status, _) = cloudformation(
+        moto.endpoint(),
+        &[
+            ("Action".into(), "DescribeStacks".into()),
+            ("StackName".into(), "serverlessrepo-toilkit".into()),
+        ],
+    );
+    assert_ne!(status, 200, "destroy deletes the stack");
+    let calls = sar.calls.lock().unwrap().clone();
+    let unexpected: Vec<_> = calls
+        .iter()
+        .filter(|c| c.starts_with("unexpected"))
+        .collect();
+    assert!(unexpected.is_empty(), "the provider called {unexpected:?}");
+    for call in &calls {
+        assert!(
+            PROVIDER_CALLS.contains(&call.as_str()),
+            "{call} is not in the README's deploy permissions"
+        );
+    }
+}
