@@ -14,7 +14,6 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use toilkit_tests::workspace::{require_tool, root};
 
 mod distribution;
 use distribution::*;
@@ -211,7 +210,11 @@ fn every_trigger_is_wired_to_its_function() {
     for (id, r) in of_type(t, "AWS::Events::Rule") {
         for target in r["Properties"]["Targets"].as_array().unwrap() {
             let function = referenced(&target["Arn"]).unwrap();
-            if resources(t)[function]["Type"] != "AWS::Serverless::Function" {
+            // A function of the stack; not a bus given as a parameter.
+            if resources(t)
+                .get(function)
+                .is_none_or(|r| r["Type"] != "AWS::Serverless::Function")
+            {
                 continue;
             }
             let allowed = permissions.iter().any(|(_, p)| {
@@ -532,7 +535,12 @@ fn iam_grants_least_privilege() {
         {
             let service = trust["Principal"]["Service"].as_str().unwrap_or_default();
             assert!(
-                ["lambda.amazonaws.com", "states.amazonaws.com"].contains(&service),
+                [
+                    "lambda.amazonaws.com",
+                    "states.amazonaws.com",
+                    "events.amazonaws.com"
+                ]
+                .contains(&service),
                 "{id} may be assumed by {}",
                 trust["Principal"]
             );
@@ -1270,5 +1278,171 @@ fn maintenance_switch_may_change_no_load_balancer_until_one_is_named() {
     assert_eq!(
         names["Default"], "",
         "the default must not be every ALB (\"*\")"
+    );
+}
+
+#[test]
+fn result_events_reach_the_central_bus_through_a_rule_and_role_of_the_account() {
+    let central = "arn:aws:events:eu-west-1:999999999999:event-bus/toilkit-results";
+    let none = deployment(json!({"ResultEventBus": "toilkit-results"}));
+    assert!(
+        none["Resources"].get("ResultEventForwardRule").is_none()
+            && none["Resources"].get("ResultEventForwardRole").is_none(),
+        "no central bus, no forwarding"
+    );
+    let d = deployment(json!({
+        "ResultEventBus": "toilkit-results",
+        "ResultEventForwardBusArn": central
+    }));
+    let rule = &d["Resources"]["ResultEventForwardRule"]["Properties"];
+    assert_eq!(
+        rule["EventBusName"], "toilkit-results",
+        "the rule listens on the bus of this account the functions publish to"
+    );
+    assert_eq!(rule["EventPattern"], json!({"source": ["toilkit"]}));
+    assert_eq!(rule["State"], "ENABLED");
+    let targets = rule["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0]["Arn"], central);
+    assert!(
+        targets[0]["RoleArn"]
+            .as_str()
+            .is_some_and(|r| r.contains("ResultEventForwardRole")),
+        "the target sends with the forwarding role: {}",
+        targets[0]
+    );
+    let role = &d["Resources"]["ResultEventForwardRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"],
+        json!({"StringEquals": {"aws:SourceAccount": "123456789012"}})
+    );
+    let statements = role_statements(&d, "ResultEventForwardRole");
+    assert_eq!(statements.len(), 1);
+    assert_eq!(actions(statements[0]), vec!["events:PutEvents".to_owned()]);
+    assert_eq!(statements[0]["Resource"], central, "only the central bus");
+    // Forwarding without the local bus is refused before anything is created.
+    let rule = &template()["Rules"]["ForwardingNeedsTheLocalBus"];
+    assert_eq!(
+        rule["RuleCondition"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ResultEventForwardBusArn"}, ""]}]})
+    );
+    assert_eq!(
+        rule["Assertions"][0]["Assert"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ResultEventBus"}, ""]}]})
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Deploying to an organization: the StackSets template
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stackset_template_has_no_transform_lints_and_creates_with_every_function_on() {
+    let stackset = run_tool(&["stackset", &template_path().to_string_lossy()], None);
+    assert!(
+        stackset.get("Transform").is_none(),
+        "service-managed StackSets reject transforms"
+    );
+    for (id, r) in resources(&stackset) {
+        assert!(
+            !r["Type"].as_str().unwrap().starts_with("AWS::Serverless::"),
+            "{id} is still a SAM resource"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stackset.template.json");
+    std::fs::write(&path, stackset.to_string()).unwrap();
+    let lint = Command::new(require_tool("cfn-lint"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint on the StackSets template:\n{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    // Created in moto's CloudFormation, every function on, code from the
+    // bucket of the Region.
+    let moto = toilkit_tests::Moto::dedicated();
+    let config = moto.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("toilkit-code")
+        .send()
+        .await
+        .unwrap();
+    for (name, _) in FUNCTIONS {
+        s3.put_object()
+            .bucket("toilkit-code")
+            .key(format!("toilkit/0.1.0/{name}/bootstrap.zip"))
+            .body(b"bootstrap".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut pairs: Vec<(String, String)> = vec![
+        ("Action".into(), "CreateStack".into()),
+        ("StackName".into(), "toilkit-stackset-instance".into()),
+        ("TemplateBody".into(), stackset.to_string()),
+        ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
+    ];
+    let mut parameters = vec![
+        ("CodeS3Bucket", "toilkit-code".to_owned()),
+        ("SlackWebhookParameter", "/toilkit/slack-webhook".to_owned()),
+        ("MaintenanceLoadBalancerNames", "shop-*".to_owned()),
+        (
+            "WafIpSetV4Arn",
+            "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/a1b2c3d4".to_owned(),
+        ),
+    ];
+    for (_, stem) in FUNCTIONS {
+        parameters.push((
+            Box::leak(format!("Enable{stem}").into_boxed_str()),
+            "true".to_owned(),
+        ));
+    }
+    for (i, (k, v)) in parameters.into_iter().enumerate() {
+        pairs.push((
+            format!("Parameters.member.{}.ParameterKey", i + 1),
+            k.to_owned(),
+        ));
+        pairs.push((format!("Parameters.member.{}.ParameterValue", i + 1), v));
+    }
+    let (status, xml) = cloudformation(moto.endpoint(), &pairs);
+    assert_eq!(status, 200, "CreateStack: {xml}");
+    let (_, described) = cloudformation(
+        moto.endpoint(),
+        &[
+            ("Action".into(), "DescribeStacks".into()),
+            ("StackName".into(), "toilkit-stackset-instance".into()),
+        ],
+    );
+    assert_eq!(
+        xml_value(&described, "StackStatus"),
+        Some("CREATE_COMPLETE"),
+        "{described}"
+    );
+    let (_, listed) = cloudformation(
+        moto.endpoint(),
+        &[
+            ("Action".into(), "ListStackResources".into()),
+            ("StackName".into(), "toilkit-stackset-instance".into()),
+        ],
+    );
+    for (_, stem) in FUNCTIONS {
+        let id = format!("<LogicalResourceId>{stem}Function</LogicalResourceId>");
+        assert!(listed.contains(&id), "{stem}Function was created");
+    }
+    assert!(
+        listed.contains("<LogicalResourceId>MaintenanceWindowStateMachine</LogicalResourceId>"),
+        "the state machine was created from its inline definition"
     );
 }

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use toilkit_tests::workspace::root;
 
 mod distribution;
 use distribution::*;
@@ -1151,49 +1150,6 @@ fn respond(stream: &mut std::net::TcpStream, status: &str, body: &Value) {
     );
 }
 
-fn form_encode(pairs: &[(String, String)]) -> String {
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                b => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A CloudFormation Query API call to moto; its status and XML.
-fn cloudformation(moto: &str, pairs: &[(String, String)]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let address = moto.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("moto listens");
-    let body = form_encode(pairs);
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len(),
-        region = toilkit_tests::moto::REGION,
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, response)
-}
-
 /// The parameters of the stack in a DescribeStacks response.
 fn stack_parameters(xml: &str) -> std::collections::BTreeMap<String, String> {
     let mut found = std::collections::BTreeMap::new();
@@ -1205,12 +1161,6 @@ fn stack_parameters(xml: &str) -> std::collections::BTreeMap<String, String> {
         rest = after;
     }
     found
-}
-
-fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = xml[start..].find(&format!("</{tag}>"))?;
-    Some(&xml[start..start + end])
 }
 
 /// Forwards a CloudFormation call to moto as it is. moto's DescribeStacks
@@ -1653,4 +1603,43 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
             "{call} is not in the README's deploy permissions"
         );
     }
+}
+
+/// `examples/organization`: many accounts and Regions through provider
+/// aliases, and the StackSet route, valid against the real provider.
+#[test]
+fn the_organization_example_is_valid() {
+    let example = terraform_dir().join("examples/organization");
+    let tfvars = std::fs::read_to_string(example.join("terraform.tfvars.example")).unwrap();
+    let variables = std::fs::read_to_string(example.join("variables.tf")).unwrap();
+    let main = std::fs::read_to_string(example.join("main.tf")).unwrap();
+    for variable in variables
+        .lines()
+        .filter_map(|l| l.strip_prefix("variable \""))
+        .filter_map(|l| l.split('"').next())
+    {
+        assert!(
+            tfvars
+                .lines()
+                .any(|l| l.split('=').next().map(str::trim) == Some(variable)),
+            "terraform.tfvars.example does not show {variable}"
+        );
+    }
+    assert!(
+        main.contains("assume_role"),
+        "each alias assumes a role in its account"
+    );
+    assert!(main.contains("permission_model = \"SERVICE_MANAGED\""));
+    assert!(
+        main.contains("auto_deployment"),
+        "accounts created later get toilkit too"
+    );
+    let Some(sandbox) = TerraformSandbox::new("the_organization_example_is_valid") else {
+        return;
+    };
+    sandbox.ok(
+        "examples/organization",
+        &["init", "-backend=false", "-input=false"],
+    );
+    sandbox.ok("examples/organization", &["validate"]);
 }

@@ -24,6 +24,14 @@
         whose intrinsics are not modelled is left as it is), and their
         DeletionPolicy and UpdateReplacePolicy.
 
+    python template_tool.py stackset TEMPLATE
+        The template for service-managed CloudFormation StackSets, which
+        reject the SAM transform: the SAM translation, with no Transform and
+        no SAR metadata, each function's code read from the parameters
+        CodeS3Bucket and CodeS3KeyPrefix (<prefix><function>/bootstrap.zip,
+        a bucket in the stack's Region that the organization can read), and
+        the state machine definition inline.
+
     python template_tool.py iam-actions < ACTIONS_JSON
         For each IAM action in the JSON list: whether it exists and which
         resource types it can be scoped to, from parliament's copy of the
@@ -309,6 +317,42 @@ def resolve_template(path, parameters):
     return {"Resources": resources}
 
 
+def stackset(path):
+    source = decode(path)
+    binaries = {
+        logical_id: resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        for logical_id, resource in source.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    template = translate(path, {})
+    template.pop("Transform", None)
+    metadata = template.get("Metadata", {})
+    metadata.pop("AWS::ServerlessRepo::Application", None)
+    if not metadata:
+        template.pop("Metadata", None)
+    version = source["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
+    template["Parameters"]["CodeS3Bucket"] = {
+        "Type": "String",
+        "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        "ConstraintDescription": "An S3 bucket name.",
+        "Description": "Bucket, in the Region of the stack instance, holding <CodeS3KeyPrefix><function>/bootstrap.zip; "
+        "its policy must let the organization's accounts read them (aws:PrincipalOrgID).",
+    }
+    template["Parameters"]["CodeS3KeyPrefix"] = {
+        "Type": "String",
+        "Default": f"toilkit/{version}/",
+        "AllowedPattern": "^[A-Za-z0-9!_.*'()/=-]{0,512}$",
+        "Description": "Key prefix of the function zips in CodeS3Bucket.",
+    }
+    for logical_id, binary in binaries.items():
+        function = template["Resources"][logical_id]
+        function["Properties"]["Code"] = {
+            "S3Bucket": {"Ref": "CodeS3Bucket"},
+            "S3Key": {"Fn::Sub": "${CodeS3KeyPrefix}" + binary + "/bootstrap.zip"},
+        }
+    return template
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "decode":
         result = decode(argv[1])
@@ -319,6 +363,8 @@ def main(argv):
         result = iam_findings(argv[1], json.loads(argv[2]))
     elif len(argv) >= 3 and argv[0] == "resolve":
         result = resolve_template(argv[1], json.loads(argv[2]))
+    elif len(argv) >= 2 and argv[0] == "stackset":
+        result = stackset(argv[1])
     elif argv[:1] == ["iam-actions"]:
         result = iam_actions(json.load(sys.stdin))
     else:

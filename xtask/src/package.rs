@@ -149,6 +149,11 @@ pub fn run(args: &[String]) -> Result {
             template.display(),
             out.display()
         );
+        let stackset = write_stackset_template(&root, &template, &out)?;
+        println!(
+            "StackSets template: {}\n  upload functions/<function>/bootstrap.zip to s3://<bucket-in-each-region>/toilkit/<version>/<function>/bootstrap.zip (see README, \"Deploy to an organization\")",
+            stackset.display()
+        );
     } else {
         eprintln!("target/sam/ not written: it needs every function (run without function names)");
     }
@@ -246,6 +251,29 @@ pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
         return Err("template.yaml: expected `Architectures: [x86_64]` once, in Globals".into());
     }
     Ok(out)
+}
+
+/// Writes `stackset.template.json` beside the application: the SAM
+/// translation of `template` (service-managed StackSets reject transforms),
+/// with each function's code read from the `CodeS3Bucket`/`CodeS3KeyPrefix`
+/// parameters (see `stackset` in tools/python/template_tool.py).
+pub fn write_stackset_template(root: &Path, template: &Path, out: &Path) -> Result<PathBuf> {
+    let output = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tools/python/template_tool.py"))
+        .arg("stackset")
+        .arg(template)
+        .output()
+        .map_err(|e| format!(".venv/bin/python: {e} (run `cargo xtask setup`)"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "template_tool.py stackset: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let path = out.join("stackset.template.json");
+    std::fs::write(&path, &output.stdout)?;
+    Ok(path)
 }
 
 /// The template with each state machine's `DefinitionUri: <file>` replaced by
@@ -441,6 +469,45 @@ mod tests {
         assert_eq!(
             out["Resources"]["LogRetentionFunction"]["Type"],
             "AWS::Lambda::Function"
+        );
+    }
+
+    /// The StackSets template from the application folder: no transform,
+    /// no SAM resource, code from the parameters, lints clean.
+    #[test]
+    fn the_stackset_template_has_no_transform_and_lints() {
+        let root = root();
+        let lambda = tempfile::tempdir().unwrap();
+        for function in FUNCTIONS {
+            std::fs::create_dir_all(lambda.path().join(function)).unwrap();
+            std::fs::write(lambda.path().join(function).join("bootstrap.zip"), function).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let app = out.path().join("sam");
+        let template = write_application(&root, lambda.path(), "x86_64", &app).unwrap();
+        let path = write_stackset_template(&root, &template, &app).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let t: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(t.get("Transform").is_none());
+        for (id, r) in t["Resources"].as_object().unwrap() {
+            let kind = r["Type"].as_str().unwrap();
+            assert!(!kind.starts_with("AWS::Serverless::"), "{id} is {kind}");
+            if kind == "AWS::Lambda::Function" {
+                assert_eq!(
+                    r["Properties"]["Code"]["S3Bucket"],
+                    serde_json::json!({"Ref": "CodeS3Bucket"}),
+                    "{id}"
+                );
+            }
+        }
+        let lint = Command::new(root.join(".venv/bin/cfn-lint"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "{}",
+            String::from_utf8_lossy(&lint.stdout)
         );
     }
 

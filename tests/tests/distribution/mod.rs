@@ -8,7 +8,27 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use toilkit_tests::workspace::{require_tool, root};
+
+/// The repository root, from this test crate's own manifest directory (not
+/// the support library's: with a build directory shared between checkouts,
+/// that one may have been compiled from another checkout).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// A tool installed into the project's venv by `cargo xtask setup`.
+pub fn require_tool(tool: &str) -> PathBuf {
+    let path = root().join(".venv/bin").join(tool);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup` (or `cargo xtask test`, which runs it)",
+        path.display()
+    );
+    path
+}
 
 /// Each function: its crate, and the stem of its logical ids in the template.
 pub const FUNCTIONS: [(&str, &str); 5] = [
@@ -192,4 +212,53 @@ pub fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), to.join(&name)).unwrap();
         }
     }
+}
+
+pub fn form_encode(pairs: &[(String, String)]) -> String {
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A CloudFormation Query API call to moto; its status and XML.
+pub fn cloudformation(moto: &str, pairs: &[(String, String)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = moto.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("moto listens");
+    let body = form_encode(pairs);
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        region = toilkit_tests::moto::REGION,
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+pub fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = xml[start..].find(&format!("</{tag}>"))?;
+    Some(&xml[start..start + end])
 }

@@ -24,6 +24,7 @@ locals {
     SlackWebhookSecretArn    = var.slack_webhook.secret_arn
     SlackWebhookParameter    = var.slack_webhook.parameter
     ResultEventBus           = var.result_event_bus
+    ResultEventForwardBusArn = var.result_event_forward_bus_arn
     AlarmTopicArn            = var.alarm_topic_arn
     FunctionLogRetentionDays = tostring(var.function_log_retention_days)
     PermissionsBoundaryArn   = var.permissions_boundary_arn
@@ -186,6 +187,10 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
     precondition {
       condition     = !(local.rds.enabled || local.config.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
       error_message = "rds_audit_notifier and config_triage post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
+    }
+    precondition {
+      condition     = var.result_event_forward_bus_arn == null || var.result_event_bus != null
+      error_message = "result_event_forward_bus_arn forwards from result_event_bus: set result_event_bus to a bus name of the account (\"default\" for the default bus)."
     }
     precondition {
       condition     = length(local.oversized_environments) == 0

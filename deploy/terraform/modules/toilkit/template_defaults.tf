@@ -55,6 +55,7 @@ locals {
     RdsMatchRegex                        = ""
     RdsWatchUsers                        = ""
     ResultEventBus                       = ""
+    ResultEventForwardBusArn             = ""
     SlackWebhookParameter                = ""
     SlackWebhookSecretArn                = ""
     WafAggregateMin                      = "10"

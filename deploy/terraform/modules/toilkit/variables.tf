@@ -77,6 +77,17 @@ variable "result_event_bus" {
   }
 }
 
+variable "result_event_forward_bus_arn" {
+  description = "Optional ARN of a central EventBridge bus (usually another account's) that receives every report: the stack adds a rule on result_event_bus that forwards source \"toilkit\" events there, with a role. The central bus's policy must allow the account (see the README)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.result_event_forward_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$", var.result_event_forward_bus_arn))
+    error_message = "result_event_forward_bus_arn must be an EventBridge event bus ARN."
+  }
+}
+
 variable "alarm_topic_arn" {
   description = "Optional SNS topic ARN for the alarms (function errors, dead letters, failed maintenance windows)."
   type        = string
