@@ -1643,3 +1643,37 @@ fn the_organization_example_is_valid() {
     );
     sandbox.ok("examples/organization", &["validate"]);
 }
+
+/// The README's Deploy section, step by step where a test can follow it:
+/// every `cargo xtask` task it names exists, and every repository path it
+/// names is there.
+#[test]
+fn the_readme_deploy_steps_name_commands_and_files_that_exist() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let deploy = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Deploy"))
+        .expect("a Deploy section");
+    let xtask = std::fs::read_to_string(root().join("xtask/src/main.rs")).unwrap();
+    let mut problems = Vec::new();
+    for task in deploy
+        .split("cargo xtask ")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_alphanumeric()).next())
+    {
+        if !xtask.contains(&format!("\"{task}\" =>")) {
+            problems.push(format!(
+                "`cargo xtask {task}` is not a task of xtask/src/main.rs"
+            ));
+        }
+    }
+    for path in deploy
+        .split('`')
+        .filter(|s| s.starts_with("deploy/terraform/") && !s.contains(' ') && !s.contains('<'))
+    {
+        if !root().join(path.trim_end_matches('/')).exists() {
+            problems.push(format!("{path} does not exist"));
+        }
+    }
+    assert!(problems.is_empty(), "\n  - {}", problems.join("\n  - "));
+}

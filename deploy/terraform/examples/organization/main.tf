@@ -132,7 +132,7 @@ resource "aws_cloudformation_stack_set" "toilkit" {
   capabilities     = ["CAPABILITY_IAM"]
   template_body    = file(var.stackset_template_path)
   parameters = merge(var.stackset_parameters, {
-    CodeS3Bucket    = var.stackset_code_bucket
+    CodeS3Bucket    = "${coalesce(var.stackset_code_bucket_prefix, "unset")}-${var.stackset_regions[0]}"
     CodeS3KeyPrefix = "toilkit/${var.toilkit_version}/"
   })
 
@@ -160,6 +160,11 @@ resource "aws_cloudformation_stack_set_instance" "toilkit" {
   stack_set_name = aws_cloudformation_stack_set.toilkit[0].name
   call_as        = var.stackset_call_as
   region         = each.value
+
+  # Lambda reads code from a bucket of the stack's own Region.
+  parameter_overrides = {
+    CodeS3Bucket = "${coalesce(var.stackset_code_bucket_prefix, "unset")}-${each.value}"
+  }
 
   deployment_targets {
     organizational_unit_ids = var.stackset_organizational_unit_ids

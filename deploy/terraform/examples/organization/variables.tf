@@ -45,8 +45,8 @@ variable "stackset_template_path" {
   default     = "stackset.template.json"
 }
 
-variable "stackset_code_bucket" {
-  description = "Bucket name, the same in every Region of stackset_regions, holding toilkit/<version>/<function>/bootstrap.zip; its policy lets the organization read (aws:PrincipalOrgID)."
+variable "stackset_code_bucket_prefix" {
+  description = "Code buckets of the StackSet: <prefix>-<region> in each Region of stackset_regions, holding toilkit/<version>/<function>/bootstrap.zip; their policy lets the organization read (aws:PrincipalOrgID)."
   type        = string
   default     = null
 }
