@@ -2,30 +2,21 @@
 //! operator would: `template.yaml` lints and transforms, uses only resource
 //! types the Serverless Application Repository accepts, grants least
 //! privilege, wires every trigger, dead letter and alarm, and agrees with the
-//! configuration tables of the function READMEs; the Terraform module is
-//! formatted and passes checkov.
+//! configuration tables of the function READMEs. The Terraform module has
+//! its own file, terraform.rs.
 //!
 //! The tools come from the project's venvs (`cargo xtask setup`):
 //! cfn-lint, the SAM translator and parliament through
 //! `tools/python/template_tool.py`, checkov from `.venv-checkov`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::{Value, json};
-use toilkit_tests::workspace::{require_tool, root};
 
-/// Each function: its crate, and the stem of its logical ids in the template.
-const FUNCTIONS: [(&str, &str); 5] = [
-    ("waf-ip-blocker", "WafIpBlocker"),
-    ("rds-audit-notifier", "RdsAuditNotifier"),
-    ("maintenance-switch", "MaintenanceSwitch"),
-    ("config-triage", "ConfigTriage"),
-    ("log-retention", "LogRetention"),
-];
+mod distribution;
+use distribution::*;
 
 /// Variables every function understands, documented once in the main README
 /// ("Variables every function understands"); a function README may leave
@@ -36,117 +27,6 @@ const SHARED_VARIABLES: [&str; 4] = [
     "SLACK_WEBHOOK_PARAMETER",
     "RESULT_EVENT_BUS",
 ];
-
-// ---------------------------------------------------------------------------
-// Running the tools
-// ---------------------------------------------------------------------------
-
-fn run_tool(args: &[&str], stdin: Option<&str>) -> Value {
-    let python = require_tool("python");
-    let script = root().join("tools/python/template_tool.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    {
-        let mut input = child.stdin.take().expect("stdin is piped");
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write to the tool");
-        }
-    }
-    let output = child.wait_with_output().expect("tool ran");
-    assert!(
-        output.status.success(),
-        "template_tool.py {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the tool prints JSON")
-}
-
-fn template_path() -> PathBuf {
-    root().join("template.yaml")
-}
-
-/// `template.yaml` as JSON, intrinsics in long form.
-fn template() -> &'static Value {
-    static TEMPLATE: OnceLock<Value> = OnceLock::new();
-    TEMPLATE.get_or_init(|| run_tool(&["decode", &template_path().to_string_lossy()], None))
-}
-
-/// The CloudFormation template the SAM transform makes of it, with every
-/// function switched on.
-fn translated() -> &'static Value {
-    static TRANSLATED: OnceLock<Value> = OnceLock::new();
-    TRANSLATED.get_or_init(|| {
-        let all_on: serde_json::Map<String, Value> = FUNCTIONS
-            .iter()
-            .map(|(_, stem)| (format!("Enable{stem}"), json!("true")))
-            .collect();
-        run_tool(
-            &[
-                "translate",
-                &template_path().to_string_lossy(),
-                &Value::Object(all_on).to_string(),
-            ],
-            None,
-        )
-    })
-}
-
-fn resources(template: &Value) -> &serde_json::Map<String, Value> {
-    template["Resources"]
-        .as_object()
-        .expect("the template has Resources")
-}
-
-fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
-    resources(template)
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
-        .collect()
-}
-
-/// The logical id a value refers to (`Ref` or `Fn::GetAtt`), if it does.
-fn referenced(value: &Value) -> Option<&str> {
-    if let Some(name) = value.get("Ref").and_then(Value::as_str) {
-        return Some(name);
-    }
-    value
-        .get("Fn::GetAtt")
-        .and_then(|a| a.get(0))
-        .and_then(Value::as_str)
-}
-
-/// Both branches of `Fn::If` (not `AWS::NoValue`), or the value itself.
-fn branches(value: &Value) -> Vec<&Value> {
-    match value.get("Fn::If").and_then(Value::as_array) {
-        Some(parts) if parts.len() == 3 => parts[1..]
-            .iter()
-            .filter(|v| v.get("Ref").and_then(Value::as_str) != Some("AWS::NoValue"))
-            .flat_map(branches)
-            .collect(),
-        _ => vec![value],
-    }
-}
-
-fn strings(value: &Value) -> Vec<&Value> {
-    match value {
-        Value::Array(items) => items.iter().flat_map(strings).collect(),
-        other => branches(other)
-            .into_iter()
-            .flat_map(|v| match v {
-                Value::Array(items) => items.iter().flat_map(strings).collect(),
-                v => vec![v],
-            })
-            .collect(),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Lint and transform
@@ -330,7 +210,11 @@ fn every_trigger_is_wired_to_its_function() {
     for (id, r) in of_type(t, "AWS::Events::Rule") {
         for target in r["Properties"]["Targets"].as_array().unwrap() {
             let function = referenced(&target["Arn"]).unwrap();
-            if resources(t)[function]["Type"] != "AWS::Serverless::Function" {
+            // A function of the stack; not a bus given as a parameter.
+            if resources(t)
+                .get(function)
+                .is_none_or(|r| r["Type"] != "AWS::Serverless::Function")
+            {
                 continue;
             }
             let allowed = permissions.iter().any(|(_, p)| {
@@ -651,7 +535,12 @@ fn iam_grants_least_privilege() {
         {
             let service = trust["Principal"]["Service"].as_str().unwrap_or_default();
             assert!(
-                ["lambda.amazonaws.com", "states.amazonaws.com"].contains(&service),
+                [
+                    "lambda.amazonaws.com",
+                    "states.amazonaws.com",
+                    "events.amazonaws.com"
+                ]
+                .contains(&service),
                 "{id} may be assumed by {}",
                 trust["Principal"]
             );
@@ -861,54 +750,6 @@ fn literal(cell: &str) -> Option<&str> {
         .filter(|c| !c.contains('`'))
 }
 
-/// Whether `value` is one the parameter accepts.
-fn accepts(parameter: &Value, value: &str) -> Result<(), String> {
-    if let Some(allowed) = parameter["AllowedValues"].as_array() {
-        let ok = allowed.iter().any(|a| match a {
-            Value::String(s) => s == value,
-            other => value.parse::<Value>().is_ok_and(|v| v == *other),
-        });
-        if !ok {
-            return Err(format!(
-                "{value:?} is not one of {parameter}",
-                parameter = parameter["AllowedValues"]
-            ));
-        }
-    }
-    if parameter["Type"] == "Number" {
-        let n: f64 = value
-            .parse()
-            .map_err(|_| format!("{value:?} is not a number"))?;
-        let bound = |key: &str| {
-            parameter[key]
-                .as_f64()
-                .or_else(|| parameter[key].as_str()?.parse().ok())
-        };
-        if bound("MinValue").is_some_and(|min| n < min)
-            || bound("MaxValue").is_some_and(|max| n > max)
-        {
-            return Err(format!("{value} is outside the parameter's range"));
-        }
-    }
-    if let Some(pattern) = parameter["AllowedPattern"].as_str() {
-        // CloudFormation's patterns are Java regular expressions; the ones
-        // the template uses mean the same in Rust's syntax.
-        let re = regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 28)
-            .build()
-            .map_err(|e| format!("pattern {pattern:?}: {e}"))?;
-        let items: Vec<&str> = if parameter["Type"] == "CommaDelimitedList" {
-            value.split(',').collect()
-        } else {
-            vec![value]
-        };
-        if let Some(bad) = items.iter().find(|v| !re.is_match(v)) {
-            return Err(format!("{bad:?} does not match {pattern:?}"));
-        }
-    }
-    Ok(())
-}
-
 #[test]
 fn readme_configuration_tables_match_the_template() {
     let t = template();
@@ -1026,479 +867,46 @@ fn parameter_descriptions_name_the_variable_they_set() {
 }
 
 // ---------------------------------------------------------------------------
-// Terraform
-// ---------------------------------------------------------------------------
-
-fn terraform_dir() -> PathBuf {
-    root().join("deploy/terraform")
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
-#[test]
-fn terraform_is_formatted() {
-    let Some(terraform) = which("terraform") else {
-        eprintln!(
-            "SKIPPED terraform_is_formatted: no terraform binary on PATH (the machine image normally has one)"
-        );
-        return;
-    };
-    let output = Command::new(terraform)
-        .args(["fmt", "-check", "-recursive", "-diff"])
-        .current_dir(terraform_dir())
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .output()
-        .expect("terraform runs");
-    assert!(
-        output.status.success(),
-        "terraform fmt -check found unformatted files (run `terraform fmt -recursive deploy/terraform`):\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-#[test]
-fn checkov_passes_on_the_terraform_module() {
-    let checkov = root().join(".venv-checkov/bin/checkov");
-    assert!(
-        checkov.exists(),
-        "{} is missing: run `cargo xtask setup` (or `cargo xtask test`, which runs it)",
-        checkov.display()
-    );
-    let output = Command::new(&checkov)
-        .args(["--directory", "."])
-        .args([
-            "--framework",
-            "terraform",
-            "--skip-download",
-            "--quiet",
-            "--compact",
-        ])
-        .args(["--output", "json"])
-        .current_dir(terraform_dir())
-        .env("BC_SKIP_MAPPING", "TRUE")
-        .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
-        .output()
-        .expect("checkov runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "checkov printed no JSON report ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let summary = &report["summary"];
-    let failed: Vec<String> = report["results"]["failed_checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            format!(
-                "{} {} ({}:{})",
-                c["check_id"], c["resource"], c["file_path"], c["file_line_range"]
-            )
-        })
-        .collect();
-    assert!(
-        failed.is_empty() && summary["failed"] == 0,
-        "checkov failed checks (fix them, or skip each with `#checkov:skip=ID:why` on the resource):\n  {}",
-        failed.join("\n  ")
-    );
-    assert!(
-        summary["passed"].as_u64().unwrap_or(0) > 0,
-        "checkov passed no check at all; is it reading deploy/terraform? {summary}"
-    );
-    // Every skip says why.
-    for skipped in report["results"]["skipped_checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let why = skipped["check_result"]["suppress_comment"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(
-            why.len() >= 10,
-            "checkov skip of {} on {} has no reason",
-            skipped["check_id"],
-            skipped["resource"]
-        );
-    }
-}
-
-#[test]
-fn terraform_module_parameters_exist_in_the_template() {
-    // The module passes parameters by name; a typo would be rejected by SAR
-    // only at deploy time. The template's parameter names are PascalCase,
-    // Terraform's own arguments snake_case: every PascalCase key the module
-    // assigns must be a template parameter.
-    let main = std::fs::read_to_string(terraform_dir().join("modules/toilkit/main.tf"))
-        .expect("deploy/terraform/modules/toilkit/main.tf");
-    let parameters = template()["Parameters"].as_object().unwrap();
-    let mut named = BTreeSet::new();
-    for line in main.lines() {
-        let Some((key, _)) = line.trim().split_once('=') else {
-            continue;
-        };
-        let key = key.trim();
-        if key.starts_with(|c: char| c.is_ascii_uppercase())
-            && key.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            assert!(
-                parameters.contains_key(key),
-                "the Terraform module sets {key}, which template.yaml does not declare"
-            );
-            named.insert(key.to_owned());
-        }
-    }
-    for (_, stem) in FUNCTIONS {
-        assert!(
-            named.contains(&format!("Enable{stem}")),
-            "the module switches {stem} on and off"
-        );
-    }
-    // Every setting of the template can be reached from Terraform.
-    let unreachable: Vec<&String> = parameters.keys().filter(|p| !named.contains(*p)).collect();
-    assert!(
-        unreachable
-            .iter()
-            .all(|p| ["RdsAuditLogGroupName"].contains(&p.as_str())),
-        "template parameters the Terraform module cannot set: {unreachable:?}"
-    );
-}
-
-/// Where the machine keeps the AWS provider for offline `terraform init`
-/// (`TOILKIT_TF_PLUGIN_MIRROR` overrides it).
-fn provider_mirror() -> Option<PathBuf> {
-    let mirror = std::env::var_os("TOILKIT_TF_PLUGIN_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/tf-plugins"));
-    mirror
-        .join("registry.terraform.io/hashicorp/aws")
-        .is_dir()
-        .then_some(mirror)
-}
-
-/// A copy of `deploy/terraform` in a temporary directory (so `init` leaves
-/// nothing in the repository), with a CLI config that installs the provider
-/// from the local mirror only.
-struct TerraformSandbox {
-    dir: tempfile::TempDir,
-    terraform: PathBuf,
-}
-
-impl TerraformSandbox {
-    fn new(test: &str) -> Option<Self> {
-        let Some(terraform) = which("terraform") else {
-            eprintln!("SKIPPED {test}: no terraform binary on PATH");
-            return None;
-        };
-        let Some(mirror) = provider_mirror() else {
-            eprintln!(
-                "SKIPPED {test}: no offline copy of the hashicorp/aws provider (/opt/tf-plugins or TOILKIT_TF_PLUGIN_MIRROR); \
-                 terraform init cannot download one here"
-            );
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        copy_tree(&terraform_dir(), &dir.path().join("terraform"));
-        std::fs::write(
-            dir.path().join("cli.tfrc"),
-            format!(
-                "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n    include = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n  direct {{\n    exclude = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n}}\n",
-                mirror.display()
-            ),
-        )
-        .unwrap();
-        Some(Self { dir, terraform })
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join("terraform").join(relative)
-    }
-
-    fn run(&self, folder: &str, args: &[&str]) -> std::process::Output {
-        Command::new(&self.terraform)
-            .args(args)
-            .arg("-no-color")
-            .current_dir(self.path(folder))
-            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .output()
-            .expect("terraform runs")
-    }
-
-    fn ok(&self, folder: &str, args: &[&str]) -> String {
-        let output = self.run(folder, args);
-        assert!(
-            output.status.success(),
-            "terraform {} in {folder}:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// A root configuration calling the module, with a provider that needs no
-    /// credentials and no network (plan only).
-    fn root_calling_module(&self, folder: &str, module_arguments: &str) {
-        let dir = self.path(folder);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("main.tf"),
-            format!(
-                r#"provider "aws" {{
-  region                      = "eu-west-1"
-  access_key                  = "offline"
-  secret_key                  = "offline"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}}
-
-module "toilkit" {{
-  source           = "../modules/toilkit"
-  application_id   = "arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit"
-  semantic_version = "0.1.0"
-{module_arguments}
-}}
-"#
-            ),
-        )
-        .unwrap();
-        self.ok(folder, &["init", "-backend=false", "-input=false"]);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == ".terraform" || name == ".terraform.lock.hcl" {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
-
-#[test]
-fn the_example_root_configuration_is_valid() {
-    let Some(sandbox) = TerraformSandbox::new("the_example_root_configuration_is_valid") else {
-        return;
-    };
-    sandbox.ok(
-        "examples/product-account",
-        &["init", "-backend=false", "-input=false"],
-    );
-    sandbox.ok("examples/product-account", &["validate"]);
-}
-
-#[test]
-fn the_module_passes_parameters_the_template_accepts() {
-    let Some(sandbox) = TerraformSandbox::new("the_module_passes_parameters_the_template_accepts")
-    else {
-        return;
-    };
-    sandbox.root_calling_module(
-        "plan-root",
-        r#"
-  name            = "shop"
-  slack_webhook   = { parameter = "/toilkit/slack-webhook" }
-  alarm_topic_arn = "arn:aws:sns:eu-west-1:444455556666:oncall"
-  waf_ip_blocker = {
-    enabled          = true
-    ipset_v4_arn     = "arn:aws:wafv2:eu-west-1:444455556666:regional/ipset/blocked-v4/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
-    log_bucket_name  = "aws-waf-logs-shop-444455556666"
-    log_key_prefix   = "AWSLogs/"
-    threshold        = 300
-    count_actions    = ["BLOCK", "COUNT"]
-    uri_rules        = [{ path = "/login", threshold = 20 }, { path = "/static/*", ignore = true }]
-    allow_cidrs      = ["203.0.113.0/24", "2001:db8::/32"]
-    client_ip_header = "X-Forwarded-For"
-    dry_run          = true
-  }
-  rds_audit_notifier = {
-    enabled         = true
-    log_group_names = ["/aws/rds/cluster/shop-prod/audit"]
-    alert_on        = ["ddl", "account"]
-    ignore_users    = ["rdsadmin", "monitor"]
-  }
-  maintenance_switch = {
-    enabled             = true
-    load_balancer_names = "shop-*"
-    default_status_code = 503
-  }
-  config_triage = {
-    enabled        = true
-    severity_rules = [{ rule = "*-public-*", severity = "critical" }]
-    exemptions     = [{ tag = { key = "toilkit:exempt" }, reason = "reviewed" }, { rule = "s3-*", expires = "2026-12-31" }]
-    routes         = { payments = "toilkit/payments-webhook" }
-    renotify_hours = 12
-  }
-  log_retention = {
-    enabled                 = true
-    retention_days          = 30
-    rules                   = [{ prefix = "/aws/lambda/", days = 14 }, { prefix = "/audit/", keep = true }]
-    delete_empty_after_days = 90
-    s3_prune                = [{ bucket = "app-logs-a", prefix = "app/", days = 90 }, { bucket = "app-logs-b", days = 30 }, { bucket = "app-logs-a", prefix = "web/", days = 7 }]
-    regions                 = ["eu-west-1", "us-east-1"]
-  }
-"#,
-    );
-    sandbox.ok(
-        "plan-root",
-        &[
-            "plan",
-            "-refresh=false",
-            "-input=false",
-            "-lock=false",
-            "-out=plan.bin",
-        ],
-    );
-    let plan: Value =
-        serde_json::from_str(&sandbox.ok("plan-root", &["show", "-json", "plan.bin"]))
-            .expect("terraform show -json");
-    let changes = plan["resource_changes"].as_array().unwrap();
-    let stack = changes
-        .iter()
-        .find(|c| c["type"] == "aws_serverlessapplicationrepository_cloudformation_stack")
-        .expect("the module deploys the application")["change"]["after"]
-        .clone();
-    assert_eq!(stack["name"], "shop");
-    assert_eq!(stack["semantic_version"], "0.1.0");
-    let capabilities: BTreeSet<&str> = stack["capabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert_eq!(
-        capabilities,
-        BTreeSet::from(["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]),
-        "roles without custom names and resource policies, nothing more"
-    );
-    let parameters = stack["parameters"].as_object().expect("planned parameters");
-    let declared = template()["Parameters"].as_object().unwrap();
-    for (name, value) in parameters {
-        let parameter = declared.get(name).unwrap_or_else(|| {
-            panic!("the module sets {name}, which template.yaml does not declare")
-        });
-        let value = value.as_str().expect("SAR parameters are strings");
-        if let Err(why) = accepts(parameter, value) {
-            panic!("the module sets {name} = {value:?}, which the template rejects: {why}");
-        }
-    }
-    for (_, stem) in FUNCTIONS {
-        assert_eq!(parameters[&format!("Enable{stem}")], "true");
-    }
-    // Settings arrive in the shapes the functions parse.
-    assert_eq!(parameters["NamePrefix"], "shop");
-    assert_eq!(parameters["WafCountActions"], "BLOCK,COUNT");
-    assert_eq!(parameters["WafAllowCidrs"], "203.0.113.0/24,2001:db8::/32");
-    assert_eq!(parameters["WafThreshold"], "300");
-    assert_eq!(parameters["WafDryRun"], "true");
-    let uri_rules: Value =
-        serde_json::from_str(parameters["WafUriRules"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        uri_rules,
-        json!([{"path": "/login", "threshold": 20}, {"path": "/static/*", "ignore": true}]),
-        "JSON settings carry no null attributes"
-    );
-    let rules: Value =
-        serde_json::from_str(parameters["LogRetentionRules"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        rules,
-        json!([{"prefix": "/aws/lambda/", "days": 14}, {"prefix": "/audit/", "keep": true}])
-    );
-    assert_eq!(
-        parameters["LogRetentionPruneBuckets"], "app-logs-a,app-logs-b",
-        "the function may prune exactly the buckets of s3_prune"
-    );
-    assert_eq!(parameters["LogRetentionRegions"], "eu-west-1,us-east-1");
-    assert_eq!(parameters["RdsIgnoreUsers"], "rdsadmin,monitor");
-    // An unset setting is left to the template's default, not passed as "".
-    assert!(!parameters.contains_key("WafWindowSeconds"));
-    assert!(!parameters.contains_key("ResultEventBus"));
-    // One subscription filter per RDS log group.
-    let filters: Vec<&Value> = changes
-        .iter()
-        .filter(|c| c["type"] == "aws_cloudwatch_log_subscription_filter")
-        .collect();
-    assert_eq!(filters.len(), 1);
-    assert_eq!(
-        filters[0]["change"]["after"]["log_group_name"],
-        "/aws/rds/cluster/shop-prod/audit"
-    );
-}
-
-#[test]
-fn the_module_rejects_bad_settings_before_anything_is_deployed() {
-    let Some(sandbox) =
-        TerraformSandbox::new("the_module_rejects_bad_settings_before_anything_is_deployed")
-    else {
-        return;
-    };
-    sandbox.root_calling_module(
-        "bad-root",
-        r#"
-  log_retention  = { enabled = true, retention_days = 45 }
-  waf_ip_blocker = { enabled = true }
-"#,
-    );
-    let output = sandbox.run(
-        "bad-root",
-        &["plan", "-refresh=false", "-input=false", "-lock=false"],
-    );
-    // Terraform wraps its messages; compare them as one line.
-    let text = String::from_utf8_lossy(&output.stderr)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    assert!(
-        !output.status.success(),
-        "a plan with bad settings must fail"
-    );
-    assert!(
-        text.contains("must be CloudWatch Logs retention values"),
-        "retention_days = 45 is named: {text}"
-    );
-    assert!(
-        text.contains("waf_ip_blocker needs IP sets"),
-        "missing IP sets are named: {text}"
-    );
-}
-
-// ---------------------------------------------------------------------------
 // IAM covers what the code calls
 // ---------------------------------------------------------------------------
 
+/// `crate::operation` → IAM action, from the `[crate]` sections of
+/// sdk-calls.txt.
 fn sdk_calls() -> BTreeMap<String, String> {
-    std::fs::read_to_string(root().join("tests/template-support/sdk-calls.txt"))
+    let mut calls = BTreeMap::new();
+    let mut service = None;
+    for line in std::fs::read_to_string(root().join("tests/template-support/sdk-calls.txt"))
         .unwrap()
         .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (call, action) = l.split_once('|').expect("operation | action");
-            (call.trim().to_owned(), action.trim().to_owned())
-        })
-        .collect()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            assert!(
+                name.starts_with("aws_sdk_"),
+                "sdk-calls.txt: [{name}] is not an SDK crate"
+            );
+            service = Some(name.to_owned());
+            continue;
+        }
+        let (call, action) = line.split_once('|').expect("operation | action");
+        let service = service.as_deref().unwrap_or_else(|| {
+            panic!("sdk-calls.txt: {line:?} comes before any [aws_sdk_...] section")
+        });
+        let key = format!("{service}::{}", call.trim());
+        assert!(
+            calls
+                .insert(key.clone(), action.trim().to_owned())
+                .is_none(),
+            "sdk-calls.txt lists {key} twice"
+        );
+    }
+    calls
 }
 
-/// The `.operation()` calls of the list found in a crate's `src/`.
+/// The `.operation()` calls of the list found in the `.rs` files under
+/// `dir`, counted only in a file that uses the operation's SDK crate (so
+/// `describe_tags` of ELB is not taken for another service's).
 fn calls_in(dir: &Path, known: &BTreeMap<String, String>, found: &mut BTreeMap<String, String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -1506,15 +914,37 @@ fn calls_in(dir: &Path, known: &BTreeMap<String, String>, found: &mut BTreeMap<S
             calls_in(&path, known, found);
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
-            for call in known.keys() {
-                if text.contains(&format!(".{call}()")) {
-                    found.entry(call.clone()).or_insert_with(|| {
+            for key in known.keys() {
+                let (service, call) = key.split_once("::").unwrap();
+                if text.contains(service) && text.contains(&format!(".{call}()")) {
+                    found.entry(key.clone()).or_insert_with(|| {
                         path.strip_prefix(root()).unwrap().display().to_string()
                     });
                 }
             }
         }
     }
+}
+
+#[test]
+fn sdk_calls_lists_no_operation_that_no_code_calls() {
+    // A dead line would let a later call of that operation pass unexamined
+    // against a grant nobody reviewed.
+    let known = sdk_calls();
+    let mut found = BTreeMap::new();
+    for (name, _) in FUNCTIONS {
+        calls_in(
+            &root().join("functions").join(name).join("src"),
+            &known,
+            &mut found,
+        );
+    }
+    calls_in(&root().join("shared/src"), &known, &mut found);
+    let dead: Vec<&String> = known.keys().filter(|k| !found.contains_key(*k)).collect();
+    assert!(
+        dead.is_empty(),
+        "tests/template-support/sdk-calls.txt lists operations no function or shared/ calls: {dead:?}"
+    );
 }
 
 #[test]
@@ -1585,7 +1015,10 @@ const SAMPLE_PARAMETERS: &str = r#"{
   "ConfigTriageCriticalTopicArn": "arn:aws:sns:eu-west-1:123456789012:oncall",
   "ConfigTriageAggregatorName": "org",
   "LogRetentionPruneBuckets": ["app-logs-a", "app-logs-b"],
-  "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:alarms"
+  "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:alarms",
+  "KmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+  "ConfigTriageRouteSecretPrefix": "toilkit/routes/",
+  "LogRetentionRegions": "eu-west-1,us-east-1"
 }"#;
 
 fn parliament_findings(template: &Path) -> BTreeMap<String, Value> {
@@ -1650,5 +1083,366 @@ fn parliament_catches_a_grant_on_the_wrong_kind_of_resource() {
     assert!(
         waf.contains("RESOURCE_MISMATCH") && waf.contains("s3:GetObject"),
         "parliament should flag s3:GetObject on a bucket ARN: {waf}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What the data at rest holds, and who may read it
+// ---------------------------------------------------------------------------
+
+const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// The resources of one deployment: every function on, plus `extra`.
+fn deployment(extra: Value) -> Value {
+    let mut parameters = json!({"SlackWebhookParameter": "/toilkit/slack-webhook"});
+    for (_, stem) in FUNCTIONS {
+        parameters[format!("Enable{stem}")] = json!("true");
+    }
+    parameters
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    run_tool(
+        &[
+            "resolve",
+            &template_path().to_string_lossy(),
+            &parameters.to_string(),
+        ],
+        None,
+    )
+}
+
+fn role_statements<'a>(deployment: &'a Value, role: &str) -> Vec<&'a Value> {
+    deployment["Resources"][role]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect()
+}
+
+#[test]
+fn dead_letters_are_kept_four_days_at_most_and_encrypted() {
+    // A dead letter is the whole raw event (an audit statement before
+    // redaction, a WAF log record): it stays only as long as it takes to see
+    // the alarm and look.
+    for (key, d) in [
+        (None, deployment(json!({}))),
+        (Some(KEY), deployment(json!({"KmsKeyArn": KEY}))),
+    ] {
+        let resources = d["Resources"].as_object().unwrap();
+        let queues: Vec<_> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::SQS::Queue")
+            .collect();
+        assert_eq!(
+            queues.len(),
+            FUNCTIONS.len() + 1,
+            "five dead-letter queues and the Config queue"
+        );
+        for (id, queue) in queues {
+            let p = &queue["Properties"];
+            if id.ends_with("DeadLetterQueue") {
+                assert!(
+                    p["MessageRetentionPeriod"]
+                        .as_u64()
+                        .is_some_and(|s| s <= 4 * 86_400),
+                    "{id} keeps raw events for {}",
+                    p["MessageRetentionPeriod"]
+                );
+            }
+            match key {
+                Some(key) => {
+                    assert_eq!(p["KmsMasterKeyId"], key, "{id} uses the customer key");
+                    assert!(
+                        p["SqsManagedSseEnabled"].is_null(),
+                        "{id}: one kind of encryption"
+                    );
+                }
+                None => {
+                    assert!(p["KmsMasterKeyId"].is_null(), "{id}");
+                    assert_eq!(p["SqsManagedSseEnabled"], true, "{id} is encrypted");
+                }
+            }
+        }
+        for (id, table) in resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
+        {
+            let expected = match key {
+                Some(key) => json!({"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": key}),
+                None => json!({"SSEEnabled": true}),
+            };
+            assert_eq!(table["Properties"]["SSESpecification"], expected, "{id}");
+        }
+        let groups: Vec<_> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+            .collect();
+        assert_eq!(groups.len(), FUNCTIONS.len());
+        for (id, group) in groups {
+            assert_eq!(
+                group["Properties"]["KmsKeyId"],
+                key.map_or(Value::Null, |k| json!(k)),
+                "{id}"
+            );
+        }
+        // Each function may use the key for its dead-letter queue, and only
+        // when there is one.
+        for (_, stem) in FUNCTIONS {
+            let uses_key = role_statements(&d, &format!("{stem}Role"))
+                .into_iter()
+                .any(|s| {
+                    s["Resource"] == json!(KEY)
+                        && actions(s).contains(&"kms:GenerateDataKey".to_owned())
+                        && actions(s).contains(&"kms:Decrypt".to_owned())
+                });
+            assert_eq!(uses_key, key.is_some(), "{stem}Role and the key");
+        }
+    }
+}
+
+#[test]
+fn tables_outlive_their_function_being_switched_off() {
+    for (id, table) in of_type(template(), "AWS::DynamoDB::Table") {
+        assert_eq!(table["DeletionPolicy"], "Retain", "{id}");
+        assert_eq!(table["UpdateReplacePolicy"], "Retain", "{id}");
+    }
+}
+
+#[test]
+fn config_triage_reads_only_the_route_secrets_the_operator_names() {
+    let secret_reads = |d: &Value| -> Vec<Value> {
+        role_statements(d, "ConfigTriageRole")
+            .into_iter()
+            .filter(|s| {
+                let a = actions(s);
+                a.contains(&"secretsmanager:GetSecretValue".to_owned())
+                    || a.contains(&"ssm:GetParameter".to_owned())
+            })
+            .map(|s| s["Resource"].clone())
+            .collect()
+    };
+    // No prefix: the Slack webhook parameter, nothing under toilkit/.
+    assert_eq!(
+        secret_reads(&deployment(json!({}))),
+        vec![json!(
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/toilkit/slack-webhook"
+        )]
+    );
+    let with_routes: BTreeSet<String> = secret_reads(&deployment(json!({
+        "ConfigTriageRoutes": "{\"payments\": \"toilkit/routes/payments\"}",
+        "ConfigTriageRouteSecretPrefix": "toilkit/routes/"
+    })))
+    .iter()
+    .map(Value::to_string)
+    .collect();
+    let expected: BTreeSet<String> = [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:toilkit/routes/*",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/toilkit/routes/*",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/toilkit/slack-webhook",
+    ]
+    .iter()
+    .map(|r| json!(r).to_string())
+    .collect();
+    assert_eq!(with_routes, expected);
+}
+
+#[test]
+fn log_retention_changes_groups_only_in_its_regions() {
+    let manage = |d: &Value| -> Value {
+        role_statements(d, "LogRetentionRole")
+            .into_iter()
+            .find(|s| actions(s).contains(&"logs:DeleteLogGroup".to_owned()))
+            .expect("a statement grants logs:DeleteLogGroup")
+            .clone()
+    };
+    let own = manage(&deployment(json!({})));
+    assert_eq!(
+        own["Condition"],
+        json!({"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}),
+        "no REGIONS: the stack's own Region only"
+    );
+    let listed = manage(&deployment(
+        json!({"LogRetentionRegions": "eu-west-1,us-east-1"}),
+    ));
+    assert_eq!(
+        listed["Condition"],
+        json!({"StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}})
+    );
+}
+
+#[test]
+fn maintenance_switch_may_change_no_load_balancer_until_one_is_named() {
+    let names = &template()["Parameters"]["MaintenanceLoadBalancerNames"];
+    assert_eq!(
+        names["Default"], "",
+        "the default must not be every ALB (\"*\")"
+    );
+}
+
+#[test]
+fn result_events_reach_the_central_bus_through_a_rule_and_role_of_the_account() {
+    let central = "arn:aws:events:eu-west-1:999999999999:event-bus/toilkit-results";
+    let none = deployment(json!({"ResultEventBus": "toilkit-results"}));
+    assert!(
+        none["Resources"].get("ResultEventForwardRule").is_none()
+            && none["Resources"].get("ResultEventForwardRole").is_none(),
+        "no central bus, no forwarding"
+    );
+    let d = deployment(json!({
+        "ResultEventBus": "toilkit-results",
+        "ResultEventForwardBusArn": central
+    }));
+    let rule = &d["Resources"]["ResultEventForwardRule"]["Properties"];
+    assert_eq!(
+        rule["EventBusName"], "toilkit-results",
+        "the rule listens on the bus of this account the functions publish to"
+    );
+    assert_eq!(rule["EventPattern"], json!({"source": ["toilkit"]}));
+    assert_eq!(rule["State"], "ENABLED");
+    let targets = rule["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0]["Arn"], central);
+    assert!(
+        targets[0]["RoleArn"]
+            .as_str()
+            .is_some_and(|r| r.contains("ResultEventForwardRole")),
+        "the target sends with the forwarding role: {}",
+        targets[0]
+    );
+    let role = &d["Resources"]["ResultEventForwardRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"],
+        json!({"StringEquals": {"aws:SourceAccount": "123456789012"}})
+    );
+    let statements = role_statements(&d, "ResultEventForwardRole");
+    assert_eq!(statements.len(), 1);
+    assert_eq!(actions(statements[0]), vec!["events:PutEvents".to_owned()]);
+    assert_eq!(statements[0]["Resource"], central, "only the central bus");
+    // Forwarding without the local bus is refused before anything is created.
+    let rule = &template()["Rules"]["ForwardingNeedsTheLocalBus"];
+    assert_eq!(
+        rule["RuleCondition"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ResultEventForwardBusArn"}, ""]}]})
+    );
+    assert_eq!(
+        rule["Assertions"][0]["Assert"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ResultEventBus"}, ""]}]})
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Deploying to an organization: the StackSets template
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stackset_template_has_no_transform_lints_and_creates_with_every_function_on() {
+    let stackset = run_tool(&["stackset", &template_path().to_string_lossy()], None);
+    assert!(
+        stackset.get("Transform").is_none(),
+        "service-managed StackSets reject transforms"
+    );
+    for (id, r) in resources(&stackset) {
+        assert!(
+            !r["Type"].as_str().unwrap().starts_with("AWS::Serverless::"),
+            "{id} is still a SAM resource"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stackset.template.json");
+    std::fs::write(&path, stackset.to_string()).unwrap();
+    let lint = Command::new(require_tool("cfn-lint"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint on the StackSets template:\n{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    // Created in moto's CloudFormation, every function on, code from the
+    // bucket of the Region.
+    let moto = toilkit_tests::Moto::dedicated();
+    let config = moto.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("toilkit-code")
+        .send()
+        .await
+        .unwrap();
+    for (name, _) in FUNCTIONS {
+        s3.put_object()
+            .bucket("toilkit-code")
+            .key(format!("toilkit/0.1.0/{name}/bootstrap.zip"))
+            .body(b"bootstrap".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut pairs: Vec<(String, String)> = vec![
+        ("Action".into(), "CreateStack".into()),
+        ("StackName".into(), "toilkit-stackset-instance".into()),
+        ("TemplateBody".into(), stackset.to_string()),
+        ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
+    ];
+    let mut parameters = vec![
+        ("CodeS3Bucket", "toilkit-code".to_owned()),
+        ("SlackWebhookParameter", "/toilkit/slack-webhook".to_owned()),
+        ("MaintenanceLoadBalancerNames", "shop-*".to_owned()),
+        (
+            "WafIpSetV4Arn",
+            "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/a1b2c3d4".to_owned(),
+        ),
+    ];
+    for (_, stem) in FUNCTIONS {
+        parameters.push((
+            Box::leak(format!("Enable{stem}").into_boxed_str()),
+            "true".to_owned(),
+        ));
+    }
+    for (i, (k, v)) in parameters.into_iter().enumerate() {
+        pairs.push((
+            format!("Parameters.member.{}.ParameterKey", i + 1),
+            k.to_owned(),
+        ));
+        pairs.push((format!("Parameters.member.{}.ParameterValue", i + 1), v));
+    }
+    let (status, xml) = cloudformation(moto.endpoint(), &pairs);
+    assert_eq!(status, 200, "CreateStack: {xml}");
+    let (_, described) = cloudformation(
+        moto.endpoint(),
+        &[
+            ("Action".into(), "DescribeStacks".into()),
+            ("StackName".into(), "toilkit-stackset-instance".into()),
+        ],
+    );
+    assert_eq!(
+        xml_value(&described, "StackStatus"),
+        Some("CREATE_COMPLETE"),
+        "{described}"
+    );
+    let (_, listed) = cloudformation(
+        moto.endpoint(),
+        &[
+            ("Action".into(), "ListStackResources".into()),
+            ("StackName".into(), "toilkit-stackset-instance".into()),
+        ],
+    );
+    for (_, stem) in FUNCTIONS {
+        let id = format!("<LogicalResourceId>{stem}Function</LogicalResourceId>");
+        assert!(listed.contains(&id), "{stem}Function was created");
+    }
+    assert!(
+        listed.contains("<LogicalResourceId>MaintenanceWindowStateMachine</LogicalResourceId>"),
+        "the state machine was created from its inline definition"
     );
 }

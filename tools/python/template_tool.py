@@ -17,6 +17,21 @@
         (resource types that do not fit the action, unknown actions, "*"
         where the action can be scoped, malformed statements).
 
+    python template_tool.py resolve TEMPLATE PARAMETERS_JSON
+        The translated template as one deployment with these parameters
+        would have it: only the resources whose condition holds, with
+        conditions, parameters and the sample names resolved (a property
+        whose intrinsics are not modelled is left as it is), and their
+        DeletionPolicy and UpdateReplacePolicy.
+
+    python template_tool.py stackset TEMPLATE
+        The template for service-managed CloudFormation StackSets, which
+        reject the SAM transform: the SAM translation, with no Transform and
+        no SAR metadata, each function's code read from the parameters
+        CodeS3Bucket and CodeS3KeyPrefix (<prefix><function>/bootstrap.zip,
+        a bucket in the stack's Region that the organization can read), and
+        the state machine definition inline.
+
     python template_tool.py iam-actions < ACTIONS_JSON
         For each IAM action in the JSON list: whether it exists and which
         resource types it can be scoped to, from parliament's copy of the
@@ -280,6 +295,64 @@ def iam_findings(path, parameters):
     return report
 
 
+def resolve_template(path, parameters):
+    template = translate(path, parameters)
+    resolver = Resolver(template, parameters)
+    resources = {}
+    for logical_id, resource in template["Resources"].items():
+        condition = resource.get("Condition")
+        if condition and not resolver.condition(condition):
+            continue
+        out = {k: v for k, v in resource.items() if k not in ("Properties", "Condition")}
+        properties = {}
+        for name, value in resource.get("Properties", {}).items():
+            try:
+                value = resolver.resolve(value)
+            except (ValueError, KeyError):
+                pass
+            if value is not NO_VALUE:
+                properties[name] = value
+        out["Properties"] = properties
+        resources[logical_id] = out
+    return {"Resources": resources}
+
+
+def stackset(path):
+    source = decode(path)
+    binaries = {
+        logical_id: resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        for logical_id, resource in source.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    template = translate(path, {})
+    template.pop("Transform", None)
+    metadata = template.get("Metadata", {})
+    metadata.pop("AWS::ServerlessRepo::Application", None)
+    if not metadata:
+        template.pop("Metadata", None)
+    version = source["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
+    template["Parameters"]["CodeS3Bucket"] = {
+        "Type": "String",
+        "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        "ConstraintDescription": "An S3 bucket name.",
+        "Description": "Bucket, in the Region of the stack instance, holding <CodeS3KeyPrefix><function>/bootstrap.zip; "
+        "its policy must let the organization's accounts read them (aws:PrincipalOrgID).",
+    }
+    template["Parameters"]["CodeS3KeyPrefix"] = {
+        "Type": "String",
+        "Default": f"toilkit/{version}/",
+        "AllowedPattern": "^[A-Za-z0-9!_.*'()/=-]{0,512}$",
+        "Description": "Key prefix of the function zips in CodeS3Bucket.",
+    }
+    for logical_id, binary in binaries.items():
+        function = template["Resources"][logical_id]
+        function["Properties"]["Code"] = {
+            "S3Bucket": {"Ref": "CodeS3Bucket"},
+            "S3Key": {"Fn::Sub": "${CodeS3KeyPrefix}" + binary + "/bootstrap.zip"},
+        }
+    return template
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "decode":
         result = decode(argv[1])
@@ -288,6 +361,10 @@ def main(argv):
         result = translate(argv[1], parameters)
     elif len(argv) >= 3 and argv[0] == "iam-findings":
         result = iam_findings(argv[1], json.loads(argv[2]))
+    elif len(argv) >= 3 and argv[0] == "resolve":
+        result = resolve_template(argv[1], json.loads(argv[2]))
+    elif len(argv) >= 2 and argv[0] == "stackset":
+        result = stackset(argv[1])
     elif argv[:1] == ["iam-actions"]:
         result = iam_actions(json.load(sys.stdin))
     else:

@@ -4,6 +4,7 @@
 //! - `demo`: the main job, a local demo of every function against the emulator;
 //! - `test`: formatting, lints, every test and the template checks;
 //! - `package`: `bootstrap.zip` per function for `provided.al2023`;
+//! - `publish --regions r1,r2 --bucket-prefix p`: one version to SAR in each Region;
 //! - `bench [function]`: benchmarks with their targets;
 //! - `fuzz [seconds]`: each fuzz target for a bounded time.
 
@@ -11,6 +12,7 @@ mod bench;
 mod cmd;
 mod demo;
 mod package;
+mod publish;
 mod setup;
 mod test;
 
@@ -27,11 +29,12 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "test" => test::run(rest),
         "package" => package::run(rest),
+        "publish" => publish::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => bench::fuzz(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|demo|test|package|bench [function]|fuzz [seconds]>"
+                "usage: cargo xtask <setup|demo|test|package|publish --regions r1,r2 --bucket-prefix p|bench [function]|fuzz [seconds]>"
             );
             return if task == "help" {
                 ExitCode::SUCCESS

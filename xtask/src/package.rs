@@ -149,6 +149,11 @@ pub fn run(args: &[String]) -> Result {
             template.display(),
             out.display()
         );
+        let stackset = write_stackset_template(&root, &template, &out)?;
+        println!(
+            "StackSets template: {}\n  upload functions/<function>/bootstrap.zip to s3://<bucket-in-each-region>/toilkit/<version>/<function>/bootstrap.zip (see README, \"Deploy to an organization\")",
+            stackset.display()
+        );
     } else {
         eprintln!("target/sam/ not written: it needs every function (run without function names)");
     }
@@ -157,9 +162,9 @@ pub fn run(args: &[String]) -> Result {
 
 /// Writes the application folder `out`: `template.yaml` with each
 /// function's `CodeUri` pointing at its built zip (copied to
-/// `functions/<name>/bootstrap.zip`), the files the template names (LICENSE,
-/// README.md, the state machine definitions), and the architecture of the
-/// zips. `sam package` uploads each of them and rewrites the template with
+/// `functions/<name>/bootstrap.zip`), the state machine definitions inlined,
+/// the files the template names (LICENSE, README.md), and the architecture of
+/// the zips. `sam package` uploads each of them and rewrites the template with
 /// their S3 locations; `sam publish` takes that result as it is.
 pub fn write_application(
     root: &Path,
@@ -168,7 +173,7 @@ pub fn write_application(
     out: &Path,
 ) -> Result<PathBuf> {
     let source = std::fs::read_to_string(root.join("template.yaml"))?;
-    let template = packaged_template(&source, arch)?;
+    let template = inline_definitions(&packaged_template(&source, arch)?, root)?;
     if out.exists() {
         std::fs::remove_dir_all(out)?;
     }
@@ -182,17 +187,6 @@ pub fn write_application(
     }
     for file in ["LICENSE", "README.md"] {
         std::fs::copy(root.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
-    }
-    let machines = root.join("statemachines");
-    std::fs::create_dir_all(out.join("statemachines"))?;
-    for entry in std::fs::read_dir(&machines).map_err(|e| format!("{}: {e}", machines.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            std::fs::copy(
-                &path,
-                out.join("statemachines").join(path.file_name().unwrap()),
-            )?;
-        }
     }
     let path = out.join("template.yaml");
     std::fs::write(&path, template)?;
@@ -255,6 +249,57 @@ pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
     }
     if architectures != 1 {
         return Err("template.yaml: expected `Architectures: [x86_64]` once, in Globals".into());
+    }
+    Ok(out)
+}
+
+/// Writes `stackset.template.json` beside the application: the SAM
+/// translation of `template` (service-managed StackSets reject transforms),
+/// with each function's code read from the `CodeS3Bucket`/`CodeS3KeyPrefix`
+/// parameters (see `stackset` in tools/python/template_tool.py).
+pub fn write_stackset_template(root: &Path, template: &Path, out: &Path) -> Result<PathBuf> {
+    let output = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tools/python/template_tool.py"))
+        .arg("stackset")
+        .arg(template)
+        .output()
+        .map_err(|e| format!(".venv/bin/python: {e} (run `cargo xtask setup`)"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "template_tool.py stackset: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let path = out.join("stackset.template.json");
+    std::fs::write(&path, &output.stdout)?;
+    Ok(path)
+}
+
+/// The template with each state machine's `DefinitionUri: <file>` replaced by
+/// the definition itself (`Definition:`, JSON being YAML). `sam package`
+/// would upload the file to the publisher's bucket and point `DefinitionUri`
+/// there; SAR does not copy it, and a product account cannot read that bucket,
+/// so the stack would roll back. `DefinitionSubstitutions` stay as they are:
+/// the SAM transform applies them to an inline definition too.
+pub fn inline_definitions(template: &str, root: &Path) -> Result<String> {
+    let mut out = String::with_capacity(template.len());
+    for line in template.lines() {
+        let Some(file) = line.trim().strip_prefix("DefinitionUri: ") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let path = root.join(file.trim());
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let definition: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let indent = &line[..line.len() - line.trim_start().len()];
+        out.push_str(&format!("{indent}Definition:\n"));
+        for json_line in serde_json::to_string_pretty(&definition)?.lines() {
+            out.push_str(&format!("{indent}  {json_line}\n"));
+        }
     }
     Ok(out)
 }
@@ -383,11 +428,7 @@ mod tests {
             let zip = app.join("functions").join(function).join("bootstrap.zip");
             assert_eq!(std::fs::read_to_string(zip).unwrap(), *function);
         }
-        for named in [
-            "LICENSE",
-            "README.md",
-            "statemachines/maintenance-window.asl.json",
-        ] {
+        for named in ["LICENSE", "README.md"] {
             assert!(
                 app.join(named).is_file(),
                 "{named} is in the application folder"
@@ -428,6 +469,97 @@ mod tests {
         assert_eq!(
             out["Resources"]["LogRetentionFunction"]["Type"],
             "AWS::Lambda::Function"
+        );
+    }
+
+    /// The StackSets template from the application folder: no transform,
+    /// no SAM resource, code from the parameters, lints clean.
+    #[test]
+    fn the_stackset_template_has_no_transform_and_lints() {
+        let root = root();
+        let lambda = tempfile::tempdir().unwrap();
+        for function in FUNCTIONS {
+            std::fs::create_dir_all(lambda.path().join(function)).unwrap();
+            std::fs::write(lambda.path().join(function).join("bootstrap.zip"), function).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let app = out.path().join("sam");
+        let template = write_application(&root, lambda.path(), "x86_64", &app).unwrap();
+        let path = write_stackset_template(&root, &template, &app).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let t: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(t.get("Transform").is_none());
+        for (id, r) in t["Resources"].as_object().unwrap() {
+            let kind = r["Type"].as_str().unwrap();
+            assert!(!kind.starts_with("AWS::Serverless::"), "{id} is {kind}");
+            if kind == "AWS::Lambda::Function" {
+                assert_eq!(
+                    r["Properties"]["Code"]["S3Bucket"],
+                    serde_json::json!({"Ref": "CodeS3Bucket"}),
+                    "{id}"
+                );
+            }
+        }
+        let lint = Command::new(root.join(".venv/bin/cfn-lint"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "{}",
+            String::from_utf8_lossy(&lint.stdout)
+        );
+    }
+
+    /// What SAR receives names no file of the publisher's bucket but the
+    /// code: the state machine's definition is inline, with its
+    /// substitutions, and the transform turns it into the machine.
+    #[test]
+    fn the_packaged_template_carries_the_state_machine_definition_inline() {
+        let root = root();
+        let source = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+        let packaged =
+            inline_definitions(&packaged_template(&source, "x86_64").unwrap(), &root).unwrap();
+        assert!(
+            !packaged.contains("DefinitionUri"),
+            "a DefinitionUri would point into the publisher's bucket after `sam package`"
+        );
+        let python = root.join(".venv/bin/python");
+        if !python.exists() {
+            panic!("{} is missing: run `cargo xtask setup`", python.display());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("template.yaml");
+        std::fs::write(&path, &packaged).unwrap();
+        let translated = Command::new(python)
+            .arg(root.join("tools/python/template_tool.py"))
+            .arg("translate")
+            .arg(&path)
+            .arg(r#"{"EnableMaintenanceSwitch": "true"}"#)
+            .output()
+            .unwrap();
+        assert!(
+            translated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&translated.stderr)
+        );
+        let out: serde_json::Value = serde_json::from_slice(&translated.stdout).unwrap();
+        let machine = &out["Resources"]["MaintenanceWindowStateMachine"]["Properties"];
+        assert!(machine["DefinitionS3Location"].is_null(), "{machine}");
+        let definition = serde_json::to_string(&machine["DefinitionString"]).unwrap();
+        let file = std::fs::read_to_string(root.join("statemachines/maintenance-window.asl.json"))
+            .unwrap();
+        let asl: serde_json::Value = serde_json::from_str(&file).unwrap();
+        for state in asl["States"].as_object().unwrap().keys() {
+            assert!(
+                definition.contains(state.as_str()),
+                "state {state} is inline"
+            );
+        }
+        assert!(definition.contains("${MaintenanceSwitchFunctionArn}"));
+        assert_eq!(
+            machine["DefinitionSubstitutions"]["MaintenanceSwitchFunctionArn"],
+            serde_json::json!({"Fn::GetAtt": ["MaintenanceSwitchFunction", "Arn"]})
         );
     }
 

@@ -46,7 +46,9 @@ module "toilkit" {
   rds_audit_notifier = {
     enabled         = length(var.rds_audit_log_groups) > 0
     log_group_names = var.rds_audit_log_groups
-    watch_users     = ["admin"]
+    # watch_users alerts only with "watched_user" among the categories.
+    alert_on    = ["ddl", "account", "failed_login", "watched_user"]
+    watch_users = ["admin"]
   }
 
   maintenance_switch = {

@@ -24,9 +24,11 @@ locals {
     SlackWebhookSecretArn    = var.slack_webhook.secret_arn
     SlackWebhookParameter    = var.slack_webhook.parameter
     ResultEventBus           = var.result_event_bus
+    ResultEventForwardBusArn = var.result_event_forward_bus_arn
     AlarmTopicArn            = var.alarm_topic_arn
     FunctionLogRetentionDays = tostring(var.function_log_retention_days)
     PermissionsBoundaryArn   = var.permissions_boundary_arn
+    KmsKeyArn                = var.kms_key_arn
 
     EnableWafIpBlocker    = tostring(local.waf.enabled)
     WafIpSetV4Arn         = local.ipset_v4_arn
@@ -97,7 +99,76 @@ locals {
     LogRetentionDryRun                   = tostring(local.logs.dry_run)
   }
 
-  parameters = { for name, value in local.candidate_parameters : name => value if value != null }
+  # Only what differs from the template's default (see template_defaults.tf):
+  # a plan right after an apply then shows no changes.
+  parameters = {
+    for name, value in local.candidate_parameters : name => value
+    if value != null && value != lookup(local.template_defaults, name, null)
+  }
+
+  # Lambda refuses an environment above 4 KB (names and values together).
+  # What each function's variables come from: a parameter, or a resource of
+  # the stack (counted at its longest: a table name, a state machine ARN).
+  effective = merge(local.template_defaults, local.parameters)
+  environment_parameters = {
+    "waf-ip-blocker" = {
+      IPSET_V4_ARN           = "WafIpSetV4Arn", IPSET_V6_ARN = "WafIpSetV6Arn", THRESHOLD = "WafThreshold",
+      WINDOW_SECONDS         = "WafWindowSeconds", COUNT_ACTIONS = "WafCountActions", COUNT_LABELS = "WafCountLabels",
+      COUNT_RULES            = "WafCountRules", IGNORE_URI_SUFFIXES = "WafIgnoreUriSuffixes", URI_RULES = "WafUriRules",
+      CLIENT_IP_HEADER       = "WafClientIpHeader", CLIENT_IP_HOP = "WafClientIpHop", BLOCK_MINUTES = "WafBlockMinutes",
+      AGGREGATE_V4_PREFIX    = "WafAggregateV4Prefix", AGGREGATE_MIN = "WafAggregateMin", ALLOW_CIDRS = "WafAllowCidrs",
+      MAX_NEW_BLOCKS_PER_RUN = "WafMaxNewBlocksPerRun", DRY_RUN = "WafDryRun",
+    }
+    "rds-audit-notifier" = {
+      ALERT_ON    = "RdsAlertOn", IGNORE_USERS = "RdsIgnoreUsers", IGNORE_HOSTS = "RdsIgnoreHosts",
+      WATCH_USERS = "RdsWatchUsers", MATCH_REGEX = "RdsMatchRegex",
+    }
+    "maintenance-switch" = {
+      DEFAULT_BODY = "MaintenanceDefaultBody", DEFAULT_STATUS_CODE = "MaintenanceDefaultStatusCode",
+      DEFAULT_MODE = "MaintenanceDefaultMode",
+    }
+    "config-triage" = {
+      SEVERITY_RULES       = "ConfigTriageSeverityRules", EXEMPTIONS = "ConfigTriageExemptions",
+      EXEMPTIONS_PARAMETER = "ConfigTriageExemptionsParameter", RENOTIFY_HOURS = "ConfigTriageRenotifyHours",
+      OWNER_TAG_KEY        = "ConfigTriageOwnerTagKey", ROUTES = "ConfigTriageRoutes",
+      CRITICAL_TOPIC_ARN   = "ConfigTriageCriticalTopicArn", AGGREGATOR_NAME = "ConfigTriageAggregatorName",
+      DIGEST_OLDEST        = "ConfigTriageDigestOldest", DRY_RUN = "ConfigTriageDryRun",
+    }
+    "log-retention" = {
+      RETENTION_DAYS               = "LogRetentionDays", RETENTION_RULES = "LogRetentionRules",
+      OVERRIDE_EXISTING            = "LogRetentionOverrideExisting", EXEMPT_TAG_KEY = "LogRetentionExemptTagKey",
+      DELETE_EMPTY_AFTER_DAYS      = "LogRetentionDeleteEmptyAfterDays", S3_PRUNE = "LogRetentionS3Prune",
+      MAX_GROUP_DELETIONS_PER_RUN  = "LogRetentionMaxGroupDeletionsPerRun",
+      MAX_OBJECT_DELETIONS_PER_RUN = "LogRetentionMaxObjectDeletionsPerRun", REGIONS = "LogRetentionRegions",
+      MAX_API_RPS                  = "LogRetentionMaxApiRps", DRY_RUN = "LogRetentionDryRun",
+    }
+  }
+  # Variables every function has (the Slack webhook, the result bus), and the
+  # ones set from the stack's own resources, at their longest.
+  shared_environment = length("SLACK_WEBHOOK_SECRET_ARN") + length(local.effective.SlackWebhookSecretArn) + length("SLACK_WEBHOOK_PARAMETER") + length(local.effective.SlackWebhookParameter) + length("RESULT_EVENT_BUS") + length(local.effective.ResultEventBus)
+  resource_environment = {
+    "waf-ip-blocker"     = length("LEDGER_TABLE") + 255
+    "rds-audit-notifier" = length("IDEMPOTENCY_TABLE") + 255
+    "maintenance-switch" = length("MAINTENANCE_STATE_MACHINE_ARN") + 160
+    "config-triage"      = length("STATE_TABLE") + 255
+    "log-retention"      = 0
+  }
+  environment_bytes = {
+    for function, variables in local.environment_parameters : function => (
+      local.shared_environment + local.resource_environment[function] +
+      sum([for variable, parameter in variables : length(variable) + length(local.effective[parameter])])
+    )
+  }
+  oversized_environments = [for function, bytes in local.environment_bytes : "${function} (${bytes} bytes)" if bytes > 4096]
+
+  # The function ARN from names known at plan: the stack's outputs lack it
+  # while the stack is being updated to switch the function on. The stack's
+  # id (a CloudFormation stack ARN) gives partition, Region and account.
+  stack_arn_parts = split(":", aws_serverlessapplicationrepository_cloudformation_stack.toilkit.id)
+  rds_audit_notifier_arn = format(
+    "arn:%s:lambda:%s:%s:function:%s-rds-audit-notifier",
+    local.stack_arn_parts[1], local.stack_arn_parts[3], local.stack_arn_parts[4], var.name,
+  )
 }
 
 resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
@@ -110,7 +181,25 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
   capabilities = ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
   parameters   = local.parameters
   tags         = var.tags
+
+  lifecycle {
+    # Settings the functions check at start, caught here instead.
+    precondition {
+      condition     = !(local.rds.enabled || local.config.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
+      error_message = "rds_audit_notifier and config_triage post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
+    }
+    precondition {
+      condition     = var.result_event_forward_bus_arn == null || var.result_event_bus != null
+      error_message = "result_event_forward_bus_arn forwards from result_event_bus: set result_event_bus to a bus name of the account (\"default\" for the default bus)."
+    }
+    precondition {
+      condition     = length(local.oversized_environments) == 0
+      error_message = "Lambda allows 4 KB of environment variables per function; these would exceed it: ${join(", ", local.oversized_environments)}. Shorten the longest settings (aggregate allow_cidrs into wider CIDRs; move config_triage exemptions into an SSM parameter, exemptions_parameter)."
+    }
+  }
 }
+
+data "aws_region" "current" {}
 
 # The sets start empty; waf-ip-blocker owns their contents, so Terraform
 # never resets the addresses it added.
@@ -126,6 +215,10 @@ resource "aws_wafv2_ip_set" "blocked" {
 
   lifecycle {
     ignore_changes = [addresses]
+    precondition {
+      condition     = local.waf.ip_set_scope != "CLOUDFRONT" || data.aws_region.current.name == "us-east-1"
+      error_message = "waf_ip_blocker.ip_set_scope = \"CLOUDFRONT\" needs the provider in us-east-1 (CloudFront IP sets exist only there); this one is in ${data.aws_region.current.name}."
+    }
   }
 }
 
@@ -137,5 +230,9 @@ resource "aws_cloudwatch_log_subscription_filter" "rds_audit" {
   name            = "${var.name}-rds-audit-notifier"
   log_group_name  = each.value
   filter_pattern  = ""
-  destination_arn = aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs["RdsAuditNotifierFunctionArn"]
+  destination_arn = local.rds_audit_notifier_arn
+
+  # The stack (and so the function and its permission for /aws/rds/*) is
+  # created or updated first.
+  depends_on = [aws_serverlessapplicationrepository_cloudformation_stack.toilkit]
 }

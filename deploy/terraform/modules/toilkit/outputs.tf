@@ -16,7 +16,7 @@ output "function_arns" {
     "maintenance-switch" = "MaintenanceSwitchFunctionArn"
     "config-triage"      = "ConfigTriageFunctionArn"
     "log-retention"      = "LogRetentionFunctionArn"
-  } : name => aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs[key] if contains(keys(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs), key) }
+  } : name => lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, key, null) if lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, key, null) != null }
 }
 
 output "maintenance_state_machine_arn" {

@@ -57,11 +57,11 @@ variable "slack_webhook" {
     error_message = "Set slack_webhook.secret_arn or slack_webhook.parameter, not both."
   }
   validation {
-    condition     = var.slack_webhook.secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$", coalesce(var.slack_webhook.secret_arn, "-")))
+    condition     = var.slack_webhook.secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$", var.slack_webhook.secret_arn))
     error_message = "slack_webhook.secret_arn must be a Secrets Manager secret ARN."
   }
   validation {
-    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", coalesce(var.slack_webhook.parameter, "-")))
+    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.slack_webhook.parameter)) && length(coalesce(var.slack_webhook.parameter, "-")) <= 1011
     error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\", e.g. /toilkit/slack-webhook."
   }
 }
@@ -72,8 +72,19 @@ variable "result_event_bus" {
   default     = null
 
   validation {
-    condition     = var.result_event_bus == null || can(regex("^[A-Za-z0-9._-]{1,256}$|^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]+$", coalesce(var.result_event_bus, "-")))
+    condition     = var.result_event_bus == null || can(regex("^[A-Za-z0-9._-]{1,256}$|^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$", var.result_event_bus))
     error_message = "result_event_bus must be an event bus name or an EventBridge event bus ARN."
+  }
+}
+
+variable "result_event_forward_bus_arn" {
+  description = "Optional ARN of a central EventBridge bus (usually another account's) that receives every report: the stack adds a rule on result_event_bus that forwards source \"toilkit\" events there, with a role. The central bus's policy must allow the account (see the README)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.result_event_forward_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$", var.result_event_forward_bus_arn))
+    error_message = "result_event_forward_bus_arn must be an EventBridge event bus ARN."
   }
 }
 
@@ -83,7 +94,7 @@ variable "alarm_topic_arn" {
   default     = null
 
   validation {
-    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", coalesce(var.alarm_topic_arn, "-")))
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
     error_message = "alarm_topic_arn must be an SNS topic ARN."
   }
 }
@@ -105,8 +116,19 @@ variable "permissions_boundary_arn" {
   default     = null
 
   validation {
-    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", coalesce(var.permissions_boundary_arn, "-")))
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$", var.permissions_boundary_arn))
     error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Optional customer-managed KMS key (ARN) for the queues (dead letters hold raw events), the tables and the functions' log groups. Its key policy must let the account's roles, logs.<region>.amazonaws.com and events.amazonaws.com use it (see the README)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias."
   }
 }
 
@@ -162,7 +184,7 @@ variable "waf_ip_blocker" {
   validation {
     condition = alltrue([
       for arn in compact([var.waf_ip_blocker.ipset_v4_arn, var.waf_ip_blocker.ipset_v6_arn]) :
-      can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:(regional|global)/ipset/[A-Za-z0-9_-]+/[A-Za-z0-9-]+$", arn))
+      can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:(regional|global)/ipset/[A-Za-z0-9_-]{1,128}/[A-Za-z0-9-]{1,64}$", arn))
     ])
     error_message = "waf_ip_blocker.ipset_v4_arn / ipset_v6_arn must be WAFv2 IP set ARNs."
   }
@@ -171,32 +193,75 @@ variable "waf_ip_blocker" {
     error_message = "waf_ip_blocker.log_bucket_trigger must be eventbridge or notification."
   }
   validation {
-    condition     = var.waf_ip_blocker.log_group_name == null || startswith(coalesce(var.waf_ip_blocker.log_group_name, "-"), "aws-waf-logs-")
-    error_message = "waf_ip_blocker.log_group_name must start with aws-waf-logs- (WAF logs only to such groups)."
+    condition     = var.waf_ip_blocker.log_group_name == null || can(regex("^aws-waf-logs-[A-Za-z0-9_./#-]{1,499}$", var.waf_ip_blocker.log_group_name))
+    error_message = "waf_ip_blocker.log_group_name must be aws-waf-logs- followed by 1 to 499 letters, digits or _./#- (WAF logs only to such groups)."
   }
   validation {
-    condition     = var.waf_ip_blocker.threshold == null || coalesce(var.waf_ip_blocker.threshold, 1) >= 1
-    error_message = "waf_ip_blocker.threshold must be at least 1."
+    condition     = var.waf_ip_blocker.threshold == null || can(regex("^[1-9][0-9]{0,8}$", tostring(var.waf_ip_blocker.threshold)))
+    error_message = "waf_ip_blocker.threshold must be a whole number of requests, at least 1."
   }
   validation {
-    condition     = var.waf_ip_blocker.window_seconds == null || (coalesce(var.waf_ip_blocker.window_seconds, 300) >= 60 && coalesce(var.waf_ip_blocker.window_seconds, 300) <= 86400)
-    error_message = "waf_ip_blocker.window_seconds must be between 60 and 86400."
+    condition     = var.waf_ip_blocker.window_seconds == null || (can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.window_seconds))) && coalesce(var.waf_ip_blocker.window_seconds, 300) >= 60 && coalesce(var.waf_ip_blocker.window_seconds, 300) <= 86400)
+    error_message = "waf_ip_blocker.window_seconds must be a whole number between 60 and 86400."
   }
   validation {
     condition     = alltrue([for a in coalesce(var.waf_ip_blocker.count_actions, []) : contains(["ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE"], a)])
     error_message = "waf_ip_blocker.count_actions may hold ALLOW, BLOCK, COUNT, CAPTCHA and CHALLENGE."
   }
   validation {
-    condition     = alltrue([for c in coalesce(var.waf_ip_blocker.allow_cidrs, []) : can(cidrhost(c, 0))])
-    error_message = "waf_ip_blocker.allow_cidrs must be IPv4 or IPv6 CIDRs."
+    condition     = alltrue([for c in coalesce(var.waf_ip_blocker.allow_cidrs, []) : can(cidrhost(c, 0)) || can(cidrhost("${c}/32", 0)) || can(cidrhost("${c}/128", 0))])
+    error_message = "waf_ip_blocker.allow_cidrs must be IPv4 or IPv6 CIDRs or single addresses."
   }
   validation {
-    condition     = var.waf_ip_blocker.aggregate_v4_prefix == null || (coalesce(var.waf_ip_blocker.aggregate_v4_prefix, 24) >= 8 && coalesce(var.waf_ip_blocker.aggregate_v4_prefix, 24) <= 31)
-    error_message = "waf_ip_blocker.aggregate_v4_prefix must be between 8 and 31."
+    condition     = length(join(",", coalesce(var.waf_ip_blocker.allow_cidrs, []))) <= 4096
+    error_message = "waf_ip_blocker.allow_cidrs must be at most 4096 characters once joined with commas (and fit the 4 KB Lambda environment)."
   }
   validation {
-    condition     = var.waf_ip_blocker.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", coalesce(var.waf_ip_blocker.schedule, "-")))
+    condition     = var.waf_ip_blocker.aggregate_v4_prefix == null || can(regex("^(8|9|[12][0-9]|3[01])$", tostring(var.waf_ip_blocker.aggregate_v4_prefix)))
+    error_message = "waf_ip_blocker.aggregate_v4_prefix must be a whole prefix length between 8 and 31."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.waf_ip_blocker.schedule))
     error_message = "waf_ip_blocker.schedule must be a rate() or cron() expression, or \"\" for no schedule."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.log_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.waf_ip_blocker.log_bucket_name))
+    error_message = "waf_ip_blocker.log_bucket_name must be an S3 bucket name."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.log_key_prefix == null || can(regex("^[A-Za-z0-9!_.*'()/=-]{0,512}$", var.waf_ip_blocker.log_key_prefix))
+    error_message = "waf_ip_blocker.log_key_prefix must be an S3 key prefix of at most 512 letters, digits or !_.*'()/=-."
+  }
+  validation {
+    condition = alltrue([
+      for list in [var.waf_ip_blocker.count_labels, var.waf_ip_blocker.count_rules, var.waf_ip_blocker.ignore_uri_suffixes] :
+      list == null || (length(join(",", coalesce(list, []))) <= 2048 && alltrue([for item in coalesce(list, []) : can(regex("^[^,\\n]+$", item))]))
+    ])
+    error_message = "waf_ip_blocker.count_labels, count_rules and ignore_uri_suffixes: items must be non-empty, without commas or line breaks, at most 2048 characters in all."
+  }
+  validation {
+    condition     = alltrue([for r in coalesce(var.waf_ip_blocker.uri_rules, []) : coalesce(r.ignore, false) || can(regex("^[1-9][0-9]{0,8}$", tostring(r.threshold)))])
+    error_message = "waf_ip_blocker.uri_rules: each rule needs a whole threshold of at least 1, or ignore = true."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.client_ip_header == null || can(regex("^$|^[A-Za-z0-9-]{1,128}$", var.waf_ip_blocker.client_ip_header))
+    error_message = "waf_ip_blocker.client_ip_header must be an HTTP header name (letters, digits, hyphens)."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.client_ip_hop == null || can(regex("^([1-9]|[12][0-9]|3[0-2])$", tostring(var.waf_ip_blocker.client_ip_hop)))
+    error_message = "waf_ip_blocker.client_ip_hop must be a whole number from 1 to 32."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.block_minutes == null || (can(regex("^[1-9][0-9]{0,6}$", tostring(var.waf_ip_blocker.block_minutes))) && coalesce(var.waf_ip_blocker.block_minutes, 1) <= 5256000)
+    error_message = "waf_ip_blocker.block_minutes must be a whole number from 1 to 5256000 (ten years)."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.aggregate_min == null || (can(regex("^[0-9]{1,9}$", tostring(var.waf_ip_blocker.aggregate_min))) && coalesce(var.waf_ip_blocker.aggregate_min, 2) >= 2)
+    error_message = "waf_ip_blocker.aggregate_min must be a whole number, at least 2."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.max_new_blocks_per_run == null || can(regex("^[1-9][0-9]{0,8}$", tostring(var.waf_ip_blocker.max_new_blocks_per_run)))
+    error_message = "waf_ip_blocker.max_new_blocks_per_run must be a whole number, at least 1."
   }
 }
 
@@ -216,7 +281,7 @@ variable "rds_audit_notifier" {
   default = {}
 
   validation {
-    condition     = alltrue([for g in var.rds_audit_notifier.log_group_names : can(regex("^/aws/rds/(instance|cluster)/[A-Za-z0-9-]+/(audit|postgresql)$", g))])
+    condition     = alltrue([for g in var.rds_audit_notifier.log_group_names : can(regex("^/aws/rds/(instance|cluster)/[A-Za-z0-9-]{1,63}/(audit|postgresql)$", g))])
     error_message = "rds_audit_notifier.log_group_names must be RDS log groups: /aws/rds/instance|cluster/<id>/audit|postgresql."
   }
   validation {
@@ -226,6 +291,29 @@ variable "rds_audit_notifier" {
   validation {
     condition     = !var.rds_audit_notifier.enabled || length(var.rds_audit_notifier.log_group_names) > 0
     error_message = "rds_audit_notifier needs at least one log group in log_group_names."
+  }
+  validation {
+    condition     = var.rds_audit_notifier.alert_on == null || length(coalesce(var.rds_audit_notifier.alert_on, [])) > 0
+    error_message = "rds_audit_notifier.alert_on must name at least one category (leave it out for the default)."
+  }
+  validation {
+    condition     = length(coalesce(var.rds_audit_notifier.watch_users, [])) == 0 || var.rds_audit_notifier.alert_on == null || contains(coalesce(var.rds_audit_notifier.alert_on, []), "watched_user")
+    error_message = "rds_audit_notifier.watch_users alerts only with \"watched_user\" in alert_on; add it."
+  }
+  validation {
+    condition     = length(coalesce(var.rds_audit_notifier.watch_users, [])) == 0 || var.rds_audit_notifier.alert_on != null
+    error_message = "rds_audit_notifier.watch_users alerts only with \"watched_user\" in alert_on, which the default alert_on lacks: set alert_on = [\"ddl\", \"account\", \"failed_login\", \"watched_user\"]."
+  }
+  validation {
+    condition = alltrue([
+      for list in [var.rds_audit_notifier.ignore_users, var.rds_audit_notifier.ignore_hosts, var.rds_audit_notifier.watch_users] :
+      list == null || (length(join(",", coalesce(list, []))) <= 2048 && alltrue([for item in coalesce(list, []) : can(regex("^[^,\\n]+$", item))]))
+    ])
+    error_message = "rds_audit_notifier.ignore_users, ignore_hosts and watch_users: items must be non-empty, without commas or line breaks, at most 2048 characters in all."
+  }
+  validation {
+    condition     = var.rds_audit_notifier.match_regex == null || (can(regex("^[^\\n]{0,1024}$", var.rds_audit_notifier.match_regex)) && can(regex(var.rds_audit_notifier.match_regex, "")))
+    error_message = "rds_audit_notifier.match_regex must be a valid regular expression of at most 1024 characters on one line."
   }
 }
 
@@ -244,7 +332,7 @@ variable "maintenance_switch" {
   default = {}
 
   validation {
-    condition     = var.maintenance_switch.load_balancer_names == null || can(regex("^[A-Za-z0-9*?-]{1,32}$", coalesce(var.maintenance_switch.load_balancer_names, "-")))
+    condition     = var.maintenance_switch.load_balancer_names == null || can(regex("^[A-Za-z0-9*?-]{1,32}$", var.maintenance_switch.load_balancer_names))
     error_message = "maintenance_switch.load_balancer_names must be an ALB name or a pattern with * and ?."
   }
   validation {
@@ -258,6 +346,14 @@ variable "maintenance_switch" {
   validation {
     condition     = var.maintenance_switch.default_mode == null || contains(["fixed-response", "forward"], coalesce(var.maintenance_switch.default_mode, "-"))
     error_message = "maintenance_switch.default_mode must be fixed-response or forward."
+  }
+  validation {
+    condition     = !var.maintenance_switch.enabled || var.maintenance_switch.load_balancer_names != null
+    error_message = "maintenance_switch.load_balancer_names is required when enabled: the ALB names (or a pattern such as shop-*) whose listeners it may change. \"*\" means every ALB of the account and Region."
+  }
+  validation {
+    condition     = var.maintenance_switch.notify_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.maintenance_switch.notify_topic_arn))
+    error_message = "maintenance_switch.notify_topic_arn must be an SNS topic ARN."
   }
 }
 
@@ -304,16 +400,47 @@ variable "config_triage" {
     error_message = "config_triage.exemptions[*].expires must be a date (2026-12-31) or an RFC 3339 time."
   }
   validation {
-    condition     = var.config_triage.exemptions_parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", coalesce(var.config_triage.exemptions_parameter, "-")))
+    condition     = var.config_triage.exemptions_parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.config_triage.exemptions_parameter)) && length(coalesce(var.config_triage.exemptions_parameter, "-")) <= 1011
     error_message = "config_triage.exemptions_parameter must be an SSM parameter name starting with \"/\"."
   }
   validation {
-    condition     = var.config_triage.critical_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", coalesce(var.config_triage.critical_topic_arn, "-")))
+    condition     = var.config_triage.critical_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.config_triage.critical_topic_arn))
     error_message = "config_triage.critical_topic_arn must be an SNS topic ARN."
   }
   validation {
-    condition     = var.config_triage.digest_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", coalesce(var.config_triage.digest_schedule, "-")))
+    condition     = var.config_triage.digest_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.config_triage.digest_schedule))
     error_message = "config_triage.digest_schedule must be a rate() or cron() expression, or \"\" for no digest."
+  }
+  validation {
+    condition     = var.config_triage.renotify_hours == null || can(regex("^[0-9]{1,9}$", tostring(var.config_triage.renotify_hours)))
+    error_message = "config_triage.renotify_hours must be a whole number of hours, 0 or more."
+  }
+  validation {
+    condition     = var.config_triage.digest_oldest == null || can(regex("^[0-9]{1,9}$", tostring(var.config_triage.digest_oldest)))
+    error_message = "config_triage.digest_oldest must be a whole number, 0 or more."
+  }
+  validation {
+    condition     = var.config_triage.owner_tag_key == null || can(regex("^[A-Za-z0-9 _.:/=+\\-@]{1,128}$", var.config_triage.owner_tag_key))
+    error_message = "config_triage.owner_tag_key must be a tag key (1 to 128 letters, digits, spaces or _.:/=+-@)."
+  }
+  validation {
+    condition     = var.config_triage.aggregator_name == null || can(regex("^[A-Za-z0-9_-]{1,256}$", var.config_triage.aggregator_name))
+    error_message = "config_triage.aggregator_name must be a Config aggregator name."
+  }
+  validation {
+    condition     = var.config_triage.route_secret_prefix == null || can(regex("^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}$", var.config_triage.route_secret_prefix))
+    error_message = "config_triage.route_secret_prefix must be a Secrets Manager name prefix such as toilkit/routes/ (no leading \"/\")."
+  }
+  validation {
+    condition     = length(coalesce(var.config_triage.routes, {})) == 0 || var.config_triage.route_secret_prefix != null
+    error_message = "config_triage.routes needs route_secret_prefix: the prefix of the teams' webhook secrets, the only ones the function may read."
+  }
+  validation {
+    condition = alltrue([
+      for secret in values(coalesce(var.config_triage.routes, {})) :
+      startswith(secret, coalesce(var.config_triage.route_secret_prefix, "\n")) || startswith(secret, "/${coalesce(var.config_triage.route_secret_prefix, "\n")}") || can(regex(":secret:${coalesce(var.config_triage.route_secret_prefix, "\n")}", secret))
+    ])
+    error_message = "config_triage.routes: every webhook secret must sit under route_secret_prefix (the function may read nothing else)."
   }
 }
 
@@ -366,19 +493,34 @@ variable "log_retention" {
     error_message = "log_retention.rules: each rule has a prefix or a pattern (one), and days or keep = true (one)."
   }
   validation {
-    condition     = alltrue([for p in coalesce(var.log_retention.s3_prune, []) : p.days >= 1 && can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", p.bucket))])
-    error_message = "log_retention.s3_prune: each entry needs a valid bucket name and days >= 1."
+    condition     = alltrue([for p in coalesce(var.log_retention.s3_prune, []) : can(regex("^[1-9][0-9]{0,8}$", tostring(p.days))) && can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", p.bucket))])
+    error_message = "log_retention.s3_prune: each entry needs a valid bucket name and a whole number of days, at least 1."
   }
   validation {
     condition     = alltrue([for r in coalesce(var.log_retention.regions, []) : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r))])
     error_message = "log_retention.regions must be Region names such as eu-west-1."
   }
   validation {
-    condition     = var.log_retention.delete_empty_after_days == null || coalesce(var.log_retention.delete_empty_after_days, 1) >= 1
-    error_message = "log_retention.delete_empty_after_days must be at least 1 (null means never delete)."
+    condition     = var.log_retention.delete_empty_after_days == null || can(regex("^[1-9][0-9]{0,4}$", tostring(var.log_retention.delete_empty_after_days)))
+    error_message = "log_retention.delete_empty_after_days must be a whole number of days from 1 to 99999 (null means never delete)."
   }
   validation {
-    condition     = var.log_retention.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", coalesce(var.log_retention.schedule, "-")))
+    condition     = var.log_retention.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.log_retention.schedule))
     error_message = "log_retention.schedule must be a rate() or cron() expression, or \"\" for no schedule."
+  }
+  validation {
+    condition     = var.log_retention.exempt_tag_key == null || can(regex("^[A-Za-z0-9 _.:/=+\\-@]{1,128}$", var.log_retention.exempt_tag_key))
+    error_message = "log_retention.exempt_tag_key must be a tag key (1 to 128 letters, digits, spaces or _.:/=+-@)."
+  }
+  validation {
+    condition = alltrue([
+      for n in [var.log_retention.max_group_deletions_per_run, var.log_retention.max_object_deletions_per_run] :
+      n == null || can(regex("^[0-9]{1,9}$", tostring(n)))
+    ])
+    error_message = "log_retention.max_group_deletions_per_run and max_object_deletions_per_run must be whole numbers, 0 or more."
+  }
+  validation {
+    condition     = var.log_retention.max_api_rps == null || coalesce(var.log_retention.max_api_rps, 1) > 0
+    error_message = "log_retention.max_api_rps must be above 0 (calls per second)."
   }
 }

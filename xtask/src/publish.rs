@@ -1,0 +1,178 @@
+//! `cargo xtask publish --regions eu-west-1,us-east-1 --bucket-prefix toilkit-sar-111122223333`:
+//! publishes the application folder that `cargo xtask package` wrote
+//! (`target/sam/`) as one version to the Serverless Application Repository of
+//! each Region, and prints each application ARN.
+//!
+//! A SAR application is regional and reads its code from a bucket of its own
+//! Region, so each Region has its bucket, `<bucket-prefix>-<region>`, with the
+//! policy of the README's step 2. `sam` must be on PATH, with credentials of
+//! the publishing account.
+
+use std::process::Command;
+
+use crate::Result;
+use crate::cmd::{describe, root};
+
+/// What to publish where.
+#[derive(Debug, PartialEq)]
+pub struct Publish {
+    pub regions: Vec<String>,
+    pub bucket_prefix: String,
+}
+
+impl Publish {
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let mut regions = Vec::new();
+        let mut bucket_prefix = None;
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "--regions" => {
+                    let list = rest
+                        .next()
+                        .ok_or("--regions takes a list, e.g. eu-west-1,us-east-1")?;
+                    regions.extend(
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(str::to_owned),
+                    );
+                }
+                "--bucket-prefix" => {
+                    bucket_prefix = Some(
+                        rest.next()
+                            .ok_or("--bucket-prefix takes a bucket name prefix")?
+                            .clone(),
+                    );
+                }
+                other => return Err(format!("unknown argument {other:?}").into()),
+            }
+        }
+        if regions.is_empty() {
+            return Err("--regions is required, e.g. --regions eu-west-1,us-east-1".into());
+        }
+        for region in &regions {
+            let valid = region.split('-').count() >= 3
+                && region
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && region.ends_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(format!("{region:?} is not a Region name such as eu-west-1").into());
+            }
+        }
+        let bucket_prefix = bucket_prefix
+            .ok_or("--bucket-prefix is required (each Region uses <prefix>-<region>)")?;
+        Ok(Self {
+            regions,
+            bucket_prefix,
+        })
+    }
+
+    pub fn bucket(&self, region: &str) -> String {
+        format!("{}-{region}", self.bucket_prefix)
+    }
+}
+
+/// The application ARN that `sam publish` prints for `region`.
+pub fn application_arn(output: &str, region: &str) -> Option<String> {
+    let marker = format!(":serverlessrepo:{region}:");
+    output.split_whitespace().find_map(|word| {
+        let word = word.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || ":/-_".contains(c)));
+        (word.starts_with("arn:aws") && word.contains(&marker) && word.contains(":applications/"))
+            .then(|| word.to_owned())
+    })
+}
+
+pub fn run(args: &[String]) -> Result {
+    let publish = Publish::parse(args)?;
+    let app = root().join("target/sam");
+    if !app.join("template.yaml").is_file() {
+        return Err(format!(
+            "{} is missing: run `cargo xtask package` first",
+            app.join("template.yaml").display()
+        )
+        .into());
+    }
+    let mut published = Vec::new();
+    for region in &publish.regions {
+        let packaged = format!("packaged-{region}.yaml");
+        let mut package = Command::new("sam");
+        package
+            .args(["package", "--template-file", "template.yaml", "--s3-bucket"])
+            .arg(publish.bucket(region))
+            .args(["--output-template-file", &packaged, "--region", region])
+            .current_dir(&app);
+        crate::cmd::exec(package)?;
+        let mut command = Command::new("sam");
+        command
+            .args(["publish", "--template", &packaged, "--region", region])
+            .current_dir(&app);
+        eprintln!("$ {}", describe(&command));
+        let output = command
+            .output()
+            .map_err(|e| format!("sam: {e} (install the AWS SAM CLI)"))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprint!("{text}");
+        if !output.status.success() {
+            return Err(format!("sam publish in {region} failed").into());
+        }
+        let arn = application_arn(&text, region)
+            .ok_or_else(|| format!("sam publish in {region} printed no application ARN"))?;
+        published.push((region.clone(), arn));
+    }
+    println!("published:");
+    for (region, arn) in &published {
+        println!("  {region:<15} {arn}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn regions_and_buckets_come_from_the_arguments() {
+        let p = Publish::parse(&args(
+            "--regions eu-west-1,us-east-1 --bucket-prefix toilkit-sar-111122223333",
+        ))
+        .unwrap();
+        assert_eq!(p.regions, ["eu-west-1", "us-east-1"]);
+        assert_eq!(p.bucket("us-east-1"), "toilkit-sar-111122223333-us-east-1");
+    }
+
+    #[test]
+    fn bad_arguments_are_named() {
+        let error = Publish::parse(&args("--regions Europe --bucket-prefix b"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("\"Europe\""), "{error}");
+        let error = Publish::parse(&args("--bucket-prefix b"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--regions"), "{error}");
+        let error = Publish::parse(&args("--regions eu-west-1"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--bucket-prefix"), "{error}");
+    }
+
+    #[test]
+    fn the_application_arn_is_read_from_sam_publish() {
+        let output = "Publish Succeeded\nCreated new application with the following metadata:\n{\n  \"Name\": \"toilkit\",\n}\nClick the link below to view your application in AWS console:\nhttps://console.aws.amazon.com/serverlessrepo/home?region=eu-west-1#/published-applications/arn:aws:serverlessrepo:eu-west-1:111122223333:applications~toilkit\n\"ApplicationId\": \"arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit\"";
+        assert_eq!(
+            application_arn(output, "eu-west-1").as_deref(),
+            Some("arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit")
+        );
+        assert_eq!(application_arn(output, "us-east-1"), None);
+    }
+}
