@@ -60,7 +60,9 @@ where
     }
     let app: &'static App = Box::leak(Box::new(app));
     let service = service_fn(move |event: LambdaEvent<Event>| {
-        let invocation = handler(event, app);
+        // Boxed: the handler's future nests the SDK's deeply, and inlined
+        // into the runtime's it would outgrow the compiler's layout depth.
+        let invocation = Box::pin(handler(event, app));
         async move {
             let response = invocation.await.map_err(Into::<Diagnostic>::into)?;
             serde_json::to_value(response).map_err(|e| Diagnostic {
