@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_types::SdkConfig;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::output::Output;
@@ -110,7 +110,7 @@ impl App {
 /// The Lambda handler: runs, emits the report once, and fails the
 /// invocation when a change failed (so Lambda retries; a retried object is
 /// not counted twice, only reconciled).
-pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, BlockerError> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
     let report = run(event.payload, app, &deadline, now()).await?;
     app.output.emit(&report).await;
@@ -118,8 +118,7 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         return Err(BlockerError::Incomplete {
             failed: report.counter("failed"),
             first: format!("{} {}: {}", first.action, first.target, first.error),
-        }
-        .into());
+        });
     }
     Ok(report)
 }
