@@ -306,6 +306,51 @@ mod tests {
         assert!(parsed["toilkit_report"]["omitted"].is_object());
     }
 
+    /// Random nested details (lists in objects in lists, long strings,
+    /// keys needing escapes) under random limits: the line is always one
+    /// JSON document within the limit, and nothing but lists is cut unless
+    /// the fallback line says so.
+    #[test]
+    fn any_report_shape_gives_one_whole_line_within_the_limit() {
+        fn value(rng: &mut fastrand::Rng, depth: u32) -> Value {
+            match rng.u8(0..if depth > 2 { 3 } else { 6 }) {
+                0 => json!(rng.u64(..)),
+                1 => json!("\"<é>\\".repeat(rng.usize(0..40))),
+                2 => Value::Null,
+                3 | 4 => {
+                    // Long lists only at the leaves, or the tree explodes.
+                    let len = if depth >= 2 {
+                        rng.usize(0..300)
+                    } else {
+                        rng.usize(0..6)
+                    };
+                    Value::Array((0..len).map(|_| value(rng, depth + 1)).collect())
+                }
+                _ => Value::Object(
+                    (0..rng.usize(0..5))
+                        .map(|i| (format!("k\"{i}"), value(rng, depth + 1)))
+                        .collect(),
+                ),
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(13);
+        for _ in 0..200 {
+            let mut report = Report::new("waf-ip-blocker", false);
+            for i in 0..rng.usize(0..5) {
+                report.applied(
+                    Action::new("update_ip_set", format!("arn:{i}"), "r")
+                        .with_detail(value(&mut rng, 0)),
+                );
+            }
+            report.detail("extra", value(&mut rng, 0));
+            let max = rng.usize(1_000..40_000);
+            let line = line_within(&report, max);
+            assert!(line.len() <= max, "{} > {max}: {line}", line.len());
+            let parsed: Value = serde_json::from_str(&line).expect("one JSON document");
+            assert_eq!(parsed["toilkit_report"]["function"], "waf-ip-blocker");
+        }
+    }
+
     #[test]
     fn the_reports_own_lists_count_their_cuts_in_its_omitted() {
         let mut report = Report::new("log-retention", false);
