@@ -8,12 +8,21 @@
 //! attacker from planting `"clientIp":"1.2.3.4"` in a header or the URI.
 //! The first byte picks the configuration (client IP from the connection or
 //! from X-Forwarded-For, label and rule filters, URI rules).
+//!
+//! Every address that is counted is in its normal form: an IPv4-mapped IPv6
+//! address (`::ffff:198.51.100.7`) is counted as the IPv4 address, so it
+//! meets an IPv4 allowlist entry and lands in the IPv4 set. The same holds
+//! for whatever `pick_hop` reads from the line as a header value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use shared::pattern::Pattern;
-use waf_ip_blocker::detect::{ALL_ACTIONS, ClientIp, Counter, Detection, UriRule};
+use std::net::IpAddr;
+
+use waf_ip_blocker::detect::{
+    ALL_ACTIONS, ClientIp, Counter, Detection, UriRule, normalise, pick_hop,
+};
 use waf_ip_blocker::waf_log::Extractor;
 
 fn detection(choice: u8) -> Detection {
@@ -87,4 +96,28 @@ fuzz_target!(|input: &[u8]| {
     }
     let counts = counter.finish();
     assert_eq!(counts.lines, counts.counted + counts.not_counted + counts.malformed);
+    for key in counts.tallies.keys() {
+        assert_normal(key.ip);
+    }
+    if let Ok(text) = std::str::from_utf8(line) {
+        if let Some(ip) = pick_hop(text, usize::from(choice >> 5) + 1) {
+            let normal = normalise(ip);
+            assert_normal(normal);
+            match ip {
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => assert_eq!(normal, IpAddr::V4(v4)),
+                    None => assert_eq!(normal, ip),
+                },
+                IpAddr::V4(_) => assert_eq!(normal, ip),
+            }
+        }
+    }
 });
+
+/// Not an IPv4-mapped IPv6 address, and unchanged by normalising again.
+fn assert_normal(ip: IpAddr) {
+    if let IpAddr::V6(v6) = ip {
+        assert!(v6.to_ipv4_mapped().is_none(), "{ip} counted in its IPv4-mapped form");
+    }
+    assert_eq!(normalise(ip), ip);
+}

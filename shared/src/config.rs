@@ -210,10 +210,11 @@ impl Env {
         out
     }
 
-    /// An optional JSON value.
+    /// An optional JSON value, parsed by [`parse_json`]: a field the
+    /// setting does not know is a problem, not silently dropped.
     pub fn json<T: DeserializeOwned>(&mut self, name: &str, example: &str) -> Option<T> {
         self.optional_with(name, example, |v| {
-            serde_json::from_str(v).map_err(|e| format!("is not valid JSON for this setting: {e}"))
+            parse_json(v).map_err(|e| format!("is not valid JSON for this setting: {e}"))
         })
     }
 
@@ -242,6 +243,53 @@ impl Env {
                 None
             }
         }
+    }
+}
+
+/// Parses a JSON setting, refusing every field the target type does not
+/// know, at any depth.
+///
+/// serde drops unknown fields unless each struct says otherwise, and one
+/// forgotten `deny_unknown_fields` turns an operator's typo into a rule that
+/// matches more than they wrote (an exemption's `"vaule"` silently became "any
+/// value"). Here every dropped field is an error naming its place, whatever the
+/// type declares. A value that serde buffers before choosing what it is (an
+/// `untagged` or `flatten` type) hides its fields from this check: such a type
+/// must refuse unknown fields in its own `Deserialize`.
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_ignored::deserialize(&mut de, |path| unknown.push(location(&path)))
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(|e| e.to_string())?;
+    if unknown.is_empty() {
+        Ok(value)
+    } else {
+        Err(format!(
+            "unknown field{} {} (misspelt? a field this setting does not know is never ignored)",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown.join(", ")
+        ))
+    }
+}
+
+/// `[0].tag.vaule`: where an unknown field sits in the setting.
+fn location(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", location(parent)),
+        Path::Map { parent, key } => {
+            let parent = location(parent);
+            if parent.is_empty() {
+                format!("{key:?}")
+            } else {
+                format!("{parent}.{key:?}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => location(parent),
     }
 }
 
@@ -300,6 +348,44 @@ mod tests {
         assert_eq!(env.or_default("WINDOW_SECONDS", 300u64, "300"), 300);
         assert_eq!(env.list("REGIONS"), ["eu-west-1", "us-east-1"]);
         assert!(env.finish().is_ok());
+    }
+
+    #[test]
+    fn an_unknown_json_field_at_any_depth_is_a_problem_naming_the_variable() {
+        // Neither struct says deny_unknown_fields: the setting refuses anyway.
+        #[derive(Debug, serde::Deserialize)]
+        struct Tag {
+            #[allow(dead_code)]
+            key: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        struct Rule {
+            #[allow(dead_code)]
+            tag: Option<Tag>,
+        }
+        let mut env = Env::from_pairs([(
+            "RULES",
+            r#"[{"tag": {"key": "data-class"}}, {"tag": {"key": "data-class", "vaule": "public"}}]"#,
+        )]);
+        assert!(env.json::<Vec<Rule>>("RULES", "[]").is_none());
+        let text = env.finish().unwrap_err().to_string();
+        assert!(
+            text.starts_with("invalid configuration: 1 problem(s)\n  - RULES: "),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"unknown field [1]."tag"."vaule""#),
+            "{text}"
+        );
+
+        let ok: Vec<Rule> = parse_json(r#"[{"tag": {"key": "k"}}, {"tag": null}]"#).unwrap();
+        assert_eq!(ok.len(), 2);
+        let err = parse_json::<Vec<Rule>>(r#"[{"rule": "x", "tags": 1}]"#).unwrap_err();
+        assert!(
+            err.contains(r#"unknown fields [0]."rule", [0]."tags""#),
+            "{err}"
+        );
+        assert!(parse_json::<Vec<Rule>>("[] trailing").is_err());
     }
 
     #[test]

@@ -50,6 +50,17 @@ impl Deadline {
         }
     }
 
+    /// A deadline `reserve` earlier: work that must still be followed by
+    /// something (posting what was found) stops there, and what follows gets
+    /// the reserve.
+    pub fn less(&self, reserve: Duration) -> Self {
+        Self {
+            stop_at: self
+                .stop_at
+                .map(|at| at.checked_sub(reserve).unwrap_or(UNIX_EPOCH)),
+        }
+    }
+
     /// Time left before work must stop; `None` when unbounded.
     pub fn remaining(&self) -> Option<Duration> {
         self.stop_at.map(|at| {
@@ -98,6 +109,26 @@ mod tests {
         assert!(
             left > Duration::from_secs(590) && left <= Duration::from_secs(595),
             "{left:?}"
+        );
+    }
+
+    #[test]
+    fn a_reserve_stops_work_earlier_and_leaves_the_rest() {
+        let deadline = Deadline::after(Duration::from_secs(30));
+        let work = deadline.less(Duration::from_secs(10));
+        let left = work.remaining().unwrap();
+        assert!(
+            left <= Duration::from_secs(20) && left > Duration::from_secs(15),
+            "{left:?}"
+        );
+        assert!(
+            Deadline::after(Duration::from_secs(5))
+                .less(Duration::from_secs(10))
+                .expired()
+        );
+        assert_eq!(
+            Deadline::unbounded().less(Duration::from_secs(10)),
+            Deadline::unbounded()
         );
     }
 

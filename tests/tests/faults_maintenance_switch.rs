@@ -585,6 +585,7 @@ async fn invoke(app: &App, payload: Value, deadline: Deadline) -> (Result<(), Er
             switch::enable(
                 app,
                 window,
+                request.execution_arn.as_deref(),
                 &format_time(now),
                 false,
                 &deadline,

@@ -319,11 +319,18 @@ impl Fixture {
 
     /// The blocker with its ledger in moto and its one IP set in `waf`.
     async fn app(&self, waf: &FakeWaf) -> App {
-        let mut env = Env::from_pairs([
+        self.app_with(waf, &[]).await
+    }
+
+    /// [`Fixture::app`] with more variables.
+    async fn app_with(&self, waf: &FakeWaf, extra: &[(&str, &str)]) -> App {
+        let mut vars = vec![
             ("LEDGER_TABLE", self.table.as_str()),
             ("IPSET_V4_ARN", SET_ARN),
             ("THRESHOLD", "20"),
-        ]);
+        ];
+        vars.extend_from_slice(extra);
+        let mut env = Env::from_pairs(vars);
         let config = Config::from_env(&mut env);
         env.finish().unwrap();
         let mut app = App::new(config, &self.sdk, Output::default());
@@ -464,4 +471,141 @@ async fn a_deadline_that_comes_before_the_write_stops_cleanly_and_says_where() {
         report.applied
     );
     assert_eq!(waf.addresses(), ["192.0.2.1/32"]);
+}
+
+// Faults after the log was read: the attackers must not be lost, and a
+// retry must count nothing twice.
+
+/// A WAF log object in moto with `n` requests from `ip`, and the S3
+/// notification for it.
+async fn log_object(sdk: &aws_types::SdkConfig, ip: &str, n: usize) -> Value {
+    let s3 = shared::aws::s3_client(sdk);
+    let bucket = Moto::shared().unique("aws-waf-logs-faults");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let now_ms = waf_ip_blocker::now() * 1000;
+    let window_start = now_ms - now_ms.rem_euclid(300_000) + 1_000;
+    let mut body = Vec::new();
+    for i in 0..n {
+        let record = json!({
+            "timestamp": window_start + i as i64,
+            "action": "BLOCK",
+            "terminatingRuleId": "Default_Action",
+            "httpRequest": {"clientIp": ip, "uri": "/", "headers": []},
+        });
+        writeln!(body, "{record}").unwrap();
+    }
+    s3.put_object()
+        .bucket(&bucket)
+        .key("waf.log")
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+    json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": "waf.log", "eTag": "etag-1"}}}]})
+}
+
+#[tokio::test]
+async fn a_get_ip_set_failure_after_the_read_leaves_the_object_to_the_retry() {
+    let fixture = Fixture::new().await;
+    let event = log_object(&fixture.sdk, "100.64.0.20", 25).await;
+    let broken = FakeWaf::with(&[]);
+    broken.get_faults.push(Fault::Unavailable, 1_000);
+    let app = fixture.app(&broken).await;
+    let err = waf_ip_blocker::run(
+        event.clone(),
+        &app,
+        &Deadline::after(Duration::from_secs(60)),
+        waf_ip_blocker::now(),
+    )
+    .await
+    .expect_err("GetIPSet failed: the invocation fails and Lambda retries");
+    assert!(err.to_string().contains("GetIPSet"), "{err}");
+
+    // WAF recovers and Lambda retries the same event.
+    let healed = FakeWaf::with(&[]);
+    let app = fixture.app(&healed).await;
+    let report = waf_ip_blocker::run(
+        event,
+        &app,
+        &Deadline::after(Duration::from_secs(60)),
+        waf_ip_blocker::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.counter("requests_counted"), 25, "{report:?}");
+    assert_eq!(healed.addresses(), ["100.64.0.20/32"], "{report:?}");
+}
+
+#[tokio::test]
+async fn a_logs_delivery_retried_after_a_failure_halfway_counts_once() {
+    let fixture = Fixture::new().await;
+    // 15 requests, under the threshold of 20: its window count is stored,
+    // then GetIPSet fails.
+    let delivery = flood(&["100.64.0.21"], 15);
+    let broken = FakeWaf::with(&[]);
+    broken.get_faults.push(Fault::Unavailable, 1_000);
+    let app = fixture.app(&broken).await;
+    let deadline = Deadline::after(Duration::from_secs(60));
+    waf_ip_blocker::run(delivery.clone(), &app, &deadline, waf_ip_blocker::now())
+        .await
+        .expect_err("GetIPSet failed");
+
+    let healed = FakeWaf::with(&[]);
+    let app = fixture.app(&healed).await;
+    let retry = waf_ip_blocker::run(delivery, &app, &deadline, waf_ip_blocker::now())
+        .await
+        .unwrap();
+    assert!(
+        healed.addresses().is_empty(),
+        "15 requests counted twice would be 30 and a block: {retry:?}"
+    );
+    // They were counted once: 5 more in another delivery reach 20.
+    let more = flood(&["100.64.0.21", "100.64.0.22"], 5);
+    waf_ip_blocker::run(more, &app, &deadline, waf_ip_blocker::now())
+        .await
+        .unwrap();
+    assert_eq!(healed.addresses(), ["100.64.0.21/32"]);
+}
+
+#[tokio::test]
+async fn slack_names_the_failed_ip_set_write_and_claims_no_block() {
+    let fixture = Fixture::new().await;
+    let slack = toilkit_tests::SlackReceiver::start();
+    let secret = Moto::shared().unique("slack-faults-waf");
+    let arn = slack
+        .store_webhook_secret(&fixture.sdk, &secret, "sec")
+        .await;
+    let waf = FakeWaf::with(&["192.0.2.1/32"]);
+    waf.update_faults.push(Fault::Unavailable, 1_000);
+    let app = fixture
+        .app_with(&waf, &[("SLACK_WEBHOOK_SECRET_ARN", &arn)])
+        .await;
+
+    let report = waf_ip_blocker::run(
+        flood(&["100.64.0.31"], 25),
+        &app,
+        &Deadline::after(Duration::from_secs(60)),
+        waf_ip_blocker::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(waf.addresses(), ["192.0.2.1/32"]);
+
+    let delivered = slack.delivered_to("sec");
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let text = delivered[0].to_string();
+    assert!(
+        !text.contains("100.64.0.31 blocked"),
+        "the block never reached the IP set: {text}"
+    );
+    assert!(
+        text.contains("UpdateIPSet") && text.contains("blocked-v4"),
+        "the message names what failed: {text}"
+    );
+    assert!(
+        text.contains("100.64.0.31"),
+        "and what it left undone: {text}"
+    );
 }

@@ -21,12 +21,65 @@ use crate::state::{Labels, StateRecord, Write};
 /// Attempts when concurrent deliveries of the same resource race.
 const MAX_ATTEMPTS: usize = 4;
 
+/// What asks for a decision: a compliance change, or the scheduled run
+/// looking at a violation Config still reports open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Event,
+    Schedule,
+}
+
 /// Triage of one change. `Err` means people were not told something they
 /// should have been: the caller fails the record or the invocation.
 pub async fn triage(
     app: &App,
     exemptions: &Exemptions,
     change: &ComplianceChange,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), TriageError> {
+    report.incr("changes");
+    run(
+        app,
+        exemptions,
+        change,
+        Trigger::Event,
+        now,
+        deadline,
+        report,
+    )
+    .await
+}
+
+/// The scheduled run's look at a violation Config still reports open
+/// (`change` stands for its current verdict): announced if it was held as
+/// flapping and its window has passed, silently left alone otherwise.
+pub async fn announce_held(
+    app: &App,
+    exemptions: &Exemptions,
+    change: &ComplianceChange,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), TriageError> {
+    run(
+        app,
+        exemptions,
+        change,
+        Trigger::Schedule,
+        now,
+        deadline,
+        report,
+    )
+    .await
+}
+
+async fn run(
+    app: &App,
+    exemptions: &Exemptions,
+    change: &ComplianceChange,
+    trigger: Trigger,
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
@@ -39,17 +92,22 @@ pub async fn triage(
         resource_type: change.resource_type.clone(),
         resource_id: change.resource_id.clone(),
     };
-    report.incr("changes");
     let mut resource: Option<Resource> = None;
     for _ in 0..MAX_ATTEMPTS {
         let prior = app.state.get(&key).await?;
         let transition = plan::transition(change, prior.as_ref());
-        let might_notify =
-            matches!(
-                transition,
-                Transition::NewViolation | Transition::StillNonCompliant
-            ) || (matches!(transition, Transition::Resolved | Transition::NotApplicable)
-                && prior.as_ref().is_some_and(|p| p.announced));
+        let might_notify = match trigger {
+            Trigger::Event => {
+                matches!(
+                    transition,
+                    Transition::NewViolation | Transition::StillNonCompliant
+                ) || (matches!(transition, Transition::Resolved | Transition::NotApplicable)
+                    && prior.as_ref().is_some_and(|p| p.announced))
+            }
+            // Nothing held: the digest covers it, and there is nothing to say.
+            Trigger::Schedule if !prior.as_ref().is_some_and(StateRecord::held) => return Ok(()),
+            Trigger::Schedule => true,
+        };
         if might_notify && resource.is_none() {
             resource = Some(lookup(app, change).await);
         }
@@ -66,7 +124,14 @@ pub async fn triage(
             ),
             _ => Outcome::None,
         };
-        let decision = plan::decide(change, prior.as_ref(), &outcome, now, app.settings.renotify);
+        let decision = match trigger {
+            Trigger::Event => {
+                plan::decide(change, prior.as_ref(), &outcome, now, app.settings.renotify)
+            }
+            Trigger::Schedule => {
+                plan::decide_held(prior.as_ref(), &outcome, now, app.settings.renotify)
+            }
+        };
         let detail = json!({
             "transition": decision.transition,
             "severity": severity,
@@ -91,7 +156,14 @@ pub async fn triage(
             return Ok(());
         };
         let resource = resource.clone().unwrap_or_default();
-        let route = app.settings.routes.route(&resource.tags);
+        // An end goes where its start went: after a deletion the tags are
+        // gone, and re-reading them would send it to the default channel.
+        let announced_to = prior
+            .as_ref()
+            .filter(|_| notice == Notice::Resolution)
+            .and_then(|p| p.route.as_deref())
+            .and_then(|name| app.settings.routes.named(name));
+        let route = announced_to.unwrap_or_else(|| app.settings.routes.route(&resource.tags));
         let page = notice == Notice::Violation
             && severity == Severity::Critical
             && app.settings.critical_topic_arn.is_some();
@@ -113,9 +185,12 @@ pub async fn triage(
             report.plan(action);
             return Ok(());
         }
-        let next = decision
+        let mut next = decision
             .next
             .expect("a notification always updates the state");
+        if notice == Notice::Violation {
+            next.route = Some(route.name.clone());
+        }
         if app
             .state
             .put(&key, &labels, &next, prior.as_ref().map(|p| p.version))
@@ -136,7 +211,10 @@ pub async fn triage(
             transition: decision.transition,
             severity,
             resource: &resource,
-            owner: app.settings.routes.owner(&resource.tags),
+            owner: app.settings.routes.owner(&resource.tags).or(
+                // The tags of a deleted resource are gone; its team is not.
+                Some(route.name.as_str()).filter(|name| *name != crate::routing::DEFAULT_ROUTE),
+            ),
             since: next.since.or(prior.as_ref().and_then(|p| p.since)),
             expired_exemption: match &outcome {
                 Outcome::Expired(e) => Some(e),

@@ -2,6 +2,7 @@
 //! severity and rule, with the oldest listed, posted to the default route.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -9,8 +10,7 @@ use shared::report::{Action, Report};
 use shared::slack::{Finding, Message, build_messages};
 use time::OffsetDateTime;
 
-use crate::App;
-use crate::change::state_key;
+use crate::change::{Compliance, ComplianceChange, state_key};
 use crate::compliance::{self, OpenViolation};
 use crate::error::TriageError;
 use crate::exemption::{Exemptions, Outcome, Subject};
@@ -18,9 +18,16 @@ use crate::plan::human_duration;
 use crate::resource::ResourceRef;
 use crate::routing::DEFAULT_ROUTE;
 use crate::severity::Severity;
+use crate::{App, apply, plan};
 
 /// At most this many rules are listed by name; the rest are counted.
 pub const MAX_RULES_LISTED: usize = 25;
+
+/// Kept back from the listing for posting the digest: a listing that runs
+/// to the deadline would leave nothing to post it with, and the INCOMPLETE
+/// digest would never arrive. Covers the webhook read and a few messages,
+/// each with its retries cut to what is left.
+pub const POST_RESERVE: Duration = Duration::from_secs(10);
 
 /// One open violation, ready for the digest.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,11 +218,10 @@ pub async fn run(
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), TriageError> {
+    let work = deadline.less(POST_RESERVE);
     let listing = match &app.settings.aggregator_name {
-        Some(aggregator) => compliance::list_aggregate(&app.config, aggregator, deadline).await?,
-        None => {
-            compliance::list_account(&app.config, &home.account, &home.region, deadline).await?
-        }
+        Some(aggregator) => compliance::list_aggregate(&app.config, aggregator, &work).await?,
+        None => compliance::list_account(&app.config, &home.account, &home.region, &work).await?,
     };
     report.add("rules_non_compliant", listing.rules as u64);
     report.add("config_pages", listing.pages as u64);
@@ -263,6 +269,7 @@ pub async fn run(
     let states = app.state.get_many(&keys).await?;
     let mut entries = Vec::new();
     let mut exempted = 0;
+    let mut held = Vec::new();
     for ((v, r), key) in listing.violations.into_iter().zip(&refs).zip(&keys) {
         let resource = resources.get(r).cloned().unwrap_or_default();
         let outcome = exemptions.check(
@@ -277,11 +284,15 @@ pub async fn run(
         );
         if let Outcome::Exempt(e) = outcome {
             exempted += 1;
-            report.skip(
-                format!("{} {} ({})", v.resource_type, v.resource_id, v.rule),
-                format!("exempted: {}", e.describe()),
-            );
+            report.skip(target_of(&v), format!("exempted: {}", e.describe()));
             continue;
+        }
+        if states.get(key).is_some_and(|s| {
+            plan::decide_held(Some(s), &outcome, now, app.settings.renotify)
+                .notice
+                .is_some()
+        }) {
+            held.push(v.clone());
         }
         let since = states
             .get(key)
@@ -297,6 +308,17 @@ pub async fn run(
             violation: v,
         });
     }
+    let held_failure = if app.settings.dry_run {
+        for v in &held {
+            report.skip(
+                target_of(v),
+                "held as flapping and due; dry run, not announced",
+            );
+        }
+        None
+    } else {
+        announce_held(app, exemptions, &held, now, &work, report).await
+    };
     let expired: Vec<String> = exemptions
         .expired(now)
         .iter()
@@ -337,7 +359,9 @@ pub async fn run(
     {
         Ok(()) => {
             report.applied(action);
-            Ok(())
+            // The digest is out; a held violation that could not be
+            // announced still fails the run, so Lambda retries it.
+            held_failure.map_or(Ok(()), Err)
         }
         Err(source) => {
             let error = TriageError::Slack {
@@ -349,6 +373,55 @@ pub async fn run(
             Err(error)
         }
     }
+}
+
+fn target_of(v: &OpenViolation) -> String {
+    format!("{} {} ({})", v.resource_type, v.resource_id, v.rule)
+}
+
+/// Announces the violations held back as flapping whose window has passed:
+/// Config sends no event while a violation stays broken, so without this a
+/// held one (even a critical one) would never be told. Each goes through the
+/// same claim, delivery and release as an event's; the first failure is
+/// returned once the digest is posted.
+async fn announce_held(
+    app: &App,
+    exemptions: &Exemptions,
+    held: &[OpenViolation],
+    now: OffsetDateTime,
+    work: &Deadline,
+    report: &mut Report,
+) -> Option<TriageError> {
+    let mut failure = None;
+    for (i, v) in held.iter().enumerate() {
+        if work.expired() {
+            report.stop_early(format!(
+                "deadline: {} held violation(s) left for the next scheduled run",
+                held.len() - i
+            ));
+            break;
+        }
+        let at = v
+            .evaluated_at
+            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+            .unwrap_or(now);
+        let change = ComplianceChange {
+            account: v.account.clone(),
+            region: v.region.clone(),
+            rule: v.rule.clone(),
+            resource_type: v.resource_type.clone(),
+            resource_id: v.resource_id.clone(),
+            new: Compliance::NonCompliant,
+            old: Some(Compliance::NonCompliant),
+            annotation: v.annotation.clone(),
+            at,
+        };
+        report.incr("held_due");
+        if let Err(e) = apply::announce_held(app, exemptions, &change, now, work, report).await {
+            failure.get_or_insert(e);
+        }
+    }
+    failure
 }
 
 /// The account and region the function runs in.

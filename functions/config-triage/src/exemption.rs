@@ -17,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 /// A tag criterion: the key, and optionally the value it must have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum TagMatch {
     Key(String),
@@ -26,6 +26,43 @@ pub enum TagMatch {
         #[serde(default)]
         value: Option<String>,
     },
+}
+
+/// The object form of a tag criterion, as operators write it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagObject {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// By hand, not `untagged`: an untagged enum tries each shape in turn and
+/// drops what none of them names, so `{"key": "k", "vaule": "v"}` became a
+/// key-only match that exempted every resource with the key. Here the object
+/// form refuses unknown fields and says which.
+impl<'de> Deserialize<'de> for TagMatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = TagMatch;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a tag key, or {"key": "...", "value": "..."}"#)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<TagMatch, E> {
+                Ok(TagMatch::Key(key.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<TagMatch, A::Error> {
+                let TagObject { key, value } =
+                    TagObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(TagMatch::KeyValue { key, value })
+            }
+        }
+        d.deserialize_any(Shape)
+    }
 }
 
 impl TagMatch {
@@ -201,7 +238,7 @@ pub struct Exemptions(pub Vec<Exemption>);
 impl Exemptions {
     /// Parses and validates a JSON list; problems name the entry.
     pub fn parse(json: &str) -> Result<Self, String> {
-        let list: Vec<Exemption> = serde_json::from_str(json)
+        let list: Vec<Exemption> = shared::config::parse_json(json)
             .map_err(|e| format!("is not a valid exemption list: {e}"))?;
         for (i, e) in list.iter().enumerate() {
             if e.criteria() == 0 {
@@ -331,5 +368,11 @@ mod tests {
         assert!(err.contains("expiry"), "{err}");
         let err = Exemptions::parse(r#"[{"rule": "x", "expires": "soon"}]"#).unwrap_err();
         assert!(err.contains("soon"), "{err}");
+        // A typo inside the tag object must not leave a key-only match.
+        let err = Exemptions::parse(r#"[{"tag": {"key": "data-class", "vaule": "public"}}]"#)
+            .unwrap_err();
+        assert!(err.contains("vaule"), "{err}");
+        let err = Exemptions::parse(r#"[{"tag": 7}]"#).unwrap_err();
+        assert!(err.contains(r#"{"key""#), "{err}");
     }
 }

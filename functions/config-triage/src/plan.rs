@@ -5,7 +5,8 @@
 //! is resolved. Repeats of an announced violation are not told again, and a
 //! violation that reappears within `RENOTIFY_HOURS` of the last notification
 //! (a flapping resource) is held back; if it is still there after the window,
-//! the next evaluation announces it.
+//! the next evaluation announces it, or the scheduled run does
+//! ([`decide_held`]) when Config has nothing new to send.
 
 use std::time::Duration;
 
@@ -142,6 +143,7 @@ pub fn decide(
         last_notified: prior.and_then(|p| p.last_notified),
         event_ms,
         version,
+        route: None,
     };
     match transition {
         Transition::NewViolation | Transition::StillNonCompliant => {
@@ -156,6 +158,7 @@ pub fn decide(
                 .filter(|p| p.status == Compliance::NonCompliant)
                 .and_then(|p| p.since)
                 .unwrap_or(change.at.unix_timestamp());
+            // The route is the one announced to; apply sets it when announcing.
             let open = |announced: bool, last_notified: Option<i64>| StateRecord {
                 status: Compliance::NonCompliant,
                 announced,
@@ -163,6 +166,7 @@ pub fn decide(
                 last_notified,
                 event_ms,
                 version,
+                route: prior.filter(|p| p.announced).and_then(|p| p.route.clone()),
             };
             let last = prior.and_then(|p| p.last_notified);
             if prior.is_some_and(|p| p.announced) {
@@ -240,6 +244,70 @@ pub fn decide(
             "insufficient data: Config could not evaluate".into(),
             None,
         ),
+    }
+}
+
+/// The scheduled run's decision on a violation Config still reports open.
+/// Config sends events only on changes, so a violation held back as
+/// flapping would otherwise stay silent for as long as it stays broken: once
+/// its renotify window has passed, the schedule announces it.
+pub fn decide_held(
+    prior: Option<&StateRecord>,
+    exemption: &Outcome,
+    now: time::OffsetDateTime,
+    renotify: Duration,
+) -> Decision {
+    let skip = |silence: Silence, reason: String| Decision {
+        transition: Transition::StillNonCompliant,
+        notice: None,
+        silence: Some(silence),
+        reason,
+        next: None,
+    };
+    let Some(p) = prior.filter(|p| p.held()) else {
+        return skip(
+            Silence::NothingToTell,
+            "not held: announced already, or not open in the state table".into(),
+        );
+    };
+    if let Outcome::Exempt(e) = exemption {
+        return skip(Silence::Exempted, format!("exempted: {}", e.describe()));
+    }
+    let now_s = now.unix_timestamp();
+    if let Some(last) = p.last_notified {
+        let ago = now_s - last;
+        if ago >= 0 && (ago as u64) < renotify.as_secs() {
+            return skip(
+                Silence::Flapping,
+                format!(
+                    "held as flapping: last notified {} ago, within RENOTIFY_HOURS ({}h)",
+                    human_duration(ago as u64),
+                    renotify.as_secs() / 3600
+                ),
+            );
+        }
+    }
+    let reason = match exemption {
+        Outcome::Expired(e) => format!(
+            "held as flapping, still non-compliant after RENOTIFY_HOURS; exemption expired: {}",
+            e.describe()
+        ),
+        _ => format!(
+            "held as flapping, still non-compliant after RENOTIFY_HOURS ({}h); announced by the scheduled run",
+            renotify.as_secs() / 3600
+        ),
+    };
+    Decision {
+        transition: Transition::StillNonCompliant,
+        notice: Some(Notice::Violation),
+        silence: None,
+        reason,
+        next: Some(StateRecord {
+            announced: true,
+            last_notified: Some(now_s),
+            version: p.version + 1,
+            ..p.clone()
+        }),
     }
 }
 
@@ -369,6 +437,53 @@ mod tests {
         let still = run(NonCompliant, Some(NonCompliant), later, Some(&held));
         assert_eq!(still.notice, Some(Notice::Violation), "{}", still.reason);
         assert_eq!(still.next.unwrap().since, held.since);
+    }
+
+    #[test]
+    fn the_schedule_announces_a_held_violation_once_its_window_has_passed() {
+        let state = run(NonCompliant, Some(Compliant), T0, None).next.unwrap();
+        let state = run(
+            Compliant,
+            None,
+            T0 + time::Duration::minutes(5),
+            Some(&state),
+        )
+        .next
+        .unwrap();
+        let held = run(
+            NonCompliant,
+            Some(Compliant),
+            T0 + time::Duration::minutes(10),
+            Some(&state),
+        )
+        .next
+        .unwrap();
+        assert!(held.held());
+
+        let early = decide_held(
+            Some(&held),
+            &Outcome::None,
+            T0 + time::Duration::hours(2),
+            DAY,
+        );
+        assert_eq!(early.notice, None);
+        assert_eq!(early.silence, Some(Silence::Flapping));
+
+        let later = T0 + time::Duration::hours(25);
+        let due = decide_held(Some(&held), &Outcome::None, later, DAY);
+        assert_eq!(due.notice, Some(Notice::Violation), "{}", due.reason);
+        let next = due.next.unwrap();
+        assert!(next.announced && !next.held());
+        assert_eq!(next.since, held.since);
+        assert_eq!(next.last_notified, Some(later.unix_timestamp()));
+        assert_eq!(next.version, held.version + 1);
+
+        // Announced now: the next schedule, and the next event, stay quiet.
+        assert_eq!(
+            decide_held(Some(&next), &Outcome::None, later, DAY).notice,
+            None
+        );
+        assert_eq!(decide_held(None, &Outcome::None, later, DAY).notice, None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct Route<'a> {
 impl Routes {
     /// Parses `ROUTES`: `{"owner": "secret ARN or parameter name"}`.
     pub fn parse_owners(json: &str) -> Result<BTreeMap<String, SecretRef>, String> {
-        let raw: BTreeMap<String, String> = serde_json::from_str(json)
+        let raw: BTreeMap<String, String> = shared::config::parse_json(json)
             .map_err(|e| format!("is not a JSON object of owner to webhook secret: {e}"))?;
         raw.into_iter()
             .map(|(owner, reference)| {
@@ -61,6 +61,21 @@ impl Routes {
         }
     }
 
+    /// The route a violation was announced to, by the name remembered in the
+    /// state table; `None` when `ROUTES` no longer has it.
+    pub fn named(&self, name: &str) -> Option<Route<'_>> {
+        match self.by_owner.get_key_value(name) {
+            Some((name, webhook)) => Some(Route {
+                name: name.clone(),
+                webhook,
+            }),
+            None => (name == DEFAULT_ROUTE).then(|| Route {
+                name: DEFAULT_ROUTE.to_owned(),
+                webhook: &self.default,
+            }),
+        }
+    }
+
     /// The owner named by the tags, routed or not (for messages).
     pub fn owner<'t>(&self, tags: &'t BTreeMap<String, String>) -> Option<&'t str> {
         tags.get(&self.owner_tag_key).map(String::as_str)
@@ -90,6 +105,12 @@ mod tests {
         assert_eq!(routes.route(&tags("data")).name, "data");
         assert_eq!(routes.route(&tags("search")).name, DEFAULT_ROUTE);
         assert_eq!(routes.route(&BTreeMap::new()).name, DEFAULT_ROUTE);
+        assert_eq!(
+            routes.named("payments").unwrap().webhook,
+            &SecretRef::Parameter("/toilkit/slack/payments".into())
+        );
+        assert_eq!(routes.named(DEFAULT_ROUTE).unwrap().name, DEFAULT_ROUTE);
+        assert!(routes.named("search").is_none());
     }
 
     #[test]

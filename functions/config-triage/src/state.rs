@@ -34,6 +34,17 @@ pub struct StateRecord {
     pub event_ms: i64,
     /// Incremented by every write; writes are conditional on it.
     pub version: u64,
+    /// The route the open violation was announced to: its end goes there
+    /// too, even when the resource (and so its owner tag) is gone.
+    pub route: Option<String>,
+}
+
+impl StateRecord {
+    /// A violation still open that nobody has been told about: held back
+    /// as flapping, announced once the renotify window has passed.
+    pub fn held(&self) -> bool {
+        self.status == Compliance::NonCompliant && !self.announced
+    }
 }
 
 /// Written on first write of a key, kept for people reading the table.
@@ -228,6 +239,9 @@ fn to_item(key: &str, labels: &Labels, r: &StateRecord) -> HashMap<String, Attri
     if let Some(at) = r.last_notified {
         item.insert("last_notified".to_owned(), n(at));
     }
+    if let Some(route) = &r.route {
+        item.insert("route".to_owned(), AttributeValue::S(route.clone()));
+    }
     // Open violations stay; settled items age out so the table stays small.
     if r.status != Compliance::NonCompliant {
         let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -260,5 +274,11 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<StateRecord, Stri
         last_notified: num("last_notified")?,
         event_ms: num("event_ms")?.unwrap_or(0),
         version: num("version")?.unwrap_or(0).max(0) as u64,
+        // Items written before routes were remembered have none: their end
+        // follows the tags, as before.
+        route: match item.get("route") {
+            Some(AttributeValue::S(route)) => Some(route.clone()),
+            _ => None,
+        },
     })
 }

@@ -427,3 +427,211 @@ async fn a_config_error_fails_the_digest_with_the_operation_named() {
     assert!(error.to_string().contains("InvalidNextToken"), "{error}");
     assert!(acct.fx.slack.received().is_empty());
 }
+
+/// Config's view while one table stays broken: one rule, one result.
+fn one_open_violation(rule: &'static str, table: String) -> (Rule, Rule, Client) {
+    let rules =
+        mock!(Client::describe_compliance_by_config_rule).then_compute_response(move |_| {
+            http(json!({"ComplianceByConfigRules": [rule_compliance(rule, "NON_COMPLIANT", 1)]}))
+        });
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(move |_| {
+            http(json!({"EvaluationResults": [
+                evaluation(rule, "AWS::DynamoDB::Table", &table, MAR_1, "PITR off")
+            ]}))
+        });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    (rules, details, config)
+}
+
+#[tokio::test]
+async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_window_has_passed() {
+    let mut fx = Fixture::new().await;
+    let sns = aws_sdk_sns::Client::new(&fx.sdk);
+    let topic = sns
+        .create_topic()
+        .name(fx.moto.unique("pager"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("http")
+        .endpoint(fx.slack.webhook_url("pager"))
+        .send()
+        .await
+        .unwrap();
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("CRITICAL_TOPIC_ARN", &topic);
+    fx.set(
+        "SEVERITY_RULES",
+        r#"[{"rule": "dynamodb-pitr-enabled", "severity": "critical"}]"#,
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    let rule = "dynamodb-pitr-enabled";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let (_, _, config) = one_open_violation(rule, table.clone());
+    let app = app(&fx, config);
+    let pages = || {
+        fx.slack
+            .delivered_to("pager")
+            .into_iter()
+            .filter(|b| b["Type"] == "Notification")
+            .count()
+    };
+
+    // Broken, fixed, broken again ten minutes later: the second break is
+    // held as flapping, and Config, having nothing new to say, stays quiet.
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        let out = fx
+            .run(&app, &event(rule, t, &table, new, Some(old), when), when)
+            .await;
+        out.response.expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    assert_eq!(pages(), 1);
+
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    // Within the window: still held.
+    let early = fx.run(&app, &schedule, t0 + time::Duration::hours(2)).await;
+    early.response.expect("digest posted");
+    assert_eq!(texts(&fx.slack, "payments").len(), 2);
+    assert_eq!(pages(), 1);
+
+    // The window has passed and it is still broken: the schedule tells the
+    // team, in its channel, and pages, without any new event.
+    let due = fx.run(&app, &schedule, t0 + time::Duration::hours(7)).await;
+    due.response.expect("digest posted");
+    let applied: Vec<&str> = due
+        .report
+        .applied
+        .iter()
+        .map(|a| a.action.as_str())
+        .collect();
+    assert_eq!(
+        applied,
+        ["notify_violation", "post_digest"],
+        "{:?}",
+        due.report
+    );
+    let to_payments = texts(&fx.slack, "payments");
+    assert_eq!(to_payments.len(), 3, "{to_payments:#?}");
+    assert!(
+        to_payments[2].contains("CRITICAL Config violation: dynamodb-pitr-enabled")
+            && to_payments[2].contains(&table),
+        "{}",
+        to_payments[2]
+    );
+    assert_eq!(pages(), 2, "the critical violation pages");
+
+    // Announced once: the next schedule says nothing more to the team.
+    let next = fx.run(&app, &schedule, t0 + time::Duration::hours(8)).await;
+    next.response.expect("digest posted");
+    assert_eq!(texts(&fx.slack, "payments").len(), 3);
+    assert_eq!(pages(), 2);
+
+    // And its end is told, since its start was.
+    let fixed_at = t0 + time::Duration::hours(9);
+    let fixed = event(
+        rule,
+        t,
+        &table,
+        "COMPLIANT",
+        Some("NON_COMPLIANT"),
+        fixed_at,
+    );
+    fx.run(&app, &fixed, fixed_at)
+        .await
+        .response
+        .expect("triaged");
+    let to_payments = texts(&fx.slack, "payments");
+    assert_eq!(to_payments.len(), 4);
+    assert!(to_payments[3].contains("Resolved: dynamodb-pitr-enabled"));
+}
+
+#[tokio::test]
+async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete() {
+    let fx = Fixture::new().await;
+    const RULES: usize = 100;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|_| {
+        http(json!({"ComplianceByConfigRules": (0..RULES)
+            .map(|i| rule_compliance(&format!("rule-{i:03}"), "NON_COMPLIANT", 1))
+            .collect::<Vec<_>>()}))
+    });
+    // Config answering slowly: listing every rule would take 25 s.
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(|req| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let rule = req.config_rule_name().unwrap();
+            http(json!({"EvaluationResults": [evaluation(
+                rule,
+                "AWS::EC2::SecurityGroup",
+                &format!("sg-0{}", &rule[5..]),
+                MAR_1,
+                "22 open to the world"
+            )]}))
+        });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    let app = app(&fx, config);
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    // The invocation's deadline (after the runtime's margin): 2 s of work,
+    // then what the digest keeps back for posting.
+    let deadline = shared::Deadline::after(
+        config_triage::digest::POST_RESERVE + std::time::Duration::from_secs(2),
+    );
+    let out = config_triage::process(
+        &schedule,
+        &app,
+        &home(),
+        at("2026-03-02T09:00:00Z"),
+        &deadline,
+    )
+    .await;
+    out.response
+        .as_ref()
+        .expect("the partial digest is posted, not failed");
+    assert!(out.report.stopped_early);
+    assert!(
+        out.report
+            .stop_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("deadline"),
+        "{:?}",
+        out.report.stop_reason
+    );
+    assert!(details.num_calls() < RULES, "{}", details.num_calls());
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(posted.len(), 1, "{posted:#?}");
+    assert!(
+        posted[0].contains("INCOMPLETE: the listing stopped at the time limit"),
+        "{}",
+        posted[0]
+    );
+    let applied: Vec<&str> = out
+        .report
+        .applied
+        .iter()
+        .map(|a| a.action.as_str())
+        .collect();
+    assert_eq!(applied, ["post_digest"]);
+}

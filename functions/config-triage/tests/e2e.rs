@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -114,4 +115,31 @@ async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
     assert!(error.contains("SlackDeliveryFailed"), "{error}");
     assert!(error.contains("HTTP 500"), "the cause is kept: {error}");
     assert!(!error.contains("alloc::boxed::Box"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typo_inside_an_exemption_tag_stops_init_naming_the_variable() {
+    let fx = Fixture::new().await;
+    let mut env = fx.moto.env();
+    env.extend(fx.env.iter().cloned());
+    // "vaule": once read as a key-only match that exempted every resource
+    // with the key, whatever its value.
+    env.push((
+        "EXEMPTIONS".into(),
+        r#"[{"tag": {"key": "data-class", "vaule": "public"}, "reason": "open data"}]"#.into(),
+    ));
+    let mut lambda = LambdaEmulator::start(binary(), &env);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lambda.function_running() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!lambda.function_running(), "init must fail");
+    let log = lambda.log();
+    // How init errors are printed is not this test's concern (the
+    // Display form is checked in triage.rs): the variable and the field are.
+    assert!(log.contains("EXEMPTIONS"), "the variable is named:\n{log}");
+    assert!(
+        log.contains("unknown field `vaule`"),
+        "and the field:\n{log}"
+    );
 }

@@ -742,6 +742,120 @@ async fn a_page_that_cannot_be_published_fails_the_record() {
     assert!(fx.state_item(&e).await.is_none());
 }
 
+#[tokio::test]
+async fn a_typo_inside_an_exemption_tag_is_refused_naming_the_variable_or_the_parameter() {
+    let mut fx = Fixture::new().await;
+    // "vaule": once read as a key-only match, exempting every resource that
+    // has the key, whatever its value.
+    let typo = r#"[{"tag": {"key": "data-class", "vaule": "public"}, "reason": "open data"}]"#;
+
+    let mut env = shared::config::Env::from_pairs(
+        fx.env
+            .iter()
+            .cloned()
+            .chain([("EXEMPTIONS".to_owned(), typo.to_owned())]),
+    );
+    let _ = config_triage::settings::Settings::from_env(&mut env);
+    let text = env
+        .finish()
+        .expect_err("the typo stops the cold start")
+        .to_string();
+    assert!(
+        text.starts_with("invalid configuration: 1 problem(s)\n  - EXEMPTIONS: "),
+        "{text}"
+    );
+    assert!(text.contains("unknown field `vaule`"), "{text}");
+
+    // The same list in the parameter: the invocation fails naming it, and a
+    // secret-class resource (which the typo would have silenced) is not
+    // sent unfiltered either: the retry finds the fixed list.
+    let parameter = format!("/{}", fx.moto.unique("typo-exemptions"));
+    aws_sdk_ssm::Client::new(&fx.sdk)
+        .put_parameter()
+        .name(&parameter)
+        .value(typo)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    fx.set("EXEMPTIONS_PARAMETER", &parameter);
+    let app = fx.app();
+    let now = at("2026-03-02T09:00:00Z");
+    let table = fx
+        .tagged_table("secrets", &[("data-class", "secret")])
+        .await;
+    let e = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        None,
+        now,
+    );
+    let err = fx
+        .run(&app, &e, now)
+        .await
+        .response
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&parameter) && err.contains("vaule"), "{err}");
+    assert!(fx.slack.received().is_empty());
+    assert!(fx.state_item(&e).await.is_none(), "not claimed either");
+}
+
+#[tokio::test]
+async fn the_end_of_a_violation_on_a_deleted_resource_goes_where_its_start_went() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let rule = "dynamodb-pitr-enabled";
+    let table = fx.tagged_table("invoices", &[("owner", "payments")]).await;
+    let broken = event(rule, TABLE, &table, "NON_COMPLIANT", None, t0);
+    fx.run(&app, &broken, t0).await.response.expect("announced");
+    assert_eq!(texts(&fx.slack, "payments").len(), 1);
+
+    // The team deletes the table: Config says the rule no longer applies,
+    // and the tags that routed the violation are gone with it.
+    aws_sdk_dynamodb::Client::new(&fx.sdk)
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let t1 = t0 + Duration::hours(1);
+    let gone = event(
+        rule,
+        TABLE,
+        &table,
+        "NOT_APPLICABLE",
+        Some("NON_COMPLIANT"),
+        t1,
+    );
+    let out = fx.run(&app, &gone, t1).await;
+    out.response.as_ref().expect("the end is delivered");
+    assert_eq!(applied(&out), ["notify_resolution"]);
+    assert_eq!(
+        out.report.applied[0].detail.as_ref().unwrap()["route"],
+        "payments"
+    );
+    let to_payments = texts(&fx.slack, "payments");
+    assert_eq!(to_payments.len(), 2, "{to_payments:#?}");
+    assert!(
+        to_payments[1].contains("No longer applicable") && to_payments[1].contains(&table),
+        "{}",
+        to_payments[1]
+    );
+    assert!(
+        texts(&fx.slack, "default").is_empty(),
+        "nothing in the default channel"
+    );
+}
+
 /// A resource's `Name` tag is whatever its owner typed; in Slack it must stay
 /// text, never a mention or a link, wherever it is shown (the header, the
 /// notification text, the section).

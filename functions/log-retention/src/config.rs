@@ -129,7 +129,7 @@ impl Config {
 }
 
 fn parse_prune(text: &str) -> Result<Vec<PruneTarget>, String> {
-    let targets: Vec<PruneTarget> = serde_json::from_str(text).map_err(|e| {
+    let targets: Vec<PruneTarget> = shared::config::parse_json(text).map_err(|e| {
         format!("is not a JSON array of {{\"bucket\", \"prefix\", \"days\"}} objects: {e}")
     })?;
     let mut problems = Vec::new();

@@ -86,7 +86,7 @@ struct RawRule {
 
 /// Parses `RETENTION_RULES`, naming every bad rule by its position.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let raw: Vec<RawRule> = serde_json::from_str(text).map_err(|e| {
+    let raw: Vec<RawRule> = shared::config::parse_json(text).map_err(|e| {
         format!(
             "is not a JSON array of rules like {{\"prefix\": \"/aws/lambda/\", \"days\": 14}}: {e}"
         )

@@ -23,6 +23,20 @@ pub async fn describe_listeners(
     client: &Client,
     arns: &[String],
 ) -> Result<BTreeMap<String, Vec<Action>>, Error> {
+    let (found, missing) = find_listeners(client, arns).await?;
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(Error::ListenersNotFound(missing))
+    }
+}
+
+/// The default actions of the listeners that exist, and the ARNs of those
+/// that do not, in the order given.
+pub async fn find_listeners(
+    client: &Client,
+    arns: &[String],
+) -> Result<(BTreeMap<String, Vec<Action>>, Vec<String>), Error> {
     let mut found = BTreeMap::new();
     let mut missing = Vec::new();
     // One call per listener: with several ARNs the API fails as a whole
@@ -43,11 +57,7 @@ pub async fn describe_listeners(
             Err(e) => return Err(Error::aws("DescribeListeners", arn, e)),
         }
     }
-    if missing.is_empty() {
-        Ok(found)
-    } else {
-        Err(Error::ListenersNotFound(missing))
-    }
+    Ok((found, missing))
 }
 
 pub async fn check_target_group(client: &Client, arn: &str) -> Result<(), Error> {
@@ -81,7 +91,11 @@ pub async fn load(
             .set_marker(marker.take())
             .send()
             .await
-            .map_err(|e| Error::aws("DescribeRules", arn, e))?;
+            .map_err(|e| match e.code() {
+                // Deleted since DescribeListeners.
+                Some("ListenerNotFound") => Error::ListenersNotFound(vec![arn.to_owned()]),
+                _ => Error::aws("DescribeRules", arn, e),
+            })?;
         rules.extend(out.rules().iter().cloned());
         match out.next_marker() {
             Some(next) if !next.is_empty() => marker = Some(next.to_owned()),

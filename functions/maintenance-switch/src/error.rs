@@ -47,6 +47,19 @@ pub enum Error {
     #[error("disabling maintenance failed: {summary}")]
     DisableFailed { summary: String },
 
+    /// The window's execution is no longer running (cancelled, or over):
+    /// enable does not switch it on, or undoes what it switched; `summary`
+    /// says exactly what state the listeners are in.
+    #[error(
+        "window {window_id} was cancelled or is over (its execution {execution_arn} is {status}), so enable must not leave it on: {summary}"
+    )]
+    Cancelled {
+        window_id: String,
+        execution_arn: String,
+        status: String,
+        summary: String,
+    },
+
     #[error(
         "window {window_id} is already scheduled (execution {execution_arn}, status {status}); cancel it first or use another window_id"
     )]
@@ -111,6 +124,7 @@ impl Error {
             Self::Aws { .. } => "AwsError",
             Self::EnableFailed { .. } => "EnableFailed",
             Self::DisableFailed { .. } => "DisableFailed",
+            Self::Cancelled { .. } => "Cancelled",
             Self::AlreadyScheduled { .. } => "AlreadyScheduled",
             Self::NotScheduled(_) => "NotScheduled",
             Self::Notify(_) => "NotifyFailed",

@@ -69,7 +69,9 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         _ => event.payload,
     };
     let mut report = Report::new(FUNCTION, false);
-    let result = run(&payload, app, &deadline, &mut report).await;
+    // Boxed: the actions' nested SDK futures are otherwise too deep for the
+    // compiler's layout query in the binary's `main`.
+    let result = Box::pin(run(&payload, app, &deadline, &mut report)).await;
     if let Err(error) = &result {
         report.detail(
             "error",
@@ -99,7 +101,20 @@ async fn run(
             switch::enable(
                 app,
                 window,
+                request.execution_arn.as_deref(),
                 &format_time(now),
+                request.dry_run,
+                deadline,
+                report,
+            )
+            .await
+        }
+        Action::Disable if request.cleanup_of.is_some() => {
+            windows::clean_up(
+                app,
+                request.cleanup_of.as_deref().unwrap_or_default(),
+                request.window_id.as_deref(),
+                &request.listener_arns,
                 request.dry_run,
                 deadline,
                 report,

@@ -41,7 +41,38 @@ pub const MAX_WINDOW_ID_CHARS: usize = 80;
 /// The header whose values are client addresses, not secrets.
 pub const FORWARDED_FOR: &str = "X-Forwarded-For";
 
-const KNOWN_FIELDS: [&str; 17] = [
+/// Headers that carry a client's address. A client can send any of them
+/// itself, with any address in it: ALB passes a client's `X-Forwarded-For`
+/// on and only appends the address it sees, and an http-header condition
+/// matches any copy of the header in the request. A bypass on one of them
+/// lets anyone through who claims an allowlisted address.
+pub const CLIENT_ADDRESS_HEADERS: [&str; 8] = [
+    FORWARDED_FOR,
+    "Forwarded",
+    "X-Real-IP",
+    "True-Client-IP",
+    "X-Client-IP",
+    "X-Cluster-Client-IP",
+    "CF-Connecting-IP",
+    "Fastly-Client-IP",
+];
+
+/// The shortest prefixes a bypass CIDR may have: a wider range lets a
+/// large part of the internet (`/0`: everyone) through, while every report
+/// says maintenance is on. A /8 is a whole former class A network; a /32 is
+/// the usual IPv6 allocation to one organisation.
+pub const MIN_IPV4_PREFIX: u8 = 8;
+pub const MIN_IPV6_PREFIX: u8 = 32;
+
+/// Header names ALB does not take in an http-header condition: the host
+/// header (it has its own host-header condition).
+pub const HEADERS_ALB_REFUSES: [&str; 1] = ["Host"];
+
+/// ALB matches these as wildcards in http-header values (`*` any run of
+/// characters, `?` one character) and has no escape for them.
+pub const HEADER_WILDCARDS: [char; 2] = ['*', '?'];
+
+const KNOWN_FIELDS: [&str; 19] = [
     "action",
     "window_id",
     "listener_arns",
@@ -59,6 +90,8 @@ const KNOWN_FIELDS: [&str; 17] = [
     "window",
     "event",
     "error",
+    "execution_arn",
+    "cleanup_of",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,7 +168,8 @@ pub enum Page {
 }
 
 /// A header that lets its bearer through. Its values are secrets unless
-/// the header is `X-Forwarded-For`, whose values are client addresses.
+/// the header is `X-Forwarded-For`, whose values are client addresses
+/// (refused as a bypass now: see [`CLIENT_ADDRESS_HEADERS`]).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BypassHeader {
     pub name: String,
@@ -256,6 +290,15 @@ pub struct Request {
     pub notify_topic_arn: Option<String>,
     /// For notify.
     pub notice: Option<Notice>,
+    /// For enable, sent by the window state machine: its own execution.
+    /// Enable checks it is still running before and after it writes, so a
+    /// window cancelled while the task is in flight is not left on.
+    pub execution_arn: Option<String>,
+    /// For disable, sent by a clean-up execution of the window state
+    /// machine: the window's own execution, which enable could not leave
+    /// running with the window on. The clean-up leaves the window alone
+    /// while that execution is still running (it ends the window itself).
+    pub cleanup_of: Option<String>,
 }
 
 /// The request as sent; every field optional until checked.
@@ -277,6 +320,8 @@ struct Raw {
     dry_run: Option<bool>,
     event: Option<String>,
     error: Option<Value>,
+    execution_arn: Option<String>,
+    cleanup_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,6 +404,21 @@ impl Request {
             ));
         }
 
+        for (field, value) in [
+            ("execution_arn", &raw.execution_arn),
+            ("cleanup_of", &raw.cleanup_of),
+        ] {
+            if let Some(arn) = value
+                && !(arn.starts_with("arn:")
+                    && arn.contains(":states:")
+                    && arn.contains(":execution:"))
+            {
+                problems.push(format!(
+                    "{field} {arn:?} is not a Step Functions execution ARN"
+                ));
+            }
+        }
+
         let (needs_window_id, needs_listeners) = match action {
             Some(Action::Enable | Action::Schedule) => (true, true),
             Some(Action::Disable | Action::Status) => (false, true),
@@ -438,6 +498,8 @@ impl Request {
                 times,
                 notify_topic_arn: raw.notify_topic_arn,
                 notice,
+                execution_arn: raw.execution_arn,
+                cleanup_of: raw.cleanup_of,
             }),
             _ => Err(Error::InvalidRequest(problems)),
         }
@@ -609,7 +671,10 @@ fn cidrs(values: &[String], problems: &mut Vec<String>) -> Vec<IpNet> {
         });
         match parsed {
             Ok(net) => {
-                let net = net.trunc();
+                if let Err(why) = check_cidr(net) {
+                    problems.push(format!("bypass_cidrs item {value:?} {why}"));
+                    continue;
+                }
                 if !out.contains(&net) {
                     out.push(net);
                 }
@@ -628,6 +693,73 @@ fn cidrs(values: &[String], problems: &mut Vec<String>) -> Vec<IpNet> {
     out
 }
 
+/// A bypass range must be written as the network it is, and not be wide
+/// enough to let a large part of the internet through.
+fn check_cidr(net: IpNet) -> Result<(), String> {
+    // A typo ("203.0.113.7/0" for "/30") would otherwise be silently
+    // truncated into a far wider network than the operator meant.
+    if net != net.trunc() {
+        let host = match net {
+            IpNet::V4(n) => format!("{}/32", n.addr()),
+            IpNet::V6(n) => format!("{}/128", n.addr()),
+        };
+        return Err(format!(
+            "has host bits set: as a range it is the whole network {}, not the host {}; write {host} for that one host, or the network's own address for a range",
+            net.trunc(),
+            net.addr()
+        ));
+    }
+    let min = match net {
+        IpNet::V4(_) => MIN_IPV4_PREFIX,
+        IpNet::V6(_) => MIN_IPV6_PREFIX,
+    };
+    if net.prefix_len() < min {
+        return Err(format!(
+            "is too wide: a bypass would let that much of the internet through while maintenance is reported on; the prefix must be at least /{min} (IPv4 /{MIN_IPV4_PREFIX}, IPv6 /{MIN_IPV6_PREFIX})"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a header value is, or contains, a client address (an IP
+/// address, a CIDR, or an address pattern such as `203.0.113.*` or
+/// `for=203.0.113.7:443`). Such a value is not a secret whatever the
+/// header's name: a client can send any header with its claimed address.
+pub fn looks_like_address(value: &str) -> bool {
+    value
+        .split(|c: char| c == ',' || c == ';' || c == '=' || c == '"' || c.is_whitespace())
+        .any(address_token)
+}
+
+fn address_token(token: &str) -> bool {
+    let token = token.trim_matches(|c| c == '[' || c == ']');
+    if token.is_empty() {
+        return false;
+    }
+    if token.parse::<std::net::IpAddr>().is_ok() || token.parse::<IpNet>().is_ok() {
+        return true;
+    }
+    // `[2001:db8::1]:443` and `203.0.113.7:443`: an address with a port.
+    if let Some((host, port)) = token.rsplit_once(':')
+        && port.chars().all(|c| c.is_ascii_digit())
+        && host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        return true;
+    }
+    // A pattern: only what addresses, prefixes and wildcards are made of,
+    // with the separators of at least a partial dotted quad or IPv6 address.
+    let address_chars = token
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '/' | '*' | '?' | '[' | ']'));
+    let dots = token.matches('.').count();
+    let colons = token.matches(':').count();
+    let has_digit = token.chars().any(|c| c.is_ascii_digit());
+    address_chars && has_digit && (dots >= 2 || colons >= 2)
+}
+
 fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHeader> {
     let headers = match raw {
         None => Vec::new(),
@@ -640,10 +772,28 @@ fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHead
             && h.name.len() <= MAX_HEADER_NAME_CHARS
             && h.name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'+-.^_`|~".contains(c));
         if !name_ok {
             problems.push(format!(
-                "bypass_header name {:?} must be 1 to {MAX_HEADER_NAME_CHARS} header-name characters",
+                "bypass_header name {:?} must be 1 to {MAX_HEADER_NAME_CHARS} header-name characters, without '*' (ALB takes no wildcards in a header condition's name)",
+                h.name
+            ));
+        }
+        if HEADERS_ALB_REFUSES
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&h.name))
+        {
+            problems.push(format!(
+                "bypass_header {:?} is refused: ALB does not take the host header in an http-header condition",
+                h.name
+            ));
+        }
+        let address_header = CLIENT_ADDRESS_HEADERS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&h.name));
+        if address_header {
+            problems.push(format!(
+                "bypass_header {:?} is refused: a client can send this header itself with any address in it (ALB keeps a client's X-Forwarded-For and only appends the address it sees, and a rule matches any copy of the header), so anyone could get through; put the addresses in bypass_cidrs, or use a secret header",
                 h.name
             ));
         }
@@ -655,6 +805,22 @@ fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHead
             if v.is_empty() || v.chars().count() > MAX_HEADER_VALUE_CHARS {
                 problems.push(format!(
                     "bypass_header {:?} value #{} must be 1 to {MAX_HEADER_VALUE_CHARS} characters",
+                    h.name,
+                    i + 1
+                ));
+            }
+            // Whatever the name: the value list above only names the
+            // usual headers, and a client can send any header.
+            if !address_header && looks_like_address(v) {
+                problems.push(format!(
+                    "bypass_header {:?} value #{} is refused: it is a client address (an IP address, CIDR or address pattern), which a client can send in any header it likes, so anyone could get through; put the addresses in bypass_cidrs, or use a secret token",
+                    h.name,
+                    i + 1
+                ));
+            }
+            if v.contains(HEADER_WILDCARDS) {
+                problems.push(format!(
+                    "bypass_header {:?} value #{} contains '*' or '?', which ALB matches as wildcards in header values (they cannot be escaped), so other values would get through; use a long random token of letters, digits, '-' and '_'",
                     h.name,
                     i + 1
                 ));
@@ -870,7 +1036,7 @@ mod tests {
     fn cidrs_are_normalised_and_bare_addresses_accepted() {
         let req = parse(
             json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
-            "bypass_cidrs": ["203.0.113.7", "203.0.113.9/24", "203.0.113.0/24", "2001:db8::1/32"]}),
+            "bypass_cidrs": ["203.0.113.7", "203.0.113.0/24", " 203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8"]}),
         )
         .unwrap();
         let cidrs: Vec<String> = req
@@ -880,7 +1046,36 @@ mod tests {
             .iter()
             .map(|c| c.to_string())
             .collect();
-        assert_eq!(cidrs, ["203.0.113.7/32", "203.0.113.0/24", "2001:db8::/32"]);
+        assert_eq!(
+            cidrs,
+            [
+                "203.0.113.7/32",
+                "203.0.113.0/24",
+                "2001:db8::/32",
+                "10.0.0.0/8"
+            ]
+        );
+    }
+
+    /// A host address with a prefix is a typo (or a misunderstanding): made
+    /// into its network silently, "203.0.113.9/24" lets 256 addresses in.
+    #[test]
+    fn a_host_address_with_a_prefix_is_refused_not_widened() {
+        let problems = problems(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "bypass_cidrs": ["203.0.113.9/24", "2001:db8::1/32"]}),
+        );
+        let text = problems.join("\n");
+        assert_eq!(problems.len(), 2, "{text}");
+        assert!(
+            text.contains("bypass_cidrs item \"203.0.113.9/24\" has host bits set")
+                && text.contains("203.0.113.9/32 for that one host"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bypass_cidrs item \"2001:db8::1/32\" has host bits set"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -939,6 +1134,8 @@ mod tests {
 
     #[test]
     fn the_state_machine_shape_merges_the_window_fields() {
+        // A window scheduled before X-Forwarded-For bypasses were refused
+        // still ends: disable does not check the bypass settings.
         let req = parse(json!({"action": "disable", "window": {
             "window_id": "w9", "listener_arns": [L1], "start_at": "2026-12-01T22:00:00Z",
             "end_at": "2026-12-01T23:00:00Z", "mode": "fixed-response",
@@ -954,19 +1151,177 @@ mod tests {
         let req = parse(
             json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
             "bypass_header": [{"name": "X-Maintenance-Bypass", "values": ["hunter2-token"]},
-                              {"name": "x-forwarded-for", "values": ["198.51.100.*"]}]}),
+                              {"name": "X-Team", "values": ["fake-team-1", "fake-team-2"]}]}),
         )
         .unwrap();
         let window = req.window.clone().unwrap();
         let shown = format!("{req:?} {}", window.summary());
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("198.51.100.*"), "{shown}");
+        assert!(!shown.contains("fake-team"), "{shown}");
         assert!(shown.contains("1 secret value(s) not shown"), "{shown}");
+        assert!(shown.contains("2 secret value(s) not shown"), "{shown}");
         // The state machine's input does carry it: enable needs it.
         assert!(
             Value::Object(window.to_fields())
                 .to_string()
                 .contains("hunter2-token")
+        );
+    }
+
+    #[test]
+    fn header_bypasses_a_client_can_forge_are_refused() {
+        let problems = problems(
+            json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+            "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+            "bypass_header": [
+                {"name": "X-Forwarded-For", "values": ["203.0.113.7"]},
+                {"name": "true-client-ip", "values": ["203.0.113.7"]},
+                {"name": "X-Bypass", "values": ["fake-?oken", "fake-token-ok", "*"]}]}),
+        );
+        let text = problems.join("\n");
+        assert_eq!(problems.len(), 4, "{text}");
+        assert!(
+            text.contains("bypass_header \"X-Forwarded-For\" is refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bypass_header \"true-client-ip\" is refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"X-Bypass\" value #1 contains '*' or '?'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"X-Bypass\" value #3 contains '*' or '?'"),
+            "{text}"
+        );
+        assert!(!text.contains("fake-"), "secrets are not echoed: {text}");
+    }
+
+    /// What makes a bypass forgeable is that its values are addresses, not
+    /// secrets: any header a client can send with an allowlisted address in
+    /// it lets anyone through (and the address would be hidden as a
+    /// "secret" in reports), whatever the header is called.
+    #[test]
+    fn address_bypasses_under_any_header_name_are_refused() {
+        let mut accepted = Vec::new();
+        for name in [
+            "X-Original-Forwarded-For",
+            "X-Forwarded",
+            "Forwarded-For",
+            "Client-IP",
+            "X-Originating-IP",
+            "X-Remote-Addr",
+        ] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_header": {"name": name, "values": ["203.0.113.7"]}});
+            if parse(event).is_ok() {
+                accepted.push(name);
+            }
+        }
+        assert!(
+            accepted.is_empty(),
+            "address bypasses anyone can forge were accepted: {accepted:?}"
+        );
+        // Every way of writing an address, under a name of the team's own.
+        for value in [
+            "203.0.113.0/24",
+            "2001:db8::7",
+            "[2001:db8::7]:443",
+            "203.0.113.7:443",
+            "for=203.0.113.7",
+            "10.0.0.1, 203.0.113.7",
+            "203.0.113.",
+        ] {
+            let problems = problems(json!({"action": "enable", "window_id": "w",
+                "listener_arns": [L1],
+                "bypass_header": {"name": "X-Team-Bypass", "values": ["fake-token-0001", value]}}));
+            let text = problems.join("\n");
+            assert_eq!(problems.len(), 1, "{value}: {text}");
+            assert!(
+                text.contains(
+                    "bypass_header \"X-Team-Bypass\" value #2 is refused: it is a client address"
+                ),
+                "{value}: {text}"
+            );
+        }
+        // Secret tokens (and digits-only ones) are still accepted.
+        parse(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "bypass_header": {"name": "X-Team-Bypass",
+                "values": ["fake-token-0001", "0123456789", "a_B-c.d"]}}),
+        )
+        .unwrap();
+    }
+
+    /// ALB refuses wildcards in an http-header condition's name and the host
+    /// header in one; accepted at schedule, the window would only fail at
+    /// start_at (CreateRule ValidationError, enable_failed).
+    #[test]
+    fn header_names_alb_cannot_take_are_refused_when_scheduling() {
+        let mut accepted = Vec::new();
+        for name in ["Host", "X-Bypass-*", "host"] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_header": {"name": name, "values": ["fake-token-0001"]}});
+            if parse(event).is_ok() {
+                accepted.push(name);
+            }
+        }
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+    }
+
+    /// The CIDR form of a wildcard: a bypass for every address means nobody
+    /// sees the maintenance page while every report says maintenance is on.
+    /// A typo of "/30" as "/0" would be truncated to it.
+    #[test]
+    fn a_bypass_for_every_address_is_refused() {
+        let mut accepted = Vec::new();
+        for cidr in [
+            "0.0.0.0/0",
+            "::/0",
+            "203.0.113.7/0",
+            "10.0.0.0/7",
+            "2001:db8::/31",
+        ] {
+            let event = json!({"action": "schedule", "window_id": "w", "listener_arns": [L1],
+                "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z",
+                "bypass_cidrs": [cidr]});
+            if parse(event).is_ok() {
+                accepted.push(cidr);
+            }
+        }
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+        let text = problems(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "bypass_cidrs": ["0.0.0.0/0"]}),
+        )
+        .join("\n");
+        assert!(
+            text.contains("bypass_cidrs item \"0.0.0.0/0\" is too wide")
+                && text.contains("at least /8"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn enable_takes_the_execution_that_sent_it() {
+        let arn = "arn:aws:states:eu-west-1:123456789012:execution:maintenance-window:w";
+        let req = parse(
+            json!({"action": "enable", "window": {"window_id": "w", "listener_arns": [L1]},
+            "execution_arn": arn}),
+        )
+        .unwrap();
+        assert_eq!(req.execution_arn.as_deref(), Some(arn));
+        let problems = problems(
+            json!({"action": "enable", "window_id": "w", "listener_arns": [L1],
+            "execution_arn": "release-1"}),
+        );
+        assert_eq!(
+            problems,
+            ["execution_arn \"release-1\" is not a Step Functions execution ARN"]
         );
     }
 }

@@ -5,10 +5,14 @@
 //! then fails on one listener, the listeners this invocation changed are
 //! rolled back, and whatever could not be rolled back is named.
 
+use std::time::Duration;
+
 use aws_sdk_elasticloadbalancingv2::types::Action;
+use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::report::Report;
+use time::OffsetDateTime;
 
 use crate::App;
 use crate::apply;
@@ -62,15 +66,67 @@ async fn record_fresh_status(app: &App, states: &[ListenerState], report: &mut R
     record_status(&fresh, report);
 }
 
+/// Every listener that exists, in the order given, and the ARNs of those
+/// that do not. Leaving maintenance uses this: a listener deleted during
+/// the window must not keep the others in maintenance.
+async fn read_present(
+    app: &App,
+    listener_arns: &[String],
+) -> Result<(Vec<ListenerState>, Vec<String>), Error> {
+    let (defaults, mut missing) = apply::find_listeners(&app.elb, listener_arns).await?;
+    let mut states = Vec::with_capacity(defaults.len());
+    for arn in listener_arns {
+        let Some(default_actions) = defaults.get(arn) else {
+            continue;
+        };
+        match apply::load(&app.elb, arn, default_actions.clone()).await {
+            Ok(state) => states.push(state),
+            Err(Error::ListenersNotFound(_)) => missing.push(arn.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((states, missing))
+}
+
+/// `Some(status)` when the window's execution is no longer running: the
+/// window was cancelled (or is over) and must not be switched on.
+async fn not_running(app: &App, execution_arn: &str) -> Result<Option<String>, Error> {
+    Ok(
+        match crate::windows::execution_status(app, execution_arn).await? {
+            Some(ExecutionStatus::Running) => None,
+            Some(other) => Some(other.as_str().to_owned()),
+            None => Some("not found".to_owned()),
+        },
+    )
+}
+
+/// Switches the window on. Sent by the window state machine, it names its
+/// execution: a cancel stops the execution but not this task, so the
+/// execution is checked before the first write (a cancelled window changes
+/// nothing) and after the last (a window cancelled meanwhile is rolled
+/// back here, since the cancel's own disable may have run before these
+/// writes and no execution is left to end the window).
 pub async fn enable(
     app: &App,
     window: &WindowSpec,
+    execution_arn: Option<&str>,
     since: &str,
     dry_run: bool,
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
     report.detail("window", window.summary());
+    if let Some(execution) = execution_arn {
+        report.detail("execution_arn", json!(execution));
+        if let Some(status) = not_running(app, execution).await? {
+            return Err(Error::Cancelled {
+                window_id: window.window_id.clone(),
+                execution_arn: execution.to_owned(),
+                status,
+                summary: "nothing was changed, maintenance was not switched on".into(),
+            });
+        }
+    }
     let states = read(app, &window.listener_arns, Some(&window.page)).await?;
     let mut plans = Vec::new();
     let mut refusals = Vec::new();
@@ -130,7 +186,9 @@ pub async fn enable(
             }
         };
         if let Err(why) = result {
-            let summary = roll_back(app, &window.window_id, &changed, report).await;
+            let summary = roll_back(app, &window.window_id, &changed, deadline, report)
+                .await
+                .summary();
             record_fresh_status(app, &states, report).await;
             return Err(Error::EnableFailed {
                 window_id: window.window_id.clone(),
@@ -138,8 +196,109 @@ pub async fn enable(
             });
         }
     }
+    if let Some(execution) = execution_arn {
+        let stopped = match not_running(app, execution).await {
+            Ok(None) => None,
+            Ok(Some(status)) => {
+                let why = format!("the window's execution is {status}");
+                Some((Stopped::Status(status), why))
+            }
+            // Unsure whether the window still stands: fail closed.
+            Err(e) => {
+                let why =
+                    format!("could not tell whether the window was cancelled meanwhile ({e})");
+                Some((Stopped::Unknown(e), why))
+            }
+        };
+        if let Some((stopped, why)) = stopped {
+            report.fail(execution, "enable", &why);
+            // Every listener of the window, not only those changed now: an
+            // earlier attempt of this task may have switched the others.
+            let all: Vec<&ListenerState> = states.iter().collect();
+            let rollback = roll_back(app, &window.window_id, &all, deadline, report).await;
+            let mut summary = rollback.summary();
+            if !rollback.left.is_empty() {
+                // A cancelled execution runs no CleanUp or Disable, and the
+                // cancel's own disable may already be over: something else
+                // must end what is left.
+                summary.push_str("; ");
+                summary.push_str(&start_clean_up(app, window, execution, report).await);
+            }
+            record_fresh_status(app, &states, report).await;
+            return Err(match stopped {
+                Stopped::Status(status) => Error::Cancelled {
+                    window_id: window.window_id.clone(),
+                    execution_arn: execution.to_owned(),
+                    status,
+                    summary,
+                },
+                // The check before the writes fails as Throttled too, and
+                // the state machine retries Enable on it: one throttle must
+                // not lose the window. The retry checks again before writing.
+                Stopped::Unknown(Error::Throttled {
+                    operation,
+                    resource,
+                    message,
+                }) => Error::Throttled {
+                    operation,
+                    resource,
+                    message: format!(
+                        "{message}; so enable could not tell whether window {} was cancelled meanwhile, and undid it until it can: {summary}",
+                        window.window_id
+                    ),
+                },
+                Stopped::Unknown(_) => Error::EnableFailed {
+                    window_id: window.window_id.clone(),
+                    summary: format!("{why}; {summary}"),
+                },
+            });
+        }
+    }
     record_fresh_status(app, &states, report).await;
     Ok(())
+}
+
+/// Why enable undoes a window after its writes.
+enum Stopped {
+    /// The execution's status, not RUNNING.
+    Status(String),
+    /// The execution could not be read.
+    Unknown(Error),
+}
+
+/// Starts an execution of the window state machine that only disables the
+/// window (`cleanup_of` names the window's execution; the state machine
+/// goes straight to its Disable, with its retries and notifications).
+/// Returns what an operator needs to read.
+async fn start_clean_up(
+    app: &App,
+    window: &WindowSpec,
+    execution_arn: &str,
+    report: &mut Report,
+) -> String {
+    let now = OffsetDateTime::now_utc();
+    let machine = crate::windows::state_machine_of(execution_arn)
+        .or_else(|| app.config.state_machine_arn.clone());
+    let by_hand = format!(
+        "run {} by hand",
+        json!({"action": "disable", "window_id": window.window_id, "listener_arns": window.listener_arns})
+    );
+    let Some(machine) = machine else {
+        return format!(
+            "no state machine is known to clean up, so nothing may end maintenance: {by_hand}"
+        );
+    };
+    match crate::windows::start_clean_up(app, &machine, window, execution_arn, now, report).await {
+        Ok(arn) => format!(
+            "started clean-up execution {arn} of the window state machine, which disables the window (with retries) and notifies"
+        ),
+        Err(e) => {
+            report.fail(&machine, "start_clean_up", &e);
+            format!(
+                "the clean-up execution could not be started ({e}), so nothing may end maintenance: {by_hand}"
+            )
+        }
+    }
 }
 
 /// Whether there is time to start on `listener`. The deadline is checked
@@ -158,25 +317,83 @@ fn reach(deadline: &Deadline, listener: &ListenerState, report: &mut Report) -> 
     }
 }
 
-/// Disables the window on every listener this invocation changed; returns
-/// what an operator needs to know about the outcome.
+/// How often one listener's rollback is tried when a call fails (a
+/// throttle past the SDK's own retries, a 5xx): leaving maintenance must
+/// make progress, and such errors are usually gone a moment later.
+const ROLLBACK_ATTEMPTS: u32 = 5;
+/// The wait before the second attempt; it doubles after each.
+const ROLLBACK_FIRST_WAIT: Duration = Duration::from_millis(250);
+
+/// What a rollback did: the listeners back as before, and a description of
+/// each one that is not.
+struct Rollback {
+    clean: Vec<String>,
+    left: Vec<String>,
+}
+
+impl Rollback {
+    /// Exactly what state the listeners are in.
+    fn summary(&self) -> String {
+        let rolled = match (self.clean.is_empty(), self.left.is_empty()) {
+            (true, true) => return "no listener needed rolling back".to_owned(),
+            (true, false) => None,
+            (false, _) => Some(format!("rolled back {} (as before)", self.clean.join(", "))),
+        };
+        if self.left.is_empty() {
+            return rolled.unwrap_or_default();
+        }
+        let not = format!("NOT rolled back: {}", self.left.join(" | "));
+        match rolled {
+            Some(rolled) => format!("{rolled}; {not}"),
+            None => not,
+        }
+    }
+}
+
+/// One listener's rollback: its fresh state, and the restores that are
+/// blocked (another rule took an old priority).
+async fn roll_back_one(
+    app: &App,
+    window_id: &str,
+    state: &ListenerState,
+    report: &mut Report,
+) -> Result<(ListenerState, Vec<String>), Error> {
+    let fresh = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+    let plan = plan::plan_disable(Some(window_id), &fresh);
+    apply::disable(&app.elb, &fresh, &plan, report).await?;
+    let after = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+    Ok((after, plan.blocked))
+}
+
+/// Disables the window on every listener this invocation changed. A failed
+/// call is retried with a growing wait while the deadline allows (the
+/// first attempt is always made: undoing is never skipped for time). The
+/// retries stop at the deadline, which keeps its margin for what follows:
+/// starting a clean-up and returning the report.
 async fn roll_back(
     app: &App,
     window_id: &str,
     changed: &[&ListenerState],
+    deadline: &Deadline,
     report: &mut Report,
-) -> String {
+) -> Rollback {
     let mut clean = Vec::new();
     let mut left = Vec::new();
     for state in changed {
-        let outcome = async {
-            let fresh = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
-            let plan = plan::plan_disable(Some(window_id), &fresh);
-            apply::disable(&app.elb, &fresh, &plan, report).await?;
-            let after = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
-            Ok::<_, Error>((after, plan.blocked))
-        }
-        .await;
+        let mut wait = ROLLBACK_FIRST_WAIT;
+        let mut attempt = 1;
+        let outcome = loop {
+            let outcome = roll_back_one(app, window_id, state, report).await;
+            match outcome {
+                Err(e) if attempt < ROLLBACK_ATTEMPTS && deadline.allows(wait) => {
+                    tracing::warn!(listener = %state.arn, attempt, error = %e, "rollback failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                outcome => break outcome,
+            }
+        };
         match outcome {
             Ok((after, blocked)) if blocked.is_empty() && after.status().leftover_rules == 0 => {
                 clean.push(state.arn.clone())
@@ -186,12 +403,13 @@ async fn roll_back(
             }
             Err(e) => {
                 report.fail(&state.arn, "roll_back", &e);
+                let why = format!("{e} (tried {attempt} times)");
                 // Read once more to say exactly what is left.
                 let what =
                     match apply::load(&app.elb, &state.arn, state.default_actions.clone()).await {
-                        Ok(after) => leftovers(&after, window_id, &[e.to_string()]),
+                        Ok(after) => leftovers(&after, window_id, &[why]),
                         Err(_) => format!(
-                            "{}: unknown, the listener could not be read ({e})",
+                            "{}: unknown, the listener could not be read ({why})",
                             state.arn
                         ),
                     };
@@ -199,20 +417,11 @@ async fn roll_back(
             }
         }
     }
-    let rolled = if clean.is_empty() {
-        "no listener needed rolling back".to_owned()
-    } else {
-        format!("rolled back {} (as before)", clean.join(", "))
-    };
     report.detail(
         "rollback",
         json!({"rolled_back": clean, "left": left.clone()}),
     );
-    if left.is_empty() {
-        rolled
-    } else {
-        format!("{rolled}; NOT rolled back: {}", left.join(" | "))
-    }
+    Rollback { clean, left }
 }
 
 /// Names the rules of `window_id` still on a listener, and the rules still moved.
@@ -232,8 +441,13 @@ fn leftovers(state: &ListenerState, window_id: &str, why: &[String]) -> String {
                 .map(|(orig, _)| format!("{} (at {}, was {orig})", r.arn, r.priority))
         })
         .collect();
+    let on = if state.status().maintenance {
+        "; maintenance is still ON here"
+    } else {
+        "; maintenance is off here"
+    };
     format!(
-        "{}: rules still there: [{}]; rules still moved: [{}]{}",
+        "{}: rules still there: [{}]; rules still moved: [{}]{on}{}",
         state.arn,
         own.join(", "),
         moved.join(", "),
@@ -256,7 +470,14 @@ pub async fn disable(
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let states = read(app, listener_arns, None).await?;
+    let (states, missing) = read_present(app, listener_arns).await?;
+    for arn in &missing {
+        report.fail(
+            arn,
+            "disable",
+            "listener not found: nothing to restore there (deleting a listener deletes its rules, the window's with them)",
+        );
+    }
     let plans: Vec<DisablePlan> = states
         .iter()
         .map(|s| plan::plan_disable(window_id, s))
@@ -325,7 +546,7 @@ pub async fn disable(
     }
     report.detail(
         "disable",
-        json!({"restored": restored, "not_reached": not_reached}),
+        json!({"restored": restored, "not_reached": not_reached, "missing": missing}),
     );
     record_fresh_status(app, &states, report).await;
     if problems.is_empty() {

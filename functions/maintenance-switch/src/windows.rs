@@ -33,6 +33,85 @@ pub fn execution_arn(state_machine_arn: &str, window_id: &str) -> String {
     )
 }
 
+/// `arn:...:execution:NAME:WINDOW` → `arn:...:stateMachine:NAME`: the
+/// state machine an execution belongs to.
+pub fn state_machine_of(execution_arn: &str) -> Option<String> {
+    let parts: Vec<&str> = execution_arn.split(':').collect();
+    (parts.len() == 8 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "execution")
+        .then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]))
+}
+
+/// Starts an execution of the window state machine that only disables the
+/// window: its input has `cleanup_of` (the window's execution), which sends
+/// it straight to Disable; `start_at` and `end_at` are now, so `windows`
+/// lists it as `ending`. Returns its ARN.
+pub async fn start_clean_up(
+    app: &App,
+    machine: &str,
+    window: &WindowSpec,
+    cleanup_of: &str,
+    now: OffsetDateTime,
+    report: &mut Report,
+) -> Result<String, Error> {
+    // Execution names are at most 80 characters, and never reused.
+    let suffix = format!("-cleanup-{}", now.unix_timestamp());
+    let keep = 80 - suffix.len();
+    let name = format!(
+        "{}{suffix}",
+        &window.window_id[..window.window_id.len().min(keep)]
+    );
+    let input = json!({
+        "window_id": window.window_id,
+        "listener_arns": window.listener_arns,
+        "cleanup_of": cleanup_of,
+        "start_at": format_time(now),
+        "end_at": format_time(now),
+    });
+    let step = Step::new(
+        "start_clean_up",
+        &window.window_id,
+        "the window's execution will not end it: a clean-up execution of the window state machine disables it",
+    )
+    .with_detail(json!({"state_machine_arn": machine, "name": name, "cleanup_of": cleanup_of}));
+    report.plan(step.clone());
+    let out = app
+        .sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(&name)
+        .input(input.to_string())
+        .send()
+        .await
+        .map_err(|e| Error::aws("StartExecution", machine, e))?;
+    report.applied(step);
+    Ok(out.execution_arn().to_owned())
+}
+
+/// A clean-up execution's disable: the window is left to its own execution
+/// while that still runs (its Enable retries or its CleanUp end it, and
+/// disabling now would end a window that stands); otherwise disabled.
+pub async fn clean_up(
+    app: &App,
+    cleanup_of: &str,
+    window_id: Option<&str>,
+    listener_arns: &[String],
+    dry_run: bool,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), Error> {
+    report.detail("cleanup_of", json!(cleanup_of));
+    // Unreadable: fail (Throttled or AwsError), which the state machine's
+    // Disable retries and, in the end, notifies as disable_failed.
+    if execution_status(app, cleanup_of).await? == Some(ExecutionStatus::Running) {
+        report.skip(
+            cleanup_of,
+            "the window's own execution is still running and ends the window itself (its Enable retry, CleanUp or Disable); nothing to clean up",
+        );
+        return Ok(());
+    }
+    switch::disable(app, window_id, listener_arns, dry_run, deadline, report).await
+}
+
 struct Execution {
     status: ExecutionStatus,
     input: Map<String, Value>,
@@ -50,6 +129,11 @@ async fn describe(app: &App, arn: &str) -> Result<Option<Execution>, Error> {
         Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(None),
         Err(e) => Err(Error::aws("DescribeExecution", arn, e)),
     }
+}
+
+/// The status of a window's execution; `None` when it does not exist.
+pub async fn execution_status(app: &App, arn: &str) -> Result<Option<ExecutionStatus>, Error> {
+    Ok(describe(app, arn).await?.map(|e| e.status))
 }
 
 pub async fn schedule(

@@ -208,6 +208,7 @@ async fn the_window_runs_its_path_in_the_executor() {
         [
             "Defaults",
             "TopicFromInput?",
+            "CleanUpOnly?",
             "WaitForStart",
             "Enable",
             "StartedSlack",
@@ -234,6 +235,18 @@ async fn the_window_runs_its_path_in_the_executor() {
     assert_eq!(enable["window"]["window_id"], "ok-window", "{enable}");
     assert_eq!(enable["window"]["listener_arns"][0], listener);
     assert_eq!(payloads[0]["FunctionName"], common::FUNCTION_ARN);
+    // Enable names its own execution, so that a window cancelled while the
+    // task is in flight (StopExecution does not stop a running task) is
+    // noticed by the enable itself.
+    assert_eq!(enable["execution_arn"], json!(execution), "{enable}");
+    // Sent again once the execution has ended, the same enable changes
+    // nothing and says why.
+    let app = common::app(&sdk, None);
+    let err = maintenance_switch::handle(common::event(enable.clone()), &app)
+        .await
+        .expect_err("an enable for an execution no longer running is refused");
+    assert_eq!(err.kind(), "Cancelled", "{err}");
+    assert!(err.to_string().contains("SUCCEEDED"), "{err}");
     let sns: Vec<&Value> = payloads
         .iter()
         .filter(|p| p.get("TopicArn").is_some())
@@ -255,6 +268,7 @@ async fn the_window_runs_its_path_in_the_executor() {
         [
             "Defaults",
             "TopicFromInput?",
+            "CleanUpOnly?",
             "WaitForStart",
             "Enable",
             "StartedSlack",
@@ -288,6 +302,7 @@ async fn the_window_runs_its_path_in_the_executor() {
         [
             "Defaults",
             "TopicFromInput?",
+            "CleanUpOnly?",
             "WaitForStart",
             "Enable",
             "CleanUp",
@@ -319,4 +334,45 @@ async fn the_window_runs_its_path_in_the_executor() {
         .await
         .unwrap();
     assert_eq!(out.error(), Some("MaintenanceEnableFailed"));
+
+    // A clean-up execution (enable starts one when a cancelled window
+    // could not be rolled back): straight to Disable, which names the
+    // window's execution, then the usual notifications. No enable.
+    let window_execution = machine.replace(":stateMachine:", ":execution:") + ":cancelled-window";
+    let cleanup_input = json!({"window_id": "cancelled-window", "listener_arns": [listener],
+        "cleanup_of": window_execution,
+        "start_at": "2026-01-01T00:00:00Z", "end_at": "2026-01-01T00:00:00Z"});
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("cancelled-window-cleanup-1")
+        .input(cleanup_input.to_string())
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let (status, states, payloads) = path_taken(&sfn, &execution).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{states:?}");
+    assert_eq!(
+        states,
+        [
+            "Defaults",
+            "TopicFromInput?",
+            "CleanUpOnly?",
+            "Disable",
+            "EndedSlack",
+            "EndedTopic?",
+            "EndedSns",
+            "Done"
+        ]
+    );
+    assert_eq!(
+        asked(&payloads),
+        pairs(&[("disable", ""), ("notify", "ended")])
+    );
+    assert_eq!(
+        payloads[0]["Payload"]["window"]["cleanup_of"],
+        json!(window_execution)
+    );
 }

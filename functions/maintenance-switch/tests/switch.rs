@@ -465,3 +465,97 @@ async fn a_rollback_that_cannot_finish_says_exactly_what_is_left() {
     assert_eq!(r.details["listeners"][0]["leftover_rules"], Value::from(0));
     assert_eq!(snapshot(&elb, &a).await, before_a);
 }
+
+#[tokio::test]
+async fn disable_restores_every_listener_left_and_names_the_one_deleted_during_the_window() {
+    let (moto, elb, sdk) = setup().await;
+    let (_alb, [a, b, c]) = three_listeners(moto, &elb).await;
+    let before_a = snapshot(&elb, &a).await;
+    let before_c = snapshot(&elb, &c).await;
+    let app = app(&sdk, None);
+    handle(
+        event(
+            json!({"action": "enable", "window_id": "w-gone", "listener_arns": [a, b, c],
+                     "bypass_cidrs": ["203.0.113.0/24"]}),
+        ),
+        &app,
+    )
+    .await
+    .expect("enable");
+    // Someone deletes one listener while the site is in maintenance.
+    elb.delete_listener().listener_arn(&b).send().await.unwrap();
+
+    // The state machine's Disable sends the window's own listener list.
+    let report = handle(
+        event(json!({"action": "disable", "window_id": "w-gone", "listener_arns": [a, b, c]})),
+        &app,
+    )
+    .await
+    .expect("leaving maintenance is not refused because one listener is gone");
+    assert_eq!(snapshot(&elb, &a).await, before_a, "exactly as before");
+    assert_eq!(snapshot(&elb, &c).await, before_c, "exactly as before");
+    assert_eq!(report.details["disable"]["restored"], json!([a, c]));
+    assert_eq!(report.details["disable"]["missing"], json!([b]));
+    let missing: Vec<_> = report.failed.iter().filter(|f| f.target == b).collect();
+    assert_eq!(missing.len(), 1, "{:?}", report.failed);
+    assert!(
+        missing[0].error.contains("not found"),
+        "{:?}",
+        report.failed
+    );
+    let statuses = report.details["listeners"].as_array().unwrap();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(statuses.iter().all(|s| s["maintenance"] == json!(false)));
+}
+
+#[tokio::test]
+async fn unsafe_header_bypasses_are_refused_naming_the_header() {
+    let (moto, elb, sdk) = setup().await;
+    let alb = alb(moto, &elb).await;
+    let l = listener(&elb, &alb, 80).await;
+    let before = snapshot(&elb, &l).await;
+    let app = app(&sdk, None);
+
+    // `*` and `?` are wildcards to ALB: this secret would let `a-token-ANYTHING` through.
+    let err = handle(
+        event(
+            json!({"action": "enable", "window_id": "w-wild", "listener_arns": [l],
+                     "bypass_header": {"name": "X-Maintenance-Bypass",
+                                       "values": ["fake-token-0001", "a-token-*"]}}),
+        ),
+        &app,
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{text}");
+    assert!(
+        text.contains("bypass_header \"X-Maintenance-Bypass\" value #2")
+            && text.contains("wildcard"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("a-token-"),
+        "the secret is not echoed: {text}"
+    );
+
+    // A client sends its own X-Forwarded-For, and ALB keeps it.
+    for values in [json!(["203.0.113.*"]), json!(["203.0.113.7"])] {
+        let err = handle(
+            event(
+                json!({"action": "enable", "window_id": "w-xff", "listener_arns": [l],
+                         "bypass_header": {"name": "x-forwarded-for", "values": values}}),
+            ),
+            &app,
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{text}");
+        assert!(
+            text.contains("bypass_header \"x-forwarded-for\"") && text.contains("bypass_cidrs"),
+            "{text}"
+        );
+    }
+    assert_eq!(snapshot(&elb, &l).await, before, "nothing was changed");
+}

@@ -4,10 +4,18 @@ mod common;
 
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_sfn::Client as Sfn;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_sfn::types::ExecutionStatus;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use common::*;
 use maintenance_switch::{App, Error, handle};
 use serde_json::{Value, json};
+use shared::report::Report;
 use toilkit_tests::Moto;
 use toilkit_tests::elbv2::snapshot;
 
@@ -311,4 +319,535 @@ async fn cancel_stops_the_execution_and_disables_at_once() {
     .await
     .unwrap_err();
     assert!(matches!(err, Error::NotScheduled(_)), "{err}");
+}
+
+/// Runs a `cancel` of the window the moment the enable under test creates
+/// its maintenance rule: the cancel an operator makes while the state machine's
+/// Enable task is in flight (StopExecution does not stop a running task).
+#[derive(Clone)]
+struct CancelMidEnable {
+    canceller: Arc<App>,
+    window_id: String,
+    cancelled: Arc<Mutex<Option<Report>>>,
+}
+
+impl std::fmt::Debug for CancelMidEnable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CancelMidEnable")
+    }
+}
+
+impl Intercept for CancelMidEnable {
+    fn name(&self) -> &'static str {
+        "CancelMidEnable"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The maintenance rule, created last: the cancel's disable has the
+        // bypass rules and the moved rule to undo, and finds no maintenance
+        // rule yet.
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let create = body.starts_with("Action=CreateRule&") && body.contains("path-pattern");
+        let mut cancelled = self.cancelled.lock().unwrap();
+        if create && cancelled.is_none() {
+            let request = json!({"action": "cancel", "window_id": self.window_id});
+            let report = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(handle(event(request), &self.canceller))
+            })
+            .expect("cancel");
+            *cancelled = Some(report);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_enable_is_in_flight_leaves_the_site_out_of_maintenance() {
+    let w = world().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    handle(
+        event(schedule(
+            &w,
+            "race-1",
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    let execution = format!(
+        "{}:race-1",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    let input: Value = serde_json::from_str(
+        w.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .input()
+            .unwrap(),
+    )
+    .unwrap();
+    // Exactly what the state machine's Enable task sends at start_at.
+    let enable = state_machine_payload("Enable", &input, &execution);
+
+    let cancelled = Arc::new(Mutex::new(None));
+    let mut racing = app(&sdk, Some(w.machine.clone()));
+    racing.elb = Elb::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+            .interceptor(CancelMidEnable {
+                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
+                window_id: "race-1".into(),
+                cancelled: cancelled.clone(),
+            })
+            .build(),
+    );
+    let result = handle(event(enable), &racing).await;
+
+    let cancel = cancelled.lock().unwrap().take().expect("the cancel ran");
+    assert_eq!(cancel.applied[0].action, "stop_execution");
+    let status = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*status.status(), ExecutionStatus::Aborted);
+    // No execution is left to end the window: the listener must be as before.
+    assert_eq!(
+        snapshot(&w.elb, &w.listener).await,
+        before,
+        "a cancelled window left the site in maintenance"
+    );
+    let err = result.expect_err("the enable says it was cancelled");
+    assert_eq!(err.kind(), "Cancelled", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("race-1") && text.contains("ABORTED"),
+        "{text}"
+    );
+    assert!(text.contains("rolled back"), "{text}");
+}
+
+/// Fails every DescribeExecution after the first.
+#[derive(Debug, Default)]
+struct SecondDescribeFails(std::sync::atomic::AtomicUsize);
+
+impl Intercept for SecondDescribeFails {
+    fn name(&self) -> &'static str {
+        "SecondDescribeFails"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let describe = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".DescribeExecution"));
+        if describe && self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
+            return Err("injected failure of DescribeExecution".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_enable_that_cannot_tell_whether_its_window_was_cancelled_rolls_back() {
+    let w = world().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    handle(
+        event(schedule(
+            &w,
+            "unsure-1",
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    let execution = format!(
+        "{}:unsure-1",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    let input: Value = serde_json::from_str(
+        w.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .input()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut unsure = app(&sdk, Some(w.machine.clone()));
+    unsure.sfn = Sfn::from_conf(
+        aws_sdk_sfn::config::Builder::from(&sdk)
+            .interceptor(SecondDescribeFails::default())
+            .build(),
+    );
+    let err = handle(
+        event(state_machine_payload("Enable", &input, &execution)),
+        &unsure,
+    )
+    .await
+    .expect_err("fails closed");
+    let text = err.to_string();
+    assert_eq!(err.kind(), "EnableFailed", "{text}");
+    assert!(
+        text.contains("could not tell whether the window was cancelled meanwhile")
+            && text.contains("injected failure of DescribeExecution")
+            && text.contains("(as before)"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&w.elb, &w.listener).await, before);
+}
+
+// ---------------------------------------------------------------------------
+// A cancel racing enable, and the checks enable makes after its writes.
+
+/// The execution ARN and the state machine's Enable payload of a freshly
+/// scheduled window.
+async fn scheduled_enable(w: &World, window_id: &str) -> (String, Value) {
+    handle(
+        event(schedule(
+            w,
+            window_id,
+            "2031-12-01T22:00:00Z",
+            "2031-12-01T23:00:00Z",
+        )),
+        &w.app,
+    )
+    .await
+    .unwrap();
+    let execution = format!(
+        "{}:{window_id}",
+        w.machine.replace(":stateMachine:", ":execution:")
+    );
+    let input: Value = serde_json::from_str(
+        w.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .input()
+            .unwrap(),
+    )
+    .unwrap();
+    let enable = state_machine_payload("Enable", &input, &execution);
+    (execution, enable)
+}
+
+fn body_of(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
+    context
+        .request()
+        .body()
+        .bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Like [`CancelMidEnable`], and then the enable's own rollback meets one
+/// failed DeleteRule (a throttle past the SDK's retries, a 5xx): one
+/// transient error on the way out of maintenance.
+#[derive(Clone)]
+struct CancelMidEnableThenOneDeleteFails {
+    canceller: Arc<App>,
+    window_id: String,
+    cancelled: Arc<Mutex<Option<Result<Report, String>>>>,
+    delete_failed: Arc<std::sync::atomic::AtomicBool>,
+    /// Every DeleteRule after the cancel fails, not only the first.
+    for_good: bool,
+}
+
+impl std::fmt::Debug for CancelMidEnableThenOneDeleteFails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CancelMidEnableThenOneDeleteFails")
+    }
+}
+
+impl Intercept for CancelMidEnableThenOneDeleteFails {
+    fn name(&self) -> &'static str {
+        "CancelMidEnableThenOneDeleteFails"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = body_of(context);
+        let mut cancelled = self.cancelled.lock().unwrap();
+        if body.starts_with("Action=CreateRule&")
+            && body.contains("path-pattern")
+            && cancelled.is_none()
+        {
+            let request = json!({"action": "cancel", "window_id": self.window_id});
+            let result = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(handle(event(request), &self.canceller))
+            });
+            *cancelled = Some(result.map_err(|e| e.to_string()));
+        } else if body.starts_with("Action=DeleteRule&")
+            && cancelled.is_some()
+            && (!self
+                .delete_failed
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+                || self.for_good)
+        {
+            return Err("injected: DeleteRule failed once (throttled past retries)".into());
+        }
+        Ok(())
+    }
+}
+
+/// A cancel lands while the state machine's Enable is in flight, and the
+/// enable's rollback meets one transient failure. The execution is ABORTED,
+/// so no CleanUp or Disable will ever run and the cancel already returned
+/// success: the rollback itself must try again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_mid_enable_with_one_failed_rollback_call_still_leaves_maintenance() {
+    let w = world().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    let (execution, enable) = scheduled_enable(&w, "race-rb").await;
+
+    let cancelled = Arc::new(Mutex::new(None));
+    let mut racing = app(&sdk, Some(w.machine.clone()));
+    racing.elb = Elb::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+            .interceptor(CancelMidEnableThenOneDeleteFails {
+                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
+                window_id: "race-rb".into(),
+                cancelled: cancelled.clone(),
+                delete_failed: Arc::default(),
+                for_good: false,
+            })
+            .build(),
+    );
+    let result = handle(event(enable), &racing).await;
+
+    let cancel = cancelled.lock().unwrap().take().expect("the cancel ran");
+    let cancel = cancel.expect("the operator's cancel reported success");
+    assert_eq!(cancel.applied[0].action, "stop_execution");
+    let status = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*status.status(), ExecutionStatus::Aborted);
+    let err = result.expect_err("the enable was cancelled");
+    // No execution is left to end the window, and the operator was told the
+    // cancel succeeded: the listener must be as before.
+    assert_eq!(
+        snapshot(&w.elb, &w.listener).await,
+        before,
+        "the cancelled window is left in maintenance (enable said: {err})"
+    );
+}
+
+/// Answers every DescribeExecution attempt after the first with Step
+/// Functions' throttling error, in its awsJson wire format.
+#[derive(Debug, Default)]
+struct ThrottleLaterDescribes(std::sync::atomic::AtomicUsize);
+
+impl Intercept for ThrottleLaterDescribes {
+    fn name(&self) -> &'static str {
+        "ThrottleLaterDescribes"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
+            let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    r#"{"__type":"com.amazonaws.swf.service.v2.model#ThrottlingException","message":"Rate exceeded"}"#,
+                ),
+            );
+            response
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.0".to_owned());
+            *context.response_mut() = response;
+        }
+        Ok(())
+    }
+}
+
+/// The check after the writes is throttled past the SDK's retries. Like
+/// the check before the writes, it fails as `Throttled`, which the state
+/// machine's Enable retries (one throttle must not fail the window); until
+/// then the window is undone, since it may have been cancelled.
+#[tokio::test]
+async fn a_throttled_check_after_enable_is_retried_by_the_state_machine() {
+    let w = world().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    let sdk = Moto::shared().sdk_config().await;
+    let (_execution, enable) = scheduled_enable(&w, "throttled-1").await;
+    let mut throttled = app(&sdk, Some(w.machine.clone()));
+    throttled.sfn = Sfn::from_conf(
+        aws_sdk_sfn::config::Builder::from(&sdk)
+            .interceptor(ThrottleLaterDescribes::default())
+            .build(),
+    );
+    let err = handle(event(enable), &throttled)
+        .await
+        .expect_err("the check could not be made");
+    let asl: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            toilkit_tests::workspace::root().join("statemachines/maintenance-window.asl.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let retried: Vec<&str> = asl["States"]["Enable"]["Retry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        retried.contains(&err.kind()),
+        "a throttled DescribeExecution fails the window for good: {} ({err}) is not retried by Enable ({retried:?})",
+        err.kind()
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("could not tell whether window throttled-1 was cancelled")
+            && text.contains("(as before)"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&w.elb, &w.listener).await, before);
+}
+
+/// When the rollback after a cancel cannot finish, the error the operator
+/// reads (the Lambda response, the log line, the errors alarm) says the
+/// listener is still in maintenance, and a clean-up execution of the
+/// window state machine is started to end it: the cancelled execution
+/// never will.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_enable_it_cannot_roll_back_says_so_and_starts_a_clean_up() {
+    let w = world().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let before = snapshot(&w.elb, &w.listener).await;
+    let (execution, enable) = scheduled_enable(&w, "race-msg").await;
+    let mut racing = app(&sdk, Some(w.machine.clone()));
+    racing.elb = Elb::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+            .interceptor(CancelMidEnableThenOneDeleteFails {
+                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
+                window_id: "race-msg".into(),
+                cancelled: Arc::default(),
+                delete_failed: Arc::default(),
+                for_good: true,
+            })
+            .build(),
+    );
+    let err = handle(event(enable), &racing)
+        .await
+        .expect_err("the enable was cancelled");
+    let text = err.to_string();
+    assert_eq!(err.kind(), "Cancelled", "{text}");
+    assert!(
+        text.contains(&format!(
+            "NOT rolled back: {}: rules still there: [",
+            w.listener
+        )),
+        "{text}"
+    );
+    assert!(text.contains("maintenance is still ON here"), "{text}");
+    assert!(text.contains("(tried 5 times)"), "{text}");
+    assert!(
+        !text.contains("is not switched on") && !text.contains("no listener needed rolling back"),
+        "the message says the opposite of the listener's state: {text}"
+    );
+
+    // The clean-up execution: named in the error, only disables the window.
+    let cleanups: Vec<String> = w
+        .sfn
+        .list_executions()
+        .state_machine_arn(&w.machine)
+        .send()
+        .await
+        .unwrap()
+        .executions()
+        .iter()
+        .map(|e| e.execution_arn().to_owned())
+        .filter(|arn| arn != &execution)
+        .collect();
+    assert_eq!(cleanups.len(), 1, "{cleanups:?}");
+    assert!(
+        text.contains(&format!("started clean-up execution {}", cleanups[0])),
+        "{text}"
+    );
+    let out = w
+        .sfn
+        .describe_execution()
+        .execution_arn(&cleanups[0])
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(out.input().unwrap()).unwrap();
+    assert_eq!(input["cleanup_of"], json!(execution));
+    assert_eq!(input["listener_arns"], json!([w.listener]));
+    assert!(input.get("bypass_header").is_none(), "no secrets copied");
+
+    // Its Disable, once the failures are over, restores the listener.
+    let disable = state_machine_payload("Disable", &input, &cleanups[0]);
+    let report = handle(event(disable), &w.app).await.expect("clean-up");
+    assert_eq!(snapshot(&w.elb, &w.listener).await, before, "{report:?}");
+}
+
+/// A clean-up execution leaves a window alone whose own execution runs:
+/// that execution ends the window itself (its Enable retry or CleanUp), and
+/// disabling now would end a window that stands.
+#[tokio::test]
+async fn a_clean_up_leaves_a_running_window_to_its_own_execution() {
+    let w = world().await;
+    let (execution, enable) = scheduled_enable(&w, "still-on").await;
+    handle(event(enable), &w.app).await.expect("enable");
+    let on = snapshot(&w.elb, &w.listener).await;
+    let input = json!({"window_id": "still-on", "listener_arns": [w.listener],
+        "cleanup_of": execution,
+        "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T00:00:00Z"});
+    let disable = state_machine_payload("Disable", &input, "unused");
+    let report = handle(event(disable), &w.app).await.expect("clean-up");
+    assert_eq!(snapshot(&w.elb, &w.listener).await, on, "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("own execution is still running")),
+        "{report:?}"
+    );
 }

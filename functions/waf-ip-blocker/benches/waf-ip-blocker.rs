@@ -191,8 +191,11 @@ fn gunzip(path: &Path) -> u64 {
 
 fn parse_and_count(path: &Path) -> (u64, u64) {
     let mut counter = Counter::new(detection());
-    let scanned = scan_lines(std::fs::File::open(path).unwrap(), |line| {
-        counter.line(line);
+    let scanned = scan_lines(std::fs::File::open(path).unwrap(), |number, line| {
+        match line {
+            Some(line) => counter.line_at(number, line),
+            None => counter.overlong_at(number),
+        }
         Flow::Continue
     })
     .unwrap();

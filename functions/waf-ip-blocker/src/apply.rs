@@ -29,8 +29,40 @@ pub fn version(family: Family) -> IpAddressVersion {
     }
 }
 
+/// What reached the IP sets, for the summary: it names only blocks that are
+/// in place, and what kept the others out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Blocked (or extended) addresses that are in their set now.
+    pub in_place: Vec<ipnet::IpNet>,
+    /// Sets that could not be written, with the error or the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Writes the ledger: new and extended blocks, aggregates. Returns false
+/// when the deadline stopped it first; then nothing else may be written (a
+/// set must never hold an address the ledger does not know: it would never
+/// expire).
+pub async fn record(
+    plan: &Plan,
+    ledger: &Ledger,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<bool, BlockerError> {
+    let written = ledger.put(&plan.ledger_puts, deadline).await?;
+    report.add("ledger_items_written", written as u64);
+    if written < plan.ledger_puts.len() {
+        report.stop_early("the Lambda deadline came before the ledger was written; the IP sets were left as they were");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Brings each set in line with the plan, then deletes the ledger items of
+/// blocks that ended (only once their address left the set). Call after
+/// [`record`].
 #[allow(clippy::too_many_arguments)]
-pub async fn apply(
+pub async fn sets(
     plan: &Plan,
     sets: Vec<SetState<'_>>,
     ledger: &Ledger,
@@ -39,15 +71,8 @@ pub async fn apply(
     now: i64,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), BlockerError> {
-    let written = ledger.put(&plan.ledger_puts, deadline).await?;
-    report.add("ledger_items_written", written as u64);
-    if written < plan.ledger_puts.len() {
-        // A set must never hold an address the ledger does not know: it
-        // would never expire. The sets wait for the next run.
-        report.stop_early("the Lambda deadline came before the ledger was written; the IP sets were left as they were");
-        return Ok(());
-    }
+) -> Result<Applied, BlockerError> {
+    let mut applied = Applied::default();
     for state in sets {
         let Some(set_plan) = plan.sets.iter().find(|s| s.family == state.family) else {
             continue;
@@ -57,7 +82,11 @@ pub async fn apply(
                 "the Lambda deadline came before {} was written; the next run reconciles it",
                 state.set.arn
             ));
-            return Ok(());
+            applied.failed.push((
+                state.set.arn.clone(),
+                "not written: the Lambda deadline came first".to_owned(),
+            ));
+            continue;
         }
         let result = ipset::write(
             state.client,
@@ -73,6 +102,7 @@ pub async fn apply(
             Ok(w) => w,
             Err(e) => {
                 report.fail(&state.set.arn, "update_ip_set", &e);
+                applied.failed.push((state.set.arn.clone(), e.to_string()));
                 continue;
             }
         };
@@ -107,6 +137,7 @@ pub async fn apply(
             let in_set = !w.dropped.contains(&block.entry.net)
                 && !set_plan.not_fit.iter().any(|e| e.net == block.entry.net);
             if in_set {
+                applied.in_place.push(block.entry.net);
                 let action = if block.new {
                     "block_ip"
                 } else {
@@ -128,7 +159,7 @@ pub async fn apply(
                 report.applied(Action::new(
                     "unblock_ip",
                     entry.net.addr().to_string(),
-                    "block expired",
+                    entry.end_reason("block expired"),
                 ));
             }
         }
@@ -141,12 +172,12 @@ pub async fn apply(
             report.applied(Action::new(
                 "unblock_ip",
                 entry.net.addr().to_string(),
-                "now in ALLOW_CIDRS",
+                entry.end_reason("now in ALLOW_CIDRS"),
             ));
         }
         if state.family == Family::V4 {
             ledger.delete(&plan.dropped_aggregates).await?;
         }
     }
-    Ok(())
+    Ok(applied)
 }

@@ -169,8 +169,10 @@ impl Config {
         }
     }
 
-    /// Whether `ip` is in `ALLOW_CIDRS`.
+    /// Whether `ip` is in `ALLOW_CIDRS`. An IPv4-mapped IPv6 address is
+    /// checked as the IPv4 address it is.
     pub fn allowed(&self, ip: std::net::IpAddr) -> bool {
+        let ip = crate::detect::normalise(ip);
         self.allow.iter().any(|net| net.contains(&ip))
     }
 
@@ -190,12 +192,26 @@ impl std::str::FromStr for AllowEntry {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.parse::<IpNet>()
-            .map(|n| Self(n.trunc()))
+            .map(|n| Self(normalise_net(n.trunc())))
             .or_else(|_| {
                 s.parse::<std::net::IpAddr>()
-                    .map(|ip| Self(IpNet::from(ip)))
+                    .map(|ip| Self(IpNet::from(crate::detect::normalise(ip))))
             })
             .map_err(|_| "not an IP address or CIDR".to_owned())
+    }
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network
+/// it maps, since addresses are checked in their IPv4 form.
+fn normalise_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -274,5 +290,23 @@ mod tests {
         assert!(c.allowed("2001:db8:1::5".parse().unwrap()));
         assert!(c.overlaps_allowed(&"192.0.2.0/24".parse().unwrap()));
         assert!(!c.overlaps_allowed(&"192.0.3.0/24".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_meet_the_ipv4_allowlist() {
+        let mut env = Env::from_pairs([
+            ("LEDGER_TABLE", "ledger"),
+            (
+                "IPSET_V4_ARN",
+                "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/id",
+            ),
+            ("ALLOW_CIDRS", "198.51.100.0/24, ::ffff:10.0.0.0/104"),
+        ]);
+        let c = Config::from_env(&mut env);
+        env.finish().unwrap();
+        assert!(c.allowed("::ffff:198.51.100.7".parse().unwrap()));
+        assert!(c.allowed("10.9.8.7".parse().unwrap()));
+        assert!(c.allowed("::ffff:10.9.8.7".parse().unwrap()));
+        assert!(!c.allowed("::ffff:203.0.113.7".parse().unwrap()));
     }
 }

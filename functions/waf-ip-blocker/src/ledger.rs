@@ -3,13 +3,29 @@
 //!
 //! | `pk` | what | TTL (`expires_at`) |
 //! |---|---|---|
-//! | `ip#<address>` | a blocked address ([`Entry`]) | when the block ends |
-//! | `net#<cidr>` | an aggregated prefix written to a set | when its last member's block ends |
-//! | `win#<window start>#<rule>#<address>` | a partial window count (`count`) | an hour after the window ends |
-//! | `obj#<bucket>/<key>#<etag>` | a log object already counted | 7 days |
+//! | `ip#<address>` | a blocked address ([`Entry`]) | none: deleted by this function once out of the set |
+//! | `net#<cidr>` | an aggregated prefix written to a set | none, as above |
+//! | `win#<window start>#<rule>#<address>` | a partial window count (`count`) and the deliveries that added to it (`by`) | an hour after the window ends |
+//! | `obj#<bucket>/<key>#<etag>` | a log object whose counts and blocks are stored | 7 days |
+//! | `logs#<hash>` | a CloudWatch Logs delivery, likewise | 7 days |
 //!
 //! DynamoDB deletes expired items within a day or two, not at once, so
 //! every read treats `expires_at <= now` as gone.
+//!
+//! Why block items have no TTL: the ledger is the only proof that an address
+//! in a set is this function's. If TTL deleted a block item before a run
+//! took the address out (a dry-run period, an outage, a switched-off
+//! schedule), the address would stay in the set forever as another writer's.
+//! The block's end is `blocked_until`; the item goes only after the address
+//! left the set ([`Ledger::delete_expired`]). Items written before this
+//! carry the block's end in `expires_at` (the TTL attribute); they are read
+//! as before and rewritten without it.
+//!
+//! Counting exactly once: a delivery (a log object, a Logs subscription
+//! batch) is marked counted only after everything it contributed is stored:
+//! its window counts and the blocks they decided. Until then a retry counts
+//! it again, and each window `ADD` is conditional on the delivery's id not
+//! being in the item's `by` set, so the retry adds nothing twice.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -44,6 +60,17 @@ pub struct Entry {
     pub reason: String,
     /// Where it was seen: `s3://bucket/key` or `logs:<log group>`.
     pub source: String,
+    /// The address was already in the IP set, put there by someone else,
+    /// when this function first blocked it: the block's end leaves it there.
+    pub preexisting: bool,
+    /// Read from an item of the old shape, whose TTL is the block's end:
+    /// to be rewritten so that TTL cannot delete it while it is in a set.
+    pub legacy_ttl: bool,
+    /// The run (its deliveries' id) that last wrote the item, and the one
+    /// that opened the current block: a retry of that run finds its own
+    /// write and neither adds its hits again nor calls the block extended.
+    pub by: String,
+    pub opened_by: String,
 }
 
 impl Entry {
@@ -51,6 +78,16 @@ impl Entry {
         pk_for(&self.net, self.aggregate)
     }
 
+    /// What the end of the block does to the set, for the report.
+    pub fn end_reason(&self, why: &str) -> String {
+        if self.preexisting {
+            format!("{why}; left in the IP set, where it was before this function blocked it")
+        } else {
+            why.to_owned()
+        }
+    }
+
+    /// `expires_at` is when the block ends (stored as `blocked_until`).
     pub fn is_active(&self, now: i64) -> bool {
         self.expires_at > now
     }
@@ -71,7 +108,16 @@ impl Entry {
         );
         item.insert("first_blocked".into(), n(self.first_blocked));
         item.insert("last_blocked".into(), n(self.last_blocked));
-        item.insert("expires_at".into(), n(self.expires_at));
+        // Not `expires_at`, the table's TTL attribute: see the module notes.
+        item.insert("blocked_until".into(), n(self.expires_at));
+        if self.preexisting {
+            item.insert("preexisting".into(), AttributeValue::Bool(true));
+        }
+        for (key, value) in [("by", &self.by), ("opened_by", &self.opened_by)] {
+            if !value.is_empty() {
+                item.insert(key.into(), s(value));
+            }
+        }
         item.insert("hits".into(), AttributeValue::N(self.hits.to_string()));
         item.insert("last_seen_ms".into(), n(self.last_seen_ms));
         item.insert("offences".into(), n(i64::from(self.offences)));
@@ -95,6 +141,7 @@ impl Entry {
                 .and_then(|v| v.parse::<i64>().ok())
                 .unwrap_or(0)
         };
+        let legacy_ttl = !item.contains_key("blocked_until");
         Some(Self {
             net: item
                 .get("cidr")?
@@ -106,12 +153,24 @@ impl Entry {
             aggregate,
             first_blocked: n("first_blocked"),
             last_blocked: n("last_blocked"),
-            expires_at: n("expires_at"),
+            expires_at: if legacy_ttl {
+                n("expires_at")
+            } else {
+                n("blocked_until")
+            },
             hits: n("hits").max(0) as u64,
             last_seen_ms: n("last_seen_ms"),
             offences: n("offences").clamp(0, i64::from(u32::MAX)) as u32,
             reason: s("reason"),
             source: s("source"),
+            preexisting: item
+                .get("preexisting")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+            legacy_ttl,
+            by: s("by"),
+            opened_by: s("opened_by"),
         })
     }
 }
@@ -228,7 +287,10 @@ impl Ledger {
             .delete_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(entry.pk()))
-            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .condition_expression(
+                "attribute_not_exists(pk) OR blocked_until <= :now \
+                 OR (attribute_not_exists(blocked_until) AND expires_at <= :now)",
+            )
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
@@ -262,69 +324,100 @@ impl Ledger {
         Ok(())
     }
 
-    /// Records that a log object is being counted; false when it already
-    /// was (S3 and EventBridge deliver at least once).
-    pub async fn claim_object(&self, marker: &str, expires_at: i64) -> Result<bool, BlockerError> {
-        let result = self
+    /// Whether a delivery (its marker `pk`) was counted and its blocks
+    /// stored. A strongly consistent read: a retry right after the marker
+    /// was written must see it.
+    pub async fn counted(&self, marker: &str, now: i64) -> Result<bool, BlockerError> {
+        let out = self
             .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(marker.to_owned()))
-            .item("expires_at", AttributeValue::N(expires_at.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.error("PutItem", DisplayErrorContext(e))),
-        }
-    }
-
-    /// Forgets a claim after the object could not be read, so a retry counts it.
-    pub async fn release_object(&self, marker: &str) -> Result<(), BlockerError> {
-        self.client
-            .delete_item()
+            .get_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(marker.to_owned()))
+            .consistent_read(true)
             .send()
             .await
-            .map(drop)
-            .map_err(|e| self.error("DeleteItem", DisplayErrorContext(e)))
+            .map_err(|e| self.error("GetItem", DisplayErrorContext(e)))?;
+        Ok(out.item.is_some_and(|item| {
+            item.get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_none_or(|at| at > now)
+        }))
     }
 
-    /// Adds `n` to a window counter and returns its new total.
+    /// Marks deliveries as counted, once what they contributed is stored.
+    pub async fn mark_counted(
+        &self,
+        markers: &[String],
+        expires_at: i64,
+    ) -> Result<(), BlockerError> {
+        for chunk in markers.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|pk| {
+                    let put = PutRequest::builder()
+                        .item("pk", AttributeValue::S(pk.clone()))
+                        .item("expires_at", AttributeValue::N(expires_at.to_string()))
+                        .build()
+                        .expect("item is set");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            self.batch_write(requests).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds delivery `by`'s `n` requests to a window counter and returns its
+    /// total. Only once per delivery: when `by` already added to it (a
+    /// retry), nothing is added and the stored total is returned.
     pub async fn add_to_window(
         &self,
         pk: &str,
         n: u32,
         expires_at: i64,
+        by: &str,
     ) -> Result<u64, BlockerError> {
-        let out = self
+        let count = |item: Option<&Item>| {
+            item.and_then(|a| a.get("count"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+        };
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
-            .update_expression("ADD #c :n SET expires_at = :ttl")
+            .update_expression("ADD #c :n, #by :by SET expires_at = :ttl")
+            .condition_expression("NOT contains(#by, :id)")
             .expression_attribute_names("#c", "count")
+            .expression_attribute_names("#by", "by")
             .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .expression_attribute_values(":by", AttributeValue::Ss(vec![by.to_owned()]))
+            .expression_attribute_values(":id", AttributeValue::S(by.to_owned()))
             .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
             .return_values(ReturnValue::UpdatedNew)
             .send()
-            .await
-            .map_err(|e| self.error("UpdateItem", DisplayErrorContext(e)))?;
-        Ok(out
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get("count"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(u64::from(n)))
+            .await;
+        match result {
+            Ok(out) => Ok(count(out.attributes.as_ref()).unwrap_or(u64::from(n))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let stored = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(pk.to_owned()))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("GetItem", DisplayErrorContext(e)))?;
+                Ok(count(stored.item.as_ref()).unwrap_or(u64::from(n)))
+            }
+            Err(e) => Err(self.error("UpdateItem", DisplayErrorContext(e))),
+        }
     }
 
     /// Window counters stored so far, without changing them (dry runs).

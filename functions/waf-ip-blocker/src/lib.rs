@@ -37,18 +37,19 @@ use shared::report::{Action, Report};
 
 use crate::apply::SetState;
 use crate::config::Config;
-use crate::detect::Counter;
+use crate::detect::{BadLine, Counter, Counts};
 use crate::error::BlockerError;
 use crate::ipset::{IpSetRef, WriteGate};
 use crate::ledger::Ledger;
 use crate::notify::Notifier;
 use crate::plan::{Family, Inputs, Plan};
-use crate::source::{Input, Object};
+use crate::source::{Delivery, Input, Object};
 use crate::stream::{ChunkReader, Flow, scan_lines};
 
 pub const FUNCTION: &str = "waf-ip-blocker";
-/// How long a counted object is remembered, against duplicate deliveries.
-const OBJECT_MARKER_SECONDS: i64 = 7 * 24 * 3600;
+/// How long a counted delivery is remembered, against duplicate deliveries
+/// (S3 and EventBridge deliver at least once; Lambda retries for 6 hours).
+const DELIVERY_MARKER_SECONDS: i64 = 7 * 24 * 3600;
 /// Lines between two looks at the deadline while reading.
 const DEADLINE_EVERY: u64 = 65_536;
 
@@ -107,16 +108,26 @@ impl App {
     }
 }
 
+/// Actions whose failure comes after the work is stored: reported, but a
+/// Lambda retry would redo nothing they need, so they do not fail the
+/// invocation.
+const AFTER_THE_WORK: &[&str] = &[NOTIFY];
+const NOTIFY: &str = "notify";
+
 /// The Lambda handler: runs, emits the report once, and fails the
-/// invocation when a change failed (so Lambda retries; a retried object is
-/// not counted twice, only reconciled).
+/// invocation when work is left undone (so Lambda retries: a delivery
+/// already counted is not counted again, only reconciled).
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, BlockerError> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
     let report = run(event.payload, app, &deadline, now()).await?;
     app.output.emit(&report).await;
-    if let Some(first) = report.failed.first() {
+    let mut undone = report
+        .failed
+        .iter()
+        .filter(|f| !AFTER_THE_WORK.contains(&f.action.as_str()));
+    if let Some(first) = undone.next() {
         return Err(BlockerError::Incomplete {
-            failed: report.counter("failed"),
+            failed: 1 + undone.count() as u64,
             first: format!("{} {}: {}", first.action, first.target, first.error),
         });
     }
@@ -132,6 +143,12 @@ pub fn now() -> i64 {
 }
 
 /// One invocation at time `now` (tests move the clock to see expiry).
+///
+/// Each delivery (log object, Logs batch) is counted on its own and marked
+/// counted only once its window counts and the blocks they decided are in
+/// the ledger. A delivery that could not be read or stored is named in
+/// `failed`, which fails the invocation; the retry finishes it and counts
+/// nothing twice. The other deliveries of the event are not held back.
 pub async fn run(
     payload: Value,
     app: &App,
@@ -140,17 +157,18 @@ pub async fn run(
 ) -> Result<Report, BlockerError> {
     let config = &app.config;
     let mut report = Report::new(FUNCTION, config.dry_run);
-    let mut counter = Counter::new(config.detection.clone());
     let mut sources: Vec<String> = Vec::new();
+    let mut observations = Vec::new();
+    // Deliveries whose counts this run uses (they name the run), and those
+    // of them whose counts are all stored (marked counted after the ledger).
+    let mut observed: Vec<Delivery> = Vec::new();
+    let mut stored: Vec<Delivery> = Vec::new();
+    let mut malformed = Vec::new();
     match source::parse(payload)? {
         Input::Objects(objects) => {
             for object in objects {
-                if !config.dry_run
-                    && !app
-                        .ledger
-                        .claim_object(&object.marker(), now + OBJECT_MARKER_SECONDS)
-                        .await?
-                {
+                let delivery = object.delivery();
+                if !config.dry_run && app.ledger.counted(&delivery.marker, now).await? {
                     report.skip(
                         object.url(),
                         "already counted (delivered again); only reconciled",
@@ -158,32 +176,51 @@ pub async fn run(
                     report.incr("objects_already_counted");
                     continue;
                 }
+                let counter = Counter::new(config.detection.clone());
                 match read_object(app, &object, counter, deadline).await {
-                    Ok((c, scanned)) => {
-                        counter = c;
+                    Ok((counter, scanned)) => {
                         report.incr("objects_read");
                         report.add("bytes_read", scanned.bytes);
                         report.add("lines_overlong", scanned.overlong);
+                        let counts = counter.finish();
+                        record_counts(&mut report, &counts, &mut malformed);
+                        let (obs, stopped) = windows::observe(
+                            &counts,
+                            config,
+                            &app.ledger,
+                            now,
+                            deadline,
+                            &delivery.id,
+                        )
+                        .await?;
+                        windows::merge(&mut observations, obs);
                         sources.push(object.url());
-                    }
-                    Err(e) => {
-                        if !config.dry_run
-                            && let Err(release) = app.ledger.release_object(&object.marker()).await
-                        {
-                            tracing::warn!(%release, "could not release the object marker");
+                        observed.push(delivery.clone());
+                        if stopped {
+                            unfinished(&mut report, &delivery);
+                        } else {
+                            stored.push(delivery);
                         }
-                        return Err(e);
                     }
+                    // This object only: the others of the event go on.
+                    Err(e) => report.fail(object.url(), "count_object", e),
                 }
             }
         }
         Input::Logs {
             group,
+            delivery,
             control,
             messages,
         } => {
             if control {
                 report.detail("control_message", json!(true));
+            } else if !config.dry_run && app.ledger.counted(&delivery.marker, now).await? {
+                report.skip(
+                    &delivery.label,
+                    "already counted (delivered again); only reconciled",
+                );
+                report.incr("deliveries_already_counted");
             } else {
                 if !group.starts_with("aws-waf-logs-") {
                     report.detail(
@@ -194,33 +231,33 @@ pub async fn run(
                     );
                 }
                 let source = format!("logs:{group}");
+                let mut counter = Counter::new(config.detection.clone());
                 counter.start_source(&source);
                 for message in &messages {
                     counter.line(message.as_bytes());
                 }
                 report.add("log_events", messages.len() as u64);
+                let counts = counter.finish();
+                record_counts(&mut report, &counts, &mut malformed);
+                let (obs, stopped) =
+                    windows::observe(&counts, config, &app.ledger, now, deadline, &delivery.id)
+                        .await?;
+                observations = obs;
                 sources.push(source);
+                observed.push(delivery.clone());
+                if stopped {
+                    unfinished(&mut report, &delivery);
+                } else {
+                    stored.push(delivery);
+                }
             }
         }
         Input::Reconcile => report.detail("mode", json!("expire and reconcile")),
     }
-    let counts = counter.finish();
-    report.add("lines", counts.lines);
-    report.add("requests_counted", counts.counted);
-    report.add("requests_not_counted", counts.not_counted);
-    report.add("lines_malformed", counts.malformed);
-    report.add("client_ip_header_fallbacks", counts.client_ip_fallbacks);
-    report.add("counters", counts.tallies.len() as u64);
-    if !counts.malformed_examples.is_empty() {
-        report.detail("malformed_examples", json!(counts.malformed_examples));
+    if !malformed.is_empty() {
+        report.detail("malformed_examples", json!(malformed));
     }
 
-    let (observations, stopped) =
-        windows::observe(&counts, config, &app.ledger, now, deadline).await?;
-    drop(counts);
-    if stopped {
-        report.stop_early("the Lambda deadline came while storing window counts; the rest counted only this object's part");
-    }
     let ledger_entries = app.ledger.entries().await?;
     let mut states = Vec::new();
     let mut contents = Vec::new();
@@ -244,19 +281,41 @@ pub async fn run(
         1 => sources[0].clone(),
         n => format!("{} (+{} more)", sources[0], n - 1),
     };
+    let run_id = source::run_id(&observed);
     let plan = plan::plan(&Inputs {
         config,
         now,
         source: &source,
+        run_id: &run_id,
         observations: &observations,
         ledger: &ledger_entries,
         sets: &contents,
     });
+    drop(observations);
     record_plan(&mut report, &plan, app);
     if config.dry_run {
         return Ok(report);
     }
-    apply::apply(
+    if !apply::record(&plan, &app.ledger, deadline, &mut report).await? {
+        for delivery in &stored {
+            unfinished(&mut report, delivery);
+        }
+        return Ok(report);
+    }
+    // What the deliveries contributed is stored: a retry from here on only
+    // reconciles.
+    if !stored.is_empty() {
+        let markers: Vec<String> = stored.iter().map(|d| d.marker.clone()).collect();
+        if let Err(e) = app
+            .ledger
+            .mark_counted(&markers, now + DELIVERY_MARKER_SECONDS)
+            .await
+        {
+            // Harmless to retry: the counts are stored per delivery.
+            report.fail(&stored[0].label, "mark_counted", e);
+        }
+    }
+    let applied = apply::sets(
         &plan,
         states,
         &app.ledger,
@@ -268,13 +327,34 @@ pub async fn run(
     )
     .await?;
     if let Some(notifier) = &app.notifier {
-        let not_fit = plan.sets.iter().map(|s| s.not_fit.len()).sum();
-        match notifier.send(&plan, not_fit, deadline).await {
+        match notifier.send(&plan, &applied, deadline).await {
             Ok(sent) => report.add("slack_messages", sent as u64),
-            Err(e) => report.fail("slack", "notify", e),
+            Err(e) => report.fail("slack", NOTIFY, e),
         }
     }
     Ok(report)
+}
+
+/// A delivery whose counts or blocks are not all stored: not marked
+/// counted, and named in `failed` so the invocation fails and Lambda's
+/// retry finishes it.
+fn unfinished(report: &mut Report, delivery: &Delivery) {
+    report.fail(
+        &delivery.label,
+        "count",
+        "the Lambda deadline came before its counts and blocks were stored; the retry finishes it and counts nothing twice",
+    );
+}
+
+fn record_counts(report: &mut Report, counts: &Counts, malformed: &mut Vec<BadLine>) {
+    report.add("lines", counts.lines);
+    report.add("requests_counted", counts.counted);
+    report.add("requests_not_counted", counts.not_counted);
+    report.add("lines_malformed", counts.malformed);
+    report.add("client_ip_header_fallbacks", counts.client_ip_fallbacks);
+    report.add("counters", counts.tallies.len() as u64);
+    let room = detect::MALFORMED_EXAMPLES.saturating_sub(malformed.len());
+    malformed.extend(counts.malformed_examples.iter().take(room).cloned());
 }
 
 fn record_plan(report: &mut Report, plan: &Plan, app: &App) {
@@ -428,8 +508,11 @@ async fn read_object(
         counter.start_source(&url);
         let mut out_of_time = false;
         let mut n = 0u64;
-        let result = scan_lines(ChunkReader::new(rx), |line| {
-            counter.line(line);
+        let result = scan_lines(ChunkReader::new(rx), |number, line| {
+            match line {
+                Some(line) => counter.line_at(number, line),
+                None => counter.overlong_at(number),
+            }
             n += 1;
             if n.is_multiple_of(DEADLINE_EVERY) && deadline.expired() {
                 out_of_time = true;

@@ -6,6 +6,9 @@ use shared::slack::{Finding, SlackClient, build_messages};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use ipnet::IpNet;
+
+use crate::apply::Applied;
 use crate::error::BlockerError;
 use crate::plan::{Block, Plan};
 
@@ -19,15 +22,15 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Sends the summary when something was newly blocked; returns the
-    /// number of messages sent.
+    /// Sends the summary when something was newly blocked, or was decided
+    /// and could not be; returns the number of messages sent.
     pub async fn send(
         &self,
         plan: &Plan,
-        not_fit: usize,
+        applied: &Applied,
         deadline: &Deadline,
     ) -> Result<usize, BlockerError> {
-        let messages = messages(plan, not_fit);
+        let messages = messages(plan, applied);
         if messages.is_empty() {
             return Ok(0);
         }
@@ -44,19 +47,41 @@ impl Notifier {
     }
 }
 
-pub fn messages(plan: &Plan, not_fit: usize) -> Vec<shared::slack::Message> {
+/// The summary says "blocked" only of addresses that are in their set now;
+/// new blocks that were decided but did not get there are named, with what
+/// stopped them.
+pub fn messages(plan: &Plan, applied: &Applied) -> Vec<shared::slack::Message> {
+    let in_place = |b: &&Block| applied.in_place.contains(&b.entry.net);
+    let not_fit: Vec<IpNet> = plan
+        .sets
+        .iter()
+        .flat_map(|s| s.not_fit.iter().map(|e| e.net))
+        .collect();
     let mut new: Vec<&Block> = plan.blocks.iter().filter(|b| b.new).collect();
-    if new.is_empty() {
+    let mut undone: Vec<&Block> = new
+        .iter()
+        .filter(|b| !in_place(b) && !not_fit.contains(&b.entry.net))
+        .copied()
+        .collect();
+    new.retain(in_place);
+    if new.is_empty() && undone.is_empty() {
         return Vec::new();
     }
     new.sort_by_key(|b| std::cmp::Reverse(b.entry.hits));
-    let extended = plan.blocks.len() - new.len();
+    undone.sort_by_key(|b| std::cmp::Reverse(b.entry.hits));
+    let extended = plan
+        .blocks
+        .iter()
+        .filter(|b| !b.new)
+        .filter(in_place)
+        .count();
     let mut summary = format!("{} newly blocked, {extended} extended", new.len());
     if new.len() > MAX_LISTED {
         summary.push_str(&format!("; the {MAX_LISTED} with most hits are listed"));
     }
-    if not_fit > 0 {
-        summary.push_str(&format!("; {not_fit} did not fit in the IP set"));
+    let did_not_fit = plan.sets.iter().map(|s| s.not_fit.len()).sum::<usize>();
+    if did_not_fit > 0 {
+        summary.push_str(&format!("; {did_not_fit} did not fit in the IP set"));
     }
     if plan.capped > 0 {
         summary.push_str(&format!(
@@ -64,7 +89,13 @@ pub fn messages(plan: &Plan, not_fit: usize) -> Vec<shared::slack::Message> {
             plan.capped
         ));
     }
-    let findings: Vec<Finding> = new
+    if !undone.is_empty() {
+        summary.push_str(&format!(
+            "; {} decided but NOT blocked (kept in the ledger; the next run writes them)",
+            undone.len()
+        ));
+    }
+    let mut findings: Vec<Finding> = new
         .iter()
         .take(MAX_LISTED)
         .map(|b| Finding {
@@ -78,11 +109,35 @@ pub fn messages(plan: &Plan, not_fit: usize) -> Vec<shared::slack::Message> {
             body: None,
         })
         .collect();
-    build_messages(
-        "WAF IP blocker: addresses blocked",
-        Some(&summary),
-        &findings,
-    )
+    if !undone.is_empty() {
+        let mut addresses: Vec<String> = undone
+            .iter()
+            .take(MAX_LISTED)
+            .map(|b| b.entry.net.addr().to_string())
+            .collect();
+        if undone.len() > MAX_LISTED {
+            addresses.push(format!("and {} more", undone.len() - MAX_LISTED));
+        }
+        let mut fields = vec![("Addresses".to_owned(), addresses.join(", "))];
+        for (set, error) in &applied.failed {
+            fields.push(("IP set".to_owned(), set.clone()));
+            fields.push(("Failed".to_owned(), error.clone()));
+        }
+        findings.insert(
+            0,
+            Finding {
+                title: "Not blocked: the IP set was not updated".to_owned(),
+                fields,
+                body: None,
+            },
+        );
+    }
+    let title = if new.is_empty() {
+        "WAF IP blocker: blocks NOT applied"
+    } else {
+        "WAF IP blocker: addresses blocked"
+    };
+    build_messages(title, Some(&summary), &findings)
 }
 
 pub fn rfc3339(secs: i64) -> String {

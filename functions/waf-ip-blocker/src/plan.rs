@@ -5,6 +5,11 @@
 //! function's own entries (those in the ledger) fill the rest of the
 //! 10,000-address budget, most hits first, then most recent. What does not
 //! fit is reported, never an error.
+//!
+//! An address that was already in a set, put there by someone else, when
+//! this function blocked it is recorded as such (`preexisting`): this
+//! function neither adds nor removes it, and the end of its block leaves it
+//! where it is.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -153,6 +158,9 @@ pub struct Inputs<'a> {
     pub config: &'a Config,
     pub now: i64,
     pub source: &'a str,
+    /// The id of the deliveries this run counts (empty for a reconcile):
+    /// the same on Lambda's retry of the same event.
+    pub run_id: &'a str,
     pub observations: &'a [Observation],
     pub ledger: &'a [Entry],
     /// The current content of each configured set.
@@ -175,8 +183,9 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         if obs.total < u64::from(threshold) {
             continue;
         }
-        if config.allowed(obs.key.ip) {
-            *allowlisted.entry(obs.key.ip).or_default() += obs.total;
+        let ip = crate::detect::normalise(obs.key.ip);
+        if config.allowed(ip) {
+            *allowlisted.entry(ip).or_default() += obs.total;
             continue;
         }
         let before = obs.total - u64::from(obs.local);
@@ -187,7 +196,7 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         } else {
             obs.total
         };
-        let offence = offenders.entry(obs.key.ip).or_default();
+        let offence = offenders.entry(ip).or_default();
         offence.hits += hits;
         offence.last_seen_ms = offence.last_seen_ms.max(obs.last_seen_ms);
         if obs.total > offence.window_count {
@@ -234,14 +243,30 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
                 offences: 1,
                 reason,
                 source: input.source.to_owned(),
+                preexisting: false,
+                legacy_ttl: false,
+                by: input.run_id.to_owned(),
+                opened_by: input.run_id.to_owned(),
             },
             new: true,
             window_count: offence.window_count,
             threshold: offence.threshold,
             rule: offence.rule,
         };
-        if let Some(old) = ledger.get(&pk) {
+        let own_write = ledger
+            .get(&pk)
+            .filter(|old| !input.run_id.is_empty() && old.by == input.run_id);
+        if let Some(old) = own_write {
+            // An earlier attempt of this run recorded it before failing:
+            // its hits are in already, and it is new if that attempt opened it.
+            block.new = old.opened_by == input.run_id;
+            block.entry = Entry {
+                legacy_ttl: false,
+                ..old.clone()
+            };
+        } else if let Some(old) = ledger.get(&pk) {
             let e = &mut block.entry;
+            e.preexisting = old.preexisting;
             e.first_blocked = old.first_blocked;
             e.hits += old.hits;
             e.offences += old.offences;
@@ -249,7 +274,14 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             if old.is_active(now) {
                 block.new = false;
                 e.expires_at = e.expires_at.max(old.expires_at);
+                e.opened_by = old.opened_by.clone();
             }
+        } else {
+            // Not in the ledger but in the set: someone else put it there.
+            block.entry.preexisting = input
+                .sets
+                .iter()
+                .any(|(family, current)| *family == Family::of(&net) && current.contains(&net));
         }
         if block.new {
             new_blocks.push(block);
@@ -276,6 +308,14 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         plan.ledger_puts.push(block.entry.clone());
         ledger.insert(block.entry.pk(), block.entry.clone());
     }
+    // Items of the old shape still carry a TTL at the block's end: rewritten,
+    // TTL can no longer delete them while their address is in a set.
+    for entry in ledger.values_mut() {
+        if entry.legacy_ttl && !entry.aggregate && entry.is_active(now) {
+            entry.legacy_ttl = false;
+            plan.ledger_puts.push(entry.clone());
+        }
+    }
 
     for entry in ledger.values().filter(|e| !e.aggregate) {
         if config.allowed(entry.net.addr()) {
@@ -287,10 +327,12 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
     plan.released.sort_by_key(|e| e.net);
     plan.expired.sort_by_key(|e| e.net);
 
+    // What this function may take out of a set: what it put there.
     let ours: HashSet<IpNet> = input
         .ledger
         .iter()
         .chain(plan.ledger_puts.iter())
+        .filter(|e| !e.preexisting)
         .map(|e| e.net)
         .collect();
     let mut wanted_aggregates = HashSet::new();
@@ -364,6 +406,7 @@ fn plan_set(
         .values()
         .filter(|e| {
             !e.aggregate
+                && !e.preexisting
                 && Family::of(&e.net) == family
                 && e.is_active(now)
                 && !config.allowed(e.net.addr())
@@ -456,6 +499,10 @@ fn aggregate(
                 members.len()
             ),
             source: "aggregate".to_owned(),
+            preexisting: false,
+            legacy_ttl: false,
+            by: String::new(),
+            opened_by: String::new(),
         });
     }
     (groups.into_values().flatten().collect(), aggregates)
@@ -513,6 +560,10 @@ mod tests {
             offences: 1,
             reason: "earlier".into(),
             source: "s3://b/k".into(),
+            preexisting: false,
+            legacy_ttl: false,
+            by: "earlier-run".into(),
+            opened_by: "earlier-run".into(),
         }
     }
 
@@ -530,6 +581,7 @@ mod tests {
             config,
             now: NOW,
             source: "s3://b/k",
+            run_id: "this-run",
             observations,
             ledger,
             sets,
@@ -563,8 +615,10 @@ mod tests {
         // 60 stored + 60 now: flagged with 120 hits.
         let p = run(&c, &[obs("192.0.2.1", 60, 120)], &[], &empty_sets());
         assert_eq!(p.blocks[0].entry.hits, 120);
-        // The same window again, already past the threshold: only the 10 new.
-        let old = p.blocks[0].entry.clone();
+        // The same window again, in another object, already past the
+        // threshold: only the 10 new.
+        let mut old = p.blocks[0].entry.clone();
+        old.by = "the-first-object".into();
         let p = run(
             &c,
             &[obs("192.0.2.1", 10, 130)],
@@ -740,6 +794,69 @@ mod tests {
             ]
         );
         assert_eq!(m.dropped, [net("192.0.2.2/32")]);
+    }
+
+    #[test]
+    fn an_address_already_in_the_set_is_never_ours_to_remove() {
+        let c = config(&[]);
+        let sets = [
+            (Family::V4, vec![net("192.0.2.1/32")]),
+            (Family::V6, vec![]),
+        ];
+        let p = run(&c, &[obs("192.0.2.1", 100, 100)], &[], &sets);
+        let e = &p.blocks[0].entry;
+        assert!(e.preexisting && p.blocks[0].new);
+        assert!(p.sets[0].delta.is_empty());
+        // Its block ends: the ledger item goes, the address stays.
+        let mut ended = e.clone();
+        ended.expires_at = NOW;
+        let p = run(&c, &[], &[ended], &sets);
+        assert_eq!(p.expired.len(), 1);
+        assert!(p.sets[0].delta.is_empty(), "{:?}", p.sets[0].delta);
+    }
+
+    #[test]
+    fn ipv4_mapped_observations_are_blocked_and_allowed_as_ipv4() {
+        let c = config(&[("ALLOW_CIDRS", "198.51.100.0/24")]);
+        let p = run(
+            &c,
+            &[
+                obs("::ffff:198.51.100.7", 100, 100),
+                obs("::ffff:203.0.113.7", 100, 100),
+            ],
+            &[],
+            &empty_sets(),
+        );
+        assert_eq!(p.skipped[0].target, "198.51.100.7");
+        assert_eq!(p.sets[0].delta.add, [net("203.0.113.7/32")]);
+        assert!(p.sets[1].delta.is_empty());
+    }
+
+    #[test]
+    fn items_of_the_old_shape_are_rewritten_without_their_ttl() {
+        let c = config(&[]);
+        let mut old = entry("192.0.2.3", 10, NOW + 100);
+        old.legacy_ttl = true;
+        let p = run(&c, &[], &[old.clone()], &empty_sets());
+        assert_eq!(p.ledger_puts.len(), 1);
+        assert!(!p.ledger_puts[0].legacy_ttl);
+        assert_eq!(p.ledger_puts[0].expires_at, old.expires_at);
+    }
+
+    #[test]
+    fn a_retry_of_the_run_that_recorded_a_block_takes_it_as_it_is() {
+        let c = config(&[]);
+        let first = run(&c, &[obs("192.0.2.1", 100, 100)], &[], &empty_sets());
+        let recorded = first.blocks[0].entry.clone();
+        let retry = run(
+            &c,
+            &[obs("192.0.2.1", 100, 100)],
+            std::slice::from_ref(&recorded),
+            &empty_sets(),
+        );
+        assert!(retry.blocks[0].new, "still the block this run opened");
+        assert_eq!(retry.blocks[0].entry, recorded, "hits not added twice");
+        assert_eq!(retry.sets[0].delta.add, [net("192.0.2.1/32")]);
     }
 
     #[test]

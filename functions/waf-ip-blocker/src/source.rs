@@ -25,6 +25,73 @@ impl Object {
     pub fn marker(&self) -> String {
         format!("obj#{}/{}#{}", self.bucket, self.key, self.version)
     }
+
+    pub fn delivery(&self) -> Delivery {
+        let marker = self.marker();
+        Delivery {
+            id: digest(&[marker.as_bytes()]),
+            marker,
+            label: self.url(),
+        }
+    }
+}
+
+/// One unit of input that is counted exactly once: a log object, or one
+/// CloudWatch Logs subscription batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The ledger key marking it counted (`obj#...`, `logs#...`).
+    pub marker: String,
+    /// A short stable id, recorded in the window counts it added to.
+    pub id: String,
+    /// How the report names it.
+    pub label: String,
+}
+
+impl Delivery {
+    /// A Logs batch is named by its log group, stream and event ids:
+    /// CloudWatch Logs gives every event a unique id, and a retried batch
+    /// carries the same ones.
+    fn logs(group: &str, stream: &str, ids: &[&str]) -> Self {
+        let mut parts: Vec<&[u8]> = vec![group.as_bytes(), stream.as_bytes()];
+        parts.extend(ids.iter().map(|id| id.as_bytes()));
+        let id = digest(&parts);
+        Self {
+            marker: format!("logs#{id}"),
+            id,
+            label: format!("logs:{group}/{stream}"),
+        }
+    }
+}
+
+/// The id of a run that counts `deliveries`: a retry of the same event that
+/// counts the same ones gets the same id.
+pub fn run_id(deliveries: &[Delivery]) -> String {
+    match deliveries {
+        [] => String::new(),
+        [one] => one.id.clone(),
+        many => {
+            let mut ids: Vec<&[u8]> = many.iter().map(|d| d.id.as_bytes()).collect();
+            ids.sort();
+            digest(&ids)
+        }
+    }
+}
+
+/// FNV-1a (128 bits) over the parts, each followed by a 0 byte so that
+/// moving a boundary changes the result; stable across processes and
+/// versions, unlike the standard hashers.
+fn digest(parts: &[&[u8]]) -> String {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let mut hash = OFFSET;
+    for part in parts {
+        for &b in part.iter().chain(std::iter::once(&0)) {
+            hash ^= u128::from(b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    }
+    format!("{hash:032x}")
 }
 
 #[derive(Debug)]
@@ -33,6 +100,7 @@ pub enum Input {
     /// A CloudWatch Logs subscription delivery: each message is one record.
     Logs {
         group: String,
+        delivery: Delivery,
         /// CloudWatch Logs' reachability check, which carries no records.
         control: bool,
         messages: Vec<String>,
@@ -47,7 +115,10 @@ pub fn parse(event: Value) -> Result<Input, BlockerError> {
     match classify(&event) {
         EventKind::LogsSubscription => {
             let data = decode_logs_subscription(event)?;
+            let ids: Vec<&str> = data.log_events.iter().map(|e| e.id.as_str()).collect();
+            let delivery = Delivery::logs(&data.log_group, &data.log_stream, &ids);
             Ok(Input::Logs {
+                delivery,
                 control: is_control_message(&data),
                 group: data.log_group,
                 messages: data.log_events.into_iter().map(|e| e.message).collect(),
@@ -145,6 +216,17 @@ mod tests {
             assert_eq!(objects[0].key, KEY);
             assert_eq!(objects[0].version, "0123456789abcdef0123456789abcdef");
         }
+    }
+
+    #[test]
+    fn a_logs_batch_is_named_by_its_events_not_its_encoding() {
+        let a = Delivery::logs("g", "s", &["1", "2"]);
+        assert_eq!(a, Delivery::logs("g", "s", &["1", "2"]));
+        assert_ne!(a.id, Delivery::logs("g", "s", &["1"]).id);
+        assert_ne!(a.id, Delivery::logs("g", "s", &["12"]).id);
+        assert_ne!(a.id, Delivery::logs("g", "s2", &["1", "2"]).id);
+        assert_eq!(a.marker, format!("logs#{}", a.id));
+        assert_eq!(a.id.len(), 32);
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! now. Every other counter is added to its item in DynamoDB (`ADD`, which is
 //! atomic across concurrent runs), and the returned total is what is
 //! compared with the threshold.
+//!
+//! Each `ADD` names the delivery it comes from, and a delivery adds to a
+//! window once ([`Ledger::add_to_window`]): a retry of a delivery that
+//! failed halfway stores the rest and counts nothing twice.
 
 use shared::Deadline;
 use tokio::task::JoinSet;
@@ -21,14 +25,16 @@ const CONCURRENCY: usize = 16;
 /// Kept after a window ends, for objects delivered late.
 const WINDOW_GRACE_SECONDS: i64 = 3600;
 
-/// The counters of this run with their window totals. The flag is true when
-/// the deadline stopped the updates (the rest count only this run's part).
+/// The counters of one delivery (`by`, its id) with their window totals.
+/// The flag is true when the deadline stopped the updates (the rest count
+/// only this delivery's part, and the delivery is not fully stored).
 pub async fn observe(
     counts: &Counts,
     config: &Config,
     ledger: &Ledger,
     now: i64,
     deadline: &Deadline,
+    by: &str,
 ) -> Result<(Vec<Observation>, bool), BlockerError> {
     let detection = &config.detection;
     let mut out = Vec::with_capacity(counts.tallies.len());
@@ -88,8 +94,9 @@ pub async fn observe(
                 break;
             }
             let ledger = ledger.clone();
+            let by = by.to_owned();
             tasks.spawn(async move {
-                let total = ledger.add_to_window(&pk, local, ttl).await?;
+                let total = ledger.add_to_window(&pk, local, ttl, &by).await?;
                 Ok::<_, BlockerError>(Observation {
                     key,
                     local,
@@ -116,4 +123,59 @@ pub async fn observe(
         }));
     }
     Ok((out, stopped))
+}
+
+/// Observations of several deliveries of one event, one per counter. When
+/// two deliveries hit the same counter, the larger stored total already
+/// holds the other's stored part; a part not stored (it reached the
+/// threshold alone) may be missing from it, so the total is at least the
+/// sum of the local counts. It errs low only where the threshold is reached
+/// anyway.
+pub fn merge(into: &mut Vec<Observation>, more: Vec<Observation>) {
+    if into.is_empty() {
+        *into = more;
+        return;
+    }
+    let mut index: std::collections::HashMap<Key, usize> =
+        into.iter().enumerate().map(|(i, o)| (o.key, i)).collect();
+    for obs in more {
+        match index.get(&obs.key) {
+            Some(&i) => {
+                let old = &mut into[i];
+                let local = old.local.saturating_add(obs.local);
+                old.total = old.total.max(obs.total).max(u64::from(local));
+                old.local = local;
+                old.last_seen_ms = old.last_seen_ms.max(obs.last_seen_ms);
+            }
+            None => {
+                index.insert(obs.key, into.len());
+                into.push(obs);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_totals_never_fall_below_the_local_counts() {
+        let key = Key {
+            ip: "192.0.2.1".parse().unwrap(),
+            window: 0,
+            rule: None,
+        };
+        let obs = |local, total| Observation {
+            key,
+            local,
+            total,
+            last_seen_ms: 0,
+        };
+        let mut all = vec![obs(30, 70)];
+        merge(&mut all, vec![obs(120, 120)]);
+        assert_eq!(all, [obs(150, 150)]);
+        merge(&mut all, vec![obs(5, 200)]);
+        assert_eq!(all, [obs(155, 200)]);
+    }
 }

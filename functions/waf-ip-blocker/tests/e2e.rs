@@ -114,16 +114,21 @@ async fn a_hostile_object_key_reaches_slack_escaped() {
     );
 }
 
-/// A failed invocation says what failed in its `errorType`: the blocks are
-/// in place, the Slack summary was not delivered.
+/// A failed invocation says what failed in its `errorType`, not the Rust
+/// type of a boxed error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
-    let slack = toilkit_tests::SlackReceiver::start();
-    slack.script(std::iter::repeat_n(toilkit_tests::Reply::Status(500), 50));
-    let error = flood_with_slack("AWSLogs/123456789012/WAFLogs/outage.log.gz", &slack)
-        .await
-        .expect_error();
-    assert!(error.contains("Incomplete"), "{error}");
-    assert!(error.contains("HTTP 500"), "the cause is kept: {error}");
+async fn an_unsupported_event_fails_the_invocation_with_its_own_error_type() {
+    let fx = Fixture::new().await;
+    let mut env = Moto::shared().env();
+    env.extend(fx.env(&[]));
+    let error = tokio::task::spawn_blocking(move || {
+        let mut lambda =
+            LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
+        lambda.invoke(&serde_json::json!({"hello": "world"}))
+    })
+    .await
+    .unwrap()
+    .expect_error();
+    assert!(error.contains("Error: UnsupportedEvent"), "{error}");
     assert!(!error.contains("alloc::boxed::Box"), "{error}");
 }

@@ -188,3 +188,31 @@ pub fn app(sdk: &SdkConfig, state_machine_arn: Option<String>) -> App {
 pub fn event(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, Context::default())
 }
+
+/// The payload the window state machine sends to the function from
+/// `state`, rendered from the definition itself: `.$` keys taken from the
+/// context object (`$$.Execution.Input`, `$$.Execution.Id`).
+pub fn state_machine_payload(state: &str, input: &Value, execution_arn: &str) -> Value {
+    let path = toilkit_tests::workspace::root().join("statemachines/maintenance-window.asl.json");
+    let asl: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template = asl["States"][state]["Parameters"]["Payload"]
+        .as_object()
+        .unwrap_or_else(|| panic!("state {state} has no Payload"));
+    let mut out = serde_json::Map::new();
+    for (key, value) in template {
+        match key.strip_suffix(".$") {
+            None => {
+                out.insert(key.clone(), value.clone());
+            }
+            Some(name) => {
+                let rendered = match value.as_str() {
+                    Some("$$.Execution.Input") => input.clone(),
+                    Some("$$.Execution.Id") => Value::from(execution_arn),
+                    other => panic!("{state}: {key} = {other:?} is not rendered by the tests"),
+                };
+                out.insert(name.to_owned(), rendered);
+            }
+        }
+    }
+    Value::Object(out)
+}

@@ -148,9 +148,15 @@ impl Counter {
         self.line_in_source = 0;
     }
 
-    /// Counts one log line.
+    /// Counts the next log line of the source.
     pub fn line(&mut self, line: &[u8]) {
-        self.line_in_source += 1;
+        self.line_at(self.line_in_source + 1, line);
+    }
+
+    /// Counts line `number` of the source (its number in the object, so a
+    /// malformed example can be found with `sed -n Np`).
+    pub fn line_at(&mut self, number: u64, line: &[u8]) {
+        self.line_in_source = number;
         self.counts.lines += 1;
         match self.extractor.extract(line) {
             Ok(fields) => {
@@ -160,6 +166,18 @@ impl Counter {
             }
             Err(why) => self.malformed(line, &why),
         }
+    }
+
+    /// Line `number`, longer than [`crate::stream::MAX_LINE`], skipped
+    /// unread: a malformed line.
+    pub fn overlong_at(&mut self, number: u64) {
+        self.line_in_source = number;
+        self.counts.lines += 1;
+        let why = format!(
+            "longer than {} bytes; not a WAF record",
+            crate::stream::MAX_LINE
+        );
+        self.malformed(b"", &why);
     }
 
     /// A line that could not be read at all (too long, not text).
@@ -233,11 +251,13 @@ impl Counter {
         if let ClientIp::Header { hop, .. } = &self.detection.client_ip {
             let from_header = f.header.and_then(|h| pick_hop(&h.text(), *hop));
             match from_header {
-                Some(ip) => return Ok(ip),
+                Some(ip) => return Ok(normalise(ip)),
                 None => self.counts.client_ip_fallbacks += 1,
             }
         }
-        parse_ip(f.client_ip).ok_or(LineError::BadClientIp)
+        parse_ip(f.client_ip)
+            .map(normalise)
+            .ok_or(LineError::BadClientIp)
     }
 }
 
@@ -251,6 +271,15 @@ impl std::fmt::Display for LineError {
             Self::BadClientIp => f.write_str("httpRequest.clientIp is not an IP address"),
         }
     }
+}
+
+/// The one form of a client address that counting, the allowlist and the IP
+/// sets all use: an IPv4-mapped IPv6 address (`::ffff:198.51.100.7`, as a
+/// dual-stack proxy writes it into `X-Forwarded-For`) is the IPv4 address it
+/// carries. Left mapped, it would slip past an IPv4 `ALLOW_CIDRS` entry and
+/// be blocked in the IPv6 set, where it never matches the IPv4 traffic.
+pub fn normalise(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
 }
 
 fn parse_ip(raw: RawStr<'_>) -> Option<IpAddr> {
@@ -399,6 +428,28 @@ mod tests {
         let c = count(&d, &[line(0, "10.0.0.9", "ALLOW", "/", "")]);
         assert!(c.tallies.keys().all(|k| k.ip.to_string() == "10.0.0.9"));
         assert_eq!(c.client_ip_fallbacks, 1);
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_counted_as_ipv4() {
+        let mut d = detection();
+        d.client_ip = ClientIp::Header {
+            name: "x-forwarded-for".into(),
+            hop: 1,
+        };
+        let mapped = line(0, "::ffff:192.0.2.9", "ALLOW", "/", "")
+            .replace("6.6.6.6, 198.51.100.1", "::ffff:198.51.100.1");
+        let c = count(&d, std::slice::from_ref(&mapped));
+        let ips: Vec<String> = c.tallies.keys().map(|k| k.ip.to_string()).collect();
+        assert_eq!(ips, ["198.51.100.1"]);
+        d.client_ip = ClientIp::Connection;
+        let c = count(&d, &[mapped]);
+        let ips: Vec<String> = c.tallies.keys().map(|k| k.ip.to_string()).collect();
+        assert_eq!(ips, ["192.0.2.9"]);
+        assert_eq!(
+            normalise("2001:db8::1".parse().unwrap()).to_string(),
+            "2001:db8::1"
+        );
     }
 
     #[test]

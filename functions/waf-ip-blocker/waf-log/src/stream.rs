@@ -39,11 +39,14 @@ pub enum Flow {
 }
 
 /// Reads `input` (gzip, detected by its magic bytes, or plain), calling
-/// `on_line` for each non-empty line without its line ending. Returns early,
-/// without error, when `on_line` says [`Flow::Stop`].
+/// `on_line` for each non-blank line with its number in the object (counting
+/// from 1, blank and overlong lines included: the number `sed -n Np` takes)
+/// and its bytes without the line ending, or `None` for a line over
+/// [`MAX_LINE`], which is skipped. Returns early, without error, when
+/// `on_line` says [`Flow::Stop`].
 pub fn scan_lines<R: Read + Send>(
     input: R,
-    mut on_line: impl FnMut(&[u8]) -> Flow,
+    mut on_line: impl FnMut(u64, Option<&[u8]>) -> Flow,
 ) -> io::Result<Scanned> {
     let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(POOL);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(POOL);
@@ -121,18 +124,26 @@ fn decode<R: Read>(
 fn split(
     full: &Receiver<io::Result<Vec<u8>>>,
     empty: &SyncSender<Vec<u8>>,
-    on_line: &mut impl FnMut(&[u8]) -> Flow,
+    on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow,
 ) -> io::Result<Scanned> {
     let mut scanned = Scanned::default();
     let mut carry: Vec<u8> = Vec::new();
     let mut overlong = false;
-    let mut emit = |line: &[u8], scanned: &mut Scanned| -> Flow {
+    // Every line end moves the number on, so blank and overlong lines keep
+    // the numbers of the lines after them equal to the object's.
+    let mut number = 0u64;
+    let mut emit = |line: Option<&[u8]>, scanned: &mut Scanned| -> Flow {
+        number += 1;
+        let Some(line) = line else {
+            scanned.overlong += 1;
+            return on_line(number, None);
+        };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Flow::Continue;
         }
         scanned.lines += 1;
-        on_line(line)
+        on_line(number, Some(line))
     };
     while let Ok(buf) = full.recv() {
         let buf = buf?;
@@ -142,11 +153,13 @@ fn split(
             match memchr(b'\n', &buf) {
                 Some(nl) => {
                     if overlong || carry.len() + nl > MAX_LINE {
-                        scanned.overlong += 1;
                         overlong = false;
+                        if emit(None, &mut scanned) == Flow::Stop {
+                            return Ok(scanned);
+                        }
                     } else {
                         carry.extend_from_slice(&buf[..nl]);
-                        if emit(&carry, &mut scanned) == Flow::Stop {
+                        if emit(Some(&carry), &mut scanned) == Flow::Stop {
                             return Ok(scanned);
                         }
                     }
@@ -169,7 +182,7 @@ fn split(
         let mut line_start = start;
         for nl in memchr_iter(b'\n', &buf[start..]) {
             let end = start + nl;
-            if emit(&buf[line_start..end], &mut scanned) == Flow::Stop {
+            if emit(Some(&buf[line_start..end]), &mut scanned) == Flow::Stop {
                 return Ok(scanned);
             }
             line_start = end + 1;
@@ -184,9 +197,9 @@ fn split(
         let _ = empty.send(buf);
     }
     if overlong {
-        scanned.overlong += 1;
+        emit(None, &mut scanned);
     } else if !carry.is_empty() {
-        emit(&carry, &mut scanned);
+        emit(Some(&carry), &mut scanned);
     }
     Ok(scanned)
 }
@@ -237,8 +250,10 @@ mod tests {
 
     fn lines_of(input: &[u8]) -> (Vec<String>, Scanned) {
         let mut out = Vec::new();
-        let scanned = scan_lines(input, |l| {
-            out.push(String::from_utf8(l.to_vec()).unwrap());
+        let scanned = scan_lines(input, |_, l| {
+            if let Some(l) = l {
+                out.push(String::from_utf8(l.to_vec()).unwrap());
+            }
             Flow::Continue
         })
         .unwrap();
@@ -291,19 +306,41 @@ mod tests {
     }
 
     #[test]
+    fn line_numbers_count_blank_and_overlong_lines_as_the_object_has_them() {
+        let mut text = b"a\n\n  \r\n".to_vec();
+        text.extend(std::iter::repeat_n(b'y', MAX_LINE + 10));
+        text.extend(b"\nb\r\n\nc");
+        let mut seen = Vec::new();
+        scan_lines(&gzip(&text)[..], |n, l| {
+            seen.push((n, l.map(|l| String::from_utf8(l.to_vec()).unwrap())));
+            Flow::Continue
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                (1, Some("a".to_owned())),
+                (4, None),
+                (5, Some("b".to_owned())),
+                (7, Some("c".to_owned())),
+            ]
+        );
+    }
+
+    #[test]
     fn a_corrupt_gzip_is_an_error() {
         let mut data = gzip(&b"hello\n".repeat(10_000));
         let n = data.len();
         data[n / 2] ^= 0xff;
         data[n / 2 + 1] ^= 0xff;
-        assert!(scan_lines(&data[..], |_| Flow::Continue).is_err());
+        assert!(scan_lines(&data[..], |_, _| Flow::Continue).is_err());
     }
 
     #[test]
     fn stopping_early_ends_the_scan() {
         let text = b"1\n2\n3\n".repeat(100_000);
         let mut seen = 0;
-        scan_lines(&text[..], |_| {
+        scan_lines(&text[..], |_, _| {
             seen += 1;
             if seen == 5 {
                 Flow::Stop
