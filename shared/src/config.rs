@@ -256,7 +256,14 @@ impl Env {
 /// type declares. A value that serde buffers before choosing what it is (an
 /// `untagged` or `flatten` type) hides its fields from this check: such a type
 /// must refuse unknown fields in its own `Deserialize`.
+///
+/// A key written twice in one object is refused too: a map keeps only the
+/// last, so `{"payments": A, "payments": B}` silently dropped A.
 pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(Unique(String::new()), &mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| e.to_string())?;
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let value: T = serde_ignored::deserialize(&mut de, |path| unknown.push(location(&path)))
@@ -270,6 +277,91 @@ pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
             if unknown.len() == 1 { "" } else { "s" },
             unknown.join(", ")
         ))
+    }
+}
+
+/// Walks any JSON value and fails on the first object with a key written
+/// twice, naming the key and where the object sits (`[0]."tag"`).
+struct Unique(String);
+
+impl Unique {
+    fn child(&self, step: String) -> Self {
+        Self(format!("{}{step}", self.0))
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Unique {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Unique {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while seq
+            .next_element_seed(self.child(format!("[{index}]")))?
+            .is_some()
+        {
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let step = if self.0.is_empty() {
+                format!("{key:?}")
+            } else {
+                format!(".{key:?}")
+            };
+            if !seen.insert(key) {
+                let place = if self.0.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in {}", self.0)
+                };
+                return Err(serde::de::Error::custom(format!(
+                    "key {step} written twice{place} (only one would be kept; a duplicate is never ignored)",
+                    step = step.trim_start_matches('.')
+                )));
+            }
+            map.next_value_seed(self.child(step))?;
+        }
+        Ok(())
     }
 }
 
@@ -305,6 +397,7 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn every_bad_variable_is_named_with_an_example() {
@@ -386,6 +479,25 @@ mod tests {
             "{err}"
         );
         assert!(parse_json::<Vec<Rule>>("[] trailing").is_err());
+    }
+
+    #[test]
+    fn a_key_written_twice_in_any_json_object_is_a_problem_naming_the_variable() {
+        let mut env = Env::from_pairs([("ROUTES", r#"{"payments": "/a", "payments": "/b"}"#)]);
+        assert!(
+            env.json::<std::collections::BTreeMap<String, String>>("ROUTES", "{}")
+                .is_none()
+        );
+        let text = env.finish().unwrap_err().to_string();
+        assert!(text.contains("ROUTES: "), "{text}");
+        assert!(text.contains(r#"key "payments" written twice"#), "{text}");
+
+        let err = parse_json::<Value>(r#"[{"tag": {"key": "a", "key": "b"}}]"#).unwrap_err();
+        assert!(
+            err.contains(r#"key "key" written twice in [0]."tag""#),
+            "{err}"
+        );
+        assert!(parse_json::<Value>(r#"[{"a": 1}, {"a": 2, "b": {"a": null}}]"#).is_ok());
     }
 
     #[test]

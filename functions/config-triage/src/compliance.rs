@@ -56,6 +56,86 @@ fn qualifier(id: Option<&EvaluationResultIdentifier>) -> (String, String, Option
     )
 }
 
+/// The next page, unless the deadline has passed: one rule can have
+/// thousands of results, so the time left is checked before every page, not
+/// only between rules.
+async fn next_page<T, E>(
+    pages: &mut aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, E>>,
+    deadline: &Deadline,
+    listing: &mut Listing,
+) -> Option<Result<T, E>> {
+    if deadline.expired() {
+        listing.stopped_early = true;
+        return None;
+    }
+    pages.next().await
+}
+
+/// Whether `rule` still finds the resource non-compliant, asked of Config
+/// for that one resource (`GetComplianceDetailsByResource`): the held
+/// violations are checked this way before the long listing, so they are
+/// announced even when the listing never finishes. `Some` holds its current
+/// evaluation.
+pub async fn still_open(
+    client: &Client,
+    account: &str,
+    region: &str,
+    rule: &str,
+    resource_type: &str,
+    resource_id: &str,
+    deadline: &Deadline,
+) -> Result<Option<OpenViolation>, TriageError> {
+    let mut token: Option<String> = None;
+    loop {
+        if deadline.expired() {
+            return Err(TriageError::Config {
+                operation: "GetComplianceDetailsByResource",
+                context: format!(" for {resource_type} {resource_id}"),
+                message: "deadline reached".into(),
+            });
+        }
+        let out = client
+            .get_compliance_details_by_resource()
+            .resource_type(resource_type)
+            .resource_id(resource_id)
+            .compliance_types(ComplianceType::NonCompliant)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| {
+                config_error(
+                    "GetComplianceDetailsByResource",
+                    format!(" for {resource_type} {resource_id}"),
+                    e,
+                )
+            })?;
+        for result in out.evaluation_results() {
+            let id = result.evaluation_result_identifier();
+            let named = id
+                .and_then(|i| i.evaluation_result_qualifier())
+                .and_then(|q| q.config_rule_name());
+            if named == Some(rule)
+                && result.compliance_type() == Some(&ComplianceType::NonCompliant)
+            {
+                let (_, _, evaluated_at) = qualifier(id);
+                return Ok(Some(OpenViolation {
+                    rule: rule.to_owned(),
+                    account: account.to_owned(),
+                    region: region.to_owned(),
+                    resource_type: resource_type.to_owned(),
+                    resource_id: resource_id.to_owned(),
+                    annotation: result.annotation().map(str::to_owned),
+                    evaluated_at,
+                }));
+            }
+        }
+        match out.next_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(None),
+        }
+    }
+}
+
 /// This account's and region's violations.
 pub async fn list_account(
     client: &Client,
@@ -70,7 +150,7 @@ pub async fn list_account(
         .compliance_types(ComplianceType::NonCompliant)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
+    while let Some(page) = next_page(&mut pages, deadline, &mut listing).await {
         let page =
             page.map_err(|e| config_error("DescribeComplianceByConfigRule", String::new(), e))?;
         listing.pages += 1;
@@ -86,7 +166,7 @@ pub async fn list_account(
     }
     listing.rules = rules.len();
     for rule in rules {
-        if deadline.expired() {
+        if listing.stopped_early || deadline.expired() {
             listing.stopped_early = true;
             break;
         }
@@ -97,7 +177,7 @@ pub async fn list_account(
             .limit(100)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = next_page(&mut pages, deadline, &mut listing).await {
             let page = page.map_err(|e| {
                 config_error(
                     "GetComplianceDetailsByConfigRule",
@@ -145,7 +225,7 @@ pub async fn list_aggregate(
         )
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
+    while let Some(page) = next_page(&mut pages, deadline, &mut listing).await {
         let page = page.map_err(|e| {
             config_error(
                 "DescribeAggregateComplianceByConfigRules",
@@ -164,7 +244,7 @@ pub async fn list_aggregate(
     }
     listing.rules = rules.len();
     for (rule, account, region) in rules {
-        if deadline.expired() {
+        if listing.stopped_early || deadline.expired() {
             listing.stopped_early = true;
             break;
         }
@@ -178,7 +258,7 @@ pub async fn list_aggregate(
             .limit(100)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = next_page(&mut pages, deadline, &mut listing).await {
             let page = page.map_err(|e| {
                 config_error(
                     "GetAggregateComplianceDetailsByConfigRule",

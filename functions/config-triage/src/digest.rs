@@ -18,6 +18,7 @@ use crate::plan::human_duration;
 use crate::resource::ResourceRef;
 use crate::routing::DEFAULT_ROUTE;
 use crate::severity::Severity;
+use crate::state::Write;
 use crate::{App, apply, plan};
 
 /// At most this many rules are listed by name; the rest are counted.
@@ -209,16 +210,26 @@ impl Digest {
     }
 }
 
-/// Lists, filters, summarizes and posts the digest.
+/// Violations enriched and matched against the state per batch; the time
+/// left is checked before each, so a long listing still leaves the reserve.
+const BATCH: usize = 100;
+
+/// Announces the held violations that are due, then lists, filters,
+/// summarizes and posts the digest. `event_id` (the scheduled event's `id`)
+/// makes the post happen once per event, however often Lambda retries it.
 pub async fn run(
     app: &App,
     exemptions: &Exemptions,
     home: &Home,
+    event_id: Option<&str>,
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<(), TriageError> {
     let work = deadline.less(POST_RESERVE);
+    // First, and from the state table: a listing that always reaches the
+    // deadline would otherwise never get to them.
+    let held_failure = announce_held(app, exemptions, home, now, &work, report).await;
     let listing = match &app.settings.aggregator_name {
         Some(aggregator) => compliance::list_aggregate(&app.config, aggregator, &work).await?,
         None => compliance::list_account(&app.config, &home.account, &home.region, &work).await?,
@@ -226,99 +237,79 @@ pub async fn run(
     report.add("rules_non_compliant", listing.rules as u64);
     report.add("config_pages", listing.pages as u64);
     report.add("open_violations_listed", listing.violations.len() as u64);
-    if listing.stopped_early {
+    let mut stopped_early = listing.stopped_early;
+    if stopped_early {
         report.stop_early("deadline reached while listing compliance; the digest is partial");
     }
     // One entry per rule and resource: Config may report a resource once per
     // evaluation mode, and DynamoDB refuses duplicate keys in one batch.
     let mut seen = std::collections::HashSet::new();
-    let mut listing = listing;
-    listing.violations.retain(|v| {
-        seen.insert(state_key(
-            &v.account,
-            &v.region,
-            &v.rule,
-            &v.resource_type,
-            &v.resource_id,
-        ))
-    });
-    let refs: Vec<ResourceRef> = listing
-        .violations
-        .iter()
-        .map(|v| ResourceRef {
-            account: v.account.clone(),
-            region: v.region.clone(),
-            resource_type: v.resource_type.clone(),
-            resource_id: v.resource_id.clone(),
-        })
-        .collect();
-    let resources = app.enricher.enrich(&refs).await;
-    let keys: Vec<String> = listing
-        .violations
-        .iter()
-        .map(|v| {
-            state_key(
-                &v.account,
-                &v.region,
-                &v.rule,
-                &v.resource_type,
-                &v.resource_id,
-            )
-        })
-        .collect();
-    let states = app.state.get_many(&keys).await?;
+    let mut violations = listing.violations;
+    violations.retain(|v| seen.insert(key_of(v)));
     let mut entries = Vec::new();
     let mut exempted = 0;
-    let mut held = Vec::new();
-    for ((v, r), key) in listing.violations.into_iter().zip(&refs).zip(&keys) {
-        let resource = resources.get(r).cloned().unwrap_or_default();
-        let outcome = exemptions.check(
-            &Subject {
-                rule: &v.rule,
-                resource_id: &v.resource_id,
-                arn: resource.arn.as_deref(),
-                resource_type: &v.resource_type,
-                tags: &resource.tags,
-            },
-            now,
-        );
-        if let Outcome::Exempt(e) = outcome {
-            exempted += 1;
-            report.skip(target_of(&v), format!("exempted: {}", e.describe()));
-            continue;
+    let mut examined = 0;
+    for batch in violations.chunks(BATCH) {
+        if work.expired() {
+            if !stopped_early {
+                report.stop_early(
+                    "deadline reached while reading tags and state; the digest is partial",
+                );
+            }
+            stopped_early = true;
+            break;
         }
-        if states.get(key).is_some_and(|s| {
-            plan::decide_held(Some(s), &outcome, now, app.settings.renotify)
-                .notice
-                .is_some()
-        }) {
-            held.push(v.clone());
-        }
-        let since = states
-            .get(key)
-            .and_then(|s| s.since)
-            .into_iter()
-            .chain(v.evaluated_at)
-            .min();
-        entries.push(Entry {
-            severity: app.settings.severity.severity_of(&v.rule),
-            since,
-            name: resource.name.clone(),
-            owner: app.settings.routes.owner(&resource.tags).map(str::to_owned),
-            violation: v,
-        });
-    }
-    let held_failure = if app.settings.dry_run {
-        for v in &held {
-            report.skip(
-                target_of(v),
-                "held as flapping and due; dry run, not announced",
+        examined += batch.len();
+        let refs: Vec<ResourceRef> = batch
+            .iter()
+            .map(|v| ResourceRef {
+                account: v.account.clone(),
+                region: v.region.clone(),
+                resource_type: v.resource_type.clone(),
+                resource_id: v.resource_id.clone(),
+            })
+            .collect();
+        let resources = app.enricher.enrich(&refs).await;
+        let keys: Vec<String> = batch.iter().map(key_of).collect();
+        let states = app.state.get_many(&keys).await?;
+        for ((v, r), key) in batch.iter().zip(&refs).zip(&keys) {
+            let resource = resources.get(r).cloned().unwrap_or_default();
+            let outcome = exemptions.check(
+                &Subject {
+                    rule: &v.rule,
+                    resource_id: &v.resource_id,
+                    arn: resource.arn.as_deref(),
+                    resource_type: &v.resource_type,
+                    tags: &resource.tags,
+                },
+                now,
             );
+            if let Outcome::Exempt(e) = outcome {
+                exempted += 1;
+                report.skip(target_of(v), format!("exempted: {}", e.describe()));
+                continue;
+            }
+            let since = states
+                .get(key)
+                .and_then(|s| s.since)
+                .into_iter()
+                .chain(v.evaluated_at)
+                .min();
+            entries.push(Entry {
+                severity: app.settings.severity.severity_of(&v.rule),
+                since,
+                name: resource.name.clone(),
+                owner: app.settings.routes.owner(&resource.tags).map(str::to_owned),
+                violation: v.clone(),
+            });
         }
-        None
-    } else {
-        announce_held(app, exemptions, &held, now, &work, report).await
-    };
+    }
+    if examined < violations.len() {
+        report.add(
+            "open_violations_not_examined",
+            (violations.len() - examined) as u64,
+        );
+    }
     let expired: Vec<String> = exemptions
         .expired(now)
         .iter()
@@ -329,7 +320,7 @@ pub async fn run(
         exempted,
         expired,
         app.settings.digest_oldest,
-        listing.stopped_early,
+        stopped_early,
     );
     for s in Severity::ALL {
         report.add(
@@ -344,6 +335,48 @@ pub async fn run(
         return Ok(());
     }
     report.plan(action.clone());
+    // A held violation that could not be announced fails the run so Lambda
+    // retries it; the retry finds this claim and does not post again.
+    if let Some(id) = event_id {
+        match app.state.claim_digest(id, now.unix_timestamp()).await {
+            Ok(Write::Done) => {}
+            Ok(Write::Conflict) => {
+                report.incr("digest_already_posted");
+                report.skip(
+                    "digest",
+                    format!("already posted for scheduled event {id}: this is a retry of that run"),
+                );
+                return held_failure.map_or(Ok(()), Err);
+            }
+            // Posted anyway: a digest twice is better than none.
+            Err(e) => report.fail("digest", "claim_digest", &e),
+        }
+    }
+    let posted = post(app, &digest, now, deadline).await;
+    if posted.is_err()
+        && let Some(id) = event_id
+        && let Err(e) = app.state.release_digest(id).await
+    {
+        report.fail("digest", "release_digest_claim", &e);
+    }
+    match posted {
+        Ok(()) => {
+            report.applied(action);
+            held_failure.map_or(Ok(()), Err)
+        }
+        Err(error) => {
+            report.fail("digest", "post_digest", &error);
+            Err(error)
+        }
+    }
+}
+
+async fn post(
+    app: &App,
+    digest: &Digest,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+) -> Result<(), TriageError> {
     let webhook = app
         .secrets
         .get(&app.settings.routes.default)
@@ -352,71 +385,148 @@ pub async fn run(
             route: DEFAULT_ROUTE.into(),
             source,
         })?;
-    match app
-        .slack
+    app.slack
         .send_all(&webhook, &digest.messages(now), deadline)
         .await
-    {
-        Ok(()) => {
-            report.applied(action);
-            // The digest is out; a held violation that could not be
-            // announced still fails the run, so Lambda retries it.
-            held_failure.map_or(Ok(()), Err)
-        }
-        Err(source) => {
-            let error = TriageError::Slack {
-                target: "digest".into(),
-                route: DEFAULT_ROUTE.into(),
-                source,
-            };
-            report.fail("digest", "post_digest", &error);
-            Err(error)
-        }
-    }
+        .map_err(|source| TriageError::Slack {
+            target: "digest".into(),
+            route: DEFAULT_ROUTE.into(),
+            source,
+        })
+}
+
+fn key_of(v: &OpenViolation) -> String {
+    state_key(
+        &v.account,
+        &v.region,
+        &v.rule,
+        &v.resource_type,
+        &v.resource_id,
+    )
 }
 
 fn target_of(v: &OpenViolation) -> String {
     format!("{} {} ({})", v.resource_type, v.resource_id, v.rule)
 }
 
+/// The scheduled held-check on its own (`{"action": "announce_held"}`), for
+/// a schedule more frequent than the digest's: a held critical violation
+/// then waits for that schedule, not for the next digest.
+pub async fn run_held(
+    app: &App,
+    exemptions: &Exemptions,
+    home: &Home,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), TriageError> {
+    announce_held(app, exemptions, home, now, deadline, report)
+        .await
+        .map_or(Ok(()), Err)
+}
+
 /// Announces the violations held back as flapping whose window has passed:
 /// Config sends no event while a violation stays broken, so without this a
-/// held one (even a critical one) would never be told. Each goes through the
+/// held one (even a critical one) would never be told. They are read from
+/// the state table (what was held, and when), and each is checked with
+/// Config for that one resource before it is announced, so this takes a few
+/// calls per held violation however large the account. Each goes through the
 /// same claim, delivery and release as an event's; the first failure is
-/// returned once the digest is posted.
+/// returned.
 async fn announce_held(
     app: &App,
     exemptions: &Exemptions,
-    held: &[OpenViolation],
+    home: &Home,
     now: OffsetDateTime,
     work: &Deadline,
     report: &mut Report,
 ) -> Option<TriageError> {
+    let (held, complete) = match app.state.held(work).await {
+        Ok(found) => found,
+        Err(e) => {
+            report.fail("held violations", "read_held", &e);
+            return Some(e);
+        }
+    };
+    if !complete {
+        report.stop_early(
+            "deadline reached while reading held violations from the state table; the rest are left for the next scheduled run",
+        );
+    }
+    let due: Vec<_> = held
+        .into_iter()
+        .filter(|h| {
+            plan::decide_held(Some(&h.record), &Outcome::None, now, app.settings.renotify)
+                .notice
+                .is_some()
+        })
+        .collect();
     let mut failure = None;
-    for (i, v) in held.iter().enumerate() {
+    for (i, h) in due.iter().enumerate() {
         if work.expired() {
             report.stop_early(format!(
                 "deadline: {} held violation(s) left for the next scheduled run",
-                held.len() - i
+                due.len() - i
             ));
             break;
         }
-        let at = v
-            .evaluated_at
-            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-            .unwrap_or(now);
+        let target = format!(
+            "{} {} ({})",
+            h.labels.resource_type, h.labels.resource_id, h.labels.rule
+        );
+        report.incr("held_due");
+        // Only this account and region can be asked; elsewhere the state
+        // table is all there is, and a notifier in doubt tells.
+        let current = if h.account == home.account && h.region == home.region {
+            match compliance::still_open(
+                &app.config,
+                &h.account,
+                &h.region,
+                &h.labels.rule,
+                &h.labels.resource_type,
+                &h.labels.resource_id,
+                work,
+            )
+            .await
+            {
+                Ok(Some(v)) => Some(v),
+                Ok(None) => {
+                    report.incr("held_no_longer_open");
+                    report.skip(
+                        target,
+                        "held as flapping, but Config no longer finds it non-compliant: not announced",
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(%e, %target, "held violation not confirmed with Config");
+                    report.incr("held_unconfirmed");
+                    None
+                }
+            }
+        } else {
+            report.incr("held_unconfirmed");
+            None
+        };
+        if app.settings.dry_run {
+            report.skip(target, "held as flapping and due; dry run, not announced");
+            continue;
+        }
         let change = ComplianceChange {
-            account: v.account.clone(),
-            region: v.region.clone(),
-            rule: v.rule.clone(),
-            resource_type: v.resource_type.clone(),
-            resource_id: v.resource_id.clone(),
+            account: h.account.clone(),
+            region: h.region.clone(),
+            rule: h.labels.rule.clone(),
+            resource_type: h.labels.resource_type.clone(),
+            resource_id: h.labels.resource_id.clone(),
             new: Compliance::NonCompliant,
             old: Some(Compliance::NonCompliant),
-            annotation: v.annotation.clone(),
-            at,
+            annotation: current.as_ref().and_then(|v| v.annotation.clone()),
+            at: current
+                .as_ref()
+                .and_then(|v| v.evaluated_at)
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                .unwrap_or(now),
         };
-        report.incr("held_due");
         if let Err(e) = apply::announce_held(app, exemptions, &change, now, work, report).await {
             failure.get_or_insert(e);
         }

@@ -33,8 +33,28 @@ pub enum TagMatch {
 #[serde(deny_unknown_fields)]
 struct TagObject {
     key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     value: Option<String>,
+}
+
+/// An optional field that may be left out but never written as `null`.
+///
+/// serde reads `null` as absent, and absent widens an exemption: no
+/// `value` matches any value of the tag, no `expires` never expires, no
+/// `resource` matches every resource. A generated setting that fills a
+/// field from an unset variable writes `null`; that is refused, not read as
+/// "any" or "never".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "a field is null: write a value or leave the field out (null would widen the exemption)",
+        )),
+    }
 }
 
 /// By hand, not `untagged`: an untagged enum tries each shape in turn and
@@ -139,19 +159,43 @@ impl<'de> Deserialize<'de> for Expiry {
 #[serde(deny_unknown_fields)]
 pub struct Exemption {
     /// Config rule name pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rule: Option<Pattern>,
     /// Pattern matched against the resource id and, when known, its ARN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub resource: Option<Pattern>,
     /// Config resource type pattern (`AWS::S3::Bucket`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub resource_type: Option<Pattern>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tag: Option<TagMatch>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires: Option<Expiry>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reason: Option<String>,
 }
 

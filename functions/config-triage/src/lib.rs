@@ -173,10 +173,20 @@ async fn route_event(
             apply::triage(app, exemptions, &change, now, deadline, report).await?;
             Ok(report_value(report))
         }
+        _ if payload.get("action").and_then(Value::as_str) == Some("announce_held") => {
+            digest::run_held(app, exemptions, home, now, deadline, report).await?;
+            Ok(report_value(report))
+        }
         _ if kind.is_schedule()
             || payload.get("action").and_then(Value::as_str) == Some("digest") =>
         {
-            digest::run(app, exemptions, home, now, deadline, report).await?;
+            // A retry of a scheduled event keeps its id; a manual digest
+            // has none and is always posted.
+            let event_id = payload
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|_| kind.is_schedule());
+            digest::run(app, exemptions, home, event_id, now, deadline, report).await?;
             Ok(report_value(report))
         }
         EventKind::EventBridge { detail_type, .. } => Err(TriageError::UnsupportedEvent(format!(

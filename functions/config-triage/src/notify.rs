@@ -94,7 +94,14 @@ impl Notification<'_> {
             ));
         }
         if let Some(error) = &self.resource.lookup_error {
-            fields.push(("Tags unknown".to_owned(), error.clone()));
+            // Failing closed: announced although an exemption might have
+            // silenced it, and the reader is told why.
+            fields.push((
+                "Tags could not be read".to_owned(),
+                format!(
+                    "{error}. Tag exemptions could not be checked and the owner is unknown, so this is announced here rather than silenced"
+                ),
+            ));
         }
         fields.push((
             "Console".to_owned(),

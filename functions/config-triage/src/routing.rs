@@ -28,6 +28,14 @@ impl Routes {
     pub fn parse_owners(json: &str) -> Result<BTreeMap<String, SecretRef>, String> {
         let raw: BTreeMap<String, String> = shared::config::parse_json(json)
             .map_err(|e| format!("is not a JSON object of owner to webhook secret: {e}"))?;
+        // The route a violation went to is remembered by name; a team
+        // called "default" would be taken for the default webhook and its
+        // ends sent to the other channel.
+        if let Some(owner) = raw.keys().find(|o| o.eq_ignore_ascii_case(DEFAULT_ROUTE)) {
+            return Err(format!(
+                "owner {owner:?} is reserved for the default webhook (SLACK_WEBHOOK_SECRET_ARN or SLACK_WEBHOOK_PARAMETER); give that team's route another name"
+            ));
+        }
         raw.into_iter()
             .map(|(owner, reference)| {
                 reference

@@ -209,6 +209,134 @@ impl StateStore {
     }
 }
 
+/// How long a posted digest is remembered: Lambda retries an asynchronous
+/// invocation for up to six hours.
+pub const DIGEST_CLAIM_TTL_DAYS: i64 = 2;
+
+/// A held violation as the state table has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub key: String,
+    pub account: String,
+    pub region: String,
+    pub labels: Labels,
+    pub record: StateRecord,
+}
+
+impl StateStore {
+    /// Claims the digest of one scheduled event (its EventBridge `id`), so
+    /// that Lambda's retry of a failed run does not post it again.
+    pub async fn claim_digest(&self, event_id: &str, now: i64) -> Result<Write, TriageError> {
+        let key = digest_key(event_id);
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(key.clone()))
+            .item("kind", AttributeValue::S("digest".into()))
+            .item("posted_at", AttributeValue::N(now.to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N((now + DIGEST_CLAIM_TTL_DAYS * 86_400).to_string()),
+            )
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", KEY);
+        match request.send().await {
+            Ok(_) => Ok(Write::Done),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(Write::Conflict)
+            }
+            Err(e) => Err(self.error("PutItem", &key, sdk_message(e))),
+        }
+    }
+
+    /// Gives the claim back when the digest could not be posted, so the
+    /// retry posts it.
+    pub async fn release_digest(&self, event_id: &str) -> Result<(), TriageError> {
+        let key = digest_key(event_id);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.clone()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("DeleteItem", &key, sdk_message(e)))
+    }
+
+    /// Every violation held back as flapping (open, never announced), read
+    /// page by page until `deadline`; `true` when the scan was complete.
+    pub async fn held(
+        &self,
+        deadline: &shared::Deadline,
+    ) -> Result<(Vec<Held>, bool), TriageError> {
+        let mut found = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            if deadline.expired() {
+                return Ok((found, false));
+            }
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#s = :open AND #a = :no")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_names("#a", "announced")
+                .expression_attribute_values(
+                    ":open",
+                    AttributeValue::S(Compliance::NonCompliant.as_str().to_owned()),
+                )
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error("Scan", "(held violations)", sdk_message(e)))?;
+            for item in out.items() {
+                let Some(AttributeValue::S(key)) = item.get(KEY) else {
+                    continue;
+                };
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let mut parts = key.splitn(3, '/');
+                let (Some(account), Some(region)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                let (Some(rule), Some(resource_type), Some(resource_id), Ok(record)) = (
+                    text("rule"),
+                    text("resource_type"),
+                    text("resource_id"),
+                    from_item(item),
+                ) else {
+                    continue;
+                };
+                found.push(Held {
+                    key: key.clone(),
+                    account: account.to_owned(),
+                    region: region.to_owned(),
+                    labels: Labels {
+                        rule,
+                        resource_type,
+                        resource_id,
+                    },
+                    record,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok((found, true)),
+            }
+        }
+    }
+}
+
+/// Violation keys start with an account id, so this cannot collide.
+fn digest_key(event_id: &str) -> String {
+    format!("digest#{event_id}")
+}
+
 fn to_item(key: &str, labels: &Labels, r: &StateRecord) -> HashMap<String, AttributeValue> {
     let n = |v: i64| AttributeValue::N(v.to_string());
     let mut item = HashMap::from([

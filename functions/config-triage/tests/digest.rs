@@ -429,18 +429,37 @@ async fn a_config_error_fails_the_digest_with_the_operation_named() {
 }
 
 /// Config's view while one table stays broken: one rule, one result.
+/// GetComplianceDetailsByResource for one table, as the held-check asks it:
+/// `rule` still finds it non-compliant.
+fn still_open(rule: &'static str, table: String) -> Rule {
+    mock!(Client::get_compliance_details_by_resource).then_compute_response(move |req| {
+        assert_eq!(req.resource_id(), Some(table.as_str()));
+        assert_eq!(req.compliance_types(), &[ComplianceType::NonCompliant]);
+        http(json!({"EvaluationResults": [
+            evaluation(rule, "AWS::DynamoDB::Table", &table, MAR_1, "PITR off")
+        ]}))
+    })
+}
+
 fn one_open_violation(rule: &'static str, table: String) -> (Rule, Rule, Client) {
     let rules =
         mock!(Client::describe_compliance_by_config_rule).then_compute_response(move |_| {
             http(json!({"ComplianceByConfigRules": [rule_compliance(rule, "NON_COMPLIANT", 1)]}))
         });
-    let details =
-        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(move |_| {
+    let details = mock!(Client::get_compliance_details_by_config_rule).then_compute_response({
+        let table = table.clone();
+        move |_| {
             http(json!({"EvaluationResults": [
                 evaluation(rule, "AWS::DynamoDB::Table", &table, MAR_1, "PITR off")
             ]}))
-        });
-    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+        }
+    });
+    let by_resource = still_open(rule, table);
+    let config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&rules, &details, &by_resource]
+    );
     (rules, details, config)
 }
 
@@ -516,9 +535,12 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
     assert_eq!(texts(&fx.slack, "payments").len(), 2);
     assert_eq!(pages(), 1);
 
-    // The window has passed and it is still broken: the schedule tells the
-    // team, in its channel, and pages, without any new event.
-    let due = fx.run(&app, &schedule, t0 + time::Duration::hours(7)).await;
+    // The window has passed and it is still broken: the next scheduled run
+    // (a new event, with its own id) tells the team, in its channel, and
+    // pages, without any new compliance event.
+    let mut next = schedule.clone();
+    next["id"] = json!("5c2b7e0a-4f6d-4c1e-9a3b-2d8f1e6c7b90");
+    let due = fx.run(&app, &next, t0 + time::Duration::hours(7)).await;
     due.response.expect("digest posted");
     let applied: Vec<&str> = due
         .report
@@ -634,4 +656,327 @@ async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete(
         .map(|a| a.action.as_str())
         .collect();
     assert_eq!(applied, ["post_digest"]);
+}
+
+/// A held violation whose announcement fails once fails the scheduled run
+/// after the digest went out, so that Lambda retries it; the retry (same
+/// EventBridge event id) announces the held violation but does not post the
+/// digest again: the first post is claimed per event id in the state table.
+#[tokio::test]
+async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_digest_twice() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    let rule = "dynamodb-pitr-enabled";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let (_, _, config) = one_open_violation(rule, table.clone());
+    let app = app(&fx, config);
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        fx.run(&app, &event(rule, t, &table, new, Some(old), when), when)
+            .await
+            .response
+            .expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+
+    // The held announcement (the first request of the run) is refused once.
+    fx.slack.script([toilkit_tests::Reply::Status(404)]);
+    let due = t0 + time::Duration::hours(7);
+    let first = fx.run(&app, &schedule, due).await;
+    assert!(first.response.is_err(), "the held failure fails the run");
+    assert_eq!(texts(&fx.slack, "default").len(), 1, "the digest went out");
+
+    // Lambda retries the failed asynchronous invocation with the same event.
+    let retry = fx
+        .run(&app, &schedule, due + time::Duration::minutes(1))
+        .await;
+    retry
+        .response
+        .expect("the retry announces the held violation");
+    assert_eq!(texts(&fx.slack, "payments").len(), 3);
+    let digests = texts(&fx.slack, "default");
+    assert_eq!(
+        digests.len(),
+        1,
+        "one scheduled run, one digest; the retry posted it again: {digests:#?}"
+    );
+}
+
+/// One rule with many non-compliant resources: the time left is checked
+/// before every result page (and every batch of tag and state reads), not
+/// only between rules, so POST_RESERVE is kept and the INCOMPLETE digest is
+/// posted.
+#[tokio::test]
+async fn a_rule_with_many_result_pages_still_leaves_time_to_post_the_digest() {
+    let fx = Fixture::new().await;
+    const PAGES: usize = 60;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|_| {
+        http(json!({"ComplianceByConfigRules": [
+            rule_compliance("required-tags", "NON_COMPLIANT", 100)
+        ]}))
+    });
+    // 60 pages of 250 ms: 15 s for the one rule.
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(|req| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let page: usize = req
+                .next_token()
+                .map_or(0, |t| t.trim_start_matches("p").parse().unwrap());
+            let mut body = json!({"EvaluationResults": [evaluation(
+                "required-tags",
+                "AWS::EC2::SecurityGroup",
+                &format!("sg-0{page:04}"),
+                MAR_1,
+                "no owner tag"
+            )]});
+            if page + 1 < PAGES {
+                body["NextToken"] = json!(format!("p{}", page + 1));
+            }
+            http(body)
+        });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&rules, &details]);
+    let app = app(&fx, config);
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    let deadline = shared::Deadline::after(
+        config_triage::digest::POST_RESERVE + std::time::Duration::from_secs(2),
+    );
+    let out = config_triage::process(
+        &schedule,
+        &app,
+        &home(),
+        at("2026-03-02T09:00:00Z"),
+        &deadline,
+    )
+    .await;
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(
+        posted.len(),
+        1,
+        "no digest posted ({} result pages read); response {:?}",
+        details.num_calls(),
+        out.response.as_ref().err().map(ToString::to_string)
+    );
+}
+
+/// A listing that always reaches the time limit (a large account, Config
+/// answering slowly) once stopped before the held violations it found, at
+/// the same place every run. Held violations are now read from the state
+/// table and checked per resource before the listing: the first run
+/// announces it.
+#[tokio::test]
+async fn a_held_violation_is_announced_even_when_every_listing_reaches_the_time_limit() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    const RULES: usize = 100;
+    let held_rule = "rule-000";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let rules = mock!(Client::describe_compliance_by_config_rule).then_compute_response(|_| {
+        http(json!({"ComplianceByConfigRules": (0..RULES)
+            .map(|i| rule_compliance(&format!("rule-{i:03}"), "NON_COMPLIANT", 1))
+            .collect::<Vec<_>>()}))
+    });
+    let held_table = table.clone();
+    let details =
+        mock!(Client::get_compliance_details_by_config_rule).then_compute_response(move |req| {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let rule = req.config_rule_name().unwrap();
+            let result = if rule == "rule-000" {
+                evaluation(rule, "AWS::DynamoDB::Table", &held_table, MAR_1, "PITR off")
+            } else {
+                evaluation(
+                    rule,
+                    "AWS::EC2::SecurityGroup",
+                    &format!("sg-0{}", &rule[5..]),
+                    MAR_1,
+                    "22 open to the world",
+                )
+            };
+            http(json!({"EvaluationResults": [result]}))
+        });
+    let by_resource = still_open(held_rule, table.clone());
+    let config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&rules, &details, &by_resource]
+    );
+    let app = app(&fx, config);
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        fx.run(
+            &app,
+            &event(held_rule, t, &table, new, Some(old), when),
+            when,
+        )
+        .await
+        .response
+        .expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+    let mut reasons = Vec::new();
+    for hours in [7, 8, 9] {
+        let deadline = shared::Deadline::after(
+            config_triage::digest::POST_RESERVE + std::time::Duration::from_secs(2),
+        );
+        let out = config_triage::process(
+            &schedule,
+            &app,
+            &home(),
+            t0 + time::Duration::hours(hours),
+            &deadline,
+        )
+        .await;
+        reasons.push(out.report.stop_reason.clone());
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        3,
+        "three scheduled runs found the held violation due and none announced it: {reasons:#?}"
+    );
+}
+
+/// When a resource cannot be looked up, its tag exemptions cannot be
+/// checked: the violation is announced (a notifier in doubt tells), and the
+/// message says plainly why, so nobody mistakes it for an exemption that
+/// failed to apply.
+#[tokio::test]
+async fn a_violation_whose_tags_could_not_be_read_is_announced_saying_so() {
+    let mut fx = Fixture::new().await;
+    fx.set(
+        "EXEMPTIONS",
+        r#"[{"tag": {"key": "data-class", "value": "public"}, "reason": "open data"}]"#,
+    );
+    let lookup = mock!(Client::batch_get_resource_config).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(
+                r#"{"__type":"ValidationException","message":"Rate exceeded for BatchGetResourceConfig."}"#,
+            ),
+        )
+    });
+    let config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&lookup]);
+    let app = app(&fx, config);
+    let now = at("2026-03-02T09:00:00Z");
+    fx.run(
+        &app,
+        &event(
+            "rds-storage-encrypted",
+            "AWS::RDS::DBInstance",
+            "db-ABCDEFGHIJKLMNOP",
+            "NON_COMPLIANT",
+            Some("COMPLIANT"),
+            now,
+        ),
+        now,
+    )
+    .await
+    .response
+    .expect("announced");
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(posted.len(), 1, "{posted:#?}");
+    assert!(
+        posted[0].contains("Tags could not be read")
+            && posted[0].contains("BatchGetResourceConfig")
+            && posted[0].contains("Tag exemptions could not be checked"),
+        "{}",
+        posted[0]
+    );
+}
+
+/// The held-check on its own (`{"action": "announce_held"}`, for a schedule
+/// more frequent than the weekday digest): a held violation is announced as
+/// soon as its window has passed and the check runs, without a digest and
+/// without listing every rule.
+#[tokio::test]
+async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
+    let mut fx = Fixture::new().await;
+    let payments = fx.webhook_secret("payments").await;
+    fx.set(
+        "ROUTES",
+        &json!({"payments": format!("secret:{payments}")}).to_string(),
+    );
+    fx.set("RENOTIFY_HOURS", "6");
+    let rule = "dynamodb-pitr-enabled";
+    let t = "AWS::DynamoDB::Table";
+    let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
+    let (rules, details, config) = one_open_violation(rule, table.clone());
+    let app = app(&fx, config);
+    let t0 = at("2026-03-02T09:00:00Z");
+    for (minutes, new, old) in [
+        (0, "NON_COMPLIANT", "COMPLIANT"),
+        (10, "COMPLIANT", "NON_COMPLIANT"),
+        (20, "NON_COMPLIANT", "COMPLIANT"),
+    ] {
+        let when = t0 + time::Duration::minutes(minutes);
+        fx.run(&app, &event(rule, t, &table, new, Some(old), when), when)
+            .await
+            .response
+            .expect("triaged");
+    }
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "the second break is held"
+    );
+    let check = json!({"action": "announce_held"});
+
+    let early = fx.run(&app, &check, t0 + time::Duration::hours(2)).await;
+    early.response.expect("checked");
+    assert_eq!(
+        texts(&fx.slack, "payments").len(),
+        2,
+        "still within the window"
+    );
+
+    let due = fx
+        .run(
+            &app,
+            &check,
+            t0 + time::Duration::hours(6) + time::Duration::minutes(30),
+        )
+        .await;
+    due.response.expect("announced");
+    let payments_texts = texts(&fx.slack, "payments");
+    assert_eq!(payments_texts.len(), 3, "{:?}", due.report);
+    assert!(payments_texts[2].contains(&table), "{}", payments_texts[2]);
+    assert!(texts(&fx.slack, "default").is_empty(), "no digest");
+    assert_eq!(rules.num_calls() + details.num_calls(), 0, "no listing");
+
+    let again = fx.run(&app, &check, t0 + time::Duration::hours(7)).await;
+    again.response.expect("checked");
+    assert_eq!(texts(&fx.slack, "payments").len(), 3, "announced once");
 }

@@ -856,6 +856,85 @@ async fn the_end_of_a_violation_on_a_deleted_resource_goes_where_its_start_went(
     );
 }
 
+/// The configuration error a setting stops the cold start with.
+fn refused(fx: &Fixture, variable: &str, value: &str) -> String {
+    let mut env = shared::config::Env::from_pairs(
+        fx.env
+            .iter()
+            .cloned()
+            .chain([(variable.to_owned(), value.to_owned())]),
+    );
+    let _ = config_triage::settings::Settings::from_env(&mut env);
+    env.finish().expect_err("refused at cold start").to_string()
+}
+
+/// The route a violation went to is remembered by name. A ROUTES entry
+/// called "default" once took the ends of violations that had been sent to
+/// the default webhook: a channel that never saw their start.
+#[tokio::test]
+async fn a_route_named_default_is_refused_at_cold_start() {
+    let fx = Fixture::new().await;
+    for name in ["default", "Default"] {
+        let text = refused(
+            &fx,
+            "ROUTES",
+            &json!({"payments": "secret:toilkit/slack-payments", name: "secret:toilkit/slack-ops"})
+                .to_string(),
+        );
+        assert!(
+            text.contains("ROUTES: ") && text.contains("reserved for the default webhook"),
+            "{text}"
+        );
+    }
+}
+
+/// A map keeps the last of two equal keys: the first team's webhook was
+/// silently dropped. Any JSON setting with a key written twice is refused.
+#[tokio::test]
+async fn a_key_written_twice_in_a_json_setting_is_refused_naming_the_variable() {
+    let fx = Fixture::new().await;
+    for (variable, value) in [
+        (
+            "ROUTES",
+            r#"{"payments": "/toilkit/slack/payments", "payments": "/toilkit/slack/data"}"#,
+        ),
+        (
+            "EXEMPTIONS",
+            r#"[{"rule": "restricted-ssh", "rule": "*", "reason": "bastion"}]"#,
+        ),
+        (
+            "SEVERITY_RULES",
+            r#"[{"rule": "restricted-ssh", "severity": "critical", "severity": "low"}]"#,
+        ),
+    ] {
+        let text = refused(&fx, variable, value);
+        assert!(
+            text.contains(&format!("{variable}: ")) && text.contains("written twice"),
+            "{text}"
+        );
+    }
+}
+
+/// A generated EXEMPTIONS that fills a field from an unset variable writes
+/// `null`; read as absent, it widened the exemption (any value of the tag,
+/// never expiring, every resource). A null field is refused instead.
+#[tokio::test]
+async fn a_null_in_an_exemption_is_refused_rather_than_widening_it() {
+    let fx = Fixture::new().await;
+    for exemption in [
+        r#"{"tag": {"key": "data-class", "value": null}, "reason": "public assets"}"#,
+        r#"{"rule": "s3-bucket-public-read-prohibited", "expires": null}"#,
+        r#"{"rule": "s3-bucket-public-read-prohibited", "tag": null}"#,
+        r#"{"rule": "s3-bucket-public-read-prohibited", "resource": null}"#,
+    ] {
+        let text = refused(&fx, "EXEMPTIONS", &format!("[{exemption}]"));
+        assert!(
+            text.contains("EXEMPTIONS: ") && text.contains("a field is null"),
+            "{exemption}: {text}"
+        );
+    }
+}
+
 /// A resource's `Name` tag is whatever its owner typed; in Slack it must stay
 /// text, never a mention or a link, wherever it is shown (the header, the
 /// notification text, the section).
