@@ -32,11 +32,21 @@ pub struct Problem {
 }
 
 impl fmt::Display for Problem {
+    /// One line, whatever the parser said: some errors (the regex crate's)
+    /// span several lines, which would break the one-line-per-problem list.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what: Vec<&str> = self
+            .what
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         write!(
             f,
             "{}: {} (example: {})",
-            self.variable, self.what, self.example
+            self.variable,
+            what.join(" "),
+            self.example
         )
     }
 }
@@ -406,6 +416,19 @@ mod tests {
         assert!(
             text.contains("DRY_RUN: \"maybe\" is invalid: expected true or false"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_parser_error_is_one_line_of_the_list() {
+        let mut env = Env::from_pairs([("MATCH_REGEX", "(")]);
+        let _ = env.optional_with("MATCH_REGEX", "(?i)payroll", |_| {
+            Err::<(), _>("regex parse error:\n    (\n    ^\nerror: unclosed group".to_owned())
+        });
+        let text = env.finish().unwrap_err().to_string();
+        assert_eq!(
+            text,
+            "invalid configuration: 1 problem(s)\n  - MATCH_REGEX: \"(\" is invalid: regex parse error: ( ^ error: unclosed group (example: (?i)payroll)"
         );
     }
 

@@ -13,7 +13,9 @@
 //! - [`events`]: optional publishing of reports to an EventBridge bus;
 //! - [`output`]: where a finished report goes (log line, metrics, bus);
 //! - [`pattern`]: the wildcard patterns operators write in configuration;
-//! - [`telemetry`]: logging set-up.
+//! - [`telemetry`]: logging set-up;
+//! - [`runtime`]: the one entry point every `main` calls ([`runtime::serve`]):
+//!   configuration, clients, the init error, serving; and error diagnostics.
 
 pub mod aws;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod metrics;
 pub mod output;
 pub mod pattern;
 pub mod report;
+pub mod runtime;
 pub mod secret;
 pub mod slack;
 pub mod telemetry;

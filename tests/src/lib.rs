@@ -6,6 +6,8 @@
 //!   scripted to answer 429 or 5xx;
 //! - [`lambda`]: runs a function's real binary under cargo-lambda's Runtime
 //!   API emulator and invokes it;
+//! - [`runtime_api`]: a loopback stand-in for the Runtime API's init phase,
+//!   which records the init error a binary reports (cargo-lambda keeps none);
 //! - [`process`]: child processes that never outlive the test;
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
@@ -17,6 +19,7 @@ pub mod elbv2;
 pub mod lambda;
 pub mod moto;
 pub mod process;
+pub mod runtime_api;
 pub mod slack;
 pub mod tables;
 pub mod workspace;

@@ -47,6 +47,29 @@ pub enum TriageError {
     },
 }
 
+impl TriageError {
+    /// The `errorType` Lambda reports for this error: its own kind, which a
+    /// retry policy, an alarm or a person can match on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadEvent(_) => "BadEvent",
+            Self::UnsupportedEvent(_) => "UnsupportedEvent",
+            Self::ExemptionsParameter { .. } => "ExemptionsParameter",
+            Self::State { .. } => "State",
+            Self::Contended { .. } => "Contended",
+            Self::Webhook { .. } => "Webhook",
+            Self::Slack { .. } => "SlackDeliveryFailed",
+            Self::Sns { .. } => "Sns",
+            Self::Config { .. } => "Config",
+        }
+    }
+}
+
+impl From<TriageError> for lambda_runtime::Diagnostic {
+    fn from(error: TriageError) -> Self {
+        shared::runtime::diagnostic(error.kind(), &error)
+    }
+}
 /// The full error chain of an SDK error, as one line.
 pub fn sdk_message<E: std::error::Error>(error: E) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(error).to_string()

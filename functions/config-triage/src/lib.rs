@@ -25,7 +25,7 @@ pub mod state;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_types::SdkConfig;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::input::{EventKind, classify};
@@ -105,7 +105,7 @@ pub struct Outcome {
 }
 
 /// The Lambda handler.
-pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error> {
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, TriageError> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
     let home = Home {
         account: account_of(&event.context.invoked_function_arn).unwrap_or_default(),
@@ -120,7 +120,7 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error
     )
     .await;
     app.output.emit(&outcome.report).await;
-    outcome.response.map_err(Error::from)
+    outcome.response
 }
 
 /// The account id in a Lambda function ARN.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 use toilkit_tests::LambdaEmulator;
+use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_config-triage"))
@@ -77,21 +78,43 @@ async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
     );
 }
 
+#[test]
+fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
+    // Init reads no AWS, so no emulator is needed: only the Runtime API.
+    let env: Vec<(String, String)> = [("RENOTIFY_HOURS", "often")]
+        .into_iter()
+        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let run = run_init(
+        Path::new(env!("CARGO_BIN_EXE_config-triage")),
+        &env,
+        INIT_TIMEOUT,
+    );
+    let message = run.expect_invalid_configuration();
+    // What the operator reads in the log, and what the invocation answers.
+    assert_readme_form(&run.stderr, &["STATE_TABLE", "RENOTIFY_HOURS"]);
+    assert_readme_form(&message, &["STATE_TABLE", "RENOTIFY_HOURS"]);
+    assert_eq!(message.trim(), run.stderr.trim());
+}
+
+/// A failed invocation says what failed in its `errorType`, which is what
+/// Lambda's metrics, a dead-letter record and a person see first.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_bad_configuration_stops_the_function_at_init_naming_every_problem() {
+async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
     let fx = Fixture::new().await;
     let mut env = fx.moto.env();
-    env.push(("RENOTIFY_HOURS".into(), "often".into()));
+    env.extend(fx.env.iter().cloned());
+    fx.slack
+        .script(std::iter::repeat_n(toilkit_tests::Reply::Status(500), 50));
     let mut lambda = LambdaEmulator::start(binary(), &env);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while lambda.function_running() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!lambda.function_running(), "init must fail");
-    let log = lambda.log();
-    for variable in ["STATE_TABLE", "RENOTIFY_HOURS", "SLACK_WEBHOOK_SECRET_ARN"] {
-        assert!(log.contains(variable), "{variable} not named in:\n{log}");
-    }
+    let sample: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
+        "config-compliance-change.json",
+    ))
+    .unwrap();
+    let error = lambda.invoke(&sample).expect_error();
+    assert!(error.contains("SlackDeliveryFailed"), "{error}");
+    assert!(error.contains("HTTP 500"), "the cause is kept: {error}");
+    assert!(!error.contains("alloc::boxed::Box"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

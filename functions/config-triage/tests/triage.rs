@@ -934,3 +934,44 @@ async fn a_null_in_an_exemption_is_refused_rather_than_widening_it() {
         );
     }
 }
+
+/// A resource's `Name` tag is whatever its owner typed; in Slack it must stay
+/// text, never a mention or a link, wherever it is shown (the header, the
+/// notification text, the section).
+#[tokio::test]
+async fn a_hostile_name_tag_reaches_slack_escaped_everywhere() {
+    let fx = Fixture::new().await;
+    let app = fx.app();
+    let t0 = at("2026-03-02T09:00:00Z");
+    let hostile = "<!channel> <https://evil.example|click here>";
+    let table = fx.tagged_table("hostile", &[("Name", hostile)]).await;
+    let first = event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        &table,
+        "NON_COMPLIANT",
+        Some("COMPLIANT"),
+        t0,
+    );
+    fx.run(&app, &first, t0).await.response.expect("delivered");
+    let delivered = fx.slack.delivered_to("default");
+    assert_eq!(delivered.len(), 1);
+    let body = &delivered[0];
+    let mut texts = vec![body["text"].as_str().unwrap().to_owned()];
+    for block in body["blocks"].as_array().unwrap() {
+        if let Some(text) = block["text"]["text"].as_str() {
+            texts.push(text.to_owned());
+        }
+    }
+    assert!(texts.len() >= 3, "{body}");
+    for text in &texts {
+        assert!(
+            text.contains("&lt;!channel&gt; &lt;https://evil.example|click here&gt;"),
+            "the Name tag is not shown escaped in {text:?}"
+        );
+        assert!(
+            !text.contains("<!channel>") && !text.contains("<https://evil"),
+            "raw markup from a tag reached Slack: {text:?}"
+        );
+    }
+}

@@ -46,3 +46,22 @@ impl Error {
         }
     }
 }
+
+impl Error {
+    /// The `errorType` Lambda reports for this error: its own kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "InvalidConfiguration",
+            Self::Event(_) => "UnrecognisedEvent",
+            Self::Aws { .. } => "Aws",
+            Self::NewGroup { .. } => "NewGroup",
+            Self::Deadline { .. } => "Deadline",
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        shared::runtime::diagnostic(error.kind(), &error)
+    }
+}

@@ -3,9 +3,9 @@
 //! that must stop the function at init.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
 use toilkit_tests::{LambdaEmulator, Moto};
 
 /// A region of the shared emulator that no other test sweeps.
@@ -113,28 +113,37 @@ async fn the_binary_sweeps_on_schedule_and_acts_on_a_new_log_group() {
     assert!(bad.contains("unknown field"), "{bad}");
 }
 
+#[test]
+fn an_invalid_retention_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
+    // Init reads no AWS, so no emulator is needed: only the Runtime API.
+    let env: Vec<(String, String)> = [("RETENTION_DAYS", "31"), ("MAX_API_RPS", "fast")]
+        .into_iter()
+        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let run = run_init(
+        Path::new(env!("CARGO_BIN_EXE_log-retention")),
+        &env,
+        INIT_TIMEOUT,
+    );
+    let message = run.expect_invalid_configuration();
+    // What the operator reads in the log, and what the invocation answers.
+    assert_readme_form(&run.stderr, &["RETENTION_DAYS", "MAX_API_RPS"]);
+    assert_readme_form(&message, &["RETENTION_DAYS", "MAX_API_RPS"]);
+    assert_eq!(message.trim(), run.stderr.trim());
+}
+
+/// A failed invocation says what failed in its `errorType`.
 #[tokio::test]
-async fn an_invalid_retention_stops_the_function_at_init_with_a_clear_message() {
+async fn an_unrecognised_event_fails_the_invocation_with_its_own_error_type() {
     let moto = Moto::shared();
     let mut lambda = LambdaEmulator::start(
         Path::new(env!("CARGO_BIN_EXE_log-retention")),
-        &env(moto, &[("RETENTION_DAYS", "31"), ("MAX_API_RPS", "fast")]),
+        &env(moto, &[("RETENTION_DAYS", "14")]),
     );
-    let started = Instant::now();
-    while lambda.function_running() && started.elapsed() < Duration::from_secs(20) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!lambda.function_running(), "init must fail");
-    let log = lambda.log();
-    assert!(
-        log.contains(
-            "RETENTION_DAYS: \\\"31\\\" is invalid: 31 is not a CloudWatch Logs retention"
-        ) || log
-            .contains("RETENTION_DAYS: \"31\" is invalid: 31 is not a CloudWatch Logs retention"),
-        "{log}"
-    );
-    assert!(
-        log.contains("MAX_API_RPS"),
-        "every problem is reported: {log}"
-    );
+    let error = lambda
+        .invoke(&serde_json::json!({"dryrun": true}))
+        .expect_error();
+    assert!(error.contains("Error: UnrecognisedEvent"), "{error}");
+    assert!(error.contains("unknown field"), "{error}");
+    assert!(!error.contains("alloc::boxed::Box"), "{error}");
 }

@@ -146,10 +146,7 @@ fn is_throttling(code: &str) -> bool {
 
 impl From<Error> for Diagnostic {
     fn from(error: Error) -> Self {
-        Diagnostic {
-            error_type: error.kind().to_owned(),
-            error_message: error.to_string(),
-        }
+        shared::runtime::diagnostic(error.kind(), &error)
     }
 }
 

@@ -8,6 +8,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use common::*;
 use serde_json::json;
 use toilkit_tests::elbv2::snapshot;
+use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
 use toilkit_tests::{LambdaEmulator, Moto};
 
 #[tokio::test]
@@ -78,4 +79,23 @@ async fn the_binary_switches_a_listener_on_and_back_exactly() {
         !log.contains("e2e-secret-value"),
         "the bypass secret reached the log:\n{log}"
     );
+}
+
+#[test]
+fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
+    // Init reads no AWS, so no emulator is needed: only the Runtime API.
+    let env: Vec<(String, String)> = [("DRY_RUN", "perhaps")]
+        .into_iter()
+        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let run = run_init(
+        Path::new(env!("CARGO_BIN_EXE_maintenance-switch")),
+        &env,
+        INIT_TIMEOUT,
+    );
+    let message = run.expect_invalid_configuration();
+    // What the operator reads in the log, and what the invocation answers.
+    assert_readme_form(&run.stderr, &["DRY_RUN"]);
+    assert_readme_form(&message, &["DRY_RUN"]);
+    assert_eq!(message.trim(), run.stderr.trim());
 }

@@ -87,3 +87,39 @@ async fn window_events_reach_slack_and_failures_fail_the_invocation() {
         r.skipped
     );
 }
+
+/// The failure a state machine caught carries text from elsewhere (an error
+/// message quoting a listener or a rule); in Slack it stays text.
+#[tokio::test]
+async fn a_hostile_failure_cause_reaches_slack_escaped() {
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config().await;
+    let slack = SlackReceiver::start();
+    let secret = slack
+        .store_webhook_secret(&sdk, &moto.unique("slack-webhook"), "ops")
+        .await;
+    let mut app = app(&sdk, None);
+    app.config.slack_webhook = Some(SecretRef::SecretsManager(secret));
+    let window = json!({"window_id": "release-10",
+        "listener_arns": ["arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1/2"],
+        "start_at": "2031-01-01T00:00:00Z", "end_at": "2031-01-01T01:00:00Z"});
+    handle(
+        event(json!({"action": "notify", "event": "disable_failed", "window": window,
+                     "error": {"Error": "DisableFailed",
+                               "Cause": "rule <!channel> <https://evil.example|click here> is in the way"}})),
+        &app,
+    )
+    .await
+    .expect("notify");
+    let delivered = slack.delivered_to("ops");
+    assert_eq!(delivered.len(), 1);
+    let body = delivered[0].to_string();
+    assert!(
+        body.contains("&lt;!channel&gt; &lt;https://evil.example|click here&gt;"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("<!channel>") && !body.contains("<https://evil"),
+        "{body}"
+    );
+}

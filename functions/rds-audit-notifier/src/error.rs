@@ -34,6 +34,24 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The `errorType` Lambda reports for this error: its own kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UnexpectedEvent(_) => "UnexpectedEvent",
+            Self::Decode(_) => "Decode",
+            Self::Webhook(_) => "Webhook",
+            Self::NoWebhook => "NoWebhook",
+            Self::Delivery { .. } => "SlackDeliveryFailed",
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        shared::runtime::diagnostic(error.kind(), &error)
+    }
+}
 /// A failed call to the idempotency table. It never fails the invocation:
 /// without the record a retry may post a part twice, which beats losing it.
 #[derive(Debug, thiserror::Error)]

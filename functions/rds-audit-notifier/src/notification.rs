@@ -87,7 +87,7 @@ pub fn deliveries(source: &Source, alerts: &[Alert]) -> Vec<Delivery> {
         let mut next = 0;
         for (n, message) in messages.into_iter().enumerate() {
             // Each part holds a header, the context line, then its sections.
-            let sections = message.blocks.len().saturating_sub(2);
+            let sections = message.blocks().len().saturating_sub(2);
             let shown = &findings[next..(next + sections).min(findings.len())];
             next += sections;
             let mut event_ids: Vec<&str> = shown

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use common::{Fixture, subscription};
 use toilkit_tests::lambda::Invocation;
+use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
 use toilkit_tests::{LambdaEmulator, Moto};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rds-audit-notifier");
@@ -88,24 +89,81 @@ async fn the_binary_posts_redacted_alerts_once() {
     );
 }
 
+#[test]
+fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
+    // Init reads no AWS, so no emulator is needed: only the Runtime API.
+    let env: Vec<(String, String)> = [("ALERT_ON", "ddl,everything"), ("MATCH_REGEX", "(")]
+        .into_iter()
+        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let run = run_init(Path::new(BINARY), &env, INIT_TIMEOUT);
+    let message = run.expect_invalid_configuration();
+    // What the operator reads in the log, and what the invocation answers.
+    assert_readme_form(&run.stderr, &["ALERT_ON", "MATCH_REGEX"]);
+    assert_readme_form(&message, &["ALERT_ON", "MATCH_REGEX"]);
+    assert_eq!(message.trim(), run.stderr.trim());
+}
+
+/// A user name and SQL text come from whoever connects to the database; in
+/// Slack they stay text, never a mention or a link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_configuration_stops_the_binary_with_every_problem_named() {
+async fn hostile_user_names_and_sql_reach_slack_escaped() {
+    let mut f = Fixture::new().await;
+    f.idempotency_table().await;
     let mut env = Moto::shared().env();
-    env.push(("ALERT_ON".into(), "ddl,everything".into()));
-    env.push(("MATCH_REGEX".into(), "(".into()));
-    let (running, log) = tokio::task::spawn_blocking(move || {
+    env.extend(f.env.clone());
+    let event = subscription(
+        "/aws/rds/instance/orders-db/audit",
+        &[
+            "20231114 22:14:02,ip-10-0-1-23,<!channel>,198.51.100.23,3052,0,FAILED_CONNECT,,,1045",
+            "20231114 22:14:05,ip-10-0-1-23,admin,10.0.2.15,3051,152314,QUERY,appdb,'DROP TABLE `<https://evil.example|click here>`',0",
+        ],
+    );
+    let response = tokio::task::spawn_blocking(move || {
         let mut lambda = LambdaEmulator::start(Path::new(BINARY), &env);
-        // No invocation: nothing would poll for it once init has failed.
-        let started = std::time::Instant::now();
-        while lambda.function_running() && started.elapsed() < std::time::Duration::from_secs(30) {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        (lambda.function_running(), lambda.log())
+        lambda.invoke(&event)
     })
     .await
     .unwrap();
-    assert!(!running, "init must fail");
-    for name in ["ALERT_ON", "MATCH_REGEX", "SLACK_WEBHOOK_SECRET_ARN"] {
-        assert!(log.contains(name), "{name} not named in: {log}");
-    }
+    let report = response.expect_response();
+    assert_eq!(report["counters"]["alerts"], 2, "{report}");
+    let delivered = f.delivered_texts();
+    assert_eq!(delivered.len(), 1);
+    let text = &delivered[0];
+    assert!(text.contains("&lt;!channel&gt;"), "{text}");
+    assert!(
+        text.contains("&lt;https://evil.example|click here&gt;"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<https://evil"),
+        "raw markup reached Slack: {text}"
+    );
+}
+
+/// A failed invocation says what failed in its `errorType`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
+    let mut f = Fixture::new().await;
+    f.idempotency_table().await;
+    f.slack
+        .script(std::iter::repeat_n(toilkit_tests::Reply::Status(500), 50));
+    let mut env = Moto::shared().env();
+    env.extend(f.env.clone());
+    let event = subscription(
+        "/aws/rds/instance/orders-db/audit",
+        &[
+            "20231114 22:13:26,ip-10-0-1-23,admin,10.0.2.15,3051,152313,QUERY,appdb,'DROP TABLE staging_orders',0",
+        ],
+    );
+    let response = tokio::task::spawn_blocking(move || {
+        let mut lambda = LambdaEmulator::start(Path::new(BINARY), &env);
+        lambda.invoke(&event)
+    })
+    .await
+    .unwrap();
+    let error = response.expect_error();
+    assert!(error.contains("SlackDeliveryFailed"), "{error}");
+    assert!(error.contains("HTTP 500"), "the cause is kept: {error}");
+    assert!(!error.contains("alloc::boxed::Box"), "{error}");
 }

@@ -43,3 +43,25 @@ impl BlockerError {
         }
     }
 }
+
+impl BlockerError {
+    /// The `errorType` Lambda reports for this error: its own kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UnsupportedEvent(_) => "UnsupportedEvent",
+            Self::Subscription(_) => "Subscription",
+            Self::ReadObject { .. } => "ReadObject",
+            Self::OutOfTime { .. } => "OutOfTime",
+            Self::Ledger { .. } => "Ledger",
+            Self::IpSet { .. } => "IpSet",
+            Self::Slack(_) => "SlackDeliveryFailed",
+            Self::Incomplete { .. } => "Incomplete",
+        }
+    }
+}
+
+impl From<BlockerError> for lambda_runtime::Diagnostic {
+    fn from(error: BlockerError) -> Self {
+        shared::runtime::diagnostic(error.kind(), &error)
+    }
+}

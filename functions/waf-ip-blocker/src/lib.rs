@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_types::SdkConfig;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::output::Output;
@@ -117,7 +117,7 @@ const NOTIFY: &str = "notify";
 /// The Lambda handler: runs, emits the report once, and fails the
 /// invocation when work is left undone (so Lambda retries: a delivery
 /// already counted is not counted again, only reconciled).
-pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, BlockerError> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
     let report = run(event.payload, app, &deadline, now()).await?;
     app.output.emit(&report).await;
@@ -129,8 +129,7 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         return Err(BlockerError::Incomplete {
             failed: 1 + undone.count() as u64,
             first: format!("{} {}: {}", first.action, first.target, first.error),
-        }
-        .into());
+        });
     }
     Ok(report)
 }

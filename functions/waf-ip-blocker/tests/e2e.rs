@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 use toilkit_tests::lambda::Invocation;
+use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
 use toilkit_tests::{LambdaEmulator, Moto};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,27 +50,85 @@ async fn the_binary_blocks_a_flood_from_an_s3_event() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_configuration_stops_the_binary_with_every_problem_named() {
+#[test]
+fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
+    // Init reads no AWS, so no emulator is needed: only the Runtime API.
+    let env: Vec<(String, String)> = [("THRESHOLD", "many")]
+        .into_iter()
+        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let run = run_init(
+        Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")),
+        &env,
+        INIT_TIMEOUT,
+    );
+    let message = run.expect_invalid_configuration();
+    // What the operator reads in the log, and what the invocation answers.
+    assert_readme_form(&run.stderr, &["LEDGER_TABLE", "IPSET_V4_ARN", "THRESHOLD"]);
+    assert_readme_form(&message, &["LEDGER_TABLE", "IPSET_V4_ARN", "THRESHOLD"]);
+    assert_eq!(message.trim(), run.stderr.trim());
+}
+
+/// Runs the binary once on a flood in `key`, posting to `slack`'s "waf"
+/// channel; returns the invocation.
+async fn flood_with_slack(key: &str, slack: &toilkit_tests::SlackReceiver) -> Invocation {
+    let fx = Fixture::new().await;
+    let ts = window_ms(300);
+    fx.put_log(key, &flood(ts, "203.0.113.77", 40), true).await;
+    let secret = slack
+        .store_webhook_secret(&fx.sdk, &Moto::shared().unique("waf-slack"), "waf")
+        .await;
     let mut env = Moto::shared().env();
-    env.push(("THRESHOLD".into(), "many".into()));
-    let (running, log) = tokio::task::spawn_blocking(move || {
-        let mut lambda = LambdaEmulator::start(
-            std::path::Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")),
-            &env,
-        );
-        // Init fails before the first poll of the Runtime API, so the
-        // process ends on its own; an invocation would wait for it forever.
-        let started = std::time::Instant::now();
-        while lambda.function_running() && started.elapsed() < std::time::Duration::from_secs(30) {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        (lambda.function_running(), lambda.log())
+    env.extend(fx.env(&[
+        ("THRESHOLD", "40"),
+        ("SLACK_WEBHOOK_SECRET_ARN", secret.as_str()),
+    ]));
+    let event = fx.notification(key);
+    tokio::task::spawn_blocking(move || {
+        let mut lambda =
+            LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
+        lambda.invoke(&event)
     })
     .await
-    .unwrap();
-    assert!(!running, "init must fail");
-    for name in ["LEDGER_TABLE", "IPSET_V4_ARN", "THRESHOLD"] {
-        assert!(log.contains(name), "{name} not named in: {log}");
-    }
+    .unwrap()
+}
+
+/// Where a block was seen (an S3 key, which any writer of the log bucket
+/// chooses) is shown in Slack as text, never as a mention or a link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_object_key_reaches_slack_escaped() {
+    let slack = toilkit_tests::SlackReceiver::start();
+    let key = "AWSLogs/<!channel>/<https://evil.example|click here>.log.gz";
+    let report = flood_with_slack(key, &slack).await.expect_response();
+    assert_eq!(report["counters"]["slack_messages"], 1, "{report}");
+    let delivered = slack.delivered_to("waf");
+    assert_eq!(delivered.len(), 1);
+    let text = delivered[0].to_string();
+    assert!(
+        text.contains("&lt;!channel&gt;/&lt;https://evil.example|click here&gt;"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<https://evil"),
+        "raw markup reached Slack: {text}"
+    );
+}
+
+/// A failed invocation says what failed in its `errorType`, not the Rust
+/// type of a boxed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_event_fails_the_invocation_with_its_own_error_type() {
+    let fx = Fixture::new().await;
+    let mut env = Moto::shared().env();
+    env.extend(fx.env(&[]));
+    let error = tokio::task::spawn_blocking(move || {
+        let mut lambda =
+            LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
+        lambda.invoke(&serde_json::json!({"hello": "world"}))
+    })
+    .await
+    .unwrap()
+    .expect_error();
+    assert!(error.contains("Error: UnsupportedEvent"), "{error}");
+    assert!(!error.contains("alloc::boxed::Box"), "{error}");
 }

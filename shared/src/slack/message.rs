@@ -23,12 +23,26 @@ pub struct Finding {
     pub body: Option<String>,
 }
 
-/// One webhook message.
+/// One webhook message. Its fields are private: a message is only made by
+/// [`build_messages`], which escapes every piece of outside text, so a
+/// function cannot put raw markup (`<!channel>`, `<https://evil|click>`) in
+/// front of people by forgetting to escape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
-    /// The notification text Slack shows where blocks cannot be shown.
-    pub text: String,
-    pub blocks: Vec<Block>,
+    /// The notification text Slack shows where blocks cannot be shown (push
+    /// notifications, the channel list); Slack parses it as mrkdwn.
+    text: String,
+    blocks: Vec<Block>,
+}
+
+impl Message {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,11 +54,20 @@ pub enum Block {
     Divider,
 }
 
+/// A Block Kit text object. It can only be made from escaped text (see
+/// [`Text::plain`]) or by the builder's own formatting around escaped text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Text {
-    PlainText { text: String },
-    Mrkdwn { text: String },
+pub struct Text {
+    #[serde(rename = "type")]
+    kind: TextKind,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum TextKind {
+    PlainText,
+    Mrkdwn,
 }
 
 impl Block {
@@ -58,10 +81,34 @@ impl Block {
 }
 
 impl Text {
-    fn chars(&self) -> usize {
-        match self {
-            Text::PlainText { text } | Text::Mrkdwn { text } => text.chars().count(),
+    /// Outside text shown as it is, escaped and cut to `max` characters.
+    pub fn plain(outside: &str, max: usize) -> Self {
+        Self {
+            kind: TextKind::PlainText,
+            text: truncate(&escape(outside), max),
         }
+    }
+
+    /// Outside text in a mrkdwn object: escaped, so it formats nothing but
+    /// `*bold*`-style emphasis, and links and mentions stay text.
+    pub fn mrkdwn(outside: &str, max: usize) -> Self {
+        Self::markup(escape(outside), max)
+    }
+
+    /// mrkdwn the builder composed from escaped parts.
+    fn markup(escaped: String, max: usize) -> Self {
+        Self {
+            kind: TextKind::Mrkdwn,
+            text: truncate(&escaped, max),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn chars(&self) -> usize {
+        self.text.chars().count()
     }
 }
 
@@ -118,20 +165,17 @@ pub fn build_messages(title: &str, summary: Option<&str>, findings: &[Finding]) 
                 title.to_owned()
             };
             let mut blocks = vec![Block::Header {
-                text: Text::PlainText {
-                    text: truncate(&heading, MAX_HEADER_CHARS),
-                },
+                text: Text::plain(&heading, MAX_HEADER_CHARS),
             }];
             if let Some(summary) = summary {
                 blocks.push(Block::Context {
-                    elements: vec![Text::Mrkdwn {
-                        text: truncate(&escape(summary), MAX_SECTION_CHARS),
-                    }],
+                    elements: vec![Text::mrkdwn(summary, MAX_SECTION_CHARS)],
                 });
             }
             blocks.extend(sections);
             Message {
-                text: truncate(&heading, MAX_HEADER_CHARS),
+                // Slack parses this as mrkdwn: a mention here would notify.
+                text: truncate(&escape(&heading), MAX_HEADER_CHARS),
                 blocks,
             }
         })
@@ -150,9 +194,7 @@ fn finding_section(finding: &Finding) -> Block {
         text.push_str(&format!("\n```{}```", truncate(&body, room)));
     }
     Block::Section {
-        text: Text::Mrkdwn {
-            text: truncate(&text, MAX_SECTION_CHARS),
-        },
+        text: Text::markup(text, MAX_SECTION_CHARS),
     }
 }
 
@@ -214,5 +256,43 @@ mod tests {
         assert!(json.contains("a &lt; b '''"));
         assert!(json.contains("\"type\":\"section\""));
         assert!(json.contains("\"type\":\"mrkdwn\""));
+    }
+
+    #[test]
+    fn outside_text_is_escaped_in_the_header_the_notification_and_the_context() {
+        let hostile = "<!channel> <https://evil.example|click here> & co";
+        let messages = build_messages(
+            &format!("Violation on {hostile}"),
+            Some(hostile),
+            &[Finding {
+                title: hostile.into(),
+                fields: vec![(hostile.into(), hostile.into())],
+                body: Some(hostile.into()),
+            }],
+        );
+        let json = serde_json::to_value(&messages[0]).unwrap();
+        let texts: Vec<&str> = std::iter::once(messages[0].text())
+            .chain(messages[0].blocks().iter().flat_map(|b| match b {
+                Block::Header { text } | Block::Section { text } => vec![text.as_str()],
+                Block::Context { elements } => elements.iter().map(Text::as_str).collect(),
+                Block::Divider => vec![],
+            }))
+            .collect();
+        assert_eq!(texts.len(), 4, "{json}");
+        for text in texts {
+            assert!(!text.contains('<') && !text.contains('>'), "{text}");
+            assert!(text.contains("&lt;!channel&gt;"), "{text}");
+            assert!(text.contains("&amp; co"), "{text}");
+        }
+        assert_eq!(json["blocks"][0]["type"], "header");
+        assert_eq!(json["blocks"][0]["text"]["type"], "plain_text");
+        assert_eq!(json["blocks"][1]["elements"][0]["type"], "mrkdwn");
+        // The builder's own formatting still works.
+        assert!(
+            json["blocks"][2]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("*&lt;!channel&gt;")
+        );
     }
 }
