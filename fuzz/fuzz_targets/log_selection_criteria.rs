@@ -10,7 +10,9 @@ use log_retention::plan::{AccountPolicy, quoted};
 
 fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);
-    let (criteria, group) = text.split_once('\n').unwrap_or((&text, "/aws/lambda/f"));
+    let (criteria, group) = text
+        .split_once('\n')
+        .unwrap_or((text.as_ref(), "/aws/lambda/f"));
     let found = quoted(criteria);
     assert!(found.iter().all(|s| !s.is_empty()));
     let policy = AccountPolicy {
