@@ -244,7 +244,6 @@ async fn throttled_calls_are_retried_and_the_other_groups_complete() {
 
 /// Long before any 30-day window of today.
 const LONG_AGO: i64 = 1_700_000_000_000;
-const DENIED: &str = r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/toilkit-log-retention/fn is not authorized to perform: logs:DescribeAccountPolicies"}"#;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -481,52 +480,61 @@ async fn a_group_that_may_be_in_use_or_would_lose_an_attachment_is_kept_and_the_
 
 #[tokio::test]
 async fn unreadable_attachments_keep_every_candidate_and_the_report_names_the_denial() {
-    let list = listing(vec![
-        wire_group("/stale/a", json!({})),
-        wire_group("/stale/b", json!({})),
-    ]);
-    let denied = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
-        .then_http_response(|| {
-            let body: serde_json::Value = serde_json::from_str(DENIED).unwrap();
-            faults::error(
-                400,
-                "AccessDeniedException",
-                body["message"].as_str().unwrap(),
-            )
-        });
-    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
-        .then_http_response(|| faults::ok(json!({})));
-    let quiet = quiet_everywhere();
-    let mut rules: Vec<&Rule> = vec![&list, &denied, &delete];
-    rules.extend(quiet.iter());
-    let tags = no_tags();
+    let denial = |operation: &str| {
+        let message = format!(
+            "User: arn:aws:sts::123456789012:assumed-role/toilkit-log-retention/fn is not authorized to perform: logs:{operation}"
+        );
+        move || faults::error(400, "AccessDeniedException", &message)
+    };
+    let account_policies = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .then_http_response(denial("DescribeAccountPolicies"));
+    let metric_filters = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_http_response(denial("DescribeMetricFilters"));
+    let streams = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams)
+        .then_http_response(denial("DescribeLogStreams"));
+    for (denied, operation) in [
+        (&account_policies, "DescribeAccountPolicies"),
+        (&metric_filters, "DescribeMetricFilters"),
+        (&streams, "DescribeLogStreams"),
+    ] {
+        let list = listing(vec![
+            wire_group("/stale/a", json!({})),
+            wire_group("/stale/b", json!({})),
+        ]);
+        let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+            .then_http_response(|| faults::ok(json!({})));
+        let quiet = quiet_everywhere();
+        let mut rules: Vec<&Rule> = vec![&list, denied, &delete];
+        rules.extend(quiet.iter());
+        let tags = no_tags();
 
-    let report = invoke(
-        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
-        &json!({}),
-        &rules,
-        &[&tags],
-    )
-    .await
-    .unwrap();
+        let report = invoke(
+            &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+            &json!({}),
+            &rules,
+            &[&tags],
+        )
+        .await
+        .unwrap();
 
-    assert_eq!(
-        delete.num_calls(),
-        0,
-        "nothing deleted: {:?}",
-        report.applied
-    );
-    assert_eq!(report.counter("groups_deleted"), 0);
-    let mut failed: Vec<&str> = report.failed.iter().map(|f| f.target.as_str()).collect();
-    failed.sort();
-    assert_eq!(failed, ["/stale/a", "/stale/b"], "{:?}", report.failed);
-    for f in &report.failed {
-        assert!(f.error.contains("AccessDeniedException"), "{}", f.error);
-        assert!(f.error.contains("DescribeAccountPolicies"), "{}", f.error);
+        assert_eq!(
+            delete.num_calls(),
+            0,
+            "{operation} denied, nothing deleted: {:?}",
+            report.applied
+        );
+        assert_eq!(report.counter("groups_deleted"), 0);
+        let mut failed: Vec<&str> = report.failed.iter().map(|f| f.target.as_str()).collect();
+        failed.sort();
+        assert_eq!(failed, ["/stale/a", "/stale/b"], "{:?}", report.failed);
+        for f in &report.failed {
+            assert!(f.error.contains("AccessDeniedException"), "{}", f.error);
+            assert!(f.error.contains(operation), "{}", f.error);
+        }
+        // The retention is still enforced: keeping a group is not a reason
+        // to leave it without one.
+        assert_eq!(report.counter("groups_changed"), 2);
     }
-    // The retention is still enforced: keeping a group is not a reason to
-    // leave it without one.
-    assert_eq!(report.counter("groups_changed"), 2);
 }
 
 fn create_event(tags: Option<serde_json::Value>) -> serde_json::Value {
