@@ -11,7 +11,7 @@ mod faults;
 
 use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
 use aws_sdk_cloudwatchlogs::operation::put_retention_policy::PutRetentionPolicyOutput;
-use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_cloudwatchlogs::types::{LogGroup, PolicyType};
 use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use faults::fast_retry;
@@ -55,6 +55,20 @@ fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
 async fn sweep(logs_rules: &[&Rule]) -> shared::report::Report {
     let tags = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
         .then_output(|| GetResourcesOutput::builder().build());
+    invoke(&[], &json!({}), logs_rules, &[&tags])
+        .await
+        .expect("a sweep always ends in a report")
+}
+
+/// One invocation with `payload`, configured by `RETENTION_DAYS=30` and
+/// `vars`, in region us-east-1, whose CloudWatch Logs and tagging calls are
+/// answered by the rules.
+async fn invoke(
+    vars: &[(&str, &str)],
+    payload: &serde_json::Value,
+    logs_rules: &[&Rule],
+    tag_rules: &[&Rule],
+) -> Result<shared::report::Report, log_retention::Error> {
     let sdk = faults::sdk_config().await;
     let calls = CallCounter::default();
     let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
@@ -65,14 +79,16 @@ async fn sweep(logs_rules: &[&Rule]) -> shared::report::Report {
         .build();
     let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
         .http_client(create_mock_http_client())
-        .interceptor(interceptor(&[&tags]))
+        .interceptor(interceptor(tag_rules))
         .interceptor(calls.clone())
         .build();
     let s3 = aws_sdk_s3::config::Builder::from(&sdk)
         .http_client(create_mock_http_client())
         .build();
+    let mut pairs = vec![("RETENTION_DAYS", "30"), ("MAX_API_RPS", "1000")];
+    pairs.extend_from_slice(vars);
     let app = App::from_parts(
-        Config::from_pairs([("RETENTION_DAYS", "30"), ("MAX_API_RPS", "1000")]).unwrap(),
+        Config::from_pairs(pairs).unwrap(),
         vec![RegionClients {
             region: "us-east-1".into(),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
@@ -82,9 +98,7 @@ async fn sweep(logs_rules: &[&Rule]) -> shared::report::Report {
         Output::default(),
         calls,
     );
-    log_retention::run(&json!({}), &app, Deadline::unbounded())
-        .await
-        .expect("a sweep always ends in a report")
+    log_retention::run(payload, &app, Deadline::unbounded()).await
 }
 
 /// A sweep of one region whose second listing page first meets `failures`
@@ -219,4 +233,352 @@ async fn throttled_calls_are_retried_and_the_other_groups_complete() {
         report.counter("api_calls.PutRetentionPolicy"),
         OTHERS as u64 + 3 + u64::from(shared::aws::MAX_ATTEMPTS)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Deletion fails closed: a group that is, or may be, in use is kept, and an
+// attachment that deleting it would lose keeps it too. Answered in the wire
+// format (what moto does not model: log classes, data protection, the lag of
+// stream timestamps, account-level policies).
+// ---------------------------------------------------------------------------
+
+/// Long before any 30-day window of today.
+const LONG_AGO: i64 = 1_700_000_000_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A DescribeLogGroups entry as the service sends it: empty and created long
+/// ago, with `extra` fields added or replaced (`null` removes one).
+fn wire_group(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut g = json!({
+        "logGroupName": name,
+        "arn": format!("arn:aws:logs:us-east-1:123456789012:log-group:{name}:*"),
+        "logGroupArn": format!("arn:aws:logs:us-east-1:123456789012:log-group:{name}"),
+        "creationTime": LONG_AGO,
+        "storedBytes": 0,
+        "metricFilterCount": 0,
+        "logGroupClass": "STANDARD"
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            g.as_object_mut().unwrap().remove(k);
+        } else {
+            g[k] = v.clone();
+        }
+    }
+    g
+}
+
+fn listing(groups: Vec<serde_json::Value>) -> Rule {
+    let body = json!({ "logGroups": groups });
+    mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .then_http_response(move || faults::ok(body.clone()))
+}
+
+/// Rules that find nothing attached and one stream quiet since long ago,
+/// for every group; add more specific rules before them.
+fn quiet_everywhere() -> Vec<Rule> {
+    vec![
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_subscription_filters)
+            .then_http_response(|| faults::ok(json!({"subscriptionFilters": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+            .then_http_response(|| faults::ok(json!({"metricFilters": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams).then_http_response(|| {
+            faults::ok(json!({"logStreams": [{
+                "logStreamName": "2023/11/14/[$LATEST]old",
+                "creationTime": LONG_AGO,
+                "firstEventTimestamp": LONG_AGO,
+                "lastEventTimestamp": LONG_AGO,
+                "lastIngestionTime": LONG_AGO,
+                "storedBytes": 0
+            }]}))
+        }),
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+            .then_http_response(|| faults::ok(json!({"accountPolicies": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+            .then_output(|| PutRetentionPolicyOutput::builder().build()),
+    ]
+}
+
+fn no_tags() -> Rule {
+    mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .then_http_response(|| faults::ok(json!({"ResourceTagMappingList": []})))
+}
+
+fn skip_reason(report: &shared::report::Report, group: &str) -> String {
+    report
+        .skipped
+        .iter()
+        .filter(|s| s.target == group)
+        .map(|s| s.reason.clone())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn deleted(report: &shared::report::Report) -> Vec<String> {
+    let mut out: Vec<String> = report
+        .applied
+        .iter()
+        .filter(|a| a.action == "delete_log_group")
+        .map(|a| a.target.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_group_that_may_be_in_use_or_would_lose_an_attachment_is_kept_and_the_report_says_why() {
+    let now = now_ms();
+    let list = listing(vec![
+        wire_group("/delete/me", json!({})),
+        wire_group(
+            "/keep/data-protection",
+            json!({"dataProtectionStatus": "ACTIVATED"}),
+        ),
+        wire_group(
+            "/keep/delivery",
+            json!({"logGroupClass": "DELIVERY", "retentionInDays": 1}),
+        ),
+        wire_group("/keep/unknown-class", json!({"logGroupClass": "GLACIAL"})),
+        wire_group("/keep/no-creation-time", json!({"creationTime": null})),
+        wire_group("/keep/fresh-stream", json!({})),
+        wire_group("/keep/metric-count", json!({"metricFilterCount": 1})),
+        wire_group("/keep/excluded", json!({})),
+        wire_group("/keep/transformed/api", json!({})),
+    ]);
+    // A stream created an hour ago whose event timestamps still show an old
+    // event, and it sorts after the old stream.
+    let fresh_streams = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams)
+        .match_requests(|r| r.log_group_name() == Some("/keep/fresh-stream"))
+        .then_http_response(move || {
+            faults::ok(json!({"logStreams": [
+                {"logStreamName": "old", "creationTime": LONG_AGO,
+                 "lastEventTimestamp": LONG_AGO, "lastIngestionTime": LONG_AGO, "storedBytes": 0},
+                {"logStreamName": "new", "creationTime": now - 3_600_000,
+                 "lastEventTimestamp": LONG_AGO, "lastIngestionTime": LONG_AGO, "storedBytes": 0}
+            ]}))
+        });
+    let subscription_policy = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .match_requests(|r| r.policy_type() == Some(&PolicyType::SubscriptionFilterPolicy))
+        .then_http_response(|| {
+            faults::ok(json!({"accountPolicies": [{
+                "policyName": "ship-everything",
+                "policyType": "SUBSCRIPTION_FILTER_POLICY",
+                "policyDocument": "{\"DestinationArn\":\"arn:aws:firehose:us-east-1:123456789012:deliverystream/central\",\"FilterPattern\":\"\"}",
+                "scope": "ALL",
+                "selectionCriteria": "LogGroupName NOT IN [\"/keep/excluded\", \"/other\"]",
+                "accountId": "123456789012",
+                "lastUpdatedTime": LONG_AGO
+            }]}))
+        });
+    let transformer_policy = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .match_requests(|r| r.policy_type() == Some(&PolicyType::TransformerPolicy))
+        .then_http_response(|| {
+            faults::ok(json!({"accountPolicies": [{
+                "policyName": "parse-json",
+                "policyType": "TRANSFORMER_POLICY",
+                "policyDocument": "{\"transformerConfig\":[{\"parseJSON\":{}}]}",
+                "scope": "ALL",
+                "selectionCriteria": "LogGroupNamePrefix IN [\"/keep/transformed/\"]",
+                "accountId": "123456789012",
+                "lastUpdatedTime": LONG_AGO
+            }]}))
+        });
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let delivery_retention = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+        .match_requests(|r| r.log_group_name() == Some("/keep/delivery"))
+        .then_http_response(|| {
+            faults::error(
+                400,
+                "InvalidParameterException",
+                "Retention cannot be set on a log group of the Delivery class",
+            )
+        });
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![
+        &list,
+        &fresh_streams,
+        &subscription_policy,
+        &transformer_policy,
+        &delete,
+        &delivery_retention,
+    ];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&tags],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(deleted(&report), ["/delete/me"], "{:?}", report.skipped);
+    assert_eq!(
+        delete.num_calls(),
+        1,
+        "only /delete/me reached DeleteLogGroup"
+    );
+    assert_eq!(report.counter("groups_deleted"), 1);
+    let why = |g: &str| skip_reason(&report, g);
+    assert!(
+        why("/keep/data-protection").contains("data protection policy"),
+        "{}",
+        why("/keep/data-protection")
+    );
+    assert!(
+        why("/keep/delivery").contains("Delivery log class"),
+        "{}",
+        why("/keep/delivery")
+    );
+    assert!(
+        why("/keep/unknown-class").contains("GLACIAL"),
+        "{}",
+        why("/keep/unknown-class")
+    );
+    assert!(
+        why("/keep/no-creation-time").contains("creation time is not known"),
+        "{}",
+        why("/keep/no-creation-time")
+    );
+    assert!(
+        why("/keep/fresh-stream").contains("created"),
+        "{}",
+        why("/keep/fresh-stream")
+    );
+    assert!(
+        why("/keep/metric-count").contains("1 metric filter"),
+        "{}",
+        why("/keep/metric-count")
+    );
+    assert!(
+        why("/keep/excluded").contains("ship-everything"),
+        "{}",
+        why("/keep/excluded")
+    );
+    assert!(
+        why("/keep/transformed/api").contains("parse-json"),
+        "{}",
+        why("/keep/transformed/api")
+    );
+    // CloudWatch keeps a Delivery group's events one day; its retention is
+    // not the function's to change.
+    assert_eq!(delivery_retention.num_calls(), 0);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    // The account's policies are read once per region, not per group.
+    assert_eq!(subscription_policy.num_calls(), 1);
+    assert_eq!(transformer_policy.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn unreadable_attachments_keep_every_candidate_and_the_report_names_the_denial() {
+    let denial = |operation: &str| {
+        let message = format!(
+            "User: arn:aws:sts::123456789012:assumed-role/toilkit-log-retention/fn is not authorized to perform: logs:{operation}"
+        );
+        move || faults::error(400, "AccessDeniedException", &message)
+    };
+    let account_policies = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .then_http_response(denial("DescribeAccountPolicies"));
+    let metric_filters = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_http_response(denial("DescribeMetricFilters"));
+    let streams = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams)
+        .then_http_response(denial("DescribeLogStreams"));
+    for (denied, operation) in [
+        (&account_policies, "DescribeAccountPolicies"),
+        (&metric_filters, "DescribeMetricFilters"),
+        (&streams, "DescribeLogStreams"),
+    ] {
+        let list = listing(vec![
+            wire_group("/stale/a", json!({})),
+            wire_group("/stale/b", json!({})),
+        ]);
+        let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+            .then_http_response(|| faults::ok(json!({})));
+        let quiet = quiet_everywhere();
+        let mut rules: Vec<&Rule> = vec![&list, denied, &delete];
+        rules.extend(quiet.iter());
+        let tags = no_tags();
+
+        let report = invoke(
+            &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+            &json!({}),
+            &rules,
+            &[&tags],
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(
+            delete.num_calls(),
+            0,
+            "{operation} denied, nothing deleted: {:?}",
+            report.applied
+        );
+        assert_eq!(report.counter("groups_deleted"), 0);
+        let mut failed: Vec<&str> = report.failed.iter().map(|f| f.target.as_str()).collect();
+        failed.sort();
+        assert_eq!(failed, ["/stale/a", "/stale/b"], "{:?}", report.failed);
+        for f in &report.failed {
+            assert!(f.error.contains("AccessDeniedException"), "{}", f.error);
+            assert!(f.error.contains(operation), "{}", f.error);
+        }
+        // The retention is still enforced: keeping a group is not a reason
+        // to leave it without one.
+        assert_eq!(report.counter("groups_changed"), 2);
+    }
+}
+
+fn create_event(tags: Option<serde_json::Value>) -> serde_json::Value {
+    let mut event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../functions/log-retention/tests/fixtures/create-log-group.json"
+    ))
+    .unwrap();
+    if let Some(tags) = tags {
+        event["detail"]["requestParameters"]["tags"] = tags;
+    }
+    event
+}
+
+/// The Resource Groups Tagging API is an index that lags behind a group
+/// created seconds ago; the CreateLogGroup request and the group itself
+/// already know its tags.
+#[tokio::test]
+async fn a_new_groups_exempt_tag_is_honoured_while_the_tagging_index_lags() {
+    let name = "/aws/lambda/orders-api";
+    for (event_tags, own_tags) in [
+        (Some(json!({"toilkit:keep": "owner"})), json!({})),
+        (None, json!({"toilkit:keep": ""})),
+    ] {
+        let list = listing(vec![wire_group(
+            name,
+            json!({"creationTime": now_ms() - 5_000}),
+        )]);
+        let own = mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+            .then_http_response(move || faults::ok(json!({ "tags": own_tags.clone() })));
+        let put = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+            .then_http_response(|| faults::ok(json!({})));
+        let lagging = no_tags();
+
+        let report = invoke(
+            &[],
+            &create_event(event_tags.clone()),
+            &[&list, &own, &put],
+            &[&lagging],
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(put.num_calls(), 0, "exempt ({event_tags:?}): {report:?}");
+        assert_eq!(report.counter("groups_exempt"), 1, "{report:?}");
+        assert_eq!(skip_reason(&report, name), "exempt: tagged toilkit:keep");
+    }
 }

@@ -2,16 +2,29 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_cloudwatchlogs::types::{LogGroup, OrderBy};
+use aws_sdk_cloudwatchlogs::types::{LogGroup, LogStream, OrderBy, PolicyType};
 
 use crate::api::Api;
 use crate::error::Error;
-use crate::plan::{Activity, Group};
+use crate::plan::{AccountPolicy, Activity, Group, LogClass};
 
 /// DescribeLogGroups returns at most 50 groups a page.
 pub const PAGE_SIZE: i32 = 50;
 /// GetResources takes at most 100 ARNs a call.
 pub const TAG_BATCH: usize = 100;
+/// DescribeLogStreams returns at most 50 streams a page.
+const STREAM_PAGE: i32 = 50;
+/// Stream pages read per candidate; a group with more streams is kept,
+/// since its newest stream may not have been seen.
+pub const MAX_STREAM_PAGES: usize = 10;
+/// The account-level policies whose selection criteria can name a log group:
+/// a group named by one is kept (see [`AccountPolicy::names`]). Each kind is
+/// one more call per region and run, and one more way for the check to fail
+/// (which keeps every candidate), so only these are read.
+const NAMING_POLICIES: [PolicyType; 2] = [
+    PolicyType::SubscriptionFilterPolicy,
+    PolicyType::TransformerPolicy,
+];
 
 /// The clients for one region.
 #[derive(Debug, Clone)]
@@ -34,10 +47,13 @@ fn to_group(g: &LogGroup) -> Option<Group> {
         name,
         arn,
         retention: g.retention_in_days(),
-        created_ms: g.creation_time().unwrap_or(0),
+        created_ms: g.creation_time(),
         // A group whose size is not reported is treated as not empty.
         stored_bytes: g.stored_bytes().unwrap_or(i64::MAX),
         deletion_protected: g.deletion_protection_enabled().unwrap_or(false),
+        class: LogClass::from_api(g.log_group_class().map(|c| c.as_str())),
+        metric_filters: g.metric_filter_count().unwrap_or(0),
+        data_protection: g.data_protection_status().map(|s| s.as_str().to_owned()),
     })
 }
 
@@ -133,9 +149,70 @@ pub async fn read_tags(
     }
 }
 
-/// Subscription filters and the latest stream activity of a candidate.
+/// The tags of one group from CloudWatch Logs itself, which knows them as
+/// soon as the group exists (the tagging API's index may lag behind).
+pub async fn read_group_tags(c: &RegionClients, api: &Api, arn: &str) -> Result<Tags, Error> {
+    let out = api
+        .call(
+            "ListTagsForResource",
+            arn,
+            c.logs.list_tags_for_resource().resource_arn(arn).send(),
+        )
+        .await?;
+    Ok(out
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
+}
+
+/// The region's account-level policies that can name log groups, every page
+/// of every kind.
+pub async fn account_policies(c: &RegionClients, api: &Api) -> Result<Vec<AccountPolicy>, Error> {
+    let mut found = Vec::new();
+    for kind in NAMING_POLICIES {
+        let mut token: Option<String> = None;
+        loop {
+            let out = api
+                .call(
+                    "DescribeAccountPolicies",
+                    &c.region,
+                    c.logs
+                        .describe_account_policies()
+                        .policy_type(kind.clone())
+                        .set_next_token(token)
+                        .send(),
+                )
+                .await?;
+            found.extend(out.account_policies().iter().map(|p| AccountPolicy {
+                kind: p.policy_type().unwrap_or(&kind).as_str().to_owned(),
+                name: p.policy_name().unwrap_or_default().to_owned(),
+                selection_criteria: p.selection_criteria().map(str::to_owned),
+            }));
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Subscription and metric filters and the streams' activity of a candidate.
 /// Filters are read first: a group that has one needs no stream lookup.
-pub async fn activity(c: &RegionClients, api: &Api, name: &str) -> Result<Activity, Error> {
+/// Streams are read newest event first, page by page, until one shows
+/// activity at or after `active_since_ms` (the answer is then known) or
+/// [`MAX_STREAM_PAGES`] are read.
+pub async fn activity(
+    c: &RegionClients,
+    api: &Api,
+    name: &str,
+    active_since_ms: i64,
+) -> Result<Activity, Error> {
     let filters = api
         .call(
             "DescribeSubscriptionFilters",
@@ -146,36 +223,77 @@ pub async fn activity(c: &RegionClients, api: &Api, name: &str) -> Result<Activi
                 .send(),
         )
         .await?;
-    let subscription_filters = filters.subscription_filters().len();
-    if subscription_filters > 0 {
-        return Ok(Activity {
-            subscription_filters,
-            last_activity_ms: None,
-        });
+    let mut activity = Activity {
+        subscription_filters: filters.subscription_filters().len(),
+        ..Activity::default()
+    };
+    if activity.subscription_filters > 0 {
+        return Ok(activity);
     }
-    // Ordered by last event, newest first: one stream answers for all.
-    let streams = api
+    // One page answers: a group has at most a few metric filters, and one
+    // is enough to keep it.
+    let metric = api
         .call(
-            "DescribeLogStreams",
+            "DescribeMetricFilters",
             name,
-            c.logs
-                .describe_log_streams()
-                .log_group_name(name)
-                .order_by(OrderBy::LastEventTime)
-                .descending(true)
-                .limit(1)
-                .send(),
+            c.logs.describe_metric_filters().log_group_name(name).send(),
         )
         .await?;
-    let last_activity_ms = streams
-        .log_streams()
-        .iter()
-        .filter_map(|s| s.last_event_timestamp().max(s.last_ingestion_time()))
-        .max();
-    Ok(Activity {
-        subscription_filters,
-        last_activity_ms,
-    })
+    activity.metric_filters = metric.metric_filters().len();
+    if activity.metric_filters > 0 {
+        return Ok(activity);
+    }
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_STREAM_PAGES {
+        let page = api
+            .call(
+                "DescribeLogStreams",
+                name,
+                c.logs
+                    .describe_log_streams()
+                    .log_group_name(name)
+                    .order_by(OrderBy::LastEventTime)
+                    .descending(true)
+                    .limit(STREAM_PAGE)
+                    .set_next_token(token)
+                    .send(),
+            )
+            .await?;
+        for stream in page.log_streams() {
+            match stream_activity(stream) {
+                None => {
+                    activity.unstamped_stream =
+                        Some(stream.log_stream_name().unwrap_or("(unnamed)").to_owned());
+                }
+                Some(ms) => {
+                    activity.last_activity_ms = activity.last_activity_ms.max(Some(ms));
+                }
+            }
+        }
+        let answered = activity.unstamped_stream.is_some()
+            || activity
+                .last_activity_ms
+                .is_some_and(|last| last >= active_since_ms);
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if answered || token.is_none() {
+            return Ok(activity);
+        }
+    }
+    activity.streams_unread = true;
+    Ok(activity)
+}
+
+/// The latest of a stream's creation, last event and last ingestion; `None`
+/// when it has no event timestamp yet, since those lag ingestion and the
+/// stream may be receiving logs now.
+fn stream_activity(stream: &LogStream) -> Option<i64> {
+    let events = stream
+        .last_event_timestamp()
+        .max(stream.last_ingestion_time())?;
+    Some(events.max(stream.creation_time().unwrap_or(i64::MIN)))
 }
 
 pub async fn put_retention(

@@ -157,8 +157,8 @@ pub async fn run(payload: &Value, app: &App, deadline: Deadline) -> Result<Repor
         Trigger::Sweep { dry_run, resume } => {
             sweep(app, dry_run.unwrap_or(app.config.dry_run), resume, deadline).await
         }
-        Trigger::NewGroup { region, name } => {
-            let report = new_group(app, &region, &name, deadline).await;
+        Trigger::NewGroup { region, name, tags } => {
+            let report = new_group(app, &region, &name, tags, deadline).await;
             // Failing the invocation lets Lambda retry the event.
             if let Some(failure) = report.failed.first() {
                 return Err(Error::NewGroup {
@@ -283,7 +283,13 @@ async fn prune_s3(app: &App, dry_run: bool, now_ms: i64, deadline: Deadline, rep
     }
 }
 
-async fn new_group(app: &App, region: &str, name: &str, deadline: Deadline) -> Report {
+async fn new_group(
+    app: &App,
+    region: &str,
+    name: &str,
+    created_with: apply::Tags,
+    deadline: Deadline,
+) -> Report {
     let run = Arc::new(Run::new(
         app.config.clone(),
         app.config.dry_run,
@@ -303,7 +309,7 @@ async fn new_group(app: &App, region: &str, name: &str, deadline: Deadline) -> R
     let api = api::Api::new(app.config.max_api_rps, deadline);
     match apply::describe_group(clients, &api, name).await {
         Ok(Some(group)) => {
-            if !sweep::process_one(run.clone(), clients.clone(), api, group).await {
+            if !sweep::process_one(run.clone(), clients.clone(), api, group, created_with).await {
                 run.stop("the invocation's deadline is near; the next sweep will handle the group");
             }
         }

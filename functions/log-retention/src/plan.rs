@@ -3,8 +3,12 @@
 //! Nothing here calls AWS. A group is first judged from what
 //! DescribeLogGroups returned ([`plan_group`]); only groups that would change
 //! or might be deleted go on to have their tags read, and only deletion
-//! candidates have their streams and subscription filters read
+//! candidates have their streams, filters and the account's policies read
 //! ([`deletion_verdict`]).
+//!
+//! Deletion fails closed: whatever is not known (a creation time, a log
+//! class, a stream's timestamps, an attachment the API would not show) keeps
+//! the group, and the reason is reported.
 
 use std::time::Duration;
 
@@ -15,6 +19,47 @@ use crate::policy::{Policy, Target};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// The log class (`logGroupClass`), which decides what "empty" and
+/// "retention" mean for the group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LogClass {
+    /// The API's default when it names no class.
+    #[default]
+    Standard,
+    InfrequentAccess,
+    /// Events stay in CloudWatch one day on their way to S3 or Firehose:
+    /// `storedBytes` says nothing about use, and the retention is not the
+    /// owner's to set.
+    Delivery,
+    /// A class this function does not know: nothing is assumed about it.
+    Other(String),
+}
+
+impl LogClass {
+    pub fn from_api(class: Option<&str>) -> Self {
+        match class {
+            None | Some("STANDARD") => Self::Standard,
+            Some("INFREQUENT_ACCESS") => Self::InfrequentAccess,
+            Some("DELIVERY") => Self::Delivery,
+            Some(other) => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Why the function leaves this class alone entirely, if it does.
+    fn hands_off(&self) -> Option<String> {
+        match self {
+            Self::Standard | Self::InfrequentAccess => None,
+            Self::Delivery => Some(
+                "Delivery log class: CloudWatch keeps its events one day and 0 stored bytes does not mean unused"
+                    .to_owned(),
+            ),
+            Self::Other(class) => Some(format!(
+                "log class {class} is not one this function knows"
+            )),
+        }
+    }
+}
+
 /// What DescribeLogGroups says about a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -22,9 +67,17 @@ pub struct Group {
     /// The ARN without the `:*` suffix, as the tagging API knows it.
     pub arn: String,
     pub retention: Option<i32>,
-    pub created_ms: i64,
+    /// `None` when not reported: the group is then not known to be old.
+    pub created_ms: Option<i64>,
     pub stored_bytes: i64,
     pub deletion_protected: bool,
+    pub class: LogClass,
+    /// `metricFilterCount`; it may lag, so candidates are also asked
+    /// DescribeMetricFilters.
+    pub metric_filters: i32,
+    /// `dataProtectionStatus`, when the group has or had a data protection
+    /// policy.
+    pub data_protection: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,21 +138,41 @@ pub enum Retention {
     Unchanged,
     /// A `keep` rule matched.
     KeptByRule(String),
+    /// The log class decides the retention, or is not one this function
+    /// knows; why.
+    KeptByClass(String),
     Change(Change),
+}
+
+/// What DescribeLogGroups alone says about deleting a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// Not to be deleted, and nothing worth reporting: deletion is off, or
+    /// the group is young, stores bytes, is protected or kept by a rule.
+    No,
+    /// Old and empty: its tags, streams, filters and the account's policies
+    /// must be checked.
+    Candidate,
+    /// Would be a candidate, but something already shows it may be in use
+    /// or would lose an attachment; why.
+    Kept(String),
 }
 
 /// The plan for one group, before its tags are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupPlan {
     pub retention: Retention,
-    /// Old and empty enough that its streams and filters must be checked.
-    pub deletion_candidate: bool,
+    pub deletion: Deletion,
 }
 
 impl GroupPlan {
     /// Whether anything would be done to the group, so its tags are needed.
     pub fn needs_tags(&self) -> bool {
-        self.deletion_candidate || matches!(self.retention, Retention::Change(_))
+        self.deletion_candidate() || matches!(self.retention, Retention::Change(_))
+    }
+
+    pub fn deletion_candidate(&self) -> bool {
+        self.deletion == Deletion::Candidate
     }
 }
 
@@ -109,6 +182,9 @@ pub fn plan_retention(group: &Group, policy: &Policy, override_existing: bool) -
         Target::Keep => return Retention::KeptByRule(decision.why),
         Target::Days(days) => days,
     };
+    if let Some(why) = group.class.hands_off() {
+        return Retention::KeptByClass(why);
+    }
     let kind = match group.retention {
         None => ChangeKind::Set,
         Some(current) if current == to || !override_existing => return Retention::Unchanged,
@@ -123,21 +199,51 @@ pub fn plan_retention(group: &Group, policy: &Policy, override_existing: bool) -
     })
 }
 
-/// Whether the group passes the guards DescribeLogGroups can answer: old
-/// enough, no stored bytes, not protected, not kept by a rule.
-pub fn is_deletion_candidate(
+/// The guards DescribeLogGroups can answer: old enough, no stored bytes, not
+/// protected, not kept by a rule, then nothing reported that shows use or an
+/// attachment deletion would lose.
+pub fn plan_deletion(
     group: &Group,
     retention: &Retention,
     delete_after_days: Option<u32>,
     now_ms: i64,
-) -> bool {
+) -> Deletion {
     let Some(days) = delete_after_days else {
-        return false;
+        return Deletion::No;
     };
-    !matches!(retention, Retention::KeptByRule(_))
-        && !group.deletion_protected
-        && group.stored_bytes == 0
-        && group.created_ms < now_ms - i64::from(days) * DAY_MS
+    let young = group
+        .created_ms
+        .is_some_and(|created| created >= now_ms - i64::from(days) * DAY_MS);
+    if matches!(retention, Retention::KeptByRule(_))
+        || group.deletion_protected
+        || group.stored_bytes != 0
+        || young
+    {
+        return Deletion::No;
+    }
+    if group.created_ms.is_none() {
+        return Deletion::Kept(
+            "its creation time is not known, so it is not known to be old".into(),
+        );
+    }
+    if let Some(why) = group.class.hands_off() {
+        return Deletion::Kept(why);
+    }
+    if group.metric_filters > 0 {
+        return Deletion::Kept(metric_filters_kept(group.metric_filters as usize));
+    }
+    if let Some(status) = &group.data_protection
+        && status != "DELETED"
+    {
+        return Deletion::Kept(format!(
+            "has a data protection policy (status {status}), which deleting the group would lose"
+        ));
+    }
+    Deletion::Candidate
+}
+
+fn metric_filters_kept(n: usize) -> String {
+    format!("has {n} metric filter(s); an alarm on their metrics would go silent")
 }
 
 pub fn plan_group(
@@ -148,19 +254,77 @@ pub fn plan_group(
     now_ms: i64,
 ) -> GroupPlan {
     let retention = plan_retention(group, policy, override_existing);
-    let deletion_candidate = is_deletion_candidate(group, &retention, delete_after_days, now_ms);
+    let deletion = plan_deletion(group, &retention, delete_after_days, now_ms);
     GroupPlan {
         retention,
-        deletion_candidate,
+        deletion,
     }
 }
 
-/// What the streams and subscription filters of a candidate say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// An account-level policy of the region (DescribeAccountPolicies) that can
+/// select log groups by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPolicy {
+    /// `SUBSCRIPTION_FILTER_POLICY`, `TRANSFORMER_POLICY`...
+    pub kind: String,
+    pub name: String,
+    pub selection_criteria: Option<String>,
+}
+
+impl AccountPolicy {
+    /// Whether its selection criteria name the group: any quoted string in
+    /// them that is the group's name or a prefix of it. A prefix is enough
+    /// for `LogGroupNamePrefix IN [...]`; for `LogGroupName NOT IN [...]` it
+    /// may name more groups than it selects, which only keeps more groups.
+    /// A policy with no criteria applies to every group and loses nothing
+    /// when one of them goes.
+    pub fn names(&self, group: &str) -> bool {
+        self.selection_criteria
+            .as_deref()
+            .is_some_and(|c| quoted(c).iter().any(|s| group.starts_with(s.as_str())))
+    }
+}
+
+/// The double-quoted strings of a selection criteria expression, with
+/// backslash escapes resolved; an unterminated one runs to the end. An empty
+/// string is left out: it would name every group.
+pub fn quoted(criteria: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut chars = criteria.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut s = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => s.extend(chars.next()),
+                c => s.push(c),
+            }
+        }
+        if !s.is_empty() {
+            found.push(s);
+        }
+    }
+    found
+}
+
+/// What the streams, filters and the account's policies say of a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Activity {
     pub subscription_filters: usize,
-    /// The latest of any stream's last event, last ingestion or creation.
+    pub metric_filters: usize,
+    /// Account-level policies that name the group (`KIND name`).
+    pub named_by: Vec<String>,
+    /// The latest creation, last event or last ingestion of the streams
+    /// read.
     pub last_activity_ms: Option<i64>,
+    /// A stream with no event timestamps yet: CloudWatch sets them up to an
+    /// hour after ingestion, so it may be receiving logs now.
+    pub unstamped_stream: Option<String>,
+    /// More streams than were read: the newest may not have been seen.
+    pub streams_unread: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +348,24 @@ pub fn deletion_verdict(
     if group.stored_bytes != 0 {
         return Verdict::Keep(format!("stores {} bytes", group.stored_bytes));
     }
-    if group.created_ms >= now_ms - window_ms {
-        return Verdict::Keep(format!("created less than {delete_after_days} days ago"));
-    }
     if group.deletion_protected {
         return Verdict::Keep("deletion protection is on".to_owned());
+    }
+    // Every guard of the listing holds again here, so that no path reaches a
+    // deletion without them.
+    if let Deletion::Kept(why) = plan_deletion(
+        group,
+        &Retention::Unchanged,
+        Some(delete_after_days),
+        now_ms,
+    ) {
+        return Verdict::Keep(why);
+    }
+    if group
+        .created_ms
+        .is_none_or(|created| created >= now_ms - window_ms)
+    {
+        return Verdict::Keep(format!("created less than {delete_after_days} days ago"));
     }
     if activity.subscription_filters > 0 {
         return Verdict::Keep(format!(
@@ -196,12 +373,31 @@ pub fn deletion_verdict(
             activity.subscription_filters
         ));
     }
+    if activity.metric_filters > 0 {
+        return Verdict::Keep(metric_filters_kept(activity.metric_filters));
+    }
+    if !activity.named_by.is_empty() {
+        return Verdict::Keep(format!(
+            "named by the account-level {}",
+            activity.named_by.join(", ")
+        ));
+    }
+    if let Some(stream) = &activity.unstamped_stream {
+        return Verdict::Keep(format!(
+            "stream {stream} has no event timestamps yet; it may have just started receiving logs"
+        ));
+    }
+    if activity.streams_unread {
+        return Verdict::Keep(
+            "it has more streams than were read; the newest may not have been seen".to_owned(),
+        );
+    }
     if let Some(last) = activity.last_activity_ms
         && last >= now_ms - window_ms
     {
         let ago = Duration::from_millis((now_ms - last).max(0) as u64);
         return Verdict::Keep(format!(
-            "a stream received an event {} day(s) ago, within {delete_after_days} days",
+            "a stream was created or received an event {} day(s) ago, within {delete_after_days} days",
             ago.as_secs() / 86_400
         ));
     }
@@ -213,7 +409,7 @@ pub fn delete_action(group: &Group, delete_after_days: u32) -> Action {
         "delete_log_group",
         &group.name,
         format!(
-            "empty (0 bytes), created over {delete_after_days} days ago, no event for {delete_after_days} days, no subscription filter"
+            "empty (0 bytes), created over {delete_after_days} days ago, no stream created and no event for {delete_after_days} days, no subscription or metric filter, data protection policy or account-level policy naming it"
         ),
     )
     .with_detail(json!({"created_ms": group.created_ms, "retention": group.retention}))
@@ -231,9 +427,12 @@ mod tests {
             name: name.into(),
             arn: format!("arn:aws:logs:us-east-1:123456789012:log-group:{name}"),
             retention,
-            created_ms: NOW - 100 * DAY_MS,
+            created_ms: Some(NOW - 100 * DAY_MS),
             stored_bytes: 0,
             deletion_protected: false,
+            class: LogClass::Standard,
+            metric_filters: 0,
+            data_protection: None,
         }
     }
 
@@ -291,19 +490,19 @@ mod tests {
     fn deletion_candidates_need_age_emptiness_and_no_keep_rule() {
         let p = policy();
         let plan = |g: &Group| plan_group(g, &p, false, Some(30), NOW);
-        assert!(plan(&group("/old/empty", None)).deletion_candidate);
+        assert!(plan(&group("/old/empty", None)).deletion_candidate());
         let mut young = group("/young", None);
-        young.created_ms = NOW - 29 * DAY_MS;
-        assert!(!plan(&young).deletion_candidate);
+        young.created_ms = Some(NOW - 29 * DAY_MS);
+        assert!(!plan(&young).deletion_candidate());
         let mut full = group("/full", None);
         full.stored_bytes = 1;
-        assert!(!plan(&full).deletion_candidate);
+        assert!(!plan(&full).deletion_candidate());
         let mut protected = group("/protected", None);
         protected.deletion_protected = true;
-        assert!(!plan(&protected).deletion_candidate);
-        assert!(!plan(&group("/audit/old", None)).deletion_candidate);
+        assert!(!plan(&protected).deletion_candidate());
+        assert!(!plan(&group("/audit/old", None)).deletion_candidate());
         assert!(
-            !plan_group(&group("/old/empty", None), &p, false, None, NOW).deletion_candidate,
+            !plan_group(&group("/old/empty", None), &p, false, None, NOW).deletion_candidate(),
             "unset DELETE_EMPTY_AFTER_DAYS never deletes"
         );
     }
@@ -312,8 +511,8 @@ mod tests {
     fn every_guard_keeps_the_group() {
         let g = group("/old/empty", None);
         let quiet = Activity {
-            subscription_filters: 0,
             last_activity_ms: Some(NOW - 40 * DAY_MS),
+            ..Activity::default()
         };
         assert_eq!(
             deletion_verdict(&g, false, &quiet, 30, NOW),
@@ -333,19 +532,123 @@ mod tests {
         );
         let filtered = Activity {
             subscription_filters: 1,
-            ..quiet
+            ..quiet.clone()
         };
         assert!(keep(deletion_verdict(&g, false, &filtered, 30, NOW)).contains("subscription"));
         let recent = Activity {
             last_activity_ms: Some(NOW - 2 * DAY_MS),
-            ..quiet
+            ..quiet.clone()
         };
         assert!(keep(deletion_verdict(&g, false, &recent, 30, NOW)).contains("2 day(s) ago"));
         let mut full = g.clone();
         full.stored_bytes = 10;
         assert!(keep(deletion_verdict(&full, false, &quiet, 30, NOW)).contains("10 bytes"));
         let mut young = g.clone();
-        young.created_ms = NOW - DAY_MS;
+        young.created_ms = Some(NOW - DAY_MS);
         assert!(keep(deletion_verdict(&young, false, &quiet, 30, NOW)).contains("less than 30"));
+    }
+
+    #[test]
+    fn what_is_not_known_keeps_the_group() {
+        let p = policy();
+        let deletion = |g: &Group| plan_group(g, &p, false, Some(30), NOW).deletion;
+        let kept = |d: Deletion| match d {
+            Deletion::Kept(why) => why,
+            other => panic!("{other:?}"),
+        };
+        let mut unknown_age = group("/old/empty", None);
+        unknown_age.created_ms = None;
+        assert!(kept(deletion(&unknown_age)).contains("creation time is not known"));
+        let mut delivery = group("/delivery", Some(1));
+        delivery.class = LogClass::from_api(Some("DELIVERY"));
+        assert!(kept(deletion(&delivery)).contains("Delivery log class"));
+        assert!(matches!(
+            plan_retention(&delivery, &p, true),
+            Retention::KeptByClass(_)
+        ));
+        let mut novel = group("/novel", None);
+        novel.class = LogClass::from_api(Some("ARCHIVAL"));
+        assert!(kept(deletion(&novel)).contains("ARCHIVAL"));
+        let mut ia = group("/ia", None);
+        ia.class = LogClass::from_api(Some("INFREQUENT_ACCESS"));
+        assert_eq!(deletion(&ia), Deletion::Candidate);
+        assert!(matches!(
+            plan_retention(&ia, &p, false),
+            Retention::Change(_)
+        ));
+        let mut metric = group("/metric", None);
+        metric.metric_filters = 2;
+        assert!(kept(deletion(&metric)).contains("2 metric filter(s)"));
+        let mut masked = group("/masked", None);
+        masked.data_protection = Some("ACTIVATED".into());
+        assert!(kept(deletion(&masked)).contains("data protection"));
+        masked.data_protection = Some("DELETED".into());
+        assert_eq!(deletion(&masked), Deletion::Candidate);
+        // The final verdict holds every listing guard again.
+        assert!(matches!(
+            deletion_verdict(&unknown_age, false, &Activity::default(), 30, NOW),
+            Verdict::Keep(_)
+        ));
+    }
+
+    #[test]
+    fn streams_and_account_policies_keep_a_candidate() {
+        let g = group("/old/empty", None);
+        let keep = |a: Activity| match deletion_verdict(&g, false, &a, 30, NOW) {
+            Verdict::Keep(why) => why,
+            Verdict::Delete => panic!("deleted: {a:?}"),
+        };
+        assert!(
+            keep(Activity {
+                unstamped_stream: Some("i-0abc".into()),
+                last_activity_ms: Some(NOW - 90 * DAY_MS),
+                ..Activity::default()
+            })
+            .contains("i-0abc")
+        );
+        assert!(
+            keep(Activity {
+                streams_unread: true,
+                ..Activity::default()
+            })
+            .contains("more streams")
+        );
+        assert!(
+            keep(Activity {
+                metric_filters: 1,
+                ..Activity::default()
+            })
+            .contains("metric filter")
+        );
+        assert!(
+            keep(Activity {
+                named_by: vec!["TRANSFORMER_POLICY parse".into()],
+                ..Activity::default()
+            })
+            .contains("TRANSFORMER_POLICY parse")
+        );
+    }
+
+    #[test]
+    fn a_policy_names_a_group_by_a_quoted_name_or_prefix() {
+        let policy = |criteria: Option<&str>| AccountPolicy {
+            kind: "SUBSCRIPTION_FILTER_POLICY".into(),
+            name: "p".into(),
+            selection_criteria: criteria.map(str::to_owned),
+        };
+        let excluded = policy(Some(r#"LogGroupName NOT IN ["/a/b", "/c"]"#));
+        assert!(excluded.names("/a/b"));
+        assert!(excluded.names("/c"));
+        assert!(!excluded.names("/a"));
+        let prefixed = policy(Some(r#"LogGroupNamePrefix IN ["/aws/lambda/"]"#));
+        assert!(prefixed.names("/aws/lambda/f"));
+        assert!(!prefixed.names("/aws/ecs/f"));
+        assert!(
+            !policy(None).names("/a"),
+            "a policy for all groups names none"
+        );
+        assert!(!policy(Some(r#"LogGroupName NOT IN [""]"#)).names("/a"));
+        assert_eq!(quoted(r#"IN ["a\"b", "c"#), ["a\"b", "c"]);
+        assert!(quoted("").is_empty());
     }
 }

@@ -15,14 +15,17 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use shared::report::{Action, Report};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::FUNCTION;
 use crate::api::Api;
-use crate::apply::{self, RegionClients, TAG_BATCH};
+use crate::apply::{self, RegionClients, TAG_BATCH, Tags};
 use crate::config::Config;
-use crate::plan::{self, ChangeKind, Group, GroupPlan, Retention, Verdict};
+use crate::error::Error;
+use crate::plan::{
+    self, AccountPolicy, ChangeKind, Deletion, Group, GroupPlan, Retention, Verdict,
+};
 
 /// Groups worked on at once in a region. The rate cap, not this, bounds the
 /// call rate; this only keeps enough calls in flight to use the cap.
@@ -150,12 +153,49 @@ struct Region {
     permits: Arc<Semaphore>,
     pages: Mutex<Pages>,
     deadline_hit: AtomicBool,
+    /// Read once, when the first candidate needs them; a failure is kept
+    /// too, and keeps every candidate of the region.
+    account_policies: OnceCell<Result<Arc<Vec<AccountPolicy>>, Arc<Error>>>,
 }
 
 impl Region {
+    fn new(run: Arc<Run>, clients: RegionClients, api: Api, concurrency: usize) -> Self {
+        Self {
+            run,
+            clients,
+            api,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            pages: Mutex::default(),
+            deadline_hit: AtomicBool::new(false),
+            account_policies: OnceCell::new(),
+        }
+    }
+
     fn done(&self, page: usize) {
         self.pages.lock().expect("pages lock").done(page);
     }
+
+    async fn account_policies(&self) -> Result<Arc<Vec<AccountPolicy>>, Arc<Error>> {
+        self.account_policies
+            .get_or_init(|| async {
+                apply::account_policies(&self.clients, &self.api)
+                    .await
+                    .map(Arc::new)
+                    .map_err(Arc::new)
+            })
+            .await
+            .clone()
+    }
+}
+
+/// Where the tags of a batch come from.
+enum TagSource {
+    /// The Resource Groups Tagging API, 100 groups a call (the sweep).
+    Index,
+    /// The group's own tags from CloudWatch Logs, with those its creation
+    /// request carried (a group created seconds ago, which the tagging
+    /// index may not show yet).
+    Own(Tags),
 }
 
 /// Plans one listed group and counts it.
@@ -176,7 +216,16 @@ fn plan_listed(run: &Run, group: &Group) -> GroupPlan {
                 r.incr("groups_kept_by_rule");
                 r.skip(&group.name, format!("kept as it is by {why}"));
             }
+            Retention::KeptByClass(why) => {
+                r.incr("groups_unchanged");
+                r.skip(&group.name, format!("retention left as it is: {why}"));
+            }
             Retention::Change(_) => {}
+        }
+        if let Deletion::Kept(why) = &plan.deletion {
+            r.incr("deletion_candidates");
+            r.incr("deletion_kept");
+            r.skip(&group.name, format!("not deleted: {why}"));
         }
     });
     plan
@@ -189,14 +238,7 @@ pub async fn sweep_region(
     api: Api,
     start: Option<String>,
 ) -> Outcome {
-    let region = Arc::new(Region {
-        run: run.clone(),
-        clients,
-        api,
-        permits: Arc::new(Semaphore::new(CONCURRENCY)),
-        pages: Mutex::default(),
-        deadline_hit: AtomicBool::new(false),
-    });
+    let region = Arc::new(Region::new(run.clone(), clients, api, CONCURRENCY));
     let name = region.clients.region.clone();
     let resuming = start.is_some();
     let mut token = start;
@@ -258,11 +300,15 @@ pub async fn sweep_region(
         token = next;
         while pending.len() >= TAG_BATCH {
             let batch: Vec<Item> = pending.drain(..TAG_BATCH).collect();
-            tasks.spawn(process_batch(region.clone(), batch));
+            tasks.spawn(process_batch(region.clone(), batch, TagSource::Index));
         }
         if token.is_none() {
             if !pending.is_empty() {
-                tasks.spawn(process_batch(region.clone(), std::mem::take(&mut pending)));
+                tasks.spawn(process_batch(
+                    region.clone(),
+                    std::mem::take(&mut pending),
+                    TagSource::Index,
+                ));
             }
             break;
         }
@@ -279,21 +325,21 @@ pub async fn sweep_region(
     Outcome::Complete
 }
 
-/// Applies the policy to one group (the CreateLogGroup trigger); `false`
-/// when the deadline stopped it.
-pub async fn process_one(run: Arc<Run>, clients: RegionClients, api: Api, group: Group) -> bool {
+/// Applies the policy to one group (the CreateLogGroup trigger), whose
+/// creation request carried `created_with` tags; `false` when the deadline
+/// stopped it.
+pub async fn process_one(
+    run: Arc<Run>,
+    clients: RegionClients,
+    api: Api,
+    group: Group,
+    created_with: Tags,
+) -> bool {
     let plan = plan_listed(&run, &group);
     if !plan.needs_tags() {
         return true;
     }
-    let region = Arc::new(Region {
-        run,
-        clients,
-        api,
-        permits: Arc::new(Semaphore::new(1)),
-        pages: Mutex::default(),
-        deadline_hit: AtomicBool::new(false),
-    });
+    let region = Arc::new(Region::new(run, clients, api, 1));
     process_batch(
         region.clone(),
         vec![Item {
@@ -301,16 +347,24 @@ pub async fn process_one(run: Arc<Run>, clients: RegionClients, api: Api, group:
             group,
             plan,
         }],
+        TagSource::Own(created_with),
     )
     .await;
     !region.deadline_hit.load(Ordering::SeqCst)
 }
 
-/// Reads the tags of a batch in one call, then works on its groups.
-async fn process_batch(region: Arc<Region>, batch: Vec<Item>) {
+/// Reads the tags of a batch (one call from the index), then works on its
+/// groups.
+async fn process_batch(region: Arc<Region>, batch: Vec<Item>, source: TagSource) {
     let run = &region.run;
-    let arns: Vec<String> = batch.iter().map(|i| i.group.arn.clone()).collect();
-    let tags = match apply::read_tags(&region.clients, &region.api, &arns).await {
+    let read = match source {
+        TagSource::Index => {
+            let arns: Vec<String> = batch.iter().map(|i| i.group.arn.clone()).collect();
+            apply::read_tags(&region.clients, &region.api, &arns).await
+        }
+        TagSource::Own(created_with) => own_tags(&region, &batch, created_with).await,
+    };
+    let tags = match read {
         Ok(tags) => tags,
         Err(e) if e.is_deadline() => {
             region.deadline_hit.store(true, Ordering::SeqCst);
@@ -355,17 +409,49 @@ async fn process_batch(region: Arc<Region>, batch: Vec<Item>) {
     while workers.join_next().await.is_some() {}
 }
 
+/// The tags of each group of `batch` from CloudWatch Logs, with
+/// `created_with` added.
+async fn own_tags(
+    region: &Region,
+    batch: &[Item],
+    created_with: Tags,
+) -> Result<std::collections::HashMap<String, Tags>, Error> {
+    let mut all = std::collections::HashMap::new();
+    for item in batch {
+        let mut tags =
+            apply::read_group_tags(&region.clients, &region.api, &item.group.arn).await?;
+        tags.extend(created_with.clone());
+        all.insert(item.group.arn.clone(), tags);
+    }
+    Ok(all)
+}
+
 /// Deletes the group if every guard allows, otherwise changes its retention
 /// if planned. `false` when the deadline stopped it.
 async fn process_group(region: &Region, item: &Item) -> bool {
     let run = &region.run;
     let (clients, api) = (&region.clients, &region.api);
     let name = item.group.name.as_str();
-    if item.plan.deletion_candidate
+    if item.plan.deletion_candidate()
         && let Some(days) = run.config.delete_empty_after_days
     {
         run.incr("deletion_candidates");
-        match apply::activity(clients, api, name).await {
+        let active_since_ms = run.now_ms - i64::from(days) * 86_400_000;
+        let checked = match region.account_policies().await {
+            Err(e) => Err(e),
+            Ok(policies) => apply::activity(clients, api, name, active_since_ms)
+                .await
+                .map(|mut activity| {
+                    activity.named_by = policies
+                        .iter()
+                        .filter(|p| p.names(name))
+                        .map(|p| format!("{} {}", p.kind, p.name))
+                        .collect();
+                    activity
+                })
+                .map_err(Arc::new),
+        };
+        match checked {
             Err(e) if e.is_deadline() => return false,
             Err(e) => run.report(|r| r.fail(name, "check_deletion_guards", &e)),
             Ok(activity) => {

@@ -1,5 +1,7 @@
 //! What invoked the function: the schedule, an operator, or a new log group.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::input::{EventKind, classify};
@@ -26,7 +28,12 @@ pub enum Trigger {
         resume: Option<Resume>,
     },
     /// CloudTrail saw `CreateLogGroup`: the policy for that one group now.
-    NewGroup { region: String, name: String },
+    NewGroup {
+        region: String,
+        name: String,
+        /// The tags the creation request carried (`requestParameters.tags`).
+        tags: HashMap<String, String>,
+    },
     /// A CloudTrail event for a call that failed: there is no new group.
     FailedCall { name: String, error: String },
 }
@@ -96,7 +103,20 @@ fn new_group(payload: &Value) -> Result<Trigger, Error> {
         .or_else(|| payload["region"].as_str())
         .ok_or_else(|| Error::Event("CreateLogGroup event without detail.awsRegion".into()))?
         .to_owned();
-    Ok(Trigger::NewGroup { region, name })
+    // Only the keys decide an exemption, so a value of an unexpected type
+    // still counts.
+    let tags = detail["requestParameters"]["tags"]
+        .as_object()
+        .map(|tags| {
+            tags.iter()
+                .map(|(k, v)| {
+                    let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Trigger::NewGroup { region, name, tags })
 }
 
 #[cfg(test)]
@@ -136,9 +156,17 @@ mod tests {
             parse(&create_event("/aws/lambda/new")).unwrap(),
             Trigger::NewGroup {
                 region: "eu-west-1".into(),
-                name: "/aws/lambda/new".into()
+                name: "/aws/lambda/new".into(),
+                tags: HashMap::new(),
             }
         );
+        let mut tagged = create_event("/aws/lambda/kept");
+        tagged["detail"]["requestParameters"]["tags"] = json!({"toilkit:keep": "", "n": 1});
+        let Trigger::NewGroup { tags, .. } = parse(&tagged).unwrap() else {
+            panic!("a new group")
+        };
+        assert_eq!(tags["toilkit:keep"], "");
+        assert_eq!(tags["n"], "1");
         let resume = json!({"resume": {"region": "us-east-1", "next_token": "abc"}});
         assert!(matches!(
             parse(&resume).unwrap(),

@@ -487,3 +487,75 @@ async fn a_create_log_group_event_applies_the_policy_to_that_group_only() {
             .contains("not a region this function manages")
     );
 }
+
+/// A stream that has just started receiving logs shows no event timestamps
+/// yet (CloudWatch fills them in up to an hour later) and sorts after the
+/// streams that have them; a metric filter feeds an alarm that would go
+/// silent forever. Neither group may be deleted, however old and empty.
+#[tokio::test]
+async fn a_group_that_may_be_in_use_or_feeds_a_metric_filter_is_never_deleted() {
+    let acct = Account::new("eu-south-1").await;
+    acct.group("/in-use/new-stream", None, &[]).await;
+    acct.event("/in-use/new-stream", "", now_ms() - 13 * 86_400_000)
+        .await;
+    acct.stream("/in-use/new-stream", "just-started").await;
+    acct.group("/in-use/metric", None, &[]).await;
+    acct.logs
+        .put_metric_filter()
+        .log_group_name("/in-use/metric")
+        .filter_name("errors")
+        .filter_pattern("ERROR")
+        .metric_transformations(
+            aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+                .metric_name("Errors")
+                .metric_namespace("App")
+                .metric_value("1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("metric filter");
+    acct.group("/stale/quiet", None, &[]).await;
+    acct.event("/stale/quiet", "", now_ms() - 13 * 86_400_000)
+        .await;
+    let app = acct
+        .app(&[("RETENTION_DAYS", "30"), ("DELETE_EMPTY_AFTER_DAYS", "30")])
+        .with_clock_offset(DAY * 30 + Duration::from_secs(3600));
+
+    let report = sweep(&app).await;
+
+    let left = acct.retentions().await;
+    let mut names: Vec<&str> = left.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["/in-use/metric", "/in-use/new-stream"],
+        "{report:?}"
+    );
+    assert_eq!(
+        targets(&report.applied, "delete_log_group"),
+        ["/stale/quiet"]
+    );
+    let reason = |name: &str| {
+        report
+            .skipped
+            .iter()
+            .find(|s| s.target == name)
+            .map(|s| s.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason("/in-use/new-stream").contains("no event timestamps yet"),
+        "{report:?}"
+    );
+    assert!(
+        reason("/in-use/metric").contains("1 metric filter"),
+        "{report:?}"
+    );
+    assert_eq!(report.counter("deletion_kept"), 2);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    // Kept groups still get their retention.
+    assert_eq!(left["/in-use/metric"], Some(30));
+    assert_eq!(left["/in-use/new-stream"], Some(30));
+}

@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudwatchlogs::Client as Logs;
+use aws_sdk_cloudwatchlogs::operation::describe_account_policies::DescribeAccountPoliciesOutput;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_s3::Client as S3;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
 use lambda_runtime::{Context, LambdaEvent};
-use log_retention::{App, Config, handle};
+use log_retention::{App, CallCounter, Config, RegionClients, handle};
 use serde_json::{Value, json};
 use shared::aws::s3_client;
 use shared::output::Output;
@@ -140,6 +142,47 @@ async fn census(logs: &Logs) -> Result<BTreeMap<String, usize>> {
     }
 }
 
+/// The function as `App::new` builds it, except that DescribeAccountPolicies,
+/// which moto does not implement (it answers 500, and the function then keeps
+/// every deletion candidate), is answered "no account-level policies", as in
+/// an account that has none. Every other call reaches the emulator.
+fn on_the_emulator(config: Config, sdk: &aws_types::SdkConfig) -> App {
+    let calls = CallCounter::default();
+    let none = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .then_output(|| DescribeAccountPoliciesOutput::builder().build());
+    let region = sdk
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+    let clients = log_retention::region_clients(sdk, &region, &calls);
+    let logs = clients
+        .logs
+        .config()
+        .to_builder()
+        .interceptor(
+            MockResponseInterceptor::new()
+                .rule_mode(RuleMode::MatchAny)
+                .with_rule(&none)
+                .allow_passthrough(),
+        )
+        .build();
+    let clients = RegionClients {
+        logs: Logs::from_conf(logs),
+        ..clients
+    };
+    let s3 = s3_client(sdk)
+        .config()
+        .to_builder()
+        .interceptor(calls.clone())
+        .build();
+    App::from_parts(
+        config,
+        vec![clients],
+        S3::from_conf(s3),
+        Output::quiet(),
+        calls,
+    )
+}
+
 async fn objects(s3: &S3) -> Result<usize> {
     Ok(s3
         .list_objects_v2()
@@ -205,7 +248,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     // Built afresh for each invocation, so that its clock stays 90 days
     // after `split` however long the previous one took.
     let app = || -> Result<App> {
-        Ok(App::new(config.clone(), &ctx.sdk, Output::quiet())
+        Ok(on_the_emulator(config.clone(), &ctx.sdk)
             .with_clock_offset(Duration::from_secs(DAYS * 86_400) - split.elapsed()?))
     };
 

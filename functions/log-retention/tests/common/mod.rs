@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_cloudwatchlogs::operation::describe_account_policies::DescribeAccountPoliciesOutput;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
 use aws_types::SdkConfig;
-use log_retention::{App, Config};
+use log_retention::{App, CallCounter, Config, RegionClients};
 use serde_json::Value;
 use shared::Deadline;
 use shared::output::Output;
@@ -40,10 +42,57 @@ impl Account {
         Self { region, sdk, logs }
     }
 
-    /// The function as configured by `vars` (REGIONS defaults to this region).
+    /// The function as configured by `vars` (REGIONS defaults to this
+    /// region). moto has no account-level policies (DescribeAccountPolicies
+    /// answers 500), so that one call is answered "none"; every other call
+    /// reaches moto.
     pub fn app(&self, vars: &[(&str, &str)]) -> App {
         let config = Config::from_pairs(vars.iter().copied()).expect("valid configuration");
-        App::new(config, &self.sdk, Output::default())
+        let calls = CallCounter::default();
+        let names = if config.regions.is_empty() {
+            vec![self.region.to_owned()]
+        } else {
+            config.regions.clone()
+        };
+        let regions = names
+            .iter()
+            .map(|region| {
+                let clients = log_retention::region_clients(&self.sdk, region, &calls);
+                let logs = clients
+                    .logs
+                    .config()
+                    .to_builder()
+                    .interceptor(no_account_policies())
+                    .build();
+                RegionClients {
+                    logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+                    ..clients
+                }
+            })
+            .collect();
+        let s3 = shared::aws::s3_client(&self.sdk)
+            .config()
+            .to_builder()
+            .interceptor(calls.clone())
+            .build();
+        App::from_parts(
+            config,
+            regions,
+            aws_sdk_s3::Client::from_conf(s3),
+            Output::default(),
+            calls,
+        )
+    }
+
+    /// A stream with no events yet.
+    pub async fn stream(&self, group: &str, stream: &str) {
+        self.logs
+            .create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .send()
+            .await
+            .expect("create stream");
     }
 
     pub async fn group(&self, name: &str, retention: Option<i32>, tags: &[(&str, &str)]) {
@@ -126,6 +175,15 @@ impl Account {
             .get(name)
             .unwrap_or_else(|| panic!("{name} exists"))
     }
+}
+
+fn no_account_policies() -> MockResponseInterceptor {
+    let none = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .then_output(|| DescribeAccountPoliciesOutput::builder().build());
+    MockResponseInterceptor::new()
+        .rule_mode(RuleMode::MatchAny)
+        .with_rule(&none)
+        .allow_passthrough()
 }
 
 pub async fn sweep(app: &App) -> Report {
