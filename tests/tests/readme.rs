@@ -58,3 +58,58 @@ fn the_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() {
         "{ci}"
     );
 }
+
+/// A number at the start of `text` ("8,640", "$0.0000166667", "0.644 s").
+fn leading_number(text: &str) -> f64 {
+    let digits: String = text
+        .trim()
+        .trim_start_matches('$')
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .filter(|c| *c != ',')
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} starts with no number"))
+}
+
+#[test]
+fn the_cost_table_arithmetic_gives_each_rows_cost_and_the_total() {
+    let readme =
+        std::fs::read_to_string(toilkit_tests::workspace::root().join("README.md")).unwrap();
+    let table = readme
+        .split("<!-- cost-table -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- /cost-table -->").next())
+        .expect("README marks its cost table");
+    let mut total = 0.0;
+    let mut rows = 0;
+    let mut problems = Vec::new();
+    for line in table.lines().skip(3).filter(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+        assert_eq!(cells.len(), 4, "{line}");
+        // "a × b × c / d": products, and one divisor at most.
+        let (product, divisor) = cells[2].split_once(" / ").unwrap_or((cells[2], "1"));
+        let computed: f64 =
+            product.split(" × ").map(leading_number).product::<f64>() / leading_number(divisor);
+        let stated_text = cells[3].trim().trim_start_matches('$');
+        let stated = leading_number(stated_text);
+        let decimals = stated_text.split('.').nth(1).map_or(0, str::len);
+        // Within the rounding of the stated figure.
+        if (computed - stated).abs() > 0.5 * 10f64.powi(-(decimals as i32)) + 1e-12 {
+            problems.push(format!(
+                "{}: {} = {computed:.6}, the table says {stated}",
+                cells[0], cells[2]
+            ));
+        }
+        total += stated;
+        rows += 1;
+    }
+    assert!(rows >= 10, "the table has its rows: {rows}");
+    assert!(problems.is_empty(), "\n  - {}", problems.join("\n  - "));
+    let summary = format!("About **${total:.2} a month**");
+    assert!(
+        readme.contains(&summary),
+        "the README states the table's total: {summary}"
+    );
+}

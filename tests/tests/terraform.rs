@@ -528,6 +528,35 @@ fn the_module_knows_every_default_of_the_template() {
     );
 }
 
+/// `template_max_lengths` in `modules/toilkit/template_defaults.tf`: the
+/// module refuses at plan exactly what the template's MaxLength refuses.
+#[test]
+fn the_module_knows_every_max_length_of_the_template() {
+    let text =
+        std::fs::read_to_string(terraform_dir().join("modules/toilkit/template_defaults.tf"))
+            .expect("modules/toilkit/template_defaults.tf");
+    let block = text
+        .split("template_max_lengths = {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("template_defaults.tf has template_max_lengths");
+    let known: std::collections::BTreeMap<String, u64> = block
+        .lines()
+        .filter_map(|line| line.trim().split_once(" = "))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().expect("a number")))
+        .collect();
+    let expected: std::collections::BTreeMap<String, u64> = template()["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, p)| Some((name.clone(), p["MaxLength"].as_u64()?)))
+        .collect();
+    assert_eq!(
+        known, expected,
+        "template_max_lengths must list every MaxLength of template.yaml"
+    );
+}
+
 /// One root for many plans: each module input is a root variable, and each
 /// case is a `-var-file`.
 const CASE_ROOT: &str = r#"provider "aws" {
@@ -930,9 +959,35 @@ fn every_setting_the_template_or_a_function_refuses_fails_at_plan() {
             "slack_webhook.parameter must be",
         ),
         (
-            "an environment above 4 KB",
+            "exemptions longer than the template's MaxLength (896)",
             config(json!({"exemptions": big_exemptions})),
-            "4 KB of environment variables",
+            "ConfigTriageExemptions (",
+        ),
+        (
+            "allow_cidrs longer than the template's MaxLength (1024)",
+            waf(
+                json!({"allow_cidrs": (0..80).map(|i| format!("198.51.{i}.0/24")).collect::<Vec<_>>()}),
+            ),
+            "allow_cidrs must be at most 1024 characters",
+        ),
+        (
+            "severity_rules longer than the template's MaxLength (512)",
+            config(
+                json!({"severity_rules": (0..20).map(|i| json!({"rule": format!("rule-number-{i:03}-with-a-long-name"), "severity": "high"})).collect::<Vec<_>>()}),
+            ),
+            "ConfigTriageSeverityRules (",
+        ),
+        (
+            "a default_body longer than 1024 characters",
+            json!({"maintenance_switch": {"enabled": true, "load_balancer_names": "shop-*", "default_body": "x".repeat(1025)}}),
+            "default_body",
+        ),
+        (
+            "an exemption reason outside ASCII",
+            config(
+                json!({"exemptions": [{"rule": "s3-bucket-logging-enabled", "reason": "gepr\u{fc}ft"}]}),
+            ),
+            "outside printable ASCII",
         ),
     ];
     // What the functions accept must pass.

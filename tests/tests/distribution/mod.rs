@@ -164,6 +164,18 @@ pub fn accepts(parameter: &Value, value: &str) -> Result<(), String> {
             ));
         }
     }
+    let max_length = parameter["MaxLength"]
+        .as_u64()
+        .or_else(|| parameter["MaxLength"].as_str()?.parse().ok());
+    // CloudFormation counts characters (UTF-16 units; the template's text
+    // settings are ASCII, where they are the same).
+    if max_length.is_some_and(|max| value.encode_utf16().count() as u64 > max) {
+        return Err(format!(
+            "{} characters, above the parameter's MaxLength {}",
+            value.encode_utf16().count(),
+            parameter["MaxLength"]
+        ));
+    }
     if parameter["Type"] == "Number" {
         let n: f64 = value
             .parse()

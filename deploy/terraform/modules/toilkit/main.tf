@@ -145,12 +145,14 @@ locals {
   }
   # Variables every function has (the Slack webhook, the result bus), and the
   # ones set from the stack's own resources, at their longest.
-  shared_environment = length("SLACK_WEBHOOK_SECRET_ARN") + length(local.effective.SlackWebhookSecretArn) + length("SLACK_WEBHOOK_PARAMETER") + length(local.effective.SlackWebhookParameter) + length("RESULT_EVENT_BUS") + length(local.effective.ResultEventBus)
+  # log-retention posts to no Slack, so it has no webhook variables.
+  slack_environment  = length("SLACK_WEBHOOK_SECRET_ARN") + length(local.effective.SlackWebhookSecretArn) + length("SLACK_WEBHOOK_PARAMETER") + length(local.effective.SlackWebhookParameter)
+  shared_environment = length("RESULT_EVENT_BUS") + length(local.effective.ResultEventBus)
   resource_environment = {
-    "waf-ip-blocker"     = length("LEDGER_TABLE") + 255
-    "rds-audit-notifier" = length("IDEMPOTENCY_TABLE") + 255
-    "maintenance-switch" = length("MAINTENANCE_STATE_MACHINE_ARN") + 160
-    "config-triage"      = length("STATE_TABLE") + 255
+    "waf-ip-blocker"     = local.slack_environment + length("LEDGER_TABLE") + 255
+    "rds-audit-notifier" = local.slack_environment + length("IDEMPOTENCY_TABLE") + 255
+    "maintenance-switch" = local.slack_environment + length("MAINTENANCE_STATE_MACHINE_ARN") + 160
+    "config-triage"      = local.slack_environment + length("STATE_TABLE") + 255
     "log-retention"      = 0
   }
   environment_bytes = {
@@ -159,6 +161,15 @@ locals {
       sum([for variable, parameter in variables : length(variable) + length(local.effective[parameter])])
     )
   }
+  overlong_parameters = [
+    for name, max in local.template_max_lengths : "${name} (${length(local.parameters[name])} characters, at most ${max})"
+    if length(lookup(local.parameters, name, "")) > max
+  ]
+  # What the template's AllowedPattern admits in the free-text settings.
+  non_ascii_parameters = [
+    for name in ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune"] :
+    name if !can(regex("^[\\x20-\\x7E\\t\\n\\r]*$", lookup(local.parameters, name, "")))
+  ]
   oversized_environments = [for function, bytes in local.environment_bytes : "${function} (${bytes} bytes)" if bytes > 4096]
 
   # The function ARN from names known at plan: the stack's outputs lack it
@@ -191,6 +202,14 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
     precondition {
       condition     = var.result_event_forward_bus_arn == null || var.result_event_bus != null
       error_message = "result_event_forward_bus_arn forwards from result_event_bus: set result_event_bus to a bus name of the account (\"default\" for the default bus)."
+    }
+    precondition {
+      condition     = length(local.overlong_parameters) == 0
+      error_message = "These settings are longer than the template accepts (its MaxLength keeps each function's environment under Lambda's 4 KB): ${join(", ", local.overlong_parameters)}. Move config_triage exemptions into an SSM parameter (exemptions_parameter), aggregate allow_cidrs into wider CIDRs, or trim the setting."
+    }
+    precondition {
+      condition     = length(local.non_ascii_parameters) == 0
+      error_message = "These settings hold characters outside printable ASCII, which the template refuses (they would take up to 4 bytes each of the 4 KB environment): ${join(", ", local.non_ascii_parameters)}. Write them as \\u escapes in JSON settings, or HTML entities in default_body."
     }
     precondition {
       condition     = length(local.oversized_environments) == 0

@@ -82,3 +82,40 @@ locals {
     WafWindowSeconds                     = "300"
   }
 }
+
+# The MaxLength of the template's parameters that feed a function's
+# environment, and whether the template takes only ASCII there. Lambda
+# refuses an environment above 4 KB; these bounds keep every function's
+# worst case under it (tests/tests/template.rs adds it up), and the module
+# refuses at plan what the template would refuse at deploy.
+# tests/tests/terraform.rs keeps this map equal to template.yaml.
+locals {
+  template_max_lengths = {
+    ConfigTriageCriticalTopicArn    = 320
+    ConfigTriageExemptions          = 896
+    ConfigTriageExemptionsParameter = 256
+    ConfigTriageRoutes              = 384
+    ConfigTriageSeverityRules       = 512
+    LogRetentionMaxApiRps           = 16
+    LogRetentionRegions             = 512
+    LogRetentionRules               = 2048
+    LogRetentionS3Prune             = 768
+    MaintenanceDefaultBody          = 1024
+    RdsAlertOn                      = 64
+    RdsIgnoreHosts                  = 640
+    RdsIgnoreUsers                  = 640
+    RdsMatchRegex                   = 512
+    RdsWatchUsers                   = 640
+    ResultEventBus                  = 320
+    SlackWebhookParameter           = 256
+    SlackWebhookSecretArn           = 256
+    WafAllowCidrs                   = 1024
+    WafCountActions                 = 64
+    WafCountLabels                  = 128
+    WafCountRules                   = 128
+    WafIgnoreUriSuffixes            = 128
+    WafIpSetV4Arn                   = 256
+    WafIpSetV6Arn                   = 256
+    WafUriRules                     = 512
+  }
+}

@@ -61,8 +61,8 @@ variable "slack_webhook" {
     error_message = "slack_webhook.secret_arn must be a Secrets Manager secret ARN."
   }
   validation {
-    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.slack_webhook.parameter)) && length(coalesce(var.slack_webhook.parameter, "-")) <= 1011
-    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\", e.g. /toilkit/slack-webhook."
+    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.slack_webhook.parameter)) && length(coalesce(var.slack_webhook.parameter, "-")) <= 256
+    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\", at most 256 characters, e.g. /toilkit/slack-webhook."
   }
 }
 
@@ -213,8 +213,8 @@ variable "waf_ip_blocker" {
     error_message = "waf_ip_blocker.allow_cidrs must be IPv4 or IPv6 CIDRs or single addresses."
   }
   validation {
-    condition     = length(join(",", coalesce(var.waf_ip_blocker.allow_cidrs, []))) <= 4096
-    error_message = "waf_ip_blocker.allow_cidrs must be at most 4096 characters once joined with commas (and fit the 4 KB Lambda environment)."
+    condition     = length(join(",", coalesce(var.waf_ip_blocker.allow_cidrs, []))) <= 1024
+    error_message = "waf_ip_blocker.allow_cidrs must be at most 1024 characters once joined with commas (the template's MaxLength, so the environment fits Lambda's 4 KB): aggregate addresses into wider CIDRs."
   }
   validation {
     condition     = var.waf_ip_blocker.aggregate_v4_prefix == null || can(regex("^(8|9|[12][0-9]|3[01])$", tostring(var.waf_ip_blocker.aggregate_v4_prefix)))
@@ -400,8 +400,8 @@ variable "config_triage" {
     error_message = "config_triage.exemptions[*].expires must be a date (2026-12-31) or an RFC 3339 time."
   }
   validation {
-    condition     = var.config_triage.exemptions_parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.config_triage.exemptions_parameter)) && length(coalesce(var.config_triage.exemptions_parameter, "-")) <= 1011
-    error_message = "config_triage.exemptions_parameter must be an SSM parameter name starting with \"/\"."
+    condition     = var.config_triage.exemptions_parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.config_triage.exemptions_parameter)) && length(coalesce(var.config_triage.exemptions_parameter, "-")) <= 256
+    error_message = "config_triage.exemptions_parameter must be an SSM parameter name starting with \"/\", at most 256 characters."
   }
   validation {
     condition     = var.config_triage.critical_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.config_triage.critical_topic_arn))
