@@ -46,10 +46,9 @@ async fn the_binary_posts_redacted_alerts_once() {
     assert_eq!(first["counters"]["alerts"], 3, "{first}");
     assert_eq!(first["counters"]["unparsed"], 1, "{first}");
     assert_eq!(first["counters"]["messages_delivered"], 1, "{first}");
-    assert_eq!(
-        first["details"]["unparsed_examples"][0]["line"],
-        "not an audit line"
-    );
+    // Masked whole, and how long it is.
+    assert_eq!(first["details"]["unparsed_examples"][0]["line"], "***");
+    assert_eq!(first["details"]["unparsed_examples"][0]["chars"], 17);
 
     let second = second.expect_response();
     assert_eq!(
