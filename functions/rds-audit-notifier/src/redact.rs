@@ -299,9 +299,9 @@ enum Secret {
 /// The password of the URI whose `scheme://` ends just before `text`.
 ///
 /// The userinfo ends at the last `@` before a space or a quote; its password
-/// is what follows the first `:`. Without an `@`, a `:` followed by anything
-/// but a port (a password holding a space, a quote or an `@`-less tail) may
-/// still start a password: everything after it is masked.
+/// is what follows the first `:`. Without an `@` there, a `:` followed by
+/// anything but a port, or an `@` further on, may still start or end a
+/// password (one holding a space or a quote): everything after is masked.
 fn uri_password(text: &str) -> Option<Secret> {
     let b = text.as_bytes();
     let extent = b
@@ -326,10 +326,15 @@ fn uri_password(text: &str) -> Option<Secret> {
         offset = close + 1;
         authority = &authority[offset..];
     }
-    let colon = memchr::memchr(b':', authority)?;
+    // An `@` past a space or a quote may still end a userinfo that holds
+    // one (`user:correct horse@host`, `my user:pw@host`).
+    let later_at = memchr::memchr(b'@', &b[extent..]).is_some();
+    let Some(colon) = memchr::memchr(b':', authority) else {
+        return later_at.then_some(Secret::ToEnd(0));
+    };
     let port = &authority[colon + 1..];
     let ends_cleanly = authority_end < uri.len() || extent == b.len();
-    if port.iter().all(u8::is_ascii_digit) && ends_cleanly {
+    if port.iter().all(u8::is_ascii_digit) && ends_cleanly && !later_at {
         return None;
     }
     Some(Secret::ToEnd(offset + colon + 1))
@@ -823,6 +828,18 @@ mod tests {
             MySql,
             "pw4",
             "SELECT x FROM t WHERE y = mysql://u: ***",
+        );
+        check(
+            "SELECT 'postgresql://u:12/34 5@h/d'",
+            Postgres,
+            "34 5",
+            "SELECT 'postgresql://u:***'",
+        );
+        check(
+            "SELECT 'postgresql://my user:Fake-pw7@h/d'",
+            Postgres,
+            "Fake",
+            "SELECT 'postgresql://***'",
         );
         // Neither a user nor a port is a secret.
         for sql in [
