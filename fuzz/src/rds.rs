@@ -231,7 +231,12 @@ mod tests {
             "/aws/rds/instance/pg-1/postgresql",
         ] {
             for form in 0..super::Form::ALL.len() as u8 {
-                for password in ["Fake-pw 12@x/y", "S3cr3t-pa55w0rd", "12/34 5@h"] {
+                for password in [
+                    "Fake-pw 12@x/y",
+                    "S3cr3t-pa55w0rd",
+                    "12/34 5@h",
+                    "@ 1fai3w0rd",
+                ] {
                     let mut input = vec![form * 2 + 1];
                     input.extend_from_slice(password.as_bytes());
                     super::check(group, &input);

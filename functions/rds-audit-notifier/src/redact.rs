@@ -309,6 +309,13 @@ fn uri_password(text: &str) -> Option<Secret> {
         .position(|c| c.is_ascii_whitespace() || matches!(c, b'\'' | b'"' | b'`'))
         .unwrap_or(b.len());
     let uri = &b[..extent];
+    // An `@` past a space or a quote may still end a userinfo that holds
+    // one (`user:correct horse@host`, `my user:pw@host`, `u:@ pw@host`).
+    if memchr::memchr(b'@', &b[extent..]).is_some() {
+        return Some(Secret::ToEnd(
+            memchr::memchr(b':', uri).map_or(0, |c| c + 1),
+        ));
+    }
     if let Some(at) = memchr::memrchr(b'@', uri) {
         let colon = memchr::memchr(b':', &uri[..at])?;
         return Some(Secret::Range(colon + 1..at));
@@ -326,15 +333,10 @@ fn uri_password(text: &str) -> Option<Secret> {
         offset = close + 1;
         authority = &authority[offset..];
     }
-    // An `@` past a space or a quote may still end a userinfo that holds
-    // one (`user:correct horse@host`, `my user:pw@host`).
-    let later_at = memchr::memchr(b'@', &b[extent..]).is_some();
-    let Some(colon) = memchr::memchr(b':', authority) else {
-        return later_at.then_some(Secret::ToEnd(0));
-    };
+    let colon = memchr::memchr(b':', authority)?;
     let port = &authority[colon + 1..];
     let ends_cleanly = authority_end < uri.len() || extent == b.len();
-    if port.iter().all(u8::is_ascii_digit) && ends_cleanly && !later_at {
+    if port.iter().all(u8::is_ascii_digit) && ends_cleanly {
         return None;
     }
     Some(Secret::ToEnd(offset + colon + 1))
@@ -834,6 +836,13 @@ mod tests {
             Postgres,
             "34 5",
             "SELECT 'postgresql://u:***'",
+        );
+        // Found by the fuzzer: an `@` before the space, another after it.
+        check(
+            "SELECT 'postgresql://rep:@ Fake-pw8@h/d'",
+            Postgres,
+            "Fake",
+            "SELECT 'postgresql://rep:***'",
         );
         check(
             "SELECT 'postgresql://my user:Fake-pw7@h/d'",
