@@ -23,8 +23,9 @@ fn rules() -> Rules {
 /// The input's first byte chooses the check:
 /// - even: the rest is a batch (NUL-separated log events) from `group`; it
 ///   must plan without panicking, and every line must be accounted for;
-/// - odd: the rest is a password, placed in a `CREATE USER ... IDENTIFIED BY`
-///   statement in the group's own format; it must not reach any message.
+/// - odd: the rest is a password, planted in a statement in the group's own
+///   format, in one of the [`Form`]s the byte's upper bits choose; it must
+///   not reach any alert, message or unparsed example.
 pub fn check(group: &str, input: &[u8]) {
     let Some((&mode, rest)) = input.split_first() else {
         return;
@@ -44,17 +45,32 @@ pub fn check(group: &str, input: &[u8]) {
     // A password that the record's own quoting would end early is a
     // different statement; a short one may occur elsewhere in the record.
     if password.len() < 6
-        || password
-            .chars()
-            .any(|c| matches!(c, '\'' | '\\' | '"' | '\n' | '\r' | '\0' | ',' | '$') || c.is_control())
+        || password.chars().any(|c| {
+            matches!(c, '\'' | '\\' | '"' | '\n' | '\r' | '\0' | ',' | '$') || c.is_control()
+        })
     {
         return;
     }
+    let form = Form::ALL[usize::from(mode / 2) % Form::ALL.len()];
+    let dialect = Dialect::of(group);
     let shown = |password: &str| {
-        let data = crate::log_data(group, account_change(group, password).as_bytes());
-        let plan = plan(&data, &rules);
-        assert_eq!(plan.alerts.len(), 1, "the statement must alert: {password}");
-        format!("{:?}{:?}{:?}", plan.alerts, plan.deliveries, plan.unparsed)
+        let batches = planted(dialect, form, password);
+        let mut text = String::new();
+        let mut alerts = 0;
+        for batch in &batches {
+            let data = crate::log_data(group, batch.as_bytes());
+            let plan = plan(&data, &rules);
+            alerts += plan.alerts.len();
+            text.push_str(&format!(
+                "{:?}{:?}{:?}{:?}",
+                plan.alerts, plan.deliveries, plan.unparsed, plan.continued
+            ));
+        }
+        assert_eq!(
+            alerts, 1,
+            "the statement must alert once ({form:?}): {password}\n{text}"
+        );
+        text
     };
     // The same record with a placeholder of the same length: if the
     // password occurs there, it is ordinary message text (a field name,
@@ -65,28 +81,167 @@ pub fn check(group: &str, input: &[u8]) {
     let text = shown(password);
     assert!(
         !text.contains(password),
-        "password {password:?} reached a message: {text}"
+        "password {password:?} ({form:?}) reached a message: {text}"
     );
 }
 
-/// A `CREATE USER ... IDENTIFIED BY '<password>'` record in the group's
-/// own format.
-fn account_change(group: &str, password: &str) -> String {
-    let sql = format!("CREATE USER 'svc'@'%' IDENTIFIED BY '{password}'");
-    if group.ends_with("/postgresql") {
-        format!(
-            "2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,1,ROLE,CREATE ROLE,,,\"{}\",<not logged>",
-            sql.replace("CREATE USER 'svc'@'%' IDENTIFIED BY", "CREATE ROLE svc LOGIN PASSWORD")
-        )
-    } else if group.contains("/cluster/") {
-        format!(
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Postgres,
+    Aurora,
+    MySql,
+}
+
+impl Dialect {
+    fn of(group: &str) -> Self {
+        if group.ends_with("/postgresql") {
+            Self::Postgres
+        } else if group.contains("/cluster/") {
+            Self::Aurora
+        } else {
+            Self::MySql
+        }
+    }
+}
+
+/// Where the password is planted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// `IDENTIFIED BY '…'` / `PASSWORD '…'`.
+    Account,
+    /// `scheme://user:<password>@host` in a connection literal.
+    UriUserinfo,
+    /// libpq `password='…'`, quoted inside the SQL literal (doubled quotes).
+    ConninfoQuoted,
+    /// libpq `password=…` bare (spaces escaped the libpq way).
+    ConninfoBare,
+    /// PostgreSQL `E'…\'…\'…'` (MySQL: a `"…"` literal).
+    EscapeString,
+    /// `OPTIONS (password '…')` of a foreign server or user mapping.
+    Options,
+    /// PostgreSQL `$$…$$` holding a libpq value.
+    DollarQuoted,
+    /// The account statement cut across two deliveries just before the
+    /// password: the second batch starts with an unprefixed line.
+    Continuation,
+}
+
+impl Form {
+    const ALL: [Form; 8] = [
+        Form::Account,
+        Form::UriUserinfo,
+        Form::ConninfoQuoted,
+        Form::ConninfoBare,
+        Form::EscapeString,
+        Form::Options,
+        Form::DollarQuoted,
+        Form::Continuation,
+    ];
+}
+
+/// The batches (NUL-separated log events) that carry `password` in `form`.
+fn planted(dialect: Dialect, form: Form, password: &str) -> Vec<String> {
+    let pg = dialect == Dialect::Postgres;
+    // libpq: a value with a space is quoted; `\` and `'` are escaped.
+    let libpq_quoted = format!("'{}'", password.replace('\\', "\\\\").replace('\'', "\\'"));
+    let libpq_bare = password.replace('\\', "\\\\").replace(' ', "\\ ");
+    let sql = match form {
+        Form::Account | Form::Continuation if pg => {
+            format!("ALTER ROLE svc LOGIN PASSWORD\n'{password}' VALID UNTIL 'infinity'")
+        }
+        Form::Account | Form::Continuation => {
+            format!("CREATE USER 'svc'@'%' IDENTIFIED BY\n'{password}'")
+        }
+        Form::UriUserinfo if pg => format!(
+            "CREATE SUBSCRIPTION s CONNECTION 'postgresql://rep:{password}@db.example.test:5432/app' PUBLICATION p"
+        ),
+        Form::UriUserinfo => format!(
+            "CREATE TABLE t (a int) ENGINE=FEDERATED CONNECTION='mysql://rep:{password}@db.example.test:3306/app/t'"
+        ),
+        Form::ConninfoQuoted => format!(
+            "ALTER SUBSCRIPTION s CONNECTION 'host=h {}dbname=d'",
+            format!("password={libpq_quoted} ").replace('\'', "''")
+        ),
+        // MySQL reads a backslash in a literal as an escape: doubled, it
+        // reaches libpq as one.
+        Form::ConninfoBare if !pg => format!(
+            "ALTER SUBSCRIPTION s CONNECTION 'host=h password={} dbname=d'",
+            libpq_bare.replace('\\', "\\\\")
+        ),
+        Form::ConninfoBare => {
+            format!("ALTER SUBSCRIPTION s CONNECTION 'host=h password={libpq_bare} dbname=d'")
+        }
+        Form::EscapeString if pg => format!(
+            "ALTER SUBSCRIPTION s CONNECTION E'host=h password={} dbname=d'",
+            libpq_quoted.replace('\\', "\\\\").replace('\'', "\\'")
+        ),
+        Form::EscapeString => {
+            format!("ALTER SUBSCRIPTION s CONNECTION \"host=h password={libpq_quoted} dbname=d\"")
+        }
+        Form::Options if pg => format!(
+            "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password '{password}')"
+        ),
+        Form::Options => format!(
+            "CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (USER 'u', PASSWORD '{password}', HOST 'h')"
+        ),
+        Form::DollarQuoted if pg => {
+            format!(
+                "CREATE SUBSCRIPTION s CONNECTION $$host=h password={libpq_quoted}$$ PUBLICATION p"
+            )
+        }
+        Form::DollarQuoted => format!(
+            "CREATE TABLE t (a int) ENGINE=FEDERATED CONNECTION='mysql://rep:{password}@h/app/t'"
+        ),
+    };
+    let record = match dialect {
+        Dialect::Postgres => format!(
+            "2023-11-14 22:24:10 UTC:10.0.5.20(50223):postgres@appdb:[28181]:LOG:  AUDIT: SESSION,2,1,DDL,ALTER,,,\"{}\",<not logged>",
+            sql.replace('"', "\"\"")
+        ),
+        // The audit plugin escapes backslashes and quotes; a line break
+        // stays raw.
+        Dialect::Aurora => format!(
             "1700000000123456,aurora-1,admin,10.0.3.44,47,979851,QUERY,mysql,'{}',0",
-            sql.replace('\'', "\\'")
-        )
-    } else {
-        format!(
+            sql.replace('\\', "\\\\").replace('\'', "\\'")
+        ),
+        Dialect::MySql => format!(
             "20231114 22:13:40,ip-10-0-1-23,admin,10.0.2.15,3051,152313,QUERY,mysql,'{}',0",
-            sql.replace('\'', "\\'")
-        )
+            sql.replace('\\', "\\\\").replace('\'', "\\'")
+        ),
+    };
+    match form {
+        // One log event per line, the second in the next delivery.
+        Form::Continuation => record.split('\n').map(str::to_owned).collect(),
+        // One log event, one line.
+        Form::Account => vec![record.replace('\n', " ")],
+        // A statement with a raw line break: one log event per line.
+        _ => vec![record.replace('\n', "\0")],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every form, with a password holding a space, an `@` and a `/`, in
+    /// every dialect: the oracle holds (the seeds `password-form-*`).
+    #[test]
+    fn every_planted_form_is_masked() {
+        for group in [
+            "/aws/rds/instance/db-1/audit",
+            "/aws/rds/cluster/aurora-1/audit",
+            "/aws/rds/instance/pg-1/postgresql",
+        ] {
+            for form in 0..super::Form::ALL.len() as u8 {
+                for password in [
+                    "Fake-pw 12@x/y",
+                    "S3cr3t-pa55w0rd",
+                    "12/34 5@h",
+                    "@ 1fai3w0rd",
+                ] {
+                    let mut input = vec![form * 2 + 1];
+                    input.extend_from_slice(password.as_bytes());
+                    super::check(group, &input);
+                }
+            }
+        }
     }
 }

@@ -61,6 +61,9 @@ pub struct AuditEvent<'a> {
     pub retcode: Option<i64>,
     pub query_id: &'a str,
     pub sql_dialect: SqlDialect,
+    /// The record was cut across deliveries: its end, with the rest of the
+    /// statement and the result, is in another batch.
+    pub cut: bool,
 }
 
 impl AuditEvent<'_> {

@@ -130,6 +130,13 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
             .with_detail(report_detail(alert)),
         );
     }
+    if let Some(continued) = &plan.continued {
+        report.detail("continued_from_earlier_delivery", json!(continued));
+        tracing::warn!(
+            lines = continued.lines,
+            "the batch starts with the rest of a record cut across deliveries; masked"
+        );
+    }
     if !plan.unparsed.is_empty() {
         report.detail("unparsed_examples", json!(plan.unparsed));
         tracing::warn!(

@@ -116,6 +116,7 @@ pub fn parse(text: &str, events: Range<usize>) -> Parsed<'_> {
         retcode,
         query_id,
         sql_dialect: SqlDialect::MySql,
+        cut: false,
     })
 }
 

@@ -128,6 +128,9 @@ fn event_finding(alert: &Alert) -> Finding {
     if let Some(object) = &alert.object {
         fields.push(("Object".to_owned(), object.clone()));
     }
+    if let Some(note) = alert.note {
+        fields.push(("Note".to_owned(), note.to_owned()));
+    }
     Finding {
         title: format!("{} · {}", labels.join(" + "), alert.operation),
         fields,
@@ -254,6 +257,7 @@ mod tests {
             outcome: "ok".into(),
             statement: Some(format!("DROP TABLE t{i}")),
             object: None,
+            note: None,
             event_ids: vec![format!("{i:056}")],
         }
     }

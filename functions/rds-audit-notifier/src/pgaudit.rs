@@ -154,6 +154,7 @@ pub fn parse(text: &str, events: Range<usize>, fallback_us: i64) -> Parsed<'_> {
         retcode: None,
         query_id: "",
         sql_dialect: SqlDialect::Postgres,
+        cut: false,
     };
     if let Some(csv) = p.message.strip_prefix("AUDIT: ") {
         return match audit_record(csv) {

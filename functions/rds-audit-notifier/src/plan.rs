@@ -20,7 +20,7 @@ use crate::classify::{Categories, Category, Rules, Verdict, statement_name};
 use crate::dialect::Source;
 use crate::event::{Action, AuditEvent, Parsed, format_time};
 use crate::notification::{self, Delivery};
-use crate::records::{self, Unparsed};
+use crate::records::{self, Continued, Unparsed};
 use crate::redact::redact;
 use crate::sql::leading_words;
 
@@ -49,6 +49,9 @@ pub struct Alert {
     pub statement: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
+    /// Set when the record was cut across deliveries: says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
     /// The log event ids this alert was read from.
     #[serde(skip)]
     pub event_ids: Vec<String>,
@@ -67,9 +70,16 @@ pub struct Plan {
     /// The messages to post, in order.
     pub deliveries: Vec<Delivery>,
     pub counters: BTreeMap<String, u64>,
-    /// The first unparsed lines, redacted.
+    /// The first unparsed lines, masked.
     pub unparsed: Vec<Unparsed>,
+    /// The lines the batch starts with that continue a record from an
+    /// earlier delivery.
+    pub continued: Option<Continued>,
 }
+
+/// What an alert for a record cut across deliveries says.
+pub const CUT_NOTE: &str = "cut across deliveries: the rest of this statement, and its result, \
+     came in another delivery and is not shown";
 
 impl Plan {
     fn count(&mut self, name: &str, n: u64) {
@@ -111,11 +121,19 @@ pub fn plan(data: &LogData, rules: &Rules) -> Plan {
         deliveries: Vec::new(),
         counters: BTreeMap::new(),
         unparsed: std::mem::take(&mut reading.examples),
+        continued: reading.continued.take(),
     };
     plan.count("log_events", data.log_events.len() as u64);
     plan.count("unparsed", reading.unparsed);
     plan.count("not_audit_lines", not_audit);
     plan.count("audit_events", events.len() as u64);
+    if reading.cut > 0 {
+        plan.count("statements_cut", reading.cut);
+    }
+    if let Some(continued) = &plan.continued {
+        let lines = continued.lines;
+        plan.count("continuation_lines", lines);
+    }
 
     let (table_rows, repeats) = fold_duplicates(&mut events);
     plan.count("table_rows_folded", table_rows);
@@ -165,6 +183,7 @@ fn alert(data: &LogData, source: &Source, event: &AuditEvent<'_>, categories: Ca
         _ => event.operation().into_owned(),
     };
     let outcome = match (&event.action, event.retcode) {
+        _ if event.cut => "unknown: the record was cut".to_owned(),
         (Action::FailedLogin { .. }, _) => "refused".to_owned(),
         (_, Some(code)) if code != 0 => format!("failed with error {code}"),
         _ => "ok".to_owned(),
@@ -188,6 +207,7 @@ fn alert(data: &LogData, source: &Source, event: &AuditEvent<'_>, categories: Ca
         outcome,
         statement,
         object,
+        note: event.cut.then_some(CUT_NOTE),
         event_ids: data.log_events[event.events.clone()]
             .iter()
             .map(|e| e.id.clone())

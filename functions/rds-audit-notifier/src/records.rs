@@ -9,6 +9,12 @@
 //! and reading resumes with the next line, so one bad line cannot swallow the
 //! batch. An unprefixed line after an ordinary PostgreSQL log entry is that
 //! entry's continuation (PostgreSQL writes multi-line messages that way).
+//!
+//! A record may also be cut between two deliveries (two invocations). Its
+//! first half, open at the end of a batch, is read as far as it goes and
+//! marked cut; its second half, the unprefixed lines a batch starts with,
+//! cannot be read at all (where its quotes stand is in the other batch), so
+//! it is counted and masked whole, as is every line that matches no format.
 
 use std::ops::Range;
 
@@ -16,13 +22,11 @@ use aws_lambda_events::cloudwatch_logs::LogData;
 
 use crate::dialect::{Dialect, Source};
 use crate::event::{AuditEvent, Parsed};
-use crate::redact::redact_line;
+use crate::redact::MASK;
 use crate::{mysql_audit, pgaudit};
 
 /// Unparsed examples kept per batch.
 pub const MAX_EXAMPLES: usize = 5;
-/// Characters of an unparsed line shown.
-pub const EXAMPLE_CHARS: usize = 300;
 /// A quoted field open for more lines than this is not a statement.
 const MAX_JOINED_LINES: usize = 500;
 /// Nor one open for more bytes than a CloudWatch Logs event can hold.
@@ -38,25 +42,52 @@ pub struct Joined {
     pub events: Range<usize>,
     dialect: Dialect,
     fallback_us: i64,
+    /// The first half of a record cut across deliveries, closed here so it
+    /// parses.
+    cut: bool,
 }
 
 impl Joined {
     pub fn parse(&self) -> Parsed<'_> {
-        parse(
+        let mut parsed = parse(
             self.dialect,
             &self.text,
             self.events.clone(),
             self.fallback_us,
-        )
+        );
+        if let Parsed::Event(event) = &mut parsed {
+            event.cut = self.cut;
+        }
+        parsed
     }
 }
 
-/// One line that matched no format, redacted and cut for showing.
+/// One line that matched no format. Nothing of it is shown: without its
+/// structure, nothing in it is known to hold no secret (it may be the rest
+/// of a statement whose start is elsewhere). The event id finds it in the
+/// log group, where it is anyway.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unparsed {
     pub event_id: String,
     pub reason: &'static str,
-    pub line: String,
+    /// Always the mask.
+    pub line: &'static str,
+    /// How long the line is, in characters.
+    pub chars: usize,
+}
+
+/// What a batch says of the lines it starts with that continue a record
+/// from an earlier delivery.
+pub const CONTINUED_NOTE: &str = "the batch starts with the rest of a record cut across deliveries \
+     (its start was in an earlier delivery, which alerted on it if it had to): masked, not shown";
+
+/// The unprefixed lines a batch starts with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Continued {
+    /// The first of their log events.
+    pub event_id: String,
+    pub lines: u64,
+    pub note: &'static str,
 }
 
 /// Everything read from one batch.
@@ -71,6 +102,11 @@ pub struct Reading<'a> {
     pub examples: Vec<Unparsed>,
     /// Well-formed lines that are not audit events (ordinary PostgreSQL output).
     pub not_audit: u64,
+    /// Records whose end is in a later delivery.
+    pub cut: u64,
+    /// The lines the batch starts with that continue a record from an
+    /// earlier delivery.
+    pub continued: Option<Continued>,
 }
 
 impl Reading<'_> {
@@ -80,7 +116,8 @@ impl Reading<'_> {
             self.examples.push(Unparsed {
                 event_id: data.log_events[event].id.clone(),
                 reason,
-                line: shared::slack::truncate(&redact_line(line), EXAMPLE_CHARS),
+                line: MASK,
+                chars: line.chars().count(),
             });
         }
     }
@@ -125,7 +162,33 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
     // continue on unprefixed lines.
     let mut in_pg_output = false;
     let mut budget = JOIN_BUDGET_BYTES;
-    let mut i = 0;
+    // Lines before the first that starts a record continue one from an
+    // earlier delivery.
+    let mut i = lines
+        .iter()
+        .position(|l| Dialect::sniff(l.text).is_some())
+        .unwrap_or(lines.len());
+    let continued = lines[..i]
+        .iter()
+        .filter(|l| !l.text.trim().is_empty())
+        .count() as u64;
+    // Lines that neither precede a record nor end one are not known to be
+    // a continuation (a wrong group subscribed): they are unparsed, masked
+    // all the same.
+    let ends_record = lines[..i]
+        .iter()
+        .rev()
+        .find(|l| !l.text.trim().is_empty())
+        .is_some_and(|l| ends_a_record(source, l.text));
+    if continued > 0 && i == lines.len() && !ends_record {
+        i = 0;
+    } else if continued > 0 {
+        reading.continued = Some(Continued {
+            event_id: data.log_events[lines[0].event].id.clone(),
+            lines: continued,
+            note: CONTINUED_NOTE,
+        });
+    }
     while i < lines.len() {
         let line = &lines[i];
         if line.text.trim().is_empty() {
@@ -174,11 +237,16 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
             Parsed::Incomplete => {
                 in_pg_output = false;
                 match join(&lines, i, dialect, fallback(line.event), &mut budget) {
-                    Some((joined, next)) => {
+                    Join::Complete(joined, next) => {
                         reading.joined.push(joined);
                         i = next;
                     }
-                    None => {
+                    Join::CutAtEnd(joined) => {
+                        reading.joined.push(joined);
+                        reading.cut += 1;
+                        i = lines.len();
+                    }
+                    Join::Malformed => {
                         reading.unparsed(
                             data,
                             line.event,
@@ -194,42 +262,105 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
     reading
 }
 
-/// Joins lines from `start` until the record is complete; `None` if it
-/// never completes into a well-formed record.
+/// Whether `line` can be the last line of a record whose start is in
+/// another batch: the quoted statement closes and the record's last field
+/// follows.
+fn ends_a_record(source: &Source, line: &str) -> bool {
+    let line = line.trim_end();
+    match source.dialect {
+        Some(Dialect::MySqlAudit) => line
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .ends_with("',"),
+        Some(Dialect::Postgres) => line.ends_with(",<not logged>") || line.ends_with('"'),
+        None => false,
+    }
+}
+
+enum Join {
+    /// The record and the index of the line after it.
+    Complete(Joined, usize),
+    /// Still open at the end of the batch: the first half of a record cut
+    /// across deliveries, closed so that what it holds can be read.
+    CutAtEnd(Joined),
+    /// It never completes into a well-formed record.
+    Malformed,
+}
+
+/// Joins lines from `start` until the record is complete.
 fn join(
     lines: &[Line<'_>],
     start: usize,
     dialect: Dialect,
     fallback_us: i64,
     budget: &mut usize,
-) -> Option<(Joined, usize)> {
+) -> Join {
     let mut text = lines[start].text.to_owned();
     let last = lines.len().min(start + MAX_JOINED_LINES);
+    let mut events = lines[start].event..lines[start].event + 1;
     for (end, line) in lines.iter().enumerate().take(last).skip(start + 1) {
         text.push('\n');
         text.push_str(line.text);
         if text.len() > MAX_JOINED_BYTES || text.len() > *budget {
-            return None;
+            return Join::Malformed;
         }
         *budget -= text.len();
-        let events = lines[start].event..line.event + 1;
+        events = lines[start].event..line.event + 1;
         match parse(dialect, &text, events.clone(), fallback_us) {
             Parsed::Incomplete => continue,
             Parsed::Event(_) | Parsed::NotAudit => {
-                return Some((
+                return Join::Complete(
                     Joined {
                         text,
                         events,
                         dialect,
                         fallback_us,
+                        cut: false,
                     },
                     end + 1,
-                ));
+                );
             }
-            Parsed::Invalid(_) => return None,
+            Parsed::Invalid(_) => return Join::Malformed,
         }
     }
-    None
+    // Open to the end of the batch, and no later line starts a record of
+    // its own: the rest is in the next delivery.
+    if last == lines.len()
+        && lines[start + 1..]
+            .iter()
+            .all(|l| Dialect::sniff(l.text).is_none())
+    {
+        let closed = close(dialect, text);
+        if matches!(
+            parse(dialect, &closed, events.clone(), fallback_us),
+            Parsed::Event(_)
+        ) {
+            return Join::CutAtEnd(Joined {
+                text: closed,
+                events,
+                dialect,
+                fallback_us,
+                cut: true,
+            });
+        }
+    }
+    Join::Malformed
+}
+
+/// Closes the quoted field a cut record leaves open, so the fields before
+/// it and the statement so far can be read. The result stays unknown.
+fn close(dialect: Dialect, mut text: String) -> String {
+    match dialect {
+        Dialect::MySqlAudit => {
+            // An odd backslash at the end would escape the closing quote.
+            let backslashes = text.bytes().rev().take_while(|&c| c == b'\\').count();
+            if backslashes % 2 == 1 {
+                text.pop();
+            }
+            text.push_str("',");
+        }
+        Dialect::Postgres => text.push('"'),
+    }
+    text
 }
 
 #[cfg(test)]
@@ -312,7 +443,55 @@ pub(crate) mod tests {
             "{:?}",
             reading.examples[0]
         );
-        assert_eq!(reading.examples[1].line, "garbage line");
+        assert_eq!(
+            reading.examples[1].line, MASK,
+            "unparsed lines are masked whole"
+        );
+        assert_eq!(reading.examples[1].chars, 12);
+    }
+
+    #[test]
+    fn a_record_cut_at_the_end_of_a_batch_is_read_as_far_as_it_goes() {
+        let data = batch(
+            "/aws/rds/instance/db/audit",
+            &[
+                "20231114 22:13:40,h,admin,10.0.0.1,1,2,QUERY,appdb,'DROP TABLE a',0",
+                r"20231114 22:13:41,h,admin,10.0.0.1,1,3,QUERY,appdb,'CREATE USER \'x\'@\'%\'",
+                r"  IDENTIFIED BY \",
+            ],
+        );
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(reading.unparsed, 0, "{:?}", reading.examples);
+        assert_eq!(reading.cut, 1);
+        let Parsed::Event(event) = reading.joined[0].parse() else {
+            panic!("{:?}", reading.joined[0]);
+        };
+        assert!(event.cut);
+        assert_eq!(event.retcode, None);
+        assert_eq!(event.events, 1..3);
+        assert_eq!(
+            event.statement.as_deref(),
+            Some("CREATE USER 'x'@'%'\n  IDENTIFIED BY ")
+        );
+    }
+
+    #[test]
+    fn a_batch_starting_inside_a_record_masks_the_rest_of_it() {
+        let data = batch(
+            "/aws/rds/instance/pg/postgresql",
+            &[
+                "  'Fake-pw' VALID UNTIL 'infinity'\",<not logged>",
+                "",
+                "2023-11-14 22:24:32 UTC:10.0.5.21(50301):app@appdb:[28190]:LOG:  AUDIT: SESSION,6,1,DDL,DROP TABLE,TABLE,public.t,drop table t;,<not logged>",
+            ],
+        );
+        let source = Source::new(&data.log_group, &data.log_stream);
+        let reading = read(&data, &source);
+        assert_eq!(statements(&reading), ["drop table t;"]);
+        assert_eq!(reading.unparsed, 0);
+        let continued = reading.continued.as_ref().unwrap();
+        assert_eq!((continued.event_id.as_str(), continued.lines), ("id0", 1));
     }
 
     #[test]

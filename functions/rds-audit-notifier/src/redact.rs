@@ -9,13 +9,17 @@
 //! `SET PASSWORD [FOR user] = '…' | PASSWORD('…')`, `MASTER_PASSWORD = '…'`
 //! and any other name holding `password`, `passwd`, `pwd`, `secret` or
 //! `credential` followed by a literal or a call, the literals of RDS's
-//! `mysql.rds_set_external_master*` calls (a positional password), `password=…` inside
-//! connection strings, literals or comments that mention a password, and
-//! every literal after a password-like column in a list (`INSERT ... (name,
-//! password) VALUES ...`).
+//! `mysql.rds_set_external_master*` calls (a positional password), libpq
+//! `password=…` values inside literals in any quoting (`password=''a b''`,
+//! `E'password=\\'a b\\''`, `$$password='a b'$$`), the password of every URI
+//! (`scheme://user:secret@host`, in a literal, a comment or bare text),
+//! literals or comments that mention a password, and every literal after a
+//! password-like column in a list (`INSERT ... (name, password) VALUES ...`).
 //!
 //! It fails closed: when a password-like keyword is followed by something
-//! this module does not understand, everything from there on is masked.
+//! this module does not understand, everything from there on is masked; a
+//! connection-string or URI password whose end it cannot be sure of masks
+//! the rest of its literal.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -44,9 +48,15 @@ const HARMLESS_AFTER_PASSWORD: &[&str] = &[
     "EXPIRE", "HISTORY", "REUSE", "REQUIRE", "LOCK", "NULL", "DEFAULT", "FROM", "IS", "VALID",
 ];
 
+/// Whether `text` holds a URI (`scheme://`), whose userinfo may hold a
+/// password with no hint word near it.
+fn has_uri(text: &str) -> bool {
+    memchr::memmem::find(text.as_bytes(), b"://").is_some()
+}
+
 /// The statement with every secret masked.
 pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
-    if !HINT.is_match(sql) {
+    if !HINT.is_match(sql) && !has_uri(sql) {
         return Cow::Borrowed(sql);
     }
     let tokens: Vec<Token> = Lexer::new(sql, dialect).collect();
@@ -58,12 +68,24 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
         let text = &sql[token.span.clone()];
         i = match token.kind {
             Kind::Str { .. } => {
-                mask_literal_mentions(sql, token, &mut masks);
+                mask_literal_mentions(sql, token, dialect, &mut masks);
                 i + 1
             }
             Kind::Comment => {
-                if HINT.is_match(&sql[token.inner.clone()]) {
+                let content = &sql[token.inner.clone()];
+                if HINT.is_match(content) || has_uri(content) {
                     masks.mask(token.inner.clone());
+                }
+                i + 1
+            }
+            // A URI outside any literal (`scheme` `:` `//...`): not SQL, so
+            // nothing after it can be trusted to end its password.
+            Kind::Punct(b':') if sql[token.span.end..].starts_with("//") => {
+                let after = token.span.end + 2;
+                match uri_password(&sql[after..]) {
+                    Some(Secret::Range(r)) => masks.mask(after + r.start..after + r.end),
+                    Some(Secret::ToEnd(at)) => masks.rest_from(after + at),
+                    None => {}
                 }
                 i + 1
             }
@@ -96,15 +118,6 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
         };
     }
     Cow::Owned(masks.apply(sql))
-}
-
-/// A line that could not be parsed: without structure to go by, everything
-/// from the first password-like word on is masked.
-pub fn redact_line(line: &str) -> Cow<'_, str> {
-    match HINT.find(line) {
-        Some(m) => Cow::Owned(format!("{}{MASK}", &line[..m.start()])),
-        None => Cow::Borrowed(line),
-    }
 }
 
 /// Whether a name is about a secret: `PASSWORD`, `MASTER_PASSWORD`,
@@ -275,32 +288,202 @@ fn secret_value(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usi
     }
 }
 
-/// A literal that itself mentions a password: a connection string's
-/// `password=…` value is masked, anything else masks the whole literal.
-fn mask_literal_mentions(sql: &str, token: &Token, masks: &mut Masks) {
+/// A secret found in a text: a byte range, or everything from an offset on
+/// (its end could not be told).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Secret {
+    Range(Range<usize>),
+    ToEnd(usize),
+}
+
+/// The password of the URI whose `scheme://` ends just before `text`.
+///
+/// The userinfo ends at the last `@` before a space or a quote; its password
+/// is what follows the first `:`. Without an `@` there, a `:` followed by
+/// anything but a port, or an `@` further on, may still start or end a
+/// password (one holding a space or a quote): everything after is masked.
+fn uri_password(text: &str) -> Option<Secret> {
+    let b = text.as_bytes();
+    let extent = b
+        .iter()
+        .position(|c| c.is_ascii_whitespace() || matches!(c, b'\'' | b'"' | b'`'))
+        .unwrap_or(b.len());
+    let uri = &b[..extent];
+    // An `@` past a space or a quote may still end a userinfo that holds
+    // one (`user:correct horse@host`, `my user:pw@host`, `u:@ pw@host`).
+    if memchr::memchr(b'@', &b[extent..]).is_some() {
+        return Some(Secret::ToEnd(
+            memchr::memchr(b':', uri).map_or(0, |c| c + 1),
+        ));
+    }
+    if let Some(at) = memchr::memrchr(b'@', uri) {
+        let colon = memchr::memchr(b':', &uri[..at])?;
+        return Some(Secret::Range(colon + 1..at));
+    }
+    let authority_end = uri
+        .iter()
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(uri.len());
+    let mut authority = &uri[..authority_end];
+    let mut offset = 0;
+    // An IPv6 host holds colons: `[2001:db8::1]:5432`.
+    if authority.first() == Some(&b'[')
+        && let Some(close) = memchr::memchr(b']', authority)
+    {
+        offset = close + 1;
+        authority = &authority[offset..];
+    }
+    let colon = memchr::memchr(b':', authority)?;
+    let port = &authority[colon + 1..];
+    let ends_cleanly = authority_end < uri.len() || extent == b.len();
+    if port.iter().all(u8::is_ascii_digit) && ends_cleanly {
+        return None;
+    }
+    Some(Secret::ToEnd(offset + colon + 1))
+}
+
+/// The value of a libpq `keyword = value` pair starting at `text[at..]`:
+/// single-quoted (`\'` and `\\` escaped) or bare up to a space.
+fn conninfo_value(text: &str, at: usize) -> Option<Secret> {
+    let b = text.as_bytes();
+    let quoted = b.get(at) == Some(&b'\'');
+    let start = if quoted { at + 1 } else { at };
+    let mut i = start;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'\'' if quoted => return Some(Secret::Range(start..i)),
+            c if !quoted && c.is_ascii_whitespace() => break,
+            _ => i += 1,
+        }
+    }
+    if quoted {
+        // The quote never closes: the value may be all that follows.
+        return Some(Secret::ToEnd(start));
+    }
+    (i > start).then_some(Secret::Range(start..i.min(b.len())))
+}
+
+/// A literal's value, as the server reads it, with the source offset of
+/// each of its bytes, so a secret found in the value is masked in the
+/// source whatever its escapes.
+struct Decoded {
+    text: String,
+    /// `source[i]`: where byte `i` of `text` came from; one more entry for
+    /// the end.
+    source: Vec<usize>,
+    /// Offsets in `text` of bytes from escapes this module does not decode
+    /// (`\x27`, octal, `\u`): what they stand for is unknown.
+    opaque: Vec<usize>,
+}
+
+impl Decoded {
+    fn new(sql: &str, token: &Token, dialect: SqlDialect) -> Self {
+        let inner = token.inner.clone();
+        let open = inner.start.saturating_sub(1);
+        let quote = sql.as_bytes().get(open).copied().unwrap_or(b'\'');
+        let prefix = &sql[token.span.start..open];
+        let backslash =
+            quote != b'$' && (dialect == SqlDialect::MySql || prefix.eq_ignore_ascii_case("e"));
+        let doubling = quote != b'$';
+        let raw = &sql[inner.clone()];
+        let mut out = Decoded {
+            text: String::with_capacity(raw.len()),
+            source: Vec::with_capacity(raw.len() + 1),
+            opaque: Vec::new(),
+        };
+        let mut chars = raw.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let at = inner.start + i;
+            if doubling && c as u32 == u32::from(quote) && chars.peek().map(|p| p.1) == Some(c) {
+                chars.next();
+                out.push(at, c);
+            } else if backslash && c == '\\' {
+                let Some((_, e)) = chars.next() else {
+                    out.push(at, c);
+                    break;
+                };
+                match e {
+                    'n' => out.push(at, '\n'),
+                    't' => out.push(at, '\t'),
+                    'r' => out.push(at, '\r'),
+                    'b' => out.push(at, '\u{8}'),
+                    'f' => out.push(at, '\u{c}'),
+                    'Z' if dialect == SqlDialect::MySql => out.push(at, '\u{1a}'),
+                    '0'..='9' | 'x' | 'u' | 'U' if dialect == SqlDialect::Postgres => {
+                        out.opaque.push(out.text.len());
+                        out.push(at, '\u{1a}');
+                    }
+                    other => out.push(at, other),
+                }
+            } else {
+                out.push(at, c);
+            }
+        }
+        out.source.push(inner.end);
+        out
+    }
+
+    fn push(&mut self, at: usize, c: char) {
+        self.text.push(c);
+        self.source.extend(std::iter::repeat_n(at, c.len_utf8()));
+    }
+
+    /// The source range of a secret in `text`; an opaque escape in or
+    /// right after it makes its end unknown, so the rest goes.
+    fn to_source(&self, secret: &Secret, end: usize) -> Range<usize> {
+        let (start, stop) = match *secret {
+            Secret::Range(ref r) => (r.start, r.end),
+            Secret::ToEnd(at) => (at, self.text.len()),
+        };
+        if stop >= self.text.len() || self.opaque.iter().any(|&o| o >= start && o <= stop) {
+            return self.source[start]..end;
+        }
+        self.source[start]..self.source[stop]
+    }
+}
+
+/// A literal that itself mentions a password: connection strings'
+/// `password=…` values and URIs' passwords are masked, anything else masks
+/// the whole literal.
+fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &mut Masks) {
     let inner = token.inner.clone();
     let content = &sql[inner.clone()];
-    if !HINT.is_match(content) {
+    if !HINT.is_match(content) && !has_uri(content) {
         return;
     }
-    let mut delimited = Vec::new();
-    for m in CONNINFO_PASSWORD.find_iter(content) {
-        let start = inner.start + m.end();
-        let rest = &sql[start..inner.end];
-        let len = if let Some(quoted) = rest.strip_prefix('\'') {
-            quoted.find('\'').map_or(rest.len(), |e| e + 2)
-        } else {
-            rest.find(|c: char| c.is_whitespace() || c == ';')
-                .unwrap_or(rest.len())
-        };
-        masks.mask(start..start + len);
-        delimited.push(m.start());
+    let value = Decoded::new(sql, token, dialect);
+    let text = value.text.as_str();
+    let mut secrets: Vec<Range<usize>> = Vec::new();
+    let mut keys = Vec::new();
+    for m in CONNINFO_PASSWORD.find_iter(text) {
+        keys.push(m.start());
+        if let Some(secret) = conninfo_value(text, m.end()) {
+            secrets.push(match &secret {
+                Secret::Range(r) => r.clone(),
+                Secret::ToEnd(at) => *at..text.len(),
+            });
+            masks.mask(value.to_source(&secret, inner.end));
+        }
     }
-    // A mention that is not a `password=` pair cannot be delimited: the
-    // whole literal goes.
+    for at in memchr::memmem::find_iter(text.as_bytes(), b"://") {
+        if let Some(secret) = uri_password(&text[at + 3..]) {
+            let secret = match secret {
+                Secret::Range(r) => Secret::Range(at + 3 + r.start..at + 3 + r.end),
+                Secret::ToEnd(s) => Secret::ToEnd(at + 3 + s),
+            };
+            secrets.push(match &secret {
+                Secret::Range(r) => r.clone(),
+                Secret::ToEnd(s) => *s..text.len(),
+            });
+            masks.mask(value.to_source(&secret, inner.end));
+        }
+    }
+    // A mention that is neither a `password=` key nor inside a masked value
+    // cannot be delimited: the whole literal goes.
     if HINT
-        .find_iter(content)
-        .any(|m| !delimited.contains(&m.start()))
+        .find_iter(text)
+        .any(|m| !keys.contains(&m.start()) && !secrets.iter().any(|r| r.contains(&m.start())))
     {
         masks.literal(token);
     }
@@ -610,8 +793,136 @@ mod tests {
     }
 
     #[test]
-    fn unparsed_lines_are_cut_at_the_first_hint() {
-        assert_eq!(redact_line("garbage IDENTIFIED BY 'x'"), "garbage ***");
-        assert_eq!(redact_line("garbage"), "garbage");
+    fn uri_passwords_are_masked_wherever_they_are() {
+        check(
+            "CREATE SUBSCRIPTION s CONNECTION 'postgresql://rep:Fake-pw1@h:5432/db' PUBLICATION p",
+            Postgres,
+            "Fake",
+            "CREATE SUBSCRIPTION s CONNECTION 'postgresql://rep:***@h:5432/db' PUBLICATION p",
+        );
+        check(
+            "SELECT dblink_connect('postgres://u:Fa@ke/pw@[2001:db8::1]:5432/d?sslmode=require')",
+            Postgres,
+            "ke/pw",
+            "SELECT dblink_connect('postgres://u:***@[2001:db8::1]:5432/d?sslmode=require')",
+        );
+        // A URI password holding a quote or a space: its end is unknown.
+        check(
+            "SELECT dblink_connect('postgresql://u:it''s fake@h/d')",
+            Postgres,
+            "fake",
+            "SELECT dblink_connect('postgresql://u:***')",
+        );
+        check(
+            "SELECT 1 -- postgresql://u:Fake-pw2@h/d",
+            Postgres,
+            "Fake",
+            "SELECT 1 --***",
+        );
+        check(
+            "SELECT 1 FROM t WHERE x = postgresql://u:Fake-pw3@h/d",
+            Postgres,
+            "Fake",
+            "SELECT 1 FROM t WHERE x = postgresql://u:***@h/d",
+        );
+        check(
+            "SELECT x FROM t WHERE y = mysql://u:Fake pw4@h",
+            MySql,
+            "pw4",
+            "SELECT x FROM t WHERE y = mysql://u: ***",
+        );
+        check(
+            "SELECT 'postgresql://u:12/34 5@h/d'",
+            Postgres,
+            "34 5",
+            "SELECT 'postgresql://u:***'",
+        );
+        // Found by the fuzzer: an `@` before the space, another after it.
+        check(
+            "SELECT 'postgresql://rep:@ Fake-pw8@h/d'",
+            Postgres,
+            "Fake",
+            "SELECT 'postgresql://rep:***'",
+        );
+        check(
+            "SELECT 'postgresql://my user:Fake-pw7@h/d'",
+            Postgres,
+            "Fake",
+            "SELECT 'postgresql://***'",
+        );
+        // Neither a user nor a port is a secret.
+        for sql in [
+            "SELECT 'https://example.com:8443/a?b=c'",
+            "SELECT 'postgresql://rep@h/db'",
+            "SELECT 'postgresql://[::1]:5432/db'",
+        ] {
+            assert_eq!(redact(sql, Postgres), sql);
+        }
+    }
+
+    #[test]
+    fn libpq_passwords_are_masked_in_every_quoting() {
+        check(
+            "CREATE SUBSCRIPTION s CONNECTION 'host=h password=''fake horse'' user=u' PUBLICATION p",
+            Postgres,
+            "horse",
+            "CREATE SUBSCRIPTION s CONNECTION 'host=h password=''***'' user=u' PUBLICATION p",
+        );
+        check(
+            r"CREATE SUBSCRIPTION s CONNECTION E'host=h password=\'fake horse\' user=u' PUBLICATION p",
+            Postgres,
+            "horse",
+            r"CREATE SUBSCRIPTION s CONNECTION E'host=h password=\'***\' user=u' PUBLICATION p",
+        );
+        check(
+            r"SELECT dblink_connect(E'password=''it\\\'s fake'' dbname=d')",
+            Postgres,
+            "fake",
+            r"SELECT dblink_connect(E'password=''***'' dbname=d')",
+        );
+        check(
+            "SELECT dblink_connect($$host=h password='fake horse' dbname=d$$)",
+            Postgres,
+            "horse",
+            "SELECT dblink_connect($$host=h password='***' dbname=d$$)",
+        );
+        check(
+            r"SELECT dblink_connect('c', 'password=fake\ horse dbname=d')",
+            Postgres,
+            "horse",
+            "SELECT dblink_connect('c', 'password=*** dbname=d')",
+        );
+        check(
+            r"SELECT dblink_connect('host=h password=\'fake horse\' user=u')",
+            MySql,
+            "horse",
+            r"SELECT dblink_connect('host=h password=\'***\' user=u')",
+        );
+        // An escape whose meaning is not decoded: the rest of the literal goes.
+        check(
+            r"SELECT dblink_connect(E'password=\x27fake horse\x27 dbname=d')",
+            Postgres,
+            "horse",
+            "SELECT dblink_connect(E'password=***')",
+        );
+        // Never closed (a truncated statement): the rest goes.
+        check(
+            "SELECT dblink_connect('password=''fake horse dbname=d')",
+            Postgres,
+            "horse",
+            "SELECT dblink_connect('password=''***')",
+        );
+        check(
+            "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'h', password 'Fake''pw5')",
+            Postgres,
+            "pw5",
+            "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'h', password '***')",
+        );
+        check(
+            r"ALTER USER MAPPING FOR u SERVER s OPTIONS (SET password E'Fake\'pw6')",
+            Postgres,
+            "pw6",
+            "ALTER USER MAPPING FOR u SERVER s OPTIONS (SET password E'***')",
+        );
     }
 }

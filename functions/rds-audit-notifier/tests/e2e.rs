@@ -27,7 +27,9 @@ async fn the_binary_posts_redacted_alerts_once() {
             r"20231114 22:13:25,ip-10-0-1-23,admin,10.0.2.15,3051,152312,QUERY,appdb,'CREATE USER \'etl\'@\'%\' IDENTIFIED BY \'Tr0ub4dor,\\\'3\'',0",
             "20231114 22:13:26,ip-10-0-1-23,admin,10.0.2.15,3051,152313,QUERY,appdb,'DROP TABLE staging_orders',0",
             "20231114 22:14:02,ip-10-0-1-23,mallory,198.51.100.23,3052,0,FAILED_CONNECT,,,1045",
-            "not an audit line",
+            r"20231114 22:14:03,ip-10-0-1-23,admin,10.0.2.15,3051,152314,QUERY,appdb,'CREATE TABLE fed (a int) ENGINE=FEDERATED CONNECTION=\'mysql://etl:Fake-Uri-Pw@db.example.test:3306/app/t\'',0",
+            // Not a record: it may be the rest of one, and holds no hint word.
+            "not an audit line Fake-Stray-Pw",
         ],
     );
     let (first, second, log) = tokio::task::spawn_blocking(move || {
@@ -44,13 +46,12 @@ async fn the_binary_posts_redacted_alerts_once() {
         Invocation::Error(e) => panic!("invocation failed: {e}\n{log}"),
     };
     assert_eq!(first["function"], "rds-audit-notifier");
-    assert_eq!(first["counters"]["alerts"], 3, "{first}");
+    assert_eq!(first["counters"]["alerts"], 4, "{first}");
     assert_eq!(first["counters"]["unparsed"], 1, "{first}");
     assert_eq!(first["counters"]["messages_delivered"], 1, "{first}");
-    assert_eq!(
-        first["details"]["unparsed_examples"][0]["line"],
-        "not an audit line"
-    );
+    // Masked whole, and how long it is.
+    assert_eq!(first["details"]["unparsed_examples"][0]["line"], "***");
+    assert_eq!(first["details"]["unparsed_examples"][0]["chars"], 31);
 
     let second = second.expect_response();
     assert_eq!(
@@ -67,14 +68,15 @@ async fn the_binary_posts_redacted_alerts_once() {
     assert_eq!(delivered.len(), 1, "the retry posted nothing");
     let text = &delivered[0];
     for needle in [
-        "RDS audit: orders-db: 3 events",
+        "RDS audit: orders-db: 4 events",
+        "mysql://etl:***@db.example.test:3306/app/t",
         "CREATE USER 'etl'@'%' IDENTIFIED BY '***'",
         "DROP TABLE staging_orders",
         "Failed login · access denied (error 1045)",
     ] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
-    for leak in ["Tr0ub4dor", "xoxSECRET"] {
+    for leak in ["Tr0ub4dor", "xoxSECRET", "Fake-Uri-Pw", "Fake-Stray-Pw"] {
         assert!(!text.contains(leak), "{leak} reached Slack");
         assert!(!log.contains(leak), "{leak} reached the log: {log}");
         assert!(

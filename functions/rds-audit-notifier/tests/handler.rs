@@ -278,11 +278,13 @@ async fn unparsed_lines_are_counted_and_shown_redacted() {
     assert_eq!(report.counter("alerts"), 1);
     let examples = report.details["unparsed_examples"].as_array().unwrap();
     assert_eq!(examples.len(), 3);
-    assert_eq!(examples[0]["line"], "this is not an audit line");
+    // Masked whole: an unparsed line is never known to hold no secret.
+    assert_eq!(examples[0]["line"], "***");
+    assert_eq!(examples[0]["chars"], 25);
     assert!(examples[0]["event_id"].as_str().unwrap().ends_with("0001"));
     let text = serde_json::to_string(&report).unwrap();
     assert!(!text.contains("Leaky99"), "{text}");
-    assert!(examples[1]["line"].as_str().unwrap().ends_with("***"));
+    assert_eq!(examples[1]["line"], "***");
 }
 
 #[tokio::test]
@@ -547,4 +549,214 @@ async fn the_deadline_stops_delivery_and_fails_so_the_retry_resumes() {
     // The retry, with time, delivers.
     let report = f.invoke(&app, event).await.unwrap();
     assert_eq!(report.counter("messages_delivered"), 1);
+}
+
+/// Everything a user can see of an invocation: the Slack texts, the Lambda
+/// response and the report's log line (the result bus gets the same report).
+fn everything_shown(f: &Fixture, report: &shared::Report) -> String {
+    format!(
+        "{}\n{}\n{}",
+        f.delivered_texts().concat(),
+        serde_json::to_string(report).unwrap(),
+        shared::output::report_line(report)
+    )
+}
+
+fn pg_audit(n: u32, class: &str, command: &str, sql: &str) -> String {
+    format!(
+        "2023-11-14 22:24:{n:02} UTC:10.0.5.20(50223):etl@appdb:[4711]:LOG:  AUDIT: SESSION,{n},1,{class},{command},,,\"{}\",<not logged>",
+        sql.replace('"', "\"\"")
+    )
+}
+
+#[tokio::test]
+async fn connection_string_passwords_never_reach_slack_the_report_or_the_log() {
+    let mut f = Fixture::new().await;
+    // dblink_connect is a SELECT: it alerts here because etl is watched.
+    f.set("ALERT_ON", "ddl,account,watched_user");
+    f.set("WATCH_USERS", "etl");
+    let app = f.app();
+    let lines = [
+        pg_audit(
+            1,
+            "DDL",
+            "CREATE SUBSCRIPTION",
+            "CREATE SUBSCRIPTION s1 CONNECTION 'postgresql://repl:Fake-Uri-Pw1@db.example.test:5432/app' PUBLICATION p",
+        ),
+        pg_audit(
+            2,
+            "FUNCTION",
+            "SELECT",
+            "SELECT dblink_connect('c1', 'host=h user=u password=''fake correct horse'' dbname=d')",
+        ),
+        pg_audit(
+            3,
+            "DDL",
+            "CREATE SERVER",
+            "CREATE SERVER s2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'h', dbname 'd', password 'Fake-Opt-Pw3')",
+        ),
+        pg_audit(
+            4,
+            "DDL",
+            "CREATE USER MAPPING",
+            "CREATE USER MAPPING FOR etl SERVER s2 OPTIONS (user 'u', password 'Fake''Map,Pw4')",
+        ),
+        pg_audit(
+            5,
+            "DDL",
+            "ALTER SUBSCRIPTION",
+            r"ALTER SUBSCRIPTION s1 CONNECTION E'host=h password=\'fake battery staple\' user=u'",
+        ),
+        pg_audit(
+            6,
+            "DDL",
+            "CREATE SUBSCRIPTION",
+            "CREATE SUBSCRIPTION s3 CONNECTION 'postgres://repl:Fake%40Pct-Pw6@[2001:db8::1]/app?sslmode=require' PUBLICATION p",
+        ),
+        pg_audit(
+            7,
+            "FUNCTION",
+            "SELECT",
+            "SELECT dblink_connect('postgresql://u:Fake-Dbl-Pw7@h/d')",
+        ),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let report = f
+        .invoke(
+            &app,
+            subscription("/aws/rds/instance/pg-cs/postgresql", &lines),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.counter("alerts"), 7, "{report:?}");
+    let shown = everything_shown(&f, &report);
+    for secret in [
+        "Fake-Uri-Pw1",
+        "correct horse",
+        "Fake-Opt-Pw3",
+        "Map,Pw4",
+        "battery staple",
+        "Pct-Pw6",
+        "Fake-Dbl-Pw7",
+    ] {
+        assert!(!shown.contains(secret), "{secret} was shown: {shown}");
+    }
+    // What is around a secret is still there for the reader.
+    for kept in [
+        "postgresql://repl:***@db.example.test:5432/app",
+        "dbname=d",
+        "OPTIONS (host 'h', dbname 'd', password '***')",
+        "postgresql://u:***@h/d",
+    ] {
+        assert!(shown.contains(kept), "{kept} missing from {shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_statement_cut_across_deliveries_alerts_once_and_its_rest_is_masked() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    // The log events of one statement, one per line, delivered in two batches.
+    let first = [
+        "2023-11-14 22:24:01 UTC:10.0.5.20(50223):admin@appdb:[4712]:LOG:  AUDIT: SESSION,8,1,DDL,DROP TABLE,TABLE,public.a,drop table a;,<not logged>",
+        "2023-11-14 22:24:02 UTC:10.0.5.20(50223):admin@appdb:[4712]:LOG:  AUDIT: SESSION,9,1,ROLE,ALTER ROLE,,,\"ALTER ROLE app WITH LOGIN PASSWORD",
+    ];
+    let second = [
+        "  'Fake-Split-Pw9' VALID UNTIL 'infinity'\",<not logged>",
+        "2023-11-14 22:24:03 UTC:10.0.5.20(50223):admin@appdb:[4712]:LOG:  AUDIT: SESSION,10,1,DDL,DROP TABLE,TABLE,public.b,drop table b;,<not logged>",
+    ];
+    let group = "/aws/rds/instance/pg-split/postgresql";
+    let report = f.invoke(&app, subscription(group, &first)).await.unwrap();
+    assert_eq!(
+        report.counter("alerts"),
+        2,
+        "the cut ALTER ROLE alerts: {report:?}"
+    );
+    assert_eq!(report.counter("statements_cut"), 1, "{report:?}");
+    assert_eq!(report.counter("unparsed"), 0, "{report:?}");
+    let slack = f.delivered_texts().concat();
+    assert!(
+        slack.contains("ALTER ROLE app WITH LOGIN PASSWORD"),
+        "{slack}"
+    );
+    assert!(slack.contains("cut across deliveries"), "{slack}");
+    assert!(
+        serde_json::to_string(&report)
+            .unwrap()
+            .contains("cut across deliveries"),
+        "{report:?}"
+    );
+
+    let report = f.invoke(&app, subscription(group, &second)).await.unwrap();
+    let shown = everything_shown(&f, &report);
+    assert!(
+        !shown.contains("Fake-Split-Pw9"),
+        "the rest was shown: {shown}"
+    );
+    assert!(!shown.contains("infinity"), "the rest was shown: {shown}");
+    assert_eq!(report.counter("alerts"), 1, "{report:?}");
+    assert_eq!(report.counter("continuation_lines"), 1, "{report:?}");
+    let detail = &report.details["continued_from_earlier_delivery"];
+    assert_eq!(detail["lines"], 1, "{report:?}");
+    assert!(
+        detail["note"]
+            .as_str()
+            .unwrap()
+            .contains("cut across deliveries"),
+        "{report:?}"
+    );
+    assert!(f.delivered_texts()[1].contains("drop table b;"));
+}
+
+#[tokio::test]
+async fn a_mysql_statement_cut_across_deliveries_is_named_and_its_rest_masked() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let group = "/aws/rds/instance/my-split/audit";
+    let first = [
+        r"20231114 22:13:40,h,admin,10.0.2.15,1,7,QUERY,appdb,'CREATE USER \'etl\'@\'%\' IDENTIFIED BY",
+    ];
+    let second = [r"\'Fake-Split-Pw8\'',0"];
+    let report = f.invoke(&app, subscription(group, &first)).await.unwrap();
+    assert_eq!(report.counter("alerts"), 1, "{report:?}");
+    assert_eq!(report.counter("statements_cut"), 1, "{report:?}");
+    let slack = f.delivered_texts().concat();
+    assert!(
+        slack.contains("CREATE USER 'etl'@'%' IDENTIFIED BY"),
+        "{slack}"
+    );
+    assert!(slack.contains("cut across deliveries"), "{slack}");
+
+    let report = f.invoke(&app, subscription(group, &second)).await.unwrap();
+    let shown = everything_shown(&f, &report);
+    assert!(
+        !shown.contains("Fake-Split-Pw8"),
+        "the rest was shown: {shown}"
+    );
+    assert_eq!(report.counter("continuation_lines"), 1, "{report:?}");
+    assert_eq!(report.counter("unparsed"), 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn an_unparsed_line_is_masked_whole() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let lines = [
+        "20231114 22:13:25,ip,admin,10.0.2.15,1,2,QUERY,appdb,'DROP TABLE x',0",
+        // Nothing here says "password": the line cannot be known to be safe.
+        "stray text Fake-Stray-Pw5 after a record",
+    ];
+    let report = f
+        .invoke(
+            &app,
+            subscription("/aws/rds/instance/db-stray/audit", &lines),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.counter("unparsed"), 1);
+    let shown = everything_shown(&f, &report);
+    assert!(!shown.contains("Fake-Stray-Pw5"), "{shown}");
+    let example = &report.details["unparsed_examples"][0];
+    assert_eq!(example["line"], "***", "{example}");
+    assert_eq!(example["chars"], 40, "{example}");
 }

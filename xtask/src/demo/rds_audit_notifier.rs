@@ -130,9 +130,11 @@ fn summarise(report: &shared::Report) {
         .and_then(Value::as_array)
     {
         for example in examples {
+            // The line itself is masked whole: it may hold a secret.
             println!(
-                "     unparsed: {} ({})",
-                example["line"].as_str().unwrap_or(""),
+                "     unparsed: log event {}, {} characters, masked ({})",
+                example["event_id"].as_str().unwrap_or(""),
+                example["chars"],
                 example["reason"].as_str().unwrap_or("")
             );
         }
