@@ -42,13 +42,14 @@ async fn an_attacker_the_operator_unblocked_by_hand_is_blocked_when_it_attacks_a
     );
 }
 
-/// Holds the first `GetIPSet` of a run for a while: the run has scanned the
-/// ledger and reads the set only after another run finished.
+/// Holds the first call `op` of a run until the test releases it: the run
+/// has read what it read, and goes on only after another run finished.
 #[derive(Debug)]
 struct StallFirstGetIpSet {
+    op: &'static str,
     armed: AtomicBool,
     reached: std::sync::Arc<AtomicBool>,
-    stall: Duration,
+    release: std::sync::Arc<AtomicBool>,
 }
 
 impl aws_sdk_wafv2::config::Intercept for StallFirstGetIpSet {
@@ -67,12 +68,56 @@ impl aws_sdk_wafv2::config::Intercept for StallFirstGetIpSet {
             .headers()
             .get("x-amz-target")
             .unwrap_or_default();
-        if target.ends_with("GetIPSet") && self.armed.swap(false, Ordering::SeqCst) {
+        if target.ends_with(self.op) && self.armed.swap(false, Ordering::SeqCst) {
             self.reached.store(true, Ordering::SeqCst);
-            std::thread::sleep(self.stall);
+            let start = std::time::Instant::now();
+            while !self.release.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         Ok(())
     }
+}
+
+/// Runs `event` at `at` on its own thread and runtime, with its own AWS
+/// clients, its first call `op` to WAF held until `release` is set (a
+/// blocked worker must not hold up the other run's connections).
+fn run_stalled(
+    mut app: waf_ip_blocker::App,
+    table: String,
+    event: Value,
+    at: i64,
+    op: &'static str,
+    reached: std::sync::Arc<AtomicBool>,
+    release: std::sync::Arc<AtomicBool>,
+) -> std::thread::JoinHandle<shared::report::Report> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let sdk = toilkit_tests::Moto::shared().sdk_config().await;
+            app.ledger =
+                waf_ip_blocker::ledger::Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+            app.s3 = shared::aws::s3_client(&sdk);
+            let stalled = aws_sdk_wafv2::config::Builder::from(&sdk)
+                .interceptor(StallFirstGetIpSet {
+                    op,
+                    armed: true.into(),
+                    reached,
+                    release,
+                })
+                .build();
+            for set in &mut app.sets {
+                set.client = aws_sdk_wafv2::Client::from_conf(stalled.clone());
+            }
+            waf_ip_blocker::run(event, &app, &Deadline::unbounded(), at)
+                .await
+                .unwrap()
+        })
+    })
 }
 
 /// Two objects of one attack counted at the same time (or one object
@@ -88,32 +133,30 @@ async fn an_address_a_concurrent_run_added_is_removed_when_its_block_ends() {
     let fx = Fixture::new().await;
     let env = [("THRESHOLD", "5"), ("BLOCK_MINUTES", "30")];
     let app_a = fx.app(&env);
-    let mut app_b = fx.app(&env);
     let reached = std::sync::Arc::new(AtomicBool::new(false));
-    let stalled = aws_sdk_wafv2::config::Builder::from(&fx.sdk)
-        .interceptor(StallFirstGetIpSet {
-            armed: true.into(),
-            reached: reached.clone(),
-            stall: Duration::from_secs(5),
-        })
-        .build();
-    for set in &mut app_b.sets {
-        set.client = aws_sdk_wafv2::Client::from_conf(stalled.clone());
-    }
+    let release = std::sync::Arc::new(AtomicBool::new(false));
     let ts = window_ms(300);
     fx.put_log("a.log.gz", &flood(ts, "203.0.113.90", 5), true)
         .await;
     fx.put_log("b.log.gz", &flood(ts + 1000, "203.0.113.90", 5), true)
         .await;
-    let event_b = fx.notification("b.log.gz");
-    let b = tokio::spawn(async move { invoke(&app_b, event_b).await });
+    let b = run_stalled(
+        fx.app(&env),
+        fx.table.clone(),
+        fx.notification("b.log.gz"),
+        waf_ip_blocker::now(),
+        ".GetIPSet",
+        reached.clone(),
+        release.clone(),
+    );
     // B has scanned the ledger (nothing there yet) and waits on GetIPSet.
     while !reached.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     invoke(&app_a, fx.notification("a.log.gz")).await.unwrap();
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.90/32"]);
-    b.await.unwrap().unwrap();
+    release.store(true, Ordering::SeqCst);
+    b.join().unwrap();
 
     let later = waf_ip_blocker::now() + 31 * 60;
     waf_ip_blocker::run(schedule(), &app_a, &Deadline::unbounded(), later)
@@ -175,4 +218,60 @@ async fn a_busy_window_does_not_stop_the_blocking_of_others() {
             "delivery {i}: attacker {attacker} not blocked: {report:?}"
         );
     }
+}
+
+/// A scheduled run ends X's block while X attacks again. The scheduled run
+/// (A) read the ledger (X expired) and the set (X in it) and is about to
+/// write the set without X. Meanwhile a run for the new object (B) re-opens
+/// X's block, finds X still in the set, so makes no `UpdateIPSet`, and
+/// reports (and tells Slack) `block_ip` X. Then A's write takes X out; A's
+/// conditional delete keeps B's item. X is not blocked while the ledger and
+/// B's report say it is, until some later run reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_address_blocked_again_while_its_old_block_is_being_removed_stays_blocked() {
+    let fx = Fixture::new().await;
+    let env = [("THRESHOLD", "5"), ("BLOCK_MINUTES", "30")];
+    let app_b = fx.app(&env);
+    let ts = window_ms(300);
+    fx.put_log("old.log.gz", &flood(ts, "203.0.113.95", 5), true)
+        .await;
+    invoke(&app_b, fx.notification("old.log.gz")).await.unwrap();
+    assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.95/32"]);
+
+    let later = waf_ip_blocker::now() + 31 * 60;
+    let reached = std::sync::Arc::new(AtomicBool::new(false));
+    let release = std::sync::Arc::new(AtomicBool::new(false));
+    let a = run_stalled(
+        fx.app(&env),
+        fx.table.clone(),
+        schedule(),
+        later,
+        ".UpdateIPSet",
+        reached.clone(),
+        release.clone(),
+    );
+    // A read the ledger and the set and is about to take X out.
+    while !reached.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ts_later = (later - later.rem_euclid(300) + 5) * 1000;
+    fx.put_log("new.log.gz", &flood(ts_later, "203.0.113.95", 50), true)
+        .await;
+    let b = waf_ip_blocker::run(
+        fx.notification("new.log.gz"),
+        &app_b,
+        &Deadline::unbounded(),
+        later,
+    )
+    .await
+    .unwrap();
+    release.store(true, Ordering::SeqCst);
+    a.join().unwrap();
+    assert_eq!(
+        fx.set(&fx.v4_arn).await.0,
+        ["203.0.113.95/32"],
+        "B reported {:?}; ledger {:?}",
+        b.applied,
+        fx.items().await
+    );
 }
