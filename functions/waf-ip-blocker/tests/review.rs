@@ -275,3 +275,25 @@ async fn an_address_blocked_again_while_its_old_block_is_being_removed_stays_blo
         fx.items().await
     );
 }
+
+/// One S3 event naming the same object twice (a hand-made or replayed
+/// event, or a batching source that repeats records): the second read adds
+/// nothing to the windows (its id is already in `by`), but `merge` adds the
+/// two local counts together, so 15 requests, under a threshold of 20,
+/// become 30 and block an address that did not reach the threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_named_twice_in_one_event_counts_once() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "20")]);
+    let ts = window_ms(300);
+    fx.put_log("twice.log.gz", &flood(ts, "198.51.100.77", 15), true)
+        .await;
+    let mut event = fx.notification("twice.log.gz");
+    let record = event["Records"][0].clone();
+    event["Records"].as_array_mut().unwrap().push(record);
+    let report = invoke(&app, event).await;
+    assert!(
+        fx.set(&fx.v4_arn).await.0.is_empty(),
+        "15 requests under a threshold of 20 blocked: {report:?}"
+    );
+}
