@@ -917,4 +917,37 @@ mod tests {
         assert!(p.blocks.is_empty());
         assert!(p.skipped[0].reason.contains("IPSET_V6_ARN"));
     }
+
+    #[test]
+    fn an_address_found_in_the_set_is_recorded_as_someone_elses_only_by_a_claim() {
+        let c = config(&[]);
+        let sets = [
+            (Family::V4, vec![net("192.0.2.1/32")]),
+            (Family::V6, vec![]),
+        ];
+        let p = run(&c, &[obs("192.0.2.1", 100, 100)], &[], &sets);
+        assert_eq!(p.claims.len(), 1);
+        assert!(p.claims[0].preexisting);
+        assert!(p.ledger_puts.is_empty(), "never an unconditional put");
+    }
+
+    #[test]
+    fn someone_elses_address_taken_out_of_the_set_is_blocked_as_ours() {
+        let c = config(&[]);
+        let mut old = entry("192.0.2.1", 10, NOW + 100);
+        old.preexisting = true;
+        let p = run(&c, &[obs("192.0.2.1", 100, 100)], &[old], &empty_sets());
+        assert!(!p.blocks[0].entry.preexisting);
+        assert!(!p.ledger_puts[0].preexisting);
+        assert_eq!(p.sets[0].delta.add, [net("192.0.2.1/32")]);
+    }
+
+    #[test]
+    fn a_recorded_block_missing_from_its_set_is_added_and_announced() {
+        let c = config(&[]);
+        let p = run(&c, &[], &[entry("192.0.2.5", 10, NOW + 100)], &empty_sets());
+        assert_eq!(p.sets[0].delta.add, [net("192.0.2.5/32")]);
+        assert_eq!(p.catch_up.len(), 1);
+        assert!(p.catch_up[0].new);
+    }
 }
