@@ -46,6 +46,7 @@ pub struct Applied {
 pub async fn record(
     plan: &Plan,
     ledger: &Ledger,
+    now: i64,
     deadline: &Deadline,
     report: &mut Report,
 ) -> Result<bool, BlockerError> {
@@ -54,6 +55,28 @@ pub async fn record(
     if written < plan.ledger_puts.len() {
         report.stop_early("the Lambda deadline came before the ledger was written; the IP sets were left as they were");
         return Ok(false);
+    }
+    for claim in &plan.claims {
+        if deadline.expired() {
+            report.stop_early("the Lambda deadline came before the ledger was written; the IP sets were left as they were");
+            return Ok(false);
+        }
+        if let Some(stored) = ledger.claim_preexisting(claim).await? {
+            if stored.by == claim.by {
+                // This run's earlier attempt, which a stale Scan missed:
+                // recorded already, hits included.
+                report.incr("ledger_items_written");
+                continue;
+            }
+            // Another run recorded the address between this run's reads:
+            // its block, so the address is as much this function's as the
+            // stored item says, and this block extends it.
+            let mut entry = claim.clone();
+            crate::plan::extend(&mut entry, &stored, now);
+            ledger.put(std::slice::from_ref(&entry), deadline).await?;
+            report.incr("blocks_recorded_by_another_run");
+        }
+        report.incr("ledger_items_written");
     }
     Ok(true)
 }
@@ -88,6 +111,7 @@ pub async fn sets(
             ));
             continue;
         }
+        let state_ref = (state.client, state.set, state.family);
         let result = ipset::write(
             state.client,
             state.set,
@@ -134,9 +158,8 @@ pub async fn sets(
             .iter()
             .filter(|b| Family::of(&b.entry.net) == state.family)
         {
-            let in_set = !w.dropped.contains(&block.entry.net)
-                && !set_plan.not_fit.iter().any(|e| e.net == block.entry.net);
-            if in_set {
+            // Only what the set holds now is called blocked.
+            if w.content.contains(&block.entry.net) {
                 applied.in_place.push(block.entry.net);
                 let action = if block.new {
                     "block_ip"
@@ -150,6 +173,24 @@ pub async fn sets(
                 ));
             }
         }
+        for block in plan
+            .catch_up
+            .iter()
+            .filter(|b| Family::of(&b.entry.net) == state.family)
+        {
+            if w.content.contains(&block.entry.net) {
+                applied.in_place.push(block.entry.net);
+                report.applied(Action::new(
+                    "block_ip",
+                    block.entry.net.addr().to_string(),
+                    format!(
+                        "{} (recorded by an earlier run, in the set now)",
+                        block.entry.reason
+                    ),
+                ));
+            }
+        }
+        let mut reopened = Vec::new();
         for entry in plan
             .expired
             .iter()
@@ -161,7 +202,16 @@ pub async fn sets(
                     entry.net.addr().to_string(),
                     entry.end_reason("block expired"),
                 ));
+            } else if set_plan.delta.remove.contains(&entry.net) && !w.content.contains(&entry.net)
+            {
+                // Another run re-opened the block after this run read the
+                // ledger; seeing the address still in the set, it did not
+                // add it. This run took it out, so puts it back.
+                reopened.push(entry.net);
             }
+        }
+        if !reopened.is_empty() {
+            restore(&state_ref, &reopened, capacity, gate, report, &mut applied).await;
         }
         for entry in plan
             .released
@@ -180,4 +230,53 @@ pub async fn sets(
         }
     }
     Ok(applied)
+}
+
+/// Puts back addresses this run took out of a set while another run
+/// re-opened their blocks. A failure is reported; the next run, reading the
+/// re-opened ledger item, adds them again.
+async fn restore(
+    (client, set, family): &(&aws_sdk_wafv2::Client, &IpSetRef, Family),
+    nets: &[ipnet::IpNet],
+    capacity: usize,
+    gate: &WriteGate,
+    report: &mut Report,
+    applied: &mut Applied,
+) {
+    let delta = crate::plan::SetDelta {
+        add: nets.to_vec(),
+        remove: Default::default(),
+    };
+    let result = match ipset::read(client, set, version(*family)).await {
+        Ok(current) => {
+            ipset::write(
+                client,
+                set,
+                version(*family),
+                current,
+                &delta,
+                capacity,
+                gate,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(w) => {
+            report.add("ipset_writes", u64::from(w.writes));
+            for net in nets.iter().filter(|n| w.content.contains(n)) {
+                applied.in_place.push(*net);
+                report.applied(Action::new(
+                    "block_ip",
+                    net.addr().to_string(),
+                    "its block was re-opened by another run while this run took it out of the set: put back",
+                ));
+            }
+        }
+        Err(e) => {
+            report.fail(&set.arn, "update_ip_set", &e);
+            applied.failed.push((set.arn.clone(), e.to_string()));
+        }
+    }
 }

@@ -114,6 +114,8 @@ pub struct Written {
     pub dropped: Vec<IpNet>,
     /// The content finally written (or found already right).
     pub size: usize,
+    /// That content: what a report may call blocked.
+    pub content: Vec<IpNet>,
 }
 
 pub async fn read(
@@ -178,6 +180,7 @@ pub async fn write(
         let Merged { content, dropped } = delta.apply(&current.addresses, capacity);
         written.dropped = dropped;
         written.size = content.len();
+        written.content = content.clone();
         if same_content(&content, &current.addresses) {
             return Ok(written);
         }

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `ip#<address>` | a blocked address ([`Entry`]) | none: deleted by this function once out of the set |
 //! | `net#<cidr>` | an aggregated prefix written to a set | none, as above |
-//! | `win#<window start>#<rule>#<address>` | a partial window count (`count`) and the deliveries that added to it (`by`) | an hour after the window ends |
+//! | `win#<window start>#<rule>#<address>` | a partial window count (`count`) and the deliveries that added to it in the last 6 hours (`by_<hour>`, one string set per hour of arrival) | an hour after the window ends |
 //! | `obj#<bucket>/<key>#<etag>` | a log object whose counts and blocks are stored | 7 days |
 //! | `logs#<hash>` | a CloudWatch Logs delivery, likewise | 7 days |
 //!
@@ -25,7 +25,15 @@
 //! batch) is marked counted only after everything it contributed is stored:
 //! its window counts and the blocks they decided. Until then a retry counts
 //! it again, and each window `ADD` is conditional on the delivery's id not
-//! being in the item's `by` set, so the retry adds nothing twice.
+//! being in the item's `by_<hour>` sets of the last [`DELIVERY_ID_HOURS`]
+//! hours (Lambda's longest retry), so the retry adds nothing twice; older
+//! ids are removed, so a busy window stays far below DynamoDB's item limit.
+//!
+//! Whose address: a block decided for an address already in the set and
+//! unknown to the ledger is recorded `preexisting` only if no item exists
+//! for it ([`Ledger::claim_preexisting`], a conditional put): otherwise
+//! another run recorded its own block in between, and the address is this
+//! function's, removable when the block ends.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,6 +48,16 @@ use shared::Deadline;
 use crate::error::BlockerError;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Hours a delivery's id is remembered in a window item, past the hour it
+/// was added in. Lambda retries an asynchronous event for at most 6 hours
+/// (maximum event age), so a retry always finds the id; a delivery is
+/// marked counted (for 7 days) once it is stored, which covers duplicates
+/// arriving later.
+pub const DELIVERY_ID_HOURS: i64 = 6;
+/// Hourly id sets each `ADD` removes beyond the horizon: an item updated
+/// again after a longer pause may keep one older set, never a growing list.
+const STALE_ID_HOURS: i64 = 24;
 
 /// A blocked address or aggregated prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,31 +389,57 @@ impl Ledger {
     /// Adds delivery `by`'s `n` requests to a window counter and returns its
     /// total. Only once per delivery: when `by` already added to it (a
     /// retry), nothing is added and the stored total is returned.
+    ///
+    /// The ids are kept in one string set per hour of arrival (`by_<hour>`)
+    /// and only for [`DELIVERY_ID_HOURS`]: each `ADD` removes the sets
+    /// older than that, and the set of the item's old shape (`by`), so a
+    /// window that stays busy cannot grow towards DynamoDB's item size limit.
     pub async fn add_to_window(
         &self,
         pk: &str,
         n: u32,
         expires_at: i64,
         by: &str,
+        now: i64,
     ) -> Result<u64, BlockerError> {
         let count = |item: Option<&Item>| {
             item.and_then(|a| a.get("count"))
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse().ok())
         };
-        let result = self
+        let hour = now.div_euclid(3600);
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
-            .update_expression("ADD #c :n, #by :by SET expires_at = :ttl")
-            .condition_expression("NOT contains(#by, :id)")
             .expression_attribute_names("#c", "count")
-            .expression_attribute_names("#by", "by")
+            .expression_attribute_names("#old", "by")
+            .expression_attribute_names("#by0", format!("by_{hour}"))
             .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
             .expression_attribute_values(":by", AttributeValue::Ss(vec![by.to_owned()]))
             .expression_attribute_values(":id", AttributeValue::S(by.to_owned()))
-            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
+            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()));
+        // A retry within the horizon finds its id in one of these.
+        let mut condition = vec!["NOT contains(#old, :id)".to_owned()];
+        for back in 0..=DELIVERY_ID_HOURS {
+            let name = format!("#by{back}");
+            request = request.expression_attribute_names(&name, format!("by_{}", hour - back));
+            condition.push(format!("NOT contains({name}, :id)"));
+        }
+        // Older sets go (REMOVE of an absent attribute is a no-op).
+        let mut remove = vec!["#old".to_owned()];
+        for back in DELIVERY_ID_HOURS + 1..=DELIVERY_ID_HOURS + STALE_ID_HOURS {
+            let name = format!("#gone{back}");
+            request = request.expression_attribute_names(&name, format!("by_{}", hour - back));
+            remove.push(name);
+        }
+        let result = request
+            .update_expression(format!(
+                "ADD #c :n, #by0 :by SET expires_at = :ttl REMOVE {}",
+                remove.join(", ")
+            ))
+            .condition_expression(condition.join(" AND "))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
@@ -417,6 +461,51 @@ impl Ledger {
                 Ok(count(stored.item.as_ref()).unwrap_or(u64::from(n)))
             }
             Err(e) => Err(self.error("UpdateItem", DisplayErrorContext(e))),
+        }
+    }
+
+    /// Records a block the plan found already in its set (someone else's,
+    /// `preexisting`), unless an item for the address exists: another run
+    /// recorded its own block meanwhile (the ledger `Scan` is eventually
+    /// consistent, and a run may read the set after another run added to
+    /// it). Returns `None` when written, else the stored entry, read
+    /// strongly consistently, to be extended instead.
+    pub async fn claim_preexisting(&self, entry: &Entry) -> Result<Option<Entry>, BlockerError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(entry.to_item()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let stored = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(entry.pk()))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("GetItem", DisplayErrorContext(e)))?;
+                match stored.item.as_ref().and_then(Entry::from_item) {
+                    Some(old) => Ok(Some(old)),
+                    None => Err(self.error(
+                        "GetItem",
+                        format!(
+                            "{} was recorded by another run and then deleted; the retry decides again",
+                            entry.pk()
+                        ),
+                    )),
+                }
+            }
+            Err(e) => Err(self.error("PutItem", DisplayErrorContext(e))),
         }
     }
 

@@ -166,8 +166,15 @@ pub async fn run(
     let mut malformed = Vec::new();
     match source::parse(payload)? {
         Input::Objects(objects) => {
+            // An event naming one object twice (a replayed or hand-made
+            // event) reads it once: its counts must not be added twice.
+            let mut seen = std::collections::HashSet::new();
             for object in objects {
                 let delivery = object.delivery();
+                if !seen.insert(delivery.marker.clone()) {
+                    report.incr("objects_named_twice");
+                    continue;
+                }
                 if !config.dry_run && app.ledger.counted(&delivery.marker, now).await? {
                     report.skip(
                         object.url(),
@@ -184,7 +191,7 @@ pub async fn run(
                         report.add("lines_overlong", scanned.overlong);
                         let counts = counter.finish();
                         record_counts(&mut report, &counts, &mut malformed);
-                        let (obs, stopped) = windows::observe(
+                        let (obs, done) = windows::observe(
                             &counts,
                             config,
                             &app.ledger,
@@ -196,10 +203,10 @@ pub async fn run(
                         windows::merge(&mut observations, obs);
                         sources.push(object.url());
                         observed.push(delivery.clone());
-                        if stopped {
-                            unfinished(&mut report, &delivery);
-                        } else {
+                        if done.complete() {
                             stored.push(delivery);
+                        } else {
+                            unfinished(&mut report, &delivery, done);
                         }
                     }
                     // This object only: the others of the event go on.
@@ -239,16 +246,16 @@ pub async fn run(
                 report.add("log_events", messages.len() as u64);
                 let counts = counter.finish();
                 record_counts(&mut report, &counts, &mut malformed);
-                let (obs, stopped) =
+                let (obs, done) =
                     windows::observe(&counts, config, &app.ledger, now, deadline, &delivery.id)
                         .await?;
                 observations = obs;
                 sources.push(source);
                 observed.push(delivery.clone());
-                if stopped {
-                    unfinished(&mut report, &delivery);
-                } else {
+                if done.complete() {
                     stored.push(delivery);
+                } else {
+                    unfinished(&mut report, &delivery, done);
                 }
             }
         }
@@ -296,9 +303,9 @@ pub async fn run(
     if config.dry_run {
         return Ok(report);
     }
-    if !apply::record(&plan, &app.ledger, deadline, &mut report).await? {
+    if !apply::record(&plan, &app.ledger, now, deadline, &mut report).await? {
         for delivery in &stored {
-            unfinished(&mut report, delivery);
+            unfinished(&mut report, delivery, windows::Stored::default());
         }
         return Ok(report);
     }
@@ -338,12 +345,22 @@ pub async fn run(
 /// A delivery whose counts or blocks are not all stored: not marked
 /// counted, and named in `failed` so the invocation fails and Lambda's
 /// retry finishes it.
-fn unfinished(report: &mut Report, delivery: &Delivery) {
-    report.fail(
-        &delivery.label,
-        "count",
-        "the Lambda deadline came before its counts and blocks were stored; the retry finishes it and counts nothing twice",
-    );
+fn unfinished(report: &mut Report, delivery: &Delivery, done: windows::Stored) {
+    match done.first_error {
+        Some(e) if done.failed > 0 => report.fail(
+            &delivery.label,
+            "count",
+            format!(
+                "{} window count(s) could not be stored (first: {e}); the others were, and the retry finishes it and counts nothing twice",
+                done.failed
+            ),
+        ),
+        _ => report.fail(
+            &delivery.label,
+            "count",
+            "the Lambda deadline came before its counts and blocks were stored; the retry finishes it and counts nothing twice",
+        ),
+    }
 }
 
 fn record_counts(report: &mut Report, counts: &Counts, malformed: &mut Vec<BadLine>) {

@@ -63,6 +63,9 @@ pub fn messages(plan: &Plan, applied: &Applied) -> Vec<shared::slack::Message> {
         .filter(|b| !in_place(b) && !not_fit.contains(&b.entry.net))
         .copied()
         .collect();
+    // Blocks an earlier run recorded but could not write are announced by
+    // the run that puts them in the set (and not again as undone).
+    new.extend(plan.catch_up.iter());
     new.retain(in_place);
     if new.is_empty() && undone.is_empty() {
         return Vec::new();

@@ -144,6 +144,11 @@ pub struct Plan {
     pub capped: usize,
     /// Ledger items to write before the sets (new, extended, aggregates).
     pub ledger_puts: Vec<Entry>,
+    /// New blocks of addresses found in a set and unknown to the ledger,
+    /// recorded as `preexisting` only if no run recorded the address
+    /// meanwhile ([`crate::ledger::Ledger::claim_preexisting`]); else
+    /// [`extend`]ed as this function's.
+    pub claims: Vec<Entry>,
     /// Entries whose block ended: out of the sets, then out of the ledger.
     pub expired: Vec<Entry>,
     /// Entries now covered by `ALLOW_CIDRS`: out of the sets and the ledger.
@@ -151,6 +156,10 @@ pub struct Plan {
     /// Aggregate items no longer wanted, deleted after the sets are written.
     pub dropped_aggregates: Vec<String>,
     pub sets: Vec<SetPlan>,
+    /// Blocks recorded by an earlier run that this run's set writes add
+    /// (the earlier `UpdateIPSet` failed, or they did not fit then): the
+    /// run that puts them in the set is the one that announces them.
+    pub catch_up: Vec<Block>,
 }
 
 /// Everything the plan looks at.
@@ -253,6 +262,10 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             threshold: offence.threshold,
             rule: offence.rule,
         };
+        let in_set = input
+            .sets
+            .iter()
+            .any(|(family, current)| *family == Family::of(&net) && current.contains(&net));
         let own_write = ledger
             .get(&pk)
             .filter(|old| !input.run_id.is_empty() && old.by == input.run_id);
@@ -265,24 +278,17 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
                 ..old.clone()
             };
         } else if let Some(old) = ledger.get(&pk) {
-            let e = &mut block.entry;
-            e.preexisting = old.preexisting;
-            e.first_blocked = old.first_blocked;
-            e.hits += old.hits;
-            e.offences += old.offences;
-            e.last_seen_ms = e.last_seen_ms.max(old.last_seen_ms);
-            if old.is_active(now) {
-                block.new = false;
-                e.expires_at = e.expires_at.max(old.expires_at);
-                e.opened_by = old.opened_by.clone();
-            }
+            block.new = extend(&mut block.entry, old, now);
         } else {
-            // Not in the ledger but in the set: someone else put it there.
-            block.entry.preexisting = input
-                .sets
-                .iter()
-                .any(|(family, current)| *family == Family::of(&net) && current.contains(&net));
+            // Not in the ledger but in the set: someone else put it there,
+            // unless another run recorded it meanwhile (checked when it is
+            // written: `claims`).
+            block.entry.preexisting = in_set;
         }
+        // Someone else's address stays theirs only while it is in the set:
+        // once they took it out, this block is this function's to add (and
+        // to remove when it ends).
+        block.entry.preexisting &= in_set;
         if block.new {
             new_blocks.push(block);
         } else {
@@ -305,7 +311,11 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         }
     }
     for block in &plan.blocks {
-        plan.ledger_puts.push(block.entry.clone());
+        if block.entry.preexisting && !ledger.contains_key(&block.entry.pk()) {
+            plan.claims.push(block.entry.clone());
+        } else {
+            plan.ledger_puts.push(block.entry.clone());
+        }
         ledger.insert(block.entry.pk(), block.entry.clone());
     }
     // Items of the old shape still carry a TTL at the block's end: rewritten,
@@ -352,7 +362,43 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         .map(Entry::pk)
         .collect();
     plan.dropped_aggregates.sort();
+    let decided: HashSet<IpNet> = plan.blocks.iter().map(|b| b.entry.net).collect();
+    for set in &plan.sets {
+        for net in set.delta.add.iter().filter(|n| !decided.contains(n)) {
+            let Some(entry) = ledger
+                .get(&crate::ledger::pk_for(net, false))
+                .filter(|e| !e.aggregate && e.net == *net)
+            else {
+                continue;
+            };
+            plan.catch_up.push(Block {
+                entry: entry.clone(),
+                new: true,
+                window_count: entry.hits,
+                threshold: 0,
+                rule: String::new(),
+            });
+        }
+    }
     plan
+}
+
+/// Makes `entry`, a block decided now, the continuation of `old`, the
+/// address's stored block: whose it is, its history and, while it runs,
+/// its end and opener. Returns whether the block is new (`old` had ended).
+pub fn extend(entry: &mut Entry, old: &Entry, now: i64) -> bool {
+    entry.preexisting = old.preexisting;
+    entry.first_blocked = old.first_blocked;
+    entry.hits += old.hits;
+    entry.offences += old.offences;
+    entry.last_seen_ms = entry.last_seen_ms.max(old.last_seen_ms);
+    if old.is_active(now) {
+        entry.expires_at = entry.expires_at.max(old.expires_at);
+        entry.opened_by = old.opened_by.clone();
+        false
+    } else {
+        true
+    }
 }
 
 #[derive(Debug, Default)]
@@ -870,5 +916,38 @@ mod tests {
         );
         assert!(p.blocks.is_empty());
         assert!(p.skipped[0].reason.contains("IPSET_V6_ARN"));
+    }
+
+    #[test]
+    fn an_address_found_in_the_set_is_recorded_as_someone_elses_only_by_a_claim() {
+        let c = config(&[]);
+        let sets = [
+            (Family::V4, vec![net("192.0.2.1/32")]),
+            (Family::V6, vec![]),
+        ];
+        let p = run(&c, &[obs("192.0.2.1", 100, 100)], &[], &sets);
+        assert_eq!(p.claims.len(), 1);
+        assert!(p.claims[0].preexisting);
+        assert!(p.ledger_puts.is_empty(), "never an unconditional put");
+    }
+
+    #[test]
+    fn someone_elses_address_taken_out_of_the_set_is_blocked_as_ours() {
+        let c = config(&[]);
+        let mut old = entry("192.0.2.1", 10, NOW + 100);
+        old.preexisting = true;
+        let p = run(&c, &[obs("192.0.2.1", 100, 100)], &[old], &empty_sets());
+        assert!(!p.blocks[0].entry.preexisting);
+        assert!(!p.ledger_puts[0].preexisting);
+        assert_eq!(p.sets[0].delta.add, [net("192.0.2.1/32")]);
+    }
+
+    #[test]
+    fn a_recorded_block_missing_from_its_set_is_added_and_announced() {
+        let c = config(&[]);
+        let p = run(&c, &[], &[entry("192.0.2.5", 10, NOW + 100)], &empty_sets());
+        assert_eq!(p.sets[0].delta.add, [net("192.0.2.5/32")]);
+        assert_eq!(p.catch_up.len(), 1);
+        assert!(p.catch_up[0].new);
     }
 }

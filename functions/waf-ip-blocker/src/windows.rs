@@ -9,7 +9,8 @@
 //!
 //! Each `ADD` names the delivery it comes from, and a delivery adds to a
 //! window once ([`Ledger::add_to_window`]): a retry of a delivery that
-//! failed halfway stores the rest and counts nothing twice.
+//! failed halfway (within Lambda's 6 hours of retries) stores the rest and
+//! counts nothing twice.
 
 use shared::Deadline;
 use tokio::task::JoinSet;
@@ -25,9 +26,28 @@ const CONCURRENCY: usize = 16;
 /// Kept after a window ends, for objects delivered late.
 const WINDOW_GRACE_SECONDS: i64 = 3600;
 
+/// What storing one delivery's window counts did.
+#[derive(Debug, Default)]
+pub struct Stored {
+    /// The deadline stopped the updates.
+    pub stopped: bool,
+    /// Windows whose update failed, and the first error.
+    pub failed: usize,
+    pub first_error: Option<BlockerError>,
+}
+
+impl Stored {
+    /// Everything the delivery contributed is stored.
+    pub fn complete(&self) -> bool {
+        !self.stopped && self.failed == 0
+    }
+}
+
 /// The counters of one delivery (`by`, its id) with their window totals.
-/// The flag is true when the deadline stopped the updates (the rest count
-/// only this delivery's part, and the delivery is not fully stored).
+/// A window not stored (the deadline stopped the updates, or its update
+/// failed) counts only this delivery's part, and the delivery is not fully
+/// stored: the other windows go on, so one failing window does not keep
+/// the delivery's other attackers from being blocked.
 pub async fn observe(
     counts: &Counts,
     config: &Config,
@@ -35,7 +55,7 @@ pub async fn observe(
     now: i64,
     deadline: &Deadline,
     by: &str,
-) -> Result<(Vec<Observation>, bool), BlockerError> {
+) -> Result<(Vec<Observation>, Stored), BlockerError> {
     let detection = &config.detection;
     let mut out = Vec::with_capacity(counts.tallies.len());
     let mut pending: Vec<(String, Key, u32, i64, i64)> = Vec::new();
@@ -73,10 +93,11 @@ pub async fn observe(
                 last_seen_ms,
             });
         }
-        return Ok((out, false));
+        return Ok((out, Stored::default()));
     }
     let mut tasks = JoinSet::new();
     let mut stopped = false;
+    let mut stored = Stored::default();
     let mut rest = pending.into_iter();
     loop {
         while tasks.len() < CONCURRENCY && !stopped {
@@ -96,21 +117,35 @@ pub async fn observe(
             let ledger = ledger.clone();
             let by = by.to_owned();
             tasks.spawn(async move {
-                let total = ledger.add_to_window(&pk, local, ttl, &by).await?;
-                Ok::<_, BlockerError>(Observation {
-                    key,
-                    local,
-                    total,
-                    last_seen_ms,
-                })
+                let result = ledger.add_to_window(&pk, local, ttl, &by, now).await;
+                let total = result.as_ref().copied().unwrap_or(u64::from(local));
+                (
+                    Observation {
+                        key,
+                        local,
+                        total,
+                        last_seen_ms,
+                    },
+                    result.err(),
+                )
             });
         }
         match tasks.join_next().await {
-            Some(done) => out.push(done.map_err(|e| BlockerError::Ledger {
-                table: String::new(),
-                operation: "UpdateItem".to_owned(),
-                message: e.to_string(),
-            })??),
+            Some(Ok((obs, error))) => {
+                out.push(obs);
+                if let Some(e) = error {
+                    stored.failed += 1;
+                    stored.first_error.get_or_insert(e);
+                }
+            }
+            Some(Err(e)) => {
+                stored.failed += 1;
+                stored.first_error.get_or_insert(BlockerError::Ledger {
+                    table: String::new(),
+                    operation: "UpdateItem".to_owned(),
+                    message: e.to_string(),
+                });
+            }
             None => break,
         }
     }
@@ -122,7 +157,8 @@ pub async fn observe(
             last_seen_ms,
         }));
     }
-    Ok((out, stopped))
+    stored.stopped = stopped;
+    Ok((out, stored))
 }
 
 /// Observations of several deliveries of one event, one per counter. When

@@ -389,3 +389,275 @@ async fn a_retry_after_the_ledger_was_half_written_reports_each_block_once() {
     }
     assert_eq!(fx.set(&fx.v4_arn).await.0.len(), 30);
 }
+
+/// One window item that cannot take the delivery's `ADD` (here: its count
+/// is not a number) fails that window only: the delivery's other attacker
+/// is blocked, the failure is in `failed` so Lambda retries, and the
+/// delivery is not marked counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "5")]);
+    let ts = window_ms(300);
+    let window = ts / 1000 - (ts / 1000).rem_euclid(300);
+    fx.ddb
+        .put_item()
+        .table_name(&fx.table)
+        .item(
+            "pk",
+            AttributeValue::S(format!("win#{window}#*#198.51.100.201")),
+        )
+        .item("count", AttributeValue::S("not a number".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut lines = flood(ts, "198.51.100.201", 1);
+    lines.extend(flood(ts, "203.0.113.31", 20));
+    fx.put_log("broken-window.log.gz", &lines, true).await;
+    let report = waf_ip_blocker::run(
+        fx.notification("broken-window.log.gz"),
+        &app,
+        &Deadline::unbounded(),
+        waf_ip_blocker::now(),
+    )
+    .await
+    .expect("one window's failure does not fail the whole run");
+    assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.31/32"]);
+    assert!(
+        report.failed.iter().any(|f| f.action == "count"
+            && f.target.contains("broken-window.log.gz")
+            && f.error.contains("1 window count")),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        !fx.items().await.iter().any(|pk| pk.starts_with("obj#")),
+        "not marked counted: the retry finishes it"
+    );
+}
+
+/// Fails the first `UpdateIPSet` of a client, as a throttled or
+/// unreachable WAF would.
+#[derive(Debug, Default)]
+struct FailFirstUpdate {
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl aws_sdk_wafv2::config::Intercept for FailFirstUpdate {
+    fn name(&self) -> &'static str {
+        "FailFirstUpdate"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_wafv2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_wafv2::config::RuntimeComponents,
+        _: &mut aws_sdk_wafv2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_wafv2::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        if target.ends_with(".UpdateIPSet")
+            && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err("connection reset (test)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The first run records the block but its `UpdateIPSet` fails (Slack
+/// hears "NOT blocked"); the delivery is already counted, so the retry
+/// only reconciles. The retry is the run that puts the address in the set,
+/// and Slack hears from it that the address is blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_that_writes_an_earlier_runs_block_announces_it() {
+    let fx = Fixture::new().await;
+    let slack = toilkit_tests::SlackReceiver::start();
+    let secret = toilkit_tests::Moto::shared().unique("slack-waf-catchup");
+    let arn = slack.store_webhook_secret(&fx.sdk, &secret, "sec").await;
+    let mut app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
+    let failing = aws_sdk_wafv2::config::Builder::from(&fx.sdk)
+        .interceptor(FailFirstUpdate::default())
+        .build();
+    for set in &mut app.sets {
+        set.client = aws_sdk_wafv2::Client::from_conf(failing.clone());
+    }
+    let ts = window_ms(300);
+    fx.put_log("catchup.log.gz", &flood(ts, "203.0.113.44", 9), true)
+        .await;
+    let first = invoke(&app, fx.notification("catchup.log.gz")).await;
+    assert!(
+        first.is_err(),
+        "the failed UpdateIPSet fails the invocation"
+    );
+    assert!(fx.set(&fx.v4_arn).await.0.is_empty());
+    let retry = invoke(&app, fx.notification("catchup.log.gz"))
+        .await
+        .unwrap();
+    assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.44/32"]);
+    assert_eq!(targets(&retry.applied, "block_ip"), ["203.0.113.44"]);
+    let delivered = slack.delivered_to("sec");
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    let text = delivered[1].to_string();
+    assert!(
+        text.contains("203.0.113.44 blocked") && text.contains("1 newly blocked"),
+        "{text}"
+    );
+}
+
+/// An operator had blocked the address by hand, so this function recorded
+/// its block as `preexisting`. The operator then takes the hand block out.
+/// The address attacks again: it must be blocked, as this function's own
+/// (and the report must not call blocked what is not in the set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attacker_the_operator_unblocked_by_hand_is_blocked_when_it_attacks_again() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "5"), ("BLOCK_MINUTES", "30")]);
+    fx.put_set(&fx.v4_arn, &["192.0.2.91/32"]).await;
+    let ts = window_ms(300);
+    fx.put_log("p1.log.gz", &flood(ts, "192.0.2.91", 5), true)
+        .await;
+    invoke(&app, fx.notification("p1.log.gz")).await.unwrap();
+    // The operator lifts the hand block.
+    fx.put_set(&fx.v4_arn, &[]).await;
+    fx.put_log("p2.log.gz", &flood(ts + 1000, "192.0.2.91", 50), true)
+        .await;
+    let report = invoke(&app, fx.notification("p2.log.gz")).await.unwrap();
+    assert_eq!(
+        fx.set(&fx.v4_arn).await.0,
+        ["192.0.2.91/32"],
+        "50 requests over a threshold of 5, yet not blocked; the report claims: {:?}",
+        report.applied
+    );
+}
+
+/// Delivery ids are remembered in a window item only for Lambda's retry
+/// horizon. A window item near DynamoDB's item size limit (here: of the
+/// old shape, about 12,600 ids in its `by` set, as a day-long window fed
+/// every 7 s made it) takes further `ADD`s, and the other attackers of each
+/// delivery are blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_window_does_not_stop_the_blocking_of_others() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "5")]);
+    let ts = window_ms(300);
+    let window = ts / 1000 - (ts / 1000).rem_euclid(300);
+    let by: Vec<String> = (0..12_650u32).map(|i| format!("{i:032x}")).collect();
+    fx.ddb
+        .put_item()
+        .table_name(&fx.table)
+        .item(
+            "pk",
+            AttributeValue::S(format!("win#{window}#*#198.51.100.200")),
+        )
+        .item("count", AttributeValue::N("1".into()))
+        .item("by", AttributeValue::Ss(by))
+        .item(
+            "expires_at",
+            AttributeValue::N((window + 300 + 3600).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    for i in 1..=8 {
+        // A regular client (one request) and a new attacker in each object.
+        let mut lines = flood(ts + i * 1000, "198.51.100.200", 1);
+        let attacker = format!("203.0.113.{i}");
+        lines.extend(flood(ts + i * 1000, &attacker, 20));
+        let key = format!("busy{i}.log.gz");
+        fx.put_log(&key, &lines, true).await;
+        let report = invoke(&app, fx.notification(&key)).await;
+        assert!(
+            report.is_ok()
+                && fx
+                    .set(&fx.v4_arn)
+                    .await
+                    .0
+                    .contains(&format!("{attacker}/32")),
+            "delivery {i}: attacker {attacker} not blocked: {report:?}"
+        );
+    }
+}
+
+/// One S3 event naming the same object twice (a hand-made or replayed
+/// event, or a batching source that repeats records) reads it once: 15
+/// requests, under a threshold of 20, must not become 30.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_named_twice_in_one_event_counts_once() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "20")]);
+    let ts = window_ms(300);
+    fx.put_log("twice.log.gz", &flood(ts, "198.51.100.77", 15), true)
+        .await;
+    let mut event = fx.notification("twice.log.gz");
+    let record = event["Records"][0].clone();
+    event["Records"].as_array_mut().unwrap().push(record);
+    let report = invoke(&app, event).await;
+    assert!(
+        fx.set(&fx.v4_arn).await.0.is_empty(),
+        "15 requests under a threshold of 20 blocked: {report:?}"
+    );
+}
+
+/// A delivery's id is remembered for Lambda's retry horizon (6 hours): a
+/// retry within it adds nothing, and later `ADD`s drop the older ids, so a
+/// window item stays bounded however busy it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_ids_are_kept_for_the_retry_horizon_and_no_longer() {
+    let fx = Fixture::new().await;
+    let ledger = waf_ip_blocker::ledger::Ledger::new(fx.ddb.clone(), &fx.table);
+    let pk = "win#0#*#192.0.2.77";
+    // An hour boundary.
+    let t0 = 500_000 * 3600;
+    let ttl = t0 + 48 * 3600;
+    assert_eq!(
+        ledger.add_to_window(pk, 3, ttl, "first", t0).await.unwrap(),
+        3
+    );
+    // Lambda's last retry of the same delivery, nearly 6 hours on.
+    let retry = t0 + 6 * 3600 - 1;
+    assert_eq!(
+        ledger
+            .add_to_window(pk, 3, ttl, "first", retry)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        ledger
+            .add_to_window(pk, 2, ttl, "second", retry)
+            .await
+            .unwrap(),
+        5
+    );
+    // A later delivery, past the horizon: the first hour's ids are gone.
+    let later = t0 + 8 * 3600;
+    assert_eq!(
+        ledger
+            .add_to_window(pk, 1, ttl, "third", later)
+            .await
+            .unwrap(),
+        6
+    );
+    let item = fx
+        .ddb
+        .get_item()
+        .table_name(&fx.table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let mut ids: Vec<&String> = item
+        .iter()
+        .filter(|(k, _)| k.starts_with("by"))
+        .flat_map(|(_, v)| v.as_ss().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["second", "third"], "{item:?}");
+}
