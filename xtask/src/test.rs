@@ -29,7 +29,7 @@ pub fn run(args: &[String]) -> Result {
 
     let moto = Moto::dedicated();
     let mut test = cargo();
-    test.args(["test", "--workspace"])
+    test.args(["test", "--workspace", "--no-fail-fast"])
         .args(args)
         .env("TOILKIT_MOTO_ENDPOINT", moto.endpoint());
     let outcome = exec(test);
