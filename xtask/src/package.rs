@@ -563,6 +563,298 @@ mod tests {
         );
     }
 
+    /// A CloudFormation Query API call to moto: its HTTP status and XML.
+    fn cloudformation(endpoint: &str, pairs: &[(&str, &str)]) -> (u16, String) {
+        use std::io::{Read, Write};
+        let encode = |s: &str| -> String {
+            s.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    b => format!("%{b:02X}"),
+                })
+                .collect()
+        };
+        let body = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let address = endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("moto listens");
+        // moto tells the services apart by the credential scope.
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len(),
+            region = toilkit_tests::moto::REGION,
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, response)
+    }
+
+    fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+        let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let end = xml[start..].find(&format!("</{tag}>"))?;
+        Some(&xml[start..start + end])
+    }
+
+    /// What SAR receives, as `sam package` leaves it (code in the
+    /// publisher's bucket), creates in CloudFormation with every function
+    /// on, and the state machine comes from the inline definition rather
+    /// than a file of that bucket, which a consumer account cannot read.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_packaged_template_creates_with_every_function_on() {
+        let root = root();
+        let python = root.join(".venv/bin/python");
+        if !python.exists() {
+            panic!("{} is missing: run `cargo xtask setup`", python.display());
+        }
+        let source = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+        let packaged =
+            inline_definitions(&packaged_template(&source, "x86_64").unwrap(), &root).unwrap();
+        // `sam package`: every local file the resources name (a function's
+        // CodeUri, a state machine's DefinitionUri) uploaded to the
+        // publisher's bucket and replaced by its S3 location.
+        let publisher = "toilkit-publisher-artifacts";
+        let uploaded = packaged
+            .replace(
+                "CodeUri: functions/",
+                &format!("CodeUri: s3://{publisher}/functions/"),
+            )
+            .replace(
+                "DefinitionUri: ",
+                &format!("DefinitionUri: s3://{publisher}/"),
+            );
+        assert_eq!(
+            uploaded.matches(&format!("s3://{publisher}/")).count(),
+            FUNCTIONS.len(),
+            "only the functions' zips go to the publisher's bucket (a consumer account cannot read it):\n{}",
+            uploaded
+                .lines()
+                .filter(|l| l.contains(publisher))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+
+        let moto = toilkit_tests::Moto::dedicated();
+        let config = moto.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket().bucket(publisher).send().await.unwrap();
+        for function in FUNCTIONS {
+            s3.put_object()
+                .bucket(publisher)
+                .key(format!("functions/{function}/bootstrap.zip"))
+                .body(b"bootstrap".to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+
+        // Every switch on, and what the switches then require.
+        let decoded: serde_json::Value = {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("template.yaml");
+            std::fs::write(&path, &uploaded).unwrap();
+            let out = Command::new(&python)
+                .arg(root.join("tools/python/template_tool.py"))
+                .arg("decode")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "template_tool.py decode: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let mut parameters = serde_json::Map::new();
+        for name in decoded["Parameters"].as_object().unwrap().keys() {
+            if name.starts_with("Enable")
+                && decoded["Parameters"][name]["AllowedValues"]
+                    == serde_json::json!(["true", "false"])
+            {
+                parameters.insert(name.clone(), "true".into());
+            }
+        }
+        assert!(
+            parameters.len() >= FUNCTIONS.len(),
+            "an Enable* switch per function: {parameters:?}"
+        );
+        for (name, value) in [
+            ("SlackWebhookParameter", "/toilkit/slack-webhook"),
+            ("MaintenanceLoadBalancerNames", "shop-*"),
+            (
+                "WafIpSetV4Arn",
+                "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/a1b2c3d4",
+            ),
+        ] {
+            parameters.insert(name.into(), value.into());
+        }
+        let parameters = serde_json::Value::Object(parameters);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("template.yaml");
+        std::fs::write(&path, &uploaded).unwrap();
+        let translated = Command::new(&python)
+            .arg(root.join("tools/python/template_tool.py"))
+            .arg("translate")
+            .arg(&path)
+            .arg(parameters.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            translated.status.success(),
+            "the SAM transform of the packaged template: {}",
+            String::from_utf8_lossy(&translated.stderr)
+        );
+        let body = String::from_utf8(translated.stdout).unwrap();
+        let out: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for (id, resource) in out["Resources"].as_object().unwrap() {
+            let code = &resource["Properties"]["Code"];
+            if resource["Type"] == "AWS::Lambda::Function" {
+                assert_eq!(
+                    code["S3Bucket"], publisher,
+                    "{id}: code from the uploaded zip"
+                );
+            }
+        }
+        assert!(
+            !body.contains("DefinitionS3Location"),
+            "no state machine definition is read from a bucket"
+        );
+        let machine = &out["Resources"]["MaintenanceWindowStateMachine"];
+        assert_eq!(
+            machine["Type"], "AWS::StepFunctions::StateMachine",
+            "the packaged template has the maintenance window state machine"
+        );
+        assert!(
+            machine["Properties"]["DefinitionString"].is_object()
+                || machine["Properties"]["DefinitionString"].is_string(),
+            "the state machine's definition is inline: {machine}"
+        );
+
+        let stack = "toilkit-from-sar";
+        let mut pairs: Vec<(String, String)> = vec![
+            ("Action".into(), "CreateStack".into()),
+            ("StackName".into(), stack.into()),
+            ("TemplateBody".into(), body.clone()),
+            ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
+        ];
+        for (i, (k, v)) in parameters.as_object().unwrap().iter().enumerate() {
+            pairs.push((
+                format!("Parameters.member.{}.ParameterKey", i + 1),
+                k.clone(),
+            ));
+            pairs.push((
+                format!("Parameters.member.{}.ParameterValue", i + 1),
+                v.as_str().unwrap().to_owned(),
+            ));
+        }
+        let borrowed: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (status, xml) = cloudformation(moto.endpoint(), &borrowed);
+        assert_eq!(status, 200, "CreateStack of the packaged template: {xml}");
+
+        let mut described = String::new();
+        for _ in 0..60 {
+            described = cloudformation(
+                moto.endpoint(),
+                &[("Action", "DescribeStacks"), ("StackName", stack)],
+            )
+            .1;
+            if !xml_value(&described, "StackStatus").is_some_and(|s| s.ends_with("IN_PROGRESS")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        assert_eq!(
+            xml_value(&described, "StackStatus"),
+            Some("CREATE_COMPLETE"),
+            "the stack of the packaged template: {described}"
+        );
+
+        let (_, listed) = cloudformation(
+            moto.endpoint(),
+            &[("Action", "ListStackResources"), ("StackName", stack)],
+        );
+        let resources: Vec<(&str, &str, &str)> = listed
+            .split("<member>")
+            .skip(1)
+            .filter_map(|m| {
+                Some((
+                    xml_value(m, "LogicalResourceId")?,
+                    xml_value(m, "ResourceType")?,
+                    xml_value(m, "PhysicalResourceId").unwrap_or_default(),
+                ))
+            })
+            .collect();
+        let functions: Vec<&str> = resources
+            .iter()
+            .filter(|(_, kind, _)| *kind == "AWS::Lambda::Function")
+            .map(|(id, _, _)| *id)
+            .collect();
+        assert_eq!(
+            functions.len(),
+            FUNCTIONS.len(),
+            "one Lambda function per toilkit function was created: {functions:?}"
+        );
+        let machine_arn = resources
+            .iter()
+            .find(|(id, _, _)| *id == "MaintenanceWindowStateMachine")
+            .map(|(_, _, arn)| *arn)
+            .unwrap_or_else(|| panic!("the state machine was created: {listed}"));
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        let created = sfn
+            .describe_state_machine()
+            .state_machine_arn(machine_arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{machine_arn}: {e:?}"));
+        let definition: serde_json::Value = serde_json::from_str(created.definition()).unwrap();
+        let file = std::fs::read_to_string(root.join("statemachines/maintenance-window.asl.json"))
+            .unwrap();
+        let asl: serde_json::Value = serde_json::from_str(&file).unwrap();
+        let states = |v: &serde_json::Value| {
+            v["States"]
+                .as_object()
+                .map(|s| s.keys().cloned().collect::<std::collections::BTreeSet<_>>())
+        };
+        assert_eq!(
+            states(&definition),
+            states(&asl),
+            "the created machine has the states of statemachines/maintenance-window.asl.json"
+        );
+        // moto does not apply DefinitionSubstitutions (CloudFormation does):
+        // what they name must be in the stack.
+        assert_eq!(
+            machine["Properties"]["DefinitionSubstitutions"]["MaintenanceSwitchFunctionArn"],
+            serde_json::json!({"Fn::GetAtt": ["MaintenanceSwitchFunction", "Arn"]}),
+            "the definition invokes the stack's maintenance-switch function"
+        );
+        assert!(
+            functions.contains(&"MaintenanceSwitchFunction"),
+            "the function the state machine invokes was created: {functions:?}"
+        );
+    }
+
     #[test]
     fn the_glibc_check_reads_the_bootstrap_inside_the_zip() {
         let exe = std::env::current_exe().unwrap();
