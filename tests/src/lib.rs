@@ -8,12 +8,14 @@
 //!   API emulator and invokes it;
 //! - [`runtime_api`]: a loopback stand-in for the Runtime API's init phase,
 //!   which records the init error a binary reports (cargo-lambda keeps none);
+//! - [`cloudformation`]: moto's CloudFormation through its Query API;
 //! - [`process`]: child processes that never outlive the test;
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
 //! - [`elbv2`]: exact snapshots of an ALB listener's rules;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
+pub mod cloudformation;
 pub mod ec2;
 pub mod elbv2;
 pub mod lambda;

@@ -1421,8 +1421,8 @@ async fn the_stackset_template_has_no_transform_lints_and_creates_with_every_fun
     let (_, described) = cloudformation(
         moto.endpoint(),
         &[
-            ("Action".into(), "DescribeStacks".into()),
-            ("StackName".into(), "toilkit-stackset-instance".into()),
+            ("Action", "DescribeStacks"),
+            ("StackName", "toilkit-stackset-instance"),
         ],
     );
     assert_eq!(
@@ -1433,8 +1433,8 @@ async fn the_stackset_template_has_no_transform_lints_and_creates_with_every_fun
     let (_, listed) = cloudformation(
         moto.endpoint(),
         &[
-            ("Action".into(), "ListStackResources".into()),
-            ("StackName".into(), "toilkit-stackset-instance".into()),
+            ("Action", "ListStackResources"),
+            ("StackName", "toilkit-stackset-instance"),
         ],
     );
     for (_, stem) in FUNCTIONS {

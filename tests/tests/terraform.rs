@@ -1388,10 +1388,7 @@ impl SarStandIn {
                     let version = request["semanticVersion"].as_str().unwrap_or("0.1.0");
                     let (status, xml) = cloudformation(
                         &moto,
-                        &[
-                            ("Action".into(), "DescribeStacks".into()),
-                            ("StackName".into(), stack.clone()),
-                        ],
+                        &[("Action", "DescribeStacks"), ("StackName", stack.as_str())],
                     );
                     let exists = status == 200
                         && xml_value(&xml, "StackStatus").is_some_and(|s| s != "DELETE_COMPLETE");
@@ -1641,8 +1638,8 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
     let (status, _) = cloudformation(
         moto.endpoint(),
         &[
-            ("Action".into(), "DescribeStacks".into()),
-            ("StackName".into(), "serverlessrepo-toilkit".into()),
+            ("Action", "DescribeStacks"),
+            ("StackName", "serverlessrepo-toilkit"),
         ],
     );
     assert_ne!(status, 200, "destroy deletes the stack");

@@ -377,6 +377,7 @@ fn parse_glibc(name: &[u8]) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use toilkit_tests::cloudformation::{call as cloudformation, xml_value};
 
     #[test]
     fn glibc_versions_parse() {
@@ -561,52 +562,6 @@ mod tests {
             machine["DefinitionSubstitutions"]["MaintenanceSwitchFunctionArn"],
             serde_json::json!({"Fn::GetAtt": ["MaintenanceSwitchFunction", "Arn"]})
         );
-    }
-
-    /// A CloudFormation Query API call to moto: its HTTP status and XML.
-    fn cloudformation(endpoint: &str, pairs: &[(&str, &str)]) -> (u16, String) {
-        use std::io::{Read, Write};
-        let encode = |s: &str| -> String {
-            s.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    b => format!("%{b:02X}"),
-                })
-                .collect()
-        };
-        let body = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let address = endpoint.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(address).expect("moto listens");
-        // moto tells the services apart by the credential scope.
-        write!(
-            stream,
-            "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len(),
-            region = toilkit_tests::moto::REGION,
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, response)
-    }
-
-    fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-        let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-        let end = xml[start..].find(&format!("</{tag}>"))?;
-        Some(&xml[start..start + end])
     }
 
     /// What SAR receives, as `sam package` leaves it (code in the
