@@ -582,3 +582,109 @@ async fn a_new_groups_exempt_tag_is_honoured_while_the_tagging_index_lags() {
         assert_eq!(skip_reason(&report, name), "exempt: tagged toilkit:keep");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Review (issue 13): paths that still delete a group in use.
+// ---------------------------------------------------------------------------
+
+/// A stream that has existed for months (a CloudWatch agent's instance-id
+/// stream, an instance stopped for 100 days and started again) starts
+/// receiving events again. CloudWatch updates `lastEventTimestamp` and
+/// `lastIngestionTime` "in less than an hour from ingestion, in rare
+/// situations longer" (API_LogStream), so within that hour
+/// DescribeLogStreams still shows the old timestamps, while the events
+/// themselves are already readable (FilterLogEvents). Today's guard reads only
+/// the stream metadata and deletes the group with the events just ingested.
+#[tokio::test]
+async fn review_a_long_lived_stream_that_just_resumed_keeps_its_group() {
+    let now = now_ms();
+    let list = listing(vec![wire_group("/ec2/app", json!({"retentionInDays": 30}))]);
+    // The metadata still lags: the stream's last event was long ago.
+    let streams =
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams).then_http_response(|| {
+            faults::ok(json!({"logStreams": [{
+                "logStreamName": "i-0123456789abcdef0",
+                "creationTime": LONG_AGO,
+                "firstEventTimestamp": LONG_AGO,
+                "lastEventTimestamp": LONG_AGO,
+                "lastIngestionTime": LONG_AGO,
+                "storedBytes": 0
+            }]}))
+        });
+    // The events are there: ingested five minutes ago.
+    let events =
+        mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_http_response(move || {
+            faults::ok(json!({"events": [{
+                "logStreamName": "i-0123456789abcdef0",
+                "timestamp": now - 300_000,
+                "message": "service started",
+                "ingestionTime": now - 299_000,
+                "eventId": "1"
+            }], "searchedLogStreams": []}))
+        });
+    let get_events =
+        mock!(aws_sdk_cloudwatchlogs::Client::get_log_events).then_http_response(move || {
+            faults::ok(json!({"events": [{
+                "timestamp": now - 300_000,
+                "message": "service started",
+                "ingestionTime": now - 299_000
+            }], "nextForwardToken": "f/1", "nextBackwardToken": "b/1"}))
+        });
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &streams, &events, &get_events, &delete];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "90")],
+        &json!({}),
+        &rules,
+        &[&tags],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        delete.num_calls(),
+        0,
+        "a group with an event ingested 5 minutes ago was deleted: {:?}",
+        report.applied
+    );
+    assert!(deleted(&report).is_empty(), "{:?}", report.applied);
+}
+
+/// An operator reads a dry run's "would delete /batch/quarterly", tags the
+/// group with the exempt key, and the next run comes while the tagging
+/// index (GetResources) has not caught up. CloudWatch Logs itself
+/// (ListTagsForResource) already has the tag; the sweep reads only the index
+/// and deletes the group the operator just exempted.
+#[tokio::test]
+async fn review_an_exempt_tag_just_added_to_an_old_group_keeps_it() {
+    let list = listing(vec![wire_group("/batch/quarterly", json!({}))]);
+    let own = mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+        .then_http_response(|| faults::ok(json!({"tags": {"toilkit:keep": "ops"}})));
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &own, &delete];
+    rules.extend(quiet.iter());
+    let lagging = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&lagging],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        delete.num_calls(),
+        0,
+        "a group tagged toilkit:keep was deleted: {:?}",
+        report.applied
+    );
+}
