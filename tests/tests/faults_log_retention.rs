@@ -300,6 +300,12 @@ fn quiet_everywhere() -> Vec<Rule> {
         }),
         mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
             .then_http_response(|| faults::ok(json!({"accountPolicies": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_resource_policies)
+            .then_http_response(|| faults::ok(json!({"resourcePolicies": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+            .then_http_response(|| faults::ok(json!({"tags": {}}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+            .then_http_response(|| faults::ok(json!({"events": [], "searchedLogStreams": []}))),
         mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
             .then_output(|| PutRetentionPolicyOutput::builder().build()),
     ]
@@ -584,7 +590,7 @@ async fn a_new_groups_exempt_tag_is_honoured_while_the_tagging_index_lags() {
 }
 
 // ---------------------------------------------------------------------------
-// Review (issue 13): paths that still delete a group in use.
+// Issue 13 review: paths that deleted a group in use.
 // ---------------------------------------------------------------------------
 
 /// A stream that has existed for months (a CloudWatch agent's instance-id
@@ -594,9 +600,10 @@ async fn a_new_groups_exempt_tag_is_honoured_while_the_tagging_index_lags() {
 /// situations longer" (API_LogStream), so within that hour
 /// DescribeLogStreams still shows the old timestamps, while the events
 /// themselves are already readable (FilterLogEvents). Today's guard reads only
-/// the stream metadata and deletes the group with the events just ingested.
+/// the stream metadata and deleted the group with the events just ingested; one FilterLogEvents
+/// call over the window now keeps it.
 #[tokio::test]
-async fn review_a_long_lived_stream_that_just_resumed_keeps_its_group() {
+async fn a_long_lived_stream_that_just_resumed_keeps_its_group_though_its_timestamps_lag() {
     let now = now_ms();
     let list = listing(vec![wire_group("/ec2/app", json!({"retentionInDays": 30}))]);
     // The metadata still lags: the stream's last event was long ago.
@@ -658,10 +665,11 @@ async fn review_a_long_lived_stream_that_just_resumed_keeps_its_group() {
 /// An operator reads a dry run's "would delete /batch/quarterly", tags the
 /// group with the exempt key, and the next run comes while the tagging
 /// index (GetResources) has not caught up. CloudWatch Logs itself
-/// (ListTagsForResource) already has the tag; the sweep reads only the index
-/// and deletes the group the operator just exempted.
+/// (ListTagsForResource) already has the tag; the sweep read only the index
+/// and deleted the group the operator just exempted. It now reads the
+/// group's own tags before a deletion.
 #[tokio::test]
-async fn review_an_exempt_tag_just_added_to_an_old_group_keeps_it() {
+async fn an_exempt_tag_just_added_keeps_the_group_while_the_tagging_index_lags() {
     let list = listing(vec![wire_group("/batch/quarterly", json!({}))]);
     let own = mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
         .then_http_response(|| faults::ok(json!({"tags": {"toilkit:keep": "ops"}})));

@@ -283,6 +283,186 @@ impl AccountPolicy {
             .as_deref()
             .is_some_and(|c| quoted(c).iter().any(|s| group.starts_with(s.as_str())))
     }
+
+    /// Whether its selection criteria are a form this function reads:
+    /// none, blank, or one of `LogGroupName NOT IN [...]` (the only form a
+    /// subscription filter policy accepts) and `LogGroupNamePrefix IN [...]`
+    /// with a list of quoted strings. Criteria it cannot read might name
+    /// any group, so they keep every candidate.
+    pub fn readable(&self) -> bool {
+        let Some(criteria) = self.selection_criteria.as_deref() else {
+            return true;
+        };
+        let words: Vec<&str> = criteria.split_whitespace().collect();
+        if words.is_empty() {
+            return true;
+        }
+        let list = match words.as_slice() {
+            ["LogGroupName", "NOT", "IN", ..] => {
+                criteria.trim_start().splitn(4, char::is_whitespace).nth(3)
+            }
+            ["LogGroupNamePrefix", "IN", ..] => {
+                criteria.trim_start().splitn(3, char::is_whitespace).nth(2)
+            }
+            _ => None,
+        };
+        list.is_some_and(quoted_list)
+    }
+}
+
+/// Whether `text` is `[` quoted strings separated by commas `]`, and nothing
+/// else but whitespace.
+fn quoted_list(text: &str) -> bool {
+    let mut chars = text.trim().chars().peekable();
+    if chars.next() != Some('[') {
+        return false;
+    }
+    let skip_space = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+    };
+    skip_space(&mut chars);
+    if chars.peek() == Some(&']') {
+        chars.next();
+        return chars.next().is_none();
+    }
+    loop {
+        skip_space(&mut chars);
+        if chars.next() != Some('"') {
+            return false;
+        }
+        loop {
+            match chars.next() {
+                None => return false,
+                Some('"') => break,
+                Some('\\') => {
+                    if chars.next().is_none() {
+                        return false;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        skip_space(&mut chars);
+        match chars.next() {
+            Some(',') => continue,
+            Some(']') => return chars.next().is_none(),
+            _ => return false,
+        }
+    }
+}
+
+/// A CloudWatch Logs resource policy (DescribeResourcePolicies): it lets a
+/// service (EventBridge, Route 53 query logging, a vended log source...)
+/// write to the log groups its `Resource` names, which is how those
+/// services' destinations are configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePolicy {
+    pub name: String,
+    /// The `Resource` patterns of every statement; `None` when the document
+    /// could not be read (or uses `NotResource`), which names every group.
+    pub resources: Option<Vec<String>>,
+}
+
+impl ResourcePolicy {
+    pub fn from_document(name: &str, document: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            resources: policy_resources(document),
+        }
+    }
+
+    /// Whether the policy lets a service write to the group whose ARN (no
+    /// `:*`) is `arn`: a pattern matches the group, or a stream of it. A
+    /// group whose ARN is not known is named by any policy.
+    pub fn names(&self, arn: &str) -> bool {
+        let Some(resources) = &self.resources else {
+            return true;
+        };
+        if arn.is_empty() {
+            return !resources.is_empty();
+        }
+        let under = format!("{arn}:");
+        resources
+            .iter()
+            .any(|p| glob_matches(p, arn) || glob_prefix_alive(p, &under))
+    }
+}
+
+/// The `Resource` strings of every statement of an IAM policy document;
+/// `None` if it is not one this function can read.
+pub fn policy_resources(document: &str) -> Option<Vec<String>> {
+    let doc: serde_json::Value = serde_json::from_str(document).ok()?;
+    let statements = match doc.get("Statement")? {
+        serde_json::Value::Array(list) => list.clone(),
+        one @ serde_json::Value::Object(_) => vec![one.clone()],
+        _ => return None,
+    };
+    let mut found = Vec::new();
+    for statement in &statements {
+        if statement.get("NotResource").is_some() {
+            return None;
+        }
+        match statement.get("Resource")? {
+            serde_json::Value::String(s) => found.push(s.clone()),
+            serde_json::Value::Array(list) => {
+                for r in list {
+                    found.push(r.as_str()?.to_owned());
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(found)
+}
+
+/// The pattern positions still alive after reading `text`: IAM ARN
+/// wildcards, `*` any run of characters and `?` one character.
+fn glob_states(pattern: &[char], text: &str) -> Vec<bool> {
+    let n = pattern.len();
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..n {
+            if states[i] && pattern[i] == '*' {
+                states[i + 1] = true;
+            }
+        }
+    };
+    let mut states = vec![false; n + 1];
+    states[0] = true;
+    close(&mut states);
+    for c in text.chars() {
+        let mut next = vec![false; n + 1];
+        for i in 0..n {
+            if !states[i] {
+                continue;
+            }
+            match pattern[i] {
+                '*' => next[i] = true,
+                '?' => next[i + 1] = true,
+                p if p == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.iter().any(|&s| s) {
+            return next;
+        }
+        states = next;
+    }
+    states
+}
+
+/// Whether `pattern` matches all of `text`.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    glob_states(&pattern, text)[pattern.len()]
+}
+
+/// Whether `pattern` matches some string that begins with `prefix`.
+pub fn glob_prefix_alive(pattern: &str, prefix: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    glob_states(&pattern, prefix).iter().any(|&s| s)
 }
 
 /// The double-quoted strings of a selection criteria expression, with
@@ -325,6 +505,31 @@ pub struct Activity {
     pub unstamped_stream: Option<String>,
     /// More streams than were read: the newest may not have been seen.
     pub streams_unread: bool,
+    /// Account-level policies whose selection criteria could not be read
+    /// (`KIND name`): they may name the group.
+    pub unreadable_policies: Vec<String>,
+    /// Resource policies that let a service write to the group (their
+    /// names): it is that service's configured destination.
+    pub destination_of: Vec<String>,
+    /// What FilterLogEvents found in the window, asked last, right before a
+    /// deletion: the stream timestamps lag ingestion by up to an hour or
+    /// more, the events themselves are searchable almost at once.
+    pub recent_events: RecentEvents,
+}
+
+/// The answer of the search for events in the inactivity window.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RecentEvents {
+    /// Not searched (yet): nothing is known, so the group is kept.
+    #[default]
+    Unsearched,
+    /// The search covered the window and found no event.
+    None,
+    /// An event, with its ingestion (or event) time.
+    Found(i64),
+    /// The search stopped before covering the window (a next token and no
+    /// event): an event may be there.
+    Unfinished,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,7 +538,8 @@ pub enum Verdict {
     Keep(String),
 }
 
-/// The final deletion decision; every guard must hold.
+/// The final deletion decision; every guard must hold, the search for
+/// recent events and the group's own exempt tag included.
 pub fn deletion_verdict(
     group: &Group,
     exempt: bool,
@@ -341,10 +547,47 @@ pub fn deletion_verdict(
     delete_after_days: u32,
     now_ms: i64,
 ) -> Verdict {
-    let window_ms = i64::from(delete_after_days) * DAY_MS;
     if exempt {
         return Verdict::Keep("exempt tag".to_owned());
     }
+    if let Some(why) = kept_before_search(group, activity, delete_after_days, now_ms) {
+        return Verdict::Keep(why);
+    }
+    match activity.recent_events {
+        RecentEvents::None => Verdict::Delete,
+        RecentEvents::Unsearched => {
+            Verdict::Keep("its recent events were not searched".to_owned())
+        }
+        RecentEvents::Unfinished => Verdict::Keep(format!(
+            "the search for events in the last {delete_after_days} days did not finish; one may be there"
+        )),
+        RecentEvents::Found(at) => {
+            let ago = Duration::from_millis((now_ms - at).max(0) as u64);
+            Verdict::Keep(format!(
+                "it received an event {} minute(s) ago (FilterLogEvents; the streams' timestamps lag)",
+                ago.as_secs() / 60
+            ))
+        }
+    }
+}
+
+/// Why the group is kept whatever its recent events and own tags are, if
+/// it is: the guards that cost no call beyond the ones already made. Only a
+/// group none of them keeps has its own tags read and its events searched.
+pub fn kept_before_search(
+    group: &Group,
+    activity: &Activity,
+    delete_after_days: u32,
+    now_ms: i64,
+) -> Option<String> {
+    match guards(group, activity, delete_after_days, now_ms) {
+        Verdict::Delete => None,
+        Verdict::Keep(why) => Some(why),
+    }
+}
+
+fn guards(group: &Group, activity: &Activity, delete_after_days: u32, now_ms: i64) -> Verdict {
+    let window_ms = i64::from(delete_after_days) * DAY_MS;
     if group.stored_bytes != 0 {
         return Verdict::Keep(format!("stores {} bytes", group.stored_bytes));
     }
@@ -382,6 +625,18 @@ pub fn deletion_verdict(
             activity.named_by.join(", ")
         ));
     }
+    if !activity.unreadable_policies.is_empty() {
+        return Verdict::Keep(format!(
+            "the selection criteria of the account-level {} could not be read, so it may name this group",
+            activity.unreadable_policies.join(", ")
+        ));
+    }
+    if !activity.destination_of.is_empty() {
+        return Verdict::Keep(format!(
+            "resource policy {} lets a service write to it: it may be that service's destination",
+            activity.destination_of.join(", ")
+        ));
+    }
     if let Some(stream) = &activity.unstamped_stream {
         return Verdict::Keep(format!(
             "stream {stream} has no event timestamps yet; it may have just started receiving logs"
@@ -409,7 +664,7 @@ pub fn delete_action(group: &Group, delete_after_days: u32) -> Action {
         "delete_log_group",
         &group.name,
         format!(
-            "empty (0 bytes), created over {delete_after_days} days ago, no stream created and no event for {delete_after_days} days, no subscription or metric filter, data protection policy or account-level policy naming it"
+            "empty (0 bytes), created over {delete_after_days} days ago, no stream created and no event for {delete_after_days} days, no event found by FilterLogEvents in that time, no subscription or metric filter, data protection policy, account-level or resource policy naming it, no exempt tag on the group"
         ),
     )
     .with_detail(json!({"created_ms": group.created_ms, "retention": group.retention}))
