@@ -377,10 +377,7 @@ pub async fn recent_events(
 }
 
 /// The region's CloudWatch Logs resource policies, every page.
-pub async fn resource_policies(
-    c: &RegionClients,
-    api: &Api,
-) -> Result<Vec<ResourcePolicy>, Error> {
+pub async fn resource_policies(c: &RegionClients, api: &Api) -> Result<Vec<ResourcePolicy>, Error> {
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {

@@ -35,7 +35,9 @@ pub enum Error {
 
     /// The call was sent but the deadline came before its answer: it may
     /// or may not have taken effect.
-    #[error("{operation} on {target} was sent but not answered before the invocation's deadline; it may have taken effect")]
+    #[error(
+        "{operation} on {target} was sent but not answered before the invocation's deadline; it may have taken effect"
+    )]
     Unanswered {
         operation: &'static str,
         target: String,

@@ -293,20 +293,24 @@ impl AccountPolicy {
         let Some(criteria) = self.selection_criteria.as_deref() else {
             return true;
         };
-        let words: Vec<&str> = criteria.split_whitespace().collect();
-        if words.is_empty() {
+        if criteria.trim().is_empty() {
             return true;
         }
-        let list = match words.as_slice() {
-            ["LogGroupName", "NOT", "IN", ..] => {
-                criteria.trim_start().splitn(4, char::is_whitespace).nth(3)
+        let after = |text: &'_ str, words: &[&str]| -> Option<String> {
+            let mut rest = text.trim_start();
+            for word in words {
+                rest = rest.strip_prefix(word)?;
+                // A keyword ends at whitespace or at the list.
+                if !rest.starts_with(char::is_whitespace) && !rest.starts_with('[') {
+                    return None;
+                }
+                rest = rest.trim_start();
             }
-            ["LogGroupNamePrefix", "IN", ..] => {
-                criteria.trim_start().splitn(3, char::is_whitespace).nth(2)
-            }
-            _ => None,
+            Some(rest.to_owned())
         };
-        list.is_some_and(quoted_list)
+        let list = after(criteria, &["LogGroupName", "NOT", "IN"])
+            .or_else(|| after(criteria, &["LogGroupNamePrefix", "IN"]));
+        list.is_some_and(|l| quoted_list(&l))
     }
 }
 
@@ -383,11 +387,24 @@ impl ResourcePolicy {
         if arn.is_empty() {
             return !resources.is_empty();
         }
-        let under = format!("{arn}:");
-        resources
-            .iter()
-            .any(|p| glob_matches(p, arn) || glob_prefix_alive(p, &under))
+        resources.iter().any(|p| arn_pattern_names(p, arn))
     }
+}
+
+/// Whether an IAM `Resource` pattern matches the group's ARN or one of its
+/// streams (`<arn>:*`, `<arn>:log-stream:...`). As in IAM, a wildcard in
+/// the partition, service, Region or account stays in its segment, and one
+/// in the resource part may match anything.
+fn arn_pattern_names(pattern: &str, arn: &str) -> bool {
+    let p: Vec<&str> = pattern.splitn(6, ':').collect();
+    let a: Vec<&str> = arn.splitn(6, ':').collect();
+    if p.len() != 6 || a.len() != 6 {
+        // Not an ARN pattern (`*`, or malformed): matched whole, which can
+        // only name more groups.
+        return glob_matches(pattern, arn) || glob_prefix_alive(pattern, &format!("{arn}:"));
+    }
+    p[..5].iter().zip(&a[..5]).all(|(p, a)| glob_matches(p, a))
+        && (glob_matches(p[5], a[5]) || glob_prefix_alive(p[5], &format!("{}:", a[5])))
 }
 
 /// The `Resource` strings of every statement of an IAM policy document;
@@ -555,9 +572,7 @@ pub fn deletion_verdict(
     }
     match activity.recent_events {
         RecentEvents::None => Verdict::Delete,
-        RecentEvents::Unsearched => {
-            Verdict::Keep("its recent events were not searched".to_owned())
-        }
+        RecentEvents::Unsearched => Verdict::Keep("its recent events were not searched".to_owned()),
         RecentEvents::Unfinished => Verdict::Keep(format!(
             "the search for events in the last {delete_after_days} days did not finish; one may be there"
         )),
@@ -767,20 +782,56 @@ mod tests {
         let g = group("/old/empty", None);
         let quiet = Activity {
             last_activity_ms: Some(NOW - 40 * DAY_MS),
+            recent_events: RecentEvents::None,
             ..Activity::default()
         };
         assert_eq!(
             deletion_verdict(&g, false, &quiet, 30, NOW),
             Verdict::Delete
         );
+        let searched = Activity {
+            recent_events: RecentEvents::None,
+            ..Activity::default()
+        };
         assert_eq!(
-            deletion_verdict(&g, false, &Activity::default(), 30, NOW),
+            deletion_verdict(&g, false, &searched, 30, NOW),
             Verdict::Delete
         );
         let keep = |v: Verdict| match v {
             Verdict::Keep(why) => why,
             Verdict::Delete => panic!("deleted"),
         };
+        // The event search decides last, and only a finished search that
+        // found nothing lets the group go.
+        assert_eq!(kept_before_search(&g, &Activity::default(), 30, NOW), None);
+        assert!(
+            keep(deletion_verdict(&g, false, &Activity::default(), 30, NOW))
+                .contains("not searched")
+        );
+        let found = Activity {
+            recent_events: RecentEvents::Found(NOW - 300_000),
+            ..quiet.clone()
+        };
+        assert!(keep(deletion_verdict(&g, false, &found, 30, NOW)).contains("5 minute(s) ago"));
+        let unfinished = Activity {
+            recent_events: RecentEvents::Unfinished,
+            ..quiet.clone()
+        };
+        assert!(keep(deletion_verdict(&g, false, &unfinished, 30, NOW)).contains("did not finish"));
+        let unreadable = Activity {
+            unreadable_policies: vec!["TRANSFORMER_POLICY t".into()],
+            ..quiet.clone()
+        };
+        assert!(
+            keep(deletion_verdict(&g, false, &unreadable, 30, NOW)).contains("could not be read")
+        );
+        let destination = Activity {
+            destination_of: vec!["EventBridgeToLogs".into()],
+            ..quiet.clone()
+        };
+        assert!(
+            keep(deletion_verdict(&g, false, &destination, 30, NOW)).contains("EventBridgeToLogs")
+        );
         assert_eq!(
             keep(deletion_verdict(&g, true, &quiet, 30, NOW)),
             "exempt tag"
@@ -905,5 +956,92 @@ mod tests {
         assert!(!policy(Some(r#"LogGroupName NOT IN [""]"#)).names("/a"));
         assert_eq!(quoted(r#"IN ["a\"b", "c"#), ["a\"b", "c"]);
         assert!(quoted("").is_empty());
+    }
+
+    #[test]
+    fn criteria_in_a_form_not_read_are_unreadable() {
+        let policy = |criteria: Option<&str>| AccountPolicy {
+            kind: "SUBSCRIPTION_FILTER_POLICY".into(),
+            name: "p".into(),
+            selection_criteria: criteria.map(str::to_owned),
+        };
+        for readable in [
+            None,
+            Some(""),
+            Some("  "),
+            Some(r#"LogGroupName NOT IN ["/a/b", "/c"]"#),
+            Some(r#"LogGroupName  NOT IN []"#),
+            Some(r#"LogGroupNamePrefix IN ["/aws/lambda/"]"#),
+            Some(r#"LogGroupName NOT IN ["a\"b"]"#),
+        ] {
+            assert!(policy(readable).readable(), "{readable:?}");
+        }
+        for unreadable in [
+            r#"LogGroupName IN ["/a"]"#,
+            r#"LogGroupNamePattern LIKE "/a%""#,
+            r#"LogGroupName NOT IN ["/a""#,
+            r#"LogGroupName NOT IN ["/a"] AND x"#,
+            r#"LogGroupName NOT IN [/a]"#,
+            "logGroupName not in []",
+        ] {
+            assert!(!policy(Some(unreadable)).readable(), "{unreadable:?}");
+        }
+    }
+
+    #[test]
+    fn a_resource_policy_names_the_groups_its_resources_match() {
+        const ARN: &str = "arn:aws:logs:us-east-1:123456789012:log-group";
+        let doc = |resource: serde_json::Value| {
+            json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "s", "Effect": "Allow",
+                "Principal": {"Service": ["events.amazonaws.com"]},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": resource
+            }]})
+            .to_string()
+        };
+        let events =
+            ResourcePolicy::from_document("events", &doc(json!(format!("{ARN}:/aws/events/*:*"))));
+        assert!(events.names(&format!("{ARN}:/aws/events/orders")));
+        assert!(!events.names(&format!("{ARN}:/aws/lambda/orders")));
+        let route53 = ResourcePolicy::from_document(
+            "route53",
+            &doc(json!("arn:aws:logs:*:*:log-group:/aws/route53/*")),
+        );
+        assert!(route53.names(&format!("{ARN}:/aws/route53/example.com")));
+        assert!(!route53.names(&format!("{ARN}:/stale/other")));
+        let exact = ResourcePolicy::from_document(
+            "route53",
+            &doc(json!([
+                format!("{ARN}:/aws/route53/example.com"),
+                "arn:aws:s3:::b"
+            ])),
+        );
+        assert!(exact.names(&format!("{ARN}:/aws/route53/example.com")));
+        assert!(!exact.names(&format!("{ARN}:/aws/route53/example.co")));
+        assert!(!exact.names(&format!("{ARN}:/aws/route53/example.com.au")));
+        let stream = ResourcePolicy::from_document(
+            "vended",
+            &doc(json!(format!("{ARN}:delivery:log-stream:*"))),
+        );
+        assert!(stream.names(&format!("{ARN}:delivery")));
+        let any = ResourcePolicy::from_document("all", &doc(json!("*")));
+        assert!(any.names(&format!("{ARN}:/x")));
+        let question = ResourcePolicy::from_document("q", &doc(json!(format!("{ARN}:/app/?"))));
+        assert!(question.names(&format!("{ARN}:/app/a")));
+        assert!(!question.names(&format!("{ARN}:/app/ab")));
+        // What cannot be read names every group.
+        for bad in [
+            "not json".to_owned(),
+            json!({"Statement": [{"NotResource": "arn:aws:s3:::b"}]}).to_string(),
+            json!({"Statement": [{"Effect": "Allow"}]}).to_string(),
+        ] {
+            let p = ResourcePolicy::from_document("bad", &bad);
+            assert_eq!(p.resources, None, "{bad}");
+            assert!(p.names(&format!("{ARN}:/x")));
+        }
+        assert!(glob_matches("a*b?c", "aXXbYc"));
+        assert!(!glob_matches("a*b?c", "aXXbc"));
+        assert!(glob_prefix_alive("a*:log-stream:*", "aZZ:"));
     }
 }

@@ -24,8 +24,7 @@ use crate::apply::{self, RegionClients, TAG_BATCH, Tags};
 use crate::config::Config;
 use crate::error::Error;
 use crate::plan::{
-    self, AccountPolicy, ChangeKind, Deletion, Group, GroupPlan, ResourcePolicy, Retention,
-    Verdict,
+    self, AccountPolicy, ChangeKind, Deletion, Group, GroupPlan, ResourcePolicy, Retention, Verdict,
 };
 
 /// Groups worked on at once in a region. The rate cap, not this, bounds the
@@ -483,23 +482,15 @@ async fn process_group(region: &Region, item: &Item) -> bool {
     {
         run.incr("deletion_candidates");
         let active_since_ms = run.now_ms - i64::from(days) * 86_400_000;
-        let checked = match guards(region, item, active_since_ms).await {
-            Ok(activity) => Ok(activity),
-            Err(e) => Err(e),
-        };
-        match checked {
+        match guards(region, item, active_since_ms).await {
             Err(e) if e.is_deadline() => return false,
             Err(e) => run.report(|r| r.fail(name, "check_deletion_guards", &e)),
             Ok(mut activity) => {
-                let mut verdict = match plan::kept_before_search(
-                    &item.group,
-                    &activity,
-                    days,
-                    run.now_ms,
-                ) {
-                    Some(why) => Verdict::Keep(why),
-                    None => Verdict::Delete,
-                };
+                let mut verdict =
+                    match plan::kept_before_search(&item.group, &activity, days, run.now_ms) {
+                        Some(why) => Verdict::Keep(why),
+                        None => Verdict::Delete,
+                    };
                 if verdict == Verdict::Delete {
                     // The last checks, only for a group every other guard
                     // would let go: its own tags, then its events.
@@ -527,13 +518,8 @@ async fn process_group(region: &Region, item: &Item) -> bool {
                                 run.report(|r| r.fail(name, "search_recent_events", &e));
                             }
                         }
-                        verdict = plan::deletion_verdict(
-                            &item.group,
-                            false,
-                            &activity,
-                            days,
-                            run.now_ms,
-                        );
+                        verdict =
+                            plan::deletion_verdict(&item.group, false, &activity, days, run.now_ms);
                     } else {
                         verdict = Verdict::Keep(format!(
                             "its own tags could not be read, so an {exempt_key} tag may be on it"
@@ -590,7 +576,9 @@ async fn process_group(region: &Region, item: &Item) -> bool {
                                     r.incr("groups_maybe_deleted");
                                     r.skip(
                                         name,
-                                        format!("may have been deleted: {e}; the next run will see"),
+                                        format!(
+                                            "may have been deleted: {e}; the next run will see"
+                                        ),
                                     );
                                 });
                                 return false;
