@@ -69,11 +69,32 @@ async fn invoke(
     logs_rules: &[&Rule],
     tag_rules: &[&Rule],
 ) -> Result<shared::report::Report, log_retention::Error> {
+    invoke_until(
+        vars,
+        payload,
+        logs_rules,
+        tag_rules,
+        Deadline::unbounded(),
+        None,
+    )
+    .await
+}
+
+/// [`invoke`] with a deadline, and CloudWatch Logs' answers to the
+/// `slow` operation held back 30 s.
+async fn invoke_until(
+    vars: &[(&str, &str)],
+    payload: &serde_json::Value,
+    logs_rules: &[&Rule],
+    tag_rules: &[&Rule],
+    deadline: Deadline,
+    slow: Option<&'static str>,
+) -> Result<shared::report::Report, log_retention::Error> {
     let sdk = faults::sdk_config().await;
     let calls = CallCounter::default();
     let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
         .retry_config(fast_retry())
-        .http_client(create_mock_http_client())
+        .http_client(slow::Client::wrap(create_mock_http_client(), slow))
         .interceptor(interceptor(logs_rules))
         .interceptor(calls.clone())
         .build();
@@ -98,7 +119,70 @@ async fn invoke(
         Output::default(),
         calls,
     );
-    log_retention::run(payload, &app, Deadline::unbounded()).await
+    log_retention::run(payload, &app, deadline).await
+}
+
+/// An HTTP client that holds back the answer to one operation, as a
+/// service that is slow to answer a call it may already have carried out.
+mod slow {
+    use std::time::Duration;
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+    #[derive(Debug)]
+    pub struct Client {
+        inner: SharedHttpClient,
+        operation: Option<&'static str>,
+    }
+
+    impl Client {
+        pub fn wrap(inner: SharedHttpClient, operation: Option<&'static str>) -> SharedHttpClient {
+            SharedHttpClient::new(Self { inner, operation })
+        }
+    }
+
+    impl HttpClient for Client {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Connector {
+                inner: self.inner.http_connector(settings, components),
+                operation: self.operation,
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct Connector {
+        inner: SharedHttpConnector,
+        operation: Option<&'static str>,
+    }
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            // JSON protocol: the operation is the X-Amz-Target's last part.
+            let slow = self.operation.is_some_and(|op| {
+                request
+                    .headers()
+                    .get("x-amz-target")
+                    .is_some_and(|t| t.ends_with(&format!(".{op}")))
+            });
+            let answer = self.inner.call(request);
+            HttpConnectorFuture::new(async move {
+                if slow {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+                answer.await
+            })
+        }
+    }
 }
 
 /// A sweep of one region whose second listing page first meets `failures`
@@ -300,6 +384,12 @@ fn quiet_everywhere() -> Vec<Rule> {
         }),
         mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
             .then_http_response(|| faults::ok(json!({"accountPolicies": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_resource_policies)
+            .then_http_response(|| faults::ok(json!({"resourcePolicies": []}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+            .then_http_response(|| faults::ok(json!({"tags": {}}))),
+        mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+            .then_http_response(|| faults::ok(json!({"events": [], "searchedLogStreams": []}))),
         mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
             .then_output(|| PutRetentionPolicyOutput::builder().build()),
     ]
@@ -492,10 +582,19 @@ async fn unreadable_attachments_keep_every_candidate_and_the_report_names_the_de
         .then_http_response(denial("DescribeMetricFilters"));
     let streams = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams)
         .then_http_response(denial("DescribeLogStreams"));
+    let resource_policies = mock!(aws_sdk_cloudwatchlogs::Client::describe_resource_policies)
+        .then_http_response(denial("DescribeResourcePolicies"));
+    let own_tags = mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+        .then_http_response(denial("ListTagsForResource"));
+    let events = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+        .then_http_response(denial("FilterLogEvents"));
     for (denied, operation) in [
         (&account_policies, "DescribeAccountPolicies"),
         (&metric_filters, "DescribeMetricFilters"),
         (&streams, "DescribeLogStreams"),
+        (&resource_policies, "DescribeResourcePolicies"),
+        (&own_tags, "ListTagsForResource"),
+        (&events, "FilterLogEvents"),
     ] {
         let list = listing(vec![
             wire_group("/stale/a", json!({})),
@@ -581,4 +680,337 @@ async fn a_new_groups_exempt_tag_is_honoured_while_the_tagging_index_lags() {
         assert_eq!(report.counter("groups_exempt"), 1, "{report:?}");
         assert_eq!(skip_reason(&report, name), "exempt: tagged toilkit:keep");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Issue 13 review: paths that deleted a group in use.
+// ---------------------------------------------------------------------------
+
+/// A stream that has existed for months (a CloudWatch agent's instance-id
+/// stream, an instance stopped for 100 days and started again) starts
+/// receiving events again. CloudWatch updates `lastEventTimestamp` and
+/// `lastIngestionTime` "in less than an hour from ingestion, in rare
+/// situations longer" (API_LogStream), so within that hour
+/// DescribeLogStreams still shows the old timestamps, while the events
+/// themselves are already readable (FilterLogEvents). Today's guard reads only
+/// the stream metadata and deleted the group with the events just ingested; one FilterLogEvents
+/// call over the window now keeps it.
+#[tokio::test]
+async fn a_long_lived_stream_that_just_resumed_keeps_its_group_though_its_timestamps_lag() {
+    let now = now_ms();
+    let list = listing(vec![wire_group("/ec2/app", json!({"retentionInDays": 30}))]);
+    // The metadata still lags: the stream's last event was long ago.
+    let streams =
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_log_streams).then_http_response(|| {
+            faults::ok(json!({"logStreams": [{
+                "logStreamName": "i-0123456789abcdef0",
+                "creationTime": LONG_AGO,
+                "firstEventTimestamp": LONG_AGO,
+                "lastEventTimestamp": LONG_AGO,
+                "lastIngestionTime": LONG_AGO,
+                "storedBytes": 0
+            }]}))
+        });
+    // The events are there: ingested five minutes ago.
+    let events =
+        mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_http_response(move || {
+            faults::ok(json!({"events": [{
+                "logStreamName": "i-0123456789abcdef0",
+                "timestamp": now - 300_000,
+                "message": "service started",
+                "ingestionTime": now - 299_000,
+                "eventId": "1"
+            }], "searchedLogStreams": []}))
+        });
+    let get_events =
+        mock!(aws_sdk_cloudwatchlogs::Client::get_log_events).then_http_response(move || {
+            faults::ok(json!({"events": [{
+                "timestamp": now - 300_000,
+                "message": "service started",
+                "ingestionTime": now - 299_000
+            }], "nextForwardToken": "f/1", "nextBackwardToken": "b/1"}))
+        });
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &streams, &events, &get_events, &delete];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "90")],
+        &json!({}),
+        &rules,
+        &[&tags],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        delete.num_calls(),
+        0,
+        "a group with an event ingested 5 minutes ago was deleted: {:?}",
+        report.applied
+    );
+    assert!(deleted(&report).is_empty(), "{:?}", report.applied);
+}
+
+/// An operator reads a dry run's "would delete /batch/quarterly", tags the
+/// group with the exempt key, and the next run comes while the tagging
+/// index (GetResources) has not caught up. CloudWatch Logs itself
+/// (ListTagsForResource) already has the tag; the sweep read only the index
+/// and deleted the group the operator just exempted. It now reads the
+/// group's own tags before a deletion.
+#[tokio::test]
+async fn an_exempt_tag_just_added_keeps_the_group_while_the_tagging_index_lags() {
+    let list = listing(vec![wire_group("/batch/quarterly", json!({}))]);
+    let own = mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+        .then_http_response(|| faults::ok(json!({"tags": {"toilkit:keep": "ops"}})));
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &own, &delete];
+    rules.extend(quiet.iter());
+    let lagging = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&lagging],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        delete.num_calls(),
+        0,
+        "a group tagged toilkit:keep was deleted: {:?}",
+        report.applied
+    );
+}
+
+/// Account-level policies' selection criteria in a form the function does
+/// not read (`LogGroupName IN`, a pattern) used to name no group, so every
+/// candidate they might select was deleted. They now keep every candidate.
+#[tokio::test]
+async fn an_account_policy_whose_criteria_cannot_be_read_keeps_every_candidate() {
+    let list = listing(vec![
+        wire_group("/stale/a", json!({})),
+        wire_group("/stale/b", json!({})),
+    ]);
+    let policy = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
+        .match_requests(|r| r.policy_type() == Some(&PolicyType::TransformerPolicy))
+        .then_http_response(|| {
+            faults::ok(json!({"accountPolicies": [{
+                "policyName": "parse-json",
+                "policyType": "TRANSFORMER_POLICY",
+                "policyDocument": "{\"transformerConfig\":[{\"parseJSON\":{}}]}",
+                "scope": "ALL",
+                "selectionCriteria": "LogGroupNamePattern LIKE /stale/%",
+                "accountId": "123456789012",
+                "lastUpdatedTime": LONG_AGO
+            }]}))
+        });
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &policy, &delete];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&tags],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(delete.num_calls(), 0, "{:?}", report.applied);
+    for group in ["/stale/a", "/stale/b"] {
+        let why = skip_reason(&report, group);
+        assert!(
+            why.contains("TRANSFORMER_POLICY parse-json could not be read"),
+            "{why}"
+        );
+    }
+}
+
+/// A group that a CloudWatch Logs resource policy lets a service write to
+/// (an EventBridge rule's target, Route 53 query logging) is that
+/// service's destination: empty and old, it was deleted, and the next
+/// events were lost. A group the policy does not cover is still deleted.
+#[tokio::test]
+async fn a_group_a_resource_policy_lets_a_service_write_to_is_kept() {
+    let list = listing(vec![
+        wire_group("/aws/events/orders", json!({})),
+        wire_group("/aws/route53/example.com", json!({})),
+        wire_group("/stale/other", json!({})),
+    ]);
+    let policies = mock!(aws_sdk_cloudwatchlogs::Client::describe_resource_policies)
+        .then_http_response(|| {
+            let statement = |sid: &str, service: &str, resource: serde_json::Value| {
+                json!({"Sid": sid, "Effect": "Allow",
+                       "Principal": {"Service": [service]},
+                       "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                       "Resource": resource})
+            };
+            let events = json!({"Version": "2012-10-17", "Statement": [statement(
+                "TrustEventsToStoreLogEvent",
+                "events.amazonaws.com",
+                json!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/*:*"),
+            )]});
+            let route53 = json!({"Version": "2012-10-17", "Statement": statement(
+                "Route53LogsToCloudWatchLogs",
+                "route53.amazonaws.com",
+                json!(["arn:aws:logs:*:*:log-group:/aws/route53/*"]),
+            )});
+            faults::ok(json!({"resourcePolicies": [
+                {"policyName": "TrustEventsToStoreLogEvents",
+                 "policyDocument": events.to_string(), "lastUpdatedTime": LONG_AGO},
+                {"policyName": "AWSServiceRoleForRoute53",
+                 "policyDocument": route53.to_string(), "lastUpdatedTime": LONG_AGO}
+            ]}))
+        });
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &policies, &delete];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&tags],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(deleted(&report), ["/stale/other"], "{:?}", report.skipped);
+    assert_eq!(delete.num_calls(), 1);
+    assert!(
+        skip_reason(&report, "/aws/events/orders").contains("TrustEventsToStoreLogEvents"),
+        "{:?}",
+        report.skipped
+    );
+    assert!(
+        skip_reason(&report, "/aws/route53/example.com").contains("AWSServiceRoleForRoute53"),
+        "{:?}",
+        report.skipped
+    );
+    assert_eq!(policies.num_calls(), 1, "read once per region and run");
+}
+
+/// The exempt tag just added (ListTagsForResource has it, the tagging
+/// index not yet) also stops a retention shortening, which deletes the
+/// older events.
+#[tokio::test]
+async fn an_exempt_tag_just_added_stops_a_retention_shortening() {
+    let list = listing(vec![
+        wire_group(
+            "/app/audit",
+            json!({"retentionInDays": 3653, "storedBytes": 10}),
+        ),
+        wire_group(
+            "/app/other",
+            json!({"retentionInDays": 3653, "storedBytes": 10}),
+        ),
+    ]);
+    let own = mock!(aws_sdk_cloudwatchlogs::Client::list_tags_for_resource)
+        .match_requests(|r| r.resource_arn().is_some_and(|a| a.ends_with("/app/audit")))
+        .then_http_response(|| faults::ok(json!({"tags": {"toilkit:keep": "compliance"}})));
+    let put = mock!(aws_sdk_cloudwatchlogs::Client::put_retention_policy)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &own, &put];
+    rules.extend(quiet.iter());
+    let lagging = no_tags();
+
+    let report = invoke(
+        &[("OVERRIDE_EXISTING", "true")],
+        &json!({}),
+        &rules,
+        &[&lagging],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(changed(&report), ["/app/other"], "{:?}", report.applied);
+    assert_eq!(put.num_calls(), 1);
+    assert_eq!(
+        skip_reason(&report, "/app/audit"),
+        "exempt: tagged toilkit:keep"
+    );
+}
+
+/// DeleteLogGroup answering ResourceNotFound (someone deleted the group
+/// between the listing and the call) was reported as this run's deletion.
+#[tokio::test]
+async fn a_group_already_gone_is_reported_as_already_gone_not_as_deleted() {
+    let list = listing(vec![wire_group("/stale/gone", json!({}))]);
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group).then_http_response(|| {
+        faults::error(
+            400,
+            "ResourceNotFoundException",
+            "The specified log group does not exist.",
+        )
+    });
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &delete];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&tags],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(delete.num_calls(), 1);
+    assert!(deleted(&report).is_empty(), "{:?}", report.applied);
+    assert_eq!(report.counter("groups_deleted"), 0);
+    assert_eq!(report.counter("groups_already_gone"), 1);
+    assert!(
+        skip_reason(&report, "/stale/gone").starts_with("already gone"),
+        "{:?}",
+        report.skipped
+    );
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+}
+
+/// A DeleteLogGroup sent but not answered before the deadline may have
+/// deleted the group; it was not reported at all.
+#[tokio::test]
+async fn a_deletion_unanswered_at_the_deadline_is_reported_as_maybe_deleted() {
+    let list = listing(vec![wire_group("/stale/slow", json!({}))]);
+    let delete = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+        .then_http_response(|| faults::ok(json!({})));
+    let quiet = quiet_everywhere();
+    let mut rules: Vec<&Rule> = vec![&list, &delete];
+    rules.extend(quiet.iter());
+    let tags = no_tags();
+
+    let report = invoke_until(
+        &[("DELETE_EMPTY_AFTER_DAYS", "30")],
+        &json!({}),
+        &rules,
+        &[&tags],
+        Deadline::after(std::time::Duration::from_secs(1)),
+        Some("DeleteLogGroup"),
+    )
+    .await
+    .unwrap();
+
+    assert!(deleted(&report).is_empty(), "{:?}", report.applied);
+    assert_eq!(report.counter("groups_maybe_deleted"), 1, "{report:?}");
+    let why = skip_reason(&report, "/stale/slow");
+    assert!(why.starts_with("may have been deleted"), "{why}");
+    assert!(report.stopped_early, "{report:?}");
 }

@@ -170,7 +170,10 @@ impl Api {
             None => call.await,
             Some(left) => tokio::time::timeout(left + GRACE, call)
                 .await
-                .map_err(|_| stopped())?,
+                .map_err(|_| Error::Unanswered {
+                    operation,
+                    target: target.to_owned(),
+                })?,
         };
         outcome.map_err(|e| Error::Aws {
             operation,

@@ -6,7 +6,7 @@ use aws_sdk_cloudwatchlogs::types::{LogGroup, LogStream, OrderBy, PolicyType};
 
 use crate::api::Api;
 use crate::error::Error;
-use crate::plan::{AccountPolicy, Activity, Group, LogClass};
+use crate::plan::{AccountPolicy, Activity, Group, LogClass, RecentEvents, ResourcePolicy};
 
 /// DescribeLogGroups returns at most 50 groups a page.
 pub const PAGE_SIZE: i32 = 50;
@@ -315,8 +315,18 @@ pub async fn put_retention(
     .map(|_| ())
 }
 
-/// Deletes a group; one already gone counts as deleted.
-pub async fn delete_group(c: &RegionClients, api: &Api, name: &str) -> Result<(), Error> {
+/// What DeleteLogGroup answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// This call deleted the group.
+    Now,
+    /// The group did not exist any more: someone (or an earlier attempt of
+    /// this event) deleted it first.
+    AlreadyGone,
+}
+
+/// Deletes a group.
+pub async fn delete_group(c: &RegionClients, api: &Api, name: &str) -> Result<Deleted, Error> {
     match api
         .call(
             "DeleteLogGroup",
@@ -325,7 +335,74 @@ pub async fn delete_group(c: &RegionClients, api: &Api, name: &str) -> Result<()
         )
         .await
     {
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-        other => other.map(|_| ()),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Deleted::AlreadyGone),
+        other => other.map(|_| Deleted::Now),
+    }
+}
+
+/// One FilterLogEvents call over the group for an event since `since_ms`:
+/// events are searchable almost as soon as they are ingested, while the
+/// streams' `lastEventTimestamp`/`lastIngestionTime` lag by up to an hour.
+pub async fn recent_events(
+    c: &RegionClients,
+    api: &Api,
+    name: &str,
+    since_ms: i64,
+) -> Result<RecentEvents, Error> {
+    let out = api
+        .call(
+            "FilterLogEvents",
+            name,
+            c.logs
+                .filter_log_events()
+                .log_group_name(name)
+                .start_time(since_ms)
+                .limit(1)
+                .send(),
+        )
+        .await?;
+    if let Some(event) = out.events().first() {
+        let at = event
+            .ingestion_time()
+            .or(event.timestamp())
+            .unwrap_or(since_ms);
+        return Ok(RecentEvents::Found(at));
+    }
+    // A search can end a call with no event and a token before it has
+    // covered the whole window.
+    Ok(match out.next_token().filter(|t| !t.is_empty()) {
+        Some(_) => RecentEvents::Unfinished,
+        None => RecentEvents::None,
+    })
+}
+
+/// The region's CloudWatch Logs resource policies, every page.
+pub async fn resource_policies(c: &RegionClients, api: &Api) -> Result<Vec<ResourcePolicy>, Error> {
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = api
+            .call(
+                "DescribeResourcePolicies",
+                &c.region,
+                c.logs
+                    .describe_resource_policies()
+                    .set_next_token(token)
+                    .send(),
+            )
+            .await?;
+        found.extend(out.resource_policies().iter().map(|p| {
+            ResourcePolicy::from_document(
+                p.policy_name().unwrap_or("(unnamed)"),
+                p.policy_document().unwrap_or_default(),
+            )
+        }));
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if token.is_none() {
+            return Ok(found);
+        }
     }
 }

@@ -32,11 +32,21 @@ pub enum Error {
         operation: &'static str,
         target: String,
     },
+
+    /// The call was sent but the deadline came before its answer: it may
+    /// or may not have taken effect.
+    #[error(
+        "{operation} on {target} was sent but not answered before the invocation's deadline; it may have taken effect"
+    )]
+    Unanswered {
+        operation: &'static str,
+        target: String,
+    },
 }
 
 impl Error {
     pub fn is_deadline(&self) -> bool {
-        matches!(self, Self::Deadline { .. })
+        matches!(self, Self::Deadline { .. } | Self::Unanswered { .. })
     }
 
     pub fn code(&self) -> Option<&str> {
@@ -55,7 +65,7 @@ impl Error {
             Self::Event(_) => "UnrecognisedEvent",
             Self::Aws { .. } => "Aws",
             Self::NewGroup { .. } => "NewGroup",
-            Self::Deadline { .. } => "Deadline",
+            Self::Deadline { .. } | Self::Unanswered { .. } => "Deadline",
         }
     }
 }

@@ -283,6 +283,203 @@ impl AccountPolicy {
             .as_deref()
             .is_some_and(|c| quoted(c).iter().any(|s| group.starts_with(s.as_str())))
     }
+
+    /// Whether its selection criteria are a form this function reads:
+    /// none, blank, or one of `LogGroupName NOT IN [...]` (the only form a
+    /// subscription filter policy accepts) and `LogGroupNamePrefix IN [...]`
+    /// with a list of quoted strings. Criteria it cannot read might name
+    /// any group, so they keep every candidate.
+    pub fn readable(&self) -> bool {
+        let Some(criteria) = self.selection_criteria.as_deref() else {
+            return true;
+        };
+        if criteria.trim().is_empty() {
+            return true;
+        }
+        let after = |text: &'_ str, words: &[&str]| -> Option<String> {
+            let mut rest = text.trim_start();
+            for word in words {
+                rest = rest.strip_prefix(word)?;
+                // A keyword ends at whitespace or at the list.
+                if !rest.starts_with(char::is_whitespace) && !rest.starts_with('[') {
+                    return None;
+                }
+                rest = rest.trim_start();
+            }
+            Some(rest.to_owned())
+        };
+        let list = after(criteria, &["LogGroupName", "NOT", "IN"])
+            .or_else(|| after(criteria, &["LogGroupNamePrefix", "IN"]));
+        list.is_some_and(|l| quoted_list(&l))
+    }
+}
+
+/// Whether `text` is `[` quoted strings separated by commas `]`, and nothing
+/// else but whitespace.
+fn quoted_list(text: &str) -> bool {
+    let mut chars = text.trim().chars().peekable();
+    if chars.next() != Some('[') {
+        return false;
+    }
+    let skip_space = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+    };
+    skip_space(&mut chars);
+    if chars.peek() == Some(&']') {
+        chars.next();
+        return chars.next().is_none();
+    }
+    loop {
+        skip_space(&mut chars);
+        if chars.next() != Some('"') {
+            return false;
+        }
+        loop {
+            match chars.next() {
+                None => return false,
+                Some('"') => break,
+                Some('\\') => {
+                    if chars.next().is_none() {
+                        return false;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        skip_space(&mut chars);
+        match chars.next() {
+            Some(',') => continue,
+            Some(']') => return chars.next().is_none(),
+            _ => return false,
+        }
+    }
+}
+
+/// A CloudWatch Logs resource policy (DescribeResourcePolicies): it lets a
+/// service (EventBridge, Route 53 query logging, a vended log source...)
+/// write to the log groups its `Resource` names, which is how those
+/// services' destinations are configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePolicy {
+    pub name: String,
+    /// The `Resource` patterns of every statement; `None` when the document
+    /// could not be read (or uses `NotResource`), which names every group.
+    pub resources: Option<Vec<String>>,
+}
+
+impl ResourcePolicy {
+    pub fn from_document(name: &str, document: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            resources: policy_resources(document),
+        }
+    }
+
+    /// Whether the policy lets a service write to the group whose ARN (no
+    /// `:*`) is `arn`: a pattern matches the group, or a stream of it. A
+    /// group whose ARN is not known is named by any policy.
+    pub fn names(&self, arn: &str) -> bool {
+        let Some(resources) = &self.resources else {
+            return true;
+        };
+        if arn.is_empty() {
+            return !resources.is_empty();
+        }
+        resources.iter().any(|p| arn_pattern_names(p, arn))
+    }
+}
+
+/// Whether an IAM `Resource` pattern matches the group's ARN or one of its
+/// streams (`<arn>:*`, `<arn>:log-stream:...`). As in IAM, a wildcard in
+/// the partition, service, Region or account stays in its segment, and one
+/// in the resource part may match anything.
+fn arn_pattern_names(pattern: &str, arn: &str) -> bool {
+    let p: Vec<&str> = pattern.splitn(6, ':').collect();
+    let a: Vec<&str> = arn.splitn(6, ':').collect();
+    if p.len() != 6 || a.len() != 6 {
+        // Not an ARN pattern (`*`, or malformed): matched whole, which can
+        // only name more groups.
+        return glob_matches(pattern, arn) || glob_prefix_alive(pattern, &format!("{arn}:"));
+    }
+    p[..5].iter().zip(&a[..5]).all(|(p, a)| glob_matches(p, a))
+        && (glob_matches(p[5], a[5]) || glob_prefix_alive(p[5], &format!("{}:", a[5])))
+}
+
+/// The `Resource` strings of every statement of an IAM policy document;
+/// `None` if it is not one this function can read.
+pub fn policy_resources(document: &str) -> Option<Vec<String>> {
+    let doc: serde_json::Value = serde_json::from_str(document).ok()?;
+    let statements = match doc.get("Statement")? {
+        serde_json::Value::Array(list) => list.clone(),
+        one @ serde_json::Value::Object(_) => vec![one.clone()],
+        _ => return None,
+    };
+    let mut found = Vec::new();
+    for statement in &statements {
+        if statement.get("NotResource").is_some() {
+            return None;
+        }
+        match statement.get("Resource")? {
+            serde_json::Value::String(s) => found.push(s.clone()),
+            serde_json::Value::Array(list) => {
+                for r in list {
+                    found.push(r.as_str()?.to_owned());
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(found)
+}
+
+/// The pattern positions still alive after reading `text`: IAM ARN
+/// wildcards, `*` any run of characters and `?` one character.
+fn glob_states(pattern: &[char], text: &str) -> Vec<bool> {
+    let n = pattern.len();
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..n {
+            if states[i] && pattern[i] == '*' {
+                states[i + 1] = true;
+            }
+        }
+    };
+    let mut states = vec![false; n + 1];
+    states[0] = true;
+    close(&mut states);
+    for c in text.chars() {
+        let mut next = vec![false; n + 1];
+        for i in 0..n {
+            if !states[i] {
+                continue;
+            }
+            match pattern[i] {
+                '*' => next[i] = true,
+                '?' => next[i + 1] = true,
+                p if p == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.iter().any(|&s| s) {
+            return next;
+        }
+        states = next;
+    }
+    states
+}
+
+/// Whether `pattern` matches all of `text`.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    glob_states(&pattern, text)[pattern.len()]
+}
+
+/// Whether `pattern` matches some string that begins with `prefix`.
+pub fn glob_prefix_alive(pattern: &str, prefix: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    glob_states(&pattern, prefix).iter().any(|&s| s)
 }
 
 /// The double-quoted strings of a selection criteria expression, with
@@ -325,6 +522,31 @@ pub struct Activity {
     pub unstamped_stream: Option<String>,
     /// More streams than were read: the newest may not have been seen.
     pub streams_unread: bool,
+    /// Account-level policies whose selection criteria could not be read
+    /// (`KIND name`): they may name the group.
+    pub unreadable_policies: Vec<String>,
+    /// Resource policies that let a service write to the group (their
+    /// names): it is that service's configured destination.
+    pub destination_of: Vec<String>,
+    /// What FilterLogEvents found in the window, asked last, right before a
+    /// deletion: the stream timestamps lag ingestion by up to an hour or
+    /// more, the events themselves are searchable almost at once.
+    pub recent_events: RecentEvents,
+}
+
+/// The answer of the search for events in the inactivity window.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RecentEvents {
+    /// Not searched (yet): nothing is known, so the group is kept.
+    #[default]
+    Unsearched,
+    /// The search covered the window and found no event.
+    None,
+    /// An event, with its ingestion (or event) time.
+    Found(i64),
+    /// The search stopped before covering the window (a next token and no
+    /// event): an event may be there.
+    Unfinished,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,7 +555,8 @@ pub enum Verdict {
     Keep(String),
 }
 
-/// The final deletion decision; every guard must hold.
+/// The final deletion decision; every guard must hold, the search for
+/// recent events and the group's own exempt tag included.
 pub fn deletion_verdict(
     group: &Group,
     exempt: bool,
@@ -341,10 +564,45 @@ pub fn deletion_verdict(
     delete_after_days: u32,
     now_ms: i64,
 ) -> Verdict {
-    let window_ms = i64::from(delete_after_days) * DAY_MS;
     if exempt {
         return Verdict::Keep("exempt tag".to_owned());
     }
+    if let Some(why) = kept_before_search(group, activity, delete_after_days, now_ms) {
+        return Verdict::Keep(why);
+    }
+    match activity.recent_events {
+        RecentEvents::None => Verdict::Delete,
+        RecentEvents::Unsearched => Verdict::Keep("its recent events were not searched".to_owned()),
+        RecentEvents::Unfinished => Verdict::Keep(format!(
+            "the search for events in the last {delete_after_days} days did not finish; one may be there"
+        )),
+        RecentEvents::Found(at) => {
+            let ago = Duration::from_millis((now_ms - at).max(0) as u64);
+            Verdict::Keep(format!(
+                "it received an event {} minute(s) ago (FilterLogEvents; the streams' timestamps lag)",
+                ago.as_secs() / 60
+            ))
+        }
+    }
+}
+
+/// Why the group is kept whatever its recent events and own tags are, if
+/// it is: the guards that cost no call beyond the ones already made. Only a
+/// group none of them keeps has its own tags read and its events searched.
+pub fn kept_before_search(
+    group: &Group,
+    activity: &Activity,
+    delete_after_days: u32,
+    now_ms: i64,
+) -> Option<String> {
+    match guards(group, activity, delete_after_days, now_ms) {
+        Verdict::Delete => None,
+        Verdict::Keep(why) => Some(why),
+    }
+}
+
+fn guards(group: &Group, activity: &Activity, delete_after_days: u32, now_ms: i64) -> Verdict {
+    let window_ms = i64::from(delete_after_days) * DAY_MS;
     if group.stored_bytes != 0 {
         return Verdict::Keep(format!("stores {} bytes", group.stored_bytes));
     }
@@ -382,6 +640,18 @@ pub fn deletion_verdict(
             activity.named_by.join(", ")
         ));
     }
+    if !activity.unreadable_policies.is_empty() {
+        return Verdict::Keep(format!(
+            "the selection criteria of the account-level {} could not be read, so it may name this group",
+            activity.unreadable_policies.join(", ")
+        ));
+    }
+    if !activity.destination_of.is_empty() {
+        return Verdict::Keep(format!(
+            "resource policy {} lets a service write to it: it may be that service's destination",
+            activity.destination_of.join(", ")
+        ));
+    }
     if let Some(stream) = &activity.unstamped_stream {
         return Verdict::Keep(format!(
             "stream {stream} has no event timestamps yet; it may have just started receiving logs"
@@ -409,7 +679,7 @@ pub fn delete_action(group: &Group, delete_after_days: u32) -> Action {
         "delete_log_group",
         &group.name,
         format!(
-            "empty (0 bytes), created over {delete_after_days} days ago, no stream created and no event for {delete_after_days} days, no subscription or metric filter, data protection policy or account-level policy naming it"
+            "empty (0 bytes), created over {delete_after_days} days ago, no stream created and no event for {delete_after_days} days, no event found by FilterLogEvents in that time, no subscription or metric filter, data protection policy, account-level or resource policy naming it, no exempt tag on the group"
         ),
     )
     .with_detail(json!({"created_ms": group.created_ms, "retention": group.retention}))
@@ -512,20 +782,56 @@ mod tests {
         let g = group("/old/empty", None);
         let quiet = Activity {
             last_activity_ms: Some(NOW - 40 * DAY_MS),
+            recent_events: RecentEvents::None,
             ..Activity::default()
         };
         assert_eq!(
             deletion_verdict(&g, false, &quiet, 30, NOW),
             Verdict::Delete
         );
+        let searched = Activity {
+            recent_events: RecentEvents::None,
+            ..Activity::default()
+        };
         assert_eq!(
-            deletion_verdict(&g, false, &Activity::default(), 30, NOW),
+            deletion_verdict(&g, false, &searched, 30, NOW),
             Verdict::Delete
         );
         let keep = |v: Verdict| match v {
             Verdict::Keep(why) => why,
             Verdict::Delete => panic!("deleted"),
         };
+        // The event search decides last, and only a finished search that
+        // found nothing lets the group go.
+        assert_eq!(kept_before_search(&g, &Activity::default(), 30, NOW), None);
+        assert!(
+            keep(deletion_verdict(&g, false, &Activity::default(), 30, NOW))
+                .contains("not searched")
+        );
+        let found = Activity {
+            recent_events: RecentEvents::Found(NOW - 300_000),
+            ..quiet.clone()
+        };
+        assert!(keep(deletion_verdict(&g, false, &found, 30, NOW)).contains("5 minute(s) ago"));
+        let unfinished = Activity {
+            recent_events: RecentEvents::Unfinished,
+            ..quiet.clone()
+        };
+        assert!(keep(deletion_verdict(&g, false, &unfinished, 30, NOW)).contains("did not finish"));
+        let unreadable = Activity {
+            unreadable_policies: vec!["TRANSFORMER_POLICY t".into()],
+            ..quiet.clone()
+        };
+        assert!(
+            keep(deletion_verdict(&g, false, &unreadable, 30, NOW)).contains("could not be read")
+        );
+        let destination = Activity {
+            destination_of: vec!["EventBridgeToLogs".into()],
+            ..quiet.clone()
+        };
+        assert!(
+            keep(deletion_verdict(&g, false, &destination, 30, NOW)).contains("EventBridgeToLogs")
+        );
         assert_eq!(
             keep(deletion_verdict(&g, true, &quiet, 30, NOW)),
             "exempt tag"
@@ -650,5 +956,92 @@ mod tests {
         assert!(!policy(Some(r#"LogGroupName NOT IN [""]"#)).names("/a"));
         assert_eq!(quoted(r#"IN ["a\"b", "c"#), ["a\"b", "c"]);
         assert!(quoted("").is_empty());
+    }
+
+    #[test]
+    fn criteria_in_a_form_not_read_are_unreadable() {
+        let policy = |criteria: Option<&str>| AccountPolicy {
+            kind: "SUBSCRIPTION_FILTER_POLICY".into(),
+            name: "p".into(),
+            selection_criteria: criteria.map(str::to_owned),
+        };
+        for readable in [
+            None,
+            Some(""),
+            Some("  "),
+            Some(r#"LogGroupName NOT IN ["/a/b", "/c"]"#),
+            Some(r#"LogGroupName  NOT IN []"#),
+            Some(r#"LogGroupNamePrefix IN ["/aws/lambda/"]"#),
+            Some(r#"LogGroupName NOT IN ["a\"b"]"#),
+        ] {
+            assert!(policy(readable).readable(), "{readable:?}");
+        }
+        for unreadable in [
+            r#"LogGroupName IN ["/a"]"#,
+            r#"LogGroupNamePattern LIKE "/a%""#,
+            r#"LogGroupName NOT IN ["/a""#,
+            r#"LogGroupName NOT IN ["/a"] AND x"#,
+            r#"LogGroupName NOT IN [/a]"#,
+            "logGroupName not in []",
+        ] {
+            assert!(!policy(Some(unreadable)).readable(), "{unreadable:?}");
+        }
+    }
+
+    #[test]
+    fn a_resource_policy_names_the_groups_its_resources_match() {
+        const ARN: &str = "arn:aws:logs:us-east-1:123456789012:log-group";
+        let doc = |resource: serde_json::Value| {
+            json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "s", "Effect": "Allow",
+                "Principal": {"Service": ["events.amazonaws.com"]},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": resource
+            }]})
+            .to_string()
+        };
+        let events =
+            ResourcePolicy::from_document("events", &doc(json!(format!("{ARN}:/aws/events/*:*"))));
+        assert!(events.names(&format!("{ARN}:/aws/events/orders")));
+        assert!(!events.names(&format!("{ARN}:/aws/lambda/orders")));
+        let route53 = ResourcePolicy::from_document(
+            "route53",
+            &doc(json!("arn:aws:logs:*:*:log-group:/aws/route53/*")),
+        );
+        assert!(route53.names(&format!("{ARN}:/aws/route53/example.com")));
+        assert!(!route53.names(&format!("{ARN}:/stale/other")));
+        let exact = ResourcePolicy::from_document(
+            "route53",
+            &doc(json!([
+                format!("{ARN}:/aws/route53/example.com"),
+                "arn:aws:s3:::b"
+            ])),
+        );
+        assert!(exact.names(&format!("{ARN}:/aws/route53/example.com")));
+        assert!(!exact.names(&format!("{ARN}:/aws/route53/example.co")));
+        assert!(!exact.names(&format!("{ARN}:/aws/route53/example.com.au")));
+        let stream = ResourcePolicy::from_document(
+            "vended",
+            &doc(json!(format!("{ARN}:delivery:log-stream:*"))),
+        );
+        assert!(stream.names(&format!("{ARN}:delivery")));
+        let any = ResourcePolicy::from_document("all", &doc(json!("*")));
+        assert!(any.names(&format!("{ARN}:/x")));
+        let question = ResourcePolicy::from_document("q", &doc(json!(format!("{ARN}:/app/?"))));
+        assert!(question.names(&format!("{ARN}:/app/a")));
+        assert!(!question.names(&format!("{ARN}:/app/ab")));
+        // What cannot be read names every group.
+        for bad in [
+            "not json".to_owned(),
+            json!({"Statement": [{"NotResource": "arn:aws:s3:::b"}]}).to_string(),
+            json!({"Statement": [{"Effect": "Allow"}]}).to_string(),
+        ] {
+            let p = ResourcePolicy::from_document("bad", &bad);
+            assert_eq!(p.resources, None, "{bad}");
+            assert!(p.names(&format!("{ARN}:/x")));
+        }
+        assert!(glob_matches("a*b?c", "aXXbYc"));
+        assert!(!glob_matches("a*b?c", "aXXbc"));
+        assert!(glob_prefix_alive("a*:log-stream:*", "aZZ:"));
     }
 }

@@ -24,7 +24,7 @@ use crate::apply::{self, RegionClients, TAG_BATCH, Tags};
 use crate::config::Config;
 use crate::error::Error;
 use crate::plan::{
-    self, AccountPolicy, ChangeKind, Deletion, Group, GroupPlan, Retention, Verdict,
+    self, AccountPolicy, ChangeKind, Deletion, Group, GroupPlan, ResourcePolicy, Retention, Verdict,
 };
 
 /// Groups worked on at once in a region. The rate cap, not this, bounds the
@@ -156,6 +156,11 @@ struct Region {
     /// Read once, when the first candidate needs them; a failure is kept
     /// too, and keeps every candidate of the region.
     account_policies: OnceCell<Result<Arc<Vec<AccountPolicy>>, Arc<Error>>>,
+    /// The same for the region's resource policies.
+    resource_policies: OnceCell<Result<Arc<Vec<ResourcePolicy>>, Arc<Error>>>,
+    /// The batch tags were already read from CloudWatch Logs itself (the
+    /// CreateLogGroup path), so they need no second read before acting.
+    own_tags_read: AtomicBool,
 }
 
 impl Region {
@@ -168,6 +173,8 @@ impl Region {
             pages: Mutex::default(),
             deadline_hit: AtomicBool::new(false),
             account_policies: OnceCell::new(),
+            resource_policies: OnceCell::new(),
+            own_tags_read: AtomicBool::new(false),
         }
     }
 
@@ -185,6 +192,30 @@ impl Region {
             })
             .await
             .clone()
+    }
+
+    async fn resource_policies(&self) -> Result<Arc<Vec<ResourcePolicy>>, Arc<Error>> {
+        self.resource_policies
+            .get_or_init(|| async {
+                apply::resource_policies(&self.clients, &self.api)
+                    .await
+                    .map(Arc::new)
+                    .map_err(Arc::new)
+            })
+            .await
+            .clone()
+    }
+
+    /// Whether the group's own tags (ListTagsForResource) carry the exempt
+    /// key. The tagging index the sweep reads first lags behind a tag just
+    /// added, so this is asked of every group about to be deleted or have
+    /// its retention shortened.
+    async fn own_exempt(&self, item: &Item) -> Result<bool, Error> {
+        if self.own_tags_read.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let tags = apply::read_group_tags(&self.clients, &self.api, &item.group.arn).await?;
+        Ok(tags.contains_key(&self.run.config.exempt_tag_key))
     }
 }
 
@@ -362,7 +393,10 @@ async fn process_batch(region: Arc<Region>, batch: Vec<Item>, source: TagSource)
             let arns: Vec<String> = batch.iter().map(|i| i.group.arn.clone()).collect();
             apply::read_tags(&region.clients, &region.api, &arns).await
         }
-        TagSource::Own(created_with) => own_tags(&region, &batch, created_with).await,
+        TagSource::Own(created_with) => {
+            region.own_tags_read.store(true, Ordering::SeqCst);
+            own_tags(&region, &batch, created_with).await
+        }
     };
     let tags = match read {
         Ok(tags) => tags,
@@ -426,36 +460,79 @@ async fn own_tags(
     Ok(all)
 }
 
+/// What the last checks before acting on a group found.
+enum OwnTags {
+    NotRead,
+    Exempt,
+    NotExempt,
+    /// Unreadable: nothing destructive is done.
+    Failed,
+}
+
 /// Deletes the group if every guard allows, otherwise changes its retention
 /// if planned. `false` when the deadline stopped it.
 async fn process_group(region: &Region, item: &Item) -> bool {
     let run = &region.run;
     let (clients, api) = (&region.clients, &region.api);
     let name = item.group.name.as_str();
+    let exempt_key = &run.config.exempt_tag_key;
+    let mut own = OwnTags::NotRead;
     if item.plan.deletion_candidate()
         && let Some(days) = run.config.delete_empty_after_days
     {
         run.incr("deletion_candidates");
         let active_since_ms = run.now_ms - i64::from(days) * 86_400_000;
-        let checked = match region.account_policies().await {
-            Err(e) => Err(e),
-            Ok(policies) => apply::activity(clients, api, name, active_since_ms)
-                .await
-                .map(|mut activity| {
-                    activity.named_by = policies
-                        .iter()
-                        .filter(|p| p.names(name))
-                        .map(|p| format!("{} {}", p.kind, p.name))
-                        .collect();
-                    activity
-                })
-                .map_err(Arc::new),
-        };
-        match checked {
+        match guards(region, item, active_since_ms).await {
             Err(e) if e.is_deadline() => return false,
             Err(e) => run.report(|r| r.fail(name, "check_deletion_guards", &e)),
-            Ok(activity) => {
-                match plan::deletion_verdict(&item.group, false, &activity, days, run.now_ms) {
+            Ok(mut activity) => {
+                let mut verdict =
+                    match plan::kept_before_search(&item.group, &activity, days, run.now_ms) {
+                        Some(why) => Verdict::Keep(why),
+                        None => Verdict::Delete,
+                    };
+                if verdict == Verdict::Delete {
+                    // The last checks, only for a group every other guard
+                    // would let go: its own tags, then its events.
+                    own = match region.own_exempt(item).await {
+                        Ok(true) => OwnTags::Exempt,
+                        Ok(false) => OwnTags::NotExempt,
+                        Err(e) if e.is_deadline() => return false,
+                        Err(e) => {
+                            run.report(|r| r.fail(name, "read_own_tags", &e));
+                            OwnTags::Failed
+                        }
+                    };
+                    if let OwnTags::Exempt = own {
+                        run.report(|r| {
+                            r.incr("groups_exempt");
+                            r.skip(name, format!("exempt: tagged {exempt_key}"));
+                        });
+                        return true;
+                    }
+                    if let OwnTags::NotExempt = own {
+                        match apply::recent_events(clients, api, name, active_since_ms).await {
+                            Ok(found) => activity.recent_events = found,
+                            Err(e) if e.is_deadline() => return false,
+                            Err(e) => {
+                                run.report(|r| r.fail(name, "search_recent_events", &e));
+                            }
+                        }
+                        verdict =
+                            plan::deletion_verdict(&item.group, false, &activity, days, run.now_ms);
+                    } else {
+                        verdict = Verdict::Keep(format!(
+                            "its own tags could not be read, so an {exempt_key} tag may be on it"
+                        ));
+                    }
+                }
+                let failed_check = matches!(own, OwnTags::Failed)
+                    || (matches!(own, OwnTags::NotExempt)
+                        && activity.recent_events == plan::RecentEvents::Unsearched);
+                match verdict {
+                    // A failed check is already reported as a failure, with
+                    // the service's error.
+                    Verdict::Keep(_) if failed_check => run.incr("deletion_kept"),
                     Verdict::Keep(why) => run.report(|r| {
                         r.incr("deletion_kept");
                         r.skip(name, format!("not deleted: {why}"));
@@ -477,12 +554,34 @@ async fn process_group(region: &Region, item: &Item) -> bool {
                             return true;
                         }
                         match apply::delete_group(clients, api, name).await {
-                            Ok(()) => {
+                            Ok(apply::Deleted::Now) => {
                                 run.report(|r| {
                                     r.applied(action);
                                     r.incr("groups_deleted");
                                 });
                                 return true;
+                            }
+                            Ok(apply::Deleted::AlreadyGone) => {
+                                run.report(|r| {
+                                    r.incr("groups_already_gone");
+                                    r.skip(
+                                        name,
+                                        "already gone: DeleteLogGroup found no such group; it was deleted before this call",
+                                    );
+                                });
+                                return true;
+                            }
+                            Err(e @ Error::Unanswered { .. }) => {
+                                run.report(|r| {
+                                    r.incr("groups_maybe_deleted");
+                                    r.skip(
+                                        name,
+                                        format!(
+                                            "may have been deleted: {e}; the next run will see"
+                                        ),
+                                    );
+                                });
+                                return false;
                             }
                             Err(e) if e.is_deadline() => return false,
                             Err(e) => run.report(|r| r.fail(name, "delete_log_group", &e)),
@@ -495,6 +594,40 @@ async fn process_group(region: &Region, item: &Item) -> bool {
     let Retention::Change(change) = &item.plan.retention else {
         return true;
     };
+    if change.kind == ChangeKind::Shorten {
+        // Shortening deletes the older events: the group's own tags decide,
+        // as for a deletion.
+        if let OwnTags::NotRead = own {
+            own = match region.own_exempt(item).await {
+                Ok(true) => OwnTags::Exempt,
+                Ok(false) => OwnTags::NotExempt,
+                Err(e) if e.is_deadline() => return false,
+                Err(e) => {
+                    run.report(|r| r.fail(name, "read_own_tags", &e));
+                    OwnTags::Failed
+                }
+            };
+            if let OwnTags::Exempt = own {
+                run.report(|r| {
+                    r.incr("groups_exempt");
+                    r.skip(name, format!("exempt: tagged {exempt_key}"));
+                });
+            }
+        }
+        match own {
+            OwnTags::NotRead | OwnTags::NotExempt => {}
+            OwnTags::Exempt => return true,
+            OwnTags::Failed => {
+                run.report(|r| {
+                    r.skip(
+                        name,
+                        format!("retention not shortened: its own tags could not be read, so an {exempt_key} tag may be on it"),
+                    )
+                });
+                return true;
+            }
+        }
+    }
     let action: Action = change.action(name);
     run.report(|r| {
         r.plan(action.clone());
@@ -524,4 +657,35 @@ async fn process_group(region: &Region, item: &Item) -> bool {
         .entry(change.transition())
         .or_default() += 1;
     true
+}
+
+/// The guards a candidate's filters, streams and the region's policies
+/// answer. A policy that cannot be read keeps every candidate.
+async fn guards(
+    region: &Region,
+    item: &Item,
+    active_since_ms: i64,
+) -> Result<plan::Activity, Arc<Error>> {
+    let name = item.group.name.as_str();
+    let accounts = region.account_policies().await?;
+    let resources = region.resource_policies().await?;
+    let mut activity = apply::activity(&region.clients, &region.api, name, active_since_ms)
+        .await
+        .map_err(Arc::new)?;
+    activity.named_by = accounts
+        .iter()
+        .filter(|p| p.names(name))
+        .map(|p| format!("{} {}", p.kind, p.name))
+        .collect();
+    activity.unreadable_policies = accounts
+        .iter()
+        .filter(|p| !p.readable())
+        .map(|p| format!("{} {}", p.kind, p.name))
+        .collect();
+    activity.destination_of = resources
+        .iter()
+        .filter(|p| p.names(&item.group.arn))
+        .map(|p| p.name.clone())
+        .collect();
+    Ok(activity)
 }

@@ -559,3 +559,44 @@ async fn a_group_that_may_be_in_use_or_feeds_a_metric_filter_is_never_deleted() 
     assert_eq!(left["/in-use/metric"], Some(30));
     assert_eq!(left["/in-use/new-stream"], Some(30));
 }
+
+/// EventBridge writes to a log group through a CloudWatch Logs resource
+/// policy; an old, empty group it names is its rule's target and is kept,
+/// while a group no policy names is deleted.
+#[tokio::test]
+async fn a_group_a_resource_policy_lets_eventbridge_write_to_is_kept() {
+    let acct = Account::new("ap-southeast-1").await;
+    acct.group("/aws/events/orders", None, &[]).await;
+    acct.group("/stale/unnamed", None, &[]).await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "TrustEventsToStoreLogEvent",
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": format!("arn:aws:logs:{}:123456789012:log-group:/aws/events/*:*", acct.region)
+    }]});
+    acct.logs
+        .put_resource_policy()
+        .policy_name("TrustEventsToStoreLogEvents")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .expect("resource policy");
+    let vars = [("RETENTION_DAYS", "30"), ("DELETE_EMPTY_AFTER_DAYS", "30")];
+
+    let report = sweep(&acct.app(&vars).with_clock_offset(DAY * 31)).await;
+
+    assert_eq!(
+        targets(&report.applied, "delete_log_group"),
+        ["/stale/unnamed"]
+    );
+    let left = acct.retentions().await;
+    assert!(left.contains_key("/aws/events/orders"), "{report:?}");
+    let reason = report
+        .skipped
+        .iter()
+        .find(|s| s.target == "/aws/events/orders")
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("TrustEventsToStoreLogEvents"), "{reason}");
+}
