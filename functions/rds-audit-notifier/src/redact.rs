@@ -33,10 +33,22 @@ use crate::sql::{Kind, Lexer, Token};
 /// What a masked value is replaced with.
 pub const MASK: &str = "***";
 
-/// Cheap pre-check: a statement without any of these words needs no lexing.
+/// Words about a secret. `aws_s3.table_import_from_s3` and
+/// `query_export_to_s3` take an access key and secret key as positional
+/// literals, `rds_import_binlog_ssl_material` a private key.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)passw|pwd|secret|credential|identified|rds_set_external")
-        .expect("static regex")
+    Regex::new(
+        r"(?i)passw|pwd|secret|credential|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
+    )
+    .expect("static regex")
+});
+
+/// Cheap pre-check: a statement with none of these needs no lexing. Besides
+/// the hint words: a URI, `COPY ... PROGRAM` (a shell command line), and a
+/// backslash or `UESCAPE`, which may hide a hint word in an escape
+/// (`E'p\x61ssword=…'`) or end a literal elsewhere than this lexer reads.
+static TRIGGER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"{}|://|program|uescape|\\", HINT.as_str())).expect("static regex")
 });
 
 /// `password=value` inside a connection string.
@@ -56,28 +68,73 @@ fn has_uri(text: &str) -> bool {
 
 /// The statement with every secret masked.
 pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
-    if !HINT.is_match(sql) && !has_uri(sql) {
+    if !TRIGGER.is_match(sql) {
         return Cow::Borrowed(sql);
     }
-    let tokens: Vec<Token> = Lexer::new(sql, dialect).collect();
     let mut masks = Masks::default();
-    let mut seen_identified = false;
+    // Comments are masked on their own and left out of the token list, so
+    // `password/**/'pw'` or `IDENTIFIED WITH p /* c */ BY 'pw'` read as
+    // without them.
+    let mut tokens: Vec<Token> = Lexer::new(sql, dialect)
+        .filter(|token| {
+            if token.kind != Kind::Comment {
+                return true;
+            }
+            let content = &sql[token.inner.clone()];
+            if HINT.is_match(content) || has_uri(content) {
+                masks.mask(token.inner.clone());
+            }
+            false
+        })
+        .collect();
+    // Past a literal whose end the server may read elsewhere, no token is
+    // known to be what it seems.
+    if let Some(k) = tokens
+        .iter()
+        .position(|t| matches!(t.kind, Kind::Str { .. }) && ambiguous_end(sql, t, dialect))
+    {
+        masks.rest_from(tokens[k].span.start);
+        tokens.truncate(k);
+    }
+    let unicode_escapes = memchr::memchr(b'\\', sql.as_bytes()).is_some()
+        || sql
+            .as_bytes()
+            .windows(7)
+            .any(|w| w.eq_ignore_ascii_case(b"uescape"));
+    let mut seen_secret = false;
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
         let text = &sql[token.span.clone()];
         i = match token.kind {
+            Kind::Str { .. } if unicode_escapes && is_unicode_literal(sql, token) => {
+                masks.literal(token);
+                i + 1
+            }
             Kind::Str { .. } => {
                 mask_literal_mentions(sql, token, dialect, &mut masks);
-                i + 1
-            }
-            Kind::Comment => {
+                // A name in quotes (MySQL `"password"` under ANSI_QUOTES).
                 let content = &sql[token.inner.clone()];
-                if HINT.is_match(content) || has_uri(content) {
-                    masks.mask(token.inner.clone());
+                if secret_name(content)
+                    && content
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
+                    seen_secret = true;
+                    secret_value(sql, &tokens, i, &mut masks)
+                } else {
+                    i + 1
                 }
-                i + 1
             }
+            // `COPY ... FROM|TO PROGRAM '…'`: a shell command line, with
+            // passwords in forms no SQL rule knows (`-p…`, `PGPASSWORD=`).
+            Kind::Word if text.eq_ignore_ascii_case("PROGRAM") => match tokens.get(i + 1) {
+                Some(t) if matches!(t.kind, Kind::Str { .. }) => {
+                    masks.literal(t);
+                    i + 2
+                }
+                _ => i + 1,
+            },
             // A URI outside any literal (`scheme` `:` `//...`): not SQL, so
             // nothing after it can be trusted to end its password.
             Kind::Punct(b':') if sql[token.span.end..].starts_with("//") => {
@@ -90,18 +147,18 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
                 i + 1
             }
             Kind::Word if text.eq_ignore_ascii_case("IDENTIFIED") => {
-                seen_identified = true;
+                seen_secret = true;
                 identified(sql, &tokens, i, &mut masks)
             }
+            // `REPLACE 'current'` also follows `SET PASSWORD = '…'`.
             Kind::Word
-                if seen_identified
+                if seen_secret
                     && (text.eq_ignore_ascii_case("USING")
                         || text.eq_ignore_ascii_case("REPLACE")) =>
             {
                 match tokens.get(i + 1) {
                     Some(t) if matches!(t.kind, Kind::Str { .. }) => {
-                        masks.literal(t);
-                        i + 2
+                        masks.secret_literal(&tokens, i + 1)
                     }
                     Some(t) if is_word(sql, t, "PASSWORD") => i + 1,
                     Some(t) => {
@@ -112,12 +169,61 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
                 }
             }
             Kind::Word | Kind::QuotedName if secret_name(&sql[token.inner.clone()]) => {
+                seen_secret = true;
                 secret_value(sql, &tokens, i, &mut masks)
             }
             _ => i + 1,
         };
     }
     Cow::Owned(masks.apply(sql))
+}
+
+/// Whether the server may end `token` elsewhere than this lexer did, so
+/// every later boundary is unknown: a backslash right before a quote means
+/// an escaped quote to MySQL but a backslash and a closing quote under
+/// `NO_BACKSLASH_ESCAPES`, and the other way round for a PostgreSQL
+/// `'…\'` under `standard_conforming_strings = off`. (`E'…'` always
+/// escapes, dollar quotes never.) An odd run of backslashes before a quote
+/// in the literal, or before its closing quote, is such a place.
+fn ambiguous_end(sql: &str, token: &Token, dialect: SqlDialect) -> bool {
+    let inner = token.inner.clone();
+    let b = sql.as_bytes();
+    let Some(open) = inner.start.checked_sub(1) else {
+        return false;
+    };
+    let quote = b[open];
+    let applies = match dialect {
+        SqlDialect::MySql => matches!(quote, b'\'' | b'"'),
+        SqlDialect::Postgres => {
+            quote == b'\'' && !sql[token.span.start..open].eq_ignore_ascii_case("e")
+        }
+    };
+    if !applies || memchr::memchr(b'\\', &b[inner.clone()]).is_none() {
+        return false;
+    }
+    let odd_run_before = |at: usize| {
+        b[inner.start..at]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\\')
+            .count()
+            % 2
+            == 1
+    };
+    let closing = matches!(token.kind, Kind::Str { terminated: true }).then_some(inner.end);
+    memchr::memchr_iter(quote, &b[inner.clone()])
+        .map(|i| inner.start + i)
+        .chain(closing)
+        .any(odd_run_before)
+}
+
+/// A PostgreSQL `U&'…'` literal: its `\0061` (or `UESCAPE` chosen)
+/// escapes are not decoded, so what it says is unknown.
+fn is_unicode_literal(sql: &str, token: &Token) -> bool {
+    let start = token.span.start;
+    start >= 2
+        && sql.is_char_boundary(start - 2)
+        && sql[start - 2..start].eq_ignore_ascii_case("u&")
 }
 
 /// Whether a name is about a secret: `PASSWORD`, `MASTER_PASSWORD`,
@@ -153,8 +259,7 @@ fn identified(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize
             Some(t) if is_word(sql, t, "BY") => by_value(sql, tokens, i + 4, masks),
             Some(t) if is_word(sql, t, "AS") => match tokens.get(i + 4) {
                 Some(v) if matches!(v.kind, Kind::Str { .. }) => {
-                    masks.literal(v);
-                    i + 5
+                    masks.secret_literal(tokens, i + 4)
                 }
                 Some(v) => {
                     masks.rest_from(v.span.start);
@@ -174,10 +279,7 @@ fn identified(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize
 fn by_value(sql: &str, tokens: &[Token], at: usize, masks: &mut Masks) -> usize {
     match tokens.get(at) {
         None => at,
-        Some(v) if matches!(v.kind, Kind::Str { .. }) => {
-            masks.literal(v);
-            at + 1
-        }
+        Some(v) if matches!(v.kind, Kind::Str { .. }) => masks.secret_literal(tokens, at),
         Some(v)
             if is_word(sql, v, "RANDOM")
                 && tokens
@@ -187,10 +289,7 @@ fn by_value(sql: &str, tokens: &[Token], at: usize, masks: &mut Masks) -> usize 
             at + 2
         }
         Some(v) if is_word(sql, v, "PASSWORD") => match tokens.get(at + 1) {
-            Some(h) if matches!(h.kind, Kind::Str { .. }) => {
-                masks.literal(h);
-                at + 2
-            }
+            Some(h) if matches!(h.kind, Kind::Str { .. }) => masks.secret_literal(tokens, at + 1),
             _ => {
                 masks.rest_from(v.span.start);
                 tokens.len()
@@ -235,10 +334,7 @@ fn secret_value(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usi
         return j;
     };
     match value.kind {
-        Kind::Str { .. } => {
-            masks.literal(value);
-            j + 1
-        }
+        Kind::Str { .. } => masks.secret_literal(tokens, j),
         Kind::Punct(b'(') => {
             let mut depth = 0usize;
             for (k, t) in tokens.iter().enumerate().skip(j) {
@@ -449,11 +545,21 @@ impl Decoded {
 fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &mut Masks) {
     let inner = token.inner.clone();
     let content = &sql[inner.clone()];
-    if !HINT.is_match(content) && !has_uri(content) {
+    let escaped = memchr::memchr(b'\\', content.as_bytes()).is_some();
+    if !escaped && !HINT.is_match(content) && !has_uri(content) {
         return;
     }
     let value = Decoded::new(sql, token, dialect);
+    // An escape this module does not decode (`\x61`, octal, `\u`) may spell
+    // anything, a hint word included: the whole literal goes.
+    if !value.opaque.is_empty() {
+        masks.literal(token);
+        return;
+    }
     let text = value.text.as_str();
+    if escaped && !HINT.is_match(text) && !has_uri(text) {
+        return;
+    }
     let mut secrets: Vec<Range<usize>> = Vec::new();
     let mut keys = Vec::new();
     for m in CONNINFO_PASSWORD.find_iter(text) {
@@ -503,6 +609,20 @@ impl Masks {
 
     fn literal(&mut self, token: &Token) {
         self.mask(token.inner.clone());
+    }
+
+    /// Masks the secret literal `tokens[at]` and returns where to read on.
+    /// A literal or `||` right after it may continue the secret (`'a' 'b'`
+    /// is one string in both dialects): the rest goes.
+    fn secret_literal(&mut self, tokens: &[Token], at: usize) -> usize {
+        self.literal(&tokens[at]);
+        match tokens.get(at + 1) {
+            Some(next) if matches!(next.kind, Kind::Str { .. } | Kind::Punct(b'|')) => {
+                self.rest_from(next.span.start);
+                tokens.len()
+            }
+            _ => at + 1,
+        }
     }
 
     fn rest_from(&mut self, at: usize) {
@@ -563,11 +683,12 @@ mod tests {
             "s3cr3t",
             "CREATE USER 'app'@'%' IDENTIFIED BY '***'",
         );
+        // `\'` ends the literal under NO_BACKSLASH_ESCAPES: the rest goes.
         check(
             r"ALTER USER app IDENTIFIED BY 'it\'s, a secret'",
             MySql,
             "secret",
-            "ALTER USER app IDENTIFIED BY '***'",
+            "ALTER USER app IDENTIFIED BY ***",
         );
         check(
             "ALTER USER app IDENTIFIED BY 'don''t,tell' PASSWORD EXPIRE",
@@ -579,7 +700,7 @@ mod tests {
             r#"CREATE USER x IDENTIFIED BY "dq\"pw,1""#,
             MySql,
             "dq",
-            r#"CREATE USER x IDENTIFIED BY "***""#,
+            "CREATE USER x IDENTIFIED BY ***",
         );
         check(
             "CREATE USER x IDENTIFIED WITH mysql_native_password BY 'n4tive' REQUIRE SSL",
@@ -896,14 +1017,14 @@ mod tests {
             r"SELECT dblink_connect('host=h password=\'fake horse\' user=u')",
             MySql,
             "horse",
-            r"SELECT dblink_connect('host=h password=\'***\' user=u')",
+            "SELECT dblink_connect( ***",
         );
         // An escape whose meaning is not decoded: the rest of the literal goes.
         check(
             r"SELECT dblink_connect(E'password=\x27fake horse\x27 dbname=d')",
             Postgres,
             "horse",
-            "SELECT dblink_connect(E'password=***')",
+            "SELECT dblink_connect(E'***')",
         );
         // Never closed (a truncated statement): the rest goes.
         check(
@@ -923,6 +1044,114 @@ mod tests {
             Postgres,
             "pw6",
             "ALTER USER MAPPING FOR u SERVER s OPTIONS (SET password E'***')",
+        );
+    }
+
+    #[test]
+    fn what_the_server_may_read_otherwise_fails_closed() {
+        // standard_conforming_strings = off / NO_BACKSLASH_ESCAPES.
+        check(
+            r"ALTER ROLE x PASSWORD 'it\'s Fake-pw1'",
+            Postgres,
+            "Fake",
+            "ALTER ROLE x PASSWORD ***",
+        );
+        check(
+            r"SELECT 'a\', ' ; ALTER ROLE x PASSWORD 'Fake-pw2'",
+            Postgres,
+            "Fake",
+            "SELECT ***",
+        );
+        check(
+            r"CREATE USER a IDENTIFIED BY 'x\', b IDENTIFIED BY 'Fake-pw3'",
+            MySql,
+            "Fake",
+            "CREATE USER a IDENTIFIED BY ***",
+        );
+        // An even run of backslashes ends the literal the same either way.
+        check(
+            r"ALTER ROLE x PASSWORD E'a\\' VALID UNTIL 'infinity'",
+            Postgres,
+            "%none%",
+            "ALTER ROLE x PASSWORD E'***' VALID UNTIL 'infinity'",
+        );
+        // Nested PostgreSQL comments.
+        check(
+            "/* /* */ ' */ ALTER ROLE x PASSWORD 'Fake-pw4'",
+            Postgres,
+            "Fake",
+            "/* /* */ ' */ ALTER ROLE x PASSWORD '***'",
+        );
+        // Escapes that spell a hint word.
+        check(
+            r"SELECT dblink_connect(E'host=h p\x61ssword=Fake-pw5')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect(E'***')",
+        );
+        check(
+            r"SELECT dblink_connect(E'host=h pass\word=Fake-pw6 user=u')",
+            Postgres,
+            "Fake",
+            r"SELECT dblink_connect(E'host=h pass\word=*** user=u')",
+        );
+        check(
+            "SELECT dblink_connect(U&'host=h p!0061ssword=Fake-pw7' UESCAPE '!')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect(U&'***' UESCAPE '!')",
+        );
+    }
+
+    #[test]
+    fn password_syntax_with_comments_quotes_and_concatenation() {
+        check(
+            "SET PASSWORD = 'Fake-new' REPLACE 'Fake-old' RETAIN CURRENT PASSWORD",
+            MySql,
+            "Fake",
+            "SET PASSWORD = '***' REPLACE '***' RETAIN CURRENT PASSWORD",
+        );
+        check(
+            "CREATE USER x IDENTIFIED WITH p /* c */ BY 'Fake-pw1'",
+            MySql,
+            "Fake",
+            "CREATE USER x IDENTIFIED WITH p /* c */ BY '***'",
+        );
+        check(
+            "ALTER USER MAPPING FOR u SERVER s OPTIONS (user 'x', password/**/'Fake-pw2')",
+            Postgres,
+            "Fake",
+            "ALTER USER MAPPING FOR u SERVER s OPTIONS (user 'x', password/**/'***')",
+        );
+        check(
+            "UPDATE users SET \"password\" = 'Fake-pw3'",
+            MySql,
+            "Fake",
+            "UPDATE users SET \"***\" = '***'",
+        );
+        check(
+            "CREATE USER x IDENTIFIED BY 'Fake-' 'pw4'",
+            MySql,
+            "pw4",
+            "CREATE USER x IDENTIFIED BY '***' ***",
+        );
+        check(
+            "UPDATE users SET password = 'x' || 'Fake-pw5'",
+            Postgres,
+            "Fake",
+            "UPDATE users SET password = '***' ***",
+        );
+        check(
+            "SELECT aws_s3.table_import_from_s3('t', '', '', 'b', 'k', 'r', 'AKIAFAKE', 'Fake-pw6', '')",
+            Postgres,
+            "Fake",
+            "SELECT aws_s3.table_import_from_s3('***', '***', '***', '***', '***', '***', '***', '***', '***')",
+        );
+        check(
+            "COPY t FROM PROGRAM 'mysql -uroot -pFake-pw7'",
+            Postgres,
+            "Fake",
+            "COPY t FROM PROGRAM '***'",
         );
     }
 }

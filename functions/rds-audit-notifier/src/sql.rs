@@ -107,7 +107,11 @@ impl Iterator for Lexer<'_> {
             return Some(self.token(Kind::Comment, start, body..end));
         }
         if c == b'/' && next == Some(b'*') {
-            let end = self.text[start + 2..].find("*/").map(|i| start + 2 + i);
+            let end = if mysql {
+                self.text[start + 2..].find("*/").map(|i| start + 2 + i)
+            } else {
+                nested_comment_end(self.b, start + 2)
+            };
             self.pos = end.map_or(self.b.len(), |e| e + 2);
             return Some(self.token(Kind::Comment, start, start + 2..end.unwrap_or(self.b.len())));
         }
@@ -194,6 +198,31 @@ impl Iterator for Lexer<'_> {
             }
         }
     }
+}
+
+/// Where a PostgreSQL block comment opened just before `from` closes:
+/// they nest (`/* a /* b */ still a comment */`), so text after the first
+/// `*/` may still be comment, a quote in it opening nothing.
+fn nested_comment_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut i = from;
+    while i + 1 < b.len() {
+        match (b[i], b[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn memchr_newline(b: &[u8], from: usize) -> Option<usize> {
