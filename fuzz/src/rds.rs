@@ -136,10 +136,13 @@ enum Form {
     /// MySQL `SET PASSWORD = … REPLACE '<current>'`; PostgreSQL: after a
     /// nested comment holding a quote.
     ReplaceOrNested,
+    /// After text another lexer reads otherwise: a PostgreSQL `$é$` tag
+    /// holding a quote; MySQL `n--'<line break>'` (no comment without a space).
+    LexedAsServer,
 }
 
 impl Form {
-    const ALL: [Form; 13] = [
+    const ALL: [Form; 14] = [
         Form::Account,
         Form::UriUserinfo,
         Form::ConninfoQuoted,
@@ -153,6 +156,7 @@ impl Form {
         Form::EscapedHint,
         Form::Concatenated,
         Form::ReplaceOrNested,
+        Form::LexedAsServer,
     ];
 }
 
@@ -237,6 +241,12 @@ fn planted(dialect: Dialect, form: Form, password: &str) -> Vec<String> {
         Form::ReplaceOrNested => {
             format!("SET PASSWORD = 'Fake-new-pw' REPLACE '{password}' RETAIN CURRENT PASSWORD")
         }
+        Form::LexedAsServer if pg => {
+            format!("SELECT $é$don't$é$; ALTER ROLE svc PASSWORD '{password}'")
+        }
+        Form::LexedAsServer => format!(
+            "ALTER USER svc IDENTIFIED BY 'x' COMMENT n--'\n', b IDENTIFIED BY '{password}'"
+        ),
     };
     let record = match dialect {
         Dialect::Postgres => format!(

@@ -1147,6 +1147,19 @@ mod tests {
             "Fake",
             "SELECT aws_s3.table_import_from_s3('***', '***', '***', '***', '***', '***', '***', '***', '***')",
         );
+        // Lexed as the server does: `--'` is no MySQL comment, `$é$` a tag.
+        check(
+            "UPDATE users SET n = n--'\n', password = 'Fake-pw8' WHERE id = 1",
+            MySql,
+            "Fake",
+            "UPDATE users SET n = n--'\n', password = '***' WHERE id = 1",
+        );
+        check(
+            "SELECT $é$don't$é$; ALTER ROLE app PASSWORD 'Fake-pw9'",
+            Postgres,
+            "Fake",
+            "SELECT $é$don't$é$; ALTER ROLE app PASSWORD '***'",
+        );
         check(
             "COPY t FROM PROGRAM 'mysql -uroot -pFake-pw7'",
             Postgres,

@@ -820,6 +820,13 @@ async fn hostile_sql_never_shows_a_password() {
             "SELECT",
             "SELECT aws_s3.table_import_from_s3('t', '', '(format csv)', 'b', 'k', 'us-east-1', 'AKIAFAKE', 'Fake-S3-Pw6', '')",
         ),
+        // A dollar-quote tag with a non-ASCII letter, holding a quote.
+        pg_audit(
+            8,
+            "ROLE",
+            "ALTER ROLE",
+            "SELECT $é$don't$é$; ALTER ROLE app PASSWORD 'Fake-Tag-Pw14'",
+        ),
         // A shell command line.
         pg_audit(
             7,
@@ -857,14 +864,20 @@ async fn hostile_sql_never_shows_a_password() {
         ),
         // Adjacent literals are one string.
         mysql_query(5, "CREATE USER c IDENTIFIED BY 'Fake-Adj-' 'Pw13'"),
+        // `--` without a space is two minus signs to MySQL; the line break
+        // is in a string (one log event per line).
+        mysql_query(
+            6,
+            "UPDATE users SET n = n--'\n', password = 'Fake-Dash-Pw15' WHERE id = 1",
+        ),
     ];
-    let mysql: Vec<&str> = mysql.iter().map(String::as_str).collect();
+    let mysql: Vec<&str> = mysql.iter().flat_map(|r| r.split('\n')).collect();
     let report_mysql = f
         .invoke(&app, subscription("/aws/rds/instance/my-h/audit", &mysql))
         .await
         .unwrap();
-    assert_eq!(report_pg.counter("alerts"), 7, "{report_pg:?}");
-    assert_eq!(report_mysql.counter("alerts"), 5, "{report_mysql:?}");
+    assert_eq!(report_pg.counter("alerts"), 8, "{report_pg:?}");
+    assert_eq!(report_mysql.counter("alerts"), 6, "{report_mysql:?}");
     let shown = format!("{shown_pg}\n{}", everything_shown(&f, &report_mysql));
     for secret in [
         "Fake-Scs-Pw1",
@@ -880,6 +893,8 @@ async fn hostile_sql_never_shows_a_password() {
         "Fake-Cmt-Pw11",
         "Fake-Ansi-Pw12",
         "Pw13",
+        "Fake-Tag-Pw14",
+        "Fake-Dash-Pw15",
     ] {
         assert!(!shown.contains(secret), "{secret} was shown: {shown}");
     }
