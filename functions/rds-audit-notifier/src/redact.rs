@@ -19,7 +19,10 @@
 //! It fails closed: when a password-like keyword is followed by something
 //! this module does not understand, everything from there on is masked; a
 //! connection-string or URI password whose end it cannot be sure of masks
-//! the rest of its literal.
+//! the rest of its literal; a literal the server may end elsewhere (a
+//! backslash before a quote, read per `NO_BACKSLASH_ESCAPES` or
+//! `standard_conforming_strings`) masks the rest of the statement; a literal
+//! with escapes it does not decode is masked whole.
 
 use std::borrow::Cow;
 use std::ops::Range;
