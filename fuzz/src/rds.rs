@@ -139,10 +139,12 @@ enum Form {
     /// After text another lexer reads otherwise: a PostgreSQL `$é$` tag
     /// holding a quote; MySQL `n--'<line break>'` (no comment without a space).
     LexedAsServer,
+    /// PostgreSQL `'password=' || '<pw>'`; MySQL `'<pw>' = password`.
+    Computed,
 }
 
 impl Form {
-    const ALL: [Form; 14] = [
+    const ALL: [Form; 15] = [
         Form::Account,
         Form::UriUserinfo,
         Form::ConninfoQuoted,
@@ -157,6 +159,7 @@ impl Form {
         Form::Concatenated,
         Form::ReplaceOrNested,
         Form::LexedAsServer,
+        Form::Computed,
     ];
 }
 
@@ -247,6 +250,12 @@ fn planted(dialect: Dialect, form: Form, password: &str) -> Vec<String> {
         Form::LexedAsServer => format!(
             "ALTER USER svc IDENTIFIED BY 'x' COMMENT n--'\n', b IDENTIFIED BY '{password}'"
         ),
+        Form::Computed if pg => {
+            format!("ALTER SUBSCRIPTION s CONNECTION 'host=h password=' || '{password}'")
+        }
+        Form::Computed => {
+            format!("CREATE TABLE s AS SELECT id FROM users WHERE '{password}' = password")
+        }
     };
     let record = match dialect {
         Dialect::Postgres => format!(

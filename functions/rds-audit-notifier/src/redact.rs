@@ -36,12 +36,14 @@ use crate::sql::{Kind, Lexer, Token};
 /// What a masked value is replaced with.
 pub const MASK: &str = "***";
 
-/// Words about a secret. `aws_s3.table_import_from_s3` and
+/// Words about a secret. `crypt`: the key or password given to
+/// `crypt('…', gen_salt(…))`, `pgp_sym_encrypt`, `AES_ENCRYPT`.
+/// `aws_s3.table_import_from_s3` and
 /// `query_export_to_s3` take an access key and secret key as positional
 /// literals, `rds_import_binlog_ssl_material` a private key.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)passw|pwd|secret|credential|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
+        r"(?i)passw|pwd|(?:\b|_)pw(?:\b|_)|secret|credential|crypt|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
     )
     .expect("static regex")
 });
@@ -67,6 +69,12 @@ const HARMLESS_AFTER_PASSWORD: &[&str] = &[
 /// password with no hint word near it.
 fn has_uri(text: &str) -> bool {
     memchr::memmem::find(text.as_bytes(), b"://").is_some()
+}
+
+/// Whether `text` holds a URI whose userinfo may hold a password.
+fn has_uri_password(text: &str) -> bool {
+    memchr::memmem::find_iter(text.as_bytes(), b"://")
+        .any(|at| uri_password(&text[at + 3..]).is_some())
 }
 
 /// The statement with every secret masked.
@@ -115,14 +123,18 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
                 i + 1
             }
             Kind::Str { .. } => {
-                mask_literal_mentions(sql, token, dialect, &mut masks);
-                // A name in quotes (MySQL `"password"` under ANSI_QUOTES).
+                let joined = tokens
+                    .get(i + 1)
+                    .is_some_and(|t| matches!(t.kind, Kind::Str { .. } | Kind::Punct(b'|')));
+                match mask_literal_mentions(sql, token, dialect, &mut masks) {
+                    Tail::Elsewhere => masks.rest_from(token.span.end),
+                    Tail::MayContinue if joined => masks.rest_from(token.span.end),
+                    _ => {}
+                }
+                // A name in quotes (MySQL `"password"` under ANSI_QUOTES, a
+                // setting `set_config('app.secret', '…', false)`).
                 let content = &sql[token.inner.clone()];
-                if secret_name(content)
-                    && content
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                {
+                if secret_name(content) && is_plain_name(content) {
                     seen_secret = true;
                     secret_value(sql, &tokens, i, &mut masks)
                 } else {
@@ -171,8 +183,26 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
                     None => i + 1,
                 }
             }
+            // A name holding a URI or more than a name (`"https://u:pw@h"`,
+            // `` `password hunter2` ``) cannot be delimited: it goes whole.
+            Kind::QuotedName if !is_plain_name(&sql[token.inner.clone()]) => {
+                let inner = &sql[token.inner.clone()];
+                if HINT.is_match(inner) || has_uri_password(inner) {
+                    masks.literal(token);
+                }
+                i + 1
+            }
             Kind::Word | Kind::QuotedName if secret_name(&sql[token.inner.clone()]) => {
                 seen_secret = true;
+                // The value may come first: `'…' = password`.
+                let mut k = i;
+                while k > 0 && matches!(tokens[k - 1].kind, Kind::Punct(b'=' | b'<' | b'>' | b'!'))
+                {
+                    k -= 1;
+                }
+                if k < i && k > 0 && matches!(tokens[k - 1].kind, Kind::Str { .. }) {
+                    masks.literal(&tokens[k - 1]);
+                }
                 secret_value(sql, &tokens, i, &mut masks)
             }
             _ => i + 1,
@@ -232,7 +262,23 @@ fn is_unicode_literal(sql: &str, token: &Token) -> bool {
 /// Whether a name is about a secret: `PASSWORD`, `MASTER_PASSWORD`,
 /// `client_secret`, `create_aws_credentials`...
 fn secret_name(name: &str) -> bool {
-    name.len() >= 3 && HINT.is_match(name) && !name.eq_ignore_ascii_case("IDENTIFIED")
+    name.len() >= 2 && HINT.is_match(name) && !name.eq_ignore_ascii_case("IDENTIFIED")
+}
+
+/// A name made only of name characters (`user_password`, `public.t`).
+fn is_plain_name(name: &str) -> bool {
+    name.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$') || c >= 0x80)
+}
+
+/// An object name (a table, a role) as shown: masked whole if it holds a
+/// URI or mentions a secret in more than a name.
+pub fn redact_name(name: &str) -> Cow<'_, str> {
+    if !is_plain_name(name) && (HINT.is_match(name) || has_uri_password(name)) {
+        Cow::Borrowed(MASK)
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 fn is_word(sql: &str, token: &Token, word: &str) -> bool {
@@ -542,32 +588,55 @@ impl Decoded {
     }
 }
 
+/// Whether a `password=` value may go on past its literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// Nothing open at the literal's end.
+    Closed,
+    /// A value runs to the literal's end: a literal or `||` joined to it
+    /// continues it.
+    MayContinue,
+    /// The value is elsewhere: `'password=' || '…'`,
+    /// `format('password=%s', '…')`.
+    Elsewhere,
+}
+
 /// A literal that itself mentions a password: connection strings'
 /// `password=…` values and URIs' passwords are masked, anything else masks
 /// the whole literal.
-fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &mut Masks) {
+fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &mut Masks) -> Tail {
     let inner = token.inner.clone();
     let content = &sql[inner.clone()];
     let escaped = memchr::memchr(b'\\', content.as_bytes()).is_some();
     if !escaped && !HINT.is_match(content) && !has_uri(content) {
-        return;
+        return Tail::Closed;
     }
     let value = Decoded::new(sql, token, dialect);
     // An escape this module does not decode (`\x61`, octal, `\u`) may spell
     // anything, a hint word included: the whole literal goes.
     if !value.opaque.is_empty() {
         masks.literal(token);
-        return;
+        return Tail::MayContinue;
     }
     let text = value.text.as_str();
     if escaped && !HINT.is_match(text) && !has_uri(text) {
-        return;
+        return Tail::Closed;
     }
+    let mut tail = Tail::Closed;
     let mut secrets: Vec<Range<usize>> = Vec::new();
     let mut keys = Vec::new();
     for m in CONNINFO_PASSWORD.find_iter(text) {
         keys.push(m.start());
-        if let Some(secret) = conninfo_value(text, m.end()) {
+        let secret = conninfo_value(text, m.end());
+        tail = match &secret {
+            None => Tail::Elsewhere,
+            Some(Secret::Range(r)) if matches!(text.as_bytes().get(r.start), Some(b'%' | b'$')) => {
+                Tail::Elsewhere
+            }
+            Some(Secret::Range(r)) if r.end < text.len() => tail,
+            Some(_) => Tail::MayContinue.max_with(tail),
+        };
+        if let Some(secret) = secret {
             secrets.push(match &secret {
                 Secret::Range(r) => r.clone(),
                 Secret::ToEnd(at) => *at..text.len(),
@@ -595,6 +664,17 @@ fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &
         .any(|m| !keys.contains(&m.start()) && !secrets.iter().any(|r| r.contains(&m.start())))
     {
         masks.literal(token);
+    }
+    tail
+}
+
+impl Tail {
+    fn max_with(self, other: Tail) -> Tail {
+        if other == Tail::Elsewhere {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -1169,5 +1249,76 @@ mod tests {
             "Fake",
             "COPY t FROM PROGRAM '***'",
         );
+    }
+
+    #[test]
+    fn computed_compared_and_named_secrets() {
+        check(
+            "SELECT dblink_connect('host=h password=' || 'Fake-pw1')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect('host=h password=' ***",
+        );
+        check(
+            "SELECT dblink_connect(format('host=h password=%s', 'Fake-pw2'))",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect(format('host=h password=***' ***",
+        );
+        check(
+            "SELECT dblink_connect('host=h password=Fake-' 'pw3')",
+            Postgres,
+            "pw3",
+            "SELECT dblink_connect('host=h password=***' ***",
+        );
+        // A value that ends inside its literal closes nothing.
+        check(
+            "SELECT dblink_connect('password=Fake-pw4 host=h' || ' port=5')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect('password=*** host=h' || ' port=5')",
+        );
+        check(
+            "INSERT INTO a (email, hash) VALUES ('e', crypt('Fake-pw5', gen_salt('bf')))",
+            Postgres,
+            "Fake",
+            "INSERT INTO a (email, hash) VALUES ('e', crypt('***', gen_salt('***')))",
+        );
+        check(
+            "SELECT set_config('app.secret', 'Fake-pw6', false)",
+            Postgres,
+            "Fake",
+            "SELECT set_config('***', '***', false)",
+        );
+        check(
+            "SELECT * FROM users WHERE 'Fake-pw7' = password",
+            MySql,
+            "Fake",
+            "SELECT * FROM users WHERE '***' = password",
+        );
+        check("SET @pw := 'Fake-pw8'", MySql, "Fake", "SET @pw := '***'");
+        check(
+            "UPDATE users SET pw = 'Fake-pw9' WHERE id = 1",
+            MySql,
+            "Fake",
+            "UPDATE users SET pw = '***' WHERE id = 1",
+        );
+        check(
+            "CREATE TABLE \"https://u:Fake-pw10@h\" (a int)",
+            Postgres,
+            "Fake",
+            "CREATE TABLE \"***\" (a int)",
+        );
+        check(
+            "CREATE TABLE `password Fake-pw11` (a int)",
+            MySql,
+            "Fake",
+            "CREATE TABLE `***` (a int)",
+        );
+        assert_eq!(
+            redact_name("public.password_resets"),
+            "public.password_resets"
+        );
+        assert_eq!(redact_name("public.\"https://u:Fake-pw12@h\""), MASK);
     }
 }

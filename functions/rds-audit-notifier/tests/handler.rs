@@ -911,3 +911,81 @@ async fn hostile_sql_never_shows_a_password() {
         );
     }
 }
+
+/// Secrets built by concatenation or `format`, given to crypto functions or
+/// settings, compared with a password column, held in a variable, a column
+/// named `pw` or a quoted name.
+#[tokio::test]
+async fn computed_and_named_secrets_never_show() {
+    let mut f = Fixture::new().await;
+    f.set("ALERT_ON", "ddl,account,watched_user");
+    f.set("WATCH_USERS", "etl,admin");
+    let app = f.app();
+    let pg = [
+        pg_audit(
+            1,
+            "FUNCTION",
+            "SELECT",
+            "SELECT dblink_connect('host=h user=u password=' || 'Fake-Cat-Pw16')",
+        ),
+        pg_audit(
+            2,
+            "FUNCTION",
+            "SELECT",
+            "SELECT dblink_connect(format('host=h password=%s', 'Fake-Fmt-Pw17'))",
+        ),
+        pg_audit(
+            3,
+            "WRITE",
+            "INSERT",
+            "INSERT INTO accounts (email, pass_hash) VALUES ('a@example.test', crypt('Fake-Crypt-Pw18', gen_salt('bf')))",
+        ),
+        pg_audit(
+            4,
+            "FUNCTION",
+            "SELECT",
+            "SELECT set_config('app.secret', 'Fake-Cfg-Pw19', false)",
+        ),
+        pg_audit(
+            5,
+            "READ",
+            "SELECT",
+            "SELECT id FROM users WHERE 'Fake-Cmp-Pw20' = password",
+        ),
+        // The object name is shown too.
+        "2023-11-14 22:24:06 UTC:10.0.5.20(50223):etl@appdb:[4711]:LOG:  AUDIT: SESSION,6,1,DDL,CREATE TABLE,TABLE,\"public.\"\"https://u:Fake-Obj-Pw21@h\"\"\",\"CREATE TABLE \"\"https://u:Fake-Obj-Pw21@h\"\" (a int)\",<not logged>".to_owned(),
+    ];
+    let pg: Vec<&str> = pg.iter().map(String::as_str).collect();
+    let report_pg = f
+        .invoke(&app, subscription("/aws/rds/instance/pg-c/postgresql", &pg))
+        .await
+        .unwrap();
+    let shown_pg = everything_shown(&f, &report_pg);
+    let mysql = [
+        mysql_query(1, "SET @pw := 'Fake-Var-Pw22'"),
+        mysql_query(2, "UPDATE users SET pw = 'Fake-Col-Pw23' WHERE id = 1"),
+    ];
+    let mysql: Vec<&str> = mysql.iter().map(String::as_str).collect();
+    let report_mysql = f
+        .invoke(&app, subscription("/aws/rds/instance/my-c/audit", &mysql))
+        .await
+        .unwrap();
+    assert_eq!(report_pg.counter("alerts"), 6, "{report_pg:?}");
+    assert_eq!(report_mysql.counter("alerts"), 2, "{report_mysql:?}");
+    let shown = format!("{shown_pg}\n{}", everything_shown(&f, &report_mysql));
+    for secret in [
+        "Fake-Cat-Pw16",
+        "Fake-Fmt-Pw17",
+        "Fake-Crypt-Pw18",
+        "Fake-Cfg-Pw19",
+        "Fake-Cmp-Pw20",
+        "Fake-Obj-Pw21",
+        "Fake-Var-Pw22",
+        "Fake-Col-Pw23",
+    ] {
+        assert!(!shown.contains(secret), "{secret} was shown: {shown}");
+    }
+    for kept in ["SELECT dblink_connect(", "UPDATE users SET pw = "] {
+        assert!(shown.contains(kept), "{kept} missing from {shown}");
+    }
+}
