@@ -43,7 +43,7 @@ pub const MASK: &str = "***";
 /// literals, `rds_import_binlog_ssl_material` a private key.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)passw|pwd|(?:\b|_)pw(?:\b|_)|secret|credential|crypt|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
+        r"(?i)passw|pwd|(?:(?-u:\b)|_)pw(?:(?-u:\b)|_)|secret|credential|crypt|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
     )
     .expect("static regex")
 });
