@@ -36,14 +36,15 @@ use crate::sql::{Kind, Lexer, Token};
 /// What a masked value is replaced with.
 pub const MASK: &str = "***";
 
-/// Words about a secret. `crypt`: the key or password given to
+/// Words about a secret: passwords, passphrases, API, access and private
+/// keys. `crypt`: the key or password given to
 /// `crypt('…', gen_salt(…))`, `pgp_sym_encrypt`, `AES_ENCRYPT`.
 /// `aws_s3.table_import_from_s3` and
 /// `query_export_to_s3` take an access key and secret key as positional
 /// literals, `rds_import_binlog_ssl_material` a private key.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)passw|pwd|(?:(?-u:\b)|_)pw(?:(?-u:\b)|_)|secret|credential|crypt|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
+        r"(?i)passw|passphr|pwd|(?:(?-u:\b)|_)pw(?:(?-u:\b)|_)|secret|credential|crypt|api_?key|access_?key|private.?key|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
     )
     .expect("static regex")
 });
@@ -1320,5 +1321,27 @@ mod tests {
             "public.password_resets"
         );
         assert_eq!(redact_name("public.\"https://u:Fake-pw12@h\""), MASK);
+    }
+
+    #[test]
+    fn keys_and_passphrases() {
+        check(
+            "ALTER ROLE app SET app.api_key = 'Fake-key1'",
+            Postgres,
+            "Fake",
+            "ALTER ROLE app SET app.api_key = '***'",
+        );
+        check(
+            "SET GLOBAL ssl_key_passphrase = 'Fake-key2'",
+            MySql,
+            "Fake",
+            "SET GLOBAL ssl_key_passphrase = '***'",
+        );
+        check(
+            "INSERT INTO certs (pem) VALUES ('-----BEGIN PRIVATE KEY-----Fake-key3')",
+            MySql,
+            "Fake",
+            "INSERT INTO certs (pem) VALUES ('***')",
+        );
     }
 }

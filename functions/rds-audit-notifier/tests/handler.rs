@@ -989,3 +989,60 @@ async fn computed_and_named_secrets_never_show() {
         assert!(shown.contains(kept), "{kept} missing from {shown}");
     }
 }
+
+/// Key material that is not called a password: API and access keys, a
+/// private key's PEM text, a key passphrase.
+#[tokio::test]
+async fn keys_and_passphrases_never_show() {
+    let mut f = Fixture::new().await;
+    f.set("ALERT_ON", "ddl,account,watched_user");
+    f.set("WATCH_USERS", "etl,admin");
+    let app = f.app();
+    let pg = [
+        pg_audit(
+            1,
+            "ROLE",
+            "ALTER ROLE",
+            "ALTER ROLE app SET app.api_key = 'Fake-Api-Key24'",
+        ),
+        pg_audit(
+            2,
+            "WRITE",
+            "UPDATE",
+            "UPDATE integrations SET access_key = 'Fake-Access-Key25' WHERE id = 1",
+        ),
+    ];
+    let pg: Vec<&str> = pg.iter().map(String::as_str).collect();
+    let report_pg = f
+        .invoke(&app, subscription("/aws/rds/instance/pg-k/postgresql", &pg))
+        .await
+        .unwrap();
+    let shown_pg = everything_shown(&f, &report_pg);
+    let mysql = [
+        mysql_query(
+            1,
+            "INSERT INTO certs (pem) VALUES ('-----BEGIN PRIVATE KEY-----Fake-Pem-Key26-----END PRIVATE KEY-----')",
+        ),
+        mysql_query(2, "SET GLOBAL ssl_key_passphrase = 'Fake-Passphrase27'"),
+    ];
+    let mysql: Vec<&str> = mysql.iter().map(String::as_str).collect();
+    let report_mysql = f
+        .invoke(&app, subscription("/aws/rds/instance/my-k/audit", &mysql))
+        .await
+        .unwrap();
+    assert_eq!(report_pg.counter("alerts"), 2, "{report_pg:?}");
+    assert_eq!(report_mysql.counter("alerts"), 2, "{report_mysql:?}");
+    let shown = format!("{shown_pg}\n{}", everything_shown(&f, &report_mysql));
+    for secret in [
+        "Fake-Api-Key24",
+        "Fake-Access-Key25",
+        "Fake-Pem-Key26",
+        "Fake-Passphrase27",
+    ] {
+        assert!(!shown.contains(secret), "{secret} was shown: {shown}");
+    }
+    assert!(
+        shown.contains("UPDATE integrations SET access_key = "),
+        "{shown}"
+    );
+}
