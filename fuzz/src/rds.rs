@@ -141,10 +141,13 @@ enum Form {
     LexedAsServer,
     /// PostgreSQL `'password=' || '<pw>'`; MySQL `'<pw>' = password`.
     Computed,
+    /// Key material not called a password: `app.api_key = '<pw>'`, an
+    /// `api_key` in a JSON attribute.
+    KeyMaterial,
 }
 
 impl Form {
-    const ALL: [Form; 15] = [
+    const ALL: [Form; 16] = [
         Form::Account,
         Form::UriUserinfo,
         Form::ConninfoQuoted,
@@ -160,6 +163,7 @@ impl Form {
         Form::ReplaceOrNested,
         Form::LexedAsServer,
         Form::Computed,
+        Form::KeyMaterial,
     ];
 }
 
@@ -255,6 +259,10 @@ fn planted(dialect: Dialect, form: Form, password: &str) -> Vec<String> {
         }
         Form::Computed => {
             format!("CREATE TABLE s AS SELECT id FROM users WHERE '{password}' = password")
+        }
+        Form::KeyMaterial if pg => format!("ALTER ROLE svc SET app.api_key = '{password}'"),
+        Form::KeyMaterial => {
+            format!("ALTER USER svc ATTRIBUTE '{{\"api_key\": \"{password}\"}}'")
         }
     };
     let record = match dialect {
