@@ -124,10 +124,30 @@ enum Form {
     /// The account statement cut across two deliveries just before the
     /// password: the second batch starts with an unprefixed line.
     Continuation,
+    /// A literal before the password ends at `\'` under
+    /// `standard_conforming_strings = off` / `NO_BACKSLASH_ESCAPES`.
+    AmbiguousEscape,
+    /// A comment between the keyword and the password.
+    CommentBetween,
+    /// The hint word spelled with an escape (`p\x61ssword=`, `pa\ssword=`).
+    EscapedHint,
+    /// The password as the second of two adjacent literals.
+    Concatenated,
+    /// MySQL `SET PASSWORD = … REPLACE '<current>'`; PostgreSQL: after a
+    /// nested comment holding a quote.
+    ReplaceOrNested,
+    /// After text another lexer reads otherwise: a PostgreSQL `$é$` tag
+    /// holding a quote; MySQL `n--'<line break>'` (no comment without a space).
+    LexedAsServer,
+    /// PostgreSQL `'password=' || '<pw>'`; MySQL `'<pw>' = password`.
+    Computed,
+    /// Key material not called a password: `app.api_key = '<pw>'`, an
+    /// `api_key` in a JSON attribute.
+    KeyMaterial,
 }
 
 impl Form {
-    const ALL: [Form; 8] = [
+    const ALL: [Form; 16] = [
         Form::Account,
         Form::UriUserinfo,
         Form::ConninfoQuoted,
@@ -136,6 +156,14 @@ impl Form {
         Form::Options,
         Form::DollarQuoted,
         Form::Continuation,
+        Form::AmbiguousEscape,
+        Form::CommentBetween,
+        Form::EscapedHint,
+        Form::Concatenated,
+        Form::ReplaceOrNested,
+        Form::LexedAsServer,
+        Form::Computed,
+        Form::KeyMaterial,
     ];
 }
 
@@ -192,6 +220,50 @@ fn planted(dialect: Dialect, form: Form, password: &str) -> Vec<String> {
         Form::DollarQuoted => format!(
             "CREATE TABLE t (a int) ENGINE=FEDERATED CONNECTION='mysql://rep:{password}@h/app/t'"
         ),
+        Form::AmbiguousEscape if pg => {
+            format!("ALTER ROLE svc PASSWORD 'it\\'s {password}'")
+        }
+        Form::AmbiguousEscape => {
+            format!("CREATE USER a IDENTIFIED BY 'x\\', b IDENTIFIED BY '{password}'")
+        }
+        Form::CommentBetween if pg => format!(
+            "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password/**/'{password}')"
+        ),
+        Form::CommentBetween => format!(
+            "ALTER USER svc IDENTIFIED WITH caching_sha2_password /* rotate */ BY '{password}'"
+        ),
+        Form::EscapedHint if pg => format!(
+            "ALTER SUBSCRIPTION s CONNECTION E'host=h p\\x61ssword={} dbname=d'",
+            libpq_bare.replace('\\', "\\\\")
+        ),
+        Form::EscapedHint => format!(
+            "ALTER SUBSCRIPTION s CONNECTION 'host=h pa\\ssword={} dbname=d'",
+            libpq_bare.replace('\\', "\\\\")
+        ),
+        Form::Concatenated if pg => format!("ALTER ROLE svc PASSWORD 'x-'\n'{password}'"),
+        Form::Concatenated => format!("CREATE USER 'svc'@'%' IDENTIFIED BY 'x-' '{password}'"),
+        Form::ReplaceOrNested if pg => {
+            format!("/* old: /* x */ ' */ ALTER ROLE svc PASSWORD '{password}'")
+        }
+        Form::ReplaceOrNested => {
+            format!("SET PASSWORD = 'Fake-new-pw' REPLACE '{password}' RETAIN CURRENT PASSWORD")
+        }
+        Form::LexedAsServer if pg => {
+            format!("SELECT $é$don't$é$; ALTER ROLE svc PASSWORD '{password}'")
+        }
+        Form::LexedAsServer => format!(
+            "ALTER USER svc IDENTIFIED BY 'x' COMMENT n--'\n', b IDENTIFIED BY '{password}'"
+        ),
+        Form::Computed if pg => {
+            format!("ALTER SUBSCRIPTION s CONNECTION 'host=h password=' || '{password}'")
+        }
+        Form::Computed => {
+            format!("CREATE TABLE s AS SELECT id FROM users WHERE '{password}' = password")
+        }
+        Form::KeyMaterial if pg => format!("ALTER ROLE svc SET app.api_key = '{password}'"),
+        Form::KeyMaterial => {
+            format!("ALTER USER svc ATTRIBUTE '{{\"api_key\": \"{password}\"}}'")
+        }
     };
     let record = match dialect {
         Dialect::Postgres => format!(

@@ -21,7 +21,7 @@ use crate::dialect::Source;
 use crate::event::{Action, AuditEvent, Parsed, format_time};
 use crate::notification::{self, Delivery};
 use crate::records::{self, Continued, Unparsed};
-use crate::redact::redact;
+use crate::redact::{redact, redact_name};
 use crate::sql::leading_words;
 
 /// Characters of a (redacted) statement kept for showing.
@@ -190,9 +190,9 @@ fn alert(data: &LogData, source: &Source, event: &AuditEvent<'_>, categories: Ca
     };
     let object = match (&event.action, &event.object) {
         (Action::PgAudit { object_type, .. }, Some(name)) if !object_type.is_empty() => {
-            Some(format!("{object_type} {name}"))
+            Some(format!("{object_type} {}", redact_name(name)))
         }
-        (_, object) => object.as_deref().map(str::to_owned),
+        (_, object) => object.as_deref().map(|name| redact_name(name).into_owned()),
     };
     Alert {
         instance: source.instance(event.server).to_owned(),

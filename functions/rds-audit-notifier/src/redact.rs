@@ -19,7 +19,10 @@
 //! It fails closed: when a password-like keyword is followed by something
 //! this module does not understand, everything from there on is masked; a
 //! connection-string or URI password whose end it cannot be sure of masks
-//! the rest of its literal.
+//! the rest of its literal; a literal the server may end elsewhere (a
+//! backslash before a quote, read per `NO_BACKSLASH_ESCAPES` or
+//! `standard_conforming_strings`) masks the rest of the statement; a literal
+//! with escapes it does not decode is masked whole.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -33,10 +36,25 @@ use crate::sql::{Kind, Lexer, Token};
 /// What a masked value is replaced with.
 pub const MASK: &str = "***";
 
-/// Cheap pre-check: a statement without any of these words needs no lexing.
+/// Words about a secret: passwords, passphrases, API, access and private
+/// keys. `crypt`: the key or password given to
+/// `crypt('…', gen_salt(…))`, `pgp_sym_encrypt`, `AES_ENCRYPT`.
+/// `aws_s3.table_import_from_s3` and
+/// `query_export_to_s3` take an access key and secret key as positional
+/// literals, `rds_import_binlog_ssl_material` a private key.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)passw|pwd|secret|credential|identified|rds_set_external")
-        .expect("static regex")
+    Regex::new(
+        r"(?i)passw|passphr|pwd|(?:(?-u:\b)|_)pw(?:(?-u:\b)|_)|secret|credential|crypt|api_?key|access_?key|private.?key|identified|rds_set_external|table_import_from_s3|query_export_to_s3|ssl_material",
+    )
+    .expect("static regex")
+});
+
+/// Cheap pre-check: a statement with none of these needs no lexing. Besides
+/// the hint words: a URI, `COPY ... PROGRAM` (a shell command line), and a
+/// backslash or `UESCAPE`, which may hide a hint word in an escape
+/// (`E'p\x61ssword=…'`) or end a literal elsewhere than this lexer reads.
+static TRIGGER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"{}|://|program|uescape|\\", HINT.as_str())).expect("static regex")
 });
 
 /// `password=value` inside a connection string.
@@ -54,30 +72,85 @@ fn has_uri(text: &str) -> bool {
     memchr::memmem::find(text.as_bytes(), b"://").is_some()
 }
 
+/// Whether `text` holds a URI whose userinfo may hold a password.
+fn has_uri_password(text: &str) -> bool {
+    memchr::memmem::find_iter(text.as_bytes(), b"://")
+        .any(|at| uri_password(&text[at + 3..]).is_some())
+}
+
 /// The statement with every secret masked.
 pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
-    if !HINT.is_match(sql) && !has_uri(sql) {
+    if !TRIGGER.is_match(sql) {
         return Cow::Borrowed(sql);
     }
-    let tokens: Vec<Token> = Lexer::new(sql, dialect).collect();
     let mut masks = Masks::default();
-    let mut seen_identified = false;
+    // Comments are masked on their own and left out of the token list, so
+    // `password/**/'pw'` or `IDENTIFIED WITH p /* c */ BY 'pw'` read as
+    // without them.
+    let mut tokens: Vec<Token> = Lexer::new(sql, dialect)
+        .filter(|token| {
+            if token.kind != Kind::Comment {
+                return true;
+            }
+            let content = &sql[token.inner.clone()];
+            if HINT.is_match(content) || has_uri(content) {
+                masks.mask(token.inner.clone());
+            }
+            false
+        })
+        .collect();
+    // Past a literal whose end the server may read elsewhere, no token is
+    // known to be what it seems.
+    if let Some(k) = tokens
+        .iter()
+        .position(|t| matches!(t.kind, Kind::Str { .. }) && ambiguous_end(sql, t, dialect))
+    {
+        masks.rest_from(tokens[k].span.start);
+        tokens.truncate(k);
+    }
+    let unicode_escapes = memchr::memchr(b'\\', sql.as_bytes()).is_some()
+        || sql
+            .as_bytes()
+            .windows(7)
+            .any(|w| w.eq_ignore_ascii_case(b"uescape"));
+    let mut seen_secret = false;
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
         let text = &sql[token.span.clone()];
         i = match token.kind {
+            Kind::Str { .. } if unicode_escapes && is_unicode_literal(sql, token) => {
+                masks.literal(token);
+                i + 1
+            }
             Kind::Str { .. } => {
-                mask_literal_mentions(sql, token, dialect, &mut masks);
-                i + 1
-            }
-            Kind::Comment => {
-                let content = &sql[token.inner.clone()];
-                if HINT.is_match(content) || has_uri(content) {
-                    masks.mask(token.inner.clone());
+                let joined = tokens
+                    .get(i + 1)
+                    .is_some_and(|t| matches!(t.kind, Kind::Str { .. } | Kind::Punct(b'|')));
+                match mask_literal_mentions(sql, token, dialect, &mut masks) {
+                    Tail::Elsewhere => masks.rest_from(token.span.end),
+                    Tail::MayContinue if joined => masks.rest_from(token.span.end),
+                    _ => {}
                 }
-                i + 1
+                // A name in quotes (MySQL `"password"` under ANSI_QUOTES, a
+                // setting `set_config('app.secret', '…', false)`).
+                let content = &sql[token.inner.clone()];
+                if secret_name(content) && is_plain_name(content) {
+                    seen_secret = true;
+                    secret_value(sql, &tokens, i, &mut masks)
+                } else {
+                    i + 1
+                }
             }
+            // `COPY ... FROM|TO PROGRAM '…'`: a shell command line, with
+            // passwords in forms no SQL rule knows (`-p…`, `PGPASSWORD=`).
+            Kind::Word if text.eq_ignore_ascii_case("PROGRAM") => match tokens.get(i + 1) {
+                Some(t) if matches!(t.kind, Kind::Str { .. }) => {
+                    masks.literal(t);
+                    i + 2
+                }
+                _ => i + 1,
+            },
             // A URI outside any literal (`scheme` `:` `//...`): not SQL, so
             // nothing after it can be trusted to end its password.
             Kind::Punct(b':') if sql[token.span.end..].starts_with("//") => {
@@ -90,18 +163,18 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
                 i + 1
             }
             Kind::Word if text.eq_ignore_ascii_case("IDENTIFIED") => {
-                seen_identified = true;
+                seen_secret = true;
                 identified(sql, &tokens, i, &mut masks)
             }
+            // `REPLACE 'current'` also follows `SET PASSWORD = '…'`.
             Kind::Word
-                if seen_identified
+                if seen_secret
                     && (text.eq_ignore_ascii_case("USING")
                         || text.eq_ignore_ascii_case("REPLACE")) =>
             {
                 match tokens.get(i + 1) {
                     Some(t) if matches!(t.kind, Kind::Str { .. }) => {
-                        masks.literal(t);
-                        i + 2
+                        masks.secret_literal(&tokens, i + 1)
                     }
                     Some(t) if is_word(sql, t, "PASSWORD") => i + 1,
                     Some(t) => {
@@ -111,7 +184,26 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
                     None => i + 1,
                 }
             }
+            // A name holding a URI or more than a name (`"https://u:pw@h"`,
+            // `` `password hunter2` ``) cannot be delimited: it goes whole.
+            Kind::QuotedName if !is_plain_name(&sql[token.inner.clone()]) => {
+                let inner = &sql[token.inner.clone()];
+                if HINT.is_match(inner) || has_uri_password(inner) {
+                    masks.literal(token);
+                }
+                i + 1
+            }
             Kind::Word | Kind::QuotedName if secret_name(&sql[token.inner.clone()]) => {
+                seen_secret = true;
+                // The value may come first: `'…' = password`.
+                let mut k = i;
+                while k > 0 && matches!(tokens[k - 1].kind, Kind::Punct(b'=' | b'<' | b'>' | b'!'))
+                {
+                    k -= 1;
+                }
+                if k < i && k > 0 && matches!(tokens[k - 1].kind, Kind::Str { .. }) {
+                    masks.literal(&tokens[k - 1]);
+                }
                 secret_value(sql, &tokens, i, &mut masks)
             }
             _ => i + 1,
@@ -120,10 +212,74 @@ pub fn redact(sql: &str, dialect: SqlDialect) -> Cow<'_, str> {
     Cow::Owned(masks.apply(sql))
 }
 
+/// Whether the server may end `token` elsewhere than this lexer did, so
+/// every later boundary is unknown: a backslash right before a quote means
+/// an escaped quote to MySQL but a backslash and a closing quote under
+/// `NO_BACKSLASH_ESCAPES`, and the other way round for a PostgreSQL
+/// `'…\'` under `standard_conforming_strings = off`. (`E'…'` always
+/// escapes, dollar quotes never.) An odd run of backslashes before a quote
+/// in the literal, or before its closing quote, is such a place.
+fn ambiguous_end(sql: &str, token: &Token, dialect: SqlDialect) -> bool {
+    let inner = token.inner.clone();
+    let b = sql.as_bytes();
+    let Some(open) = inner.start.checked_sub(1) else {
+        return false;
+    };
+    let quote = b[open];
+    let applies = match dialect {
+        SqlDialect::MySql => matches!(quote, b'\'' | b'"'),
+        SqlDialect::Postgres => {
+            quote == b'\'' && !sql[token.span.start..open].eq_ignore_ascii_case("e")
+        }
+    };
+    if !applies || memchr::memchr(b'\\', &b[inner.clone()]).is_none() {
+        return false;
+    }
+    let odd_run_before = |at: usize| {
+        b[inner.start..at]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\\')
+            .count()
+            % 2
+            == 1
+    };
+    let closing = matches!(token.kind, Kind::Str { terminated: true }).then_some(inner.end);
+    memchr::memchr_iter(quote, &b[inner.clone()])
+        .map(|i| inner.start + i)
+        .chain(closing)
+        .any(odd_run_before)
+}
+
+/// A PostgreSQL `U&'…'` literal: its `\0061` (or `UESCAPE` chosen)
+/// escapes are not decoded, so what it says is unknown.
+fn is_unicode_literal(sql: &str, token: &Token) -> bool {
+    let start = token.span.start;
+    start >= 2
+        && sql.is_char_boundary(start - 2)
+        && sql[start - 2..start].eq_ignore_ascii_case("u&")
+}
+
 /// Whether a name is about a secret: `PASSWORD`, `MASTER_PASSWORD`,
 /// `client_secret`, `create_aws_credentials`...
 fn secret_name(name: &str) -> bool {
-    name.len() >= 3 && HINT.is_match(name) && !name.eq_ignore_ascii_case("IDENTIFIED")
+    name.len() >= 2 && HINT.is_match(name) && !name.eq_ignore_ascii_case("IDENTIFIED")
+}
+
+/// A name made only of name characters (`user_password`, `public.t`).
+fn is_plain_name(name: &str) -> bool {
+    name.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'$') || c >= 0x80)
+}
+
+/// An object name (a table, a role) as shown: masked whole if it holds a
+/// URI or mentions a secret in more than a name.
+pub fn redact_name(name: &str) -> Cow<'_, str> {
+    if !is_plain_name(name) && (HINT.is_match(name) || has_uri_password(name)) {
+        Cow::Borrowed(MASK)
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 fn is_word(sql: &str, token: &Token, word: &str) -> bool {
@@ -153,8 +309,7 @@ fn identified(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize
             Some(t) if is_word(sql, t, "BY") => by_value(sql, tokens, i + 4, masks),
             Some(t) if is_word(sql, t, "AS") => match tokens.get(i + 4) {
                 Some(v) if matches!(v.kind, Kind::Str { .. }) => {
-                    masks.literal(v);
-                    i + 5
+                    masks.secret_literal(tokens, i + 4)
                 }
                 Some(v) => {
                     masks.rest_from(v.span.start);
@@ -174,10 +329,7 @@ fn identified(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usize
 fn by_value(sql: &str, tokens: &[Token], at: usize, masks: &mut Masks) -> usize {
     match tokens.get(at) {
         None => at,
-        Some(v) if matches!(v.kind, Kind::Str { .. }) => {
-            masks.literal(v);
-            at + 1
-        }
+        Some(v) if matches!(v.kind, Kind::Str { .. }) => masks.secret_literal(tokens, at),
         Some(v)
             if is_word(sql, v, "RANDOM")
                 && tokens
@@ -187,10 +339,7 @@ fn by_value(sql: &str, tokens: &[Token], at: usize, masks: &mut Masks) -> usize 
             at + 2
         }
         Some(v) if is_word(sql, v, "PASSWORD") => match tokens.get(at + 1) {
-            Some(h) if matches!(h.kind, Kind::Str { .. }) => {
-                masks.literal(h);
-                at + 2
-            }
+            Some(h) if matches!(h.kind, Kind::Str { .. }) => masks.secret_literal(tokens, at + 1),
             _ => {
                 masks.rest_from(v.span.start);
                 tokens.len()
@@ -235,10 +384,7 @@ fn secret_value(sql: &str, tokens: &[Token], i: usize, masks: &mut Masks) -> usi
         return j;
     };
     match value.kind {
-        Kind::Str { .. } => {
-            masks.literal(value);
-            j + 1
-        }
+        Kind::Str { .. } => masks.secret_literal(tokens, j),
         Kind::Punct(b'(') => {
             let mut depth = 0usize;
             for (k, t) in tokens.iter().enumerate().skip(j) {
@@ -443,22 +589,55 @@ impl Decoded {
     }
 }
 
+/// Whether a `password=` value may go on past its literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// Nothing open at the literal's end.
+    Closed,
+    /// A value runs to the literal's end: a literal or `||` joined to it
+    /// continues it.
+    MayContinue,
+    /// The value is elsewhere: `'password=' || '…'`,
+    /// `format('password=%s', '…')`.
+    Elsewhere,
+}
+
 /// A literal that itself mentions a password: connection strings'
 /// `password=…` values and URIs' passwords are masked, anything else masks
 /// the whole literal.
-fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &mut Masks) {
+fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &mut Masks) -> Tail {
     let inner = token.inner.clone();
     let content = &sql[inner.clone()];
-    if !HINT.is_match(content) && !has_uri(content) {
-        return;
+    let escaped = memchr::memchr(b'\\', content.as_bytes()).is_some();
+    if !escaped && !HINT.is_match(content) && !has_uri(content) {
+        return Tail::Closed;
     }
     let value = Decoded::new(sql, token, dialect);
+    // An escape this module does not decode (`\x61`, octal, `\u`) may spell
+    // anything, a hint word included: the whole literal goes.
+    if !value.opaque.is_empty() {
+        masks.literal(token);
+        return Tail::MayContinue;
+    }
     let text = value.text.as_str();
+    if escaped && !HINT.is_match(text) && !has_uri(text) {
+        return Tail::Closed;
+    }
+    let mut tail = Tail::Closed;
     let mut secrets: Vec<Range<usize>> = Vec::new();
     let mut keys = Vec::new();
     for m in CONNINFO_PASSWORD.find_iter(text) {
         keys.push(m.start());
-        if let Some(secret) = conninfo_value(text, m.end()) {
+        let secret = conninfo_value(text, m.end());
+        tail = match &secret {
+            None => Tail::Elsewhere,
+            Some(Secret::Range(r)) if matches!(text.as_bytes().get(r.start), Some(b'%' | b'$')) => {
+                Tail::Elsewhere
+            }
+            Some(Secret::Range(r)) if r.end < text.len() => tail,
+            Some(_) => Tail::MayContinue.max_with(tail),
+        };
+        if let Some(secret) = secret {
             secrets.push(match &secret {
                 Secret::Range(r) => r.clone(),
                 Secret::ToEnd(at) => *at..text.len(),
@@ -487,6 +666,17 @@ fn mask_literal_mentions(sql: &str, token: &Token, dialect: SqlDialect, masks: &
     {
         masks.literal(token);
     }
+    tail
+}
+
+impl Tail {
+    fn max_with(self, other: Tail) -> Tail {
+        if other == Tail::Elsewhere {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 /// Byte ranges to mask, and where to mask everything after.
@@ -503,6 +693,20 @@ impl Masks {
 
     fn literal(&mut self, token: &Token) {
         self.mask(token.inner.clone());
+    }
+
+    /// Masks the secret literal `tokens[at]` and returns where to read on.
+    /// A literal or `||` right after it may continue the secret (`'a' 'b'`
+    /// is one string in both dialects): the rest goes.
+    fn secret_literal(&mut self, tokens: &[Token], at: usize) -> usize {
+        self.literal(&tokens[at]);
+        match tokens.get(at + 1) {
+            Some(next) if matches!(next.kind, Kind::Str { .. } | Kind::Punct(b'|')) => {
+                self.rest_from(next.span.start);
+                tokens.len()
+            }
+            _ => at + 1,
+        }
     }
 
     fn rest_from(&mut self, at: usize) {
@@ -563,11 +767,12 @@ mod tests {
             "s3cr3t",
             "CREATE USER 'app'@'%' IDENTIFIED BY '***'",
         );
+        // `\'` ends the literal under NO_BACKSLASH_ESCAPES: the rest goes.
         check(
             r"ALTER USER app IDENTIFIED BY 'it\'s, a secret'",
             MySql,
             "secret",
-            "ALTER USER app IDENTIFIED BY '***'",
+            "ALTER USER app IDENTIFIED BY ***",
         );
         check(
             "ALTER USER app IDENTIFIED BY 'don''t,tell' PASSWORD EXPIRE",
@@ -579,7 +784,7 @@ mod tests {
             r#"CREATE USER x IDENTIFIED BY "dq\"pw,1""#,
             MySql,
             "dq",
-            r#"CREATE USER x IDENTIFIED BY "***""#,
+            "CREATE USER x IDENTIFIED BY ***",
         );
         check(
             "CREATE USER x IDENTIFIED WITH mysql_native_password BY 'n4tive' REQUIRE SSL",
@@ -896,14 +1101,14 @@ mod tests {
             r"SELECT dblink_connect('host=h password=\'fake horse\' user=u')",
             MySql,
             "horse",
-            r"SELECT dblink_connect('host=h password=\'***\' user=u')",
+            "SELECT dblink_connect( ***",
         );
         // An escape whose meaning is not decoded: the rest of the literal goes.
         check(
             r"SELECT dblink_connect(E'password=\x27fake horse\x27 dbname=d')",
             Postgres,
             "horse",
-            "SELECT dblink_connect(E'password=***')",
+            "SELECT dblink_connect(E'***')",
         );
         // Never closed (a truncated statement): the rest goes.
         check(
@@ -923,6 +1128,220 @@ mod tests {
             Postgres,
             "pw6",
             "ALTER USER MAPPING FOR u SERVER s OPTIONS (SET password E'***')",
+        );
+    }
+
+    #[test]
+    fn what_the_server_may_read_otherwise_fails_closed() {
+        // standard_conforming_strings = off / NO_BACKSLASH_ESCAPES.
+        check(
+            r"ALTER ROLE x PASSWORD 'it\'s Fake-pw1'",
+            Postgres,
+            "Fake",
+            "ALTER ROLE x PASSWORD ***",
+        );
+        check(
+            r"SELECT 'a\', ' ; ALTER ROLE x PASSWORD 'Fake-pw2'",
+            Postgres,
+            "Fake",
+            "SELECT ***",
+        );
+        check(
+            r"CREATE USER a IDENTIFIED BY 'x\', b IDENTIFIED BY 'Fake-pw3'",
+            MySql,
+            "Fake",
+            "CREATE USER a IDENTIFIED BY ***",
+        );
+        // An even run of backslashes ends the literal the same either way.
+        check(
+            r"ALTER ROLE x PASSWORD E'a\\' VALID UNTIL 'infinity'",
+            Postgres,
+            "%none%",
+            "ALTER ROLE x PASSWORD E'***' VALID UNTIL 'infinity'",
+        );
+        // Nested PostgreSQL comments.
+        check(
+            "/* /* */ ' */ ALTER ROLE x PASSWORD 'Fake-pw4'",
+            Postgres,
+            "Fake",
+            "/* /* */ ' */ ALTER ROLE x PASSWORD '***'",
+        );
+        // Escapes that spell a hint word.
+        check(
+            r"SELECT dblink_connect(E'host=h p\x61ssword=Fake-pw5')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect(E'***')",
+        );
+        check(
+            r"SELECT dblink_connect(E'host=h pass\word=Fake-pw6 user=u')",
+            Postgres,
+            "Fake",
+            r"SELECT dblink_connect(E'host=h pass\word=*** user=u')",
+        );
+        check(
+            "SELECT dblink_connect(U&'host=h p!0061ssword=Fake-pw7' UESCAPE '!')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect(U&'***' UESCAPE '!')",
+        );
+    }
+
+    #[test]
+    fn password_syntax_with_comments_quotes_and_concatenation() {
+        check(
+            "SET PASSWORD = 'Fake-new' REPLACE 'Fake-old' RETAIN CURRENT PASSWORD",
+            MySql,
+            "Fake",
+            "SET PASSWORD = '***' REPLACE '***' RETAIN CURRENT PASSWORD",
+        );
+        check(
+            "CREATE USER x IDENTIFIED WITH p /* c */ BY 'Fake-pw1'",
+            MySql,
+            "Fake",
+            "CREATE USER x IDENTIFIED WITH p /* c */ BY '***'",
+        );
+        check(
+            "ALTER USER MAPPING FOR u SERVER s OPTIONS (user 'x', password/**/'Fake-pw2')",
+            Postgres,
+            "Fake",
+            "ALTER USER MAPPING FOR u SERVER s OPTIONS (user 'x', password/**/'***')",
+        );
+        check(
+            "UPDATE users SET \"password\" = 'Fake-pw3'",
+            MySql,
+            "Fake",
+            "UPDATE users SET \"***\" = '***'",
+        );
+        check(
+            "CREATE USER x IDENTIFIED BY 'Fake-' 'pw4'",
+            MySql,
+            "pw4",
+            "CREATE USER x IDENTIFIED BY '***' ***",
+        );
+        check(
+            "UPDATE users SET password = 'x' || 'Fake-pw5'",
+            Postgres,
+            "Fake",
+            "UPDATE users SET password = '***' ***",
+        );
+        check(
+            "SELECT aws_s3.table_import_from_s3('t', '', '', 'b', 'k', 'r', 'AKIAFAKE', 'Fake-pw6', '')",
+            Postgres,
+            "Fake",
+            "SELECT aws_s3.table_import_from_s3('***', '***', '***', '***', '***', '***', '***', '***', '***')",
+        );
+        // Lexed as the server does: `--'` is no MySQL comment, `$é$` a tag.
+        check(
+            "UPDATE users SET n = n--'\n', password = 'Fake-pw8' WHERE id = 1",
+            MySql,
+            "Fake",
+            "UPDATE users SET n = n--'\n', password = '***' WHERE id = 1",
+        );
+        check(
+            "SELECT $é$don't$é$; ALTER ROLE app PASSWORD 'Fake-pw9'",
+            Postgres,
+            "Fake",
+            "SELECT $é$don't$é$; ALTER ROLE app PASSWORD '***'",
+        );
+        check(
+            "COPY t FROM PROGRAM 'mysql -uroot -pFake-pw7'",
+            Postgres,
+            "Fake",
+            "COPY t FROM PROGRAM '***'",
+        );
+    }
+
+    #[test]
+    fn computed_compared_and_named_secrets() {
+        check(
+            "SELECT dblink_connect('host=h password=' || 'Fake-pw1')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect('host=h password=' ***",
+        );
+        check(
+            "SELECT dblink_connect(format('host=h password=%s', 'Fake-pw2'))",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect(format('host=h password=***' ***",
+        );
+        check(
+            "SELECT dblink_connect('host=h password=Fake-' 'pw3')",
+            Postgres,
+            "pw3",
+            "SELECT dblink_connect('host=h password=***' ***",
+        );
+        // A value that ends inside its literal closes nothing.
+        check(
+            "SELECT dblink_connect('password=Fake-pw4 host=h' || ' port=5')",
+            Postgres,
+            "Fake",
+            "SELECT dblink_connect('password=*** host=h' || ' port=5')",
+        );
+        check(
+            "INSERT INTO a (email, hash) VALUES ('e', crypt('Fake-pw5', gen_salt('bf')))",
+            Postgres,
+            "Fake",
+            "INSERT INTO a (email, hash) VALUES ('e', crypt('***', gen_salt('***')))",
+        );
+        check(
+            "SELECT set_config('app.secret', 'Fake-pw6', false)",
+            Postgres,
+            "Fake",
+            "SELECT set_config('***', '***', false)",
+        );
+        check(
+            "SELECT * FROM users WHERE 'Fake-pw7' = password",
+            MySql,
+            "Fake",
+            "SELECT * FROM users WHERE '***' = password",
+        );
+        check("SET @pw := 'Fake-pw8'", MySql, "Fake", "SET @pw := '***'");
+        check(
+            "UPDATE users SET pw = 'Fake-pw9' WHERE id = 1",
+            MySql,
+            "Fake",
+            "UPDATE users SET pw = '***' WHERE id = 1",
+        );
+        check(
+            "CREATE TABLE \"https://u:Fake-pw10@h\" (a int)",
+            Postgres,
+            "Fake",
+            "CREATE TABLE \"***\" (a int)",
+        );
+        check(
+            "CREATE TABLE `password Fake-pw11` (a int)",
+            MySql,
+            "Fake",
+            "CREATE TABLE `***` (a int)",
+        );
+        assert_eq!(
+            redact_name("public.password_resets"),
+            "public.password_resets"
+        );
+        assert_eq!(redact_name("public.\"https://u:Fake-pw12@h\""), MASK);
+    }
+
+    #[test]
+    fn keys_and_passphrases() {
+        check(
+            "ALTER ROLE app SET app.api_key = 'Fake-key1'",
+            Postgres,
+            "Fake",
+            "ALTER ROLE app SET app.api_key = '***'",
+        );
+        check(
+            "SET GLOBAL ssl_key_passphrase = 'Fake-key2'",
+            MySql,
+            "Fake",
+            "SET GLOBAL ssl_key_passphrase = '***'",
+        );
+        check(
+            "INSERT INTO certs (pem) VALUES ('-----BEGIN PRIVATE KEY-----Fake-key3')",
+            MySql,
+            "Fake",
+            "INSERT INTO certs (pem) VALUES ('***')",
         );
     }
 }

@@ -100,14 +100,26 @@ impl Iterator for Lexer<'_> {
         let mysql = self.dialect == SqlDialect::MySql;
 
         // Comments.
-        if (c == b'-' && next == Some(b'-')) || (c == b'#' && mysql) {
+        // MySQL needs whitespace after `--` (`1--'x'` is `1 - -'x'`).
+        let dash_comment = c == b'-'
+            && next == Some(b'-')
+            && (!mysql
+                || self
+                    .b
+                    .get(start + 2)
+                    .is_none_or(|d| d.is_ascii_whitespace() || d.is_ascii_control()));
+        if dash_comment || (c == b'#' && mysql) {
             let body = if c == b'#' { start + 1 } else { start + 2 };
             let end = memchr_newline(self.b, start).unwrap_or(self.b.len());
             self.pos = end;
             return Some(self.token(Kind::Comment, start, body..end));
         }
         if c == b'/' && next == Some(b'*') {
-            let end = self.text[start + 2..].find("*/").map(|i| start + 2 + i);
+            let end = if mysql {
+                self.text[start + 2..].find("*/").map(|i| start + 2 + i)
+            } else {
+                nested_comment_end(self.b, start + 2)
+            };
             self.pos = end.map_or(self.b.len(), |e| e + 2);
             return Some(self.token(Kind::Comment, start, start + 2..end.unwrap_or(self.b.len())));
         }
@@ -138,10 +150,11 @@ impl Iterator for Lexer<'_> {
                     self.pos = start + 1 + digits;
                     return Some(self.token(Kind::Param, start, start..start));
                 }
-                // Dollar quoting: $tag$ ... $tag$.
+                // Dollar quoting: $tag$ ... $tag$; a tag may hold any
+                // non-ASCII letter (`$é$`), as a PostgreSQL identifier may.
                 let tag_len = self.b[start + 1..]
                     .iter()
-                    .take_while(|d| d.is_ascii_alphanumeric() || **d == b'_')
+                    .take_while(|d| d.is_ascii_alphanumeric() || **d == b'_' || **d >= 0x80)
                     .count();
                 if self.b.get(start + 1 + tag_len) == Some(&b'$') {
                     let tag = &self.text[start..start + tag_len + 2];
@@ -194,6 +207,31 @@ impl Iterator for Lexer<'_> {
             }
         }
     }
+}
+
+/// Where a PostgreSQL block comment opened just before `from` closes:
+/// they nest (`/* a /* b */ still a comment */`), so text after the first
+/// `*/` may still be comment, a quote in it opening nothing.
+fn nested_comment_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut i = from;
+    while i + 1 < b.len() {
+        match (b[i], b[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn memchr_newline(b: &[u8], from: usize) -> Option<usize> {
@@ -275,6 +313,21 @@ mod tests {
         assert_eq!(toks[5], (Kind::QuotedName, "Name"));
         assert_eq!(toks[6].0, Kind::Param);
         assert_eq!(toks[7], (Kind::Str { terminated: false }, "open"));
+    }
+
+    #[test]
+    fn lexes_as_the_server_does() {
+        // PostgreSQL comments nest; a quote in one opens nothing.
+        let toks = kinds("/* a /* b */ ' */ 'x'", SqlDialect::Postgres);
+        assert_eq!(toks.len(), 2, "{toks:?}");
+        assert_eq!(toks[1], (Kind::Str { terminated: true }, "x"));
+        // A non-ASCII dollar-quote tag.
+        let toks = kinds("$é$don't$é$ 'x'", SqlDialect::Postgres);
+        assert_eq!(toks[0], (Kind::Str { terminated: true }, "don't"));
+        // MySQL `--` without a space is not a comment.
+        let toks = kinds("n--'a' 'b' -- c", SqlDialect::MySql);
+        assert_eq!(toks[3], (Kind::Str { terminated: true }, "a"));
+        assert_eq!(toks[5], (Kind::Comment, " c"));
     }
 
     #[test]

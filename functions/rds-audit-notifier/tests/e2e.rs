@@ -70,7 +70,8 @@ async fn the_binary_posts_redacted_alerts_once() {
     for needle in [
         "RDS audit: orders-db: 4 events",
         "mysql://etl:***@db.example.test:3306/app/t",
-        "CREATE USER 'etl'@'%' IDENTIFIED BY '***'",
+        // `\'` in the password: its end depends on NO_BACKSLASH_ESCAPES.
+        "CREATE USER 'etl'@'%' IDENTIFIED BY ***",
         "DROP TABLE staging_orders",
         "Failed login · access denied (error 1045)",
     ] {
