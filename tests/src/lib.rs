@@ -9,6 +9,8 @@
 //! - [`runtime_api`]: a loopback stand-in for the Runtime API's init phase,
 //!   which records the init error a binary reports (cargo-lambda keeps none);
 //! - [`cloudformation`]: moto's CloudFormation through its Query API;
+//! - [`gate`]: one AWS call held, stalled or failed at the wire, for races and
+//!   deadlines against the emulator;
 //! - [`process`]: child processes that never outlive the test;
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
@@ -18,6 +20,7 @@
 pub mod cloudformation;
 pub mod ec2;
 pub mod elbv2;
+pub mod gate;
 pub mod lambda;
 pub mod moto;
 pub mod process;
@@ -26,6 +29,7 @@ pub mod slack;
 pub mod tables;
 pub mod workspace;
 
+pub use gate::{Gate, Latch};
 pub use lambda::LambdaEmulator;
 pub use moto::Moto;
 pub use slack::{Reply, SlackReceiver};

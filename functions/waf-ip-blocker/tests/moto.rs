@@ -3,8 +3,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 
 use base64::Engine as _;
 use common::*;
@@ -241,39 +239,6 @@ async fn twelve_thousand_offenders_keep_the_best_ten_thousand() {
     eprintln!("12,000 offenders handled in {:?}", started.elapsed());
 }
 
-/// Holds the first UpdateIPSet of one client until another blocker has
-/// written the same set: a real lost-update race, against moto's lock tokens.
-#[derive(Debug)]
-struct HoldFirstUpdate {
-    armed: AtomicBool,
-    reached: std::sync::Mutex<mpsc::Sender<()>>,
-    release: std::sync::Mutex<mpsc::Receiver<()>>,
-}
-
-impl aws_sdk_wafv2::config::Intercept for HoldFirstUpdate {
-    fn name(&self) -> &'static str {
-        "HoldFirstUpdate"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_wafv2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_sdk_wafv2::config::RuntimeComponents,
-        _: &mut aws_sdk_wafv2::config::ConfigBag,
-    ) -> Result<(), aws_sdk_wafv2::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        if target.ends_with("UpdateIPSet") && self.armed.swap(false, Ordering::SeqCst) {
-            self.reached.lock().unwrap().send(()).unwrap();
-            self.release.lock().unwrap().recv().unwrap();
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_blockers_writing_one_set_at_once_keep_the_union() {
     // moto rejects a stale LockToken with WAFOptimisticLockException, so the
@@ -287,13 +252,9 @@ async fn two_blockers_writing_one_set_at_once_keep_the_union() {
     fx.put_log("b.log.gz", &flood(ts, "192.0.2.2", 10), true)
         .await;
 
-    let (reached_tx, reached_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel();
-    let hold = HoldFirstUpdate {
-        armed: AtomicBool::new(true),
-        reached: std::sync::Mutex::new(reached_tx),
-        release: std::sync::Mutex::new(release_rx),
-    };
+    // A's first UpdateIPSet is held until blocker B has written the same
+    // set: a real lost-update race, against moto's lock tokens.
+    let (hold, latch) = toilkit_tests::Gate::hold("UpdateIPSet");
     let mut app_a = fx.app(&[("THRESHOLD", "10")]);
     let waf_a = aws_sdk_wafv2::config::Builder::from(&fx.sdk)
         .interceptor(hold)
@@ -306,13 +267,13 @@ async fn two_blockers_writing_one_set_at_once_keep_the_union() {
     create_table(&fx.ddb, &ledger_b).await;
     let fx_b = fx.clone();
     let b = std::thread::spawn(move || {
-        reached_rx.recv().unwrap();
+        latch.wait_reached();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let report = runtime.block_on(async {
             let app_b = fx_b.app(&[("THRESHOLD", "10"), ("LEDGER_TABLE", &ledger_b)]);
             invoke(&app_b, fx_b.notification("b.log.gz")).await.unwrap()
         });
-        release_tx.send(()).unwrap();
+        latch.release();
         report
     });
     let report_a = invoke(&app_a, fx.notification("a.log.gz")).await.unwrap();

@@ -4,66 +4,26 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
 use shared::Deadline;
+use toilkit_tests::Gate;
 
 fn schedule() -> Value {
     json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
 }
 
-/// Holds the first call `op` of a run until the test releases it: the run
-/// has read what it read, and goes on only after another run finished.
-#[derive(Debug)]
-struct StallFirstGetIpSet {
-    op: &'static str,
-    armed: AtomicBool,
-    reached: std::sync::Arc<AtomicBool>,
-    release: std::sync::Arc<AtomicBool>,
-}
-
-impl aws_sdk_wafv2::config::Intercept for StallFirstGetIpSet {
-    fn name(&self) -> &'static str {
-        "StallFirstGetIpSet"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_wafv2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_sdk_wafv2::config::RuntimeComponents,
-        _: &mut aws_sdk_wafv2::config::ConfigBag,
-    ) -> Result<(), aws_sdk_wafv2::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        if target.ends_with(self.op) && self.armed.swap(false, Ordering::SeqCst) {
-            self.reached.store(true, Ordering::SeqCst);
-            let start = std::time::Instant::now();
-            while !self.release.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(60)
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Runs `event` at `at` on its own thread and runtime, with its own AWS
-/// clients, its first call `op` to WAF held until `release` is set (a
-/// blocked worker must not hold up the other run's connections).
+/// clients, its WAF calls behind `gate` (a held call must not hold up the
+/// other run's connections).
 fn run_stalled(
     mut app: waf_ip_blocker::App,
     table: String,
     event: Value,
     at: i64,
-    op: &'static str,
-    reached: std::sync::Arc<AtomicBool>,
-    release: std::sync::Arc<AtomicBool>,
+    gate: Gate,
 ) -> std::thread::JoinHandle<shared::report::Report> {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -76,12 +36,7 @@ fn run_stalled(
                 waf_ip_blocker::ledger::Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
             app.s3 = shared::aws::s3_client(&sdk);
             let stalled = aws_sdk_wafv2::config::Builder::from(&sdk)
-                .interceptor(StallFirstGetIpSet {
-                    op,
-                    armed: true.into(),
-                    reached,
-                    release,
-                })
+                .interceptor(gate)
                 .build();
             for set in &mut app.sets {
                 set.client = aws_sdk_wafv2::Client::from_conf(stalled.clone());
@@ -104,8 +59,7 @@ async fn an_address_a_concurrent_run_added_is_removed_when_its_block_ends() {
     let fx = Fixture::new().await;
     let env = [("THRESHOLD", "5"), ("BLOCK_MINUTES", "30")];
     let app_a = fx.app(&env);
-    let reached = std::sync::Arc::new(AtomicBool::new(false));
-    let release = std::sync::Arc::new(AtomicBool::new(false));
+    let (gate, latch) = Gate::hold(".GetIPSet");
     let ts = window_ms(300);
     fx.put_log("a.log.gz", &flood(ts, "203.0.113.90", 5), true)
         .await;
@@ -116,17 +70,15 @@ async fn an_address_a_concurrent_run_added_is_removed_when_its_block_ends() {
         fx.table.clone(),
         fx.notification("b.log.gz"),
         waf_ip_blocker::now(),
-        ".GetIPSet",
-        reached.clone(),
-        release.clone(),
+        gate,
     );
     // B has scanned the ledger (nothing there yet) and waits on GetIPSet.
-    while !reached.load(Ordering::SeqCst) {
+    while !latch.is_reached() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     invoke(&app_a, fx.notification("a.log.gz")).await.unwrap();
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.90/32"]);
-    release.store(true, Ordering::SeqCst);
+    latch.release();
     b.join().unwrap();
 
     let later = waf_ip_blocker::now() + 31 * 60;
@@ -159,19 +111,10 @@ async fn an_address_blocked_again_while_its_old_block_is_being_removed_stays_blo
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.95/32"]);
 
     let later = waf_ip_blocker::now() + 31 * 60;
-    let reached = std::sync::Arc::new(AtomicBool::new(false));
-    let release = std::sync::Arc::new(AtomicBool::new(false));
-    let a = run_stalled(
-        fx.app(&env),
-        fx.table.clone(),
-        schedule(),
-        later,
-        ".UpdateIPSet",
-        reached.clone(),
-        release.clone(),
-    );
+    let (gate, latch) = Gate::hold(".UpdateIPSet");
+    let a = run_stalled(fx.app(&env), fx.table.clone(), schedule(), later, gate);
     // A read the ledger and the set and is about to take X out.
-    while !reached.load(Ordering::SeqCst) {
+    while !latch.is_reached() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ts_later = (later - later.rem_euclid(300) + 5) * 1000;
@@ -185,7 +128,7 @@ async fn an_address_blocked_again_while_its_old_block_is_being_removed_stays_blo
     )
     .await
     .unwrap();
-    release.store(true, Ordering::SeqCst);
+    latch.release();
     a.join().unwrap();
     assert_eq!(
         fx.set(&fx.v4_arn).await.0,

@@ -315,48 +315,17 @@ async fn malformed_examples_give_the_line_number_zcat_shows() {
     assert_eq!(report.counter("lines_malformed"), 3);
 }
 
-/// Holds the ledger's first `BatchWriteItem` (after DynamoDB took it) until
-/// the run's deadline has passed: the ledger is left half written.
-#[derive(Debug)]
-struct StallFirstBatch {
-    armed: std::sync::atomic::AtomicBool,
-    stall: std::time::Duration,
-}
-
-impl aws_sdk_dynamodb::config::Intercept for StallFirstBatch {
-    fn name(&self) -> &'static str {
-        "StallFirstBatch"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        if target.ends_with("BatchWriteItem")
-            && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
-            std::thread::sleep(self.stall);
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_the_ledger_was_half_written_reports_each_block_once() {
     let fx = Fixture::new().await;
     let mut app = fx.app(&[("THRESHOLD", "5")]);
     let stalled = aws_sdk_dynamodb::config::Builder::from(&fx.sdk)
-        .interceptor(StallFirstBatch {
-            armed: true.into(),
-            stall: std::time::Duration::from_secs(4),
-        })
+        // The ledger's first BatchWriteItem waits until the run's deadline
+        // has passed: the ledger is left half written.
+        .interceptor(toilkit_tests::Gate::stall(
+            "BatchWriteItem",
+            std::time::Duration::from_secs(4),
+        ))
         .build();
     app.ledger = waf_ip_blocker::ledger::Ledger::new(
         aws_sdk_dynamodb::Client::from_conf(stalled),
@@ -436,38 +405,6 @@ async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
     );
 }
 
-/// Fails the first `UpdateIPSet` of a client, as a throttled or
-/// unreachable WAF would.
-#[derive(Debug, Default)]
-struct FailFirstUpdate {
-    done: std::sync::atomic::AtomicBool,
-}
-
-impl aws_sdk_wafv2::config::Intercept for FailFirstUpdate {
-    fn name(&self) -> &'static str {
-        "FailFirstUpdate"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_wafv2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_sdk_wafv2::config::RuntimeComponents,
-        _: &mut aws_sdk_wafv2::config::ConfigBag,
-    ) -> Result<(), aws_sdk_wafv2::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        if target.ends_with(".UpdateIPSet")
-            && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            return Err("connection reset (test)".into());
-        }
-        Ok(())
-    }
-}
-
 /// The first run records the block but its `UpdateIPSet` fails (Slack
 /// hears "NOT blocked"); the delivery is already counted, so the retry
 /// only reconciles. The retry is the run that puts the address in the set,
@@ -480,7 +417,11 @@ async fn the_run_that_writes_an_earlier_runs_block_announces_it() {
     let arn = slack.store_webhook_secret(&fx.sdk, &secret, "sec").await;
     let mut app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     let failing = aws_sdk_wafv2::config::Builder::from(&fx.sdk)
-        .interceptor(FailFirstUpdate::default())
+        // As a throttled or unreachable WAF would.
+        .interceptor(toilkit_tests::Gate::fail(
+            ".UpdateIPSet",
+            "connection reset (test)",
+        ))
         .build();
     for set in &mut app.sets {
         set.client = aws_sdk_wafv2::Client::from_conf(failing.clone());
