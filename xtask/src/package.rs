@@ -411,11 +411,10 @@ mod tests {
         assert!(error.contains("something-else"), "{error}");
     }
 
-    /// The folder `sam package` takes: every file the template names is in
-    /// it, and the template still lints and transforms.
-    #[test]
-    fn the_application_folder_is_complete_and_transforms() {
-        let root = root();
+    /// The application folder `cargo xtask package` writes, from zips that
+    /// hold only their function's name; the folders live as long as the
+    /// returned guards.
+    fn fake_application(root: &Path) -> ((tempfile::TempDir, tempfile::TempDir), PathBuf, PathBuf) {
         let lambda = tempfile::tempdir().unwrap();
         for function in FUNCTIONS {
             std::fs::create_dir_all(lambda.path().join(function)).unwrap();
@@ -423,7 +422,16 @@ mod tests {
         }
         let out = tempfile::tempdir().unwrap();
         let app = out.path().join("sam");
-        let template = write_application(&root, lambda.path(), "x86_64", &app).unwrap();
+        let template = write_application(root, lambda.path(), "x86_64", &app).unwrap();
+        ((lambda, out), app, template)
+    }
+
+    /// The folder `sam package` takes: every file the template names is in
+    /// it, and the template still lints and transforms.
+    #[test]
+    fn the_application_folder_is_complete_and_transforms() {
+        let root = root();
+        let (_dirs, app, template) = fake_application(&root);
         let text = std::fs::read_to_string(&template).unwrap();
         for function in FUNCTIONS {
             let zip = app.join("functions").join(function).join("bootstrap.zip");
@@ -439,13 +447,14 @@ mod tests {
                 "the template names {named}"
             );
         }
+        // The tools are the project's own (`cargo xtask setup`); a missing
+        // one is a failure, never a silent pass.
         let python = root.join(".venv/bin/python");
-        if !python.exists() {
-            eprintln!(
-                "SKIPPED the SAM transform of the packaged template: run `cargo xtask setup`"
-            );
-            return;
-        }
+        assert!(
+            python.exists(),
+            "{} is missing: run `cargo xtask setup`",
+            python.display()
+        );
         let lint = Command::new(root.join(".venv/bin/cfn-lint"))
             .arg(&template)
             .output()
@@ -478,14 +487,7 @@ mod tests {
     #[test]
     fn the_stackset_template_has_no_transform_and_lints() {
         let root = root();
-        let lambda = tempfile::tempdir().unwrap();
-        for function in FUNCTIONS {
-            std::fs::create_dir_all(lambda.path().join(function)).unwrap();
-            std::fs::write(lambda.path().join(function).join("bootstrap.zip"), function).unwrap();
-        }
-        let out = tempfile::tempdir().unwrap();
-        let app = out.path().join("sam");
-        let template = write_application(&root, lambda.path(), "x86_64", &app).unwrap();
+        let (_dirs, app, template) = fake_application(&root);
         let path = write_stackset_template(&root, &template, &app).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let t: serde_json::Value = serde_json::from_str(&text).unwrap();
