@@ -466,22 +466,7 @@ fn one_open_violation(rule: &'static str, table: String) -> (Rule, Rule, Client)
 #[tokio::test]
 async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_window_has_passed() {
     let mut fx = Fixture::new().await;
-    let sns = aws_sdk_sns::Client::new(&fx.sdk);
-    let topic = sns
-        .create_topic()
-        .name(fx.moto.unique("pager"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("http")
-        .endpoint(fx.slack.webhook_url("pager"))
-        .send()
-        .await
-        .unwrap();
+    let topic = fx.pager_topic().await;
     let payments = fx.webhook_secret("payments").await;
     fx.set(
         "ROUTES",

@@ -202,22 +202,7 @@ async fn a_flapping_resource_is_held_within_the_renotify_window() {
 #[tokio::test]
 async fn severity_comes_from_rule_patterns_and_critical_pages_sns() {
     let mut fx = Fixture::new().await;
-    let sns = aws_sdk_sns::Client::new(&fx.sdk);
-    let topic = sns
-        .create_topic()
-        .name(fx.moto.unique("pager"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("http")
-        .endpoint(fx.slack.webhook_url("pager"))
-        .send()
-        .await
-        .unwrap();
+    let topic = fx.pager_topic().await;
     fx.set("CRITICAL_TOPIC_ARN", &topic);
     fx.set(
         "SEVERITY_RULES",

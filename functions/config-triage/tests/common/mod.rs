@@ -72,6 +72,28 @@ impl Fixture {
         name
     }
 
+    /// An SNS topic whose messages reach the receiver's `pager` channel, as a
+    /// critical page would reach the on-call tool; its ARN.
+    pub async fn pager_topic(&self) -> String {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let topic = sns
+            .create_topic()
+            .name(self.moto.unique("pager"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("http")
+            .endpoint(self.slack.webhook_url("pager"))
+            .send()
+            .await
+            .unwrap();
+        topic
+    }
+
     /// Stores the receiver's webhook for `channel` in an SSM parameter.
     pub async fn webhook_parameter(&self, channel: &str) -> String {
         let name = format!("/{}", self.moto.unique(&format!("slack-{channel}")));
