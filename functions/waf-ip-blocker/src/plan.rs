@@ -271,8 +271,10 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             .filter(|old| !input.run_id.is_empty() && old.by == input.run_id);
         if let Some(old) = own_write {
             // An earlier attempt of this run recorded it before failing:
-            // its hits are in already, and it is new if that attempt opened it.
-            block.new = old.opened_by == input.run_id;
+            // its hits are in already. It is new if that attempt opened it
+            // and did not get it into the set: an attempt that did also
+            // announced it, and the retry must not announce it again.
+            block.new = old.opened_by == input.run_id && !in_set;
             block.entry = Entry {
                 legacy_ttl: false,
                 ..old.clone()

@@ -405,6 +405,63 @@ async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
     );
 }
 
+/// The first attempt blocks one attacker and announces it, but one window
+/// count of the delivery could not be stored, so the invocation fails and
+/// Lambda retries it. The retry finishes the count; the block it finds is
+/// its own earlier attempt's and already in the set, so Slack does not hear
+/// of it as newly blocked a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_does_not_announce_again_a_block_its_first_attempt_applied() {
+    let fx = Fixture::new().await;
+    let slack = toilkit_tests::SlackReceiver::start();
+    let secret = toilkit_tests::Moto::shared().unique("slack-waf-once");
+    let arn = slack.store_webhook_secret(&fx.sdk, &secret, "sec").await;
+    let app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
+    let ts = window_ms(300);
+    let window = ts / 1000 - (ts / 1000).rem_euclid(300);
+    let broken = format!("win#{window}#*#198.51.100.202");
+    fx.ddb
+        .put_item()
+        .table_name(&fx.table)
+        .item("pk", AttributeValue::S(broken.clone()))
+        .item("count", AttributeValue::S("not a number".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut lines = flood(ts, "198.51.100.202", 1);
+    lines.extend(flood(ts, "203.0.113.32", 20));
+    fx.put_log("announce-once.log.gz", &lines, true).await;
+    let first = invoke(&app, fx.notification("announce-once.log.gz")).await;
+    assert!(
+        first.is_err(),
+        "a window left uncounted fails the invocation"
+    );
+    assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.32/32"]);
+    // Whatever broke the window item is mended before Lambda's retry.
+    fx.ddb
+        .delete_item()
+        .table_name(&fx.table)
+        .key("pk", AttributeValue::S(broken))
+        .send()
+        .await
+        .unwrap();
+    invoke(&app, fx.notification("announce-once.log.gz"))
+        .await
+        .unwrap();
+    assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.32/32"]);
+    let announced: Vec<String> = slack
+        .delivered_to("sec")
+        .iter()
+        .map(|m| m.to_string())
+        .filter(|text| text.contains("203.0.113.32 blocked"))
+        .collect();
+    assert_eq!(
+        announced.len(),
+        1,
+        "announced as blocked once: {announced:?}"
+    );
+}
+
 /// The first run records the block but its `UpdateIPSet` fails (Slack
 /// hears "NOT blocked"); the delivery is already counted, so the retry
 /// only reconciles. The retry is the run that puts the address in the set,
