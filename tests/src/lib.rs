@@ -15,6 +15,7 @@
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
 //! - [`elbv2`]: exact snapshots of an ALB listener's rules;
+//! - [`not_run`]: a check whose tool is missing says so (and fails in CI);
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
 pub mod cloudformation;
@@ -23,6 +24,7 @@ pub mod elbv2;
 pub mod gate;
 pub mod lambda;
 pub mod moto;
+pub mod not_run;
 pub mod process;
 pub mod runtime_api;
 pub mod slack;
@@ -32,4 +34,5 @@ pub mod workspace;
 pub use gate::{Gate, Latch};
 pub use lambda::LambdaEmulator;
 pub use moto::Moto;
+pub use not_run::not_run;
 pub use slack::{Reply, SlackReceiver};

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use toilkit_tests::not_run;
 
 mod distribution;
 use distribution::*;
@@ -22,18 +23,6 @@ use distribution::*;
 
 fn terraform_dir() -> PathBuf {
     root().join("deploy/terraform")
-}
-
-/// A Terraform test that cannot run here. In CI (`CI=true`) that is a
-/// failure naming what to install; on a developer's machine it is a visible
-/// notice, never a silent pass.
-fn not_run(test: &str, why: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci,
-        "{test} cannot run in CI: {why}. The Terraform tests must run in CI."
-    );
-    eprintln!("NOT RUN: {test}: {why}");
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
