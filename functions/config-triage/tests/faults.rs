@@ -8,7 +8,7 @@
 //! reported, its claim on the state is given back, and the retry Lambda
 //! makes then pages and posts it exactly once.
 
-mod faults;
+use toilkit_tests::faults;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
