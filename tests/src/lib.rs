@@ -6,9 +6,16 @@
 //!   scripted to answer 429 or 5xx;
 //! - [`lambda`]: runs a function's real binary under cargo-lambda's Runtime
 //!   API emulator and invokes it;
+//! - [`logs_subscription`]: CloudWatch Logs subscription deliveries as
+//!   Lambda receives them (base64 of gzip);
 //! - [`runtime_api`]: a loopback stand-in for the Runtime API's init phase,
 //!   which records the init error a binary reports (cargo-lambda keeps none);
+//! - [`loopback`]: the loopback HTTP server those stand-ins are built on;
+//! - [`config_service`]: AWS Config's compliance API, which moto lacks,
+//!   answered from a list of open violations;
 //! - [`cloudformation`]: moto's CloudFormation through its Query API;
+//! - [`faults`]: AWS's transient failures as wire responses, for
+//!   aws-smithy-mocks, and an SDK clock that never waits;
 //! - [`gate`]: one AWS call held, stalled or failed at the wire, for races and
 //!   deadlines against the emulator;
 //! - [`process`]: child processes that never outlive the test;
@@ -19,10 +26,14 @@
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
 pub mod cloudformation;
+pub mod config_service;
 pub mod ec2;
 pub mod elbv2;
+pub mod faults;
 pub mod gate;
 pub mod lambda;
+pub mod logs_subscription;
+pub mod loopback;
 pub mod moto;
 pub mod not_run;
 pub mod process;

@@ -9,22 +9,14 @@
 //! `Lambda-Runtime-Function-Error-Type` header, the JSON body). A binary whose
 //! init succeeds polls `/runtime/invocation/next`, which is held open.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use hyper::Method;
 
+use crate::loopback::{self, Server};
 use crate::process::ChildGuard;
 
 /// An init error as the function reported it.
@@ -61,17 +53,8 @@ struct State {
 /// Lambda uses.
 pub fn run_init(binary: &Path, env: &[(String, String)], timeout: Duration) -> InitRun {
     let state = Arc::new(Mutex::new(State::default()));
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let server_state = state.clone();
-    let server = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime API runtime")
-            .block_on(serve(server_state, addr_tx, shutdown_rx));
-    });
-    let addr: SocketAddr = addr_rx.recv().expect("runtime API bound");
+    let server = Server::start(move |req| record(server_state.clone(), req));
 
     let stdout = tempfile::NamedTempFile::new().expect("stdout file");
     let stderr = tempfile::NamedTempFile::new().expect("stderr file");
@@ -79,7 +62,7 @@ pub fn run_init(binary: &Path, env: &[(String, String)], timeout: Duration) -> I
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", server.addr().to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "toilkit-under-test")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -92,8 +75,7 @@ pub fn run_init(binary: &Path, env: &[(String, String)], timeout: Duration) -> I
     let exit = function.wait_for(timeout);
     function.stop();
 
-    let _ = shutdown_tx.send(());
-    let _ = server.join();
+    drop(server);
     let state = state.lock().unwrap();
     InitRun {
         exit,
@@ -104,75 +86,27 @@ pub fn run_init(binary: &Path, env: &[(String, String)], timeout: Duration) -> I
     }
 }
 
-async fn serve(
-    state: Arc<Mutex<State>>,
-    addr_tx: std::sync::mpsc::Sender<SocketAddr>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind runtime API");
-    addr_tx
-        .send(listener.local_addr().expect("bound address"))
-        .expect("starter waits");
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(state.clone(), req));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        }
-    }
-}
-
-async fn handle(
-    state: Arc<Mutex<State>>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let error_type_header = req
-        .headers()
-        .get("Lambda-Runtime-Function-Error-Type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let reply = |status: StatusCode, body: &'static str| {
-        Ok(Response::builder()
-            .status(status)
-            .header("Content-Type", "application/json")
-            .body(Full::new(Bytes::from_static(body.as_bytes())))
-            .expect("static response"))
-    };
-    match (method, path.as_str()) {
-        (Method::POST, "/2018-06-01/runtime/init/error") => {
-            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            });
+async fn record(state: Arc<Mutex<State>>, req: loopback::Request) -> loopback::Response {
+    let json = [("Content-Type", "application/json")];
+    match (&req.method, req.path.as_str()) {
+        (&Method::POST, "/2018-06-01/runtime/init/error") => {
             state.lock().unwrap().init_errors.push(InitError {
-                error_type_header,
-                body,
+                error_type_header: req
+                    .header("Lambda-Runtime-Function-Error-Type")
+                    .map(str::to_owned),
+                body: req.json(),
             });
-            reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+            loopback::response(202, &json, r#"{"status":"OK"}"#)
         }
-        (Method::GET, "/2018-06-01/runtime/invocation/next") => {
+        (&Method::GET, "/2018-06-01/runtime/invocation/next") => {
             state.lock().unwrap().polled_next = true;
             // No invocation is ever given: this stand-in is for init only.
             std::future::pending::<()>().await;
             unreachable!("pending never resolves")
         }
-        _ => reply(
-            StatusCode::NOT_FOUND,
+        _ => loopback::response(
+            404,
+            &json,
             r#"{"errorMessage":"not in the stand-in","errorType":"NotFound"}"#,
         ),
     }
@@ -235,6 +169,22 @@ pub fn assert_readme_form(text: &str, variables: &[&str]) {
         !text.contains("ConfigError {") && !text.contains("Problem {"),
         "Rust's Debug form reached the operator:\n{text}"
     );
+}
+
+/// Runs `binary` with only `env` and checks what an operator sees of a bad
+/// configuration: the init fails, the log holds the README's text naming
+/// each of `variables`, and the init error the Runtime API gets (what the
+/// invocation answers) says the same.
+pub fn assert_bad_configuration_reported(binary: &Path, env: &[(&str, &str)], variables: &[&str]) {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let run = run_init(binary, &env, INIT_TIMEOUT);
+    let message = run.expect_invalid_configuration();
+    assert_readme_form(&run.stderr, variables);
+    assert_readme_form(&message, variables);
+    assert_eq!(message.trim(), run.stderr.trim());
 }
 
 /// How long a binary gets to fail its init: it reads no network but the

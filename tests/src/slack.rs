@@ -4,18 +4,9 @@
 //! 5xx, 404...) before falling back to Slack's `200 ok`.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use crate::loopback::{self, Server};
 
 /// A scripted answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,41 +36,27 @@ struct State {
 
 /// The receiver; it stops when dropped.
 pub struct SlackReceiver {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SlackReceiver {
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State::default()));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let server_state = state.clone();
-        // Its own runtime, so it serves whatever runtime (or none) the test uses.
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("receiver runtime");
-            runtime.block_on(serve(server_state, addr_tx, shutdown_rx));
+        let server = Server::start(move |req| {
+            let reply = answer(&server_state, &req);
+            async move { reply }
         });
-        let addr = addr_rx.recv().expect("receiver bound");
-        Self {
-            addr,
-            state,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
-        }
+        Self { server, state }
     }
 
     /// A webhook URL on this receiver; the last path part looks like the
     /// secret token real webhooks carry, so tests can search logs for it.
     pub fn webhook_url(&self, channel: &str) -> String {
         format!(
-            "http://{}/services/T0TOILKIT/B0{channel}/xoxSECRETtoken{channel}",
-            self.addr
+            "{}/services/T0TOILKIT/B0{channel}/xoxSECRETtoken{channel}",
+            self.server.url()
         )
     }
 
@@ -133,81 +110,27 @@ impl SlackReceiver {
     }
 }
 
-impl Drop for SlackReceiver {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(
-    state: Arc<Mutex<State>>,
-    addr_tx: std::sync::mpsc::Sender<SocketAddr>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    addr_tx
-        .send(listener.local_addr().expect("bound address"))
-        .expect("starter waits");
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(state.clone(), req));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        }
-    }
-}
-
-async fn handle(
-    state: Arc<Mutex<State>>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path().to_owned();
-    let bytes = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-    });
-    let reply = state
-        .lock()
-        .unwrap()
-        .script
-        .pop_front()
-        .unwrap_or(Reply::Ok);
-    let mut response = Response::builder();
+/// Records `req` and answers it from the script, else with Slack's `200 ok`.
+fn answer(state: &Mutex<State>, req: &loopback::Request) -> loopback::Response {
+    let mut state = state.lock().unwrap();
+    let reply = state.script.pop_front().unwrap_or(Reply::Ok);
+    let retry_after;
+    let mut headers = Vec::new();
     let (status, text) = match reply {
         Reply::Ok => (200, "ok"),
         Reply::RateLimited { retry_after_secs } => {
-            response = response.header("Retry-After", retry_after_secs.to_string());
+            retry_after = retry_after_secs.to_string();
+            headers.push(("Retry-After", retry_after.as_str()));
             (429, "rate_limited")
         }
         Reply::Status(404) => (404, "no_service"),
         Reply::Status(400) => (400, "invalid_payload"),
         Reply::Status(code) => (code, "server_error"),
     };
-    state
-        .lock()
-        .unwrap()
-        .received
-        .push(Received { path, body, status });
-    Ok(response
-        .status(StatusCode::from_u16(status).expect("scripted status is valid"))
-        .body(Full::new(Bytes::from_static(text.as_bytes())))
-        .expect("static response"))
+    state.received.push(Received {
+        path: req.path.clone(),
+        body: req.json(),
+        status,
+    });
+    loopback::response(status, &headers, text)
 }

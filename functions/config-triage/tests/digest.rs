@@ -5,18 +5,17 @@
 //! BatchGetResourceConfig); the SDK parses them as it would AWS's. Tags,
 //! state and Slack are real (moto, the receiver).
 
-mod common;
-
+use crate::common::*;
 use aws_sdk_config::Client;
 use aws_sdk_config::types::ComplianceType;
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use common::*;
 use config_triage::App;
 use serde_json::{Value, json};
 use shared::output::Output;
+use toilkit_tests::config_service::{ConfigService, Violation, evaluation, rule_compliance};
 
 const SCHEDULE: &str = "scheduled-event.json";
 
@@ -25,36 +24,6 @@ fn http<O, E>(body: Value) -> MockResponse<O, E> {
         StatusCode::try_from(200).unwrap(),
         SdkBody::from(body.to_string()),
     ))
-}
-
-/// An EvaluationResult as GetComplianceDetailsByConfigRule returns it.
-fn evaluation(rule: &str, kind: &str, id: &str, ordering: f64, annotation: &str) -> Value {
-    json!({
-        "EvaluationResultIdentifier": {
-            "EvaluationResultQualifier": {
-                "ConfigRuleName": rule,
-                "ResourceType": kind,
-                "ResourceId": id,
-                "EvaluationMode": "DETECTIVE"
-            },
-            "OrderingTimestamp": ordering,
-            "ResourceEvaluationId": format!("{id}-eval")
-        },
-        "ComplianceType": "NON_COMPLIANT",
-        "ResultRecordedTime": ordering + 20.0,
-        "ConfigRuleInvokedTime": ordering + 10.0,
-        "Annotation": annotation
-    })
-}
-
-fn rule_compliance(rule: &str, compliance: &str, count: u32) -> Value {
-    json!({
-        "ConfigRuleName": rule,
-        "Compliance": {
-            "ComplianceType": compliance,
-            "ComplianceContributorCount": {"CappedCount": count, "CapExceeded": false}
-        }
-    })
 }
 
 const JAN_1: f64 = 1_767_225_600.0; // 2026-01-01T00:00:00Z
@@ -275,34 +244,14 @@ async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
     // A table of this account in another region: its tags are read there.
     let ireland = fx.moto.sdk_config_in("eu-west-1").await;
     let remote = fx.moto.unique("eu-orders");
-    aws_sdk_dynamodb::Client::new(&ireland)
-        .create_table()
-        .table_name(&remote)
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .tags(
-            aws_sdk_dynamodb::types::Tag::builder()
-                .key("owner")
-                .value("data")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    toilkit_tests::tables::create_tagged_table(
+        &aws_sdk_dynamodb::Client::new(&ireland),
+        &remote,
+        "id",
+        &[("owner", "data")],
+    )
+    .await
+    .unwrap();
     let remote_id = remote.clone();
     let rules =
         mock!(Client::describe_aggregate_compliance_by_config_rules).then_compute_response(|req| {
@@ -428,7 +377,6 @@ async fn a_config_error_fails_the_digest_with_the_operation_named() {
     assert!(acct.fx.slack.received().is_empty());
 }
 
-/// Config's view while one table stays broken: one rule, one result.
 /// GetComplianceDetailsByResource for one table, as the held-check asks it:
 /// `rule` still finds it non-compliant.
 fn still_open(rule: &'static str, table: String) -> Rule {
@@ -441,26 +389,18 @@ fn still_open(rule: &'static str, table: String) -> Rule {
     })
 }
 
-fn one_open_violation(rule: &'static str, table: String) -> (Rule, Rule, Client) {
-    let rules =
-        mock!(Client::describe_compliance_by_config_rule).then_compute_response(move |_| {
-            http(json!({"ComplianceByConfigRules": [rule_compliance(rule, "NON_COMPLIANT", 1)]}))
-        });
-    let details = mock!(Client::get_compliance_details_by_config_rule).then_compute_response({
-        let table = table.clone();
-        move |_| {
-            http(json!({"EvaluationResults": [
-                evaluation(rule, "AWS::DynamoDB::Table", &table, MAR_1, "PITR off")
-            ]}))
-        }
-    });
-    let by_resource = still_open(rule, table);
-    let config = mock_client!(
-        aws_sdk_config,
-        RuleMode::MatchAny,
-        [&rules, &details, &by_resource]
-    );
-    (rules, details, config)
+/// Config's view while one table stays broken: one rule, one result, from
+/// the Config stand-in; and the app that reads it.
+fn one_open_violation(fx: &Fixture, rule: &str, table: &str) -> (ConfigService, App) {
+    let config = ConfigService::start(vec![Violation::new(
+        rule,
+        "AWS::DynamoDB::Table",
+        table,
+        MAR_1,
+        "PITR off",
+    )]);
+    let app = app(fx, Client::new(&config.sdk_config(&fx.sdk)));
+    (config, app)
 }
 
 #[tokio::test]
@@ -481,8 +421,7 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
     let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
-    let (_, _, config) = one_open_violation(rule, table.clone());
-    let app = app(&fx, config);
+    let (_config, app) = one_open_violation(&fx, rule, &table);
     let pages = || {
         fx.slack
             .delivered_to("pager")
@@ -659,8 +598,7 @@ async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_dig
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
     let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
-    let (_, _, config) = one_open_violation(rule, table.clone());
-    let app = app(&fx, config);
+    let (_config, app) = one_open_violation(&fx, rule, &table);
     let t0 = at("2026-03-02T09:00:00Z");
     for (minutes, new, old) in [
         (0, "NON_COMPLIANT", "COMPLIANT"),
@@ -918,8 +856,7 @@ async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
     let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
-    let (rules, details, config) = one_open_violation(rule, table.clone());
-    let app = app(&fx, config);
+    let (config, app) = one_open_violation(&fx, rule, &table);
     let t0 = at("2026-03-02T09:00:00Z");
     for (minutes, new, old) in [
         (0, "NON_COMPLIANT", "COMPLIANT"),
@@ -959,7 +896,12 @@ async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
     assert_eq!(payments_texts.len(), 3, "{:?}", due.report);
     assert!(payments_texts[2].contains(&table), "{}", payments_texts[2]);
     assert!(texts(&fx.slack, "default").is_empty(), "no digest");
-    assert_eq!(rules.num_calls() + details.num_calls(), 0, "no listing");
+    assert_eq!(
+        config.calls("DescribeComplianceByConfigRule")
+            + config.calls("GetComplianceDetailsByConfigRule"),
+        0,
+        "no listing"
+    );
 
     let again = fx.run(&app, &check, t0 + time::Duration::hours(7)).await;
     again.response.expect("checked");

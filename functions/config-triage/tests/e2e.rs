@@ -1,15 +1,13 @@
 //! The real binary under cargo-lambda's Runtime API emulator, against moto
 //! and the Slack receiver, with the shared sample event.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use toilkit_tests::LambdaEmulator;
-use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
+use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_config-triage"))
@@ -81,20 +79,11 @@ async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
 #[test]
 fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
     // Init reads no AWS, so no emulator is needed: only the Runtime API.
-    let env: Vec<(String, String)> = [("RENOTIFY_HOURS", "often")]
-        .into_iter()
-        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let run = run_init(
+    assert_bad_configuration_reported(
         Path::new(env!("CARGO_BIN_EXE_config-triage")),
-        &env,
-        INIT_TIMEOUT,
+        &[("RENOTIFY_HOURS", "often")],
+        &["STATE_TABLE", "RENOTIFY_HOURS"],
     );
-    let message = run.expect_invalid_configuration();
-    // What the operator reads in the log, and what the invocation answers.
-    assert_readme_form(&run.stderr, &["STATE_TABLE", "RENOTIFY_HOURS"]);
-    assert_readme_form(&message, &["STATE_TABLE", "RENOTIFY_HOURS"]);
-    assert_eq!(message.trim(), run.stderr.trim());
 }
 
 /// A failed invocation says what failed in its `errorType`, which is what

@@ -1,9 +1,7 @@
 //! Compliance changes through the real handler logic against moto
 //! (DynamoDB, tagging, SNS, SSM, Secrets Manager) and a real Slack receiver.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use time::Duration;
 use toilkit_tests::Reply;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
+use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 /// A region of the shared emulator that no other test sweeps.
@@ -116,20 +116,11 @@ async fn the_binary_sweeps_on_schedule_and_acts_on_a_new_log_group() {
 #[test]
 fn an_invalid_retention_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
     // Init reads no AWS, so no emulator is needed: only the Runtime API.
-    let env: Vec<(String, String)> = [("RETENTION_DAYS", "31"), ("MAX_API_RPS", "fast")]
-        .into_iter()
-        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let run = run_init(
+    assert_bad_configuration_reported(
         Path::new(env!("CARGO_BIN_EXE_log-retention")),
-        &env,
-        INIT_TIMEOUT,
+        &[("RETENTION_DAYS", "31"), ("MAX_API_RPS", "fast")],
+        &["RETENTION_DAYS", "MAX_API_RPS"],
     );
-    let message = run.expect_invalid_configuration();
-    // What the operator reads in the log, and what the invocation answers.
-    assert_readme_form(&run.stderr, &["RETENTION_DAYS", "MAX_API_RPS"]);
-    assert_readme_form(&message, &["RETENTION_DAYS", "MAX_API_RPS"]);
-    assert_eq!(message.trim(), run.stderr.trim());
 }
 
 /// A failed invocation says what failed in its `errorType`.

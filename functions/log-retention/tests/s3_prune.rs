@@ -2,12 +2,10 @@
 //! DeleteObjects batches of 1,000, never more than the per-run cap; new
 //! objects and other prefixes stay; a dry run deletes nothing.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
+use crate::common::{Account, DAY, sweep};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use common::{Account, DAY, sweep};
 
 const OLD: usize = 1205;
 

@@ -3,12 +3,10 @@
 //! idempotence, the rate cap and the deadline. Each test has a region of the
 //! shared moto server to itself, since a sweep sees every group in it.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Account, DAY, now_ms, run, sweep, targets};
+use crate::common::{Account, DAY, now_ms, run, sweep, targets};
 use serde_json::json;
 use shared::Deadline;
 

@@ -1,14 +1,12 @@
 //! The real binary under cargo-lambda's Runtime API emulator, against moto.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::*;
 use aws_sdk_elasticloadbalancingv2::Client;
-use common::*;
 use serde_json::json;
 use toilkit_tests::elbv2::snapshot;
-use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
+use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 #[tokio::test]
@@ -84,18 +82,9 @@ async fn the_binary_switches_a_listener_on_and_back_exactly() {
 #[test]
 fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
     // Init reads no AWS, so no emulator is needed: only the Runtime API.
-    let env: Vec<(String, String)> = [("DRY_RUN", "perhaps")]
-        .into_iter()
-        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let run = run_init(
+    assert_bad_configuration_reported(
         Path::new(env!("CARGO_BIN_EXE_maintenance-switch")),
-        &env,
-        INIT_TIMEOUT,
+        &[("DRY_RUN", "perhaps")],
+        &["DRY_RUN"],
     );
-    let message = run.expect_invalid_configuration();
-    // What the operator reads in the log, and what the invocation answers.
-    assert_readme_form(&run.stderr, &["DRY_RUN"]);
-    assert_readme_form(&message, &["DRY_RUN"]);
-    assert_eq!(message.trim(), run.stderr.trim());
 }

@@ -1,9 +1,7 @@
 //! The notify action: the team hears about a window in Slack, through the
 //! real secret path (Secrets Manager in moto) and a real HTTP receiver.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use maintenance_switch::{Error, handle};
 use serde_json::json;
 use shared::secret::SecretRef;

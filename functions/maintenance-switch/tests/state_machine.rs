@@ -1,8 +1,6 @@
 //! The window state machine: valid ASL, and the paths it takes in moto's
 //! Step Functions executor with scripted Lambda results.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -122,7 +120,10 @@ async fn queue_lambda_results(moto: &Moto, results: &[String]) {
 async fn create_machine(sfn: &Client, name: &str, topic: &str) -> String {
     let definition = std::fs::read_to_string(definition_path())
         .unwrap()
-        .replace("${MaintenanceSwitchFunctionArn}", common::FUNCTION_ARN)
+        .replace(
+            "${MaintenanceSwitchFunctionArn}",
+            crate::common::FUNCTION_ARN,
+        )
         .replace("${NotifyTopicArn}", topic);
     sfn.create_state_machine()
         .name(name)
@@ -234,15 +235,15 @@ async fn the_window_runs_its_path_in_the_executor() {
     let enable = &payloads[0]["Payload"];
     assert_eq!(enable["window"]["window_id"], "ok-window", "{enable}");
     assert_eq!(enable["window"]["listener_arns"][0], listener);
-    assert_eq!(payloads[0]["FunctionName"], common::FUNCTION_ARN);
+    assert_eq!(payloads[0]["FunctionName"], crate::common::FUNCTION_ARN);
     // Enable names its own execution, so that a window cancelled while the
     // task is in flight (StopExecution does not stop a running task) is
     // noticed by the enable itself.
     assert_eq!(enable["execution_arn"], json!(execution), "{enable}");
     // Sent again once the execution has ended, the same enable changes
     // nothing and says why.
-    let app = common::app(&sdk, None);
-    let err = maintenance_switch::handle(common::event(enable.clone()), &app)
+    let app = crate::common::app(&sdk, None);
+    let err = maintenance_switch::handle(crate::common::event(enable.clone()), &app)
         .await
         .expect_err("an enable for an execution no longer running is refused");
     assert_eq!(err.kind(), "Cancelled", "{err}");

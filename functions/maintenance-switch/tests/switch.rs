@@ -1,16 +1,14 @@
 //! Enable, disable and status against ALBs in moto, through the real handler.
 
-mod common;
-
 use std::net::IpAddr;
 
+use crate::common::*;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use common::*;
 use maintenance_switch::evaluate::{HttpRequest, describe_actions, evaluate};
 use maintenance_switch::{App, Error, apply, handle};
 use serde_json::{Value, json};
@@ -455,7 +453,7 @@ async fn a_rollback_that_cannot_finish_says_exactly_what_is_left() {
     assert!(text.contains("was 1)"), "{text}");
 
     // A plain disable (as the state machine's clean-up does) finishes the job.
-    let clean = common::app(&sdk, None);
+    let clean = crate::common::app(&sdk, None);
     let r = handle(
         event(json!({"action": "disable", "window_id": "w-stuck", "listener_arns": [a]})),
         &clean,

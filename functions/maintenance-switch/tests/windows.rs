@@ -1,18 +1,16 @@
 //! schedule, cancel and windows against moto's Step Functions.
 
-mod common;
-
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_sfn::Client as Sfn;
 use std::sync::{Arc, Mutex};
 
+use crate::common::*;
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use common::*;
 use maintenance_switch::{App, Error, handle};
 use serde_json::{Value, json};
 use shared::report::Report;
@@ -50,7 +48,7 @@ async fn world() -> World {
         .state_machine_arn()
         .to_owned();
     let alb = alb(moto, &elb).await;
-    let listener = common::listener(&elb, &alb, 80).await;
+    let listener = crate::common::listener(&elb, &alb, 80).await;
     rule(&elb, &listener, 1, path("/api/*"), forward(&alb.api)).await;
     World {
         app: app(&sdk, Some(machine.clone())),

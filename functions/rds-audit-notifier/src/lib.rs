@@ -11,7 +11,6 @@ pub mod apply;
 pub mod classify;
 pub mod config;
 pub mod dialect;
-pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod ledger;

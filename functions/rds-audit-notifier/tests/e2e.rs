@@ -3,13 +3,11 @@
 //! through a webhook stored in moto's Secrets Manager, with the idempotency
 //! table in moto's DynamoDB.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Fixture, subscription};
+use crate::common::{Fixture, subscription};
 use toilkit_tests::lambda::Invocation;
-use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
+use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rds-audit-notifier");
@@ -95,16 +93,11 @@ async fn the_binary_posts_redacted_alerts_once() {
 #[test]
 fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
     // Init reads no AWS, so no emulator is needed: only the Runtime API.
-    let env: Vec<(String, String)> = [("ALERT_ON", "ddl,everything"), ("MATCH_REGEX", "(")]
-        .into_iter()
-        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let run = run_init(Path::new(BINARY), &env, INIT_TIMEOUT);
-    let message = run.expect_invalid_configuration();
-    // What the operator reads in the log, and what the invocation answers.
-    assert_readme_form(&run.stderr, &["ALERT_ON", "MATCH_REGEX"]);
-    assert_readme_form(&message, &["ALERT_ON", "MATCH_REGEX"]);
-    assert_eq!(message.trim(), run.stderr.trim());
+    assert_bad_configuration_reported(
+        Path::new(BINARY),
+        &[("ALERT_ON", "ddl,everything"), ("MATCH_REGEX", "(")],
+        &["ALERT_ON", "MATCH_REGEX"],
+    );
 }
 
 /// A user name and SQL text come from whoever connects to the database; in

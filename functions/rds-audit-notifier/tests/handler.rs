@@ -2,9 +2,7 @@
 //! Slack receiver: samples, redaction, filters, unparsed lines, Slack
 //! failures and idempotent retries.
 
-mod common;
-
-use common::{Fixture, sample_lines, subscription, subscription_event};
+use crate::common::{Fixture, sample_lines, subscription, subscription_event};
 use serde_json::{Value, json};
 use toilkit_tests::Reply;
 

@@ -1,13 +1,11 @@
 //! The real binary under cargo-lambda's Runtime API emulator, invoked with
 //! an S3 notification for a WAF log object in moto.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use toilkit_tests::lambda::Invocation;
-use toilkit_tests::runtime_api::{INIT_TIMEOUT, assert_readme_form, run_init};
+use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,20 +51,11 @@ async fn the_binary_blocks_a_flood_from_an_s3_event() {
 #[test]
 fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_runtime_api() {
     // Init reads no AWS, so no emulator is needed: only the Runtime API.
-    let env: Vec<(String, String)> = [("THRESHOLD", "many")]
-        .into_iter()
-        .map(|(k, v): (&str, &str)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let run = run_init(
+    assert_bad_configuration_reported(
         Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")),
-        &env,
-        INIT_TIMEOUT,
+        &[("THRESHOLD", "many")],
+        &["LEDGER_TABLE", "IPSET_V4_ARN", "THRESHOLD"],
     );
-    let message = run.expect_invalid_configuration();
-    // What the operator reads in the log, and what the invocation answers.
-    assert_readme_form(&run.stderr, &["LEDGER_TABLE", "IPSET_V4_ARN", "THRESHOLD"]);
-    assert_readme_form(&message, &["LEDGER_TABLE", "IPSET_V4_ARN", "THRESHOLD"]);
-    assert_eq!(message.trim(), run.stderr.trim());
 }
 
 /// Runs the binary once on a flood in `key`, posting to `slack`'s "waf"

@@ -1,13 +1,11 @@
 //! waf-ip-blocker against moto (S3, WAFv2, DynamoDB): every "done when" item.
 
-mod common;
-
 use std::sync::Arc;
 
-use base64::Engine as _;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use shared::Deadline;
+use toilkit_tests::logs_subscription;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_input_form_blocks_the_flooding_ip() {
@@ -32,14 +30,18 @@ async fn each_input_form_blocks_the_flooding_ip() {
     assert_eq!(targets(&report.applied, "block_ip"), ["192.0.2.11"]);
 
     // CloudWatch Logs subscription from a WAF log group.
-    let decoded = json!({
-        "messageType": "DATA_MESSAGE", "owner": "123456789012",
-        "logGroup": "aws-waf-logs-product-web", "logStream": "us-east-1_product-web_0",
-        "subscriptionFilters": ["toilkit-waf"],
-        "logEvents": flood(ts, "2001:db8::12", 20).iter().enumerate()
-            .map(|(i, m)| json!({"id": i.to_string(), "timestamp": ts, "message": m})).collect::<Vec<_>>(),
-    });
-    let report = invoke(&app, logs_event(&decoded)).await.unwrap();
+    let decoded = logs_subscription::document(
+        "aws-waf-logs-product-web",
+        "us-east-1_product-web_0",
+        flood(ts, "2001:db8::12", 20)
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"id": i.to_string(), "timestamp": ts, "message": m}))
+            .collect(),
+    );
+    let report = invoke(&app, logs_subscription::event(&decoded))
+        .await
+        .unwrap();
     assert_eq!(targets(&report.applied, "block_ip"), ["2001:db8::12"]);
     assert_eq!(report.counter("log_events"), 20);
 
@@ -54,14 +56,6 @@ async fn each_input_form_blocks_the_flooding_ip() {
     let report = invoke(&app, schedule).await.unwrap();
     assert_eq!(report.counter("ipset_writes"), 0);
     assert!(report.planned.is_empty(), "{:?}", report.planned);
-}
-
-fn logs_event(decoded: &serde_json::Value) -> serde_json::Value {
-    use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(decoded.to_string().as_bytes()).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    json!({"awslogs": {"data": data}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

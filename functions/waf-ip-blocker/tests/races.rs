@@ -2,11 +2,9 @@
 //! thread: whatever the timing, an address this function added stays
 //! removable by it, and a block re-opened while it ends stays in the set.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use shared::Deadline;
 use toilkit_tests::Gate;

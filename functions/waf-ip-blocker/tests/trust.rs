@@ -3,16 +3,12 @@
 //! Each test checks what an operator would: the IP sets, the ledger, the
 //! Lambda response and the Slack channel.
 
-mod common;
-
-use std::io::Write;
-
+use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::Engine as _;
-use common::*;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::slack::{RetryPolicy, SlackClient};
+use toilkit_tests::logs_subscription;
 use toilkit_tests::slack::Reply;
 
 fn schedule() -> Value {
@@ -47,18 +43,16 @@ async fn ttl_sweep(fx: &Fixture, at: i64) -> Vec<String> {
 
 /// A CloudWatch Logs subscription delivery of `lines` (one event each).
 fn logs_delivery(lines: &[String], ts: i64, stream: &str) -> Value {
-    let decoded = json!({
-        "messageType": "DATA_MESSAGE", "owner": "123456789012",
-        "logGroup": "aws-waf-logs-product-web", "logStream": stream,
-        "subscriptionFilters": ["toilkit-waf"],
-        "logEvents": lines.iter().enumerate()
-            .map(|(i, m)| json!({"id": format!("3796{ts}{i:06}"), "timestamp": ts, "message": m}))
-            .collect::<Vec<_>>(),
-    });
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(decoded.to_string().as_bytes()).unwrap();
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    json!({"awslogs": {"data": data}})
+    let events = lines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"id": format!("3796{ts}{i:06}"), "timestamp": ts, "message": m}))
+        .collect();
+    logs_subscription::event(&logs_subscription::document(
+        "aws-waf-logs-product-web",
+        stream,
+        events,
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

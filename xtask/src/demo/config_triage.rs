@@ -3,21 +3,13 @@
 //! what each change led to, what every Slack channel and the pager received,
 //! the state table afterwards, and the digest.
 //!
-//! moto has no Config compliance APIs, so the digest reads them from a small
-//! local stand-in that answers DescribeComplianceByConfigRule and
-//! GetComplianceDetailsByConfigRule in the AWS JSON protocol, two results a
-//! page, so the function's pagination is exercised too.
+//! moto has no Config compliance APIs, so the digest reads them from the
+//! Config stand-in the tests use too (`toilkit_tests::config_service`),
+//! which pages its answers, so the function's pagination is exercised.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, Tag,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ssm::types::ParameterType;
 use config_triage::settings::Settings;
 use config_triage::{App, handle};
@@ -25,6 +17,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::config::Env;
 use shared::output::Output;
+use toilkit_tests::config_service::{ConfigService, Violation};
 
 use super::Ctx;
 use crate::Result;
@@ -34,24 +27,33 @@ const REGION: &str = "us-east-1";
 const SG: &str = "sg-0a1b2c3d4e5f60718";
 const TABLE: &str = "AWS::DynamoDB::Table";
 const SECURITY_GROUP: &str = "AWS::EC2::SecurityGroup";
-
-/// One open violation as the stand-in Config service reports it.
-struct Open {
-    rule: &'static str,
-    kind: &'static str,
-    id: &'static str,
-    minutes_ago: i64,
-    annotation: &'static str,
-}
+const STATE_TABLE: &str = "toilkit-config-triage-state";
 
 pub async fn run(ctx: &Ctx) -> Result {
     let now = now_secs();
-    let channel = |name: &str| format!("triage-{name}");
+    let topic = seed_account(ctx).await?;
+    let settings = settings(&topic)?;
+    let config = ConfigService::start(open_at_the_end(now));
+    let config_client = aws_sdk_config::Client::new(&config.sdk_config(&ctx.sdk));
+    let app =
+        App::new(settings, &ctx.sdk, Output::quiet()).with_config_client(config_client, &ctx.sdk);
 
-    // The demo account: resources with owner tags, webhooks, the pager topic.
+    replay_changes(&app, now).await?;
+    replay_sqs_batch(ctx, &app, now).await?;
+    print_received(ctx, &topic);
+    print_state(ctx).await?;
+    print_digest(ctx, &app, &config).await
+}
+
+fn channel(name: &str) -> String {
+    format!("triage-{name}")
+}
+
+/// The demo account: resources with owner tags, webhooks, exemptions and
+/// the pager topic. Returns the topic's ARN.
+async fn seed_account(ctx: &Ctx) -> Result<String> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&ctx.sdk);
-    let state_table = "toilkit-config-triage-state";
-    create_table(&dynamodb, state_table, "pk", &[]).await?;
+    toilkit_tests::tables::create_pk_table(&dynamodb, STATE_TABLE).await?;
     let resources: [(&str, &[(&str, &str)]); 8] = [
         (
             "payments-ledger",
@@ -69,10 +71,9 @@ pub async fn run(ctx: &Ctx) -> Result {
         ("legacy-sessions", &[("owner", "payments")]),
     ];
     for (name, tags) in resources {
-        create_table(&dynamodb, name, "id", tags).await?;
+        toilkit_tests::tables::create_tagged_table(&dynamodb, name, "id", tags).await?;
     }
-    let app_sdk = &ctx.sdk;
-    let ssm = aws_sdk_ssm::Client::new(app_sdk);
+    let ssm = aws_sdk_ssm::Client::new(&ctx.sdk);
     for name in ["default", "payments", "data"] {
         ssm.put_parameter()
             .name(format!("/toilkit/config-triage/slack/{name}"))
@@ -94,7 +95,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         .r#type(ParameterType::String)
         .send()
         .await?;
-    let sns = aws_sdk_sns::Client::new(app_sdk);
+    let sns = aws_sdk_sns::Client::new(&ctx.sdk);
     let topic = sns
         .create_topic()
         .name("toilkit-config-triage-critical")
@@ -108,9 +109,14 @@ pub async fn run(ctx: &Ctx) -> Result {
         .endpoint(ctx.slack.webhook_url(&channel("pager")))
         .send()
         .await?;
+    Ok(topic)
+}
 
+/// The function's settings for the demo account, printed and read through
+/// the function's own declaration.
+fn settings(topic: &str) -> Result<Settings> {
     let settings = json!({
-        "STATE_TABLE": state_table,
+        "STATE_TABLE": STATE_TABLE,
         "SLACK_WEBHOOK_PARAMETER": "/toilkit/config-triage/slack/default",
         "ROUTES": json!({"payments": "/toilkit/config-triage/slack/payments", "data": "/toilkit/config-triage/slack/data"}).to_string(),
         "SEVERITY_RULES": json!([
@@ -128,255 +134,249 @@ pub async fn run(ctx: &Ctx) -> Result {
         "Demo account {ACCOUNT} / {REGION}: 8 DynamoDB tables tagged by owner, one security group."
     );
     println!("Configuration:");
-    for (k, v) in settings.as_object().into_iter().flatten() {
-        println!("  {k}={}", v.as_str().unwrap_or_default());
-    }
     let pairs: Vec<(String, String)> = settings
         .as_object()
         .into_iter()
         .flatten()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
         .collect();
+    for (k, v) in &pairs {
+        println!("  {k}={v}");
+    }
     let mut env = Env::from_pairs(pairs);
     let settings = Settings::from_env(&mut env);
     env.finish()?;
+    Ok(settings)
+}
 
-    // The stand-in Config service, answering with what is open at the end.
-    let open = vec![
-        Open {
-            rule: "restricted-ssh",
-            kind: SECURITY_GROUP,
-            id: SG,
-            minutes_ago: 50,
-            annotation: "Port 22 is open to 0.0.0.0/0",
-        },
-        Open {
-            rule: "dynamodb-pitr-enabled",
-            kind: TABLE,
-            id: "payments-ledger",
-            minutes_ago: 45,
-            annotation: "Point-in-time recovery is off",
-        },
-        Open {
-            rule: "dynamodb-pitr-enabled",
-            kind: TABLE,
-            id: "public-catalog",
-            minutes_ago: 44,
-            annotation: "Point-in-time recovery is off",
-        },
-        Open {
-            rule: "dynamodb-pitr-enabled",
-            kind: TABLE,
-            id: "scratch-tmp",
-            minutes_ago: 43,
-            annotation: "Point-in-time recovery is off",
-        },
-        Open {
-            rule: "dynamodb-pitr-enabled",
-            kind: TABLE,
-            id: "flappy-cache",
-            minutes_ago: 10,
-            annotation: "Point-in-time recovery is off",
-        },
-        Open {
-            rule: "dynamodb-pitr-enabled",
-            kind: TABLE,
-            id: "ml-features",
-            minutes_ago: 3,
-            annotation: "Point-in-time recovery is off",
-        },
-        Open {
-            rule: "dynamodb-pitr-enabled",
-            kind: TABLE,
-            id: "legacy-sessions",
-            minutes_ago: 40 * 24 * 60,
-            annotation: "Point-in-time recovery is off",
-        },
-        Open {
-            rule: "dynamodb-autoscaling-enabled",
-            kind: TABLE,
-            id: "payments-orders",
-            minutes_ago: 35,
-            annotation: "No auto scaling policy",
-        },
-    ];
-    let (config_url, config_calls) = stand_in_config(open, now)?;
-    let config_sdk = ctx.sdk.to_builder().endpoint_url(&config_url).build();
-    let app = App::new(settings, &ctx.sdk, Output::quiet())
-        .with_config_client(aws_sdk_config::Client::new(&config_sdk), &ctx.sdk);
+/// What Config reports open once the stream below has been played.
+fn open_at_the_end(now: i64) -> Vec<Violation> {
+    let pitr_off = "Point-in-time recovery is off";
+    [
+        (
+            "restricted-ssh",
+            SECURITY_GROUP,
+            SG,
+            50,
+            "Port 22 is open to 0.0.0.0/0",
+        ),
+        (
+            "dynamodb-pitr-enabled",
+            TABLE,
+            "payments-ledger",
+            45,
+            pitr_off,
+        ),
+        (
+            "dynamodb-pitr-enabled",
+            TABLE,
+            "public-catalog",
+            44,
+            pitr_off,
+        ),
+        ("dynamodb-pitr-enabled", TABLE, "scratch-tmp", 43, pitr_off),
+        ("dynamodb-pitr-enabled", TABLE, "flappy-cache", 10, pitr_off),
+        ("dynamodb-pitr-enabled", TABLE, "ml-features", 3, pitr_off),
+        (
+            "dynamodb-pitr-enabled",
+            TABLE,
+            "legacy-sessions",
+            40 * 24 * 60,
+            pitr_off,
+        ),
+        (
+            "dynamodb-autoscaling-enabled",
+            TABLE,
+            "payments-orders",
+            35,
+            "No auto scaling policy",
+        ),
+    ]
+    .into_iter()
+    .map(|(rule, kind, id, minutes_ago, annotation)| {
+        Violation::new(rule, kind, id, (now - minutes_ago * 60) as f64, annotation)
+    })
+    .collect()
+}
 
-    println!("\nBefore: no state, no notifications. A stream of compliance changes arrives:");
-    let ch = |rule: &str, kind: &str, id: &str, new: &str, old: Option<&str>, ago: i64| {
-        change_event(rule, kind, id, new, old, now - ago * 60)
-    };
-    let stream = [
+/// One compliance change, `minutes_ago` before `now`.
+struct Change {
+    what: &'static str,
+    rule: &'static str,
+    kind: &'static str,
+    id: &'static str,
+    new: &'static str,
+    old: Option<&'static str>,
+    minutes_ago: i64,
+}
+
+const BROKEN: (&str, Option<&str>) = ("NON_COMPLIANT", Some("COMPLIANT"));
+const FIXED: (&str, Option<&str>) = ("COMPLIANT", Some("NON_COMPLIANT"));
+const FOUND: (&str, Option<&str>) = ("NON_COMPLIANT", None);
+const STILL: (&str, Option<&str>) = ("NON_COMPLIANT", Some("NON_COMPLIANT"));
+
+/// The stream of changes the demo account goes through, oldest first.
+fn stream() -> Vec<Change> {
+    let pitr = "dynamodb-pitr-enabled";
+    let kms = "dynamodb-table-encrypted-kms";
+    [
         (
             "SSH opened to the world",
-            ch(
-                "restricted-ssh",
-                SECURITY_GROUP,
-                SG,
-                "NON_COMPLIANT",
-                Some("COMPLIANT"),
-                50,
-            ),
+            "restricted-ssh",
+            SECURITY_GROUP,
+            SG,
+            BROKEN,
+            50,
         ),
         (
             "the same event delivered twice",
-            ch(
-                "restricted-ssh",
-                SECURITY_GROUP,
-                SG,
-                "NON_COMPLIANT",
-                Some("COMPLIANT"),
-                50,
-            ),
+            "restricted-ssh",
+            SECURITY_GROUP,
+            SG,
+            BROKEN,
+            50,
         ),
         (
             "PITR off on the ledger",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "payments-ledger",
-                "NON_COMPLIANT",
-                Some("COMPLIANT"),
-                45,
-            ),
+            pitr,
+            TABLE,
+            "payments-ledger",
+            BROKEN,
+            45,
         ),
         (
             "public data set, exempted by tag",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "public-catalog",
-                "NON_COMPLIANT",
-                None,
-                44,
-            ),
+            pitr,
+            TABLE,
+            "public-catalog",
+            FOUND,
+            44,
         ),
         (
             "scratch table, exempted by pattern",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "scratch-tmp",
-                "NON_COMPLIANT",
-                None,
-                43,
-            ),
+            pitr,
+            TABLE,
+            "scratch-tmp",
+            FOUND,
+            43,
         ),
         (
             "unencrypted analytics table",
-            ch(
-                "dynamodb-table-encrypted-kms",
-                TABLE,
-                "analytics-events",
-                "NON_COMPLIANT",
-                None,
-                40,
-            ),
+            kms,
+            TABLE,
+            "analytics-events",
+            FOUND,
+            40,
         ),
         (
             "exemption expired in December",
-            ch(
-                "dynamodb-autoscaling-enabled",
-                TABLE,
-                "payments-orders",
-                "NON_COMPLIANT",
-                None,
-                35,
-            ),
+            "dynamodb-autoscaling-enabled",
+            TABLE,
+            "payments-orders",
+            FOUND,
+            35,
         ),
         (
             "flapping 1: broken",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "flappy-cache",
-                "NON_COMPLIANT",
-                Some("COMPLIANT"),
-                30,
-            ),
+            pitr,
+            TABLE,
+            "flappy-cache",
+            BROKEN,
+            30,
         ),
-        (
-            "flapping 2: fixed",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "flappy-cache",
-                "COMPLIANT",
-                Some("NON_COMPLIANT"),
-                25,
-            ),
-        ),
+        ("flapping 2: fixed", pitr, TABLE, "flappy-cache", FIXED, 25),
         (
             "SSH rule re-evaluated, still open",
-            ch(
-                "restricted-ssh",
-                SECURITY_GROUP,
-                SG,
-                "NON_COMPLIANT",
-                Some("NON_COMPLIANT"),
-                20,
-            ),
+            "restricted-ssh",
+            SECURITY_GROUP,
+            SG,
+            STILL,
+            20,
         ),
         (
             "flapping 3: broken again",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "flappy-cache",
-                "NON_COMPLIANT",
-                Some("COMPLIANT"),
-                20,
-            ),
+            pitr,
+            TABLE,
+            "flappy-cache",
+            BROKEN,
+            20,
         ),
         (
             "flapping 4: fixed again",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "flappy-cache",
-                "COMPLIANT",
-                Some("NON_COMPLIANT"),
-                15,
-            ),
+            pitr,
+            TABLE,
+            "flappy-cache",
+            FIXED,
+            15,
         ),
         (
             "flapping 5: broken again",
-            ch(
-                "dynamodb-pitr-enabled",
-                TABLE,
-                "flappy-cache",
-                "NON_COMPLIANT",
-                Some("COMPLIANT"),
-                10,
-            ),
+            pitr,
+            TABLE,
+            "flappy-cache",
+            BROKEN,
+            10,
         ),
         (
             "analytics table encrypted",
-            ch(
-                "dynamodb-table-encrypted-kms",
-                TABLE,
-                "analytics-events",
-                "COMPLIANT",
-                Some("NON_COMPLIANT"),
-                5,
-            ),
+            kms,
+            TABLE,
+            "analytics-events",
+            FIXED,
+            5,
         ),
-    ];
-    for (i, (what, event)) in stream.iter().enumerate() {
-        let report = invoke(&app, event.clone()).await?;
-        println!("  {:>2}. {:<36} {}", i + 1, what, outcome(&report));
-    }
+    ]
+    .into_iter()
+    .map(|(what, rule, kind, id, (new, old), minutes_ago)| Change {
+        what,
+        rule,
+        kind,
+        id,
+        new,
+        old,
+        minutes_ago,
+    })
+    .collect()
+}
 
+impl Change {
+    fn event(&self, now: i64) -> Value {
+        change_event(
+            self.rule,
+            self.kind,
+            self.id,
+            self.new,
+            self.old,
+            now - self.minutes_ago * 60,
+        )
+    }
+}
+
+async fn replay_changes(app: &App, now: i64) -> Result {
+    println!("\nBefore: no state, no notifications. A stream of compliance changes arrives:");
+    for (i, change) in stream().iter().enumerate() {
+        let report = invoke(app, change.event(now)).await?;
+        println!("  {:>2}. {:<36} {}", i + 1, change.what, outcome(&report));
+    }
+    Ok(())
+}
+
+async fn replay_sqs_batch(ctx: &Ctx, app: &App, now: i64) -> Result {
     println!("\nThe same changes can arrive batched through SQS; one record is corrupt:");
+    let found = change_event(
+        "dynamodb-pitr-enabled",
+        TABLE,
+        "ml-features",
+        "NON_COMPLIANT",
+        None,
+        now - 3 * 60,
+    );
     let batch = json!({"Records": [
-        sqs_record("msg-1", &ch("dynamodb-pitr-enabled", TABLE, "ml-features", "NON_COMPLIANT", None, 3).to_string()),
+        sqs_record("msg-1", &found.to_string()),
         sqs_record("msg-2", "{\"detail-type\": \"Config Rules Compliance Change\", \"detail\": "),
     ]});
     let seen = ctx.slack.received().len();
-    let response = invoke(&app, batch).await?;
+    let response = invoke(app, batch).await?;
     // The batch response names only the failed records; what msg-1 led to
     // shows in what was delivered during the invocation.
     let sent = ctx.slack.received().split_off(seen);
@@ -394,7 +394,10 @@ pub async fn run(ctx: &Ctx) -> Result {
     println!(
         "  (msg-2 is cut short, so not a change: SQS redelivers only it, then dead-letters it)"
     );
+    Ok(())
+}
 
+fn print_received(ctx: &Ctx, topic: &str) {
     println!("\nWhat people received:");
     for name in ["payments", "data", "default"] {
         let messages = ctx.slack.delivered_to(&channel(name));
@@ -413,11 +416,13 @@ pub async fn run(ctx: &Ctx) -> Result {
     for p in &pages {
         println!("    - {}", p["Subject"].as_str().unwrap_or_default());
     }
+}
 
-    println!("\nAfter: the state table ({state_table}):");
-    let items = dynamodb
+async fn print_state(ctx: &Ctx) -> Result {
+    println!("\nAfter: the state table ({STATE_TABLE}):");
+    let items = aws_sdk_dynamodb::Client::new(&ctx.sdk)
         .scan()
-        .table_name(state_table)
+        .table_name(STATE_TABLE)
         .send()
         .await?
         .items
@@ -444,14 +449,17 @@ pub async fn run(ctx: &Ctx) -> Result {
     for row in rows {
         println!("  {row}");
     }
+    Ok(())
+}
 
+async fn print_digest(ctx: &Ctx, app: &App, config: &ConfigService) -> Result {
     println!("\nThe daily schedule fires; the digest:");
     let schedule: Value =
         serde_json::from_str(&toilkit_tests::workspace::sample("scheduled-event.json"))?;
-    let report = invoke(&app, schedule).await?;
+    let report = invoke(app, schedule).await?;
     println!(
         "  Config API calls: {} (paginated); posted: {}",
-        config_calls.load(Ordering::SeqCst),
+        config.all_calls(),
         report["applied"][0]["reason"].as_str().unwrap_or("nothing")
     );
     if let Some(digest) = ctx.slack.delivered_to(&channel("default")).last() {
@@ -577,147 +585,4 @@ fn sqs_record(id: &str, body: &str) -> Value {
         "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:toilkit-config-triage"),
         "awsRegion": REGION,
     })
-}
-
-async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    name: &str,
-    key: &str,
-    tags: &[(&str, &str)],
-) -> Result {
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key)
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .billing_mode(BillingMode::PayPerRequest);
-    for (k, v) in tags {
-        request = request.tags(Tag::builder().key(*k).value(*v).build()?);
-    }
-    request.send().await?;
-    Ok(())
-}
-
-/// A local stand-in for the two Config compliance operations, in the AWS
-/// JSON 1.1 protocol. Returns its URL and a call counter.
-fn stand_in_config(open: Vec<Open>, now: i64) -> Result<(String, Arc<AtomicUsize>)> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    // Detached: it lives as long as the demo process, which ends soon after.
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let (mut target, mut length) = (String::new(), 0usize);
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                let trimmed = line.trim_end();
-                if trimmed.is_empty() {
-                    break;
-                }
-                let lower = trimmed.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("x-amz-target:") {
-                    target = trimmed[trimmed.len() - v.trim().len()..].to_owned();
-                } else if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            counter.fetch_add(1, Ordering::SeqCst);
-            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let (status, answer) = answer(&open, now, &target, &request);
-            let text = answer.to_string();
-            let mut stream = reader.into_inner();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    Ok((url, calls))
-}
-
-/// Two results a page, so the function has to follow NextToken.
-fn answer(open: &[Open], now: i64, target: &str, request: &Value) -> (&'static str, Value) {
-    const PAGE: usize = 2;
-    let start: usize = request["NextToken"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let page = |total: usize| (start + PAGE < total).then(|| (start + PAGE).to_string());
-    match target.rsplit('.').next().unwrap_or_default() {
-        "DescribeComplianceByConfigRule" => {
-            let mut rules: Vec<&str> = open.iter().map(|o| o.rule).collect();
-            rules.sort();
-            rules.dedup();
-            let items: Vec<Value> = rules
-                .iter()
-                .skip(start)
-                .take(PAGE)
-                .map(|r| {
-                    let n = open.iter().filter(|o| o.rule == *r).count();
-                    json!({"ConfigRuleName": r, "Compliance": {
-                        "ComplianceType": "NON_COMPLIANT",
-                        "ComplianceContributorCount": {"CappedCount": n, "CapExceeded": false}}})
-                })
-                .collect();
-            (
-                "200 OK",
-                with_token(json!({"ComplianceByConfigRules": items}), page(rules.len())),
-            )
-        }
-        "GetComplianceDetailsByConfigRule" => {
-            let rule = request["ConfigRuleName"].as_str().unwrap_or_default();
-            let matching: Vec<&Open> = open.iter().filter(|o| o.rule == rule).collect();
-            let items: Vec<Value> = matching
-                .iter()
-                .skip(start)
-                .take(PAGE)
-                .map(|o| {
-                    let at = (now - o.minutes_ago * 60) as f64;
-                    json!({
-                        "EvaluationResultIdentifier": {
-                            "EvaluationResultQualifier": {"ConfigRuleName": o.rule, "ResourceType": o.kind, "ResourceId": o.id, "EvaluationMode": "DETECTIVE"},
-                            "OrderingTimestamp": at
-                        },
-                        "ComplianceType": "NON_COMPLIANT",
-                        "ResultRecordedTime": at + 20.0,
-                        "ConfigRuleInvokedTime": at + 10.0,
-                        "Annotation": o.annotation
-                    })
-                })
-                .collect();
-            (
-                "200 OK",
-                with_token(json!({"EvaluationResults": items}), page(matching.len())),
-            )
-        }
-        other => (
-            "400 Bad Request",
-            json!({"__type": "UnknownOperationException", "message": format!("the demo stand-in does not serve {other}")}),
-        ),
-    }
-}
-
-fn with_token(mut body: Value, token: Option<String>) -> Value {
-    if let Some(token) = token {
-        body["NextToken"] = json!(token);
-    }
-    body
 }

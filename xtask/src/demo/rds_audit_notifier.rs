@@ -7,10 +7,10 @@
 use aws_sdk_dynamodb as dynamodb;
 use aws_sdk_secretsmanager as secretsmanager;
 use lambda_runtime::{Context, LambdaEvent};
-use rds_audit_notifier::envelope::{log_data, subscription_event};
 use rds_audit_notifier::{App, handle};
 use serde_json::Value;
 use shared::config::Env;
+use toilkit_tests::logs_subscription::{self, log_data};
 
 use super::Ctx;
 use crate::Result;
@@ -85,7 +85,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     let mut first_event = None;
     for (group, stream, lines, what) in &batches {
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let event = subscription_event(&log_data(group, stream, 1_700_000_000_000, &refs));
+        let event = logs_subscription::event(&log_data(group, stream, 1_700_000_000_000, &refs));
         first_event.get_or_insert_with(|| event.clone());
         println!("Batch {group} ({what}): {} log events", lines.len());
         let report = handle(LambdaEvent::new(event, Context::default()), &app).await?;

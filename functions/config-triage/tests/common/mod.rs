@@ -1,12 +1,7 @@
 //! What the config-triage tests share: a state table, webhooks stored as
 //! secrets, Slack, and events shaped like the sample.
-#![allow(dead_code)]
-
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
-};
 use aws_types::SdkConfig;
 use config_triage::digest::Home;
 use config_triage::settings::Settings;
@@ -111,28 +106,14 @@ impl Fixture {
     /// A DynamoDB table standing for a violating resource, with tags.
     pub async fn tagged_table(&self, prefix: &str, tags: &[(&str, &str)]) -> String {
         let name = self.moto.unique(prefix);
-        let mut request = aws_sdk_dynamodb::Client::new(&self.sdk)
-            .create_table()
-            .table_name(&name)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest);
-        for (k, v) in tags {
-            request = request.tags(Tag::builder().key(*k).value(*v).build().unwrap());
-        }
-        request.send().await.expect("resource table created");
+        toilkit_tests::tables::create_tagged_table(
+            &aws_sdk_dynamodb::Client::new(&self.sdk),
+            &name,
+            "id",
+            tags,
+        )
+        .await
+        .expect("resource table created");
         name
     }
 

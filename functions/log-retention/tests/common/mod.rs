@@ -1,8 +1,6 @@
 //! Shared set-up for the emulator tests: an account per test (a region of
 //! the shared moto server to itself), seeding, and running the handler.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::time::Duration;
 

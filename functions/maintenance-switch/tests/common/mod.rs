@@ -1,8 +1,6 @@
 //! What the integration tests share: an ALB seeded in moto, the function's
 //! App pointed at it, and the layout of a listener's rules (the snapshots
 //! themselves are `toilkit_tests::elbv2`).
-#![allow(dead_code)]
-
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum, RedirectActionConfig,

@@ -1,8 +1,6 @@
 //! What the rds-audit-notifier tests share: the emulator, a Slack receiver
 //! whose webhook URL is stored as a real secret, an idempotency table, and
 //! subscription events encoded exactly as CloudWatch Logs sends them.
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use aws_types::SdkConfig;
@@ -107,11 +105,11 @@ pub fn fast_policy() -> RetryPolicy {
     }
 }
 
-pub use rds_audit_notifier::envelope::subscription_event;
+pub use toilkit_tests::logs_subscription::event as subscription_event;
 
 /// The decoded subscription document for `messages`, ids like CloudWatch's.
 pub fn log_data(group: &str, stream: &str, messages: &[&str]) -> Value {
-    rds_audit_notifier::envelope::log_data(group, stream, 1_700_000_000_000, messages)
+    toilkit_tests::logs_subscription::log_data(group, stream, 1_700_000_000_000, messages)
 }
 
 pub fn subscription(group: &str, messages: &[&str]) -> Value {

@@ -1,6 +1,4 @@
 //! A blocker wired to moto: its own ledger table, IP sets and bucket.
-#![allow(dead_code)]
-
 use std::io::Write;
 
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope};

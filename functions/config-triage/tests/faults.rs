@@ -8,7 +8,7 @@
 //! reported, its claim on the state is given back, and the retry Lambda
 //! makes then pages and posts it exactly once.
 
-mod faults;
+use toilkit_tests::faults;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,16 +18,12 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use config_triage::App;
-use config_triage::digest::Home;
-use config_triage::settings::Settings;
 use faults::fast_retry;
 use serde_json::{Value, json};
-use shared::Deadline;
-use shared::config::Env;
-use shared::output::Output;
-use shared::slack::{RetryPolicy, SlackClient};
 use time::OffsetDateTime;
-use toilkit_tests::{Moto, SlackReceiver};
+use toilkit_tests::Moto;
+
+use crate::common::Fixture;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:toilkit-critical";
 
@@ -83,52 +79,22 @@ async fn sns(
     (aws_sdk_sns::Client::from_conf(config), attempts, published)
 }
 
-struct Fixture {
-    sdk: aws_types::SdkConfig,
-    slack: SlackReceiver,
-    env: Vec<(String, String)>,
+/// The shared fixture, with the critical rule paging to `TOPIC`.
+async fn fixture() -> Fixture {
+    let mut fx = Fixture::new().await;
+    fx.set("CRITICAL_TOPIC_ARN", TOPIC);
+    fx.set(
+        "SEVERITY_RULES",
+        r#"[{"rule":"restricted-ssh","severity":"critical"}]"#,
+    );
+    fx
 }
 
-impl Fixture {
-    async fn new() -> Self {
-        let moto = Moto::shared();
-        let sdk = moto.sdk_config().await;
-        let slack = SlackReceiver::start();
-        let table = moto.unique("faults-triage-state");
-        toilkit_tests::tables::create_pk_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
-            .await
-            .unwrap();
-        let secret = moto.unique("faults-slack");
-        slack.store_webhook_secret(&sdk, &secret, "default").await;
-        let env = vec![
-            ("STATE_TABLE".to_owned(), table),
-            ("SLACK_WEBHOOK_SECRET_ARN".to_owned(), secret),
-            ("CRITICAL_TOPIC_ARN".to_owned(), TOPIC.to_owned()),
-            (
-                "SEVERITY_RULES".to_owned(),
-                r#"[{"rule":"restricted-ssh","severity":"critical"}]"#.to_owned(),
-            ),
-        ];
-        Self { sdk, slack, env }
-    }
-
-    fn app(&self, sns: aws_sdk_sns::Client) -> App {
-        let mut env = Env::from_pairs(self.env.clone());
-        let settings = Settings::from_env(&mut env);
-        env.finish().unwrap();
-        let mut app = App::new(settings, &self.sdk, Output::default()).with_slack(
-            SlackClient::new(RetryPolicy {
-                max_attempts: 2,
-                max_rate_limited: 2,
-                base_backoff: std::time::Duration::from_millis(10),
-                max_backoff: std::time::Duration::from_millis(20),
-                spacing: std::time::Duration::from_millis(1),
-                request_timeout: std::time::Duration::from_secs(5),
-            }),
-        );
-        app.sns = sns;
-        app
-    }
+/// The fixture's app, paging through `sns`.
+fn app(fx: &Fixture, sns: aws_sdk_sns::Client) -> App {
+    let mut app = fx.app();
+    app.sns = sns;
+    app
 }
 
 /// A security group newly NON_COMPLIANT with the critical rule.
@@ -148,28 +114,15 @@ fn violation(group: &str) -> Value {
     event
 }
 
-async fn invoke(app: &App, event: &Value) -> config_triage::Outcome {
-    let home = Home {
-        account: "123456789012".into(),
-        region: "us-east-1".into(),
-    };
-    config_triage::process(
-        event,
-        app,
-        &home,
-        OffsetDateTime::now_utc(),
-        &Deadline::unbounded(),
-    )
-    .await
-}
-
 async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed: bool) {
-    let fixture = Fixture::new().await;
+    let fixture = fixture().await;
     let group = Moto::shared().unique("sg");
     let event = violation(&group);
 
     let (client, attempts, published) = sns(failures).await;
-    let first = invoke(&fixture.app(client), &event).await;
+    let first = fixture
+        .run(&app(&fixture, client), &event, OffsetDateTime::now_utc())
+        .await;
 
     if storm_is_absorbed {
         assert!(first.response.is_ok(), "{:?}", first.report);
@@ -210,8 +163,8 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
     // Lambda retries the event once SNS is back: the claim was given back,
     // so the violation is paged and posted now, once.
     let (client, _, published) = sns(Vec::new()).await;
-    let app = fixture.app(client);
-    let retry = invoke(&app, &event).await;
+    let app = app(&fixture, client);
+    let retry = fixture.run(&app, &event, OffsetDateTime::now_utc()).await;
     assert!(retry.response.is_ok(), "{:?}", retry.report);
     assert_eq!(
         retry.report.counter("violations_notified"),
@@ -226,7 +179,7 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
     assert!(posted[0].to_string().contains(&group));
 
     // A third delivery of the same change is a repeat: nothing more.
-    let again = invoke(&app, &event).await;
+    let again = fixture.run(&app, &event, OffsetDateTime::now_utc()).await;
     assert!(again.response.is_ok());
     assert_eq!(published.load(Ordering::SeqCst), 1);
     assert_eq!(fixture.slack.delivered_to("default").len(), 1);

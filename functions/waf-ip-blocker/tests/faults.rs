@@ -10,7 +10,7 @@
 //! lost, every block the run decided lands or is reported as failed, and a
 //! failed write is made good by the next run.
 
-mod faults;
+use toilkit_tests::faults;
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,6 @@ use std::time::Duration;
 use aws_sdk_wafv2::types::IpAddressVersion;
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use base64::Engine as _;
 use faults::{Fault, Script, error, fast_retry, ok};
 use ipnet::IpNet;
 use serde_json::{Value, json};
@@ -27,6 +26,7 @@ use shared::Deadline;
 use shared::config::Env;
 use shared::output::Output;
 use toilkit_tests::Moto;
+use toilkit_tests::logs_subscription;
 use waf_ip_blocker::App;
 use waf_ip_blocker::config::Config;
 use waf_ip_blocker::ipset::{self, IpSetRef, WriteGate};
@@ -356,18 +356,11 @@ fn flood(ips: &[&str], n: usize) -> Value {
             events.push(json!({"id": format!("{ip}-{i}"), "timestamp": window_start, "message": record.to_string()}));
         }
     }
-    let data = json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": "aws-waf-logs-shop",
-        "logStream": "us-east-1_shop_0",
-        "subscriptionFilters": ["toilkit"],
-        "logEvents": events,
-    });
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gzip.write_all(data.to_string().as_bytes()).unwrap();
-    let encoded = base64::engine::general_purpose::STANDARD.encode(gzip.finish().unwrap());
-    json!({"awslogs": {"data": encoded}})
+    logs_subscription::event(&logs_subscription::document(
+        "aws-waf-logs-shop",
+        "us-east-1_shop_0",
+        events,
+    ))
 }
 
 fn scheduled() -> Value {

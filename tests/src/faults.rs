@@ -1,8 +1,8 @@
-//! What the fault-injection tests share: the transient failures AWS answers
-//! with, as HTTP responses the real SDK deserializes and classifies (so its
-//! retry policy decides, as in production), and a script of how many of the
-//! next calls fail and how.
-#![allow(dead_code)]
+//! What every function's fault-injection tests share: the transient failures
+//! AWS answers with, as HTTP responses the real SDK deserializes and
+//! classifies (so its retry policy decides, as in production), a script of
+//! how many of the next calls fail and how, and an SDK clock that never
+//! waits.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -117,6 +117,12 @@ pub struct VirtualClock(Arc<Mutex<SystemTime>>);
 impl VirtualClock {
     pub fn new() -> Self {
         Self(Arc::new(Mutex::new(SystemTime::now())))
+    }
+}
+
+impl Default for VirtualClock {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -12,7 +12,7 @@
 //! exactly as before, and the next run converges without redoing what is
 //! done.
 
-mod faults;
+use toilkit_tests::faults;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -7,7 +7,7 @@
 //! sweep either reaches every page or reports, with its region, that the
 //! listing failed, while what it did change is reported as applied.
 
-mod faults;
+use toilkit_tests::faults;
 
 use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
 use aws_sdk_cloudwatchlogs::operation::put_retention_policy::PutRetentionPolicyOutput;
@@ -637,10 +637,8 @@ async fn unreadable_attachments_keep_every_candidate_and_the_report_names_the_de
 }
 
 fn create_event(tags: Option<serde_json::Value>) -> serde_json::Value {
-    let mut event: serde_json::Value = serde_json::from_str(include_str!(
-        "../../functions/log-retention/tests/fixtures/create-log-group.json"
-    ))
-    .unwrap();
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/create-log-group.json")).unwrap();
     if let Some(tags) = tags {
         event["detail"]["requestParameters"]["tags"] = tags;
     }

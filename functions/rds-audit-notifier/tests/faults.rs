@@ -12,7 +12,7 @@
 //! the invocation and is posted by the retry, no part is posted twice
 //! without the report saying so, and the ledger ends up holding every part.
 
-mod faults;
+use toilkit_tests::faults;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -284,9 +284,13 @@ impl Fixture {
             "1700000000223456,aurora-prod-instance-2,admin,10.0.3.44,48,2,QUERY,appdb,'DROP TABLE b',0",
             "1700000000323456,aurora-prod-instance-3,admin,10.0.3.44,49,3,QUERY,appdb,'DROP TABLE c',0",
         ];
-        let document =
-            rds_audit_notifier::envelope::log_data(GROUP, "stream-1", 1_700_000_000_000, &lines);
-        let event = rds_audit_notifier::envelope::subscription_event(&document);
+        let document = toilkit_tests::logs_subscription::log_data(
+            GROUP,
+            "stream-1",
+            1_700_000_000_000,
+            &lines,
+        );
+        let event = toilkit_tests::logs_subscription::event(&document);
         let data = shared::input::decode_logs_subscription(event).unwrap();
         let plan = plan::plan(&data, &self.config.rules);
         assert_eq!(plan.deliveries.len(), 3, "one part per instance");

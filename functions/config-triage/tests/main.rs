@@ -1,0 +1,9 @@
+//! config-triage's integration tests, one binary: each links the AWS SDK, so one
+//! link instead of one a file.
+
+mod common;
+mod digest;
+mod e2e;
+mod faults;
+mod fuzz_regressions;
+mod triage;

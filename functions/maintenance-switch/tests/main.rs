@@ -1,0 +1,10 @@
+//! maintenance-switch's integration tests, one binary: each links the AWS SDK, so one
+//! link instead of one a file.
+
+mod common;
+mod e2e;
+mod faults;
+mod notify;
+mod state_machine;
+mod switch;
+mod windows;
