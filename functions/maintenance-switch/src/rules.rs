@@ -1,6 +1,7 @@
-//! A listener as the function sees it: its default action, its rules in
-//! priority order, and the tags by which the function recognises the rules
-//! it added and the rules it moved.
+//! A listener's rules as the function sees them: its default action, its
+//! rules in priority order, and the tags by which the function recognises
+//! the rules it added and the rules it moved. Read from ELBv2 by
+//! [`crate::listener`]; no calls here.
 
 use std::collections::BTreeMap;
 

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::error::Error;
-use crate::request::{Times, WindowSpec, format_time, parse_time};
 use crate::switch;
+use crate::window::{Times, WindowSpec, format_time, parse_time};
 
 /// How many executions `windows` describes at most; an account does not
 /// run that many maintenance windows at once.
