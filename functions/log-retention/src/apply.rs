@@ -1,0 +1,106 @@
+//! Carries out what the plan decided for one group, step by step into the
+//! report: each step is planned first, then applied, skipped or failed by
+//! CloudWatch Logs' answer. A dry run stops at planned.
+
+use crate::api::Api;
+use crate::error::Error;
+use crate::logs::{self, Deleted, RegionClients};
+use crate::plan::{self, Change, ChangeKind, Group};
+use crate::sweep::Run;
+
+/// What became of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Done, or deliberately left (recorded either way).
+    Done,
+    /// Failed, and recorded as a failure: the group's other steps still apply.
+    Failed,
+    /// Stopped by the deadline or left unanswered: the group is done again
+    /// on resume.
+    Stopped,
+}
+
+/// Deletes a group the plan found stale and empty.
+pub async fn delete_group(
+    run: &Run,
+    clients: &RegionClients,
+    api: &Api,
+    group: &Group,
+    days: u32,
+) -> Step {
+    let name = group.name.as_str();
+    let action = plan::delete_action(group, days);
+    run.report(|r| r.plan(action.clone()));
+    if run.dry_run {
+        return Step::Done;
+    }
+    match logs::delete_group(clients, api, name).await {
+        Ok(Deleted::Now) => {
+            run.report(|r| {
+                r.applied(action);
+                r.incr("groups_deleted");
+            });
+            Step::Done
+        }
+        Ok(Deleted::AlreadyGone) => {
+            run.report(|r| {
+                r.incr("groups_already_gone");
+                r.skip(
+                    name,
+                    "already gone: DeleteLogGroup found no such group; it was deleted before this call",
+                );
+            });
+            Step::Done
+        }
+        Err(e @ Error::Unanswered { .. }) => {
+            run.report(|r| {
+                r.incr("groups_maybe_deleted");
+                r.skip(
+                    name,
+                    format!("may have been deleted: {e}; the next run will see"),
+                );
+            });
+            Step::Stopped
+        }
+        Err(e) if e.is_deadline() => Step::Stopped,
+        Err(e) => {
+            run.report(|r| r.fail(name, "delete_log_group", &e));
+            Step::Failed
+        }
+    }
+}
+
+/// Sets, lengthens or shortens a group's retention.
+pub async fn set_retention(
+    run: &Run,
+    clients: &RegionClients,
+    api: &Api,
+    name: &str,
+    change: &Change,
+) -> Step {
+    let action = change.action(name);
+    run.report(|r| {
+        r.plan(action.clone());
+        if change.kind == ChangeKind::Shorten {
+            r.incr("shortening_planned");
+        }
+    });
+    if !run.dry_run {
+        match logs::put_retention(clients, api, name, change.to).await {
+            Ok(()) => run.report(|r| {
+                r.applied(action);
+                r.incr("groups_changed");
+                if change.kind == ChangeKind::Shorten {
+                    r.incr("groups_shortened");
+                }
+            }),
+            Err(e) if e.is_deadline() => return Step::Stopped,
+            Err(e) => {
+                run.report(|r| r.fail(name, change.kind.action(), &e));
+                return Step::Failed;
+            }
+        }
+    }
+    run.tally(change.transition());
+    Step::Done
+}
