@@ -77,9 +77,7 @@ pub enum Error {
     #[error("the Slack notification was not delivered: {0}")]
     Notify(#[source] shared::slack::SlackError),
 
-    #[error(
-        "the Slack notification was not delivered: the Slack webhook could not be read: {0}"
-    )]
+    #[error("the Slack notification was not delivered: the Slack webhook could not be read: {0}")]
     NotifyWebhook(#[source] shared::secret::SecretError),
 
     #[error(

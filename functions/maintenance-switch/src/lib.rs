@@ -14,13 +14,15 @@
 //!   [`rules`], the listener's rules as the function sees them;
 //! - [`listener`]: the ELBv2 calls; [`apply`]: a plan carried out step by step;
 //! - [`switch`]: enable, disable and status across listeners, with rollback;
-//! - [`windows`]: schedule, cancel and list windows (Step Functions);
+//! - [`windows`]: schedule, cancel and list windows, as executions of the
+//!   window state machine; [`executions`]: the Step Functions calls;
 //! - [`notify`]: Slack; [`evaluate`]: which rule a request would meet.
 
 pub mod apply;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod executions;
 pub mod limits;
 pub mod listener;
 pub mod notify;
