@@ -98,6 +98,7 @@ fn line_within(report: &Report, max: usize) -> String {
     // and say where the rest is.
     serde_json::json!({"toilkit_report": {
         "function": report.function,
+        "request_id": report.request_id,
         "dry_run": report.dry_run,
         "stopped_early": report.stopped_early,
         "stop_reason": report.stop_reason.as_deref().map(|r| crate::slack::truncate(r, 1_000)),

@@ -87,6 +87,11 @@ impl Omitted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub function: String,
+    /// The Lambda request id of the invocation that produced it, so an
+    /// operator can go from a report to the invocation's log and back.
+    /// Absent outside an invocation (a test, the demo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     pub dry_run: bool,
     /// True when the run stopped before its work was done (the deadline, a
     /// cap); the next run carries on.
@@ -106,9 +111,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report of the invocation being served: it takes the request id
+    /// from [`crate::runtime::request_id`].
     pub fn new(function: impl Into<String>, dry_run: bool) -> Self {
         Self {
             function: function.into(),
+            request_id: crate::runtime::request_id(),
             dry_run,
             stopped_early: false,
             stop_reason: None,

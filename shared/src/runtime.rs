@@ -59,24 +59,56 @@ where
         return ExitCode::FAILURE;
     }
     let app: &'static App = Box::leak(Box::new(app));
-    let service = service_fn(move |event: LambdaEvent<Event>| {
-        // Boxed: the handler's future nests the SDK's deeply, and inlined
-        // into the runtime's it would outgrow the compiler's layout depth.
-        let invocation = Box::pin(handler(event, app));
-        async move {
-            let response = invocation.await.map_err(Into::<Diagnostic>::into)?;
-            serde_json::to_value(response).map_err(|e| Diagnostic {
-                error_type: "ResponseNotSerializable".to_owned(),
-                error_message: e.to_string(),
-            })
-        }
-    });
+    let service = service_fn(move |event: LambdaEvent<Event>| invoke(&handler, event, app));
     match lambda_runtime::run(service).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("the Lambda Runtime API client stopped: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+tokio::task_local! {
+    /// The Lambda request id of the invocation being served.
+    static REQUEST_ID: String;
+}
+
+/// The Lambda request id of the invocation being served, `None` outside
+/// one. [`serve`] sets it around each handler call, so every function's
+/// [`crate::Report`] carries it without the function passing it along.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .ok()
+        .filter(|id| !id.is_empty())
+}
+
+/// One invocation as the Runtime API sees it: the handler runs with the
+/// event's request id set (see [`request_id`]), and its response or error
+/// becomes what Lambda returns.
+pub fn invoke<App, Event, Response, Error, Fut, Handler>(
+    handler: &Handler,
+    event: LambdaEvent<Event>,
+    app: &'static App,
+) -> impl Future<Output = Result<serde_json::Value, Diagnostic>>
++ use<App, Event, Response, Error, Fut, Handler>
+where
+    Handler: Fn(LambdaEvent<Event>, &'static App) -> Fut,
+    Response: Serialize,
+    Error: Into<Diagnostic>,
+    Fut: Future<Output = Result<Response, Error>>,
+{
+    let request_id = event.context.request_id.clone();
+    // Boxed: the handler's future nests the SDK's deeply, and inlined
+    // into the runtime's it would outgrow the compiler's layout depth.
+    let invocation = Box::pin(REQUEST_ID.scope(request_id, handler(event, app)));
+    async move {
+        let response = invocation.await.map_err(Into::<Diagnostic>::into)?;
+        serde_json::to_value(response).map_err(|e| Diagnostic {
+            error_type: "ResponseNotSerializable".to_owned(),
+            error_message: e.to_string(),
+        })
     }
 }
 
@@ -187,6 +219,29 @@ mod tests {
         assert_eq!(d.error_message, "Slack did not take it: inner went wrong");
         let d = diagnostic("SlackDeliveryFailed", &Outer::Quoting(Inner));
         assert_eq!(d.error_message, "Slack did not take it: inner went wrong");
+    }
+
+    async fn one_change(
+        _event: LambdaEvent<serde_json::Value>,
+        _app: &'static (),
+    ) -> Result<crate::Report, Diagnostic> {
+        Ok(crate::Report::new("log-retention", false))
+    }
+
+    #[tokio::test]
+    async fn the_response_carries_the_invocations_request_id() {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+        let event = LambdaEvent::new(serde_json::json!({}), context);
+        let response = invoke(&one_change, event, &()).await.unwrap();
+        assert_eq!(
+            response["request_id"], "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+            "{response}"
+        );
+        assert_eq!(response["function"], "log-retention");
+        // Outside an invocation there is none, and the report says nothing.
+        let outside = serde_json::to_value(crate::Report::new("log-retention", false)).unwrap();
+        assert!(outside.get("request_id").is_none(), "{outside}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::change::{Compliance, ComplianceChange};
-use crate::error::{TriageError, sdk_message};
+use crate::error::{Error, sdk_message};
 use crate::exemption::{Exemptions, Outcome, Subject};
 use crate::notify::Notification;
 use crate::plan::{self, Notice, Transition};
@@ -38,7 +38,7 @@ pub async fn triage(
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     report.incr("changes");
     run(
         app,
@@ -62,7 +62,7 @@ pub async fn announce_held(
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     run(
         app,
         exemptions,
@@ -83,7 +83,7 @@ async fn run(
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     let key = change.key();
     let target = change.target();
     let severity = app.settings.severity.severity_of(&change.rule);
@@ -241,7 +241,7 @@ async fn run(
             }
         };
     }
-    Err(TriageError::Contended { key })
+    Err(Error::Contended { key })
 }
 
 async fn lookup(app: &App, change: &ComplianceChange) -> Resource {
@@ -264,14 +264,14 @@ async fn deliver(
     route: &crate::routing::Route<'_>,
     page: bool,
     deadline: &Deadline,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     let target = n.change.target();
     // Paging first: if Slack then fails, the retry pages again, which is
     // better than a critical violation nobody is paged for.
     if page && let Some(topic) = &app.settings.critical_topic_arn {
         publish(&app.sns, topic, n)
             .await
-            .map_err(|message| TriageError::Sns {
+            .map_err(|message| Error::Sns {
                 topic: topic.clone(),
                 target: target.clone(),
                 message,
@@ -281,14 +281,14 @@ async fn deliver(
         .secrets
         .get(route.webhook)
         .await
-        .map_err(|source| TriageError::Webhook {
+        .map_err(|source| Error::Webhook {
             route: route.name.clone(),
             source,
         })?;
     app.slack
         .send_all(&webhook, &n.slack(), deadline)
         .await
-        .map_err(|source| TriageError::Slack {
+        .map_err(|source| Error::Slack {
             target,
             route: route.name.clone(),
             source,

@@ -2,12 +2,13 @@
 
 use std::fmt;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::TriageError;
+use crate::error::Error;
 
 pub const DETAIL_TYPE: &str = "Config Rules Compliance Change";
 
@@ -94,37 +95,87 @@ pub fn is_compliance_change(event: &Value) -> bool {
     event.get("detail-type").and_then(Value::as_str) == Some(DETAIL_TYPE)
 }
 
+/// The event's `detail` as Config sends it. Every field is optional here,
+/// so that [`parse`] names a missing one in its own words.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Detail {
+    pub resource_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub config_rule_name: Option<String>,
+    pub aws_account_id: Option<String>,
+    pub aws_region: Option<String>,
+    pub notification_creation_time: Option<String>,
+    pub new_evaluation_result: Option<EvaluationResult>,
+    pub old_evaluation_result: Option<EvaluationResult>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationResult {
+    pub evaluation_result_identifier: Option<Identifier>,
+    pub compliance_type: Option<String>,
+    pub result_recorded_time: Option<String>,
+    pub annotation: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identifier {
+    pub evaluation_result_qualifier: Option<Qualifier>,
+    pub ordering_timestamp: Option<String>,
+}
+
+/// Where Config repeats the rule and the resource inside the result.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Qualifier {
+    pub config_rule_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+}
+
 /// Reads a compliance change; the error names the missing or bad field.
-pub fn parse(event: &Value) -> Result<ComplianceChange, TriageError> {
+pub fn parse(event: &Value) -> Result<ComplianceChange, Error> {
     let detail_type = event.get("detail-type").and_then(Value::as_str);
     if detail_type != Some(DETAIL_TYPE) {
-        return Err(TriageError::UnsupportedEvent(format!(
+        return Err(Error::UnsupportedEvent(format!(
             "detail-type is {}, expected {DETAIL_TYPE:?}",
             detail_type.map_or("missing".to_owned(), |d| format!("{d:?}"))
         )));
     }
-    let detail = event
-        .get("detail")
-        .ok_or_else(|| bad("detail is missing"))?;
+    if event.get("detail").is_none() {
+        return Err(bad("detail is missing"));
+    }
+    let event = EventBridgeEvent::<Detail>::deserialize(event)
+        .map_err(|e| Error::BadEvent(format!("not an EventBridge event of Config's shape: {e}")))?;
+    from_event(&event)
+}
+
+/// Reads a compliance change from the typed event.
+pub fn from_event(event: &EventBridgeEvent<Detail>) -> Result<ComplianceChange, Error> {
+    let detail = &event.detail;
     let new_result = detail
-        .get("newEvaluationResult")
+        .new_evaluation_result
+        .as_ref()
         .ok_or_else(|| bad("detail.newEvaluationResult is missing"))?;
-    let qualifier = new_result
-        .pointer("/evaluationResultIdentifier/evaluationResultQualifier")
-        .unwrap_or(&Value::Null);
-    let field = |name: &str| -> Option<String> {
-        detail
-            .get(name)
-            .or_else(|| qualifier.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+    let identifier = new_result.evaluation_result_identifier.as_ref();
+    let qualifier = identifier.and_then(|i| i.evaluation_result_qualifier.as_ref());
+    // The detail's own field wins, even empty; the qualifier's only stands
+    // in when the detail has none.
+    let field = |own: &Option<String>, qualified: Option<&Option<String>>| -> Option<String> {
+        match own {
+            Some(value) => Some(value.clone()),
+            None => qualified.and_then(Clone::clone),
+        }
+        .filter(|s| !s.is_empty())
     };
-    let required =
-        |name: &str| field(name).ok_or_else(|| bad(&format!("detail.{name} is missing")));
+    let required = |name: &str, own: &Option<String>, qualified: Option<&Option<String>>| {
+        field(own, qualified).ok_or_else(|| bad(&format!("detail.{name} is missing")))
+    };
     let new_text = new_result
-        .get("complianceType")
-        .and_then(Value::as_str)
+        .compliance_type
+        .as_deref()
         .ok_or_else(|| bad("detail.newEvaluationResult.complianceType is missing"))?;
     let new = Compliance::parse(new_text).ok_or_else(|| {
         bad(&format!(
@@ -132,51 +183,51 @@ pub fn parse(event: &Value) -> Result<ComplianceChange, TriageError> {
         ))
     })?;
     let old = detail
-        .pointer("/oldEvaluationResult/complianceType")
-        .and_then(Value::as_str)
+        .old_evaluation_result
+        .as_ref()
+        .and_then(|r| r.compliance_type.as_deref())
         .and_then(Compliance::parse);
-    let at = new_result
-        .pointer("/evaluationResultIdentifier/orderingTimestamp")
-        .or_else(|| new_result.get("resultRecordedTime"))
-        .or_else(|| detail.get("notificationCreationTime"))
-        .or_else(|| event.get("time"))
-        .and_then(Value::as_str)
+    let event_time = event.time.map(|t| t.to_rfc3339());
+    let at = identifier
+        .and_then(|i| i.ordering_timestamp.as_deref())
+        .or(new_result.result_recorded_time.as_deref())
+        .or(detail.notification_creation_time.as_deref())
+        .or(event_time.as_deref())
         .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
         .ok_or_else(|| bad("no parsable orderingTimestamp, resultRecordedTime or time"))?;
-    let account = field("awsAccountId")
-        .or_else(|| {
-            event
-                .get("account")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+    let account = field(&detail.aws_account_id, None)
+        .or_else(|| event.account.clone())
         .ok_or_else(|| bad("detail.awsAccountId is missing"))?;
-    let region = field("awsRegion")
-        .or_else(|| {
-            event
-                .get("region")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+    let region = field(&detail.aws_region, None)
+        .or_else(|| event.region.clone())
         .ok_or_else(|| bad("detail.awsRegion is missing"))?;
     Ok(ComplianceChange {
         account,
         region,
-        rule: required("configRuleName")?,
-        resource_type: required("resourceType")?,
-        resource_id: required("resourceId")?,
+        rule: required(
+            "configRuleName",
+            &detail.config_rule_name,
+            qualifier.map(|q| &q.config_rule_name),
+        )?,
+        resource_type: required(
+            "resourceType",
+            &detail.resource_type,
+            qualifier.map(|q| &q.resource_type),
+        )?,
+        resource_id: required(
+            "resourceId",
+            &detail.resource_id,
+            qualifier.map(|q| &q.resource_id),
+        )?,
         new,
         old,
-        annotation: new_result
-            .get("annotation")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        annotation: new_result.annotation.clone(),
         at,
     })
 }
 
-fn bad(what: &str) -> TriageError {
-    TriageError::BadEvent(what.to_owned())
+fn bad(what: &str) -> Error {
+    Error::BadEvent(what.to_owned())
 }
 
 #[cfg(test)]
@@ -244,6 +295,6 @@ mod tests {
         );
         let err =
             parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})).unwrap_err();
-        assert!(matches!(err, TriageError::UnsupportedEvent(_)), "{err}");
+        assert!(matches!(err, Error::UnsupportedEvent(_)), "{err}");
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_config::types::{
 };
 use shared::Deadline;
 
-use crate::error::{TriageError, sdk_message};
+use crate::error::{Error, sdk_message};
 
 /// One resource a rule finds non-compliant now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +31,8 @@ pub struct Listing {
     pub stopped_early: bool,
 }
 
-fn config_error(
-    operation: &'static str,
-    context: String,
-    e: impl std::error::Error,
-) -> TriageError {
-    TriageError::Config {
+fn config_error(operation: &'static str, context: String, e: impl std::error::Error) -> Error {
+    Error::Config {
         operation,
         context,
         message: sdk_message(e),
@@ -84,11 +80,11 @@ pub async fn still_open(
     resource_type: &str,
     resource_id: &str,
     deadline: &Deadline,
-) -> Result<Option<OpenViolation>, TriageError> {
+) -> Result<Option<OpenViolation>, Error> {
     let mut token: Option<String> = None;
     loop {
         if deadline.expired() {
-            return Err(TriageError::Config {
+            return Err(Error::Config {
                 operation: "GetComplianceDetailsByResource",
                 context: format!(" for {resource_type} {resource_id}"),
                 message: "deadline reached".into(),
@@ -142,7 +138,7 @@ pub async fn list_account(
     account: &str,
     region: &str,
     deadline: &Deadline,
-) -> Result<Listing, TriageError> {
+) -> Result<Listing, Error> {
     let mut listing = Listing::default();
     let mut rules = Vec::new();
     let mut pages = client
@@ -212,7 +208,7 @@ pub async fn list_aggregate(
     client: &Client,
     aggregator: &str,
     deadline: &Deadline,
-) -> Result<Listing, TriageError> {
+) -> Result<Listing, Error> {
     let mut listing = Listing::default();
     let mut rules = Vec::new();
     let mut pages = client

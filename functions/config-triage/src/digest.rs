@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::change::{Compliance, ComplianceChange, state_key};
 use crate::compliance::{self, OpenViolation};
-use crate::error::TriageError;
+use crate::error::Error;
 use crate::exemption::{Exemptions, Outcome, Subject};
 use crate::plan::human_duration;
 use crate::resource::ResourceRef;
@@ -225,7 +225,7 @@ pub async fn run(
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     let work = deadline.less(POST_RESERVE);
     // First, and from the state table: a listing that always reaches the
     // deadline would otherwise never get to them.
@@ -376,19 +376,19 @@ async fn post(
     digest: &Digest,
     now: OffsetDateTime,
     deadline: &Deadline,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     let webhook = app
         .secrets
         .get(&app.settings.routes.default)
         .await
-        .map_err(|source| TriageError::Webhook {
+        .map_err(|source| Error::Webhook {
             route: DEFAULT_ROUTE.into(),
             source,
         })?;
     app.slack
         .send_all(&webhook, &digest.messages(now), deadline)
         .await
-        .map_err(|source| TriageError::Slack {
+        .map_err(|source| Error::Slack {
             target: "digest".into(),
             route: DEFAULT_ROUTE.into(),
             source,
@@ -419,7 +419,7 @@ pub async fn run_held(
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), TriageError> {
+) -> Result<(), Error> {
     announce_held(app, exemptions, home, now, deadline, report)
         .await
         .map_or(Ok(()), Err)
@@ -440,7 +440,7 @@ async fn announce_held(
     now: OffsetDateTime,
     work: &Deadline,
     report: &mut Report,
-) -> Option<TriageError> {
+) -> Option<Error> {
     let (held, complete) = match app.state.held(work).await {
         Ok(found) => found,
         Err(e) => {

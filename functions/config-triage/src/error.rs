@@ -4,7 +4,7 @@ use shared::secret::SecretError;
 use shared::slack::SlackError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum TriageError {
+pub enum Error {
     #[error("the event is not a usable Config compliance change: {0}")]
     BadEvent(String),
     #[error("config-triage does not handle this event: {0}")]
@@ -47,7 +47,7 @@ pub enum TriageError {
     },
 }
 
-impl TriageError {
+impl Error {
     /// The `errorType` Lambda reports for this error: its own kind, which a
     /// retry policy, an alarm or a person can match on.
     pub fn kind(&self) -> &'static str {
@@ -65,8 +65,8 @@ impl TriageError {
     }
 }
 
-impl From<TriageError> for lambda_runtime::Diagnostic {
-    fn from(error: TriageError) -> Self {
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
         shared::runtime::diagnostic(error.kind(), &error)
     }
 }

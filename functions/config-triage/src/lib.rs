@@ -1,6 +1,7 @@
 //! config-triage: AWS Config compliance changes turned into deduplicated,
 //! exempted, routed notifications, and a periodic digest.
 //!
+//! - [`trigger`]: a compliance change (EventBridge or SQS), the schedule, an action;
 //! - [`change`]: the EventBridge compliance-change event;
 //! - [`severity`], [`exemption`], [`routing`]: what operators configure;
 //! - [`plan`]: the pure decision per change (transition, notify or not, next state);
@@ -22,13 +23,13 @@ pub mod routing;
 pub mod settings;
 pub mod severity;
 pub mod state;
+pub mod trigger;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_types::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::Deadline;
-use shared::input::{EventKind, classify};
 use shared::output::Output;
 use shared::report::Report;
 use shared::secret::SecretStore;
@@ -36,11 +37,13 @@ use shared::slack::SlackClient;
 use time::OffsetDateTime;
 
 use crate::digest::Home;
-use crate::error::{TriageError, sdk_message};
+pub use crate::error::Error;
+use crate::error::sdk_message;
 use crate::exemption::Exemptions;
 use crate::resource::Enricher;
 use crate::settings::Settings;
 use crate::state::StateStore;
+use crate::trigger::Trigger;
 
 pub const FUNCTION: &str = "config-triage";
 
@@ -101,11 +104,11 @@ impl App {
 #[derive(Debug)]
 pub struct Outcome {
     pub report: Report,
-    pub response: Result<Value, TriageError>,
+    pub response: Result<Value, Error>,
 }
 
 /// The Lambda handler.
-pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, TriageError> {
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
     let home = Home {
         account: account_of(&event.context.invoked_function_arn).unwrap_or_default(),
@@ -161,41 +164,25 @@ async fn route_event(
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<Value, TriageError> {
-    let kind = classify(payload);
-    match &kind {
-        EventKind::SqsBatch => {
-            let batch = sqs_batch(payload, app, exemptions, now, deadline, report).await?;
+) -> Result<Value, Error> {
+    match trigger::parse(payload)? {
+        Trigger::Batch(batch) => {
+            let batch = sqs_batch(batch, app, exemptions, now, deadline, report).await?;
             Ok(serde_json::to_value(batch).expect("a batch response serializes"))
         }
-        EventKind::EventBridge { .. } if change::is_compliance_change(payload) => {
-            let change = change::parse(payload)?;
+        Trigger::Change(change) => {
             apply::triage(app, exemptions, &change, now, deadline, report).await?;
             Ok(report_value(report))
         }
-        _ if payload.get("action").and_then(Value::as_str) == Some("announce_held") => {
+        Trigger::AnnounceHeld => {
             digest::run_held(app, exemptions, home, now, deadline, report).await?;
             Ok(report_value(report))
         }
-        _ if kind.is_schedule()
-            || payload.get("action").and_then(Value::as_str) == Some("digest") =>
-        {
-            // A retry of a scheduled event keeps its id; a manual digest
-            // has none and is always posted.
-            let event_id = payload
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|_| kind.is_schedule());
+        Trigger::Digest { event_id } => {
+            let event_id = event_id.as_deref();
             digest::run(app, exemptions, home, event_id, now, deadline, report).await?;
             Ok(report_value(report))
         }
-        EventKind::EventBridge { detail_type, .. } => Err(TriageError::UnsupportedEvent(format!(
-            "detail-type {detail_type:?}; expected {:?} or \"Scheduled Event\"",
-            change::DETAIL_TYPE
-        ))),
-        other => Err(TriageError::UnsupportedEvent(format!(
-            "{other:?}; expected a Config compliance change (directly or through SQS), a schedule, or {{\"action\": \"digest\"}}"
-        ))),
     }
 }
 
@@ -209,10 +196,10 @@ async fn load_exemptions(
     app: &App,
     now: OffsetDateTime,
     report: &mut Report,
-) -> Result<Exemptions, TriageError> {
+) -> Result<Exemptions, Error> {
     let mut exemptions = app.settings.exemptions.clone();
     if let Some(parameter) = &app.settings.exemptions_parameter {
-        let error = |message: String| TriageError::ExemptionsParameter {
+        let error = |message: String| Error::ExemptionsParameter {
             parameter: parameter.clone(),
             message,
         };
@@ -245,15 +232,13 @@ async fn load_exemptions(
 /// delivered (or that cannot be read) is returned as a batch item failure,
 /// so SQS redelivers only it, and dead-letters it after its retries.
 async fn sqs_batch(
-    payload: &Value,
+    event: SqsEvent,
     app: &App,
     exemptions: &Exemptions,
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<SqsBatchResponse, TriageError> {
-    let event: SqsEvent = serde_json::from_value(payload.clone())
-        .map_err(|e| TriageError::BadEvent(format!("SQS batch: {e}")))?;
+) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
     let mut failed = |id: &str| {
         let mut f = BatchItemFailure::default();
@@ -297,15 +282,14 @@ async fn sqs_batch(
 
 /// The change in an SQS body: the EventBridge event itself, or wrapped in an
 /// SNS notification when the queue is fed through a topic.
-fn record_change(body: &str) -> Result<Option<change::ComplianceChange>, TriageError> {
+fn record_change(body: &str) -> Result<Option<change::ComplianceChange>, Error> {
     let mut event: Value = serde_json::from_str(body)
-        .map_err(|e| TriageError::BadEvent(format!("SQS body is not JSON: {e}")))?;
+        .map_err(|e| Error::BadEvent(format!("SQS body is not JSON: {e}")))?;
     if event.get("Type").and_then(Value::as_str) == Some("Notification")
         && let Some(inner) = event.get("Message").and_then(Value::as_str)
     {
-        event = serde_json::from_str(inner).map_err(|e| {
-            TriageError::BadEvent(format!("SNS message in SQS body is not JSON: {e}"))
-        })?;
+        event = serde_json::from_str(inner)
+            .map_err(|e| Error::BadEvent(format!("SNS message in SQS body is not JSON: {e}")))?;
     }
     if !change::is_compliance_change(&event) {
         return Ok(None);

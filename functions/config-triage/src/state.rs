@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use time::OffsetDateTime;
 
 use crate::change::Compliance;
-use crate::error::{TriageError, sdk_message};
+use crate::error::{Error as TriageError, sdk_message};
 
 /// The table's partition key (string).
 pub const KEY: &str = "pk";

@@ -6,7 +6,9 @@
 //! - [`policy`] and [`plan`]: what each group should have and whether it may
 //!   be deleted (pure);
 //! - [`sweep`]: listing, tag batches, bounded concurrency, the resume point;
-//! - [`apply`]: the CloudWatch Logs and tagging calls;
+//! - [`logs`]: the CloudWatch Logs and tagging calls;
+//! - [`apply`]: a group's planned deletion or retention change, carried out
+//!   into the report;
 //! - [`api`]: the per-operation rate cap, the deadline, the call counts;
 //! - [`s3_prune`]: old objects under S3 prefixes.
 
@@ -14,6 +16,7 @@ pub mod api;
 pub mod apply;
 pub mod config;
 pub mod error;
+pub mod logs;
 pub mod plan;
 pub mod policy;
 pub mod s3_prune;
@@ -31,9 +34,9 @@ use shared::output::Output;
 use shared::report::Report;
 
 pub use crate::api::CallCounter;
-pub use crate::apply::RegionClients;
 pub use crate::config::Config;
 pub use crate::error::Error;
+pub use crate::logs::RegionClients;
 use crate::sweep::{Outcome, Run};
 use crate::trigger::{Resume, Trigger};
 
@@ -287,7 +290,7 @@ async fn new_group(
     app: &App,
     region: &str,
     name: &str,
-    created_with: apply::Tags,
+    created_with: logs::Tags,
     deadline: Deadline,
 ) -> Report {
     let run = Arc::new(Run::new(
@@ -307,7 +310,7 @@ async fn new_group(
         return run.finish();
     };
     let api = api::Api::new(app.config.max_api_rps, deadline);
-    match apply::describe_group(clients, &api, name).await {
+    match logs::describe_group(clients, &api, name).await {
         Ok(Some(group)) => {
             if !sweep::process_one(run.clone(), clients.clone(), api, group, created_with).await {
                 run.stop("the invocation's deadline is near; the next sweep will handle the group");

@@ -14,15 +14,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use shared::report::{Action, Report};
+use shared::report::Report;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::FUNCTION;
 use crate::api::Api;
-use crate::apply::{self, RegionClients, TAG_BATCH, Tags};
+use crate::apply::{self, Step};
 use crate::config::Config;
 use crate::error::Error;
+use crate::logs::{self, RegionClients, TAG_BATCH, Tags};
 use crate::plan::{
     self, AccountPolicy, ChangeKind, Deletion, Group, GroupPlan, ResourcePolicy, Retention, Verdict,
 };
@@ -82,6 +83,16 @@ impl Run {
                 (n < cap).then_some(n + 1)
             })
             .is_ok()
+    }
+
+    /// Counts one `old → new` retention change for the report's tally.
+    pub fn tally(&self, transition: String) {
+        *self
+            .transitions
+            .lock()
+            .expect("transitions lock")
+            .entry(transition)
+            .or_default() += 1;
     }
 
     /// The finished report: stop reasons and the `old → new` tally included.
@@ -185,7 +196,7 @@ impl Region {
     async fn account_policies(&self) -> Result<Arc<Vec<AccountPolicy>>, Arc<Error>> {
         self.account_policies
             .get_or_init(|| async {
-                apply::account_policies(&self.clients, &self.api)
+                logs::account_policies(&self.clients, &self.api)
                     .await
                     .map(Arc::new)
                     .map_err(Arc::new)
@@ -197,7 +208,7 @@ impl Region {
     async fn resource_policies(&self) -> Result<Arc<Vec<ResourcePolicy>>, Arc<Error>> {
         self.resource_policies
             .get_or_init(|| async {
-                apply::resource_policies(&self.clients, &self.api)
+                logs::resource_policies(&self.clients, &self.api)
                     .await
                     .map(Arc::new)
                     .map_err(Arc::new)
@@ -214,7 +225,7 @@ impl Region {
         if self.own_tags_read.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        let tags = apply::read_group_tags(&self.clients, &self.api, &item.group.arn).await?;
+        let tags = logs::read_group_tags(&self.clients, &self.api, &item.group.arn).await?;
         Ok(tags.contains_key(&self.run.config.exempt_tag_key))
     }
 }
@@ -285,7 +296,7 @@ pub async fn sweep_region(
             break;
         }
         let (groups, next) =
-            match apply::list_page(&region.clients, &region.api, token.clone()).await {
+            match logs::list_page(&region.clients, &region.api, token.clone()).await {
                 Ok(listed) => listed,
                 Err(e) if e.is_deadline() => {
                     region.deadline_hit.store(true, Ordering::SeqCst);
@@ -391,7 +402,7 @@ async fn process_batch(region: Arc<Region>, batch: Vec<Item>, source: TagSource)
     let read = match source {
         TagSource::Index => {
             let arns: Vec<String> = batch.iter().map(|i| i.group.arn.clone()).collect();
-            apply::read_tags(&region.clients, &region.api, &arns).await
+            logs::read_tags(&region.clients, &region.api, &arns).await
         }
         TagSource::Own(created_with) => {
             region.own_tags_read.store(true, Ordering::SeqCst);
@@ -452,8 +463,7 @@ async fn own_tags(
 ) -> Result<std::collections::HashMap<String, Tags>, Error> {
     let mut all = std::collections::HashMap::new();
     for item in batch {
-        let mut tags =
-            apply::read_group_tags(&region.clients, &region.api, &item.group.arn).await?;
+        let mut tags = logs::read_group_tags(&region.clients, &region.api, &item.group.arn).await?;
         tags.extend(created_with.clone());
         all.insert(item.group.arn.clone(), tags);
     }
@@ -511,7 +521,7 @@ async fn process_group(region: &Region, item: &Item) -> bool {
                         return true;
                     }
                     if let OwnTags::NotExempt = own {
-                        match apply::recent_events(clients, api, name, active_since_ms).await {
+                        match logs::recent_events(clients, api, name, active_since_ms).await {
                             Ok(found) => activity.recent_events = found,
                             Err(e) if e.is_deadline() => return false,
                             Err(e) => {
@@ -548,43 +558,11 @@ async fn process_group(region: &Region, item: &Item) -> bool {
                         run.stop("MAX_GROUP_DELETIONS_PER_RUN reached");
                     }
                     Verdict::Delete => {
-                        let action = plan::delete_action(&item.group, days);
-                        run.report(|r| r.plan(action.clone()));
-                        if run.dry_run {
-                            return true;
-                        }
-                        match apply::delete_group(clients, api, name).await {
-                            Ok(apply::Deleted::Now) => {
-                                run.report(|r| {
-                                    r.applied(action);
-                                    r.incr("groups_deleted");
-                                });
-                                return true;
-                            }
-                            Ok(apply::Deleted::AlreadyGone) => {
-                                run.report(|r| {
-                                    r.incr("groups_already_gone");
-                                    r.skip(
-                                        name,
-                                        "already gone: DeleteLogGroup found no such group; it was deleted before this call",
-                                    );
-                                });
-                                return true;
-                            }
-                            Err(e @ Error::Unanswered { .. }) => {
-                                run.report(|r| {
-                                    r.incr("groups_maybe_deleted");
-                                    r.skip(
-                                        name,
-                                        format!(
-                                            "may have been deleted: {e}; the next run will see"
-                                        ),
-                                    );
-                                });
-                                return false;
-                            }
-                            Err(e) if e.is_deadline() => return false,
-                            Err(e) => run.report(|r| r.fail(name, "delete_log_group", &e)),
+                        match apply::delete_group(run, clients, api, &item.group, days).await {
+                            Step::Done => return true,
+                            Step::Stopped => return false,
+                            // Recorded; the retention change still applies.
+                            Step::Failed => {}
                         }
                     }
                 }
@@ -628,35 +606,7 @@ async fn process_group(region: &Region, item: &Item) -> bool {
             }
         }
     }
-    let action: Action = change.action(name);
-    run.report(|r| {
-        r.plan(action.clone());
-        if change.kind == ChangeKind::Shorten {
-            r.incr("shortening_planned");
-        }
-    });
-    if !run.dry_run {
-        match apply::put_retention(clients, api, name, change.to).await {
-            Ok(()) => run.report(|r| {
-                r.applied(action);
-                r.incr("groups_changed");
-                if change.kind == ChangeKind::Shorten {
-                    r.incr("groups_shortened");
-                }
-            }),
-            Err(e) if e.is_deadline() => return false,
-            Err(e) => {
-                run.report(|r| r.fail(name, change.kind.action(), &e));
-                return true;
-            }
-        }
-    }
-    *run.transitions
-        .lock()
-        .expect("transitions lock")
-        .entry(change.transition())
-        .or_default() += 1;
-    true
+    apply::set_retention(run, clients, api, name, change).await != Step::Stopped
 }
 
 /// The guards a candidate's filters, streams and the region's policies
@@ -669,7 +619,7 @@ async fn guards(
     let name = item.group.name.as_str();
     let accounts = region.account_policies().await?;
     let resources = region.resource_policies().await?;
-    let mut activity = apply::activity(&region.clients, &region.api, name, active_since_ms)
+    let mut activity = logs::activity(&region.clients, &region.api, name, active_since_ms)
         .await
         .map_err(Arc::new)?;
     activity.named_by = accounts

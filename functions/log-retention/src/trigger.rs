@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::input::{EventKind, classify};
@@ -75,16 +76,43 @@ pub fn parse(payload: &Value) -> Result<Trigger, Error> {
     }
 }
 
+/// The part of a CloudTrail event's `detail` that says which call was made,
+/// where, with what, and whether it failed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCall {
+    pub event_name: Option<String>,
+    pub aws_region: Option<String>,
+    pub error_code: Option<String>,
+    pub request_parameters: Option<CreateLogGroup>,
+}
+
+/// `CreateLogGroup`'s request parameters.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateLogGroup {
+    pub log_group_name: Option<String>,
+    /// Any JSON: only the keys decide an exemption, so a value of an
+    /// unexpected type still counts.
+    pub tags: Option<Value>,
+}
+
 fn new_group(payload: &Value) -> Result<Trigger, Error> {
-    let detail = &payload["detail"];
-    let event_name = detail["eventName"].as_str().unwrap_or_default();
+    let event = EventBridgeEvent::<ApiCall>::deserialize(payload).map_err(|e| {
+        Error::Event(format!(
+            "the CloudTrail CreateLogGroup event is not of EventBridge's shape: {e}"
+        ))
+    })?;
+    let call = &event.detail;
+    let event_name = call.event_name.as_deref().unwrap_or_default();
     if event_name != "CreateLogGroup" {
         return Err(Error::Event(format!(
             "a CloudTrail event for {event_name:?}; only CreateLogGroup is handled (check the EventBridge rule's pattern)"
         )));
     }
-    let name = detail["requestParameters"]["logGroupName"]
-        .as_str()
+    let parameters = call.request_parameters.as_ref();
+    let name = parameters
+        .and_then(|p| p.log_group_name.as_deref())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| {
             Error::Event(
@@ -92,21 +120,20 @@ fn new_group(payload: &Value) -> Result<Trigger, Error> {
             )
         })?
         .to_owned();
-    if let Some(code) = detail["errorCode"].as_str() {
+    if let Some(code) = &call.error_code {
         return Ok(Trigger::FailedCall {
             name,
-            error: code.to_owned(),
+            error: code.clone(),
         });
     }
-    let region = detail["awsRegion"]
-        .as_str()
-        .or_else(|| payload["region"].as_str())
-        .ok_or_else(|| Error::Event("CreateLogGroup event without detail.awsRegion".into()))?
-        .to_owned();
-    // Only the keys decide an exemption, so a value of an unexpected type
-    // still counts.
-    let tags = detail["requestParameters"]["tags"]
-        .as_object()
+    let region = call
+        .aws_region
+        .clone()
+        .or_else(|| event.region.clone())
+        .ok_or_else(|| Error::Event("CreateLogGroup event without detail.awsRegion".into()))?;
+    let tags = parameters
+        .and_then(|p| p.tags.as_ref())
+        .and_then(Value::as_object)
         .map(|tags| {
             tags.iter()
                 .map(|(k, v)| {

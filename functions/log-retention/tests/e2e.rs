@@ -105,6 +105,13 @@ async fn the_binary_sweeps_on_schedule_and_acts_on_a_new_log_group() {
 
     let log = lambda.log();
     assert_eq!(log.matches("\"toilkit_report\"").count(), 2, "{log}");
+    // The report names its invocation, in the response and in the log line.
+    let id = report["request_id"].as_str().unwrap_or_default();
+    assert!(
+        !id.is_empty(),
+        "the report carries the request id: {report}"
+    );
+    assert!(log.contains(&format!("\"request_id\":\"{id}\"")), "{log}");
     assert!(log.contains("\"_aws\""), "EMF metrics are logged: {log}");
 
     let bad = lambda

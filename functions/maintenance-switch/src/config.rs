@@ -4,7 +4,8 @@
 use shared::config::Env;
 use shared::secret::SecretRef;
 
-use crate::request::{self, Mode};
+use crate::limits;
+use crate::window::Mode;
 
 /// The page shown when a request gives no body and `DEFAULT_BODY` is unset.
 pub const BUILT_IN_BODY: &str = "<!doctype html><html><head><title>Maintenance</title></head><body><h1>We'll be back soon</h1><p>This service is down for scheduled maintenance.</p></body></html>";
@@ -43,7 +44,7 @@ impl Config {
     pub fn from_env(env: &mut Env) -> Self {
         let default_body = env
             .optional_with("DEFAULT_BODY", "<h1>Back soon</h1>", |v| {
-                request::check_body(v).map(|()| v.to_owned())
+                limits::check_body(v).map(|()| v.to_owned())
             })
             .unwrap_or_else(|| BUILT_IN_BODY.to_owned());
         let default_status_code = env
@@ -51,7 +52,7 @@ impl Config {
                 let code = v
                     .parse::<u16>()
                     .map_err(|_| "expected a number".to_owned())?;
-                request::check_status_code(code).map(|()| code)
+                limits::check_status_code(code).map(|()| code)
             })
             .unwrap_or(503);
         let default_mode = env
@@ -89,7 +90,7 @@ mod tests {
         let config = Config::from_env(&mut env);
         env.finish().unwrap();
         assert_eq!(config, Config::default());
-        assert!(BUILT_IN_BODY.len() <= request::MAX_BODY_CHARS);
+        assert!(BUILT_IN_BODY.len() <= limits::MAX_BODY_CHARS);
     }
 
     #[test]

@@ -75,7 +75,10 @@ pub enum Error {
     NotScheduled(String),
 
     #[error("the Slack notification was not delivered: {0}")]
-    Notify(String),
+    Notify(#[source] shared::slack::SlackError),
+
+    #[error("the Slack notification was not delivered: the Slack webhook could not be read: {0}")]
+    NotifyWebhook(#[source] shared::secret::SecretError),
 
     #[error(
         "MAINTENANCE_STATE_MACHINE_ARN is not set: the schedule, cancel and windows actions need the maintenance window state machine"
@@ -127,7 +130,7 @@ impl Error {
             Self::Cancelled { .. } => "Cancelled",
             Self::AlreadyScheduled { .. } => "AlreadyScheduled",
             Self::NotScheduled(_) => "NotScheduled",
-            Self::Notify(_) => "NotifyFailed",
+            Self::Notify(_) | Self::NotifyWebhook(_) => "NotifyFailed",
             Self::NoStateMachine => "NoStateMachine",
         }
     }

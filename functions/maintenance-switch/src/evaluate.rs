@@ -11,7 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Action, RuleCondition};
 use ipnet::IpNet;
 use shared::pattern::Pattern;
 
-use crate::listener::{ListenerState, RuleState};
+use crate::rules::{ListenerState, RuleState};
 
 /// The parts of an HTTP request that listener rules look at.
 #[derive(Debug, Clone)]
@@ -150,7 +150,7 @@ pub fn describe_conditions(conditions: &[RuleCondition]) -> String {
     conditions
         .iter()
         .map(|c| {
-            let (field, values) = crate::listener::condition_key(c);
+            let (field, values) = crate::rules::condition_key(c);
             match field.as_str() {
                 "http-header" => {
                     let name = c
@@ -158,7 +158,7 @@ pub fn describe_conditions(conditions: &[RuleCondition]) -> String {
                         .as_ref()
                         .and_then(|h| h.http_header_name.as_deref())
                         .unwrap_or("?");
-                    let bypass = crate::request::BypassHeader {
+                    let bypass = crate::window::BypassHeader {
                         name: name.to_owned(),
                         values: c
                             .http_header_config

@@ -6,22 +6,37 @@
 //! executions of the window state machine, which in turn calls `enable`
 //! and `disable` at the window's start and end, and `notify` to tell the
 //! team in Slack.
+//!
+//! - [`trigger`]: an EventBridge rule's event, or the request as sent;
+//! - [`request`]: the request, checked whole; [`window`]: the window it
+//!   describes; [`limits`]: what ALB and Step Functions accept;
+//! - [`plan`]: what enable and disable change on one listener (pure), from
+//!   [`rules`], the listener's rules as the function sees them;
+//! - [`listener`]: the ELBv2 calls; [`apply`]: a plan carried out step by step;
+//! - [`switch`]: enable, disable and status across listeners, with rollback;
+//! - [`windows`]: schedule, cancel and list windows, as executions of the
+//!   window state machine; [`executions`]: the Step Functions calls;
+//! - [`notify`]: Slack; [`evaluate`]: which rule a request would meet.
 
 pub mod apply;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod executions;
+pub mod limits;
 pub mod listener;
 pub mod notify;
 pub mod plan;
 pub mod request;
+pub mod rules;
 pub mod switch;
+pub mod trigger;
+pub mod window;
 pub mod windows;
 
 use aws_types::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use shared::input::{EventKind, classify};
 use shared::output::Output;
 use shared::report::Report;
 use shared::{Deadline, deadline::DEFAULT_MARGIN};
@@ -29,7 +44,9 @@ use time::OffsetDateTime;
 
 pub use config::Config;
 pub use error::Error;
-use request::{Action, Request, format_time};
+use request::{Action, Request};
+use trigger::Trigger;
+use window::format_time;
 
 pub const FUNCTION: &str = "maintenance-switch";
 
@@ -44,7 +61,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(sdk: &SdkConfig, config: Config, output: Output) -> Self {
+    pub fn new(config: Config, sdk: &SdkConfig, output: Output) -> Self {
         Self {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
@@ -60,18 +77,13 @@ impl App {
 /// whether the invocation succeeds or fails.
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
     let deadline = Deadline::from_context(&event.context, DEFAULT_MARGIN);
-    // An EventBridge rule delivers the request as the event's detail;
-    // Scheduler, Step Functions and operators send it as it is.
-    let payload = match classify(&event.payload) {
-        EventKind::EventBridge { .. } => {
-            event.payload.get("detail").cloned().unwrap_or(Value::Null)
-        }
-        _ => event.payload,
-    };
     let mut report = Report::new(FUNCTION, false);
     // Boxed: the actions' nested SDK futures are otherwise too deep for the
     // compiler's layout query in the binary's `main`.
-    let result = Box::pin(run(&payload, app, &deadline, &mut report)).await;
+    let result = match Trigger::parse(event.payload) {
+        Ok(trigger) => Box::pin(run(&trigger.request(), app, &deadline, &mut report)).await,
+        Err(error) => Err(error),
+    };
     if let Err(error) = &result {
         report.detail(
             "error",

@@ -1,221 +1,217 @@
-//! A listener as the function sees it: its default action, its rules in
-//! priority order, and the tags by which the function recognises the rules
-//! it added and the rules it moved.
+//! The ELBv2 calls on a listener and its rules, one function per question
+//! or change, each error naming the call and the resource. No decisions:
+//! [`crate::plan`] decides, [`crate::apply`] calls these in the plan's order.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticloadbalancingv2::types::{Action, Rule, RuleCondition};
-use serde::Serialize;
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_sdk_elasticloadbalancingv2::types::{Action, RuleCondition, RulePriorityPair, Tag};
 
-/// On the rules the function adds: the window they belong to.
-pub const TAG_WINDOW: &str = "toilkit:maintenance-window";
-/// On the rules the function adds: `bypass` or `maintenance`.
-pub const TAG_ROLE: &str = "toilkit:maintenance-role";
-/// On the maintenance rule: when maintenance was turned on (RFC 3339).
-pub const TAG_SINCE: &str = "toilkit:maintenance-since";
-/// On an existing rule that enable moved: the priority to restore.
-pub const TAG_ORIGINAL_PRIORITY: &str = "toilkit:maintenance-original-priority";
-/// On an existing rule that enable moved: the window that moved it.
-pub const TAG_SHIFTED_BY: &str = "toilkit:maintenance-shifted-by";
+use crate::error::Error;
+use crate::rules::{ListenerState, TAG_ORIGINAL_PRIORITY, TAG_SHIFTED_BY};
 
-/// ALB's highest rule priority.
-pub const MAX_PRIORITY: u32 = 50_000;
+/// DescribeTags takes at most 20 ARNs.
+const TAGS_PER_CALL: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Bypass,
-    Maintenance,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bypass => "bypass",
-            Self::Maintenance => "maintenance",
-        }
-    }
-
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "bypass" => Some(Self::Bypass),
-            "maintenance" => Some(Self::Maintenance),
-            _ => None,
-        }
+/// Each listener's default actions; `ListenersNotFound` names every
+/// listener that does not exist.
+pub async fn describe_listeners(
+    client: &Client,
+    arns: &[String],
+) -> Result<BTreeMap<String, Vec<Action>>, Error> {
+    let (found, missing) = find_listeners(client, arns).await?;
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(Error::ListenersNotFound(missing))
     }
 }
 
-/// One non-default rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuleState {
-    pub arn: String,
-    pub priority: u32,
-    pub conditions: Vec<RuleCondition>,
-    pub actions: Vec<Action>,
-    pub tags: BTreeMap<String, String>,
-}
-
-impl RuleState {
-    /// The window of a rule the function added.
-    pub fn window(&self) -> Option<&str> {
-        self.tags.get(TAG_WINDOW).map(String::as_str)
-    }
-
-    pub fn role(&self) -> Option<Role> {
-        self.tags.get(TAG_ROLE).and_then(|r| Role::parse(r))
-    }
-
-    /// For an existing rule enable moved: where it was and which window moved it.
-    pub fn shifted(&self) -> Option<(u32, &str)> {
-        let original = self.tags.get(TAG_ORIGINAL_PRIORITY)?.parse().ok()?;
-        let by = self
-            .tags
-            .get(TAG_SHIFTED_BY)
-            .map(String::as_str)
-            .unwrap_or("");
-        Some((original, by))
-    }
-}
-
-/// A listener's routing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListenerState {
-    pub arn: String,
-    pub default_actions: Vec<Action>,
-    /// Non-default rules, lowest priority first.
-    pub rules: Vec<RuleState>,
-}
-
-/// Whether maintenance is on, as `status` reports it per listener.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ListenerStatus {
-    pub listener_arn: String,
-    pub maintenance: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub window_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    pub bypass_rules: usize,
-    /// Existing rules moved to make room, to be put back by disable.
-    pub shifted_rules: usize,
-    /// Rules the function added, or moved, that a disable has not yet
-    /// cleaned up although maintenance itself is off.
-    pub leftover_rules: usize,
-}
-
-impl ListenerState {
-    /// Builds the state from DescribeRules and DescribeTags output.
-    pub fn from_sdk(
-        arn: &str,
-        default_actions: Vec<Action>,
-        rules: Vec<Rule>,
-        tags: &BTreeMap<String, BTreeMap<String, String>>,
-    ) -> Self {
-        let mut out: Vec<RuleState> = rules
-            .into_iter()
-            .filter(|r| !r.is_default.unwrap_or(false))
-            .filter_map(|r| {
-                let rule_arn = r.rule_arn?;
-                let priority = r.priority.as_deref()?.parse().ok()?;
-                Some(RuleState {
-                    tags: tags.get(&rule_arn).cloned().unwrap_or_default(),
-                    arn: rule_arn,
-                    priority,
-                    conditions: r.conditions.unwrap_or_default(),
-                    actions: r.actions.unwrap_or_default(),
-                })
-            })
-            .collect();
-        out.sort_by_key(|r| r.priority);
-        Self {
-            arn: arn.to_owned(),
-            default_actions,
-            rules: out,
-        }
-    }
-
-    pub fn status(&self) -> ListenerStatus {
-        let maintenance = self
-            .rules
-            .iter()
-            .find(|r| r.role() == Some(Role::Maintenance));
-        let own = self.rules.iter().filter(|r| r.window().is_some()).count();
-        let shifted = self.rules.iter().filter(|r| r.shifted().is_some()).count();
-        let window_id = maintenance
-            .and_then(RuleState::window)
-            .or_else(|| self.rules.iter().find_map(RuleState::window))
-            .map(str::to_owned);
-        ListenerStatus {
-            listener_arn: self.arn.clone(),
-            maintenance: maintenance.is_some(),
-            window_id,
-            since: maintenance.and_then(|r| r.tags.get(TAG_SINCE).cloned()),
-            bypass_rules: self
-                .rules
+/// The default actions of the listeners that exist, and the ARNs of those
+/// that do not, in the order given.
+pub async fn find_listeners(
+    client: &Client,
+    arns: &[String],
+) -> Result<(BTreeMap<String, Vec<Action>>, Vec<String>), Error> {
+    let mut found = BTreeMap::new();
+    let mut missing = Vec::new();
+    // One call per listener: with several ARNs the API fails as a whole
+    // and does not say which one is missing.
+    for arn in arns {
+        match client.describe_listeners().listener_arns(arn).send().await {
+            Ok(out) => match out
+                .listeners()
                 .iter()
-                .filter(|r| r.role() == Some(Role::Bypass))
-                .count(),
-            shifted_rules: shifted,
-            leftover_rules: if maintenance.is_some() {
-                0
-            } else {
-                own + shifted
+                .find(|l| l.listener_arn() == Some(arn))
+            {
+                Some(listener) => {
+                    found.insert(arn.clone(), listener.default_actions().to_vec());
+                }
+                None => missing.push(arn.clone()),
             },
+            Err(e) if e.code() == Some("ListenerNotFound") => missing.push(arn.clone()),
+            Err(e) => return Err(Error::aws("DescribeListeners", arn, e)),
         }
+    }
+    Ok((found, missing))
+}
+
+pub async fn check_target_group(client: &Client, arn: &str) -> Result<(), Error> {
+    match client
+        .describe_target_groups()
+        .target_group_arns(arn)
+        .send()
+        .await
+    {
+        Ok(out) if !out.target_groups().is_empty() => Ok(()),
+        Ok(_) => Err(Error::TargetGroupNotFound(arn.to_owned())),
+        Err(e) if e.code() == Some("TargetGroupNotFound") => {
+            Err(Error::TargetGroupNotFound(arn.to_owned()))
+        }
+        Err(e) => Err(Error::aws("DescribeTargetGroups", arn, e)),
     }
 }
 
-/// A condition reduced to what decides a match, for comparing what a rule
-/// has with what the function would create (the API may echo conditions
-/// back in either the legacy `Values` or the `*Config` form).
-pub fn condition_key(c: &RuleCondition) -> (String, Vec<String>) {
-    let field = c.field.clone().unwrap_or_default();
-    let mut values: Vec<String> = c.values.clone().unwrap_or_default();
-    if let Some(cfg) = &c.source_ip_config {
-        values.extend(cfg.values.clone().unwrap_or_default());
-    }
-    if let Some(cfg) = &c.http_header_config {
-        values.push(format!(
-            "header:{}",
-            cfg.http_header_name.as_deref().unwrap_or("").to_lowercase()
-        ));
-        values.extend(cfg.values.clone().unwrap_or_default());
-    }
-    if let Some(cfg) = &c.path_pattern_config {
-        values.extend(cfg.values.clone().unwrap_or_default());
-    }
-    if let Some(cfg) = &c.host_header_config {
-        values.extend(cfg.values.clone().unwrap_or_default());
-    }
-    values.sort();
-    values.dedup();
-    (field, values)
-}
-
-/// An action reduced to where it sends a request.
-pub fn action_key(a: &Action) -> String {
-    let kind = a.r#type.as_ref().map(|t| t.as_str()).unwrap_or("");
-    let mut groups: Vec<&str> = a.target_group_arn.iter().map(String::as_str).collect();
-    if let Some(fc) = &a.forward_config {
-        for tg in fc.target_groups.iter().flatten() {
-            if let Some(arn) = tg.target_group_arn.as_deref() {
-                groups.push(arn);
-            }
+/// A listener's rules with their tags.
+pub async fn load(
+    client: &Client,
+    arn: &str,
+    default_actions: Vec<Action>,
+) -> Result<ListenerState, Error> {
+    let mut rules = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .describe_rules()
+            .listener_arn(arn)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| match e.code() {
+                // Deleted since DescribeListeners.
+                Some("ListenerNotFound") => Error::ListenersNotFound(vec![arn.to_owned()]),
+                _ => Error::aws("DescribeRules", arn, e),
+            })?;
+        rules.extend(out.rules().iter().cloned());
+        match out.next_marker() {
+            Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+            _ => break,
         }
     }
-    groups.sort();
-    groups.dedup();
-    let fixed = a
-        .fixed_response_config
-        .as_ref()
-        .map(|f| {
-            format!(
-                "{}|{}|{}",
-                f.status_code.as_deref().unwrap_or(""),
-                f.content_type.as_deref().unwrap_or(""),
-                f.message_body.as_deref().unwrap_or("")
-            )
-        })
-        .unwrap_or_default();
-    format!("{kind}|{}|{fixed}", groups.join(","))
+    let arns: Vec<String> = rules
+        .iter()
+        .filter(|r| !r.is_default().unwrap_or(false))
+        .filter_map(|r| r.rule_arn().map(str::to_owned))
+        .collect();
+    let mut tags = BTreeMap::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        let out = client
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeTags", arn, e))?;
+        for description in out.tag_descriptions() {
+            let Some(rule) = description.resource_arn() else {
+                continue;
+            };
+            let map: BTreeMap<String, String> = description
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+                .collect();
+            tags.insert(rule.to_owned(), map);
+        }
+    }
+    Ok(ListenerState::from_sdk(arn, default_actions, rules, &tags))
+}
+
+/// Deletes a rule; one already gone is what was wanted.
+pub async fn delete_rule(client: &Client, arn: &str) -> Result<(), Error> {
+    match client.delete_rule().rule_arn(arn).send().await {
+        Ok(_) => Ok(()),
+        // Already gone is what was wanted.
+        Err(e) if e.code() == Some("RuleNotFound") => Ok(()),
+        Err(e) => Err(Error::aws("DeleteRule", arn, e)),
+    }
+}
+
+pub async fn set_priority(client: &Client, arn: &str, priority: u32) -> Result<(), Error> {
+    client
+        .set_rule_priorities()
+        .rule_priorities(
+            RulePriorityPair::builder()
+                .rule_arn(arn)
+                .priority(priority as i32)
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::aws("SetRulePriorities", arn, e))
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// Records on a rule, before it is moved, where it was and which window
+/// moved it, so a disable (or a retry after a crash) can put it back.
+pub async fn tag_shift(
+    client: &Client,
+    rule_arn: &str,
+    original: u32,
+    window_id: &str,
+) -> Result<(), Error> {
+    client
+        .add_tags()
+        .resource_arns(rule_arn)
+        .tags(tag(TAG_ORIGINAL_PRIORITY, &original.to_string()))
+        .tags(tag(TAG_SHIFTED_BY, window_id))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::aws("AddTags", rule_arn, e))
+}
+
+/// Removes what [`tag_shift`] recorded, once the rule is back.
+pub async fn untag_shift(client: &Client, rule_arn: &str) -> Result<(), Error> {
+    client
+        .remove_tags()
+        .resource_arns(rule_arn)
+        .tag_keys(TAG_ORIGINAL_PRIORITY)
+        .tag_keys(TAG_SHIFTED_BY)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::aws("RemoveTags", rule_arn, e))
+}
+
+/// Creates a rule on the listener; returns its ARN as ELBv2 gave it.
+pub async fn create_rule(
+    client: &Client,
+    listener_arn: &str,
+    priority: u32,
+    conditions: &[RuleCondition],
+    actions: &[Action],
+    tags: &[(String, String)],
+) -> Result<String, Error> {
+    let tags: Vec<Tag> = tags.iter().map(|(k, v)| tag(k, v)).collect();
+    let out = client
+        .create_rule()
+        .listener_arn(listener_arn)
+        .priority(priority as i32)
+        .set_conditions(Some(conditions.to_vec()))
+        .set_actions(Some(actions.to_vec()))
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| Error::aws("CreateRule", listener_arn, e))?;
+    Ok(out
+        .rules()
+        .first()
+        .and_then(|r| r.rule_arn())
+        .unwrap_or("(no ARN returned)")
+        .to_owned())
 }

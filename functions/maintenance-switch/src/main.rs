@@ -6,7 +6,7 @@ use maintenance_switch::{App, Config, handle};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     shared::runtime::serve(
-        |env, sdk, output| App::new(sdk, Config::from_env(env), output),
+        |env, sdk, output| App::new(Config::from_env(env), sdk, output),
         handle,
     )
     .await

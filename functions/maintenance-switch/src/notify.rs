@@ -136,12 +136,12 @@ pub async fn notify(
         .secrets
         .get(webhook)
         .await
-        .map_err(|e| Error::Notify(format!("the Slack webhook could not be read: {e}")))?;
+        .map_err(Error::NotifyWebhook)?;
     let messages = build_messages(&title, Some("toilkit maintenance-switch"), &[finding]);
     app.slack
         .send_all(&secret, &messages, deadline)
         .await
-        .map_err(|e| Error::Notify(e.to_string()))?;
+        .map_err(Error::Notify)?;
     report.applied(step);
     Ok(())
 }

@@ -17,11 +17,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde_json::{Value, json};
 
-use crate::listener::{
+use crate::rules::{
     ListenerState, MAX_PRIORITY, Role, RuleState, TAG_ROLE, TAG_SINCE, TAG_WINDOW, action_key,
     condition_key,
 };
-use crate::request::{BypassHeader, Page, WindowSpec};
+use crate::window::{BypassHeader, Page, WindowSpec};
 
 /// ALB allows five values per condition (source-ip or http-header).
 pub const VALUES_PER_CONDITION: usize = 5;
@@ -399,7 +399,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::listener::{TAG_ORIGINAL_PRIORITY, TAG_SHIFTED_BY};
+    use crate::rules::{TAG_ORIGINAL_PRIORITY, TAG_SHIFTED_BY};
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1";
 

@@ -5,72 +5,21 @@
 //! Unknown fields are problems too: a misspelt `bypass_cidr` silently
 //! ignored would lock the team out of their own site.
 
-use std::fmt;
-
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::{Config, DEFAULT_CONTENT_TYPE};
 use crate::error::Error;
+use crate::limits::{
+    CLIENT_ADDRESS_HEADERS, CONTENT_TYPES, HEADER_WILDCARDS, HEADERS_ALB_REFUSES, MAX_BYPASS_CIDRS,
+    MAX_BYPASS_HEADER_VALUES, MAX_HEADER_NAME_CHARS, MAX_HEADER_VALUE_CHARS, check_body,
+    check_cidr, check_status_code, check_window_id, looks_like_address,
+};
 use crate::notify::{Event, Notice};
-
-/// ALB's limit on a fixed-response body.
-pub const MAX_BODY_CHARS: usize = 1024;
-/// The content types ALB allows in a fixed response.
-pub const CONTENT_TYPES: [&str; 5] = [
-    "text/plain",
-    "text/css",
-    "text/html",
-    "application/javascript",
-    "application/json",
-];
-/// At most this many bypass CIDRs (10 rules of 5): ALB allows 100 rules per
-/// listener, and the product's own rules need the room.
-pub const MAX_BYPASS_CIDRS: usize = 50;
-/// At most this many values across bypass headers.
-pub const MAX_BYPASS_HEADER_VALUES: usize = 20;
-/// ALB's limits on an http-header condition.
-pub const MAX_HEADER_NAME_CHARS: usize = 40;
-pub const MAX_HEADER_VALUE_CHARS: usize = 128;
-/// Step Functions execution names (and so window ids) are at most 80 characters.
-pub const MAX_WINDOW_ID_CHARS: usize = 80;
-
-/// The header whose values are client addresses, not secrets.
-pub const FORWARDED_FOR: &str = "X-Forwarded-For";
-
-/// Headers that carry a client's address. A client can send any of them
-/// itself, with any address in it: ALB passes a client's `X-Forwarded-For`
-/// on and only appends the address it sees, and an http-header condition
-/// matches any copy of the header in the request. A bypass on one of them
-/// lets anyone through who claims an allowlisted address.
-pub const CLIENT_ADDRESS_HEADERS: [&str; 8] = [
-    FORWARDED_FOR,
-    "Forwarded",
-    "X-Real-IP",
-    "True-Client-IP",
-    "X-Client-IP",
-    "X-Cluster-Client-IP",
-    "CF-Connecting-IP",
-    "Fastly-Client-IP",
-];
-
-/// The shortest prefixes a bypass CIDR may have: a wider range lets a
-/// large part of the internet (`/0`: everyone) through, while every report
-/// says maintenance is on. A /8 is a whole former class A network; a /32 is
-/// the usual IPv6 allocation to one organisation.
-pub const MIN_IPV4_PREFIX: u8 = 8;
-pub const MIN_IPV6_PREFIX: u8 = 32;
-
-/// Header names ALB does not take in an http-header condition: the host
-/// header (it has its own host-header condition).
-pub const HEADERS_ALB_REFUSES: [&str; 1] = ["Host"];
-
-/// ALB matches these as wildcards in http-header values (`*` any run of
-/// characters, `?` one character) and has no escape for them.
-pub const HEADER_WILDCARDS: [char; 2] = ['*', '?'];
+use crate::window::{BypassHeader, Mode, Page, Times, WindowSpec, format_time};
 
 const KNOWN_FIELDS: [&str; 19] = [
     "action",
@@ -131,149 +80,6 @@ impl Action {
             Self::Notify => "notify",
         }
     }
-}
-
-/// What users see during the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Mode {
-    #[serde(rename = "fixed-response")]
-    FixedResponse,
-    #[serde(rename = "forward")]
-    Forward,
-}
-
-impl Mode {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        match value {
-            "fixed-response" => Ok(Self::FixedResponse),
-            "forward" => Ok(Self::Forward),
-            other => Err(format!(
-                "mode {other:?} is not one of \"fixed-response\", \"forward\""
-            )),
-        }
-    }
-}
-
-/// The maintenance rule's action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Page {
-    FixedResponse {
-        status_code: u16,
-        content_type: String,
-        body: String,
-    },
-    Forward {
-        target_group_arn: String,
-    },
-}
-
-/// A header that lets its bearer through. Its values are secrets unless
-/// the header is `X-Forwarded-For`, whose values are client addresses
-/// (refused as a bypass now: see [`CLIENT_ADDRESS_HEADERS`]).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BypassHeader {
-    pub name: String,
-    pub values: Vec<String>,
-}
-
-impl BypassHeader {
-    pub fn is_secret(&self) -> bool {
-        !self.name.eq_ignore_ascii_case(FORWARDED_FOR)
-    }
-
-    /// The values as they may appear in a report or a log.
-    pub fn shown_values(&self) -> Value {
-        if self.is_secret() {
-            json!(format!("({} secret value(s) not shown)", self.values.len()))
-        } else {
-            json!(self.values)
-        }
-    }
-}
-
-impl fmt::Debug for BypassHeader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BypassHeader")
-            .field("name", &self.name)
-            .field("values", &self.shown_values())
-            .finish()
-    }
-}
-
-/// Everything a maintenance window does on its listeners.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WindowSpec {
-    pub window_id: String,
-    pub listener_arns: Vec<String>,
-    pub page: Page,
-    pub bypass_cidrs: Vec<IpNet>,
-    pub bypass_headers: Vec<BypassHeader>,
-}
-
-impl WindowSpec {
-    /// The fully resolved fields, as the state machine's input carries them,
-    /// so the window does exactly what was checked when it was scheduled.
-    pub fn to_fields(&self) -> Map<String, Value> {
-        let mut fields = Map::new();
-        fields.insert("window_id".into(), json!(self.window_id));
-        fields.insert("listener_arns".into(), json!(self.listener_arns));
-        match &self.page {
-            Page::FixedResponse {
-                status_code,
-                content_type,
-                body,
-            } => {
-                fields.insert("mode".into(), json!("fixed-response"));
-                fields.insert("status_code".into(), json!(status_code));
-                fields.insert("content_type".into(), json!(content_type));
-                fields.insert("body".into(), json!(body));
-            }
-            Page::Forward { target_group_arn } => {
-                fields.insert("mode".into(), json!("forward"));
-                fields.insert("target_group_arn".into(), json!(target_group_arn));
-            }
-        }
-        let cidrs: Vec<String> = self.bypass_cidrs.iter().map(IpNet::to_string).collect();
-        fields.insert("bypass_cidrs".into(), json!(cidrs));
-        if !self.bypass_headers.is_empty() {
-            fields.insert("bypass_header".into(), json!(self.bypass_headers));
-        }
-        fields
-    }
-
-    /// The window's settings as a report may show them (secrets hidden).
-    pub fn summary(&self) -> Value {
-        let page = match &self.page {
-            Page::FixedResponse {
-                status_code,
-                content_type,
-                body,
-            } => json!({"mode": "fixed-response", "status_code": status_code,
-                        "content_type": content_type, "body_chars": body.chars().count()}),
-            Page::Forward { target_group_arn } => {
-                json!({"mode": "forward", "target_group_arn": target_group_arn})
-            }
-        };
-        let headers: Vec<Value> = self
-            .bypass_headers
-            .iter()
-            .map(|h| json!({"name": h.name, "values": h.shown_values()}))
-            .collect();
-        json!({
-            "window_id": self.window_id,
-            "listener_arns": self.listener_arns,
-            "page": page,
-            "bypass_cidrs": self.bypass_cidrs.iter().map(IpNet::to_string).collect::<Vec<_>>(),
-            "bypass_headers": headers,
-        })
-    }
-}
-
-/// When a scheduled window starts and ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Times {
-    pub start_at: OffsetDateTime,
-    pub end_at: OffsetDateTime,
 }
 
 /// A checked request.
@@ -609,40 +415,6 @@ fn parse_status(value: &Value) -> Result<u16, String> {
         .map_err(|why| format!("status_code {why}"))
 }
 
-/// ALB answers fixed responses only with 2XX, 4XX or 5XX codes.
-pub fn check_status_code(code: u16) -> Result<(), String> {
-    match code {
-        200..=299 | 400..=599 => Ok(()),
-        _ => Err(format!(
-            "{code} is not allowed: ALB fixed responses use 2XX, 4XX or 5XX"
-        )),
-    }
-}
-
-pub fn check_body(body: &str) -> Result<(), String> {
-    let chars = body.chars().count();
-    if chars > MAX_BODY_CHARS {
-        Err(format!(
-            "is {chars} characters; ALB allows at most {MAX_BODY_CHARS}"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn check_window_id(id: &str) -> Result<(), String> {
-    let ok_chars = id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if id.is_empty() || id.chars().count() > MAX_WINDOW_ID_CHARS || !ok_chars {
-        Err(format!(
-            "window_id {id:?} must be 1 to {MAX_WINDOW_ID_CHARS} letters, digits, '-', '_' or '.' (it names the Step Functions execution and tags the rules)"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 fn check_listener_arn(arn: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = parts.len() == 6
@@ -691,73 +463,6 @@ fn cidrs(values: &[String], problems: &mut Vec<String>) -> Vec<IpNet> {
         ));
     }
     out
-}
-
-/// A bypass range must be written as the network it is, and not be wide
-/// enough to let a large part of the internet through.
-fn check_cidr(net: IpNet) -> Result<(), String> {
-    // A typo ("203.0.113.7/0" for "/30") would otherwise be silently
-    // truncated into a far wider network than the operator meant.
-    if net != net.trunc() {
-        let host = match net {
-            IpNet::V4(n) => format!("{}/32", n.addr()),
-            IpNet::V6(n) => format!("{}/128", n.addr()),
-        };
-        return Err(format!(
-            "has host bits set: as a range it is the whole network {}, not the host {}; write {host} for that one host, or the network's own address for a range",
-            net.trunc(),
-            net.addr()
-        ));
-    }
-    let min = match net {
-        IpNet::V4(_) => MIN_IPV4_PREFIX,
-        IpNet::V6(_) => MIN_IPV6_PREFIX,
-    };
-    if net.prefix_len() < min {
-        return Err(format!(
-            "is too wide: a bypass would let that much of the internet through while maintenance is reported on; the prefix must be at least /{min} (IPv4 /{MIN_IPV4_PREFIX}, IPv6 /{MIN_IPV6_PREFIX})"
-        ));
-    }
-    Ok(())
-}
-
-/// Whether a header value is, or contains, a client address (an IP
-/// address, a CIDR, or an address pattern such as `203.0.113.*` or
-/// `for=203.0.113.7:443`). Such a value is not a secret whatever the
-/// header's name: a client can send any header with its claimed address.
-pub fn looks_like_address(value: &str) -> bool {
-    value
-        .split(|c: char| c == ',' || c == ';' || c == '=' || c == '"' || c.is_whitespace())
-        .any(address_token)
-}
-
-fn address_token(token: &str) -> bool {
-    let token = token.trim_matches(|c| c == '[' || c == ']');
-    if token.is_empty() {
-        return false;
-    }
-    if token.parse::<std::net::IpAddr>().is_ok() || token.parse::<IpNet>().is_ok() {
-        return true;
-    }
-    // `[2001:db8::1]:443` and `203.0.113.7:443`: an address with a port.
-    if let Some((host, port)) = token.rsplit_once(':')
-        && port.chars().all(|c| c.is_ascii_digit())
-        && host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok()
-    {
-        return true;
-    }
-    // A pattern: only what addresses, prefixes and wildcards are made of,
-    // with the separators of at least a partial dotted quad or IPv6 address.
-    let address_chars = token
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '/' | '*' | '?' | '[' | ']'));
-    let dots = token.matches('.').count();
-    let colons = token.matches(':').count();
-    let has_digit = token.chars().any(|c| c.is_ascii_digit());
-    address_chars && has_digit && (dots >= 2 || colons >= 2)
 }
 
 fn headers(raw: Option<OneOrMany>, problems: &mut Vec<String>) -> Vec<BypassHeader> {
@@ -881,20 +586,6 @@ fn times(
     Some(Times { start_at, end_at })
 }
 
-/// UTC with a `Z` and whole seconds: the form Step Functions' `Wait`
-/// `TimestampPath` accepts.
-pub fn format_time(t: OffsetDateTime) -> String {
-    let utc = t
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t);
-    utc.format(&Rfc3339).unwrap_or_else(|_| utc.to_string())
-}
-
-pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339).ok()
-}
-
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -909,6 +600,7 @@ fn type_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use time::macros::datetime;
 
     const L1: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2";

@@ -17,9 +17,10 @@ use time::OffsetDateTime;
 use crate::App;
 use crate::apply;
 use crate::error::Error;
-use crate::listener::{ListenerState, ListenerStatus};
+use crate::listener;
 use crate::plan::{self, DisablePlan, EnablePlan};
-use crate::request::{Page, WindowSpec};
+use crate::rules::{ListenerState, ListenerStatus};
+use crate::window::{Page, WindowSpec};
 
 /// Every listener's state, in the order given; fails before any change if
 /// a listener (or the maintenance target group) does not exist.
@@ -28,14 +29,14 @@ pub async fn read(
     listener_arns: &[String],
     page: Option<&Page>,
 ) -> Result<Vec<ListenerState>, Error> {
-    let defaults = apply::describe_listeners(&app.elb, listener_arns).await?;
+    let defaults = listener::describe_listeners(&app.elb, listener_arns).await?;
     if let Some(Page::Forward { target_group_arn }) = page {
-        apply::check_target_group(&app.elb, target_group_arn).await?;
+        listener::check_target_group(&app.elb, target_group_arn).await?;
     }
     let mut states = Vec::with_capacity(listener_arns.len());
     for arn in listener_arns {
         let default_actions: Vec<Action> = defaults.get(arn).cloned().unwrap_or_default();
-        states.push(apply::load(&app.elb, arn, default_actions).await?);
+        states.push(listener::load(&app.elb, arn, default_actions).await?);
     }
     Ok(states)
 }
@@ -58,7 +59,7 @@ fn record_status(states: &[ListenerState], report: &mut Report) {
 async fn record_fresh_status(app: &App, states: &[ListenerState], report: &mut Report) {
     let mut fresh = Vec::new();
     for state in states {
-        match apply::load(&app.elb, &state.arn, state.default_actions.clone()).await {
+        match listener::load(&app.elb, &state.arn, state.default_actions.clone()).await {
             Ok(s) => fresh.push(s),
             Err(e) => report.fail(&state.arn, "status", e),
         }
@@ -73,13 +74,13 @@ async fn read_present(
     app: &App,
     listener_arns: &[String],
 ) -> Result<(Vec<ListenerState>, Vec<String>), Error> {
-    let (defaults, mut missing) = apply::find_listeners(&app.elb, listener_arns).await?;
+    let (defaults, mut missing) = listener::find_listeners(&app.elb, listener_arns).await?;
     let mut states = Vec::with_capacity(defaults.len());
     for arn in listener_arns {
         let Some(default_actions) = defaults.get(arn) else {
             continue;
         };
-        match apply::load(&app.elb, arn, default_actions.clone()).await {
+        match listener::load(&app.elb, arn, default_actions.clone()).await {
             Ok(state) => states.push(state),
             Err(Error::ListenersNotFound(_)) => missing.push(arn.clone()),
             Err(e) => return Err(e),
@@ -358,10 +359,10 @@ async fn roll_back_one(
     state: &ListenerState,
     report: &mut Report,
 ) -> Result<(ListenerState, Vec<String>), Error> {
-    let fresh = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+    let fresh = listener::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
     let plan = plan::plan_disable(Some(window_id), &fresh);
     apply::disable(&app.elb, &fresh, &plan, report).await?;
-    let after = apply::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
+    let after = listener::load(&app.elb, &state.arn, state.default_actions.clone()).await?;
     Ok((after, plan.blocked))
 }
 
@@ -405,14 +406,15 @@ async fn roll_back(
                 report.fail(&state.arn, "roll_back", &e);
                 let why = format!("{e} (tried {attempt} times)");
                 // Read once more to say exactly what is left.
-                let what =
-                    match apply::load(&app.elb, &state.arn, state.default_actions.clone()).await {
-                        Ok(after) => leftovers(&after, window_id, &[why]),
-                        Err(_) => format!(
-                            "{}: unknown, the listener could not be read ({why})",
-                            state.arn
-                        ),
-                    };
+                let what = match listener::load(&app.elb, &state.arn, state.default_actions.clone())
+                    .await
+                {
+                    Ok(after) => leftovers(&after, window_id, &[why]),
+                    Err(_) => format!(
+                        "{}: unknown, the listener could not be read ({why})",
+                        state.arn
+                    ),
+                };
                 left.push(what);
             }
         }

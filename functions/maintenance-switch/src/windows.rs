@@ -2,17 +2,17 @@
 //! execution per window, named by its `window_id`, so the same window
 //! cannot be scheduled twice and operators never need the console.
 
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use shared::Deadline;
 use shared::report::{Action as Step, Report};
 use time::OffsetDateTime;
 
 use crate::App;
 use crate::error::Error;
-use crate::request::{Times, WindowSpec, format_time, parse_time};
+use crate::executions;
 use crate::switch;
+use crate::window::{Times, WindowSpec, format_time, parse_time};
 
 /// How many executions `windows` describes at most; an account does not
 /// run that many maintenance windows at once.
@@ -74,17 +74,9 @@ pub async fn start_clean_up(
     )
     .with_detail(json!({"state_machine_arn": machine, "name": name, "cleanup_of": cleanup_of}));
     report.plan(step.clone());
-    let out = app
-        .sfn
-        .start_execution()
-        .state_machine_arn(machine)
-        .name(&name)
-        .input(input.to_string())
-        .send()
-        .await
-        .map_err(|e| Error::aws("StartExecution", machine, e))?;
+    let arn = executions::start(&app.sfn, machine, &name, &input).await?;
     report.applied(step);
-    Ok(out.execution_arn().to_owned())
+    Ok(arn)
 }
 
 /// A clean-up execution's disable: the window is left to its own execution
@@ -112,28 +104,9 @@ pub async fn clean_up(
     switch::disable(app, window_id, listener_arns, dry_run, deadline, report).await
 }
 
-struct Execution {
-    status: ExecutionStatus,
-    input: Map<String, Value>,
-}
-
-async fn describe(app: &App, arn: &str) -> Result<Option<Execution>, Error> {
-    match app.sfn.describe_execution().execution_arn(arn).send().await {
-        Ok(out) => Ok(Some(Execution {
-            status: out.status().clone(),
-            input: out
-                .input()
-                .and_then(|i| serde_json::from_str::<Map<String, Value>>(i).ok())
-                .unwrap_or_default(),
-        })),
-        Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(None),
-        Err(e) => Err(Error::aws("DescribeExecution", arn, e)),
-    }
-}
-
 /// The status of a window's execution; `None` when it does not exist.
 pub async fn execution_status(app: &App, arn: &str) -> Result<Option<ExecutionStatus>, Error> {
-    Ok(describe(app, arn).await?.map(|e| e.status))
+    Ok(executions::describe(&app.sfn, arn).await?.map(|e| e.status))
 }
 
 pub async fn schedule(
@@ -149,7 +122,7 @@ pub async fn schedule(
     // The same checks enable makes, now rather than at start_at.
     switch::read(app, &window.listener_arns, Some(&window.page)).await?;
     let arn = execution_arn(machine, &window.window_id);
-    if let Some(existing) = describe(app, &arn).await? {
+    if let Some(existing) = executions::describe(&app.sfn, &arn).await? {
         return Err(Error::AlreadyScheduled {
             window_id: window.window_id.clone(),
             execution_arn: arn,
@@ -176,25 +149,20 @@ pub async fn schedule(
     if dry_run {
         return Ok(());
     }
-    let started = app
-        .sfn
-        .start_execution()
-        .state_machine_arn(machine)
-        .name(&window.window_id)
-        .input(Value::Object(input).to_string())
-        .send()
-        .await;
-    match started {
+    let input = Value::Object(input);
+    match executions::start(&app.sfn, machine, &window.window_id, &input).await {
         Ok(_) => {
             report.applied(step);
             Ok(())
         }
-        Err(e) if e.code() == Some("ExecutionAlreadyExists") => Err(Error::AlreadyScheduled {
-            window_id: window.window_id.clone(),
-            execution_arn: arn,
-            status: "RUNNING".into(),
-        }),
-        Err(e) => Err(Error::aws("StartExecution", machine, e)),
+        Err(Error::Aws { code, .. }) if code == executions::ALREADY_EXISTS => {
+            Err(Error::AlreadyScheduled {
+                window_id: window.window_id.clone(),
+                execution_arn: arn,
+                status: "RUNNING".into(),
+            })
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -209,7 +177,7 @@ pub async fn cancel(
     let machine = state_machine(app)?;
     let arn = execution_arn(machine, window_id);
     let mut listeners = listener_arns.to_vec();
-    match describe(app, &arn).await? {
+    match executions::describe(&app.sfn, &arn).await? {
         None => {
             if listeners.is_empty() {
                 return Err(Error::NotScheduled(window_id.to_owned()));
@@ -237,14 +205,13 @@ pub async fn cancel(
                 );
                 report.plan(step.clone());
                 if !dry_run {
-                    app.sfn
-                        .stop_execution()
-                        .execution_arn(&arn)
-                        .error("Cancelled")
-                        .cause("cancelled through maintenance-switch")
-                        .send()
-                        .await
-                        .map_err(|e| Error::aws("StopExecution", &arn, e))?;
+                    executions::stop(
+                        &app.sfn,
+                        &arn,
+                        "Cancelled",
+                        "cancelled through maintenance-switch",
+                    )
+                    .await?;
                     report.applied(step);
                 }
             } else {
@@ -288,33 +255,10 @@ pub fn phase(
 
 pub async fn windows(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(), Error> {
     let machine = state_machine(app)?;
-    let mut arns = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = app
-            .sfn
-            .list_executions()
-            .state_machine_arn(machine)
-            .status_filter(ExecutionStatus::Running)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::aws("ListExecutions", machine, e))?;
-        arns.extend(
-            out.executions()
-                .iter()
-                .map(|e| e.execution_arn().to_owned()),
-        );
-        match out.next_token() {
-            Some(t) if !t.is_empty() && arns.len() < MAX_LISTED_WINDOWS => {
-                token = Some(t.to_owned())
-            }
-            _ => break,
-        }
-    }
+    let arns = executions::list_running(&app.sfn, machine, MAX_LISTED_WINDOWS).await?;
     let mut entries = Vec::new();
     for arn in arns.iter().take(MAX_LISTED_WINDOWS) {
-        let Some(execution) = describe(app, arn).await? else {
+        let Some(execution) = executions::describe(&app.sfn, arn).await? else {
             continue;
         };
         let text = |k: &str| {

@@ -36,8 +36,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use faults::{Fault, on_virtual_clock};
-use maintenance_switch::listener::{TAG_ROLE, TAG_WINDOW};
-use maintenance_switch::request::{Action as Verb, Request, format_time};
+use maintenance_switch::request::{Action as Verb, Request};
+use maintenance_switch::rules::{TAG_ROLE, TAG_WINDOW};
+use maintenance_switch::window::format_time;
 use maintenance_switch::{App, Config, Error, switch};
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -502,7 +503,7 @@ impl Fixture {
     }
 
     fn app(&self, faults: &Faults) -> App {
-        let mut app = App::new(&self.sdk, Config::default(), Output::quiet());
+        let mut app = App::new(Config::default(), &self.sdk, Output::quiet());
         app.elb = faults.client(&self.sdk);
         app
     }

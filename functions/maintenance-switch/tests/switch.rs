@@ -10,7 +10,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use maintenance_switch::evaluate::{HttpRequest, describe_actions, evaluate};
-use maintenance_switch::{App, Error, apply, handle};
+use maintenance_switch::{App, Error, handle, listener};
 use serde_json::{Value, json};
 use toilkit_tests::Moto;
 use toilkit_tests::elbv2::snapshot;
@@ -84,10 +84,12 @@ async fn fixed_response_shifts_taken_priorities_and_disable_restores_them_exactl
     assert_eq!(moved.len(), 3);
 
     // What users get, by evaluating the listener's rules.
-    let defaults = apply::describe_listeners(&elb, std::slice::from_ref(&l))
+    let defaults = listener::describe_listeners(&elb, std::slice::from_ref(&l))
         .await
         .unwrap();
-    let state = apply::load(&elb, &l, defaults[&l].clone()).await.unwrap();
+    let state = listener::load(&elb, &l, defaults[&l].clone())
+        .await
+        .unwrap();
     let outside = HttpRequest::get(ip("198.51.100.99"), "shop.example.com", "/api/cart");
     assert_eq!(
         describe_actions(evaluate(&state, &outside).actions),
@@ -440,7 +442,7 @@ async fn a_rollback_that_cannot_finish_says_exactly_what_is_left() {
         "{text}"
     );
     // The rule left is named by its ARN, and the moved rule by where it was.
-    let state = apply::load(&elb, &a, vec![]).await.unwrap();
+    let state = listener::load(&elb, &a, vec![]).await.unwrap();
     let left = state
         .rules
         .iter()

@@ -13,7 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_sfn::Client as Sfn;
 use lambda_runtime::{Context, LambdaEvent};
 use maintenance_switch::evaluate::{HttpRequest, describe_actions, describe_conditions, evaluate};
-use maintenance_switch::{App, Config, apply, handle};
+use maintenance_switch::{App, Config, handle, listener};
 use serde_json::{Value, json};
 use shared::output::Output;
 
@@ -29,11 +29,11 @@ pub async fn run(ctx: &Ctx) -> Result {
     let listener = seed(ctx, &elb).await?;
     let machine = state_machine(&sfn).await?;
     let app = App::new(
-        &ctx.sdk,
         Config {
             state_machine_arn: Some(machine),
             ..Config::default()
         },
+        &ctx.sdk,
         Output::quiet(),
     );
     let before = elb.describe_rules().listener_arn(&listener).send().await?;
@@ -103,8 +103,8 @@ pub async fn run(ctx: &Ctx) -> Result {
     print_rules(&elb, &listener).await?;
 
     println!("\n3. What requests get now (the listener's rules evaluated):");
-    let defaults = apply::describe_listeners(&elb, std::slice::from_ref(&listener)).await?;
-    let state = apply::load(&elb, &listener, defaults[&listener].clone()).await?;
+    let defaults = listener::describe_listeners(&elb, std::slice::from_ref(&listener)).await?;
+    let state = listener::load(&elb, &listener, defaults[&listener].clone()).await?;
     let ip = |s: &str| s.parse::<IpAddr>().expect("demo address");
     let requests = [
         (

@@ -174,11 +174,11 @@ pub fn layout(s: &Snapshot) -> Vec<(String, String)> {
 
 pub fn app(sdk: &SdkConfig, state_machine_arn: Option<String>) -> App {
     App::new(
-        sdk,
         Config {
             state_machine_arn,
             ..Config::default()
         },
+        sdk,
         Output::default(),
     )
 }
