@@ -82,3 +82,32 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
+
+/// An AWS SDK error kept as the `#[source]` of a function's own error.
+///
+/// The SDK's `Display` says only "service error"; this one says what the
+/// service said (the whole context), so a message that quotes it loses
+/// nothing, and the SDK error itself stays reachable as the source.
+#[derive(Debug)]
+pub struct SdkErrorContext(Box<dyn std::error::Error + Send + Sync>);
+
+/// Boxes an SDK error (any operation's) as a cause that displays its whole
+/// context.
+pub fn cause(
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(SdkErrorContext(Box::new(error)))
+}
+
+impl std::fmt::Display for SdkErrorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let context = aws_smithy_types::error::display::DisplayErrorContext(&*self.0);
+        write!(f, "{context}")
+    }
+}
+
+impl std::error::Error for SdkErrorContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
