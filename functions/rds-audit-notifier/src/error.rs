@@ -30,8 +30,10 @@ pub enum Error {
         part: String,
         delivered: usize,
         pending: usize,
+        // Boxed: every `Result` of this crate carries the error, and Slack's
+        // is several times the size of the others.
         #[source]
-        source: SlackError,
+        source: Box<SlackError>,
     },
 
     /// A failed call to the idempotency table. It never fails the
