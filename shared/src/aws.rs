@@ -111,3 +111,39 @@ impl std::error::Error for SdkErrorContext {
         Some(&*self.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+    use std::fmt;
+
+    /// Shaped like an SDK error: a bare `Display`, the detail in its source.
+    #[derive(Debug)]
+    struct ServiceError(std::io::Error);
+
+    impl fmt::Display for ServiceError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("service error")
+        }
+    }
+
+    impl Error for ServiceError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_says_what_the_service_said_and_keeps_the_error() {
+        let cause = super::cause(ServiceError(std::io::Error::other(
+            "ThrottlingException: Rate exceeded",
+        )));
+        let text = cause.to_string();
+        assert!(
+            text.starts_with("service error: ThrottlingException: Rate exceeded"),
+            "{text}"
+        );
+        let kept = cause.source().expect("the SDK error is the source");
+        assert_eq!(kept.to_string(), "service error");
+    }
+}

@@ -283,6 +283,27 @@ mod tests {
     }
 
     #[test]
+    fn a_known_shape_that_cannot_be_read_is_refused_saying_what_is_missing() {
+        let err = parse(serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("an S3 notification that could not be read") && err.contains("`s3`"),
+            "{err}"
+        );
+        let err = parse(
+            serde_json::json!({"source": "aws.s3", "detail-type": "Object Created",
+            "detail": {"bucket": {"name": "b"}}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("lacks detail.bucket.name or detail.object.key"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_logs_batch_is_named_by_its_events_not_its_encoding() {
         let a = Delivery::logs("g", "s", &["1", "2"]);
         assert_eq!(a, Delivery::logs("g", "s", &["1", "2"]));
