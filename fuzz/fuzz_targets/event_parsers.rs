@@ -1,5 +1,5 @@
 //! The functions' own event readers, for any JSON event: waf-ip-blocker's
-//! `source::parse` (S3 notification, EventBridge Object Created, CloudWatch
+//! `trigger::parse` (S3 notification, EventBridge Object Created, CloudWatch
 //! Logs, schedule), log-retention's `trigger::parse` (schedule, manual,
 //! CloudTrail CreateLogGroup) and maintenance-switch's `Request::parse` (the
 //! operator's or Step Functions' request). Each must answer with a value or
@@ -14,7 +14,7 @@ fuzz_target!(|input: &[u8]| {
     let Ok(event) = serde_json::from_slice::<Value>(input) else {
         return;
     };
-    let _ = waf_ip_blocker::source::parse(event.clone());
+    let _ = waf_ip_blocker::trigger::parse(event.clone());
     let _ = log_retention::trigger::parse(&event);
     let mut env = shared::config::Env::default();
     let config = maintenance_switch::Config::from_env(&mut env);

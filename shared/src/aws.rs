@@ -82,3 +82,68 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
+
+/// An AWS SDK error kept as the `#[source]` of a function's own error.
+///
+/// The SDK's `Display` says only "service error"; this one says what the
+/// service said (the whole context), so a message that quotes it loses
+/// nothing, and the SDK error itself stays reachable as the source.
+#[derive(Debug)]
+pub struct SdkErrorContext(Box<dyn std::error::Error + Send + Sync>);
+
+/// Boxes an SDK error (any operation's) as a cause that displays its whole
+/// context.
+pub fn cause(
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(SdkErrorContext(Box::new(error)))
+}
+
+impl std::fmt::Display for SdkErrorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let context = aws_smithy_types::error::display::DisplayErrorContext(&*self.0);
+        write!(f, "{context}")
+    }
+}
+
+impl std::error::Error for SdkErrorContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+    use std::fmt;
+
+    /// Shaped like an SDK error: a bare `Display`, the detail in its source.
+    #[derive(Debug)]
+    struct ServiceError(std::io::Error);
+
+    impl fmt::Display for ServiceError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("service error")
+        }
+    }
+
+    impl Error for ServiceError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_says_what_the_service_said_and_keeps_the_error() {
+        let cause = super::cause(ServiceError(std::io::Error::other(
+            "ThrottlingException: Rate exceeded",
+        )));
+        let text = cause.to_string();
+        assert!(
+            text.starts_with("service error: ThrottlingException: Rate exceeded"),
+            "{text}"
+        );
+        let kept = cause.source().expect("the SDK error is the source");
+        assert_eq!(kept.to_string(), "service error");
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`secret`]: webhook URLs fetched from Secrets Manager or SSM, never printed;
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines for a report's counters;
 //! - [`deadline`]: the time an invocation has left;
+//! - [`dynamo`]: DynamoDB conditional writes, where a failed condition is an answer;
 //! - [`input`]: what kind of event invoked the function, and decoding log subscriptions;
 //! - [`events`]: optional publishing of reports to an EventBridge bus;
 //! - [`output`]: where a finished report goes (log line, metrics, bus);
@@ -20,6 +21,7 @@
 pub mod aws;
 pub mod config;
 pub mod deadline;
+pub mod dynamo;
 pub mod events;
 pub mod https;
 pub mod input;

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use time::OffsetDateTime;
 
@@ -178,18 +177,16 @@ impl StateStore {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":v", AttributeValue::N(version.to_string())),
         };
-        match request.send().await {
-            Ok(_) => Ok(Write::Done),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(Write::Conflict)
-            }
+        match shared::dynamo::conditional(request.send().await) {
+            Ok(Some(_)) => Ok(Write::Done),
+            Ok(None) => Ok(Write::Conflict),
             Err(e) => Err(self.error("PutItem", key, sdk_message(e))),
         }
     }
 
     /// Removes the item if it is still at `expected` (undoing a first claim).
     pub async fn delete(&self, key: &str, expected: u64) -> Result<Write, TriageError> {
-        match self
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -198,12 +195,10 @@ impl StateStore {
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
             .send()
-            .await
-        {
-            Ok(_) => Ok(Write::Done),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(Write::Conflict)
-            }
+            .await;
+        match shared::dynamo::conditional(result) {
+            Ok(Some(_)) => Ok(Write::Done),
+            Ok(None) => Ok(Write::Conflict),
             Err(e) => Err(self.error("DeleteItem", key, sdk_message(e))),
         }
     }
@@ -241,11 +236,9 @@ impl StateStore {
             )
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", KEY);
-        match request.send().await {
-            Ok(_) => Ok(Write::Done),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(Write::Conflict)
-            }
+        match shared::dynamo::conditional(request.send().await) {
+            Ok(Some(_)) => Ok(Write::Done),
+            Ok(None) => Ok(Write::Conflict),
             Err(e) => Err(self.error("PutItem", &key, sdk_message(e))),
         }
     }

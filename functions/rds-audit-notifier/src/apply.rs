@@ -83,7 +83,7 @@ impl Notifier {
                     part: format!("{}/{}", delivery.part, delivery.parts),
                     delivered: n,
                     pending: pending.len(),
-                    source,
+                    source: Box::new(source),
                 });
             }
             report.incr("messages_delivered");

@@ -1,4 +1,5 @@
-//! What can go wrong in one invocation, and with which resource.
+//! What can go wrong in one invocation, and with which resource; each
+//! error keeps the one that caused it as its `source`.
 
 use shared::input::SubscriptionError;
 use shared::secret::SecretError;
@@ -29,8 +30,22 @@ pub enum Error {
         part: String,
         delivered: usize,
         pending: usize,
+        // Boxed: every `Result` of this crate carries the error, and Slack's
+        // is several times the size of the others.
         #[source]
-        source: SlackError,
+        source: Box<SlackError>,
+    },
+
+    /// A failed call to the idempotency table. It never fails the
+    /// invocation: without the record a retry may post a part twice, which
+    /// beats losing it.
+    #[error("idempotency table {table}: could not {action} record {key}: {source}")]
+    Ledger {
+        table: String,
+        action: &'static str,
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -43,6 +58,7 @@ impl Error {
             Self::Webhook(_) => "Webhook",
             Self::NoWebhook => "NoWebhook",
             Self::Delivery { .. } => "SlackDeliveryFailed",
+            Self::Ledger { .. } => "Ledger",
         }
     }
 }
@@ -51,14 +67,4 @@ impl From<Error> for lambda_runtime::Diagnostic {
     fn from(error: Error) -> Self {
         shared::runtime::diagnostic(error.kind(), &error)
     }
-}
-/// A failed call to the idempotency table. It never fails the invocation:
-/// without the record a retry may post a part twice, which beats losing it.
-#[derive(Debug, thiserror::Error)]
-#[error("idempotency table {table}: could not {action} record {key}: {message}")]
-pub struct LedgerError {
-    pub table: String,
-    pub action: &'static str,
-    pub key: String,
-    pub message: String,
 }

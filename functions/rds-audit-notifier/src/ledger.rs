@@ -9,9 +9,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::error::LedgerError;
+use crate::error::Error;
 use crate::notification::Delivery;
 
 /// How long a delivery is remembered: well past Lambda's longest
@@ -36,17 +35,22 @@ impl Ledger {
         &self.table
     }
 
-    fn error(&self, action: &'static str, key: &str, e: impl std::error::Error) -> LedgerError {
-        LedgerError {
+    fn error(
+        &self,
+        action: &'static str,
+        key: &str,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Ledger {
             table: self.table.clone(),
             action,
             key: key.to_owned(),
-            message: DisplayErrorContext(e).to_string(),
+            source: shared::aws::cause(e),
         }
     }
 
     /// Whether the part with `key` was delivered before (and not expired).
-    pub async fn delivered(&self, key: &str) -> Result<bool, LedgerError> {
+    pub async fn delivered(&self, key: &str) -> Result<bool, Error> {
         let out = self
             .client
             .get_item()
@@ -70,7 +74,7 @@ impl Ledger {
     /// delivering the same batch at the same time recorded the part first,
     /// so it was posted twice. The write is conditional so that this is
     /// seen instead of silently overwritten.
-    pub async fn record(&self, log_group: &str, delivery: &Delivery) -> Result<bool, LedgerError> {
+    pub async fn record(&self, log_group: &str, delivery: &Delivery) -> Result<bool, Error> {
         let now = now_secs();
         let written = self
             .client
@@ -98,16 +102,9 @@ impl Ledger {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.error("write", &delivery.key, e)),
-        }
+        shared::dynamo::conditional(written)
+            .map(|out| out.is_some())
+            .map_err(|e| self.error("write", &delivery.key, e))
     }
 }
 

@@ -1,12 +1,14 @@
 //! rds-audit-notifier: posts important RDS/Aurora audit events to Slack,
 //! with secrets redacted and nothing lost.
 //!
-//! A CloudWatch Logs subscription delivers a batch of audit lines; the batch
-//! is read ([`records`], [`mysql_audit`], [`pgaudit`], [`dialect`]), judged
-//! ([`classify`]) and turned into redacted ([`redact`]) Slack messages
-//! ([`notification`]) by the pure [`plan`]; [`apply`] posts them, skipping
-//! what an earlier attempt delivered ([`ledger`]).
+//! A CloudWatch Logs subscription ([`trigger`]) delivers a batch of audit
+//! lines; the batch is read ([`records`], [`mysql_audit`], [`pgaudit`],
+//! [`dialect`]), judged ([`classify`]) and turned into redacted ([`redact`])
+//! alerts ([`alert`]) and Slack messages ([`notification`]) by the pure
+//! [`plan`]; [`apply`] posts them, skipping what an earlier attempt
+//! delivered ([`ledger`], the idempotency table). This file orchestrates.
 
+pub mod alert;
 pub mod apply;
 pub mod classify;
 pub mod config;
@@ -21,12 +23,12 @@ pub mod plan;
 pub mod records;
 pub mod redact;
 pub mod sql;
+pub mod trigger;
 
 use aws_types::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::config::Env;
-use shared::input::{EventKind, classify, decode_logs_subscription, is_control_message};
 use shared::output::Output;
 use shared::report::{Action, Report};
 use shared::secret::SecretStore;
@@ -38,6 +40,7 @@ pub use error::Error;
 
 use crate::apply::Notifier;
 use crate::ledger::Ledger;
+use crate::trigger::Trigger;
 
 pub const FUNCTION: &str = "rds-audit-notifier";
 
@@ -50,21 +53,20 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the configuration (problems go to `env`) and builds the clients.
-    pub fn from_env(env: &mut Env, sdk: &SdkConfig) -> Self {
-        Self::with_slack_policy(env, sdk, RetryPolicy::default())
+    /// Builds the clients for `config` once, at cold start.
+    pub fn new(config: Config, sdk: &SdkConfig, output: Output) -> Self {
+        Self::with_policy(config, sdk, output, RetryPolicy::default())
     }
 
-    /// Replaces where reports go (the demo prints its own account).
-    pub fn with_output(mut self, output: Output) -> Self {
-        self.output = output;
-        self
-    }
-
-    /// As [`App::from_env`], with Slack retry timings of the caller's choosing
-    /// (tests shorten them).
+    /// As [`App::new`], with Slack retry timings of the caller's choosing
+    /// (tests shorten them), reading the configuration from `env`.
     pub fn with_slack_policy(env: &mut Env, sdk: &SdkConfig, policy: RetryPolicy) -> Self {
         let config = Config::from_env(env);
+        let output = Output::from_env(env, sdk);
+        Self::with_policy(config, sdk, output, policy)
+    }
+
+    fn with_policy(config: Config, sdk: &SdkConfig, output: Output, policy: RetryPolicy) -> Self {
         for warning in &config.warnings {
             tracing::warn!("{warning}");
         }
@@ -78,7 +80,6 @@ impl App {
             config.webhook.clone(),
             ledger,
         );
-        let output = Output::from_env(env, sdk);
         Self {
             config,
             notifier,
@@ -90,18 +91,17 @@ impl App {
 /// One invocation: a CloudWatch Logs subscription batch.
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
     let deadline = Deadline::from_context(&event.context, DEFAULT_MARGIN);
-    let kind = classify(&event.payload);
-    if kind != EventKind::LogsSubscription {
-        return Err(Error::UnexpectedEvent(describe(&kind)));
-    }
-    let data = decode_logs_subscription(event.payload)?;
+    let trigger = trigger::parse(event.payload)?;
     let mut report = Report::new(FUNCTION, app.config.dry_run);
-    report.detail("log_group", json!(data.log_group));
-    if is_control_message(&data) {
-        report.incr("control_messages");
-        app.output.emit(&report).await;
-        return Ok(report);
-    }
+    report.detail("log_group", json!(trigger.log_group()));
+    let data = match trigger {
+        Trigger::Logs(data) => data,
+        Trigger::Control { .. } => {
+            report.incr("control_messages");
+            app.output.emit(&report).await;
+            return Ok(report);
+        }
+    };
 
     let plan = plan::plan(&data, &app.config.rules);
     drop(data);
@@ -175,19 +175,4 @@ fn report_detail(alert: &plan::Alert) -> Value {
         *statement = shared::slack::truncate(statement, REPORT_STATEMENT_CHARS);
     }
     detail
-}
-
-fn describe(kind: &EventKind) -> String {
-    match kind {
-        EventKind::LogsSubscription => "a CloudWatch Logs subscription".to_owned(),
-        EventKind::S3Notification => "an S3 notification".to_owned(),
-        EventKind::SqsBatch => "an SQS batch".to_owned(),
-        EventKind::EventBridge {
-            source,
-            detail_type,
-        } => {
-            format!("an EventBridge event ({source}: {detail_type})")
-        }
-        EventKind::Manual => "a hand-made event without \"awslogs\"".to_owned(),
-    }
 }

@@ -1,12 +1,12 @@
 //! rds-audit-notifier: the shared entry point reads the configuration once,
 //! builds the clients once, reports a bad configuration, then serves.
 
-use rds_audit_notifier::{App, handle};
+use rds_audit_notifier::{App, Config, handle};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     shared::runtime::serve(
-        |env, sdk, output| App::from_env(env, sdk).with_output(output),
+        |env, sdk, output| App::new(Config::from_env(env), sdk, output),
         handle,
     )
     .await

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use shared::slack::{Finding, Message, build_messages};
 
+use crate::alert::Alert;
 use crate::classify::Category;
 use crate::dialect::Source;
 use crate::event::format_time;
-use crate::plan::Alert;
 
 /// Events shown in full per invocation; beyond this, events are summarised
 /// per instance and user (counted, never dropped), so a mass migration does

@@ -14,8 +14,8 @@ use aws_lambda_events::cloudwatch_logs::LogData;
 // Keys are short strings and ids, hashed per event: SipHash would cost more
 // than the rest of the folding.
 use foldhash::{HashMap, HashMapExt};
-use serde::Serialize;
 
+pub use crate::alert::Alert;
 use crate::classify::{Categories, Category, Rules, Verdict, statement_name};
 use crate::dialect::Source;
 use crate::event::{Action, AuditEvent, Parsed, format_time};
@@ -26,40 +26,6 @@ use crate::sql::leading_words;
 
 /// Characters of a (redacted) statement kept for showing.
 pub const STATEMENT_CHARS: usize = 1000;
-
-/// One event that alerts, ready to show: its statement is redacted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Alert {
-    pub instance: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
-    pub user: String,
-    pub host: String,
-    pub database: String,
-    #[serde(skip)]
-    pub time_us: i64,
-    pub time: String,
-    #[serde(serialize_with = "category_names")]
-    pub categories: Categories,
-    /// `ALTER TABLE`, `FAILED_LOGIN`, `CONNECT`.
-    pub operation: String,
-    /// `ok`, or what the server refused.
-    pub outcome: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub statement: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
-    /// Set when the record was cut across deliveries: says so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<&'static str>,
-    /// The log event ids this alert was read from.
-    #[serde(skip)]
-    pub event_ids: Vec<String>,
-}
-
-fn category_names<S: serde::Serializer>(c: &Categories, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&c.names())
-}
 
 /// What one batch comes to.
 #[derive(Debug, Clone)]

@@ -511,8 +511,8 @@ fn cloudwatch_logs() {
         let t = Instant::now();
         let mut counter = Counter::new(detection());
         for batch in &batches {
-            let waf_ip_blocker::source::Input::Logs { messages, .. } =
-                waf_ip_blocker::source::parse(batch.clone()).unwrap()
+            let waf_ip_blocker::trigger::Trigger::Logs { messages, .. } =
+                waf_ip_blocker::trigger::parse(batch.clone()).unwrap()
             else {
                 panic!("not a logs event")
             };

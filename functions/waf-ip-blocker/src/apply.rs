@@ -4,30 +4,16 @@
 //! is in a set (so it will expire), and an expired entry leaves the ledger
 //! only after it left its set (so the next run still removes it).
 
-use aws_sdk_wafv2::types::IpAddressVersion;
 use serde_json::json;
 use shared::Deadline;
 use shared::report::{Action, Report};
 
-use crate::error::BlockerError;
-use crate::ipset::{self, CurrentSet, IpSetRef, WriteGate};
+use crate::delta::SetDelta;
+use crate::error::Error;
+use crate::family::Family;
+use crate::ipset::{self, IpSetRef, SetState, WriteGate, version};
 use crate::ledger::Ledger;
-use crate::plan::{Family, Plan};
-
-/// One configured set with its client and the content read for the plan.
-pub struct SetState<'a> {
-    pub family: Family,
-    pub set: &'a IpSetRef,
-    pub client: &'a aws_sdk_wafv2::Client,
-    pub current: CurrentSet,
-}
-
-pub fn version(family: Family) -> IpAddressVersion {
-    match family {
-        Family::V4 => IpAddressVersion::Ipv4,
-        Family::V6 => IpAddressVersion::Ipv6,
-    }
-}
+use crate::plan::Plan;
 
 /// What reached the IP sets, for the summary: it names only blocks that are
 /// in place, and what kept the others out.
@@ -49,7 +35,7 @@ pub async fn record(
     now: i64,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<bool, BlockerError> {
+) -> Result<bool, Error> {
     let written = ledger.put(&plan.ledger_puts, deadline).await?;
     report.add("ledger_items_written", written as u64);
     if written < plan.ledger_puts.len() {
@@ -94,7 +80,7 @@ pub async fn sets(
     now: i64,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<Applied, BlockerError> {
+) -> Result<Applied, Error> {
     let mut applied = Applied::default();
     for state in sets {
         let Some(set_plan) = plan.sets.iter().find(|s| s.family == state.family) else {
@@ -243,7 +229,7 @@ async fn restore(
     report: &mut Report,
     applied: &mut Applied,
 ) {
-    let delta = crate::plan::SetDelta {
+    let delta = SetDelta {
         add: nets.to_vec(),
         remove: Default::default(),
     };

@@ -1,50 +1,46 @@
-//! What can go wrong, with the resource it went wrong on.
+//! What can go wrong, with the resource it went wrong on, and the error
+//! that caused it kept as its `source`.
 
-use crate::ipset::IpSetRef;
+/// A cause of any type, kept whole so the Lambda diagnostic and the logs
+/// can show its chain. A sentence (`&str`, `String`) converts into one.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BlockerError {
+pub enum Error {
     #[error("unsupported event: {0}")]
     UnsupportedEvent(String),
     #[error("{0}")]
     Subscription(#[from] shared::input::SubscriptionError),
-    #[error("could not read s3://{bucket}/{key}: {message}")]
+    #[error("could not read s3://{bucket}/{key}: {source}")]
     ReadObject {
         bucket: String,
         key: String,
-        message: String,
+        #[source]
+        source: Cause,
     },
     #[error("stopped before the Lambda deadline while reading {what}; nothing from it was counted")]
     OutOfTime { what: String },
-    #[error("DynamoDB table {table}: {operation} failed: {message}")]
+    #[error("DynamoDB table {table}: {operation} failed: {source}")]
     Ledger {
         table: String,
-        operation: String,
-        message: String,
+        operation: &'static str,
+        #[source]
+        source: Cause,
     },
-    #[error("IP set {arn}: {operation} failed: {message}")]
+    #[error("IP set {arn}: {operation} failed: {source}")]
     IpSet {
         arn: String,
-        operation: String,
-        message: String,
+        operation: &'static str,
+        #[source]
+        source: Cause,
     },
     #[error("the Slack summary was not delivered: {0}")]
-    Slack(String),
+    Slack(#[source] Cause),
     #[error("{failed} change(s) failed; see the report's \"failed\" list: {first}")]
     Incomplete { failed: u64, first: String },
 }
 
-impl BlockerError {
-    pub fn ipset(set: &IpSetRef, operation: &str, message: impl std::fmt::Display) -> Self {
-        Self::IpSet {
-            arn: set.arn.clone(),
-            operation: operation.to_owned(),
-            message: message.to_string(),
-        }
-    }
-}
-
-impl BlockerError {
+impl Error {
     /// The `errorType` Lambda reports for this error: its own kind.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -60,8 +56,8 @@ impl BlockerError {
     }
 }
 
-impl From<BlockerError> for lambda_runtime::Diagnostic {
-    fn from(error: BlockerError) -> Self {
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
         shared::runtime::diagnostic(error.kind(), &error)
     }
 }

@@ -11,13 +11,13 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use aws_sdk_wafv2::error::DisplayErrorContext;
 use aws_sdk_wafv2::operation::update_ip_set::UpdateIPSetError;
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope};
 use ipnet::IpNet;
 
-use crate::error::BlockerError;
-use crate::plan::{Merged, SetDelta};
+use crate::delta::{Merged, SetDelta};
+use crate::error::{Cause, Error};
+use crate::family::Family;
 
 /// Attempts at one set's update when other writers keep winning the lock.
 pub const MAX_ATTEMPTS: u32 = 6;
@@ -72,6 +72,52 @@ impl FromStr for IpSetRef {
     }
 }
 
+/// One configured IP set and the client for its Region.
+pub struct ConfiguredSet {
+    pub family: Family,
+    pub set: IpSetRef,
+    pub client: aws_sdk_wafv2::Client,
+}
+
+impl ConfiguredSet {
+    pub fn new(family: Family, set: &IpSetRef, sdk: &aws_types::SdkConfig) -> Self {
+        // An IP set is served by the Region in its ARN (us-east-1 for
+        // CloudFront), whatever the function's own Region.
+        let waf = aws_sdk_wafv2::config::Builder::from(sdk)
+            .region(aws_sdk_wafv2::config::Region::new(set.region.clone()))
+            .build();
+        Self {
+            family,
+            set: set.clone(),
+            client: aws_sdk_wafv2::Client::from_conf(waf),
+        }
+    }
+}
+
+/// One configured set with the content read for the plan.
+pub struct SetState<'a> {
+    pub family: Family,
+    pub set: &'a IpSetRef,
+    pub client: &'a aws_sdk_wafv2::Client,
+    pub current: CurrentSet,
+}
+
+/// The address version WAF names a family by.
+pub fn version(family: Family) -> IpAddressVersion {
+    match family {
+        Family::V4 => IpAddressVersion::Ipv4,
+        Family::V6 => IpAddressVersion::Ipv6,
+    }
+}
+
+fn error(set: &IpSetRef, operation: &'static str, source: impl Into<Cause>) -> Error {
+    Error::IpSet {
+        arn: set.arn.clone(),
+        operation,
+        source: source.into(),
+    }
+}
+
 /// A set as read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentSet {
@@ -118,11 +164,31 @@ pub struct Written {
     pub content: Vec<IpNet>,
 }
 
+/// Reads every configured set, in order.
+pub async fn read_all(sets: &[ConfiguredSet]) -> Result<Vec<SetState<'_>>, Error> {
+    let mut states = Vec::with_capacity(sets.len());
+    for configured in sets {
+        let current = read(
+            &configured.client,
+            &configured.set,
+            version(configured.family),
+        )
+        .await?;
+        states.push(SetState {
+            family: configured.family,
+            set: &configured.set,
+            client: &configured.client,
+            current,
+        });
+    }
+    Ok(states)
+}
+
 pub async fn read(
     client: &aws_sdk_wafv2::Client,
     set: &IpSetRef,
     expect: IpAddressVersion,
-) -> Result<CurrentSet, BlockerError> {
+) -> Result<CurrentSet, Error> {
     let out = client
         .get_ip_set()
         .name(&set.name)
@@ -130,12 +196,12 @@ pub async fn read(
         .id(&set.id)
         .send()
         .await
-        .map_err(|e| BlockerError::ipset(set, "GetIPSet", DisplayErrorContext(e)))?;
+        .map_err(|e| error(set, "GetIPSet", shared::aws::cause(e)))?;
     let ip_set = out
         .ip_set
-        .ok_or_else(|| BlockerError::ipset(set, "GetIPSet", "the answer holds no IP set"))?;
+        .ok_or_else(|| error(set, "GetIPSet", "the answer holds no IP set"))?;
     if ip_set.ip_address_version != expect {
-        return Err(BlockerError::ipset(
+        return Err(error(
             set,
             "GetIPSet",
             format!(
@@ -174,7 +240,7 @@ pub async fn write(
     delta: &SetDelta,
     capacity: usize,
     gate: &WriteGate,
-) -> Result<Written, BlockerError> {
+) -> Result<Written, Error> {
     let mut written = Written::default();
     for attempt in 1..=MAX_ATTEMPTS {
         let Merged { content, dropped } = delta.apply(&current.addresses, capacity);
@@ -225,15 +291,11 @@ pub async fn write(
                 current = read(client, set, expect.clone()).await?;
             }
             Err(e) => {
-                return Err(BlockerError::ipset(
-                    set,
-                    "UpdateIPSet",
-                    DisplayErrorContext(e),
-                ));
+                return Err(error(set, "UpdateIPSet", shared::aws::cause(e)));
             }
         }
     }
-    Err(BlockerError::ipset(
+    Err(error(
         set,
         "UpdateIPSet",
         format!("other writers changed the set on each of {MAX_ATTEMPTS} attempts"),

@@ -38,14 +38,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
 };
 use ipnet::IpNet;
 use shared::Deadline;
 
-use crate::error::BlockerError;
+use crate::entry::Entry;
+use crate::error::{Cause, Error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -59,57 +59,13 @@ pub const DELIVERY_ID_HOURS: i64 = 6;
 /// again after a longer pause may keep one older set, never a growing list.
 const STALE_ID_HOURS: i64 = 24;
 
-/// A blocked address or aggregated prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// `/32` or `/128` for an address; wider for an aggregate.
-    pub net: IpNet,
-    pub aggregate: bool,
-    /// Seconds since the epoch.
-    pub first_blocked: i64,
-    pub last_blocked: i64,
-    pub expires_at: i64,
-    /// Requests counted in the windows that reached a threshold.
-    pub hits: u64,
-    /// The latest offending request, ms since the epoch (ranks "most recent").
-    pub last_seen_ms: i64,
-    /// Times the address reached a threshold.
-    pub offences: u32,
-    pub reason: String,
-    /// Where it was seen: `s3://bucket/key` or `logs:<log group>`.
-    pub source: String,
-    /// The address was already in the IP set, put there by someone else,
-    /// when this function first blocked it: the block's end leaves it there.
-    pub preexisting: bool,
-    /// Read from an item of the old shape, whose TTL is the block's end:
-    /// to be rewritten so that TTL cannot delete it while it is in a set.
-    pub legacy_ttl: bool,
-    /// The run (its deliveries' id) that last wrote the item, and the one
-    /// that opened the current block: a retry of that run finds its own
-    /// write and neither adds its hits again nor calls the block extended.
-    pub by: String,
-    pub opened_by: String,
+/// How an [`Entry`] is stored: the item's attributes.
+trait Stored: Sized {
+    fn to_item(&self) -> Item;
+    fn from_item(item: &Item) -> Option<Self>;
 }
 
-impl Entry {
-    pub fn pk(&self) -> String {
-        pk_for(&self.net, self.aggregate)
-    }
-
-    /// What the end of the block does to the set, for the report.
-    pub fn end_reason(&self, why: &str) -> String {
-        if self.preexisting {
-            format!("{why}; left in the IP set, where it was before this function blocked it")
-        } else {
-            why.to_owned()
-        }
-    }
-
-    /// `expires_at` is when the block ends (stored as `blocked_until`).
-    pub fn is_active(&self, now: i64) -> bool {
-        self.expires_at > now
-    }
-
+impl Stored for Entry {
     fn to_item(&self) -> Item {
         let mut item = Item::new();
         let s = |v: &str| AttributeValue::S(v.to_owned());
@@ -193,14 +149,6 @@ impl Entry {
     }
 }
 
-pub fn pk_for(net: &IpNet, aggregate: bool) -> String {
-    if aggregate {
-        format!("net#{net}")
-    } else {
-        format!("ip#{}", net.addr())
-    }
-}
-
 /// The ledger table.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -216,17 +164,17 @@ impl Ledger {
         }
     }
 
-    fn error(&self, operation: &str, e: impl std::fmt::Display) -> BlockerError {
-        BlockerError::Ledger {
+    fn error(&self, operation: &'static str, source: impl Into<Cause>) -> Error {
+        Error::Ledger {
             table: self.table.clone(),
-            operation: operation.to_owned(),
-            message: e.to_string(),
+            operation,
+            source: source.into(),
         }
     }
 
     /// Every block and aggregate item (expired ones included: they still
     /// have to come out of the sets).
-    pub async fn entries(&self) -> Result<Vec<Entry>, BlockerError> {
+    pub async fn entries(&self) -> Result<Vec<Entry>, Error> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -240,7 +188,7 @@ impl Ledger {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| self.error("Scan", DisplayErrorContext(e)))?;
+                .map_err(|e| self.error("Scan", shared::aws::cause(e)))?;
             out.extend(page.items().iter().filter_map(Entry::from_item));
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -251,7 +199,7 @@ impl Ledger {
 
     /// Writes entries in batches of 25. Returns how many were written before
     /// the deadline (all of them unless it stopped early).
-    pub async fn put(&self, entries: &[Entry], deadline: &Deadline) -> Result<usize, BlockerError> {
+    pub async fn put(&self, entries: &[Entry], deadline: &Deadline) -> Result<usize, Error> {
         let mut done = 0;
         for chunk in entries.chunks(25) {
             if deadline.expired() {
@@ -273,7 +221,7 @@ impl Ledger {
         Ok(done)
     }
 
-    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), BlockerError> {
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), Error> {
         for attempt in 0..8u32 {
             let out = self
                 .client
@@ -281,7 +229,7 @@ impl Ledger {
                 .request_items(&self.table, requests)
                 .send()
                 .await
-                .map_err(|e| self.error("BatchWriteItem", DisplayErrorContext(e)))?;
+                .map_err(|e| self.error("BatchWriteItem", shared::aws::cause(e)))?;
             requests = out
                 .unprocessed_items
                 .and_then(|mut u| u.remove(&self.table))
@@ -299,7 +247,7 @@ impl Ledger {
 
     /// Deletes an expired entry, unless another run extended it meanwhile.
     /// Returns whether it was deleted.
-    pub async fn delete_expired(&self, entry: &Entry, now: i64) -> Result<bool, BlockerError> {
+    pub async fn delete_expired(&self, entry: &Entry, now: i64) -> Result<bool, Error> {
         let result = self
             .client
             .delete_item()
@@ -312,20 +260,13 @@ impl Ledger {
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.error("DeleteItem", DisplayErrorContext(e))),
-        }
+        shared::dynamo::conditional(result)
+            .map(|out| out.is_some())
+            .map_err(|e| self.error("DeleteItem", shared::aws::cause(e)))
     }
 
     /// Deletes items by key (aggregates no longer wanted), in batches.
-    pub async fn delete(&self, pks: &[String]) -> Result<(), BlockerError> {
+    pub async fn delete(&self, pks: &[String]) -> Result<(), Error> {
         for chunk in pks.chunks(25) {
             let requests = chunk
                 .iter()
@@ -345,7 +286,7 @@ impl Ledger {
     /// Whether a delivery (its marker `pk`) was counted and its blocks
     /// stored. A strongly consistent read: a retry right after the marker
     /// was written must see it.
-    pub async fn counted(&self, marker: &str, now: i64) -> Result<bool, BlockerError> {
+    pub async fn counted(&self, marker: &str, now: i64) -> Result<bool, Error> {
         let out = self
             .client
             .get_item()
@@ -354,7 +295,7 @@ impl Ledger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error("GetItem", DisplayErrorContext(e)))?;
+            .map_err(|e| self.error("GetItem", shared::aws::cause(e)))?;
         Ok(out.item.is_some_and(|item| {
             item.get("expires_at")
                 .and_then(|v| v.as_n().ok())
@@ -364,11 +305,7 @@ impl Ledger {
     }
 
     /// Marks deliveries as counted, once what they contributed is stored.
-    pub async fn mark_counted(
-        &self,
-        markers: &[String],
-        expires_at: i64,
-    ) -> Result<(), BlockerError> {
+    pub async fn mark_counted(&self, markers: &[String], expires_at: i64) -> Result<(), Error> {
         for chunk in markers.chunks(25) {
             let requests = chunk
                 .iter()
@@ -401,7 +338,7 @@ impl Ledger {
         expires_at: i64,
         by: &str,
         now: i64,
-    ) -> Result<u64, BlockerError> {
+    ) -> Result<u64, Error> {
         let count = |item: Option<&Item>| {
             item.and_then(|a| a.get("count"))
                 .and_then(|v| v.as_n().ok())
@@ -443,12 +380,9 @@ impl Ledger {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(count(out.attributes.as_ref()).unwrap_or(u64::from(n))),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+        match shared::dynamo::conditional(result) {
+            Ok(Some(out)) => Ok(count(out.attributes.as_ref()).unwrap_or(u64::from(n))),
+            Ok(None) => {
                 let stored = self
                     .client
                     .get_item()
@@ -457,10 +391,10 @@ impl Ledger {
                     .consistent_read(true)
                     .send()
                     .await
-                    .map_err(|e| self.error("GetItem", DisplayErrorContext(e)))?;
+                    .map_err(|e| self.error("GetItem", shared::aws::cause(e)))?;
                 Ok(count(stored.item.as_ref()).unwrap_or(u64::from(n)))
             }
-            Err(e) => Err(self.error("UpdateItem", DisplayErrorContext(e))),
+            Err(e) => Err(self.error("UpdateItem", shared::aws::cause(e))),
         }
     }
 
@@ -470,7 +404,7 @@ impl Ledger {
     /// consistent, and a run may read the set after another run added to
     /// it). Returns `None` when written, else the stored entry, read
     /// strongly consistently, to be extended instead.
-    pub async fn claim_preexisting(&self, entry: &Entry) -> Result<Option<Entry>, BlockerError> {
+    pub async fn claim_preexisting(&self, entry: &Entry) -> Result<Option<Entry>, Error> {
         let result = self
             .client
             .put_item()
@@ -479,12 +413,9 @@ impl Ledger {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+        match shared::dynamo::conditional(result) {
+            Ok(Some(_)) => Ok(None),
+            Ok(None) => {
                 let stored = self
                     .client
                     .get_item()
@@ -493,7 +424,7 @@ impl Ledger {
                     .consistent_read(true)
                     .send()
                     .await
-                    .map_err(|e| self.error("GetItem", DisplayErrorContext(e)))?;
+                    .map_err(|e| self.error("GetItem", shared::aws::cause(e)))?;
                 match stored.item.as_ref().and_then(Entry::from_item) {
                     Some(old) => Ok(Some(old)),
                     None => Err(self.error(
@@ -505,7 +436,7 @@ impl Ledger {
                     )),
                 }
             }
-            Err(e) => Err(self.error("PutItem", DisplayErrorContext(e))),
+            Err(e) => Err(self.error("PutItem", shared::aws::cause(e))),
         }
     }
 
@@ -514,7 +445,7 @@ impl Ledger {
         &self,
         pks: &[String],
         now: i64,
-    ) -> Result<HashMap<String, u64>, BlockerError> {
+    ) -> Result<HashMap<String, u64>, Error> {
         let mut out = HashMap::new();
         for chunk in pks.chunks(100) {
             let mut keys: Vec<Item> = chunk
@@ -532,7 +463,7 @@ impl Ledger {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|e| self.error("BatchGetItem", DisplayErrorContext(e)))?;
+                    .map_err(|e| self.error("BatchGetItem", shared::aws::cause(e)))?;
                 for item in page
                     .responses
                     .and_then(|mut r| r.remove(&self.table))

@@ -1,8 +1,7 @@
 //! waf-ip-blocker: the shared entry point reads the configuration once,
 //! builds the clients once, reports a bad configuration, then serves.
 
-use waf_ip_blocker::config::Config;
-use waf_ip_blocker::{App, handle};
+use waf_ip_blocker::{App, Config, handle};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

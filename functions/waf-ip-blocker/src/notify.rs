@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use ipnet::IpNet;
 
 use crate::apply::Applied;
-use crate::error::BlockerError;
+use crate::error::Error;
 use crate::plan::{Block, Plan};
 
 /// Most blocks listed one by one; the rest are summed up in the header line.
@@ -29,7 +29,7 @@ impl Notifier {
         plan: &Plan,
         applied: &Applied,
         deadline: &Deadline,
-    ) -> Result<usize, BlockerError> {
+    ) -> Result<usize, Error> {
         let messages = messages(plan, applied);
         if messages.is_empty() {
             return Ok(0);
@@ -38,11 +38,11 @@ impl Notifier {
             .secrets
             .get(&self.webhook)
             .await
-            .map_err(|e| BlockerError::Slack(e.to_string()))?;
+            .map_err(|e| Error::Slack(Box::new(e)))?;
         self.client
             .send_all(&secret, &messages, deadline)
             .await
-            .map_err(|e| BlockerError::Slack(e.to_string()))?;
+            .map_err(|e| Error::Slack(Box::new(e)))?;
         Ok(messages.len())
     }
 }

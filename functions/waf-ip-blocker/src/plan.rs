@@ -19,8 +19,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
+use crate::delta::SetDelta;
 use crate::detect::Key;
-use crate::ledger::Entry;
+use crate::entry::{Entry, pk_for};
+use crate::family::Family;
 
 /// A counter after adding what earlier objects stored for its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,30 +33,6 @@ pub struct Observation {
     /// Requests in the window so far, this run's included.
     pub total: u64,
     pub last_seen_ms: i64,
-}
-
-/// IP address family, one IP set each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn of(net: &IpNet) -> Self {
-        if net.addr().is_ipv4() {
-            Self::V4
-        } else {
-            Self::V6
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::V4 => "IPv4",
-            Self::V6 => "IPv6",
-        }
-    }
 }
 
 /// A block decided this run.
@@ -74,53 +52,6 @@ pub struct Block {
 pub struct Skipped {
     pub target: String,
     pub reason: String,
-}
-
-/// Changes to one IP set, applied to whatever content it has when written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SetDelta {
-    /// Wanted in the set, best first: when merging leaves less room than
-    /// planned, the last ones are dropped.
-    pub add: Vec<IpNet>,
-    pub remove: HashSet<IpNet>,
-}
-
-/// A set's content after a merge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Merged {
-    pub content: Vec<IpNet>,
-    pub dropped: Vec<IpNet>,
-}
-
-impl SetDelta {
-    pub fn is_empty(&self) -> bool {
-        self.add.is_empty() && self.remove.is_empty()
-    }
-
-    /// `current` without `remove`, plus `add` as far as `capacity` allows.
-    /// Addresses not named in `remove` are never dropped.
-    pub fn apply(&self, current: &[IpNet], capacity: usize) -> Merged {
-        let mut seen = HashSet::new();
-        let mut content: Vec<IpNet> = current
-            .iter()
-            .filter(|n| !self.remove.contains(n) && seen.insert(**n))
-            .copied()
-            .collect();
-        let mut dropped = Vec::new();
-        for net in &self.add {
-            if seen.contains(net) {
-                continue;
-            }
-            if content.len() < capacity {
-                seen.insert(*net);
-                content.push(*net);
-            } else {
-                dropped.push(*net);
-            }
-        }
-        content.sort();
-        Merged { content, dropped }
-    }
 }
 
 /// The plan for one IP set.
@@ -146,7 +77,7 @@ pub struct Plan {
     pub ledger_puts: Vec<Entry>,
     /// New blocks of addresses found in a set and unknown to the ledger,
     /// recorded as `preexisting` only if no run recorded the address
-    /// meanwhile ([`crate::ledger::Ledger::claim_preexisting`]); else
+    /// meanwhile (`Ledger::claim_preexisting`); else
     /// [`extend`]ed as this function's.
     pub claims: Vec<Entry>,
     /// Entries whose block ended: out of the sets, then out of the ledger.
@@ -238,7 +169,7 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             continue;
         }
         let reason = offence.reason(config.detection.window_seconds);
-        let pk = crate::ledger::pk_for(&net, false);
+        let pk = pk_for(&net, false);
         let block_until = now + config.block_seconds;
         let mut block = Block {
             entry: Entry {
@@ -368,7 +299,7 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
     for set in &plan.sets {
         for net in set.delta.add.iter().filter(|n| !decided.contains(n)) {
             let Some(entry) = ledger
-                .get(&crate::ledger::pk_for(net, false))
+                .get(&pk_for(net, false))
                 .filter(|e| !e.aggregate && e.net == *net)
             else {
                 continue;

@@ -1,251 +1,84 @@
-//! What an invocation asks for: log objects to count, log events to count,
-//! or only expiry and reconciliation.
+//! A WAF log object in S3: downloading it and streaming it through the
+//! counter. Calls only: what counts is the counter's business.
+//!
+//! The body is read on one task while the lines are scanned on a blocking
+//! thread, so memory stays a few buffers whatever the object's size.
 
-use percent_encoding::percent_decode_str;
-use serde_json::Value;
-use shared::input::{EventKind, classify, decode_logs_subscription, is_control_message};
+use shared::Deadline;
 
-use crate::error::BlockerError;
+use crate::detect::Counter;
+use crate::error::{Cause, Error};
+use crate::stream::{ChunkReader, Flow, Scanned, scan_lines};
+use crate::trigger::Object;
 
-/// A WAF log object in S3.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
-    pub bucket: String,
-    pub key: String,
-    /// ETag or sequencer: a rewritten object is counted again.
-    pub version: String,
-}
+/// Lines between two looks at the deadline while reading.
+const DEADLINE_EVERY: u64 = 65_536;
 
-impl Object {
-    pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
-
-    /// The ledger key recording that this object was counted.
-    pub fn marker(&self) -> String {
-        format!("obj#{}/{}#{}", self.bucket, self.key, self.version)
-    }
-
-    pub fn delivery(&self) -> Delivery {
-        let marker = self.marker();
-        Delivery {
-            id: digest(&[marker.as_bytes()]),
-            marker,
-            label: self.url(),
-        }
-    }
-}
-
-/// One unit of input that is counted exactly once: a log object, or one
-/// CloudWatch Logs subscription batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The ledger key marking it counted (`obj#...`, `logs#...`).
-    pub marker: String,
-    /// A short stable id, recorded in the window counts it added to.
-    pub id: String,
-    /// How the report names it.
-    pub label: String,
-}
-
-impl Delivery {
-    /// A Logs batch is named by its log group, stream and event ids:
-    /// CloudWatch Logs gives every event a unique id, and a retried batch
-    /// carries the same ones.
-    fn logs(group: &str, stream: &str, ids: &[&str]) -> Self {
-        let mut parts: Vec<&[u8]> = vec![group.as_bytes(), stream.as_bytes()];
-        parts.extend(ids.iter().map(|id| id.as_bytes()));
-        let id = digest(&parts);
-        Self {
-            marker: format!("logs#{id}"),
-            id,
-            label: format!("logs:{group}/{stream}"),
-        }
-    }
-}
-
-/// The id of a run that counts `deliveries`: a retry of the same event that
-/// counts the same ones gets the same id.
-pub fn run_id(deliveries: &[Delivery]) -> String {
-    match deliveries {
-        [] => String::new(),
-        [one] => one.id.clone(),
-        many => {
-            let mut ids: Vec<&[u8]> = many.iter().map(|d| d.id.as_bytes()).collect();
-            ids.sort();
-            digest(&ids)
-        }
-    }
-}
-
-/// FNV-1a (128 bits) over the parts, each followed by a 0 byte so that
-/// moving a boundary changes the result; stable across processes and
-/// versions, unlike the standard hashers.
-fn digest(parts: &[&[u8]]) -> String {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-    let mut hash = OFFSET;
-    for part in parts {
-        for &b in part.iter().chain(std::iter::once(&0)) {
-            hash ^= u128::from(b);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    }
-    format!("{hash:032x}")
-}
-
-#[derive(Debug)]
-pub enum Input {
-    Objects(Vec<Object>),
-    /// A CloudWatch Logs subscription delivery: each message is one record.
-    Logs {
-        group: String,
-        delivery: Delivery,
-        /// CloudWatch Logs' reachability check, which carries no records.
-        control: bool,
-        messages: Vec<String>,
-    },
-    /// Expire blocks and reconcile the sets with the ledger.
-    Reconcile,
-}
-
-/// Reads the event. S3 notification keys are URL-encoded (`+` for a space);
-/// EventBridge keys are not.
-pub fn parse(event: Value) -> Result<Input, BlockerError> {
-    match classify(&event) {
-        EventKind::LogsSubscription => {
-            let data = decode_logs_subscription(event)?;
-            let ids: Vec<&str> = data.log_events.iter().map(|e| e.id.as_str()).collect();
-            let delivery = Delivery::logs(&data.log_group, &data.log_stream, &ids);
-            Ok(Input::Logs {
-                delivery,
-                control: is_control_message(&data),
-                group: data.log_group,
-                messages: data.log_events.into_iter().map(|e| e.message).collect(),
-            })
-        }
-        EventKind::S3Notification => {
-            let mut objects = Vec::new();
-            for record in event["Records"].as_array().into_iter().flatten() {
-                let name = record["eventName"].as_str().unwrap_or_default();
-                if !name.starts_with("ObjectCreated") {
-                    continue;
-                }
-                let s3 = &record["s3"];
-                let (Some(bucket), Some(key)) =
-                    (s3["bucket"]["name"].as_str(), s3["object"]["key"].as_str())
-                else {
-                    return Err(BlockerError::UnsupportedEvent(
-                        "an S3 record lacks s3.bucket.name or s3.object.key".to_owned(),
-                    ));
-                };
-                let plus_decoded = key.replace('+', " ");
-                objects.push(Object {
-                    bucket: bucket.to_owned(),
-                    key: percent_decode_str(&plus_decoded)
-                        .decode_utf8_lossy()
-                        .into_owned(),
-                    version: version(&s3["object"], "eTag"),
-                });
+/// Streams one object through `counter` on a blocking thread while the
+/// body downloads. Stopped by the deadline, it counts nothing from the
+/// object ([`Error::OutOfTime`]).
+pub async fn count(
+    s3: &aws_sdk_s3::Client,
+    object: &Object,
+    mut counter: Counter,
+    deadline: &Deadline,
+) -> Result<(Counter, Scanned), Error> {
+    let read_error = |source: Cause| Error::ReadObject {
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        source,
+    };
+    let out = s3
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .map_err(|e| read_error(shared::aws::cause(e)))?;
+    let mut body = out.body;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let pump = tokio::spawn(async move {
+        loop {
+            let chunk = match body.try_next().await {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => return,
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
             }
-            Ok(Input::Objects(objects))
         }
-        EventKind::EventBridge {
-            source,
-            detail_type,
-        } if source == "aws.s3" && detail_type == "Object Created" => {
-            let detail = &event["detail"];
-            let (Some(bucket), Some(key)) = (
-                detail["bucket"]["name"].as_str(),
-                detail["object"]["key"].as_str(),
-            ) else {
-                return Err(BlockerError::UnsupportedEvent(
-                    "an Object Created event lacks detail.bucket.name or detail.object.key"
-                        .to_owned(),
-                ));
-            };
-            Ok(Input::Objects(vec![Object {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                version: version(&detail["object"], "etag"),
-            }]))
-        }
-        kind if kind.is_schedule() => Ok(Input::Reconcile),
-        EventKind::Manual if event.get("action").and_then(Value::as_str) == Some("reconcile") => {
-            Ok(Input::Reconcile)
-        }
-        EventKind::EventBridge {
-            source,
-            detail_type,
-        } => Err(BlockerError::UnsupportedEvent(format!(
-            "EventBridge event {source:?} / {detail_type:?}; expected S3 \"Object Created\" or \"Scheduled Event\""
-        ))),
-        other => Err(BlockerError::UnsupportedEvent(format!(
-            "{other:?}; expected an S3 notification, an S3 Object Created event, a CloudWatch Logs subscription, a schedule or {{\"action\": \"reconcile\"}}"
-        ))),
+    });
+    let url = object.url();
+    let deadline = *deadline;
+    let scan = tokio::task::spawn_blocking(move || {
+        counter.start_source(&url);
+        let mut out_of_time = false;
+        let mut n = 0u64;
+        let result = scan_lines(ChunkReader::new(rx), |number, line| {
+            match line {
+                Some(line) => counter.line_at(number, line),
+                None => counter.overlong_at(number),
+            }
+            n += 1;
+            if n.is_multiple_of(DEADLINE_EVERY) && deadline.expired() {
+                out_of_time = true;
+                return Flow::Stop;
+            }
+            Flow::Continue
+        });
+        (counter, result, out_of_time)
+    });
+    let (counter, result, out_of_time) = scan
+        .await
+        .map_err(|e| read_error(format!("the reader stopped: {e}").into()))?;
+    pump.abort();
+    let scanned = result.map_err(|e| {
+        read_error(format!("{e} (is it a gzip or plain JSON-lines WAF log?)").into())
+    })?;
+    if out_of_time {
+        return Err(Error::OutOfTime { what: object.url() });
     }
-}
-
-fn version(object: &Value, etag: &str) -> String {
-    object[etag]
-        .as_str()
-        .or_else(|| object["sequencer"].as_str())
-        .unwrap_or("-")
-        .to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use toilkit_tests::workspace::sample;
-
-    const KEY: &str = "AWSLogs/111122223333/WAFLogs/ap-northeast-1/product-web/2023/11/14/22/35/111122223333_waflogs_ap-northeast-1_product-web_20231114T2235Z_3f2e1d0c.log.gz";
-
-    #[test]
-    fn both_s3_forms_name_the_same_object() {
-        for name in [
-            "s3-object-created.notification.json",
-            "s3-object-created.eventbridge.json",
-        ] {
-            let event: Value = serde_json::from_str(&sample(name)).unwrap();
-            let Input::Objects(objects) = parse(event).unwrap() else {
-                panic!("{name}")
-            };
-            assert_eq!(objects.len(), 1, "{name}");
-            assert_eq!(objects[0].bucket, "aws-waf-logs-product-web");
-            assert_eq!(objects[0].key, KEY);
-            assert_eq!(objects[0].version, "0123456789abcdef0123456789abcdef");
-        }
-    }
-
-    #[test]
-    fn a_logs_batch_is_named_by_its_events_not_its_encoding() {
-        let a = Delivery::logs("g", "s", &["1", "2"]);
-        assert_eq!(a, Delivery::logs("g", "s", &["1", "2"]));
-        assert_ne!(a.id, Delivery::logs("g", "s", &["1"]).id);
-        assert_ne!(a.id, Delivery::logs("g", "s", &["12"]).id);
-        assert_ne!(a.id, Delivery::logs("g", "s2", &["1", "2"]).id);
-        assert_eq!(a.marker, format!("logs#{}", a.id));
-        assert_eq!(a.id.len(), 32);
-    }
-
-    #[test]
-    fn notification_keys_are_url_decoded() {
-        let event = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Bc/d%3Dx.gz", "eTag": "e"}}}]});
-        let Input::Objects(objects) = parse(event).unwrap() else {
-            panic!()
-        };
-        assert_eq!(objects[0].key, "a b+c/d=x.gz");
-    }
-
-    #[test]
-    fn schedules_reconcile_and_strangers_are_refused() {
-        let event: Value = serde_json::from_str(&sample("scheduled-event.json")).unwrap();
-        assert!(matches!(parse(event).unwrap(), Input::Reconcile));
-        let err = parse(serde_json::json!({"source": "aws.config", "detail-type": "Config Rules Compliance Change"}))
-            .unwrap_err();
-        assert!(err.to_string().contains("aws.config"), "{err}");
-        assert!(parse(serde_json::json!({"hello": 1})).is_err());
-    }
+    Ok((counter, scanned))
 }

@@ -29,8 +29,8 @@ use toilkit_tests::Moto;
 use toilkit_tests::logs_subscription;
 use waf_ip_blocker::App;
 use waf_ip_blocker::config::Config;
+use waf_ip_blocker::delta::SetDelta;
 use waf_ip_blocker::ipset::{self, IpSetRef, WriteGate};
-use waf_ip_blocker::plan::SetDelta;
 
 const SET_ARN: &str = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111";
 

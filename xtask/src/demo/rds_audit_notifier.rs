@@ -45,7 +45,11 @@ pub async fn run(ctx: &Ctx) -> Result {
         println!("  {name}={value}");
     }
     let mut env = Env::from_pairs(settings);
-    let app = App::from_env(&mut env, &ctx.sdk).with_output(shared::output::Output::quiet());
+    let app = App::new(
+        rds_audit_notifier::Config::from_env(&mut env),
+        &ctx.sdk,
+        shared::output::Output::quiet(),
+    );
     env.finish()?;
     println!(
         "Before: #{CHANNEL} has {} message(s).\n",

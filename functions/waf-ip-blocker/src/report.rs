@@ -1,0 +1,155 @@
+//! What the report says of the counts and of the plan. Pure: it writes to
+//! the report and decides nothing.
+
+use serde_json::{Value, json};
+use shared::report::{Action, Report};
+
+use crate::config::Config;
+use crate::detect::{self, BadLine, Counts};
+use crate::ipset::ConfiguredSet;
+use crate::notify::rfc3339;
+use crate::plan::Plan;
+use crate::trigger::Delivery;
+use crate::windows::Stored;
+
+/// What one delivery's counting saw; malformed lines keep a few examples.
+pub fn counts(report: &mut Report, counts: &Counts, malformed: &mut Vec<BadLine>) {
+    report.add("lines", counts.lines);
+    report.add("requests_counted", counts.counted);
+    report.add("requests_not_counted", counts.not_counted);
+    report.add("lines_malformed", counts.malformed);
+    report.add("client_ip_header_fallbacks", counts.client_ip_fallbacks);
+    report.add("counters", counts.tallies.len() as u64);
+    let room = detect::MALFORMED_EXAMPLES.saturating_sub(malformed.len());
+    malformed.extend(counts.malformed_examples.iter().take(room).cloned());
+}
+
+/// Every decision of the plan, as the report's `planned` and `skipped`.
+pub fn plan(report: &mut Report, plan: &Plan, config: &Config, configured: &[ConfiguredSet]) {
+    for block in &plan.blocks {
+        let action = if block.new {
+            "block_ip"
+        } else {
+            "extend_block"
+        };
+        report.plan(
+            Action::new(
+                action,
+                block.entry.net.addr().to_string(),
+                &block.entry.reason,
+            )
+            .with_detail(json!({
+                "hits": block.entry.hits,
+                "window_count": block.window_count,
+                "threshold": block.threshold,
+                "rule": block.rule,
+                "expires_at": rfc3339(block.entry.expires_at),
+                "source": block.entry.source,
+            })),
+        );
+    }
+    report.add(
+        "new_blocks",
+        plan.blocks.iter().filter(|b| b.new).count() as u64,
+    );
+    report.add(
+        "extended_blocks",
+        plan.blocks.iter().filter(|b| !b.new).count() as u64,
+    );
+    report.add("capped_new_blocks", plan.capped as u64);
+    if plan.capped > 0 {
+        report.stop_early(format!(
+            "MAX_NEW_BLOCKS_PER_RUN ({}) reached: {} more address(es) qualified and are listed in skipped",
+            config.max_new_blocks, plan.capped
+        ));
+    }
+    for entry in &plan.expired {
+        report.plan(
+            Action::new("unblock_ip", entry.net.addr().to_string(), "block expired").with_detail(
+                json!({
+                    "expired_at": rfc3339(entry.expires_at),
+                    "hits": entry.hits,
+                }),
+            ),
+        );
+    }
+    for entry in &plan.released {
+        report.plan(Action::new(
+            "unblock_ip",
+            entry.net.addr().to_string(),
+            "now in ALLOW_CIDRS",
+        ));
+    }
+    for skip in &plan.skipped {
+        report.skip(&skip.target, &skip.reason);
+    }
+    let mut sets = serde_json::Map::new();
+    for set in &plan.sets {
+        let arn = configured
+            .iter()
+            .find(|c| c.family == set.family)
+            .map(|c| c.set.arn.clone())
+            .unwrap_or_default();
+        if !set.delta.is_empty() {
+            report.plan(
+                Action::new(
+                    "update_ip_set",
+                    &arn,
+                    format!(
+                        "bring the {} set in line with the ledger",
+                        set.family.name()
+                    ),
+                )
+                .with_detail(json!({
+                    "add": set.delta.add.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                    "remove": set.delta.remove.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                })),
+            );
+        }
+        report.add("not_fit", set.not_fit.len() as u64);
+        for (rank, entry) in set.not_fit.iter().enumerate() {
+            report.skip(
+                entry.net.to_string(),
+                format!(
+                    "did not fit in the {} set's {} addresses (rank {} of {}; {} hits)",
+                    set.family.name(),
+                    config.capacity,
+                    set.ours + rank + 1,
+                    set.ours + set.not_fit.len(),
+                    entry.hits
+                ),
+            );
+        }
+        sets.insert(
+            set.family.name().to_owned(),
+            json!({
+                "arn": arn,
+                "ours": set.ours,
+                "other_writers": set.foreign,
+                "not_fit": set.not_fit.len(),
+            }),
+        );
+    }
+    report.detail("ip_sets", Value::Object(sets));
+}
+
+/// A delivery whose counts or blocks are not all stored: not marked
+/// counted, and named in `failed` so the invocation fails and Lambda's
+/// retry finishes it.
+pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
+    match done.first_error {
+        Some(e) if done.failed > 0 => report.fail(
+            &delivery.label,
+            "count",
+            format!(
+                "{} window count(s) could not be stored (first: {e}); the others were, and the retry finishes it and counts nothing twice",
+                done.failed
+            ),
+        ),
+        _ => report.fail(
+            &delivery.label,
+            "count",
+            "the Lambda deadline came before its counts and blocks were stored; the retry finishes it and counts nothing twice",
+        ),
+    }
+}

@@ -1,0 +1,48 @@
+//! DynamoDB's conditional writes, read the same way in every function.
+//!
+//! A conditional `PutItem`, `UpdateItem` or `DeleteItem` whose condition
+//! does not hold fails with `ConditionalCheckFailedException`. For the
+//! functions that is an answer, not a failure: someone else wrote first, the
+//! item moved on, the record already exists. [`conditional`] turns that one
+//! error into `None` and leaves every other error an error.
+//!
+//! The check goes by the error's code, which every operation's error type
+//! reports, so this module needs no DynamoDB client of its own.
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The error code of a write whose condition did not hold.
+pub const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
+
+/// The outcome of a conditional write: `Ok(Some(output))` when it was
+/// written, `Ok(None)` when its condition did not hold, `Err` otherwise.
+///
+/// ```ignore
+/// let written = shared::dynamo::conditional(request.send().await)?.is_some();
+/// ```
+pub fn conditional<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> Result<Option<T>, E> {
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error) if error.code() == Some(CONDITIONAL_CHECK_FAILED) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn error(code: &str) -> Result<(), ErrorMetadata> {
+        Err(ErrorMetadata::builder().code(code).build())
+    }
+
+    #[test]
+    fn only_a_failed_condition_means_not_written() {
+        assert_eq!(conditional(Ok::<_, ErrorMetadata>(7)).unwrap(), Some(7));
+        assert_eq!(conditional(error(CONDITIONAL_CHECK_FAILED)).unwrap(), None);
+        let other = conditional(error("ProvisionedThroughputExceededException")).unwrap_err();
+        assert_eq!(other.code(), Some("ProvisionedThroughputExceededException"));
+    }
+}
