@@ -61,7 +61,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::envelope::{log_data, subscription_event};
+    use toilkit_tests::logs_subscription::{event as subscription_event, log_data};
 
     #[test]
     fn a_subscription_is_read_and_anything_else_is_named_in_the_refusal() {
