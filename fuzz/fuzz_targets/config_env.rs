@@ -1,5 +1,5 @@
-//! Every function's configuration parser (`Config::from_env` /
-//! `Settings::from_env` over `shared::config::Env`), JSON settings included
+//! Every function's configuration parser (`Config::from_env` over
+//! `shared::config::Env`), JSON settings included
 //! (`URI_RULES`, `RETENTION_RULES`, `S3_PRUNE`, `SEVERITY_RULES`,
 //! `EXEMPTIONS`, `ROUTES`, ...).
 //!
@@ -30,7 +30,7 @@ fn names(function: usize) -> &'static [String] {
             include_str!("../../functions/waf-ip-blocker/src/config.rs"),
             include_str!("../../functions/rds-audit-notifier/src/config.rs"),
             include_str!("../../functions/maintenance-switch/src/config.rs"),
-            include_str!("../../functions/config-triage/src/settings.rs"),
+            include_str!("../../functions/config-triage/src/config.rs"),
             include_str!("../../functions/log-retention/src/config.rs"),
         ]
         .iter()
@@ -81,9 +81,9 @@ fuzz_target!(|input: &[u8]| {
             }
         }
         3 => {
-            let settings = config_triage::settings::Settings::from_env(&mut env);
+            let config = config_triage::config::Config::from_env(&mut env);
             if env.finish().is_ok() {
-                let _ = settings.severity.severity_of("restricted-ssh");
+                let _ = config.severity.severity_of("restricted-ssh");
                 let tags = BTreeMap::from([("team".to_owned(), "payments".to_owned())]);
                 let subject = config_triage::exemption::Subject {
                     rule: "restricted-ssh",
@@ -92,9 +92,9 @@ fuzz_target!(|input: &[u8]| {
                     resource_type: "AWS::EC2::SecurityGroup",
                     tags: &tags,
                 };
-                let _ = settings.exemptions.check(&subject, datetime!(2026-11-21 10:00 UTC));
-                let _ = settings.exemptions.expired(datetime!(2026-11-21 10:00 UTC));
-                let _ = settings.routes.route(&tags);
+                let _ = config.exemptions.check(&subject, datetime!(2026-11-21 10:00 UTC));
+                let _ = config.exemptions.expired(datetime!(2026-11-21 10:00 UTC));
+                let _ = config.routes.route(&tags);
             }
         }
         _ => {

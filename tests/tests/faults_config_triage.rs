@@ -18,8 +18,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use config_triage::App;
+use config_triage::config::Config;
 use config_triage::digest::Home;
-use config_triage::settings::Settings;
 use faults::fast_retry;
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -114,7 +114,7 @@ impl Fixture {
 
     fn app(&self, sns: aws_sdk_sns::Client) -> App {
         let mut env = Env::from_pairs(self.env.clone());
-        let settings = Settings::from_env(&mut env);
+        let settings = Config::from_env(&mut env);
         env.finish().unwrap();
         let mut app = App::new(settings, &self.sdk, Output::default()).with_slack(
             SlackClient::new(RetryPolicy {

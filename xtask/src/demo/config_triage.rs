@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, Tag,
 };
 use aws_sdk_ssm::types::ParameterType;
-use config_triage::settings::Settings;
+use config_triage::config::Config;
 use config_triage::{App, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -138,7 +138,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
         .collect();
     let mut env = Env::from_pairs(pairs);
-    let settings = Settings::from_env(&mut env);
+    let settings = Config::from_env(&mut env);
     env.finish()?;
 
     // The stand-in Config service, answering with what is open at the end.

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
 };
 use aws_types::SdkConfig;
+use config_triage::config::Config;
 use config_triage::digest::Home;
-use config_triage::settings::Settings;
 use config_triage::{App, Outcome, process};
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -136,9 +136,9 @@ impl Fixture {
         name
     }
 
-    pub fn settings(&self) -> Settings {
+    pub fn settings(&self) -> Config {
         let mut env = Env::from_pairs(self.env.clone());
-        let settings = Settings::from_env(&mut env);
+        let settings = Config::from_env(&mut env);
         env.finish().expect("test configuration is valid");
         settings
     }

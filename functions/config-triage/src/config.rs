@@ -14,7 +14,7 @@ pub const DEFAULT_OWNER_TAG_KEY: &str = "owner";
 pub const DEFAULT_DIGEST_OLDEST: usize = 10;
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Config {
     pub state_table: String,
     pub severity: SeverityRules,
     /// From `EXEMPTIONS`; the parameter's are added per invocation.
@@ -28,7 +28,7 @@ pub struct Settings {
     pub dry_run: bool,
 }
 
-impl Settings {
+impl Config {
     pub fn from_env(env: &mut Env) -> Self {
         let state_table: String = env.required("STATE_TABLE", "toilkit-config-triage-state");
         let severity = env
@@ -120,7 +120,7 @@ mod tests {
             ("ROUTES", r#"{"a":"https://hooks.slack.com/x"}"#),
             ("RENOTIFY_HOURS", "soon"),
         ]);
-        let _ = Settings::from_env(&mut env);
+        let _ = Config::from_env(&mut env);
         let text = env.finish().unwrap_err().to_string();
         for variable in [
             "STATE_TABLE",
@@ -141,7 +141,7 @@ mod tests {
             ("STATE_TABLE", "t"),
             ("SLACK_WEBHOOK_PARAMETER", "/toilkit/slack"),
         ]);
-        let s = Settings::from_env(&mut env);
+        let s = Config::from_env(&mut env);
         env.finish().unwrap();
         assert_eq!(s.renotify, Duration::from_secs(24 * 3600));
         assert_eq!(s.routes.owner_tag_key, "owner");
