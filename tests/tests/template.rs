@@ -1,9 +1,10 @@
 //! The distribution, checked offline the way a security reviewer and an
 //! operator would: `template.yaml` lints and transforms, uses only resource
 //! types the Serverless Application Repository accepts, grants least
-//! privilege, wires every trigger, dead letter and alarm, and agrees with the
-//! configuration tables of the function READMEs. The Terraform module has
-//! its own file, terraform.rs.
+//! privilege, wires every trigger, dead letter and alarm, and can take every
+//! documented setting (`cargo xtask gen --check` keeps the parameters, the
+//! README tables and the Terraform module equal to the settings each function
+//! declares). The Terraform module has its own file, terraform.rs.
 //!
 //! The tools come from the project's venvs (`cargo xtask setup`):
 //! cfn-lint, the SAM translator and parliament through
@@ -17,16 +18,6 @@ use serde_json::{Value, json};
 
 mod distribution;
 use distribution::*;
-
-/// Variables every function understands, documented once in the main README
-/// ("Variables every function understands"); a function README may leave
-/// them out of its own table.
-const SHARED_VARIABLES: [&str; 4] = [
-    "DRY_RUN",
-    "SLACK_WEBHOOK_SECRET_ARN",
-    "SLACK_WEBHOOK_PARAMETER",
-    "RESULT_EVENT_BUS",
-];
 
 // ---------------------------------------------------------------------------
 // Lint and transform
@@ -673,193 +664,77 @@ fn resource_policies_name_their_source() {
 // One source of truth for configuration
 // ---------------------------------------------------------------------------
 
-#[derive(Debug)]
-struct Row {
-    variable: String,
-    required: bool,
-    default: String,
-    example: String,
+/// Each function's settings, as declared in its `src/config.rs`.
+fn settings() -> [(&'static str, &'static [shared::config::Setting]); 5] {
+    [
+        ("waf-ip-blocker", waf_ip_blocker::config::SETTINGS),
+        ("rds-audit-notifier", rds_audit_notifier::config::SETTINGS),
+        ("maintenance-switch", maintenance_switch::config::SETTINGS),
+        ("config-triage", config_triage::config::SETTINGS),
+        ("log-retention", log_retention::config::SETTINGS),
+    ]
 }
 
-/// The `## Configuration` table of a function README.
-fn configuration_table(readme: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(readme).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (each function documents its configuration)",
-            readme.display()
-        )
-    });
-    let section = text
-        .split("\n## ")
-        .find(|s| s.starts_with("Configuration"))
-        .unwrap_or_else(|| panic!("{} has no \"## Configuration\" section", readme.display()));
-    let mut rows = Vec::new();
-    for line in section.lines().filter(|l| l.trim_start().starts_with('|')) {
-        let cells = table_cells(line);
-        if cells.len() < 5 || cells[0] == "Variable" || cells[0].starts_with("---") {
-            continue;
-        }
-        let Some(variable) = cells[0].strip_prefix('`').and_then(|c| c.strip_suffix('`')) else {
-            panic!(
-                "{}: the variable cell {:?} is not `NAME`",
-                readme.display(),
-                cells[0]
-            );
-        };
-        rows.push(Row {
-            variable: variable.to_owned(),
-            required: cells[1].eq_ignore_ascii_case("yes"),
-            default: cells[2].clone(),
-            example: cells[3].clone(),
-        });
-    }
-    assert!(
-        !rows.is_empty(),
-        "{}: the configuration table is empty",
-        readme.display()
-    );
-    rows
-}
-
-/// The cells of a Markdown table row; `\|` is a literal bar.
-fn table_cells(line: &str) -> Vec<String> {
-    let mut cells = Vec::new();
-    let mut cell = String::new();
-    let mut chars = line.trim().trim_start_matches('|').chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'|') => {
-                cell.push('|');
-                chars.next();
-            }
-            '|' => cells.push(std::mem::take(&mut cell).trim().to_owned()),
-            c => cell.push(c),
-        }
-    }
-    if !cell.trim().is_empty() {
-        cells.push(cell.trim().to_owned());
-    }
-    cells
-}
-
-/// A backticked literal (`` `100` ``), or None for "—" and prose, which mean
-/// the function's own default applies when the variable is empty.
-fn literal(cell: &str) -> Option<&str> {
-    cell.strip_prefix('`')
-        .and_then(|c| c.strip_suffix('`'))
-        .filter(|c| !c.contains('`'))
-}
-
+/// `cargo xtask gen` writes each parameter from its setting, so they agree
+/// by construction; what it cannot see is whether the constraint it copied
+/// admits the values the README documents. Each must deploy.
 #[test]
-fn readme_configuration_tables_match_the_template() {
+fn every_documented_example_and_default_is_accepted_by_its_parameter() {
     let t = template();
-    let globals = t["Globals"]["Function"]["Environment"]["Variables"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
     let mut problems = Vec::new();
-    for (name, stem) in FUNCTIONS {
-        let readme = root().join("functions").join(name).join("README.md");
-        if !readme.is_file() {
-            problems.push(format!(
-                "{name}: functions/{name}/README.md is missing (each function documents its configuration)"
-            ));
-            continue;
-        }
-        let rows = configuration_table(&readme);
-        let mut environment = globals.clone();
-        environment.extend(
-            resources(t)[&format!("{stem}Function")]["Properties"]["Environment"]["Variables"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        let documented: BTreeSet<&str> = rows.iter().map(|r| r.variable.as_str()).collect();
-        for variable in environment.keys() {
-            if !documented.contains(variable.as_str())
-                && !SHARED_VARIABLES.contains(&variable.as_str())
-            {
-                problems.push(format!(
-                    "{name}: the template sets {variable}, which its README does not document"
-                ));
-            }
-        }
-        for row in &rows {
-            let Some(value) = environment.get(&row.variable) else {
-                problems.push(format!(
-                    "{name}: README documents {}, which the template does not set",
-                    row.variable
-                ));
-                continue;
-            };
-            // Set from a resource of the stack (a table, the state machine):
-            // nothing for the operator to choose.
-            let Some(parameter_name) = value
-                .get("Ref")
-                .and_then(Value::as_str)
-                .filter(|p| t["Parameters"].get(*p).is_some())
-            else {
-                continue;
+    for (function, settings) in settings() {
+        for setting in settings {
+            let parameter_name = match &setting.source {
+                shared::config::Source::Parameter(p) => p.name,
+                shared::config::Source::SharedParameter(name) => name,
+                _ => continue,
             };
             let parameter = &t["Parameters"][parameter_name];
-            let template_default = match &parameter["Default"] {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            match literal(&row.default) {
-                Some(default) if default != template_default => problems.push(format!(
-                    "{name}: {} defaults to `{default}` in the README but to {template_default:?} in parameter {parameter_name}",
-                    row.variable
-                )),
-                None if !row.required && !template_default.is_empty() => problems.push(format!(
-                    "{name}: {} has no literal default in the README ({:?}), but parameter {parameter_name} defaults to {template_default:?}; \
-                     give the README default as `{template_default}` or leave the parameter empty",
-                    row.variable, row.default
-                )),
-                _ => {}
-            }
-            if let Some(example) = literal(&row.example)
-                && let Err(why) = accepts(parameter, example)
-            {
+            if parameter.is_null() {
                 problems.push(format!(
-                    "{name}: the README example for {} cannot be deployed: parameter {parameter_name} rejects it: {why}",
-                    row.variable
+                    "{function}: {} is set from parameter {parameter_name}, which template.yaml lacks",
+                    setting.name
                 ));
+                continue;
             }
-            if let Some(default) = literal(&row.default)
-                && let Err(why) = accepts(parameter, default)
-            {
-                problems.push(format!(
-                    "{name}: the README default for {} is rejected by parameter {parameter_name}: {why}",
-                    row.variable
-                ));
+            let values = [
+                ("example", Some(setting.example)),
+                ("default", setting.default),
+            ];
+            for (what, value) in values {
+                if let Some(value) = value
+                    && let Err(why) = accepts(parameter, value)
+                {
+                    problems.push(format!(
+                        "{function}: the {what} of {} cannot be deployed: parameter {parameter_name} rejects it: {why}",
+                        setting.name
+                    ));
+                }
             }
         }
     }
     assert!(
         problems.is_empty(),
-        "README and template.yaml disagree:\n  - {}",
+        "settings the template cannot take:\n  - {}",
         problems.join("\n  - ")
     );
 }
 
+/// The variables every function shares are set in the template from the
+/// shared parameters, in each function that reads them.
 #[test]
-fn parameter_descriptions_name_the_variable_they_set() {
-    // An operator reading the console or SAR's form sees the parameter; the
-    // README speaks of the variable. Each description names it.
+fn every_function_gets_the_shared_settings_it_declares() {
     let t = template();
-    for (_, stem) in FUNCTIONS {
+    for ((function, settings), (name, stem)) in settings().into_iter().zip(FUNCTIONS) {
+        assert_eq!(function, name);
         let environment =
             &resources(t)[&format!("{stem}Function")]["Properties"]["Environment"]["Variables"];
-        for (variable, value) in environment.as_object().unwrap() {
-            if let Some(parameter) = value.get("Ref").and_then(Value::as_str)
-                && let Some(p) = t["Parameters"].get(parameter)
-            {
-                let description = p["Description"].as_str().unwrap();
-                assert!(
-                    description.contains(variable.as_str()),
-                    "parameter {parameter} sets {variable}; its description must say so"
+        for setting in settings {
+            if let shared::config::Source::SharedParameter(parameter) = setting.source {
+                assert_eq!(
+                    environment[setting.name]["Ref"], parameter,
+                    "{function}: {} comes from parameter {parameter}",
+                    setting.name
                 );
             }
         }

@@ -27,6 +27,10 @@ pub fn run(args: &[String]) -> Result {
     ]);
     exec(clippy)?;
 
+    // Before the tests, which read the generated template and module.
+    eprintln!("$ cargo xtask gen --check");
+    crate::generate::run(&["--check".to_owned()])?;
+
     let moto = Moto::dedicated();
     let mut test = cargo();
     test.args(["test", "--workspace", "--no-fail-fast"])
