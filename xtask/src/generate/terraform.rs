@@ -1,10 +1,11 @@
 //! The Terraform module (deploy/terraform/modules/toilkit): each function's
 //! attributes, the template parameters they become, which variable each
-//! parameter sets, and the template's defaults and length limits.
+//! parameter sets, and the template's defaults, length limits and the free
+//! text it takes in ASCII only.
 
 use std::path::Path;
 
-use shared::config::{Kind, Parameter, Setting};
+use shared::config::{Constraint, Kind, Parameter, Setting};
 
 use super::text::{hcl, hcl_attributes};
 use super::{Function, Target};
@@ -17,6 +18,7 @@ pub fn targets(functions: &[Function]) -> Vec<Target> {
     let mut main = Vec::new();
     let mut defaults = Vec::new();
     let mut max_lengths = Vec::new();
+    let mut ascii = Vec::new();
     for f in functions {
         let mut attributes = Vec::new();
         let mut parameters = Vec::new();
@@ -26,6 +28,11 @@ pub fn targets(functions: &[Function]) -> Vec<Target> {
             .filter_map(|s| s.parameter().map(|p| (s, p)))
         {
             defaults.push((p.name.to_owned(), hcl(super::template::default(s, p))));
+            if let Constraint::Pattern { pattern, .. } = p.constraint
+                && pattern.contains(r"\x20-\x7E")
+            {
+                ascii.push(hcl(p.name));
+            }
             if let Some(max) = p.max_length {
                 max_lengths.push((p.name.to_owned(), max.to_string()));
             }
@@ -48,6 +55,10 @@ pub fn targets(functions: &[Function]) -> Vec<Target> {
         ));
     }
     main.push(("environment".to_owned(), environment(functions)));
+    main.push((
+        "ascii".to_owned(),
+        format!("  ascii_parameters = [{}]\n", ascii.join(", ")),
+    ));
     vec![
         Target {
             path: module.join("variables.tf"),

@@ -203,8 +203,11 @@ locals {
     if length(lookup(local.parameters, name, "")) > max
   ]
   # What the template's AllowedPattern admits in the free-text settings.
+  # BEGIN generated: ascii (cargo xtask gen, from each function's src/config.rs)
+  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune"]
+  # END generated: ascii
   non_ascii_parameters = [
-    for name in ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune"] :
+    for name in local.ascii_parameters :
     name if !can(regex("^[\\x20-\\x7E\\t\\n\\r]*$", lookup(local.parameters, name, "")))
   ]
   oversized_environments = [for function, bytes in local.environment_bytes : "${function} (${bytes} bytes)" if bytes > 4096]
