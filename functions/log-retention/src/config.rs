@@ -201,7 +201,7 @@ pub const DELETE_EMPTY_AFTER_DAYS: Setting = Setting {
     required: Required::No,
     default: None,
     example: "90",
-    description: "Delete a group created more than N days ago that stores 0 bytes, had no stream created and no event for N days (stream timestamps, then one FilterLogEvents search), has no subscription or metric filter, data protection policy, account-level or resource policy naming it, and is not exempt by the index's tags or its own (see Safety). Unset: never delete.",
+    description: "Delete a group created more than N days ago that stores 0 bytes, had no stream created and no event for N days (stream timestamps, then one FilterLogEvents search), has no subscription or metric filter, data protection policy, account-level or resource policy naming it, and is not exempt by the index's tags or its own (the README's Safety section says more). Unset: never delete.",
     source: Source::Parameter(Parameter {
         name: "LogRetentionDeleteEmptyAfterDays",
         constraint: Constraint::Pattern {
