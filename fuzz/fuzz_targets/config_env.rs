@@ -1,11 +1,11 @@
-//! Every function's configuration parser (`Config::from_env` /
-//! `Settings::from_env` over `shared::config::Env`), JSON settings included
+//! Every function's configuration parser (`Config::from_env` over
+//! `shared::config::Env`), JSON settings included
 //! (`URI_RULES`, `RETENTION_RULES`, `S3_PRUNE`, `SEVERITY_RULES`,
 //! `EXEMPTIONS`, `ROUTES`, ...).
 //!
 //! The first byte picks the function; the rest is NUL-separated
-//! `index value` chunks (see `toilkit_fuzz::env`) over the variable names
-//! that function's configuration source reads. A configuration must either
+//! `index value` chunks (see `toilkit_fuzz::env`) over the variables that
+//! function declares (its `config::SETTINGS`). A configuration must either
 //! be reported as invalid or be usable: when `finish()` accepts it, the
 //! function's first uses of it must not panic either.
 #![no_main]
@@ -15,27 +15,24 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
+use shared::config::Setting;
 use time::macros::datetime;
-use toilkit_fuzz::{env, variable_names};
-
-const SHARED: &str = concat!(
-    include_str!("../../shared/src/secret.rs"),
-    include_str!("../../shared/src/events.rs"),
-);
+use toilkit_fuzz::env;
 
 fn names(function: usize) -> &'static [String] {
     static NAMES: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    let settings: [&[Setting]; 5] = [
+        waf_ip_blocker::config::SETTINGS,
+        rds_audit_notifier::config::SETTINGS,
+        maintenance_switch::config::SETTINGS,
+        config_triage::config::SETTINGS,
+        log_retention::config::SETTINGS,
+    ];
     &NAMES.get_or_init(|| {
-        [
-            include_str!("../../functions/waf-ip-blocker/src/config.rs"),
-            include_str!("../../functions/rds-audit-notifier/src/config.rs"),
-            include_str!("../../functions/maintenance-switch/src/config.rs"),
-            include_str!("../../functions/config-triage/src/settings.rs"),
-            include_str!("../../functions/log-retention/src/config.rs"),
-        ]
-        .iter()
-        .map(|source| variable_names(&format!("{source}{SHARED}")))
-        .collect()
+        settings
+            .iter()
+            .map(|s| s.iter().map(|s| s.name.to_owned()).collect())
+            .collect()
     })[function]
 }
 
@@ -81,9 +78,9 @@ fuzz_target!(|input: &[u8]| {
             }
         }
         3 => {
-            let settings = config_triage::settings::Settings::from_env(&mut env);
+            let config = config_triage::config::Config::from_env(&mut env);
             if env.finish().is_ok() {
-                let _ = settings.severity.severity_of("restricted-ssh");
+                let _ = config.severity.severity_of("restricted-ssh");
                 let tags = BTreeMap::from([("team".to_owned(), "payments".to_owned())]);
                 let subject = config_triage::exemption::Subject {
                     rule: "restricted-ssh",
@@ -92,9 +89,9 @@ fuzz_target!(|input: &[u8]| {
                     resource_type: "AWS::EC2::SecurityGroup",
                     tags: &tags,
                 };
-                let _ = settings.exemptions.check(&subject, datetime!(2026-11-21 10:00 UTC));
-                let _ = settings.exemptions.expired(datetime!(2026-11-21 10:00 UTC));
-                let _ = settings.routes.route(&tags);
+                let _ = config.exemptions.check(&subject, datetime!(2026-11-21 10:00 UTC));
+                let _ = config.exemptions.expired(datetime!(2026-11-21 10:00 UTC));
+                let _ = config.routes.route(&tags);
             }
         }
         _ => {

@@ -5,23 +5,37 @@
 //! deployment sees the whole list at once:
 //!
 //! ```
-//! use shared::config::Env;
+//! use shared::config::{Env, Kind, Required, Setting, Source};
+//! const THRESHOLD: Setting = Setting {
+//!     name: "THRESHOLD",
+//!     kind: Kind::Number,
+//!     required: Required::No,
+//!     default: Some("100"),
+//!     example: "100",
+//!     description: "Requests per window that flag an IP.",
+//!     source: Source::Unset,
+//! };
 //! let mut env = Env::from_pairs([("THRESHOLD", "abc")]);
-//! let threshold: u64 = env.required("THRESHOLD", "100");
-//! let window: u64 = env.or_default("WINDOW_SECONDS", 300, "300");
+//! let threshold: u64 = env.or_default(&THRESHOLD);
 //! let err = env.finish().unwrap_err();
-//! assert!(err.to_string().contains("THRESHOLD"));
-//! # let _ = (threshold, window);
+//! assert_eq!(threshold, 100);
+//! assert!(err.to_string().contains("THRESHOLD: \"abc\" is invalid"));
 //! ```
+//!
+//! Each variable is read through its [`Setting`], declared once: the name,
+//! the example every problem shows, and the default all come from there.
 //!
 //! Values returned for a bad variable are placeholders (`Default`); they never
 //! escape, because [`Env::finish`] then returns the error.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
+
+pub use crate::setting::{Constraint, Kind, Parameter, Required, Setting, Source};
 
 /// One missing or invalid variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +90,9 @@ impl fmt::Display for ConfigError {
 pub struct Env {
     vars: HashMap<String, String>,
     problems: Vec<Problem>,
+    /// The names looked up, so a test can hold a function to reading only
+    /// what it declares.
+    read: RefCell<BTreeSet<&'static str>>,
 }
 
 impl Env {
@@ -97,19 +114,27 @@ impl Env {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             problems: Vec::new(),
+            read: RefCell::default(),
         }
+    }
+
+    /// Every variable looked up so far.
+    pub fn read(&self) -> BTreeSet<&'static str> {
+        self.read.borrow().clone()
     }
 
     /// The raw value, with surrounding whitespace removed; an empty value
     /// counts as unset, since templates often pass "" for "not configured".
-    pub fn raw(&self, name: &str) -> Option<&str> {
+    pub fn raw(&self, setting: &Setting) -> Option<&str> {
+        self.read.borrow_mut().insert(setting.name);
         self.vars
-            .get(name)
+            .get(setting.name)
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
     }
 
-    /// Records a problem found by the caller's own validation.
+    /// Records a problem found by the caller's own validation, with an
+    /// example of its own choosing.
     pub fn problem(&mut self, variable: &str, what: impl Into<String>, example: &str) {
         self.problems.push(Problem {
             variable: variable.to_owned(),
@@ -118,71 +143,108 @@ impl Env {
         });
     }
 
+    /// Records a problem with `setting`, showing its declared example.
+    pub fn invalid(&mut self, setting: &Setting, what: impl Into<String>) {
+        self.problem(setting.name, what, setting.example);
+    }
+
     /// A variable that must be set, parsed with `FromStr`.
-    pub fn required<T>(&mut self, name: &str, example: &str) -> T
+    pub fn required<T>(&mut self, setting: &Setting) -> T
     where
         T: FromStr + Default,
         T::Err: fmt::Display,
     {
-        self.required_with(name, example, |v| v.parse::<T>().map_err(|e| e.to_string()))
+        self.required_with(setting, |v| v.parse::<T>().map_err(|e| e.to_string()))
     }
 
     /// A variable that must be set, parsed by `parse`.
     pub fn required_with<T: Default>(
         &mut self,
-        name: &str,
-        example: &str,
+        setting: &Setting,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> T {
-        match self.raw(name).map(str::to_owned) {
+        match self.raw(setting).map(str::to_owned) {
             None => {
-                self.problem(name, "is required but not set", example);
+                self.invalid(setting, "is required but not set");
                 T::default()
             }
-            Some(value) => self
-                .parsed(name, example, &value, parse)
-                .unwrap_or_default(),
+            Some(value) => self.parsed(setting, &value, parse).unwrap_or_default(),
         }
     }
 
     /// An optional variable, parsed with `FromStr`.
-    pub fn optional<T>(&mut self, name: &str, example: &str) -> Option<T>
+    pub fn optional<T>(&mut self, setting: &Setting) -> Option<T>
     where
         T: FromStr,
         T::Err: fmt::Display,
     {
-        self.optional_with(name, example, |v| v.parse::<T>().map_err(|e| e.to_string()))
+        self.optional_with(setting, |v| v.parse::<T>().map_err(|e| e.to_string()))
     }
 
     /// An optional variable, parsed by `parse`.
     pub fn optional_with<T>(
         &mut self,
-        name: &str,
-        example: &str,
+        setting: &Setting,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let value = self.raw(name)?.to_owned();
-        self.parsed(name, example, &value, parse)
+        let value = self.raw(setting)?.to_owned();
+        self.parsed(setting, &value, parse)
     }
 
-    /// An optional variable with a default.
-    pub fn or_default<T>(&mut self, name: &str, default: T, example: &str) -> T
+    /// An optional variable whose declared default applies when it is unset
+    /// or invalid (an invalid value is also a problem).
+    ///
+    /// # Panics
+    ///
+    /// When the setting declares no default, or one that does not parse: a
+    /// mistake in the declaration, which every function's defaults test
+    /// meets before a deployment does.
+    pub fn or_default<T>(&mut self, setting: &Setting) -> T
     where
         T: FromStr,
         T::Err: fmt::Display,
     {
-        self.optional(name, example).unwrap_or(default)
+        self.or_default_with(setting, |v| v.parse::<T>().map_err(|e| e.to_string()))
     }
 
-    /// A boolean: `true`/`false`, `1`/`0`, `yes`/`no` (any case).
-    pub fn flag(&mut self, name: &str, default: bool) -> bool {
-        self.optional_with(name, "true", parse_bool)
-            .unwrap_or(default)
+    /// As [`Env::or_default`], parsed (and checked) by `parse`, the declared
+    /// default included.
+    ///
+    /// # Panics
+    ///
+    /// As [`Env::or_default`].
+    pub fn or_default_with<T>(
+        &mut self,
+        setting: &Setting,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        if let Some(value) = self.optional_with(setting, &parse) {
+            return value;
+        }
+        match setting.default.map(&parse) {
+            Some(Ok(value)) => value,
+            other => panic!(
+                "{} declares a default that is not a value of its own ({:?}: {other:?})",
+                setting.name,
+                setting.default,
+                other = other.map(|r| r.err())
+            ),
+        }
+    }
+
+    /// A boolean: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (any case),
+    /// its declared default when unset.
+    ///
+    /// # Panics
+    ///
+    /// As [`Env::or_default`], for a declared default that is not a boolean.
+    pub fn flag(&mut self, setting: &Setting) -> bool {
+        self.or_default_with(setting, parse_bool)
     }
 
     /// A comma-separated list; empty items are dropped.
-    pub fn list(&mut self, name: &str) -> Vec<String> {
-        self.raw(name)
+    pub fn list(&mut self, setting: &Setting) -> Vec<String> {
+        self.raw(setting)
             .map(|v| {
                 v.split(',')
                     .map(str::trim)
@@ -195,16 +257,16 @@ impl Env {
 
     /// A comma-separated list whose items are each parsed with `FromStr`;
     /// every bad item is reported.
-    pub fn list_of<T>(&mut self, name: &str, example: &str) -> Vec<T>
+    pub fn list_of<T>(&mut self, setting: &Setting) -> Vec<T>
     where
         T: FromStr,
         T::Err: fmt::Display,
     {
         let mut out = Vec::new();
-        for item in self.list(name) {
+        for item in self.list(setting) {
             match item.parse::<T>() {
                 Ok(v) => out.push(v),
-                Err(e) => self.problem(name, format!("item {item:?} is invalid: {e}"), example),
+                Err(e) => self.invalid(setting, format!("item {item:?} is invalid: {e}")),
             }
         }
         out
@@ -212,8 +274,8 @@ impl Env {
 
     /// An optional JSON value, parsed by [`parse_json`]: a field the
     /// setting does not know is a problem, not silently dropped.
-    pub fn json<T: DeserializeOwned>(&mut self, name: &str, example: &str) -> Option<T> {
-        self.optional_with(name, example, |v| {
+    pub fn json<T: DeserializeOwned>(&mut self, setting: &Setting) -> Option<T> {
+        self.optional_with(setting, |v| {
             parse_json(v).map_err(|e| format!("is not valid JSON for this setting: {e}"))
         })
     }
@@ -231,15 +293,14 @@ impl Env {
 
     fn parsed<T>(
         &mut self,
-        name: &str,
-        example: &str,
+        setting: &Setting,
         value: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
         match parse(value) {
             Ok(v) => Some(v),
             Err(why) => {
-                self.problem(name, format!("{value:?} is invalid: {why}"), example);
+                self.invalid(setting, format!("{value:?} is invalid: {why}"));
                 None
             }
         }
@@ -399,12 +460,38 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    const fn setting(
+        name: &'static str,
+        default: Option<&'static str>,
+        example: &'static str,
+    ) -> Setting {
+        Setting {
+            name,
+            kind: Kind::Text,
+            required: Required::No,
+            default,
+            example,
+            description: "",
+            source: Source::Unset,
+        }
+    }
+
+    const THRESHOLD: Setting = setting("THRESHOLD", None, "100");
+    const LEDGER_TABLE: Setting = setting("LEDGER_TABLE", None, "toilkit-waf-ledger");
+    const DRY_RUN: Setting = setting("DRY_RUN", Some("false"), "true");
+    const WINDOW_SECONDS: Setting = setting("WINDOW_SECONDS", Some("300"), "300");
+    const REGIONS: Setting = setting("REGIONS", None, "eu-west-1");
+    const MATCH_REGEX: Setting = setting("MATCH_REGEX", None, "(?i)payroll");
+    const RULES: Setting = setting("RULES", None, "[]");
+    const ROUTES: Setting = setting("ROUTES", None, "{}");
+    const PORTS: Setting = setting("PORTS", None, "80,443");
+
     #[test]
     fn every_bad_variable_is_named_with_an_example() {
         let mut env = Env::from_pairs([("THRESHOLD", "ten"), ("DRY_RUN", "maybe")]);
-        let _: u64 = env.required("THRESHOLD", "100");
-        let _: String = env.required("LEDGER_TABLE", "toilkit-waf-ledger");
-        let _ = env.flag("DRY_RUN", false);
+        let _: u64 = env.required(&THRESHOLD);
+        let _: String = env.required(&LEDGER_TABLE);
+        let _ = env.flag(&DRY_RUN);
         let err = env.finish().unwrap_err();
         let text = err.to_string();
         assert_eq!(err.problems.len(), 3, "{text}");
@@ -422,7 +509,7 @@ mod tests {
     #[test]
     fn a_multi_line_parser_error_is_one_line_of_the_list() {
         let mut env = Env::from_pairs([("MATCH_REGEX", "(")]);
-        let _ = env.optional_with("MATCH_REGEX", "(?i)payroll", |_| {
+        let _ = env.optional_with(&MATCH_REGEX, |_| {
             Err::<(), _>("regex parse error:\n    (\n    ^\nerror: unclosed group".to_owned())
         });
         let text = env.finish().unwrap_err().to_string();
@@ -438,8 +525,9 @@ mod tests {
             ("WINDOW_SECONDS", "  "),
             ("REGIONS", "eu-west-1, ,us-east-1"),
         ]);
-        assert_eq!(env.or_default("WINDOW_SECONDS", 300u64, "300"), 300);
-        assert_eq!(env.list("REGIONS"), ["eu-west-1", "us-east-1"]);
+        assert_eq!(env.or_default::<u64>(&WINDOW_SECONDS), 300);
+        assert_eq!(env.list(&REGIONS), ["eu-west-1", "us-east-1"]);
+        assert!(!env.flag(&DRY_RUN));
         assert!(env.finish().is_ok());
     }
 
@@ -460,7 +548,7 @@ mod tests {
             "RULES",
             r#"[{"tag": {"key": "data-class"}}, {"tag": {"key": "data-class", "vaule": "public"}}]"#,
         )]);
-        assert!(env.json::<Vec<Rule>>("RULES", "[]").is_none());
+        assert!(env.json::<Vec<Rule>>(&RULES).is_none());
         let text = env.finish().unwrap_err().to_string();
         assert!(
             text.starts_with("invalid configuration: 1 problem(s)\n  - RULES: "),
@@ -485,7 +573,7 @@ mod tests {
     fn a_key_written_twice_in_any_json_object_is_a_problem_naming_the_variable() {
         let mut env = Env::from_pairs([("ROUTES", r#"{"payments": "/a", "payments": "/b"}"#)]);
         assert!(
-            env.json::<std::collections::BTreeMap<String, String>>("ROUTES", "{}")
+            env.json::<std::collections::BTreeMap<String, String>>(&ROUTES)
                 .is_none()
         );
         let text = env.finish().unwrap_err().to_string();
@@ -501,10 +589,22 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_value_falls_back_to_the_declared_default_and_is_reported() {
+        let mut env = Env::from_pairs([("WINDOW_SECONDS", "soon"), ("DRY_RUN", "maybe")]);
+        assert_eq!(env.or_default::<u64>(&WINDOW_SECONDS), 300);
+        assert!(!env.flag(&DRY_RUN));
+        let text = env.finish().unwrap_err().to_string();
+        assert_eq!(
+            text,
+            "invalid configuration: 2 problem(s)\n  - WINDOW_SECONDS: \"soon\" is invalid: invalid digit found in string (example: 300)\n  - DRY_RUN: \"maybe\" is invalid: expected true or false (example: true)"
+        );
+    }
+
+    #[test]
     fn bad_json_and_bad_list_items_are_reported() {
         let mut env = Env::from_pairs([("RULES", "[{"), ("PORTS", "80,x,443")]);
-        let _: Option<Vec<u32>> = env.json("RULES", "[1]");
-        let ports: Vec<u16> = env.list_of("PORTS", "80,443");
+        let _: Option<Vec<u32>> = env.json(&RULES);
+        let ports: Vec<u16> = env.list_of(&PORTS);
         assert_eq!(ports, [80, 443]);
         let err = env.finish().unwrap_err();
         assert_eq!(err.problems.len(), 2);

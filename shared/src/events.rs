@@ -33,7 +33,8 @@ pub struct Publisher {
 impl Publisher {
     /// Reads `RESULT_EVENT_BUS`; `None` when it is unset.
     pub fn bus_from_env(env: &mut Env) -> Option<String> {
-        env.raw("RESULT_EVENT_BUS").map(str::to_owned)
+        env.raw(&crate::settings::RESULT_EVENT_BUS)
+            .map(str::to_owned)
     }
 
     pub fn new(sdk: &SdkConfig, bus: impl Into<String>) -> Self {

@@ -2,6 +2,8 @@
 //!
 //! Each module is one concept:
 //! - [`config`]: environment variables read once at cold start, every problem reported together;
+//! - [`setting`]: the declaration of one variable, from which its documentation and deployment are generated;
+//! - [`settings`]: the variables every function shares (`DRY_RUN`, the Slack webhook, the result bus);
 //! - [`aws`]: the one place that loads the SDK configuration and builds clients;
 //! - [`https`]: the one TLS stack (rustls with ring) for the SDK and Slack;
 //! - [`report`]: the result every function returns and logs;
@@ -31,6 +33,8 @@ pub mod pattern;
 pub mod report;
 pub mod runtime;
 pub mod secret;
+pub mod setting;
+pub mod settings;
 pub mod slack;
 pub mod telemetry;
 

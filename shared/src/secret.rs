@@ -65,22 +65,21 @@ impl SecretRef {
     /// The Slack webhook reference of a function: `SLACK_WEBHOOK_SECRET_ARN`
     /// or `SLACK_WEBHOOK_PARAMETER` (not both).
     pub fn slack_webhook_from_env(env: &mut crate::config::Env) -> Option<Self> {
-        const ARN: &str = "SLACK_WEBHOOK_SECRET_ARN";
-        const PARAM: &str = "SLACK_WEBHOOK_PARAMETER";
-        let arn = env.optional_with(
-            ARN,
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-abc123",
-            |v| Ok(Self::SecretsManager(v.to_owned())),
-        );
-        let param = env.optional_with(PARAM, "/toilkit/slack-webhook", |v| {
+        use crate::settings::{SLACK_WEBHOOK_PARAMETER, SLACK_WEBHOOK_SECRET_ARN};
+        let arn = env.optional_with(&SLACK_WEBHOOK_SECRET_ARN, |v| {
+            Ok(Self::SecretsManager(v.to_owned()))
+        });
+        let param = env.optional_with(&SLACK_WEBHOOK_PARAMETER, |v| {
             Ok(Self::Parameter(v.to_owned()))
         });
         match (arn, param) {
             (Some(_), Some(_)) => {
-                env.problem(
-                    PARAM,
-                    format!("is set together with {ARN}; set only one"),
-                    "/toilkit/slack-webhook",
+                env.invalid(
+                    &SLACK_WEBHOOK_PARAMETER,
+                    format!(
+                        "is set together with {}; set only one",
+                        SLACK_WEBHOOK_SECRET_ARN.name
+                    ),
                 );
                 None
             }

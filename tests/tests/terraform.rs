@@ -135,7 +135,14 @@ fn terraform_module_parameters_exist_in_the_template() {
         .expect("deploy/terraform/modules/toilkit/main.tf");
     let parameters = template()["Parameters"].as_object().unwrap();
     let mut named = BTreeSet::new();
-    for line in main.lines() {
+    // The map of what the module sends; the rest of main.tf also has
+    // upper-case keys (the variables each parameter sets).
+    let candidates = main
+        .split("candidate_parameters = {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  }").next())
+        .expect("main.tf assigns candidate_parameters");
+    for line in candidates.lines() {
         let Some((key, _)) = line.trim().split_once('=') else {
             continue;
         };

@@ -2,7 +2,8 @@
 //!
 //! - `setup`: installs the pinned tools (Python venv, npm tools) if missing;
 //! - `demo`: the main job, a local demo of every function against the emulator;
-//! - `test`: formatting, lints, every test and the template checks;
+//! - `gen [--check]`: every copy of the functions' settings, from their declarations;
+//! - `test`: formatting, lints, the generated files, every test and the template checks;
 //! - `package`: `bootstrap.zip` per function for `provided.al2023`;
 //! - `publish --regions r1,r2 --bucket-prefix p`: one version to SAR in each Region;
 //! - `bench [function]`: benchmarks with their targets;
@@ -11,6 +12,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod generate;
 mod package;
 mod publish;
 mod setup;
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let outcome = match task {
         "setup" => setup::run(),
         "demo" => demo::run(rest),
+        "gen" => generate::run(rest),
         "test" => test::run(rest),
         "package" => package::run(rest),
         "publish" => publish::run(rest),
@@ -34,7 +37,7 @@ fn main() -> ExitCode {
         "fuzz" => bench::fuzz(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|demo|test|package|publish --regions r1,r2 --bucket-prefix p|bench [function]|fuzz [seconds]>"
+                "usage: cargo xtask <setup|demo|gen [--check]|test|package|publish --regions r1,r2 --bucket-prefix p|bench [function]|fuzz [seconds]>"
             );
             return if task == "help" {
                 ExitCode::SUCCESS

@@ -33,6 +33,10 @@ pub fn run(args: &[String]) -> Result {
     ]);
     exec(clippy)?;
 
+    // Before the tests, which read the generated template and module.
+    eprintln!("$ cargo xtask gen --check");
+    crate::generate::run(&["--check".to_owned()])?;
+
     let not_run_log = crate::cmd::root().join("target/not-run.log");
     // A summary from an earlier run must not be read as this one's.
     match std::fs::remove_file(&not_run_log) {

@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod change;
 pub mod compliance;
+pub mod config;
 pub mod digest;
 pub mod error;
 pub mod exemption;
@@ -20,7 +21,6 @@ pub mod notify;
 pub mod plan;
 pub mod resource;
 pub mod routing;
-pub mod settings;
 pub mod severity;
 pub mod state;
 pub mod trigger;
@@ -36,12 +36,12 @@ use shared::secret::SecretStore;
 use shared::slack::SlackClient;
 use time::OffsetDateTime;
 
+use crate::config::Config;
 use crate::digest::Home;
 pub use crate::error::Error;
 use crate::error::sdk_message;
 use crate::exemption::Exemptions;
 use crate::resource::Enricher;
-use crate::settings::Settings;
 use crate::state::StateStore;
 use crate::trigger::Trigger;
 
@@ -49,7 +49,7 @@ pub const FUNCTION: &str = "config-triage";
 
 /// Everything built once per cold start.
 pub struct App {
-    pub settings: Settings,
+    pub settings: Config,
     pub region: String,
     pub config: aws_sdk_config::Client,
     pub state: StateStore,
@@ -62,7 +62,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings, sdk: &SdkConfig, output: Output) -> Self {
+    pub fn new(settings: Config, sdk: &SdkConfig, output: Output) -> Self {
         let config = aws_sdk_config::Client::new(sdk);
         Self {
             state: StateStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.state_table),

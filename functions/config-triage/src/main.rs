@@ -1,13 +1,13 @@
 //! config-triage: the shared entry point reads the configuration once,
 //! builds the clients once, reports a bad configuration, then serves.
 
-use config_triage::settings::Settings;
+use config_triage::config::Config;
 use config_triage::{App, handle};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     shared::runtime::serve(
-        |env, sdk, output| App::new(Settings::from_env(env), sdk, output),
+        |env, sdk, output| App::new(Config::from_env(env), sdk, output),
         handle,
     )
     .await

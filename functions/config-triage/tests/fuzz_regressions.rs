@@ -1,7 +1,7 @@
 //! Inputs the fuzzer (`cargo xtask fuzz`, target `config_env`) found to
 //! crash the configuration parser, kept so they never crash it again.
 
-use config_triage::settings::Settings;
+use config_triage::config::Config;
 use shared::config::Env;
 
 /// `RENOTIFY_HOURS` at the top of u64 overflowed when turned into seconds:
@@ -21,7 +21,7 @@ fn a_renotify_period_too_long_to_count_in_seconds_is_a_configuration_error() {
             ),
             ("RENOTIFY_HOURS", hours),
         ]);
-        let _ = Settings::from_env(&mut env);
+        let _ = Config::from_env(&mut env);
         let err = env
             .finish()
             .expect_err("an unusable period is refused")
@@ -38,7 +38,7 @@ fn a_renotify_period_too_long_to_count_in_seconds_is_a_configuration_error() {
         ),
         ("RENOTIFY_HOURS", "5124095576030431"),
     ]);
-    let settings = Settings::from_env(&mut env);
+    let settings = Config::from_env(&mut env);
     env.finish().unwrap();
     assert_eq!(settings.renotify.as_secs(), 5_124_095_576_030_431 * 3600);
 }

@@ -738,7 +738,7 @@ async fn a_typo_inside_an_exemption_tag_is_refused_naming_the_variable_or_the_pa
             .cloned()
             .chain([("EXEMPTIONS".to_owned(), typo.to_owned())]),
     );
-    let _ = config_triage::settings::Settings::from_env(&mut env);
+    let _ = config_triage::config::Config::from_env(&mut env);
     let text = env
         .finish()
         .expect_err("the typo stops the cold start")
@@ -847,7 +847,7 @@ fn refused(fx: &Fixture, variable: &str, value: &str) -> String {
             .cloned()
             .chain([(variable.to_owned(), value.to_owned())]),
     );
-    let _ = config_triage::settings::Settings::from_env(&mut env);
+    let _ = config_triage::config::Config::from_env(&mut env);
     env.finish().expect_err("refused at cold start").to_string()
 }
 

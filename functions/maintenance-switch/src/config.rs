@@ -1,8 +1,9 @@
 //! Configuration read once at cold start: the defaults a request may omit,
 //! and the window state machine.
 
-use shared::config::Env;
+use shared::config::{Constraint, Env, Kind, Parameter, Required, Setting, Source};
 use shared::secret::SecretRef;
+use shared::settings;
 
 use crate::limits;
 use crate::window::Mode;
@@ -43,42 +44,125 @@ impl Config {
     /// Reads and checks every variable; problems are recorded in `env`.
     pub fn from_env(env: &mut Env) -> Self {
         let default_body = env
-            .optional_with("DEFAULT_BODY", "<h1>Back soon</h1>", |v| {
+            .optional_with(&DEFAULT_BODY, |v| {
                 limits::check_body(v).map(|()| v.to_owned())
             })
             .unwrap_or_else(|| BUILT_IN_BODY.to_owned());
-        let default_status_code = env
-            .optional_with("DEFAULT_STATUS_CODE", "503", |v| {
-                let code = v
-                    .parse::<u16>()
-                    .map_err(|_| "expected a number".to_owned())?;
-                limits::check_status_code(code).map(|()| code)
-            })
-            .unwrap_or(503);
-        let default_mode = env
-            .optional_with("DEFAULT_MODE", "fixed-response", Mode::parse)
-            .unwrap_or(Mode::FixedResponse);
-        let state_machine_arn = env.optional_with(
-            "MAINTENANCE_STATE_MACHINE_ARN",
-            "arn:aws:states:eu-west-1:123456789012:stateMachine:maintenance-window",
-            |v| {
-                if v.starts_with("arn:") && v.contains(":stateMachine:") {
-                    Ok(v.to_owned())
-                } else {
-                    Err("expected a Step Functions state machine ARN".to_owned())
-                }
-            },
-        );
+        let default_status_code = env.or_default_with(&DEFAULT_STATUS_CODE, |v| {
+            let code = v
+                .parse::<u16>()
+                .map_err(|_| "expected a number".to_owned())?;
+            limits::check_status_code(code).map(|()| code)
+        });
+        let default_mode = env.or_default_with(&DEFAULT_MODE, Mode::parse);
+        let state_machine_arn = env.optional_with(&MAINTENANCE_STATE_MACHINE_ARN, |v| {
+            if v.starts_with("arn:") && v.contains(":stateMachine:") {
+                Ok(v.to_owned())
+            } else {
+                Err("expected a Step Functions state machine ARN".to_owned())
+            }
+        });
         Self {
             default_body,
             default_status_code,
             default_mode,
             state_machine_arn,
             slack_webhook: SecretRef::slack_webhook_from_env(env),
-            dry_run: env.flag("DRY_RUN", false),
+            dry_run: env.flag(&DRY_RUN),
         }
     }
 }
+
+/// Every variable the function reads, in the order the README and the
+/// template list them (`cargo xtask gen` writes both from this list).
+pub const SETTINGS: &[Setting] = &[
+    DEFAULT_BODY,
+    DEFAULT_STATUS_CODE,
+    DEFAULT_MODE,
+    MAINTENANCE_STATE_MACHINE_ARN,
+    Setting {
+        description: "Secrets Manager secret holding the Slack webhook URL for window notifications (not with `SLACK_WEBHOOK_PARAMETER`).",
+        ..settings::SLACK_WEBHOOK_SECRET_ARN
+    },
+    settings::SLACK_WEBHOOK_PARAMETER,
+    settings::RESULT_EVENT_BUS,
+    DRY_RUN,
+];
+
+/// A request's own `"dry_run": true` is the usual way here, so the template
+/// does not set it.
+pub const DRY_RUN: Setting = Setting {
+    description: "Every invocation only plans and reports, and sends no notification. The template does not set it: a request's own `\"dry_run\": true` is the usual way.",
+    ..settings::DRY_RUN
+};
+
+pub const DEFAULT_BODY: Setting = Setting {
+    name: "DEFAULT_BODY",
+    kind: Kind::Text,
+    required: Required::No,
+    default: None,
+    example: "<h1>Back soon</h1>",
+    description: "Maintenance page body when a request gives none (at most 1024 characters); empty means a built-in page.",
+    source: Source::Parameter(Parameter {
+        name: "MaintenanceDefaultBody",
+        constraint: Constraint::Pattern {
+            pattern: r#"^[\x20-\x7E\t\n\r]*$"#,
+            description: Some("At most 1024 ASCII characters (use HTML entities for others)."),
+        },
+        max_length: Some(1024),
+        default: None,
+        attribute: Some("default_body"),
+    }),
+};
+
+pub const DEFAULT_STATUS_CODE: Setting = Setting {
+    name: "DEFAULT_STATUS_CODE",
+    kind: Kind::Number,
+    required: Required::No,
+    default: Some("503"),
+    example: "503",
+    description: "Status code of the maintenance response when a request gives none (2XX, 4XX or 5XX).",
+    source: Source::Parameter(Parameter {
+        name: "MaintenanceDefaultStatusCode",
+        constraint: Constraint::Pattern {
+            pattern: "^[245][0-9][0-9]$",
+            description: Some("A 2XX, 4XX or 5XX status code."),
+        },
+        max_length: None,
+        default: None,
+        attribute: Some("default_status_code"),
+    }),
+};
+
+pub const DEFAULT_MODE: Setting = Setting {
+    name: "DEFAULT_MODE",
+    kind: Kind::Text,
+    required: Required::No,
+    default: Some("fixed-response"),
+    example: "fixed-response",
+    description: "`fixed-response` serves the body; `forward` sends users to the request's maintenance target group.",
+    source: Source::Parameter(Parameter {
+        name: "MaintenanceDefaultMode",
+        constraint: Constraint::Values(&["fixed-response", "forward"]),
+        max_length: None,
+        default: None,
+        attribute: Some("default_mode"),
+    }),
+};
+
+pub const MAINTENANCE_STATE_MACHINE_ARN: Setting = Setting {
+    name: "MAINTENANCE_STATE_MACHINE_ARN",
+    kind: Kind::Text,
+    required: Required::No,
+    default: None,
+    example: "arn:aws:states:eu-west-1:123456789012:stateMachine:maintenance-window",
+    description: "The window state machine; `schedule`, `cancel` and `windows` need it (the template sets it).",
+    // Built from the name, not referenced: the state machine refers to the
+    // function, so a reference back would be circular.
+    source: Source::Template(
+        "!Sub arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${NamePrefix}-maintenance-window",
+    ),
+};
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ssm::types::ParameterType;
-use config_triage::settings::Settings;
+use config_triage::config::Config;
 use config_triage::{App, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -114,7 +114,7 @@ async fn seed_account(ctx: &Ctx) -> Result<String> {
 
 /// The function's settings for the demo account, printed and read through
 /// the function's own declaration.
-fn settings(topic: &str) -> Result<Settings> {
+fn settings(topic: &str) -> Result<Config> {
     let settings = json!({
         "STATE_TABLE": STATE_TABLE,
         "SLACK_WEBHOOK_PARAMETER": "/toilkit/config-triage/slack/default",
@@ -144,7 +144,7 @@ fn settings(topic: &str) -> Result<Settings> {
         println!("  {k}={v}");
     }
     let mut env = Env::from_pairs(pairs);
-    let settings = Settings::from_env(&mut env);
+    let settings = Config::from_env(&mut env);
     env.finish()?;
     Ok(settings)
 }

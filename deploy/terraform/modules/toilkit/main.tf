@@ -30,14 +30,15 @@ locals {
     PermissionsBoundaryArn   = var.permissions_boundary_arn
     KmsKeyArn                = var.kms_key_arn
 
-    EnableWafIpBlocker    = tostring(local.waf.enabled)
-    WafIpSetV4Arn         = local.ipset_v4_arn
-    WafIpSetV6Arn         = local.ipset_v6_arn
-    WafLogBucketName      = local.waf.log_bucket_name
-    WafLogKeyPrefix       = local.waf.log_key_prefix
-    WafLogBucketTrigger   = local.waf.log_bucket_trigger
-    WafLogGroupName       = local.waf.log_group_name
-    WafSchedule           = local.waf.schedule
+    EnableWafIpBlocker  = tostring(local.waf.enabled)
+    WafIpSetV4Arn       = local.ipset_v4_arn
+    WafIpSetV6Arn       = local.ipset_v6_arn
+    WafLogBucketName    = local.waf.log_bucket_name
+    WafLogKeyPrefix     = local.waf.log_key_prefix
+    WafLogBucketTrigger = local.waf.log_bucket_trigger
+    WafLogGroupName     = local.waf.log_group_name
+    WafSchedule         = local.waf.schedule
+    # BEGIN generated: parameters: waf-ip-blocker (cargo xtask gen, from functions/waf-ip-blocker/src/config.rs)
     WafThreshold          = tostring(local.waf.threshold)
     WafWindowSeconds      = tostring(local.waf.window_seconds)
     WafCountActions       = local.waf.count_actions == null ? null : join(",", local.waf.count_actions)
@@ -53,50 +54,59 @@ locals {
     WafAllowCidrs         = local.waf.allow_cidrs == null ? null : join(",", local.waf.allow_cidrs)
     WafMaxNewBlocksPerRun = tostring(local.waf.max_new_blocks_per_run)
     WafDryRun             = tostring(local.waf.dry_run)
+    # END generated: parameters: waf-ip-blocker
 
     EnableRdsAuditNotifier = tostring(local.rds.enabled)
-    RdsAlertOn             = local.rds.alert_on == null ? null : join(",", local.rds.alert_on)
-    RdsIgnoreUsers         = local.rds.ignore_users == null ? null : join(",", local.rds.ignore_users)
-    RdsIgnoreHosts         = local.rds.ignore_hosts == null ? null : join(",", local.rds.ignore_hosts)
-    RdsWatchUsers          = local.rds.watch_users == null ? null : join(",", local.rds.watch_users)
-    RdsMatchRegex          = local.rds.match_regex
+    # BEGIN generated: parameters: rds-audit-notifier (cargo xtask gen, from functions/rds-audit-notifier/src/config.rs)
+    RdsAlertOn     = local.rds.alert_on == null ? null : join(",", local.rds.alert_on)
+    RdsIgnoreUsers = local.rds.ignore_users == null ? null : join(",", local.rds.ignore_users)
+    RdsIgnoreHosts = local.rds.ignore_hosts == null ? null : join(",", local.rds.ignore_hosts)
+    RdsWatchUsers  = local.rds.watch_users == null ? null : join(",", local.rds.watch_users)
+    RdsMatchRegex  = local.rds.match_regex
+    # END generated: parameters: rds-audit-notifier
 
     EnableMaintenanceSwitch      = tostring(local.maintenance.enabled)
     MaintenanceLoadBalancerNames = local.maintenance.load_balancer_names
+    MaintenanceNotifyTopicArn    = local.maintenance.notify_topic_arn
+    # BEGIN generated: parameters: maintenance-switch (cargo xtask gen, from functions/maintenance-switch/src/config.rs)
     MaintenanceDefaultBody       = local.maintenance.default_body
     MaintenanceDefaultStatusCode = tostring(local.maintenance.default_status_code)
     MaintenanceDefaultMode       = local.maintenance.default_mode
-    MaintenanceNotifyTopicArn    = local.maintenance.notify_topic_arn
+    # END generated: parameters: maintenance-switch
 
-    EnableConfigTriage              = tostring(local.config.enabled)
-    ConfigTriageDigestSchedule      = local.config.digest_schedule
-    ConfigTriageSeverityRules       = local.config.severity_rules == null ? null : jsonencode(local.config.severity_rules)
-    ConfigTriageExemptions          = local.config.exemptions == null ? null : jsonencode([for e in local.config.exemptions : { for k, v in e : k => v if v != null }])
+    EnableConfigTriage            = tostring(local.config.enabled)
+    ConfigTriageDigestSchedule    = local.config.digest_schedule
+    ConfigTriageRouteSecretPrefix = local.config.route_secret_prefix
+    # BEGIN generated: parameters: config-triage (cargo xtask gen, from functions/config-triage/src/config.rs)
+    ConfigTriageSeverityRules       = local.config.severity_rules == null ? null : jsonencode([for r in local.config.severity_rules : { for k, v in r : k => v if v != null }])
+    ConfigTriageExemptions          = local.config.exemptions == null ? null : jsonencode([for r in local.config.exemptions : { for k, v in r : k => v if v != null }])
     ConfigTriageExemptionsParameter = local.config.exemptions_parameter
     ConfigTriageRenotifyHours       = tostring(local.config.renotify_hours)
     ConfigTriageOwnerTagKey         = local.config.owner_tag_key
     ConfigTriageRoutes              = local.config.routes == null ? null : jsonencode(local.config.routes)
-    ConfigTriageRouteSecretPrefix   = local.config.route_secret_prefix
     ConfigTriageCriticalTopicArn    = local.config.critical_topic_arn
     ConfigTriageAggregatorName      = local.config.aggregator_name
     ConfigTriageDigestOldest        = tostring(local.config.digest_oldest)
     ConfigTriageDryRun              = tostring(local.config.dry_run)
+    # END generated: parameters: config-triage
 
-    EnableLogRetention                   = tostring(local.logs.enabled)
-    LogRetentionSchedule                 = local.logs.schedule
-    LogRetentionOnCreateLogGroup         = tostring(local.logs.on_create_log_group)
+    EnableLogRetention           = tostring(local.logs.enabled)
+    LogRetentionSchedule         = local.logs.schedule
+    LogRetentionOnCreateLogGroup = tostring(local.logs.on_create_log_group)
+    LogRetentionPruneBuckets     = length(local.prune_buckets) == 0 ? null : join(",", local.prune_buckets)
+    # BEGIN generated: parameters: log-retention (cargo xtask gen, from functions/log-retention/src/config.rs)
     LogRetentionDays                     = tostring(local.logs.retention_days)
     LogRetentionRules                    = local.logs.rules == null ? null : jsonencode([for r in local.logs.rules : { for k, v in r : k => v if v != null }])
     LogRetentionOverrideExisting         = tostring(local.logs.override_existing)
     LogRetentionExemptTagKey             = local.logs.exempt_tag_key
     LogRetentionDeleteEmptyAfterDays     = tostring(local.logs.delete_empty_after_days)
-    LogRetentionS3Prune                  = local.logs.s3_prune == null ? null : jsonencode(local.logs.s3_prune)
-    LogRetentionPruneBuckets             = length(local.prune_buckets) == 0 ? null : join(",", local.prune_buckets)
+    LogRetentionS3Prune                  = local.logs.s3_prune == null ? null : jsonencode([for r in local.logs.s3_prune : { for k, v in r : k => v if v != null }])
     LogRetentionMaxGroupDeletionsPerRun  = tostring(local.logs.max_group_deletions_per_run)
     LogRetentionMaxObjectDeletionsPerRun = tostring(local.logs.max_object_deletions_per_run)
     LogRetentionRegions                  = local.logs.regions == null ? null : join(",", local.logs.regions)
-    LogRetentionMaxApiRps                = tostring(local.logs.max_api_rps)
     LogRetentionDryRun                   = tostring(local.logs.dry_run)
+    LogRetentionMaxApiRps                = tostring(local.logs.max_api_rps)
+    # END generated: parameters: log-retention
   }
 
   # Only what differs from the template's default (see template_defaults.tf):
@@ -110,39 +120,66 @@ locals {
   # What each function's variables come from: a parameter, or a resource of
   # the stack (counted at its longest: a table name, a state machine ARN).
   effective = merge(local.template_defaults, local.parameters)
+  # BEGIN generated: environment (cargo xtask gen, from each function's src/config.rs)
   environment_parameters = {
     "waf-ip-blocker" = {
-      IPSET_V4_ARN           = "WafIpSetV4Arn", IPSET_V6_ARN = "WafIpSetV6Arn", THRESHOLD = "WafThreshold",
-      WINDOW_SECONDS         = "WafWindowSeconds", COUNT_ACTIONS = "WafCountActions", COUNT_LABELS = "WafCountLabels",
-      COUNT_RULES            = "WafCountRules", IGNORE_URI_SUFFIXES = "WafIgnoreUriSuffixes", URI_RULES = "WafUriRules",
-      CLIENT_IP_HEADER       = "WafClientIpHeader", CLIENT_IP_HOP = "WafClientIpHop", BLOCK_MINUTES = "WafBlockMinutes",
-      AGGREGATE_V4_PREFIX    = "WafAggregateV4Prefix", AGGREGATE_MIN = "WafAggregateMin", ALLOW_CIDRS = "WafAllowCidrs",
-      MAX_NEW_BLOCKS_PER_RUN = "WafMaxNewBlocksPerRun", DRY_RUN = "WafDryRun",
+      IPSET_V4_ARN           = "WafIpSetV4Arn"
+      IPSET_V6_ARN           = "WafIpSetV6Arn"
+      THRESHOLD              = "WafThreshold"
+      WINDOW_SECONDS         = "WafWindowSeconds"
+      COUNT_ACTIONS          = "WafCountActions"
+      COUNT_LABELS           = "WafCountLabels"
+      COUNT_RULES            = "WafCountRules"
+      IGNORE_URI_SUFFIXES    = "WafIgnoreUriSuffixes"
+      URI_RULES              = "WafUriRules"
+      CLIENT_IP_HEADER       = "WafClientIpHeader"
+      CLIENT_IP_HOP          = "WafClientIpHop"
+      BLOCK_MINUTES          = "WafBlockMinutes"
+      AGGREGATE_V4_PREFIX    = "WafAggregateV4Prefix"
+      AGGREGATE_MIN          = "WafAggregateMin"
+      ALLOW_CIDRS            = "WafAllowCidrs"
+      MAX_NEW_BLOCKS_PER_RUN = "WafMaxNewBlocksPerRun"
+      DRY_RUN                = "WafDryRun"
     }
     "rds-audit-notifier" = {
-      ALERT_ON    = "RdsAlertOn", IGNORE_USERS = "RdsIgnoreUsers", IGNORE_HOSTS = "RdsIgnoreHosts",
-      WATCH_USERS = "RdsWatchUsers", MATCH_REGEX = "RdsMatchRegex",
+      ALERT_ON     = "RdsAlertOn"
+      IGNORE_USERS = "RdsIgnoreUsers"
+      IGNORE_HOSTS = "RdsIgnoreHosts"
+      WATCH_USERS  = "RdsWatchUsers"
+      MATCH_REGEX  = "RdsMatchRegex"
     }
     "maintenance-switch" = {
-      DEFAULT_BODY = "MaintenanceDefaultBody", DEFAULT_STATUS_CODE = "MaintenanceDefaultStatusCode",
-      DEFAULT_MODE = "MaintenanceDefaultMode",
+      DEFAULT_BODY        = "MaintenanceDefaultBody"
+      DEFAULT_STATUS_CODE = "MaintenanceDefaultStatusCode"
+      DEFAULT_MODE        = "MaintenanceDefaultMode"
     }
     "config-triage" = {
-      SEVERITY_RULES       = "ConfigTriageSeverityRules", EXEMPTIONS = "ConfigTriageExemptions",
-      EXEMPTIONS_PARAMETER = "ConfigTriageExemptionsParameter", RENOTIFY_HOURS = "ConfigTriageRenotifyHours",
-      OWNER_TAG_KEY        = "ConfigTriageOwnerTagKey", ROUTES = "ConfigTriageRoutes",
-      CRITICAL_TOPIC_ARN   = "ConfigTriageCriticalTopicArn", AGGREGATOR_NAME = "ConfigTriageAggregatorName",
-      DIGEST_OLDEST        = "ConfigTriageDigestOldest", DRY_RUN = "ConfigTriageDryRun",
+      SEVERITY_RULES       = "ConfigTriageSeverityRules"
+      EXEMPTIONS           = "ConfigTriageExemptions"
+      EXEMPTIONS_PARAMETER = "ConfigTriageExemptionsParameter"
+      RENOTIFY_HOURS       = "ConfigTriageRenotifyHours"
+      OWNER_TAG_KEY        = "ConfigTriageOwnerTagKey"
+      ROUTES               = "ConfigTriageRoutes"
+      CRITICAL_TOPIC_ARN   = "ConfigTriageCriticalTopicArn"
+      AGGREGATOR_NAME      = "ConfigTriageAggregatorName"
+      DIGEST_OLDEST        = "ConfigTriageDigestOldest"
+      DRY_RUN              = "ConfigTriageDryRun"
     }
     "log-retention" = {
-      RETENTION_DAYS               = "LogRetentionDays", RETENTION_RULES = "LogRetentionRules",
-      OVERRIDE_EXISTING            = "LogRetentionOverrideExisting", EXEMPT_TAG_KEY = "LogRetentionExemptTagKey",
-      DELETE_EMPTY_AFTER_DAYS      = "LogRetentionDeleteEmptyAfterDays", S3_PRUNE = "LogRetentionS3Prune",
-      MAX_GROUP_DELETIONS_PER_RUN  = "LogRetentionMaxGroupDeletionsPerRun",
-      MAX_OBJECT_DELETIONS_PER_RUN = "LogRetentionMaxObjectDeletionsPerRun", REGIONS = "LogRetentionRegions",
-      MAX_API_RPS                  = "LogRetentionMaxApiRps", DRY_RUN = "LogRetentionDryRun",
+      RETENTION_DAYS               = "LogRetentionDays"
+      RETENTION_RULES              = "LogRetentionRules"
+      OVERRIDE_EXISTING            = "LogRetentionOverrideExisting"
+      EXEMPT_TAG_KEY               = "LogRetentionExemptTagKey"
+      DELETE_EMPTY_AFTER_DAYS      = "LogRetentionDeleteEmptyAfterDays"
+      S3_PRUNE                     = "LogRetentionS3Prune"
+      MAX_GROUP_DELETIONS_PER_RUN  = "LogRetentionMaxGroupDeletionsPerRun"
+      MAX_OBJECT_DELETIONS_PER_RUN = "LogRetentionMaxObjectDeletionsPerRun"
+      REGIONS                      = "LogRetentionRegions"
+      DRY_RUN                      = "LogRetentionDryRun"
+      MAX_API_RPS                  = "LogRetentionMaxApiRps"
     }
   }
+  # END generated: environment
   # Variables every function has (the Slack webhook, the result bus), and the
   # ones set from the stack's own resources, at their longest.
   # log-retention posts to no Slack, so it has no webhook variables.
@@ -166,8 +203,11 @@ locals {
     if length(lookup(local.parameters, name, "")) > max
   ]
   # What the template's AllowedPattern admits in the free-text settings.
+  # BEGIN generated: ascii (cargo xtask gen, from each function's src/config.rs)
+  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune"]
+  # END generated: ascii
   non_ascii_parameters = [
-    for name in ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune"] :
+    for name in local.ascii_parameters :
     name if !can(regex("^[\\x20-\\x7E\\t\\n\\r]*$", lookup(local.parameters, name, "")))
   ]
   oversized_environments = [for function, bytes in local.environment_bytes : "${function} (${bytes} bytes)" if bytes > 4096]

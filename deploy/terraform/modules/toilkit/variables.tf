@@ -137,16 +137,17 @@ variable "kms_key_arn" {
 variable "waf_ip_blocker" {
   description = "waf-ip-blocker: blocks attacking IPs in AWS WAF from its logs. Set create_ip_sets, or give the IP set ARNs of sets attached to your web ACL."
   type = object({
-    enabled             = optional(bool, false)
-    create_ip_sets      = optional(bool, false)
-    ip_set_scope        = optional(string, "REGIONAL")
-    ipset_v4_arn        = optional(string)
-    ipset_v6_arn        = optional(string)
-    log_bucket_name     = optional(string)
-    log_key_prefix      = optional(string)
-    log_bucket_trigger  = optional(string)
-    log_group_name      = optional(string)
-    schedule            = optional(string)
+    enabled            = optional(bool, false)
+    create_ip_sets     = optional(bool, false)
+    ip_set_scope       = optional(string, "REGIONAL")
+    ipset_v4_arn       = optional(string)
+    ipset_v6_arn       = optional(string)
+    log_bucket_name    = optional(string)
+    log_key_prefix     = optional(string)
+    log_bucket_trigger = optional(string)
+    log_group_name     = optional(string)
+    schedule           = optional(string)
+    # BEGIN generated: attributes: waf-ip-blocker (cargo xtask gen, from functions/waf-ip-blocker/src/config.rs)
     threshold           = optional(number)
     window_seconds      = optional(number)
     count_actions       = optional(list(string))
@@ -166,6 +167,7 @@ variable "waf_ip_blocker" {
     allow_cidrs            = optional(list(string))
     max_new_blocks_per_run = optional(number)
     dry_run                = optional(bool)
+    # END generated: attributes: waf-ip-blocker
   })
   default = {}
 
@@ -272,11 +274,13 @@ variable "rds_audit_notifier" {
   type = object({
     enabled         = optional(bool, false)
     log_group_names = optional(list(string), [])
-    alert_on        = optional(list(string))
-    ignore_users    = optional(list(string))
-    ignore_hosts    = optional(list(string))
-    watch_users     = optional(list(string))
-    match_regex     = optional(string)
+    # BEGIN generated: attributes: rds-audit-notifier (cargo xtask gen, from functions/rds-audit-notifier/src/config.rs)
+    alert_on     = optional(list(string))
+    ignore_users = optional(list(string))
+    ignore_hosts = optional(list(string))
+    watch_users  = optional(list(string))
+    match_regex  = optional(string)
+    # END generated: attributes: rds-audit-notifier
   })
   default = {}
 
@@ -324,10 +328,12 @@ variable "maintenance_switch" {
   type = object({
     enabled             = optional(bool, false)
     load_balancer_names = optional(string)
+    notify_topic_arn    = optional(string)
+    # BEGIN generated: attributes: maintenance-switch (cargo xtask gen, from functions/maintenance-switch/src/config.rs)
     default_body        = optional(string)
     default_status_code = optional(number)
     default_mode        = optional(string)
-    notify_topic_arn    = optional(string)
+    # END generated: attributes: maintenance-switch
   })
   default = {}
 
@@ -362,8 +368,10 @@ variable "maintenance_switch" {
 variable "config_triage" {
   description = "config-triage: deduplicated, exempted, routed AWS Config notifications and a digest. routes maps an owner tag value to that team's webhook secret (under route_secret_prefix)."
   type = object({
-    enabled         = optional(bool, false)
-    digest_schedule = optional(string)
+    enabled             = optional(bool, false)
+    digest_schedule     = optional(string)
+    route_secret_prefix = optional(string)
+    # BEGIN generated: attributes: config-triage (cargo xtask gen, from functions/config-triage/src/config.rs)
     severity_rules = optional(list(object({
       rule     = string
       severity = string
@@ -383,11 +391,11 @@ variable "config_triage" {
     renotify_hours       = optional(number)
     owner_tag_key        = optional(string)
     routes               = optional(map(string))
-    route_secret_prefix  = optional(string)
     critical_topic_arn   = optional(string)
     aggregator_name      = optional(string)
     digest_oldest        = optional(number)
     dry_run              = optional(bool)
+    # END generated: attributes: config-triage
   })
   default = {}
 
@@ -452,7 +460,8 @@ variable "log_retention" {
     enabled             = optional(bool, false)
     schedule            = optional(string)
     on_create_log_group = optional(bool)
-    retention_days      = optional(number)
+    # BEGIN generated: attributes: log-retention (cargo xtask gen, from functions/log-retention/src/config.rs)
+    retention_days = optional(number)
     rules = optional(list(object({
       prefix  = optional(string)
       pattern = optional(string)
@@ -470,8 +479,9 @@ variable "log_retention" {
     max_group_deletions_per_run  = optional(number)
     max_object_deletions_per_run = optional(number)
     regions                      = optional(list(string))
-    max_api_rps                  = optional(number)
     dry_run                      = optional(bool)
+    max_api_rps                  = optional(number)
+    # END generated: attributes: log-retention
   })
   default = {}
 

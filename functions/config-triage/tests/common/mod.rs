@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use aws_types::SdkConfig;
+use config_triage::config::Config;
 use config_triage::digest::Home;
-use config_triage::settings::Settings;
 use config_triage::{App, Outcome, process};
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -117,9 +117,9 @@ impl Fixture {
         name
     }
 
-    pub fn settings(&self) -> Settings {
+    pub fn settings(&self) -> Config {
         let mut env = Env::from_pairs(self.env.clone());
-        let settings = Settings::from_env(&mut env);
+        let settings = Config::from_env(&mut env);
         env.finish().expect("test configuration is valid");
         settings
     }

@@ -1,0 +1,365 @@
+//! The function's configuration, read once at cold start.
+
+use std::time::Duration;
+
+use shared::config::{Constraint, Env, Kind, Parameter, Required, Setting, Source};
+use shared::secret::SecretRef;
+use shared::settings::{self, SLACK_WEBHOOK_PARAMETER, SLACK_WEBHOOK_SECRET_ARN};
+
+use crate::exemption::Exemptions;
+use crate::routing::Routes;
+use crate::severity::SeverityRules;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub state_table: String,
+    pub severity: SeverityRules,
+    /// From `EXEMPTIONS`; the parameter's are added per invocation.
+    pub exemptions: Exemptions,
+    pub exemptions_parameter: Option<String>,
+    pub renotify: Duration,
+    pub routes: Routes,
+    pub critical_topic_arn: Option<String>,
+    pub aggregator_name: Option<String>,
+    pub digest_oldest: usize,
+    pub dry_run: bool,
+}
+
+impl Config {
+    pub fn from_env(env: &mut Env) -> Self {
+        let state_table: String = env.required(&STATE_TABLE);
+        let severity = env
+            .json::<SeverityRules>(&SEVERITY_RULES)
+            .unwrap_or_default();
+        let exemptions = env
+            .optional_with(&EXEMPTIONS, Exemptions::parse)
+            .unwrap_or_default();
+        let exemptions_parameter = env.raw(&EXEMPTIONS_PARAMETER).map(str::to_owned);
+        let renotify_hours: u64 = env.or_default(&RENOTIFY_HOURS);
+        // Hours become seconds: a value past u64 seconds would overflow
+        // (a panic at cold start, or a wrapped, wrong silence period).
+        let renotify = match renotify_hours.checked_mul(3600) {
+            Some(secs) => Duration::from_secs(secs),
+            None => {
+                env.invalid(
+                    &RENOTIFY_HOURS,
+                    format!("{renotify_hours} hours is too long"),
+                );
+                let hours: u64 = RENOTIFY_HOURS.default_value().unwrap_or_default();
+                Duration::from_secs(hours * 3600)
+            }
+        };
+        let owner_tag_key: String = env.or_default(&OWNER_TAG_KEY);
+        // Read by hand: the generic parser quotes the bad value, and a value
+        // holding a webhook URL by mistake must not reach the log.
+        let by_owner = match env.raw(&ROUTES).map(str::to_owned) {
+            None => Default::default(),
+            Some(value) => Routes::parse_owners(&value).unwrap_or_else(|why| {
+                env.invalid(&ROUTES, why);
+                Default::default()
+            }),
+        };
+        let default = SecretRef::slack_webhook_from_env(env);
+        if default.is_none()
+            && env.raw(&SLACK_WEBHOOK_SECRET_ARN).is_none()
+            && env.raw(&SLACK_WEBHOOK_PARAMETER).is_none()
+        {
+            env.invalid(
+                &SLACK_WEBHOOK_SECRET_ARN,
+                "one of SLACK_WEBHOOK_SECRET_ARN or SLACK_WEBHOOK_PARAMETER is required (the default route and the digest)",
+            );
+        }
+        let critical_topic_arn = env.raw(&CRITICAL_TOPIC_ARN).map(str::to_owned);
+        let aggregator_name = env.raw(&AGGREGATOR_NAME).map(str::to_owned);
+        let digest_oldest: usize = env.or_default(&DIGEST_OLDEST);
+        let dry_run = env.flag(&DRY_RUN);
+        Self {
+            state_table,
+            severity,
+            exemptions,
+            exemptions_parameter,
+            renotify,
+            routes: Routes {
+                owner_tag_key,
+                by_owner,
+                default: default.unwrap_or(SecretRef::Parameter(String::new())),
+            },
+            critical_topic_arn,
+            aggregator_name,
+            digest_oldest,
+            dry_run,
+        }
+    }
+}
+
+/// Every variable the function reads, in the order the README and the
+/// template list them (`cargo xtask gen` writes both from this list).
+pub const SETTINGS: &[Setting] = &[
+    STATE_TABLE,
+    SEVERITY_RULES,
+    EXEMPTIONS,
+    EXEMPTIONS_PARAMETER,
+    RENOTIFY_HOURS,
+    OWNER_TAG_KEY,
+    ROUTES,
+    Setting {
+        description: "Default webhook (Secrets Manager), used for unrouted owners and the digest. Set this or `SLACK_WEBHOOK_PARAMETER`.",
+        ..SLACK_WEBHOOK_SECRET_ARN
+    },
+    Setting {
+        description: "Default webhook (SSM SecureString parameter). Set this or `SLACK_WEBHOOK_SECRET_ARN`.",
+        ..SLACK_WEBHOOK_PARAMETER
+    },
+    CRITICAL_TOPIC_ARN,
+    AGGREGATOR_NAME,
+    DIGEST_OLDEST,
+    DRY_RUN,
+    settings::RESULT_EVENT_BUS,
+];
+
+pub const STATE_TABLE: Setting = Setting {
+    name: "STATE_TABLE",
+    kind: Kind::Text,
+    required: Required::Yes,
+    default: None,
+    example: "toilkit-config-triage-state",
+    description: "DynamoDB table (partition key `pk`, string; TTL on `expires_at`) holding the last status, whether the violation was announced, when, and to which route.",
+    source: Source::Template("!Ref ConfigStateTable"),
+};
+
+pub const SEVERITY_RULES: Setting = Setting {
+    name: "SEVERITY_RULES",
+    kind: Kind::Json("list(object({\n  rule     = string\n  severity = string\n}))"),
+    required: Required::No,
+    default: None,
+    example: r#"[{"rule":"restricted-ssh","severity":"critical"},{"rule":"s3-*","severity":"high"}]"#,
+    description: "JSON list of rule-name patterns and severities; the first match wins, and unmatched rules are `medium`.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageSeverityRules",
+        constraint: Constraint::Pattern {
+            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
+            description: Some(
+                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
+            ),
+        },
+        max_length: Some(512),
+        default: None,
+        attribute: Some("severity_rules"),
+    }),
+};
+
+pub const EXEMPTIONS: Setting = Setting {
+    name: "EXEMPTIONS",
+    kind: Kind::Json(
+        "list(object({\n  rule          = optional(string)\n  resource      = optional(string)\n  resource_type = optional(string)\n  tag = optional(object({\n    key   = string\n    value = optional(string)\n  }))\n  expires = optional(string)\n  reason  = optional(string)\n}))",
+    ),
+    required: Required::No,
+    default: None,
+    example: r#"[{"rule":"s3-bucket-logging-enabled","tag":{"key":"data-class","value":"public"},"expires":"2026-12-31","reason":"public assets"}]"#,
+    description: "JSON list of exemptions (the README gives the format).",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageExemptions",
+        constraint: Constraint::Pattern {
+            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
+            description: Some(
+                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
+            ),
+        },
+        max_length: Some(896),
+        default: None,
+        attribute: Some("exemptions"),
+    }),
+};
+
+pub const EXEMPTIONS_PARAMETER: Setting = Setting {
+    name: "EXEMPTIONS_PARAMETER",
+    kind: Kind::Text,
+    required: Required::No,
+    default: None,
+    example: "/toilkit/config-triage/exemptions",
+    description: "SSM parameter holding more exemptions in the same format, read at each invocation.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageExemptionsParameter",
+        constraint: Constraint::Pattern {
+            pattern: r#"^$|^/[A-Za-z0-9_.\-/]{1,255}$"#,
+            description: Some(r#"Empty, or an SSM parameter name starting with "/"."#),
+        },
+        max_length: Some(256),
+        default: None,
+        attribute: Some("exemptions_parameter"),
+    }),
+};
+
+pub const RENOTIFY_HOURS: Setting = Setting {
+    name: "RENOTIFY_HOURS",
+    kind: Kind::Number,
+    required: Required::No,
+    default: Some("24"),
+    example: "24",
+    description: "A violation that returns within this many hours of the last violation notification is held (flapping).",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageRenotifyHours",
+        constraint: Constraint::Range {
+            min: 0,
+            max: 999999999,
+        },
+        max_length: None,
+        default: None,
+        attribute: Some("renotify_hours"),
+    }),
+};
+
+pub const OWNER_TAG_KEY: Setting = Setting {
+    name: "OWNER_TAG_KEY",
+    kind: Kind::Text,
+    required: Required::No,
+    default: Some("owner"),
+    example: "team",
+    description: "Tag whose value names the owning team for routing.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageOwnerTagKey",
+        constraint: Constraint::Pattern {
+            pattern: r#"^[A-Za-z0-9 _.:/=+\-@]{1,128}$"#,
+            description: Some("A tag key."),
+        },
+        max_length: None,
+        default: None,
+        attribute: Some("owner_tag_key"),
+    }),
+};
+
+pub const ROUTES: Setting = Setting {
+    name: "ROUTES",
+    kind: Kind::Json("map(string)"),
+    required: Required::No,
+    default: None,
+    example: r#"{"payments":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-payments","data":"/toilkit/slack/data"}"#,
+    description: "JSON object mapping owner to that team's webhook secret (Secrets Manager ARN or name, or SSM parameter name). With the template, the secrets must sit under `ConfigTriageRouteSecretPrefix`.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageRoutes",
+        constraint: Constraint::Pattern {
+            pattern: r#"^$|^\s*\{[\x20-\x7E\t\n\r]*\}\s*$"#,
+            description: Some(
+                r#"Empty, or a JSON object in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
+            ),
+        },
+        max_length: Some(384),
+        default: None,
+        attribute: Some("routes"),
+    }),
+};
+
+pub const CRITICAL_TOPIC_ARN: Setting = Setting {
+    name: "CRITICAL_TOPIC_ARN",
+    kind: Kind::Text,
+    required: Required::No,
+    default: None,
+    example: "arn:aws:sns:eu-west-1:123456789012:oncall-page",
+    description: "SNS topic that critical violations are also published to, for paging.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageCriticalTopicArn",
+        constraint: Constraint::Pattern {
+            pattern: "^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+            description: Some("Empty, or an SNS topic ARN."),
+        },
+        max_length: Some(320),
+        default: None,
+        attribute: Some("critical_topic_arn"),
+    }),
+};
+
+pub const AGGREGATOR_NAME: Setting = Setting {
+    name: "AGGREGATOR_NAME",
+    kind: Kind::Text,
+    required: Required::No,
+    default: None,
+    example: "org-aggregator",
+    description: "Config aggregator for a multi-account digest; unset, the digest covers this account and region.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageAggregatorName",
+        constraint: Constraint::Pattern {
+            pattern: "^$|^[A-Za-z0-9_-]{1,256}$",
+            description: Some("Empty, or a Config aggregator name."),
+        },
+        max_length: None,
+        default: None,
+        attribute: Some("aggregator_name"),
+    }),
+};
+
+pub const DIGEST_OLDEST: Setting = Setting {
+    name: "DIGEST_OLDEST",
+    kind: Kind::Number,
+    required: Required::No,
+    default: Some("10"),
+    example: "10",
+    description: "How many of the oldest open violations the digest lists.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageDigestOldest",
+        constraint: Constraint::Range {
+            min: 0,
+            max: 999999999,
+        },
+        max_length: None,
+        default: None,
+        attribute: Some("digest_oldest"),
+    }),
+};
+
+pub const DRY_RUN: Setting = Setting {
+    description: "Decide and report only: no messages, no pages, no state writes.",
+    source: Source::Parameter(Parameter {
+        name: "ConfigTriageDryRun",
+        constraint: Constraint::Values(&["true", "false"]),
+        max_length: None,
+        default: None,
+        attribute: Some("dry_run"),
+    }),
+    ..settings::DRY_RUN
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_setting_is_reported_together() {
+        let mut env = Env::from_pairs([
+            ("SEVERITY_RULES", r#"[{"rule":"x","severity":"urgent"}]"#),
+            ("EXEMPTIONS", r#"[{"reason":"all"}]"#),
+            ("ROUTES", r#"{"a":"https://hooks.slack.com/x"}"#),
+            ("RENOTIFY_HOURS", "soon"),
+        ]);
+        let _ = Config::from_env(&mut env);
+        let text = env.finish().unwrap_err().to_string();
+        for variable in [
+            "STATE_TABLE",
+            "SEVERITY_RULES",
+            "EXEMPTIONS",
+            "ROUTES",
+            "RENOTIFY_HOURS",
+            "SLACK_WEBHOOK_SECRET_ARN",
+        ] {
+            assert!(text.contains(variable), "{variable} missing from:\n{text}");
+        }
+        assert!(!text.contains("hooks.slack.com/x"), "{text}");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let mut env = Env::from_pairs([
+            ("STATE_TABLE", "t"),
+            ("SLACK_WEBHOOK_PARAMETER", "/toilkit/slack"),
+        ]);
+        let s = Config::from_env(&mut env);
+        env.finish().unwrap();
+        assert_eq!(s.renotify, Duration::from_secs(24 * 3600));
+        assert_eq!(s.routes.owner_tag_key, "owner");
+        assert_eq!(
+            s.routes.default,
+            SecretRef::Parameter("/toilkit/slack".into())
+        );
+        assert!(!s.dry_run);
+        assert!(s.exemptions.0.is_empty());
+    }
+}

@@ -1,0 +1,10 @@
+//! The template's checks, one concept per module.
+
+mod data_at_rest;
+mod environment_size;
+mod iam;
+mod lint;
+mod sar;
+mod sdk_calls;
+mod settings;
+mod stackset;

@@ -1,0 +1,206 @@
+//! `cargo xtask gen [--check]`: every copy of the functions' settings,
+//! written from their declarations (`SETTINGS` in each `src/config.rs`).
+//!
+//! Each target file keeps its hand-written text; only the regions between a
+//! `BEGIN generated: <id> ...` line and its `END generated: <id>` line are
+//! rewritten. `--check` writes nothing and fails naming every stale file;
+//! the test command runs it.
+
+mod markdown;
+mod regions;
+mod template;
+mod terraform;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+use shared::config::Setting;
+
+use crate::Result;
+
+/// One function, as the generated files name it.
+pub struct Function {
+    /// Crate and folder name.
+    pub name: &'static str,
+    /// The local that the Terraform module's main.tf reads the function's
+    /// object variable through (`waf`).
+    pub local: &'static str,
+    pub settings: &'static [Setting],
+}
+
+pub const FUNCTIONS: [Function; 5] = [
+    Function {
+        name: "waf-ip-blocker",
+        local: "waf",
+        settings: waf_ip_blocker::config::SETTINGS,
+    },
+    Function {
+        name: "rds-audit-notifier",
+        local: "rds",
+        settings: rds_audit_notifier::config::SETTINGS,
+    },
+    Function {
+        name: "maintenance-switch",
+        local: "maintenance",
+        settings: maintenance_switch::config::SETTINGS,
+    },
+    Function {
+        name: "config-triage",
+        local: "config",
+        settings: config_triage::config::SETTINGS,
+    },
+    Function {
+        name: "log-retention",
+        local: "logs",
+        settings: log_retention::config::SETTINGS,
+    },
+];
+
+/// A file and the text of each of its generated regions, by id.
+pub struct Target {
+    pub path: PathBuf,
+    pub regions: Vec<(String, String)>,
+}
+
+/// Every generated region of the repository.
+pub fn targets() -> Vec<Target> {
+    let mut targets: Vec<Target> = FUNCTIONS
+        .iter()
+        .map(|f| Target {
+            path: Path::new("functions").join(f.name).join("README.md"),
+            regions: vec![("configuration".to_owned(), markdown::table(f.settings))],
+        })
+        .collect();
+    targets.push(template::target(&FUNCTIONS));
+    targets.extend(terraform::targets(&FUNCTIONS));
+    targets
+}
+
+pub fn run(args: &[String]) -> Result {
+    let check = match args {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        _ => return Err("usage: cargo xtask gen [--check]".into()),
+    };
+    let stale = write(&crate::cmd::root(), check)?;
+    if check && !stale.is_empty() {
+        return Err(format!(
+            "generated regions are stale in {}: run `cargo xtask gen` (the settings are declared in each function's src/config.rs)",
+            stale.join(", ")
+        )
+        .into());
+    }
+    for path in &stale {
+        eprintln!("gen: wrote {path}");
+    }
+    Ok(())
+}
+
+/// Fills every target's regions under `root`; returns the files whose text
+/// changed (written unless `check`).
+pub fn write(root: &Path, check: bool) -> Result<Vec<String>> {
+    let mut changed = Vec::new();
+    for target in targets() {
+        let path = root.join(&target.path);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let filled = regions::fill(&text, &target.regions)
+            .map_err(|e| format!("{}: {e}", target.path.display()))?;
+        if filled != text {
+            if !check {
+                std::fs::write(&path, &filled).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            changed.push(target.path.display().to_string());
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_files_equal_what_the_settings_generate() {
+        let stale = write(&crate::cmd::root(), true).unwrap();
+        assert!(
+            stale.is_empty(),
+            "stale generated regions in {stale:?}: run `cargo xtask gen`"
+        );
+    }
+
+    /// Reads a function's whole configuration, as its cold start does.
+    fn read(function: &str, env: &mut shared::config::Env) {
+        match function {
+            "waf-ip-blocker" => drop(waf_ip_blocker::config::Config::from_env(env)),
+            "rds-audit-notifier" => drop(rds_audit_notifier::config::Config::from_env(env)),
+            "maintenance-switch" => drop(maintenance_switch::config::Config::from_env(env)),
+            "config-triage" => drop(config_triage::config::Config::from_env(env)),
+            "log-retention" => drop(log_retention::config::Config::from_env(env)),
+            other => panic!("no configuration reader for {other}"),
+        }
+        let _ = shared::events::Publisher::bus_from_env(env);
+    }
+
+    #[test]
+    fn every_function_reads_exactly_the_variables_it_declares() {
+        for f in &FUNCTIONS {
+            let declared: std::collections::BTreeSet<&str> =
+                f.settings.iter().map(|s| s.name).collect();
+            // Every variable set to its example, so that the reads which
+            // depend on another setting (CLIENT_IP_HOP on CLIENT_IP_HEADER)
+            // happen too.
+            let mut env =
+                shared::config::Env::from_pairs(f.settings.iter().map(|s| (s.name, s.example)));
+            read(f.name, &mut env);
+            let read = env.read();
+            let undeclared: Vec<_> = read.difference(&declared).collect();
+            let unread: Vec<_> = declared.difference(&read).collect();
+            assert!(
+                undeclared.is_empty() && unread.is_empty(),
+                "{}: reads {undeclared:?} without declaring them; declares {unread:?} without reading them",
+                f.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_declared_default_and_example_is_a_valid_value() {
+        for f in &FUNCTIONS {
+            for s in f.settings {
+                let mut env = shared::config::Env::from_pairs([(s.name, s.example)]);
+                read(f.name, &mut env);
+                let problems = env.finish().err().map(|e| e.problems).unwrap_or_default();
+                let own: Vec<_> = problems.iter().filter(|p| p.variable == s.name).collect();
+                assert!(
+                    own.is_empty(),
+                    "{}: the example of {} is refused: {own:?}",
+                    f.name,
+                    s.name
+                );
+                if let Some(default) = s.default {
+                    let mut env = shared::config::Env::from_pairs([(s.name, default)]);
+                    read(f.name, &mut env);
+                    let problems = env.finish().err().map(|e| e.problems).unwrap_or_default();
+                    assert!(
+                        problems.iter().all(|p| p.variable != s.name),
+                        "{}: the default of {} is refused: {problems:?}",
+                        f.name,
+                        s.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_function_declares_each_variable_once() {
+        for f in &FUNCTIONS {
+            let mut names: Vec<&str> = f.settings.iter().map(|s| s.name).collect();
+            names.sort_unstable();
+            let count = names.len();
+            names.dedup();
+            assert_eq!(names.len(), count, "{} declares a variable twice", f.name);
+        }
+    }
+}

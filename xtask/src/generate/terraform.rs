@@ -1,0 +1,128 @@
+//! The Terraform module (deploy/terraform/modules/toilkit): each function's
+//! attributes, the template parameters they become, which variable each
+//! parameter sets, and the template's defaults, length limits and the free
+//! text it takes in ASCII only.
+
+use std::path::Path;
+
+use shared::config::{Constraint, Kind, Parameter, Setting};
+
+use super::text::{hcl, hcl_attributes};
+use super::{Function, Target};
+
+const MODULE: &str = "deploy/terraform/modules/toilkit";
+
+pub fn targets(functions: &[Function]) -> Vec<Target> {
+    let module = Path::new(MODULE);
+    let mut variables = Vec::new();
+    let mut main = Vec::new();
+    let mut defaults = Vec::new();
+    let mut max_lengths = Vec::new();
+    let mut ascii = Vec::new();
+    for f in functions {
+        let mut attributes = Vec::new();
+        let mut parameters = Vec::new();
+        for (s, p) in f
+            .settings
+            .iter()
+            .filter_map(|s| s.parameter().map(|p| (s, p)))
+        {
+            defaults.push((p.name.to_owned(), hcl(super::template::default(s, p))));
+            if let Constraint::Pattern { pattern, .. } = p.constraint
+                && pattern.contains(r"\x20-\x7E")
+            {
+                ascii.push(hcl(p.name));
+            }
+            if let Some(max) = p.max_length {
+                max_lengths.push((p.name.to_owned(), max.to_string()));
+            }
+            let Some(attribute) = p.attribute else {
+                continue;
+            };
+            attributes.push((attribute.to_owned(), format!("optional({})", hcl_type(s))));
+            parameters.push((
+                p.name.to_owned(),
+                value(s, &format!("local.{}.{attribute}", f.local)),
+            ));
+        }
+        variables.push((
+            format!("attributes: {}", f.name),
+            hcl_attributes("    ", &attributes),
+        ));
+        main.push((
+            format!("parameters: {}", f.name),
+            hcl_attributes("    ", &parameters),
+        ));
+    }
+    main.push(("environment".to_owned(), environment(functions)));
+    main.push((
+        "ascii".to_owned(),
+        format!("  ascii_parameters = [{}]\n", ascii.join(", ")),
+    ));
+    vec![
+        Target {
+            path: module.join("variables.tf"),
+            regions: variables,
+        },
+        Target {
+            path: module.join("main.tf"),
+            regions: main,
+        },
+        Target {
+            path: module.join("template_defaults.tf"),
+            regions: vec![
+                ("defaults".to_owned(), hcl_attributes("    ", &defaults)),
+                (
+                    "max-lengths".to_owned(),
+                    hcl_attributes("    ", &max_lengths),
+                ),
+            ],
+        },
+    ]
+}
+
+fn hcl_type(setting: &Setting) -> &'static str {
+    match setting.kind {
+        Kind::Text => "string",
+        Kind::Number => "number",
+        Kind::Flag => "bool",
+        Kind::List => "list(string)",
+        Kind::Json(hcl) => hcl,
+    }
+}
+
+/// The parameter's string from the attribute: null stays null (the
+/// template's default), lists are joined with commas, structures become JSON
+/// without their null attributes.
+fn value(setting: &Setting, attribute: &str) -> String {
+    match setting.kind {
+        Kind::Text => attribute.to_owned(),
+        Kind::Number | Kind::Flag => format!("tostring({attribute})"),
+        Kind::List => format!("{attribute} == null ? null : join(\",\", {attribute})"),
+        Kind::Json(hcl) if hcl.starts_with("list(object(") => format!(
+            "{attribute} == null ? null : jsonencode([for r in {attribute} : {{ for k, v in r : k => v if v != null }}])"
+        ),
+        Kind::Json(_) => format!("{attribute} == null ? null : jsonencode({attribute})"),
+    }
+}
+
+/// Which parameter sets each function's variables, for the module's 4 KB
+/// check of every environment.
+fn environment(functions: &[Function]) -> String {
+    let mut out = String::from("  environment_parameters = {\n");
+    for f in functions {
+        let pairs: Vec<(String, String)> = f
+            .settings
+            .iter()
+            .filter_map(|s| {
+                s.parameter()
+                    .map(|p: &Parameter| (s.name.to_owned(), hcl(p.name)))
+            })
+            .collect();
+        out.push_str(&format!("    {} = {{\n", hcl(f.name)));
+        out.push_str(&hcl_attributes("      ", &pairs));
+        out.push_str("    }\n");
+    }
+    out.push_str("  }\n");
+    out
+}
