@@ -23,6 +23,7 @@
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
 //! - [`elbv2`]: exact snapshots of an ALB listener's rules;
 //! - [`not_run`]: a check whose tool is missing says so (and fails in CI);
+//! - [`registry`]: the functions, listed once for all the tooling;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
 pub mod cloudformation;
@@ -37,6 +38,7 @@ pub mod loopback;
 pub mod moto;
 pub mod not_run;
 pub mod process;
+pub mod registry;
 pub mod runtime_api;
 pub mod slack;
 pub mod tables;

@@ -16,6 +16,7 @@ use std::process::Command;
 
 use object::read::elf::{ElfFile64, FileHeader};
 use object::{Endianness, elf};
+use toilkit_tests::registry;
 
 use crate::Result;
 use crate::cmd::{exec, root};
@@ -23,13 +24,16 @@ use crate::cmd::{exec, root};
 /// The newest glibc symbol version a binary may need (Amazon Linux 2023).
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
 
-pub const FUNCTIONS: &[&str] = &[
-    "waf-ip-blocker",
-    "rds-audit-notifier",
-    "maintenance-switch",
-    "config-triage",
-    "log-retention",
-];
+/// Every function's binary, from the registry (`toilkit_tests::registry`).
+pub const FUNCTIONS: [&str; registry::FUNCTIONS.len()] = {
+    let mut names = [""; registry::FUNCTIONS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = registry::FUNCTIONS[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// One built target: the Rust target and cargo-lambda's output folder.
 struct Arch {

@@ -30,14 +30,20 @@ pub fn require_tool(tool: &str) -> PathBuf {
     path
 }
 
-/// Each function: its crate, and the stem of its logical ids in the template.
-pub const FUNCTIONS: [(&str, &str); 5] = [
-    ("waf-ip-blocker", "WafIpBlocker"),
-    ("rds-audit-notifier", "RdsAuditNotifier"),
-    ("maintenance-switch", "MaintenanceSwitch"),
-    ("config-triage", "ConfigTriage"),
-    ("log-retention", "LogRetention"),
-];
+/// Each function: its crate, and the stem of its logical ids in the template,
+/// from the registry (`toilkit_tests::registry`).
+pub const FUNCTIONS: [(&str, &str); FUNCTION_COUNT] = {
+    let mut pairs = [("", ""); FUNCTION_COUNT];
+    let mut i = 0;
+    while i < FUNCTION_COUNT {
+        let f = &toilkit_tests::registry::FUNCTIONS[i];
+        pairs[i] = (f.name, f.stem);
+        i += 1;
+    }
+    pairs
+};
+
+const FUNCTION_COUNT: usize = toilkit_tests::registry::FUNCTIONS.len();
 
 // ---------------------------------------------------------------------------
 // Running the tools

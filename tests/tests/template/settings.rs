@@ -2,15 +2,25 @@
 
 use crate::distribution::*;
 
-/// Each function's settings, as declared in its `src/config.rs`.
-fn settings() -> [(&'static str, &'static [shared::config::Setting]); 5] {
-    [
-        ("waf-ip-blocker", waf_ip_blocker::config::SETTINGS),
-        ("rds-audit-notifier", rds_audit_notifier::config::SETTINGS),
-        ("maintenance-switch", maintenance_switch::config::SETTINGS),
-        ("config-triage", config_triage::config::SETTINGS),
-        ("log-retention", log_retention::config::SETTINGS),
-    ]
+/// Each function's settings, as declared in its `src/config.rs`, in the
+/// registry's order.
+fn settings() -> Vec<(&'static str, &'static [shared::config::Setting])> {
+    FUNCTIONS
+        .iter()
+        .map(|&(name, _)| {
+            let settings = match name {
+                "waf-ip-blocker" => waf_ip_blocker::config::SETTINGS,
+                "rds-audit-notifier" => rds_audit_notifier::config::SETTINGS,
+                "maintenance-switch" => maintenance_switch::config::SETTINGS,
+                "config-triage" => config_triage::config::SETTINGS,
+                "log-retention" => log_retention::config::SETTINGS,
+                other => panic!(
+                    "{other}: add its config::SETTINGS to settings() in tests/tests/template/settings.rs"
+                ),
+            };
+            (name, settings)
+        })
+        .collect()
 }
 
 /// `cargo xtask gen` writes each parameter from its setting, so they agree

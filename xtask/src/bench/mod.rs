@@ -49,10 +49,10 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     for name in &selected {
-        if name != "cold-start" && !workload::WORKLOADS.contains(&name.as_str()) {
+        if name != "cold-start" && !workload::workloads().contains(&name.as_str()) {
             return Err(format!(
                 "no benchmark named {name}; known: cold-start, {}",
-                workload::WORKLOADS.join(", ")
+                workload::workloads().join(", ")
             )
             .into());
         }
@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> Result {
     let mut card = Scorecard::default();
     if selected.is_empty() {
         cold_start::run(&options, &mut card)?;
-        for function in workload::WORKLOADS {
+        for function in workload::workloads() {
             if workload::is_written(function) {
                 workload::run(function, &mut card)?;
             } else {

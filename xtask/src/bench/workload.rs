@@ -14,8 +14,15 @@ use super::scorecard::Scorecard;
 use crate::Result;
 use crate::cmd::{cargo, describe, root};
 
-/// The functions whose issues ask for a workload benchmark.
-pub const WORKLOADS: &[&str] = &["waf-ip-blocker", "rds-audit-notifier", "log-retention"];
+/// The functions whose issues ask for a workload benchmark (`workload` in
+/// the registry).
+pub fn workloads() -> Vec<&'static str> {
+    toilkit_tests::registry::FUNCTIONS
+        .iter()
+        .filter(|f| f.workload)
+        .map(|f| f.name)
+        .collect()
+}
 
 /// Lambda's smallest common memory size, which every workload must fit.
 pub const LAMBDA_MB: f64 = 128.0;

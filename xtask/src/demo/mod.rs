@@ -25,6 +25,13 @@ pub struct Ctx {
 pub fn run(args: &[String]) -> Result {
     crate::setup::run()?;
     let only: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| toilkit_tests::registry::find(name).is_none())
+    {
+        let known: Vec<_> = toilkit_tests::registry::names().collect();
+        return Err(format!("no function named {unknown}; known: {}", known.join(", ")).into());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -37,26 +44,19 @@ pub fn run(args: &[String]) -> Result {
             slack: SlackReceiver::start(),
             sdk,
         };
-        let wanted = |name: &str| only.is_empty() || only.contains(&name);
-        if wanted("waf-ip-blocker") {
-            section("waf-ip-blocker: block attacking IPs from WAF logs");
-            waf_ip_blocker::run(&ctx).await?;
-        }
-        if wanted("rds-audit-notifier") {
-            section("rds-audit-notifier: important RDS audit events to Slack");
-            rds_audit_notifier::run(&ctx).await?;
-        }
-        if wanted("maintenance-switch") {
-            section("maintenance-switch: an ALB maintenance window");
-            maintenance_switch::run(&ctx).await?;
-        }
-        if wanted("config-triage") {
-            section("config-triage: AWS Config compliance changes, triaged");
-            config_triage::run(&ctx).await?;
-        }
-        if wanted("log-retention") {
-            section("log-retention: log retention and pruning");
-            log_retention::run(&ctx).await?;
+        for function in toilkit_tests::registry::FUNCTIONS {
+            if !only.is_empty() && !only.contains(&function.name) {
+                continue;
+            }
+            section(&format!("{}: {}", function.name, function.summary));
+            match function.name {
+                "waf-ip-blocker" => waf_ip_blocker::run(&ctx).await?,
+                "rds-audit-notifier" => rds_audit_notifier::run(&ctx).await?,
+                "maintenance-switch" => maintenance_switch::run(&ctx).await?,
+                "config-triage" => config_triage::run(&ctx).await?,
+                "log-retention" => log_retention::run(&ctx).await?,
+                other => println!("{other} has no demo yet (xtask/src/demo/)"),
+            }
         }
         println!("\nDemo finished; the emulator and the Slack receiver are stopped.");
         Ok::<_, Box<dyn std::error::Error>>(())

@@ -28,33 +28,35 @@ pub struct Function {
     pub settings: &'static [Setting],
 }
 
-pub const FUNCTIONS: [Function; 5] = [
-    Function {
-        name: "waf-ip-blocker",
-        local: "waf",
-        settings: waf_ip_blocker::config::SETTINGS,
-    },
-    Function {
-        name: "rds-audit-notifier",
-        local: "rds",
-        settings: rds_audit_notifier::config::SETTINGS,
-    },
-    Function {
-        name: "maintenance-switch",
-        local: "maintenance",
-        settings: maintenance_switch::config::SETTINGS,
-    },
-    Function {
-        name: "config-triage",
-        local: "config",
-        settings: config_triage::config::SETTINGS,
-    },
-    Function {
-        name: "log-retention",
-        local: "logs",
-        settings: log_retention::config::SETTINGS,
-    },
-];
+/// Every function of the registry with its settings declaration.
+pub fn functions() -> Vec<Function> {
+    toilkit_tests::registry::FUNCTIONS
+        .iter()
+        .map(|f| Function {
+            name: f.name,
+            local: f.terraform_local,
+            settings: settings(f.name).unwrap_or_else(|| {
+                panic!(
+                    "{}: add its config::SETTINGS to xtask/src/generate/mod.rs",
+                    f.name
+                )
+            }),
+        })
+        .collect()
+}
+
+/// A function's settings, by name: the registry cannot link the function
+/// crates, xtask can.
+pub fn settings(function: &str) -> Option<&'static [Setting]> {
+    Some(match function {
+        "waf-ip-blocker" => waf_ip_blocker::config::SETTINGS,
+        "rds-audit-notifier" => rds_audit_notifier::config::SETTINGS,
+        "maintenance-switch" => maintenance_switch::config::SETTINGS,
+        "config-triage" => config_triage::config::SETTINGS,
+        "log-retention" => log_retention::config::SETTINGS,
+        _ => return None,
+    })
+}
 
 /// A file and the text of each of its generated regions, by id.
 pub struct Target {
@@ -64,15 +66,16 @@ pub struct Target {
 
 /// Every generated region of the repository.
 pub fn targets() -> Vec<Target> {
-    let mut targets: Vec<Target> = FUNCTIONS
+    let functions = functions();
+    let mut targets: Vec<Target> = functions
         .iter()
         .map(|f| Target {
             path: Path::new("functions").join(f.name).join("README.md"),
             regions: vec![("configuration".to_owned(), markdown::table(f.settings))],
         })
         .collect();
-    targets.push(template::target(&FUNCTIONS));
-    targets.extend(terraform::targets(&FUNCTIONS));
+    targets.push(template::target(&functions));
+    targets.extend(terraform::targets(&functions));
     targets
 }
 
@@ -121,6 +124,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_registered_function_has_its_settings_linked() {
+        let missing: Vec<_> = toilkit_tests::registry::names()
+            .filter(|name| settings(name).is_none())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "no SETTINGS for {missing:?}: add `\"<name>\" => <crate>::config::SETTINGS` to settings() in xtask/src/generate/mod.rs"
+        );
+    }
+
+    #[test]
     fn the_committed_files_equal_what_the_settings_generate() {
         let stale = write(&crate::cmd::root(), true).unwrap();
         assert!(
@@ -144,7 +158,7 @@ mod tests {
 
     #[test]
     fn every_function_reads_exactly_the_variables_it_declares() {
-        for f in &FUNCTIONS {
+        for f in &functions() {
             let declared: std::collections::BTreeSet<&str> =
                 f.settings.iter().map(|s| s.name).collect();
             // Every variable set to its example, so that the reads which
@@ -166,7 +180,7 @@ mod tests {
 
     #[test]
     fn every_declared_default_and_example_is_a_valid_value() {
-        for f in &FUNCTIONS {
+        for f in &functions() {
             for s in f.settings {
                 let mut env = shared::config::Env::from_pairs([(s.name, s.example)]);
                 read(f.name, &mut env);
@@ -195,7 +209,7 @@ mod tests {
 
     #[test]
     fn every_function_declares_each_variable_once() {
-        for f in &FUNCTIONS {
+        for f in &functions() {
             let mut names: Vec<&str> = f.settings.iter().map(|s| s.name).collect();
             names.sort_unstable();
             let count = names.len();
