@@ -113,3 +113,51 @@ fn the_cost_table_arithmetic_gives_each_rows_cost_and_the_total() {
         "the README states the table's total: {summary}"
     );
 }
+
+/// The README's "Adding a function" names the places outside the function's
+/// folder that a new function needs: each must exist, and there are at most
+/// five of them.
+#[test]
+fn every_place_named_in_adding_a_function_exists() {
+    let root = toilkit_tests::workspace::root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Adding a function\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has an \"Adding a function\" section");
+    let steps = section
+        .lines()
+        .filter(|l| {
+            l.split_once(". ")
+                .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        })
+        .count();
+    assert!(
+        (1..=5).contains(&steps),
+        "\"Adding a function\" lists {steps} places; the promise is at most five"
+    );
+    // The paragraph before the list speaks of the function's own folder.
+    let places = &section[section.find("\n1. ").expect("a numbered list")..];
+    let paths: Vec<&str> = places
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| {
+            !quoted.contains(['<', '*', ' '])
+                && (quoted.contains('/') || quoted.ends_with(".yaml") || quoted.ends_with(".toml"))
+        })
+        .collect();
+    assert!(
+        paths.contains(&"tests/src/registry.rs"),
+        "the section names the registry: {paths:?}"
+    );
+    let missing: Vec<_> = paths
+        .iter()
+        .filter(|path| !root.join(path).exists())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "\"Adding a function\" names places that do not exist: {missing:?}"
+    );
+}
