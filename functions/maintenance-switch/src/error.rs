@@ -203,7 +203,9 @@ mod tests {
         );
         let source = e.source().expect("the SDK error is kept as the source");
         assert!(
-            source.to_string().contains("One or more listeners not found"),
+            source
+                .to_string()
+                .contains("One or more listeners not found"),
             "{source}"
         );
         let sdk = source.source().expect("the SDK error itself is reachable");
