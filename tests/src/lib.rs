@@ -23,6 +23,7 @@
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
 //! - [`elbv2`]: exact snapshots of an ALB listener's rules;
 //! - [`not_run`]: a check whose tool is missing says so (and fails in CI);
+//! - [`settings`]: a function's settings rejected, as the init error says it;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
 pub mod cloudformation;
@@ -38,6 +39,7 @@ pub mod moto;
 pub mod not_run;
 pub mod process;
 pub mod runtime_api;
+pub mod settings;
 pub mod slack;
 pub mod tables;
 pub mod workspace;
