@@ -2,7 +2,7 @@
 //! function lists them in its own `SETTINGS`, with its own wording or
 //! template parameter where it needs one (`Setting { .., ..DRY_RUN }`).
 
-use crate::setting::{Kind, Required, Setting, Source};
+use crate::setting::{Constraint, Kind, Required, Setting, Source};
 
 /// Plan and report only. Each function that has it gives it a template
 /// parameter of its own, since one stack may dry-run one function only.
@@ -44,4 +44,13 @@ pub const RESULT_EVENT_BUS: Setting = Setting {
     example: "arn:aws:events:eu-west-1:123456789012:event-bus/toilkit-results",
     description: "Also publish each report to this EventBridge bus (a name in this account, or an ARN).",
     source: Source::SharedParameter("ResultEventBus"),
+};
+
+/// A JSON array setting's parameter: ASCII only, because the template's
+/// pattern cannot say more, and kept short by each parameter's MaxLength.
+pub const JSON_ARRAY: Constraint = Constraint::Pattern {
+    pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
+    description: Some(
+        r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
+    ),
 };

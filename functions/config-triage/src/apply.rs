@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::change::{Compliance, ComplianceChange};
-use crate::error::{Error, sdk_message};
+use crate::error::{Cause, Error};
 use crate::exemption::{Exemptions, Outcome, Subject};
 use crate::notify::Notification;
 use crate::plan::{self, Notice, Transition};
@@ -271,10 +271,10 @@ async fn deliver(
     if page && let Some(topic) = &app.settings.critical_topic_arn {
         publish(&app.sns, topic, n)
             .await
-            .map_err(|message| Error::Sns {
+            .map_err(|source| Error::Sns {
                 topic: topic.clone(),
                 target: target.clone(),
-                message,
+                source,
             })?;
     }
     let webhook = app
@@ -295,7 +295,7 @@ async fn deliver(
         })
 }
 
-async fn publish(sns: &Sns, topic: &str, n: &Notification<'_>) -> Result<(), String> {
+async fn publish(sns: &Sns, topic: &str, n: &Notification<'_>) -> Result<(), Cause> {
     sns.publish()
         .topic_arn(topic)
         .subject(n.sns_subject())
@@ -303,7 +303,7 @@ async fn publish(sns: &Sns, topic: &str, n: &Notification<'_>) -> Result<(), Str
         .send()
         .await
         .map(|_| ())
-        .map_err(sdk_message)
+        .map_err(shared::aws::cause)
 }
 
 /// Gives back a claim whose notification was not delivered, so the retry

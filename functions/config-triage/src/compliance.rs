@@ -7,7 +7,7 @@ use aws_sdk_config::types::{
 };
 use shared::Deadline;
 
-use crate::error::{Error, sdk_message};
+use crate::error::Error;
 
 /// One resource a rule finds non-compliant now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +31,15 @@ pub struct Listing {
     pub stopped_early: bool,
 }
 
-fn config_error(operation: &'static str, context: String, e: impl std::error::Error) -> Error {
+fn config_error(
+    operation: &'static str,
+    context: String,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
     Error::Config {
         operation,
         context,
-        message: sdk_message(e),
+        source: shared::aws::cause(e),
     }
 }
 
@@ -87,7 +91,7 @@ pub async fn still_open(
             return Err(Error::Config {
                 operation: "GetComplianceDetailsByResource",
                 context: format!(" for {resource_type} {resource_id}"),
-                message: "deadline reached".into(),
+                source: "deadline reached".into(),
             });
         }
         let out = client

@@ -136,12 +136,7 @@ pub const SEVERITY_RULES: Setting = Setting {
     description: "JSON list of rule-name patterns and severities; the first match wins, and unmatched rules are `medium`.",
     source: Source::Parameter(Parameter {
         name: "ConfigTriageSeverityRules",
-        constraint: Constraint::Pattern {
-            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
-            description: Some(
-                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
-            ),
-        },
+        constraint: settings::JSON_ARRAY,
         max_length: Some(512),
         default: None,
         attribute: Some("severity_rules"),
@@ -159,12 +154,7 @@ pub const EXEMPTIONS: Setting = Setting {
     description: "JSON list of exemptions (the README gives the format).",
     source: Source::Parameter(Parameter {
         name: "ConfigTriageExemptions",
-        constraint: Constraint::Pattern {
-            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
-            description: Some(
-                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
-            ),
-        },
+        constraint: settings::JSON_ARRAY,
         max_length: Some(896),
         default: None,
         attribute: Some("exemptions"),
@@ -320,28 +310,32 @@ pub const DRY_RUN: Setting = Setting {
 
 #[cfg(test)]
 mod tests {
+    use toilkit_tests::settings::{assert_names_all, rejected};
+
     use super::*;
 
     #[test]
     fn every_bad_setting_is_reported_together() {
-        let mut env = Env::from_pairs([
-            ("SEVERITY_RULES", r#"[{"rule":"x","severity":"urgent"}]"#),
-            ("EXEMPTIONS", r#"[{"reason":"all"}]"#),
-            ("ROUTES", r#"{"a":"https://hooks.slack.com/x"}"#),
-            ("RENOTIFY_HOURS", "soon"),
-        ]);
-        let _ = Config::from_env(&mut env);
-        let text = env.finish().unwrap_err().to_string();
-        for variable in [
-            "STATE_TABLE",
-            "SEVERITY_RULES",
-            "EXEMPTIONS",
-            "ROUTES",
-            "RENOTIFY_HOURS",
-            "SLACK_WEBHOOK_SECRET_ARN",
-        ] {
-            assert!(text.contains(variable), "{variable} missing from:\n{text}");
-        }
+        let text = rejected(
+            [
+                ("SEVERITY_RULES", r#"[{"rule":"x","severity":"urgent"}]"#),
+                ("EXEMPTIONS", r#"[{"reason":"all"}]"#),
+                ("ROUTES", r#"{"a":"https://hooks.slack.com/x"}"#),
+                ("RENOTIFY_HOURS", "soon"),
+            ],
+            Config::from_env,
+        );
+        assert_names_all(
+            &text,
+            &[
+                "STATE_TABLE",
+                "SEVERITY_RULES",
+                "EXEMPTIONS",
+                "ROUTES",
+                "RENOTIFY_HOURS",
+                "SLACK_WEBHOOK_SECRET_ARN",
+            ],
+        );
         assert!(!text.contains("hooks.slack.com/x"), "{text}");
     }
 

@@ -3,20 +3,29 @@
 use shared::secret::SecretError;
 use shared::slack::SlackError;
 
+/// What a call failed on, kept as the error's source: an SDK error (through
+/// `shared::aws::cause`, so it displays what the service said) or a sentence.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("the event is not a usable Config compliance change: {0}")]
     BadEvent(String),
     #[error("config-triage does not handle this event: {0}")]
     UnsupportedEvent(String),
-    #[error("could not read the exemptions from SSM parameter {parameter}: {message}")]
-    ExemptionsParameter { parameter: String, message: String },
-    #[error("state table {table}: {operation} failed for {key}: {message}")]
+    #[error("could not read the exemptions from SSM parameter {parameter}: {source}")]
+    ExemptionsParameter {
+        parameter: String,
+        #[source]
+        source: Cause,
+    },
+    #[error("state table {table}: {operation} failed for {key}: {source}")]
     State {
         table: String,
         operation: &'static str,
         key: String,
-        message: String,
+        #[source]
+        source: Cause,
     },
     #[error("state of {key} kept changing under concurrent deliveries; retry later")]
     Contended { key: String },
@@ -33,17 +42,19 @@ pub enum Error {
         #[source]
         source: SlackError,
     },
-    #[error("SNS topic {topic} did not accept the critical alert for {target}: {message}")]
+    #[error("SNS topic {topic} did not accept the critical alert for {target}: {source}")]
     Sns {
         topic: String,
         target: String,
-        message: String,
+        #[source]
+        source: Cause,
     },
-    #[error("AWS Config {operation} failed{context}: {message}")]
+    #[error("AWS Config {operation} failed{context}: {source}")]
     Config {
         operation: &'static str,
         context: String,
-        message: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -73,4 +84,38 @@ impl From<Error> for lambda_runtime::Diagnostic {
 /// The full error chain of an SDK error, as one line.
 pub fn sdk_message<E: std::error::Error>(error: E) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::Error;
+
+    #[test]
+    fn a_failed_call_keeps_the_sdk_error_and_names_what_the_service_said() {
+        let sdk = aws_sdk_dynamodb::error::ErrorMetadata::builder()
+            .code("ResourceNotFoundException")
+            .message("Requested resource not found")
+            .build();
+        let error = Error::State {
+            table: "triage-state".into(),
+            operation: "GetItem",
+            key: "rule#resource".into(),
+            source: shared::aws::cause(sdk),
+        };
+        let text = error.to_string();
+        assert!(
+            text.starts_with("state table triage-state: GetItem failed for rule#resource: "),
+            "{text}"
+        );
+        assert!(text.contains("Requested resource not found"), "{text}");
+        assert!(!text.contains("service error"), "{text}");
+        let cause = error.source().expect("the cause is kept as the source");
+        let sdk = cause.source().expect("the SDK error itself is reachable");
+        assert!(
+            sdk.to_string().contains("ResourceNotFoundException"),
+            "{sdk}"
+        );
+    }
 }

@@ -38,8 +38,8 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::digest::Home;
+use crate::error::Cause;
 pub use crate::error::Error;
-use crate::error::sdk_message;
 use crate::exemption::Exemptions;
 use crate::resource::Enricher;
 use crate::state::StateStore;
@@ -199,9 +199,9 @@ async fn load_exemptions(
 ) -> Result<Exemptions, Error> {
     let mut exemptions = app.settings.exemptions.clone();
     if let Some(parameter) = &app.settings.exemptions_parameter {
-        let error = |message: String| Error::ExemptionsParameter {
+        let error = |source: Cause| Error::ExemptionsParameter {
             parameter: parameter.clone(),
-            message,
+            source,
         };
         let value = app
             .ssm
@@ -210,11 +210,11 @@ async fn load_exemptions(
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| error(sdk_message(e)))?
+            .map_err(|e| error(shared::aws::cause(e)))?
             .parameter
             .and_then(|p| p.value)
             .unwrap_or_default();
-        exemptions.extend(Exemptions::parse(&value).map_err(error)?);
+        exemptions.extend(Exemptions::parse(&value).map_err(|m| error(m.into()))?);
     }
     let expired: Vec<Value> = exemptions
         .expired(now)

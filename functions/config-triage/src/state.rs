@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use time::OffsetDateTime;
 
 use crate::change::Compliance;
-use crate::error::{Error as TriageError, sdk_message};
+use crate::error::{Cause, Error as TriageError};
 
 /// The table's partition key (string).
 pub const KEY: &str = "pk";
@@ -80,12 +80,12 @@ impl StateStore {
         &self.table
     }
 
-    fn error(&self, operation: &'static str, key: &str, message: String) -> TriageError {
+    fn error(&self, operation: &'static str, key: &str, source: impl Into<Cause>) -> TriageError {
         TriageError::State {
             table: self.table.clone(),
             operation,
             key: key.to_owned(),
-            message,
+            source: source.into(),
         }
     }
 
@@ -98,7 +98,7 @@ impl StateStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error("GetItem", key, sdk_message(e)))?;
+            .map_err(|e| self.error("GetItem", key, shared::aws::cause(e)))?;
         out.item
             .map(|item| from_item(&item).map_err(|m| self.error("GetItem", key, m)))
             .transpose()
@@ -133,7 +133,7 @@ impl StateStore {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|e| self.error("BatchGetItem", &chunk[0], sdk_message(e)))?;
+                    .map_err(|e| self.error("BatchGetItem", &chunk[0], shared::aws::cause(e)))?;
                 for item in out
                     .responses
                     .unwrap_or_default()
@@ -180,7 +180,7 @@ impl StateStore {
         match shared::dynamo::conditional(request.send().await) {
             Ok(Some(_)) => Ok(Write::Done),
             Ok(None) => Ok(Write::Conflict),
-            Err(e) => Err(self.error("PutItem", key, sdk_message(e))),
+            Err(e) => Err(self.error("PutItem", key, shared::aws::cause(e))),
         }
     }
 
@@ -199,7 +199,7 @@ impl StateStore {
         match shared::dynamo::conditional(result) {
             Ok(Some(_)) => Ok(Write::Done),
             Ok(None) => Ok(Write::Conflict),
-            Err(e) => Err(self.error("DeleteItem", key, sdk_message(e))),
+            Err(e) => Err(self.error("DeleteItem", key, shared::aws::cause(e))),
         }
     }
 }
@@ -239,7 +239,7 @@ impl StateStore {
         match shared::dynamo::conditional(request.send().await) {
             Ok(Some(_)) => Ok(Write::Done),
             Ok(None) => Ok(Write::Conflict),
-            Err(e) => Err(self.error("PutItem", &key, sdk_message(e))),
+            Err(e) => Err(self.error("PutItem", &key, shared::aws::cause(e))),
         }
     }
 
@@ -254,7 +254,7 @@ impl StateStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| self.error("DeleteItem", &key, sdk_message(e)))
+            .map_err(|e| self.error("DeleteItem", &key, shared::aws::cause(e)))
     }
 
     /// Every violation held back as flapping (open, never announced), read
@@ -284,7 +284,7 @@ impl StateStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| self.error("Scan", "(held violations)", sdk_message(e)))?;
+                .map_err(|e| self.error("Scan", "(held violations)", shared::aws::cause(e)))?;
             for item in out.items() {
                 let Some(AttributeValue::S(key)) = item.get(KEY) else {
                     continue;

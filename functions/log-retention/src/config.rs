@@ -148,12 +148,7 @@ pub const RETENTION_RULES: Setting = Setting {
     description: r#"JSON array of rules, first match wins: a `prefix` or a `pattern`, and `days` or `"keep": true` (leave the group as it is)."#,
     source: Source::Parameter(Parameter {
         name: "LogRetentionRules",
-        constraint: Constraint::Pattern {
-            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
-            description: Some(
-                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
-            ),
-        },
+        constraint: settings::JSON_ARRAY,
         max_length: Some(2048),
         default: None,
         attribute: Some("rules"),
@@ -225,12 +220,7 @@ pub const S3_PRUNE: Setting = Setting {
     description: "JSON array: delete objects under each bucket and prefix last modified more than `days` ago (DeleteObjects, 1,000 a call). In versioned buckets this adds delete markers; noncurrent versions remain. The template also needs every bucket in `LogRetentionPruneBuckets`.",
     source: Source::Parameter(Parameter {
         name: "LogRetentionS3Prune",
-        constraint: Constraint::Pattern {
-            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
-            description: Some(
-                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
-            ),
-        },
+        constraint: settings::JSON_ARRAY,
         max_length: Some(768),
         default: None,
         attribute: Some("s3_prune"),

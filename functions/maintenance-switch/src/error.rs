@@ -7,6 +7,11 @@
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use lambda_runtime::Diagnostic;
 
+/// The SDK error behind a failed call, kept whole (see `shared::aws::cause`)
+/// so the logs can show its chain; the message quotes only what the service
+/// said.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Every problem found in the request, reported together; nothing was changed.
@@ -29,6 +34,8 @@ pub enum Error {
         operation: &'static str,
         resource: String,
         message: String,
+        #[source]
+        source: Cause,
     },
 
     #[error("{operation} on {resource} failed: {code}: {message}")]
@@ -37,6 +44,8 @@ pub enum Error {
         resource: String,
         code: String,
         message: String,
+        #[source]
+        source: Cause,
     },
 
     /// Enable failed on some listener; `summary` says what was rolled back
@@ -90,7 +99,7 @@ impl Error {
     /// Wraps an SDK error, naming the operation and the resource.
     pub fn aws<E>(operation: &'static str, resource: impl Into<String>, err: E) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let code = err.code().unwrap_or("Unknown").to_owned();
         // Without a service message (a connection failure, a timeout) the
@@ -100,11 +109,13 @@ impl Error {
             .map(str::to_owned)
             .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
         let resource = resource.into();
+        let source = shared::aws::cause(err);
         if is_throttling(&code) {
             Self::Throttled {
                 operation,
                 resource,
                 message,
+                source,
             }
         } else {
             Self::Aws {
@@ -112,6 +123,7 @@ impl Error {
                 resource,
                 code,
                 message,
+                source,
             }
         }
     }
@@ -177,11 +189,36 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_call_keeps_the_sdk_error_and_quotes_the_service() {
+        use aws_sdk_elasticloadbalancingv2::error::ErrorMetadata;
+        use std::error::Error as _;
+        let sdk = ErrorMetadata::builder()
+            .code("ListenerNotFound")
+            .message("One or more listeners not found")
+            .build();
+        let e = Error::aws("DescribeListeners", "arn:listener", sdk);
+        assert_eq!(
+            e.to_string(),
+            "DescribeListeners on arn:listener failed: ListenerNotFound: One or more listeners not found"
+        );
+        let source = e.source().expect("the SDK error is kept as the source");
+        assert!(
+            source
+                .to_string()
+                .contains("One or more listeners not found"),
+            "{source}"
+        );
+        let sdk = source.source().expect("the SDK error itself is reachable");
+        assert!(sdk.to_string().contains("ListenerNotFound"), "{sdk}");
+    }
+
+    #[test]
     fn diagnostics_carry_the_kind_step_functions_matches() {
         let d: Diagnostic = Error::Throttled {
             operation: "CreateRule",
             resource: "arn:listener".into(),
             message: "Rate exceeded".into(),
+            source: "Rate exceeded".into(),
         }
         .into();
         assert_eq!(d.error_type, "Throttled");

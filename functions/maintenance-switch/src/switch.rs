@@ -240,6 +240,7 @@ pub async fn enable(
                     operation,
                     resource,
                     message,
+                    source,
                 }) => Error::Throttled {
                     operation,
                     resource,
@@ -247,6 +248,7 @@ pub async fn enable(
                         "{message}; so enable could not tell whether window {} was cancelled meanwhile, and undid it until it can: {summary}",
                         window.window_id
                     ),
+                    source,
                 },
                 Stopped::Unknown(_) => Error::EnableFailed {
                     window_id: window.window_id.clone(),

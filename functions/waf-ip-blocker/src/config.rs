@@ -375,12 +375,7 @@ pub const URI_RULES: Setting = Setting {
     description: "Per-path thresholds or exclusions (wildcards `*` and `?`); the first matching rule applies.",
     source: Source::Parameter(Parameter {
         name: "WafUriRules",
-        constraint: Constraint::Pattern {
-            pattern: r#"^$|^\s*\[[\x20-\x7E\t\n\r]*\]\s*$"#,
-            description: Some(
-                r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
-            ),
-        },
+        constraint: settings::JSON_ARRAY,
         max_length: Some(512),
         default: None,
         attribute: Some("uri_rules"),
@@ -562,6 +557,8 @@ fn normalise_net(net: IpNet) -> IpNet {
 
 #[cfg(test)]
 mod tests {
+    use toilkit_tests::settings::{assert_names_all, rejected};
+
     use super::*;
 
     #[test]
@@ -588,33 +585,35 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_together() {
-        let mut env = Env::from_pairs([
-            ("THRESHOLD", "0"),
-            ("COUNT_ACTIONS", "BLOCK,DROP"),
-            ("URI_RULES", r#"[{"path":"/login"}]"#),
-            ("ALLOW_CIDRS", "10.0.0.0/8,nonsense"),
-            ("CLIENT_IP_HEADER", "X-Forwarded-For"),
-            ("CLIENT_IP_HOP", "0"),
-            (
+        let text = rejected(
+            [
+                ("THRESHOLD", "0"),
+                ("COUNT_ACTIONS", "BLOCK,DROP"),
+                ("URI_RULES", r#"[{"path":"/login"}]"#),
+                ("ALLOW_CIDRS", "10.0.0.0/8,nonsense"),
+                ("CLIENT_IP_HEADER", "X-Forwarded-For"),
+                ("CLIENT_IP_HOP", "0"),
+                (
+                    "IPSET_V4_ARN",
+                    "arn:aws:wafv2:us-east-1:1:regional/webacl/x/y",
+                ),
+                ("AGGREGATE_V4_PREFIX", "4"),
+            ],
+            Config::from_env,
+        );
+        assert_names_all(
+            &text,
+            &[
+                "LEDGER_TABLE",
+                "THRESHOLD",
+                "COUNT_ACTIONS: \"DROP\"",
+                "URI_RULES",
+                "ALLOW_CIDRS: item \"nonsense\"",
+                "CLIENT_IP_HOP",
                 "IPSET_V4_ARN",
-                "arn:aws:wafv2:us-east-1:1:regional/webacl/x/y",
-            ),
-            ("AGGREGATE_V4_PREFIX", "4"),
-        ]);
-        let _ = Config::from_env(&mut env);
-        let text = env.finish().unwrap_err().to_string();
-        for name in [
-            "LEDGER_TABLE",
-            "THRESHOLD",
-            "COUNT_ACTIONS: \"DROP\"",
-            "URI_RULES",
-            "ALLOW_CIDRS: item \"nonsense\"",
-            "CLIENT_IP_HOP",
-            "IPSET_V4_ARN",
-            "AGGREGATE_V4_PREFIX",
-        ] {
-            assert!(text.contains(name), "{name} missing from: {text}");
-        }
+                "AGGREGATE_V4_PREFIX",
+            ],
+        );
     }
 
     #[test]
