@@ -36,7 +36,7 @@ use shared::secret::SecretStore;
 use shared::slack::SlackClient;
 use time::OffsetDateTime;
 
-use crate::config::Config;
+pub use crate::config::Config;
 use crate::digest::Home;
 use crate::error::Cause;
 pub use crate::error::Error;

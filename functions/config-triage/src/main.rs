@@ -1,8 +1,7 @@
 //! config-triage: the shared entry point reads the configuration once,
 //! builds the clients once, reports a bad configuration, then serves.
 
-use config_triage::config::Config;
-use config_triage::{App, handle};
+use config_triage::{App, Config, handle};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
