@@ -835,7 +835,7 @@ fn every_setting_the_template_or_a_function_refuses_fails_at_plan() {
         (
             "an unknown count action",
             waf(json!({"count_actions": ["DROP"]})),
-            "count_actions may hold",
+            "count_actions must be",
         ),
         (
             "CLOUDFRONT IP sets outside us-east-1",
@@ -870,7 +870,7 @@ fn every_setting_the_template_or_a_function_refuses_fails_at_plan() {
         (
             "max_group_deletions_per_run = 2.5",
             logs(json!({"max_group_deletions_per_run": 2.5})),
-            "max_group_deletions_per_run and",
+            "max_group_deletions_per_run must be",
         ),
         (
             "an exempt tag key with a comma",

@@ -49,6 +49,7 @@ pub fn targets(functions: &[Function]) -> Vec<Target> {
             format!("attributes: {}", f.name),
             hcl_attributes("    ", &attributes),
         ));
+        variables.push((format!("validations: {}", f.name), validations(f)));
         main.push((
             format!("parameters: {}", f.name),
             hcl_attributes("    ", &parameters),
@@ -79,6 +80,75 @@ pub fn targets(functions: &[Function]) -> Vec<Target> {
             ],
         },
     ]
+}
+
+/// One validation per attribute whose parameter the template constrains: a
+/// value the template would refuse when CloudFormation deploys the stack is
+/// refused at plan, naming the attribute. The check runs on the very string
+/// the module passes as the parameter. Printable-ASCII patterns are left to
+/// the module's one precondition over every such parameter (`ascii`), and a
+/// flag's HCL type already admits only true and false.
+fn validations(f: &Function) -> String {
+    let variable = f.name.replace('-', "_");
+    let mut out = String::new();
+    for (s, p) in f
+        .settings
+        .iter()
+        .filter_map(|s| s.parameter().map(|p| (s, p)))
+    {
+        let Some(attribute) = p.attribute else {
+            continue;
+        };
+        if s.kind == Kind::Flag {
+            continue;
+        }
+        let reference = format!("var.{variable}.{attribute}");
+        let value = value(s, &reference);
+        let (check, rule) = match p.constraint {
+            Constraint::Pattern { pattern, .. } if pattern.contains(r"\x20-\x7E") => continue,
+            Constraint::Pattern {
+                pattern,
+                description,
+            } => (
+                format!("can(regex({}, {value}))", hcl(&format!("^(?:{pattern})$"))),
+                description.map_or_else(|| format!("match {pattern}"), sentence),
+            ),
+            Constraint::Values(values) | Constraint::Numbers(values) => (
+                format!("contains([{}], {value})", quoted(values)),
+                format!("one of {}", values.join(", ")),
+            ),
+            Constraint::Range { min, max } => (
+                format!(
+                    "can(regex(\"^[0-9]+$\", {value})) && {reference} >= {min} && {reference} <= {max}"
+                ),
+                format!("a whole number from {min} to {max}"),
+            ),
+        };
+        // Terraform evaluates both sides of `||`: `try` keeps a null value
+        // from turning the check into an error.
+        out.push_str(&format!(
+            "  validation {{\n    condition     = {reference} == null || try({check}, false)\n    error_message = {}\n  }}\n",
+            hcl(&format!("{variable}.{attribute} must be {rule}."))
+        ));
+    }
+    out
+}
+
+/// A constraint's description as the end of "... must be": its first letter
+/// lowercased unless it starts an acronym, and no final period.
+fn sentence(description: &str) -> String {
+    let text = description.trim_end_matches('.');
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if second.is_lowercase() || !second.is_alphabetic() => {
+            format!("{}{}", first.to_lowercase(), &text[first.len_utf8()..])
+        }
+        _ => text.to_owned(),
+    }
+}
+
+fn quoted(values: &[&str]) -> String {
+    values.iter().map(|v| hcl(v)).collect::<Vec<_>>().join(", ")
 }
 
 fn hcl_type(setting: &Setting) -> &'static str {

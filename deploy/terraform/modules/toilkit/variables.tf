@@ -171,6 +171,49 @@ variable "waf_ip_blocker" {
   })
   default = {}
 
+  # BEGIN generated: validations: waf-ip-blocker (cargo xtask gen, from functions/waf-ip-blocker/src/config.rs)
+  validation {
+    condition     = var.waf_ip_blocker.threshold == null || try(can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.threshold))) && var.waf_ip_blocker.threshold >= 1 && var.waf_ip_blocker.threshold <= 999999999, false)
+    error_message = "waf_ip_blocker.threshold must be a whole number from 1 to 999999999."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.window_seconds == null || try(can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.window_seconds))) && var.waf_ip_blocker.window_seconds >= 60 && var.waf_ip_blocker.window_seconds <= 86400, false)
+    error_message = "waf_ip_blocker.window_seconds must be a whole number from 60 to 86400."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.count_actions == null || try(can(regex("^(?:^$|^(ALLOW|BLOCK|COUNT|CAPTCHA|CHALLENGE)(,(ALLOW|BLOCK|COUNT|CAPTCHA|CHALLENGE))*$)$", var.waf_ip_blocker.count_actions == null ? null : join(",", var.waf_ip_blocker.count_actions))), false)
+    error_message = "waf_ip_blocker.count_actions must be a comma-separated list of ALLOW, BLOCK, COUNT, CAPTCHA, CHALLENGE."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.client_ip_header == null || try(can(regex("^(?:^$|^[A-Za-z0-9-]{1,128}$)$", var.waf_ip_blocker.client_ip_header)), false)
+    error_message = "waf_ip_blocker.client_ip_header must be empty, or an HTTP header name."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.client_ip_hop == null || try(can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.client_ip_hop))) && var.waf_ip_blocker.client_ip_hop >= 1 && var.waf_ip_blocker.client_ip_hop <= 32, false)
+    error_message = "waf_ip_blocker.client_ip_hop must be a whole number from 1 to 32."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.block_minutes == null || try(can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.block_minutes))) && var.waf_ip_blocker.block_minutes >= 1 && var.waf_ip_blocker.block_minutes <= 5256000, false)
+    error_message = "waf_ip_blocker.block_minutes must be a whole number from 1 to 5256000."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.aggregate_v4_prefix == null || try(can(regex("^(?:^$|^(8|9|[12][0-9]|3[01])$)$", tostring(var.waf_ip_blocker.aggregate_v4_prefix))), false)
+    error_message = "waf_ip_blocker.aggregate_v4_prefix must be empty, or an IPv4 prefix length from 8 to 31."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.aggregate_min == null || try(can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.aggregate_min))) && var.waf_ip_blocker.aggregate_min >= 2 && var.waf_ip_blocker.aggregate_min <= 999999999, false)
+    error_message = "waf_ip_blocker.aggregate_min must be a whole number from 2 to 999999999."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.allow_cidrs == null || try(can(regex("^(?:^[0-9A-Fa-f:./, ]*$)$", var.waf_ip_blocker.allow_cidrs == null ? null : join(",", var.waf_ip_blocker.allow_cidrs))), false)
+    error_message = "waf_ip_blocker.allow_cidrs must be comma-separated IPv4/IPv6 CIDRs, at most 1024 characters (aggregate into wider CIDRs; the environment is limited to 4 KB)."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.max_new_blocks_per_run == null || try(can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.max_new_blocks_per_run))) && var.waf_ip_blocker.max_new_blocks_per_run >= 1 && var.waf_ip_blocker.max_new_blocks_per_run <= 999999999, false)
+    error_message = "waf_ip_blocker.max_new_blocks_per_run must be a whole number from 1 to 999999999."
+  }
+  # END generated: validations: waf-ip-blocker
+
   validation {
     condition     = contains(["REGIONAL", "CLOUDFRONT"], var.waf_ip_blocker.ip_set_scope)
     error_message = "waf_ip_blocker.ip_set_scope must be REGIONAL or CLOUDFRONT (CLOUDFRONT sets exist only in us-east-1)."
@@ -199,28 +242,12 @@ variable "waf_ip_blocker" {
     error_message = "waf_ip_blocker.log_group_name must be aws-waf-logs- followed by 1 to 499 letters, digits or _./#- (WAF logs only to such groups)."
   }
   validation {
-    condition     = var.waf_ip_blocker.threshold == null || can(regex("^[1-9][0-9]{0,8}$", tostring(var.waf_ip_blocker.threshold)))
-    error_message = "waf_ip_blocker.threshold must be a whole number of requests, at least 1."
-  }
-  validation {
-    condition     = var.waf_ip_blocker.window_seconds == null || (can(regex("^[0-9]+$", tostring(var.waf_ip_blocker.window_seconds))) && coalesce(var.waf_ip_blocker.window_seconds, 300) >= 60 && coalesce(var.waf_ip_blocker.window_seconds, 300) <= 86400)
-    error_message = "waf_ip_blocker.window_seconds must be a whole number between 60 and 86400."
-  }
-  validation {
-    condition     = alltrue([for a in coalesce(var.waf_ip_blocker.count_actions, []) : contains(["ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE"], a)])
-    error_message = "waf_ip_blocker.count_actions may hold ALLOW, BLOCK, COUNT, CAPTCHA and CHALLENGE."
-  }
-  validation {
     condition     = alltrue([for c in coalesce(var.waf_ip_blocker.allow_cidrs, []) : can(cidrhost(c, 0)) || can(cidrhost("${c}/32", 0)) || can(cidrhost("${c}/128", 0))])
     error_message = "waf_ip_blocker.allow_cidrs must be IPv4 or IPv6 CIDRs or single addresses."
   }
   validation {
     condition     = length(join(",", coalesce(var.waf_ip_blocker.allow_cidrs, []))) <= 1024
     error_message = "waf_ip_blocker.allow_cidrs must be at most 1024 characters once joined with commas (the template's MaxLength, so the environment fits Lambda's 4 KB): aggregate addresses into wider CIDRs."
-  }
-  validation {
-    condition     = var.waf_ip_blocker.aggregate_v4_prefix == null || can(regex("^(8|9|[12][0-9]|3[01])$", tostring(var.waf_ip_blocker.aggregate_v4_prefix)))
-    error_message = "waf_ip_blocker.aggregate_v4_prefix must be a whole prefix length between 8 and 31."
   }
   validation {
     condition     = var.waf_ip_blocker.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.waf_ip_blocker.schedule))
@@ -245,26 +272,6 @@ variable "waf_ip_blocker" {
     condition     = alltrue([for r in coalesce(var.waf_ip_blocker.uri_rules, []) : coalesce(r.ignore, false) || can(regex("^[1-9][0-9]{0,8}$", tostring(r.threshold)))])
     error_message = "waf_ip_blocker.uri_rules: each rule needs a whole threshold of at least 1, or ignore = true."
   }
-  validation {
-    condition     = var.waf_ip_blocker.client_ip_header == null || can(regex("^$|^[A-Za-z0-9-]{1,128}$", var.waf_ip_blocker.client_ip_header))
-    error_message = "waf_ip_blocker.client_ip_header must be an HTTP header name (letters, digits, hyphens)."
-  }
-  validation {
-    condition     = var.waf_ip_blocker.client_ip_hop == null || can(regex("^([1-9]|[12][0-9]|3[0-2])$", tostring(var.waf_ip_blocker.client_ip_hop)))
-    error_message = "waf_ip_blocker.client_ip_hop must be a whole number from 1 to 32."
-  }
-  validation {
-    condition     = var.waf_ip_blocker.block_minutes == null || (can(regex("^[1-9][0-9]{0,6}$", tostring(var.waf_ip_blocker.block_minutes))) && coalesce(var.waf_ip_blocker.block_minutes, 1) <= 5256000)
-    error_message = "waf_ip_blocker.block_minutes must be a whole number from 1 to 5256000 (ten years)."
-  }
-  validation {
-    condition     = var.waf_ip_blocker.aggregate_min == null || (can(regex("^[0-9]{1,9}$", tostring(var.waf_ip_blocker.aggregate_min))) && coalesce(var.waf_ip_blocker.aggregate_min, 2) >= 2)
-    error_message = "waf_ip_blocker.aggregate_min must be a whole number, at least 2."
-  }
-  validation {
-    condition     = var.waf_ip_blocker.max_new_blocks_per_run == null || can(regex("^[1-9][0-9]{0,8}$", tostring(var.waf_ip_blocker.max_new_blocks_per_run)))
-    error_message = "waf_ip_blocker.max_new_blocks_per_run must be a whole number, at least 1."
-  }
 }
 
 # --- rds-audit-notifier ------------------------------------------------------
@@ -284,13 +291,16 @@ variable "rds_audit_notifier" {
   })
   default = {}
 
+  # BEGIN generated: validations: rds-audit-notifier (cargo xtask gen, from functions/rds-audit-notifier/src/config.rs)
+  validation {
+    condition     = var.rds_audit_notifier.alert_on == null || try(can(regex("^(?:^(ddl|account|failed_login|watched_user|custom)(,(ddl|account|failed_login|watched_user|custom))*$)$", var.rds_audit_notifier.alert_on == null ? null : join(",", var.rds_audit_notifier.alert_on))), false)
+    error_message = "rds_audit_notifier.alert_on must be a comma-separated list of ddl, account, failed_login, watched_user, custom."
+  }
+  # END generated: validations: rds-audit-notifier
+
   validation {
     condition     = alltrue([for g in var.rds_audit_notifier.log_group_names : can(regex("^/aws/rds/(instance|cluster)/[A-Za-z0-9-]{1,63}/(audit|postgresql)$", g))])
     error_message = "rds_audit_notifier.log_group_names must be RDS log groups: /aws/rds/instance|cluster/<id>/audit|postgresql."
-  }
-  validation {
-    condition     = alltrue([for c in coalesce(var.rds_audit_notifier.alert_on, []) : contains(["ddl", "account", "failed_login", "watched_user", "custom"], c)])
-    error_message = "rds_audit_notifier.alert_on may hold ddl, account, failed_login, watched_user and custom."
   }
   validation {
     condition     = !var.rds_audit_notifier.enabled || length(var.rds_audit_notifier.log_group_names) > 0
@@ -337,6 +347,17 @@ variable "maintenance_switch" {
   })
   default = {}
 
+  # BEGIN generated: validations: maintenance-switch (cargo xtask gen, from functions/maintenance-switch/src/config.rs)
+  validation {
+    condition     = var.maintenance_switch.default_status_code == null || try(can(regex("^(?:^[245][0-9][0-9]$)$", tostring(var.maintenance_switch.default_status_code))), false)
+    error_message = "maintenance_switch.default_status_code must be a 2XX, 4XX or 5XX status code."
+  }
+  validation {
+    condition     = var.maintenance_switch.default_mode == null || try(contains(["fixed-response", "forward"], var.maintenance_switch.default_mode), false)
+    error_message = "maintenance_switch.default_mode must be one of fixed-response, forward."
+  }
+  # END generated: validations: maintenance-switch
+
   validation {
     condition     = var.maintenance_switch.load_balancer_names == null || can(regex("^[A-Za-z0-9*?-]{1,32}$", var.maintenance_switch.load_balancer_names))
     error_message = "maintenance_switch.load_balancer_names must be an ALB name or a pattern with * and ?."
@@ -344,14 +365,6 @@ variable "maintenance_switch" {
   validation {
     condition     = var.maintenance_switch.default_body == null || length(coalesce(var.maintenance_switch.default_body, "-")) <= 1024
     error_message = "maintenance_switch.default_body must be at most 1024 characters (the ALB limit)."
-  }
-  validation {
-    condition     = var.maintenance_switch.default_status_code == null || can(regex("^[245][0-9][0-9]$", tostring(coalesce(var.maintenance_switch.default_status_code, 503))))
-    error_message = "maintenance_switch.default_status_code must be a 2XX, 4XX or 5XX code."
-  }
-  validation {
-    condition     = var.maintenance_switch.default_mode == null || contains(["fixed-response", "forward"], coalesce(var.maintenance_switch.default_mode, "-"))
-    error_message = "maintenance_switch.default_mode must be fixed-response or forward."
   }
   validation {
     condition     = !var.maintenance_switch.enabled || var.maintenance_switch.load_balancer_names != null
@@ -399,6 +412,33 @@ variable "config_triage" {
   })
   default = {}
 
+  # BEGIN generated: validations: config-triage (cargo xtask gen, from functions/config-triage/src/config.rs)
+  validation {
+    condition     = var.config_triage.exemptions_parameter == null || try(can(regex("^(?:^$|^/[A-Za-z0-9_.\\-/]{1,255}$)$", var.config_triage.exemptions_parameter)), false)
+    error_message = "config_triage.exemptions_parameter must be empty, or an SSM parameter name starting with \"/\"."
+  }
+  validation {
+    condition     = var.config_triage.renotify_hours == null || try(can(regex("^[0-9]+$", tostring(var.config_triage.renotify_hours))) && var.config_triage.renotify_hours >= 0 && var.config_triage.renotify_hours <= 999999999, false)
+    error_message = "config_triage.renotify_hours must be a whole number from 0 to 999999999."
+  }
+  validation {
+    condition     = var.config_triage.owner_tag_key == null || try(can(regex("^(?:^[A-Za-z0-9 _.:/=+\\-@]{1,128}$)$", var.config_triage.owner_tag_key)), false)
+    error_message = "config_triage.owner_tag_key must be a tag key."
+  }
+  validation {
+    condition     = var.config_triage.critical_topic_arn == null || try(can(regex("^(?:^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$)$", var.config_triage.critical_topic_arn)), false)
+    error_message = "config_triage.critical_topic_arn must be empty, or an SNS topic ARN."
+  }
+  validation {
+    condition     = var.config_triage.aggregator_name == null || try(can(regex("^(?:^$|^[A-Za-z0-9_-]{1,256}$)$", var.config_triage.aggregator_name)), false)
+    error_message = "config_triage.aggregator_name must be empty, or a Config aggregator name."
+  }
+  validation {
+    condition     = var.config_triage.digest_oldest == null || try(can(regex("^[0-9]+$", tostring(var.config_triage.digest_oldest))) && var.config_triage.digest_oldest >= 0 && var.config_triage.digest_oldest <= 999999999, false)
+    error_message = "config_triage.digest_oldest must be a whole number from 0 to 999999999."
+  }
+  # END generated: validations: config-triage
+
   validation {
     condition     = alltrue([for r in coalesce(var.config_triage.severity_rules, []) : contains(["critical", "high", "medium", "low"], r.severity)])
     error_message = "config_triage.severity_rules[*].severity must be critical, high, medium or low."
@@ -408,32 +448,8 @@ variable "config_triage" {
     error_message = "config_triage.exemptions[*].expires must be a date (2026-12-31) or an RFC 3339 time."
   }
   validation {
-    condition     = var.config_triage.exemptions_parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.config_triage.exemptions_parameter)) && length(coalesce(var.config_triage.exemptions_parameter, "-")) <= 256
-    error_message = "config_triage.exemptions_parameter must be an SSM parameter name starting with \"/\", at most 256 characters."
-  }
-  validation {
-    condition     = var.config_triage.critical_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.config_triage.critical_topic_arn))
-    error_message = "config_triage.critical_topic_arn must be an SNS topic ARN."
-  }
-  validation {
     condition     = var.config_triage.digest_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.config_triage.digest_schedule))
     error_message = "config_triage.digest_schedule must be a rate() or cron() expression, or \"\" for no digest."
-  }
-  validation {
-    condition     = var.config_triage.renotify_hours == null || can(regex("^[0-9]{1,9}$", tostring(var.config_triage.renotify_hours)))
-    error_message = "config_triage.renotify_hours must be a whole number of hours, 0 or more."
-  }
-  validation {
-    condition     = var.config_triage.digest_oldest == null || can(regex("^[0-9]{1,9}$", tostring(var.config_triage.digest_oldest)))
-    error_message = "config_triage.digest_oldest must be a whole number, 0 or more."
-  }
-  validation {
-    condition     = var.config_triage.owner_tag_key == null || can(regex("^[A-Za-z0-9 _.:/=+\\-@]{1,128}$", var.config_triage.owner_tag_key))
-    error_message = "config_triage.owner_tag_key must be a tag key (1 to 128 letters, digits, spaces or _.:/=+-@)."
-  }
-  validation {
-    condition     = var.config_triage.aggregator_name == null || can(regex("^[A-Za-z0-9_-]{1,256}$", var.config_triage.aggregator_name))
-    error_message = "config_triage.aggregator_name must be a Config aggregator name."
   }
   validation {
     condition     = var.config_triage.route_secret_prefix == null || can(regex("^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}$", var.config_triage.route_secret_prefix))
@@ -485,6 +501,37 @@ variable "log_retention" {
   })
   default = {}
 
+  # BEGIN generated: validations: log-retention (cargo xtask gen, from functions/log-retention/src/config.rs)
+  validation {
+    condition     = var.log_retention.retention_days == null || try(contains(["1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653"], tostring(var.log_retention.retention_days)), false)
+    error_message = "log_retention.retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+  validation {
+    condition     = var.log_retention.exempt_tag_key == null || try(can(regex("^(?:^[A-Za-z0-9 _.:/=+\\-@]{1,128}$)$", var.log_retention.exempt_tag_key)), false)
+    error_message = "log_retention.exempt_tag_key must be a tag key."
+  }
+  validation {
+    condition     = var.log_retention.delete_empty_after_days == null || try(can(regex("^(?:^$|^[1-9][0-9]{0,4}$)$", tostring(var.log_retention.delete_empty_after_days))), false)
+    error_message = "log_retention.delete_empty_after_days must be empty, or a whole number of days."
+  }
+  validation {
+    condition     = var.log_retention.max_group_deletions_per_run == null || try(can(regex("^[0-9]+$", tostring(var.log_retention.max_group_deletions_per_run))) && var.log_retention.max_group_deletions_per_run >= 0 && var.log_retention.max_group_deletions_per_run <= 999999999, false)
+    error_message = "log_retention.max_group_deletions_per_run must be a whole number from 0 to 999999999."
+  }
+  validation {
+    condition     = var.log_retention.max_object_deletions_per_run == null || try(can(regex("^[0-9]+$", tostring(var.log_retention.max_object_deletions_per_run))) && var.log_retention.max_object_deletions_per_run >= 0 && var.log_retention.max_object_deletions_per_run <= 999999999, false)
+    error_message = "log_retention.max_object_deletions_per_run must be a whole number from 0 to 999999999."
+  }
+  validation {
+    condition     = var.log_retention.regions == null || try(can(regex("^(?:^$|^[a-z]{2}(-[a-z]+)+-[0-9](,[a-z]{2}(-[a-z]+)+-[0-9])*$)$", var.log_retention.regions == null ? null : join(",", var.log_retention.regions))), false)
+    error_message = "log_retention.regions must be empty, or comma-separated Region names."
+  }
+  validation {
+    condition     = var.log_retention.max_api_rps == null || try(can(regex("^(?:^[0-9]+(\\.[0-9]+)?$)$", tostring(var.log_retention.max_api_rps))), false)
+    error_message = "log_retention.max_api_rps must be a number of calls per second."
+  }
+  # END generated: validations: log-retention
+
   validation {
     condition     = !var.log_retention.enabled || var.log_retention.retention_days != null
     error_message = "log_retention.retention_days is required when log_retention.enabled is true."
@@ -507,27 +554,8 @@ variable "log_retention" {
     error_message = "log_retention.s3_prune: each entry needs a valid bucket name and a whole number of days, at least 1."
   }
   validation {
-    condition     = alltrue([for r in coalesce(var.log_retention.regions, []) : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r))])
-    error_message = "log_retention.regions must be Region names such as eu-west-1."
-  }
-  validation {
-    condition     = var.log_retention.delete_empty_after_days == null || can(regex("^[1-9][0-9]{0,4}$", tostring(var.log_retention.delete_empty_after_days)))
-    error_message = "log_retention.delete_empty_after_days must be a whole number of days from 1 to 99999 (null means never delete)."
-  }
-  validation {
     condition     = var.log_retention.schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.log_retention.schedule))
     error_message = "log_retention.schedule must be a rate() or cron() expression, or \"\" for no schedule."
-  }
-  validation {
-    condition     = var.log_retention.exempt_tag_key == null || can(regex("^[A-Za-z0-9 _.:/=+\\-@]{1,128}$", var.log_retention.exempt_tag_key))
-    error_message = "log_retention.exempt_tag_key must be a tag key (1 to 128 letters, digits, spaces or _.:/=+-@)."
-  }
-  validation {
-    condition = alltrue([
-      for n in [var.log_retention.max_group_deletions_per_run, var.log_retention.max_object_deletions_per_run] :
-      n == null || can(regex("^[0-9]{1,9}$", tostring(n)))
-    ])
-    error_message = "log_retention.max_group_deletions_per_run and max_object_deletions_per_run must be whole numbers, 0 or more."
   }
   validation {
     condition     = var.log_retention.max_api_rps == null || coalesce(var.log_retention.max_api_rps, 1) > 0
