@@ -207,6 +207,40 @@ mod tests {
         }
     }
 
+    /// The configuration fuzz target lives in a workspace of its own and
+    /// cannot read the registry: it lists the functions' settings itself,
+    /// which this holds equal to the registry, in order (the first input
+    /// byte picks the function by index).
+    #[test]
+    fn the_configuration_fuzz_target_covers_every_registered_function() {
+        let path = crate::cmd::root().join("fuzz/fuzz_targets/config_env.rs");
+        let target = std::fs::read_to_string(&path).unwrap();
+        let list = target
+            .split_once("const FUNCTIONS")
+            .and_then(|(_, rest)| rest.split_once("= ["))
+            .and_then(|(_, rest)| rest.split_once("];"))
+            .map(|(list, _)| list)
+            .expect("config_env.rs declares `const FUNCTIONS: [&[Setting]; N] = [...];`");
+        let listed: Vec<&str> = list
+            .lines()
+            .filter_map(|line| line.trim().strip_suffix("::config::SETTINGS,"))
+            .collect();
+        let registered: Vec<String> = toilkit_tests::registry::names()
+            .map(|name| name.replace('-', "_"))
+            .collect();
+        assert_eq!(
+            listed, registered,
+            "fuzz/fuzz_targets/config_env.rs: FUNCTIONS must list each registered function's config::SETTINGS in registry order, with one match arm each"
+        );
+        for index in 0..registered.len() {
+            assert!(
+                target.contains(&format!("        {index} => {{")),
+                "fuzz/fuzz_targets/config_env.rs has no match arm for function {index} ({})",
+                registered[index]
+            );
+        }
+    }
+
     #[test]
     fn every_function_declares_each_variable_once() {
         for f in &functions() {
