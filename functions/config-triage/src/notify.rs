@@ -1,12 +1,17 @@
-//! The words people read: Slack messages and the SNS page for one change.
+//! What people are told, and its delivery: the Slack messages and the SNS
+//! page for one change, and the digest's messages.
 
-use shared::slack::{Finding, Message, build_messages};
+use shared::Deadline;
+use shared::slack::{Finding, Message, SlackError, build_messages};
 use time::OffsetDateTime;
 
+use crate::App;
 use crate::change::ComplianceChange;
+use crate::error::Error;
 use crate::exemption::Exemption;
 use crate::plan::{Notice, Transition, human_duration};
 use crate::resource::Resource;
+use crate::routing::{DEFAULT_ROUTE, Route};
 use crate::severity::Severity;
 
 /// Everything a notification says.
@@ -146,6 +151,95 @@ impl Notification<'_> {
             body.push_str(&format!("\n{label}: {value}"));
         }
         body
+    }
+}
+
+/// Delivers one change's notification: the page first when `page`, then
+/// Slack on `route`.
+pub async fn deliver(
+    app: &App,
+    n: &Notification<'_>,
+    route: &Route<'_>,
+    page: bool,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let target = n.change.target();
+    // Paging first: if Slack then fails, the retry pages again, which is
+    // better than a critical violation nobody is paged for.
+    if page && let Some(topic) = &app.settings.critical_topic_arn {
+        app.sns
+            .publish()
+            .topic_arn(topic)
+            .subject(n.sns_subject())
+            .message(n.sns_body())
+            .send()
+            .await
+            .map_err(|e| Error::Sns {
+                topic: topic.clone(),
+                target: target.clone(),
+                source: shared::aws::cause(e),
+            })?;
+    }
+    let webhook = app
+        .secrets
+        .get(route.webhook)
+        .await
+        .map_err(|source| Error::Webhook {
+            route: route.name.clone(),
+            source,
+        })?;
+    app.slack
+        .send_all(&webhook, &n.slack(), deadline)
+        .await
+        .map_err(|source| Error::Slack {
+            target,
+            route: route.name.clone(),
+            source,
+        })
+}
+
+/// Posts the digest's `messages`, in order, to the default route. When
+/// Slack refuses a part after earlier parts went out, the error is
+/// [`Error::DigestPartlyPosted`], naming the parts that were not delivered.
+pub async fn post_digest(
+    app: &App,
+    messages: &[Message],
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let webhook = app
+        .secrets
+        .get(&app.settings.routes.default)
+        .await
+        .map_err(|source| Error::Webhook {
+            route: DEFAULT_ROUTE.into(),
+            source,
+        })?;
+    app.slack
+        .send_all(&webhook, messages, deadline)
+        .await
+        .map_err(|source| digest_error(source, messages.len()))
+}
+
+fn digest_error(source: SlackError, parts: usize) -> Error {
+    let delivered = source.delivered();
+    if delivered == 0 {
+        return Error::Slack {
+            target: "digest".into(),
+            route: DEFAULT_ROUTE.into(),
+            source,
+        };
+    }
+    let missing = if delivered + 1 == parts {
+        format!("part {parts}/{parts}")
+    } else {
+        format!("parts {}/{parts} to {parts}/{parts}", delivered + 1)
+    };
+    Error::DigestPartlyPosted {
+        route: DEFAULT_ROUTE.into(),
+        delivered,
+        parts,
+        missing,
+        source,
     }
 }
 
