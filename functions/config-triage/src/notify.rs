@@ -251,6 +251,26 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
+    fn a_digest_cut_short_names_the_parts_people_did_not_get() {
+        let refused = |index| SlackError::Rejected {
+            index,
+            status: 404,
+            body: "no_service".into(),
+        };
+        let text = digest_error(refused(1), 3).to_string();
+        assert!(
+            text.contains("1 of 3 part(s) delivered, parts 2/3 to 3/3 NOT delivered"),
+            "{text}"
+        );
+        let text = digest_error(refused(2), 3).to_string();
+        assert!(text.contains("part 3/3 NOT delivered"), "{text}");
+        assert!(
+            matches!(digest_error(refused(0), 3), Error::Slack { .. }),
+            "nothing delivered: the plain Slack failure, and the claim is given back"
+        );
+    }
+
+    #[test]
     fn a_violation_says_what_where_whose_how_long_and_why() {
         let change = ComplianceChange {
             account: "123456789012".into(),
