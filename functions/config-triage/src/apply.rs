@@ -1,8 +1,8 @@
-//! Acting on one compliance change: read the state, decide (see
-//! [`crate::plan`]), claim the notification with a conditional write, deliver
-//! it, and give the claim back if delivery failed so a retry delivers it.
+//! Acting on one compliance change: read the state and the resource, decide
+//! (see [`crate::plan`]), claim the notification with a conditional write,
+//! deliver it ([`crate::notify`]), and give the claim back if delivery failed
+//! so a retry delivers it.
 
-use aws_sdk_sns::Client as Sns;
 use serde_json::json;
 use shared::Deadline;
 use shared::report::{Action, Report};
@@ -10,24 +10,15 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::change::{Compliance, ComplianceChange};
-use crate::error::{Cause, Error};
+use crate::error::Error;
 use crate::exemption::{Exemptions, Outcome, Subject};
-use crate::notify::Notification;
-use crate::plan::{self, Notice, Transition};
-use crate::resource::{Resource, ResourceRef};
-use crate::severity::Severity;
+use crate::notify::{self, Notification};
+use crate::plan::{self, Notice, Occasion};
+use crate::resource::Resource;
 use crate::state::{Labels, StateRecord, Write};
 
 /// Attempts when concurrent deliveries of the same resource race.
 const MAX_ATTEMPTS: usize = 4;
-
-/// What asks for a decision: a compliance change, or the scheduled run
-/// looking at a violation Config still reports open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trigger {
-    Event,
-    Schedule,
-}
 
 /// Triage of one change. `Err` means people were not told something they
 /// should have been: the caller fails the record or the invocation.
@@ -44,7 +35,7 @@ pub async fn triage(
         app,
         exemptions,
         change,
-        Trigger::Event,
+        Occasion::Event,
         now,
         deadline,
         report,
@@ -67,7 +58,7 @@ pub async fn announce_held(
         app,
         exemptions,
         change,
-        Trigger::Schedule,
+        Occasion::Schedule,
         now,
         deadline,
         report,
@@ -79,7 +70,7 @@ async fn run(
     app: &App,
     exemptions: &Exemptions,
     change: &ComplianceChange,
-    trigger: Trigger,
+    occasion: Occasion,
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
@@ -96,20 +87,11 @@ async fn run(
     for _ in 0..MAX_ATTEMPTS {
         let prior = app.state.get(&key).await?;
         let transition = plan::transition(change, prior.as_ref());
-        let might_notify = match trigger {
-            Trigger::Event => {
-                matches!(
-                    transition,
-                    Transition::NewViolation | Transition::StillNonCompliant
-                ) || (matches!(transition, Transition::Resolved | Transition::NotApplicable)
-                    && prior.as_ref().is_some_and(|p| p.announced))
-            }
-            // Nothing held: the digest covers it, and there is nothing to say.
-            Trigger::Schedule if !prior.as_ref().is_some_and(StateRecord::held) => return Ok(()),
-            Trigger::Schedule => true,
+        let Some(might_notify) = plan::might_notify(occasion, transition, prior.as_ref()) else {
+            return Ok(());
         };
         if might_notify && resource.is_none() {
-            resource = Some(lookup(app, change).await);
+            resource = Some(app.enricher.lookup(&change.resource_ref()).await);
         }
         let outcome = match (&resource, change.new) {
             (Some(res), Compliance::NonCompliant) => exemptions.check(
@@ -124,11 +106,11 @@ async fn run(
             ),
             _ => Outcome::None,
         };
-        let decision = match trigger {
-            Trigger::Event => {
+        let decision = match occasion {
+            Occasion::Event => {
                 plan::decide(change, prior.as_ref(), &outcome, now, app.settings.renotify)
             }
-            Trigger::Schedule => {
+            Occasion::Schedule => {
                 plan::decide_held(prior.as_ref(), &outcome, now, app.settings.renotify)
             }
         };
@@ -156,17 +138,8 @@ async fn run(
             return Ok(());
         };
         let resource = resource.clone().unwrap_or_default();
-        // An end goes where its start went: after a deletion the tags are
-        // gone, and re-reading them would send it to the default channel.
-        let announced_to = prior
-            .as_ref()
-            .filter(|_| notice == Notice::Resolution)
-            .and_then(|p| p.route.as_deref())
-            .and_then(|name| app.settings.routes.named(name));
-        let route = announced_to.unwrap_or_else(|| app.settings.routes.route(&resource.tags));
-        let page = notice == Notice::Violation
-            && severity == Severity::Critical
-            && app.settings.critical_topic_arn.is_some();
+        let route = plan::route(notice, prior.as_ref(), &app.settings.routes, &resource.tags);
+        let page = plan::pages(notice, severity, app.settings.critical_topic_arn.is_some());
         let action_name = match notice {
             Notice::Violation => "notify_violation",
             Notice::Resolution => "notify_resolution",
@@ -222,7 +195,7 @@ async fn run(
             },
             now,
         };
-        return match deliver(app, &notification, &route, page, deadline).await {
+        return match notify::deliver(app, &notification, &route, page, deadline).await {
             Ok(()) => {
                 report.incr(match notice {
                     Notice::Violation => "violations_notified",
@@ -242,68 +215,6 @@ async fn run(
         };
     }
     Err(Error::Contended { key })
-}
-
-async fn lookup(app: &App, change: &ComplianceChange) -> Resource {
-    let r = ResourceRef {
-        account: change.account.clone(),
-        region: change.region.clone(),
-        resource_type: change.resource_type.clone(),
-        resource_id: change.resource_id.clone(),
-    };
-    app.enricher
-        .enrich(std::slice::from_ref(&r))
-        .await
-        .remove(&r)
-        .unwrap_or_default()
-}
-
-async fn deliver(
-    app: &App,
-    n: &Notification<'_>,
-    route: &crate::routing::Route<'_>,
-    page: bool,
-    deadline: &Deadline,
-) -> Result<(), Error> {
-    let target = n.change.target();
-    // Paging first: if Slack then fails, the retry pages again, which is
-    // better than a critical violation nobody is paged for.
-    if page && let Some(topic) = &app.settings.critical_topic_arn {
-        publish(&app.sns, topic, n)
-            .await
-            .map_err(|source| Error::Sns {
-                topic: topic.clone(),
-                target: target.clone(),
-                source,
-            })?;
-    }
-    let webhook = app
-        .secrets
-        .get(route.webhook)
-        .await
-        .map_err(|source| Error::Webhook {
-            route: route.name.clone(),
-            source,
-        })?;
-    app.slack
-        .send_all(&webhook, &n.slack(), deadline)
-        .await
-        .map_err(|source| Error::Slack {
-            target,
-            route: route.name.clone(),
-            source,
-        })
-}
-
-async fn publish(sns: &Sns, topic: &str, n: &Notification<'_>) -> Result<(), Cause> {
-    sns.publish()
-        .topic_arn(topic)
-        .subject(n.sns_subject())
-        .message(n.sns_body())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(shared::aws::cause)
 }
 
 /// Gives back a claim whose notification was not delivered, so the retry

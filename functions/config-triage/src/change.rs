@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
+use crate::resource::ResourceRef;
 
 pub const DETAIL_TYPE: &str = "Config Rules Compliance Change";
 
@@ -75,6 +76,16 @@ impl ComplianceChange {
             &self.resource_type,
             &self.resource_id,
         )
+    }
+
+    /// The resource, as [`crate::resource`] looks it up.
+    pub fn resource_ref(&self) -> ResourceRef {
+        ResourceRef {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+        }
     }
 
     /// How the resource is named in reports.

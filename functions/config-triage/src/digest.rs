@@ -19,7 +19,7 @@ use crate::resource::ResourceRef;
 use crate::routing::DEFAULT_ROUTE;
 use crate::severity::Severity;
 use crate::state::Write;
-use crate::{App, apply, plan};
+use crate::{App, apply, notify, plan};
 
 /// At most this many rules are listed by name; the rest are counted.
 pub const MAX_RULES_LISTED: usize = 25;
@@ -344,7 +344,9 @@ pub async fn run(
                 report.incr("digest_already_posted");
                 report.skip(
                     "digest",
-                    format!("already posted for scheduled event {id}: this is a retry of that run"),
+                    format!(
+                        "already posted (in whole or in part) for scheduled event {id}: this is a retry of that run"
+                    ),
                 );
                 return held_failure.map_or(Ok(()), Err);
             }
@@ -352,47 +354,25 @@ pub async fn run(
             Err(e) => report.fail("digest", "claim_digest", &e),
         }
     }
-    let posted = post(app, &digest, now, deadline).await;
-    if posted.is_err()
-        && let Some(id) = event_id
-        && let Err(e) = app.state.release_digest(id).await
-    {
-        report.fail("digest", "release_digest_claim", &e);
-    }
-    match posted {
+    match notify::post_digest(app, &digest.messages(now), deadline).await {
         Ok(()) => {
             report.applied(action);
             held_failure.map_or(Ok(()), Err)
         }
         Err(error) => {
+            // Given back only when nothing reached Slack: a retry that posted
+            // again would show people the delivered parts twice.
+            if let Error::DigestPartlyPosted { delivered, .. } = &error {
+                report.add("digest_parts_delivered", *delivered as u64);
+            } else if let Some(id) = event_id
+                && let Err(e) = app.state.release_digest(id).await
+            {
+                report.fail("digest", "release_digest_claim", &e);
+            }
             report.fail("digest", "post_digest", &error);
             Err(error)
         }
     }
-}
-
-async fn post(
-    app: &App,
-    digest: &Digest,
-    now: OffsetDateTime,
-    deadline: &Deadline,
-) -> Result<(), Error> {
-    let webhook = app
-        .secrets
-        .get(&app.settings.routes.default)
-        .await
-        .map_err(|source| Error::Webhook {
-            route: DEFAULT_ROUTE.into(),
-            source,
-        })?;
-    app.slack
-        .send_all(&webhook, &digest.messages(now), deadline)
-        .await
-        .map_err(|source| Error::Slack {
-            target: "digest".into(),
-            route: DEFAULT_ROUTE.into(),
-            source,
-        })
 }
 
 fn key_of(v: &OpenViolation) -> String {

@@ -42,6 +42,20 @@ pub enum Error {
         #[source]
         source: SlackError,
     },
+    /// Some parts of the digest reached Slack and the rest did not. The
+    /// digest stays claimed, so a retry does not post the delivered parts
+    /// again: the missing ones are named here for people to look up.
+    #[error(
+        "the digest reached Slack only in part (route {route}): {delivered} of {parts} part(s) delivered, {missing} NOT delivered; it is not posted again, so that no part shows twice: {source}"
+    )]
+    DigestPartlyPosted {
+        route: String,
+        delivered: usize,
+        parts: usize,
+        missing: String,
+        #[source]
+        source: SlackError,
+    },
     #[error("SNS topic {topic} did not accept the critical alert for {target}: {source}")]
     Sns {
         topic: String,
@@ -70,6 +84,7 @@ impl Error {
             Self::Contended { .. } => "Contended",
             Self::Webhook { .. } => "Webhook",
             Self::Slack { .. } => "SlackDeliveryFailed",
+            Self::DigestPartlyPosted { .. } => "DigestPartlyPosted",
             Self::Sns { .. } => "Sns",
             Self::Config { .. } => "Config",
         }

@@ -4,10 +4,13 @@
 //! - [`trigger`]: a compliance change (EventBridge or SQS), the schedule, an action;
 //! - [`change`]: the EventBridge compliance-change event;
 //! - [`severity`], [`exemption`], [`routing`]: what operators configure;
-//! - [`plan`]: the pure decision per change (transition, notify or not, next state);
+//! - [`plan`]: the pure decision per change (transition, notify or not, next
+//!   state, route, paging);
 //! - [`state`]: the DynamoDB state table with conditional writes;
-//! - [`resource`]: ARN, name and tags of a resource;
-//! - [`apply`]: acting on one change; [`notify`]: the messages;
+//! - [`resource`]: ARN, name and tags of a resource; [`parameter`]: the
+//!   exemptions parameter (SSM);
+//! - [`apply`]: carries one change's decision out; [`notify`]: the messages
+//!   and their delivery (Slack, SNS);
 //! - [`compliance`], [`digest`]: the scheduled digest.
 
 pub mod apply;
@@ -18,6 +21,7 @@ pub mod digest;
 pub mod error;
 pub mod exemption;
 pub mod notify;
+pub mod parameter;
 pub mod plan;
 pub mod resource;
 pub mod routing;
@@ -38,7 +42,6 @@ use time::OffsetDateTime;
 
 pub use crate::config::Config;
 use crate::digest::Home;
-use crate::error::Cause;
 pub use crate::error::Error;
 use crate::exemption::Exemptions;
 use crate::resource::Enricher;
@@ -199,22 +202,9 @@ async fn load_exemptions(
 ) -> Result<Exemptions, Error> {
     let mut exemptions = app.settings.exemptions.clone();
     if let Some(parameter) = &app.settings.exemptions_parameter {
-        let error = |source: Cause| Error::ExemptionsParameter {
-            parameter: parameter.clone(),
-            source,
-        };
-        let value = app
-            .ssm
-            .get_parameter()
-            .name(parameter)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| error(shared::aws::cause(e)))?
-            .parameter
-            .and_then(|p| p.value)
-            .unwrap_or_default();
-        exemptions.extend(Exemptions::parse(&value).map_err(|m| error(m.into()))?);
+        let value = parameter::read(&app.ssm, parameter).await?;
+        exemptions
+            .extend(Exemptions::parse(&value).map_err(|m| parameter::error(parameter, m.into()))?);
     }
     let expired: Vec<Value> = exemptions
         .expired(now)

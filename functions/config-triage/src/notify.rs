@@ -1,12 +1,17 @@
-//! The words people read: Slack messages and the SNS page for one change.
+//! What people are told, and its delivery: the Slack messages and the SNS
+//! page for one change, and the digest's messages.
 
-use shared::slack::{Finding, Message, build_messages};
+use shared::Deadline;
+use shared::slack::{Finding, Message, SlackError, build_messages};
 use time::OffsetDateTime;
 
+use crate::App;
 use crate::change::ComplianceChange;
+use crate::error::Error;
 use crate::exemption::Exemption;
 use crate::plan::{Notice, Transition, human_duration};
 use crate::resource::Resource;
+use crate::routing::{DEFAULT_ROUTE, Route};
 use crate::severity::Severity;
 
 /// Everything a notification says.
@@ -149,12 +154,121 @@ impl Notification<'_> {
     }
 }
 
+/// Delivers one change's notification: the page first when `page`, then
+/// Slack on `route`.
+pub async fn deliver(
+    app: &App,
+    n: &Notification<'_>,
+    route: &Route<'_>,
+    page: bool,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let target = n.change.target();
+    // Paging first: if Slack then fails, the retry pages again, which is
+    // better than a critical violation nobody is paged for.
+    if page && let Some(topic) = &app.settings.critical_topic_arn {
+        app.sns
+            .publish()
+            .topic_arn(topic)
+            .subject(n.sns_subject())
+            .message(n.sns_body())
+            .send()
+            .await
+            .map_err(|e| Error::Sns {
+                topic: topic.clone(),
+                target: target.clone(),
+                source: shared::aws::cause(e),
+            })?;
+    }
+    let webhook = app
+        .secrets
+        .get(route.webhook)
+        .await
+        .map_err(|source| Error::Webhook {
+            route: route.name.clone(),
+            source,
+        })?;
+    app.slack
+        .send_all(&webhook, &n.slack(), deadline)
+        .await
+        .map_err(|source| Error::Slack {
+            target,
+            route: route.name.clone(),
+            source,
+        })
+}
+
+/// Posts the digest's `messages`, in order, to the default route. When
+/// Slack refuses a part after earlier parts went out, the error is
+/// [`Error::DigestPartlyPosted`], naming the parts that were not delivered.
+pub async fn post_digest(
+    app: &App,
+    messages: &[Message],
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let webhook = app
+        .secrets
+        .get(&app.settings.routes.default)
+        .await
+        .map_err(|source| Error::Webhook {
+            route: DEFAULT_ROUTE.into(),
+            source,
+        })?;
+    app.slack
+        .send_all(&webhook, messages, deadline)
+        .await
+        .map_err(|source| digest_error(source, messages.len()))
+}
+
+fn digest_error(source: SlackError, parts: usize) -> Error {
+    let delivered = source.delivered();
+    if delivered == 0 {
+        return Error::Slack {
+            target: "digest".into(),
+            route: DEFAULT_ROUTE.into(),
+            source,
+        };
+    }
+    let missing = if delivered + 1 == parts {
+        format!("part {parts}/{parts}")
+    } else {
+        format!("parts {}/{parts} to {parts}/{parts}", delivered + 1)
+    };
+    Error::DigestPartlyPosted {
+        route: DEFAULT_ROUTE.into(),
+        delivered,
+        parts,
+        missing,
+        source,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::change::Compliance;
     use crate::exemption::Exemptions;
     use time::macros::datetime;
+
+    #[test]
+    fn a_digest_cut_short_names_the_parts_people_did_not_get() {
+        let refused = |index| SlackError::Rejected {
+            index,
+            status: 404,
+            body: "no_service".into(),
+        };
+        let text = digest_error(refused(1), 3).to_string();
+        assert!(
+            text.contains("1 of 3 part(s) delivered, parts 2/3 to 3/3 NOT delivered"),
+            "{text}"
+        );
+        let text = digest_error(refused(2), 3).to_string();
+        assert!(text.contains("part 3/3 NOT delivered"), "{text}");
+        assert!(
+            matches!(digest_error(refused(0), 3), Error::Slack { .. }),
+            "nothing delivered: the plain Slack failure, and the claim is given back"
+        );
+    }
 
     #[test]
     fn a_violation_says_what_where_whose_how_long_and_why() {

@@ -8,12 +8,15 @@
 //! the next evaluation announces it, or the scheduled run does
 //! ([`decide_held`]) when Config has nothing new to send.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::change::{Compliance, ComplianceChange};
 use crate::exemption::Outcome;
+use crate::routing::{Route, Routes};
+use crate::severity::Severity;
 use crate::state::StateRecord;
 
 /// What happened to the rule's verdict on the resource.
@@ -85,6 +88,57 @@ pub struct Decision {
     pub reason: String,
     /// The state to write; `None` leaves the table alone.
     pub next: Option<StateRecord>,
+}
+
+/// What asks for a decision: a compliance change, or the scheduled run
+/// looking at a violation Config still reports open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occasion {
+    Event,
+    Schedule,
+}
+
+/// Whether a message may follow, so the resource is worth looking up (its
+/// tags decide exemptions, route and owner). `None`: there is nothing to
+/// do, as when the schedule looks at a violation that is not held (the
+/// digest covers it).
+pub fn might_notify(
+    occasion: Occasion,
+    transition: Transition,
+    prior: Option<&StateRecord>,
+) -> Option<bool> {
+    match occasion {
+        Occasion::Event => Some(
+            matches!(
+                transition,
+                Transition::NewViolation | Transition::StillNonCompliant
+            ) || (matches!(transition, Transition::Resolved | Transition::NotApplicable)
+                && prior.is_some_and(|p| p.announced)),
+        ),
+        Occasion::Schedule if !prior.is_some_and(StateRecord::held) => None,
+        Occasion::Schedule => Some(true),
+    }
+}
+
+/// Where a notice goes. An end goes where its start went: after a deletion
+/// the tags are gone, and re-reading them would send it to the default
+/// channel.
+pub fn route<'a>(
+    notice: Notice,
+    prior: Option<&StateRecord>,
+    routes: &'a Routes,
+    tags: &BTreeMap<String, String>,
+) -> Route<'a> {
+    prior
+        .filter(|_| notice == Notice::Resolution)
+        .and_then(|p| p.route.as_deref())
+        .and_then(|name| routes.named(name))
+        .unwrap_or_else(|| routes.route(tags))
+}
+
+/// Only a new critical violation pages, and only where a topic is set.
+pub fn pages(notice: Notice, severity: Severity, topic_configured: bool) -> bool {
+    notice == Notice::Violation && severity == Severity::Critical && topic_configured
 }
 
 /// The previous verdict: toilkit's own memory first, else the event's.
@@ -359,6 +413,73 @@ mod tests {
     }
 
     use Compliance::*;
+
+    fn announced_to(route: &str) -> StateRecord {
+        StateRecord {
+            status: NonCompliant,
+            announced: true,
+            since: Some(0),
+            last_notified: Some(0),
+            event_ms: 0,
+            version: 1,
+            route: Some(route.into()),
+        }
+    }
+
+    #[test]
+    fn an_end_goes_where_its_start_went_and_a_start_where_the_tags_say() {
+        let secret = |name: &str| format!("secret:{name}").parse().unwrap();
+        let routes = Routes {
+            owner_tag_key: "owner".into(),
+            by_owner: [
+                ("payments".to_owned(), secret("p")),
+                ("web".to_owned(), secret("w")),
+            ]
+            .into(),
+            default: secret("d"),
+        };
+        let web: BTreeMap<String, String> = [("owner".to_owned(), "web".to_owned())].into();
+        let prior = announced_to("payments");
+        let end = route(Notice::Resolution, Some(&prior), &routes, &BTreeMap::new());
+        assert_eq!(
+            end.name, "payments",
+            "the tags of a deleted resource are gone"
+        );
+        let start = route(Notice::Violation, Some(&prior), &routes, &web);
+        assert_eq!(start.name, "web");
+        let unrouted = route(Notice::Violation, None, &routes, &BTreeMap::new());
+        assert_eq!(unrouted.name, crate::routing::DEFAULT_ROUTE);
+    }
+
+    #[test]
+    fn only_a_critical_violation_pages_and_only_with_a_topic() {
+        assert!(pages(Notice::Violation, Severity::Critical, true));
+        assert!(!pages(Notice::Violation, Severity::Critical, false));
+        assert!(!pages(Notice::Violation, Severity::High, true));
+        assert!(!pages(Notice::Resolution, Severity::Critical, true));
+    }
+
+    #[test]
+    fn the_resource_is_looked_up_only_when_a_message_may_follow() {
+        let announced = announced_to("web");
+        let held = StateRecord {
+            announced: false,
+            ..announced.clone()
+        };
+        let event = |t, prior| might_notify(Occasion::Event, t, prior);
+        assert_eq!(event(Transition::NewViolation, None), Some(true));
+        assert_eq!(event(Transition::Resolved, Some(&announced)), Some(true));
+        assert_eq!(event(Transition::Resolved, Some(&held)), Some(false));
+        assert_eq!(event(Transition::StillCompliant, None), Some(false));
+        let schedule =
+            |prior| might_notify(Occasion::Schedule, Transition::StillNonCompliant, prior);
+        assert_eq!(schedule(Some(&held)), Some(true));
+        assert_eq!(
+            schedule(Some(&announced)),
+            None,
+            "nothing held: nothing to do"
+        );
+    }
 
     #[test]
     fn every_transition_is_named() {

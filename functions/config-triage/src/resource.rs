@@ -128,6 +128,15 @@ impl Enricher {
             .clone()
     }
 
+    /// One resource; what could not be found out is left empty, with the
+    /// reason in `lookup_error`.
+    pub async fn lookup(&self, r: &ResourceRef) -> Resource {
+        self.enrich(std::slice::from_ref(r))
+            .await
+            .remove(r)
+            .unwrap_or_default()
+    }
+
     /// Every resource in `refs`, looked up in as few calls as possible.
     pub async fn enrich(&self, refs: &[ResourceRef]) -> HashMap<ResourceRef, Resource> {
         let mut found: HashMap<ResourceRef, Resource> = refs

@@ -642,6 +642,72 @@ async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_dig
     );
 }
 
+/// A digest too long for one Slack message goes out in parts. When Slack
+/// refuses a part after earlier parts went out, the run fails naming the
+/// parts people did not get, and the claim on the scheduled event is kept:
+/// the retry must not post the delivered parts a second time.
+#[tokio::test]
+async fn a_digest_posted_in_part_names_the_missing_parts_and_is_not_posted_again() {
+    let mut fx = Fixture::new().await;
+    const OPEN: usize = 60;
+    fx.set("DIGEST_OLDEST", &OPEN.to_string());
+    let config = ConfigService::start(
+        (0..OPEN)
+            .map(|i| {
+                Violation::new(
+                    "required-tags",
+                    "AWS::EC2::SecurityGroup",
+                    &format!("sg-0{i:03}"),
+                    MAR_1,
+                    "no owner tag",
+                )
+            })
+            .collect(),
+    );
+    let app = app(&fx, Client::new(&config.sdk_config(&fx.sdk)));
+    let schedule: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
+
+    // Part 1 is delivered, part 2 refused.
+    fx.slack
+        .script([toilkit_tests::Reply::Ok, toilkit_tests::Reply::Status(404)]);
+    let now = at("2026-03-02T09:00:00Z");
+    let first = fx.run(&app, &schedule, now).await;
+    let error = first
+        .response
+        .expect_err("a digest not wholly posted fails the run");
+    let message = error.to_string();
+    assert!(
+        message.contains("part 2/2") && message.contains("1 of 2"),
+        "{message}"
+    );
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(posted.len(), 1, "{posted:#?}");
+    assert!(posted[0].contains("(1/2)"), "{}", posted[0]);
+    let failed: Vec<String> = first
+        .report
+        .failed
+        .iter()
+        .map(|f| format!("{} {}", f.target, f.error))
+        .collect();
+    assert!(
+        failed.iter().any(|f| f.contains("part 2/2")),
+        "the report names the missing part: {failed:#?}"
+    );
+
+    // Lambda retries the failed invocation with the same event.
+    let retry = fx
+        .run(&app, &schedule, now + time::Duration::minutes(1))
+        .await;
+    retry.response.expect("the retry finds the digest claimed");
+    let posted = texts(&fx.slack, "default");
+    assert_eq!(
+        posted.len(),
+        1,
+        "the retry posted delivered parts again: {posted:#?}"
+    );
+}
+
 /// One rule with many non-compliant resources: the time left is checked
 /// before every result page (and every batch of tag and state reads), not
 /// only between rules, so POST_RESERVE is kept and the INCOMPLETE digest is

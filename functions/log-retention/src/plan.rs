@@ -685,6 +685,13 @@ pub fn delete_action(group: &Group, delete_after_days: u32) -> Action {
     .with_detail(json!({"created_ms": group.created_ms, "retention": group.retention}))
 }
 
+/// `S3_PRUNE`: whether an object last modified at `modified` (epoch
+/// seconds) is more than `days` old at `now`, so its pass deletes it. An
+/// object exactly `days` old is kept.
+pub fn object_due(modified: i64, now: i64, days: u32) -> bool {
+    modified < now - i64::from(days) * DAY_MS / 1000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,6 +727,17 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn an_object_is_pruned_only_once_it_is_older_than_its_days() {
+        let now = 100 * 86_400;
+        assert!(object_due(now - 30 * 86_400 - 1, now, 30));
+        assert!(
+            !object_due(now - 30 * 86_400, now, 30),
+            "exactly 30 days old"
+        );
+        assert!(!object_due(now, now, 30));
     }
 
     #[test]

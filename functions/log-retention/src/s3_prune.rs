@@ -13,6 +13,7 @@ use shared::report::{Action, Report};
 use crate::api::Api;
 use crate::config::PruneTarget;
 use crate::error::Error;
+use crate::plan;
 
 /// DeleteObjects takes at most 1,000 keys.
 pub const DELETE_BATCH: usize = 1000;
@@ -38,7 +39,6 @@ pub enum End {
 /// Prunes one target; counts and failures go to `report`.
 pub async fn prune(pass: &mut Pass<'_>, target: &PruneTarget, report: &mut Report) -> End {
     let location = format!("s3://{}/{}", target.bucket, target.prefix);
-    let cutoff = pass.now_secs - i64::from(target.days) * 86_400;
     let mut token: Option<String> = None;
     let mut batch: Vec<String> = Vec::new();
     let mut matched = 0u64;
@@ -74,7 +74,7 @@ pub async fn prune(pass: &mut Pass<'_>, target: &PruneTarget, report: &mut Repor
             let (Some(key), Some(modified)) = (object.key(), object.last_modified()) else {
                 continue;
             };
-            if modified.secs() >= cutoff {
+            if !plan::object_due(modified.secs(), pass.now_secs, target.days) {
                 continue;
             }
             if pass.remaining == 0 {

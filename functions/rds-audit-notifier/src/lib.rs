@@ -5,8 +5,9 @@
 //! lines; the batch is read ([`records`], [`mysql_audit`], [`pgaudit`],
 //! [`dialect`]), judged ([`classify`]) and turned into redacted ([`redact`])
 //! alerts ([`alert`]) and Slack messages ([`notification`]) by the pure
-//! [`plan`]; [`apply`] posts them, skipping what an earlier attempt
-//! delivered ([`ledger`], the idempotency table). This file orchestrates.
+//! [`plan`]; [`apply`] carries the plan out: it posts each part through
+//! [`notify`] (Slack), skipping what an earlier attempt delivered
+//! ([`ledger`], the idempotency table). This file orchestrates.
 
 pub mod alert;
 pub mod apply;
@@ -18,6 +19,7 @@ pub mod event;
 pub mod ledger;
 pub mod mysql_audit;
 pub mod notification;
+pub mod notify;
 pub mod pgaudit;
 pub mod plan;
 pub mod records;
@@ -38,8 +40,8 @@ use shared::{Deadline, deadline::DEFAULT_MARGIN};
 pub use config::Config;
 pub use error::Error;
 
-use crate::apply::Notifier;
 use crate::ledger::Ledger;
+use crate::notify::Notifier;
 use crate::trigger::Trigger;
 
 pub const FUNCTION: &str = "rds-audit-notifier";
@@ -49,6 +51,7 @@ pub const FUNCTION: &str = "rds-audit-notifier";
 pub struct App {
     pub config: Config,
     notifier: Notifier,
+    ledger: Option<Ledger>,
     output: Output,
 }
 
@@ -74,15 +77,11 @@ impl App {
             .idempotency_table
             .as_ref()
             .map(|table| Ledger::new(aws_sdk_dynamodb::Client::new(sdk), table));
-        let notifier = Notifier::new(
-            policy,
-            SecretStore::new(sdk),
-            config.webhook.clone(),
-            ledger,
-        );
+        let notifier = Notifier::new(policy, SecretStore::new(sdk), config.webhook.clone());
         Self {
             config,
             notifier,
+            ledger,
             output,
         }
     }
@@ -146,18 +145,19 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
 
     if app.config.dry_run {
         for delivery in &plan.deliveries {
-            report.skip(
-                format!(
-                    "{} (part {}/{})",
-                    delivery.instance, delivery.part, delivery.parts
-                ),
-                "dry run: not posted",
-            );
+            report.skip(apply::target(delivery), "dry run: not posted");
         }
         app.output.emit(&report).await;
         return Ok(report);
     }
-    let result = app.notifier.deliver(&plan, &deadline, &mut report).await;
+    let result = apply::deliver(
+        &plan,
+        &app.notifier,
+        app.ledger.as_ref(),
+        &deadline,
+        &mut report,
+    )
+    .await;
     if let Err(error) = &result {
         report.stop_early(error.to_string());
     }

@@ -22,8 +22,9 @@ use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use faults::{error, ok, on_virtual_clock};
-use rds_audit_notifier::apply::Notifier;
+use rds_audit_notifier::apply;
 use rds_audit_notifier::ledger::Ledger;
+use rds_audit_notifier::notify::Notifier;
 use rds_audit_notifier::plan::{self, Plan};
 use rds_audit_notifier::{Config, Error};
 use serde_json::json;
@@ -258,10 +259,10 @@ impl Fixture {
         }
     }
 
-    /// A Lambda sandbox's notifier (each has its own clients and cache),
-    /// with the ledger in the model and Slack messages `spacing` apart.
-    async fn notifier(&self, spacing: Duration) -> Notifier {
-        Notifier::new(
+    /// A Lambda sandbox's notifier and ledger (each has its own clients and
+    /// cache), with the ledger in the model and Slack messages `spacing` apart.
+    async fn notifier(&self, spacing: Duration) -> (Notifier, Ledger) {
+        let notifier = Notifier::new(
             RetryPolicy {
                 max_attempts: 2,
                 max_rate_limited: 2,
@@ -272,8 +273,8 @@ impl Fixture {
             },
             SecretStore::new(&self.sdk),
             self.config.webhook.clone(),
-            Some(Ledger::new(self.ledger.client().await, TABLE)),
-        )
+        );
+        (notifier, Ledger::new(self.ledger.client().await, TABLE))
     }
 
     /// One batch with a `DROP TABLE` on each of three instances of a
@@ -312,12 +313,12 @@ impl Fixture {
 
 /// One delivery attempt of the batch, as the handler makes it.
 async fn deliver(
-    notifier: &Notifier,
+    (notifier, ledger): &(Notifier, Ledger),
     plan: &Plan,
     deadline: Deadline,
 ) -> (Result<(), Error>, Report) {
     let mut report = Report::new(rds_audit_notifier::FUNCTION, false);
-    let result = notifier.deliver(plan, &deadline, &mut report).await;
+    let result = apply::deliver(plan, notifier, Some(ledger), &deadline, &mut report).await;
     (result, report)
 }
 

@@ -465,8 +465,12 @@ fn rss_child(bucket: &str, key: &str) {
         let sdk = shared::aws::load();
         env.finish().unwrap();
         let app = waf_ip_blocker::App::new(config, &sdk, shared::output::Output::default());
-        let event = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": "bench"}}}]});
+        let event = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+            "awsRegion": "us-east-1", "eventTime": "2026-01-01T00:00:00.000Z",
+            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "EXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "10.0.0.1"}, "responseElements": {},
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket},
+                "object": {"key": key, "eTag": "bench"}}}]});
         let report = waf_ip_blocker::run(
             event,
             &app,

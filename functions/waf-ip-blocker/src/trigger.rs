@@ -2,11 +2,12 @@
 //! only expiry and reconciliation; and the deliveries each is counted by.
 //!
 //! The events are read as the types `aws_lambda_events` gives them
-//! (`S3Entity`, `EventBridgeEvent`, the Logs subscription's `LogData`); an
-//! event of any other shape is refused with an error naming what arrived.
+//! (`S3Event`, `EventBridgeEvent`, the Logs subscription's `LogData`); an
+//! event of any other shape, or a known one lacking what AWS always sends,
+//! is refused with an error naming what arrived or what is missing.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::s3::S3Entity;
+use aws_lambda_events::s3::{S3Entity, S3Event};
 use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -118,28 +119,10 @@ pub enum Trigger {
     Reconcile,
 }
 
-/// An S3 notification, as far as this function reads it.
-///
-/// The records' `s3` part is `aws_lambda_events`' own [`S3Entity`]; the
-/// record around it is read for its `eventName` only, because the crate's
-/// `S3EventRecord` also demands `eventTime`, `userIdentity` and
-/// `requestParameters`, which this function never uses and hand-made
-/// invocations leave out.
-#[derive(Deserialize)]
-struct S3Notification {
-    #[serde(rename = "Records")]
-    records: Vec<S3Record>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct S3Record {
-    #[serde(default)]
-    event_name: Option<String>,
-    s3: S3Entity,
-}
-
-/// The `detail` of EventBridge's S3 `Object Created` event.
+/// The `detail` of EventBridge's S3 `Object Created` event, for which
+/// `aws_lambda_events` has no type: the fields this function reads, as
+/// EventBridge documents them (`bucket.name`, `object.key`, `object.etag`,
+/// `object.sequencer`), in the crate's `EventBridgeEvent` envelope.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct ObjectCreated {
     #[serde(default)]
@@ -180,10 +163,10 @@ pub fn parse(event: Value) -> Result<Trigger, Error> {
             })
         }
         EventKind::S3Notification => {
-            let notification: S3Notification = typed(event, "an S3 notification")?;
+            let notification: S3Event = typed(event, "an S3 notification")?;
             let mut objects = Vec::new();
             for record in notification.records {
-                let name = record.event_name.unwrap_or_default();
+                let name = record.event_name.as_deref().unwrap_or_default();
                 if !name.starts_with("ObjectCreated") {
                     continue;
                 }
@@ -284,13 +267,25 @@ mod tests {
 
     #[test]
     fn a_known_shape_that_cannot_be_read_is_refused_saying_what_is_missing() {
-        let err = parse(serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]}))
-            .unwrap_err()
-            .to_string();
+        let mut without_s3: Value =
+            serde_json::from_str(&sample("s3-object-created.notification.json")).unwrap();
+        without_s3["Records"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("s3");
+        let err = parse(without_s3).unwrap_err().to_string();
         assert!(
             err.contains("an S3 notification that could not be read") && err.contains("`s3`"),
             "{err}"
         );
+        let mut without_time: Value =
+            serde_json::from_str(&sample("s3-object-created.notification.json")).unwrap();
+        without_time["Records"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("eventTime");
+        let err = parse(without_time).unwrap_err().to_string();
+        assert!(err.contains("`eventTime`"), "{err}");
         let err = parse(
             serde_json::json!({"source": "aws.s3", "detail-type": "Object Created",
             "detail": {"bucket": {"name": "b"}}}),
@@ -316,8 +311,9 @@ mod tests {
 
     #[test]
     fn notification_keys_are_url_decoded() {
-        let event = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Bc/d%3Dx.gz", "eTag": "e"}}}]});
+        let mut event: Value =
+            serde_json::from_str(&sample("s3-object-created.notification.json")).unwrap();
+        event["Records"][0]["s3"]["object"]["key"] = serde_json::json!("a+b%2Bc/d%3Dx.gz");
         let Trigger::Objects(objects) = parse(event).unwrap() else {
             panic!()
         };

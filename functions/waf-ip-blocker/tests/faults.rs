@@ -494,8 +494,15 @@ async fn log_object(sdk: &aws_types::SdkConfig, ip: &str, n: usize) -> Value {
         .send()
         .await
         .unwrap();
-    json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": bucket}, "object": {"key": "waf.log", "eTag": "etag-1"}}}]})
+    // An S3 notification in the shape S3 sends it.
+    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AROAEXAMPLE:delivery"},
+        "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+        "responseElements": {"x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/abcdefghijklmn"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "waf-logs",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": "waf.log", "size": 1024, "eTag": "etag-1", "sequencer": "0055AED6DCD90281E5"}}}]})
 }
 
 #[tokio::test]

@@ -100,8 +100,12 @@ pub async fn run(ctx: &Ctx) -> Result {
     );
     print_sets("IP sets before", &waf, &arns).await?;
 
-    let notification = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "eu-west-1",
-        "s3": {"bucket": {"name": BUCKET}, "object": {"key": "AWSLogs/123456789012/WAFLogs/eu-west-1/product-web/part-1.log.gz", "eTag": "1"}}}]});
+    let notification = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+        "eventTime": "2026-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "EXAMPLE"}, "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+        "responseElements": {},
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+            "object": {"key": "AWSLogs/123456789012/WAFLogs/eu-west-1/product-web/part-1.log.gz", "eTag": "1"}}}]});
     let report = invoke(&app, notification).await?;
     summary("S3 notification for part-1", &report);
 
