@@ -40,10 +40,10 @@ fn every_function_has_its_switch_its_resources_and_its_output() {
             Some(format!("{stem}Function").as_str()),
             "{name}'s ARN output names its function"
         );
-        let listed = t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][0]
-            ["Parameters"]
-            .as_array()
-            .unwrap();
+        let listed =
+            t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"][0]["Parameters"]
+                .as_array()
+                .unwrap();
         assert!(
             listed.iter().any(|p| *p == format!("Enable{stem}")),
             "the console lists Enable{stem} among the functions to deploy"

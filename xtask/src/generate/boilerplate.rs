@@ -58,7 +58,12 @@ pub fn enabled_condition(n: &Names) -> String {
 
 /// The log group, dead-letter queue, role and function, in that order;
 /// `environment` is the function's `Variables`, at indent 10.
-pub fn resources(n: &Names, fragment: &Fragment, grants: &SharedGrants, environment: &str) -> String {
+pub fn resources(
+    n: &Names,
+    fragment: &Fragment,
+    grants: &SharedGrants,
+    environment: &str,
+) -> String {
     let (name, stem) = (n.name, n.stem);
     let mut out = format!(
         r#"  {stem}LogGroup:

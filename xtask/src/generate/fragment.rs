@@ -80,14 +80,18 @@ impl Fragment {
         for (key, scalar, lines) in sections {
             if !SECTIONS.iter().any(|(name, _)| *name == key) {
                 let known: Vec<_> = SECTIONS.iter().map(|(name, _)| *name).collect();
-                return Err(format!("unknown section {key:?}; the sections are {known:?}"));
+                return Err(format!(
+                    "unknown section {key:?}; the sections are {known:?}"
+                ));
             }
             let value = if scalar.is_empty() {
                 Value::Block(block(&key, &lines)?)
             } else if lines.iter().all(|l| l.trim().is_empty()) {
                 Value::Scalar(scalar)
             } else {
-                return Err(format!("{key}: a one-line value, or a block below it, not both"));
+                return Err(format!(
+                    "{key}: a one-line value, or a block below it, not both"
+                ));
             };
             if values.insert(key.clone(), value).is_some() {
                 return Err(format!("{key} appears twice"));
@@ -98,12 +102,14 @@ impl Fragment {
                 return Err(format!("the {name} section is missing"));
             }
         }
-        let take_scalar = |values: &mut BTreeMap<String, Value>, key: &str| match values.remove(key) {
+        let take_scalar = |values: &mut BTreeMap<String, Value>, key: &str| match values.remove(key)
+        {
             Some(Value::Scalar(s)) => Ok(Some(s)),
             Some(Value::Block(_)) => Err(format!("{key}: a one-line value")),
             None => Ok(None),
         };
-        let take_block = |values: &mut BTreeMap<String, Value>, key: &str| match values.remove(key) {
+        let take_block = |values: &mut BTreeMap<String, Value>, key: &str| match values.remove(key)
+        {
             Some(Value::Block(b)) => Ok(b),
             Some(Value::Scalar(_)) => Err(format!("{key}: a block indented below it")),
             None => Ok(String::new()),
@@ -215,13 +221,19 @@ mod tests {
         let f = Fragment::parse(&text).unwrap();
         assert_eq!(f.enable, "Deploy x.");
         assert_eq!(f.function, "  Description: x\n");
-        assert_eq!((f.errors_alarm.as_str(), f.dead_letter_alarm.as_str()), ("e", "d"));
+        assert_eq!(
+            (f.errors_alarm.as_str(), f.dead_letter_alarm.as_str()),
+            ("e", "d")
+        );
         assert_eq!(
             f.statements,
             "  # why this grant\n  - Sid: A\n\n    Effect: Allow\n"
         );
         assert_eq!(f.declared(), ["Out"]);
-        assert_eq!(indent(&f.statements, 2), "    # why this grant\n    - Sid: A\n\n      Effect: Allow\n");
+        assert_eq!(
+            indent(&f.statements, 2),
+            "    # why this grant\n    - Sid: A\n\n      Effect: Allow\n"
+        );
     }
 
     #[test]
