@@ -189,3 +189,29 @@ fn environment(settings: &[Setting]) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fragment cannot replace what every function gets: the generator
+    /// refuses it, naming the id, instead of writing it twice.
+    #[test]
+    fn a_fragment_redefining_the_boilerplate_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let function = toilkit_tests::registry::FUNCTIONS[0];
+        let path = root.path().join(function.template_fragment());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let stem = function.stem;
+        std::fs::write(
+            &path,
+            format!(
+                "Enable: x\nFunction:\n  Description: x\nAlarms:\n  Errors: e\n  DeadLetters: d\nResources:\n  {stem}DeadLetterQueue:\n    Type: AWS::SQS::Queue\n"
+            ),
+        )
+        .unwrap();
+        let err = fragment(root.path(), &function).unwrap_err();
+        assert!(err.contains(&format!("{stem}DeadLetterQueue")), "{err}");
+        assert!(err.contains("boilerplate.rs"), "{err}");
+    }
+}
