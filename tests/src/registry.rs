@@ -25,6 +25,18 @@ pub struct Function {
     pub workload: bool,
 }
 
+/// The file in `functions/<name>/` that holds the function's own part of
+/// `template.yaml` (its triggers, grants, resources); `cargo xtask gen` adds
+/// what every function has and composes the template.
+pub const TEMPLATE_FRAGMENT: &str = "template-fragment.yaml";
+
+impl Function {
+    /// Its template fragment, from the repository root.
+    pub fn template_fragment(&self) -> String {
+        format!("functions/{}/{TEMPLATE_FRAGMENT}", self.name)
+    }
+}
+
 pub const FUNCTIONS: &[Function] = &[
     Function {
         name: "waf-ip-blocker",

@@ -115,8 +115,8 @@ fn the_cost_table_arithmetic_gives_each_rows_cost_and_the_total() {
 }
 
 /// The README's "Adding a function" names the places outside the function's
-/// folder that a new function needs: each must exist, and there are at most
-/// five of them.
+/// folder that a new function needs: each must exist, there are at most five
+/// of them, and template.yaml is not one (the fragment in the folder is).
 #[test]
 fn every_place_named_in_adding_a_function_exists() {
     let root = toilkit_tests::workspace::root();
@@ -152,6 +152,22 @@ fn every_place_named_in_adding_a_function_exists() {
         paths.contains(&"tests/src/registry.rs"),
         "the section names the registry: {paths:?}"
     );
+    // The template is no longer a place to edit: the function's part of it
+    // sits in its folder, where the paragraph before the list says.
+    let list = &places[..places.find("\n\n").unwrap_or(places.len())];
+    assert!(
+        !list.contains("`template.yaml`"),
+        "\"Adding a function\" sends the reader to template.yaml; its part is the fragment"
+    );
+    let fragment = toilkit_tests::registry::TEMPLATE_FRAGMENT;
+    assert!(
+        section[..section.len() - places.len()].contains(&format!("`functions/<name>/{fragment}`")),
+        "the section names the fragment, functions/<name>/{fragment}"
+    );
+    for f in toilkit_tests::registry::FUNCTIONS {
+        let path = format!("functions/{}/{fragment}", f.name);
+        assert!(root.join(&path).is_file(), "{path} does not exist");
+    }
     let missing: Vec<_> = paths
         .iter()
         .filter(|path| !root.join(path).exists())

@@ -169,26 +169,39 @@ fn config_triage_reads_only_the_route_secrets_the_operator_names() {
 
 #[test]
 fn log_retention_changes_groups_only_in_its_regions() {
-    let manage = |d: &Value| -> Value {
-        role_statements(d, "LogRetentionRole")
+    // Both the retention changes and, when deletion is on, the deletions.
+    let changes = |extra: Value| -> Vec<Value> {
+        let mut parameters = json!({"LogRetentionDeleteEmptyAfterDays": "30"});
+        parameters
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let found: Vec<Value> = role_statements(&deployment(parameters), "LogRetentionRole")
             .into_iter()
-            .find(|s| actions(s).contains(&"logs:DeleteLogGroup".to_owned()))
-            .expect("a statement grants logs:DeleteLogGroup")
-            .clone()
+            .filter(|s| {
+                let granted = actions(s);
+                ["logs:PutRetentionPolicy", "logs:DeleteLogGroup"]
+                    .iter()
+                    .any(|a| granted.contains(&(*a).to_owned()))
+            })
+            .cloned()
+            .collect();
+        assert_eq!(found.len(), 2, "a statement to change, one to delete");
+        found
     };
-    let own = manage(&deployment(json!({})));
-    assert_eq!(
-        own["Condition"],
-        json!({"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}),
-        "no REGIONS: the stack's own Region only"
-    );
-    let listed = manage(&deployment(
-        json!({"LogRetentionRegions": "eu-west-1,us-east-1"}),
-    ));
-    assert_eq!(
-        listed["Condition"],
-        json!({"StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}})
-    );
+    for own in changes(json!({})) {
+        assert_eq!(
+            own["Condition"],
+            json!({"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}),
+            "no REGIONS: the stack's own Region only"
+        );
+    }
+    for listed in changes(json!({"LogRetentionRegions": "eu-west-1,us-east-1"})) {
+        assert_eq!(
+            listed["Condition"],
+            json!({"StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}})
+        );
+    }
 }
 
 #[test]

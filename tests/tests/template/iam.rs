@@ -214,3 +214,63 @@ fn resource_policies_name_their_source() {
         }
     }
 }
+
+/// The log-retention role's grants for one deployment of it, resolved.
+fn log_retention_actions(parameters: Value) -> BTreeSet<String> {
+    let mut all = serde_json::json!({"EnableLogRetention": "true"});
+    all.as_object_mut()
+        .unwrap()
+        .extend(parameters.as_object().unwrap().clone());
+    let out = run_tool(
+        &[
+            "resolve",
+            &template_path().to_string_lossy(),
+            &all.to_string(),
+        ],
+        None,
+    );
+    out["Resources"]["LogRetentionRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .flat_map(actions)
+        .collect()
+}
+
+#[test]
+fn log_retention_may_delete_and_search_groups_only_when_deletion_is_on() {
+    // What only deleting an empty group needs: the delete itself and the
+    // guards read before it (streams, filters, policies, a search for events).
+    let deletion_only = [
+        "logs:DeleteLogGroup",
+        "logs:DescribeLogStreams",
+        "logs:DescribeSubscriptionFilters",
+        "logs:DescribeMetricFilters",
+        "logs:FilterLogEvents",
+        "logs:DescribeAccountPolicies",
+        "logs:DescribeResourcePolicies",
+    ];
+    let off = log_retention_actions(serde_json::json!({}));
+    let on = log_retention_actions(serde_json::json!({"LogRetentionDeleteEmptyAfterDays": "30"}));
+    for action in deletion_only {
+        assert!(
+            !off.contains(action),
+            "LogRetentionDeleteEmptyAfterDays is empty (never delete), yet the role may {action}"
+        );
+        assert!(
+            on.contains(action),
+            "deletion is on, yet the role may not {action}"
+        );
+    }
+    for action in [
+        "logs:PutRetentionPolicy",
+        "logs:DescribeLogGroups",
+        "logs:ListTagsForResource",
+    ] {
+        assert!(
+            off.contains(action) && on.contains(action),
+            "retention needs {action} either way"
+        );
+    }
+}

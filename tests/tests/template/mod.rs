@@ -1,5 +1,6 @@
 //! The template's checks, one concept per module.
 
+mod boilerplate;
 mod data_at_rest;
 mod environment_size;
 mod iam;

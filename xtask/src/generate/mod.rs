@@ -1,11 +1,15 @@
 //! `cargo xtask gen [--check]`: every copy of the functions' settings,
-//! written from their declarations (`SETTINGS` in each `src/config.rs`).
+//! written from their declarations (`SETTINGS` in each `src/config.rs`),
+//! and each function's part of template.yaml, composed from its
+//! `template-fragment.yaml` and the boilerplate every function shares.
 //!
 //! Each target file keeps its hand-written text; only the regions between a
 //! `BEGIN generated: <id> ...` line and its `END generated: <id>` line are
 //! rewritten. `--check` writes nothing and fails naming every stale file;
 //! the test command runs it.
 
+mod boilerplate;
+mod fragment;
 mod markdown;
 mod regions;
 mod template;
@@ -64,8 +68,8 @@ pub struct Target {
     pub regions: Vec<(String, String)>,
 }
 
-/// Every generated region of the repository.
-pub fn targets() -> Vec<Target> {
+/// Every generated region of the repository, from the sources under `root`.
+pub fn targets(root: &Path) -> Result<Vec<Target>> {
     let functions = functions();
     let mut targets: Vec<Target> = functions
         .iter()
@@ -74,9 +78,9 @@ pub fn targets() -> Vec<Target> {
             regions: vec![("configuration".to_owned(), markdown::table(f.settings))],
         })
         .collect();
-    targets.push(template::target(&functions));
+    targets.push(template::target(root, &functions)?);
     targets.extend(terraform::targets(&functions));
-    targets
+    Ok(targets)
 }
 
 pub fn run(args: &[String]) -> Result {
@@ -88,7 +92,7 @@ pub fn run(args: &[String]) -> Result {
     let stale = write(&crate::cmd::root(), check)?;
     if check && !stale.is_empty() {
         return Err(format!(
-            "generated regions are stale in {}: run `cargo xtask gen` (the settings are declared in each function's src/config.rs)",
+            "generated regions are stale in {}: run `cargo xtask gen` (the settings are declared in each function's src/config.rs, its part of template.yaml in its template-fragment.yaml)",
             stale.join(", ")
         )
         .into());
@@ -103,7 +107,7 @@ pub fn run(args: &[String]) -> Result {
 /// changed (written unless `check`).
 pub fn write(root: &Path, check: bool) -> Result<Vec<String>> {
     let mut changed = Vec::new();
-    for target in targets() {
+    for target in targets(root)? {
         let path = root.join(&target.path);
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
