@@ -19,6 +19,7 @@
 //! - [`gate`]: one AWS call held, stalled or failed at the wire, for races and
 //!   deadlines against the emulator;
 //! - [`process`]: child processes that never outlive the test;
+//! - [`tool`]: the project's tools run, and their failures told in full;
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
 //! - [`elbv2`]: exact snapshots of an ALB listener's rules;
@@ -44,6 +45,7 @@ pub mod runtime_api;
 pub mod settings;
 pub mod slack;
 pub mod tables;
+pub mod tool;
 pub mod workspace;
 
 pub use gate::{Gate, Latch};

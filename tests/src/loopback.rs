@@ -1,5 +1,6 @@
 //! The one loopback HTTP server the stand-ins are built on (Slack, the
-//! Runtime API's init phase, AWS Config): it binds a free port on
+//! Runtime API's init phase, AWS Config, the Serverless Application
+//! Repository of the Terraform tests): it binds a free port on
 //! 127.0.0.1, hands every request, read whole, to a handler, and stops when
 //! dropped.
 //!
@@ -27,6 +28,8 @@ use tokio::sync::oneshot;
 pub struct Request {
     pub method: Method,
     pub path: String,
+    /// What follows the `?`, still percent-encoded; empty without one.
+    pub query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -158,6 +161,7 @@ where
     Ok(handler(Request {
         method: parts.method,
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
         headers: parts.headers,
         body,
     })

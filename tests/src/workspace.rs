@@ -32,11 +32,5 @@ pub fn sample(name: &str) -> String {
 
 /// Fails with a message that says how to install a missing tool.
 pub fn require_tool(tool: &str) -> PathBuf {
-    let path = venv_bin(tool);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask setup` (or `cargo xtask test`, which runs it)",
-        path.display()
-    );
-    path
+    crate::tool::venv(".venv", tool)
 }

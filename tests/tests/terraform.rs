@@ -12,10 +12,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use toilkit_tests::not_run;
+use toilkit_tests::{not_run, tool};
 
-mod distribution;
-use distribution::*;
+use crate::distribution::*;
+
+mod sar_stand_in;
+use sar_stand_in::SarStandIn;
 
 // ---------------------------------------------------------------------------
 // Terraform
@@ -25,67 +27,52 @@ fn terraform_dir() -> PathBuf {
     root().join("deploy/terraform")
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|candidate| candidate.is_file())
-    })
+/// terraform from PATH; without it, `test` does not run.
+fn terraform(test: &str) -> Option<PathBuf> {
+    tool::on_path(
+        test,
+        "terraform",
+        "install Terraform 1.11: https://developer.hashicorp.com/terraform/install",
+    )
 }
 
 #[test]
 fn terraform_is_formatted() {
-    let Some(terraform) = which("terraform") else {
-        not_run(
-            "terraform_is_formatted",
-            "no terraform binary on PATH (install Terraform 1.11: https://developer.hashicorp.com/terraform/install)",
-        );
+    let Some(terraform) = terraform("terraform_is_formatted") else {
         return;
     };
-    let output = Command::new(terraform)
-        .args(["fmt", "-check", "-recursive", "-diff"])
-        .current_dir(terraform_dir())
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .output()
-        .expect("terraform runs");
-    assert!(
-        output.status.success(),
-        "terraform fmt -check found unformatted files (run `terraform fmt -recursive deploy/terraform`):\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let check = tool::run(
+        Command::new(terraform)
+            .args(["fmt", "-check", "-recursive", "-diff"])
+            .current_dir(terraform_dir())
+            .env("TF_CLI_CONFIG_FILE", "/dev/null"),
     );
+    if let Err(failure) = check {
+        panic!("unformatted files (run `terraform fmt -recursive deploy/terraform`): {failure}");
+    }
 }
 
 #[test]
 fn checkov_passes_on_the_terraform_module() {
-    let checkov = root().join(".venv-checkov/bin/checkov");
-    assert!(
-        checkov.exists(),
-        "{} is missing: run `cargo xtask setup` (or `cargo xtask test`, which runs it)",
-        checkov.display()
+    // --soft-fail: failed checks are read from the report below, which names
+    // them; an exit status would not.
+    let report = tool::json(
+        Command::new(tool::venv(".venv-checkov", "checkov"))
+            .args(["--directory", "."])
+            .args([
+                "--framework",
+                "terraform",
+                "--skip-download",
+                "--quiet",
+                "--compact",
+                "--soft-fail",
+            ])
+            .args(["--output", "json"])
+            .current_dir(terraform_dir())
+            .env("BC_SKIP_MAPPING", "TRUE")
+            .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false"),
+        "",
     );
-    let output = Command::new(&checkov)
-        .args(["--directory", "."])
-        .args([
-            "--framework",
-            "terraform",
-            "--skip-download",
-            "--quiet",
-            "--compact",
-        ])
-        .args(["--output", "json"])
-        .current_dir(terraform_dir())
-        .env("BC_SKIP_MAPPING", "TRUE")
-        .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
-        .output()
-        .expect("checkov runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "checkov printed no JSON report ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
     let summary = &report["summary"];
     let failed: Vec<String> = report["results"]["failed_checks"]
         .as_array()
@@ -195,13 +182,7 @@ struct TerraformSandbox {
 
 impl TerraformSandbox {
     fn new(test: &str) -> Option<Self> {
-        let Some(terraform) = which("terraform") else {
-            not_run(
-                test,
-                "no terraform binary on PATH (install Terraform 1.11: https://developer.hashicorp.com/terraform/install)",
-            );
-            return None;
-        };
+        let terraform = terraform(test)?;
         let Some(mirror) = provider_mirror() else {
             not_run(
                 test,
@@ -228,27 +209,29 @@ impl TerraformSandbox {
         self.dir.path().join("terraform").join(relative)
     }
 
-    fn run(&self, folder: &str, args: &[&str]) -> std::process::Output {
-        Command::new(&self.terraform)
+    /// `terraform <args>` in `folder`, offline.
+    fn command(&self, folder: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.terraform);
+        command
             .args(args)
             .arg("-no-color")
             .current_dir(self.path(folder))
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
             .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .output()
-            .expect("terraform runs")
+            .env("CHECKPOINT_DISABLE", "1");
+        command
     }
 
+    /// Runs it, successful or not.
+    fn run(&self, folder: &str, args: &[&str]) -> std::process::Output {
+        self.command(folder, args)
+            .output()
+            .expect("terraform starts")
+    }
+
+    /// Runs it; it must succeed. Its standard output.
     fn ok(&self, folder: &str, args: &[&str]) -> String {
-        let output = self.run(folder, args);
-        assert!(
-            output.status.success(),
-            "terraform {} in {folder}:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = tool::succeed(&mut self.command(folder, args));
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
@@ -398,11 +381,7 @@ fn the_module_passes_parameters_the_template_accepts() {
     // A parameter equal to its default is left out: the provider reads the
     // stack back without it, and would plan a change after every apply.
     for (name, value) in parameters {
-        let default = match &declared[name]["Default"] {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
+        let default = parameter_default(&declared[name]);
         assert_ne!(
             value.as_str(),
             Some(default.as_str()),
@@ -506,17 +485,7 @@ fn the_module_knows_every_default_of_the_template() {
     }
     let mut expected = std::collections::BTreeMap::new();
     for (name, p) in template()["Parameters"].as_object().unwrap() {
-        let default = match &p["Default"] {
-            Value::String(s) => s.clone(),
-            Value::Array(items) => items
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-                .join(","),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        expected.insert(name.clone(), default);
+        expected.insert(name.clone(), parameter_default(p));
     }
     assert_eq!(
         known, expected,
@@ -1151,360 +1120,6 @@ fn the_example_plans_with_its_tfvars_example() {
 // The example applied: real provider, moto, and a SAR stand-in
 // ---------------------------------------------------------------------------
 
-/// One HTTP/1.1 request read from a connection: method, target, headers, body.
-type Request = (String, String, Vec<(String, String)>, Vec<u8>);
-
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
-    use std::io::Read;
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..header_end]).into_owned();
-    let mut lines = head.lines();
-    let mut first = lines.next()?.split_whitespace();
-    let (method, target) = (first.next()?.to_owned(), first.next()?.to_owned());
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while data.len() < header_end + length {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        data.extend_from_slice(&buf[..n]);
-    }
-    Some((method, target, headers, data[header_end..].to_vec()))
-}
-
-fn respond(stream: &mut std::net::TcpStream, status: &str, body: &Value) {
-    use std::io::Write;
-    let body = body.to_string();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-}
-
-/// The parameters of the stack in a DescribeStacks response.
-fn stack_parameters(xml: &str) -> std::collections::BTreeMap<String, String> {
-    let mut found = std::collections::BTreeMap::new();
-    let mut rest = xml;
-    while let Some(key) = xml_value(rest, "ParameterKey") {
-        let after = &rest[rest.find("</ParameterKey>").unwrap() + 15..];
-        let value = xml_value(after, "ParameterValue").unwrap_or_default();
-        found.insert(key.to_owned(), value.to_owned());
-        rest = after;
-    }
-    found
-}
-
-/// Forwards a CloudFormation call to moto as it is. moto's DescribeStacks
-/// leaves out the stack's capabilities, which CloudFormation returns (and
-/// the provider compares with its configuration): they are put back from
-/// the change set that created the stack.
-fn proxy_cloudformation(
-    moto: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    capabilities: &std::collections::BTreeMap<String, Vec<String>>,
-    client: &mut std::net::TcpStream,
-) {
-    use std::io::{Read, Write};
-    let address = moto.trim_start_matches("http://");
-    let mut upstream = std::net::TcpStream::connect(address).expect("moto listens");
-    let mut request = format!("POST / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        if !["host", "connection", "content-length", "accept-encoding"]
-            .contains(&k.to_ascii_lowercase().as_str())
-        {
-            request.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    upstream.write_all(request.as_bytes()).unwrap();
-    upstream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let Some((head, mut xml)) = text
-        .split_once("\r\n\r\n")
-        .map(|(h, b)| (h.to_owned(), b.to_owned()))
-    else {
-        let _ = client.write_all(&response);
-        return;
-    };
-    let status = head
-        .lines()
-        .next()
-        .unwrap_or("HTTP/1.1 500 Internal Server Error");
-    if String::from_utf8_lossy(body).contains("Action=DescribeStacks")
-        && !xml.contains("<Capabilities>")
-    {
-        for (stack, asked) in capabilities {
-            let marker = format!("<StackName>{stack}</StackName>");
-            let members: String = asked
-                .iter()
-                .map(|c| format!("<member>{c}</member>"))
-                .collect();
-            xml = xml.replace(
-                &marker,
-                &format!("{marker}<Capabilities>{members}</Capabilities>"),
-            );
-        }
-    }
-    let _ = write!(
-        client,
-        "{status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
-        xml.len()
-    );
-}
-
-/// What the Serverless Application Repository does for a deployer, on top of
-/// moto's CloudFormation: `GetApplication` answers with the template's
-/// parameter definitions, and `CreateCloudFormationChangeSet` creates the
-/// change set of `serverlessrepo-<stackName>` with the (SAM-transformed)
-/// template, the parameters, the capabilities and SAR's tags. Everything
-/// else the provider calls goes to moto itself. Records the operations it
-/// served.
-struct SarStandIn {
-    endpoint: String,
-    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl SarStandIn {
-    fn start(moto: String, template_body: String, template: &Value) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let definitions: Vec<Value> = template["Parameters"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(name, p)| {
-                let default = match &p["Default"] {
-                    Value::String(s) => s.clone(),
-                    Value::Array(items) => items
-                        .iter()
-                        .map(|v| v.as_str().unwrap_or_default().to_owned())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                json!({"name": name, "defaultValue": default, "type": p["Type"], "referencedByResources": []})
-            })
-            .collect();
-        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let recorded = calls.clone();
-        std::thread::spawn(move || {
-            let mut counter = 0;
-            let mut capabilities = std::collections::BTreeMap::<String, Vec<String>>::new();
-            let mut revisions = std::collections::BTreeMap::<String, u32>::new();
-            let defaults: std::collections::BTreeMap<String, String> = definitions
-                .iter()
-                .map(|d| {
-                    (
-                        d["name"].as_str().unwrap().to_owned(),
-                        d["defaultValue"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let Some((method, target, headers, body)) = read_request(&mut stream) else {
-                    continue;
-                };
-                if method == "POST" && target == "/" {
-                    proxy_cloudformation(&moto, &headers, &body, &capabilities, &mut stream);
-                    continue;
-                }
-                let path = target.split('?').next().unwrap_or_default().to_owned();
-                let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
-                let version = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("semanticVersion="))
-                    .unwrap_or("0.1.0")
-                    .to_owned();
-                let application = path
-                    .trim_start_matches("/applications/")
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .replace("%3A", ":")
-                    .replace("%2F", "/");
-                if method == "GET" && !path.ends_with("/changesets") {
-                    recorded
-                        .lock()
-                        .unwrap()
-                        .push("serverlessrepo:GetApplication".to_owned());
-                    respond(
-                        &mut stream,
-                        "200 OK",
-                        &json!({
-                            "applicationId": application,
-                            "name": "toilkit",
-                            "author": "toilkit",
-                            "description": "toilkit",
-                            "version": {
-                                "applicationId": application,
-                                "semanticVersion": version,
-                                "parameterDefinitions": definitions,
-                                "requiredCapabilities": ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"],
-                                "resourcesSupported": true,
-                                "templateUrl": "https://example.invalid/template.yaml",
-                                "creationTime": "2026-01-01T00:00:00.000Z"
-                            }
-                        }),
-                    );
-                } else if method == "POST" && path.ends_with("/changesets") {
-                    recorded
-                        .lock()
-                        .unwrap()
-                        .push("serverlessrepo:CreateCloudFormationChangeSet".to_owned());
-                    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let stack = format!(
-                        "serverlessrepo-{}",
-                        request["stackName"].as_str().unwrap_or_default()
-                    );
-                    let version = request["semanticVersion"].as_str().unwrap_or("0.1.0");
-                    let (status, xml) = cloudformation(
-                        &moto,
-                        &[("Action", "DescribeStacks"), ("StackName", stack.as_str())],
-                    );
-                    let exists = status == 200
-                        && xml_value(&xml, "StackStatus").is_some_and(|s| s != "DELETE_COMPLETE");
-                    let mut requested = defaults.clone();
-                    for p in request["parameterOverrides"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                    {
-                        requested.insert(
-                            p["name"].as_str().unwrap_or_default().to_owned(),
-                            p["value"].as_str().unwrap_or_default().to_owned(),
-                        );
-                    }
-                    // moto finds changes in resources only (and adds or
-                    // removes none when a condition changes); CloudFormation
-                    // counts a changed parameter as a change. A revision
-                    // resource that changes with the parameters lets such an
-                    // update execute, and an update that changes nothing
-                    // still fails as it does in AWS.
-                    let revision = revisions.entry(stack.clone()).or_insert(0);
-                    if !exists || stack_parameters(&xml) != requested {
-                        *revision += 1;
-                    }
-                    let mut body: Value = serde_json::from_str(&template_body).unwrap();
-                    body["Resources"]["StandInRevision"] = json!({
-                        "Type": "AWS::SSM::Parameter",
-                        "Properties": {
-                            "Name": format!("/sar-stand-in/{stack}"),
-                            "Type": "String",
-                            "Value": format!("revision-{revision}"),
-                        }
-                    });
-                    counter += 1;
-                    let mut pairs: Vec<(String, String)> = vec![
-                        ("Action".into(), "CreateChangeSet".into()),
-                        ("StackName".into(), stack.clone()),
-                        ("ChangeSetName".into(), format!("sar-{counter}")),
-                        (
-                            "ChangeSetType".into(),
-                            if exists { "UPDATE" } else { "CREATE" }.into(),
-                        ),
-                        ("TemplateBody".into(), body.to_string()),
-                    ];
-                    for (i, p) in request["parameterOverrides"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                    {
-                        pairs.push((
-                            format!("Parameters.member.{}.ParameterKey", i + 1),
-                            p["name"].as_str().unwrap_or_default().to_owned(),
-                        ));
-                        pairs.push((
-                            format!("Parameters.member.{}.ParameterValue", i + 1),
-                            p["value"].as_str().unwrap_or_default().to_owned(),
-                        ));
-                    }
-                    let asked: Vec<String> = request["capabilities"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect();
-                    for (i, c) in asked.iter().enumerate() {
-                        pairs.push((format!("Capabilities.member.{}", i + 1), c.clone()));
-                    }
-                    capabilities.insert(stack.clone(), asked);
-                    let mut tags: Vec<(String, String)> = vec![
-                        ("serverlessrepo:applicationId".into(), application.clone()),
-                        ("serverlessrepo:semanticVersion".into(), version.to_owned()),
-                    ];
-                    for t in request["tags"].as_array().into_iter().flatten() {
-                        tags.push((
-                            t["key"].as_str().unwrap_or_default().to_owned(),
-                            t["value"].as_str().unwrap_or_default().to_owned(),
-                        ));
-                    }
-                    for (i, (k, v)) in tags.into_iter().enumerate() {
-                        pairs.push((format!("Tags.member.{}.Key", i + 1), k));
-                        pairs.push((format!("Tags.member.{}.Value", i + 1), v));
-                    }
-                    let (status, xml) = cloudformation(&moto, &pairs);
-                    if status != 200 {
-                        respond(
-                            &mut stream,
-                            "400 Bad Request",
-                            &json!({"message": xml, "errorCode": "BadRequestException"}),
-                        );
-                        continue;
-                    }
-                    respond(
-                        &mut stream,
-                        "201 Created",
-                        &json!({
-                            "applicationId": application,
-                            "changeSetId": xml_value(&xml, "Id"),
-                            "semanticVersion": version,
-                            "stackId": xml_value(&xml, "StackId"),
-                        }),
-                    );
-                } else {
-                    recorded
-                        .lock()
-                        .unwrap()
-                        .push(format!("unexpected {method} {target}"));
-                    respond(
-                        &mut stream,
-                        "404 Not Found",
-                        &json!({"message": format!("{method} {target} is not modelled"), "errorCode": "NotFoundException"}),
-                    );
-                }
-            }
-        });
-        Self { endpoint, calls }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_applies_converges_toggles_and_destroys_against_the_emulator() {
     let Some(sandbox) = TerraformSandbox::new(
@@ -1586,7 +1201,7 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
 }}
 "#,
             moto = moto.endpoint(),
-            sar = sar.endpoint
+            sar = sar.endpoint()
         ),
     )
     .unwrap();
@@ -1594,14 +1209,10 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
     let no_changes = |extra: &[&str], when: &str| {
         let mut args = vec!["plan", "-input=false", "-detailed-exitcode"];
         args.extend_from_slice(extra);
-        let output = sandbox.run(folder, &args);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "a plan {when} must show no changes:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        // -detailed-exitcode: 0 is no changes, 2 is changes.
+        if let Err(failure) = tool::run(&mut sandbox.command(folder, &args)) {
+            panic!("a plan {when} must show no changes: {failure}");
+        }
     };
     tf(&["init", "-input=false"]);
     tf(&["apply", "-input=false", "-auto-approve"]);
@@ -1639,7 +1250,7 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
         ],
     );
     assert_ne!(status, 200, "destroy deletes the stack");
-    let calls = sar.calls.lock().unwrap().clone();
+    let calls = sar.calls();
     let unexpected: Vec<_> = calls
         .iter()
         .filter(|c| c.starts_with("unexpected"))

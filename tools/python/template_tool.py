@@ -1,4 +1,4 @@
-"""Offline helpers for the template tests (tests/tests/template.rs).
+"""Offline helpers for the template and Terraform tests (tests/tests/).
 
     python template_tool.py decode TEMPLATE
         The template as JSON, intrinsic functions in their long form

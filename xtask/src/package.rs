@@ -16,7 +16,7 @@ use std::process::Command;
 
 use object::read::elf::{ElfFile64, FileHeader};
 use object::{Endianness, elf};
-use toilkit_tests::registry;
+use toilkit_tests::{registry, tool};
 
 use crate::Result;
 use crate::cmd::{exec, root};
@@ -153,7 +153,7 @@ pub fn run(args: &[String]) -> Result {
             template.display(),
             out.display()
         );
-        let stackset = write_stackset_template(&root, &template, &out)?;
+        let stackset = write_stackset_template(&template, &out)?;
         println!(
             "StackSets template: {}\n  upload functions/<function>/bootstrap.zip to s3://<bucket-in-each-region>/toilkit/<version>/<function>/bootstrap.zip (see README, \"Deploy to an organization\")",
             stackset.display()
@@ -261,20 +261,8 @@ pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
 /// translation of `template` (service-managed StackSets reject transforms),
 /// with each function's code read from the `CodeS3Bucket`/`CodeS3KeyPrefix`
 /// parameters (see `stackset` in tools/python/template_tool.py).
-pub fn write_stackset_template(root: &Path, template: &Path, out: &Path) -> Result<PathBuf> {
-    let output = Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("tools/python/template_tool.py"))
-        .arg("stackset")
-        .arg(template)
-        .output()
-        .map_err(|e| format!(".venv/bin/python: {e} (run `cargo xtask setup`)"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "template_tool.py stackset: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
+pub fn write_stackset_template(template: &Path, out: &Path) -> Result<PathBuf> {
+    let output = tool::run(tool::template_tool().arg("stackset").arg(template))?;
     let path = out.join("stackset.template.json");
     std::fs::write(&path, &output.stdout)?;
     Ok(path)
@@ -382,6 +370,20 @@ fn parse_glibc(name: &[u8]) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
     use toilkit_tests::cloudformation::{call as cloudformation, xml_value};
+    use toilkit_tests::workspace::require_tool;
+
+    /// What `template_tool.py <task> <template> [<parameters>]` prints.
+    fn template_tool(task: &str, template: &Path, parameters: Option<&str>) -> serde_json::Value {
+        require_tool("python");
+        let mut command = tool::template_tool();
+        command.arg(task).arg(template).args(parameters);
+        tool::json(&mut command, "")
+    }
+
+    /// The SAM transform of `template` with `parameters` (JSON).
+    fn translate(template: &Path, parameters: &str) -> serde_json::Value {
+        template_tool("translate", template, Some(parameters))
+    }
 
     #[test]
     fn glibc_versions_parse() {
@@ -453,33 +455,8 @@ mod tests {
         }
         // The tools are the project's own (`cargo xtask setup`); a missing
         // one is a failure, never a silent pass.
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run `cargo xtask setup`",
-            python.display()
-        );
-        let lint = Command::new(root.join(".venv/bin/cfn-lint"))
-            .arg(&template)
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stdout)
-        );
-        let translated = Command::new(python)
-            .arg(root.join("tools/python/template_tool.py"))
-            .args(["translate"])
-            .arg(&template)
-            .output()
-            .unwrap();
-        assert!(
-            translated.status.success(),
-            "{}",
-            String::from_utf8_lossy(&translated.stderr)
-        );
-        let out: serde_json::Value = serde_json::from_slice(&translated.stdout).unwrap();
+        tool::succeed(Command::new(require_tool("cfn-lint")).arg(&template));
+        let out = translate(&template, "{}");
         assert_eq!(
             out["Resources"]["LogRetentionFunction"]["Type"],
             "AWS::Lambda::Function"
@@ -492,7 +469,7 @@ mod tests {
     fn the_stackset_template_has_no_transform_and_lints() {
         let root = root();
         let (_dirs, app, template) = fake_application(&root);
-        let path = write_stackset_template(&root, &template, &app).unwrap();
+        let path = write_stackset_template(&template, &app).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let t: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(t.get("Transform").is_none());
@@ -507,15 +484,7 @@ mod tests {
                 );
             }
         }
-        let lint = Command::new(root.join(".venv/bin/cfn-lint"))
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stdout)
-        );
+        tool::succeed(Command::new(require_tool("cfn-lint")).arg(&path));
     }
 
     /// What SAR receives names no file of the publisher's bucket but the
@@ -531,26 +500,10 @@ mod tests {
             !packaged.contains("DefinitionUri"),
             "a DefinitionUri would point into the publisher's bucket after `sam package`"
         );
-        let python = root.join(".venv/bin/python");
-        if !python.exists() {
-            panic!("{} is missing: run `cargo xtask setup`", python.display());
-        }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("template.yaml");
         std::fs::write(&path, &packaged).unwrap();
-        let translated = Command::new(python)
-            .arg(root.join("tools/python/template_tool.py"))
-            .arg("translate")
-            .arg(&path)
-            .arg(r#"{"EnableMaintenanceSwitch": "true"}"#)
-            .output()
-            .unwrap();
-        assert!(
-            translated.status.success(),
-            "{}",
-            String::from_utf8_lossy(&translated.stderr)
-        );
-        let out: serde_json::Value = serde_json::from_slice(&translated.stdout).unwrap();
+        let out = translate(&path, r#"{"EnableMaintenanceSwitch": "true"}"#);
         let machine = &out["Resources"]["MaintenanceWindowStateMachine"]["Properties"];
         assert!(machine["DefinitionS3Location"].is_null(), "{machine}");
         let definition = serde_json::to_string(&machine["DefinitionString"]).unwrap();
@@ -577,10 +530,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn the_packaged_template_creates_with_every_function_on() {
         let root = root();
-        let python = root.join(".venv/bin/python");
-        if !python.exists() {
-            panic!("{} is missing: run `cargo xtask setup`", python.display());
-        }
         let source = std::fs::read_to_string(root.join("template.yaml")).unwrap();
         let packaged =
             inline_definitions(&packaged_template(&source, "x86_64").unwrap(), &root).unwrap();
@@ -631,18 +580,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("template.yaml");
             std::fs::write(&path, &uploaded).unwrap();
-            let out = Command::new(&python)
-                .arg(root.join("tools/python/template_tool.py"))
-                .arg("decode")
-                .arg(&path)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "template_tool.py decode: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice(&out.stdout).unwrap()
+            template_tool("decode", &path, None)
         };
         let mut parameters = serde_json::Map::new();
         for name in decoded["Parameters"].as_object().unwrap().keys() {
@@ -672,20 +610,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("template.yaml");
         std::fs::write(&path, &uploaded).unwrap();
-        let translated = Command::new(&python)
-            .arg(root.join("tools/python/template_tool.py"))
-            .arg("translate")
-            .arg(&path)
-            .arg(parameters.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            translated.status.success(),
-            "the SAM transform of the packaged template: {}",
-            String::from_utf8_lossy(&translated.stderr)
-        );
-        let body = String::from_utf8(translated.stdout).unwrap();
-        let out: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let out = translate(&path, &parameters.to_string());
+        let body = out.to_string();
         for (id, resource) in out["Resources"].as_object().unwrap() {
             let code = &resource["Properties"]["Code"];
             if resource["Type"] == "AWS::Lambda::Function" {

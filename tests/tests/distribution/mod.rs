@@ -1,34 +1,12 @@
 //! What the template and Terraform tests share: the tools that read
 //! `template.yaml`, and the check of a value against a parameter.
-#![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-/// The repository root, from this test crate's own manifest directory (not
-/// the support library's: with a build directory shared between checkouts,
-/// that one may have been compiled from another checkout).
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root")
-        .to_path_buf()
-}
-
-/// A tool installed into the project's venv by `cargo xtask setup`.
-pub fn require_tool(tool: &str) -> PathBuf {
-    let path = root().join(".venv/bin").join(tool);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask setup` (or `cargo xtask test`, which runs it)",
-        path.display()
-    );
-    path
-}
+pub use toilkit_tests::workspace::{require_tool, root};
 
 /// Each function: its crate, and the stem of its logical ids in the template,
 /// from the registry (`toilkit_tests::registry`).
@@ -49,32 +27,14 @@ const FUNCTION_COUNT: usize = toilkit_tests::registry::FUNCTIONS.len();
 // Running the tools
 // ---------------------------------------------------------------------------
 
+/// What `tools/python/template_tool.py <args>` prints, as JSON, after it
+/// read `stdin`.
 pub fn run_tool(args: &[&str], stdin: Option<&str>) -> Value {
-    let python = require_tool("python");
-    let script = root().join("tools/python/template_tool.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    {
-        let mut input = child.stdin.take().expect("stdin is piped");
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write to the tool");
-        }
-    }
-    let output = child.wait_with_output().expect("tool ran");
-    assert!(
-        output.status.success(),
-        "template_tool.py {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the tool prints JSON")
+    require_tool("python");
+    toilkit_tests::tool::json(
+        toilkit_tests::tool::template_tool().args(args),
+        stdin.unwrap_or_default(),
+    )
 }
 
 pub fn template_path() -> PathBuf {
@@ -153,6 +113,21 @@ pub fn strings(value: &Value) -> Vec<&Value> {
                 v => vec![v],
             })
             .collect(),
+    }
+}
+
+/// A parameter's default as SAR lists it and the Terraform module compares
+/// it: a string, lists joined by commas, "" when it has none.
+pub fn parameter_default(parameter: &Value) -> String {
+    match &parameter["Default"] {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 

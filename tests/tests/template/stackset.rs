@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use toilkit_tests::tool;
+
 use crate::distribution::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -20,15 +22,7 @@ async fn the_stackset_template_has_no_transform_lints_and_creates_with_every_fun
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stackset.template.json");
     std::fs::write(&path, stackset.to_string()).unwrap();
-    let lint = Command::new(require_tool("cfn-lint"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "cfn-lint on the StackSets template:\n{}",
-        String::from_utf8_lossy(&lint.stdout)
-    );
+    tool::succeed(Command::new(require_tool("cfn-lint")).arg(&path));
     // Created in moto's CloudFormation, every function on, code from the
     // bucket of the Region.
     let moto = toilkit_tests::Moto::dedicated();

@@ -88,8 +88,8 @@ locals {
 # The MaxLength of the template's parameters that feed a function's
 # environment, and whether the template takes only ASCII there. Lambda
 # refuses an environment above 4 KB; these bounds keep every function's
-# worst case under it (tests/tests/template.rs adds it up), and the module
-# refuses at plan what the template would refuse at deploy.
+# worst case under it (tests/tests/template/environment_size.rs adds it up),
+# and the module refuses at plan what the template would refuse at deploy.
 # tests/tests/terraform.rs keeps this map equal to template.yaml.
 locals {
   template_max_lengths = {
