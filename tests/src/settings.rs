@@ -1,8 +1,37 @@
-//! A function's settings as its user sees them rejected: every function's
-//! configuration tests read an environment and check that the init error
-//! names each bad variable.
+//! A function's settings as a test writes them ([`Vars`]), and as its user
+//! sees them rejected: every function's configuration tests read an
+//! environment and check that the init error names each bad variable.
 
 use shared::config::Env;
+
+/// A function's environment as a test writes it: one value a variable, the
+/// last one set winning.
+#[derive(Debug, Clone, Default)]
+pub struct Vars(Vec<(String, String)>);
+
+impl Vars {
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.remove(name);
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(set, _)| set != name);
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, (String, String)> {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for Vars {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
 
 /// What the init error says about this environment after `read` (a
 /// function's `Config::from_env`) has gone through it; panics if the

@@ -17,7 +17,7 @@ async fn the_binary_posts_redacted_alerts_once() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
     let mut env = Moto::shared().env();
-    env.extend(f.env.clone());
+    env.extend(f.setup.env.clone());
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[
@@ -107,7 +107,7 @@ async fn hostile_user_names_and_sql_reach_slack_escaped() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
     let mut env = Moto::shared().env();
-    env.extend(f.env.clone());
+    env.extend(f.setup.env.clone());
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[
@@ -142,10 +142,11 @@ async fn hostile_user_names_and_sql_reach_slack_escaped() {
 async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
-    f.slack
+    f.setup
+        .slack
         .script(std::iter::repeat_n(toilkit_tests::Reply::Status(500), 50));
     let mut env = Moto::shared().env();
-    env.extend(f.env.clone());
+    env.extend(f.setup.env.clone());
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[
