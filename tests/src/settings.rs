@@ -52,6 +52,24 @@ where
     }
 }
 
+/// What `read` (a function's `Config::from_env`) makes of this
+/// environment; panics with the init error's text if it is refused.
+pub fn accepted<K, V, T>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+    read: impl FnOnce(&mut Env) -> T,
+) -> T
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    let mut env = Env::from_pairs(pairs);
+    let read = read(&mut env);
+    if let Err(error) = env.finish() {
+        panic!("the environment was refused: {error}");
+    }
+    read
+}
+
 /// Asserts that the init error's text names every one of `needles`, and
 /// says which one it lacks.
 pub fn assert_names_all(text: &str, needles: &[&str]) {
