@@ -57,6 +57,21 @@ pub fn fast_retries(attempts: u32) -> shared::slack::RetryPolicy {
     }
 }
 
+/// Asserts that `text`, a message as the receiver got it, shows each of
+/// `shown` (the escaped form of what a test planted in the function's
+/// input: `&lt;!channel&gt;`, `&lt;https://evil.example|click here&gt;`)
+/// and none of that markup raw: Slack would otherwise notify the channel or
+/// render a disguised link.
+pub fn assert_markup_escaped(text: &str, shown: &[&str]) {
+    for escaped in shown {
+        assert!(text.contains(escaped), "{escaped} not shown in {text}");
+    }
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<https://evil"),
+        "raw markup reached Slack: {text}"
+    );
+}
+
 /// A scripted answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {

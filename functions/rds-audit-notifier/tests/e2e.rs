@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::common::{Fixture, subscription};
 use toilkit_tests::lambda::Invocation;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
+use toilkit_tests::slack::assert_markup_escaped;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rds-audit-notifier");
@@ -126,14 +127,12 @@ async fn hostile_user_names_and_sql_reach_slack_escaped() {
     let delivered = f.delivered_texts();
     assert_eq!(delivered.len(), 1);
     let text = &delivered[0];
-    assert!(text.contains("&lt;!channel&gt;"), "{text}");
-    assert!(
-        text.contains("&lt;https://evil.example|click here&gt;"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("<!channel>") && !text.contains("<https://evil"),
-        "raw markup reached Slack: {text}"
+    assert_markup_escaped(
+        text,
+        &[
+            "&lt;!channel&gt;",
+            "&lt;https://evil.example|click here&gt;",
+        ],
     );
 }
 
