@@ -77,3 +77,19 @@ pub fn assert_names_all(text: &str, needles: &[&str]) {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_set_again_keeps_its_last_value_and_a_removed_one_is_unset() {
+        let mut vars = Vars::default();
+        vars.set("DRY_RUN", "false");
+        vars.set("STATE_TABLE", "state");
+        vars.set("DRY_RUN", "true");
+        vars.remove("STATE_TABLE");
+        let pairs: Vec<(String, String)> = vars.into_iter().collect();
+        assert_eq!(pairs, [("DRY_RUN".to_owned(), "true".to_owned())]);
+    }
+}
