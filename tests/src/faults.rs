@@ -1,15 +1,20 @@
 //! What every function's fault-injection tests share: the transient failures
 //! AWS answers with, as HTTP responses the real SDK deserializes and
 //! classifies (so its retry policy decides, as in production), a script of
-//! how many of the next calls fail and how, and an SDK clock that never
-//! waits.
+//! how many of the next calls fail and how, an HTTP transport a test can
+//! put itself in, and an SDK clock that never waits.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::config::{AsyncSleep, Sleep};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_types::SdkConfig;
@@ -82,6 +87,73 @@ impl Script {
 
     pub fn left(&self) -> usize {
         self.0.lock().unwrap().len()
+    }
+}
+
+/// What a [`transport`] does with one request, given the connectors of the
+/// clients it wraps.
+type Call<const N: usize> =
+    dyn Fn(HttpRequest, &[SharedHttpConnector; N]) -> HttpConnectorFuture + Send + Sync;
+
+/// An HTTP client that hands every request to `call`, with the connectors
+/// of `inner` (aws-smithy-mocks' client, the emulator's) to send it on: the
+/// test decides there what reaches which, and can record the request, act
+/// before it is sent, or hold its answer back.
+pub fn transport<const N: usize>(
+    inner: [SharedHttpClient; N],
+    call: impl Fn(HttpRequest, &[SharedHttpConnector; N]) -> HttpConnectorFuture + Send + Sync + 'static,
+) -> SharedHttpClient {
+    SharedHttpClient::new(Transport {
+        inner,
+        call: Arc::new(call),
+    })
+}
+
+struct Transport<const N: usize> {
+    inner: [SharedHttpClient; N],
+    call: Arc<Call<N>>,
+}
+
+impl<const N: usize> std::fmt::Debug for Transport<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<const N: usize> HttpClient for Transport<N> {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(Connector {
+            inner: self
+                .inner
+                .each_ref()
+                .map(|client| client.http_connector(settings, components)),
+            call: self.call.clone(),
+        })
+    }
+}
+
+struct Connector<const N: usize> {
+    inner: [SharedHttpConnector; N],
+    call: Arc<Call<N>>,
+}
+
+impl<const N: usize> std::fmt::Debug for Connector<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<const N: usize> HttpConnector for Connector<N> {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        (self.call)(request, &self.inner)
     }
 }
 

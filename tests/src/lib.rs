@@ -25,6 +25,7 @@
 //! - [`elbv2`]: exact snapshots of an ALB listener's rules;
 //! - [`not_run`]: a check whose tool is missing says so (and fails in CI);
 //! - [`registry`]: the functions, listed once for all the tooling;
+//! - [`report`]: a run's report, read as its user reads it;
 //! - [`settings`]: a function's settings rejected, as the init error says it;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
@@ -41,6 +42,7 @@ pub mod moto;
 pub mod not_run;
 pub mod process;
 pub mod registry;
+pub mod report;
 pub mod runtime_api;
 pub mod settings;
 pub mod slack;

@@ -5,8 +5,72 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use crate::Moto;
 use crate::loopback::{self, Server};
+use crate::settings::Vars;
+
+/// What a function that posts to Slack is tested against: the emulator,
+/// the SDK configuration pointed at it, a receiver, and the function's
+/// environment, which names the receiver's webhook (stored as a secret, as
+/// an operator stores it) in `SLACK_WEBHOOK_SECRET_ARN`.
+pub struct Setup {
+    pub moto: &'static Moto,
+    pub sdk: aws_types::SdkConfig,
+    pub slack: SlackReceiver,
+    pub env: Vars,
+    /// The ARN of the secret holding the webhook.
+    pub secret: String,
+}
+
+impl Setup {
+    /// The set-up whose webhook posts to `channel`.
+    pub async fn new(channel: &str) -> Self {
+        let moto = Moto::shared();
+        let sdk = moto.sdk_config().await;
+        let slack = SlackReceiver::start();
+        let secret = slack.webhook_secret(&sdk, channel).await;
+        let mut env = Vars::default();
+        env.set("SLACK_WEBHOOK_SECRET_ARN", &secret);
+        Self {
+            moto,
+            sdk,
+            slack,
+            env,
+            secret,
+        }
+    }
+}
+
+/// Slack retries as production makes them, with waits shortened so a test
+/// of a failing or rate-limiting Slack takes milliseconds: `attempts` tries
+/// a message, and as many 429s tolerated.
+pub fn fast_retries(attempts: u32) -> shared::slack::RetryPolicy {
+    shared::slack::RetryPolicy {
+        max_attempts: attempts,
+        max_rate_limited: attempts,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        spacing: Duration::from_millis(1),
+        request_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Asserts that `text`, a message as the receiver got it, shows each of
+/// `shown` (the escaped form of what a test planted in the function's
+/// input: `&lt;!channel&gt;`, `&lt;https://evil.example|click here&gt;`)
+/// and none of that markup raw: Slack would otherwise notify the channel or
+/// render a disguised link.
+pub fn assert_markup_escaped(text: &str, shown: &[&str]) {
+    for escaped in shown {
+        assert!(text.contains(escaped), "{escaped} not shown in {text}");
+    }
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<https://evil"),
+        "raw markup reached Slack: {text}"
+    );
+}
 
 /// A scripted answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +142,29 @@ impl SlackReceiver {
             .unwrap_or_else(|e| panic!("secret {name} not created: {e}"))
             .arn
             .expect("a created secret has an ARN")
+    }
+
+    /// [`store_webhook_secret`](Self::store_webhook_secret) under a name
+    /// no other test uses (`slack-<channel>-…`); the secret's ARN.
+    pub async fn webhook_secret(&self, sdk: &aws_types::SdkConfig, channel: &str) -> String {
+        let name = Moto::shared().unique(&format!("slack-{channel}"));
+        self.store_webhook_secret(sdk, &name, channel).await
+    }
+
+    /// Stores the webhook URL of `channel` as an SSM SecureString under a
+    /// name no other test uses, as an operator may instead of a secret, and
+    /// returns the parameter's name.
+    pub async fn webhook_parameter(&self, sdk: &aws_types::SdkConfig, channel: &str) -> String {
+        let name = format!("/toilkit/{}", Moto::shared().unique("slack"));
+        aws_sdk_ssm::Client::new(sdk)
+            .put_parameter()
+            .name(&name)
+            .value(self.webhook_url(channel))
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("parameter {name} not stored: {e}"));
+        name
     }
 
     /// Answers the next requests with `replies`, then `200 ok` again.

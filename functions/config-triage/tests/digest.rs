@@ -39,17 +39,17 @@ struct Account {
 
 async fn account() -> Account {
     let mut fx = Fixture::new().await;
-    fx.set(
+    fx.setup.env.set(
         "SEVERITY_RULES",
         r#"[{"rule": "restricted-ssh", "severity": "critical"}, {"rule": "dynamodb-*", "severity": "high"}]"#,
     );
-    fx.set(
+    fx.setup.env.set(
         "EXEMPTIONS",
         r#"[{"tag": {"key": "data-class", "value": "public"}, "reason": "open data"},
             {"rule": "restricted-ssh", "resource": "sg-0bastion*", "reason": "bastion host"},
             {"rule": "approved-amis-by-id", "expires": "2026-02-15", "reason": "AMI rollout"}]"#,
     );
-    fx.set("DIGEST_OLDEST", "3");
+    fx.setup.env.set("DIGEST_OLDEST", "3");
     let public_table = fx
         .tagged_table("opendata", &[("data-class", "public")])
         .await;
@@ -66,8 +66,8 @@ async fn account() -> Account {
 }
 
 fn app(fx: &Fixture, config: Client) -> App {
-    App::new(fx.settings(), &fx.sdk, Output::default())
-        .with_config_client(config, &fx.sdk)
+    App::new(fx.settings(), &fx.setup.sdk, Output::default())
+        .with_config_client(config, &fx.setup.sdk)
         .with_slack(fast_slack())
 }
 
@@ -216,7 +216,7 @@ async fn the_digest_pages_through_every_rule_and_result_and_leaves_out_the_exemp
         "{skipped:?}"
     );
 
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     let digest_text = posted.last().unwrap();
     assert!(
         digest_text.contains("4 open violation(s): 1 critical, 2 high, 1 medium, 0 low; 2 exempted; 1 exemption(s) expired"),
@@ -238,12 +238,12 @@ async fn the_digest_pages_through_every_rule_and_result_and_leaves_out_the_exemp
 #[tokio::test]
 async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
     let mut acct = account().await;
-    acct.fx.set("AGGREGATOR_NAME", "org-aggregator");
-    acct.fx.set("DIGEST_OLDEST", "10");
+    acct.fx.setup.env.set("AGGREGATOR_NAME", "org-aggregator");
+    acct.fx.setup.env.set("DIGEST_OLDEST", "10");
     let fx = &acct.fx;
     // A table of this account in another region: its tags are read there.
-    let ireland = fx.moto.sdk_config_in("eu-west-1").await;
-    let remote = fx.moto.unique("eu-orders");
+    let ireland = fx.setup.moto.sdk_config_in("eu-west-1").await;
+    let remote = fx.setup.moto.unique("eu-orders");
     toilkit_tests::tables::create_tagged_table(
         &aws_sdk_dynamodb::Client::new(&ireland),
         &remote,
@@ -345,7 +345,7 @@ async fn with_an_aggregator_the_digest_covers_every_account_and_region() {
         digest["oldest"][3]["owner"], "data",
         "tags are read in the resource's own region"
     );
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     assert!(posted.last().unwrap().contains("111111111111 / eu-west-1"));
 }
 
@@ -374,7 +374,7 @@ async fn a_config_error_fails_the_digest_with_the_operation_named() {
         "{error}"
     );
     assert!(error.to_string().contains("InvalidNextToken"), "{error}");
-    assert!(acct.fx.slack.received().is_empty());
+    assert!(acct.fx.setup.slack.received().is_empty());
 }
 
 /// GetComplianceDetailsByResource for one table, as the held-check asks it:
@@ -399,7 +399,7 @@ fn one_open_violation(fx: &Fixture, rule: &str, table: &str) -> (ConfigService, 
         MAR_1,
         "PITR off",
     )]);
-    let app = app(fx, Client::new(&config.sdk_config(&fx.sdk)));
+    let app = app(fx, Client::new(&config.sdk_config(&fx.setup.sdk)));
     (config, app)
 }
 
@@ -407,23 +407,28 @@ fn one_open_violation(fx: &Fixture, rule: &str, table: &str) -> (ConfigService, 
 async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_window_has_passed() {
     let mut fx = Fixture::new().await;
     let topic = fx.pager_topic().await;
-    let payments = fx.webhook_secret("payments").await;
-    fx.set(
+    let payments = fx
+        .setup
+        .slack
+        .webhook_secret(&fx.setup.sdk, "payments")
+        .await;
+    fx.setup.env.set(
         "ROUTES",
         &json!({"payments": format!("secret:{payments}")}).to_string(),
     );
-    fx.set("CRITICAL_TOPIC_ARN", &topic);
-    fx.set(
+    fx.setup.env.set("CRITICAL_TOPIC_ARN", &topic);
+    fx.setup.env.set(
         "SEVERITY_RULES",
         r#"[{"rule": "dynamodb-pitr-enabled", "severity": "critical"}]"#,
     );
-    fx.set("RENOTIFY_HOURS", "6");
+    fx.setup.env.set("RENOTIFY_HOURS", "6");
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
     let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
     let (_config, app) = one_open_violation(&fx, rule, &table);
     let pages = || {
-        fx.slack
+        fx.setup
+            .slack
             .delivered_to("pager")
             .into_iter()
             .filter(|b| b["Type"] == "Notification")
@@ -445,7 +450,7 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
         out.response.expect("triaged");
     }
     assert_eq!(
-        texts(&fx.slack, "payments").len(),
+        texts(&fx.setup.slack, "payments").len(),
         2,
         "the second break is held"
     );
@@ -456,7 +461,7 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
     // Within the window: still held.
     let early = fx.run(&app, &schedule, t0 + time::Duration::hours(2)).await;
     early.response.expect("digest posted");
-    assert_eq!(texts(&fx.slack, "payments").len(), 2);
+    assert_eq!(texts(&fx.setup.slack, "payments").len(), 2);
     assert_eq!(pages(), 1);
 
     // The window has passed and it is still broken: the next scheduled run
@@ -478,7 +483,7 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
         "{:?}",
         due.report
     );
-    let to_payments = texts(&fx.slack, "payments");
+    let to_payments = texts(&fx.setup.slack, "payments");
     assert_eq!(to_payments.len(), 3, "{to_payments:#?}");
     assert!(
         to_payments[2].contains("CRITICAL Config violation: dynamodb-pitr-enabled")
@@ -491,7 +496,7 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
     // Announced once: the next schedule says nothing more to the team.
     let next = fx.run(&app, &schedule, t0 + time::Duration::hours(8)).await;
     next.response.expect("digest posted");
-    assert_eq!(texts(&fx.slack, "payments").len(), 3);
+    assert_eq!(texts(&fx.setup.slack, "payments").len(), 3);
     assert_eq!(pages(), 2);
 
     // And its end is told, since its start was.
@@ -508,7 +513,7 @@ async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_wind
         .await
         .response
         .expect("triaged");
-    let to_payments = texts(&fx.slack, "payments");
+    let to_payments = texts(&fx.setup.slack, "payments");
     assert_eq!(to_payments.len(), 4);
     assert!(to_payments[3].contains("Resolved: dynamodb-pitr-enabled"));
 }
@@ -566,7 +571,7 @@ async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete(
         out.report.stop_reason
     );
     assert!(details.num_calls() < RULES, "{}", details.num_calls());
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     assert_eq!(posted.len(), 1, "{posted:#?}");
     assert!(
         posted[0].contains("INCOMPLETE: the listing stopped at the time limit"),
@@ -589,12 +594,16 @@ async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete(
 #[tokio::test]
 async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_digest_twice() {
     let mut fx = Fixture::new().await;
-    let payments = fx.webhook_secret("payments").await;
-    fx.set(
+    let payments = fx
+        .setup
+        .slack
+        .webhook_secret(&fx.setup.sdk, "payments")
+        .await;
+    fx.setup.env.set(
         "ROUTES",
         &json!({"payments": format!("secret:{payments}")}).to_string(),
     );
-    fx.set("RENOTIFY_HOURS", "6");
+    fx.setup.env.set("RENOTIFY_HOURS", "6");
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
     let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
@@ -612,7 +621,7 @@ async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_dig
             .expect("triaged");
     }
     assert_eq!(
-        texts(&fx.slack, "payments").len(),
+        texts(&fx.setup.slack, "payments").len(),
         2,
         "the second break is held"
     );
@@ -620,11 +629,15 @@ async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_dig
         serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
 
     // The held announcement (the first request of the run) is refused once.
-    fx.slack.script([toilkit_tests::Reply::Status(404)]);
+    fx.setup.slack.script([toilkit_tests::Reply::Status(404)]);
     let due = t0 + time::Duration::hours(7);
     let first = fx.run(&app, &schedule, due).await;
     assert!(first.response.is_err(), "the held failure fails the run");
-    assert_eq!(texts(&fx.slack, "default").len(), 1, "the digest went out");
+    assert_eq!(
+        texts(&fx.setup.slack, "default").len(),
+        1,
+        "the digest went out"
+    );
 
     // Lambda retries the failed asynchronous invocation with the same event.
     let retry = fx
@@ -633,8 +646,8 @@ async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_dig
     retry
         .response
         .expect("the retry announces the held violation");
-    assert_eq!(texts(&fx.slack, "payments").len(), 3);
-    let digests = texts(&fx.slack, "default");
+    assert_eq!(texts(&fx.setup.slack, "payments").len(), 3);
+    let digests = texts(&fx.setup.slack, "default");
     assert_eq!(
         digests.len(),
         1,
@@ -755,7 +768,7 @@ async fn a_rule_with_many_result_pages_still_leaves_time_to_post_the_digest() {
         &deadline,
     )
     .await;
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     assert_eq!(
         posted.len(),
         1,
@@ -773,12 +786,16 @@ async fn a_rule_with_many_result_pages_still_leaves_time_to_post_the_digest() {
 #[tokio::test]
 async fn a_held_violation_is_announced_even_when_every_listing_reaches_the_time_limit() {
     let mut fx = Fixture::new().await;
-    let payments = fx.webhook_secret("payments").await;
-    fx.set(
+    let payments = fx
+        .setup
+        .slack
+        .webhook_secret(&fx.setup.sdk, "payments")
+        .await;
+    fx.setup.env.set(
         "ROUTES",
         &json!({"payments": format!("secret:{payments}")}).to_string(),
     );
-    fx.set("RENOTIFY_HOURS", "6");
+    fx.setup.env.set("RENOTIFY_HOURS", "6");
     const RULES: usize = 100;
     let held_rule = "rule-000";
     let t = "AWS::DynamoDB::Table";
@@ -830,7 +847,7 @@ async fn a_held_violation_is_announced_even_when_every_listing_reaches_the_time_
         .expect("triaged");
     }
     assert_eq!(
-        texts(&fx.slack, "payments").len(),
+        texts(&fx.setup.slack, "payments").len(),
         2,
         "the second break is held"
     );
@@ -852,7 +869,7 @@ async fn a_held_violation_is_announced_even_when_every_listing_reaches_the_time_
         reasons.push(out.report.stop_reason.clone());
     }
     assert_eq!(
-        texts(&fx.slack, "payments").len(),
+        texts(&fx.setup.slack, "payments").len(),
         3,
         "three scheduled runs found the held violation due and none announced it: {reasons:#?}"
     );
@@ -865,7 +882,7 @@ async fn a_held_violation_is_announced_even_when_every_listing_reaches_the_time_
 #[tokio::test]
 async fn a_violation_whose_tags_could_not_be_read_is_announced_saying_so() {
     let mut fx = Fixture::new().await;
-    fx.set(
+    fx.setup.env.set(
         "EXEMPTIONS",
         r#"[{"tag": {"key": "data-class", "value": "public"}, "reason": "open data"}]"#,
     );
@@ -895,7 +912,7 @@ async fn a_violation_whose_tags_could_not_be_read_is_announced_saying_so() {
     .await
     .response
     .expect("announced");
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     assert_eq!(posted.len(), 1, "{posted:#?}");
     assert!(
         posted[0].contains("Tags could not be read")
@@ -913,12 +930,16 @@ async fn a_violation_whose_tags_could_not_be_read_is_announced_saying_so() {
 #[tokio::test]
 async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
     let mut fx = Fixture::new().await;
-    let payments = fx.webhook_secret("payments").await;
-    fx.set(
+    let payments = fx
+        .setup
+        .slack
+        .webhook_secret(&fx.setup.sdk, "payments")
+        .await;
+    fx.setup.env.set(
         "ROUTES",
         &json!({"payments": format!("secret:{payments}")}).to_string(),
     );
-    fx.set("RENOTIFY_HOURS", "6");
+    fx.setup.env.set("RENOTIFY_HOURS", "6");
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
     let table = fx.tagged_table("ledger", &[("owner", "payments")]).await;
@@ -936,7 +957,7 @@ async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
             .expect("triaged");
     }
     assert_eq!(
-        texts(&fx.slack, "payments").len(),
+        texts(&fx.setup.slack, "payments").len(),
         2,
         "the second break is held"
     );
@@ -945,7 +966,7 @@ async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
     let early = fx.run(&app, &check, t0 + time::Duration::hours(2)).await;
     early.response.expect("checked");
     assert_eq!(
-        texts(&fx.slack, "payments").len(),
+        texts(&fx.setup.slack, "payments").len(),
         2,
         "still within the window"
     );
@@ -958,10 +979,10 @@ async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
         )
         .await;
     due.response.expect("announced");
-    let payments_texts = texts(&fx.slack, "payments");
+    let payments_texts = texts(&fx.setup.slack, "payments");
     assert_eq!(payments_texts.len(), 3, "{:?}", due.report);
     assert!(payments_texts[2].contains(&table), "{}", payments_texts[2]);
-    assert!(texts(&fx.slack, "default").is_empty(), "no digest");
+    assert!(texts(&fx.setup.slack, "default").is_empty(), "no digest");
     assert_eq!(
         config.calls("DescribeComplianceByConfigRule")
             + config.calls("GetComplianceDetailsByConfigRule"),
@@ -971,5 +992,9 @@ async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
 
     let again = fx.run(&app, &check, t0 + time::Duration::hours(7)).await;
     again.response.expect("checked");
-    assert_eq!(texts(&fx.slack, "payments").len(), 3, "announced once");
+    assert_eq!(
+        texts(&fx.setup.slack, "payments").len(),
+        3,
+        "announced once"
+    );
 }

@@ -16,8 +16,8 @@ fn binary() -> &'static Path {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
     let fx = Fixture::new().await;
-    let mut env = fx.moto.env();
-    env.extend(fx.env.iter().cloned());
+    let mut env = fx.setup.moto.env();
+    env.extend(fx.setup.env.iter().cloned());
     env.push((
         "SEVERITY_RULES".into(),
         r#"[{"rule":"restricted-*","severity":"critical"}]"#.into(),
@@ -35,7 +35,7 @@ async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
         "{report:#}"
     );
     assert_eq!(report["applied"][0]["detail"]["severity"], "critical");
-    let messages = texts(&fx.slack, "default");
+    let messages = texts(&fx.setup.slack, "default");
     assert_eq!(messages.len(), 1);
     assert!(
         messages[0].contains("CRITICAL Config violation: restricted-ssh on sg-0123456789abcdef0"),
@@ -49,7 +49,7 @@ async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
     let again = lambda.invoke(&sample).expect_response();
     assert!(again["applied"].as_array().unwrap().is_empty());
     assert_eq!(again["counters"]["stale_or_duplicate"], 1);
-    assert_eq!(texts(&fx.slack, "default").len(), 1);
+    assert_eq!(texts(&fx.setup.slack, "default").len(), 1);
 
     // The fix arrives through SQS.
     let mut fixed = sample.clone();
@@ -60,7 +60,7 @@ async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
     let batch = sqs_batch(&[("059f36b4-87a3-44ab-83d2-661975830a7d", fixed.to_string())]);
     let response = lambda.invoke(&batch).expect_response();
     assert_eq!(response, json!({"batchItemFailures": []}));
-    let messages = texts(&fx.slack, "default");
+    let messages = texts(&fx.setup.slack, "default");
     assert_eq!(messages.len(), 2);
     assert!(
         messages[1].contains("Resolved: restricted-ssh"),
@@ -91,9 +91,10 @@ fn a_bad_configuration_fails_init_with_the_readme_text_and_reports_it_to_the_run
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
     let fx = Fixture::new().await;
-    let mut env = fx.moto.env();
-    env.extend(fx.env.iter().cloned());
-    fx.slack
+    let mut env = fx.setup.moto.env();
+    env.extend(fx.setup.env.iter().cloned());
+    fx.setup
+        .slack
         .script(std::iter::repeat_n(toilkit_tests::Reply::Status(500), 50));
     let mut lambda = LambdaEmulator::start(binary(), &env);
     let sample: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
@@ -109,8 +110,8 @@ async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_typo_inside_an_exemption_tag_stops_init_naming_the_variable() {
     let fx = Fixture::new().await;
-    let mut env = fx.moto.env();
-    env.extend(fx.env.iter().cloned());
+    let mut env = fx.setup.moto.env();
+    env.extend(fx.setup.env.iter().cloned());
     // "vaule": once read as a key-only match that exempted every resource
     // with the key, whatever its value.
     env.push((

@@ -82,8 +82,8 @@ async fn sns(
 /// The shared fixture, with the critical rule paging to `TOPIC`.
 async fn fixture() -> Fixture {
     let mut fx = Fixture::new().await;
-    fx.set("CRITICAL_TOPIC_ARN", TOPIC);
-    fx.set(
+    fx.setup.env.set("CRITICAL_TOPIC_ARN", TOPIC);
+    fx.setup.env.set(
         "SEVERITY_RULES",
         r#"[{"rule":"restricted-ssh","severity":"critical"}]"#,
     );
@@ -131,7 +131,7 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
             attempts.load(Ordering::SeqCst),
             shared::aws::MAX_ATTEMPTS as usize
         );
-        assert_eq!(fixture.slack.delivered_to("default").len(), 1);
+        assert_eq!(fixture.setup.slack.delivered_to("default").len(), 1);
         return;
     }
     let error = first
@@ -156,7 +156,7 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
     );
     assert_eq!(published.load(Ordering::SeqCst), 0);
     assert!(
-        fixture.slack.delivered().is_empty(),
+        fixture.setup.slack.delivered().is_empty(),
         "nothing half-announced"
     );
 
@@ -174,7 +174,7 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
     );
     assert_eq!(retry.report.counter("critical_paged"), 1);
     assert_eq!(published.load(Ordering::SeqCst), 1);
-    let posted = fixture.slack.delivered_to("default");
+    let posted = fixture.setup.slack.delivered_to("default");
     assert_eq!(posted.len(), 1);
     assert!(posted[0].to_string().contains(&group));
 
@@ -182,7 +182,7 @@ async fn storm_then_retry(failures: Vec<(u16, &'static str)>, storm_is_absorbed:
     let again = fixture.run(&app, &event, OffsetDateTime::now_utc()).await;
     assert!(again.response.is_ok());
     assert_eq!(published.load(Ordering::SeqCst), 1);
-    assert_eq!(fixture.slack.delivered_to("default").len(), 1);
+    assert_eq!(fixture.setup.slack.delivered_to("default").len(), 1);
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
 //! sweep either reaches every page or reports, with its region, that the
 //! listing failed, while what it did change is reported as applied.
 
+use std::time::Duration;
+
 use toilkit_tests::faults;
 
 use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
@@ -14,6 +16,7 @@ use aws_sdk_cloudwatchlogs::operation::put_retention_policy::PutRetentionPolicyO
 use aws_sdk_cloudwatchlogs::types::{LogGroup, PolicyType};
 use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture, SharedHttpClient};
 use faults::fast_retry;
 use log_retention::{App, CallCounter, Config, RegionClients};
 use serde_json::json;
@@ -94,7 +97,7 @@ async fn invoke_until(
     let calls = CallCounter::default();
     let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
         .retry_config(fast_retry())
-        .http_client(slow::Client::wrap(create_mock_http_client(), slow))
+        .http_client(slow_to_answer(create_mock_http_client(), slow))
         .interceptor(interceptor(logs_rules))
         .interceptor(calls.clone())
         .build();
@@ -122,67 +125,25 @@ async fn invoke_until(
     log_retention::run(payload, &app, deadline).await
 }
 
-/// An HTTP client that holds back the answer to one operation, as a
+/// An HTTP client that holds back the answer to `operation` 30 s, as a
 /// service that is slow to answer a call it may already have carried out.
-mod slow {
-    use std::time::Duration;
-
-    use aws_smithy_runtime_api::client::http::{
-        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-        SharedHttpConnector,
-    };
-    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-
-    #[derive(Debug)]
-    pub struct Client {
-        inner: SharedHttpClient,
-        operation: Option<&'static str>,
-    }
-
-    impl Client {
-        pub fn wrap(inner: SharedHttpClient, operation: Option<&'static str>) -> SharedHttpClient {
-            SharedHttpClient::new(Self { inner, operation })
-        }
-    }
-
-    impl HttpClient for Client {
-        fn http_connector(
-            &self,
-            settings: &HttpConnectorSettings,
-            components: &RuntimeComponents,
-        ) -> SharedHttpConnector {
-            SharedHttpConnector::new(Connector {
-                inner: self.inner.http_connector(settings, components),
-                operation: self.operation,
-            })
-        }
-    }
-
-    #[derive(Debug)]
-    struct Connector {
-        inner: SharedHttpConnector,
-        operation: Option<&'static str>,
-    }
-
-    impl HttpConnector for Connector {
-        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            // JSON protocol: the operation is the X-Amz-Target's last part.
-            let slow = self.operation.is_some_and(|op| {
-                request
-                    .headers()
-                    .get("x-amz-target")
-                    .is_some_and(|t| t.ends_with(&format!(".{op}")))
-            });
-            let answer = self.inner.call(request);
-            HttpConnectorFuture::new(async move {
-                if slow {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                }
-                answer.await
-            })
-        }
-    }
+fn slow_to_answer(inner: SharedHttpClient, operation: Option<&'static str>) -> SharedHttpClient {
+    faults::transport([inner], move |request, [inner]| {
+        // JSON protocol: the operation is the X-Amz-Target's last part.
+        let slow = operation.is_some_and(|op| {
+            request
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.ends_with(&format!(".{op}")))
+        });
+        let answer = inner.call(request);
+        HttpConnectorFuture::new(async move {
+            if slow {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            answer.await
+        })
+    })
 }
 
 /// A sweep of one region whose second listing page first meets `failures`
@@ -1000,7 +961,7 @@ async fn a_deletion_unanswered_at_the_deadline_is_reported_as_maybe_deleted() {
         &json!({}),
         &rules,
         &[&tags],
-        Deadline::after(std::time::Duration::from_secs(1)),
+        Deadline::after(Duration::from_secs(1)),
         Some("DeleteLogGroup"),
     )
     .await

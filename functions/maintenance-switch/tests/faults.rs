@@ -15,7 +15,7 @@
 use toilkit_tests::faults;
 
 use std::collections::BTreeMap;
-use std::fmt;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -27,12 +27,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ProtocolEnum, RuleCondition, Tag, TargetTypeEnum,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture, SharedHttpClient};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use faults::{Fault, on_virtual_clock};
@@ -314,15 +310,12 @@ impl Faults {
     /// The function's ELB client: the real SDK with toilkit's retry policy
     /// (backoffs shortened), through the mock rules, then moto.
     fn client(&self, sdk: &aws_types::SdkConfig) -> Client {
-        let transport = Transport {
-            mock: create_mock_http_client(),
-            moto: sdk
-                .http_client()
-                .expect("shared::aws puts its HTTP client in every SdkConfig"),
-            faults: self.clone(),
-        };
+        let moto = sdk
+            .http_client()
+            .expect("shared::aws puts its HTTP client in every SdkConfig");
+        let transport = self.transport(moto);
         let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&on_virtual_clock(sdk))
-            .http_client(SharedHttpClient::new(transport))
+            .http_client(transport)
             .interceptor(self.interceptor())
             // Retry quota and adaptive rate are shared per partition: a
             // partition per client keeps one test's storm from slowing or
@@ -331,77 +324,42 @@ impl Faults {
             .build();
         Client::from_conf(config)
     }
-}
 
-/// Mock answers where a rule gave one, moto for the rest.
-#[derive(Clone)]
-struct Transport {
-    mock: SharedHttpClient,
-    moto: SharedHttpClient,
-    faults: Faults,
-}
-
-impl fmt::Debug for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Transport")
-    }
-}
-
-impl HttpClient for Transport {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(Connector {
-            mock: self.mock.http_connector(settings, components),
-            moto: self.moto.http_connector(settings, components),
-            faults: self.faults.clone(),
-        })
-    }
-}
-
-#[derive(Clone)]
-struct Connector {
-    mock: SharedHttpConnector,
-    moto: SharedHttpConnector,
-    faults: Faults,
-}
-
-impl fmt::Debug for Connector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Connector")
-    }
-}
-
-impl HttpConnector for Connector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let this = self.clone();
-        HttpConnectorFuture::new(async move {
-            let body = request
-                .body()
-                .bytes()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            let operation = body
-                .strip_prefix("Action=")
-                .and_then(|rest| rest.split('&').next())
-                .unwrap_or("")
-                .to_owned();
-            let copy = request
-                .try_clone()
-                .expect("ELB requests have in-memory bodies");
-            let answer = this.mock.call(request).await?;
-            if answer.status().as_u16() != THROUGH {
-                return Ok(answer);
-            }
-            let hook = this.faults.take_hook(&operation, &body);
-            if let Some(before) = hook {
-                before().await;
-            }
-            this.faults.sent.lock().unwrap().push((operation, body));
-            this.moto.call(copy).await
-        })
+    /// Mock answers where a rule gave one; the rest goes on to moto, after
+    /// the hook a test set for it.
+    fn transport(&self, moto: SharedHttpClient) -> SharedHttpClient {
+        let faults = self.clone();
+        faults::transport(
+            [create_mock_http_client(), moto],
+            move |request, [mock, moto]| {
+                let (mock, moto, faults) = (mock.clone(), moto.clone(), faults.clone());
+                HttpConnectorFuture::new(async move {
+                    let body = request
+                        .body()
+                        .bytes()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    let operation = body
+                        .strip_prefix("Action=")
+                        .and_then(|rest| rest.split('&').next())
+                        .unwrap_or("")
+                        .to_owned();
+                    let copy = request
+                        .try_clone()
+                        .expect("ELB requests have in-memory bodies");
+                    let answer = mock.call(request).await?;
+                    if answer.status().as_u16() != THROUGH {
+                        return Ok(answer);
+                    }
+                    let hook = faults.take_hook(&operation, &body);
+                    if let Some(before) = hook {
+                        before().await;
+                    }
+                    faults.sent.lock().unwrap().push((operation, body));
+                    moto.call(copy).await
+                })
+            },
+        )
     }
 }
 

@@ -7,16 +7,14 @@ use serde_json::json;
 use shared::secret::SecretRef;
 use shared::slack::{RetryPolicy, SlackClient};
 use std::time::Duration;
-use toilkit_tests::{Moto, Reply, SlackReceiver};
+use toilkit_tests::Reply;
+use toilkit_tests::slack::{Setup, assert_markup_escaped};
 
 #[tokio::test]
 async fn window_events_reach_slack_and_failures_fail_the_invocation() {
-    let moto = Moto::shared();
-    let sdk = moto.sdk_config().await;
-    let slack = SlackReceiver::start();
-    let secret = slack
-        .store_webhook_secret(&sdk, &moto.unique("slack-webhook"), "ops")
-        .await;
+    let Setup {
+        sdk, slack, secret, ..
+    } = Setup::new("ops").await;
     let mut app = app(&sdk, None);
     app.config.slack_webhook = Some(SecretRef::SecretsManager(secret));
     app.slack = SlackClient::new(RetryPolicy {
@@ -90,12 +88,9 @@ async fn window_events_reach_slack_and_failures_fail_the_invocation() {
 /// message quoting a listener or a rule); in Slack it stays text.
 #[tokio::test]
 async fn a_hostile_failure_cause_reaches_slack_escaped() {
-    let moto = Moto::shared();
-    let sdk = moto.sdk_config().await;
-    let slack = SlackReceiver::start();
-    let secret = slack
-        .store_webhook_secret(&sdk, &moto.unique("slack-webhook"), "ops")
-        .await;
+    let Setup {
+        sdk, slack, secret, ..
+    } = Setup::new("ops").await;
     let mut app = app(&sdk, None);
     app.config.slack_webhook = Some(SecretRef::SecretsManager(secret));
     let window = json!({"window_id": "release-10",
@@ -112,12 +107,8 @@ async fn a_hostile_failure_cause_reaches_slack_escaped() {
     let delivered = slack.delivered_to("ops");
     assert_eq!(delivered.len(), 1);
     let body = delivered[0].to_string();
-    assert!(
-        body.contains("&lt;!channel&gt; &lt;https://evil.example|click here&gt;"),
-        "{body}"
-    );
-    assert!(
-        !body.contains("<!channel>") && !body.contains("<https://evil"),
-        "{body}"
+    assert_markup_escaped(
+        &body,
+        &["&lt;!channel&gt; &lt;https://evil.example|click here&gt;"],
     );
 }

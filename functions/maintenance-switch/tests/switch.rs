@@ -4,16 +4,11 @@ use std::net::IpAddr;
 
 use crate::common::*;
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use maintenance_switch::evaluate::{HttpRequest, describe_actions, evaluate};
 use maintenance_switch::{App, Error, handle, listener};
 use serde_json::{Value, json};
-use toilkit_tests::Moto;
 use toilkit_tests::elbv2::snapshot;
+use toilkit_tests::{Gate, Moto};
 
 async fn setup() -> (&'static Moto, Client, aws_types::SdkConfig) {
     let moto = Moto::shared();
@@ -330,41 +325,23 @@ async fn dry_run_plans_without_changing() {
     assert_eq!(snapshot(&elb, &l).await, before);
 }
 
-/// Fails chosen ELB calls before they are sent: moto cannot be made to fail
-/// one listener's CreateRule while the others succeed.
-#[derive(Debug)]
-struct FailCalls(Vec<(&'static str, String)>);
-
-impl Intercept for FailCalls {
-    fn name(&self) -> &'static str {
-        "FailCalls"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = context
-            .request()
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        for (operation, needle) in &self.0 {
-            if body.starts_with(&format!("Action={operation}&")) && body.contains(needle.as_str()) {
-                return Err(format!("injected failure of {operation}").into());
-            }
-        }
-        Ok(())
-    }
-}
-
+/// Fails, before they are sent, the ELB calls of `operation` whose body
+/// names `needle`: moto cannot be made to fail one listener's CreateRule
+/// while the others succeed.
 fn failing_app(sdk: &aws_types::SdkConfig, fail: Vec<(&'static str, String)>) -> App {
     let mut app = app(sdk, None);
-    let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
-        .interceptor(FailCalls(fail))
+    let config = fail
+        .into_iter()
+        .fold(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk),
+            |config, (operation, needle)| {
+                config.interceptor(
+                    Gate::fail(operation, format!("injected failure of {operation}"))
+                        .containing(needle)
+                        .every(),
+                )
+            },
+        )
         .build();
     app.elb = Client::from_conf(config);
     app

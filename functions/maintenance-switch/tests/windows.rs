@@ -6,16 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::common::*;
 use aws_sdk_sfn::types::ExecutionStatus;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use maintenance_switch::{App, Error, handle};
 use serde_json::{Value, json};
 use shared::report::Report;
-use toilkit_tests::Moto;
 use toilkit_tests::elbv2::snapshot;
+use toilkit_tests::faults::Fault;
+use toilkit_tests::{Gate, Moto};
 
 struct World {
     app: App,
@@ -319,54 +315,27 @@ async fn cancel_stops_the_execution_and_disables_at_once() {
     assert!(matches!(err, Error::NotScheduled(_)), "{err}");
 }
 
-/// Runs a `cancel` of the window the moment the enable under test creates
-/// its maintenance rule: the cancel an operator makes while the state machine's
-/// Enable task is in flight (StopExecution does not stop a running task).
-#[derive(Clone)]
-struct CancelMidEnable {
-    canceller: Arc<App>,
-    window_id: String,
-    cancelled: Arc<Mutex<Option<Report>>>,
-}
+/// What an operator's cancel returned.
+type Cancelled = Arc<Mutex<Option<Result<Report, String>>>>;
 
-impl std::fmt::Debug for CancelMidEnable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CancelMidEnable")
-    }
-}
-
-impl Intercept for CancelMidEnable {
-    fn name(&self) -> &'static str {
-        "CancelMidEnable"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        // The maintenance rule, created last: the cancel's disable has the
-        // bypass rules and the moved rule to undo, and finds no maintenance
-        // rule yet.
-        let body = context
-            .request()
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        let create = body.starts_with("Action=CreateRule&") && body.contains("path-pattern");
-        let mut cancelled = self.cancelled.lock().unwrap();
-        if create && cancelled.is_none() {
-            let request = json!({"action": "cancel", "window_id": self.window_id});
-            let report = tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(handle(event(request), &self.canceller))
-            })
-            .expect("cancel");
-            *cancelled = Some(report);
-        }
-        Ok(())
-    }
+/// Runs a `cancel` of `window_id` through `canceller` the moment the enable
+/// under test creates its maintenance rule: the cancel an operator makes
+/// while the state machine's Enable task is in flight (StopExecution does
+/// not stop a running task). The maintenance rule is created last, so the
+/// cancel's disable has the bypass rules and the moved rule to undo, and
+/// finds no maintenance rule yet.
+fn cancel_mid_enable(canceller: App, window_id: &str) -> (Gate, Cancelled) {
+    let cancelled = Cancelled::default();
+    let record = cancelled.clone();
+    let request = json!({"action": "cancel", "window_id": window_id});
+    let gate = Gate::run("CreateRule", move || {
+        let result = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(handle(event(request.clone()), &canceller))
+        });
+        *record.lock().unwrap() = Some(result.map_err(|e| e.to_string()));
+    })
+    .containing("path-pattern");
+    (gate, cancelled)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,20 +372,17 @@ async fn a_cancel_while_enable_is_in_flight_leaves_the_site_out_of_maintenance()
     // Exactly what the state machine's Enable task sends at start_at.
     let enable = state_machine_payload("Enable", &input, &execution);
 
-    let cancelled = Arc::new(Mutex::new(None));
+    let (gate, cancelled) = cancel_mid_enable(app(&sdk, Some(w.machine.clone())), "race-1");
     let mut racing = app(&sdk, Some(w.machine.clone()));
     racing.elb = Elb::from_conf(
         aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-            .interceptor(CancelMidEnable {
-                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
-                window_id: "race-1".into(),
-                cancelled: cancelled.clone(),
-            })
+            .interceptor(gate)
             .build(),
     );
     let result = handle(event(enable), &racing).await;
 
     let cancel = cancelled.lock().unwrap().take().expect("the cancel ran");
+    let cancel = cancel.expect("cancel");
     assert_eq!(cancel.applied[0].action, "stop_execution");
     let status = w
         .sfn
@@ -440,33 +406,6 @@ async fn a_cancel_while_enable_is_in_flight_leaves_the_site_out_of_maintenance()
         "{text}"
     );
     assert!(text.contains("rolled back"), "{text}");
-}
-
-/// Fails every DescribeExecution after the first.
-#[derive(Debug, Default)]
-struct SecondDescribeFails(std::sync::atomic::AtomicUsize);
-
-impl Intercept for SecondDescribeFails {
-    fn name(&self) -> &'static str {
-        "SecondDescribeFails"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let describe = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|t| t.ends_with(".DescribeExecution"));
-        if describe && self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
-            return Err("injected failure of DescribeExecution".into());
-        }
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -503,7 +442,11 @@ async fn an_enable_that_cannot_tell_whether_its_window_was_cancelled_rolls_back(
     let mut unsure = app(&sdk, Some(w.machine.clone()));
     unsure.sfn = Sfn::from_conf(
         aws_sdk_sfn::config::Builder::from(&sdk)
-            .interceptor(SecondDescribeFails::default())
+            // Every DescribeExecution after the first fails.
+            .interceptor(
+                Gate::fail("DescribeExecution", "injected failure of DescribeExecution")
+                    .from_call(2),
+            )
             .build(),
     );
     let err = handle(
@@ -559,67 +502,30 @@ async fn scheduled_enable(w: &World, window_id: &str) -> (String, Value) {
     (execution, enable)
 }
 
-fn body_of(context: &BeforeTransmitInterceptorContextRef<'_>) -> String {
-    context
-        .request()
-        .body()
-        .bytes()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default()
-}
-
-/// Like [`CancelMidEnable`], and then the enable's own rollback meets one
-/// failed DeleteRule (a throttle past the SDK's retries, a 5xx): one
-/// transient error on the way out of maintenance.
-#[derive(Clone)]
-struct CancelMidEnableThenOneDeleteFails {
-    canceller: Arc<App>,
-    window_id: String,
-    cancelled: Arc<Mutex<Option<Result<Report, String>>>>,
-    delete_failed: Arc<std::sync::atomic::AtomicBool>,
-    /// Every DeleteRule after the cancel fails, not only the first.
+/// The enable's ELB client racing a cancel ([`cancel_mid_enable`]), whose
+/// own rollback then meets a failed DeleteRule (a throttle past the SDK's
+/// retries, a 5xx): once, a transient error on the way out of maintenance,
+/// or for good. The enable makes no DeleteRule before the cancel, so every
+/// one it makes comes after it.
+fn racing_a_cancel(
+    sdk: &aws_types::SdkConfig,
+    canceller: App,
+    window_id: &str,
     for_good: bool,
-}
-
-impl std::fmt::Debug for CancelMidEnableThenOneDeleteFails {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CancelMidEnableThenOneDeleteFails")
-    }
-}
-
-impl Intercept for CancelMidEnableThenOneDeleteFails {
-    fn name(&self) -> &'static str {
-        "CancelMidEnableThenOneDeleteFails"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = body_of(context);
-        let mut cancelled = self.cancelled.lock().unwrap();
-        if body.starts_with("Action=CreateRule&")
-            && body.contains("path-pattern")
-            && cancelled.is_none()
-        {
-            let request = json!({"action": "cancel", "window_id": self.window_id});
-            let result = tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(handle(event(request), &self.canceller))
-            });
-            *cancelled = Some(result.map_err(|e| e.to_string()));
-        } else if body.starts_with("Action=DeleteRule&")
-            && cancelled.is_some()
-            && (!self
-                .delete_failed
-                .swap(true, std::sync::atomic::Ordering::SeqCst)
-                || self.for_good)
-        {
-            return Err("injected: DeleteRule failed once (throttled past retries)".into());
-        }
-        Ok(())
-    }
+) -> (Elb, Cancelled) {
+    let (cancel, cancelled) = cancel_mid_enable(canceller, window_id);
+    let delete = Gate::fail(
+        "DeleteRule",
+        "injected: DeleteRule failed once (throttled past retries)",
+    );
+    let delete = if for_good { delete.every() } else { delete };
+    let elb = Elb::from_conf(
+        aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
+            .interceptor(cancel)
+            .interceptor(delete)
+            .build(),
+    );
+    (elb, cancelled)
 }
 
 /// A cancel lands while the state machine's Enable is in flight, and the
@@ -633,19 +539,10 @@ async fn a_cancel_mid_enable_with_one_failed_rollback_call_still_leaves_maintena
     let before = snapshot(&w.elb, &w.listener).await;
     let (execution, enable) = scheduled_enable(&w, "race-rb").await;
 
-    let cancelled = Arc::new(Mutex::new(None));
     let mut racing = app(&sdk, Some(w.machine.clone()));
-    racing.elb = Elb::from_conf(
-        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-            .interceptor(CancelMidEnableThenOneDeleteFails {
-                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
-                window_id: "race-rb".into(),
-                cancelled: cancelled.clone(),
-                delete_failed: Arc::default(),
-                for_good: false,
-            })
-            .build(),
-    );
+    let (elb, cancelled) =
+        racing_a_cancel(&sdk, app(&sdk, Some(w.machine.clone())), "race-rb", false);
+    racing.elb = elb;
     let result = handle(event(enable), &racing).await;
 
     let cancel = cancelled.lock().unwrap().take().expect("the cancel ran");
@@ -669,38 +566,6 @@ async fn a_cancel_mid_enable_with_one_failed_rollback_call_still_leaves_maintena
     );
 }
 
-/// Answers every DescribeExecution attempt after the first with Step
-/// Functions' throttling error, in its awsJson wire format.
-#[derive(Debug, Default)]
-struct ThrottleLaterDescribes(std::sync::atomic::AtomicUsize);
-
-impl Intercept for ThrottleLaterDescribes {
-    fn name(&self) -> &'static str {
-        "ThrottleLaterDescribes"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1 {
-            let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    r#"{"__type":"com.amazonaws.swf.service.v2.model#ThrottlingException","message":"Rate exceeded"}"#,
-                ),
-            );
-            response
-                .headers_mut()
-                .insert("content-type", "application/x-amz-json-1.0".to_owned());
-            *context.response_mut() = response;
-        }
-        Ok(())
-    }
-}
-
 /// The check after the writes is throttled past the SDK's retries. Like
 /// the check before the writes, it fails as `Throttled`, which the state
 /// machine's Enable retries (one throttle must not fail the window); until
@@ -714,7 +579,10 @@ async fn a_throttled_check_after_enable_is_retried_by_the_state_machine() {
     let mut throttled = app(&sdk, Some(w.machine.clone()));
     throttled.sfn = Sfn::from_conf(
         aws_sdk_sfn::config::Builder::from(&sdk)
-            .interceptor(ThrottleLaterDescribes::default())
+            // Every DescribeExecution attempt after the first is throttled.
+            .interceptor(
+                Gate::answer("DescribeExecution", || Fault::Throttled.response()).from_call(2),
+            )
             .build(),
     );
     let err = handle(event(enable), &throttled)
@@ -760,17 +628,7 @@ async fn a_cancelled_enable_it_cannot_roll_back_says_so_and_starts_a_clean_up() 
     let before = snapshot(&w.elb, &w.listener).await;
     let (execution, enable) = scheduled_enable(&w, "race-msg").await;
     let mut racing = app(&sdk, Some(w.machine.clone()));
-    racing.elb = Elb::from_conf(
-        aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-            .interceptor(CancelMidEnableThenOneDeleteFails {
-                canceller: Arc::new(app(&sdk, Some(w.machine.clone()))),
-                window_id: "race-msg".into(),
-                cancelled: Arc::default(),
-                delete_failed: Arc::default(),
-                for_good: true,
-            })
-            .build(),
-    );
+    (racing.elb, _) = racing_a_cancel(&sdk, app(&sdk, Some(w.machine.clone())), "race-msg", true);
     let err = handle(event(enable), &racing)
         .await
         .expect_err("the enable was cancelled");

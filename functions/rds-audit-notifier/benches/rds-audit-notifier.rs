@@ -6,7 +6,7 @@
 //! Run with `cargo xtask bench rds-audit-notifier`.
 
 use std::hint::black_box;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use base64::Engine;
 use rds_audit_notifier::classify::Rules;
 use rds_audit_notifier::plan::plan;
 use serde_json::{Value, json};
+use toilkit_tests::logs_subscription;
 
 const EVENTS: usize = 8_000;
 const ROUNDS: usize = 31;
@@ -58,7 +59,7 @@ fn run(name: &str, group: &str, line: fn(usize) -> String) -> f64 {
     let line_bytes: usize = lines.iter().map(String::len).sum();
     let document = document(group, &lines);
     let document_text = document.to_string();
-    let payload = payload(&document_text);
+    let payload = logs_subscription::event(&document);
     let payload_bytes = payload["awslogs"]["data"].as_str().unwrap().len();
     let rules = Rules::default();
 
@@ -168,20 +169,7 @@ fn document(group: &str, lines: &[String]) -> Value {
             })
         })
         .collect();
-    json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": group,
-        "logStream": "bench.audit.log.0",
-        "subscriptionFilters": ["toilkit-rds-audit"],
-        "logEvents": events,
-    })
-}
-
-fn payload(document: &str) -> Value {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(document.as_bytes()).unwrap();
-    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())}})
+    logs_subscription::document(group, "bench.audit.log.0", events)
 }
 
 fn mb(bytes: usize) -> f64 {

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::common::{Fixture, subscription};
 use toilkit_tests::lambda::Invocation;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
+use toilkit_tests::slack::assert_markup_escaped;
 use toilkit_tests::{LambdaEmulator, Moto};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rds-audit-notifier");
@@ -17,7 +18,7 @@ async fn the_binary_posts_redacted_alerts_once() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
     let mut env = Moto::shared().env();
-    env.extend(f.env.clone());
+    env.extend(f.setup.env.clone());
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[
@@ -107,7 +108,7 @@ async fn hostile_user_names_and_sql_reach_slack_escaped() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
     let mut env = Moto::shared().env();
-    env.extend(f.env.clone());
+    env.extend(f.setup.env.clone());
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[
@@ -126,14 +127,12 @@ async fn hostile_user_names_and_sql_reach_slack_escaped() {
     let delivered = f.delivered_texts();
     assert_eq!(delivered.len(), 1);
     let text = &delivered[0];
-    assert!(text.contains("&lt;!channel&gt;"), "{text}");
-    assert!(
-        text.contains("&lt;https://evil.example|click here&gt;"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("<!channel>") && !text.contains("<https://evil"),
-        "raw markup reached Slack: {text}"
+    assert_markup_escaped(
+        text,
+        &[
+            "&lt;!channel&gt;",
+            "&lt;https://evil.example|click here&gt;",
+        ],
     );
 }
 
@@ -142,10 +141,11 @@ async fn hostile_user_names_and_sql_reach_slack_escaped() {
 async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
-    f.slack
+    f.setup
+        .slack
         .script(std::iter::repeat_n(toilkit_tests::Reply::Status(500), 50));
     let mut env = Moto::shared().env();
-    env.extend(f.env.clone());
+    env.extend(f.setup.env.clone());
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[

@@ -33,6 +33,7 @@ use shared::config::Env;
 use shared::report::Report;
 use shared::secret::SecretStore;
 use shared::slack::RetryPolicy;
+use toilkit_tests::slack::Setup;
 use toilkit_tests::{Moto, Reply, SlackReceiver};
 
 const TABLE: &str = "toilkit-idempotency";
@@ -239,16 +240,14 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let moto = Moto::shared();
-        let sdk = moto.sdk_config().await;
-        let slack = SlackReceiver::start();
-        let secret = slack
-            .store_webhook_secret(&sdk, &moto.unique("faults-rds-slack"), "audit")
-            .await;
-        let mut env = Env::from_pairs([
-            ("SLACK_WEBHOOK_SECRET_ARN", secret.as_str()),
-            ("IDEMPOTENCY_TABLE", TABLE),
-        ]);
+        let Setup {
+            sdk,
+            slack,
+            mut env,
+            ..
+        } = Setup::new("audit").await;
+        env.set("IDEMPOTENCY_TABLE", TABLE);
+        let mut env = Env::from_pairs(env);
         let config = Config::from_env(&mut env);
         env.finish().unwrap();
         Self {
@@ -264,12 +263,8 @@ impl Fixture {
     async fn notifier(&self, spacing: Duration) -> (Notifier, Ledger) {
         let notifier = Notifier::new(
             RetryPolicy {
-                max_attempts: 2,
-                max_rate_limited: 2,
-                base_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(20),
                 spacing,
-                request_timeout: Duration::from_secs(5),
+                ..toilkit_tests::slack::fast_retries(2)
             },
             SecretStore::new(&self.sdk),
             self.config.webhook.clone(),

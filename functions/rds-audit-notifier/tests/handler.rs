@@ -215,11 +215,13 @@ async fn passwords_never_reach_slack_or_the_report() {
 #[tokio::test]
 async fn configuration_chooses_categories_and_filters() {
     let mut f = Fixture::new().await;
-    f.set("ALERT_ON", "failed_login,watched_user,custom");
-    f.set("IGNORE_USERS", "rdsadmin,svc-*");
-    f.set("IGNORE_HOSTS", "10.9.0.0/16,bastion-*");
-    f.set("WATCH_USERS", "contractor-*");
-    f.set("MATCH_REGEX", "(?i)from\\s+payroll");
+    f.setup
+        .env
+        .set("ALERT_ON", "failed_login,watched_user,custom");
+    f.setup.env.set("IGNORE_USERS", "rdsadmin,svc-*");
+    f.setup.env.set("IGNORE_HOSTS", "10.9.0.0/16,bastion-*");
+    f.setup.env.set("WATCH_USERS", "contractor-*");
+    f.setup.env.set("MATCH_REGEX", "(?i)from\\s+payroll");
     let app = f.app();
     let lines = [
         // watched: any activity, even a connect.
@@ -290,7 +292,7 @@ async fn unparsed_lines_are_counted_and_shown_redacted() {
 async fn rate_limits_and_server_errors_are_retried_until_delivered() {
     let f = Fixture::new().await;
     let app = f.app();
-    f.slack.script([
+    f.setup.slack.script([
         Reply::RateLimited {
             retry_after_secs: 1,
         },
@@ -312,7 +314,7 @@ async fn rate_limits_and_server_errors_are_retried_until_delivered() {
         started.elapsed() >= std::time::Duration::from_secs(1),
         "Retry-After was honoured"
     );
-    let statuses: Vec<u16> = f.slack.received().iter().map(|r| r.status).collect();
+    let statuses: Vec<u16> = f.setup.slack.received().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 500, 503, 200]);
     assert_eq!(report.counter("messages_delivered"), 1);
     assert!(report.succeeded());
@@ -322,7 +324,7 @@ async fn rate_limits_and_server_errors_are_retried_until_delivered() {
 async fn a_permanent_failure_fails_the_invocation_without_leaking_the_webhook() {
     let f = Fixture::new().await;
     let app = f.app();
-    f.slack.script([Reply::Status(404)]);
+    f.setup.slack.script([Reply::Status(404)]);
     let error = f
         .invoke(
             &app,
@@ -340,10 +342,11 @@ async fn a_permanent_failure_fails_the_invocation_without_leaking_the_webhook() 
     );
     assert!(error.contains("HTTP 404"), "{error}");
     assert!(!error.contains("xoxSECRET"), "{error}");
-    assert!(f.slack.delivered().is_empty());
+    assert!(f.setup.slack.delivered().is_empty());
 
     // Server errors that never stop fail the invocation too.
-    f.slack
+    f.setup
+        .slack
         .script([Reply::Status(500), Reply::Status(500), Reply::Status(500)]);
     let error = f
         .invoke(
@@ -373,7 +376,7 @@ async fn a_retry_after_partial_delivery_sends_only_what_is_missing() {
         ],
     );
     // The first part goes through; the second is refused.
-    f.slack.script([Reply::Ok, Reply::Status(400)]);
+    f.setup.slack.script([Reply::Ok, Reply::Status(400)]);
     let error = f.invoke(&app, event.clone()).await.unwrap_err();
     assert!(
         error
@@ -381,7 +384,7 @@ async fn a_retry_after_partial_delivery_sends_only_what_is_missing() {
             .contains("1 of 2 pending part(s) delivered"),
         "{error}"
     );
-    assert_eq!(f.slack.delivered().len(), 1);
+    assert_eq!(f.setup.slack.delivered().len(), 1);
 
     // Lambda retries the same event: only the missing part is posted.
     let report = f.invoke(&app, event.clone()).await.unwrap();
@@ -395,10 +398,10 @@ async fn a_retry_after_partial_delivery_sends_only_what_is_missing() {
     let report = f.invoke(&app, event).await.unwrap();
     assert_eq!(report.counter("messages_already_delivered"), 2);
     assert_eq!(report.counter("messages_delivered"), 0);
-    assert_eq!(f.slack.delivered().len(), 2);
+    assert_eq!(f.setup.slack.delivered().len(), 2);
 
     // The records expire on their own.
-    let items = aws_sdk_dynamodb::Client::new(&f.sdk)
+    let items = aws_sdk_dynamodb::Client::new(&f.setup.sdk)
         .scan()
         .table_name(&table)
         .send()
@@ -427,15 +430,15 @@ async fn without_a_table_idempotency_is_off_and_a_retry_posts_again() {
     );
     f.invoke(&app, event.clone()).await.unwrap();
     f.invoke(&app, event).await.unwrap();
-    assert_eq!(f.slack.delivered().len(), 2);
+    assert_eq!(f.setup.slack.delivered().len(), 2);
 }
 
 #[tokio::test]
 async fn a_webhook_in_ssm_works_and_quiet_batches_post_nothing() {
     let mut f = Fixture::new().await;
-    let parameter = f.webhook_parameter("audit").await;
-    f.env.retain(|(k, _)| k != "SLACK_WEBHOOK_SECRET_ARN");
-    f.set("SLACK_WEBHOOK_PARAMETER", &parameter);
+    let parameter = f.setup.slack.webhook_parameter(&f.setup.sdk, "audit").await;
+    f.setup.env.remove("SLACK_WEBHOOK_SECRET_ARN");
+    f.setup.env.set("SLACK_WEBHOOK_PARAMETER", &parameter);
     let app = f.app();
     let quiet = f
         .invoke(
@@ -448,7 +451,7 @@ async fn a_webhook_in_ssm_works_and_quiet_batches_post_nothing() {
         .await
         .unwrap();
     assert_eq!(quiet.counter("alerts"), 0);
-    assert!(f.slack.received().is_empty());
+    assert!(f.setup.slack.received().is_empty());
     f.invoke(
         &app,
         subscription(
@@ -497,13 +500,13 @@ async fn control_messages_and_wrong_events() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("base64 of gzip"), "{error}");
-    assert!(f.slack.received().is_empty());
+    assert!(f.setup.slack.received().is_empty());
 }
 
 #[tokio::test]
 async fn a_dry_run_plans_and_posts_nothing() {
     let mut f = Fixture::new().await;
-    f.set("DRY_RUN", "true");
+    f.setup.env.set("DRY_RUN", "true");
     let app = f.app();
     let report = f
         .invoke(
@@ -518,7 +521,7 @@ async fn a_dry_run_plans_and_posts_nothing() {
     assert!(report.dry_run);
     assert_eq!(report.planned.len(), 1);
     assert_eq!(report.skipped[0].reason, "dry run: not posted");
-    assert!(f.slack.received().is_empty());
+    assert!(f.setup.slack.received().is_empty());
 }
 
 #[tokio::test]
@@ -544,7 +547,7 @@ async fn the_deadline_stops_delivery_and_fails_so_the_retry_resumes() {
     .unwrap_err()
     .to_string();
     assert!(error.contains("no time left"), "{error}");
-    assert!(f.slack.received().is_empty());
+    assert!(f.setup.slack.received().is_empty());
     // The retry, with time, delivers.
     let report = f.invoke(&app, event).await.unwrap();
     assert_eq!(report.counter("messages_delivered"), 1);
@@ -572,8 +575,8 @@ fn pg_audit(n: u32, class: &str, command: &str, sql: &str) -> String {
 async fn connection_string_passwords_never_reach_slack_the_report_or_the_log() {
     let mut f = Fixture::new().await;
     // dblink_connect is a SELECT: it alerts here because etl is watched.
-    f.set("ALERT_ON", "ddl,account,watched_user");
-    f.set("WATCH_USERS", "etl");
+    f.setup.env.set("ALERT_ON", "ddl,account,watched_user");
+    f.setup.env.set("WATCH_USERS", "etl");
     let app = f.app();
     let lines = [
         pg_audit(
@@ -773,8 +776,8 @@ fn mysql_query(n: u32, sql: &str) -> String {
 #[tokio::test]
 async fn hostile_sql_never_shows_a_password() {
     let mut f = Fixture::new().await;
-    f.set("ALERT_ON", "ddl,account,watched_user");
-    f.set("WATCH_USERS", "etl,admin");
+    f.setup.env.set("ALERT_ON", "ddl,account,watched_user");
+    f.setup.env.set("WATCH_USERS", "etl,admin");
     let app = f.app();
     let pg = [
         // standard_conforming_strings = off: `\'` escapes the quote.
@@ -916,8 +919,8 @@ async fn hostile_sql_never_shows_a_password() {
 #[tokio::test]
 async fn computed_and_named_secrets_never_show() {
     let mut f = Fixture::new().await;
-    f.set("ALERT_ON", "ddl,account,watched_user");
-    f.set("WATCH_USERS", "etl,admin");
+    f.setup.env.set("ALERT_ON", "ddl,account,watched_user");
+    f.setup.env.set("WATCH_USERS", "etl,admin");
     let app = f.app();
     let pg = [
         pg_audit(
@@ -993,8 +996,8 @@ async fn computed_and_named_secrets_never_show() {
 #[tokio::test]
 async fn keys_and_passphrases_never_show() {
     let mut f = Fixture::new().await;
-    f.set("ALERT_ON", "ddl,account,watched_user");
-    f.set("WATCH_USERS", "etl,admin");
+    f.setup.env.set("ALERT_ON", "ddl,account,watched_user");
+    f.setup.env.set("WATCH_USERS", "etl,admin");
     let app = f.app();
     let pg = [
         pg_audit(

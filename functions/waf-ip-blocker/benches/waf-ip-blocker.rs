@@ -16,6 +16,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::json;
 use shared::config::Env;
+use toilkit_tests::logs_subscription;
 use waf_ip_blocker::config::Config;
 use waf_ip_blocker::detect::{ALL_ACTIONS, ClientIp, Counter, Detection};
 use waf_ip_blocker::stream::{Flow, scan_lines};
@@ -492,7 +493,6 @@ fn rss_child(bucket: &str, key: &str) {
 
 /// CloudWatch Logs subscription: decode (base64, gzip, JSON) and count.
 fn cloudwatch_logs() {
-    use base64::Engine as _;
     let logs = Gen::new();
     let mut rng = fastrand::Rng::with_seed(9);
     let now = waf_ip_blocker::now() * 1000;
@@ -503,11 +503,11 @@ fn cloudwatch_logs() {
             let events: Vec<_> = (0..per_batch)
                 .map(|i| json!({"id": format!("{b}-{i}"), "timestamp": now, "message": logs.line(&mut rng, now)}))
                 .collect();
-            let decoded = json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "aws-waf-logs-product-web",
-                "logStream": "eu-west-1_product-web_0", "subscriptionFilters": ["toilkit"], "logEvents": events});
-            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-            gz.write_all(decoded.to_string().as_bytes()).unwrap();
-            json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())}})
+            logs_subscription::event(&logs_subscription::document(
+                "aws-waf-logs-product-web",
+                "eu-west-1_product-web_0",
+                events,
+            ))
         })
         .collect();
     let mut best = Duration::MAX;

@@ -572,10 +572,7 @@ async fn a_logs_delivery_retried_after_a_failure_halfway_counts_once() {
 async fn slack_names_the_failed_ip_set_write_and_claims_no_block() {
     let fixture = Fixture::new().await;
     let slack = toilkit_tests::SlackReceiver::start();
-    let secret = Moto::shared().unique("slack-faults-waf");
-    let arn = slack
-        .store_webhook_secret(&fixture.sdk, &secret, "sec")
-        .await;
+    let arn = slack.webhook_secret(&fixture.sdk, "sec").await;
     let waf = FakeWaf::with(&["192.0.2.1/32"]);
     waf.update_faults.push(Fault::Unavailable, 1_000);
     let app = fixture

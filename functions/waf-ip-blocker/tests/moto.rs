@@ -156,10 +156,7 @@ async fn allowlisted_addresses_are_never_blocked() {
 async fn ipv4_and_ipv6_go_to_their_own_sets_and_slack_hears_about_them() {
     let fx = Fixture::new().await;
     let slack = toilkit_tests::SlackReceiver::start();
-    let secret_name = toilkit_tests::Moto::shared().unique("slack-waf");
-    let arn = slack
-        .store_webhook_secret(&fx.sdk, &secret_name, "security")
-        .await;
+    let arn = slack.webhook_secret(&fx.sdk, "security").await;
     let app = fx.app(&[
         ("THRESHOLD", "10"),
         ("SLACK_WEBHOOK_SECRET_ARN", &arn),

@@ -225,8 +225,7 @@ async fn a_retried_logs_delivery_counts_nothing_twice() {
 async fn a_slack_failure_after_the_blocks_does_not_make_lambda_redo_them() {
     let fx = Fixture::new().await;
     let slack = toilkit_tests::SlackReceiver::start();
-    let secret = toilkit_tests::Moto::shared().unique("slack-waf-trust");
-    let arn = slack.store_webhook_secret(&fx.sdk, &secret, "sec").await;
+    let arn = slack.webhook_secret(&fx.sdk, "sec").await;
     let mut app = fx.app(&[("THRESHOLD", "20"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     app.notifier.as_mut().unwrap().client = SlackClient::new(RetryPolicy {
         base_backoff: std::time::Duration::from_millis(1),
@@ -408,8 +407,7 @@ async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
 async fn a_retry_does_not_announce_again_a_block_its_first_attempt_applied() {
     let fx = Fixture::new().await;
     let slack = toilkit_tests::SlackReceiver::start();
-    let secret = toilkit_tests::Moto::shared().unique("slack-waf-once");
-    let arn = slack.store_webhook_secret(&fx.sdk, &secret, "sec").await;
+    let arn = slack.webhook_secret(&fx.sdk, "sec").await;
     let app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
@@ -464,8 +462,7 @@ async fn a_retry_does_not_announce_again_a_block_its_first_attempt_applied() {
 async fn the_run_that_writes_an_earlier_runs_block_announces_it() {
     let fx = Fixture::new().await;
     let slack = toilkit_tests::SlackReceiver::start();
-    let secret = toilkit_tests::Moto::shared().unique("slack-waf-catchup");
-    let arn = slack.store_webhook_secret(&fx.sdk, &secret, "sec").await;
+    let arn = slack.webhook_secret(&fx.sdk, "sec").await;
     let mut app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     let failing = aws_sdk_wafv2::config::Builder::from(&fx.sdk)
         // As a throttled or unreachable WAF would.

@@ -1,8 +1,6 @@
 //! What the config-triage tests share: a state table, webhooks stored as
 //! secrets, Slack, and events shaped like the sample.
-use std::time::Duration;
 
-use aws_types::SdkConfig;
 use config_triage::config::Config;
 use config_triage::digest::Home;
 use config_triage::{App, Outcome, process};
@@ -10,70 +8,40 @@ use serde_json::{Value, json};
 use shared::Deadline;
 use shared::config::Env;
 use shared::output::Output;
-use shared::slack::{RetryPolicy, SlackClient};
+use shared::slack::SlackClient;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use toilkit_tests::{Moto, SlackReceiver};
+use toilkit_tests::SlackReceiver;
+use toilkit_tests::slack::Setup;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
+/// A state table and a default webhook (channel "default") in the
+/// emulator, and the environment naming them.
 pub struct Fixture {
-    pub moto: &'static Moto,
-    pub sdk: SdkConfig,
-    pub slack: SlackReceiver,
+    pub setup: Setup,
     pub table: String,
-    /// Secret name of the default webhook (channel "default").
-    pub default_secret: String,
-    pub env: Vec<(String, String)>,
 }
 
 impl Fixture {
     pub async fn new() -> Self {
-        let moto = Moto::shared();
-        let sdk = moto.sdk_config().await;
-        let slack = SlackReceiver::start();
-        let table = moto.unique("triage-state");
-        toilkit_tests::tables::create_pk_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        let mut setup = Setup::new("default").await;
+        let table = setup.moto.unique("triage-state");
+        toilkit_tests::tables::create_pk_table(&aws_sdk_dynamodb::Client::new(&setup.sdk), &table)
             .await
             .expect("state table created");
-        let mut fixture = Self {
-            moto,
-            sdk,
-            slack,
-            table: table.clone(),
-            default_secret: String::new(),
-            env: Vec::new(),
-        };
-        fixture.default_secret = fixture.webhook_secret("default").await;
-        fixture.set("STATE_TABLE", &table);
-        let default_secret = fixture.default_secret.clone();
-        fixture.set("SLACK_WEBHOOK_SECRET_ARN", &default_secret);
-        fixture
-    }
-
-    pub fn set(&mut self, name: &str, value: &str) {
-        self.env.retain(|(k, _)| k != name);
-        self.env.push((name.to_owned(), value.to_owned()));
-    }
-
-    /// Stores the receiver's webhook for `channel` in Secrets Manager; the
-    /// secret's name.
-    pub async fn webhook_secret(&self, channel: &str) -> String {
-        let name = self.moto.unique(&format!("slack-{channel}"));
-        self.slack
-            .store_webhook_secret(&self.sdk, &name, channel)
-            .await;
-        name
+        setup.env.set("STATE_TABLE", &table);
+        Self { setup, table }
     }
 
     /// An SNS topic whose messages reach the receiver's `pager` channel, as a
     /// critical page would reach the on-call tool; its ARN.
     pub async fn pager_topic(&self) -> String {
-        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let sns = aws_sdk_sns::Client::new(&self.setup.sdk);
         let topic = sns
             .create_topic()
-            .name(self.moto.unique("pager"))
+            .name(self.setup.moto.unique("pager"))
             .send()
             .await
             .unwrap()
@@ -82,32 +50,18 @@ impl Fixture {
         sns.subscribe()
             .topic_arn(&topic)
             .protocol("http")
-            .endpoint(self.slack.webhook_url("pager"))
+            .endpoint(self.setup.slack.webhook_url("pager"))
             .send()
             .await
             .unwrap();
         topic
     }
 
-    /// Stores the receiver's webhook for `channel` in an SSM parameter.
-    pub async fn webhook_parameter(&self, channel: &str) -> String {
-        let name = format!("/{}", self.moto.unique(&format!("slack-{channel}")));
-        aws_sdk_ssm::Client::new(&self.sdk)
-            .put_parameter()
-            .name(&name)
-            .value(self.slack.webhook_url(channel))
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .send()
-            .await
-            .expect("parameter stored");
-        name
-    }
-
     /// A DynamoDB table standing for a violating resource, with tags.
     pub async fn tagged_table(&self, prefix: &str, tags: &[(&str, &str)]) -> String {
-        let name = self.moto.unique(prefix);
+        let name = self.setup.moto.unique(prefix);
         toilkit_tests::tables::create_tagged_table(
-            &aws_sdk_dynamodb::Client::new(&self.sdk),
+            &aws_sdk_dynamodb::Client::new(&self.setup.sdk),
             &name,
             "id",
             tags,
@@ -118,14 +72,14 @@ impl Fixture {
     }
 
     pub fn settings(&self) -> Config {
-        let mut env = Env::from_pairs(self.env.clone());
+        let mut env = Env::from_pairs(self.setup.env.clone());
         let settings = Config::from_env(&mut env);
         env.finish().expect("test configuration is valid");
         settings
     }
 
     pub fn app(&self) -> App {
-        App::new(self.settings(), &self.sdk, Output::default()).with_slack(fast_slack())
+        App::new(self.settings(), &self.setup.sdk, Output::default()).with_slack(fast_slack())
     }
 
     pub async fn run(&self, app: &App, payload: &Value, now: OffsetDateTime) -> Outcome {
@@ -135,7 +89,7 @@ impl Fixture {
     /// The raw state item for a change.
     pub async fn state_item(&self, event: &Value) -> Option<Value> {
         let change = config_triage::change::parse(event).unwrap();
-        let item = aws_sdk_dynamodb::Client::new(&self.sdk)
+        let item = aws_sdk_dynamodb::Client::new(&self.setup.sdk)
             .get_item()
             .table_name(&self.table)
             .key(
@@ -174,14 +128,7 @@ pub fn home() -> Home {
 
 /// Slack retries shortened so failure tests stay fast.
 pub fn fast_slack() -> SlackClient {
-    SlackClient::new(RetryPolicy {
-        max_attempts: 2,
-        max_rate_limited: 2,
-        base_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(20),
-        spacing: Duration::from_millis(1),
-        request_timeout: Duration::from_secs(5),
-    })
+    SlackClient::new(toilkit_tests::slack::fast_retries(2))
 }
 
 pub fn at(text: &str) -> OffsetDateTime {

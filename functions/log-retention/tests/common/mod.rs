@@ -201,15 +201,7 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-pub fn targets(actions: &[shared::report::Action], kind: &str) -> Vec<String> {
-    let mut t: Vec<String> = actions
-        .iter()
-        .filter(|a| a.action == kind)
-        .map(|a| a.target.clone())
-        .collect();
-    t.sort();
-    t
-}
+pub use toilkit_tests::report::targets;
 
 async fn create(
     logs: aws_sdk_cloudwatchlogs::Client,

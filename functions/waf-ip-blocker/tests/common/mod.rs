@@ -250,12 +250,4 @@ pub fn flood(ts_ms: i64, ip: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
-pub fn targets(actions: &[shared::report::Action], action: &str) -> Vec<String> {
-    let mut out: Vec<String> = actions
-        .iter()
-        .filter(|a| a.action == action)
-        .map(|a| a.target.clone())
-        .collect();
-    out.sort();
-    out
-}
+pub use toilkit_tests::report::targets;
