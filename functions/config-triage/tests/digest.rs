@@ -663,7 +663,7 @@ async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_dig
 async fn a_digest_posted_in_part_names_the_missing_parts_and_is_not_posted_again() {
     let mut fx = Fixture::new().await;
     const OPEN: usize = 60;
-    fx.set("DIGEST_OLDEST", &OPEN.to_string());
+    fx.setup.env.set("DIGEST_OLDEST", &OPEN.to_string());
     let config = ConfigService::start(
         (0..OPEN)
             .map(|i| {
@@ -677,12 +677,13 @@ async fn a_digest_posted_in_part_names_the_missing_parts_and_is_not_posted_again
             })
             .collect(),
     );
-    let app = app(&fx, Client::new(&config.sdk_config(&fx.sdk)));
+    let app = app(&fx, Client::new(&config.sdk_config(&fx.setup.sdk)));
     let schedule: Value =
         serde_json::from_str(&toilkit_tests::workspace::sample(SCHEDULE)).unwrap();
 
     // Part 1 is delivered, part 2 refused.
-    fx.slack
+    fx.setup
+        .slack
         .script([toilkit_tests::Reply::Ok, toilkit_tests::Reply::Status(404)]);
     let now = at("2026-03-02T09:00:00Z");
     let first = fx.run(&app, &schedule, now).await;
@@ -694,7 +695,7 @@ async fn a_digest_posted_in_part_names_the_missing_parts_and_is_not_posted_again
         message.contains("part 2/2") && message.contains("1 of 2"),
         "{message}"
     );
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     assert_eq!(posted.len(), 1, "{posted:#?}");
     assert!(posted[0].contains("(1/2)"), "{}", posted[0]);
     let failed: Vec<String> = first
@@ -713,7 +714,7 @@ async fn a_digest_posted_in_part_names_the_missing_parts_and_is_not_posted_again
         .run(&app, &schedule, now + time::Duration::minutes(1))
         .await;
     retry.response.expect("the retry finds the digest claimed");
-    let posted = texts(&fx.slack, "default");
+    let posted = texts(&fx.setup.slack, "default");
     assert_eq!(
         posted.len(),
         1,

@@ -236,11 +236,10 @@ mod tests {
             listed, registered,
             "fuzz/fuzz_targets/config_env.rs: FUNCTIONS must list each registered function's config::SETTINGS in registry order, with one match arm each"
         );
-        for index in 0..registered.len() {
+        for (index, function) in registered.iter().enumerate() {
             assert!(
                 target.contains(&format!("        {index} => {{")),
-                "fuzz/fuzz_targets/config_env.rs has no match arm for function {index} ({})",
-                registered[index]
+                "fuzz/fuzz_targets/config_env.rs has no match arm for function {index} ({function})"
             );
         }
     }
