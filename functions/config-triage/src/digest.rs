@@ -337,9 +337,10 @@ pub async fn run(
     report.plan(action.clone());
     // A held violation that could not be announced fails the run so Lambda
     // retries it; the retry finds this claim and does not post again.
+    let mut claimed = false;
     if let Some(id) = event_id {
         match app.state.claim_digest(id, now.unix_timestamp()).await {
-            Ok(Write::Done) => {}
+            Ok(Write::Done) => claimed = true,
             Ok(Write::Conflict) => {
                 report.incr("digest_already_posted");
                 report.skip(
@@ -359,12 +360,19 @@ pub async fn run(
             report.applied(action);
             held_failure.map_or(Ok(()), Err)
         }
-        Err(error) => {
+        Err(mut error) => {
             // Given back only when nothing reached Slack: a retry that posted
             // again would show people the delivered parts twice.
-            if let Error::DigestPartlyPosted { delivered, .. } = &error {
+            if let Error::DigestPartlyPosted {
+                delivered,
+                claimed: held,
+                ..
+            } = &mut error
+            {
+                *held = claimed;
                 report.add("digest_parts_delivered", *delivered as u64);
-            } else if let Some(id) = event_id
+            } else if claimed
+                && let Some(id) = event_id
                 && let Err(e) = app.state.release_digest(id).await
             {
                 report.fail("digest", "release_digest_claim", &e);

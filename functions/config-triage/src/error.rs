@@ -42,17 +42,22 @@ pub enum Error {
         #[source]
         source: SlackError,
     },
-    /// Some parts of the digest reached Slack and the rest did not. The
-    /// digest stays claimed, so a retry does not post the delivered parts
-    /// again: the missing ones are named here for people to look up.
+    /// Some parts of the digest reached Slack and the rest did not. A
+    /// scheduled digest stays claimed, so a retry does not post the
+    /// delivered parts again: the missing ones are named here for people to
+    /// look up. Without a claim (a manual run, or a claim that could not be
+    /// written) a retry posts the whole digest again, and the message says so.
     #[error(
-        "the digest reached Slack only in part (route {route}): {delivered} of {parts} part(s) delivered, {missing} NOT delivered; it is not posted again, so that no part shows twice: {source}"
+        "the digest reached Slack only in part (route {route}): {delivered} of {parts} part(s) delivered, {missing} NOT delivered (or not confirmed by Slack); {}: {source}",
+        retry_note(*.claimed)
     )]
     DigestPartlyPosted {
         route: String,
         delivered: usize,
         parts: usize,
         missing: String,
+        /// Whether this run holds the digest's claim.
+        claimed: bool,
         #[source]
         source: SlackError,
     },
@@ -99,6 +104,15 @@ impl From<Error> for lambda_runtime::Diagnostic {
 /// The full error chain of an SDK error, as one line.
 pub fn sdk_message<E: std::error::Error>(error: E) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
+}
+
+/// What a retry of a digest posted in part does.
+fn retry_note(claimed: bool) -> &'static str {
+    if claimed {
+        "it is not posted again, so that no part shows twice"
+    } else {
+        "no claim holds it (a manual run, or the claim could not be written), so a retry posts it whole again"
+    }
 }
 
 #[cfg(test)]

@@ -239,6 +239,7 @@ fn digest_error(source: SlackError, parts: usize) -> Error {
         delivered,
         parts,
         missing,
+        claimed: false,
         source,
     }
 }
@@ -268,6 +269,32 @@ mod tests {
             matches!(digest_error(refused(0), 3), Error::Slack { .. }),
             "nothing delivered: the plain Slack failure, and the claim is given back"
         );
+    }
+
+    /// Only a held claim keeps a retry from posting the digest again; a
+    /// manual run or a failed claim write holds none, and the message must
+    /// not promise otherwise.
+    #[test]
+    fn a_digest_cut_short_says_whether_a_retry_posts_it_again() {
+        let mut error = digest_error(
+            SlackError::Rejected {
+                index: 1,
+                status: 404,
+                body: "no_service".into(),
+            },
+            2,
+        );
+        let unclaimed = error.to_string();
+        assert!(
+            unclaimed.contains("a retry posts it whole again")
+                && !unclaimed.contains("not posted again"),
+            "{unclaimed}"
+        );
+        if let Error::DigestPartlyPosted { claimed, .. } = &mut error {
+            *claimed = true;
+        }
+        let claimed = error.to_string();
+        assert!(claimed.contains("it is not posted again"), "{claimed}");
     }
 
     #[test]
