@@ -46,6 +46,16 @@ pub const RESULT_EVENT_BUS: Setting = Setting {
     source: Source::SharedParameter("ResultEventBus"),
 };
 
+/// A free-text or list parameter on one line: printable ASCII, which keeps
+/// each character one byte of the 4 KB environment and leaves no tab or line
+/// break to split a list item or a pattern in two.
+pub const PRINTABLE_ONE_LINE: Constraint = Constraint::Pattern {
+    pattern: r#"^[\x20-\x7E]*$"#,
+    description: Some(
+        "Printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows.",
+    ),
+};
+
 /// A JSON array setting's parameter: ASCII only, because the template's
 /// pattern cannot say more, and kept short by each parameter's MaxLength.
 pub const JSON_ARRAY: Constraint = Constraint::Pattern {

@@ -882,6 +882,16 @@ fn every_setting_the_template_or_a_function_refuses_fails_at_plan() {
             "match_regex must be",
         ),
         (
+            "a tab in match_regex (the template's pattern is one printable line)",
+            rds(json!({"match_regex": "drop\ttable"})),
+            "match_regex must be printable ASCII on one line",
+        ),
+        (
+            "a line break in an ignore_users item",
+            rds(json!({"ignore_users": ["admin\nroot"]})),
+            "ignore_users must be printable ASCII on one line",
+        ),
+        (
             "maintenance-switch with no load balancer names",
             json!({"maintenance_switch": {"enabled": true}}),
             "load_balancer_names is required",

@@ -138,10 +138,7 @@ pub const IGNORE_USERS: Setting = Setting {
     description: "Database users whose activity never alerts, even failed logins; `*` and `?` wildcards. Setting it replaces the default.",
     source: Source::Parameter(Parameter {
         name: "RdsIgnoreUsers",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(640),
         default: None,
         attribute: Some("ignore_users"),
@@ -157,10 +154,7 @@ pub const IGNORE_HOSTS: Setting = Setting {
     description: "Client hosts whose activity never alerts: CIDRs, addresses, or wildcard patterns of host names.",
     source: Source::Parameter(Parameter {
         name: "RdsIgnoreHosts",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(640),
         default: None,
         attribute: Some("ignore_hosts"),
@@ -176,10 +170,7 @@ pub const WATCH_USERS: Setting = Setting {
     description: "Users whose every action is `watched_user`, connects and `SELECT`s included; wildcards.",
     source: Source::Parameter(Parameter {
         name: "RdsWatchUsers",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(640),
         default: None,
         attribute: Some("watch_users"),
@@ -195,10 +186,7 @@ pub const MATCH_REGEX: Setting = Setting {
     description: "Statements matching this regular expression (Rust `regex` syntax) are `custom`.",
     source: Source::Parameter(Parameter {
         name: "RdsMatchRegex",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(512),
         default: None,
         attribute: Some("match_regex"),

@@ -316,10 +316,7 @@ pub const COUNT_LABELS: Setting = Setting {
     description: "If set (with or without `COUNT_RULES`), only requests carrying one of these labels (or terminated by a `COUNT_RULES` rule) count.",
     source: Source::Parameter(Parameter {
         name: "WafCountLabels",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(128),
         default: None,
         attribute: Some("count_labels"),
@@ -335,10 +332,7 @@ pub const COUNT_RULES: Setting = Setting {
     description: "If set, only requests terminated by one of these rules (`terminatingRuleId`, or carrying a `COUNT_LABELS` label) count.",
     source: Source::Parameter(Parameter {
         name: "WafCountRules",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(128),
         default: None,
         attribute: Some("count_rules"),
@@ -354,10 +348,7 @@ pub const IGNORE_URI_SUFFIXES: Setting = Setting {
     description: "Requests whose URI ends with one of these do not count.",
     source: Source::Parameter(Parameter {
         name: "WafIgnoreUriSuffixes",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[\x20-\x7E]*$"#,
-            description: None,
-        },
+        constraint: settings::PRINTABLE_ONE_LINE,
         max_length: Some(128),
         default: None,
         attribute: Some("ignore_uri_suffixes"),

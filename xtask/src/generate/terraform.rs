@@ -85,9 +85,8 @@ pub fn targets(functions: &[Function]) -> Vec<Target> {
 /// One validation per attribute whose parameter the template constrains: a
 /// value the template would refuse when CloudFormation deploys the stack is
 /// refused at plan, naming the attribute. The check runs on the very string
-/// the module passes as the parameter. Printable-ASCII patterns are left to
-/// the module's one precondition over every such parameter (`ascii`), and a
-/// flag's HCL type already admits only true and false.
+/// the module passes as the parameter. A flag's HCL type already admits only
+/// true and false.
 fn validations(f: &Function) -> String {
     let variable = f.name.replace('-', "_");
     let mut out = String::new();
@@ -105,7 +104,9 @@ fn validations(f: &Function) -> String {
         let reference = format!("var.{variable}.{attribute}");
         let value = value(s, &reference);
         let (check, rule) = match p.constraint {
-            Constraint::Pattern { pattern, .. } if pattern.contains(r"\x20-\x7E") => continue,
+            Constraint::Pattern { pattern, .. } if checked_by_ascii_precondition(s, pattern) => {
+                continue;
+            }
             Constraint::Pattern {
                 pattern,
                 description,
@@ -132,6 +133,17 @@ fn validations(f: &Function) -> String {
         ));
     }
     out
+}
+
+/// The module's one precondition over every ASCII parameter (`ascii`)
+/// admits printable ASCII, tabs and line breaks, naming every offending
+/// parameter at once: a pattern that asks no more than that, or a JSON value
+/// (jsonencode always writes the array or object such a pattern frames),
+/// needs no validation of its own. A stricter pattern (one line) does.
+fn checked_by_ascii_precondition(setting: &Setting, pattern: &str) -> bool {
+    const ASCII_OR_BREAKS: &str = r"[\x20-\x7E\t\n\r]*";
+    pattern == format!("^{ASCII_OR_BREAKS}$")
+        || matches!(setting.kind, Kind::Json(_)) && pattern.contains(ASCII_OR_BREAKS)
 }
 
 /// A constraint's description as the end of "... must be": its first letter

@@ -185,6 +185,18 @@ variable "waf_ip_blocker" {
     error_message = "waf_ip_blocker.count_actions must be a comma-separated list of ALLOW, BLOCK, COUNT, CAPTCHA, CHALLENGE."
   }
   validation {
+    condition     = var.waf_ip_blocker.count_labels == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.waf_ip_blocker.count_labels == null ? null : join(",", var.waf_ip_blocker.count_labels))), false)
+    error_message = "waf_ip_blocker.count_labels must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.count_rules == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.waf_ip_blocker.count_rules == null ? null : join(",", var.waf_ip_blocker.count_rules))), false)
+    error_message = "waf_ip_blocker.count_rules must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
+  }
+  validation {
+    condition     = var.waf_ip_blocker.ignore_uri_suffixes == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.waf_ip_blocker.ignore_uri_suffixes == null ? null : join(",", var.waf_ip_blocker.ignore_uri_suffixes))), false)
+    error_message = "waf_ip_blocker.ignore_uri_suffixes must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
+  }
+  validation {
     condition     = var.waf_ip_blocker.client_ip_header == null || try(can(regex("^(?:^$|^[A-Za-z0-9-]{1,128}$)$", var.waf_ip_blocker.client_ip_header)), false)
     error_message = "waf_ip_blocker.client_ip_header must be empty, or an HTTP header name."
   }
@@ -295,6 +307,22 @@ variable "rds_audit_notifier" {
   validation {
     condition     = var.rds_audit_notifier.alert_on == null || try(can(regex("^(?:^(ddl|account|failed_login|watched_user|custom)(,(ddl|account|failed_login|watched_user|custom))*$)$", var.rds_audit_notifier.alert_on == null ? null : join(",", var.rds_audit_notifier.alert_on))), false)
     error_message = "rds_audit_notifier.alert_on must be a comma-separated list of ddl, account, failed_login, watched_user, custom."
+  }
+  validation {
+    condition     = var.rds_audit_notifier.ignore_users == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.rds_audit_notifier.ignore_users == null ? null : join(",", var.rds_audit_notifier.ignore_users))), false)
+    error_message = "rds_audit_notifier.ignore_users must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
+  }
+  validation {
+    condition     = var.rds_audit_notifier.ignore_hosts == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.rds_audit_notifier.ignore_hosts == null ? null : join(",", var.rds_audit_notifier.ignore_hosts))), false)
+    error_message = "rds_audit_notifier.ignore_hosts must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
+  }
+  validation {
+    condition     = var.rds_audit_notifier.watch_users == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.rds_audit_notifier.watch_users == null ? null : join(",", var.rds_audit_notifier.watch_users))), false)
+    error_message = "rds_audit_notifier.watch_users must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
+  }
+  validation {
+    condition     = var.rds_audit_notifier.match_regex == null || try(can(regex("^(?:^[\\x20-\\x7E]*$)$", var.rds_audit_notifier.match_regex)), false)
+    error_message = "rds_audit_notifier.match_regex must be printable ASCII on one line (no tabs or line breaks), within MaxLength so the function environment stays under the 4 KB Lambda allows."
   }
   # END generated: validations: rds-audit-notifier
 
