@@ -167,8 +167,10 @@ pub async fn deliver(
     // Paging first: if Slack then fails, the retry pages again, which is
     // better than a critical violation nobody is paged for.
     if page && let Some(topic) = &app.settings.critical_topic_arn {
-        app.sns
-            .publish()
+        // The client's type is named here so that the sdk-calls check
+        // (tests/template-support/sdk-calls.txt) ties `publish` to SNS.
+        let sns: &aws_sdk_sns::Client = &app.sns;
+        sns.publish()
             .topic_arn(topic)
             .subject(n.sns_subject())
             .message(n.sns_body())
