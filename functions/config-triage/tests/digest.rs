@@ -407,15 +407,7 @@ fn one_open_violation(fx: &Fixture, rule: &str, table: &str) -> (ConfigService, 
 async fn a_violation_held_as_flapping_is_announced_by_the_schedule_once_its_window_has_passed() {
     let mut fx = Fixture::new().await;
     let topic = fx.pager_topic().await;
-    let payments = fx
-        .setup
-        .slack
-        .webhook_secret(&fx.setup.sdk, "payments")
-        .await;
-    fx.setup.env.set(
-        "ROUTES",
-        &json!({"payments": format!("secret:{payments}")}).to_string(),
-    );
+    fx.route_team("payments").await;
     fx.setup.env.set("CRITICAL_TOPIC_ARN", &topic);
     fx.setup.env.set(
         "SEVERITY_RULES",
@@ -594,15 +586,7 @@ async fn a_digest_that_reaches_the_time_limit_is_still_posted_marked_incomplete(
 #[tokio::test]
 async fn a_retried_scheduled_run_announces_what_failed_but_does_not_post_the_digest_twice() {
     let mut fx = Fixture::new().await;
-    let payments = fx
-        .setup
-        .slack
-        .webhook_secret(&fx.setup.sdk, "payments")
-        .await;
-    fx.setup.env.set(
-        "ROUTES",
-        &json!({"payments": format!("secret:{payments}")}).to_string(),
-    );
+    fx.route_team("payments").await;
     fx.setup.env.set("RENOTIFY_HOURS", "6");
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";
@@ -787,15 +771,7 @@ async fn a_rule_with_many_result_pages_still_leaves_time_to_post_the_digest() {
 #[tokio::test]
 async fn a_held_violation_is_announced_even_when_every_listing_reaches_the_time_limit() {
     let mut fx = Fixture::new().await;
-    let payments = fx
-        .setup
-        .slack
-        .webhook_secret(&fx.setup.sdk, "payments")
-        .await;
-    fx.setup.env.set(
-        "ROUTES",
-        &json!({"payments": format!("secret:{payments}")}).to_string(),
-    );
+    fx.route_team("payments").await;
     fx.setup.env.set("RENOTIFY_HOURS", "6");
     const RULES: usize = 100;
     let held_rule = "rule-000";
@@ -931,15 +907,7 @@ async fn a_violation_whose_tags_could_not_be_read_is_announced_saying_so() {
 #[tokio::test]
 async fn the_held_check_alone_announces_due_held_violations_without_a_digest() {
     let mut fx = Fixture::new().await;
-    let payments = fx
-        .setup
-        .slack
-        .webhook_secret(&fx.setup.sdk, "payments")
-        .await;
-    fx.setup.env.set(
-        "ROUTES",
-        &json!({"payments": format!("secret:{payments}")}).to_string(),
-    );
+    fx.route_team("payments").await;
     fx.setup.env.set("RENOTIFY_HOURS", "6");
     let rule = "dynamodb-pitr-enabled";
     let t = "AWS::DynamoDB::Table";

@@ -805,15 +805,7 @@ async fn a_typo_inside_an_exemption_tag_is_refused_naming_the_variable_or_the_pa
 #[tokio::test]
 async fn the_end_of_a_violation_on_a_deleted_resource_goes_where_its_start_went() {
     let mut fx = Fixture::new().await;
-    let payments = fx
-        .setup
-        .slack
-        .webhook_secret(&fx.setup.sdk, "payments")
-        .await;
-    fx.setup.env.set(
-        "ROUTES",
-        &json!({"payments": format!("secret:{payments}")}).to_string(),
-    );
+    fx.route_team("payments").await;
     let app = fx.app();
     let t0 = at("2026-03-02T09:00:00Z");
     let rule = "dynamodb-pitr-enabled";

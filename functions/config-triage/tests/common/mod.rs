@@ -35,6 +35,16 @@ impl Fixture {
         Self { setup, table }
     }
 
+    /// `ROUTES` sends the owner tag value `team` to the receiver's channel
+    /// of that name, through a webhook secret of its own.
+    pub async fn route_team(&mut self, team: &str) {
+        let secret = self.setup.slack.webhook_secret(&self.setup.sdk, team).await;
+        self.setup.env.set(
+            "ROUTES",
+            &serde_json::json!({ team: format!("secret:{secret}") }).to_string(),
+        );
+    }
+
     /// An SNS topic whose messages reach the receiver's `pager` channel, as a
     /// critical page would reach the on-call tool; its ARN.
     pub async fn pager_topic(&self) -> String {
