@@ -1,0 +1,3 @@
+//! access-denied-triage's integration tests, one binary.
+
+mod triage;
