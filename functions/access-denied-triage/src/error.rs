@@ -11,7 +11,19 @@ pub enum Error {
     UnsupportedEvent(String),
     #[error("the event could not be read: {0}")]
     BadEvent(String),
+    #[error("state table {table}: {operation} failed for {key}: {source}")]
+    State {
+        table: String,
+        operation: &'static str,
+        key: String,
+        #[source]
+        source: Cause,
+    },
 }
+
+/// What a call failed on, kept as the error's source: an SDK error (through
+/// `shared::aws::cause`, so it displays what the service said) or a sentence.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl Error {
     /// The `errorType` Lambda reports for this error: its own kind, which a
@@ -20,6 +32,7 @@ impl Error {
         match self {
             Self::UnsupportedEvent(_) => "UnsupportedEvent",
             Self::BadEvent(_) => "BadEvent",
+            Self::State { .. } => "State",
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - [`record`]: the CloudTrail record and who made the call;
 //! - [`reason`]: the policy type that denied it, from `errorMessage`;
 //! - [`noise`], [`rules`]: what is dropped, built in and the operator's;
-//! - [`plan`]: the pure decision for a batch.
+//! - [`plan`]: the pure decision for a batch;
+//! - [`state`]: the DynamoDB table of announcements and first sightings.
 //!
 //! This is the core of issue 16: it plans and reports. The state table, the
 //! enrichment, Slack, SNS and the digest are the next step, so for now every
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod reason;
 pub mod record;
 pub mod rules;
+pub mod state;
 pub mod trigger;
 
 use aws_types::SdkConfig;

@@ -138,6 +138,47 @@ pub struct Seen {
     pub regions: BTreeSet<String>,
 }
 
+/// What a batch needs read from the state before planning: every key,
+/// network, principal and Region in it, and the announcements of every group
+/// and burst it may form. A superset is harmless: an unread fact is unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub announced: BTreeSet<String>,
+    pub seen: Seen,
+}
+
+pub fn wanted(records: &[Record]) -> Wanted {
+    let mut wanted = Wanted::default();
+    let nothing_known = Facts::default();
+    for record in records {
+        let who = record.who();
+        observe(&mut wanted.seen, record, &who, &nothing_known);
+        if noise::classify(record, &who).is_none() {
+            let denial = reason::classify(record.error_message.as_deref());
+            wanted
+                .announced
+                .insert(group_key(&who, &record.action(), &denial));
+            wanted.announced.insert(recon_key(&who.principal));
+        }
+    }
+    wanted
+}
+
+/// The state table's key of a group's announcement.
+pub fn group_key(who: &Who, action: &str, denial: &Denial) -> String {
+    format!(
+        "group#{}#{}#{}",
+        who.principal,
+        action,
+        denial.policy.label()
+    )
+}
+
+/// The state table's key of a burst's announcement.
+pub fn recon_key(principal: &str) -> String {
+    format!("recon#{principal}")
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub records: u64,
@@ -220,12 +261,7 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
             .or_insert_with(|| who.clone());
 
         let denial = reason::classify(record.error_message.as_deref());
-        let key = format!(
-            "group#{}#{}#{}",
-            who.principal,
-            action,
-            denial.policy.label()
-        );
+        let key = group_key(&who, &action, &denial);
         let group = groups.entry(key.clone()).or_insert_with(|| Group {
             suggested_rule: suggested_rule(&who, &action, now),
             key,
@@ -283,7 +319,7 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
             continue;
         };
         if let Some((from, to, actions)) = burst(events, window, config.recon_threshold) {
-            let key = format!("recon#{principal}");
+            let key = recon_key(principal);
             plan.recon.push(Recon {
                 decision: decide(&key, facts, config, now),
                 key,
@@ -890,6 +926,26 @@ mod tests {
             network("2001:db8:1:2::7".parse().unwrap()).to_string(),
             "2001:db8:1::/48"
         );
+    }
+
+    #[test]
+    fn what_to_read_covers_every_group_and_sighting_the_plan_can_use() {
+        let records: Vec<Record> = ["assumed-role-ci", "leaked-key", "console-internal"]
+            .into_iter()
+            .map(fixture)
+            .collect();
+        let wanted = wanted(&records);
+        let planned = plan(&records, &config(&[]), &Facts::default(), NOW);
+        for group in &planned.groups {
+            assert!(wanted.announced.contains(&group.key), "{}", group.key);
+        }
+        assert!(
+            wanted
+                .announced
+                .contains("recon#arn:aws:iam::111122223333:user/svc-reporting")
+        );
+        assert!(wanted.seen.keys.contains("AKIAZ7LEAKEDEXAMPLE1"));
+        assert_eq!(wanted.announced.len(), 4, "console noise forms no group");
     }
 
     #[test]
