@@ -1,7 +1,7 @@
 //! Every function's configuration parser (`Config::from_env` over
 //! `shared::config::Env`), JSON settings included
 //! (`URI_RULES`, `RETENTION_RULES`, `S3_PRUNE`, `SEVERITY_RULES`,
-//! `EXEMPTIONS`, `ROUTES`, ...).
+//! `EXEMPTIONS`, `ROUTES`, `RULES`, ...).
 //!
 //! The first byte picks the function; the rest is NUL-separated
 //! `index value` chunks (see `toilkit_fuzz::env`) over the variables that
@@ -21,12 +21,13 @@ use toilkit_fuzz::env;
 
 fn names(function: usize) -> &'static [String] {
     static NAMES: OnceLock<Vec<Vec<String>>> = OnceLock::new();
-    let settings: [&[Setting]; 5] = [
+    let settings: [&[Setting]; 6] = [
         waf_ip_blocker::config::SETTINGS,
         rds_audit_notifier::config::SETTINGS,
         maintenance_switch::config::SETTINGS,
         config_triage::config::SETTINGS,
         log_retention::config::SETTINGS,
+        access_denied_triage::config::SETTINGS,
     ];
     &NAMES.get_or_init(|| {
         settings
@@ -40,7 +41,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&choice, rest)) = input.split_first() else {
         return;
     };
-    let function = usize::from(choice) % 5;
+    let function = usize::from(choice) % 6;
     let mut env = env(names(function), rest);
     match function {
         0 => {
@@ -94,11 +95,27 @@ fuzz_target!(|input: &[u8]| {
                 let _ = config.routes.route(&tags);
             }
         }
-        _ => {
+        4 => {
             let config = log_retention::Config::from_env(&mut env);
             if env.finish().is_ok() {
                 for group in ["/aws/lambda/checkout", "/ecs/shop-prod", "/audit/trail", ""] {
                     let _ = config.policy.decide(group);
+                }
+            }
+        }
+        _ => {
+            let config = access_denied_triage::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                let record = access_denied_triage::record::Record::parse(include_str!(
+                    "../seeds/cloudtrail_record/assumed-role-sso.json"
+                ));
+                if let Ok(record) = record {
+                    let _ = access_denied_triage::plan::plan(
+                        &[record],
+                        &config,
+                        &access_denied_triage::plan::Facts::default(),
+                        datetime!(2026-11-21 10:00 UTC),
+                    );
                 }
             }
         }
