@@ -638,6 +638,62 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn hostile_text_in_any_identity_field_is_read_without_a_panic() {
+        let hostile = [
+            "",
+            ":",
+            "arn:",
+            "arn:aws:sts::1:assumed-role/",
+            "arn:aws:sts::1:assumed-role//",
+            "arn:aws:iam::1:role/",
+            "AWSReservedSSO_",
+            "AWSReservedSSO__",
+            "é:ü/ß:💥/assumed-role/ä/ö",
+            "with an explicit deny in a ",
+            "because no permissions boundary: arn:",
+            "because no service control policy: arn:aws:organizations::1:policy/p ",
+            "Lambda20150331v",
+            "20150331v2",
+        ];
+        for name in [
+            "assumed-role-sso",
+            "iam-user-no-identity-policy",
+            "saml-user",
+            "root",
+        ] {
+            for text in hostile {
+                let mut record = fixture(name);
+                record.user_identity.arn = Some(text.into());
+                record.user_identity.user_name = Some(text.into());
+                record.event_name = text.into();
+                record.event_source = text.into();
+                record.error_message = Some(text.into());
+                record.user_agent = Some(text.into());
+                record.source_ip_address = Some(text.into());
+                if let Some(issuer) = record
+                    .user_identity
+                    .session_context
+                    .as_mut()
+                    .and_then(|c| c.session_issuer.as_mut())
+                {
+                    issuer.arn = Some(text.into());
+                    issuer.user_name = Some(text.into());
+                }
+                let who = record.who();
+                let _ = (
+                    who.describe(),
+                    who.names(),
+                    record.action(),
+                    record.resource(),
+                );
+                let _ = crate::reason::classify(record.error_message.as_deref()).describe();
+                let _ = crate::noise::classify(&record, &who);
+                let _ = (role_name(text), permission_set(text), api_name(text));
+            }
+        }
+    }
+
+    #[test]
     fn a_record_without_its_required_fields_is_malformed() {
         for text in [
             r#"{"eventSource": "s3.amazonaws.com", "eventName": "GetObject", "userIdentity": {}}"#,
