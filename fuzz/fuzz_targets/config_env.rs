@@ -1,7 +1,7 @@
 //! Every function's configuration parser (`Config::from_env` over
 //! `shared::config::Env`), JSON settings included
 //! (`URI_RULES`, `RETENTION_RULES`, `S3_PRUNE`, `SEVERITY_RULES`,
-//! `EXEMPTIONS`, `ROUTES`, ...).
+//! `EXEMPTIONS`, `ROUTES`, `RULES`, ...).
 //!
 //! The first byte picks the function; the rest is NUL-separated
 //! `index value` chunks (see `toilkit_fuzz::env`) over the variables that
@@ -22,12 +22,13 @@ use toilkit_fuzz::env;
 /// Every function's settings, in the order of the repository's registry
 /// (`toilkit_tests::registry`; a test in xtask holds the two equal): the
 /// fuzz crate is a workspace of its own and does not link the registry.
-const FUNCTIONS: [&[Setting]; 5] = [
+const FUNCTIONS: [&[Setting]; 6] = [
     waf_ip_blocker::config::SETTINGS,
     rds_audit_notifier::config::SETTINGS,
     maintenance_switch::config::SETTINGS,
     config_triage::config::SETTINGS,
     log_retention::config::SETTINGS,
+    access_denied_triage::config::SETTINGS,
 ];
 
 fn names(function: usize) -> &'static [String] {
@@ -103,6 +104,22 @@ fuzz_target!(|input: &[u8]| {
             if env.finish().is_ok() {
                 for group in ["/aws/lambda/checkout", "/ecs/shop-prod", "/audit/trail", ""] {
                     let _ = config.policy.decide(group);
+                }
+            }
+        }
+        5 => {
+            let config = access_denied_triage::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                let record = access_denied_triage::record::Record::parse(include_str!(
+                    "../seeds/cloudtrail_record/assumed-role-sso.json"
+                ));
+                if let Ok(record) = record {
+                    let _ = access_denied_triage::plan::plan(
+                        &[record],
+                        &config,
+                        &access_denied_triage::plan::Facts::default(),
+                        datetime!(2026-11-21 10:00 UTC),
+                    );
                 }
             }
         }

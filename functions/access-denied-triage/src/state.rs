@@ -1,0 +1,316 @@
+//! What the function remembers (`STATE_TABLE`, partition key `pk`, TTL on
+//! `expires_at`): what was announced and when, the first sighting of each
+//! principal, long-term key, network and Region, and each principal's
+//! denied actions within the reconnaissance window.
+//!
+//! Safe under concurrent invocations: an announcement is claimed by a
+//! conditional write, so of two deliveries of the same denial only one
+//! posts; a first sighting is written only if absent; the recent actions are
+//! a string set that `ADD` extends atomically.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::Error;
+use crate::plan::{Facts, Seen, Wanted};
+
+/// The table's partition key (string).
+pub const KEY: &str = "pk";
+/// First sightings are forgotten after this long without being written
+/// again: a key unused for a year is new again.
+pub const SEEN_TTL_DAYS: i64 = 400;
+/// `BatchGetItem` reads at most this many keys a call.
+const BATCH: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    client: Client,
+    table: String,
+}
+
+impl StateStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Reads what is known about `wanted`.
+    pub async fn facts(&self, wanted: &Wanted) -> Result<Facts, Error> {
+        let mut keys: Vec<String> = wanted.announced.iter().cloned().collect();
+        keys.extend(
+            wanted
+                .seen
+                .principals
+                .iter()
+                .map(|p| seen_key("principal", p)),
+        );
+        keys.extend(wanted.seen.principals.iter().map(|p| recent_key(p)));
+        keys.extend(wanted.seen.keys.iter().map(|k| seen_key("key", k)));
+        keys.extend(
+            wanted
+                .seen
+                .networks
+                .iter()
+                .map(|n| seen_key("network", &n.to_string())),
+        );
+        keys.extend(wanted.seen.regions.iter().map(|r| seen_key("region", r)));
+        let items = self.read(keys).await?;
+        let mut facts = Facts::default();
+        for (pk, item) in items {
+            if let Some(rest) = pk.strip_prefix("seen#") {
+                let Some((kind, value)) = rest.split_once('#') else {
+                    continue;
+                };
+                match kind {
+                    "principal" => {
+                        facts.known_principals.insert(value.to_owned());
+                    }
+                    "key" => {
+                        facts.known_keys.insert(value.to_owned());
+                    }
+                    "network" => {
+                        if let Ok(net) = value.parse() {
+                            facts.known_networks.insert(net);
+                        }
+                    }
+                    "region" => {
+                        facts.known_regions.insert(value.to_owned());
+                    }
+                    _ => {}
+                }
+            } else if let Some(principal) = pk.strip_prefix("recent#") {
+                let events = item
+                    .get("events")
+                    .and_then(|v| v.as_ss().ok())
+                    .map(|set| set.iter().filter_map(|e| decode_event(e)).collect())
+                    .unwrap_or_default();
+                facts.recent.insert(principal.to_owned(), events);
+            } else if let Some(at) = item.get("at").and_then(epoch) {
+                facts.announced.insert(pk, at);
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Claims the announcement of `key`: true when this invocation is the
+    /// one to announce it (never announced, or not within `renotify`).
+    pub async fn claim(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        renotify: Duration,
+    ) -> Result<bool, Error> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(key.to_owned()))
+            .item("at", number(now.unix_timestamp()))
+            .item("expires_at", number((now + renotify).unix_timestamp()))
+            .condition_expression("attribute_not_exists(#pk) OR #at <= :cutoff")
+            .expression_attribute_names("#pk", KEY)
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":cutoff", number((now - renotify).unix_timestamp()));
+        shared::dynamo::conditional(request.send().await)
+            .map(|written| written.is_some())
+            .map_err(|e| self.error("PutItem", key, e))
+    }
+
+    /// Writes each first sighting, unless another invocation wrote it first.
+    pub async fn remember(&self, seen: &Seen, now: OffsetDateTime) -> Result<(), Error> {
+        let keys = seen
+            .principals
+            .iter()
+            .map(|p| seen_key("principal", p))
+            .chain(seen.keys.iter().map(|k| seen_key("key", k)))
+            .chain(
+                seen.networks
+                    .iter()
+                    .map(|n| seen_key("network", &n.to_string())),
+            )
+            .chain(seen.regions.iter().map(|r| seen_key("region", r)));
+        for key in keys {
+            let request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item(KEY, AttributeValue::S(key.clone()))
+                .item("first", number(now.unix_timestamp()))
+                .item(
+                    "expires_at",
+                    number((now + Duration::days(SEEN_TTL_DAYS)).unix_timestamp()),
+                )
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", KEY);
+            shared::dynamo::conditional(request.send().await)
+                .map_err(|e| self.error("PutItem", &key, e))?;
+        }
+        Ok(())
+    }
+
+    /// Adds a principal's denied actions to its window, and drops those
+    /// that fell out of it (`stale`).
+    pub async fn add_recent(
+        &self,
+        principal: &str,
+        events: &[(OffsetDateTime, String)],
+        stale: &[(OffsetDateTime, String)],
+        window: Duration,
+    ) -> Result<(), Error> {
+        let key = recent_key(principal);
+        let Some(latest) = events.iter().map(|(t, _)| *t).max() else {
+            return Ok(());
+        };
+        let added: Vec<String> = events.iter().map(|(t, a)| encode_event(*t, a)).collect();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.clone()))
+            .update_expression("ADD #events :added SET #expires = :expires")
+            .expression_attribute_names("#events", "events")
+            .expression_attribute_names("#expires", "expires_at")
+            .expression_attribute_values(":added", AttributeValue::Ss(added))
+            .expression_attribute_values(":expires", number((latest + window).unix_timestamp()))
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", &key, e))?;
+        if !stale.is_empty() {
+            let removed = stale.iter().map(|(t, a)| encode_event(*t, a)).collect();
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(key.clone()))
+                .update_expression("DELETE #events :removed")
+                .expression_attribute_names("#events", "events")
+                .expression_attribute_values(":removed", AttributeValue::Ss(removed))
+                .send()
+                .await
+                .map_err(|e| self.error("UpdateItem", &key, e))?;
+        }
+        Ok(())
+    }
+
+    /// Every item of `keys` that exists, by key; unprocessed keys (throttled
+    /// by DynamoDB) are asked for again.
+    async fn read(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, Error> {
+        let mut found = HashMap::new();
+        let unique: BTreeSet<String> = keys.into_iter().collect();
+        let unique: Vec<String> = unique.into_iter().collect();
+        for chunk in unique.chunks(BATCH) {
+            let mut request = KeysAndAttributes::builder();
+            for key in chunk {
+                request = request.keys(HashMap::from([(
+                    KEY.to_owned(),
+                    AttributeValue::S(key.clone()),
+                )]));
+            }
+            let mut pending = Some(
+                request
+                    .build()
+                    .map_err(|e| self.error("BatchGetItem", &chunk[0], e))?,
+            );
+            let mut attempts = 0;
+            while let Some(request) = pending.take() {
+                attempts += 1;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("BatchGetItem", &chunk[0], e))?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if let Some(pk) = item.get(KEY).and_then(|v| v.as_s().ok()).cloned() {
+                        found.insert(pk, item);
+                    }
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+                if pending.is_some() && attempts >= 5 {
+                    return Err(Error::State {
+                        table: self.table.clone(),
+                        operation: "BatchGetItem",
+                        key: chunk[0].clone(),
+                        source: "keys still unprocessed after 5 attempts (throttled)".into(),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn error(
+        &self,
+        operation: &'static str,
+        key: &str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::State {
+            table: self.table.clone(),
+            operation,
+            key: key.to_owned(),
+            source: shared::aws::cause(error),
+        }
+    }
+}
+
+fn seen_key(kind: &str, value: &str) -> String {
+    format!("seen#{kind}#{value}")
+}
+
+fn recent_key(principal: &str) -> String {
+    format!("recent#{principal}")
+}
+
+/// `<epoch seconds>|<action>`: a set member, so the same denial delivered
+/// twice is one member.
+fn encode_event(at: OffsetDateTime, action: &str) -> String {
+    format!("{}|{action}", at.unix_timestamp())
+}
+
+fn decode_event(text: &str) -> Option<(OffsetDateTime, String)> {
+    let (at, action) = text.split_once('|')?;
+    let at = OffsetDateTime::from_unix_timestamp(at.parse().ok()?).ok()?;
+    Some((at, action.to_owned()))
+}
+
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn epoch(value: &AttributeValue) -> Option<OffsetDateTime> {
+    let n: i64 = value.as_n().ok()?.parse().ok()?;
+    OffsetDateTime::from_unix_timestamp(n).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn a_recent_event_survives_its_encoding() {
+        let at = datetime!(2026-12-06 09:00:07 UTC);
+        let text = encode_event(at, "iam:ListUsers");
+        assert_eq!(text, "1796547607|iam:ListUsers");
+        assert_eq!(decode_event(&text), Some((at, "iam:ListUsers".into())));
+        assert_eq!(decode_event("soon|x"), None);
+        assert_eq!(decode_event("no separator"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! access-denied-triage's integration tests, one binary: each links the AWS
+//! SDK, so one link instead of one a file.
+
+mod state;
+mod triage;
