@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod output;
 pub mod pattern;
 pub mod report;
+pub mod routing;
 pub mod runtime;
 pub mod secret;
 pub mod setting;

@@ -322,6 +322,13 @@ fn the_module_passes_parameters_the_template_accepts() {
     route_secret_prefix = "toilkit/routes/"
     renotify_hours = 12
   }
+  access_denied_triage = {
+    enabled              = true
+    trail_log_group_name = "aws-cloudtrail-logs-org"
+    rules                = [{ principal = "ci-*", action = "ec2:Describe*", reason = "CI probes regions", expires = "2026-12-31" }]
+    own_cidrs            = ["203.0.113.0/24"]
+    recon_threshold      = 20
+  }
   log_retention = {
     enabled                 = true
     retention_days          = 30
@@ -390,6 +397,12 @@ fn the_module_passes_parameters_the_template_accepts() {
     }
     // Settings arrive in the shapes the functions parse.
     assert_eq!(parameters["NamePrefix"], "shop");
+    assert_eq!(parameters["AccessDeniedTriageOwnCidrs"], "203.0.113.0/24");
+    assert_eq!(parameters["AccessDeniedTriageReconThreshold"], "20");
+    assert_eq!(
+        parameters["AccessDeniedTriageRules"],
+        r#"[{"action":"ec2:Describe*","expires":"2026-12-31","principal":"ci-*","reason":"CI probes regions"}]"#
+    );
     assert_eq!(parameters["WafCountActions"], "BLOCK,COUNT");
     assert_eq!(parameters["WafAllowCidrs"], "203.0.113.0/24,2001:db8::/32");
     assert_eq!(parameters["WafThreshold"], "300");

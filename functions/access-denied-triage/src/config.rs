@@ -1,13 +1,13 @@
 //! The function's configuration, read once at cold start.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use shared::config::{Constraint, Env, Kind, Parameter, Required, Setting, Source};
 use shared::pattern::Pattern;
-use shared::secret::SecretRef;
 use shared::settings::{self, SLACK_WEBHOOK_PARAMETER, SLACK_WEBHOOK_SECRET_ARN};
+
+use shared::routing::Routes;
 
 use crate::rules::Rules;
 
@@ -22,10 +22,9 @@ pub struct Config {
     pub recon_window: Duration,
     pub own_cidrs: Vec<IpNet>,
     pub renotify: Duration,
-    pub owner_tag_key: String,
-    pub routes: BTreeMap<String, SecretRef>,
-    /// The default webhook: unrouted principals and the digest.
-    pub webhook: SecretRef,
+    /// By the denied principal's owner tag; the default webhook also gets
+    /// the digest.
+    pub routes: Routes,
     pub critical_topic_arn: Option<String>,
     pub digest_top: usize,
     pub dry_run: bool,
@@ -50,26 +49,7 @@ impl Config {
                     .map_err(|_| format!("{v:?} is not a number of hours up to 65535"))
             })) * 3600,
         );
-        let owner_tag_key: String = env.or_default(&OWNER_TAG_KEY);
-        // Read by hand: the generic parser quotes the bad value, and a value
-        // holding a webhook URL by mistake must not reach the log.
-        let routes = match env.raw(&ROUTES).map(str::to_owned) {
-            None => BTreeMap::new(),
-            Some(value) => parse_routes(&value).unwrap_or_else(|why| {
-                env.invalid(&ROUTES, why);
-                BTreeMap::new()
-            }),
-        };
-        let webhook = SecretRef::slack_webhook_from_env(env);
-        if webhook.is_none()
-            && env.raw(&SLACK_WEBHOOK_SECRET_ARN).is_none()
-            && env.raw(&SLACK_WEBHOOK_PARAMETER).is_none()
-        {
-            env.invalid(
-                &SLACK_WEBHOOK_SECRET_ARN,
-                "one of SLACK_WEBHOOK_SECRET_ARN or SLACK_WEBHOOK_PARAMETER is required (the default route and the digest)",
-            );
-        }
+        let routes = Routes::from_env(env, &OWNER_TAG_KEY, &ROUTES);
         let critical_topic_arn = env.raw(&CRITICAL_TOPIC_ARN).map(str::to_owned);
         let digest_top: usize = env.or_default(&DIGEST_TOP);
         let dry_run = env.flag(&DRY_RUN);
@@ -82,9 +62,7 @@ impl Config {
             recon_window,
             own_cidrs,
             renotify,
-            owner_tag_key,
             routes,
-            webhook: webhook.unwrap_or(SecretRef::Parameter(String::new())),
             critical_topic_arn,
             digest_top,
             dry_run,
@@ -129,21 +107,6 @@ fn minutes(env: &mut Env, setting: &Setting) -> Duration {
         _ => Err(format!("{v:?} is not a number of minutes from 1 to 1440")),
     });
     Duration::from_secs(u64::from(minutes) * 60)
-}
-
-/// `ROUTES`: `{"owner": "secret ARN or parameter name"}`. The value is
-/// never quoted back: it may hold a webhook URL pasted by mistake.
-fn parse_routes(json: &str) -> Result<BTreeMap<String, SecretRef>, String> {
-    let raw: BTreeMap<String, String> = shared::config::parse_json(json)
-        .map_err(|_| "is not a JSON object of owner to webhook secret".to_owned())?;
-    raw.into_iter()
-        .map(|(owner, reference)| {
-            reference
-                .parse::<SecretRef>()
-                .map(|r| (owner.clone(), r))
-                .map_err(|why| format!("route for owner {owner:?}: {why}"))
-        })
-        .collect()
 }
 
 /// Every variable the function reads, in the order the README and the
@@ -195,7 +158,7 @@ pub const RULES: Setting = Setting {
     source: Source::Parameter(Parameter {
         name: "AccessDeniedTriageRules",
         constraint: settings::JSON_ARRAY,
-        max_length: Some(1024),
+        max_length: Some(768),
         default: None,
         attribute: Some("rules"),
     }),
@@ -220,7 +183,7 @@ pub const SENSITIVE_ACTIONS: Setting = Setting {
                 "Empty (the default list), or comma-separated service:Action patterns.",
             ),
         },
-        max_length: Some(1024),
+        max_length: Some(640),
         default: None,
         attribute: Some("sensitive_actions"),
     }),
@@ -239,7 +202,7 @@ pub const PRIVILEGED_ROLES: Setting = Setting {
             pattern: r#"^$|^[A-Za-z0-9*?+=.@_\-]+(,[A-Za-z0-9*?+=.@_\-]+)*$"#,
             description: Some("Empty (the default list), or comma-separated role-name patterns."),
         },
-        max_length: Some(512),
+        max_length: Some(192),
         default: None,
         attribute: Some("privileged_roles"),
     }),
@@ -290,7 +253,7 @@ pub const OWN_CIDRS: Setting = Setting {
             pattern: r#"^$|^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$"#,
             description: Some("Empty, or comma-separated CIDRs."),
         },
-        max_length: Some(1024),
+        max_length: Some(384),
         default: None,
         attribute: Some("own_cidrs"),
     }),
@@ -346,7 +309,7 @@ pub const ROUTES: Setting = Setting {
                 r#"Empty, or a JSON object in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
             ),
         },
-        max_length: Some(384),
+        max_length: Some(320),
         default: None,
         attribute: Some("routes"),
     }),
@@ -401,6 +364,7 @@ pub const DRY_RUN: Setting = Setting {
 
 #[cfg(test)]
 mod tests {
+    use shared::secret::SecretRef;
     use toilkit_tests::settings::{assert_names_all, rejected};
 
     use super::*;
@@ -448,7 +412,7 @@ mod tests {
         assert_eq!(c.recon_threshold, 15);
         assert_eq!(c.recon_window, Duration::from_secs(600));
         assert_eq!(c.renotify, Duration::from_secs(24 * 3600));
-        assert_eq!(c.owner_tag_key, "owner");
+        assert_eq!(c.routes.owner_tag_key, "owner");
         assert_eq!(c.digest_top, 10);
         assert!(
             c.sensitive_actions
@@ -456,8 +420,11 @@ mod tests {
                 .any(|p| p.matches("cloudtrail:stoplogging"))
         );
         assert!(c.privileged_roles.iter().any(|p| p.matches("OrgAdmin")));
-        assert!(c.rules.0.is_empty() && c.own_cidrs.is_empty() && c.routes.is_empty());
-        assert_eq!(c.webhook, SecretRef::Parameter("/toilkit/slack".into()));
+        assert!(c.rules.0.is_empty() && c.own_cidrs.is_empty() && c.routes.by_owner.is_empty());
+        assert_eq!(
+            c.routes.default,
+            SecretRef::Parameter("/toilkit/slack".into())
+        );
         assert!(!c.dry_run);
     }
 

@@ -5,6 +5,9 @@
 //! that is not one of the function's triggers, or one whose envelope cannot
 //! be read at all.
 
+use shared::secret::SecretError;
+use shared::slack::SlackError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("access-denied-triage does not handle this event: {0}")]
@@ -18,6 +21,39 @@ pub enum Error {
         key: String,
         #[source]
         source: Cause,
+    },
+    #[error("could not read the Slack webhook of route {route}: {source}")]
+    Webhook {
+        route: String,
+        #[source]
+        source: SecretError,
+    },
+    #[error("Slack did not accept the alert {key} (route {route}): {source}")]
+    Slack {
+        key: String,
+        route: String,
+        #[source]
+        source: SlackError,
+    },
+    #[error("SNS did not accept the page for {key} on {topic}: {source}")]
+    Sns {
+        topic: String,
+        key: String,
+        #[source]
+        source: Cause,
+    },
+    /// Stopped before the deadline with alerts still to send: the claims of
+    /// those not sent were never taken, so the retry sends them.
+    #[error("stopped before the deadline with {left} alert(s) not yet sent; the retry sends them")]
+    Deadline { left: usize },
+    /// Some alerts went out and others did not; the ones that did stay
+    /// claimed, so the retry sends only the rest.
+    #[error("{failed} of {total} alert(s) could not be sent; the retry sends them. First: {first}")]
+    Partly {
+        failed: usize,
+        total: usize,
+        #[source]
+        first: Box<Error>,
     },
 }
 
@@ -33,6 +69,11 @@ impl Error {
             Self::UnsupportedEvent(_) => "UnsupportedEvent",
             Self::BadEvent(_) => "BadEvent",
             Self::State { .. } => "State",
+            Self::Webhook { .. } => "Webhook",
+            Self::Slack { .. } => "SlackDeliveryFailed",
+            Self::Sns { .. } => "Sns",
+            Self::Deadline { .. } => "Deadline",
+            Self::Partly { .. } => "AlertsPartlySent",
         }
     }
 }

@@ -1,21 +1,24 @@
 //! access-denied-triage: denied AWS API calls, from CloudTrail, triaged as
 //! an SRE would: the noise dropped and counted, who and why named, repeats
-//! grouped, attacks and sensitive writes alerted at once.
+//! grouped, attacks and sensitive writes alerted at once, a daily digest.
 //!
 //! - [`trigger`]: an EventBridge CloudTrail event, a Logs delivery, the schedule;
 //! - [`record`]: the CloudTrail record and who made the call;
 //! - [`reason`]: the policy type that denied it, from `errorMessage`;
 //! - [`noise`], [`rules`]: what is dropped, built in and the operator's;
-//! - [`plan`]: the pure decision for a batch;
-//! - [`state`]: the DynamoDB table of announcements and first sightings.
-//!
-//! This is the core of issue 16: it plans and reports. The state table, the
-//! enrichment, Slack, SNS and the digest are the next step, so for now every
-//! run reports what it would announce and changes nothing.
+//! - [`plan`]: the pure decision for a batch; [`digest`]: the digest's;
+//! - [`state`]: the DynamoDB table of announcements, sightings and counts;
+//! - [`enrich`]: the principal's owner tag and the account alias, from IAM;
+//! - [`apply`]: carries a plan out; [`notify`]: the messages and their
+//!   delivery (Slack, SNS).
 
+pub mod apply;
 pub mod config;
+pub mod digest;
+pub mod enrich;
 pub mod error;
 pub mod noise;
+pub mod notify;
 pub mod plan;
 pub mod reason;
 pub mod record;
@@ -26,13 +29,18 @@ pub mod trigger;
 use aws_types::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
+use shared::Deadline;
 use shared::output::Output;
 use shared::report::{Action, Report};
+use shared::secret::SecretStore;
+use shared::slack::SlackClient;
 use time::OffsetDateTime;
 
 pub use crate::config::Config;
+use crate::enrich::Enricher;
 pub use crate::error::Error;
-use crate::plan::{Decision, Facts, Severity};
+use crate::plan::{Decision, Facts, Plan};
+use crate::state::StateStore;
 use crate::trigger::{Batch, Trigger};
 
 pub const FUNCTION: &str = "access-denied-triage";
@@ -40,45 +48,132 @@ pub const FUNCTION: &str = "access-denied-triage";
 /// Everything built once per cold start.
 pub struct App {
     pub settings: Config,
+    pub state: StateStore,
+    pub enricher: Enricher,
+    pub sns: aws_sdk_sns::Client,
+    pub secrets: SecretStore,
+    pub slack: SlackClient,
     pub output: Output,
 }
 
 impl App {
-    pub fn new(settings: Config, _sdk: &SdkConfig, output: Output) -> Self {
-        Self { settings, output }
+    pub fn new(settings: Config, sdk: &SdkConfig, output: Output) -> Self {
+        Self {
+            state: StateStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.state_table),
+            enricher: Enricher::new(aws_sdk_iam::Client::new(sdk)),
+            sns: aws_sdk_sns::Client::new(sdk),
+            secrets: SecretStore::new(sdk),
+            slack: SlackClient::default(),
+            output,
+            settings,
+        }
     }
+
+    pub fn with_slack(mut self, slack: SlackClient) -> Self {
+        self.slack = slack;
+        self
+    }
+}
+
+/// What one invocation produced: the report, and the Lambda response.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub response: Result<Value, Error>,
 }
 
 /// The Lambda handler.
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error> {
-    let report = process(
+    let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
+    let home = account_of(&event.context.invoked_function_arn);
+    let outcome = process(
         event.payload,
-        &app.settings,
-        &Facts::default(),
+        app,
+        home.as_deref(),
         OffsetDateTime::now_utc(),
-    )?;
-    app.output.emit(&report).await;
-    Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
+        &deadline,
+    )
+    .await;
+    app.output.emit(&outcome.report).await;
+    outcome.response
 }
 
-/// One invocation, from the payload to the report.
-pub fn process(
+/// The account id in a Lambda function ARN: the account whose IAM the
+/// enrichment may read.
+pub fn account_of(function_arn: &str) -> Option<String> {
+    function_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+}
+
+/// One invocation, from the payload to the report. `home` is the account
+/// the function runs in.
+pub async fn process(
     payload: Value,
+    app: &App,
+    home: Option<&str>,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+) -> Outcome {
+    let mut report = Report::new(FUNCTION, app.settings.dry_run);
+    let response = run(payload, app, home, now, deadline, &mut report)
+        .await
+        .map(|()| serde_json::to_value(&report).unwrap_or(Value::Null));
+    if let Err(error) = &response {
+        report.detail("error", json!(error.to_string()));
+    }
+    Outcome { report, response }
+}
+
+async fn run(
+    payload: Value,
+    app: &App,
+    home: Option<&str>,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), Error> {
+    match trigger::parse(payload)? {
+        Trigger::Records(batch) => {
+            let facts = app.state.facts(&plan::wanted(&batch.records)).await?;
+            let plan = decide(&batch, &app.settings, &facts, now, report);
+            let announced: Vec<_> = apply::announcements(&plan);
+            let context = if announced.is_empty() {
+                Default::default()
+            } else {
+                let whos = plan
+                    .groups
+                    .iter()
+                    .map(|g| &g.who)
+                    .chain(plan.recon.iter().map(|r| &r.who));
+                app.enricher.context(whos, home).await
+            };
+            if !context.unknown.is_empty() {
+                report.detail("unknown", json!(context.unknown));
+            }
+            if app.settings.dry_run {
+                return Ok(());
+            }
+            apply::apply(app, &plan, &facts, &context, now, deadline, report).await
+        }
+        Trigger::Digest { event_id } => {
+            report.detail("digest_event", json!(event_id));
+            apply::digest(app, now, deadline, report).await
+        }
+    }
+}
+
+/// The plan for one batch, and the report of it: what was dropped and why,
+/// each group and burst, announced or held. Pure.
+pub fn decide(
+    batch: &Batch,
     config: &Config,
     facts: &Facts,
     now: OffsetDateTime,
-) -> Result<Report, Error> {
-    let mut report = Report::new(FUNCTION, config.dry_run);
-    match trigger::parse(payload)? {
-        Trigger::Records(batch) => triage(&batch, config, facts, now, &mut report),
-        Trigger::Digest { event_id } => {
-            report.detail("digest", json!({"event_id": event_id, "posted": false}));
-        }
-    }
-    Ok(report)
-}
-
-fn triage(batch: &Batch, config: &Config, facts: &Facts, now: OffsetDateTime, report: &mut Report) {
+    report: &mut Report,
+) -> Plan {
     report.detail("path", json!(batch.path.as_str()));
     report.add("records", batch.records.len() as u64);
     report.add("malformed", batch.malformed);
@@ -101,7 +196,7 @@ fn triage(batch: &Batch, config: &Config, facts: &Facts, now: OffsetDateTime, re
         match group.decision {
             Decision::Announce => {
                 report.plan(
-                    Action::new(alert_kind(group.severity), &group.key, reason)
+                    Action::new(apply::kind(group.severity), &group.key, reason)
                         .with_detail(json!(group)),
                 );
             }
@@ -123,7 +218,8 @@ fn triage(batch: &Batch, config: &Config, facts: &Facts, now: OffsetDateTime, re
         );
         match recon.decision {
             Decision::Announce => report.plan(
-                Action::new("page_reconnaissance", &recon.key, reason).with_detail(json!(recon)),
+                Action::new(apply::kind(plan::Severity::Critical), &recon.key, reason)
+                    .with_detail(json!(recon)),
             ),
             Decision::Held { last_announced } => {
                 report.skip(
@@ -139,12 +235,5 @@ fn triage(batch: &Batch, config: &Config, facts: &Facts, now: OffsetDateTime, re
     if !plan.expired_rules.is_empty() {
         report.detail("expired_rules", json!(plan.expired_rules));
     }
-}
-
-/// Critical alerts are paged as well as posted.
-fn alert_kind(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "page",
-        Severity::High | Severity::Medium => "alert",
-    }
+    plan
 }

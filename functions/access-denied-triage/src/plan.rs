@@ -114,6 +114,10 @@ pub struct Group {
     pub decision: Decision,
     /// The `RULES` entry to paste if this is expected.
     pub suggested_rule: String,
+    /// The CloudTrail event ids, so that the digest counts a retried
+    /// delivery once.
+    #[serde(skip)]
+    pub event_ids: BTreeSet<String>,
 }
 
 /// A burst of distinct denied actions from one principal.
@@ -279,8 +283,10 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
             flags: BTreeSet::new(),
             severity: Severity::Medium,
             decision: Decision::Announce,
+            event_ids: BTreeSet::new(),
             who: who.clone(),
         });
+        group.event_ids.insert(record.identity());
         group.count += 1;
         group.first = group.first.min(record.event_time);
         group.last = group.last.max(record.event_time);
@@ -680,7 +686,7 @@ mod tests {
             group
                 .denial
                 .describe()
-                .starts_with("explicit deny in a SCP (arn:aws:organizations::")
+                .starts_with("explicit deny in an SCP (arn:aws:organizations::")
         );
         assert_eq!(group.severity, Severity::Medium);
     }

@@ -41,6 +41,16 @@ impl PolicyType {
     }
 }
 
+impl PolicyType {
+    /// "an SCP", "a session policy": as the label is read aloud.
+    fn article(self) -> &'static str {
+        match self {
+            Self::IdentityBased | Self::ServiceControl | Self::ResourceControl => "an",
+            _ => "a",
+        }
+    }
+}
+
 impl fmt::Display for PolicyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
@@ -70,7 +80,7 @@ impl Denial {
     pub fn describe(&self) -> String {
         let mut text = match (self.explicit, self.policy) {
             (_, PolicyType::Unknown) => "the message does not name the policy type".to_owned(),
-            (Some(true), policy) => format!("explicit deny in a {policy}"),
+            (Some(true), policy) => format!("explicit deny in {} {policy}", policy.article()),
             (_, policy) => format!("no {policy} allows it"),
         };
         if let Some(arn) = &self.policy_arn {
@@ -176,7 +186,7 @@ mod tests {
         );
         assert_eq!(
             denial.describe(),
-            "explicit deny in a SCP (arn:aws:organizations::999988887777:policy/o-a1b2c3d4e5/service_control_policy/p-examp1e)"
+            "explicit deny in an SCP (arn:aws:organizations::999988887777:policy/o-a1b2c3d4e5/service_control_policy/p-examp1e)"
         );
         assert_eq!(of("iam-user-no-identity-policy").policy_arn, None);
         assert_eq!(

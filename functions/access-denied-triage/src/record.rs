@@ -219,6 +219,20 @@ impl Who {
 }
 
 impl Record {
+    /// What tells this record from every other: its `eventID`, or, in a
+    /// record without one, its time, principal and action.
+    pub fn identity(&self) -> String {
+        match &self.event_id {
+            Some(id) => id.clone(),
+            None => format!(
+                "{}|{}|{}",
+                self.event_time.unix_timestamp(),
+                self.user_identity.arn.as_deref().unwrap_or("?"),
+                self.action()
+            ),
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
     }

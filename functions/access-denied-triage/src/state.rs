@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime};
 
 use crate::error::Error;
 use crate::plan::{Facts, Seen, Wanted};
@@ -24,6 +24,8 @@ pub const KEY: &str = "pk";
 pub const SEEN_TTL_DAYS: i64 = 400;
 /// `BatchGetItem` reads at most this many keys a call.
 const BATCH: usize = 100;
+/// Event ids kept per group and day, well inside an item's 400 KB.
+pub const TALLY_IDS: usize = 2_000;
 
 #[derive(Debug, Clone)]
 pub struct StateStore {
@@ -119,6 +121,142 @@ impl StateStore {
         shared::dynamo::conditional(request.send().await)
             .map(|written| written.is_some())
             .map_err(|e| self.error("PutItem", key, e))
+    }
+
+    /// Gives back the claim of `key` taken at `at`, when its announcement
+    /// could not be sent, so the retry sends it. Only this invocation's
+    /// claim: one taken since by another run is left alone.
+    pub async fn release(&self, key: &str, at: OffsetDateTime) -> Result<(), Error> {
+        let request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .condition_expression("#at = :at")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":at", number(at.unix_timestamp()));
+        shared::dynamo::conditional(request.send().await)
+            .map(|_| ())
+            .map_err(|e| self.error("DeleteItem", key, e))
+    }
+
+    /// Counts a group's denials into its day's digest. The CloudTrail event
+    /// ids are a set, so a delivery retried by Lambda, or a record seen on
+    /// both paths, counts once; past [`TALLY_IDS`] ids (an item holds at
+    /// most 400 KB) the rest are added as a number, which a retry may count
+    /// again.
+    pub async fn tally(&self, day: Date, tally: &Tally) -> Result<(), Error> {
+        let key = tally_key(day, &tally.group);
+        let expires = number(expiry_of(day));
+        let ids: Vec<String> = tally.event_ids.iter().cloned().collect();
+        let describe = |request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
+            request
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(key.clone()))
+                .expression_attribute_names("#who", "who")
+                .expression_attribute_names("#principal", "principal")
+                .expression_attribute_names("#action", "action")
+                .expression_attribute_names("#expires", "expires_at")
+                .expression_attribute_values(":who", AttributeValue::S(tally.who.clone()))
+                .expression_attribute_values(":principal", AttributeValue::S(tally.principal.clone()))
+                .expression_attribute_values(":action", AttributeValue::S(tally.action.clone()))
+                .expression_attribute_values(":expires", expires.clone())
+        };
+        if !ids.is_empty() {
+            let request = describe(self.client.update_item())
+                .update_expression("ADD #ids :ids SET #who = :who, #principal = :principal, #action = :action, #expires = :expires")
+                .condition_expression("attribute_not_exists(#ids) OR size(#ids) < :cap")
+                .expression_attribute_names("#ids", "ids")
+                .expression_attribute_values(":ids", AttributeValue::Ss(ids))
+                .expression_attribute_values(":cap", number(TALLY_IDS as i64));
+            if shared::dynamo::conditional(request.send().await)
+                .map_err(|e| self.error("UpdateItem", &key, e))?
+                .is_some()
+            {
+                return Ok(());
+            }
+        }
+        let request = describe(self.client.update_item())
+            .update_expression("ADD #extra :n SET #who = :who, #principal = :principal, #action = :action, #expires = :expires")
+            .expression_attribute_names("#extra", "extra")
+            .expression_attribute_values(":n", number(tally.count as i64));
+        request
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", &key, e))?;
+        Ok(())
+    }
+
+    /// Notes a principal first seen on `day`, for the digest.
+    pub async fn tally_new(&self, day: Date, principal: &str) -> Result<(), Error> {
+        let key = format!("{}new#{principal}", day_prefix(day));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(key.clone()))
+            .item("principal", AttributeValue::S(principal.to_owned()))
+            .item("expires_at", number(expiry_of(day)))
+            .send()
+            .await
+            .map_err(|e| self.error("PutItem", &key, e))?;
+        Ok(())
+    }
+
+    /// Everything counted for `day`: its groups and its new principals.
+    pub async fn day(&self, day: Date) -> Result<Day, Error> {
+        let prefix = day_prefix(day);
+        let mut out = Day::default();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(#pk, :prefix)")
+                .expression_attribute_names("#pk", KEY)
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error("Scan", &prefix, e))?;
+            for item in page.items() {
+                let Some(pk) = item.get(KEY).and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                let rest = &pk[prefix.len()..];
+                if rest.starts_with("new#") {
+                    out.new_principals.extend(text("principal"));
+                    continue;
+                }
+                let ids = item
+                    .get("ids")
+                    .and_then(|v| v.as_ss().ok())
+                    .map_or(0, Vec::len);
+                let extra = item
+                    .get("extra")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if let (Some(principal), Some(who), Some(action)) =
+                    (text("principal"), text("who"), text("action"))
+                {
+                    out.groups.push(Counted {
+                        principal,
+                        who,
+                        action,
+                        count: ids as u64 + extra,
+                    });
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        out.groups
+            .sort_by(|a, b| a.principal.cmp(&b.principal).then(a.action.cmp(&b.action)));
+        Ok(out)
     }
 
     /// Writes each first sighting, unless another invocation wrote it first.
@@ -267,6 +405,47 @@ impl StateStore {
             source: shared::aws::cause(error),
         }
     }
+}
+
+/// What one group adds to its day's digest.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub group: String,
+    pub principal: String,
+    pub who: String,
+    pub action: String,
+    pub count: u64,
+    pub event_ids: BTreeSet<String>,
+}
+
+/// One group's count for a day, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub principal: String,
+    pub who: String,
+    pub action: String,
+    pub count: u64,
+}
+
+/// What a day's digest is made from.
+#[derive(Debug, Clone, Default)]
+pub struct Day {
+    pub groups: Vec<Counted>,
+    pub new_principals: BTreeSet<String>,
+}
+
+fn day_prefix(day: Date) -> String {
+    format!("digest#{day}#")
+}
+
+fn tally_key(day: Date, group: &str) -> String {
+    format!("{}{group}", day_prefix(day))
+}
+
+/// A day's counts are kept a week after it, for a digest that failed and
+/// is run again by hand.
+fn expiry_of(day: Date) -> i64 {
+    (day.midnight().assume_utc() + Duration::days(8)).unix_timestamp()
 }
 
 fn seen_key(kind: &str, value: &str) -> String {

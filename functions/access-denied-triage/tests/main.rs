@@ -1,5 +1,7 @@
 //! access-denied-triage's integration tests, one binary: each links the AWS
 //! SDK, so one link instead of one a file.
 
+mod common;
+mod e2e;
 mod state;
 mod triage;

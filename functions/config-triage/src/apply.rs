@@ -186,7 +186,7 @@ async fn run(
             resource: &resource,
             owner: app.settings.routes.owner(&resource.tags).or(
                 // The tags of a deleted resource are gone; its team is not.
-                Some(route.name.as_str()).filter(|name| *name != crate::routing::DEFAULT_ROUTE),
+                Some(route.name.as_str()).filter(|name| *name != shared::routing::DEFAULT_ROUTE),
             ),
             since: next.since.or(prior.as_ref().and_then(|p| p.since)),
             expired_exemption: match &outcome {

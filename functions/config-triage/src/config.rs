@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use shared::config::{Constraint, Env, Kind, Parameter, Required, Setting, Source};
-use shared::secret::SecretRef;
 use shared::settings::{self, SLACK_WEBHOOK_PARAMETER, SLACK_WEBHOOK_SECRET_ARN};
 
 use crate::exemption::Exemptions;
-use crate::routing::Routes;
 use crate::severity::SeverityRules;
+use shared::routing::Routes;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,26 +48,7 @@ impl Config {
                 Duration::from_secs(hours * 3600)
             }
         };
-        let owner_tag_key: String = env.or_default(&OWNER_TAG_KEY);
-        // Read by hand: the generic parser quotes the bad value, and a value
-        // holding a webhook URL by mistake must not reach the log.
-        let by_owner = match env.raw(&ROUTES).map(str::to_owned) {
-            None => Default::default(),
-            Some(value) => Routes::parse_owners(&value).unwrap_or_else(|why| {
-                env.invalid(&ROUTES, why);
-                Default::default()
-            }),
-        };
-        let default = SecretRef::slack_webhook_from_env(env);
-        if default.is_none()
-            && env.raw(&SLACK_WEBHOOK_SECRET_ARN).is_none()
-            && env.raw(&SLACK_WEBHOOK_PARAMETER).is_none()
-        {
-            env.invalid(
-                &SLACK_WEBHOOK_SECRET_ARN,
-                "one of SLACK_WEBHOOK_SECRET_ARN or SLACK_WEBHOOK_PARAMETER is required (the default route and the digest)",
-            );
-        }
+        let routes = Routes::from_env(env, &OWNER_TAG_KEY, &ROUTES);
         let critical_topic_arn = env.raw(&CRITICAL_TOPIC_ARN).map(str::to_owned);
         let aggregator_name = env.raw(&AGGREGATOR_NAME).map(str::to_owned);
         let digest_oldest: usize = env.or_default(&DIGEST_OLDEST);
@@ -79,11 +59,7 @@ impl Config {
             exemptions,
             exemptions_parameter,
             renotify,
-            routes: Routes {
-                owner_tag_key,
-                by_owner,
-                default: default.unwrap_or(SecretRef::Parameter(String::new())),
-            },
+            routes,
             critical_topic_arn,
             aggregator_name,
             digest_oldest,
@@ -311,6 +287,8 @@ pub const DRY_RUN: Setting = Setting {
 #[cfg(test)]
 mod tests {
     use toilkit_tests::settings::{assert_names_all, rejected};
+
+    use shared::secret::SecretRef;
 
     use super::*;
 

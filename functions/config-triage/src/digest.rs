@@ -16,10 +16,10 @@ use crate::error::Error;
 use crate::exemption::{Exemptions, Outcome, Subject};
 use crate::plan::human_duration;
 use crate::resource::ResourceRef;
-use crate::routing::DEFAULT_ROUTE;
 use crate::severity::Severity;
 use crate::state::Write;
 use crate::{App, apply, notify, plan};
+use shared::routing::DEFAULT_ROUTE;
 
 /// At most this many rules are listed by name; the rest are counted.
 pub const MAX_RULES_LISTED: usize = 25;

@@ -3,7 +3,7 @@
 //!
 //! - [`trigger`]: a compliance change (EventBridge or SQS), the schedule, an action;
 //! - [`change`]: the EventBridge compliance-change event;
-//! - [`severity`], [`exemption`], [`routing`]: what operators configure;
+//! - [`severity`], [`exemption`]: what operators configure (routes are `shared::routing`);
 //! - [`plan`]: the pure decision per change (transition, notify or not, next
 //!   state, route, paging);
 //! - [`state`]: the DynamoDB state table with conditional writes;
@@ -24,7 +24,6 @@ pub mod notify;
 pub mod parameter;
 pub mod plan;
 pub mod resource;
-pub mod routing;
 pub mod severity;
 pub mod state;
 pub mod trigger;

@@ -11,8 +11,8 @@ use crate::error::Error;
 use crate::exemption::Exemption;
 use crate::plan::{Notice, Transition, human_duration};
 use crate::resource::Resource;
-use crate::routing::{DEFAULT_ROUTE, Route};
 use crate::severity::Severity;
+use shared::routing::{DEFAULT_ROUTE, Route};
 
 /// Everything a notification says.
 #[derive(Debug, Clone)]

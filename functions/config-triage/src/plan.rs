@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use crate::change::{Compliance, ComplianceChange};
 use crate::exemption::Outcome;
-use crate::routing::{Route, Routes};
 use crate::severity::Severity;
 use crate::state::StateRecord;
+use shared::routing::{Route, Routes};
 
 /// What happened to the rule's verdict on the resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -448,7 +448,7 @@ mod tests {
         let start = route(Notice::Violation, Some(&prior), &routes, &web);
         assert_eq!(start.name, "web");
         let unrouted = route(Notice::Violation, None, &routes, &BTreeMap::new());
-        assert_eq!(unrouted.name, crate::routing::DEFAULT_ROUTE);
+        assert_eq!(unrouted.name, shared::routing::DEFAULT_ROUTE);
     }
 
     #[test]

@@ -70,7 +70,11 @@ fn the_sam_transform_yields_every_function_with_its_wiring() {
     assert_eq!(machine["Type"], "AWS::StepFunctions::StateMachine");
     assert_eq!(machine["Condition"], "MaintenanceSwitchEnabled");
     let tables = of_type(out, "AWS::DynamoDB::Table");
-    assert_eq!(tables.len(), 3, "WAF ledger, Config state, idempotency");
+    assert_eq!(
+        tables.len(),
+        4,
+        "WAF ledger, Config state, idempotency, access-denied state"
+    );
     for (id, table) in tables {
         let p = &table["Properties"];
         assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true, "{id} TTL");

@@ -142,7 +142,7 @@ fn every_aws_call_of_a_function_is_granted_to_its_role() {
 /// each policy statement is resolved to concrete ARNs.
 const SAMPLE_PARAMETERS: &str = r#"{
   "EnableWafIpBlocker": "true", "EnableRdsAuditNotifier": "true", "EnableMaintenanceSwitch": "true",
-  "EnableConfigTriage": "true", "EnableLogRetention": "true",
+  "EnableConfigTriage": "true", "EnableLogRetention": "true", "EnableAccessDeniedTriage": "true",
   "SlackWebhookSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:toilkit/slack-AbC123",
   "SlackWebhookParameter": "/toilkit/slack-webhook",
   "ResultEventBus": "arn:aws:events:eu-west-1:999999999999:event-bus/toilkit-results",
@@ -158,6 +158,9 @@ const SAMPLE_PARAMETERS: &str = r#"{
   "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:alarms",
   "KmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
   "ConfigTriageRouteSecretPrefix": "toilkit/routes/",
+  "AccessDeniedTriageCriticalTopicArn": "arn:aws:sns:eu-west-1:123456789012:oncall",
+  "AccessDeniedTriageRouteSecretPrefix": "toilkit/routes/",
+  "AccessDeniedTriageTrailLogGroupName": "aws-cloudtrail-logs-org",
   "LogRetentionRegions": "eu-west-1,us-east-1"
 }"#;
 

@@ -58,6 +58,7 @@ pub fn settings(function: &str) -> Option<&'static [Setting]> {
         "maintenance-switch" => maintenance_switch::config::SETTINGS,
         "config-triage" => config_triage::config::SETTINGS,
         "log-retention" => log_retention::config::SETTINGS,
+        "access-denied-triage" => access_denied_triage::config::SETTINGS,
         _ => return None,
     })
 }
@@ -155,6 +156,7 @@ mod tests {
             "maintenance-switch" => drop(maintenance_switch::config::Config::from_env(env)),
             "config-triage" => drop(config_triage::config::Config::from_env(env)),
             "log-retention" => drop(log_retention::config::Config::from_env(env)),
+            "access-denied-triage" => drop(access_denied_triage::Config::from_env(env)),
             other => panic!("no configuration reader for {other}"),
         }
         let _ = shared::events::Publisher::bus_from_env(env);

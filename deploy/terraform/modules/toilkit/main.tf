@@ -9,6 +9,7 @@ locals {
   maintenance = var.maintenance_switch
   config      = var.config_triage
   logs        = var.log_retention
+  denied      = var.access_denied_triage
 
   ipset_v4_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v4"].arn : local.waf.ipset_v4_arn
   ipset_v6_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v6"].arn : local.waf.ipset_v6_arn
@@ -107,6 +108,25 @@ locals {
     LogRetentionDryRun                   = tostring(local.logs.dry_run)
     LogRetentionMaxApiRps                = tostring(local.logs.max_api_rps)
     # END generated: parameters: log-retention
+
+    EnableAccessDeniedTriage            = tostring(local.denied.enabled)
+    AccessDeniedTriageDigestSchedule    = local.denied.digest_schedule
+    AccessDeniedTriageTrailLogGroupName = local.denied.trail_log_group_name
+    AccessDeniedTriageRouteSecretPrefix = local.denied.route_secret_prefix
+    # BEGIN generated: parameters: access-denied-triage (cargo xtask gen, from functions/access-denied-triage/src/config.rs)
+    AccessDeniedTriageRules              = local.denied.rules == null ? null : jsonencode([for r in local.denied.rules : { for k, v in r : k => v if v != null }])
+    AccessDeniedTriageSensitiveActions   = local.denied.sensitive_actions == null ? null : join(",", local.denied.sensitive_actions)
+    AccessDeniedTriagePrivilegedRoles    = local.denied.privileged_roles == null ? null : join(",", local.denied.privileged_roles)
+    AccessDeniedTriageReconThreshold     = tostring(local.denied.recon_threshold)
+    AccessDeniedTriageReconWindowMinutes = tostring(local.denied.recon_window_minutes)
+    AccessDeniedTriageOwnCidrs           = local.denied.own_cidrs == null ? null : join(",", local.denied.own_cidrs)
+    AccessDeniedTriageRenotifyHours      = tostring(local.denied.renotify_hours)
+    AccessDeniedTriageOwnerTagKey        = local.denied.owner_tag_key
+    AccessDeniedTriageRoutes             = local.denied.routes == null ? null : jsonencode(local.denied.routes)
+    AccessDeniedTriageCriticalTopicArn   = local.denied.critical_topic_arn
+    AccessDeniedTriageDigestTop          = tostring(local.denied.digest_top)
+    AccessDeniedTriageDryRun             = tostring(local.denied.dry_run)
+    # END generated: parameters: access-denied-triage
   }
 
   # Only what differs from the template's default (see template_defaults.tf):
@@ -178,6 +198,20 @@ locals {
       DRY_RUN                      = "LogRetentionDryRun"
       MAX_API_RPS                  = "LogRetentionMaxApiRps"
     }
+    "access-denied-triage" = {
+      RULES                = "AccessDeniedTriageRules"
+      SENSITIVE_ACTIONS    = "AccessDeniedTriageSensitiveActions"
+      PRIVILEGED_ROLES     = "AccessDeniedTriagePrivilegedRoles"
+      RECON_THRESHOLD      = "AccessDeniedTriageReconThreshold"
+      RECON_WINDOW_MINUTES = "AccessDeniedTriageReconWindowMinutes"
+      OWN_CIDRS            = "AccessDeniedTriageOwnCidrs"
+      RENOTIFY_HOURS       = "AccessDeniedTriageRenotifyHours"
+      OWNER_TAG_KEY        = "AccessDeniedTriageOwnerTagKey"
+      ROUTES               = "AccessDeniedTriageRoutes"
+      CRITICAL_TOPIC_ARN   = "AccessDeniedTriageCriticalTopicArn"
+      DIGEST_TOP           = "AccessDeniedTriageDigestTop"
+      DRY_RUN              = "AccessDeniedTriageDryRun"
+    }
   }
   # END generated: environment
   # Variables every function has (the Slack webhook, the result bus), and the
@@ -186,11 +220,12 @@ locals {
   slack_environment  = length("SLACK_WEBHOOK_SECRET_ARN") + length(local.effective.SlackWebhookSecretArn) + length("SLACK_WEBHOOK_PARAMETER") + length(local.effective.SlackWebhookParameter)
   shared_environment = length("RESULT_EVENT_BUS") + length(local.effective.ResultEventBus)
   resource_environment = {
-    "waf-ip-blocker"     = local.slack_environment + length("LEDGER_TABLE") + 255
-    "rds-audit-notifier" = local.slack_environment + length("IDEMPOTENCY_TABLE") + 255
-    "maintenance-switch" = local.slack_environment + length("MAINTENANCE_STATE_MACHINE_ARN") + 160
-    "config-triage"      = local.slack_environment + length("STATE_TABLE") + 255
-    "log-retention"      = 0
+    "waf-ip-blocker"       = local.slack_environment + length("LEDGER_TABLE") + 255
+    "rds-audit-notifier"   = local.slack_environment + length("IDEMPOTENCY_TABLE") + 255
+    "maintenance-switch"   = local.slack_environment + length("MAINTENANCE_STATE_MACHINE_ARN") + 160
+    "config-triage"        = local.slack_environment + length("STATE_TABLE") + 255
+    "log-retention"        = 0
+    "access-denied-triage" = local.slack_environment + length("STATE_TABLE") + 255
   }
   environment_bytes = {
     for function, variables in local.environment_parameters : function => (
@@ -204,7 +239,7 @@ locals {
   ]
   # What the template's AllowedPattern admits in the free-text settings.
   # BEGIN generated: ascii (cargo xtask gen, from each function's src/config.rs)
-  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune"]
+  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes"]
   # END generated: ascii
   non_ascii_parameters = [
     for name in local.ascii_parameters :
@@ -236,8 +271,8 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
   lifecycle {
     # Settings the functions check at start, caught here instead.
     precondition {
-      condition     = !(local.rds.enabled || local.config.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
-      error_message = "rds_audit_notifier and config_triage post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
+      condition     = !(local.rds.enabled || local.config.enabled || local.denied.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
+      error_message = "rds_audit_notifier, config_triage and access_denied_triage post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
     }
     precondition {
       condition     = var.result_event_forward_bus_arn == null || var.result_event_bus != null

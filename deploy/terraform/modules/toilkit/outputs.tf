@@ -11,11 +11,12 @@ output "stack_outputs" {
 output "function_arns" {
   description = "ARN of each enabled function, by function name."
   value = { for name, key in {
-    "waf-ip-blocker"     = "WafIpBlockerFunctionArn"
-    "rds-audit-notifier" = "RdsAuditNotifierFunctionArn"
-    "maintenance-switch" = "MaintenanceSwitchFunctionArn"
-    "config-triage"      = "ConfigTriageFunctionArn"
-    "log-retention"      = "LogRetentionFunctionArn"
+    "waf-ip-blocker"       = "WafIpBlockerFunctionArn"
+    "rds-audit-notifier"   = "RdsAuditNotifierFunctionArn"
+    "maintenance-switch"   = "MaintenanceSwitchFunctionArn"
+    "config-triage"        = "ConfigTriageFunctionArn"
+    "log-retention"        = "LogRetentionFunctionArn"
+    "access-denied-triage" = "AccessDeniedTriageFunctionArn"
   } : name => lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, key, null) if lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, key, null) != null }
 }
 

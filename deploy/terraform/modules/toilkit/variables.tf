@@ -590,3 +590,102 @@ variable "log_retention" {
     error_message = "log_retention.max_api_rps must be above 0 (calls per second)."
   }
 }
+
+# --- access-denied-triage ----------------------------------------------------
+
+variable "access_denied_triage" {
+  description = "access-denied-triage: denied API calls from CloudTrail, noise dropped and counted, grouped, routed by the principal's owner tag; attacks paged. trail_log_group_name subscribes a trail's log group (an organization trail's) as well as this account's EventBridge rule. routes maps an owner tag value to that team's webhook secret (under route_secret_prefix)."
+  type = object({
+    enabled              = optional(bool, false)
+    digest_schedule      = optional(string)
+    trail_log_group_name = optional(string)
+    route_secret_prefix  = optional(string)
+    # BEGIN generated: attributes: access-denied-triage (cargo xtask gen, from functions/access-denied-triage/src/config.rs)
+    rules = optional(list(object({
+      principal = optional(string)
+      action    = optional(string)
+      reason    = string
+      expires   = optional(string)
+    })))
+    sensitive_actions    = optional(list(string))
+    privileged_roles     = optional(list(string))
+    recon_threshold      = optional(number)
+    recon_window_minutes = optional(number)
+    own_cidrs            = optional(list(string))
+    renotify_hours       = optional(number)
+    owner_tag_key        = optional(string)
+    routes               = optional(map(string))
+    critical_topic_arn   = optional(string)
+    digest_top           = optional(number)
+    dry_run              = optional(bool)
+    # END generated: attributes: access-denied-triage
+  })
+  default = {}
+
+  # BEGIN generated: validations: access-denied-triage (cargo xtask gen, from functions/access-denied-triage/src/config.rs)
+  validation {
+    condition     = var.access_denied_triage.sensitive_actions == null || try(can(regex("^(?:^$|^[A-Za-z0-9*?:\\-]+(,[A-Za-z0-9*?:\\-]+)*$)$", var.access_denied_triage.sensitive_actions == null ? null : join(",", var.access_denied_triage.sensitive_actions))), false)
+    error_message = "access_denied_triage.sensitive_actions must be empty (the default list), or comma-separated service:Action patterns."
+  }
+  validation {
+    condition     = var.access_denied_triage.privileged_roles == null || try(can(regex("^(?:^$|^[A-Za-z0-9*?+=.@_\\-]+(,[A-Za-z0-9*?+=.@_\\-]+)*$)$", var.access_denied_triage.privileged_roles == null ? null : join(",", var.access_denied_triage.privileged_roles))), false)
+    error_message = "access_denied_triage.privileged_roles must be empty (the default list), or comma-separated role-name patterns."
+  }
+  validation {
+    condition     = var.access_denied_triage.recon_threshold == null || try(can(regex("^[0-9]+$", tostring(var.access_denied_triage.recon_threshold))) && var.access_denied_triage.recon_threshold >= 2 && var.access_denied_triage.recon_threshold <= 1000, false)
+    error_message = "access_denied_triage.recon_threshold must be a whole number from 2 to 1000."
+  }
+  validation {
+    condition     = var.access_denied_triage.recon_window_minutes == null || try(can(regex("^[0-9]+$", tostring(var.access_denied_triage.recon_window_minutes))) && var.access_denied_triage.recon_window_minutes >= 1 && var.access_denied_triage.recon_window_minutes <= 1440, false)
+    error_message = "access_denied_triage.recon_window_minutes must be a whole number from 1 to 1440."
+  }
+  validation {
+    condition     = var.access_denied_triage.own_cidrs == null || try(can(regex("^(?:^$|^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$)$", var.access_denied_triage.own_cidrs == null ? null : join(",", var.access_denied_triage.own_cidrs))), false)
+    error_message = "access_denied_triage.own_cidrs must be empty, or comma-separated CIDRs."
+  }
+  validation {
+    condition     = var.access_denied_triage.renotify_hours == null || try(can(regex("^[0-9]+$", tostring(var.access_denied_triage.renotify_hours))) && var.access_denied_triage.renotify_hours >= 0 && var.access_denied_triage.renotify_hours <= 65535, false)
+    error_message = "access_denied_triage.renotify_hours must be a whole number from 0 to 65535."
+  }
+  validation {
+    condition     = var.access_denied_triage.owner_tag_key == null || try(can(regex("^(?:^[A-Za-z0-9 _.:/=+\\-@]{1,128}$)$", var.access_denied_triage.owner_tag_key)), false)
+    error_message = "access_denied_triage.owner_tag_key must be a tag key."
+  }
+  validation {
+    condition     = var.access_denied_triage.critical_topic_arn == null || try(can(regex("^(?:^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$)$", var.access_denied_triage.critical_topic_arn)), false)
+    error_message = "access_denied_triage.critical_topic_arn must be empty, or an SNS topic ARN."
+  }
+  validation {
+    condition     = var.access_denied_triage.digest_top == null || try(can(regex("^[0-9]+$", tostring(var.access_denied_triage.digest_top))) && var.access_denied_triage.digest_top >= 1 && var.access_denied_triage.digest_top <= 100, false)
+    error_message = "access_denied_triage.digest_top must be a whole number from 1 to 100."
+  }
+  # END generated: validations: access-denied-triage
+
+  validation {
+    condition     = var.access_denied_triage.digest_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.access_denied_triage.digest_schedule))
+    error_message = "access_denied_triage.digest_schedule must be a rate() or cron() expression, or \"\" for no digest."
+  }
+  validation {
+    condition     = var.access_denied_triage.trail_log_group_name == null || can(regex("^[A-Za-z0-9_/.#-]{1,512}$", var.access_denied_triage.trail_log_group_name))
+    error_message = "access_denied_triage.trail_log_group_name must be a CloudWatch Logs log group name (letters, digits and _/.#-)."
+  }
+  validation {
+    condition     = var.access_denied_triage.route_secret_prefix == null || can(regex("^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}$", var.access_denied_triage.route_secret_prefix))
+    error_message = "access_denied_triage.route_secret_prefix must be a Secrets Manager name prefix such as toilkit/routes/ (no leading \"/\")."
+  }
+  validation {
+    condition     = length(coalesce(var.access_denied_triage.routes, {})) == 0 || var.access_denied_triage.route_secret_prefix != null
+    error_message = "access_denied_triage.routes needs route_secret_prefix: the prefix of the teams' webhook secrets, the only ones the function may read."
+  }
+  validation {
+    condition = alltrue([
+      for secret in values(coalesce(var.access_denied_triage.routes, {})) :
+      startswith(secret, coalesce(var.access_denied_triage.route_secret_prefix, "\n")) || startswith(secret, "/${coalesce(var.access_denied_triage.route_secret_prefix, "\n")}") || can(regex(":secret:${coalesce(var.access_denied_triage.route_secret_prefix, "\n")}", secret))
+    ])
+    error_message = "access_denied_triage.routes: every webhook secret must sit under route_secret_prefix (the function may read nothing else)."
+  }
+  validation {
+    condition     = alltrue([for r in coalesce(var.access_denied_triage.rules, []) : (r.principal != null || r.action != null) && (r.expires == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", coalesce(r.expires, "-"))))])
+    error_message = "access_denied_triage.rules: each rule needs a principal or an action pattern, and expires, when set, is a date (2026-12-31)."
+  }
+}

@@ -1,9 +1,15 @@
 //! Where a notification goes: the owner team's webhook (`ROUTES`, keyed by
 //! the value of the `OWNER_TAG_KEY` tag), else the default webhook.
+//!
+//! config-triage routes by the tags of the non-compliant resource,
+//! access-denied-triage by the tags of the denied principal; both read the
+//! same three settings the same way.
 
 use std::collections::BTreeMap;
 
-use shared::secret::SecretRef;
+use crate::config::{Env, Setting};
+use crate::secret::SecretRef;
+use crate::settings::{SLACK_WEBHOOK_PARAMETER, SLACK_WEBHOOK_SECRET_ARN};
 
 /// The label of the default route in reports.
 pub const DEFAULT_ROUTE: &str = "default";
@@ -24,9 +30,41 @@ pub struct Route<'a> {
 }
 
 impl Routes {
+    /// Reads the owner tag key, the routes and the default webhook; every
+    /// problem is reported through `env`, together with the function's
+    /// others.
+    pub fn from_env(env: &mut Env, owner_tag_key: &Setting, routes: &Setting) -> Self {
+        let owner_tag_key: String = env.or_default(owner_tag_key);
+        // Read by hand: the generic parser quotes the bad value, and a value
+        // holding a webhook URL by mistake must not reach the log.
+        let by_owner = match env.raw(routes).map(str::to_owned) {
+            None => BTreeMap::new(),
+            Some(value) => Self::parse_owners(&value).unwrap_or_else(|why| {
+                env.invalid(routes, why);
+                BTreeMap::new()
+            }),
+        };
+        let default = SecretRef::slack_webhook_from_env(env);
+        if default.is_none()
+            && env.raw(&SLACK_WEBHOOK_SECRET_ARN).is_none()
+            && env.raw(&SLACK_WEBHOOK_PARAMETER).is_none()
+        {
+            env.invalid(
+                &SLACK_WEBHOOK_SECRET_ARN,
+                "one of SLACK_WEBHOOK_SECRET_ARN or SLACK_WEBHOOK_PARAMETER is required (the default route and the digest)",
+            );
+        }
+        Self {
+            owner_tag_key,
+            by_owner,
+            // Unread: the configuration error above stops the function.
+            default: default.unwrap_or(SecretRef::Parameter(String::new())),
+        }
+    }
+
     /// Parses `ROUTES`: `{"owner": "secret ARN or parameter name"}`.
     pub fn parse_owners(json: &str) -> Result<BTreeMap<String, SecretRef>, String> {
-        let raw: BTreeMap<String, String> = shared::config::parse_json(json)
+        let raw: BTreeMap<String, String> = crate::config::parse_json(json)
             .map_err(|e| format!("is not a JSON object of owner to webhook secret: {e}"))?;
         // The route a violation went to is remembered by name; a team
         // called "default" would be taken for the default webhook and its
