@@ -206,6 +206,12 @@ pub fn decide(
                     format!("{reason}; already announced at {last_announced}"),
                 );
             }
+            Decision::InBurst => {
+                report.skip(
+                    &group.key,
+                    format!("{reason}; told in the reconnaissance alert for this principal"),
+                );
+            }
         }
     }
     for recon in &plan.recon {
@@ -227,6 +233,7 @@ pub fn decide(
                     format!("{reason}; already announced at {last_announced}"),
                 );
             }
+            Decision::InBurst => {}
         }
     }
     if !plan.expected.is_empty() {

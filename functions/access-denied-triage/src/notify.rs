@@ -125,6 +125,10 @@ impl Announcement<'_> {
                 if let Some(key) = &r.who.access_key {
                     fields.push(("Access key".to_owned(), key.clone()));
                 }
+                let flags: Vec<String> = r.flags.iter().map(describe_flag).collect();
+                if !flags.is_empty() {
+                    fields.push(("Noticed".to_owned(), flags.join("; ")));
+                }
             }
         }
         let principal = self.principal();

@@ -87,6 +87,9 @@ pub enum Decision {
         #[serde(with = "time::serde::rfc3339")]
         last_announced: OffsetDateTime,
     },
+    /// One of the actions of a reconnaissance burst by the same principal:
+    /// the burst's alert names it, fifteen more messages would bury it.
+    InBurst,
 }
 
 /// Denials of one principal, service, action and policy type.
@@ -131,6 +134,8 @@ pub struct Recon {
     #[serde(with = "time::serde::rfc3339")]
     pub to: OffsetDateTime,
     pub decision: Decision,
+    /// What the groups told in this alert noticed (a new key, a new Region).
+    pub flags: BTreeSet<Flag>,
 }
 
 /// What was seen for the first time, for the state to remember.
@@ -333,7 +338,22 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
                 actions,
                 from,
                 to,
+                flags: BTreeSet::new(),
             });
+        }
+    }
+    // A burst is one alert: its principal's groups are told in it (a key
+    // first seen from a new network makes every one of them critical, and
+    // fifteen pages would bury the one that matters); a denied write to a
+    // sensitive control plane still alerts alone.
+    for recon in &mut plan.recon {
+        for group in plan.groups.iter_mut().filter(|g| {
+            g.who.principal == recon.who.principal
+                && g.decision == Decision::Announce
+                && !g.flags.contains(&Flag::SensitiveWrite)
+        }) {
+            group.decision = Decision::InBurst;
+            recon.flags.extend(group.flags.iter().cloned());
         }
     }
     // Only what can still take part in a burst is kept.
@@ -861,6 +881,18 @@ mod tests {
         assert_eq!(recon.actions.len(), 15);
         assert_eq!(recon.decision, Decision::Announce);
         assert_eq!(burst.groups.len(), 15, "each action is still its own group");
+        assert!(
+            burst.groups.iter().all(|g| g.decision == Decision::InBurst),
+            "the burst's groups are told in its alert"
+        );
+        assert_eq!(burst.announcements(), 1, "one page, not sixteen");
+        assert!(
+            recon
+                .flags
+                .iter()
+                .any(|f| matches!(f, Flag::NewKeyFromNewNetwork { .. })),
+            "the burst's alert says the key is new"
+        );
 
         assert!(
             plan(&probe(14, 0), &config, &Facts::default(), NOW)

@@ -4,6 +4,7 @@
 //! demo product account, runs each function through its real handler, prints
 //! what each one found and changed, and stops everything it started.
 
+mod access_denied_triage;
 mod config_triage;
 mod log_retention;
 mod maintenance_switch;
@@ -11,6 +12,7 @@ mod rds_audit_notifier;
 mod waf_ip_blocker;
 
 use aws_types::SdkConfig;
+use serde_json::Value;
 use toilkit_tests::{Moto, SlackReceiver};
 
 use crate::Result;
@@ -55,12 +57,37 @@ pub fn run(args: &[String]) -> Result {
                 "maintenance-switch" => maintenance_switch::run(&ctx).await?,
                 "config-triage" => config_triage::run(&ctx).await?,
                 "log-retention" => log_retention::run(&ctx).await?,
+                "access-denied-triage" => access_denied_triage::run(&ctx).await?,
                 other => println!("{other} has no demo yet (xtask/src/demo/)"),
             }
         }
         println!("\nDemo finished; the emulator and the Slack receiver are stopped.");
         Ok::<_, Box<dyn std::error::Error>>(())
     })
+}
+
+/// Renders a Block Kit message roughly as Slack shows it.
+pub fn print_message(message: &Value) {
+    let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
+    for block in blocks {
+        let text = block["text"]["text"].as_str().unwrap_or("");
+        match block["type"].as_str() {
+            Some("header") => println!("  ┏━ {text}"),
+            Some("context") => {
+                for element in block["elements"].as_array().into_iter().flatten() {
+                    println!("  ┃  {}", element["text"].as_str().unwrap_or(""));
+                }
+            }
+            Some("section") => {
+                println!("  ┃");
+                for line in text.lines() {
+                    println!("  ┃  {line}");
+                }
+            }
+            _ => {}
+        }
+    }
+    println!("  ┗━\n");
 }
 
 fn section(title: &str) {

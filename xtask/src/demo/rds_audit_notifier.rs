@@ -12,7 +12,7 @@ use serde_json::Value;
 use shared::config::Env;
 use toilkit_tests::logs_subscription::{self, log_data};
 
-use super::Ctx;
+use super::{Ctx, print_message};
 use crate::Result;
 
 const CHANNEL: &str = "db-audit";
@@ -144,30 +144,6 @@ fn summarise(report: &shared::Report) {
         }
     }
     println!();
-}
-
-/// Renders a Block Kit message roughly as Slack shows it.
-fn print_message(message: &Value) {
-    let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
-    for block in blocks {
-        let text = block["text"]["text"].as_str().unwrap_or("");
-        match block["type"].as_str() {
-            Some("header") => println!("  ┏━ {text}"),
-            Some("context") => {
-                for element in block["elements"].as_array().into_iter().flatten() {
-                    println!("  ┃  {}", element["text"].as_str().unwrap_or(""));
-                }
-            }
-            Some("section") => {
-                println!("  ┃");
-                for line in text.lines() {
-                    println!("  ┃  {line}");
-                }
-            }
-            _ => {}
-        }
-    }
-    println!("  ┗━\n");
 }
 
 fn sample_lines(name: &str) -> Vec<String> {
