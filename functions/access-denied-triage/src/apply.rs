@@ -76,14 +76,18 @@ pub async fn apply(
         let tags = context.tags_of(announcement.principal());
         let route = config.routes.route(tags.unwrap_or(&no_tags));
         let owner = tags.and_then(|t| config.routes.owner(t));
-        if !app.state.claim(key, now, renotify).await? {
+        if !app
+            .state
+            .claim(key, announcement.severity(), now, renotify)
+            .await?
+        {
             report.skip(key, "announced by a concurrent delivery");
             continue;
         }
         match notify::deliver(app, announcement, context, owner, &route, deadline).await {
-            Ok(()) => report.applied(
+            Ok(used) => report.applied(
                 Action::new(kind(announcement.severity()), key, announcement.title())
-                    .with_detail(json!({"route": route.name, "owner": owner})),
+                    .with_detail(json!({"route": used, "owner": owner})),
             ),
             Err(error) => {
                 report.fail(key, kind(announcement.severity()), &error);
@@ -181,7 +185,11 @@ pub async fn digest(
         return Ok(());
     }
     // Held past the next digest's day, then forgotten.
-    if !app.state.claim(&key, now, time::Duration::days(2)).await? {
+    if !app
+        .state
+        .claim(&key, Severity::Critical, now, time::Duration::days(2))
+        .await?
+    {
         report.skip(&key, "this day's digest was already posted");
         return Ok(());
     }

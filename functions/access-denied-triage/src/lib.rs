@@ -224,7 +224,7 @@ pub fn decide(
         );
         match recon.decision {
             Decision::Announce => report.plan(
-                Action::new(apply::kind(plan::Severity::Critical), &recon.key, reason)
+                Action::new(apply::kind(recon.severity), &recon.key, reason)
                     .with_detail(json!(recon)),
             ),
             Decision::Held { last_announced } => {

@@ -44,7 +44,7 @@ impl Noise {
 }
 
 /// Read-only scanners: their service-linked role names (prefixes) and the
-/// agents (user agent or source) they call with. Access Analyzer, Config,
+/// service names CloudTrail writes as the source of their calls. Access Analyzer, Config,
 /// Trusted Advisor, Security Hub, Inspector and Support read every resource
 /// they may, and are denied by every resource policy that does not name them.
 const SCANNER_ROLES: &[&str] = &[
@@ -78,23 +78,36 @@ pub fn classify(record: &Record, who: &Who) -> Option<Noise> {
     if who.invoked_by.is_some() {
         return Some(Noise::InvokedByService);
     }
+    // The user agent is whatever the caller sends: alone it proves
+    // nothing, or an attacker would set `aws-internal/3` and vanish. The
+    // console's fan-out also comes from `AWS Internal`, which only AWS
+    // writes in `sourceIPAddress`.
     let agent = record.user_agent.as_deref().unwrap_or_default();
-    if agent
-        .get(..13)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws-internal/"))
+    let source = record.source_ip_address.as_deref().unwrap_or_default();
+    if source == AWS_INTERNAL
+        && agent
+            .get(..13)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws-internal/"))
     {
         return Some(Noise::ConsoleInternal);
     }
+    // A scanner is its service-linked role (only AWS creates roles under
+    // `aws-service-role/`), or a call whose source AWS wrote as the
+    // scanner's service name; a role merely named like one is not.
+    let service_linked = who.principal.contains(":role/aws-service-role/");
     let role = who
         .name
         .as_deref()
         .filter(|_| who.kind == Kind::AssumedRole)
         .or_else(|| role_name(&who.principal));
-    let scanner_role = role.is_some_and(|r| SCANNER_ROLES.iter().any(|s| r.starts_with(s)));
-    let source = record.source_ip_address.as_deref().unwrap_or_default();
-    let scanner_agent = SCANNER_AGENTS.iter().any(|a| agent == *a || source == *a);
-    (scanner_role || scanner_agent).then_some(Noise::Scanner)
+    let scanner_role =
+        service_linked && role.is_some_and(|r| SCANNER_ROLES.iter().any(|s| r.starts_with(s)));
+    let scanner_source = SCANNER_AGENTS.contains(&source);
+    (scanner_role || scanner_source).then_some(Noise::Scanner)
 }
+
+/// What CloudTrail writes as the source of calls AWS makes itself.
+const AWS_INTERNAL: &str = "AWS Internal";
 
 #[cfg(test)]
 mod tests {
@@ -133,6 +146,32 @@ mod tests {
         ] {
             assert_eq!(noise(name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn a_caller_cannot_pass_for_noise_by_its_user_agent_or_role_name() {
+        for agent in [
+            "aws-internal/3 aws-sdk-java",
+            "access-analyzer.amazonaws.com",
+        ] {
+            let mut record = fixture("leaked-key");
+            record.user_agent = Some(agent.into());
+            assert_eq!(classify(&record, &record.who()), None, "{agent}");
+        }
+        // A role of one's own named like a scanner's service-linked role.
+        let mut record = fixture("assumed-role-ci");
+        record.user_identity.arn =
+            Some("arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForConfigX/s".into());
+        if let Some(issuer) = record
+            .user_identity
+            .session_context
+            .as_mut()
+            .and_then(|c| c.session_issuer.as_mut())
+        {
+            issuer.arn = Some("arn:aws:iam::111122223333:role/AWSServiceRoleForConfigX".into());
+            issuer.user_name = Some("AWSServiceRoleForConfigX".into());
+        }
+        assert_eq!(classify(&record, &record.who()), None);
     }
 
     #[test]

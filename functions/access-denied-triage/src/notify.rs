@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use shared::Deadline;
-use shared::routing::Route;
+use shared::routing::{DEFAULT_ROUTE, Route};
 use shared::slack::{Finding, Message, build_messages};
 
 use crate::App;
@@ -39,11 +39,10 @@ impl Announcement<'_> {
         }
     }
 
-    /// Reconnaissance is an attack until shown otherwise.
     pub fn severity(&self) -> Severity {
         match self {
             Self::Group(g) => g.severity,
-            Self::Recon(_) => Severity::Critical,
+            Self::Recon(r) => r.severity,
         }
     }
 
@@ -244,7 +243,12 @@ fn accounts(accounts: &BTreeSet<String>, context: &Context) -> String {
 }
 
 /// Delivers one announcement: the page first when it is critical and a
-/// topic is set, then Slack on `route`.
+/// topic is set, then Slack on `route`, or on the default route when the
+/// team's webhook cannot be read. Returns the route it was posted to.
+///
+/// A failed page does not keep the alert from Slack: the error is returned
+/// after the post, so the invocation fails and the retry pages again (and
+/// posts again: a repeated message is better than a missing page).
 pub async fn deliver(
     app: &App,
     announcement: &Announcement<'_>,
@@ -252,36 +256,54 @@ pub async fn deliver(
     owner: Option<&str>,
     route: &Route<'_>,
     deadline: &Deadline,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let key = announcement.key().to_owned();
-    // Paging first: if Slack then fails, the retry pages again, which is
-    // better than an attack nobody is paged for.
+    let mut paged = Ok(());
     if announcement.severity() == Severity::Critical
         && let Some(topic) = &app.settings.critical_topic_arn
     {
         // The client's type is named here so that the sdk-calls check
         // (tests/template-support/sdk-calls.txt) ties `publish` to SNS.
         let sns: &aws_sdk_sns::Client = &app.sns;
-        sns.publish()
+        paged = sns
+            .publish()
             .topic_arn(topic)
             .subject(announcement.sns_subject())
             .message(announcement.sns_body(context, owner))
             .send()
             .await
+            .map(|_| ())
             .map_err(|e| Error::Sns {
                 topic: topic.clone(),
                 key: key.clone(),
                 source: shared::aws::cause(e),
-            })?;
+            });
     }
-    post(
-        app,
-        &announcement.slack(context, owner),
-        route,
-        &key,
-        deadline,
-    )
-    .await
+    let messages = announcement.slack(context, owner);
+    let posted = match post(app, &messages, route, &key, deadline).await {
+        Ok(()) => Ok(route.name.clone()),
+        // A team's webhook that cannot be read (deleted, outside the
+        // readable prefix) must not silence its alerts: the default channel
+        // gets them, and the report says why.
+        Err(Error::Webhook {
+            route: team,
+            source,
+        }) if team != DEFAULT_ROUTE => {
+            let default = app
+                .settings
+                .routes
+                .named(DEFAULT_ROUTE)
+                .expect("the default route always exists");
+            post(app, &messages, &default, &key, deadline)
+                .await
+                .map(|()| {
+                    format!("{DEFAULT_ROUTE} (the webhook of {team} could not be read: {source})")
+                })
+        }
+        Err(error) => Err(error),
+    };
+    let used = posted?;
+    paged.map(|()| used)
 }
 
 /// Posts `messages` to the webhook of `route`.

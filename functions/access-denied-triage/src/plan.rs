@@ -26,6 +26,9 @@ use crate::rules::Verdict;
 pub struct Facts {
     /// When each group or reconnaissance alert was last announced, by key.
     pub announced: BTreeMap<String, OffsetDateTime>,
+    /// The severity each was announced at: a group that turns worse (a new
+    /// key joins a known denial) is announced again at once.
+    pub announced_severity: BTreeMap<String, Severity>,
     pub known_keys: BTreeSet<String>,
     pub known_networks: BTreeSet<IpNet>,
     pub known_principals: BTreeSet<String>,
@@ -41,6 +44,26 @@ pub enum Severity {
     Medium,
     High,
     Critical,
+}
+
+impl Severity {
+    /// As the state table keeps it, ordered like the severities.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Medium => 1,
+            Self::High => 2,
+            Self::Critical => 3,
+        }
+    }
+
+    pub fn from_rank(rank: u8) -> Option<Self> {
+        match rank {
+            1 => Some(Self::Medium),
+            2 => Some(Self::High),
+            3 => Some(Self::Critical),
+            _ => None,
+        }
+    }
 }
 
 /// Why a group is more than a missing permission.
@@ -136,6 +159,9 @@ pub struct Recon {
     pub decision: Decision,
     /// What the groups told in this alert noticed (a new key, a new Region).
     pub flags: BTreeSet<Flag>,
+    /// Critical with a leaked-looking key or the root user; otherwise high:
+    /// a person clicking through console pages can be denied fifteen reads.
+    pub severity: Severity,
 }
 
 /// What was seen for the first time, for the state to remember.
@@ -175,17 +201,37 @@ pub fn wanted(records: &[Record]) -> Wanted {
 
 /// The state table's key of a group's announcement.
 pub fn group_key(who: &Who, action: &str, denial: &Denial) -> String {
-    format!(
+    bounded(format!(
         "group#{}#{}#{}",
         who.principal,
         action,
         denial.policy.label()
-    )
+    ))
 }
 
 /// The state table's key of a burst's announcement.
 pub fn recon_key(principal: &str) -> String {
-    format!("recon#{principal}")
+    bounded(format!("recon#{principal}"))
+}
+
+/// Keys the state table accepts: DynamoDB refuses a partition key over
+/// 2,048 bytes, and a caller chooses some principals' names (a web identity's
+/// subject). A longer key keeps its start and gains a hash of the whole, so
+/// it stays one key per text and readable.
+pub fn bounded(key: String) -> String {
+    const MAX: usize = 1024;
+    if key.len() <= MAX {
+        return key;
+    }
+    let mut cut = MAX - 20;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // FNV-1a: stable across builds, which a persisted key needs.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}#{hash:016x}", &key[..cut])
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -234,6 +280,7 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut whos: BTreeMap<String, Who> = BTreeMap::new();
     let mut recent = facts.recent.clone();
+    let mut earliest: BTreeMap<String, OffsetDateTime> = BTreeMap::new();
     for record in records {
         let who = record.who();
         // Every call a person or workload made is a sighting, allowed or
@@ -247,25 +294,35 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
             continue;
         }
         let action = record.action();
-        let mut flags = BTreeSet::new();
+        let mut flags: BTreeSet<Flag> = record_flags(record, &who, &action, config, facts)
+            .into_iter()
+            .collect();
+        // A rule says a denial is expected, not that the root user or a key
+        // never seen from a network never seen is: those are told anyway.
+        let alarming = flags
+            .iter()
+            .any(|f| matches!(f, Flag::Root | Flag::NewKeyFromNewNetwork { .. }));
         match config.rules.verdict(&who, &action, now) {
-            Verdict::Expected(rule) => {
+            Verdict::Expected(rule) if !alarming => {
                 *plan.dropped.entry(Noise::OperatorRule).or_default() += 1;
                 *plan.expected.entry(rule.to_string()).or_default() += 1;
                 continue;
             }
+            Verdict::Expected(_) | Verdict::None => {}
             Verdict::Expired(rule) => {
                 flags.insert(Flag::ExpiredRule {
                     rule: rule.to_string(),
                 });
             }
-            Verdict::None => {}
         }
-        flags.extend(record_flags(record, &who, &action, config, facts));
         recent
             .entry(who.principal.clone())
             .or_default()
             .push((record.event_time, action.clone()));
+        earliest
+            .entry(who.principal.clone())
+            .and_modify(|t: &mut OffsetDateTime| *t = (*t).min(record.event_time))
+            .or_insert(record.event_time);
         whos.entry(who.principal.clone())
             .or_insert_with(|| who.clone());
 
@@ -317,7 +374,7 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
                 .source_ips
                 .iter()
                 .all(|ip| config.own_cidrs.iter().any(|n| n.contains(ip)));
-        group.decision = decide(&group.key, facts, config, now);
+        group.decision = decide(&group.key, group.severity, facts, config, now);
     }
     plan.groups = groups.into_values().collect();
     plan.groups
@@ -329,10 +386,17 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
         let Some(who) = whos.get(principal) else {
             continue;
         };
+        // What the state remembers may be older than its TTL lets on
+        // (DynamoDB deletes expired items late): only denials within a
+        // window of this batch's can make a burst with it.
+        if let Some(earliest) = earliest.get(principal) {
+            events.retain(|(t, _)| *t >= *earliest - window);
+        }
         if let Some((from, to, actions)) = burst(events, window, config.recon_threshold) {
             let key = recon_key(principal);
             plan.recon.push(Recon {
-                decision: decide(&key, facts, config, now),
+                decision: Decision::Announce,
+                severity: Severity::High,
                 key,
                 who: who.clone(),
                 actions,
@@ -355,6 +419,14 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
             group.decision = Decision::InBurst;
             recon.flags.extend(group.flags.iter().cloned());
         }
+        if recon
+            .flags
+            .iter()
+            .any(|f| matches!(f, Flag::Root | Flag::NewKeyFromNewNetwork { .. }))
+        {
+            recon.severity = Severity::Critical;
+        }
+        recon.decision = decide(&recon.key, recon.severity, facts, config, now);
     }
     // Only what can still take part in a burst is kept.
     for (principal, mut events) in recent {
@@ -453,11 +525,23 @@ pub fn network(ip: IpAddr) -> IpNet {
         .trunc()
 }
 
-/// Announce unless announced within the renotify period.
-fn decide(key: &str, facts: &Facts, config: &Config, now: OffsetDateTime) -> Decision {
+/// Announce unless announced within the renotify period at this severity
+/// or worse.
+fn decide(
+    key: &str,
+    severity: Severity,
+    facts: &Facts,
+    config: &Config,
+    now: OffsetDateTime,
+) -> Decision {
     let renotify = Duration::try_from(config.renotify).unwrap_or(Duration::hours(24));
+    let was = facts
+        .announced_severity
+        .get(key)
+        .copied()
+        .unwrap_or(Severity::Medium);
     match facts.announced.get(key) {
-        Some(&last) if now - last < renotify => Decision::Held {
+        Some(&last) if now - last < renotify && was >= severity => Decision::Held {
             last_announced: last,
         },
         _ => Decision::Announce,
@@ -579,7 +663,7 @@ mod tests {
         let quiet = super::plan(
             &records,
             &config(&[("RULES", &format!("[{pasted}]"))]),
-            &Facts::default(),
+            &team(),
             NOW,
         );
         assert!(quiet.groups.is_empty());
@@ -621,6 +705,26 @@ mod tests {
             .insert(key.into(), NOW - Duration::hours(25));
         let again = plan(&records, &config(&[]), &facts, NOW);
         assert_eq!(again.groups[0].decision, Decision::Announce);
+    }
+
+    #[test]
+    fn a_group_that_turns_critical_is_announced_again_at_once() {
+        let records = [fixture("leaked-key")];
+        let key = "group#arn:aws:iam::111122223333:user/svc-reporting#iam:ListUsers#identity-based policy";
+        let mut facts = Facts::default();
+        facts.announced.insert(key.into(), NOW - Duration::hours(2));
+        facts
+            .announced_severity
+            .insert(key.into(), Severity::Medium);
+        let worse = plan(&records, &config(&[]), &facts, NOW);
+        assert_eq!(worse.groups[0].key, key);
+        assert_eq!(worse.groups[0].severity, Severity::Critical);
+        assert_eq!(worse.groups[0].decision, Decision::Announce);
+        facts
+            .announced_severity
+            .insert(key.into(), Severity::Critical);
+        let same = plan(&records, &config(&[]), &facts, NOW);
+        assert!(matches!(same.groups[0].decision, Decision::Held { .. }));
     }
 
     #[test]
@@ -687,6 +791,20 @@ mod tests {
             plan.expired_rules,
             ["principal ci-deploy (CI set-up), expires 2026-11-30"]
         );
+    }
+
+    #[test]
+    fn a_rule_does_not_silence_root_or_a_new_key_from_a_new_network() {
+        let config = config(&[(
+            "RULES",
+            r#"[{"action":"iam:List*","reason":"reporting migration"},{"action":"s3:*","reason":"noise"}]"#,
+        )]);
+        let leaked = plan(&[fixture("leaked-key")], &config, &Facts::default(), NOW);
+        assert_eq!(leaked.groups.len(), 1, "a new key from a new network");
+        let mut known = Facts::default();
+        known.known_keys.insert("AKIAZ7LEAKEDEXAMPLE1".into());
+        let quiet = plan(&[fixture("leaked-key")], &config, &known, NOW);
+        assert!(quiet.groups.is_empty(), "a known key is the rule's");
     }
 
     #[test]
@@ -930,6 +1048,26 @@ mod tests {
     }
 
     #[test]
+    fn yesterdays_burst_left_in_the_state_is_not_announced_again() {
+        let config = config(&[]);
+        let records = probe(15, 0);
+        let yesterday = plan(&records, &config, &Facts::default(), NOW);
+        assert_eq!(yesterday.recon.len(), 1);
+        // A day later, TTL has not yet removed the window; one more denial.
+        let facts = Facts {
+            recent: yesterday.recent.clone(),
+            ..Facts::default()
+        };
+        let today = plan(
+            &[at(fixture("leaked-key"), 24 * 60)],
+            &config,
+            &facts,
+            NOW + Duration::days(1),
+        );
+        assert!(today.recon.is_empty(), "{:?}", today.recon);
+    }
+
+    #[test]
     fn only_the_window_is_kept_for_the_next_batch() {
         let plan = plan(&probe(6, 4), &config(&[]), &Facts::default(), NOW);
         let kept = &plan.recent["arn:aws:iam::111122223333:user/svc-reporting"];
@@ -984,6 +1122,16 @@ mod tests {
         );
         assert!(wanted.seen.keys.contains("AKIAZ7LEAKEDEXAMPLE1"));
         assert_eq!(wanted.announced.len(), 4, "console noise forms no group");
+    }
+
+    #[test]
+    fn a_principal_too_long_for_a_table_key_still_has_one_key() {
+        let long = "x".repeat(3000);
+        let key = bounded(format!("recon#{long}"));
+        assert!(key.len() <= 1024, "{}", key.len());
+        assert_eq!(key, bounded(format!("recon#{long}")));
+        assert_ne!(key, bounded(format!("recon#{long}y")));
+        assert_eq!(bounded("recon#short".into()), "recon#short");
     }
 
     #[test]

@@ -173,13 +173,14 @@ pub struct Who {
 }
 
 impl Who {
-    /// Every name a rule's principal pattern may be written against.
+    /// Every name a rule's principal pattern may be written against. Not
+    /// the bare session name: whoever assumes a role chooses it, and a rule
+    /// for `ci-*` must not silence any role assumed as `ci-anything`.
     pub fn names(&self) -> Vec<&str> {
         [
             Some(self.principal.as_str()),
             self.name.as_deref(),
             self.person.as_deref(),
-            self.session.as_deref(),
         ]
         .into_iter()
         .flatten()

@@ -12,10 +12,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use ipnet::IpNet;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::error::Error;
-use crate::plan::{Facts, Seen, Wanted};
+use crate::plan::{Facts, Seen, Severity, Wanted, bounded};
 
 /// The table's partition key (string).
 pub const KEY: &str = "pk";
@@ -43,81 +44,96 @@ impl StateStore {
 
     /// Reads what is known about `wanted`.
     pub async fn facts(&self, wanted: &Wanted) -> Result<Facts, Error> {
-        let mut keys: Vec<String> = wanted.announced.iter().cloned().collect();
-        keys.extend(
-            wanted
-                .seen
-                .principals
-                .iter()
-                .map(|p| seen_key("principal", p)),
-        );
-        keys.extend(wanted.seen.principals.iter().map(|p| recent_key(p)));
-        keys.extend(wanted.seen.keys.iter().map(|k| seen_key("key", k)));
-        keys.extend(
-            wanted
-                .seen
-                .networks
-                .iter()
-                .map(|n| seen_key("network", &n.to_string())),
-        );
-        keys.extend(wanted.seen.regions.iter().map(|r| seen_key("region", r)));
-        let items = self.read(keys).await?;
+        // Each key asked for, and what it is about: a key may be shortened
+        // (see `plan::bounded`), so it is never parsed back.
+        let mut asked: HashMap<String, Fact> = HashMap::new();
+        for key in &wanted.announced {
+            asked.insert(key.clone(), Fact::Announced);
+        }
+        for p in &wanted.seen.principals {
+            asked.insert(seen_key("principal", p), Fact::Principal(p.clone()));
+            asked.insert(recent_key(p), Fact::Recent(p.clone()));
+        }
+        for k in &wanted.seen.keys {
+            asked.insert(seen_key("key", k), Fact::Key(k.clone()));
+        }
+        for n in &wanted.seen.networks {
+            asked.insert(seen_key("network", &n.to_string()), Fact::Network(*n));
+        }
+        for r in &wanted.seen.regions {
+            asked.insert(seen_key("region", r), Fact::Region(r.clone()));
+        }
+        let items = self.read(asked.keys().cloned().collect()).await?;
         let mut facts = Facts::default();
         for (pk, item) in items {
-            if let Some(rest) = pk.strip_prefix("seen#") {
-                let Some((kind, value)) = rest.split_once('#') else {
-                    continue;
-                };
-                match kind {
-                    "principal" => {
-                        facts.known_principals.insert(value.to_owned());
-                    }
-                    "key" => {
-                        facts.known_keys.insert(value.to_owned());
-                    }
-                    "network" => {
-                        if let Ok(net) = value.parse() {
-                            facts.known_networks.insert(net);
-                        }
-                    }
-                    "region" => {
-                        facts.known_regions.insert(value.to_owned());
-                    }
-                    _ => {}
+            match asked.remove(&pk) {
+                Some(Fact::Principal(p)) => {
+                    facts.known_principals.insert(p);
                 }
-            } else if let Some(principal) = pk.strip_prefix("recent#") {
-                let events = item
-                    .get("events")
-                    .and_then(|v| v.as_ss().ok())
-                    .map(|set| set.iter().filter_map(|e| decode_event(e)).collect())
-                    .unwrap_or_default();
-                facts.recent.insert(principal.to_owned(), events);
-            } else if let Some(at) = item.get("at").and_then(epoch) {
-                facts.announced.insert(pk, at);
+                Some(Fact::Key(k)) => {
+                    facts.known_keys.insert(k);
+                }
+                Some(Fact::Network(n)) => {
+                    facts.known_networks.insert(n);
+                }
+                Some(Fact::Region(r)) => {
+                    facts.known_regions.insert(r);
+                }
+                Some(Fact::Recent(p)) => {
+                    let events = item
+                        .get("events")
+                        .and_then(|v| v.as_ss().ok())
+                        .map(|set| set.iter().filter_map(|e| decode_event(e)).collect())
+                        .unwrap_or_default();
+                    facts.recent.insert(p, events);
+                }
+                Some(Fact::Announced) => {
+                    let Some(at) = item.get("at").and_then(epoch) else {
+                        continue;
+                    };
+                    if let Some(severity) = item
+                        .get("severity")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<u8>().ok())
+                        .and_then(Severity::from_rank)
+                    {
+                        facts.announced_severity.insert(pk.clone(), severity);
+                    }
+                    facts.announced.insert(pk, at);
+                }
+                None => {}
             }
         }
         Ok(facts)
     }
 
-    /// Claims the announcement of `key`: true when this invocation is the
-    /// one to announce it (never announced, or not within `renotify`).
+    /// Claims the announcement of `key` at `severity`: true when this
+    /// invocation is the one to announce it (never announced, not within
+    /// `renotify`, or announced at a lower severity).
     pub async fn claim(
         &self,
         key: &str,
+        severity: Severity,
         now: OffsetDateTime,
         renotify: Duration,
     ) -> Result<bool, Error> {
+        let rank = i64::from(severity.rank());
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .item(KEY, AttributeValue::S(key.to_owned()))
             .item("at", number(now.unix_timestamp()))
+            .item("severity", number(rank))
             .item("expires_at", number((now + renotify).unix_timestamp()))
-            .condition_expression("attribute_not_exists(#pk) OR #at <= :cutoff")
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #at <= :cutoff OR attribute_not_exists(#sev) OR #sev < :sev",
+            )
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_names("#at", "at")
-            .expression_attribute_values(":cutoff", number((now - renotify).unix_timestamp()));
+            .expression_attribute_names("#sev", "severity")
+            .expression_attribute_values(":cutoff", number((now - renotify).unix_timestamp()))
+            .expression_attribute_values(":sev", number(rank));
         shared::dynamo::conditional(request.send().await)
             .map(|written| written.is_some())
             .map_err(|e| self.error("PutItem", key, e))
@@ -189,7 +205,7 @@ impl StateStore {
 
     /// Notes a principal first seen on `day`, for the digest.
     pub async fn tally_new(&self, day: Date, principal: &str) -> Result<(), Error> {
-        let key = format!("{}new#{principal}", day_prefix(day));
+        let key = bounded(format!("{}new#{principal}", day_prefix(day)));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -407,6 +423,16 @@ impl StateStore {
     }
 }
 
+/// What a key read from the table is about.
+enum Fact {
+    Announced,
+    Principal(String),
+    Recent(String),
+    Key(String),
+    Network(IpNet),
+    Region(String),
+}
+
 /// What one group adds to its day's digest.
 #[derive(Debug, Clone)]
 pub struct Tally {
@@ -439,7 +465,7 @@ fn day_prefix(day: Date) -> String {
 }
 
 fn tally_key(day: Date, group: &str) -> String {
-    format!("{}{group}", day_prefix(day))
+    bounded(format!("{}{group}", day_prefix(day)))
 }
 
 /// A day's counts are kept a week after it, for a digest that failed and
@@ -449,11 +475,11 @@ fn expiry_of(day: Date) -> i64 {
 }
 
 fn seen_key(kind: &str, value: &str) -> String {
-    format!("seen#{kind}#{value}")
+    bounded(format!("seen#{kind}#{value}"))
 }
 
 fn recent_key(principal: &str) -> String {
-    format!("recent#{principal}")
+    bounded(format!("recent#{principal}"))
 }
 
 /// `<epoch seconds>|<action>`: a set member, so the same denial delivered

@@ -98,6 +98,15 @@ pub fn parse(payload: Value) -> Result<Trigger, Error> {
 fn eventbridge(payload: Value) -> Result<Batch, Error> {
     let event = EventBridgeEvent::<Value>::deserialize(payload)
         .map_err(|e| Error::BadEvent(format!("{DETAIL_TYPE} event: {e}")))?;
+    // Only AWS may put events whose source starts with `aws.`: anyone with
+    // events:PutEvents could otherwise forge denials, or teach the function
+    // their key as a known one.
+    let source = event.source.as_str();
+    if !source.starts_with("aws.") {
+        return Err(Error::UnsupportedEvent(format!(
+            "a {DETAIL_TYPE:?} event from source {source:?}, not from AWS (aws.*): refused as forged"
+        )));
+    }
     let mut batch = Batch::new(Path::EventBridge);
     match Record::deserialize(event.detail) {
         Ok(record) => batch.records.push(record),
@@ -139,6 +148,17 @@ mod tests {
             "detail-type": DETAIL_TYPE, "source": "aws.iam", "account": "111122223333",
             "time": "2026-12-06T09:00:00Z", "region": "us-east-1", "resources": [],
             "detail": detail})
+    }
+
+    #[test]
+    fn an_api_call_event_not_from_aws_is_refused_as_forged() {
+        let mut event = api_call(fixture("root"));
+        event["source"] = json!("my.app");
+        let Err(error) = parse(event) else {
+            panic!("a forged event was accepted");
+        };
+        assert_eq!(error.kind(), "UnsupportedEvent");
+        assert!(error.to_string().contains("\"my.app\""), "{error}");
     }
 
     #[test]

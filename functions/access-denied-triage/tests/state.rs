@@ -1,7 +1,7 @@
 //! The state table against the emulator: one announcement under concurrent
 //! invocations, first sightings kept, a burst's window carried over.
 
-use access_denied_triage::plan::{Seen, Wanted};
+use access_denied_triage::plan::{Seen, Severity, Wanted};
 use access_denied_triage::state::StateStore;
 use time::Duration;
 use time::macros::datetime;
@@ -29,13 +29,13 @@ async fn concurrent_invocations_announce_a_group_once_per_renotify_period() {
 
     assert!(
         !store
-            .claim(key, now + Duration::hours(23), renotify)
+            .claim(key, Severity::Medium, now + Duration::hours(23), renotify)
             .await
             .unwrap()
     );
     assert!(
         store
-            .claim(key, now + Duration::hours(24), renotify)
+            .claim(key, Severity::Medium, now + Duration::hours(24), renotify)
             .await
             .unwrap()
     );
@@ -55,10 +55,10 @@ async fn futures_join(
     renotify: Duration,
 ) -> Vec<bool> {
     let (a, b, c, d) = tokio::join!(
-        store.claim(key, now, renotify),
-        store.claim(key, now, renotify),
-        store.claim(key, now, renotify),
-        store.claim(key, now, renotify),
+        store.claim(key, Severity::Medium, now, renotify),
+        store.claim(key, Severity::Medium, now, renotify),
+        store.claim(key, Severity::Medium, now, renotify),
+        store.claim(key, Severity::Medium, now, renotify),
     );
     [a, b, c, d].into_iter().map(Result::unwrap).collect()
 }

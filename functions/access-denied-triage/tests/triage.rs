@@ -283,3 +283,44 @@ async fn the_digest_names_the_most_denied_the_new_and_the_expired_once() {
     assert!(again.report.applied.is_empty());
     assert_eq!(f.texts("security").len(), texts.len(), "posted once");
 }
+
+#[tokio::test]
+async fn a_page_that_fails_still_reaches_slack_and_fails_the_invocation() {
+    let mut f = Fixture::new().await;
+    f.set(
+        "CRITICAL_TOPIC_ARN",
+        "arn:aws:sns:us-east-1:123456789012:no-such-pager",
+    );
+    let app = f.app();
+    let outcome = f
+        .invoke(&app, eventbridge(&record("leaked-key", &[])), NOW)
+        .await;
+    let error = outcome
+        .response
+        .expect_err("the page failed: Lambda retries");
+    assert_eq!(error.kind(), "Sns", "{error}");
+    let texts = f.texts("security");
+    assert_eq!(texts.len(), 1, "Slack still got the alert");
+    assert!(texts[0].contains("CRITICAL access denied"), "{}", texts[0]);
+}
+
+#[tokio::test]
+async fn a_team_webhook_that_cannot_be_read_falls_back_to_the_default_channel() {
+    let mut f = Fixture::new().await;
+    f.set("ROUTES", r#"{"payments": "secret:no-such-webhook"}"#);
+    f.iam_user("svc-reporting", "payments").await;
+    let app = f.app();
+    let outcome = f
+        .invoke(&app, eventbridge(&record("leaked-key", &[])), NOW)
+        .await;
+    outcome.response.expect("sent to the default channel");
+    assert_eq!(f.texts("security").len(), 1);
+    let route = outcome.report.applied[0].detail.as_ref().unwrap()["route"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        route.starts_with("default (the webhook of payments could not be read"),
+        "{route}"
+    );
+}

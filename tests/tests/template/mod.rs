@@ -3,6 +3,7 @@
 mod boilerplate;
 mod data_at_rest;
 mod environment_size;
+mod event_patterns;
 mod iam;
 mod lint;
 mod sar;

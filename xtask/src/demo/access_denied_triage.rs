@@ -207,7 +207,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     let burst = step(
         ctx,
         &app,
-        "The same key bursts through fifteen reads (reconnaissance, paged)",
+        "The same key bursts through fifteen reads (reconnaissance: one alert, high; critical had the key been new)",
         logs(&probe),
         datetime!(2026-12-06 09:25 UTC),
     )
