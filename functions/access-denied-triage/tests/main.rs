@@ -3,5 +3,6 @@
 
 mod common;
 mod e2e;
+mod faults;
 mod state;
 mod triage;
