@@ -157,6 +157,7 @@ pub async fn apply(
         }
     }
     app.state.remember(&plan.new, now).await?;
+    app.state.refresh(&facts.stale_sightings, now).await?;
     Ok(())
 }
 

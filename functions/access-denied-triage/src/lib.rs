@@ -137,7 +137,7 @@ async fn run(
 ) -> Result<(), Error> {
     match trigger::parse(payload)? {
         Trigger::Records(batch) => {
-            let facts = app.state.facts(&plan::wanted(&batch.records)).await?;
+            let facts = app.state.facts(&plan::wanted(&batch.records), now).await?;
             let plan = decide(&batch, &app.settings, &facts, now, report);
             let announced: Vec<_> = apply::announcements(&plan);
             let context = if announced.is_empty() {

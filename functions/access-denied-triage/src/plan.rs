@@ -36,6 +36,9 @@ pub struct Facts {
     /// Each principal's denied actions within the reconnaissance window
     /// before this batch: a burst spread over two deliveries is one burst.
     pub recent: BTreeMap<String, Vec<(OffsetDateTime, String)>>,
+    /// The state keys of sightings seen again whose expiry is due to be
+    /// pushed out (the state's own bookkeeping; the plan does not read it).
+    pub stale_sightings: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

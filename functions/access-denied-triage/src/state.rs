@@ -42,8 +42,8 @@ impl StateStore {
         }
     }
 
-    /// Reads what is known about `wanted`.
-    pub async fn facts(&self, wanted: &Wanted) -> Result<Facts, Error> {
+    /// Reads what is known about `wanted` at `now`.
+    pub async fn facts(&self, wanted: &Wanted, now: OffsetDateTime) -> Result<Facts, Error> {
         // Each key asked for, and what it is about: a key may be shortened
         // (see `plan::bounded`), so it is never parsed back.
         let mut asked: HashMap<String, Fact> = HashMap::new();
@@ -65,8 +65,24 @@ impl StateStore {
         }
         let items = self.read(asked.keys().cloned().collect()).await?;
         let mut facts = Facts::default();
+        // A sighting seen again is kept another SEEN_TTL_DAYS, refreshed at
+        // most once a day: without it everything learnt on the first day
+        // would be new again, all at once, 400 days later.
+        let refresh_before = (now + Duration::days(SEEN_TTL_DAYS - 1)).unix_timestamp();
         for (pk, item) in items {
-            match asked.remove(&pk) {
+            let fact = asked.remove(&pk);
+            if matches!(
+                fact,
+                Some(Fact::Principal(_) | Fact::Key(_) | Fact::Network(_) | Fact::Region(_))
+            ) && item
+                .get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+                .is_some_and(|at| at < refresh_before)
+            {
+                facts.stale_sightings.insert(pk.clone());
+            }
+            match fact {
                 Some(Fact::Principal(p)) => {
                     facts.known_principals.insert(p);
                 }
@@ -273,6 +289,27 @@ impl StateStore {
         out.groups
             .sort_by(|a, b| a.principal.cmp(&b.principal).then(a.action.cmp(&b.action)));
         Ok(out)
+    }
+
+    /// Keeps the sightings at `keys` (see [`Facts::stale_sightings`]) another
+    /// [`SEEN_TTL_DAYS`] from `now`; one that expired meanwhile stays gone.
+    pub async fn refresh(&self, keys: &BTreeSet<String>, now: OffsetDateTime) -> Result<(), Error> {
+        let expires = number((now + Duration::days(SEEN_TTL_DAYS)).unix_timestamp());
+        for key in keys {
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(key.clone()))
+                .update_expression("SET #expires = :expires")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", KEY)
+                .expression_attribute_names("#expires", "expires_at")
+                .expression_attribute_values(":expires", expires.clone());
+            shared::dynamo::conditional(request.send().await)
+                .map_err(|e| self.error("UpdateItem", key, e))?;
+        }
+        Ok(())
     }
 
     /// Writes each first sighting, unless another invocation wrote it first.

@@ -44,7 +44,7 @@ async fn concurrent_invocations_announce_a_group_once_per_renotify_period() {
         announced: [key.to_owned()].into(),
         seen: Seen::default(),
     };
-    let facts = store.facts(&wanted).await.unwrap();
+    let facts = store.facts(&wanted, now).await.unwrap();
     assert_eq!(facts.announced[key], now + Duration::hours(24));
 }
 
@@ -83,16 +83,39 @@ async fn first_sightings_are_remembered_and_read_back() {
     let mut asked = seen.clone();
     asked.keys.insert("AKIANEVERSEENEXAMPLE".into());
     let facts = store
-        .facts(&Wanted {
-            announced: Default::default(),
-            seen: asked,
-        })
+        .facts(
+            &Wanted {
+                announced: Default::default(),
+                seen: asked.clone(),
+            },
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(facts.known_keys, seen.keys);
     assert_eq!(facts.known_networks, seen.networks);
     assert_eq!(facts.known_principals, seen.principals);
     assert_eq!(facts.known_regions, seen.regions);
+    assert!(facts.stale_sightings.is_empty(), "just written");
+
+    // Seen again a month later: each is kept another 400 days from then,
+    // so what was learnt on the first day does not all turn new at once.
+    let later = now + Duration::days(30);
+    let wanted = Wanted {
+        announced: Default::default(),
+        seen: asked,
+    };
+    let stale = store.facts(&wanted, later).await.unwrap().stale_sightings;
+    assert_eq!(stale.len(), 4, "{stale:?}");
+    store.refresh(&stale, later).await.unwrap();
+    assert!(
+        store
+            .facts(&wanted, later)
+            .await
+            .unwrap()
+            .stale_sightings
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -123,7 +146,7 @@ async fn a_principals_recent_denials_accumulate_and_stale_ones_go() {
         },
     };
     let mut recent = store
-        .facts(&wanted)
+        .facts(&wanted, t)
         .await
         .unwrap()
         .recent
