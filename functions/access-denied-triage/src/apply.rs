@@ -102,11 +102,12 @@ pub async fn apply(
         }
     }
 
-    let day = now.date();
     for group in &plan.groups {
+        // The day of the calls, not of the invocation: a retry after
+        // midnight counts into the same day, once.
         app.state
             .tally(
-                day,
+                group.last.date(),
                 &Tally {
                     group: group.key.clone(),
                     principal: group.who.principal.clone(),
@@ -152,8 +153,8 @@ pub async fn apply(
     }
     for principal in &plan.new.principals {
         // Only people and workloads the digest should name: a group formed.
-        if plan.groups.iter().any(|g| &g.who.principal == principal) {
-            app.state.tally_new(day, principal).await?;
+        if let Some(group) = plan.groups.iter().find(|g| &g.who.principal == principal) {
+            app.state.tally_new(group.first.date(), principal).await?;
         }
     }
     app.state.remember(&plan.new, now).await?;

@@ -139,15 +139,13 @@ async fn run(
         Trigger::Records(batch) => {
             let facts = app.state.facts(&plan::wanted(&batch.records), now).await?;
             let plan = decide(&batch, &app.settings, &facts, now, report);
-            let announced: Vec<_> = apply::announcements(&plan);
+            // Only who will be told about is looked up: held groups would
+            // spend the bound on principals nobody reads about now.
+            let announced = apply::announcements(&plan);
             let context = if announced.is_empty() {
                 Default::default()
             } else {
-                let whos = plan
-                    .groups
-                    .iter()
-                    .map(|g| &g.who)
-                    .chain(plan.recon.iter().map(|r| &r.who));
+                let whos = announced.iter().map(|a| a.who());
                 app.enricher.context(whos, home).await
             };
             if !context.unknown.is_empty() {

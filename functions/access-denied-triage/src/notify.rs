@@ -32,6 +32,13 @@ impl Announcement<'_> {
         }
     }
 
+    pub fn who(&self) -> &'_ crate::record::Who {
+        match self {
+            Self::Group(g) => &g.who,
+            Self::Recon(r) => &r.who,
+        }
+    }
+
     pub fn principal(&self) -> &str {
         match self {
             Self::Group(g) => &g.who.principal,

@@ -21,6 +21,9 @@ use crate::reason::{self, Denial};
 use crate::record::{Kind, Record, Who, role_name};
 use crate::rules::Verdict;
 
+/// Denied calls kept per principal for the reconnaissance window.
+pub const RECENT_KEPT: usize = 1_000;
+
 /// What the function remembers, read before planning.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -437,6 +440,12 @@ pub fn plan(records: &[Record], config: &Config, facts: &Facts, now: OffsetDateT
             continue;
         };
         events.retain(|(t, _)| latest - *t < window);
+        // The window is one DynamoDB item (at most 400 KB): a principal
+        // hammering thousands of calls keeps its latest, which still make a
+        // burst.
+        if events.len() > RECENT_KEPT {
+            events.drain(..events.len() - RECENT_KEPT);
+        }
         plan.recent.insert(principal, events);
     }
     plan
