@@ -79,8 +79,10 @@ impl Digest {
     }
 
     pub fn slack(&self) -> Vec<Message> {
+        // The digest is where what was held back is told: repeats of a
+        // group within its renotify period are counted here, not posted.
         let summary = format!(
-            "{} denied call(s) after noise, in {} group(s) of principal and action.",
+            "{} denied call(s) after noise, in {} group(s) of principal and action, repeats held back from alerts included.",
             self.denials, self.groups
         );
         let counted = |items: &[(String, u64)]| -> Vec<(String, String)> {

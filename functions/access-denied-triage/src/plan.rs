@@ -12,7 +12,6 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::Serialize;
-use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::Config;
@@ -596,15 +595,22 @@ fn burst(
 /// role or user name (stable across sessions), the action, an expiry a
 /// month out so that the exception is revisited.
 fn suggested_rule(who: &Who, action: &str, now: OffsetDateTime) -> String {
-    let principal = who.name.as_deref().unwrap_or(&who.principal);
-    let expires = (now + Duration::days(30)).date();
-    json!({
-        "principal": principal,
-        "action": action,
-        "reason": "why this is expected",
-        "expires": expires.to_string(),
+    /// A struct, not `json!`: its fields keep this order whichever way
+    /// serde_json was built, so the line reads the same everywhere.
+    #[derive(Serialize)]
+    struct Suggested<'a> {
+        principal: &'a str,
+        action: &'a str,
+        reason: &'a str,
+        expires: String,
+    }
+    serde_json::to_string(&Suggested {
+        principal: who.name.as_deref().unwrap_or(&who.principal),
+        action,
+        reason: "why this is expected",
+        expires: (now + Duration::days(30)).date().to_string(),
     })
-    .to_string()
+    .expect("strings serialize")
 }
 
 #[cfg(test)]
@@ -666,7 +672,7 @@ mod tests {
         );
         assert_eq!(
             group.suggested_rule,
-            r#"{"action":"s3:ListObjects","expires":"2027-01-05","principal":"bob","reason":"why this is expected"}"#
+            r#"{"principal":"bob","action":"s3:ListObjects","reason":"why this is expected","expires":"2027-01-05"}"#
         );
         // The pasted rule silences the group.
         let pasted = group
