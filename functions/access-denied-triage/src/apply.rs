@@ -26,6 +26,12 @@ use crate::state::Tally;
 /// Slack's retries.
 const PER_ALERT: Duration = Duration::from_secs(10);
 
+/// Ordinary (medium) alerts one delivery posts one by one. Past it they are
+/// listed in one message, and counted in the digest: a broken deploy that
+/// denies a hundred roles is one incident, not a hundred messages. High and
+/// critical alerts are never held back.
+pub const MAX_ORDINARY_ALERTS: usize = 20;
+
 /// The announcements of `plan` to send now, most severe first.
 pub fn announcements(plan: &Plan) -> Vec<Announcement<'_>> {
     let mut all: Vec<Announcement> = plan
@@ -67,12 +73,27 @@ pub async fn apply(
     let total = announcements.len();
     let mut failed: Vec<Error> = Vec::new();
     let no_tags = BTreeMap::new();
+    let mut ordinary = 0;
+    let mut over_cap: Vec<&Announcement> = Vec::new();
     for (sent, announcement) in announcements.iter().enumerate() {
         if !deadline.allows(PER_ALERT) {
             report.stop_early("the deadline is near; the retry sends the rest");
             return Err(Error::Deadline { left: total - sent });
         }
         let key = announcement.key();
+        if announcement.severity() == Severity::Medium {
+            ordinary += 1;
+            if ordinary > MAX_ORDINARY_ALERTS {
+                report.skip(
+                    key,
+                    format!(
+                        "over the cap of {MAX_ORDINARY_ALERTS} ordinary alerts a delivery: listed in one message, counted in the digest"
+                    ),
+                );
+                over_cap.push(announcement);
+                continue;
+            }
+        }
         let tags = context.tags_of(announcement.principal());
         let route = config.routes.route(tags.unwrap_or(&no_tags));
         let owner = tags.and_then(|t| config.routes.owner(t));
@@ -102,6 +123,19 @@ pub async fn apply(
         }
     }
 
+    if !over_cap.is_empty() {
+        let route = config
+            .routes
+            .named(shared::routing::DEFAULT_ROUTE)
+            .expect("the default route always exists");
+        let key = format!("{} more", over_cap.len());
+        if let Err(error) =
+            notify::post(app, &notify::over_cap(&over_cap), &route, &key, deadline).await
+        {
+            report.fail(&key, "alert", &error);
+            failed.push(error);
+        }
+    }
     for group in &plan.groups {
         // The day of the calls, not of the invocation: a retry after
         // midnight counts into the same day, once.

@@ -249,6 +249,25 @@ fn accounts(accounts: &BTreeSet<String>, context: &Context) -> String {
     }
 }
 
+/// One message for the ordinary alerts past the per-delivery cap (see
+/// [`crate::apply::MAX_ORDINARY_ALERTS`]): each one's title, in a list.
+pub fn over_cap(rest: &[&Announcement<'_>]) -> Vec<Message> {
+    let title = format!(
+        "{} more ordinary access denied alert(s) in one delivery",
+        rest.len()
+    );
+    let finding = Finding {
+        title: "Not posted one by one; the digest counts them, and each is announced if it recurs"
+            .to_owned(),
+        fields: rest
+            .iter()
+            .map(|a| ("Group".to_owned(), a.title()))
+            .collect(),
+        body: None,
+    };
+    build_messages(&title, None, &[finding])
+}
+
 /// Delivers one announcement: the page first when it is critical and a
 /// topic is set, then Slack on `route`, or on the default route when the
 /// team's webhook cannot be read. Returns the route it was posted to.

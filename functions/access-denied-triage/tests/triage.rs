@@ -324,3 +324,43 @@ async fn a_team_webhook_that_cannot_be_read_falls_back_to_the_default_channel() 
         "{route}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_ordinary_denials_is_capped_into_one_message() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    // A broken deploy: thirty roles denied the same call at once.
+    let records: Vec<Value> = (0..30)
+        .map(|i| {
+            record(
+                "assumed-role-ci",
+                &[
+                    ("/eventID", json!(format!("flood-{i}"))),
+                    (
+                        "/userIdentity/sessionContext/sessionIssuer/arn",
+                        json!(format!("arn:aws:iam::111122223333:role/ci/deploy-{i}")),
+                    ),
+                    (
+                        "/userIdentity/sessionContext/sessionIssuer/userName",
+                        json!(format!("deploy-{i}")),
+                    ),
+                ],
+            )
+        })
+        .collect();
+    let outcome = f.invoke(&app, delivery(&records), NOW).await;
+    outcome.response.expect("triaged");
+    assert_eq!(
+        outcome.report.applied.len(),
+        access_denied_triage::apply::MAX_ORDINARY_ALERTS
+    );
+    assert_eq!(outcome.report.counter("skipped"), 10);
+    let texts = f.texts("security");
+    assert_eq!(texts.len(), 21, "twenty alerts and one list");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("10 more ordinary access denied alert(s) in one delivery")),
+        "{texts:?}"
+    );
+}
