@@ -2,7 +2,7 @@
 //! function lists them in its own `SETTINGS`, with its own wording or
 //! template parameter where it needs one (`Setting { .., ..DRY_RUN }`).
 
-use crate::setting::{Constraint, Kind, Required, Setting, Source};
+use crate::setting::{Constraint, Kind, Parameter, Required, Setting, Source};
 
 /// Plan and report only. Each function that has it gives it a template
 /// parameter of its own, since one stack may dry-run one function only.
@@ -64,3 +64,77 @@ pub const JSON_ARRAY: Constraint = Constraint::Pattern {
         r#"Empty, or a JSON array in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
     ),
 };
+
+/// The owner tag that routing reads (see [`crate::routing`]), declared by
+/// each function that routes, with its template `parameter` and whose tag
+/// it is (`description`).
+pub const fn owner_tag_key(parameter: &'static str, description: &'static str) -> Setting {
+    Setting {
+        name: "OWNER_TAG_KEY",
+        kind: Kind::Text,
+        required: Required::No,
+        default: Some("owner"),
+        example: "team",
+        description,
+        source: Source::Parameter(Parameter {
+            name: parameter,
+            constraint: Constraint::Pattern {
+                pattern: r#"^[A-Za-z0-9 _.:/=+\-@]{1,128}$"#,
+                description: Some("A tag key."),
+            },
+            max_length: None,
+            default: None,
+            attribute: Some("owner_tag_key"),
+        }),
+    }
+}
+
+/// The teams' webhooks that routing reads (see [`crate::routing`]).
+pub const fn routes(
+    parameter: &'static str,
+    description: &'static str,
+    max_length: u32,
+) -> Setting {
+    Setting {
+        name: "ROUTES",
+        kind: Kind::Json("map(string)"),
+        required: Required::No,
+        default: None,
+        example: r#"{"payments":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-payments","data":"/toilkit/slack/data"}"#,
+        description,
+        source: Source::Parameter(Parameter {
+            name: parameter,
+            constraint: Constraint::Pattern {
+                pattern: r#"^$|^\s*\{[\x20-\x7E\t\n\r]*\}\s*$"#,
+                description: Some(
+                    r#"Empty, or a JSON object in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
+                ),
+            },
+            max_length: Some(max_length),
+            default: None,
+            attribute: Some("routes"),
+        }),
+    }
+}
+
+/// The SNS topic a function pages critical findings to.
+pub const fn critical_topic_arn(parameter: &'static str, description: &'static str) -> Setting {
+    Setting {
+        name: "CRITICAL_TOPIC_ARN",
+        kind: Kind::Text,
+        required: Required::No,
+        default: None,
+        example: "arn:aws:sns:eu-west-1:123456789012:oncall-page",
+        description,
+        source: Source::Parameter(Parameter {
+            name: parameter,
+            constraint: Constraint::Pattern {
+                pattern: "^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+                description: Some("Empty, or an SNS topic ARN."),
+            },
+            max_length: Some(320),
+            default: None,
+            attribute: Some("critical_topic_arn"),
+        }),
+    }
+}

@@ -175,64 +175,21 @@ pub const RENOTIFY_HOURS: Setting = Setting {
     }),
 };
 
-pub const OWNER_TAG_KEY: Setting = Setting {
-    name: "OWNER_TAG_KEY",
-    kind: Kind::Text,
-    required: Required::No,
-    default: Some("owner"),
-    example: "team",
-    description: "Tag whose value names the owning team for routing.",
-    source: Source::Parameter(Parameter {
-        name: "ConfigTriageOwnerTagKey",
-        constraint: Constraint::Pattern {
-            pattern: r#"^[A-Za-z0-9 _.:/=+\-@]{1,128}$"#,
-            description: Some("A tag key."),
-        },
-        max_length: None,
-        default: None,
-        attribute: Some("owner_tag_key"),
-    }),
-};
+pub const OWNER_TAG_KEY: Setting = settings::owner_tag_key(
+    "ConfigTriageOwnerTagKey",
+    "Tag whose value names the owning team for routing.",
+);
 
-pub const ROUTES: Setting = Setting {
-    name: "ROUTES",
-    kind: Kind::Json("map(string)"),
-    required: Required::No,
-    default: None,
-    example: r#"{"payments":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-payments","data":"/toilkit/slack/data"}"#,
-    description: "JSON object mapping owner to that team's webhook secret (Secrets Manager ARN or name, or SSM parameter name). With the template, the secrets must sit under `ConfigTriageRouteSecretPrefix`.",
-    source: Source::Parameter(Parameter {
-        name: "ConfigTriageRoutes",
-        constraint: Constraint::Pattern {
-            pattern: r#"^$|^\s*\{[\x20-\x7E\t\n\r]*\}\s*$"#,
-            description: Some(
-                r#"Empty, or a JSON object in ASCII (write other characters as \u escapes), within MaxLength so the function environment stays under the 4 KB Lambda allows."#,
-            ),
-        },
-        max_length: Some(384),
-        default: None,
-        attribute: Some("routes"),
-    }),
-};
+pub const ROUTES: Setting = settings::routes(
+    "ConfigTriageRoutes",
+    "JSON object mapping owner to that team's webhook secret (Secrets Manager ARN or name, or SSM parameter name). With the template, the secrets must sit under `ConfigTriageRouteSecretPrefix`.",
+    384,
+);
 
-pub const CRITICAL_TOPIC_ARN: Setting = Setting {
-    name: "CRITICAL_TOPIC_ARN",
-    kind: Kind::Text,
-    required: Required::No,
-    default: None,
-    example: "arn:aws:sns:eu-west-1:123456789012:oncall-page",
-    description: "SNS topic that critical violations are also published to, for paging.",
-    source: Source::Parameter(Parameter {
-        name: "ConfigTriageCriticalTopicArn",
-        constraint: Constraint::Pattern {
-            pattern: "^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
-            description: Some("Empty, or an SNS topic ARN."),
-        },
-        max_length: Some(320),
-        default: None,
-        attribute: Some("critical_topic_arn"),
-    }),
-};
+pub const CRITICAL_TOPIC_ARN: Setting = settings::critical_topic_arn(
+    "ConfigTriageCriticalTopicArn",
+    "SNS topic that critical violations are also published to, for paging.",
+);
 
 pub const AGGREGATOR_NAME: Setting = Setting {
     name: "AGGREGATOR_NAME",
