@@ -43,6 +43,30 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// An SNS topic whose messages reach the receiver's `pager` channel over
+    /// HTTP, as a page reaches the on-call tool; its ARN.
+    pub async fn pager_topic(&self) -> String {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let topic = sns
+            .create_topic()
+            .name(self.moto.unique("pager"))
+            .send()
+            .await
+            .expect("topic created")
+            .topic_arn
+            .expect("a topic ARN");
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("http")
+            .endpoint(self.slack.webhook_url("pager"))
+            .send()
+            .await
+            .expect("the receiver subscribed");
+        topic
+    }
+}
+
 /// Slack retries as production makes them, with waits shortened so a test
 /// of a failing or rate-limiting Slack takes milliseconds: `attempts` tries
 /// a message, and as many 429s tolerated.

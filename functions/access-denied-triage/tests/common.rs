@@ -41,25 +41,10 @@ impl Fixture {
         self.set("ROUTES", &json!({ team: secret }).to_string());
     }
 
-    /// An SNS topic whose messages reach the receiver's `pager` channel, as a
-    /// page reaches the on-call tool; `CRITICAL_TOPIC_ARN` names it.
+    /// A pager topic delivering to the receiver's `pager` channel, named by
+    /// `CRITICAL_TOPIC_ARN`.
     pub async fn pager(&mut self) {
-        let sns = aws_sdk_sns::Client::new(&self.setup.sdk);
-        let topic = sns
-            .create_topic()
-            .name(self.setup.moto.unique("pager"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("http")
-            .endpoint(self.setup.slack.webhook_url("pager"))
-            .send()
-            .await
-            .unwrap();
+        let topic = self.setup.pager_topic().await;
         self.set("CRITICAL_TOPIC_ARN", &topic);
     }
 

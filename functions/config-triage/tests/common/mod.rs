@@ -45,26 +45,9 @@ impl Fixture {
         );
     }
 
-    /// An SNS topic whose messages reach the receiver's `pager` channel, as a
-    /// critical page would reach the on-call tool; its ARN.
+    /// A pager topic delivering to the receiver's `pager` channel.
     pub async fn pager_topic(&self) -> String {
-        let sns = aws_sdk_sns::Client::new(&self.setup.sdk);
-        let topic = sns
-            .create_topic()
-            .name(self.setup.moto.unique("pager"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("http")
-            .endpoint(self.setup.slack.webhook_url("pager"))
-            .send()
-            .await
-            .unwrap();
-        topic
+        self.setup.pager_topic().await
     }
 
     /// A DynamoDB table standing for a violating resource, with tags.
