@@ -73,6 +73,13 @@ pub const FUNCTIONS: &[Function] = &[
         summary: "log retention and pruning",
         workload: true,
     },
+    Function {
+        name: "access-denied-triage",
+        stem: "AccessDeniedTriage",
+        terraform_local: "denied",
+        summary: "denied API calls from CloudTrail, triaged",
+        workload: true,
+    },
 ];
 
 /// The function of that name, if the registry has it.
