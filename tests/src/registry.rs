@@ -78,7 +78,7 @@ pub const FUNCTIONS: &[Function] = &[
         stem: "AccessDeniedTriage",
         terraform_local: "denied",
         summary: "denied API calls from CloudTrail, triaged",
-        workload: false,
+        workload: true,
     },
 ];
 
