@@ -162,6 +162,12 @@ impl Announcement<'_> {
                 ),
                 None => "Looks like an attack: find out who used these credentials, and review what else they did in CloudTrail.".to_owned(),
             },
+            Self::Group(g) if g.flags.iter().any(|f| matches!(f, Flag::KnownKeyNewNetwork { .. })) => {
+                let key = g.who.long_term_key().unwrap_or("the key");
+                format!(
+                    "Ask the owner of {key} whether they use it from there. If not, deactivate it (aws iam update-access-key --access-key-id {key} --status Inactive). If they do, add the network to OWN_CIDRS or wait: it is known from now on."
+                )
+            }
             Self::Group(_) => "Expected? Add this rule, with an expiry, to RULES (AccessDeniedTriageRules). Missing permission? Grant it where the policy type above says.".to_owned(),
             Self::Recon(r) => match r.who.long_term_key() {
                 Some(key) => format!(
@@ -217,6 +223,9 @@ fn describe_flag(flag: &Flag) -> String {
             format!(
                 "access key {key} never seen before, from {network}, a network never seen before"
             )
+        }
+        Flag::KnownKeyNewNetwork { key, network } => {
+            format!("access key {key} used from {network}, a network never seen before")
         }
         Flag::SensitiveWrite => "a write to a sensitive control plane".to_owned(),
         Flag::ExpiredRule { rule } => format!("the rule {rule} has expired and no longer applies"),

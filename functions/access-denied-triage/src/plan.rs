@@ -82,6 +82,12 @@ pub enum Flag {
         key: String,
         network: IpNet,
     },
+    /// A long-term key already known, from a network never seen before and
+    /// not the operator's own: a key in use elsewhere is how leaks look.
+    KnownKeyNewNetwork {
+        key: String,
+        network: IpNet,
+    },
     /// A denied write to a sensitive control plane.
     SensitiveWrite,
     /// Only an expired rule would have silenced it.
@@ -98,7 +104,7 @@ impl Flag {
     fn severity(&self) -> Severity {
         match self {
             Self::Root | Self::NewKeyFromNewNetwork { .. } => Severity::Critical,
-            Self::SensitiveWrite => Severity::High,
+            Self::SensitiveWrite | Self::KnownKeyNewNetwork { .. } => Severity::High,
             Self::ExpiredRule { .. } | Self::NewPrincipal | Self::NewRegion { .. } => {
                 Severity::Medium
             }
@@ -464,10 +470,17 @@ fn record_flags(
     if let (Some(key), Some(ip)) = (who.long_term_key(), record.source_ip()) {
         let net = network(ip);
         let own = config.own_cidrs.iter().any(|n| n.contains(&ip));
-        if !own && !facts.known_keys.contains(key) && !facts.known_networks.contains(&net) {
-            flags.push(Flag::NewKeyFromNewNetwork {
-                key: key.to_owned(),
-                network: net,
+        if !own && !facts.known_networks.contains(&net) {
+            flags.push(if facts.known_keys.contains(key) {
+                Flag::KnownKeyNewNetwork {
+                    key: key.to_owned(),
+                    network: net,
+                }
+            } else {
+                Flag::NewKeyFromNewNetwork {
+                    key: key.to_owned(),
+                    network: net,
+                }
             });
         }
     }
@@ -635,12 +648,17 @@ mod tests {
         config
     }
 
-    /// The team's own keys, long known: only the leaked one is new.
+    /// The team's own keys and networks, long known: only the leaked key is
+    /// new.
     fn team() -> Facts {
         let mut facts = Facts::default();
         facts
             .known_keys
             .extend(["AKIAIOSFODNN7EXAMPLE".into(), "AKIAI44QH8DHBEXAMPLE".into()]);
+        facts.known_networks.extend([
+            "198.51.100.0/24".parse::<IpNet>().unwrap(),
+            "192.0.2.0/24".parse().unwrap(),
+        ]);
         facts
     }
 
@@ -865,11 +883,18 @@ mod tests {
                 .contains(&"185.220.101.0/24".parse().unwrap())
         );
 
+        // A known key from a network never seen: high, not paged.
         let mut known_key = Facts::default();
         known_key.known_keys.insert("AKIAZ7LEAKEDEXAMPLE1".into());
-        assert_eq!(
-            plan(&records, &config(&[]), &known_key, NOW).groups[0].severity,
-            Severity::Medium
+        let elsewhere = plan(&records, &config(&[]), &known_key, NOW);
+        assert_eq!(elsewhere.groups[0].severity, Severity::High);
+        assert!(
+            elsewhere.groups[0]
+                .flags
+                .contains(&Flag::KnownKeyNewNetwork {
+                    key: "AKIAZ7LEAKEDEXAMPLE1".into(),
+                    network: "185.220.101.0/24".parse().unwrap(),
+                })
         );
 
         let mut known_network = Facts::default();
