@@ -65,6 +65,21 @@ pub const JSON_ARRAY: Constraint = Constraint::Pattern {
     ),
 };
 
+/// A function's `DRY_RUN`, set from its template `parameter`.
+pub const fn dry_run(parameter: &'static str, description: &'static str) -> Setting {
+    Setting {
+        description,
+        source: Source::Parameter(Parameter {
+            name: parameter,
+            constraint: Constraint::Values(&["true", "false"]),
+            max_length: None,
+            default: None,
+            attribute: Some("dry_run"),
+        }),
+        ..DRY_RUN
+    }
+}
+
 /// The owner tag that routing reads (see [`crate::routing`]), declared by
 /// each function that routes, with its template `parameter` and whose tag
 /// it is (`description`).

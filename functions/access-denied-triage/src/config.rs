@@ -307,17 +307,10 @@ pub const DIGEST_TOP: Setting = Setting {
     }),
 };
 
-pub const DRY_RUN: Setting = Setting {
-    description: "Decide and report only: no messages, no pages, no state writes.",
-    source: Source::Parameter(Parameter {
-        name: "AccessDeniedTriageDryRun",
-        constraint: Constraint::Values(&["true", "false"]),
-        max_length: None,
-        default: None,
-        attribute: Some("dry_run"),
-    }),
-    ..settings::DRY_RUN
-};
+pub const DRY_RUN: Setting = settings::dry_run(
+    "AccessDeniedTriageDryRun",
+    "Decide and report only: no messages, no pages, no state writes.",
+);
 
 #[cfg(test)]
 mod tests {

@@ -303,17 +303,10 @@ pub const MAX_API_RPS: Setting = Setting {
     }),
 };
 
-pub const DRY_RUN: Setting = Setting {
-    description: r#"Plan and report only; change nothing. `{"dry_run": ...}` in a manual invoke overrides it for one run."#,
-    source: Source::Parameter(Parameter {
-        name: "LogRetentionDryRun",
-        constraint: Constraint::Values(&["true", "false"]),
-        max_length: None,
-        default: None,
-        attribute: Some("dry_run"),
-    }),
-    ..settings::DRY_RUN
-};
+pub const DRY_RUN: Setting = settings::dry_run(
+    "LogRetentionDryRun",
+    r#"Plan and report only; change nothing. `{"dry_run": ...}` in a manual invoke overrides it for one run."#,
+);
 
 fn parse_prune(text: &str) -> Result<Vec<PruneTarget>, String> {
     let targets: Vec<PruneTarget> = shared::config::parse_json(text).map_err(|e| {

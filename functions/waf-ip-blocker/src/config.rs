@@ -505,16 +505,7 @@ pub const MAX_NEW_BLOCKS_PER_RUN: Setting = Setting {
     }),
 };
 
-pub const DRY_RUN: Setting = Setting {
-    source: Source::Parameter(Parameter {
-        name: "WafDryRun",
-        constraint: Constraint::Values(&["true", "false"]),
-        max_length: None,
-        default: None,
-        attribute: Some("dry_run"),
-    }),
-    ..settings::DRY_RUN
-};
+pub const DRY_RUN: Setting = settings::dry_run("WafDryRun", settings::DRY_RUN.description);
 
 /// An `ALLOW_CIDRS` item: a CIDR or a single address.
 struct AllowEntry(IpNet);
