@@ -7,7 +7,7 @@
 //! plan the same alerts, and a key remembered as known would turn a
 //! critical alert into an ordinary one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::json;
@@ -156,13 +156,14 @@ pub async fn apply(
     let window =
         time::Duration::try_from(config.recon_window).unwrap_or(time::Duration::minutes(10));
     for (principal, events) in &plan.recent {
+        let kept: BTreeSet<_> = events.iter().collect();
         let stale: Vec<_> = facts
             .recent
             .get(principal)
             .map(|before| {
                 before
                     .iter()
-                    .filter(|e| !events.contains(e))
+                    .filter(|e| !kept.contains(e))
                     .cloned()
                     .collect()
             })

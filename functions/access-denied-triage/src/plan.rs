@@ -1111,6 +1111,21 @@ mod tests {
     }
 
     #[test]
+    fn a_principal_s_window_keeps_its_latest_calls_only() {
+        let records: Vec<Record> = (0..RECENT_KEPT + 500)
+            .map(|i| {
+                let mut r = fixture("leaked-key");
+                r.event_name = format!("List{i}");
+                r
+            })
+            .collect();
+        let plan = plan(&records, &config(&[]), &Facts::default(), NOW);
+        let kept = &plan.recent["arn:aws:iam::111122223333:user/svc-reporting"];
+        assert_eq!(kept.len(), RECENT_KEPT);
+        assert_eq!(plan.recon.len(), 1, "still a burst");
+    }
+
+    #[test]
     fn only_the_window_is_kept_for_the_next_batch() {
         let plan = plan(&probe(6, 4), &config(&[]), &Facts::default(), NOW);
         let kept = &plan.recent["arn:aws:iam::111122223333:user/svc-reporting"];

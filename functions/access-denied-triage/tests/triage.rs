@@ -191,16 +191,75 @@ async fn a_malformed_record_is_counted_and_the_rest_goes_on() {
 }
 
 #[tokio::test]
-async fn another_kind_of_event_fails_the_invocation() {
+async fn another_kind_of_event_or_a_forged_one_fails_the_invocation() {
     let f = Fixture::new().await;
+    let app = f.app();
     let outcome = f
-        .invoke(
-            &f.app(),
-            json!({"Records": [{"eventSource": "aws:sqs"}]}),
-            NOW,
-        )
+        .invoke(&app, json!({"Records": [{"eventSource": "aws:sqs"}]}), NOW)
         .await;
     assert_eq!(outcome.response.unwrap_err().kind(), "UnsupportedEvent");
+    // Anyone with events:PutEvents can send this detail-type, not this source.
+    let mut forged = eventbridge(&record("root", &[]));
+    forged["source"] = json!("my.app");
+    let outcome = f.invoke(&app, forged, NOW).await;
+    assert_eq!(outcome.response.unwrap_err().kind(), "UnsupportedEvent");
+    assert!(f.setup.slack.delivered().is_empty(), "nothing was posted");
+}
+
+#[tokio::test]
+async fn a_group_that_turns_critical_is_announced_again_at_once() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    // The user's usual key, from its usual network, is learnt from a
+    // successful call; its denial is an ordinary alert.
+    let usual = [
+        ("/userIdentity/accessKeyId", json!("AKIAUSUALKEYEXAMPLE1")),
+        ("/sourceIPAddress", json!("198.51.100.7")),
+    ];
+    let mut learnt = record("leaked-key", &usual);
+    learnt["errorCode"] = Value::Null;
+    learnt["eventID"] = json!("learnt");
+    f.invoke(&app, delivery(&[learnt]), NOW)
+        .await
+        .response
+        .expect("learnt");
+    let first = f
+        .invoke(&app, delivery(&[record("leaked-key", &usual)]), NOW)
+        .await;
+    first.response.expect("alerted");
+    assert_eq!(first.report.applied[0].action, "alert");
+    // An hour later the same denial from a key and network never seen.
+    let later = f
+        .invoke(
+            &app,
+            delivery(&[record(
+                "leaked-key",
+                &[("/eventID", json!("from-the-leak"))],
+            )]),
+            NOW + time::Duration::hours(1),
+        )
+        .await;
+    later.response.expect("alerted again");
+    assert_eq!(later.report.applied.len(), 1, "{:?}", later.report.skipped);
+    assert_eq!(later.report.applied[0].action, "page");
+    let texts = f.texts("security");
+    assert_eq!(texts.len(), 2);
+    assert!(texts[1].contains("CRITICAL access denied"), "{}", texts[1]);
+}
+
+#[tokio::test]
+async fn a_principal_too_long_for_a_table_key_is_still_alerted() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let subject = format!("repo:example/{}:ref:refs/heads/main", "x".repeat(2500));
+    let record = record(
+        "web-identity-user",
+        &[("/userIdentity/userName", json!(subject))],
+    );
+    let outcome = f.invoke(&app, eventbridge(&record), NOW).await;
+    outcome.response.expect("DynamoDB took bounded keys");
+    assert_eq!(outcome.report.applied.len(), 1);
+    assert_eq!(f.texts("security").len(), 1);
 }
 
 /// Session names, user agents and messages come from callers; in Slack
@@ -250,8 +309,9 @@ async fn the_digest_names_the_most_denied_the_new_and_the_expired_once() {
         .await
         .response
         .expect("triaged");
-    // Lambda's retry counts nothing twice.
-    f.invoke(&app, delivery(&records), NOW)
+    // Lambda's retry, after midnight, counts nothing twice and nothing on
+    // the wrong day.
+    f.invoke(&app, delivery(&records), datetime!(2026-12-07 00:05 UTC))
         .await
         .response
         .expect("triaged again");
