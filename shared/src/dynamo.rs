@@ -28,6 +28,16 @@ pub fn conditional<T, E: ProvideErrorMetadata>(result: Result<T, E>) -> Result<O
     }
 }
 
+/// A hash of `bytes` that is the same in every build and on every machine
+/// (FNV-1a, 64 bits), for what is derived from it and stored: a bounded
+/// key, the item a counter lives in. `std`'s hasher may change between
+/// Rust releases, which would move stored state after an upgrade.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use aws_smithy_types::error::ErrorMetadata;
@@ -36,6 +46,15 @@ mod tests {
 
     fn error(code: &str) -> Result<(), ErrorMetadata> {
         Err(ErrorMetadata::builder().code(code).build())
+    }
+
+    #[test]
+    fn the_stable_hash_is_fnv1a() {
+        // The published FNV-1a 64 test vectors: a changed value would move
+        // every stored key derived from it.
+        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(stable_hash(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

@@ -238,10 +238,7 @@ pub fn bounded(key: String) -> String {
     while !key.is_char_boundary(cut) {
         cut -= 1;
     }
-    // FNV-1a: stable across builds, which a persisted key needs.
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = shared::dynamo::stable_hash(key.as_bytes());
     format!("{}#{hash:016x}", &key[..cut])
 }
 

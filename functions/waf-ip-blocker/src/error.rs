@@ -27,6 +27,15 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    #[error(
+        "DynamoDB table {table}: window item {pk} is full (400 KB): its counters count each delivery alone until the window ends: {source}"
+    )]
+    WindowItemFull {
+        table: String,
+        pk: String,
+        #[source]
+        source: Cause,
+    },
     #[error("IP set {arn}: {operation} failed: {source}")]
     IpSet {
         arn: String,
@@ -49,6 +58,7 @@ impl Error {
             Self::ReadObject { .. } => "ReadObject",
             Self::OutOfTime { .. } => "OutOfTime",
             Self::Ledger { .. } => "Ledger",
+            Self::WindowItemFull { .. } => "WindowItemFull",
             Self::IpSet { .. } => "IpSet",
             Self::Slack(_) => "SlackDeliveryFailed",
             Self::Incomplete { .. } => "Incomplete",

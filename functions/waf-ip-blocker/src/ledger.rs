@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `ip#<address>` | a blocked address ([`Entry`]) | none: deleted by this function once out of the set |
 //! | `net#<cidr>` | an aggregated prefix written to a set | none, as above |
-//! | `win#<window start>#<rule>#<address>` | a partial window count (`count`) and the deliveries that added to it in the last 6 hours (`by_<hour>`, one string set per hour of arrival) | an hour after the window ends |
+//! | `win#<window start>#<rule>#<shard>` | partial window counts of the addresses whose hash picks this shard (one number attribute per address, named as the address is written) and the delivery parts that added to it in the last 6 hours (`by_<hour>`, one string set per hour of arrival) | an hour after the window ends |
 //! | `obj#<bucket>/<key>#<etag>` | a log object whose counts and blocks are stored | 7 days |
 //! | `logs#<hash>` | a CloudWatch Logs delivery, likewise | 7 days |
 //!
@@ -36,8 +36,11 @@
 //! function's, removable when the block ends.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
 };
@@ -154,6 +157,7 @@ impl Stored for Entry {
 pub struct Ledger {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    requests: Arc<AtomicU64>,
 }
 
 impl Ledger {
@@ -161,6 +165,7 @@ impl Ledger {
         Self {
             client,
             table: table.into(),
+            requests: Arc::default(),
         }
     }
 
@@ -178,6 +183,7 @@ impl Ledger {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
+            self.sent();
             let page = self
                 .client
                 .scan()
@@ -223,6 +229,7 @@ impl Ledger {
 
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), Error> {
         for attempt in 0..8u32 {
+            self.sent();
             let out = self
                 .client
                 .batch_write_item()
@@ -248,6 +255,7 @@ impl Ledger {
     /// Deletes an expired entry, unless another run extended it meanwhile.
     /// Returns whether it was deleted.
     pub async fn delete_expired(&self, entry: &Entry, now: i64) -> Result<bool, Error> {
+        self.sent();
         let result = self
             .client
             .delete_item()
@@ -287,6 +295,7 @@ impl Ledger {
     /// stored. A strongly consistent read: a retry right after the marker
     /// was written must see it.
     pub async fn counted(&self, marker: &str, now: i64) -> Result<bool, Error> {
+        self.sent();
         let out = self
             .client
             .get_item()
@@ -323,40 +332,43 @@ impl Ledger {
         Ok(())
     }
 
-    /// Adds delivery `by`'s `n` requests to a window counter and returns its
-    /// total. Only once per delivery: when `by` already added to it (a
-    /// retry), nothing is added and the stored total is returned.
+    /// Adds one delivery part's counts to counters of one window item and
+    /// returns each counter's total. Only once per part: when `by` already
+    /// added to the item (a retry), nothing is added and the stored totals
+    /// are returned.
     ///
-    /// The ids are kept in one string set per hour of arrival (`by_<hour>`)
-    /// and only for [`DELIVERY_ID_HOURS`]: each `ADD` removes the sets
-    /// older than that, and the set of the item's old shape (`by`), so a
-    /// window that stays busy cannot grow towards DynamoDB's item size limit.
+    /// The part ids are kept in one string set per hour of arrival
+    /// (`by_<hour>`) and only for [`DELIVERY_ID_HOURS`]: each `ADD` removes
+    /// the sets older than that, and the set of the item's old shape
+    /// (`by`), so a window that stays busy cannot grow towards DynamoDB's
+    /// item size limit through its ids.
     pub async fn add_to_window(
         &self,
         pk: &str,
-        n: u32,
+        counts: &[(String, u32)],
         expires_at: i64,
         by: &str,
         now: i64,
-    ) -> Result<u64, Error> {
-        let count = |item: Option<&Item>| {
-            item.and_then(|a| a.get("count"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse().ok())
-        };
+    ) -> Result<HashMap<String, u64>, Error> {
         let hour = now.div_euclid(3600);
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
-            .expression_attribute_names("#c", "count")
             .expression_attribute_names("#old", "by")
             .expression_attribute_names("#by0", format!("by_{hour}"))
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
             .expression_attribute_values(":by", AttributeValue::Ss(vec![by.to_owned()]))
             .expression_attribute_values(":id", AttributeValue::S(by.to_owned()))
             .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()));
+        let mut add = Vec::with_capacity(counts.len() + 1);
+        for (i, (counter, n)) in counts.iter().enumerate() {
+            request = request
+                .expression_attribute_names(format!("#c{i}"), counter)
+                .expression_attribute_values(format!(":c{i}"), AttributeValue::N(n.to_string()));
+            add.push(format!("#c{i} :c{i}"));
+        }
+        add.push("#by0 :by".to_owned());
         // A retry within the horizon finds its id in one of these.
         let mut condition = vec!["NOT contains(#old, :id)".to_owned()];
         for back in 0..=DELIVERY_ID_HOURS {
@@ -371,31 +383,48 @@ impl Ledger {
             request = request.expression_attribute_names(&name, format!("by_{}", hour - back));
             remove.push(name);
         }
+        self.sent();
         let result = request
             .update_expression(format!(
-                "ADD #c :n, #by0 :by SET expires_at = :ttl REMOVE {}",
+                "ADD {} SET expires_at = :ttl REMOVE {}",
+                add.join(", "),
                 remove.join(", ")
             ))
             .condition_expression(condition.join(" AND "))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
-        match shared::dynamo::conditional(result) {
-            Ok(Some(out)) => Ok(count(out.attributes.as_ref()).unwrap_or(u64::from(n))),
+        let stored = match shared::dynamo::conditional(result) {
+            Ok(Some(out)) => out.attributes.unwrap_or_default(),
             Ok(None) => {
-                let stored = self
-                    .client
+                self.sent();
+                self.client
                     .get_item()
                     .table_name(&self.table)
                     .key("pk", AttributeValue::S(pk.to_owned()))
                     .consistent_read(true)
                     .send()
                     .await
-                    .map_err(|e| self.error("GetItem", shared::aws::cause(e)))?;
-                Ok(count(stored.item.as_ref()).unwrap_or(u64::from(n)))
+                    .map_err(|e| self.error("GetItem", shared::aws::cause(e)))?
+                    .item
+                    .unwrap_or_default()
             }
-            Err(e) => Err(self.error("UpdateItem", shared::aws::cause(e))),
-        }
+            Err(e) if item_too_large(&e) => {
+                return Err(Error::WindowItemFull {
+                    table: self.table.clone(),
+                    pk: pk.to_owned(),
+                    source: shared::aws::cause(e),
+                });
+            }
+            Err(e) => return Err(self.error("UpdateItem", shared::aws::cause(e))),
+        };
+        Ok(counts
+            .iter()
+            .map(|(counter, n)| {
+                let total = number(stored.get(counter)).unwrap_or(u64::from(*n));
+                (counter.clone(), total)
+            })
+            .collect())
     }
 
     /// Records a block the plan found already in its set (someone else's,
@@ -405,6 +434,7 @@ impl Ledger {
     /// it). Returns `None` when written, else the stored entry, read
     /// strongly consistently, to be extended instead.
     pub async fn claim_preexisting(&self, entry: &Entry) -> Result<Option<Entry>, Error> {
+        self.sent();
         let result = self
             .client
             .put_item()
@@ -416,6 +446,7 @@ impl Ledger {
         match shared::dynamo::conditional(result) {
             Ok(Some(_)) => Ok(None),
             Ok(None) => {
+                self.sent();
                 let stored = self
                     .client
                     .get_item()
@@ -440,12 +471,13 @@ impl Ledger {
         }
     }
 
-    /// Window counters stored so far, without changing them (dry runs).
+    /// Window counters stored so far, by item and counter, without changing
+    /// them (dry runs).
     pub async fn read_windows(
         &self,
         pks: &[String],
         now: i64,
-    ) -> Result<HashMap<String, u64>, Error> {
+    ) -> Result<HashMap<String, HashMap<String, u64>>, Error> {
         let mut out = HashMap::new();
         for chunk in pks.chunks(100) {
             let mut keys: Vec<Item> = chunk
@@ -457,6 +489,7 @@ impl Ledger {
                     .set_keys(Some(keys))
                     .build()
                     .expect("keys are set");
+                self.sent();
                 let page = self
                     .client
                     .batch_get_item()
@@ -464,23 +497,22 @@ impl Ledger {
                     .send()
                     .await
                     .map_err(|e| self.error("BatchGetItem", shared::aws::cause(e)))?;
-                for item in page
+                for mut item in page
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
                     .unwrap_or_default()
                 {
-                    let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                    let count = item
-                        .get("count")
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse().ok());
-                    let live = item
-                        .get("expires_at")
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse::<i64>().ok())
-                        .is_none_or(|at| at > now);
-                    if let (Some(pk), Some(count), true) = (pk, count, live) {
-                        out.insert(pk.clone(), count);
+                    let live = number(item.get("expires_at"))
+                        .is_none_or(|at| i64::try_from(at).unwrap_or(i64::MAX) > now);
+                    let Some(AttributeValue::S(pk)) = item.remove("pk") else {
+                        continue;
+                    };
+                    if live {
+                        let counters = item
+                            .iter()
+                            .filter_map(|(k, v)| Some((k.clone(), number(Some(v))?)))
+                            .collect();
+                        out.insert(pk, counters);
                     }
                 }
                 keys = page
@@ -496,4 +528,27 @@ impl Ledger {
         }
         Ok(out)
     }
+
+    /// Requests this ledger sent so far (every attempt of a batch counted):
+    /// the report's `ledger_requests`, what a delivery costs in DynamoDB.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn sent(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// DynamoDB's answer to an update that would take an item past 400 KB.
+fn item_too_large(error: &impl ProvideErrorMetadata) -> bool {
+    error.code() == Some("ValidationException")
+        && error
+            .message()
+            .is_some_and(|m| m.contains("maximum allowed size"))
+}
+
+/// A non-negative number attribute.
+fn number(value: Option<&AttributeValue>) -> Option<u64> {
+    value?.as_n().ok()?.parse().ok()
 }

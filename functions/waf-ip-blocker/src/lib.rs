@@ -152,6 +152,22 @@ pub async fn run(
     deadline: &Deadline,
     now: i64,
 ) -> Result<Report, Error> {
+    // What the run cost in DynamoDB, in the report beside what it did.
+    let before = app.ledger.requests();
+    let mut report = run_counted(payload, app, deadline, now).await?;
+    report.add(
+        "ledger_requests",
+        app.ledger.requests().saturating_sub(before),
+    );
+    Ok(report)
+}
+
+async fn run_counted(
+    payload: Value,
+    app: &App,
+    deadline: &Deadline,
+    now: i64,
+) -> Result<Report, Error> {
     let config = &app.config;
     let mut report = Report::new(FUNCTION, config.dry_run);
     let mut sources: Vec<String> = Vec::new();
@@ -198,6 +214,7 @@ pub async fn run(
                         )
                         .await?;
                         tally::merge(&mut observations, obs);
+                        report::stored(&mut report, &done);
                         sources.push(object.url());
                         observed.push(delivery.clone());
                         if done.complete() {
@@ -247,6 +264,7 @@ pub async fn run(
                     windows::observe(&counts, config, &app.ledger, now, deadline, &delivery.id)
                         .await?;
                 observations = obs;
+                report::stored(&mut report, &done);
                 sources.push(source);
                 observed.push(delivery.clone());
                 if done.complete() {

@@ -136,6 +136,17 @@ pub fn plan(report: &mut Report, plan: &Plan, config: &Config, configured: &[Con
 /// A delivery whose counts or blocks are not all stored: not marked
 /// counted, and named in `failed` so the invocation fails and Lambda's
 /// retry finishes it.
+/// Counters whose window item is full: the delivery is stored as far as
+/// DynamoDB allows, and the report says what that costs.
+pub fn stored(report: &mut Report, done: &Stored) {
+    if done.item_full > 0 {
+        report.add("window_counts_item_full", done.item_full as u64);
+        if let Some(e) = &done.first_error {
+            report.detail("warning", serde_json::json!(e.to_string()));
+        }
+    }
+}
+
 pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
     match done.first_error {
         Some(e) if done.failed > 0 => report.fail(

@@ -1,13 +1,17 @@
 //! Window counts that add up across log objects: storing them in the ledger
-//! table. Which counters need storing is decided in [`crate::tally`]; each
-//! of those is added to its item in DynamoDB (`ADD`, which is atomic across
-//! concurrent runs), and the returned total is what is compared with the
-//! threshold.
+//! table. Which counters need storing is decided in [`crate::tally`]; they
+//! are added to their window items in DynamoDB (`ADD`, which is atomic
+//! across concurrent runs), many counters in one `UpdateItem`, and the
+//! returned totals are what is compared with the threshold.
 //!
-//! Each `ADD` names the delivery it comes from, and a delivery adds to a
-//! window once ([`Ledger::add_to_window`]): a retry of a delivery that
-//! failed halfway (within Lambda's 6 hours of retries) stores the rest and
-//! counts nothing twice.
+//! Each `ADD` names the delivery part it comes from, and a part adds to an
+//! item once ([`Ledger::add_to_window`]): a retry of a delivery that failed
+//! halfway (within Lambda's 6 hours of retries) stores the rest and counts
+//! nothing twice. A delivery's counters for one item are split into parts
+//! of at most [`COUNTERS_PER_UPDATE`], in address order, so the same
+//! delivery always makes the same parts.
+
+use std::collections::BTreeMap;
 
 use shared::Deadline;
 use tokio::task::JoinSet;
@@ -17,19 +21,27 @@ use crate::detect::Counts;
 use crate::error::Error;
 use crate::ledger::Ledger;
 use crate::plan::Observation;
-use crate::tally;
+use crate::tally::{self, WindowAdd};
 
 /// Window updates in flight at once.
 const CONCURRENCY: usize = 16;
+
+/// Counters one `UpdateItem` adds to. DynamoDB allows an update expression
+/// of 4 KB and 300 operators; 100 `ADD`s of `#cN :cN` stay well inside
+/// both, with the id sets' names and the condition.
+pub const COUNTERS_PER_UPDATE: usize = 100;
 
 /// What storing one delivery's window counts did.
 #[derive(Debug, Default)]
 pub struct Stored {
     /// The deadline stopped the updates.
     pub stopped: bool,
-    /// Windows whose update failed, and the first error.
+    /// Counters whose update failed, and the first error.
     pub failed: usize,
     pub first_error: Option<Error>,
+    /// Counters whose window item is full (DynamoDB's 400 KB): they count
+    /// this delivery's part only, and a retry could not change that.
+    pub item_full: usize,
 }
 
 impl Stored {
@@ -40,10 +52,10 @@ impl Stored {
 }
 
 /// The counters of one delivery (`by`, its id) with their window totals.
-/// A window not stored (the deadline stopped the updates, or its update
+/// A counter not stored (the deadline stopped the updates, or its update
 /// failed) counts only this delivery's part, and the delivery is not fully
-/// stored: the other windows go on, so one failing window does not keep
-/// the delivery's other attackers from being blocked.
+/// stored: the other parts go on, so one failing item does not keep the
+/// delivery's other attackers from being blocked.
 pub async fn observe(
     counts: &Counts,
     config: &Config,
@@ -56,47 +68,86 @@ pub async fn observe(
     out.reserve(pending.len());
     if config.dry_run {
         // A dry run reads what is stored and changes nothing.
-        let pks: Vec<String> = pending.iter().map(|add| add.pk.clone()).collect();
+        let mut pks: Vec<String> = pending.iter().map(|add| add.pk.clone()).collect();
+        pks.sort_unstable();
+        pks.dedup();
         let stored = ledger.read_windows(&pks, now).await?;
         for add in pending {
-            let before = stored.get(&add.pk).copied().unwrap_or(0);
+            let before = stored
+                .get(&add.pk)
+                .and_then(|item| item.get(&add.counter))
+                .copied()
+                .unwrap_or(0);
             out.push(add.with_total(before + u64::from(add.local)));
         }
         return Ok((out, Stored::default()));
     }
+    // One task per item, its parts one after the other: DynamoDB applies
+    // writes to one item in turn anyway, and a part never races its own
+    // delivery's other part to create the item.
     let mut tasks = JoinSet::new();
     let mut stopped = false;
     let mut stored = Stored::default();
-    let mut rest = pending.into_iter();
+    let mut rest = parts(pending, by).into_iter();
     loop {
         while tasks.len() < CONCURRENCY && !stopped {
-            let Some(add) = rest.next() else {
+            let Some(item) = rest.next() else {
                 break;
             };
             if deadline.expired() {
                 stopped = true;
-                out.push(add.alone());
+                out.extend(item.iter().flat_map(|p| &p.adds).map(WindowAdd::alone));
                 break;
             }
             let ledger = ledger.clone();
-            let by = by.to_owned();
+            let deadline = *deadline;
             tasks.spawn(async move {
-                let result = ledger
-                    .add_to_window(&add.pk, add.local, add.expires_at, &by, now)
-                    .await;
-                let total = result.as_ref().copied().unwrap_or(u64::from(add.local));
-                (add.with_total(total), result.err())
+                let mut done = Vec::with_capacity(item.len());
+                for part in item {
+                    if deadline.expired() {
+                        done.push((part, None));
+                        continue;
+                    }
+                    let counts: Vec<(String, u32)> = part
+                        .adds
+                        .iter()
+                        .map(|add| (add.counter.clone(), add.local))
+                        .collect();
+                    let result = ledger
+                        .add_to_window(&part.pk, &counts, part.expires_at, &part.id, now)
+                        .await;
+                    done.push((part, Some(result)));
+                }
+                done
             });
         }
         match tasks.join_next().await {
-            Some(Ok((obs, error))) => {
-                out.push(obs);
-                if let Some(e) = error {
-                    stored.failed += 1;
-                    stored.first_error.get_or_insert(e);
+            Some(Ok(done)) => {
+                for (part, result) in done {
+                    match result {
+                        Some(Ok(totals)) => out.extend(part.adds.iter().map(|add| {
+                            let total = totals.get(&add.counter).copied();
+                            add.with_total(total.unwrap_or(u64::from(add.local)))
+                        })),
+                        Some(Err(e)) => {
+                            out.extend(part.adds.iter().map(WindowAdd::alone));
+                            if matches!(e, Error::WindowItemFull { .. }) {
+                                stored.item_full += part.adds.len();
+                            } else {
+                                stored.failed += part.adds.len();
+                            }
+                            stored.first_error.get_or_insert(e);
+                        }
+                        None => {
+                            stopped = true;
+                            out.extend(part.adds.iter().map(WindowAdd::alone));
+                        }
+                    }
                 }
             }
             Some(Err(e)) => {
+                // A panicked task: its counters are lost to this run, and
+                // the retry stores them.
                 stored.failed += 1;
                 stored.first_error.get_or_insert(Error::Ledger {
                     table: String::new(),
@@ -108,8 +159,56 @@ pub async fn observe(
         }
     }
     if stopped {
-        out.extend(rest.map(|add| add.alone()));
+        out.extend(
+            rest.flatten()
+                .flat_map(|part| part.adds)
+                .map(|add| add.alone()),
+        );
     }
     stored.stopped = stopped;
     Ok((out, stored))
+}
+
+/// One `UpdateItem`: a delivery's counters for one window item, or a part
+/// of them.
+struct Part {
+    pk: String,
+    /// The delivery's id, with the part's number after the first part.
+    id: String,
+    expires_at: i64,
+    adds: Vec<WindowAdd>,
+}
+
+/// Groups counters by item, in address order, in parts of at most
+/// [`COUNTERS_PER_UPDATE`]: one list of parts per item. The order makes the
+/// parts, and so their ids, the same on every retry of the delivery.
+fn parts(pending: Vec<WindowAdd>, by: &str) -> Vec<Vec<Part>> {
+    let mut items: BTreeMap<String, Vec<WindowAdd>> = BTreeMap::new();
+    for add in pending {
+        items.entry(add.pk.clone()).or_default().push(add);
+    }
+    let mut out = Vec::new();
+    for (pk, mut adds) in items {
+        adds.sort_unstable_by(|a, b| a.counter.cmp(&b.counter));
+        let expires_at = adds.iter().map(|a| a.expires_at).max().unwrap_or(0);
+        let mut adds = adds.into_iter().peekable();
+        let mut n = 0;
+        let mut item = Vec::new();
+        while adds.peek().is_some() {
+            let chunk: Vec<WindowAdd> = adds.by_ref().take(COUNTERS_PER_UPDATE).collect();
+            item.push(Part {
+                pk: pk.clone(),
+                id: if n == 0 {
+                    by.to_owned()
+                } else {
+                    format!("{by}#{n}")
+                },
+                expires_at,
+                adds: chunk,
+            });
+            n += 1;
+        }
+        out.push(item);
+    }
+    out
 }

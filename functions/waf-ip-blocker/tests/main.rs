@@ -8,3 +8,4 @@ mod fuzz_regressions;
 mod moto;
 mod races;
 mod trust;
+mod windows;

@@ -362,14 +362,12 @@ async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
     let app = fx.app(&[("THRESHOLD", "5")]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
+    let (pk, counter) = window_counter(window, 300, "*", "198.51.100.201".parse().unwrap());
     fx.ddb
         .put_item()
         .table_name(&fx.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("win#{window}#*#198.51.100.201")),
-        )
-        .item("count", AttributeValue::S("not a number".into()))
+        .item("pk", AttributeValue::S(pk))
+        .item(counter, AttributeValue::S("not a number".into()))
         .send()
         .await
         .unwrap();
@@ -411,12 +409,12 @@ async fn a_retry_does_not_announce_again_a_block_its_first_attempt_applied() {
     let app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
-    let broken = format!("win#{window}#*#198.51.100.202");
+    let (broken, counter) = window_counter(window, 300, "*", "198.51.100.202".parse().unwrap());
     fx.ddb
         .put_item()
         .table_name(&fx.table)
         .item("pk", AttributeValue::S(broken.clone()))
-        .item("count", AttributeValue::S("not a number".into()))
+        .item(counter, AttributeValue::S("not a number".into()))
         .send()
         .await
         .unwrap();
@@ -535,14 +533,12 @@ async fn a_busy_window_does_not_stop_the_blocking_of_others() {
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
     let by: Vec<String> = (0..12_650u32).map(|i| format!("{i:032x}")).collect();
+    let (pk, counter) = window_counter(window, 300, "*", "198.51.100.200".parse().unwrap());
     fx.ddb
         .put_item()
         .table_name(&fx.table)
-        .item(
-            "pk",
-            AttributeValue::S(format!("win#{window}#*#198.51.100.200")),
-        )
-        .item("count", AttributeValue::N("1".into()))
+        .item("pk", AttributeValue::S(pk))
+        .item(counter, AttributeValue::N("1".into()))
         .item("by", AttributeValue::Ss(by))
         .item(
             "expires_at",
@@ -598,37 +594,51 @@ async fn an_object_named_twice_in_one_event_counts_once() {
 async fn window_ids_are_kept_for_the_retry_horizon_and_no_longer() {
     let fx = Fixture::new().await;
     let ledger = waf_ip_blocker::ledger::Ledger::new(fx.ddb.clone(), &fx.table);
-    let pk = "win#0#*#192.0.2.77";
+    let (pk, counter) = window_counter(0, 300, "*", "192.0.2.77".parse().unwrap());
+    let pk = pk.as_str();
+    let add = |n: u32| [(counter.clone(), n)];
     // An hour boundary.
     let t0 = 500_000 * 3600;
     let ttl = t0 + 48 * 3600;
+    let total = |totals: std::collections::HashMap<String, u64>| totals[&counter];
     assert_eq!(
-        ledger.add_to_window(pk, 3, ttl, "first", t0).await.unwrap(),
+        total(
+            ledger
+                .add_to_window(pk, &add(3), ttl, "first", t0)
+                .await
+                .unwrap()
+        ),
         3
     );
     // Lambda's last retry of the same delivery, nearly 6 hours on.
     let retry = t0 + 6 * 3600 - 1;
     assert_eq!(
-        ledger
-            .add_to_window(pk, 3, ttl, "first", retry)
-            .await
-            .unwrap(),
+        total(
+            ledger
+                .add_to_window(pk, &add(3), ttl, "first", retry)
+                .await
+                .unwrap()
+        ),
         3
     );
     assert_eq!(
-        ledger
-            .add_to_window(pk, 2, ttl, "second", retry)
-            .await
-            .unwrap(),
+        total(
+            ledger
+                .add_to_window(pk, &add(2), ttl, "second", retry)
+                .await
+                .unwrap()
+        ),
         5
     );
     // A later delivery, past the horizon: the first hour's ids are gone.
     let later = t0 + 8 * 3600;
     assert_eq!(
-        ledger
-            .add_to_window(pk, 1, ttl, "third", later)
-            .await
-            .unwrap(),
+        total(
+            ledger
+                .add_to_window(pk, &add(1), ttl, "third", later)
+                .await
+                .unwrap()
+        ),
         6
     );
     let item = fx

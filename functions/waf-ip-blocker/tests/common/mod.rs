@@ -13,6 +13,7 @@ use shared::report::Report;
 use toilkit_tests::Moto;
 use waf_ip_blocker::App;
 use waf_ip_blocker::config::Config;
+pub use waf_ip_blocker::tally::window_counter;
 
 pub struct Fixture {
     pub sdk: SdkConfig,
@@ -157,6 +158,23 @@ impl Fixture {
             .send()
             .await
             .unwrap();
+    }
+
+    /// The stored window count of `ip` under the general threshold, read as
+    /// an operator would (the item's attribute named by the address).
+    pub async fn window_count(&self, window: i64, ip: &str) -> Option<u64> {
+        let (pk, counter) = window_counter(window, 300, "*", ip.parse().unwrap());
+        let item = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item?;
+        item.get(&counter)?.as_n().ok()?.parse().ok()
     }
 
     /// Every item of the ledger table, by `pk`.
