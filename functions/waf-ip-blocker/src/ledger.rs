@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `ip#<address>` | a blocked address ([`Entry`]) | none: deleted by this function once out of the set |
 //! | `net#<cidr>` | an aggregated prefix written to a set | none, as above |
-//! | `win#<window start>#<rule>#<shard>` | partial window counts of the addresses whose hash picks this shard (one number attribute per address, named as the address is written) and the delivery parts that added to it in the last 6 hours (`by_<hour>`, one string set per hour of arrival) | an hour after the window ends |
+//! | `win#<window start>#<rule>#<shard>` | partial window counts of the addresses whose hash picks this shard: a string set `counts` of `<address> <count> <delivery tag>` | an hour after the window ends |
 //! | `obj#<bucket>/<key>#<etag>` | a log object whose counts and blocks are stored | 7 days |
 //! | `logs#<hash>` | a CloudWatch Logs delivery, likewise | 7 days |
 //!
@@ -24,10 +24,9 @@
 //! Counting exactly once: a delivery (a log object, a Logs subscription
 //! batch) is marked counted only after everything it contributed is stored:
 //! its window counts and the blocks they decided. Until then a retry counts
-//! it again, and each window `ADD` is conditional on the delivery's id not
-//! being in the item's `by_<hour>` sets of the last [`DELIVERY_ID_HOURS`]
-//! hours (Lambda's longest retry), so the retry adds nothing twice; older
-//! ids are removed, so a busy window stays far below DynamoDB's item limit.
+//! it again, and each window count is an element of a set that names the
+//! delivery ([`Ledger::add_to_window`]), so the retry's `ADD` of the same
+//! elements adds nothing twice.
 //!
 //! Whose address: a block decided for an address already in the set and
 //! unknown to the ledger is recorded `preexisting` only if no item exists
@@ -51,16 +50,6 @@ use crate::entry::Entry;
 use crate::error::{Cause, Error};
 
 type Item = HashMap<String, AttributeValue>;
-
-/// Hours a delivery's id is remembered in a window item, past the hour it
-/// was added in. Lambda retries an asynchronous event for at most 6 hours
-/// (maximum event age), so a retry always finds the id; a delivery is
-/// marked counted (for 7 days) once it is stored, which covers duplicates
-/// arriving later.
-pub const DELIVERY_ID_HOURS: i64 = 6;
-/// Hourly id sets each `ADD` removes beyond the horizon: an item updated
-/// again after a longer pause may keep one older set, never a growing list.
-const STALE_ID_HOURS: i64 = 24;
 
 /// How an [`Entry`] is stored: the item's attributes.
 trait Stored: Sized {
@@ -332,83 +321,41 @@ impl Ledger {
         Ok(())
     }
 
-    /// Adds one delivery part's counts to counters of one window item and
-    /// returns each counter's total. Only once per part: when `by` already
-    /// added to the item (a retry), nothing is added and the stored totals
-    /// are returned.
+    /// Adds one delivery part's counts to a window item and returns the
+    /// window total of each of its addresses.
     ///
-    /// The part ids are kept in one string set per hour of arrival
-    /// (`by_<hour>`) and only for [`DELIVERY_ID_HOURS`]: each `ADD` removes
-    /// the sets older than that, and the set of the item's old shape
-    /// (`by`), so a window that stays busy cannot grow towards DynamoDB's
-    /// item size limit through its ids.
+    /// A count is stored as an element of the item's string set `counts`:
+    /// `<address> <count> <tag>`, the tag naming the delivery. `ADD` to a
+    /// set is a union, atomic across concurrent runs, and adding the same
+    /// element again changes nothing: a retry of the delivery adds nothing
+    /// twice without a condition or a second read. An address's total is
+    /// the sum of its elements.
     pub async fn add_to_window(
         &self,
         pk: &str,
         counts: &[(String, u32)],
         expires_at: i64,
-        by: &str,
-        now: i64,
+        tag: &str,
     ) -> Result<HashMap<String, u64>, Error> {
-        let hour = now.div_euclid(3600);
-        let mut request = self
+        let elements = counts
+            .iter()
+            .map(|(address, n)| format!("{address} {n} {tag}"))
+            .collect();
+        self.sent();
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
-            .expression_attribute_names("#old", "by")
-            .expression_attribute_names("#by0", format!("by_{hour}"))
-            .expression_attribute_values(":by", AttributeValue::Ss(vec![by.to_owned()]))
-            .expression_attribute_values(":id", AttributeValue::S(by.to_owned()))
-            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()));
-        let mut add = Vec::with_capacity(counts.len() + 1);
-        for (i, (counter, n)) in counts.iter().enumerate() {
-            request = request
-                .expression_attribute_names(format!("#c{i}"), counter)
-                .expression_attribute_values(format!(":c{i}"), AttributeValue::N(n.to_string()));
-            add.push(format!("#c{i} :c{i}"));
-        }
-        add.push("#by0 :by".to_owned());
-        // A retry within the horizon finds its id in one of these.
-        let mut condition = vec!["NOT contains(#old, :id)".to_owned()];
-        for back in 0..=DELIVERY_ID_HOURS {
-            let name = format!("#by{back}");
-            request = request.expression_attribute_names(&name, format!("by_{}", hour - back));
-            condition.push(format!("NOT contains({name}, :id)"));
-        }
-        // Older sets go (REMOVE of an absent attribute is a no-op).
-        let mut remove = vec!["#old".to_owned()];
-        for back in DELIVERY_ID_HOURS + 1..=DELIVERY_ID_HOURS + STALE_ID_HOURS {
-            let name = format!("#gone{back}");
-            request = request.expression_attribute_names(&name, format!("by_{}", hour - back));
-            remove.push(name);
-        }
-        self.sent();
-        let result = request
-            .update_expression(format!(
-                "ADD {} SET expires_at = :ttl REMOVE {}",
-                add.join(", "),
-                remove.join(", ")
-            ))
-            .condition_expression(condition.join(" AND "))
+            .update_expression("ADD #counts :counts SET expires_at = :ttl")
+            .expression_attribute_names("#counts", "counts")
+            .expression_attribute_values(":counts", AttributeValue::Ss(elements))
+            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
-        let stored = match shared::dynamo::conditional(result) {
-            Ok(Some(out)) => out.attributes.unwrap_or_default(),
-            Ok(None) => {
-                self.sent();
-                self.client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", AttributeValue::S(pk.to_owned()))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| self.error("GetItem", shared::aws::cause(e)))?
-                    .item
-                    .unwrap_or_default()
-            }
+        let stored = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
             Err(e) if item_too_large(&e) => {
                 return Err(Error::WindowItemFull {
                     table: self.table.clone(),
@@ -418,11 +365,12 @@ impl Ledger {
             }
             Err(e) => return Err(self.error("UpdateItem", shared::aws::cause(e))),
         };
+        let totals = window_totals(stored.get("counts"));
         Ok(counts
             .iter()
-            .map(|(counter, n)| {
-                let total = number(stored.get(counter)).unwrap_or(u64::from(*n));
-                (counter.clone(), total)
+            .map(|(address, n)| {
+                let total = totals.get(address.as_str()).copied();
+                (address.clone(), total.unwrap_or(u64::from(*n)))
             })
             .collect())
     }
@@ -508,11 +456,11 @@ impl Ledger {
                         continue;
                     };
                     if live {
-                        let counters = item
-                            .iter()
-                            .filter_map(|(k, v)| Some((k.clone(), number(Some(v))?)))
+                        let totals = window_totals(item.get("counts"))
+                            .into_iter()
+                            .map(|(address, n)| (address.to_owned(), n))
                             .collect();
-                        out.insert(pk, counters);
+                        out.insert(pk, totals);
                     }
                 }
                 keys = page
@@ -546,6 +494,20 @@ fn item_too_large(error: &impl ProvideErrorMetadata) -> bool {
         && error
             .message()
             .is_some_and(|m| m.contains("maximum allowed size"))
+}
+
+/// Each address's total in a window item's `counts` set. An element this
+/// version cannot read is skipped: it counts for nobody.
+fn window_totals(counts: Option<&AttributeValue>) -> HashMap<&str, u64> {
+    let mut totals = HashMap::new();
+    for element in counts.and_then(|v| v.as_ss().ok()).into_iter().flatten() {
+        let mut fields = element.split(' ');
+        if let (Some(address), Some(Ok(n))) = (fields.next(), fields.next().map(str::parse::<u64>))
+        {
+            *totals.entry(address).or_insert(0u64) += n;
+        }
+    }
+    totals
 }
 
 /// A non-negative number attribute.

@@ -1,15 +1,12 @@
 //! Window counts that add up across log objects: storing them in the ledger
 //! table. Which counters need storing is decided in [`crate::tally`]; they
-//! are added to their window items in DynamoDB (`ADD`, which is atomic
-//! across concurrent runs), many counters in one `UpdateItem`, and the
-//! returned totals are what is compared with the threshold.
+//! are added to their window items in DynamoDB, many in one `UpdateItem`,
+//! and the returned totals are what is compared with the threshold.
 //!
-//! Each `ADD` names the delivery part it comes from, and a part adds to an
-//! item once ([`Ledger::add_to_window`]): a retry of a delivery that failed
-//! halfway (within Lambda's 6 hours of retries) stores the rest and counts
-//! nothing twice. A delivery's counters for one item are split into parts
-//! of at most [`COUNTERS_PER_UPDATE`], in address order, so the same
-//! delivery always makes the same parts.
+//! Each count is stored tagged with its delivery ([`Ledger::add_to_window`]):
+//! a retry of a delivery that failed halfway (within Lambda's 6 hours of
+//! retries) stores the rest, and what the first attempt stored is there
+//! once.
 
 use std::collections::BTreeMap;
 
@@ -26,10 +23,9 @@ use crate::tally::{self, WindowAdd};
 /// Window updates in flight at once.
 const CONCURRENCY: usize = 16;
 
-/// Counters one `UpdateItem` adds to. DynamoDB allows an update expression
-/// of 4 KB and 300 operators; 100 `ADD`s of `#cN :cN` stay well inside
-/// both, with the id sets' names and the condition.
-pub const COUNTERS_PER_UPDATE: usize = 100;
+/// Counts one `UpdateItem` adds: about 40 KB of set elements, a tenth of
+/// what an item may hold.
+pub const COUNTERS_PER_UPDATE: usize = 1000;
 
 /// What storing one delivery's window counts did.
 #[derive(Debug, Default)]
@@ -88,7 +84,8 @@ pub async fn observe(
     let mut tasks = JoinSet::new();
     let mut stopped = false;
     let mut stored = Stored::default();
-    let mut rest = parts(pending, by).into_iter();
+    let tag = tag(by);
+    let mut rest = parts(pending).into_iter();
     loop {
         while tasks.len() < CONCURRENCY && !stopped {
             let Some(item) = rest.next() else {
@@ -101,6 +98,7 @@ pub async fn observe(
             }
             let ledger = ledger.clone();
             let deadline = *deadline;
+            let tag = tag.clone();
             tasks.spawn(async move {
                 let mut done = Vec::with_capacity(item.len());
                 for part in item {
@@ -114,7 +112,7 @@ pub async fn observe(
                         .map(|add| (add.counter.clone(), add.local))
                         .collect();
                     let result = ledger
-                        .add_to_window(&part.pk, &counts, part.expires_at, &part.id, now)
+                        .add_to_window(&part.pk, &counts, part.expires_at, &tag)
                         .await;
                     done.push((part, Some(result)));
                 }
@@ -169,44 +167,43 @@ pub async fn observe(
     Ok((out, stored))
 }
 
+/// A delivery's tag in the window items: 48 bits of a stable hash of its
+/// id. Two deliveries would have to share a tag and give one address the
+/// same count in one window for one count to be lost.
+fn tag(by: &str) -> String {
+    format!(
+        "{:012x}",
+        shared::dynamo::stable_hash(by.as_bytes()) & 0xffff_ffff_ffff
+    )
+}
+
 /// One `UpdateItem`: a delivery's counters for one window item, or a part
 /// of them.
 struct Part {
     pk: String,
-    /// The delivery's id, with the part's number after the first part.
-    id: String,
     expires_at: i64,
     adds: Vec<WindowAdd>,
 }
 
-/// Groups counters by item, in address order, in parts of at most
-/// [`COUNTERS_PER_UPDATE`]: one list of parts per item. The order makes the
-/// parts, and so their ids, the same on every retry of the delivery.
-fn parts(pending: Vec<WindowAdd>, by: &str) -> Vec<Vec<Part>> {
+/// Groups counters by item, in parts of at most [`COUNTERS_PER_UPDATE`]:
+/// one list of parts per item.
+fn parts(pending: Vec<WindowAdd>) -> Vec<Vec<Part>> {
     let mut items: BTreeMap<String, Vec<WindowAdd>> = BTreeMap::new();
     for add in pending {
         items.entry(add.pk.clone()).or_default().push(add);
     }
     let mut out = Vec::new();
-    for (pk, mut adds) in items {
-        adds.sort_unstable_by(|a, b| a.counter.cmp(&b.counter));
+    for (pk, adds) in items {
         let expires_at = adds.iter().map(|a| a.expires_at).max().unwrap_or(0);
         let mut adds = adds.into_iter().peekable();
-        let mut n = 0;
         let mut item = Vec::new();
         while adds.peek().is_some() {
             let chunk: Vec<WindowAdd> = adds.by_ref().take(COUNTERS_PER_UPDATE).collect();
             item.push(Part {
                 pk: pk.clone(),
-                id: if n == 0 {
-                    by.to_owned()
-                } else {
-                    format!("{by}#{n}")
-                },
                 expires_at,
                 adds: chunk,
             });
-            n += 1;
         }
         out.push(item);
     }

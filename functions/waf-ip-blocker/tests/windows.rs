@@ -65,7 +65,7 @@ async fn a_window_split_over_three_busy_objects_adds_up_at_a_few_dozen_requests_
         assert_eq!(report.counter("requests_counted"), 2040);
         let requests = report.counter("ledger_requests");
         assert!(
-            (20..=50).contains(&requests),
+            (5..=50).contains(&requests),
             "object {key}: {requests} DynamoDB requests for 2,001 window counters"
         );
         let blocked = targets(&report.applied, "block_ip");
@@ -134,23 +134,23 @@ async fn concurrent_runs_adding_to_one_window_item_lose_no_count() {
 /// The first attempt stores all but one window item's counters (one item
 /// refuses the `ADD`), so the invocation fails and Lambda retries it. The
 /// retry, once the item is mended, stores the rest; what the first attempt
-/// stored is not added again, item parts of over 100 counters included.
+/// stored is not added again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_partial_write_counts_each_address_once() {
     let fx = Fixture::new().await;
     let app = fx.app(&[("THRESHOLD", "100")]);
     let ts = window_ms(300);
     let window = window_of(ts);
-    let (broken, counter) = window_counter(window, 300, "*", "10.3.0.5".parse().unwrap());
+    let (broken, _) = window_counter(window, 300, "*", "10.3.0.5".parse().unwrap());
     fx.ddb
         .put_item()
         .table_name(&fx.table)
         .item("pk", AttributeValue::S(broken.clone()))
-        .item(counter, AttributeValue::S("not a number".into()))
+        .item("counts", AttributeValue::S("not a set".into()))
         .send()
         .await
         .unwrap();
-    // 16 items of about 125 addresses: two parts each.
+    // 16 items of about 125 addresses.
     fx.put_log("partial.log.gz", &crowd(ts, 3, 2000, 2), true)
         .await;
     let first = invoke(&app, fx.notification("partial.log.gz")).await;

@@ -161,9 +161,9 @@ impl Fixture {
     }
 
     /// The stored window count of `ip` under the general threshold, read as
-    /// an operator would (the item's attribute named by the address).
+    /// an operator would: the sum of its elements in the item's `counts`.
     pub async fn window_count(&self, window: i64, ip: &str) -> Option<u64> {
-        let (pk, counter) = window_counter(window, 300, "*", ip.parse().unwrap());
+        let (pk, address) = window_counter(window, 300, "*", ip.parse().unwrap());
         let item = self
             .ddb
             .get_item()
@@ -174,7 +174,18 @@ impl Fixture {
             .await
             .unwrap()
             .item?;
-        item.get(&counter)?.as_n().ok()?.parse().ok()
+        let counts: Vec<u64> = item
+            .get("counts")?
+            .as_ss()
+            .ok()?
+            .iter()
+            .filter_map(|e| {
+                let mut fields = e.split(' ');
+                (fields.next() == Some(address.as_str())).then_some(())?;
+                fields.next()?.parse().ok()
+            })
+            .collect();
+        (!counts.is_empty()).then(|| counts.iter().sum())
     }
 
     /// Every item of the ledger table, by `pk`.
