@@ -154,6 +154,20 @@ impl Config {
         }
     }
 
+    /// What spreads addresses over window items ([`crate::tally`]): a hash
+    /// of the IP sets' ids, which AWS chose at random and no log shows. An
+    /// attacker who cannot tell which addresses share an item cannot fill
+    /// the item of the address they attack. Another IP set moves the
+    /// counters of the window in progress to other items, once.
+    pub fn window_salt(&self) -> u64 {
+        let ids: Vec<&str> = [&self.ipset_v4, &self.ipset_v6]
+            .into_iter()
+            .flatten()
+            .map(|set| set.id.as_str())
+            .collect();
+        shared::dynamo::stable_hash(ids.join(" ").as_bytes())
+    }
+
     /// Whether `ip` is in `ALLOW_CIDRS`. An IPv4-mapped IPv6 address is
     /// checked as the IPv4 address it is.
     pub fn allowed(&self, ip: std::net::IpAddr) -> bool {

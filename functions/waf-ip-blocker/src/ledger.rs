@@ -496,16 +496,27 @@ fn item_too_large(error: &impl ProvideErrorMetadata) -> bool {
             .is_some_and(|m| m.contains("maximum allowed size"))
 }
 
-/// Each address's total in a window item's `counts` set. An element this
-/// version cannot read is skipped: it counts for nobody.
+/// Each address's total in a window item's `counts` set: the sum over
+/// deliveries of what each added. A delivery counted again differently (a
+/// retry after a deploy or a configuration change) leaves two elements with
+/// its tag; the larger is taken, so a recount never adds to itself. An
+/// element this version cannot read counts for nobody.
 fn window_totals(counts: Option<&AttributeValue>) -> HashMap<&str, u64> {
-    let mut totals = HashMap::new();
+    let mut by_delivery: HashMap<(&str, &str), u64> = HashMap::new();
     for element in counts.and_then(|v| v.as_ss().ok()).into_iter().flatten() {
         let mut fields = element.split(' ');
-        if let (Some(address), Some(Ok(n))) = (fields.next(), fields.next().map(str::parse::<u64>))
-        {
-            *totals.entry(address).or_insert(0u64) += n;
+        if let (Some(address), Some(Ok(n)), Some(tag)) = (
+            fields.next(),
+            fields.next().map(str::parse::<u64>),
+            fields.next(),
+        ) {
+            let stored = by_delivery.entry((address, tag)).or_insert(0);
+            *stored = (*stored).max(n);
         }
+    }
+    let mut totals = HashMap::new();
+    for ((address, _), n) in by_delivery {
+        *totals.entry(address).or_insert(0u64) += n;
     }
     totals
 }

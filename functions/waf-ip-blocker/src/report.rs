@@ -133,20 +133,20 @@ pub fn plan(report: &mut Report, plan: &Plan, config: &Config, configured: &[Con
     report.detail("ip_sets", Value::Object(sets));
 }
 
-/// A delivery whose counts or blocks are not all stored: not marked
-/// counted, and named in `failed` so the invocation fails and Lambda's
-/// retry finishes it.
-/// Counters whose window item is full: the delivery is stored as far as
+/// Counts whose window item is full: the delivery is stored as far as
 /// DynamoDB allows, and the report says what that costs.
 pub fn stored(report: &mut Report, done: &Stored) {
     if done.item_full > 0 {
         report.add("window_counts_item_full", done.item_full as u64);
-        if let Some(e) = &done.first_error {
-            report.detail("warning", serde_json::json!(e.to_string()));
+        if let Some(e) = &done.full_error {
+            report.detail("window_items_full", json!(e.to_string()));
         }
     }
 }
 
+/// A delivery whose counts or blocks are not all stored: not marked
+/// counted, and named in `failed` so the invocation fails and Lambda's
+/// retry finishes it.
 pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
     match done.first_error {
         Some(e) if done.failed > 0 => report.fail(

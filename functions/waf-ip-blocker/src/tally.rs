@@ -24,29 +24,34 @@ const WINDOW_GRACE_SECONDS: i64 = 3600;
 
 /// Items a window and rule's counters are spread over: sixteen per five
 /// minutes of window, from 4 to 64. Fixed for a window length: an address
-/// must find its counter in the same item in every object of the window.
-/// Each item holds about 18,000 IPv4 addresses below the threshold before
-/// it reaches DynamoDB's 400 KB, so a window holds about 3,600 a second of
-/// window (72,000 for a minute, 290,000 for five minutes, 1.1 million for
-/// an hour or longer). A five-minute object touches at most two five-minute
-/// windows (32 items) or five one-minute windows (20 items).
+/// must find its counts in the same item in every delivery of the window.
+///
+/// An item holds its addresses' counts as one element per address and
+/// delivery, about 30 bytes each (IPv4; up to 55 for IPv6), so about 13,000
+/// before DynamoDB's 400 KB. With WAF's S3 objects every five minutes a
+/// five-minute window sees two or three deliveries: about 70,000 addresses
+/// below the threshold per window and rule. Longer windows and the
+/// CloudWatch Logs trigger (a delivery every few seconds) hold fewer; a
+/// full item is reported (`window_counts_item_full`) and its addresses
+/// count each delivery alone.
 pub fn window_shards(window_seconds: i64) -> u64 {
     let seconds = u64::try_from(window_seconds).unwrap_or(0);
     (16 * seconds).div_ceil(300).clamp(4, 64)
 }
 
-/// The window item an address's counter lives in, and the counter's
-/// attribute name: `win#<window start>#<rule>#<shard>` and the address as
-/// written (no prefix: an address has a `.` or `:`, no other attribute
-/// does, and an operator reading the item sees who counted what).
+/// The window item an address's counts live in, and the address as the
+/// counts name it: `win#<window start>#<rule>#<shard>`, the shard from a
+/// hash of the address keyed with `salt` ([`Config::window_salt`]).
 pub fn window_counter(
+    salt: u64,
     window: i64,
     window_seconds: i64,
     rule: &str,
     ip: std::net::IpAddr,
 ) -> (String, String) {
     let counter = ip.to_string();
-    let shard = shared::dynamo::stable_hash(counter.as_bytes()) % window_shards(window_seconds);
+    let keyed = format!("{salt:016x} {counter}");
+    let shard = shared::dynamo::stable_hash(keyed.as_bytes()) % window_shards(window_seconds);
     (format!("win#{window}#{rule}#{shard:02}"), counter)
 }
 
@@ -85,6 +90,7 @@ impl WindowAdd {
 /// stored and counts to add to their window.
 pub fn split(counts: &Counts, config: &Config) -> (Vec<Observation>, Vec<WindowAdd>) {
     let detection = &config.detection;
+    let salt = config.window_salt();
     let mut ready = Vec::new();
     let mut adds = Vec::new();
     for (key, tally) in &counts.tallies {
@@ -98,6 +104,7 @@ pub fn split(counts: &Counts, config: &Config) -> (Vec<Observation>, Vec<WindowA
             });
         } else {
             let (pk, counter) = window_counter(
+                salt,
                 key.window,
                 detection.window_seconds,
                 detection.rule_name(key.rule),
@@ -157,16 +164,16 @@ mod tests {
         assert_eq!(window_shards(600), 32);
         assert_eq!(window_shards(86_400), 64);
         let ip = "203.0.113.9".parse().unwrap();
-        let (pk, counter) = window_counter(1_800_000_000, 300, "*", ip);
+        let (pk, counter) = window_counter(7, 1_800_000_000, 300, "*", ip);
         assert_eq!(counter, "203.0.113.9");
         // Persisted: the same address must land in the same item after an
         // upgrade, so the hash and the layout are pinned here.
-        assert_eq!(pk, window_counter(1_800_000_000, 300, "*", ip).0);
-        assert!(pk.starts_with("win#1800000000#*#"), "{pk}");
-        let shards: std::collections::HashSet<String> = (0..=255u8)
-            .map(|i| window_counter(0, 300, "/login", [198, 51, 100, i].into()).0)
-            .collect();
+        assert_eq!(pk, "win#1800000000#*#09");
+        // Another deployment's salt spreads the addresses otherwise.
+        let item = |salt, i| window_counter(salt, 0, 300, "/login", [198, 51, 100, i].into()).0;
+        let shards: std::collections::HashSet<String> = (0..=255u8).map(|i| item(7, i)).collect();
         assert_eq!(shards.len(), 16, "{shards:?}");
+        assert!((0..=255u8).any(|i| item(7, i) != item(8, i)));
     }
 
     #[test]

@@ -35,9 +35,10 @@ pub struct Stored {
     /// Counters whose update failed, and the first error.
     pub failed: usize,
     pub first_error: Option<Error>,
-    /// Counters whose window item is full (DynamoDB's 400 KB): they count
+    /// Counts whose window item is full (DynamoDB's 400 KB): they count
     /// this delivery's part only, and a retry could not change that.
     pub item_full: usize,
+    pub full_error: Option<Error>,
 }
 
 impl Stored {
@@ -131,10 +132,11 @@ pub async fn observe(
                             out.extend(part.adds.iter().map(WindowAdd::alone));
                             if matches!(e, Error::WindowItemFull { .. }) {
                                 stored.item_full += part.adds.len();
+                                stored.full_error.get_or_insert(e);
                             } else {
                                 stored.failed += part.adds.len();
+                                stored.first_error.get_or_insert(e);
                             }
-                            stored.first_error.get_or_insert(e);
                         }
                         None => {
                             stopped = true;

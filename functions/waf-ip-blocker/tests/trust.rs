@@ -362,7 +362,13 @@ async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
     let app = fx.app(&[("THRESHOLD", "5")]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
-    let (pk, _) = window_counter(window, 300, "*", "198.51.100.201".parse().unwrap());
+    let (pk, _) = window_counter(
+        fx.salt(),
+        window,
+        300,
+        "*",
+        "198.51.100.201".parse().unwrap(),
+    );
     fx.ddb
         .put_item()
         .table_name(&fx.table)
@@ -409,7 +415,13 @@ async fn a_retry_does_not_announce_again_a_block_its_first_attempt_applied() {
     let app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
-    let (broken, _) = window_counter(window, 300, "*", "198.51.100.202".parse().unwrap());
+    let (broken, _) = window_counter(
+        fx.salt(),
+        window,
+        300,
+        "*",
+        "198.51.100.202".parse().unwrap(),
+    );
     fx.ddb
         .put_item()
         .table_name(&fx.table)
@@ -533,7 +545,13 @@ async fn a_busy_window_does_not_stop_the_blocking_of_others() {
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
     let by: Vec<String> = (0..12_650u32).map(|i| format!("{i:032x}")).collect();
-    let (pk, counter) = window_counter(window, 300, "*", "198.51.100.200".parse().unwrap());
+    let (pk, counter) = window_counter(
+        fx.salt(),
+        window,
+        300,
+        "*",
+        "198.51.100.200".parse().unwrap(),
+    );
     fx.ddb
         .put_item()
         .table_name(&fx.table)
@@ -593,7 +611,7 @@ async fn an_object_named_twice_in_one_event_counts_once() {
 async fn a_deliverys_counts_are_stored_once_however_often_it_is_retried() {
     let fx = Fixture::new().await;
     let ledger = waf_ip_blocker::ledger::Ledger::new(fx.ddb.clone(), &fx.table);
-    let (pk, address) = window_counter(0, 300, "*", "192.0.2.77".parse().unwrap());
+    let (pk, address) = window_counter(fx.salt(), 0, 300, "*", "192.0.2.77".parse().unwrap());
     let (pk, ttl) = (pk.as_str(), 48 * 3600);
     let add = |n: u32| [(address.clone(), n)];
     let total = |totals: std::collections::HashMap<String, u64>| totals[&address];
@@ -610,4 +628,8 @@ async fn a_deliverys_counts_are_stored_once_however_often_it_is_retried() {
         "the same count from another delivery adds"
     );
     assert_eq!(fx.window_count(0, "192.0.2.77").await, Some(8));
+    // A retry that counts the delivery differently (a deploy or a setting
+    // changed in between) replaces its count; it never adds to itself.
+    let recount = ledger.add_to_window(pk, &add(4), ttl, "first").await;
+    assert_eq!(total(recount.unwrap()), 9);
 }

@@ -141,7 +141,7 @@ async fn a_retry_after_a_partial_write_counts_each_address_once() {
     let app = fx.app(&[("THRESHOLD", "100")]);
     let ts = window_ms(300);
     let window = window_of(ts);
-    let (broken, _) = window_counter(window, 300, "*", "10.3.0.5".parse().unwrap());
+    let (broken, _) = window_counter(fx.salt(), window, 300, "*", "10.3.0.5".parse().unwrap());
     fx.ddb
         .put_item()
         .table_name(&fx.table)
@@ -200,7 +200,7 @@ async fn a_full_window_item_is_reported_and_does_not_stop_the_blocking() {
     let app = fx.app(&[("THRESHOLD", "50")]);
     let ts = window_ms(300);
     let window = window_of(ts);
-    let (full, _) = window_counter(window, 300, "*", "198.51.100.9".parse().unwrap());
+    let (full, _) = window_counter(fx.salt(), window, 300, "*", "198.51.100.9".parse().unwrap());
     fx.ddb
         .put_item()
         .table_name(&fx.table)
@@ -221,7 +221,7 @@ async fn a_full_window_item_is_reported_and_does_not_stop_the_blocking() {
     assert!(
         report
             .details
-            .get("warning")
+            .get("window_items_full")
             .is_some_and(|w| w.to_string().contains("is full (400 KB)")),
         "{:?}",
         report.details

@@ -160,10 +160,15 @@ impl Fixture {
             .unwrap();
     }
 
+    /// The fixture's window salt (from its IP sets), as the function has it.
+    pub fn salt(&self) -> u64 {
+        self.config(&[]).window_salt()
+    }
+
     /// The stored window count of `ip` under the general threshold, read as
     /// an operator would: the sum of its elements in the item's `counts`.
     pub async fn window_count(&self, window: i64, ip: &str) -> Option<u64> {
-        let (pk, address) = window_counter(window, 300, "*", ip.parse().unwrap());
+        let (pk, address) = window_counter(self.salt(), window, 300, "*", ip.parse().unwrap());
         let item = self
             .ddb
             .get_item()
