@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use shared::pattern::Pattern;
 
-use crate::{Extractor, Fields, RawStr};
+use crate::{Extractor, Fields, RawStr, Wanted};
 
 /// The actions WAF logs; all of them count by default.
 pub const ALL_ACTIONS: [&str; 5] = ["ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE"];
@@ -132,7 +132,14 @@ impl Counter {
             ClientIp::Connection => None,
             ClientIp::Header { name, .. } => Some(name.as_str()),
         };
-        let extractor = Extractor::new(header);
+        // Reading less than the whole record is most of the scan's speed:
+        // the walk stops once these are read.
+        let wanted = Wanted {
+            terminating_rule_id: !detection.count_rules.is_empty(),
+            uri: !detection.ignore_uri_suffixes.is_empty() || !detection.uri_rules.is_empty(),
+            labels: !detection.count_labels.is_empty(),
+        };
+        let extractor = Extractor::reading(header, wanted);
         Self {
             detection,
             extractor,

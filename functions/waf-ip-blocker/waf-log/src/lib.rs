@@ -18,6 +18,16 @@
 //! included, honouring escapes. A value is only ever taken from its key at its
 //! place in the structure, so request text such as a header value
 //! `"clientIp":"1.2.3.4"` stays inside the string that holds it.
+//!
+//! The walk stops as soon as every field the configuration needs ([`Wanted`])
+//! has been read: WAF writes the record's fields first and the bulk (headers,
+//! arguments, labels) after them, so most of a line is never looked at. What
+//! was walked up to that point was walked as JSON, and the rest is never
+//! interpreted, so stopping early cannot turn request text into a field. The
+//! price is that damage after the last field needed (a line cut short, data
+//! after the record) is no longer noticed: such a record counts instead of
+//! being reported as malformed. Only the object's writer can produce such a
+//! line; request text cannot.
 
 pub mod detect;
 pub mod stream;
@@ -110,32 +120,67 @@ pub struct Fields<'a> {
     pub header: Option<RawStr<'a>>,
 }
 
+/// The optional fields a configuration reads. One not wanted is still read
+/// if the walk meets it before it stops, but the walk does not go on to
+/// find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub terminating_rule_id: bool,
+    pub uri: bool,
+    pub labels: bool,
+}
+
+impl Wanted {
+    pub const ALL: Self = Self {
+        terminating_rule_id: true,
+        uri: true,
+        labels: true,
+    };
+}
+
 /// Reads records; holds the header wanted and a reused label buffer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extractor {
     header: Option<Vec<u8>>,
+    wanted: Wanted,
     labels: Vec<(usize, usize, bool)>,
     structure: Structure,
 }
 
+impl Default for Extractor {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
 impl Extractor {
     /// `header`: the request header whose value is wanted (any case).
+    /// Every optional field is wanted.
     pub fn new(header: Option<&str>) -> Self {
+        Self::reading(header, Wanted::ALL)
+    }
+
+    /// Reads `wanted`, and `header` (any case) when given.
+    pub fn reading(header: Option<&str>, wanted: Wanted) -> Self {
         Self {
             header: header.map(|h| h.as_bytes().to_ascii_lowercase()),
+            wanted,
             labels: Vec::new(),
-            structure: Structure::default(),
+            structure: Structure::new(),
         }
     }
 
     /// The fields of `line`, or why it is not a WAF record.
     pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
         self.labels.clear();
-        self.structure.index(line);
+        self.structure.start(line.len());
+        let wanted = self.wanted;
+        let header = self.header.as_deref();
+        let labels = &mut self.labels;
         let mut c = Cursor {
             b: line,
             i: 0,
-            structure: &self.structure,
+            structure: &mut self.structure,
         };
         c.ws();
         if c.peek() != Some(b'{') {
@@ -146,20 +191,41 @@ impl Extractor {
         let mut action = None;
         let mut rule = None;
         let mut request = Request::default();
-        c.members(|c, key| {
+        let mut labels_read = false;
+        let stopped = c.members(|c, key| {
             match key.raw {
                 b"timestamp" => timestamp = Some(c.integer()?),
                 b"action" => action = Some(c.string()?),
                 b"terminatingRuleId" => rule = Some(c.string()?),
-                b"httpRequest" => request = c.http_request(self.header.as_deref())?,
-                b"labels" => c.labels(&mut self.labels)?,
+                b"httpRequest" => {
+                    let others_read = timestamp.is_some()
+                        && action.is_some()
+                        && (rule.is_some() || !wanted.terminating_rule_id)
+                        && (labels_read || !wanted.labels);
+                    let step;
+                    (request, step) = c.http_request(header, wanted.uri, others_read)?;
+                    if step == Step::Stop {
+                        return Ok(Step::Stop);
+                    }
+                }
+                b"labels" => {
+                    c.labels(labels)?;
+                    labels_read = true;
+                }
                 _ => c.skip_value()?,
             }
-            Ok(())
+            let done = timestamp.is_some()
+                && action.is_some()
+                && (rule.is_some() || !wanted.terminating_rule_id)
+                && (labels_read || !wanted.labels)
+                && request.complete(header.is_some(), wanted.uri);
+            Ok(if done { Step::Stop } else { Step::Next })
         })?;
-        c.ws();
-        if c.i != line.len() {
-            return Err(Malformed::TrailingData);
+        if stopped == Step::Next {
+            c.ws();
+            if c.i != line.len() {
+                return Err(Malformed::TrailingData);
+            }
         }
         Ok(Fields {
             timestamp_ms: timestamp.ok_or(Malformed::MissingTimestamp)?,
@@ -187,12 +253,28 @@ struct Request<'a> {
     client_ip: Option<RawStr<'a>>,
     uri: Option<RawStr<'a>>,
     header: Option<RawStr<'a>>,
+    /// The whole `headers` array was walked, so `header` is the last one.
+    headers_read: bool,
+}
+
+impl Request<'_> {
+    fn complete(&self, header: bool, uri: bool) -> bool {
+        self.client_ip.is_some() && (self.uri.is_some() || !uri) && (self.headers_read || !header)
+    }
+}
+
+/// Whether a walk through an object's members goes on or stops, leaving the
+/// rest of the line unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Stop,
 }
 
 struct Cursor<'a, 's> {
     b: &'a [u8],
     i: usize,
-    structure: &'s Structure,
+    structure: &'s mut Structure,
 }
 
 impl<'a> Cursor<'a, '_> {
@@ -219,21 +301,23 @@ impl<'a> Cursor<'a, '_> {
     }
 
     /// The members of an object whose `{` was consumed; `f` must consume
-    /// each value.
+    /// each value, and may stop the walk after it.
     fn members(
         &mut self,
-        mut f: impl FnMut(&mut Self, RawStr<'a>) -> Result<(), Malformed>,
-    ) -> Result<(), Malformed> {
+        mut f: impl FnMut(&mut Self, RawStr<'a>) -> Result<Step, Malformed>,
+    ) -> Result<Step, Malformed> {
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
-            return Ok(());
+            return Ok(Step::Next);
         }
         loop {
             let key = self.string()?;
             self.expect(b':')?;
             self.ws();
-            f(self, key)?;
+            if f(self, key)? == Step::Stop {
+                return Ok(Step::Stop);
+            }
             self.ws();
             match self.peek() {
                 Some(b',') => {
@@ -242,7 +326,7 @@ impl<'a> Cursor<'a, '_> {
                 }
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(Step::Next);
                 }
                 Some(b) => return Err(Malformed::Unexpected(b)),
                 None => return Err(Malformed::Truncated),
@@ -286,7 +370,7 @@ impl<'a> Cursor<'a, '_> {
         let start = self.i;
         let end = self
             .structure
-            .next_quote(start)
+            .next_quote(self.b, start)
             .ok_or(Malformed::Truncated)?;
         self.i = end + 1;
         let raw = &self.b[start..end];
@@ -346,18 +430,25 @@ impl<'a> Cursor<'a, '_> {
     fn skip_container(&mut self) -> Result<(), Malformed> {
         self.i = self
             .structure
-            .container_end(self.i)
+            .container_end(self.b, self.i)
             .ok_or(Malformed::Truncated)?;
         Ok(())
     }
 
-    fn http_request(&mut self, header: Option<&[u8]>) -> Result<Request<'a>, Malformed> {
+    /// `httpRequest`'s fields; stops the walk once they are read if
+    /// `others_read` says nothing outside it is still wanted.
+    fn http_request(
+        &mut self,
+        header: Option<&[u8]>,
+        uri: bool,
+        others_read: bool,
+    ) -> Result<(Request<'a>, Step), Malformed> {
         let mut request = Request::default();
         if self.peek() != Some(b'{') {
-            return self.skip_value().map(|()| request);
+            return self.skip_value().map(|()| (request, Step::Next));
         }
         self.i += 1;
-        self.members(|c, key| {
+        let step = self.members(|c, key| {
             match key.raw {
                 b"clientIp" => request.client_ip = Some(c.string()?),
                 b"uri" => request.uri = Some(c.string()?),
@@ -370,12 +461,14 @@ impl<'a> Cursor<'a, '_> {
                         }
                         Ok(())
                     })?;
+                    request.headers_read = true;
                 }
                 _ => c.skip_value()?,
             }
-            Ok(())
+            let done = others_read && request.complete(header.is_some(), uri);
+            Ok(if done { Step::Stop } else { Step::Next })
         })?;
-        Ok(request)
+        Ok((request, step))
     }
 
     /// One `{"name": ..., "value": ...}` element; its value when the name is
@@ -393,7 +486,7 @@ impl<'a> Cursor<'a, '_> {
                 b"value" => value = Some(c.string()?),
                 _ => c.skip_value()?,
             }
-            Ok(())
+            Ok(Step::Next)
         })?;
         let matches = name.is_some_and(|n| {
             if n.escaped {
@@ -420,11 +513,12 @@ impl<'a> Cursor<'a, '_> {
                     let name = c.string()?;
                     let start = name.raw.as_ptr() as usize - c.b.as_ptr() as usize;
                     out.push((start, start + name.raw.len(), name.escaped));
-                    Ok(())
                 } else {
-                    c.skip_value()
+                    c.skip_value()?;
                 }
+                Ok(Step::Next)
             })
+            .map(drop)
         })
     }
 }
