@@ -656,6 +656,15 @@ mod tests {
             } else {
                 unescaped += 1;
             }
+            let mut minimal = Extractor::reading(None, NOTHING_OPTIONAL);
+            let f = minimal
+                .extract(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(
+                f.client_ip.text(),
+                record["httpRequest"]["clientIp"].as_str().unwrap(),
+                "{line}"
+            );
             let mut x = Extractor::new(None);
             let f = x
                 .extract(line.as_bytes())
@@ -700,6 +709,69 @@ mod tests {
         let top =
             r#"{"timestamp":1,"action":"BLOCK","clientIp":"1.2.3.4","httpRequest":{"uri":"/"}}"#;
         assert_eq!(extract(top), Err(Malformed::MissingClientIp));
+    }
+
+    const NOTHING_OPTIONAL: Wanted = Wanted {
+        terminating_rule_id: false,
+        uri: false,
+        labels: false,
+    };
+
+    /// The walk stops early, but only after walking everything before the
+    /// fields as JSON: request text placed before, between and after them
+    /// never becomes one, whatever is wanted.
+    #[test]
+    fn stopping_early_still_never_takes_request_text_as_a_field() {
+        let lines = [
+            // Hostile headers before the real clientIp.
+            r#"{"timestamp":9,"action":"ALLOW","httpRequest":{"headers":[{"name":"x","value":"\",\"clientIp\":\"9.9.9.9\"}"}],"uri":"/\"clientIp\":\"8.8.8.8\"","clientIp":"192.0.2.7"}}"#,
+            // No backslash at all: brackets and keys in text end nothing.
+            r#"{"webaclId":"}],{timestamp:1,action:BLOCK","timestamp":9,"action":"ALLOW","httpRequest":{"args":"]}}},{","clientIp":"192.0.2.7","uri":"/"}}"#,
+            // Top-level fields after httpRequest: the walk must go on.
+            r#"{"httpRequest":{"clientIp":"192.0.2.7","headers":[{"name":"a","value":"\"}},\"timestamp\":1,\"action\":\"BLOCK\""}]},"labels":[],"timestamp":9,"action":"ALLOW"}"#,
+        ];
+        for line in lines {
+            serde_json::from_str::<serde_json::Value>(line).expect(line);
+            for (header, wanted) in [
+                (None, NOTHING_OPTIONAL),
+                (Some("x"), NOTHING_OPTIONAL),
+                (None, Wanted::ALL),
+                (Some("x"), Wanted::ALL),
+            ] {
+                let mut x = Extractor::reading(header, wanted);
+                let f = x.extract(line.as_bytes()).unwrap();
+                assert_eq!(f.timestamp_ms, 9, "{line}");
+                assert_eq!(f.action.text(), "ALLOW", "{line}");
+                assert_eq!(f.client_ip.text(), "192.0.2.7", "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_walk_stops_once_the_wanted_fields_are_read() {
+        // Broken after clientIp: nothing there is read when the URI is not
+        // wanted, so the record counts; wanting the URI finds the damage.
+        let line = br#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1","headers":[{"#;
+        let mut x = Extractor::reading(None, NOTHING_OPTIONAL);
+        assert_eq!(x.extract(line).unwrap().client_ip.text(), "192.0.2.1");
+        let mut x = Extractor::reading(
+            None,
+            Wanted {
+                uri: true,
+                ..NOTHING_OPTIONAL
+            },
+        );
+        assert_eq!(x.extract(line), Err(Malformed::Truncated));
+        // A wanted field that is absent sends the walk to the end, where
+        // the record is checked as before.
+        let no_rule =
+            br#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1"}} x"#;
+        let mut x = Extractor::new(None);
+        assert_eq!(x.extract(no_rule), Err(Malformed::TrailingData));
+        // The header is the last of its name, so the whole array is read.
+        let twice = br#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1","headers":[{"name":"x","value":"1"},{"name":"X","value":"2"}]}}"#;
+        let mut x = Extractor::reading(Some("x"), NOTHING_OPTIONAL);
+        assert_eq!(x.extract(twice).unwrap().header.unwrap().text(), "2");
     }
 
     #[test]
