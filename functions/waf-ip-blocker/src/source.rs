@@ -8,7 +8,7 @@ use shared::Deadline;
 
 use crate::detect::Counter;
 use crate::error::{Cause, Error};
-use crate::stream::{ChunkReader, Flow, Scanned, scan_lines};
+use crate::stream::{ChunkReader, Flow, Scanned, Threads, scan_lines_with};
 use crate::trigger::Object;
 
 /// Lines between two looks at the deadline while reading.
@@ -56,7 +56,7 @@ pub async fn count(
         counter.start_source(&url);
         let mut out_of_time = false;
         let mut n = 0u64;
-        let result = scan_lines(ChunkReader::new(rx), |number, line| {
+        let result = scan_lines_with(ChunkReader::new(rx), threads(), |number, line| {
             match line {
                 Some(line) => counter.line_at(number, line),
                 None => counter.overlong_at(number),
@@ -81,4 +81,13 @@ pub async fn count(
         return Err(Error::OutOfTime { what: object.url() });
     }
     Ok((counter, scanned))
+}
+
+/// At the memory sizes this function runs at, Lambda gives less than one
+/// vCPU, and a decompress thread beside the scan would only add work.
+fn threads() -> Threads {
+    let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        .ok()
+        .and_then(|mb| mb.parse().ok());
+    Threads::for_memory(memory_mb)
 }

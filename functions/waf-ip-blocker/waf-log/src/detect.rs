@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use shared::pattern::Pattern;
 
-use crate::{Extractor, Fields, RawStr};
+use crate::{Extractor, Fields, RawStr, Wanted};
 
 /// The actions WAF logs; all of them count by default.
 pub const ALL_ACTIONS: [&str; 5] = ["ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE"];
@@ -132,7 +132,14 @@ impl Counter {
             ClientIp::Connection => None,
             ClientIp::Header { name, .. } => Some(name.as_str()),
         };
-        let extractor = Extractor::new(header);
+        // Reading less than the whole record is most of the scan's speed:
+        // the walk stops once these are read.
+        let wanted = Wanted {
+            terminating_rule_id: !detection.count_rules.is_empty(),
+            uri: !detection.ignore_uri_suffixes.is_empty() || !detection.uri_rules.is_empty(),
+            labels: !detection.count_labels.is_empty(),
+        };
+        let extractor = Extractor::reading(header, wanted);
         Self {
             detection,
             extractor,
@@ -283,7 +290,37 @@ pub fn normalise(ip: IpAddr) -> IpAddr {
 }
 
 fn parse_ip(raw: RawStr<'_>) -> Option<IpAddr> {
+    if let Some(v4) = dotted_quad(raw.raw()) {
+        return Some(IpAddr::V4(v4));
+    }
     std::str::from_utf8(raw.raw()).ok()?.parse().ok()
+}
+
+/// The plain form of an IPv4 address, which nearly every record holds,
+/// read without std's general parser (a large part of a line's cost).
+/// Accepts a subset of what std accepts (no leading zeros, as std), so
+/// anything else goes to std and the answer is the same.
+fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = raw.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(d - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(octets.into())
 }
 
 /// The `hop`-th address from the right of a comma-separated header value;
@@ -450,6 +487,48 @@ mod tests {
             normalise("2001:db8::1".parse().unwrap()).to_string(),
             "2001:db8::1"
         );
+    }
+
+    #[test]
+    fn the_fast_ipv4_reader_agrees_with_std() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let alphabet = b"0123456789.:a ";
+        let mut accepted = 0;
+        for i in 0..200_000 {
+            let text: Vec<u8> = if i % 2 == 0 {
+                (0..rng.usize(..16))
+                    .map(|_| alphabet[rng.usize(..alphabet.len())])
+                    .collect()
+            } else {
+                let octet = |rng: &mut fastrand::Rng| match rng.u8(..4) {
+                    0 => format!("0{}", rng.u8(..)),
+                    1 => rng.u16(..400).to_string(),
+                    _ => rng.u8(..).to_string(),
+                };
+                let n = rng.usize(3..6);
+                (0..n)
+                    .map(|_| octet(&mut rng))
+                    .collect::<Vec<_>>()
+                    .join(".")
+                    .into_bytes()
+            };
+            let std = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.parse::<std::net::Ipv4Addr>().ok());
+            if let Some(fast) = dotted_quad(&text) {
+                accepted += 1;
+                assert_eq!(Some(fast), std, "{:?}", String::from_utf8_lossy(&text));
+            }
+            let raw = RawStr {
+                raw: &text,
+                escaped: false,
+            };
+            let general = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.parse::<IpAddr>().ok());
+            assert_eq!(parse_ip(raw), general);
+        }
+        assert!(accepted > 3_000, "{accepted}");
     }
 
     #[test]

@@ -18,6 +18,17 @@
 //! included, honouring escapes. A value is only ever taken from its key at its
 //! place in the structure, so request text such as a header value
 //! `"clientIp":"1.2.3.4"` stays inside the string that holds it.
+//!
+//! The walk stops as soon as every field the configuration needs ([`Wanted`])
+//! has been read: WAF writes the record's fields first and the bulk (headers,
+//! arguments, labels) after them, so most of a line is never looked at. What
+//! was walked up to that point was walked as JSON, and the rest is never
+//! interpreted, so stopping early cannot turn request text into a field. A
+//! line cut short is still malformed (a record ends with its brace); the
+//! price is that other damage after the last field needed (a bracket lost in
+//! the middle of the headers) is no longer noticed: such a record counts
+//! instead of being reported as malformed. Only the object's writer can
+//! produce such a line; request text cannot.
 
 pub mod detect;
 pub mod stream;
@@ -110,32 +121,67 @@ pub struct Fields<'a> {
     pub header: Option<RawStr<'a>>,
 }
 
+/// The optional fields a configuration reads. One not wanted is still read
+/// if the walk meets it before it stops, but the walk does not go on to
+/// find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub terminating_rule_id: bool,
+    pub uri: bool,
+    pub labels: bool,
+}
+
+impl Wanted {
+    pub const ALL: Self = Self {
+        terminating_rule_id: true,
+        uri: true,
+        labels: true,
+    };
+}
+
 /// Reads records; holds the header wanted and a reused label buffer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extractor {
     header: Option<Vec<u8>>,
+    wanted: Wanted,
     labels: Vec<(usize, usize, bool)>,
     structure: Structure,
 }
 
+impl Default for Extractor {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
 impl Extractor {
     /// `header`: the request header whose value is wanted (any case).
+    /// Every optional field is wanted.
     pub fn new(header: Option<&str>) -> Self {
+        Self::reading(header, Wanted::ALL)
+    }
+
+    /// Reads `wanted`, and `header` (any case) when given.
+    pub fn reading(header: Option<&str>, wanted: Wanted) -> Self {
         Self {
             header: header.map(|h| h.as_bytes().to_ascii_lowercase()),
+            wanted,
             labels: Vec::new(),
-            structure: Structure::default(),
+            structure: Structure::new(),
         }
     }
 
     /// The fields of `line`, or why it is not a WAF record.
     pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
         self.labels.clear();
-        self.structure.index(line);
+        self.structure.start(line.len());
+        let wanted = self.wanted;
+        let header = self.header.as_deref();
+        let labels = &mut self.labels;
         let mut c = Cursor {
             b: line,
             i: 0,
-            structure: &self.structure,
+            structure: &mut self.structure,
         };
         c.ws();
         if c.peek() != Some(b'{') {
@@ -146,20 +192,46 @@ impl Extractor {
         let mut action = None;
         let mut rule = None;
         let mut request = Request::default();
-        c.members(|c, key| {
+        let mut labels_read = false;
+        let stopped = c.members(|c, key| {
             match key.raw {
                 b"timestamp" => timestamp = Some(c.integer()?),
                 b"action" => action = Some(c.string()?),
                 b"terminatingRuleId" => rule = Some(c.string()?),
-                b"httpRequest" => request = c.http_request(self.header.as_deref())?,
-                b"labels" => c.labels(&mut self.labels)?,
+                b"httpRequest" => {
+                    let others_read = timestamp.is_some()
+                        && action.is_some()
+                        && (rule.is_some() || !wanted.terminating_rule_id)
+                        && (labels_read || !wanted.labels);
+                    let step;
+                    (request, step) = c.http_request(header, wanted.uri, others_read)?;
+                    if step == Step::Stop {
+                        return Ok(Step::Stop);
+                    }
+                }
+                b"labels" => {
+                    c.labels(labels)?;
+                    labels_read = true;
+                }
                 _ => c.skip_value()?,
             }
-            Ok(())
+            let done = timestamp.is_some()
+                && action.is_some()
+                && (rule.is_some() || !wanted.terminating_rule_id)
+                && (labels_read || !wanted.labels)
+                && request.complete(header.is_some(), wanted.uri);
+            Ok(if done { Step::Stop } else { Step::Next })
         })?;
-        c.ws();
-        if c.i != line.len() {
-            return Err(Malformed::TrailingData);
+        if stopped == Step::Next {
+            c.ws();
+            if c.i != line.len() {
+                return Err(Malformed::TrailingData);
+            }
+        } else if line.trim_ascii_end().last() != Some(&b'}') {
+            // The rest is not walked, but a record cut short (a damaged
+            // object, a partial last line) still must not count: a whole
+            // record ends with its object's brace.
+            return Err(Malformed::Truncated);
         }
         Ok(Fields {
             timestamp_ms: timestamp.ok_or(Malformed::MissingTimestamp)?,
@@ -187,12 +259,28 @@ struct Request<'a> {
     client_ip: Option<RawStr<'a>>,
     uri: Option<RawStr<'a>>,
     header: Option<RawStr<'a>>,
+    /// The whole `headers` array was walked, so `header` is the last one.
+    headers_read: bool,
+}
+
+impl Request<'_> {
+    fn complete(&self, header: bool, uri: bool) -> bool {
+        self.client_ip.is_some() && (self.uri.is_some() || !uri) && (self.headers_read || !header)
+    }
+}
+
+/// Whether a walk through an object's members goes on or stops, leaving the
+/// rest of the line unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Stop,
 }
 
 struct Cursor<'a, 's> {
     b: &'a [u8],
     i: usize,
-    structure: &'s Structure,
+    structure: &'s mut Structure,
 }
 
 impl<'a> Cursor<'a, '_> {
@@ -219,21 +307,23 @@ impl<'a> Cursor<'a, '_> {
     }
 
     /// The members of an object whose `{` was consumed; `f` must consume
-    /// each value.
+    /// each value, and may stop the walk after it.
     fn members(
         &mut self,
-        mut f: impl FnMut(&mut Self, RawStr<'a>) -> Result<(), Malformed>,
-    ) -> Result<(), Malformed> {
+        mut f: impl FnMut(&mut Self, RawStr<'a>) -> Result<Step, Malformed>,
+    ) -> Result<Step, Malformed> {
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
-            return Ok(());
+            return Ok(Step::Next);
         }
         loop {
             let key = self.string()?;
             self.expect(b':')?;
             self.ws();
-            f(self, key)?;
+            if f(self, key)? == Step::Stop {
+                return Ok(Step::Stop);
+            }
             self.ws();
             match self.peek() {
                 Some(b',') => {
@@ -242,7 +332,7 @@ impl<'a> Cursor<'a, '_> {
                 }
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(Step::Next);
                 }
                 Some(b) => return Err(Malformed::Unexpected(b)),
                 None => return Err(Malformed::Truncated),
@@ -286,7 +376,7 @@ impl<'a> Cursor<'a, '_> {
         let start = self.i;
         let end = self
             .structure
-            .next_quote(start)
+            .next_quote(self.b, start)
             .ok_or(Malformed::Truncated)?;
         self.i = end + 1;
         let raw = &self.b[start..end];
@@ -346,18 +436,25 @@ impl<'a> Cursor<'a, '_> {
     fn skip_container(&mut self) -> Result<(), Malformed> {
         self.i = self
             .structure
-            .container_end(self.i)
+            .container_end(self.b, self.i)
             .ok_or(Malformed::Truncated)?;
         Ok(())
     }
 
-    fn http_request(&mut self, header: Option<&[u8]>) -> Result<Request<'a>, Malformed> {
+    /// `httpRequest`'s fields; stops the walk once they are read if
+    /// `others_read` says nothing outside it is still wanted.
+    fn http_request(
+        &mut self,
+        header: Option<&[u8]>,
+        uri: bool,
+        others_read: bool,
+    ) -> Result<(Request<'a>, Step), Malformed> {
         let mut request = Request::default();
         if self.peek() != Some(b'{') {
-            return self.skip_value().map(|()| request);
+            return self.skip_value().map(|()| (request, Step::Next));
         }
         self.i += 1;
-        self.members(|c, key| {
+        let step = self.members(|c, key| {
             match key.raw {
                 b"clientIp" => request.client_ip = Some(c.string()?),
                 b"uri" => request.uri = Some(c.string()?),
@@ -370,12 +467,14 @@ impl<'a> Cursor<'a, '_> {
                         }
                         Ok(())
                     })?;
+                    request.headers_read = true;
                 }
                 _ => c.skip_value()?,
             }
-            Ok(())
+            let done = others_read && request.complete(header.is_some(), uri);
+            Ok(if done { Step::Stop } else { Step::Next })
         })?;
-        Ok(request)
+        Ok((request, step))
     }
 
     /// One `{"name": ..., "value": ...}` element; its value when the name is
@@ -393,7 +492,7 @@ impl<'a> Cursor<'a, '_> {
                 b"value" => value = Some(c.string()?),
                 _ => c.skip_value()?,
             }
-            Ok(())
+            Ok(Step::Next)
         })?;
         let matches = name.is_some_and(|n| {
             if n.escaped {
@@ -420,11 +519,12 @@ impl<'a> Cursor<'a, '_> {
                     let name = c.string()?;
                     let start = name.raw.as_ptr() as usize - c.b.as_ptr() as usize;
                     out.push((start, start + name.raw.len(), name.escaped));
-                    Ok(())
                 } else {
-                    c.skip_value()
+                    c.skip_value()?;
                 }
+                Ok(Step::Next)
             })
+            .map(drop)
         })
     }
 }
@@ -562,6 +662,15 @@ mod tests {
             } else {
                 unescaped += 1;
             }
+            let mut minimal = Extractor::reading(None, NOTHING_OPTIONAL);
+            let f = minimal
+                .extract(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(
+                f.client_ip.text(),
+                record["httpRequest"]["clientIp"].as_str().unwrap(),
+                "{line}"
+            );
             let mut x = Extractor::new(None);
             let f = x
                 .extract(line.as_bytes())
@@ -596,6 +705,14 @@ mod tests {
     }
 
     #[test]
+    fn a_record_cut_short_after_the_fields_it_needs_is_truncated() {
+        let cut = r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.51""#;
+        assert_eq!(extract(cut), Err(Malformed::Truncated));
+        let cut = r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.51","uri":"/"}, "labels": ["#;
+        assert_eq!(extract(cut), Err(Malformed::Truncated));
+    }
+
+    #[test]
     fn a_client_ip_key_only_in_request_text_is_missing_not_taken() {
         // No real httpRequest.clientIp: the one in the header must not be used.
         let line = r#"{"timestamp":1,"action":"BLOCK","httpRequest":{"headers":[{"name":"a","value":"\"clientIp\":\"1.2.3.4\""}],"uri":"/"}}"#;
@@ -606,6 +723,70 @@ mod tests {
         let top =
             r#"{"timestamp":1,"action":"BLOCK","clientIp":"1.2.3.4","httpRequest":{"uri":"/"}}"#;
         assert_eq!(extract(top), Err(Malformed::MissingClientIp));
+    }
+
+    const NOTHING_OPTIONAL: Wanted = Wanted {
+        terminating_rule_id: false,
+        uri: false,
+        labels: false,
+    };
+
+    /// The walk stops early, but only after walking everything before the
+    /// fields as JSON: request text placed before, between and after them
+    /// never becomes one, whatever is wanted.
+    #[test]
+    fn stopping_early_still_never_takes_request_text_as_a_field() {
+        let lines = [
+            // Hostile headers before the real clientIp.
+            r#"{"timestamp":9,"action":"ALLOW","httpRequest":{"headers":[{"name":"x","value":"\",\"clientIp\":\"9.9.9.9\"}"}],"uri":"/\"clientIp\":\"8.8.8.8\"","clientIp":"192.0.2.7"}}"#,
+            // No backslash at all: brackets and keys in text end nothing.
+            r#"{"webaclId":"}],{timestamp:1,action:BLOCK","timestamp":9,"action":"ALLOW","httpRequest":{"args":"]}}},{","clientIp":"192.0.2.7","uri":"/"}}"#,
+            // Top-level fields after httpRequest: the walk must go on.
+            r#"{"httpRequest":{"clientIp":"192.0.2.7","headers":[{"name":"a","value":"\"}},\"timestamp\":1,\"action\":\"BLOCK\""}]},"labels":[],"timestamp":9,"action":"ALLOW"}"#,
+        ];
+        for line in lines {
+            serde_json::from_str::<serde_json::Value>(line).expect(line);
+            for (header, wanted) in [
+                (None, NOTHING_OPTIONAL),
+                (Some("x"), NOTHING_OPTIONAL),
+                (None, Wanted::ALL),
+                (Some("x"), Wanted::ALL),
+            ] {
+                let mut x = Extractor::reading(header, wanted);
+                let f = x.extract(line.as_bytes()).unwrap();
+                assert_eq!(f.timestamp_ms, 9, "{line}");
+                assert_eq!(f.action.text(), "ALLOW", "{line}");
+                assert_eq!(f.client_ip.text(), "192.0.2.7", "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_walk_stops_once_the_wanted_fields_are_read() {
+        // Broken after clientIp, yet ending as a record ends: nothing there
+        // is read when the URI is not wanted, so the record counts; wanting
+        // the URI finds the damage. (Cut short, it would not end so.)
+        let line = br#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1","headers":[{"}"#;
+        let mut x = Extractor::reading(None, NOTHING_OPTIONAL);
+        assert_eq!(x.extract(line).unwrap().client_ip.text(), "192.0.2.1");
+        let mut x = Extractor::reading(
+            None,
+            Wanted {
+                uri: true,
+                ..NOTHING_OPTIONAL
+            },
+        );
+        assert_eq!(x.extract(line), Err(Malformed::Truncated));
+        // A wanted field that is absent sends the walk to the end, where
+        // the record is checked as before.
+        let no_rule =
+            br#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1"}} x"#;
+        let mut x = Extractor::new(None);
+        assert_eq!(x.extract(no_rule), Err(Malformed::TrailingData));
+        // The header is the last of its name, so the whole array is read.
+        let twice = br#"{"timestamp":1,"action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1","headers":[{"name":"x","value":"1"},{"name":"X","value":"2"}]}}"#;
+        let mut x = Extractor::reading(Some("x"), NOTHING_OPTIONAL);
+        assert_eq!(x.extract(twice).unwrap().header.unwrap().text(), "2");
     }
 
     #[test]

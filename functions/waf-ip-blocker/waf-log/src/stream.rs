@@ -1,10 +1,13 @@
 //! Reading a log object as a stream of lines, gzip or plain.
 //!
-//! Decompression runs on its own thread and hands fixed-size buffers to the
-//! caller's thread, which splits them into lines; the two overlap, so the
-//! wall time is close to decompression alone. A small pool of buffers
-//! circulates between the threads, so memory stays at a few buffers however
-//! large the object is.
+//! With [`Threads::Two`], decompression runs on its own thread and hands
+//! fixed-size buffers to the caller's thread, which splits them into lines;
+//! the two overlap, so the wall time is close to decompression alone. A
+//! small pool of buffers circulates between the threads, so memory stays at
+//! a few buffers however large the object is. With [`Threads::One`], the
+//! caller's thread decompresses a buffer and then scans it: with a single
+//! CPU (or less, as Lambda gives below 1,769 MB) a second thread cannot run
+//! alongside, and the hand-offs between the two only add work.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -16,6 +19,9 @@ use memchr::{memchr, memchr_iter};
 const BUFFER: usize = 256 * 1024;
 /// Buffers in circulation: enough for the decoder to run ahead.
 const POOL: usize = 4;
+/// Decompressed bytes per buffer on one thread: small enough that the lines
+/// are still in the CPU's cache when they are scanned.
+const BUFFER_ONE_THREAD: usize = 64 * 1024;
 /// A longer line is not a WAF record (they are a few KB); it is skipped
 /// instead of growing memory without limit.
 pub const MAX_LINE: usize = 1024 * 1024;
@@ -38,15 +44,90 @@ pub enum Flow {
     Stop,
 }
 
+/// How many threads a scan uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Decompress and scan in turn on the caller's thread: the least CPU
+    /// time in all.
+    One,
+    /// Decompress on a thread of its own while the caller's thread scans:
+    /// the least wall time when two CPUs are there to run them.
+    Two,
+}
+
+impl Threads {
+    /// Lambda gives a function one vCPU's worth of time at 1,769 MB, in
+    /// proportion below it; a second thread only helps above it.
+    pub const LAMBDA_ONE_VCPU_MB: u64 = 1769;
+
+    /// For a Lambda function of `memory_mb` (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`);
+    /// outside Lambda (`None`), by the CPUs this process may use.
+    pub fn for_memory(memory_mb: Option<u64>) -> Self {
+        let more_than_one_cpu = match memory_mb {
+            Some(mb) => mb > Self::LAMBDA_ONE_VCPU_MB,
+            None => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        };
+        if more_than_one_cpu {
+            Self::Two
+        } else {
+            Self::One
+        }
+    }
+}
+
 /// Reads `input` (gzip, detected by its magic bytes, or plain), calling
 /// `on_line` for each non-blank line with its number in the object (counting
 /// from 1, blank and overlong lines included: the number `sed -n Np` takes)
 /// and its bytes without the line ending, or `None` for a line over
 /// [`MAX_LINE`], which is skipped. Returns early, without error, when
-/// `on_line` says [`Flow::Stop`].
+/// `on_line` says [`Flow::Stop`]. Decompresses on a second thread
+/// ([`Threads::Two`]).
 pub fn scan_lines<R: Read + Send>(
     input: R,
+    on_line: impl FnMut(u64, Option<&[u8]>) -> Flow,
+) -> io::Result<Scanned> {
+    scan_lines_with(input, Threads::Two, on_line)
+}
+
+/// [`scan_lines`] on one thread or two.
+pub fn scan_lines_with<R: Read + Send>(
+    input: R,
+    threads: Threads,
     mut on_line: impl FnMut(u64, Option<&[u8]>) -> Flow,
+) -> io::Result<Scanned> {
+    match threads {
+        Threads::One => scan_on_one_thread(input, &mut on_line),
+        Threads::Two => scan_on_two_threads(input, &mut on_line),
+    }
+}
+
+fn scan_on_one_thread<R: Read>(
+    input: R,
+    on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow,
+) -> io::Result<Scanned> {
+    let (mut reader, gzip) = open(input)?;
+    let mut splitter = Splitter::default();
+    let mut buf = vec![0; BUFFER_ONE_THREAD];
+    loop {
+        let (filled, done) = fill(&mut reader, &mut buf)?;
+        if splitter.feed(&buf[..filled], on_line) == Flow::Stop {
+            return Ok(Scanned {
+                gzip,
+                ..splitter.scanned
+            });
+        }
+        if done {
+            return Ok(Scanned {
+                gzip,
+                ..splitter.finish(on_line)
+            });
+        }
+    }
+}
+
+fn scan_on_two_threads<R: Read + Send>(
+    input: R,
+    on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow,
 ) -> io::Result<Scanned> {
     let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(POOL);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(POOL);
@@ -57,7 +138,7 @@ pub fn scan_lines<R: Read + Send>(
     }
     std::thread::scope(|scope| {
         let decoder = scope.spawn(move || decode(input, &full_tx, &empty_rx));
-        let result = split(&full_rx, &empty_tx, &mut on_line);
+        let result = split(&full_rx, &empty_tx, on_line);
         // Dropping the receivers unblocks the decoder if lines stopped early.
         drop(full_rx);
         drop(empty_tx);
@@ -68,43 +149,49 @@ pub fn scan_lines<R: Read + Send>(
     })
 }
 
+/// The decompressed stream of `input`, and whether it is gzip.
+fn open<'r, R: Read + 'r>(input: R) -> io::Result<(Box<dyn Read + 'r>, bool)> {
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    let gzip = input.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gzip {
+        Box::new(MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    };
+    Ok((reader, gzip))
+}
+
+/// Fills `buf` from `reader`: the bytes read, and whether the stream ended.
+fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((filled, false))
+}
+
 fn decode<R: Read>(
     input: R,
     full: &SyncSender<io::Result<Vec<u8>>>,
     empty: &Receiver<Vec<u8>>,
 ) -> bool {
-    let mut input = BufReader::with_capacity(64 * 1024, input);
-    let gzip = match input.fill_buf() {
-        Ok(head) => head.starts_with(&[0x1f, 0x8b]),
+    let (mut reader, gzip) = match open(input) {
+        Ok(opened) => opened,
         Err(e) => {
             let _ = full.send(Err(e));
             return false;
         }
     };
-    let mut reader: Box<dyn Read> = if gzip {
-        Box::new(MultiGzDecoder::new(input))
-    } else {
-        Box::new(input)
-    };
     while let Ok(mut buf) = empty.recv() {
         buf.resize(BUFFER, 0);
-        let mut filled = 0;
-        let outcome = loop {
-            match reader.read(&mut buf[filled..]) {
-                Ok(0) => break Ok(true),
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
-                        break Ok(false);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        buf.truncate(filled);
-        match outcome {
-            Ok(done) => {
+        match fill(&mut reader, &mut buf) {
+            Ok((filled, done)) => {
+                buf.truncate(filled);
                 if !buf.is_empty() && full.send(Ok(buf)).is_err() {
                     return gzip;
                 }
@@ -126,82 +213,112 @@ fn split(
     empty: &SyncSender<Vec<u8>>,
     on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow,
 ) -> io::Result<Scanned> {
-    let mut scanned = Scanned::default();
-    let mut carry: Vec<u8> = Vec::new();
-    let mut overlong = false;
-    // Every line end moves the number on, so blank and overlong lines keep
-    // the numbers of the lines after them equal to the object's.
-    let mut number = 0u64;
-    let mut emit = |line: Option<&[u8]>, scanned: &mut Scanned| -> Flow {
-        number += 1;
+    let mut splitter = Splitter::default();
+    while let Ok(buf) = full.recv() {
+        let buf = buf?;
+        if splitter.feed(&buf, on_line) == Flow::Stop {
+            return Ok(splitter.scanned);
+        }
+        // The decoder may have finished; a closed pool is not an error.
+        let _ = empty.send(buf);
+    }
+    Ok(splitter.finish(on_line))
+}
+
+/// Cuts buffers of the stream into lines; a line split between two buffers
+/// is carried over.
+#[derive(Default)]
+struct Splitter {
+    scanned: Scanned,
+    carry: Vec<u8>,
+    /// The line being carried is over [`MAX_LINE`]; its bytes are dropped.
+    overlong: bool,
+    /// Every line end moves the number on, so blank and overlong lines keep
+    /// the numbers of the lines after them equal to the object's.
+    number: u64,
+}
+
+impl Splitter {
+    fn emit(
+        &mut self,
+        line: Option<&[u8]>,
+        on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow,
+    ) -> Flow {
+        self.number += 1;
         let Some(line) = line else {
-            scanned.overlong += 1;
-            return on_line(number, None);
+            self.scanned.overlong += 1;
+            return on_line(self.number, None);
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Flow::Continue;
         }
-        scanned.lines += 1;
-        on_line(number, Some(line))
-    };
-    while let Ok(buf) = full.recv() {
-        let buf = buf?;
-        scanned.bytes += buf.len() as u64;
+        self.scanned.lines += 1;
+        on_line(self.number, Some(line))
+    }
+
+    fn feed(&mut self, buf: &[u8], on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow) -> Flow {
+        self.scanned.bytes += buf.len() as u64;
         let mut start = 0;
-        if !carry.is_empty() || overlong {
-            match memchr(b'\n', &buf) {
+        if !self.carry.is_empty() || self.overlong {
+            match memchr(b'\n', buf) {
                 Some(nl) => {
-                    if overlong || carry.len() + nl > MAX_LINE {
-                        overlong = false;
-                        if emit(None, &mut scanned) == Flow::Stop {
-                            return Ok(scanned);
-                        }
+                    let flow = if self.overlong || self.carry.len() + nl > MAX_LINE {
+                        self.overlong = false;
+                        self.emit(None, on_line)
                     } else {
+                        let mut carry = std::mem::take(&mut self.carry);
                         carry.extend_from_slice(&buf[..nl]);
-                        if emit(Some(&carry), &mut scanned) == Flow::Stop {
-                            return Ok(scanned);
-                        }
+                        let flow = self.emit(Some(&carry), on_line);
+                        carry.clear();
+                        self.carry = carry;
+                        flow
+                    };
+                    self.carry.clear();
+                    if flow == Flow::Stop {
+                        return Flow::Stop;
                     }
-                    carry.clear();
                     start = nl + 1;
                 }
                 None => {
-                    if !overlong {
-                        carry.extend_from_slice(&buf);
-                        if carry.len() > MAX_LINE {
-                            overlong = true;
-                            carry = Vec::new();
+                    if !self.overlong {
+                        self.carry.extend_from_slice(buf);
+                        if self.carry.len() > MAX_LINE {
+                            self.overlong = true;
+                            self.carry = Vec::new();
                         }
                     }
-                    let _ = empty.send(buf);
-                    continue;
+                    return Flow::Continue;
                 }
             }
         }
         let mut line_start = start;
         for nl in memchr_iter(b'\n', &buf[start..]) {
             let end = start + nl;
-            if emit(Some(&buf[line_start..end]), &mut scanned) == Flow::Stop {
-                return Ok(scanned);
+            if self.emit(Some(&buf[line_start..end]), on_line) == Flow::Stop {
+                return Flow::Stop;
             }
             line_start = end + 1;
         }
         let rest = &buf[line_start..];
         if rest.len() > MAX_LINE {
-            overlong = true;
+            self.overlong = true;
         } else {
-            carry.extend_from_slice(rest);
+            self.carry.extend_from_slice(rest);
         }
-        // The decoder may have finished; a closed pool is not an error.
-        let _ = empty.send(buf);
+        Flow::Continue
     }
-    if overlong {
-        emit(None, &mut scanned);
-    } else if !carry.is_empty() {
-        emit(Some(&carry), &mut scanned);
+
+    /// The last line, if the stream did not end with a line end.
+    fn finish(mut self, on_line: &mut impl FnMut(u64, Option<&[u8]>) -> Flow) -> Scanned {
+        if self.overlong {
+            self.emit(None, on_line);
+        } else if !self.carry.is_empty() {
+            let carry = std::mem::take(&mut self.carry);
+            self.emit(Some(&carry), on_line);
+        }
+        self.scanned
     }
-    Ok(scanned)
 }
 
 /// A blocking [`Read`] over chunks arriving from an async task (an S3 body),
@@ -248,16 +365,22 @@ mod tests {
     use flate2::write::GzEncoder;
     use std::io::Write;
 
+    /// The lines, the same on one thread and on two.
     fn lines_of(input: &[u8]) -> (Vec<String>, Scanned) {
-        let mut out = Vec::new();
-        let scanned = scan_lines(input, |_, l| {
-            if let Some(l) = l {
-                out.push(String::from_utf8(l.to_vec()).unwrap());
-            }
-            Flow::Continue
-        })
-        .unwrap();
-        (out, scanned)
+        let on = |threads| {
+            let mut out = Vec::new();
+            let scanned = scan_lines_with(input, threads, |_, l| {
+                if let Some(l) = l {
+                    out.push(String::from_utf8(l.to_vec()).unwrap());
+                }
+                Flow::Continue
+            })
+            .unwrap();
+            (out, scanned)
+        };
+        let two = on(Threads::Two);
+        assert_eq!(on(Threads::One), two);
+        two
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -310,21 +433,23 @@ mod tests {
         let mut text = b"a\n\n  \r\n".to_vec();
         text.extend(std::iter::repeat_n(b'y', MAX_LINE + 10));
         text.extend(b"\nb\r\n\nc");
-        let mut seen = Vec::new();
-        scan_lines(&gzip(&text)[..], |n, l| {
-            seen.push((n, l.map(|l| String::from_utf8(l.to_vec()).unwrap())));
-            Flow::Continue
-        })
-        .unwrap();
-        assert_eq!(
-            seen,
-            [
-                (1, Some("a".to_owned())),
-                (4, None),
-                (5, Some("b".to_owned())),
-                (7, Some("c".to_owned())),
-            ]
-        );
+        for threads in [Threads::One, Threads::Two] {
+            let mut seen = Vec::new();
+            scan_lines_with(&gzip(&text)[..], threads, |n, l| {
+                seen.push((n, l.map(|l| String::from_utf8(l.to_vec()).unwrap())));
+                Flow::Continue
+            })
+            .unwrap();
+            assert_eq!(
+                seen,
+                [
+                    (1, Some("a".to_owned())),
+                    (4, None),
+                    (5, Some("b".to_owned())),
+                    (7, Some("c".to_owned())),
+                ]
+            );
+        }
     }
 
     #[test]
@@ -333,22 +458,33 @@ mod tests {
         let n = data.len();
         data[n / 2] ^= 0xff;
         data[n / 2 + 1] ^= 0xff;
-        assert!(scan_lines(&data[..], |_, _| Flow::Continue).is_err());
+        for threads in [Threads::One, Threads::Two] {
+            assert!(scan_lines_with(&data[..], threads, |_, _| Flow::Continue).is_err());
+        }
     }
 
     #[test]
     fn stopping_early_ends_the_scan() {
         let text = b"1\n2\n3\n".repeat(100_000);
-        let mut seen = 0;
-        scan_lines(&text[..], |_, _| {
-            seen += 1;
-            if seen == 5 {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        })
-        .unwrap();
-        assert_eq!(seen, 5);
+        for threads in [Threads::One, Threads::Two] {
+            let mut seen = 0;
+            scan_lines_with(&text[..], threads, |_, _| {
+                seen += 1;
+                if seen == 5 {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                }
+            })
+            .unwrap();
+            assert_eq!(seen, 5);
+        }
+    }
+
+    #[test]
+    fn lambda_memory_below_one_vcpu_scans_on_one_thread() {
+        assert_eq!(Threads::for_memory(Some(512)), Threads::One);
+        assert_eq!(Threads::for_memory(Some(1769)), Threads::One);
+        assert_eq!(Threads::for_memory(Some(3008)), Threads::Two);
     }
 }

@@ -1,15 +1,17 @@
 //! Where a line's JSON structure is, one bit per byte: the quotes that open
 //! or close strings, and the brackets outside strings.
 //!
-//! Built once per line with vector compares (the approach of simdjson's first
-//! stage), it turns "where does this string end" and "where does this array
-//! end" into bit searches, instead of a byte-by-byte walk through the request
-//! headers that make up most of a WAF record. Decompression sets the pace of
-//! the whole scan, and this keeps the extractor behind it.
+//! Built with vector compares (the approach of simdjson's first stage), it
+//! turns "where does this string end" and "where does this array end" into
+//! bit searches, instead of a byte-by-byte walk through the request headers
+//! that make up most of a WAF record. It is built a block at a time as the
+//! extractor's searches reach further, so the part of a line after the last
+//! field read is never indexed.
 
-use memchr::memchr;
-
-/// The structure of one line; reused from line to line.
+/// The structure of one line, indexed lazily: a block of 64 bytes is
+/// indexed only when a search reaches it, so a scan that stops after the
+/// fields it needs never pays for the rest of the line. Reused from line to
+/// line.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Structure {
     /// `"` that open or close a string: not escaped by an odd run of
@@ -19,62 +21,70 @@ pub(super) struct Structure {
     opens: Vec<u64>,
     /// `}` and `]` outside strings.
     closes: Vec<u64>,
+    /// Blocks of the current line: its length / 64, plus one.
+    words: usize,
+    /// Blocks indexed so far, from the start of the line.
+    indexed: usize,
+    /// All ones when the last indexed byte is inside a string.
+    in_string: u64,
+    /// The first byte of the next block is escaped by a backslash before it.
+    escape_next: bool,
+    /// A backslash appeared in the blocks indexed so far.
     has_backslash: bool,
+    avx2: bool,
 }
 
 impl Structure {
-    /// Indexes `line`, replacing the previous line's index.
-    pub(super) fn index(&mut self, line: &[u8]) {
-        let words = line.len() / 64 + 1;
-        for bits in [&mut self.quotes, &mut self.opens, &mut self.closes] {
-            bits.clear();
-            bits.resize(words, 0);
-        }
-        self.has_backslash = memchr(b'\\', line).is_some();
-        if self.has_backslash {
-            // Escapes are rare in WAF logs: the exact byte-by-byte rule then.
-            self.index_escaped(line);
-            return;
-        }
-        let mut in_string = 0u64;
-        let mut blocks = line.chunks_exact(64);
-        for (word, block) in (&mut blocks).enumerate() {
-            let block = block.try_into().expect("chunks_exact gives 64 bytes");
-            self.index_block(word, block, &mut in_string);
-        }
-        let rest = blocks.remainder();
-        if !rest.is_empty() {
-            let mut tail = [b' '; 64];
-            tail[..rest.len()].copy_from_slice(rest);
-            self.index_block(line.len() / 64, &tail, &mut in_string);
+    pub(super) fn new() -> Self {
+        Self {
+            avx2: Masks::avx2_available(),
+            ..Self::default()
         }
     }
 
-    /// Whether the line holds a backslash anywhere (so some strings may hold
-    /// escapes).
+    /// Starts a line of `len` bytes, forgetting the previous one.
+    pub(super) fn start(&mut self, len: usize) {
+        self.words = len / 64 + 1;
+        if self.quotes.len() < self.words {
+            for bits in [&mut self.quotes, &mut self.opens, &mut self.closes] {
+                bits.resize(self.words, 0);
+            }
+        }
+        self.indexed = 0;
+        self.in_string = 0;
+        self.escape_next = false;
+        self.has_backslash = false;
+    }
+
+    /// Whether a backslash appeared in the line up to the furthest position
+    /// searched so far: a string whose closing quote was found holds an
+    /// escape only if this is true.
     pub(super) fn has_backslash(&self) -> bool {
         self.has_backslash
     }
 
     /// The first string quote at or after `from`.
-    pub(super) fn next_quote(&self, from: usize) -> Option<usize> {
+    pub(super) fn next_quote(&mut self, line: &[u8], from: usize) -> Option<usize> {
         let mut word = from / 64;
-        let mut bits = self.quotes.get(word)? & (!0u64 << (from % 64));
+        self.reach(line, word)?;
+        let mut bits = self.quotes[word] & (!0u64 << (from % 64));
         loop {
             if bits != 0 {
                 return Some(word * 64 + bits.trailing_zeros() as usize);
             }
             word += 1;
-            bits = *self.quotes.get(word)?;
+            self.reach(line, word)?;
+            bits = self.quotes[word];
         }
     }
 
     /// Just past the bracket that closes the one at `open`; `None` when
     /// `open` is not an opening bracket outside a string, or it never closes.
-    pub(super) fn container_end(&self, open: usize) -> Option<usize> {
+    pub(super) fn container_end(&mut self, line: &[u8], open: usize) -> Option<usize> {
         let mut word = open / 64;
+        self.reach(line, word)?;
         let from = !0u64 << (open % 64);
-        let mut opens = self.opens.get(word)? & from;
+        let mut opens = self.opens[word] & from;
         let mut closes = self.closes[word] & from;
         if opens.trailing_zeros() as usize != open % 64 {
             return None;
@@ -95,56 +105,144 @@ impl Structure {
                 both ^= bit;
             }
             word += 1;
-            opens = *self.opens.get(word)?;
+            self.reach(line, word)?;
+            opens = self.opens[word];
             closes = self.closes[word];
         }
     }
 
-    /// One 64-byte block of a line without backslashes: every quote counts.
-    fn index_block(&mut self, word: usize, block: &[u8; 64], in_string: &mut u64) {
-        let found = Masks::of(block);
+    /// Indexes the line up to block `word`; `None` past the line's end.
+    #[inline]
+    fn reach(&mut self, line: &[u8], word: usize) -> Option<()> {
+        if word >= self.words {
+            return None;
+        }
+        while self.indexed <= word {
+            self.index_next(line);
+        }
+        Some(())
+    }
+
+    fn index_next(&mut self, line: &[u8]) {
+        let word = self.indexed;
+        self.indexed += 1;
+        let at = word * 64;
+        let mut tail = [b' '; 64];
+        let block: &[u8; 64] = match line.get(at..at + 64) {
+            Some(block) => block.try_into().expect("64 bytes"),
+            None => {
+                let rest = &line[at.min(line.len())..];
+                tail[..rest.len()].copy_from_slice(rest);
+                &tail
+            }
+        };
+        let found = if self.avx2 {
+            // SAFETY: `avx2` is set only when the CPU has AVX2.
+            unsafe { Masks::of_avx2(block) }
+        } else {
+            Masks::of(block)
+        };
+        let mut quotes = found.quotes;
+        if found.backslashes != 0 || self.escape_next {
+            self.has_backslash |= found.backslashes != 0;
+            quotes &= !escaped(found.backslashes, &mut self.escape_next);
+        }
         // Bit k is set when byte k is inside a string: from its opening
         // quote up to, not including, its closing quote. `in_string` carries
         // a string that runs on into the next block.
-        let strings = prefix_xor(found.quotes) ^ *in_string;
-        *in_string = 0u64.wrapping_sub(strings >> 63);
-        self.quotes[word] = found.quotes;
+        let strings = prefix_xor(quotes) ^ self.in_string;
+        self.in_string = 0u64.wrapping_sub(strings >> 63);
+        self.quotes[word] = quotes;
         self.opens[word] = found.opens & !strings;
         self.closes[word] = found.closes & !strings;
     }
+}
 
-    fn index_escaped(&mut self, line: &[u8]) {
-        let mut backslashes = 0usize;
-        let mut in_string = false;
-        for (at, &byte) in line.iter().enumerate() {
-            let (word, bit) = (at / 64, 1u64 << (at % 64));
-            match byte {
-                b'\\' => {
-                    backslashes += 1;
-                    continue;
-                }
-                b'"' if backslashes.is_multiple_of(2) => {
-                    self.quotes[word] |= bit;
-                    in_string = !in_string;
-                }
-                b'{' | b'[' if !in_string => self.opens[word] |= bit,
-                b'}' | b']' if !in_string => self.closes[word] |= bit,
-                _ => {}
+/// The bytes of a block escaped by a backslash: the byte after each odd-long
+/// run of backslashes. `escape_next` carries a run that ends the block into
+/// the next one, and says on entry whether byte 0 is escaped.
+fn escaped(backslashes: u64, escape_next: &mut bool) -> u64 {
+    let mut escaped = 0u64;
+    let mut runs = backslashes;
+    if *escape_next {
+        // Byte 0 is escaped, and an escaped backslash starts no run.
+        escaped |= 1;
+        runs &= !1;
+    }
+    *escape_next = false;
+    while runs != 0 {
+        let start = runs.trailing_zeros();
+        let len = (!(runs >> start)).trailing_zeros();
+        runs &= !((u64::MAX >> (64 - len)) << start);
+        if len % 2 == 1 {
+            match start + len {
+                64 => *escape_next = true,
+                after => escaped |= 1u64 << after,
             }
-            backslashes = 0;
         }
     }
+    escaped
 }
 
 /// Bit k of each mask says whether byte k of a block is that character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Masks {
     quotes: u64,
     opens: u64,
     closes: u64,
+    backslashes: u64,
 }
 
 impl Masks {
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_available() -> bool {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn avx2_available() -> bool {
+        false
+    }
+
+    /// Half the instructions of the SSE2 version per block; every x86-64
+    /// Lambda host has AVX2, the SSE2 version is for the rest.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn of_avx2(block: &[u8; 64]) -> Self {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+            _mm256_set1_epi8,
+        };
+        let mut masks = Self::default();
+        for (k, lane) in block.chunks_exact(32).enumerate() {
+            // SAFETY: `lane` is 32 readable bytes and the load has no
+            // alignment requirement.
+            let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
+            // `[` and `]` differ from `{` and `}` only in bit 5.
+            let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+            let mask = |x, c: u8| {
+                u64::from(
+                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8))) as u32,
+                )
+            };
+            let shift = 32 * k;
+            masks.quotes |= mask(v, b'"') << shift;
+            masks.opens |= mask(folded, b'{') << shift;
+            masks.closes |= mask(folded, b'}') << shift;
+            masks.backslashes |= mask(v, b'\\') << shift;
+        }
+        masks
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn of_avx2(block: &[u8; 64]) -> Self {
+        Self::of(block)
+    }
+
     /// SSE2 is part of every x86-64 CPU, so no runtime detection is needed.
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     fn of(block: &[u8; 64]) -> Self {
@@ -152,26 +250,28 @@ impl Masks {
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
             _mm_set1_epi8,
         };
-        let mut masks = Self {
-            quotes: 0,
-            opens: 0,
-            closes: 0,
-        };
+        let mut masks = Self::default();
         for (k, lane) in block.chunks_exact(16).enumerate() {
             // SAFETY: `lane` is 16 readable bytes and `_mm_loadu_si128` has no
             // alignment requirement; the other intrinsics only need SSE2,
             // which this function is compiled for (see the `cfg`).
-            let (quotes, opens, closes) = unsafe {
+            let (quotes, opens, closes, backslashes) = unsafe {
                 let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
                 // `[` and `]` differ from `{` and `}` only in bit 5.
                 let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
                 let mask = |x, c: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8)));
-                (mask(v, b'"'), mask(folded, b'{'), mask(folded, b'}'))
+                (
+                    mask(v, b'"'),
+                    mask(folded, b'{'),
+                    mask(folded, b'}'),
+                    mask(v, b'\\'),
+                )
             };
             let shift = 16 * k;
             masks.quotes |= u64::from(quotes as u16) << shift;
             masks.opens |= u64::from(opens as u16) << shift;
             masks.closes |= u64::from(closes as u16) << shift;
+            masks.backslashes |= u64::from(backslashes as u16) << shift;
         }
         masks
     }
@@ -184,17 +284,14 @@ impl Masks {
     /// The reference: one byte at a time.
     #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
     fn bytewise(block: &[u8; 64]) -> Self {
-        let mut masks = Self {
-            quotes: 0,
-            opens: 0,
-            closes: 0,
-        };
+        let mut masks = Self::default();
         for (k, &byte) in block.iter().enumerate() {
             let bit = 1u64 << k;
             match byte {
                 b'"' => masks.quotes |= bit,
                 b'{' | b'[' => masks.opens |= bit,
                 b'}' | b']' => masks.closes |= bit,
+                b'\\' => masks.backslashes |= bit,
                 _ => {}
             }
         }
@@ -214,10 +311,16 @@ fn prefix_xor(mut x: u64) -> u64 {
 mod tests {
     use super::*;
 
+    fn indexed(line: &[u8]) -> Structure {
+        let mut s = Structure::new();
+        s.start(line.len());
+        s.reach(line, line.len() / 64).unwrap();
+        s
+    }
+
     /// Every position the index reports, as (quotes, opens, closes).
     fn positions(line: &[u8]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-        let mut s = Structure::default();
-        s.index(line);
+        let s = indexed(line);
         let ones = |bits: &[u64]| -> Vec<usize> {
             (0..line.len())
                 .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
@@ -239,6 +342,11 @@ mod tests {
                 }
             });
             assert_eq!(Masks::of(&block), Masks::bytewise(&block), "{block:?}");
+            if Masks::avx2_available() {
+                // SAFETY: just checked.
+                let avx2 = unsafe { Masks::of_avx2(&block) };
+                assert_eq!(avx2, Masks::bytewise(&block), "{block:?}");
+            }
         }
     }
 
@@ -266,10 +374,9 @@ mod tests {
         );
         assert_eq!(opens, [0, line.len() - 5, line.len() - 4]);
         assert_eq!(closes, [line.len() - 3, line.len() - 2, line.len() - 1]);
-        let mut s = Structure::default();
-        s.index(&line);
-        assert_eq!(s.container_end(0), Some(line.len()));
-        assert_eq!(s.container_end(line.len() - 5), Some(line.len() - 1));
+        let mut s = indexed(&line);
+        assert_eq!(s.container_end(&line, 0), Some(line.len()));
+        assert_eq!(s.container_end(&line, line.len() - 5), Some(line.len() - 1));
     }
 
     #[test]
@@ -300,12 +407,63 @@ mod tests {
     #[test]
     fn a_position_that_is_not_an_open_bracket_has_no_end() {
         let line = br#"{"a":"[x]"}"#;
-        let mut s = Structure::default();
-        s.index(line);
-        assert_eq!(s.container_end(6), None, "a bracket inside a string");
-        assert_eq!(s.container_end(1), None, "a quote");
-        assert_eq!(s.container_end(0), Some(line.len()));
-        s.index(br#"{"a":[1,2"#);
-        assert_eq!(s.container_end(5), None, "never closed");
+        let mut s = indexed(line);
+        assert_eq!(s.container_end(line, 6), None, "a bracket inside a string");
+        assert_eq!(s.container_end(line, 1), None, "a quote");
+        assert_eq!(s.container_end(line, 0), Some(line.len()));
+        let open = br#"{"a":[1,2"#;
+        s.start(open.len());
+        assert_eq!(s.container_end(open, 5), None, "never closed");
+    }
+
+    /// The quotes and brackets as a byte-by-byte walk finds them.
+    fn reference(line: &[u8]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+        let (mut quotes, mut opens, mut closes) = (vec![], vec![], vec![]);
+        let mut backslashes = 0usize;
+        let mut in_string = false;
+        for (at, &byte) in line.iter().enumerate() {
+            match byte {
+                b'\\' => {
+                    backslashes += 1;
+                    continue;
+                }
+                b'"' if backslashes.is_multiple_of(2) => {
+                    quotes.push(at);
+                    in_string = !in_string;
+                }
+                b'{' | b'[' if !in_string => opens.push(at),
+                b'}' | b']' if !in_string => closes.push(at),
+                _ => {}
+            }
+            backslashes = 0;
+        }
+        (quotes, opens, closes)
+    }
+
+    /// Backslash runs of every length, crossing block edges, so escapes
+    /// carried from one block into the next are exercised.
+    #[test]
+    fn escapes_across_block_edges_match_the_bytewise_walk() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet = b"\"\\\\\\{}[]a ";
+        for _ in 0..3_000 {
+            let len = rng.usize(..300);
+            let line: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            assert_eq!(positions(&line), reference(&line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_blocks_searched_are_indexed() {
+        let mut line = br#"{"a":"b","#.to_vec();
+        line.extend(std::iter::repeat_n(b'x', 1000));
+        let mut s = Structure::new();
+        s.start(line.len());
+        assert_eq!(s.next_quote(&line, 2), Some(3));
+        assert_eq!(s.indexed, 1);
+        assert_eq!(s.next_quote(&line, 9), None);
+        assert_eq!(s.indexed, line.len() / 64 + 1);
     }
 }
