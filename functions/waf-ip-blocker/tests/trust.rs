@@ -362,21 +362,7 @@ async fn one_window_that_cannot_be_stored_does_not_cost_the_other_attackers() {
     let app = fx.app(&[("THRESHOLD", "5")]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
-    let (pk, _) = window_counter(
-        fx.salt(),
-        window,
-        300,
-        "*",
-        "198.51.100.201".parse().unwrap(),
-    );
-    fx.ddb
-        .put_item()
-        .table_name(&fx.table)
-        .item("pk", AttributeValue::S(pk))
-        .item("counts", AttributeValue::S("not a set".into()))
-        .send()
-        .await
-        .unwrap();
+    fx.break_window_item(window, "198.51.100.201").await;
     let mut lines = flood(ts, "198.51.100.201", 1);
     lines.extend(flood(ts, "203.0.113.31", 20));
     fx.put_log("broken-window.log.gz", &lines, true).await;
@@ -415,21 +401,7 @@ async fn a_retry_does_not_announce_again_a_block_its_first_attempt_applied() {
     let app = fx.app(&[("THRESHOLD", "5"), ("SLACK_WEBHOOK_SECRET_ARN", &arn)]);
     let ts = window_ms(300);
     let window = ts / 1000 - (ts / 1000).rem_euclid(300);
-    let (broken, _) = window_counter(
-        fx.salt(),
-        window,
-        300,
-        "*",
-        "198.51.100.202".parse().unwrap(),
-    );
-    fx.ddb
-        .put_item()
-        .table_name(&fx.table)
-        .item("pk", AttributeValue::S(broken.clone()))
-        .item("counts", AttributeValue::S("not a set".into()))
-        .send()
-        .await
-        .unwrap();
+    let broken = fx.break_window_item(window, "198.51.100.202").await;
     let mut lines = flood(ts, "198.51.100.202", 1);
     lines.extend(flood(ts, "203.0.113.32", 20));
     fx.put_log("announce-once.log.gz", &lines, true).await;

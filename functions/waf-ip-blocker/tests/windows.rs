@@ -141,15 +141,7 @@ async fn a_retry_after_a_partial_write_counts_each_address_once() {
     let app = fx.app(&[("THRESHOLD", "100")]);
     let ts = window_ms(300);
     let window = window_of(ts);
-    let (broken, _) = window_counter(fx.salt(), window, 300, "*", "10.3.0.5".parse().unwrap());
-    fx.ddb
-        .put_item()
-        .table_name(&fx.table)
-        .item("pk", AttributeValue::S(broken.clone()))
-        .item("counts", AttributeValue::S("not a set".into()))
-        .send()
-        .await
-        .unwrap();
+    let broken = fx.break_window_item(window, "10.3.0.5").await;
     // 16 items of about 125 addresses.
     fx.put_log("partial.log.gz", &crowd(ts, 3, 2000, 2), true)
         .await;

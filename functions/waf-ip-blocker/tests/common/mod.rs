@@ -165,6 +165,25 @@ impl Fixture {
         self.config(&[]).window_salt()
     }
 
+    /// Breaks the window item `ip`'s counts live in (five-minute windows, the
+    /// general threshold): its `counts` is not a set, so every `ADD` to it
+    /// fails. Returns the item's key, to mend it by deleting the item.
+    pub async fn break_window_item(&self, window: i64, ip: &str) -> String {
+        let (pk, _) = window_counter(self.salt(), window, 300, "*", ip.parse().unwrap());
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+            .item(
+                "counts",
+                aws_sdk_dynamodb::types::AttributeValue::S("not a set".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        pk
+    }
+
     /// The stored window count of `ip` under the general threshold, read as
     /// an operator would: the sum of its elements in the item's `counts`.
     pub async fn window_count(&self, window: i64, ip: &str) -> Option<u64> {
