@@ -365,7 +365,7 @@ impl Ledger {
             }
             Err(e) => return Err(self.error("UpdateItem", shared::aws::cause(e))),
         };
-        let totals = window_totals(stored.get("counts"));
+        let totals = window_totals(stored.get("counts"), None);
         Ok(counts
             .iter()
             .map(|(address, n)| {
@@ -419,12 +419,14 @@ impl Ledger {
         }
     }
 
-    /// Window counters stored so far, by item and counter, without changing
-    /// them (dry runs).
+    /// Window counts stored so far by other deliveries than `tag`'s, by item
+    /// and address, without changing them (dry runs: a delivery replayed in
+    /// a dry run must not find its own counts and add them again).
     pub async fn read_windows(
         &self,
         pks: &[String],
         now: i64,
+        tag: &str,
     ) -> Result<HashMap<String, HashMap<String, u64>>, Error> {
         let mut out = HashMap::new();
         for chunk in pks.chunks(100) {
@@ -456,7 +458,7 @@ impl Ledger {
                         continue;
                     };
                     if live {
-                        let totals = window_totals(item.get("counts"))
+                        let totals = window_totals(item.get("counts"), Some(tag))
                             .into_iter()
                             .map(|(address, n)| (address.to_owned(), n))
                             .collect();
@@ -501,7 +503,10 @@ fn item_too_large(error: &impl ProvideErrorMetadata) -> bool {
 /// retry after a deploy or a configuration change) leaves two elements with
 /// its tag; the larger is taken, so a recount never adds to itself. An
 /// element this version cannot read counts for nobody.
-fn window_totals(counts: Option<&AttributeValue>) -> HashMap<&str, u64> {
+fn window_totals<'a>(
+    counts: Option<&'a AttributeValue>,
+    except: Option<&str>,
+) -> HashMap<&'a str, u64> {
     let mut by_delivery: HashMap<(&str, &str), u64> = HashMap::new();
     for element in counts.and_then(|v| v.as_ss().ok()).into_iter().flatten() {
         let mut fields = element.split(' ');
@@ -509,7 +514,8 @@ fn window_totals(counts: Option<&AttributeValue>) -> HashMap<&str, u64> {
             fields.next(),
             fields.next().map(str::parse::<u64>),
             fields.next(),
-        ) {
+        ) && except != Some(tag)
+        {
             let stored = by_delivery.entry((address, tag)).or_insert(0);
             *stored = (*stored).max(n);
         }

@@ -68,7 +68,7 @@ pub async fn observe(
         let mut pks: Vec<String> = pending.iter().map(|add| add.pk.clone()).collect();
         pks.sort_unstable();
         pks.dedup();
-        let stored = ledger.read_windows(&pks, now).await?;
+        let stored = ledger.read_windows(&pks, now, &tag(by)).await?;
         for add in pending {
             let before = stored
                 .get(&add.pk)

@@ -221,3 +221,34 @@ async fn a_full_window_item_is_reported_and_does_not_stop_the_blocking() {
     assert_eq!(fx.set(&fx.v4_arn).await.0, ["203.0.113.72/32"]);
     assert!(fx.items().await.iter().any(|pk| pk.starts_with("obj#")));
 }
+
+/// A dry run reads what other deliveries stored and adds its own counts:
+/// replaying an object already counted does not find its own counts and
+/// add them a second time (a false "would block"), and another object of
+/// the window adds up as the real run would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_adds_what_other_deliveries_stored_and_not_its_own() {
+    let fx = Fixture::new().await;
+    let app = fx.app(&[("THRESHOLD", "100")]);
+    let dry = fx.app(&[("THRESHOLD", "100"), ("DRY_RUN", "true")]);
+    let ts = window_ms(300);
+    fx.put_log("seen.log.gz", &flood(ts, "203.0.113.73", 60), true)
+        .await;
+    fx.put_log("next.log.gz", &flood(ts + 1000, "203.0.113.73", 50), true)
+        .await;
+    invoke(&app, fx.notification("seen.log.gz")).await.unwrap();
+    let replay = invoke(&dry, fx.notification("seen.log.gz")).await.unwrap();
+    assert!(
+        targets(&replay.planned, "block_ip").is_empty(),
+        "60 requests counted twice: {:?}",
+        replay.planned
+    );
+    let next = invoke(&dry, fx.notification("next.log.gz")).await.unwrap();
+    assert_eq!(targets(&next.planned, "block_ip"), ["203.0.113.73"]);
+    let detail = next.planned[0].detail.as_ref().unwrap();
+    assert_eq!(detail["window_count"], 110, "{detail}");
+    assert!(
+        fx.set(&fx.v4_arn).await.0.is_empty(),
+        "a dry run blocks nothing"
+    );
+}
