@@ -20,7 +20,7 @@ use crate::classify::{Categories, Category, Rules, Verdict, statement_name};
 use crate::dialect::Source;
 use crate::event::{Action, AuditEvent, Parsed, format_time};
 use crate::notification::{self, Delivery};
-use crate::records::{self, Continued, Unparsed};
+use crate::records::{self, Continued, Folds, Unparsed};
 use crate::redact::{redact, redact_name};
 use crate::sql::leading_words;
 
@@ -64,9 +64,13 @@ pub fn plan(data: &LogData, rules: &Rules) -> Plan {
     let joined = std::mem::take(&mut reading.joined);
     let mut events: Vec<AuditEvent<'_>> = std::mem::take(&mut reading.events);
     let mut not_audit = reading.not_audit;
+    let mut folds = reading.folds;
     for record in &joined {
         match record.parse() {
-            Parsed::Event(event) => events.push(event),
+            Parsed::Event(event) => {
+                folds.note(&event);
+                events.push(event);
+            }
             Parsed::NotAudit => not_audit += 1,
             // `read` only keeps joined records that parse.
             Parsed::Incomplete | Parsed::Invalid(_) => {
@@ -101,14 +105,17 @@ pub fn plan(data: &LogData, rules: &Rules) -> Plan {
         plan.count("continuation_lines", lines);
     }
 
-    let (table_rows, repeats) = fold_duplicates(&mut events);
+    let (table_rows, repeats) = fold_duplicates(&mut events, folds);
     plan.count("table_rows_folded", table_rows);
     plan.count("pgaudit_rows_folded", repeats);
 
     // Counted locally: a named counter per event would cost an allocation each.
     let (mut ignored, mut quiet) = (0, 0);
     let mut per_category = [0u64; Category::ALL.len()];
-    for event in &events {
+    // By value: each event is dropped right after its verdict, while it is
+    // still in cache, rather than in one more pass over them all at the end.
+    for event in events {
+        let event = &event;
         match rules.judge(event) {
             Verdict::Ignored => ignored += 1,
             Verdict::Quiet(_) => quiet += 1,
@@ -207,13 +214,8 @@ type Connection<'a> = (&'a str, &'a str);
 ///   object, later ones `<previously logged>`).
 ///
 /// Returns how many of each were folded.
-fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
-    let has_table_rows = events
-        .iter()
-        .any(|e| matches!(e.action, Action::Table { .. }));
-    let has_pgaudit = events
-        .iter()
-        .any(|e| matches!(e.action, Action::PgAudit { .. }));
+fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>, folds: Folds) -> (u64, u64) {
+    let (has_table_rows, has_pgaudit) = (folds.table_rows, folds.pgaudit);
     if !has_table_rows && !has_pgaudit {
         return (0, 0);
     }

@@ -21,7 +21,7 @@ use std::ops::Range;
 use aws_lambda_events::cloudwatch_logs::LogData;
 
 use crate::dialect::{Dialect, Source};
-use crate::event::{AuditEvent, Parsed};
+use crate::event::{Action, AuditEvent, Parsed};
 use crate::redact::MASK;
 use crate::{mysql_audit, pgaudit};
 
@@ -90,11 +90,32 @@ pub struct Continued {
     pub note: &'static str,
 }
 
+/// Whether a batch holds rows that may repeat another's statement (Aurora
+/// TABLE rows, pgaudit records). Noted while each event is read, so the
+/// plan need not walk every event again to find out.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Folds {
+    pub table_rows: bool,
+    pub pgaudit: bool,
+}
+
+impl Folds {
+    pub fn note(&mut self, event: &AuditEvent<'_>) {
+        match event.action {
+            Action::Table { .. } => self.table_rows = true,
+            Action::PgAudit { .. } => self.pgaudit = true,
+            _ => {}
+        }
+    }
+}
+
 /// Everything read from one batch.
 #[derive(Debug, Default)]
 pub struct Reading<'a> {
     /// Events from single-line records, borrowing from the batch.
     pub events: Vec<AuditEvent<'a>>,
+    /// Which of them need folding (see [`Folds`]), noted as they are read.
+    pub folds: Folds,
     /// Multi-line records, to parse with [`Joined::parse`].
     pub joined: Vec<Joined>,
     /// Lines that matched no format.
@@ -212,6 +233,7 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
         let range = line.event..line.event + 1;
         match parse(dialect, line.text, range, fallback(line.event)) {
             Parsed::Event(event) => {
+                reading.folds.note(&event);
                 reading.events.push(event);
                 in_pg_output = false;
                 i += 1;
