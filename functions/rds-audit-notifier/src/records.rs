@@ -16,6 +16,7 @@
 //! cannot be read at all (where its quotes stand is in the other batch), so
 //! it is counted and masked whole, as is every line that matches no format.
 
+use std::hash::BuildHasher;
 use std::ops::Range;
 
 use aws_lambda_events::cloudwatch_logs::LogData;
@@ -90,23 +91,52 @@ pub struct Continued {
     pub note: &'static str,
 }
 
-/// Whether a batch holds rows that may repeat another's statement (Aurora
-/// TABLE rows, pgaudit records). Noted while each event is read, so the
-/// plan need not walk every event again to find out.
-#[derive(Debug, Default, Clone, Copy)]
+/// The events that may repeat another's statement (Aurora TABLE rows,
+/// pgaudit records) and the queries a TABLE row may repeat, each with a hash
+/// of what ties them together, noted while the event is read and still in
+/// cache. Folding then walks these short lists instead of every event again,
+/// and looks at an event itself only when its hash matches another's.
+#[derive(Debug, Default)]
 pub struct Folds {
-    pub table_rows: bool,
-    pub pgaudit: bool,
+    /// MySQL queries with a statement: their connection's hash and index.
+    pub queries: Vec<(u64, usize)>,
+    /// Aurora TABLE rows naming a table: their connection's hash and index.
+    pub table_rows: Vec<(u64, usize)>,
+    /// pgaudit records: the hash of their backend, statement and
+    /// substatement, and their index.
+    pub pgaudit: Vec<(u64, usize)>,
 }
 
 impl Folds {
-    pub fn note(&mut self, event: &AuditEvent<'_>) {
-        match event.action {
-            Action::Table { .. } => self.table_rows = true,
-            Action::PgAudit { .. } => self.pgaudit = true,
+    /// Notes the event at `index` of the batch's events.
+    pub fn note(&mut self, index: usize, event: &AuditEvent<'_>) {
+        match &event.action {
+            Action::Query if event.statement.is_some() => {
+                self.queries.push((connection_hash(event), index));
+            }
+            Action::Table { .. } if event.object.is_some() => {
+                self.table_rows.push((connection_hash(event), index));
+            }
+            Action::PgAudit {
+                statement_id,
+                substatement_id,
+                ..
+            } => {
+                let hash = fold_hasher().hash_one((event.session, statement_id, substatement_id));
+                self.pgaudit.push((hash, index));
+            }
             _ => {}
         }
     }
+}
+
+/// The hash of a MySQL connection: its server and connection id.
+pub fn connection_hash(event: &AuditEvent<'_>) -> u64 {
+    fold_hasher().hash_one((event.server, event.session))
+}
+
+fn fold_hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::default()
 }
 
 /// Everything read from one batch.
@@ -233,7 +263,7 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
         let range = line.event..line.event + 1;
         match parse(dialect, line.text, range, fallback(line.event)) {
             Parsed::Event(event) => {
-                reading.folds.note(&event);
+                reading.folds.note(reading.events.len(), &event);
                 reading.events.push(event);
                 in_pg_output = false;
                 i += 1;
