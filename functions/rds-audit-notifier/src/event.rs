@@ -134,24 +134,25 @@ pub fn format_time(time_us: i64) -> String {
     if !(0..=9999).contains(&y) {
         return format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC");
     }
-    // Per alert: digits by hand cost a fraction of the formatting machinery.
-    let mut out = String::with_capacity(23);
-    for (value, width, sep) in [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, ' '),
-        (hh, 2, ':'),
-        (mm, 2, ':'),
-        (ss, 2, ' '),
+    // Per alert: digits written into a fixed template cost a fraction of the
+    // formatting machinery, and of a power and a division per digit.
+    let mut text = *b"0000-00-00 00:00:00 UTC";
+    for (value, at, width) in [
+        (y, 0, 4),
+        (m, 5, 2),
+        (d, 8, 2),
+        (hh, 11, 2),
+        (mm, 14, 2),
+        (ss, 17, 2),
     ] {
-        for place in (0..width).rev() {
-            let digit = (value / 10i64.pow(place)) % 10;
-            out.push(char::from(b'0' + digit as u8));
+        let mut rest = value;
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
         }
-        out.push(sep);
     }
-    out.push_str("UTC");
-    out
+    // Only ASCII digits were written into an ASCII template.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// Year, month and day of a day count since the epoch; the inverse of the

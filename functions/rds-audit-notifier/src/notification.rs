@@ -54,34 +54,35 @@ pub fn deliveries(source: &Source, alerts: &[Alert]) -> Vec<Delivery> {
                 None => users.push((&alerts[i].user, vec![i])),
             }
         }
-        // Each finding with the log event ids and the number of alerts it stands for.
-        let mut findings: Vec<(Finding, Vec<&str>, usize)> = Vec::new();
+        // The findings, and beside each the log event ids and the number of
+        // alerts it stands for: kept apart, so the findings go to the
+        // message builder without a copy.
+        let mut cards: Vec<Finding> = Vec::new();
+        let mut findings: Vec<(Vec<&str>, usize)> = Vec::new();
         for (user, list) in &users {
             let group: Vec<&Alert> = list.iter().map(|&i| &alerts[i]).collect();
-            findings.push((
-                Finding {
-                    title: format!("👤 {user}: {}", count_phrase(&group)),
-                    fields: vec![("From".to_owned(), hosts(&group))],
-                    body: None,
-                },
-                Vec::new(),
-                0,
-            ));
+            cards.push(Finding {
+                title: format!("👤 {user}: {}", count_phrase(&group)),
+                fields: vec![("From".to_owned(), hosts(&group))],
+                body: None,
+            });
+            findings.push((Vec::new(), 0));
             let (detailed, overflow): (Vec<usize>, Vec<usize>) =
                 list.iter().partition(|&&i| i < MAX_DETAILED);
             for i in detailed {
                 let alert = &alerts[i];
-                findings.push((event_finding(alert), ids(&[alert]), 1));
+                cards.push(event_finding(alert));
+                findings.push((ids(&[alert]), 1));
             }
             if !overflow.is_empty() {
                 let rest: Vec<&Alert> = overflow.iter().map(|&i| &alerts[i]).collect();
-                findings.push((overflow_finding(user, &rest), ids(&rest), rest.len()));
+                cards.push(overflow_finding(user, &rest));
+                findings.push((ids(&rest), rest.len()));
             }
         }
         let group: Vec<&Alert> = indexes.iter().map(|&i| &alerts[i]).collect();
         let title = format!("RDS audit: {instance}: {}", count_phrase(&group));
         let summary = summary(source, &group, users.len());
-        let cards: Vec<Finding> = findings.iter().map(|(f, _, _)| f.clone()).collect();
         let messages = build_messages(&title, Some(&summary), &cards);
         let parts = messages.len();
         let mut next = 0;
@@ -92,15 +93,18 @@ pub fn deliveries(source: &Source, alerts: &[Alert]) -> Vec<Delivery> {
             next += sections;
             let mut event_ids: Vec<&str> = shown
                 .iter()
-                .flat_map(|(_, ids, _)| ids.iter().copied())
+                .flat_map(|(ids, _)| ids.iter().copied())
                 .collect();
-            event_ids.sort_unstable();
+            // Each user's ids tend to come in runs already in order, which the stable
+            // sort merges instead of partitioning them all; equal ids are
+            // identical, so the order is the unstable sort's.
+            event_ids.sort();
             out.push(Delivery {
                 key: key(&source.log_group, instance, &event_ids),
                 instance: instance.to_owned(),
                 part: n + 1,
                 parts,
-                alerts: shown.iter().map(|(_, _, n)| n).sum(),
+                alerts: shown.iter().map(|(_, n)| n).sum(),
                 message,
             });
         }

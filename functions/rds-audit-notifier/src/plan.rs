@@ -13,14 +13,14 @@ use std::collections::hash_map::Entry;
 use aws_lambda_events::cloudwatch_logs::LogData;
 // Keys are short strings and ids, hashed per event: SipHash would cost more
 // than the rest of the folding.
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 pub use crate::alert::Alert;
 use crate::classify::{Categories, Category, Rules, Verdict, statement_name};
 use crate::dialect::Source;
 use crate::event::{Action, AuditEvent, Parsed, format_time};
 use crate::notification::{self, Delivery};
-use crate::records::{self, Continued, Unparsed};
+use crate::records::{self, Continued, Folds, Unparsed};
 use crate::redact::{redact, redact_name};
 use crate::sql::leading_words;
 
@@ -64,9 +64,13 @@ pub fn plan(data: &LogData, rules: &Rules) -> Plan {
     let joined = std::mem::take(&mut reading.joined);
     let mut events: Vec<AuditEvent<'_>> = std::mem::take(&mut reading.events);
     let mut not_audit = reading.not_audit;
+    let mut folds = std::mem::take(&mut reading.folds);
     for record in &joined {
         match record.parse() {
-            Parsed::Event(event) => events.push(event),
+            Parsed::Event(event) => {
+                folds.note(events.len(), &event);
+                events.push(event);
+            }
             Parsed::NotAudit => not_audit += 1,
             // `read` only keeps joined records that parse.
             Parsed::Incomplete | Parsed::Invalid(_) => {
@@ -101,14 +105,17 @@ pub fn plan(data: &LogData, rules: &Rules) -> Plan {
         plan.count("continuation_lines", lines);
     }
 
-    let (table_rows, repeats) = fold_duplicates(&mut events);
+    let (table_rows, repeats) = fold_duplicates(&mut events, &folds);
     plan.count("table_rows_folded", table_rows);
     plan.count("pgaudit_rows_folded", repeats);
 
     // Counted locally: a named counter per event would cost an allocation each.
     let (mut ignored, mut quiet) = (0, 0);
     let mut per_category = [0u64; Category::ALL.len()];
-    for event in &events {
+    // By value: each event is dropped right after its verdict, while it is
+    // still in cache, rather than in one more pass over them all at the end.
+    for event in events {
+        let event = &event;
         match rules.judge(event) {
             Verdict::Ignored => ignored += 1,
             Verdict::Quiet(_) => quiet += 1,
@@ -207,41 +214,35 @@ type Connection<'a> = (&'a str, &'a str);
 ///   object, later ones `<previously logged>`).
 ///
 /// Returns how many of each were folded.
-fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
-    let has_table_rows = events
-        .iter()
-        .any(|e| matches!(e.action, Action::Table { .. }));
-    let has_pgaudit = events
-        .iter()
-        .any(|e| matches!(e.action, Action::PgAudit { .. }));
-    if !has_table_rows && !has_pgaudit {
-        return (0, 0);
-    }
-    let mut keep = vec![true; events.len()];
+fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>, folds: &Folds) -> (u64, u64) {
+    let mut folded: Vec<usize> = Vec::new();
     let mut table_rows = 0;
     let mut repeats = 0;
 
-    if has_table_rows {
+    if !folds.table_rows.is_empty() {
         // Only the connections that have a table row need their queries
-        // indexed, and each query's verb is read once, not once per row.
-        let mut queries: HashMap<Connection<'_>, Vec<(usize, Option<&str>)>> = events
+        // indexed, and each query's verb is read once, not once per row. A
+        // query is looked at only when its connection's hash is one of
+        // theirs; the index is keyed by the connection itself, so a hash
+        // shared by chance adds a list no table row reads.
+        let wanted: HashSet<u64> = folds.table_rows.iter().map(|&(hash, _)| hash).collect();
+        let mut queries: HashMap<Connection<'_>, Vec<(usize, Option<&str>)>> = HashMap::new();
+        for &(_, i) in folds
+            .queries
             .iter()
-            .filter(|e| matches!(e.action, Action::Table { .. }) && e.object.is_some())
-            .map(|e| ((e.server, e.session), Vec::new()))
-            .collect();
-        for (i, e) in events.iter().enumerate() {
-            if e.action != Action::Query {
-                continue;
-            }
-            if let (Some(sql), Some(list)) = (
-                e.statement.as_deref(),
-                queries.get_mut(&(e.server, e.session)),
-            ) {
+            .filter(|(hash, _)| wanted.contains(hash))
+        {
+            let e = &events[i];
+            if let Some(sql) = e.statement.as_deref() {
                 let verb = leading_words(sql, e.sql_dialect, 1).first().copied();
-                list.push((i, verb));
+                queries
+                    .entry((e.server, e.session))
+                    .or_default()
+                    .push((i, verb));
             }
         }
-        for (i, e) in events.iter().enumerate() {
+        for &(_, i) in &folds.table_rows {
+            let e = &events[i];
             let (Action::Table { operation }, Some(table)) = (&e.action, e.object.as_deref())
             else {
                 continue;
@@ -259,38 +260,56 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
                 })
             });
             if covered {
-                keep[i] = false;
+                folded.push(i);
                 table_rows += 1;
             }
         }
     }
 
-    if has_pgaudit {
-        let mut first: HashMap<(&str, u64, u64), usize> = HashMap::with_capacity(events.len());
-        let mut statements: Vec<(usize, Cow<'_, str>)> = Vec::new();
-        for (i, e) in events.iter().enumerate() {
-            let Action::PgAudit {
-                statement_id,
-                substatement_id,
-                ..
-            } = &e.action
-            else {
-                continue;
-            };
-            match first.entry((e.session, *statement_id, *substatement_id)) {
+    if !folds.pgaudit.is_empty() {
+        // By hash first: a record is compared with another only when their
+        // hashes match. Were two different keys ever to share a hash, the
+        // records are keyed by their backend and ids themselves instead.
+        let mut first: HashMap<u64, usize> = HashMap::with_capacity(folds.pgaudit.len());
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        let mut collision = false;
+        for &(hash, i) in &folds.pgaudit {
+            match first.entry(hash) {
                 Entry::Vacant(slot) => {
                     slot.insert(i);
                 }
                 Entry::Occupied(slot) => {
                     let kept = *slot.get();
-                    keep[i] = false;
-                    repeats += 1;
-                    if events[kept].statement.is_none()
-                        && let Some(sql) = &e.statement
-                    {
-                        statements.push((kept, sql.clone()));
+                    if pgaudit_key(&events[kept]) == pgaudit_key(&events[i]) {
+                        pairs.push((kept, i));
+                    } else {
+                        collision = true;
+                        break;
                     }
                 }
+            }
+        }
+        if collision {
+            pairs.clear();
+            let mut first: HashMap<PgAuditKey<'_>, usize> =
+                HashMap::with_capacity(folds.pgaudit.len());
+            for &(_, i) in &folds.pgaudit {
+                match first.entry(pgaudit_key(&events[i])) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
+                    }
+                    Entry::Occupied(slot) => pairs.push((*slot.get(), i)),
+                }
+            }
+        }
+        let mut statements: Vec<(usize, Cow<'_, str>)> = Vec::new();
+        for (kept, i) in pairs {
+            folded.push(i);
+            repeats += 1;
+            if events[kept].statement.is_none()
+                && let Some(sql) = &events[i].statement
+            {
+                statements.push((kept, sql.clone()));
             }
         }
         for (kept, sql) in statements {
@@ -298,12 +317,34 @@ fn fold_duplicates(events: &mut Vec<AuditEvent<'_>>) -> (u64, u64) {
         }
     }
 
-    let mut index = 0;
-    events.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
+    if !folded.is_empty() {
+        let mut keep = vec![true; events.len()];
+        for i in folded {
+            keep[i] = false;
+        }
+        let mut index = 0;
+        events.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
+    }
     (table_rows, repeats)
+}
+
+/// What makes pgaudit rows repeats of one statement: the backend, the
+/// statement and the substatement.
+type PgAuditKey<'a> = (&'a str, u64, u64);
+
+fn pgaudit_key<'a>(e: &AuditEvent<'a>) -> PgAuditKey<'a> {
+    match e.action {
+        Action::PgAudit {
+            statement_id,
+            substatement_id,
+            ..
+        } => (e.session, statement_id, substatement_id),
+        // Only pgaudit records are noted for this fold.
+        _ => (e.session, u64::MAX, u64::MAX),
+    }
 }
 
 #[cfg(test)]

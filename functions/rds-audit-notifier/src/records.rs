@@ -16,12 +16,13 @@
 //! cannot be read at all (where its quotes stand is in the other batch), so
 //! it is counted and masked whole, as is every line that matches no format.
 
+use std::hash::BuildHasher;
 use std::ops::Range;
 
 use aws_lambda_events::cloudwatch_logs::LogData;
 
 use crate::dialect::{Dialect, Source};
-use crate::event::{AuditEvent, Parsed};
+use crate::event::{Action, AuditEvent, Parsed};
 use crate::redact::MASK;
 use crate::{mysql_audit, pgaudit};
 
@@ -90,11 +91,61 @@ pub struct Continued {
     pub note: &'static str,
 }
 
+/// The events that may repeat another's statement (Aurora TABLE rows,
+/// pgaudit records) and the queries a TABLE row may repeat, each with a hash
+/// of what ties them together, noted while the event is read and still in
+/// cache. Folding then walks these short lists instead of every event again,
+/// and looks at an event itself only when its hash matches another's.
+#[derive(Debug, Default)]
+pub struct Folds {
+    /// MySQL queries with a statement: their connection's hash and index.
+    pub queries: Vec<(u64, usize)>,
+    /// Aurora TABLE rows naming a table: their connection's hash and index.
+    pub table_rows: Vec<(u64, usize)>,
+    /// pgaudit records: the hash of their backend, statement and
+    /// substatement, and their index.
+    pub pgaudit: Vec<(u64, usize)>,
+}
+
+impl Folds {
+    /// Notes the event at `index` of the batch's events.
+    pub fn note(&mut self, index: usize, event: &AuditEvent<'_>) {
+        match &event.action {
+            Action::Query if event.statement.is_some() => {
+                self.queries.push((connection_hash(event), index));
+            }
+            Action::Table { .. } if event.object.is_some() => {
+                self.table_rows.push((connection_hash(event), index));
+            }
+            Action::PgAudit {
+                statement_id,
+                substatement_id,
+                ..
+            } => {
+                let hash = fold_hasher().hash_one((event.session, statement_id, substatement_id));
+                self.pgaudit.push((hash, index));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The hash of a MySQL connection: its server and connection id.
+pub fn connection_hash(event: &AuditEvent<'_>) -> u64 {
+    fold_hasher().hash_one((event.server, event.session))
+}
+
+fn fold_hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::default()
+}
+
 /// Everything read from one batch.
 #[derive(Debug, Default)]
 pub struct Reading<'a> {
     /// Events from single-line records, borrowing from the batch.
     pub events: Vec<AuditEvent<'a>>,
+    /// Which of them need folding (see [`Folds`]), noted as they are read.
+    pub folds: Folds,
     /// Multi-line records, to parse with [`Joined::parse`].
     pub joined: Vec<Joined>,
     /// Lines that matched no format.
@@ -212,6 +263,7 @@ pub fn read<'a>(data: &'a LogData, source: &Source) -> Reading<'a> {
         let range = line.event..line.event + 1;
         match parse(dialect, line.text, range, fallback(line.event)) {
             Parsed::Event(event) => {
+                reading.folds.note(reading.events.len(), &event);
                 reading.events.push(event);
                 in_pg_output = false;
                 i += 1;
