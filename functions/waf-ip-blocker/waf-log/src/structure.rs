@@ -21,6 +21,16 @@ pub(super) struct Structure {
     opens: Vec<u64>,
     /// `}` and `]` outside strings.
     closes: Vec<u64>,
+    /// Bytes inside strings, each string's opening quote included and its
+    /// closing quote not: tells an opening quote from a closing one.
+    strings: Vec<u64>,
+    /// Open brackets minus close brackets before each block.
+    depth_at: Vec<i64>,
+    /// The same count after the blocks indexed so far.
+    depth: i64,
+    /// Where the count first falls back to zero: the line's outermost
+    /// container ends there, and nothing after it is inside that container.
+    outer_end: Option<usize>,
     /// Blocks of the current line: its length / 64, plus one.
     words: usize,
     /// Blocks indexed so far, from the start of the line.
@@ -46,10 +56,18 @@ impl Structure {
     pub(super) fn start(&mut self, len: usize) {
         self.words = len / 64 + 1;
         if self.quotes.len() < self.words {
-            for bits in [&mut self.quotes, &mut self.opens, &mut self.closes] {
+            for bits in [
+                &mut self.quotes,
+                &mut self.opens,
+                &mut self.closes,
+                &mut self.strings,
+            ] {
                 bits.resize(self.words, 0);
             }
+            self.depth_at.resize(self.words, 0);
         }
+        self.depth = 0;
+        self.outer_end = None;
         self.indexed = 0;
         self.in_string = 0;
         self.escape_next = false;
@@ -76,6 +94,27 @@ impl Structure {
             self.reach(line, word)?;
             bits = self.quotes[word];
         }
+    }
+
+    /// The bracket depth before `at` when the `"` there opens a string and
+    /// lies inside the line's outermost container (or before it opens);
+    /// `None` for any other byte: a closing quote, an escaped one, a quote
+    /// character inside a string, or a position after the outermost
+    /// container closed.
+    pub(super) fn opening_quote_depth(&mut self, line: &[u8], at: usize) -> Option<i64> {
+        let word = at / 64;
+        self.reach(line, word)?;
+        let bit = 1u64 << (at % 64);
+        if self.quotes[word] & self.strings[word] & bit == 0 {
+            return None;
+        }
+        if self.outer_end.is_some_and(|end| end < at) {
+            return None;
+        }
+        let below = bit - 1;
+        let opens = (self.opens[word] & below).count_ones();
+        let closes = (self.closes[word] & below).count_ones();
+        Some(self.depth_at[word] + i64::from(opens) - i64::from(closes))
     }
 
     /// Just past the bracket that closes the one at `open`; `None` when
@@ -152,9 +191,33 @@ impl Structure {
         // a string that runs on into the next block.
         let strings = prefix_xor(quotes) ^ self.in_string;
         self.in_string = 0u64.wrapping_sub(strings >> 63);
+        let opens = found.opens & !strings;
+        let closes = found.closes & !strings;
         self.quotes[word] = quotes;
-        self.opens[word] = found.opens & !strings;
-        self.closes[word] = found.closes & !strings;
+        self.opens[word] = opens;
+        self.closes[word] = closes;
+        self.strings[word] = strings;
+        self.depth_at[word] = self.depth;
+        // Only a block with at least as many closes as the depth it starts
+        // at can end the outermost container, so most blocks skip the walk.
+        if self.outer_end.is_none() && i64::from(closes.count_ones()) >= self.depth {
+            let mut depth = self.depth;
+            let mut both = opens | closes;
+            while both != 0 {
+                let bit = both & both.wrapping_neg();
+                if opens & bit != 0 {
+                    depth += 1;
+                } else {
+                    depth -= 1;
+                    if depth <= 0 {
+                        self.outer_end = Some(at + bit.trailing_zeros() as usize);
+                        break;
+                    }
+                }
+                both ^= bit;
+            }
+        }
+        self.depth += i64::from(opens.count_ones()) - i64::from(closes.count_ones());
     }
 }
 
