@@ -163,6 +163,43 @@ impl Structure {
     }
 
     fn index_next(&mut self, line: &[u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only when the CPU has AVX2, POPCNT and
+            // PCLMULQDQ.
+            unsafe { self.index_next_avx2(line) };
+            return;
+        }
+        self.index_with(line, Masks::of, prefix_xor);
+    }
+
+    /// The indexing compiled for AVX2 hosts, where the bit counts of the
+    /// depth bookkeeping are one instruction each and the string mask is one
+    /// carry-less multiply instead of six shifts: a block is indexed for
+    /// every 64 bytes read, so these are the extractor's hottest lines.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2, POPCNT and PCLMULQDQ.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,popcnt,pclmulqdq")]
+    unsafe fn index_next_avx2(&mut self, line: &[u8]) {
+        self.index_with(
+            line,
+            // SAFETY: this function runs only where the CPU has these
+            // features.
+            |block| unsafe { Masks::of_avx2(block) },
+            |x| unsafe { prefix_xor_clmul(x) },
+        );
+    }
+
+    #[inline(always)]
+    fn index_with(
+        &mut self,
+        line: &[u8],
+        masks: impl Fn(&[u8; 64]) -> Masks,
+        prefix_xor: impl Fn(u64) -> u64,
+    ) {
         let word = self.indexed;
         self.indexed += 1;
         let at = word * 64;
@@ -175,12 +212,7 @@ impl Structure {
                 &tail
             }
         };
-        let found = if self.avx2 {
-            // SAFETY: `avx2` is set only when the CPU has AVX2.
-            unsafe { Masks::of_avx2(block) }
-        } else {
-            Masks::of(block)
-        };
+        let found = masks(block);
         let mut quotes = found.quotes;
         if found.backslashes != 0 || self.escape_next {
             self.has_backslash |= found.backslashes != 0;
@@ -260,6 +292,8 @@ impl Masks {
     #[cfg(target_arch = "x86_64")]
     fn avx2_available() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
     }
 
     #[cfg(not(target_arch = "x86_64"))]
@@ -370,6 +404,22 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
+/// [`prefix_xor`] as one carry-less multiply by all ones: bit k of the
+/// product is the XOR of bits 0..=k.
+///
+/// # Safety
+///
+/// The CPU must support PCLMULQDQ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+unsafe fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::{
+        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(product) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +460,22 @@ mod tests {
                 let avx2 = unsafe { Masks::of_avx2(&block) };
                 assert_eq!(avx2, Masks::bytewise(&block), "{block:?}");
             }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_carry_less_prefix_xor_equals_the_shifts() {
+        if !Masks::avx2_available() {
+            return;
+        }
+        let mut rng = fastrand::Rng::with_seed(3);
+        for x in [0, 1, u64::MAX, 1 << 63]
+            .into_iter()
+            .chain((0..2_000).map(|_| rng.u64(..)))
+        {
+            // SAFETY: just checked.
+            assert_eq!(unsafe { prefix_xor_clmul(x) }, prefix_xor(x), "{x:#x}");
         }
     }
 
