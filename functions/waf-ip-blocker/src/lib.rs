@@ -77,6 +77,9 @@ pub struct App {
     pub notifier: Option<Notifier>,
     pub output: Output,
     pub gate: WriteGate,
+    /// Below one vCPU (Lambda's memory size says) a decompress thread
+    /// beside the scan would only add work; decided once, at cold start.
+    pub threads: stream::Threads,
 }
 
 impl App {
@@ -100,6 +103,11 @@ impl App {
             notifier,
             output,
             gate: WriteGate::default(),
+            threads: stream::Threads::for_memory(
+                std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+                    .ok()
+                    .and_then(|mb| mb.parse().ok()),
+            ),
             config: Arc::new(config),
         }
     }
@@ -197,7 +205,7 @@ async fn run_counted(
                     continue;
                 }
                 let counter = Counter::new(config.detection.clone());
-                match source::count(&app.s3, &object, counter, deadline).await {
+                match source::count(&app.s3, &object, counter, app.threads, deadline).await {
                     Ok((counter, scanned)) => {
                         report.incr("objects_read");
                         report.add("bytes_read", scanned.bytes);

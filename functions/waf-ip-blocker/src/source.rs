@@ -21,6 +21,7 @@ pub async fn count(
     s3: &aws_sdk_s3::Client,
     object: &Object,
     mut counter: Counter,
+    threads: Threads,
     deadline: &Deadline,
 ) -> Result<(Counter, Scanned), Error> {
     let read_error = |source: Cause| Error::ReadObject {
@@ -56,7 +57,7 @@ pub async fn count(
         counter.start_source(&url);
         let mut out_of_time = false;
         let mut n = 0u64;
-        let result = scan_lines_with(ChunkReader::new(rx), threads(), |number, line| {
+        let result = scan_lines_with(ChunkReader::new(rx), threads, |number, line| {
             match line {
                 Some(line) => counter.line_at(number, line),
                 None => counter.overlong_at(number),
@@ -81,13 +82,4 @@ pub async fn count(
         return Err(Error::OutOfTime { what: object.url() });
     }
     Ok((counter, scanned))
-}
-
-/// At the memory sizes this function runs at, Lambda gives less than one
-/// vCPU, and a decompress thread beside the scan would only add work.
-fn threads() -> Threads {
-    let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        .ok()
-        .and_then(|mb| mb.parse().ok());
-    Threads::for_memory(memory_mb)
 }
