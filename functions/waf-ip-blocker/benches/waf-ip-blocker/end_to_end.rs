@@ -130,10 +130,8 @@ pub fn run(exe: &Path, object: &Path, truth: &BTreeSet<String>, targets: &mut Ta
     );
     let right = rust.iter().all(|r| &r.blocked == truth);
     println!(
-        "    decisions: {} of {} attackers blocked, {} others   target: exactly the truth   {}",
-        rust[0].blocked.intersection(truth).count(),
-        truth.len(),
-        rust[0].blocked.difference(truth).count(),
+        "    decisions: {}   target: exactly the truth   {}",
+        decisions(&rust[0].blocked, truth),
         targets.check(right)
     );
     println!(
@@ -173,10 +171,8 @@ pub fn run(exe: &Path, object: &Path, truth: &BTreeSet<String>, targets: &mut Ta
     );
     let sol_right = solution.iter().all(|s| &s.blocked == truth);
     println!(
-        "    its decisions: {} of {} attackers, {} others ({})",
-        solution[0].blocked.intersection(truth).count(),
-        truth.len(),
-        solution[0].blocked.difference(truth).count(),
+        "    its decisions: {} ({})",
+        decisions(&solution[0].blocked, truth),
         if sol_right {
             "the same as toilkit's"
         } else {
@@ -189,6 +185,16 @@ pub fn run(exe: &Path, object: &Path, truth: &BTreeSet<String>, targets: &mut Ta
         targets.check(sol_right && speedup >= 2.5),
         sol_best / best
     );
+}
+
+/// How a run's blocked addresses compare with the generator's truth.
+fn decisions(blocked: &BTreeSet<String>, truth: &BTreeSet<String>) -> String {
+    format!(
+        "{} of {} attackers blocked, {} others",
+        blocked.intersection(truth).count(),
+        truth.len(),
+        blocked.difference(truth).count()
+    )
 }
 
 fn key(i: usize) -> String {
