@@ -13,6 +13,8 @@
 //! - [`loopback`]: the loopback HTTP server those stand-ins are built on;
 //! - [`config_service`]: AWS Config's compliance API, which moto lacks,
 //!   answered from a list of open violations;
+//! - [`call_times`]: when each AWS call left, and the busiest second of
+//!   each operation;
 //! - [`cloudformation`]: moto's CloudFormation through its Query API;
 //! - [`faults`]: AWS's transient failures as wire responses, for
 //!   aws-smithy-mocks, and an SDK clock that never waits;
@@ -29,6 +31,7 @@
 //! - [`settings`]: a function's settings rejected, as the init error says it;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
+pub mod call_times;
 pub mod cloudformation;
 pub mod config_service;
 pub mod ec2;

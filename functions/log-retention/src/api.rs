@@ -5,11 +5,17 @@
 //! region gets its own [`Api`] and each operation its own [`Limiter`]. The
 //! SDK's adaptive retry mode (shared::aws) slows down further when the service
 //! throttles anyway, for instance because other tools share the quota.
+//!
+//! The pace outlives an invocation: a run that stops at its deadline hands
+//! on each operation's next free slot ([`Pace`]) with its resume point, and
+//! the invocation that carries on starts its limiters there. Without it the
+//! first calls of the next invocation land in the same second as the last
+//! calls of the one before (31 in one second at a cap of 30, measured).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -84,6 +90,12 @@ impl Intercept for CallCounter {
 /// core) cannot fit `rps + 1` requests into one second.
 const HEADROOM: f64 = 1.04;
 
+/// Each operation's next free slot, in milliseconds since the Unix epoch:
+/// what one invocation hands to the next so that the rate cap holds across
+/// both. Wall-clock time, because the next invocation may run in another
+/// Lambda instance; a slot already past is left out.
+pub type Pace = BTreeMap<String, i64>;
+
 /// Spaces calls evenly: never more than `rps` starts in any second.
 #[derive(Debug)]
 pub struct Limiter {
@@ -93,10 +105,19 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(rps: f64) -> Self {
+        Self::starting_at(rps, Instant::now())
+    }
+
+    /// A limiter whose first slot is `first` (or now, if that is earlier).
+    pub fn starting_at(rps: f64, first: Instant) -> Self {
         Self {
             interval: Duration::from_secs_f64(HEADROOM / rps),
-            next: Mutex::new(Instant::now()),
+            next: Mutex::new(first.max(Instant::now())),
         }
+    }
+
+    fn next_slot(&self) -> Instant {
+        *self.next.lock().expect("limiter lock")
     }
 
     /// Waits for the next free slot; `false` (and no slot taken) when that
@@ -117,12 +138,14 @@ impl Limiter {
     }
 }
 
-/// The calls of one invocation in one region.
-#[derive(Debug)]
+/// The calls of one invocation in one region. Clones share the limiters.
+#[derive(Debug, Clone)]
 pub struct Api {
     rps: f64,
     deadline: Deadline,
-    limiters: Mutex<HashMap<&'static str, Arc<Limiter>>>,
+    limiters: Arc<Mutex<HashMap<&'static str, Arc<Limiter>>>>,
+    /// Where the invocation before this one left each operation's limiter.
+    inherited: Arc<HashMap<String, Instant>>,
 }
 
 impl Api {
@@ -130,8 +153,46 @@ impl Api {
         Self {
             rps,
             deadline,
-            limiters: Mutex::new(HashMap::new()),
+            limiters: Arc::default(),
+            inherited: Arc::default(),
         }
+    }
+
+    /// Carries on at the pace an earlier invocation handed on.
+    pub fn with_pace(mut self, pace: &Pace) -> Self {
+        let (now, now_ms) = (Instant::now(), epoch_ms(SystemTime::now()));
+        self.inherited = Arc::new(
+            pace.iter()
+                .filter_map(|(operation, &at_ms)| {
+                    let ahead = u64::try_from(at_ms - now_ms).ok()?;
+                    // A slot far ahead is a clock gone wrong, not a pace:
+                    // never wait for more than one interval at the lowest rate.
+                    let ahead = Duration::from_millis(ahead).min(self.longest_wait());
+                    Some((operation.clone(), now + ahead))
+                })
+                .collect(),
+        );
+        self
+    }
+
+    /// Each operation's next free slot, to hand on with the resume point.
+    pub fn pace(&self) -> Pace {
+        let (now, now_ms) = (Instant::now(), epoch_ms(SystemTime::now()));
+        self.limiters
+            .lock()
+            .expect("limiters lock")
+            .iter()
+            .filter_map(|(operation, limiter)| {
+                let ahead = limiter.next_slot().checked_duration_since(now)?;
+                // Rounded up: handing on a slot a little late keeps the cap.
+                let ahead_ms = ahead.as_micros().div_ceil(1000) as i64;
+                Some((operation.to_string(), now_ms + ahead_ms))
+            })
+            .collect()
+    }
+
+    fn longest_wait(&self) -> Duration {
+        Duration::from_secs_f64(HEADROOM / self.rps)
     }
 
     pub fn deadline(&self) -> &Deadline {
@@ -143,7 +204,14 @@ impl Api {
             .lock()
             .expect("limiters lock")
             .entry(operation)
-            .or_insert_with(|| Arc::new(Limiter::new(self.rps)))
+            .or_insert_with(|| {
+                let first = self
+                    .inherited
+                    .get(operation)
+                    .copied()
+                    .unwrap_or_else(Instant::now);
+                Arc::new(Limiter::starting_at(self.rps, first))
+            })
             .clone()
     }
 
@@ -184,9 +252,78 @@ impl Api {
     }
 }
 
+pub(crate) fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_pace_carries_over_to_the_next_invocation() {
+        let first = Api::new(2.0, Deadline::unbounded());
+        assert!(
+            first
+                .limiter("DescribeLogGroups")
+                .acquire(&Deadline::unbounded())
+                .await
+        );
+        let pace = first.pace();
+        let handed_on = pace["DescribeLogGroups"] - epoch_ms(SystemTime::now());
+        assert!(
+            (400..=530).contains(&handed_on),
+            "the next slot is one interval (520 ms) on: {handed_on} ms"
+        );
+        // The next invocation's first call waits for that slot.
+        let next = Api::new(2.0, Deadline::unbounded()).with_pace(&pace);
+        let start = Instant::now();
+        assert!(
+            next.limiter("DescribeLogGroups")
+                .acquire(&Deadline::unbounded())
+                .await
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(350),
+            "{:?}",
+            start.elapsed()
+        );
+        // An operation the pace does not name, and a slot already past, start now.
+        let start = Instant::now();
+        assert!(
+            next.limiter("PutRetentionPolicy")
+                .acquire(&Deadline::unbounded())
+                .await
+        );
+        let stale = Api::new(2.0, Deadline::unbounded())
+            .with_pace(&Pace::from([("DescribeLogGroups".to_owned(), 0)]));
+        assert!(
+            stale
+                .limiter("DescribeLogGroups")
+                .acquire(&Deadline::unbounded())
+                .await
+        );
+        assert!(start.elapsed() < Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn a_pace_from_a_clock_gone_wrong_waits_one_interval_at_most() {
+        let far = epoch_ms(SystemTime::now()) + 3_600_000;
+        let api = Api::new(20.0, Deadline::unbounded())
+            .with_pace(&Pace::from([("DescribeLogGroups".to_owned(), far)]));
+        let start = Instant::now();
+        assert!(
+            api.limiter("DescribeLogGroups")
+                .acquire(&Deadline::unbounded())
+                .await
+        );
+        assert!(
+            start.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            start.elapsed()
+        );
+    }
 
     #[tokio::test]
     async fn the_limiter_spaces_calls_and_respects_the_deadline() {

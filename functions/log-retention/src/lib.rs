@@ -24,7 +24,7 @@ pub mod sweep;
 pub mod trigger;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_types::SdkConfig;
 use lambda_runtime::LambdaEvent;
@@ -190,15 +190,9 @@ pub async fn run(payload: &Value, app: &App, deadline: Deadline) -> Result<Repor
     Ok(report)
 }
 
-fn millis(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadline) -> Report {
     // One "now" for the whole invocation, S3 included.
-    let now_ms = millis(app.now());
+    let now_ms = api::epoch_ms(app.now());
     let run = Arc::new(Run::new(app.config.clone(), dry_run, now_ms));
     let (first, mut token) = match &resume {
         None => (0, None),
@@ -218,8 +212,12 @@ async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadl
     let mut progress = serde_json::Map::new();
     let mut stopped_at: Option<Resume> = None;
     for clients in &app.regions[first..] {
-        let api = api::Api::new(app.config.max_api_rps, deadline);
-        let outcome = sweep::sweep_region(run.clone(), clients.clone(), api, token.take()).await;
+        let mut api = api::Api::new(app.config.max_api_rps, deadline);
+        if let Some(resume) = resume.as_ref().filter(|r| r.region == clients.region) {
+            api = api.with_pace(&resume.pace);
+        }
+        let outcome =
+            sweep::sweep_region(run.clone(), clients.clone(), api.clone(), token.take()).await;
         let state = match &outcome {
             Outcome::Complete => "complete",
             Outcome::Failed => "failed",
@@ -230,6 +228,7 @@ async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadl
             stopped_at = Some(Resume {
                 region: clients.region.clone(),
                 next_token: resume_token,
+                pace: api.pace(),
             });
             break;
         }
@@ -296,7 +295,7 @@ async fn new_group(
     let run = Arc::new(Run::new(
         app.config.clone(),
         app.config.dry_run,
-        millis(app.now()),
+        api::epoch_ms(app.now()),
     ));
     let Some(clients) = app.regions.iter().find(|c| c.region == region) else {
         run.report(|r| {

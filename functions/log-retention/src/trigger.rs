@@ -7,17 +7,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::input::{EventKind, classify};
 
+use crate::api::Pace;
 use crate::error::Error;
 
 /// Where a sweep that stopped early carries on: every region before
 /// `region` (in the configured order) is done; in `region`, listing starts at
-/// `next_token` (`None`: its first page).
+/// `next_token` (`None`: its first page), no sooner than `pace` allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resume {
     pub region: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+    /// Where the rate cap stood when the run stopped; a resume point
+    /// written before the pace was handed on has none.
+    #[serde(default, skip_serializing_if = "Pace::is_empty")]
+    pub pace: Pace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::common::{Account, DAY, now_ms, run, sweep, targets};
 use serde_json::json;
 use shared::Deadline;
+use toilkit_tests::call_times::CallTimes;
 
 #[tokio::test]
 async fn only_groups_without_retention_change_by_rule_then_default_and_a_second_run_changes_nothing()
@@ -429,6 +430,49 @@ async fn the_deadline_stops_the_run_and_resuming_finishes_without_repeating_work
     assert_eq!(puts, 400, "each group changed exactly once");
     let now = acct.retentions().await;
     assert!(now.values().all(|d| *d == Some(30)));
+}
+
+/// Step Functions invokes the function again as soon as one invocation
+/// returns its resume point: the cap holds across the two, not only within
+/// each.
+#[tokio::test]
+async fn max_api_rps_holds_across_invocations_that_resume_one_another() {
+    let acct = Account::new("ap-east-1").await;
+    let specs = (0..60)
+        .map(|i| (format!("/paced/{i:02}"), None, HashMap::new()))
+        .collect();
+    acct.groups(specs).await;
+    let times = CallTimes::default();
+    let app = acct.app_recording(&[("RETENTION_DAYS", "30"), ("MAX_API_RPS", "10")], &times);
+
+    let mut payload = json!({});
+    let mut invocations = 0;
+    let mut puts = 0;
+    loop {
+        invocations += 1;
+        assert!(invocations < 20, "the sweep converges");
+        let report = log_retention::run(&payload, &app, Deadline::after(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        puts += report.counter("api_calls.PutRetentionPolicy");
+        if !report.stopped_early {
+            break;
+        }
+        let resume = &report.details["resume"];
+        assert!(
+            resume["pace"]["PutRetentionPolicy"].is_i64(),
+            "the pace is handed on: {resume}"
+        );
+        payload = json!({"resume": resume});
+    }
+
+    assert!(invocations >= 3, "60 changes at 10/s do not fit in 2 s");
+    assert_eq!(puts, 60, "each group changed exactly once");
+    let busiest = times.busiest_second();
+    assert!(
+        busiest.values().all(|&n| n <= 10),
+        "the most calls of one operation in any second, over {invocations} invocations: {busiest:?}"
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use shared::Deadline;
 use shared::output::Output;
 use shared::report::Report;
 use toilkit_tests::Moto;
+use toilkit_tests::call_times::CallTimes;
 
 pub const DAY: Duration = Duration::from_secs(86_400);
 
@@ -45,6 +46,11 @@ impl Account {
     /// answers 500), so that one call is answered "none"; every other call
     /// reaches moto.
     pub fn app(&self, vars: &[(&str, &str)]) -> App {
+        self.app_recording(vars, &CallTimes::default())
+    }
+
+    /// [`Account::app`], with every CloudWatch Logs call time-stamped.
+    pub fn app_recording(&self, vars: &[(&str, &str)], times: &CallTimes) -> App {
         let config = Config::from_pairs(vars.iter().copied()).expect("valid configuration");
         let calls = CallCounter::default();
         let names = if config.regions.is_empty() {
@@ -61,6 +67,7 @@ impl Account {
                     .config()
                     .to_builder()
                     .interceptor(no_account_policies())
+                    .interceptor(times.clone())
                     .build();
                 RegionClients {
                     logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
