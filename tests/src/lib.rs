@@ -21,6 +21,8 @@
 //! - [`gate`]: one AWS call held, stalled or failed at the wire, for races and
 //!   deadlines against the emulator;
 //! - [`process`]: child processes that never outlive the test;
+//! - [`step_functions`]: state machines run in moto's executor, and the
+//!   path an execution took;
 //! - [`tool`]: the project's tools run, and their failures told in full;
 //! - [`tables`]: DynamoDB tables shaped as the template makes them;
 //! - [`ec2`]: moto's default subnets, for seeding an ALB;
@@ -49,6 +51,7 @@ pub mod report;
 pub mod runtime_api;
 pub mod settings;
 pub mod slack;
+pub mod step_functions;
 pub mod tables;
 pub mod tool;
 pub mod workspace;

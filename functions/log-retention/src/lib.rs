@@ -10,12 +10,14 @@
 //! - [`apply`]: a group's planned deletion or retention change, carried out
 //!   into the report;
 //! - [`api`]: the per-operation rate cap, the deadline, the call counts;
-//! - [`s3_prune`]: old objects under S3 prefixes.
+//! - [`s3_prune`]: old objects under S3 prefixes;
+//! - [`execution`]: one sweep state machine execution at a time.
 
 pub mod api;
 pub mod apply;
 pub mod config;
 pub mod error;
+pub mod execution;
 pub mod logs;
 pub mod plan;
 pub mod policy;
@@ -53,6 +55,8 @@ pub struct App {
     s3: aws_sdk_s3::Client,
     output: Output,
     calls: CallCounter,
+    /// For the sweep state machine's one-at-a-time check.
+    sfn: Option<aws_sdk_sfn::Client>,
     clock_offset: Duration,
 }
 
@@ -79,6 +83,9 @@ impl App {
             .to_builder()
             .interceptor(calls.clone())
             .build();
+        let sfn = aws_sdk_sfn::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build();
         Self::from_parts(
             config,
             regions,
@@ -86,6 +93,7 @@ impl App {
             output,
             calls,
         )
+        .with_step_functions(aws_sdk_sfn::Client::from_conf(sfn))
     }
 
     /// An app over given clients (tests with mocked clients use this).
@@ -102,8 +110,15 @@ impl App {
             s3,
             output,
             calls,
+            sfn: None,
             clock_offset: Duration::ZERO,
         }
+    }
+
+    /// The client that lists the sweep state machine's executions.
+    pub fn with_step_functions(mut self, sfn: aws_sdk_sfn::Client) -> Self {
+        self.sfn = Some(sfn);
+        self
     }
 
     /// Acts as if the time were `offset` later: tests use it to age groups,
@@ -157,8 +172,23 @@ pub async fn run(payload: &Value, app: &App, deadline: Deadline) -> Result<Repor
     let trigger = trigger::parse(payload)?;
     let before = app.calls.snapshot();
     let mut report = match trigger {
-        Trigger::Sweep { dry_run, resume } => {
-            sweep(app, dry_run.unwrap_or(app.config.dry_run), resume, deadline).await
+        Trigger::Sweep {
+            dry_run,
+            resume,
+            execution,
+        } => {
+            let dry_run = dry_run.unwrap_or(app.config.dry_run);
+            match older_execution(app, execution.as_deref()).await? {
+                Some(older) => {
+                    let mut report = Report::new(FUNCTION, dry_run);
+                    report.stop_early(format!(
+                        "an older execution of the sweep state machine is running ({older}); this one sweeps nothing, so that the two do not share the API quota"
+                    ));
+                    report.detail("already_running", json!(older));
+                    report
+                }
+                None => sweep(app, dry_run, resume, deadline).await,
+            }
         }
         Trigger::NewGroup { region, name, tags } => {
             let report = new_group(app, &region, &name, tags, deadline).await;
@@ -188,6 +218,20 @@ pub async fn run(payload: &Value, app: &App, deadline: Deadline) -> Result<Repor
     report.add("errors", report.counter("failed"));
     report.detail("api_calls", json!(calls));
     Ok(report)
+}
+
+/// The execution that must finish before `own` may sweep, if any; `None`
+/// too for an invocation outside the state machine.
+async fn older_execution(app: &App, own: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(own) = own else { return Ok(None) };
+    let machine = execution::state_machine_of(own)?;
+    let sfn = app.sfn.as_ref().ok_or_else(|| {
+        Error::Event(
+            "invoked by the sweep state machine, but built without a Step Functions client".into(),
+        )
+    })?;
+    let running = execution::running(sfn, &machine).await?;
+    Ok(execution::goes_before(own, &running))
 }
 
 async fn sweep(app: &App, dry_run: bool, resume: Option<Resume>, deadline: Deadline) -> Report {

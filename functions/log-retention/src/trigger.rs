@@ -32,6 +32,9 @@ pub enum Trigger {
         /// Overrides `DRY_RUN` for this run.
         dry_run: Option<bool>,
         resume: Option<Resume>,
+        /// The sweep state machine's execution this invocation belongs to:
+        /// it sweeps only if no older execution is running.
+        execution: Option<String>,
     },
     /// CloudTrail saw `CreateLogGroup`: the policy for that one group now.
     NewGroup {
@@ -44,12 +47,14 @@ pub enum Trigger {
     FailedCall { name: String, error: String },
 }
 
-/// The manual invocation: `{}`, `{"dry_run": true}`, `{"resume": {...}}`.
+/// The manual invocation: `{}`, `{"dry_run": true}`, `{"resume": {...}}`;
+/// the state machine adds `{"execution": "<its execution ARN>"}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manual {
     dry_run: Option<bool>,
     resume: Option<Resume>,
+    execution: Option<String>,
 }
 
 pub fn parse(payload: &Value) -> Result<Trigger, Error> {
@@ -57,17 +62,19 @@ pub fn parse(payload: &Value) -> Result<Trigger, Error> {
         EventKind::Manual => {
             let manual: Manual = serde_json::from_value(payload.clone()).map_err(|e| {
                 Error::Event(format!(
-                    "a manual invocation takes {{\"dry_run\": true|false}} and/or {{\"resume\": {{\"region\": ..., \"next_token\": ...}}}}: {e}"
+                    "a manual invocation takes {{\"dry_run\": true|false}} and/or {{\"resume\": {{\"region\": ..., \"next_token\": ...}}}} (and, from the sweep state machine, {{\"execution\": ...}}): {e}"
                 ))
             })?;
             Ok(Trigger::Sweep {
                 dry_run: manual.dry_run,
                 resume: manual.resume,
+                execution: manual.execution,
             })
         }
         kind if kind.is_schedule() => Ok(Trigger::Sweep {
             dry_run: None,
             resume: None,
+            execution: None,
         }),
         EventKind::EventBridge {
             source,
@@ -172,7 +179,8 @@ mod tests {
             parse(&json!({"dry_run": true})).unwrap(),
             Trigger::Sweep {
                 dry_run: Some(true),
-                resume: None
+                resume: None,
+                execution: None
             }
         );
         let scheduled =
@@ -181,7 +189,8 @@ mod tests {
             parse(&scheduled).unwrap(),
             Trigger::Sweep {
                 dry_run: None,
-                resume: None
+                resume: None,
+                execution: None
             }
         );
         assert_eq!(

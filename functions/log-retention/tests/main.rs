@@ -5,4 +5,5 @@ mod common;
 mod e2e;
 mod faults;
 mod s3_prune;
+mod state_machine;
 mod sweep;

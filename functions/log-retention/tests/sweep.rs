@@ -475,6 +475,83 @@ async fn max_api_rps_holds_across_invocations_that_resume_one_another() {
     );
 }
 
+/// The sweep state machine gives every invocation its execution's ARN: an
+/// execution that is not the oldest running one sweeps nothing. moto keeps
+/// executions running (its executor is off), as a long sweep would be.
+#[tokio::test]
+async fn an_execution_sweeps_only_when_no_older_one_is_running() {
+    let acct = Account::new("ca-west-1").await;
+    acct.group("/guarded/app", None, &[]).await;
+    let app = acct.app(&[("RETENTION_DAYS", "30")]);
+    let sfn = aws_sdk_sfn::Client::new(&acct.sdk);
+    let machine = sfn
+        .create_state_machine()
+        .name("toilkit-log-retention-sweep")
+        .definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/sweep")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let mut executions = Vec::new();
+    for name in ["first", "second"] {
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(&machine)
+            .name(name)
+            .send()
+            .await
+            .unwrap();
+        executions.push(started.execution_arn().to_owned());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (first, second) = (&executions[0], &executions[1]);
+
+    let refused = run(&app, &json!({"execution": second})).await;
+    assert_eq!(refused.details["already_running"], json!(first));
+    assert!(refused.stopped_early);
+    assert!(
+        refused
+            .stop_reason
+            .as_deref()
+            .unwrap()
+            .contains(first.as_str()),
+        "{:?}",
+        refused.stop_reason
+    );
+    assert_eq!(refused.counter("groups_scanned"), 0);
+    assert_eq!(acct.retention("/guarded/app").await, None, "nothing swept");
+
+    let swept = run(&app, &json!({"execution": first})).await;
+    assert!(swept.details.get("already_running").is_none());
+    assert_eq!(swept.counter("groups_changed"), 1);
+    assert_eq!(acct.retention("/guarded/app").await, Some(30));
+
+    // Once the first has ended, the second sweeps.
+    sfn.stop_execution()
+        .execution_arn(first)
+        .send()
+        .await
+        .unwrap();
+    let next = run(&app, &json!({"execution": second})).await;
+    assert!(next.details.get("already_running").is_none());
+
+    // Something that is not an execution ARN is refused, naming it.
+    let err = log_retention::run(
+        &json!({"execution": "sweep-1"}),
+        &app,
+        Deadline::unbounded(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("execution ARN") && err.contains("sweep-1"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_create_log_group_event_applies_the_policy_to_that_group_only() {
     let acct = Account::new("ap-northeast-1").await;

@@ -2,13 +2,11 @@
 //! Step Functions executor with scripted Lambda results.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
-use toilkit_tests::{Moto, workspace};
+use toilkit_tests::{step_functions, workspace};
 
 fn definition_path() -> PathBuf {
     workspace::root().join("statemachines/maintenance-window.asl.json")
@@ -16,23 +14,7 @@ fn definition_path() -> PathBuf {
 
 #[test]
 fn the_definition_passes_asl_validator() {
-    let validator = workspace::root().join("tools/node/node_modules/.bin/asl-validator");
-    assert!(
-        validator.exists(),
-        "{} is missing: run cargo xtask setup",
-        validator.display()
-    );
-    let output = Command::new(&validator)
-        .arg("--json-path")
-        .arg(definition_path())
-        .output()
-        .expect("asl-validator runs");
-    assert!(
-        output.status.success(),
-        "asl-validator rejected the state machine:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    step_functions::assert_valid_asl(&definition_path());
 }
 
 #[test]
@@ -67,73 +49,23 @@ fn the_function_and_topic_are_template_substitutions() {
     assert_eq!(states["Enable"]["Catch"][0]["Next"], "CleanUp");
 }
 
-/// Every state entered, in order.
+/// Every state entered, in order, and every task's parameters.
 async fn path_taken(sfn: &Client, execution: &str) -> (ExecutionStatus, Vec<String>, Vec<Value>) {
-    let started = Instant::now();
-    let status = loop {
-        let out = sfn
-            .describe_execution()
-            .execution_arn(execution)
-            .send()
-            .await
-            .unwrap();
-        if *out.status() != ExecutionStatus::Running {
-            break out.status().clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "execution still running after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let history = sfn
-        .get_execution_history()
-        .execution_arn(execution)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
-    let mut states = Vec::new();
-    let mut payloads = Vec::new();
-    for event in history.events() {
-        if let Some(d) = event.state_entered_event_details() {
-            states.push(d.name().to_owned());
-        }
-        if *event.r#type() == HistoryEventType::TaskScheduled
-            && let Some(d) = event.task_scheduled_event_details()
-        {
-            let params: Value = serde_json::from_str(d.parameters()).unwrap();
-            payloads.push(params);
-        }
-    }
-    (status, states, payloads)
-}
-
-async fn queue_lambda_results(moto: &Moto, results: &[String]) {
-    moto.api(
-        "/moto-api/static/lambda-simple/response",
-        json!({"results": results, "region": "us-east-1"}),
-    )
-    .await;
+    let taken = step_functions::path_taken(sfn, execution).await;
+    (taken.status, taken.states, taken.tasks)
 }
 
 async fn create_machine(sfn: &Client, name: &str, topic: &str) -> String {
-    let definition = std::fs::read_to_string(definition_path())
-        .unwrap()
-        .replace(
-            "${MaintenanceSwitchFunctionArn}",
-            crate::common::FUNCTION_ARN,
-        )
-        .replace("${NotifyTopicArn}", topic);
-    sfn.create_state_machine()
-        .name(name)
-        .definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/maintenance-window")
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned()
+    step_functions::create_machine(
+        sfn,
+        name,
+        &definition_path(),
+        &[
+            ("MaintenanceSwitchFunctionArn", crate::common::FUNCTION_ARN),
+            ("NotifyTopicArn", topic),
+        ],
+    )
+    .await
 }
 
 /// What the function was asked each time: (action, notify event).
@@ -159,12 +91,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_window_runs_its_path_in_the_executor() {
     // The executor is switched on for the whole server: a server of its own.
-    let moto = Moto::dedicated();
-    moto.api(
-        "/moto-api/config",
-        json!({"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}),
-    )
-    .await;
+    let moto = step_functions::executor().await;
     let sdk = moto.sdk_config().await;
     let sfn = Client::new(&sdk);
     let topic = aws_sdk_sns::Client::new(&sdk)
@@ -294,7 +221,7 @@ async fn the_window_runs_its_path_in_the_executor() {
     // execution fails. moto's simple Lambda can fail an invocation only
     // through a response over Lambda's 6 MB limit (a real Lambda function
     // error), so that is the scripted result of the Enable task.
-    queue_lambda_results(&moto, &["x".repeat(6_100_000)]).await;
+    step_functions::queue_lambda_results(&moto, &["x".repeat(6_100_000)]).await;
     let execution = run(&machine, "failed-window", None).await;
     let (status, states, payloads) = path_taken(&sfn, &execution).await;
     assert_eq!(status, ExecutionStatus::Failed, "{states:?}");

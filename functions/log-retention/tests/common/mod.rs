@@ -87,6 +87,7 @@ impl Account {
             Output::default(),
             calls,
         )
+        .with_step_functions(aws_sdk_sfn::Client::new(&self.sdk))
     }
 
     /// A stream with no events yet.
