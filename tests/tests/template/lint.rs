@@ -66,9 +66,11 @@ fn the_sam_transform_yields_every_function_with_its_wiring() {
             format!("{stem}Enabled")
         );
     }
-    let machine = &resources(out)["MaintenanceWindowStateMachine"];
-    assert_eq!(machine["Type"], "AWS::StepFunctions::StateMachine");
-    assert_eq!(machine["Condition"], "MaintenanceSwitchEnabled");
+    for (id, condition) in STATE_MACHINES.map(|(id, _, condition)| (id, condition)) {
+        let machine = &resources(out)[id];
+        assert_eq!(machine["Type"], "AWS::StepFunctions::StateMachine", "{id}");
+        assert_eq!(machine["Condition"], condition, "{id}");
+    }
     let tables = of_type(out, "AWS::DynamoDB::Table");
     assert_eq!(
         tables.len(),
@@ -142,10 +144,12 @@ fn every_function_has_a_dead_letter_destination_and_alarms() {
         });
         assert!(granted, "{role} may send to {queue}");
     }
-    assert!(
-        alarmed("AWS/States", "MaintenanceWindowStateMachine"),
-        "a failed maintenance window raises an alarm"
-    );
+    for (machine, _, _) in STATE_MACHINES {
+        assert!(
+            alarmed("AWS/States", machine),
+            "a failed execution of {machine} raises an alarm"
+        );
+    }
     // The compliance-change queue redrives to a dead-letter queue as well.
     let redrive = &resources(out)["ConfigTriageQueue"]["Properties"]["RedrivePolicy"];
     assert!(referenced(&redrive["deadLetterTargetArn"]).is_some());
@@ -182,6 +186,23 @@ fn every_trigger_is_wired_to_its_function() {
             "{id}"
         );
     }
+    // log-retention's schedule starts the sweep state machine, with a role
+    // that may start only that.
+    let sweep = &rule("LogRetentionScheduleRule")["Targets"][0];
+    assert_eq!(
+        referenced(&sweep["Arn"]),
+        Some("LogRetentionSweepStateMachine")
+    );
+    let role = referenced(&sweep["RoleArn"]).expect("the target's role");
+    let starts: Vec<&Value> = statements(&resources(t)[role])
+        .into_iter()
+        .filter(|s| actions(s).contains(&"states:StartExecution".to_owned()))
+        .collect();
+    assert_eq!(starts.len(), 1, "{role}");
+    assert_eq!(
+        referenced(&starts[0]["Resource"]),
+        Some("LogRetentionSweepStateMachine")
+    );
     // Every rule that targets a function has a permission for exactly that
     // rule; every subscription filter has one for its log group.
     let permissions = of_type(t, "AWS::Lambda::Permission");
@@ -224,41 +245,71 @@ fn every_trigger_is_wired_to_its_function() {
     );
 }
 
+/// Every state machine of the template: its id, its definition file and the
+/// function it invokes, and the condition it is deployed under.
+const STATE_MACHINES: [(&str, (&str, &str), &str); 2] = [
+    (
+        "MaintenanceWindowStateMachine",
+        (
+            "statemachines/maintenance-window.asl.json",
+            "MaintenanceSwitch",
+        ),
+        "MaintenanceSwitchEnabled",
+    ),
+    (
+        "LogRetentionSweepStateMachine",
+        ("statemachines/log-retention-sweep.asl.json", "LogRetention"),
+        "LogRetentionEnabled",
+    ),
+];
+
 #[test]
-fn the_state_machine_definition_and_its_substitutions_agree() {
+fn each_state_machine_definition_and_its_substitutions_agree() {
     let t = template();
-    let machine = &resources(t)["MaintenanceWindowStateMachine"]["Properties"];
-    let uri = machine["DefinitionUri"]
-        .as_str()
-        .expect("a DefinitionUri file");
-    assert_eq!(uri, "statemachines/maintenance-window.asl.json");
-    let path = root().join(uri);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} (written by maintenance-switch): {e}", path.display()));
-    let definition: Value = serde_json::from_str(&text).expect("the ASL is JSON");
-    assert!(definition["StartAt"].is_string() && definition["States"].is_object());
-    let used: BTreeSet<String> = regex_lite_placeholders(&text);
-    let given: BTreeSet<String> = machine["DefinitionSubstitutions"]
-        .as_object()
-        .expect("DefinitionSubstitutions")
-        .keys()
-        .cloned()
+    let declared: BTreeSet<&str> = of_type(t, "AWS::Serverless::StateMachine")
+        .into_iter()
+        .map(|(id, _)| id.as_str())
         .collect();
-    assert!(
-        used.contains("MaintenanceSwitchFunctionArn"),
-        "the ASL invokes the function through ${{MaintenanceSwitchFunctionArn}}"
-    );
-    let missing: Vec<_> = used.difference(&given).collect();
-    assert!(
-        missing.is_empty(),
-        "the ASL uses substitutions the template does not give: {missing:?}"
-    );
-    // The translated machine names the function it invokes.
-    let out = &resources(translated())["MaintenanceWindowStateMachine"]["Properties"];
     assert_eq!(
-        out["DefinitionSubstitutions"]["MaintenanceSwitchFunctionArn"],
-        json!({"Fn::GetAtt": ["MaintenanceSwitchFunction", "Arn"]})
+        declared,
+        STATE_MACHINES.iter().map(|(id, _, _)| *id).collect(),
+        "every state machine is checked here"
     );
+    for (id, (file, stem), _) in STATE_MACHINES {
+        let machine = &resources(t)[id]["Properties"];
+        let uri = machine["DefinitionUri"]
+            .as_str()
+            .expect("a DefinitionUri file");
+        assert_eq!(uri, file);
+        let path = root().join(uri);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let definition: Value = serde_json::from_str(&text).expect("the ASL is JSON");
+        assert!(definition["StartAt"].is_string() && definition["States"].is_object());
+        let used: BTreeSet<String> = regex_lite_placeholders(&text);
+        let given: BTreeSet<String> = machine["DefinitionSubstitutions"]
+            .as_object()
+            .expect("DefinitionSubstitutions")
+            .keys()
+            .cloned()
+            .collect();
+        let function_arn = format!("{stem}FunctionArn");
+        assert!(
+            used.contains(&function_arn),
+            "{file} invokes the function through ${{{function_arn}}}"
+        );
+        let missing: Vec<_> = used.difference(&given).collect();
+        assert!(
+            missing.is_empty(),
+            "{file} uses substitutions the template does not give: {missing:?}"
+        );
+        // The translated machine names the function it invokes.
+        let out = &resources(translated())[id]["Properties"];
+        assert_eq!(
+            out["DefinitionSubstitutions"][&function_arn],
+            json!({"Fn::GetAtt": [format!("{stem}Function"), "Arn"]})
+        );
+    }
 }
 
 /// The `${Name}` placeholders of an ASL text.
