@@ -1287,6 +1287,29 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
     }
 }
 
+/// Each stack output the module reads (`lookup(...outputs, "<Key>", null)`)
+/// is one the template declares: a misspelt key would be null for ever.
+#[test]
+fn the_module_outputs_read_outputs_the_template_declares() {
+    let text = std::fs::read_to_string(terraform_dir().join("modules/toilkit/outputs.tf")).unwrap();
+    let declared = template()["Outputs"].as_object().expect("template Outputs");
+    let read: Vec<&str> = text
+        .split("outputs, \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(
+        read.contains(&"LogRetentionSweepStateMachineArn"),
+        "the sweep state machine is exposed: {read:?}"
+    );
+    for key in read {
+        assert!(
+            declared.contains_key(key),
+            "outputs.tf reads {key}, which template.yaml does not declare"
+        );
+    }
+}
+
 /// `examples/organization`: many accounts and Regions through provider
 /// aliases, and the StackSet route, valid against the real provider.
 #[test]

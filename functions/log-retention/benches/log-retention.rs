@@ -11,6 +11,14 @@
 //!    of each operation held against the cap.
 //! 3. Resuming: a 100,000-group account swept by invocations with a short
 //!    deadline, each carrying on from the last one's `details.resume`.
+//! 4. One sweep execution at the quota: the same account a day later, 1% of
+//!    its groups without retention again, at `MAX_API_RPS=5` (CloudWatch
+//!    Logs' default quota), invoked the way the sweep state machine invokes
+//!    it (moto's executor cannot run the real binary, so the bench plays its
+//!    loop: each invocation is given the last one's resume point). The wall
+//!    time against the floor the quota sets, (changes ÷ 5/s) + (pages ÷ 5/s),
+//!    the invocations, the busiest second of each operation across all of
+//!    them, and each group changed once.
 //!
 //! Sizes: `LOG_RETENTION_BENCH_GROUPS` (10000), `LOG_RETENTION_BENCH_RESUME_GROUPS`
 //! (100000; 0 skips part 3), `LOG_RETENTION_BENCH_DEADLINE_SECS` (20).
@@ -18,15 +26,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use log_retention::{App, CallCounter, Config, RegionClients};
@@ -35,6 +36,7 @@ use shared::Deadline;
 use shared::output::Output;
 use shared::report::Report;
 use toilkit_tests::Moto;
+use toilkit_tests::call_times::{CallTimes, busiest_second};
 
 const CUSTODIAN_REGION: &str = "us-west-2";
 const TOILKIT_REGION: &str = "us-east-2";
@@ -73,6 +75,7 @@ async fn bench() {
     rate_cap(&moto).await;
     if resume_groups > 0 {
         resume(&moto, resume_groups, deadline).await;
+        one_execution(&moto, resume_groups, deadline).await;
     }
     let missed = MISSED.load(std::sync::atomic::Ordering::SeqCst);
     if missed > 0 {
@@ -162,40 +165,19 @@ async fn census(sdk: &SdkConfig) -> BTreeMap<String, usize> {
 
 // ---------------------------------------------------------------- the function
 
-/// Records when each call of each operation went out.
-#[derive(Debug, Clone, Default)]
-struct Stamps(Arc<Mutex<Vec<(String, Instant)>>>);
-
-impl Intercept for Stamps {
-    fn name(&self) -> &'static str {
-        "Stamps"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
-        self.0.lock().unwrap().push((op.to_owned(), Instant::now()));
-        Ok(())
-    }
-}
-
 /// The function as deployed, plus the bench's own call recorder.
-fn app(sdk: &SdkConfig, region: &str, vars: &[(&str, &str)], stamps: &Stamps) -> App {
+fn app(sdk: &SdkConfig, region: &str, vars: &[(&str, &str)], times: &CallTimes) -> App {
     let calls = CallCounter::default();
     let region_value = Region::new(region.to_owned());
     let logs = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
         .region(region_value.clone())
         .interceptor(calls.clone())
-        .interceptor(stamps.clone())
+        .interceptor(times.clone())
         .build();
     let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(sdk)
         .region(region_value)
         .interceptor(calls.clone())
-        .interceptor(stamps.clone())
+        .interceptor(times.clone())
         .build();
     App::from_parts(
         Config::from_pairs(vars.iter().copied()).expect("configuration"),
@@ -218,6 +200,96 @@ async fn invoke(app: &App, payload: &Value, deadline: Deadline) -> Report {
 
 fn calls_of(report: &Report) -> BTreeMap<String, u64> {
     serde_json::from_value(report.details["api_calls"].clone()).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- part 4
+
+/// DescribeLogGroups' page size.
+const PAGE: usize = 50;
+
+async fn one_execution(moto: &Moto, n: usize, deadline: Duration) {
+    let quota = log_retention::config::DEFAULT_MAX_API_RPS;
+    let sdk = moto.sdk_config_in(RESUME_REGION).await;
+    // The account as part 3 left it, with one group in 100 (not exempt)
+    // back to no retention: a day's new groups.
+    let reset: Vec<String> = (0..n)
+        .step_by(100)
+        .map(spec)
+        .filter(|(_, _, exempt)| !exempt)
+        .map(|(name, ..)| name)
+        .collect();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let mut set = tokio::task::JoinSet::new();
+    for name in reset.iter().cloned() {
+        while set.len() >= 16 {
+            set.join_next().await.unwrap().unwrap();
+        }
+        let logs = logs.clone();
+        set.spawn(async move {
+            logs.delete_retention_policy()
+                .log_group_name(name)
+                .send()
+                .await
+                .expect("delete retention")
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done.unwrap();
+    }
+    let changes = reset.len();
+    let pages = n.div_ceil(PAGE);
+    let floor = Duration::from_secs_f64(changes as f64 / quota + pages as f64 / quota);
+    println!(
+        "\n4. One sweep execution at MAX_API_RPS={quota} (the default quota): {n} groups, {changes} without retention, invocations with a {deadline:?} deadline, each given the last one's resume point"
+    );
+    let times = CallTimes::default();
+    let rps = quota.to_string();
+    let app = app(
+        &sdk,
+        RESUME_REGION,
+        &[("RETENTION_DAYS", "30"), ("MAX_API_RPS", rps.as_str())],
+        &times,
+    );
+    let mut payload = json!({"dry_run": null, "resume": null});
+    let (mut invocations, mut changed, mut errors) = (0, 0, 0);
+    let started = Instant::now();
+    loop {
+        invocations += 1;
+        let report = invoke(&app, &payload, Deadline::after(deadline)).await;
+        changed += report.counter("groups_changed");
+        errors += report.counter("errors");
+        if std::env::var_os("LOG_RETENTION_BENCH_VERBOSE").is_some() {
+            println!(
+                "   invocation {invocations:>3}: scanned {:>6}, changed {:>5}, calls {:?}, resume {}",
+                report.counter("groups_scanned"),
+                report.counter("groups_changed"),
+                calls_of(&report),
+                report.details.get("resume").unwrap_or(&Value::Null)
+            );
+        }
+        if !report.stopped_early {
+            break;
+        }
+        payload = json!({"dry_run": null, "resume": report.details["resume"]});
+        assert!(invocations < 1000, "the sweep converges");
+    }
+    let wall = started.elapsed();
+    let by_op = times.by_operation();
+    let puts = by_op.get("PutRetentionPolicy").map_or(0, Vec::len);
+    let listed = by_op.get("DescribeLogGroups").map_or(0, Vec::len);
+    let ratio = wall.as_secs_f64() / floor.as_secs_f64();
+    println!(
+        "   {invocations} invocations; {listed} DescribeLogGroups pages for {pages}, {puts} PutRetentionPolicy for {changes} changes"
+    );
+    println!(
+        "   wall {wall:.0?} against the floor {floor:.0?} ({changes} ÷ {quota}/s + {pages} ÷ {quota}/s): {ratio:.2}×   target ≤ 1.1×: {}",
+        verdict(ratio <= 1.1)
+    );
+    println!(
+        "   {changed} groups changed, {puts} calls for {changes} expected, {errors} errors   target: each group once: {}",
+        verdict(changed as usize == changes && puts == changes && errors == 0)
+    );
+    print_pace(&times, quota);
 }
 
 // ---------------------------------------------------------------- custodian
@@ -340,7 +412,7 @@ async fn compare_with_custodian(moto: &Moto, n: usize) {
 
     let peer = run_custodian(moto, CUSTODIAN_REGION);
 
-    let stamps = Stamps::default();
+    let stamps = CallTimes::default();
     let app = app(
         &toilkit_sdk,
         TOILKIT_REGION,
@@ -440,37 +512,28 @@ async fn rate_cap(moto: &Moto) {
     );
     let sdk = moto.sdk_config_in(CAP_REGION).await;
     seed(&sdk, CAP_GROUPS, |i| (format!("/cap/{i:04}"), None, false)).await;
-    let stamps = Stamps::default();
+    let times = CallTimes::default();
     let rps = CAP_RPS.to_string();
     let app = app(
         &sdk,
         CAP_REGION,
         &[("RETENTION_DAYS", "30"), ("MAX_API_RPS", rps.as_str())],
-        &stamps,
+        &times,
     );
     let started = Instant::now();
     let report = invoke(&app, &json!({}), Deadline::unbounded()).await;
     let took = started.elapsed();
-    let stamps = stamps.0.lock().unwrap().clone();
-    let mut by_op: BTreeMap<String, Vec<Instant>> = BTreeMap::new();
-    for (op, at) in stamps {
-        by_op.entry(op).or_default().push(at);
-    }
     println!(
         "   {} groups changed in {took:.1?}",
         report.counter("groups_changed")
     );
-    for (op, mut times) in by_op {
-        times.sort();
-        let busiest = (0..times.len())
-            .map(|i| {
-                times[i..]
-                    .iter()
-                    .take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1))
-                    .count()
-            })
-            .max()
-            .unwrap_or(0);
+    print_pace(&times, CAP_RPS);
+}
+
+/// Each operation's calls, mean rate and busiest second, against `cap`.
+fn print_pace(times: &CallTimes, cap: f64) {
+    for (op, times) in times.by_operation() {
+        let busiest = busiest_second(&times);
         let span = times.last().unwrap().duration_since(times[0]).as_secs_f64();
         let mean = if span > 0.0 {
             (times.len() - 1) as f64 / span
@@ -478,9 +541,9 @@ async fn rate_cap(moto: &Moto) {
             0.0
         };
         println!(
-            "  {op:<28} {:>5} calls, mean {mean:>5.1}/s, busiest second {busiest:>3}   target ≤ {CAP_RPS}: {}",
+            "  {op:<28} {:>5} calls, mean {mean:>5.1}/s, busiest second {busiest:>3}   target ≤ {cap}: {}",
             times.len(),
-            verdict(busiest as f64 <= CAP_RPS)
+            verdict(busiest as f64 <= cap)
         );
     }
 }
@@ -500,7 +563,7 @@ async fn resume(moto: &Moto, n: usize, deadline: Duration) {
         &sdk,
         RESUME_REGION,
         &[("RETENTION_DAYS", "30"), ("MAX_API_RPS", UNCAPPED_RPS)],
-        &Stamps::default(),
+        &CallTimes::default(),
     );
     let mut payload = json!({});
     let mut changed = 0;

@@ -3,8 +3,9 @@
 //!
 //! Listing is sequential (DescribeLogGroups pages by token) and runs ahead of
 //! the work it finds: groups that would change are gathered across pages into
-//! batches of 100 for one GetResources call each, and every batch's groups are
-//! worked on concurrently, at most [`CONCURRENCY`] at a time. A page is done
+//! batches of 100 for one GetResources call each (or fewer, once a batch has
+//! waited [`MAX_BATCH_PAGES`] pages), and every batch's groups are worked on
+//! concurrently, at most [`CONCURRENCY`] at a time. A page is done
 //! when all of its groups are; if the deadline stops the run, it resumes from
 //! the first page that is not done. Redoing part of a page is harmless: a
 //! group already changed is no longer planned.
@@ -33,6 +34,13 @@ use crate::plan::{
 pub const CONCURRENCY: usize = 8;
 /// Tag batches queued ahead of the workers before listing waits.
 const BATCHES_AHEAD: usize = 3;
+/// A batch is sent unfilled once its first group was listed this many pages
+/// ago. Where few groups need a change, a batch of 100 could otherwise take
+/// longer to fill than an invocation lasts: the resume point, held at the
+/// first unfinished page, would never move, and every invocation would list
+/// the same pages again (at 5 calls a second and 1 group in 100 to change,
+/// a batch fills after 10,000 groups, 40 seconds of listing).
+const MAX_BATCH_PAGES: usize = 10;
 
 /// What one invocation has found and done so far, shared by its tasks.
 #[derive(Debug)]
@@ -342,6 +350,13 @@ pub async fn sweep_region(
         token = next;
         while pending.len() >= TAG_BATCH {
             let batch: Vec<Item> = pending.drain(..TAG_BATCH).collect();
+            tasks.spawn(process_batch(region.clone(), batch, TagSource::Index));
+        }
+        if pending
+            .first()
+            .is_some_and(|first| page - first.page + 1 >= MAX_BATCH_PAGES)
+        {
+            let batch = std::mem::take(&mut pending);
             tasks.spawn(process_batch(region.clone(), batch, TagSource::Index));
         }
         if token.is_none() {

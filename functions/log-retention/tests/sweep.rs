@@ -475,6 +475,49 @@ async fn max_api_rps_holds_across_invocations_that_resume_one_another() {
     );
 }
 
+/// Where few groups need a change, a tag batch fills slowly; an invocation
+/// must still finish the groups it found, so that the next one carries on
+/// further down the listing instead of listing the same pages forever.
+#[tokio::test]
+async fn a_sweep_with_few_changes_advances_from_one_invocation_to_the_next() {
+    let acct = Account::new("il-central-1").await;
+    let sparse = [0, 500, 999];
+    let specs = (0..1000)
+        .map(|i| {
+            let retention = (!sparse.contains(&i)).then_some(30);
+            (format!("/sparse/{i:04}"), retention, HashMap::new())
+        })
+        .collect();
+    acct.groups(specs).await;
+    let app = acct.app(&[("RETENTION_DAYS", "30"), ("MAX_API_RPS", "10")]);
+
+    // 20 pages at 10 a second do not fit in one invocation of 1.5 s.
+    let mut payload = json!({});
+    let mut invocations = 0;
+    let mut changed = 0;
+    loop {
+        invocations += 1;
+        assert!(
+            invocations <= 5,
+            "the sweep does not advance: still at {payload} after {} invocations",
+            invocations - 1
+        );
+        let report =
+            log_retention::run(&payload, &app, Deadline::after(Duration::from_millis(1500)))
+                .await
+                .unwrap();
+        changed += report.counter("groups_changed");
+        if !report.stopped_early {
+            break;
+        }
+        payload = json!({"resume": report.details["resume"]});
+    }
+    assert_eq!(changed, 3);
+    for i in sparse {
+        assert_eq!(acct.retention(&format!("/sparse/{i:04}")).await, Some(30));
+    }
+}
+
 /// The sweep state machine gives every invocation its execution's ARN: an
 /// execution that is not the oldest running one sweeps nothing. moto keeps
 /// executions running (its executor is off), as a long sweep would be.

@@ -83,3 +83,8 @@ output "maintenance_state_machine_arn" {
   description = "State machine that runs maintenance windows."
   value       = module.toilkit.maintenance_state_machine_arn
 }
+
+output "log_retention_sweep_state_machine_arn" {
+  description = "State machine that sweeps the account's log groups to the end."
+  value       = module.toilkit.log_retention_sweep_state_machine_arn
+}

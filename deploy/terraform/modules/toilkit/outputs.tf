@@ -25,6 +25,11 @@ output "maintenance_state_machine_arn" {
   value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "MaintenanceWindowStateMachineArn", null)
 }
 
+output "log_retention_sweep_state_machine_arn" {
+  description = "ARN of the log-retention sweep state machine (null unless log_retention is enabled): the schedule starts it; start an execution to sweep the whole account now."
+  value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "LogRetentionSweepStateMachineArn", null)
+}
+
 output "waf_ip_set_arns" {
   description = "The WAF IP sets waf-ip-blocker writes to (created here or given): reference them from a block rule of your web ACL."
   value = {
