@@ -186,6 +186,22 @@ impl Report {
         self.details.insert(key.to_owned(), value);
     }
 
+    /// Keeps the first `keep` entries of each list, counting the rest in
+    /// `omitted`: for a response that must stay small (Step Functions takes
+    /// 256 KB from a task), after the whole report has been emitted.
+    pub fn compact(&mut self, keep: usize) {
+        fn cut<T>(list: &mut Vec<T>, omitted: &mut u64, keep: usize) {
+            if list.len() > keep {
+                *omitted += (list.len() - keep) as u64;
+                list.truncate(keep);
+            }
+        }
+        cut(&mut self.planned, &mut self.omitted.planned, keep);
+        cut(&mut self.applied, &mut self.omitted.applied, keep);
+        cut(&mut self.skipped, &mut self.omitted.skipped, keep);
+        cut(&mut self.failed, &mut self.omitted.failed, keep);
+    }
+
     /// True when nothing failed.
     pub fn succeeded(&self) -> bool {
         self.counter("failed") == 0
@@ -204,6 +220,22 @@ fn push_capped<T>(list: &mut Vec<T>, omitted: &mut u64, item: T) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn compacting_keeps_the_first_entries_and_counts_the_rest() {
+        let mut report = Report::new("log-retention", false);
+        for i in 0..(MAX_LISTED + 3) {
+            report.fail(format!("/g/{i}"), "set_retention", "AccessDenied");
+        }
+        report.skip("/g/x", "exempt");
+        report.compact(5);
+        assert_eq!(report.failed.len(), 5);
+        assert_eq!(report.failed[4].target, "/g/4");
+        assert_eq!(report.omitted.failed, (MAX_LISTED + 3 - 5) as u64);
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(report.omitted.skipped, 0);
+        assert_eq!(report.counter("failed"), (MAX_LISTED + 3) as u64);
+    }
 
     #[test]
     fn serializes_to_the_documented_shape() {

@@ -164,7 +164,7 @@ impl Api {
         self.inherited = Arc::new(
             pace.iter()
                 .filter_map(|(operation, &at_ms)| {
-                    let ahead = u64::try_from(at_ms - now_ms).ok()?;
+                    let ahead = u64::try_from(at_ms.saturating_sub(now_ms)).ok()?;
                     // A slot far ahead is a clock gone wrong, not a pace:
                     // never wait for more than one interval at the lowest rate.
                     let ahead = Duration::from_millis(ahead).min(self.longest_wait());

@@ -44,6 +44,9 @@ use crate::trigger::{Resume, Trigger};
 
 pub const FUNCTION: &str = "log-retention";
 
+/// Entries of each list in the response to the sweep state machine.
+pub const STATE_MACHINE_LISTED: usize = 5;
+
 /// S3's request rates are far above CloudWatch Logs'; this only keeps the
 /// pruning polite.
 const S3_RPS: f64 = 100.0;
@@ -162,8 +165,14 @@ pub fn region_clients(sdk: &SdkConfig, region: &str, calls: &CallCounter) -> Reg
 /// The Lambda handler: runs, emits the report once, returns it.
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
-    let report = run(&event.payload, app, deadline).await?;
+    let mut report = run(&event.payload, app, deadline).await?;
     app.output.emit(&report).await;
+    if event.payload.get("execution").is_some() {
+        // The sweep state machine keeps the response in its state, which
+        // Step Functions caps at 256 KB (a report's 200 failures with long
+        // names come near); the whole report is in the log line above.
+        report.compact(STATE_MACHINE_LISTED);
+    }
     Ok(report)
 }
 

@@ -58,7 +58,15 @@ struct Manual {
 }
 
 pub fn parse(payload: &Value) -> Result<Trigger, Error> {
-    match classify(payload) {
+    // What the sweep state machine sends is read as such whatever else it
+    // holds: an execution started with an event as its input must fail on
+    // the event's fields, not sweep as a schedule without the one-at-a-time
+    // check.
+    let kind = match payload.get("execution") {
+        Some(_) => EventKind::Manual,
+        None => classify(payload),
+    };
+    match kind {
         EventKind::Manual => {
             let manual: Manual = serde_json::from_value(payload.clone()).map_err(|e| {
                 Error::Event(format!(
@@ -219,6 +227,15 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_event_passed_on_by_the_state_machine_is_refused() {
+        let mut scheduled =
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        scheduled["execution"] = json!("arn:aws:states:eu-west-1:123456789012:execution:m:e");
+        let err = parse(&scheduled).unwrap_err().to_string();
+        assert!(err.contains("unknown field"), "{err}");
     }
 
     #[test]

@@ -566,9 +566,18 @@ async fn an_execution_sweeps_only_when_no_older_one_is_running() {
     assert_eq!(refused.counter("groups_scanned"), 0);
     assert_eq!(acct.retention("/guarded/app").await, None, "nothing swept");
 
-    let swept = run(&app, &json!({"execution": first})).await;
+    // The oldest sweeps, and answers the state machine with a compact
+    // report: Step Functions keeps it in a state of at most 256 KB.
+    let more = (0..7)
+        .map(|i| (format!("/guarded/more-{i}"), None, HashMap::new()))
+        .collect();
+    acct.groups(more).await;
+    let event = lambda_runtime::LambdaEvent::new(json!({"execution": first}), Default::default());
+    let swept = log_retention::handle(event, &app).await.unwrap();
     assert!(swept.details.get("already_running").is_none());
-    assert_eq!(swept.counter("groups_changed"), 1);
+    assert_eq!(swept.counter("groups_changed"), 8);
+    assert_eq!(swept.applied.len(), log_retention::STATE_MACHINE_LISTED);
+    assert_eq!(swept.omitted.applied, 3);
     assert_eq!(acct.retention("/guarded/app").await, Some(30));
 
     // Once the first has ended, the second sweeps.
