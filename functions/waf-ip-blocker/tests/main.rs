@@ -8,5 +8,6 @@ mod faults;
 mod fuzz_regressions;
 mod moto;
 mod races;
+mod state_machine;
 mod trust;
 mod windows;
