@@ -497,7 +497,9 @@ async fn run_counted(
         plan.dropped_aggregates.clear();
     }
     report::plan(&mut report, &plan, config, &app.sets);
-    report::would_block(&mut report, &plan, now);
+    if batch {
+        report::would_block(&mut report, &plan, now);
+    }
     if config.dry_run {
         return Ok(report);
     }
