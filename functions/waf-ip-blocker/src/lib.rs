@@ -16,6 +16,8 @@
 //!   (window counts across deliveries; [`tally`] decides which), [`ledger`] (DynamoDB), [`ipset`]
 //!   (WAF); the log path itself is the `waf-log` crate ([`stream`],
 //!   [`detect`]);
+//! - [`backfill`]: a Step Functions backfill's pure parts (its batches
+//!   count and decide into the ledger, its last step writes the sets);
 //! - [`apply`]: carries the plan out, step by step, into the report;
 //! - [`report`]: what the report says of the counts and the plan;
 //! - [`notify`]: the Slack summary;

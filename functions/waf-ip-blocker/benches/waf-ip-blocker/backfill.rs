@@ -8,7 +8,10 @@
 //! threaded server, does not, and loses concurrent `ADD`s to one item. So
 //! the `UpdateItem`s of one item are sent one at a time here (those of
 //! different items go at once), as DynamoDB would apply them: that queue is
-//! the ledger's rate, the limit the map's parallelism runs into.
+//! the ledger's rate, the limit the map's parallelism runs into. The
+//! ledger's rate alone is measured first (`UpdateItem`s and nothing else),
+//! and the map is held to reaching most of it: parallelism must raise
+//! throughput until the ledger is the limit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -338,6 +341,51 @@ async fn backfill(
     )
 }
 
+/// The ledger's rate alone: `UpdateItem`s adding a dozen counts each to 64
+/// window items from 8 writers at once, through the same transport, with
+/// nothing else to do. What the backfill's DynamoDB requests per second are
+/// held against.
+async fn ledger_rate(sdk: &aws_types::SdkConfig) -> f64 {
+    const REQUESTS: usize = 3000;
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    toilkit_tests::tables::create_pk_table(&ddb, "ledger-rate")
+        .await
+        .unwrap();
+    let calls = Arc::new(Mutex::new(Calls::default()));
+    let sdk = sdk
+        .to_builder()
+        .http_client(counting(sdk.http_client().unwrap(), calls))
+        .build();
+    let ledger =
+        waf_ip_blocker::ledger::Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), "ledger-rate");
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let ledger = ledger.clone();
+        writers.spawn(async move {
+            for i in 0..REQUESTS / 8 {
+                let counts: Vec<(String, u32)> = (0..12)
+                    .map(|a| (format!("10.{w}.{}.{a}", i % 250), 1))
+                    .collect();
+                let tag = format!("{w:06x}{i:06x}");
+                ledger
+                    .add_to_window(
+                        &format!("win#0#*#{:02}", (w * 8 + i) % 64),
+                        &counts,
+                        0,
+                        &tag,
+                    )
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    REQUESTS as f64 / started.elapsed().as_secs_f64()
+}
+
 async fn invoke(app: &App, event: Value) -> Result<shared::report::Report, String> {
     let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
     waf_ip_blocker::handle(event, app)
@@ -462,18 +510,24 @@ pub fn run(targets: &mut Targets) {
         }
     });
     assert_eq!(keys.len(), OBJECTS, "every object listed");
+    let ledger = runtime.block_on(ledger_rate(&sdk));
     println!(
-        "  {:>11} {:>9} {:>10} {:>9} {:>9} {:>8} {:>9} {:>10}  decisions",
+        "  the ledger's rate alone (8 writers, UpdateItems of 12 counts to 64 window items): {ledger:.0} requests/s"
+    );
+    println!(
+        "  {:>11} {:>9} {:>10} {:>9} {:>10} {:>11} {:>6} {:>7} {:>9}  decisions",
         "parallelism",
         "seconds",
         "objects/s",
         "DynamoDB",
         "UpdateItem",
+        "DynamoDB/s",
         "WAF",
         "IP set",
         "replayed"
     );
     let mut runs = Vec::new();
+    let mut dynamo_rates = Vec::new();
     for parallelism in PARALLELISM {
         let (run, _) = runtime.block_on(backfill(&sdk, &logs, &keys, parallelism, false));
         let dynamo: u64 = run
@@ -494,17 +548,19 @@ pub fn run(targets: &mut Targets) {
             .map(|(_, n)| n)
             .sum();
         println!(
-            "  {:>11} {:>9.2} {:>10.1} {:>9} {:>10} {:>8} {:>9} {:>10}  {}",
+            "  {:>11} {:>9.2} {:>10.1} {:>9} {:>10} {:>11.0} {:>6} {:>7} {:>9}  {}",
             run.parallelism,
             run.seconds,
             OBJECTS as f64 / run.seconds,
             dynamo,
             update_items,
+            dynamo as f64 / run.seconds,
             waf_calls,
             run.ipset_writes,
             run.replay_read,
             decisions(&run.blocked, &logs.truth)
         );
+        dynamo_rates.push(dynamo as f64 / run.seconds);
         runs.push(run);
     }
     let rates: Vec<f64> = runs.iter().map(|r| OBJECTS as f64 / r.seconds).collect();
@@ -522,10 +578,11 @@ pub fn run(targets: &mut Targets) {
         None => println!("  throughput still rising at 8 batches at once"),
     }
     let best = rates.iter().copied().fold(0.0, f64::max);
+    let best_dynamo = dynamo_rates.iter().copied().fold(0.0, f64::max);
     println!(
-        "  parallelism raises throughput: 2 batches at once {:.2}x of 1   target >= 1.2x   {}",
-        rates[1] / rates[0],
-        targets.check(rates[1] >= rates[0] * 1.2)
+        "  the map reaches the ledger's rate: {best_dynamo:.0} DynamoDB requests/s at its best, {:.0}% of the ledger's alone   target >= 70% (the rest is S3 and WAF on the same emulator)   {}",
+        best_dynamo / ledger * 100.0,
+        targets.check(best_dynamo >= 0.7 * ledger)
     );
     println!(
         "  best throughput {best:.1} objects/s   target >= {FLOOR_OBJECTS_PER_SECOND:.1} (a month of one web ACL's 8,640 objects in 15 minutes)   {}",
