@@ -342,13 +342,13 @@ async fn backfill(
 }
 
 /// The ledger's rate alone: `UpdateItem`s adding a dozen counts each to
-/// window items, from 8 writers at once, through the same transport, with
-/// nothing else to do. Each item gets one update, as a backfill's items get
-/// a few: an item that kept growing would measure the emulator's set union
-/// on a large item, not the ledger's rate. What the backfill's DynamoDB
-/// requests per second are held against.
-async fn ledger_rate(sdk: &aws_types::SdkConfig) -> f64 {
-    const REQUESTS: usize = 3000;
+/// window items, through the same transport, with nothing else to do, from
+/// 1, 2, 4 and 8 writers at once; the best of them. Each item gets one
+/// update, as a backfill's items get a few: an item that kept growing would
+/// measure the emulator's set union on a large item, not the ledger's rate.
+/// What the backfill's DynamoDB requests per second are held against.
+async fn ledger_rate(sdk: &aws_types::SdkConfig) -> (f64, Vec<(usize, f64)>) {
+    const REQUESTS: usize = 1600;
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     toilkit_tests::tables::create_pk_table(&ddb, "ledger-rate")
         .await
@@ -360,27 +360,33 @@ async fn ledger_rate(sdk: &aws_types::SdkConfig) -> f64 {
         .build();
     let ledger =
         waf_ip_blocker::ledger::Ledger::new(aws_sdk_dynamodb::Client::new(&sdk), "ledger-rate");
-    let started = Instant::now();
-    let mut writers = tokio::task::JoinSet::new();
-    for w in 0..8 {
-        let ledger = ledger.clone();
-        writers.spawn(async move {
-            for i in 0..REQUESTS / 8 {
-                let counts: Vec<(String, u32)> = (0..12)
-                    .map(|a| (format!("10.{w}.{}.{a}", i % 250), 1))
-                    .collect();
-                let tag = format!("{w:06x}{i:06x}");
-                ledger
-                    .add_to_window(&format!("win#{w}{i:05}#*#00"), &counts, 0, &tag)
-                    .await
-                    .unwrap();
-            }
-        });
+    let mut rates = Vec::new();
+    for writers_at_once in PARALLELISM {
+        let started = Instant::now();
+        let mut writers = tokio::task::JoinSet::new();
+        for w in 0..writers_at_once {
+            let ledger = ledger.clone();
+            writers.spawn(async move {
+                for i in 0..REQUESTS / writers_at_once {
+                    let counts: Vec<(String, u32)> = (0..12)
+                        .map(|a| (format!("10.{w}.{}.{a}", i % 250), 1))
+                        .collect();
+                    let tag = format!("{w:06x}{i:06x}");
+                    let pk = format!("win#{writers_at_once}{w}{i:05}#*#00");
+                    ledger.add_to_window(&pk, &counts, 0, &tag).await.unwrap();
+                }
+            });
+        }
+        while let Some(done) = writers.join_next().await {
+            done.unwrap();
+        }
+        rates.push((
+            writers_at_once,
+            REQUESTS as f64 / started.elapsed().as_secs_f64(),
+        ));
     }
-    while let Some(done) = writers.join_next().await {
-        done.unwrap();
-    }
-    REQUESTS as f64 / started.elapsed().as_secs_f64()
+    let best = rates.iter().map(|r| r.1).fold(0.0, f64::max);
+    (best, rates)
 }
 
 async fn invoke(app: &App, event: Value) -> Result<shared::report::Report, String> {
@@ -507,9 +513,14 @@ pub fn run(targets: &mut Targets) {
         }
     });
     assert_eq!(keys.len(), OBJECTS, "every object listed");
-    let ledger = runtime.block_on(ledger_rate(&sdk));
+    let (ledger, by_writers) = runtime.block_on(ledger_rate(&sdk));
     println!(
-        "  the ledger's rate alone (8 writers, UpdateItems of 12 counts, one to each window item): {ledger:.0} requests/s"
+        "  the ledger's rate alone (UpdateItems of 12 counts, one to each window item): {ledger:.0} requests/s at best ({})",
+        by_writers
+            .iter()
+            .map(|(n, r)| format!("{n} writer(s) {r:.0}/s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!(
         "  {:>11} {:>9} {:>10} {:>9} {:>10} {:>11} {:>6} {:>7} {:>9}  decisions",
@@ -561,20 +572,16 @@ pub fn run(targets: &mut Targets) {
         runs.push(run);
     }
     let rates: Vec<f64> = runs.iter().map(|r| OBJECTS as f64 / r.seconds).collect();
-    // Where a doubling of the batches at once stops adding a tenth.
-    let limit = rates
-        .windows(2)
-        .position(|w| w[1] < w[0] * 1.1)
-        .map(|i| PARALLELISM[i]);
-    match limit {
-        Some(p) => println!(
-            "  throughput stops rising at {p} batches at once ({:.1} objects/s); beyond, batches queue on the window items' one-at-a-time updates and on the emulator (load average now {})",
-            rates[PARALLELISM.iter().position(|x| *x == p).unwrap()],
-            super::load_average()
-        ),
-        None => println!("  throughput still rising at 8 batches at once"),
-    }
+    // Where throughput stops rising: the fewest batches at once within a
+    // tenth of the best (single runs on a shared machine vary by about that).
     let best = rates.iter().copied().fold(0.0, f64::max);
+    let plateau = rates.iter().position(|r| *r >= best * 0.9).unwrap_or(0);
+    println!(
+        "  throughput stops rising at {} batch(es) at once ({:.1} objects/s, best {best:.1}): beyond, batches queue on the ledger (moto's DynamoDB, one process; load average now {})",
+        PARALLELISM[plateau],
+        rates[plateau],
+        super::load_average()
+    );
     let best_dynamo = dynamo_rates.iter().copied().fold(0.0, f64::max);
     println!(
         "  the map reaches the ledger's rate: {best_dynamo:.0} DynamoDB requests/s at its best, {:.0}% of the ledger's alone   target >= 70% (the rest is S3 and WAF on the same emulator)   {}",
