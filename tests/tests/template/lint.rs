@@ -289,7 +289,9 @@ fn the_waf_backfill_state_machine_is_behind_the_blocker_and_its_log_bucket() {
     let machine = &resources(t)["WafBackfillStateMachine"];
     assert_eq!(machine["Condition"], "WafBackfillEnabled");
     let properties = &machine["Properties"];
-    let uri = properties["DefinitionUri"].as_str().expect("a DefinitionUri file");
+    let uri = properties["DefinitionUri"]
+        .as_str()
+        .expect("a DefinitionUri file");
     assert_eq!(uri, "statemachines/waf-backfill.asl.json");
     let text = std::fs::read_to_string(root().join(uri)).unwrap();
     let used = regex_lite_placeholders(&text);
@@ -299,7 +301,10 @@ fn the_waf_backfill_state_machine_is_behind_the_blocker_and_its_log_bucket() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(used, given, "the ASL's placeholders and the template's substitutions");
+    assert_eq!(
+        used, given,
+        "the ASL's placeholders and the template's substitutions"
+    );
     assert_eq!(
         t["Outputs"]["WafBackfillStateMachineArn"]["Condition"],
         "WafBackfillEnabled"
