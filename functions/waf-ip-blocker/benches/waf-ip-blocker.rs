@@ -3,11 +3,14 @@
 //! side in one run; the AWS solution's parser (reimplemented from its public
 //! source) on the same file; the end-to-end run from the S3 event to the
 //! updated IP sets beside the solution's, with DynamoDB requests and peak
-//! RSS ([`end_to_end`]); and the CloudWatch Logs path.
+//! RSS ([`end_to_end`]); a backfill of 1,000 objects at 1, 2, 4 and 8
+//! batches at once ([`backfill`]); and the CloudWatch Logs path.
 //!
 //! Not a test: it prints each figure beside its target, and exits 1 when
 //! any target is missed.
 
+#[path = "waf-ip-blocker/backfill.rs"]
+mod backfill;
 #[path = "waf-ip-blocker/end_to_end.rs"]
 mod end_to_end;
 
@@ -32,6 +35,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--e2e-child") {
         end_to_end::child(&args[i + 1], &args[i + 2]);
+        return;
+    }
+    // The backfill part alone (it needs none of the rest).
+    if args.iter().any(|a| a == "--backfill-only") {
+        let mut targets = Targets::default();
+        backfill::run(&mut targets);
+        targets.finish();
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--one-core") {
@@ -148,6 +158,7 @@ fn main() {
         );
     }
     end_to_end::run(&exe, &path, &truth, &mut targets);
+    backfill::run(&mut targets);
 
     cloudwatch_logs();
     targets.finish();

@@ -46,6 +46,7 @@ use aws_sdk_dynamodb::types::{
 use ipnet::IpNet;
 use shared::Deadline;
 
+use crate::backfill::WouldBlock;
 use crate::entry::Entry;
 use crate::error::{Cause, Error};
 
@@ -477,6 +478,97 @@ impl Ledger {
             }
         }
         Ok(out)
+    }
+
+    /// Records in a dry-run backfill's scratch item that `block` would have
+    /// been blocked. The requests and the block's end are added to number
+    /// sets, a union: batches that see the same crossing, retries
+    /// included, write one item, and the largest of each is what it says.
+    pub async fn add_would_block(
+        &self,
+        run: &str,
+        block: &WouldBlock,
+        expires_at: i64,
+    ) -> Result<(), Error> {
+        self.sent();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(block.pk(run)))
+            .update_expression(
+                "ADD requests :requests, #until :until \
+                 SET address = :address, #window = :window, #rule = :rule, \
+                 threshold = :threshold, expires_at = :ttl",
+            )
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#window", "window")
+            .expression_attribute_names("#rule", "rule")
+            .expression_attribute_values(
+                ":requests",
+                AttributeValue::Ns(vec![block.requests.to_string()]),
+            )
+            .expression_attribute_values(
+                ":until",
+                AttributeValue::Ns(vec![block.until.to_string()]),
+            )
+            .expression_attribute_values(":address", AttributeValue::S(block.address.clone()))
+            .expression_attribute_values(":window", AttributeValue::N(block.window.to_string()))
+            .expression_attribute_values(":rule", AttributeValue::S(block.rule.clone()))
+            .expression_attribute_values(
+                ":threshold",
+                AttributeValue::N(block.threshold.to_string()),
+            )
+            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", shared::aws::cause(e)))?;
+        Ok(())
+    }
+
+    /// Every address and window a dry-run backfill recorded. A `Scan`
+    /// (the table has no sort key to query by run), once per execution.
+    pub async fn would_blocks(&self, run: &str) -> Result<Vec<WouldBlock>, Error> {
+        let prefix = format!("{}blk#", crate::backfill::scratch_prefix(run));
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.sent();
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| self.error("Scan", shared::aws::cause(e)))?;
+            out.extend(page.items().iter().filter_map(|item| {
+                let s = |k: &str| item.get(k)?.as_s().ok().cloned();
+                let n = |k: &str| item.get(k)?.as_n().ok()?.parse::<i64>().ok();
+                let most = |k: &str| {
+                    item.get(k)?
+                        .as_ns()
+                        .ok()?
+                        .iter()
+                        .filter_map(|v| v.parse::<i64>().ok())
+                        .max()
+                };
+                Some(WouldBlock {
+                    address: s("address")?,
+                    window: n("window")?,
+                    rule: s("rule")?,
+                    threshold: u32::try_from(n("threshold")?).ok()?,
+                    requests: u64::try_from(most("requests")?).ok()?,
+                    until: most("until")?,
+                })
+            }));
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// Requests this ledger sent so far (every attempt of a batch counted):

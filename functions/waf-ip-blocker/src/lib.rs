@@ -16,12 +16,15 @@
 //!   (window counts across deliveries; [`tally`] decides which), [`ledger`] (DynamoDB), [`ipset`]
 //!   (WAF); the log path itself is the `waf-log` crate ([`stream`],
 //!   [`detect`]);
+//! - [`backfill`]: a Step Functions backfill's pure parts (its batches
+//!   count and decide into the ledger, its last step writes the sets);
 //! - [`apply`]: carries the plan out, step by step, into the report;
 //! - [`report`]: what the report says of the counts and the plan;
 //! - [`notify`]: the Slack summary;
 //! - this file: the handler, which orchestrates them.
 
 pub mod apply;
+pub mod backfill;
 pub mod config;
 pub mod delta;
 pub mod entry;
@@ -139,6 +142,26 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
     Ok(report)
 }
 
+/// A dry-run backfill's last step: who would have been blocked and when,
+/// from the scratch items its batches wrote. Writes nothing; a retry
+/// reports the same.
+async fn what_if_finish(
+    app: &App,
+    backfill: &trigger::Backfill,
+    now: i64,
+    mut report: Report,
+) -> Result<Report, Error> {
+    let records = app.ledger.would_blocks(&backfill.run).await?;
+    let summary = backfill::summary(&records, now);
+    report.add("would_block", summary.len() as u64);
+    report.detail(
+        "backfill",
+        json!({"run": backfill.run, "step": "finish", "dry_run": true}),
+    );
+    report.detail("would_block", json!(summary));
+    Ok(report)
+}
+
 /// Seconds since the epoch.
 pub fn now() -> i64 {
     SystemTime::now()
@@ -170,6 +193,97 @@ pub async fn run(
     Ok(report)
 }
 
+/// What the run does with what it counted.
+enum Mode {
+    /// A delivery, a schedule, a backfill's last step: decide and write
+    /// the ledger and the IP sets.
+    Live,
+    /// A backfill's batch: decide into the ledger; its last step writes
+    /// the IP sets.
+    BackfillBatch,
+    /// A dry-run backfill's batch: record who would have been blocked in
+    /// the execution's scratch items, and nothing else.
+    WhatIf(String),
+}
+
+/// What the run counted, across its deliveries.
+#[derive(Default)]
+struct Counted {
+    sources: Vec<String>,
+    observations: Vec<plan::Observation>,
+    /// Deliveries whose counts this run uses (they name the run), and those
+    /// of them whose counts are all stored (marked counted after the ledger).
+    observed: Vec<Delivery>,
+    stored: Vec<Delivery>,
+    malformed: Vec<detect::BadLine>,
+}
+
+/// Counts the objects, each a delivery of its own; `check_markers`: skip
+/// those already counted.
+#[allow(clippy::too_many_arguments)]
+async fn count_objects(
+    objects: Vec<trigger::Object>,
+    app: &App,
+    scope: &windows::Scope,
+    check_markers: bool,
+    now: i64,
+    deadline: &Deadline,
+    report: &mut Report,
+    counted: &mut Counted,
+) -> Result<(), Error> {
+    let config = &app.config;
+    // An event naming one object twice (a replayed or hand-made event)
+    // reads it once: its counts must not be added twice.
+    let mut seen = HashSet::new();
+    for object in objects {
+        let delivery = object.delivery();
+        if !seen.insert(delivery.marker.clone()) {
+            report.incr("objects_named_twice");
+            continue;
+        }
+        if check_markers && app.ledger.counted(&delivery.marker, now).await? {
+            report.skip(
+                object.url(),
+                "already counted (delivered again); only reconciled",
+            );
+            report.incr("objects_already_counted");
+            continue;
+        }
+        let counter = Counter::new(config.detection.clone());
+        match source::count(&app.s3, &object, counter, app.threads, deadline).await {
+            Ok((counter, scanned)) => {
+                report.incr("objects_read");
+                report.add("bytes_read", scanned.bytes);
+                report.add("lines_overlong", scanned.overlong);
+                let counts = counter.finish();
+                report::counts(report, &counts, &mut counted.malformed);
+                let (obs, done) = windows::observe(
+                    &counts,
+                    config,
+                    &app.ledger,
+                    now,
+                    deadline,
+                    &delivery.id,
+                    scope,
+                )
+                .await?;
+                tally::merge(&mut counted.observations, obs);
+                report::stored(report, &done);
+                counted.sources.push(object.url());
+                counted.observed.push(delivery.clone());
+                if done.complete() {
+                    counted.stored.push(delivery);
+                } else {
+                    report::unfinished(report, &delivery, done);
+                }
+            }
+            // This object only: the others of the event go on.
+            Err(e) => report.fail(object.url(), "count_object", e),
+        }
+    }
+    Ok(())
+}
+
 async fn run_counted(
     payload: Value,
     app: &App,
@@ -178,63 +292,74 @@ async fn run_counted(
 ) -> Result<Report, Error> {
     let config = &app.config;
     let mut report = Report::new(FUNCTION, config.dry_run);
-    let mut sources: Vec<String> = Vec::new();
-    let mut observations = Vec::new();
-    // Deliveries whose counts this run uses (they name the run), and those
-    // of them whose counts are all stored (marked counted after the ledger).
-    let mut observed: Vec<Delivery> = Vec::new();
-    let mut stored: Vec<Delivery> = Vec::new();
-    let mut malformed = Vec::new();
+    let mut counted = Counted::default();
+    let mut mode = Mode::Live;
+    let live = windows::Scope {
+        read_only: config.dry_run,
+        ..windows::Scope::default()
+    };
     match trigger::parse(payload)? {
         Trigger::Objects(objects) => {
-            // An event naming one object twice (a replayed or hand-made
-            // event) reads it once: its counts must not be added twice.
-            let mut seen = HashSet::new();
-            for object in objects {
-                let delivery = object.delivery();
-                if !seen.insert(delivery.marker.clone()) {
-                    report.incr("objects_named_twice");
-                    continue;
-                }
-                if !config.dry_run && app.ledger.counted(&delivery.marker, now).await? {
-                    report.skip(
-                        object.url(),
-                        "already counted (delivered again); only reconciled",
-                    );
-                    report.incr("objects_already_counted");
-                    continue;
-                }
-                let counter = Counter::new(config.detection.clone());
-                match source::count(&app.s3, &object, counter, app.threads, deadline).await {
-                    Ok((counter, scanned)) => {
-                        report.incr("objects_read");
-                        report.add("bytes_read", scanned.bytes);
-                        report.add("lines_overlong", scanned.overlong);
-                        let counts = counter.finish();
-                        report::counts(&mut report, &counts, &mut malformed);
-                        let (obs, done) = windows::observe(
-                            &counts,
-                            config,
-                            &app.ledger,
-                            now,
-                            deadline,
-                            &delivery.id,
-                        )
-                        .await?;
-                        tally::merge(&mut observations, obs);
-                        report::stored(&mut report, &done);
-                        sources.push(object.url());
-                        observed.push(delivery.clone());
-                        if done.complete() {
-                            stored.push(delivery);
-                        } else {
-                            report::unfinished(&mut report, &delivery, done);
-                        }
-                    }
-                    // This object only: the others of the event go on.
-                    Err(e) => report.fail(object.url(), "count_object", e),
-                }
+            let check = !config.dry_run;
+            count_objects(
+                objects,
+                app,
+                &live,
+                check,
+                now,
+                deadline,
+                &mut report,
+                &mut counted,
+            )
+            .await?;
+        }
+        Trigger::Backfill { backfill, objects } => {
+            // DRY_RUN makes every backfill a dry one: its scratch items
+            // are the only writes, and they are what lets a dry run add
+            // windows up across batches.
+            let what_if = backfill.dry_run || config.dry_run;
+            report.dry_run = what_if;
+            report.detail(
+                "backfill",
+                json!({"run": backfill.run, "step": "batch", "dry_run": what_if}),
+            );
+            let scope = windows::Scope {
+                read_only: false,
+                prefix: if what_if {
+                    backfill::scratch_prefix(&backfill.run)
+                } else {
+                    String::new()
+                },
+                keep_until: now + backfill::ITEM_SECONDS,
+            };
+            // A dry run counts every object, even one the blocker counted
+            // live: the question is what would have happened.
+            count_objects(
+                objects,
+                app,
+                &scope,
+                !what_if,
+                now,
+                deadline,
+                &mut report,
+                &mut counted,
+            )
+            .await?;
+            mode = if what_if {
+                Mode::WhatIf(backfill.run)
+            } else {
+                Mode::BackfillBatch
+            };
+        }
+        Trigger::BackfillFinish(backfill) => {
+            if backfill.dry_run || config.dry_run {
+                report.dry_run = true;
+                return what_if_finish(app, &backfill, now, report).await;
             }
+            report.detail(
+                "backfill",
+                json!({"run": backfill.run, "step": "finish", "dry_run": false}),
+            );
         }
         Trigger::Logs {
             group,
@@ -267,16 +392,23 @@ async fn run_counted(
                 }
                 report.add("log_events", messages.len() as u64);
                 let counts = counter.finish();
-                report::counts(&mut report, &counts, &mut malformed);
-                let (obs, done) =
-                    windows::observe(&counts, config, &app.ledger, now, deadline, &delivery.id)
-                        .await?;
-                observations = obs;
+                report::counts(&mut report, &counts, &mut counted.malformed);
+                let (obs, done) = windows::observe(
+                    &counts,
+                    config,
+                    &app.ledger,
+                    now,
+                    deadline,
+                    &delivery.id,
+                    &live,
+                )
+                .await?;
+                counted.observations = obs;
                 report::stored(&mut report, &done);
-                sources.push(source);
-                observed.push(delivery.clone());
+                counted.sources.push(source);
+                counted.observed.push(delivery.clone());
                 if done.complete() {
-                    stored.push(delivery);
+                    counted.stored.push(delivery);
                 } else {
                     report::unfinished(&mut report, &delivery, done);
                 }
@@ -284,8 +416,57 @@ async fn run_counted(
         }
         Trigger::Reconcile => report.detail("mode", json!("expire and reconcile")),
     }
+    let Counted {
+        sources,
+        observations,
+        observed,
+        stored,
+        malformed,
+    } = counted;
     if !malformed.is_empty() {
         report.detail("malformed_examples", json!(malformed));
+    }
+    let source = match sources.len() {
+        0 => "reconcile".to_owned(),
+        1 => sources[0].clone(),
+        n => format!("{} (+{} more)", sources[0], n - 1),
+    };
+    let run_id = trigger::run_id(&observed);
+
+    if let Mode::WhatIf(run) = &mode {
+        // Who would have been blocked, whatever the ledger and the sets
+        // hold now: an empty ledger and empty sets, and no read of either.
+        let empty: Vec<(Family, Vec<ipnet::IpNet>)> = app
+            .sets
+            .iter()
+            .map(|set| (set.family, Vec::new()))
+            .collect();
+        let mut plan = plan::plan(&Inputs {
+            config,
+            now,
+            source: &source,
+            run_id: &run_id,
+            observations: &observations,
+            ledger: &[],
+            sets: &empty,
+            from_log_time: true,
+        });
+        plan.sets.clear();
+        report::plan(&mut report, &plan, config, &app.sets);
+        report::would_block(&mut report, &plan, now);
+        for block in plan.blocks.iter().chain(&plan.past) {
+            let record = backfill::WouldBlock::of(block);
+            if let Err(e) = app
+                .ledger
+                .add_would_block(run, &record, now + backfill::ITEM_SECONDS)
+                .await
+            {
+                // Fails the batch: the map retries it, and the retry
+                // writes the same items.
+                report.fail(&record.address, "record_would_block", e);
+            }
+        }
+        return Ok(report);
     }
 
     // Independent reads, at once: the run waits for the slower only.
@@ -295,13 +476,8 @@ async fn run_counted(
         .iter()
         .map(|state| (state.family, state.current.addresses.clone()))
         .collect();
-    let source = match sources.len() {
-        0 => "reconcile".to_owned(),
-        1 => sources[0].clone(),
-        n => format!("{} (+{} more)", sources[0], n - 1),
-    };
-    let run_id = trigger::run_id(&observed);
-    let plan = plan::plan(&Inputs {
+    let batch = matches!(mode, Mode::BackfillBatch);
+    let mut plan = plan::plan(&Inputs {
         config,
         now,
         source: &source,
@@ -309,9 +485,23 @@ async fn run_counted(
         observations: &observations,
         ledger: &ledger_entries,
         sets: &contents,
+        from_log_time: batch,
     });
     drop(observations);
+    if batch {
+        // The sets, expiries and releases are the last step's, in one
+        // write per set: WAF allows one a second, and the map runs many
+        // batches at once.
+        plan.sets.clear();
+        plan.catch_up.clear();
+        plan.expired.clear();
+        plan.released.clear();
+        plan.dropped_aggregates.clear();
+    }
     report::plan(&mut report, &plan, config, &app.sets);
+    if batch {
+        report::would_block(&mut report, &plan, now);
+    }
     if config.dry_run {
         return Ok(report);
     }
@@ -333,6 +523,13 @@ async fn run_counted(
             // Harmless to retry: the counts are stored per delivery.
             report.fail(&stored[0].label, "mark_counted", e);
         }
+    }
+    if batch {
+        report.detail(
+            "ip_sets",
+            json!("left to the backfill's last step, which writes each set once"),
+        );
+        return Ok(report);
     }
     let applied = apply::sets(
         &plan,

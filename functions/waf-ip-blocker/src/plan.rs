@@ -45,6 +45,8 @@ pub struct Block {
     pub window_count: u64,
     pub threshold: u32,
     pub rule: String,
+    /// The start of the offending window (0 when not decided from one).
+    pub window: i64,
 }
 
 /// An address left alone, and why.
@@ -91,6 +93,9 @@ pub struct Plan {
     /// (the earlier `UpdateIPSet` failed, or they did not fit then): the
     /// run that puts them in the set is the one that announces them.
     pub catch_up: Vec<Block>,
+    /// A backfill's blocks that would already have ended (old logs): who
+    /// would have been blocked and when, reported and never written.
+    pub past: Vec<Block>,
 }
 
 /// Everything the plan looks at.
@@ -105,6 +110,9 @@ pub struct Inputs<'a> {
     pub ledger: &'a [Entry],
     /// The current content of each configured set.
     pub sets: &'a [(Family, Vec<IpNet>)],
+    /// A backfill: a block lasts from the offence, not from now, so logs
+    /// read late block no longer than they would have on time.
+    pub from_log_time: bool,
 }
 
 pub fn plan(input: &Inputs<'_>) -> Plan {
@@ -170,7 +178,11 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         }
         let reason = offence.reason(config.detection.window_seconds);
         let pk = pk_for(&net, false);
-        let block_until = now + config.block_seconds;
+        let block_until = if input.from_log_time {
+            offence.last_seen_ms.div_euclid(1000) + config.block_seconds
+        } else {
+            now + config.block_seconds
+        };
         let mut block = Block {
             entry: Entry {
                 net,
@@ -192,7 +204,12 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             window_count: offence.window_count,
             threshold: offence.threshold,
             rule: offence.rule,
+            window: offence.window,
         };
+        if block_until <= now {
+            plan.past.push(block);
+            continue;
+        }
         let in_set = input
             .sets
             .iter()
@@ -310,6 +327,7 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
                 window_count: entry.hits,
                 threshold: 0,
                 rule: String::new(),
+                window: 0,
             });
         }
     }
@@ -564,11 +582,42 @@ mod tests {
             observations,
             ledger,
             sets,
+            from_log_time: false,
         })
     }
 
     fn empty_sets() -> Vec<(Family, Vec<IpNet>)> {
         vec![(Family::V4, vec![]), (Family::V6, vec![])]
+    }
+
+    #[test]
+    fn a_backfill_blocks_from_the_offence_and_reports_blocks_already_over() {
+        let c = config(&[]);
+        let hours_ago = |h: i64, ip: &str| Observation {
+            last_seen_ms: (NOW - h * 3600) * 1000,
+            ..obs(ip, 100, 100)
+        };
+        let observations = [hours_ago(1, "192.0.2.1"), hours_ago(5, "192.0.2.2")];
+        let p = plan(&Inputs {
+            config: &c,
+            now: NOW,
+            source: "s3://b/k",
+            run_id: "batch",
+            observations: &observations,
+            ledger: &[],
+            sets: &empty_sets(),
+            from_log_time: true,
+        });
+        // Four-hour blocks: the one from an hour ago has three hours left,
+        // the one from five hours ago ended an hour ago.
+        assert_eq!(p.blocks.len(), 1);
+        assert_eq!(p.blocks[0].entry.net, net("192.0.2.1/32"));
+        assert_eq!(p.blocks[0].entry.expires_at, NOW + 3 * 3600);
+        assert_eq!(p.past.len(), 1);
+        assert_eq!(p.past[0].entry.net, net("192.0.2.2/32"));
+        assert_eq!(p.past[0].entry.expires_at, NOW - 3600);
+        assert!(!p.ledger_puts.iter().any(|e| e.net == net("192.0.2.2/32")));
+        assert_eq!(p.sets[0].delta.add, [net("192.0.2.1/32")]);
     }
 
     #[test]

@@ -133,6 +133,23 @@ pub fn plan(report: &mut Report, plan: &Plan, config: &Config, configured: &[Con
     report.detail("ip_sets", Value::Object(sets));
 }
 
+/// A backfill's blocks that would already have ended (old logs): who would
+/// have been blocked, and until when; never written to the ledger or a set.
+pub fn would_block(report: &mut Report, plan: &Plan, now: i64) {
+    for block in &plan.past {
+        report.skip(
+            block.entry.net.addr().to_string(),
+            format!(
+                "{}: its block would have ended {} s ago ({}); reported, not written",
+                block.entry.reason,
+                now - block.entry.expires_at,
+                rfc3339(block.entry.expires_at)
+            ),
+        );
+    }
+    report.add("blocks_already_over", plan.past.len() as u64);
+}
+
 /// Counts whose window item is full: the delivery is stored as far as
 /// DynamoDB allows, and the report says what that costs.
 pub fn stored(report: &mut Report, done: &Stored) {

@@ -117,6 +117,116 @@ pub enum Trigger {
     },
     /// Expire blocks and reconcile the sets with the ledger.
     Reconcile,
+    /// One batch of a backfill execution's Distributed Map: objects listed
+    /// under a prefix, counted like delivered ones, decided into the ledger
+    /// (or, in a dry run, into the execution's scratch items) but never
+    /// written to the IP sets: one step at the end does that once.
+    Backfill {
+        backfill: Backfill,
+        objects: Vec<Object>,
+    },
+    /// The backfill's last step: writes the IP sets once from the ledger,
+    /// or, in a dry run, reports who would have been blocked and when.
+    BackfillFinish(Backfill),
+}
+
+/// A backfill execution, as its state machine names it to every batch and
+/// to its last step.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backfill {
+    /// The bucket the objects were listed from.
+    pub bucket: String,
+    /// The execution's name: a dry run's scratch items are its own.
+    pub run: String,
+    /// Required, not defaulted: writing blocks from old logs must be asked
+    /// for, never assumed.
+    pub dry_run: bool,
+}
+
+/// The input of a Distributed Map's batch (`ItemBatcher`): its `BatchInput`
+/// under `backfill`, and the listed objects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackfillBatch {
+    backfill: Backfill,
+    #[serde(rename = "Items")]
+    items: Vec<ListedObject>,
+}
+
+/// An object as `ListObjectsV2` lists it. Its other fields (`Size`,
+/// `LastModified`, `StorageClass`, checksums) are S3's to add to; only the
+/// two read here must be there.
+#[derive(Debug, Deserialize)]
+struct ListedObject {
+    #[serde(rename = "Key")]
+    key: String,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackfillFinish {
+    backfill_finish: Backfill,
+}
+
+/// Reads a backfill's batch or its last step; `None` when the event is
+/// neither.
+fn backfill(event: &Value) -> Option<Result<Trigger, Error>> {
+    let read = |what: &str, e: serde_json::Error| {
+        Error::UnsupportedEvent(format!("{what} that could not be read: {e}"))
+    };
+    if event.get("backfill").is_some() {
+        return Some(
+            BackfillBatch::deserialize(event)
+                .map_err(|e| {
+                    read(
+                        "a backfill batch ({\"backfill\": {...}, \"Items\": [...]})",
+                        e,
+                    )
+                })
+                .and_then(|batch| {
+                    let objects = batch
+                        .items
+                        .into_iter()
+                        .map(|item| Object {
+                            bucket: batch.backfill.bucket.clone(),
+                            key: item.key,
+                            // Listed quoted, notified bare: the same object
+                            // must have one marker, so a backfill never counts
+                            // what a notification counted, nor the reverse.
+                            version: item.etag.trim_matches('"').to_owned(),
+                        })
+                        .collect();
+                    if batch.backfill.bucket.is_empty() || batch.backfill.run.is_empty() {
+                        return Err(Error::UnsupportedEvent(
+                            "a backfill batch with an empty backfill.bucket or backfill.run"
+                                .to_owned(),
+                        ));
+                    }
+                    Ok(Trigger::Backfill {
+                        backfill: batch.backfill,
+                        objects,
+                    })
+                }),
+        );
+    }
+    if event.get("backfill_finish").is_some() {
+        return Some(
+            BackfillFinish::deserialize(event)
+                .map_err(|e| read("a backfill's last step ({\"backfill_finish\": {...}})", e))
+                .and_then(|finish| {
+                    if finish.backfill_finish.run.is_empty() {
+                        return Err(Error::UnsupportedEvent(
+                            "a backfill's last step with an empty backfill_finish.run".to_owned(),
+                        ));
+                    }
+                    Ok(Trigger::BackfillFinish(finish.backfill_finish))
+                }),
+        );
+    }
+    None
 }
 
 /// The `detail` of EventBridge's S3 `Object Created` event, for which
@@ -150,6 +260,9 @@ struct CreatedObject {
 /// Reads the event. S3 notification keys are URL-encoded (`+` for a space);
 /// EventBridge keys are not.
 pub fn parse(event: Value) -> Result<Trigger, Error> {
+    if let Some(trigger) = backfill(&event) {
+        return trigger;
+    }
     match classify(&event) {
         EventKind::LogsSubscription => {
             let data = decode_logs_subscription(event)?;
@@ -218,7 +331,7 @@ pub fn parse(event: Value) -> Result<Trigger, Error> {
             "EventBridge event {source:?} / {detail_type:?}; expected S3 \"Object Created\" or \"Scheduled Event\""
         ))),
         other => Err(Error::UnsupportedEvent(format!(
-            "{other:?}; expected an S3 notification, an S3 Object Created event, a CloudWatch Logs subscription, a schedule or {{\"action\": \"reconcile\"}}"
+            "{other:?}; expected an S3 notification, an S3 Object Created event, a CloudWatch Logs subscription, a schedule, {{\"action\": \"reconcile\"}} or a backfill batch"
         ))),
     }
 }
@@ -328,5 +441,89 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("aws.config"), "{err}");
         assert!(parse(serde_json::json!({"hello": 1})).is_err());
+    }
+
+    fn batch() -> Value {
+        serde_json::json!({
+            "backfill": {"bucket": "aws-waf-logs-shop", "run": "nov-incident", "dry_run": false},
+            "Items": [
+                {"Key": "AWSLogs/1/WAFLogs/eu-west-1/shop/2026/11/01/00/00/a.log.gz",
+                 "ETag": "\"0123abcd\"", "Size": 1024, "LastModified": "2026-11-01T00:05:00Z",
+                 "StorageClass": "STANDARD"},
+                {"Key": "AWSLogs/1/WAFLogs/eu-west-1/shop/2026/11/01/00/05/b.log.gz",
+                 "ETag": "\"4567ef01\"", "Size": 2048, "LastModified": "2026-11-01T00:10:00Z",
+                 "StorageClass": "STANDARD"}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_backfill_batch_names_its_objects_as_a_notification_would() {
+        let Trigger::Backfill { backfill, objects } = parse(batch()).unwrap() else {
+            panic!("not a backfill batch")
+        };
+        assert_eq!(
+            backfill,
+            Backfill {
+                bucket: "aws-waf-logs-shop".into(),
+                run: "nov-incident".into(),
+                dry_run: false
+            }
+        );
+        assert_eq!(objects.len(), 2);
+        assert_eq!(
+            objects[1].key,
+            "AWSLogs/1/WAFLogs/eu-west-1/shop/2026/11/01/00/05/b.log.gz"
+        );
+        // Listed ETags are quoted, notified ones are not: one object, one
+        // marker, whichever way it came.
+        let mut notified: Value =
+            serde_json::from_str(&sample("s3-object-created.notification.json")).unwrap();
+        notified["Records"][0]["s3"]["bucket"]["name"] = serde_json::json!("aws-waf-logs-shop");
+        notified["Records"][0]["s3"]["object"]["key"] = serde_json::json!(objects[0].key);
+        notified["Records"][0]["s3"]["object"]["eTag"] = serde_json::json!("0123abcd");
+        let Trigger::Objects(same) = parse(notified).unwrap() else {
+            panic!()
+        };
+        assert_eq!(same[0].marker(), objects[0].marker());
+    }
+
+    #[test]
+    fn a_backfill_batch_or_finish_that_cannot_be_read_says_what_is_wrong() {
+        let refused = |event: Value| parse(event).unwrap_err().to_string();
+        let mut no_dry_run = batch();
+        no_dry_run["backfill"]
+            .as_object_mut()
+            .unwrap()
+            .remove("dry_run");
+        let err = refused(no_dry_run);
+        assert!(
+            err.contains("backfill batch") && err.contains("`dry_run`"),
+            "{err}"
+        );
+        let mut no_etag = batch();
+        no_etag["Items"][1].as_object_mut().unwrap().remove("ETag");
+        assert!(refused(no_etag).contains("`ETag`"));
+        let mut stranger = batch();
+        stranger["backfill"]["prefix"] = serde_json::json!("AWSLogs/");
+        assert!(refused(stranger).contains("`prefix`"));
+        let mut extra = batch();
+        extra["BatchInput"] = serde_json::json!({});
+        assert!(refused(extra).contains("`BatchInput`"));
+        let mut no_run = batch();
+        no_run["backfill"]["run"] = serde_json::json!("");
+        assert!(refused(no_run).contains("empty backfill.bucket or backfill.run"));
+        let err = refused(serde_json::json!({"backfill_finish": {"bucket": "b", "run": "r"}}));
+        assert!(
+            err.contains("last step") && err.contains("`dry_run`"),
+            "{err}"
+        );
+        let finish = parse(serde_json::json!({"backfill_finish":
+            {"bucket": "b", "run": "r", "dry_run": true}}))
+        .unwrap();
+        assert!(matches!(
+            finish,
+            Trigger::BackfillFinish(Backfill { dry_run: true, .. })
+        ));
     }
 }

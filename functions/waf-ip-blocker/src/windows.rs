@@ -27,6 +27,20 @@ const CONCURRENCY: usize = 16;
 /// what an item may hold.
 pub const COUNTERS_PER_UPDATE: usize = 1000;
 
+/// Where a delivery's window counts go.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Read the stored totals and add nothing (`DRY_RUN`).
+    pub read_only: bool,
+    /// Before every window item's key: a dry-run backfill counts into
+    /// items of its own (`whatif#<run>#`), never into the live windows.
+    pub prefix: String,
+    /// Items live at least until then. A backfill reads windows that
+    /// ended long ago: their items must outlast the execution, not the
+    /// window.
+    pub keep_until: i64,
+}
+
 /// What storing one delivery's window counts did.
 #[derive(Debug, Default)]
 pub struct Stored {
@@ -60,10 +74,17 @@ pub async fn observe(
     now: i64,
     deadline: &Deadline,
     by: &str,
+    scope: &Scope,
 ) -> Result<(Vec<Observation>, Stored), Error> {
-    let (mut out, pending) = tally::split(counts, config);
+    let (mut out, mut pending) = tally::split(counts, config);
+    for add in &mut pending {
+        if !scope.prefix.is_empty() {
+            add.pk.insert_str(0, &scope.prefix);
+        }
+        add.expires_at = add.expires_at.max(scope.keep_until);
+    }
     out.reserve(pending.len());
-    if config.dry_run {
+    if scope.read_only {
         // A dry run reads what is stored and changes nothing.
         let mut pks: Vec<String> = pending.iter().map(|add| add.pk.clone()).collect();
         pks.sort_unstable();

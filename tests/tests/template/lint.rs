@@ -247,7 +247,7 @@ fn every_trigger_is_wired_to_its_function() {
 
 /// Every state machine of the template: its id, its definition file and the
 /// function it invokes, and the condition it is deployed under.
-const STATE_MACHINES: [(&str, (&str, &str), &str); 2] = [
+const STATE_MACHINES: [(&str, (&str, &str), &str); 3] = [
     (
         "MaintenanceWindowStateMachine",
         (
@@ -260,6 +260,11 @@ const STATE_MACHINES: [(&str, (&str, &str), &str); 2] = [
         "LogRetentionSweepStateMachine",
         ("statemachines/log-retention-sweep.asl.json", "LogRetention"),
         "LogRetentionEnabled",
+    ),
+    (
+        "WafBackfillStateMachine",
+        ("statemachines/waf-backfill.asl.json", "WafIpBlocker"),
+        "WafBackfillEnabled",
     ),
 ];
 
@@ -327,4 +332,65 @@ fn regex_lite_placeholders(text: &str) -> BTreeSet<String> {
         }
     }
     found
+}
+
+#[test]
+fn the_waf_backfill_state_machine_is_behind_the_blocker_and_its_log_bucket() {
+    let t = template();
+    let conditions = &t["Conditions"]["WafBackfillEnabled"]["Fn::And"];
+    assert_eq!(
+        *conditions,
+        json!([{"Condition": "WafIpBlockerEnabled"}, {"Condition": "HasWafLogBucket"}])
+    );
+    let machine = &resources(t)["WafBackfillStateMachine"];
+    assert_eq!(machine["Condition"], "WafBackfillEnabled");
+    let properties = &machine["Properties"];
+    let uri = properties["DefinitionUri"]
+        .as_str()
+        .expect("a DefinitionUri file");
+    assert_eq!(uri, "statemachines/waf-backfill.asl.json");
+    let text = std::fs::read_to_string(root().join(uri)).unwrap();
+    let used = regex_lite_placeholders(&text);
+    let given: BTreeSet<String> = properties["DefinitionSubstitutions"]
+        .as_object()
+        .expect("DefinitionSubstitutions")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        used, given,
+        "the ASL's placeholders and the template's substitutions"
+    );
+    assert_eq!(
+        t["Outputs"]["WafBackfillStateMachineArn"]["Condition"],
+        "WafBackfillEnabled"
+    );
+
+    let out = translated();
+    let machine = &resources(out)["WafBackfillStateMachine"];
+    assert_eq!(machine["Type"], "AWS::StepFunctions::StateMachine");
+    assert_eq!(
+        machine["Properties"]["DefinitionSubstitutions"]["WafIpBlockerFunctionArn"],
+        json!({"Fn::GetAtt": ["WafIpBlockerFunction", "Arn"]})
+    );
+    // Its role: invoke the blocker, list the log bucket, run its own
+    // batches (a Distributed Map's children are executions of the machine
+    // itself); nothing else.
+    let role = referenced(&machine["Properties"]["RoleArn"]).expect("its own role");
+    assert_eq!(resources(out)[role]["Condition"], "WafBackfillEnabled");
+    let mut granted: Vec<String> = statements(&resources(out)[role])
+        .into_iter()
+        .flat_map(actions)
+        .collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        [
+            "lambda:InvokeFunction",
+            "s3:ListBucket",
+            "states:DescribeExecution",
+            "states:StartExecution",
+            "states:StopExecution"
+        ]
+    );
 }

@@ -79,6 +79,11 @@ output "waf_ip_set_arns" {
   value       = module.toilkit.waf_ip_set_arns
 }
 
+output "waf_backfill" {
+  description = "State machine that backfills waf-ip-blocker over a prefix of the WAF log bucket, with the bucket and prefix it may list."
+  value       = module.toilkit.waf_backfill
+}
+
 output "maintenance_state_machine_arn" {
   description = "State machine that runs maintenance windows."
   value       = module.toilkit.maintenance_state_machine_arn

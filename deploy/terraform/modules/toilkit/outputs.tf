@@ -30,6 +30,15 @@ output "log_retention_sweep_state_machine_arn" {
   value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "LogRetentionSweepStateMachineArn", null)
 }
 
+output "waf_backfill" {
+  description = "waf-ip-blocker's backfill (null unless waf_ip_blocker is enabled with a log_bucket_name): its state machine, and the bucket and key prefix an execution may list. Start one with {\"bucket\", \"prefix\", \"dry_run\"} (waf-ip-blocker's README, Backfill)."
+  value = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "WafBackfillStateMachineArn", null) == null ? null : {
+    state_machine_arn = aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs["WafBackfillStateMachineArn"]
+    bucket            = local.waf.log_bucket_name
+    prefix            = local.waf.log_key_prefix == null ? "" : local.waf.log_key_prefix
+  }
+}
+
 output "waf_ip_set_arns" {
   description = "The WAF IP sets waf-ip-blocker writes to (created here or given): reference them from a block rule of your web ACL."
   value = {
