@@ -92,7 +92,8 @@ pub struct Taken {
     pub error: Option<(String, String)>,
 }
 
-/// Waits (a minute at most) for the execution to end and reads its history.
+/// Waits (two minutes at most: a Distributed Map's batches run one after
+/// another in the emulator) for the execution to end and reads its history.
 pub async fn path_taken(sfn: &Client, execution: &str) -> Taken {
     let started = Instant::now();
     let described = loop {
@@ -106,8 +107,8 @@ pub async fn path_taken(sfn: &Client, execution: &str) -> Taken {
             break out;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "execution still running after 60 s"
+            started.elapsed() < Duration::from_secs(120),
+            "execution still running after 120 s"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

@@ -4,13 +4,11 @@
 //! results).
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
-use toilkit_tests::{Moto, workspace};
+use toilkit_tests::{step_functions, workspace};
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:waf-ip-blocker";
 
@@ -24,23 +22,7 @@ fn definition() -> Value {
 
 #[test]
 fn the_definition_passes_asl_validator() {
-    let validator = workspace::root().join("tools/node/node_modules/.bin/asl-validator");
-    assert!(
-        validator.exists(),
-        "{} is missing: run cargo xtask setup",
-        validator.display()
-    );
-    let output = Command::new(&validator)
-        .arg("--json-path")
-        .arg(definition_path())
-        .output()
-        .expect("asl-validator runs");
-    assert!(
-        output.status.success(),
-        "asl-validator rejected the state machine:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    step_functions::assert_valid_asl(&definition_path());
 }
 
 #[test]
@@ -137,56 +119,16 @@ async fn batches_sent(sfn: &Client, execution: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Every state entered, in order, and every Lambda task's parameters.
+/// Every state entered, in order, and every task's parameters.
 async fn path_taken(sfn: &Client, execution: &str) -> (ExecutionStatus, Vec<String>, Vec<Value>) {
-    let started = Instant::now();
-    let status = loop {
-        let out = sfn
-            .describe_execution()
-            .execution_arn(execution)
-            .send()
-            .await
-            .unwrap();
-        if *out.status() != ExecutionStatus::Running {
-            break out.status().clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "execution still running after 90 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let history = sfn
-        .get_execution_history()
-        .execution_arn(execution)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
-    let mut states = Vec::new();
-    let mut payloads = Vec::new();
-    for event in history.events() {
-        if let Some(d) = event.state_entered_event_details() {
-            states.push(d.name().to_owned());
-        }
-        if *event.r#type() == HistoryEventType::TaskScheduled
-            && let Some(d) = event.task_scheduled_event_details()
-        {
-            payloads.push(serde_json::from_str(d.parameters()).unwrap());
-        }
-    }
-    (status, states, payloads)
+    let taken = step_functions::path_taken(sfn, execution).await;
+    (taken.status, taken.states, taken.tasks)
 }
 
 #[tokio::test]
 async fn a_backfill_runs_its_path_in_the_executor() {
     // The executor is switched on for the whole server: a server of its own.
-    let moto = Moto::dedicated();
-    moto.api(
-        "/moto-api/config",
-        json!({"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}),
-    )
-    .await;
+    let moto = step_functions::executor().await;
     let sdk = moto.sdk_config().await;
     let s3 = shared::aws::s3_client(&sdk);
     s3.create_bucket()
@@ -322,9 +264,9 @@ async fn a_backfill_runs_its_path_in_the_executor() {
     // failure threshold (its map_run_record.py: "TODO: add support for
     // failure toleration fields"): it reports the run as succeeded.
     let small = json!({"counters": {}}).to_string();
-    moto.api(
-        "/moto-api/static/lambda-simple/response",
-        json!({"results": [small, small, small, "x".repeat(6_100_000)], "region": "us-east-1"}),
+    step_functions::queue_lambda_results(
+        &moto,
+        &[small.clone(), small.clone(), small, "x".repeat(6_100_000)],
     )
     .await;
     let execution = start("nov-live", input(false)).await;
