@@ -179,7 +179,10 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         let reason = offence.reason(config.detection.window_seconds);
         let pk = pk_for(&net, false);
         let block_until = if input.from_log_time {
-            offence.last_seen_ms.div_euclid(1000) + config.block_seconds
+            // A record's own timestamp, bounded: one from the future must not
+            // block for longer than a live offence would.
+            (offence.last_seen_ms.div_euclid(1000) + config.block_seconds)
+                .min(now + config.block_seconds)
         } else {
             now + config.block_seconds
         };

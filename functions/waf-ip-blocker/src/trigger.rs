@@ -154,14 +154,16 @@ struct BackfillBatch {
     items: Vec<ListedObject>,
 }
 
-/// An object as `ListObjectsV2` lists it. Its other fields (`Size`,
-/// `LastModified`, `StorageClass`, checksums) are S3's to add to; only the
-/// two read here must be there.
+/// An object as the Distributed Map's S3 reader lists it. Step Functions
+/// spells the field `Etag` (and gives `LastModified` as epoch seconds),
+/// where `ListObjectsV2` and moto's executor say `ETag`: both are read. Its
+/// other fields (`Size`, `LastModified`, `StorageClass`, checksums) are S3's
+/// to add to; only the two read here must be there.
 #[derive(Debug, Deserialize)]
 struct ListedObject {
     #[serde(rename = "Key")]
     key: String,
-    #[serde(rename = "ETag")]
+    #[serde(rename = "Etag", alias = "ETag")]
     etag: String,
 }
 
@@ -488,6 +490,26 @@ mod tests {
         assert_eq!(same[0].marker(), objects[0].marker());
     }
 
+    /// The item shape Step Functions documents for an S3 object listing.
+    #[test]
+    fn a_batch_as_step_functions_lists_objects_is_read() {
+        let batch = serde_json::json!({
+            "backfill": {"bucket": "aws-waf-logs-shop", "run": "nov-incident", "dry_run": true},
+            "Items": [{"Etag": "\"05704fbdccb224cb01c59005bebbad28\"",
+                       "Key": "AWSLogs/1/WAFLogs/eu-west-1/shop/2026/11/01/00/00/a.log.gz",
+                       "LastModified": 1668699881, "Size": 34910, "StorageClass": "STANDARD"}]
+        });
+        let Trigger::Backfill { objects, .. } = parse(batch).unwrap() else {
+            panic!("not a backfill batch")
+        };
+        assert_eq!(objects.len(), 1);
+        assert!(
+            objects[0]
+                .marker()
+                .contains("05704fbdccb224cb01c59005bebbad28")
+        );
+    }
+
     #[test]
     fn a_backfill_batch_or_finish_that_cannot_be_read_says_what_is_wrong() {
         let refused = |event: Value| parse(event).unwrap_err().to_string();
@@ -503,7 +525,7 @@ mod tests {
         );
         let mut no_etag = batch();
         no_etag["Items"][1].as_object_mut().unwrap().remove("ETag");
-        assert!(refused(no_etag).contains("`ETag`"));
+        assert!(refused(no_etag).contains("`Etag`"));
         let mut stranger = batch();
         stranger["backfill"]["prefix"] = serde_json::json!("AWSLogs/");
         assert!(refused(stranger).contains("`prefix`"));
