@@ -170,22 +170,39 @@ impl Ledger {
     /// Every block and aggregate item (expired ones included: they still
     /// have to come out of the sets).
     pub async fn entries(&self) -> Result<Vec<Entry>, Error> {
+        let items = self.scan_prefixed(&["ip#", "net#"], false).await?;
+        Ok(items.iter().filter_map(Entry::from_item).collect())
+    }
+
+    /// Every item whose key starts with one of `prefixes`, page by page.
+    /// The table has no sort key to query by, so this is a filtered `Scan`.
+    async fn scan_prefixed(&self, prefixes: &[&str], consistent: bool) -> Result<Vec<Item>, Error> {
+        let filter = (0..prefixes.len())
+            .map(|i| format!("begins_with(pk, :p{i})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             self.sent();
-            let page = self
+            let mut scan = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("begins_with(pk, :ip) OR begins_with(pk, :net)")
-                .expression_attribute_values(":ip", AttributeValue::S("ip#".into()))
-                .expression_attribute_values(":net", AttributeValue::S("net#".into()))
-                .set_exclusive_start_key(start.take())
+                .filter_expression(&filter)
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start.take());
+            for (i, prefix) in prefixes.iter().enumerate() {
+                scan = scan.expression_attribute_values(
+                    format!(":p{i}"),
+                    AttributeValue::S((*prefix).to_owned()),
+                );
+            }
+            let page = scan
                 .send()
                 .await
                 .map_err(|e| self.error("Scan", shared::aws::cause(e)))?;
-            out.extend(page.items().iter().filter_map(Entry::from_item));
+            out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(out),
@@ -529,22 +546,10 @@ impl Ledger {
     /// (the table has no sort key to query by run), once per execution.
     pub async fn would_blocks(&self, run: &str) -> Result<Vec<WouldBlock>, Error> {
         let prefix = format!("{}blk#", crate::backfill::scratch_prefix(run));
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            self.sent();
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| self.error("Scan", shared::aws::cause(e)))?;
-            out.extend(page.items().iter().filter_map(|item| {
+        let items = self.scan_prefixed(&[&prefix], true).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
                 let s = |k: &str| item.get(k)?.as_s().ok().cloned();
                 let n = |k: &str| item.get(k)?.as_n().ok()?.parse::<i64>().ok();
                 let most = |k: &str| {
@@ -563,12 +568,8 @@ impl Ledger {
                     requests: u64::try_from(most("requests")?).ok()?,
                     until: most("until")?,
                 })
-            }));
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(out),
-            }
-        }
+            })
+            .collect())
     }
 
     /// Requests this ledger sent so far (every attempt of a batch counted):
