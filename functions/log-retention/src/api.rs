@@ -191,6 +191,11 @@ impl Api {
             .collect()
     }
 
+    /// The least time `calls` calls of one operation take at the cap.
+    pub fn time_for(&self, calls: usize) -> Duration {
+        Duration::from_secs_f64(calls as f64 * HEADROOM / self.rps)
+    }
+
     fn longest_wait(&self) -> Duration {
         Duration::from_secs_f64(HEADROOM / self.rps)
     }

@@ -9,10 +9,16 @@
 //! when all of its groups are; if the deadline stops the run, it resumes from
 //! the first page that is not done. Redoing part of a page is harmless: a
 //! group already changed is no longer planned.
+//!
+//! Listing stops before the deadline, once the groups already found would
+//! take the rest of the invocation at the rate cap: they are worked on, and
+//! the next invocation starts after the last page listed instead of listing
+//! again pages whose groups were found but not reached.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 use shared::report::Report;
@@ -41,6 +47,9 @@ const BATCHES_AHEAD: usize = 3;
 /// the same pages again (at 5 calls a second and 1 group in 100 to change,
 /// a batch fills after 10,000 groups, 40 seconds of listing).
 const MAX_BATCH_PAGES: usize = 10;
+/// Kept on top of the calls still queued when deciding whether to list
+/// another page: one call's round trip, which the rate cap does not count.
+const LISTING_ALLOWANCE: Duration = Duration::from_millis(300);
 
 /// What one invocation has found and done so far, shared by its tasks.
 #[derive(Debug)]
@@ -156,6 +165,11 @@ impl Pages {
         }
     }
 
+    /// Groups found but not yet worked on.
+    fn queued(&self) -> usize {
+        self.outstanding.values().sum()
+    }
+
     /// The token of the first unfinished page, or `next` if all are done.
     fn resume_from(&self, next: Option<String>) -> Option<String> {
         match self.outstanding.keys().next() {
@@ -195,6 +209,17 @@ impl Region {
             resource_policies: OnceCell::new(),
             own_tags_read: AtomicBool::new(false),
         }
+    }
+
+    /// Whether another page may be listed: the groups already found, and
+    /// one more page's, can still be worked on before the deadline. Each
+    /// needs at most one call of an operation, and each tag batch one call
+    /// (`pending` groups waiting for a batch, `batches` sent).
+    fn time_to_list(&self, pending: usize, batches: usize) -> bool {
+        let queued = self.pages.lock().expect("pages lock").queued();
+        let tag_calls = batches + pending.div_ceil(TAG_BATCH) + 1;
+        let needed = self.api.time_for(queued + 1) + self.api.time_for(tag_calls);
+        self.api.deadline().allows(needed + LISTING_ALLOWANCE)
     }
 
     fn done(&self, page: usize) {
@@ -296,11 +321,26 @@ pub async fn sweep_region(
     let mut pending: Vec<Item> = Vec::new();
     let mut tasks = JoinSet::new();
     let mut failed = false;
+    let mut listing_stopped = false;
     loop {
         while tasks.len() >= BATCHES_AHEAD {
             tasks.join_next().await;
         }
         if region.deadline_hit.load(Ordering::SeqCst) {
+            break;
+        }
+        if !region.time_to_list(pending.len(), tasks.len()) {
+            // Listing further would find groups this invocation cannot
+            // finish, and the next one would list their pages again: work
+            // on what was found, and resume after the last page listed.
+            if !pending.is_empty() {
+                tasks.spawn(process_batch(
+                    region.clone(),
+                    std::mem::take(&mut pending),
+                    TagSource::Index,
+                ));
+            }
+            listing_stopped = true;
             break;
         }
         let (groups, next) =
@@ -375,7 +415,7 @@ pub async fn sweep_region(
     if failed {
         return Outcome::Failed;
     }
-    if region.deadline_hit.load(Ordering::SeqCst) {
+    if listing_stopped || region.deadline_hit.load(Ordering::SeqCst) {
         let resume_token = region.pages.lock().expect("pages lock").resume_from(token);
         return Outcome::Stopped { resume_token };
     }

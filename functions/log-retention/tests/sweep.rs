@@ -543,6 +543,52 @@ async fn a_sweep_with_few_changes_advances_from_one_invocation_to_the_next() {
     }
 }
 
+/// An invocation lists only as far ahead as it can still finish: the groups
+/// it found are worked on before it stops, so the next one starts at the
+/// page after its last and no page is listed twice. Each page listed again
+/// is a call at the quota's pace that an account's sweep pays once more per
+/// invocation.
+#[tokio::test]
+async fn invocations_that_resume_one_another_list_each_page_once() {
+    let acct = Account::new("af-south-1").await;
+    // 20 pages; one group to change on the second page, one on the last.
+    let sparse = [50, 999];
+    let specs = (0..1000)
+        .map(|i| {
+            let retention = (!sparse.contains(&i)).then_some(30);
+            (format!("/paged/{i:04}"), retention, HashMap::new())
+        })
+        .collect();
+    acct.groups(specs).await;
+    let app = acct.app(&[("RETENTION_DAYS", "30"), ("MAX_API_RPS", "5")]);
+
+    // 20 pages at 5 a second do not fit in one invocation of 2 s.
+    let mut payload = json!({});
+    let (mut invocations, mut changed, mut listed) = (0, 0, 0);
+    loop {
+        invocations += 1;
+        assert!(invocations <= 10, "the sweep does not finish: {payload}");
+        let report = log_retention::run(&payload, &app, Deadline::after(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        changed += report.counter("groups_changed");
+        listed += report.details["api_calls"]["DescribeLogGroups"]
+            .as_u64()
+            .unwrap_or(0);
+        if !report.stopped_early {
+            break;
+        }
+        payload = json!({"resume": report.details["resume"]});
+    }
+    assert_eq!(changed, 2);
+    assert!(invocations > 1, "the deadline stopped a run");
+    // A call that answers late can push one page past an invocation's end.
+    assert!(
+        listed < 20 + invocations,
+        "{listed} DescribeLogGroups calls for 20 pages in {invocations} invocations"
+    );
+}
+
 /// The sweep state machine gives every invocation its execution's ARN: an
 /// execution that is not the oldest running one sweeps nothing. moto keeps
 /// executions running (its executor is off), as a long sweep would be.
