@@ -1,6 +1,7 @@
 //! When each AWS call left: an interceptor that time-stamps every HTTP
 //! attempt by operation, and the busiest second of each operation, which is
-//! what a rate quota is measured against.
+//! what a rate quota is measured against; and how long each attempt waited
+//! for its answer, which tells when the far side, not a quota, set the pace.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -8,26 +9,57 @@ use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 /// Add to a client's config; clones share the record.
 #[derive(Debug, Clone, Default)]
-pub struct CallTimes(Arc<Mutex<Vec<(String, Instant)>>>);
+pub struct CallTimes(Arc<Mutex<Vec<Attempt>>>);
+
+#[derive(Debug)]
+struct Attempt {
+    operation: String,
+    sent: Instant,
+    answered: Option<Instant>,
+}
+
+/// Which record an attempt in flight is, kept in its own config bag.
+#[derive(Debug, Clone, Copy)]
+struct AttemptIndex(usize);
+
+impl Storable for AttemptIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 impl CallTimes {
     /// Every call's start, by operation, in order.
     pub fn by_operation(&self) -> BTreeMap<String, Vec<Instant>> {
         let mut by_op: BTreeMap<String, Vec<Instant>> = BTreeMap::new();
-        for (op, at) in self.0.lock().expect("call times lock").iter() {
-            by_op.entry(op.clone()).or_default().push(*at);
+        for attempt in self.0.lock().expect("call times lock").iter() {
+            by_op
+                .entry(attempt.operation.clone())
+                .or_default()
+                .push(attempt.sent);
         }
         for times in by_op.values_mut() {
             times.sort();
         }
         by_op
+    }
+
+    /// How long each answered attempt of `operation` took, sent to answer.
+    pub fn round_trips(&self, operation: &str) -> Vec<Duration> {
+        self.0
+            .lock()
+            .expect("call times lock")
+            .iter()
+            .filter(|a| a.operation == operation)
+            .filter_map(|a| Some(a.answered?.duration_since(a.sent)))
+            .collect()
     }
 
     /// The most calls of each operation that started within one second.
@@ -63,11 +95,32 @@ impl Intercept for CallTimes {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
-        self.0
-            .lock()
-            .expect("call times lock")
-            .push((op.to_owned(), Instant::now()));
+        let operation = cfg
+            .load::<Metadata>()
+            .map_or("unknown", |m| m.name())
+            .to_owned();
+        let mut attempts = self.0.lock().expect("call times lock");
+        cfg.interceptor_state()
+            .store_put(AttemptIndex(attempts.len()));
+        attempts.push(Attempt {
+            operation,
+            sent: Instant::now(),
+            answered: None,
+        });
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(&AttemptIndex(i)) = cfg.load::<AttemptIndex>()
+            && let Some(attempt) = self.0.lock().expect("call times lock").get_mut(i)
+        {
+            attempt.answered = Some(Instant::now());
+        }
         Ok(())
     }
 }

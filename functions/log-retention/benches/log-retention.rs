@@ -18,7 +18,10 @@
 //!    loop: each invocation is given the last one's resume point). The wall
 //!    time against the floor the quota sets, (changes ÷ 5/s) + (pages ÷ 5/s),
 //!    the invocations, the busiest second of each operation across all of
-//!    them, and each group changed once.
+//!    them, and each group changed once. Listing is sequential, so where
+//!    the emulator answers a page more slowly than 1/5 s, the floor takes its
+//!    mean round trip in that run instead, and the target is held against
+//!    that: what is measured is what the loop adds, not moto's speed.
 //!
 //! Sizes: `LOG_RETENTION_BENCH_GROUPS` (10000), `LOG_RETENTION_BENCH_RESUME_GROUPS`
 //! (100000; 0 skips part 3), `LOG_RETENTION_BENCH_DEADLINE_SECS` (20).
@@ -277,13 +280,26 @@ async fn one_execution(moto: &Moto, n: usize, deadline: Duration) {
     let by_op = times.by_operation();
     let puts = by_op.get("PutRetentionPolicy").map_or(0, Vec::len);
     let listed = by_op.get("DescribeLogGroups").map_or(0, Vec::len);
+    // Listing is sequential (each page's token comes from the one before),
+    // so a page takes at least one round trip: where the emulator answers
+    // more slowly than the quota allows, it sets the pace, and the floor is
+    // taken at its pace instead. The round trips are this run's own.
+    let round_trips = times.round_trips("DescribeLogGroups");
+    let round_trip = round_trips.iter().sum::<Duration>() / round_trips.len().max(1) as u32;
+    let page_time = round_trip.as_secs_f64().max(1.0 / quota);
+    let reachable = Duration::from_secs_f64(changes as f64 / quota + pages as f64 * page_time);
     let ratio = wall.as_secs_f64() / floor.as_secs_f64();
+    let reachable_ratio = wall.as_secs_f64() / reachable.as_secs_f64();
     println!(
         "   {invocations} invocations; {listed} DescribeLogGroups pages for {pages}, {puts} PutRetentionPolicy for {changes} changes"
     );
     println!(
-        "   wall {wall:.0?} against the floor {floor:.0?} ({changes} ÷ {quota}/s + {pages} ÷ {quota}/s): {ratio:.2}×   target ≤ 1.1×: {}",
-        verdict(ratio <= 1.1)
+        "   wall {wall:.0?} against the quota's floor {floor:.0?} ({changes} ÷ {quota}/s + {pages} ÷ {quota}/s): {ratio:.2}×"
+    );
+    println!(
+        "   the emulator answered DescribeLogGroups in {round_trip:.0?} on average ({:.1} pages/s at most); the floor at the slower of it and the quota: {reachable:.0?}: {reachable_ratio:.2}×   target ≤ 1.1×: {}",
+        1.0 / round_trip.as_secs_f64().max(f64::EPSILON),
+        verdict(reachable_ratio <= 1.1)
     );
     println!(
         "   {changed} groups changed, {puts} calls for {changes} expected, {errors} errors   target: each group once: {}",
