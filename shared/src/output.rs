@@ -19,10 +19,12 @@ pub struct Output {
 }
 
 impl Output {
-    /// Reads `RESULT_EVENT_BUS` (optional).
+    /// Reads `RESULT_EVENT_BUS` and `RESULT_LABEL` (both optional).
     pub fn from_env(env: &mut Env, sdk: &SdkConfig) -> Self {
+        let bus = Publisher::bus_from_env(env);
+        let label = Publisher::label_from_env(env);
         Self {
-            publisher: Publisher::bus_from_env(env).map(|bus| Publisher::new(sdk, bus)),
+            publisher: bus.map(|bus| Publisher::new(sdk, bus, label)),
             quiet: false,
         }
     }

@@ -30,6 +30,7 @@ locals {
     PermissionsBoundaryArn              = ""
     RdsAuditLogGroupName                = ""
     ResultEventBus                      = ""
+    ResultLabel                         = ""
     ResultEventForwardBusArn            = ""
     SlackWebhookParameter               = ""
     SlackWebhookSecretArn               = ""
@@ -110,6 +111,7 @@ locals {
 locals {
   template_max_lengths = {
     ResultEventBus        = 320
+    ResultLabel           = 64
     SlackWebhookParameter = 256
     SlackWebhookSecretArn = 256
     # BEGIN generated: max-lengths (cargo xtask gen, from each function's src/config.rs)
