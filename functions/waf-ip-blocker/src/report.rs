@@ -1,11 +1,15 @@
 //! What the report says of the counts and of the plan. Pure: it writes to
 //! the report and decides nothing.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
+use shared::envelope::Item;
 use shared::report::{Action, Report};
 
 use crate::config::Config;
 use crate::detect::{self, BadLine, Counts};
+use crate::entry::Entry;
 use crate::ipset::ConfiguredSet;
 use crate::notify::rfc3339;
 use crate::plan::Plan;
@@ -180,4 +184,49 @@ pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
             "the Lambda deadline came before its counts and blocks were stored; the retry finishes it and counts nothing twice",
         ),
     }
+}
+
+/// The result event's items: every block the ledger holds once the plan is
+/// carried out (this run's first, then the rest, latest expiry first), and
+/// the blocks this run ended, so a collector keeps the blocked addresses
+/// from events alone. Keyed by the network (`192.0.2.7/32`), which a block
+/// keeps across runs and extensions.
+pub fn items(report: &mut Report, plan: &Plan, ledger: &[Entry], now: i64) {
+    let ended: BTreeMap<String, &Entry> = plan
+        .expired
+        .iter()
+        .chain(&plan.released)
+        .map(|e| (e.pk(), e))
+        .collect();
+    let mut current: BTreeMap<String, &Entry> = ledger
+        .iter()
+        .filter(|e| e.expires_at > now && !ended.contains_key(&e.pk()))
+        .map(|e| (e.pk(), e))
+        .collect();
+    for block in plan.blocks.iter().chain(&plan.catch_up) {
+        current.remove(&block.entry.pk());
+        report.item(blocked(&block.entry));
+    }
+    for entry in ended.values() {
+        report.item(
+            Item::closed(BLOCKED, entry.net.to_string())
+                .with("ended_at", rfc3339(entry.expires_at.min(now))),
+        );
+    }
+    let mut rest: Vec<&Entry> = current.into_values().collect();
+    rest.sort_by_key(|e| std::cmp::Reverse(e.expires_at));
+    for entry in rest {
+        report.item(blocked(entry));
+    }
+}
+
+const BLOCKED: &str = "blocked_address";
+
+fn blocked(entry: &Entry) -> Item {
+    Item::open(BLOCKED, entry.net.to_string())
+        .with("expires_at", rfc3339(entry.expires_at))
+        .with("first_blocked_at", rfc3339(entry.first_blocked))
+        .with("hits", entry.hits)
+        .with("reason", entry.reason.as_str())
+        .with("aggregate", entry.aggregate.then_some(true))
 }
