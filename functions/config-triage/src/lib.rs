@@ -11,7 +11,8 @@
 //!   exemptions parameter (SSM);
 //! - [`apply`]: carries one change's decision out; [`notify`]: the messages
 //!   and their delivery (Slack, SNS);
-//! - [`compliance`], [`digest`]: the scheduled digest.
+//! - [`compliance`], [`digest`]: the scheduled digest;
+//! - [`item`]: what the result event says of each violation.
 
 pub mod apply;
 pub mod change;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod exemption;
+pub mod item;
 pub mod notify;
 pub mod parameter;
 pub mod plan;
