@@ -23,7 +23,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// type and detail; the detail stays under this, with room for the rest.
 pub const MAX_DETAIL_BYTES: usize = 240 * 1024;
 
-/// A stop reason is one sentence; a longer one is cut (the log has it all),
+/// A stop reason or an error is one sentence; a longer one is cut (the log has it all),
 /// so the room left for items does not depend on it.
 const MAX_STOP_REASON_CHARS: usize = 1_000;
 
@@ -41,8 +41,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn of(report: &Report) -> Self {
-        if !report.succeeded() {
+    /// `invocation_failed`: the invocation returned an error after its
+    /// report, which may list no failure of its own (a refused request).
+    pub fn of(report: &Report, invocation_failed: bool) -> Self {
+        if invocation_failed || !report.succeeded() {
             Self::Failed
         } else if report.stopped_early {
             Self::StoppedEarly
@@ -129,6 +131,9 @@ pub struct Envelope {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// The error the invocation returned, when it failed as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub dry_run: bool,
     pub counters: BTreeMap<String, u64>,
     pub items: Vec<Item>,
@@ -186,8 +191,8 @@ pub fn account_of(arn: &str) -> Option<String> {
 
 impl Envelope {
     /// The envelope of `report`, ending now, with as many of its items as
-    /// fit in [`MAX_DETAIL_BYTES`].
-    pub fn new(report: &Report, origin: &Origin) -> Self {
+    /// fit in [`MAX_DETAIL_BYTES`]; `error`: the invocation failed with it.
+    pub fn new(report: &Report, error: Option<&str>, origin: &Origin) -> Self {
         let now = SystemTime::now();
         let mut envelope = Self {
             schema_version: SCHEMA_VERSION,
@@ -199,11 +204,12 @@ impl Envelope {
             run_id: origin.run_id.clone().or_else(|| report.request_id.clone()),
             started_at: to_millisecond(origin.started_at.unwrap_or(now)),
             ended_at: to_millisecond(now),
-            outcome: Outcome::of(report),
+            outcome: Outcome::of(report, error.is_some()),
             stop_reason: report
                 .stop_reason
                 .as_deref()
                 .map(|r| crate::slack::truncate(r, MAX_STOP_REASON_CHARS)),
+            error: error.map(|e| crate::slack::truncate(e, MAX_STOP_REASON_CHARS)),
             dry_run: report.dry_run,
             counters: report.counters.clone(),
             items: Vec::new(),
@@ -281,7 +287,7 @@ mod tests {
                 .with("expires_at", "2023-11-15T22:13:20Z")
                 .with("rule", Value::Null),
         );
-        let envelope = Envelope::new(&report, &origin());
+        let envelope = Envelope::new(&report, None, &origin());
         let value: Value = serde_json::from_str(&envelope.json()).unwrap();
         assert_eq!(value["schema_version"], 1);
         assert_eq!(value["toilkit_version"], env!("CARGO_PKG_VERSION"));
@@ -305,11 +311,12 @@ mod tests {
     #[test]
     fn the_outcome_is_failed_over_stopped_early_over_ok() {
         let mut report = Report::new("log-retention", false);
-        assert_eq!(Outcome::of(&report), Outcome::Ok);
+        assert_eq!(Outcome::of(&report, false), Outcome::Ok);
         report.stop_early("deadline");
-        assert_eq!(Outcome::of(&report), Outcome::StoppedEarly);
+        assert_eq!(Outcome::of(&report, false), Outcome::StoppedEarly);
+        assert_eq!(Outcome::of(&report, true), Outcome::Failed);
         report.fail("/g", "set_retention", "AccessDenied");
-        assert_eq!(Outcome::of(&report), Outcome::Failed);
+        assert_eq!(Outcome::of(&report, false), Outcome::Failed);
     }
 
     #[test]
@@ -335,7 +342,7 @@ mod tests {
             })
             .collect();
         report.items = items.clone();
-        let envelope = Envelope::new(&report, &origin());
+        let envelope = Envelope::new(&report, None, &origin());
         let detail = envelope.json();
         assert!(
             detail.len() <= MAX_DETAIL_BYTES,
@@ -376,7 +383,7 @@ mod tests {
                 })
                 .collect();
             let max = rng.usize(4_000..120_000);
-            let mut envelope = Envelope::new(&report, &origin());
+            let mut envelope = Envelope::new(&report, None, &origin());
             envelope.items_total = items.len() as u64;
             envelope.fill(&items, max);
             let detail = envelope.json();
@@ -394,7 +401,7 @@ mod tests {
         let mut report = Report::new("log-retention", false);
         report.stop_early("x".repeat(300 * 1024));
         report.item(Item::closed("deleted_group", "eu-west-1:/ecs/old"));
-        let envelope = Envelope::new(&report, &origin());
+        let envelope = Envelope::new(&report, None, &origin());
         assert!(envelope.json().len() < MAX_DETAIL_BYTES);
         assert_eq!(envelope.items.len(), 1);
         assert_eq!(envelope.outcome, Outcome::StoppedEarly);

@@ -64,13 +64,14 @@ impl Publisher {
     }
 
     /// Sends the run's envelope as `source: toilkit`,
-    /// `detail-type: "<function> report"`.
-    pub async fn publish(&self, report: &Report) -> Result<(), EventsError> {
+    /// `detail-type: "<function> report"`; `error`: the invocation failed
+    /// with it.
+    pub async fn publish(&self, report: &Report, error: Option<&str>) -> Result<(), EventsError> {
         let origin = Origin::current(self.region.clone(), self.label.clone());
         let entry = PutEventsRequestEntry::builder()
             .source("toilkit")
             .detail_type(format!("{} report", report.function))
-            .detail(Envelope::new(report, &origin).json())
+            .detail(Envelope::new(report, error, &origin).json())
             .event_bus_name(&self.bus)
             .build();
         let out = self

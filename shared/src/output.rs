@@ -41,6 +41,18 @@ impl Output {
     /// A publishing failure is logged, not returned: the work is done and the
     /// report is in the log either way.
     pub async fn emit(&self, report: &Report) {
+        self.emit_with(report, None).await;
+    }
+
+    /// [`Output::emit`] for an invocation about to fail with `error`: its
+    /// result event says `failed`, with the error, even when the report
+    /// lists no failed action (a refused request, a contended write).
+    pub async fn emit_failed(&self, report: &Report, error: &(dyn std::error::Error + 'static)) {
+        let message = crate::runtime::message_with_sources(error);
+        self.emit_with(report, Some(&message)).await;
+    }
+
+    async fn emit_with(&self, report: &Report, error: Option<&str>) {
         if !self.quiet {
             println!("{}", report_line(report));
             let now_ms = SystemTime::now()
@@ -52,7 +64,7 @@ impl Output {
             }
         }
         if let Some(publisher) = &self.publisher
-            && let Err(error) = publisher.publish(report).await
+            && let Err(error) = publisher.publish(report, error).await
         {
             tracing::warn!(%error, "result event not published");
         }

@@ -146,7 +146,7 @@ async fn results_are_published_to_the_result_bus_as_envelopes() {
         shared::envelope::Item::open("retention", "us-east-1:/aws/lambda/api").with("days", 14),
     );
     shared::events::Publisher::new(&sdk, &bus.name, Some("payments-prod".into()))
-        .publish(&report)
+        .publish(&report, None)
         .await
         .expect("published");
 
@@ -161,7 +161,7 @@ async fn results_are_published_to_the_result_bus_as_envelopes() {
     assert_eq!(envelope.items, report.items);
 
     let err = shared::events::Publisher::new(&sdk, moto.unique("no-such-bus"), None)
-        .publish(&report)
+        .publish(&report, None)
         .await
         .expect_err("an unknown bus is an error");
     assert!(err.to_string().contains("no-such-bus"), "{err}");
