@@ -126,7 +126,10 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error
         &deadline,
     )
     .await;
-    app.output.emit(&outcome.report).await;
+    match &outcome.response {
+        Ok(_) => app.output.emit(&outcome.report).await,
+        Err(error) => app.output.emit_failed(&outcome.report, error).await,
+    }
     outcome.response
 }
 

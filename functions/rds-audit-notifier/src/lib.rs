@@ -158,10 +158,13 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         &mut report,
     )
     .await;
-    if let Err(error) = &result {
-        report.stop_early(error.to_string());
+    match &result {
+        Ok(()) => app.output.emit(&report).await,
+        Err(error) => {
+            report.stop_early(error.to_string());
+            app.output.emit_failed(&report, error).await;
+        }
     }
-    app.output.emit(&report).await;
     result.map(|()| report)
 }
 
