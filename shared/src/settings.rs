@@ -55,14 +55,17 @@ pub const RESULT_LABEL: Setting = Setting {
     required: Required::No,
     default: None,
     example: "payments-prod",
-    description: "Product or environment named in each result event (`label`), so results from many accounts can be told apart: up to 64 letters, digits and `._:/+=@-`, starting with a letter or digit.",
+    description: "Product or environment named in each result event (`label`), so results from many accounts can be told apart: up to 32 letters, digits and `._:/+=@-`, starting with a letter or digit.",
     source: Source::SharedParameter("ResultLabel"),
 };
 
 /// The template parameter's `AllowedPattern` for [`RESULT_LABEL`] says the
 /// same; the function checks it too, for deployments that set the variable
-/// another way.
-pub const RESULT_LABEL_PATTERN: &str = "^$|^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,63}$";
+/// another way. 32 characters: every function's environment must stay under
+/// Lambda's 4 KB at its parameters' longest, and the label's room was taken
+/// from `ResultEventBus` (`MaxLength` 288, still a 256-character bus name or
+/// an ARN with a name of over 200).
+pub const RESULT_LABEL_PATTERN: &str = "^$|^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,31}$";
 
 /// Checks a `RESULT_LABEL` as [`RESULT_LABEL_PATTERN`] does.
 pub fn check_result_label(label: &str) -> Result<(), &'static str> {
@@ -74,8 +77,8 @@ pub fn check_result_label(label: &str) -> Result<(), &'static str> {
         }
         Some(_) => {}
     }
-    if label.len() > 64 {
-        return Err("must be at most 64 characters");
+    if label.len() > 32 {
+        return Err("must be at most 32 characters");
     }
     if !chars.all(|c| c.is_ascii_alphanumeric() || "._:/+=@-".contains(c)) {
         return Err("may hold only letters, digits and ._:/+=@-");
@@ -201,12 +204,12 @@ mod tests {
             "payments-prod",
             "a",
             "team/app:eu=1@x+y_z.w",
-            &"x".repeat(64),
+            &"x".repeat(32),
             "",
         ] {
             assert_eq!(check_result_label(good), Ok(()), "{good}");
         }
-        for bad in ["-prod", "pay ments", "prod\n", "é", &"x".repeat(65)] {
+        for bad in ["-prod", "pay ments", "prod\n", "é", &"x".repeat(33)] {
             assert!(check_result_label(bad).is_err(), "{bad}");
         }
     }

@@ -110,8 +110,8 @@ locals {
 # tests/tests/terraform.rs keeps this map equal to template.yaml.
 locals {
   template_max_lengths = {
-    ResultEventBus        = 320
-    ResultLabel           = 64
+    ResultEventBus        = 288
+    ResultLabel           = 32
     SlackWebhookParameter = 256
     SlackWebhookSecretArn = 256
     # BEGIN generated: max-lengths (cargo xtask gen, from each function's src/config.rs)

@@ -83,8 +83,8 @@ variable "result_label" {
   default     = null
 
   validation {
-    condition     = var.result_label == null || can(regex("^$|^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,63}$", var.result_label))
-    error_message = "result_label must be up to 64 letters, digits and ._:/+=@- starting with a letter or digit."
+    condition     = var.result_label == null || can(regex("^$|^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,31}$", var.result_label))
+    error_message = "result_label must be up to 32 letters, digits and ._:/+=@- starting with a letter or digit."
   }
 }
 
