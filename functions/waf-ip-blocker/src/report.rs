@@ -230,3 +230,76 @@ fn blocked(entry: &Entry) -> Item {
         .with("reason", entry.reason.as_str())
         .with("aggregate", entry.aggregate.then_some(true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Block;
+    use shared::envelope::ItemState;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn entry(net: &str, expires_at: i64) -> Entry {
+        Entry {
+            net: net.parse().unwrap(),
+            aggregate: false,
+            first_blocked: NOW - 600,
+            last_blocked: NOW - 600,
+            expires_at,
+            hits: 50,
+            last_seen_ms: (NOW - 600) * 1000,
+            offences: 1,
+            reason: "flood".into(),
+            source: "s3://b/k".into(),
+            preexisting: false,
+            legacy_ttl: false,
+            by: "run".into(),
+            opened_by: "run".into(),
+        }
+    }
+
+    #[test]
+    fn items_are_the_blocks_the_ledger_keeps_and_those_the_run_ended() {
+        let kept = entry("192.0.2.1/32", NOW + 60);
+        let later = entry("192.0.2.2/32", NOW + 600);
+        let extended = entry("192.0.2.3/32", NOW + 60);
+        let expired = entry("192.0.2.4/32", NOW - 1);
+        let ledger = [kept, later, extended.clone(), expired.clone()];
+        let plan = Plan {
+            blocks: vec![Block {
+                entry: Entry {
+                    expires_at: NOW + 3600,
+                    ..extended
+                },
+                new: false,
+                window_count: 50,
+                threshold: 40,
+                rule: "default".into(),
+                window: 0,
+            }],
+            expired: vec![expired],
+            ..Plan::default()
+        };
+        let mut report = Report::new("waf-ip-blocker", false);
+        items(&mut report, &plan, &ledger, NOW);
+        let seen: Vec<(&str, ItemState, &Value)> = report
+            .items
+            .iter()
+            .map(|i| {
+                let when = i.fields.get("expires_at").or(i.fields.get("ended_at"));
+                (i.key.as_str(), i.state, when.unwrap())
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                // This run's block first, with its new expiry.
+                ("192.0.2.3/32", ItemState::Open, &json!(rfc3339(NOW + 3600))),
+                ("192.0.2.4/32", ItemState::Closed, &json!(rfc3339(NOW - 1))),
+                // Then the rest, latest expiry first.
+                ("192.0.2.2/32", ItemState::Open, &json!(rfc3339(NOW + 600))),
+                ("192.0.2.1/32", ItemState::Open, &json!(rfc3339(NOW + 60))),
+            ]
+        );
+    }
+}
