@@ -37,6 +37,12 @@ impl Output {
         }
     }
 
+    /// Whether reports are published: a function whose items cost real work
+    /// to list (one per block of a 10,000-address ledger) lists them only then.
+    pub fn publishes(&self) -> bool {
+        self.publisher.is_some()
+    }
+
     /// Logs the report and its metrics, and publishes it if a bus is set.
     /// A publishing failure is logged, not returned: the work is done and the
     /// report is in the log either way.
