@@ -1,15 +1,14 @@
-//! Optional publishing of each report to an EventBridge bus
+//! Optional publishing of each run's result to an EventBridge bus
 //! (`RESULT_EVENT_BUS`), so a platform team can gather every product
-//! account's results in one place.
+//! account's results in one place. The event detail is the run's
+//! [`Envelope`], labelled with `RESULT_LABEL`.
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_types::SdkConfig;
 
 use crate::config::Env;
+use crate::envelope::{Envelope, Origin};
 use crate::report::Report;
-
-/// EventBridge accepts at most 256 KB per entry; keep room for the envelope.
-const MAX_DETAIL_BYTES: usize = 240 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
@@ -23,11 +22,13 @@ pub enum EventsError {
     },
 }
 
-/// Publishes reports to one bus.
+/// Publishes results to one bus.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     client: aws_sdk_eventbridge::Client,
     bus: String,
+    region: Option<String>,
+    label: Option<String>,
 }
 
 impl Publisher {
@@ -37,21 +38,40 @@ impl Publisher {
             .map(str::to_owned)
     }
 
-    pub fn new(sdk: &SdkConfig, bus: impl Into<String>) -> Self {
+    /// Reads `RESULT_LABEL`, and checks it when set, so a label that the
+    /// collector would have to reject stops the deployment instead.
+    pub fn label_from_env(env: &mut Env) -> Option<String> {
+        let label = env.raw(&crate::settings::RESULT_LABEL)?.to_owned();
+        if let Err(why) = crate::settings::check_result_label(&label) {
+            env.problem(
+                crate::settings::RESULT_LABEL.name,
+                format!("{label:?} is invalid: {why}"),
+                crate::settings::RESULT_LABEL.example,
+            );
+        }
+        Some(label)
+    }
+
+    /// A publisher to `bus`, in the SDK's Region, labelling each event with
+    /// `label`.
+    pub fn new(sdk: &SdkConfig, bus: impl Into<String>, label: Option<String>) -> Self {
         Self {
             client: aws_sdk_eventbridge::Client::new(sdk),
             bus: bus.into(),
+            region: sdk.region().map(ToString::to_string),
+            label,
         }
     }
 
-    /// Sends the report as `source: toilkit`, `detail-type: "<function> report"`.
-    /// A report too large for one event is sent without its lists (counters
-    /// and flags kept), and says so.
-    pub async fn publish(&self, report: &Report) -> Result<(), EventsError> {
+    /// Sends the run's envelope as `source: toilkit`,
+    /// `detail-type: "<function> report"`; `error`: the invocation failed
+    /// with it.
+    pub async fn publish(&self, report: &Report, error: Option<&str>) -> Result<(), EventsError> {
+        let origin = Origin::current(self.region.clone(), self.label.clone());
         let entry = PutEventsRequestEntry::builder()
             .source("toilkit")
             .detail_type(format!("{} report", report.function))
-            .detail(detail_json(report))
+            .detail(Envelope::new(report, error, &origin).json())
             .event_bus_name(&self.bus)
             .build();
         let out = self
@@ -79,52 +99,5 @@ impl Publisher {
             });
         }
         Ok(())
-    }
-}
-
-/// The event detail: the whole report, or a summary when it would not fit.
-pub fn detail_json(report: &Report) -> String {
-    let full = serde_json::to_string(report).expect("a report always serializes");
-    if full.len() <= MAX_DETAIL_BYTES {
-        return full;
-    }
-    let mut summary = report.clone();
-    summary.omitted.planned += summary.planned.len() as u64;
-    summary.omitted.applied += summary.applied.len() as u64;
-    summary.omitted.skipped += summary.skipped.len() as u64;
-    summary.omitted.failed += summary.failed.len() as u64;
-    summary.planned.clear();
-    summary.applied.clear();
-    summary.skipped.clear();
-    summary.failed.clear();
-    summary.details.clear();
-    summary.detail(
-        "truncated",
-        serde_json::Value::from("report too large for one event; see the function's log"),
-    );
-    serde_json::to_string(&summary).expect("a report always serializes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::Action;
-
-    #[test]
-    fn an_oversized_report_is_summarised() {
-        let mut report = Report::new("log-retention", false);
-        let long = "x".repeat(4000);
-        for i in 0..150 {
-            report.applied(Action::new(
-                "set_retention",
-                format!("/g/{i}"),
-                long.clone(),
-            ));
-        }
-        let detail = detail_json(&report);
-        assert!(detail.len() < MAX_DETAIL_BYTES);
-        let back: Report = serde_json::from_str(&detail).unwrap();
-        assert_eq!(back.omitted.applied, 150);
-        assert_eq!(back.counter("applied"), 150);
     }
 }

@@ -13,7 +13,8 @@
 //! - [`deadline`]: the time an invocation has left;
 //! - [`dynamo`]: DynamoDB conditional writes, where a failed condition is an answer;
 //! - [`input`]: what kind of event invoked the function, and decoding log subscriptions;
-//! - [`events`]: optional publishing of reports to an EventBridge bus;
+//! - [`events`]: optional publishing of each run's result to an EventBridge bus;
+//! - [`envelope`]: that result event's versioned shape, with the items a run knows of;
 //! - [`output`]: where a finished report goes (log line, metrics, bus);
 //! - [`pattern`]: the wildcard patterns operators write in configuration;
 //! - [`telemetry`]: logging set-up;
@@ -24,6 +25,7 @@ pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod dynamo;
+pub mod envelope;
 pub mod events;
 pub mod https;
 pub mod input;

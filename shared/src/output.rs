@@ -19,10 +19,12 @@ pub struct Output {
 }
 
 impl Output {
-    /// Reads `RESULT_EVENT_BUS` (optional).
+    /// Reads `RESULT_EVENT_BUS` and `RESULT_LABEL` (both optional).
     pub fn from_env(env: &mut Env, sdk: &SdkConfig) -> Self {
+        let bus = Publisher::bus_from_env(env);
+        let label = Publisher::label_from_env(env);
         Self {
-            publisher: Publisher::bus_from_env(env).map(|bus| Publisher::new(sdk, bus)),
+            publisher: bus.map(|bus| Publisher::new(sdk, bus, label)),
             quiet: false,
         }
     }
@@ -35,10 +37,28 @@ impl Output {
         }
     }
 
+    /// Whether reports are published: a function whose items cost real work
+    /// to list (one per block of a 10,000-address ledger) lists them only then.
+    pub fn publishes(&self) -> bool {
+        self.publisher.is_some()
+    }
+
     /// Logs the report and its metrics, and publishes it if a bus is set.
     /// A publishing failure is logged, not returned: the work is done and the
     /// report is in the log either way.
     pub async fn emit(&self, report: &Report) {
+        self.emit_with(report, None).await;
+    }
+
+    /// [`Output::emit`] for an invocation about to fail with `error`: its
+    /// result event says `failed`, with the error, even when the report
+    /// lists no failed action (a refused request, a contended write).
+    pub async fn emit_failed(&self, report: &Report, error: &(dyn std::error::Error + 'static)) {
+        let message = crate::runtime::message_with_sources(error);
+        self.emit_with(report, Some(&message)).await;
+    }
+
+    async fn emit_with(&self, report: &Report, error: Option<&str>) {
         if !self.quiet {
             println!("{}", report_line(report));
             let now_ms = SystemTime::now()
@@ -50,7 +70,7 @@ impl Output {
             }
         }
         if let Some(publisher) = &self.publisher
-            && let Err(error) = publisher.publish(report).await
+            && let Err(error) = publisher.publish(report, error).await
         {
             tracing::warn!(%error, "result event not published");
         }

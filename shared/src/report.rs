@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::Item;
+
 /// At most this many entries are listed per list; beyond it only the count
 /// grows, so a sweep of 100,000 log groups still fits in a Lambda response
 /// (6 MB) and a CloudWatch log event (256 KB).
@@ -108,6 +110,11 @@ pub struct Report {
     /// Function-specific results (a status listing, a digest summary).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// What the run knows of, under stable keys, for the result event only
+    /// (see [`crate::envelope`]): the log line and the response already
+    /// carry the same facts as actions.
+    #[serde(skip)]
+    pub items: Vec<Item>,
 }
 
 impl Report {
@@ -127,7 +134,13 @@ impl Report {
             counters: BTreeMap::new(),
             omitted: Omitted::default(),
             details: serde_json::Map::new(),
+            items: Vec::new(),
         }
+    }
+
+    /// Adds an item to the result event.
+    pub fn item(&mut self, item: Item) {
+        self.items.push(item);
     }
 
     pub fn plan(&mut self, action: Action) {

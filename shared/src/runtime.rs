@@ -13,7 +13,7 @@
 //! invocation with it; then the process exits non-zero.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_types::SdkConfig;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -69,23 +69,36 @@ where
     }
 }
 
+/// The invocation being served, as far as reports and result events need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub request_id: String,
+    /// Every invocation has it; it names the account the function runs in.
+    pub function_arn: String,
+    pub started_at: SystemTime,
+}
+
 tokio::task_local! {
-    /// The Lambda request id of the invocation being served.
-    static REQUEST_ID: String;
+    static INVOCATION: Invocation;
 }
 
 /// The Lambda request id of the invocation being served, `None` outside
 /// one. [`serve`] sets it around each handler call, so every function's
 /// [`crate::Report`] carries it without the function passing it along.
 pub fn request_id() -> Option<String> {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .ok()
+    invocation()
+        .map(|i| i.request_id)
         .filter(|id| !id.is_empty())
 }
 
+/// The invocation being served, `None` outside one; set the same way as
+/// [`request_id`].
+pub fn invocation() -> Option<Invocation> {
+    INVOCATION.try_with(Clone::clone).ok()
+}
+
 /// One invocation as the Runtime API sees it: the handler runs with the
-/// event's request id set (see [`request_id`]), and its response or error
+/// event's request id set (see [`request_id`], [`invocation`]), and its response or error
 /// becomes what Lambda returns.
 pub fn invoke<App, Event, Response, Error, Fut, Handler>(
     handler: &Handler,
@@ -99,10 +112,14 @@ where
     Error: Into<Diagnostic>,
     Fut: Future<Output = Result<Response, Error>>,
 {
-    let request_id = event.context.request_id.clone();
+    let current = Invocation {
+        request_id: event.context.request_id.clone(),
+        function_arn: event.context.invoked_function_arn.clone(),
+        started_at: SystemTime::now(),
+    };
     // Boxed: the handler's future nests the SDK's deeply, and inlined
     // into the runtime's it would outgrow the compiler's layout depth.
-    let invocation = Box::pin(REQUEST_ID.scope(request_id, handler(event, app)));
+    let invocation = Box::pin(INVOCATION.scope(current, handler(event, app)));
     async move {
         let response = invocation.await.map_err(Into::<Diagnostic>::into)?;
         serde_json::to_value(response).map_err(|e| Diagnostic {
@@ -242,6 +259,34 @@ mod tests {
         // Outside an invocation there is none, and the report says nothing.
         let outside = serde_json::to_value(crate::Report::new("log-retention", false)).unwrap();
         assert!(outside.get("request_id").is_none(), "{outside}");
+    }
+
+    async fn origin(
+        _event: LambdaEvent<serde_json::Value>,
+        _app: &'static (),
+    ) -> Result<serde_json::Value, Diagnostic> {
+        let origin = crate::envelope::Origin::current(Some("eu-west-1".into()), None);
+        Ok(
+            serde_json::json!({"account": origin.account, "run_id": origin.run_id,
+                              "started": origin.started_at.is_some()}),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_result_event_names_the_account_of_the_invoked_function() {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+        context.invoked_function_arn =
+            "arn:aws:lambda:eu-west-1:123456789012:function:toilkit-log-retention".to_owned();
+        let event = LambdaEvent::new(serde_json::json!({}), context);
+        let response = invoke(&origin, event, &()).await.unwrap();
+        assert_eq!(
+            response,
+            serde_json::json!({"account": "123456789012",
+                               "run_id": "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+                               "started": true})
+        );
+        assert_eq!(invocation(), None, "nothing outside the invocation");
     }
 
     #[test]

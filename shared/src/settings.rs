@@ -46,6 +46,46 @@ pub const RESULT_EVENT_BUS: Setting = Setting {
     source: Source::SharedParameter("ResultEventBus"),
 };
 
+/// What the result events call this deployment. A label rather than a tag
+/// of the account: reading account tags needs the organization's management
+/// account, which a product account's function cannot ask.
+pub const RESULT_LABEL: Setting = Setting {
+    name: "RESULT_LABEL",
+    kind: Kind::Text,
+    required: Required::No,
+    default: None,
+    example: "payments-prod",
+    description: "Product or environment named in each result event (`label`), so results from many accounts can be told apart: up to 32 letters, digits and `._:/+=@-`, starting with a letter or digit.",
+    source: Source::SharedParameter("ResultLabel"),
+};
+
+/// The template parameter's `AllowedPattern` for [`RESULT_LABEL`] says the
+/// same; the function checks it too, for deployments that set the variable
+/// another way. 32 characters: every function's environment must stay under
+/// Lambda's 4 KB at its parameters' longest, and the label's room was taken
+/// from `ResultEventBus` (`MaxLength` 288, still a 256-character bus name or
+/// an ARN with a name of over 200).
+pub const RESULT_LABEL_PATTERN: &str = "^$|^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,31}$";
+
+/// Checks a `RESULT_LABEL` as [`RESULT_LABEL_PATTERN`] does.
+pub fn check_result_label(label: &str) -> Result<(), &'static str> {
+    let mut chars = label.chars();
+    match chars.next() {
+        None => return Ok(()),
+        Some(c) if !c.is_ascii_alphanumeric() => {
+            return Err("must start with a letter or digit");
+        }
+        Some(_) => {}
+    }
+    if label.len() > 32 {
+        return Err("must be at most 32 characters");
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || "._:/+=@-".contains(c)) {
+        return Err("may hold only letters, digits and ._:/+=@-");
+    }
+    Ok(())
+}
+
 /// A free-text or list parameter on one line: printable ASCII, which keeps
 /// each character one byte of the 4 KB environment and leaves no tab or line
 /// break to split a list item or a pattern in two.
@@ -151,5 +191,26 @@ pub const fn critical_topic_arn(parameter: &'static str, description: &'static s
             default: None,
             attribute: Some("critical_topic_arn"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_label_is_checked_as_its_parameter_pattern_says() {
+        for good in [
+            "payments-prod",
+            "a",
+            "team/app:eu=1@x+y_z.w",
+            &"x".repeat(32),
+            "",
+        ] {
+            assert_eq!(check_result_label(good), Ok(()), "{good}");
+        }
+        for bad in ["-prod", "pay ments", "prod\n", "é", &"x".repeat(33)] {
+            assert!(check_result_label(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -30,6 +30,7 @@
 //! - [`not_run`]: a check whose tool is missing says so (and fails in CI);
 //! - [`registry`]: the functions, listed once for all the tooling;
 //! - [`report`]: a run's report, read as its user reads it;
+//! - [`result_bus`]: a result event bus whose events a test reads back;
 //! - [`settings`]: a function's settings rejected, as the init error says it;
 //! - [`workspace`]: where the venv, the samples and the binaries are.
 
@@ -48,6 +49,7 @@ pub mod not_run;
 pub mod process;
 pub mod registry;
 pub mod report;
+pub mod result_bus;
 pub mod runtime_api;
 pub mod settings;
 pub mod slack;
@@ -60,4 +62,5 @@ pub use gate::{Gate, Latch};
 pub use lambda::LambdaEmulator;
 pub use moto::Moto;
 pub use not_run::not_run;
+pub use result_bus::ResultBus;
 pub use slack::{Reply, SlackReceiver};

@@ -136,24 +136,32 @@ async fn webhooks_are_fetched_from_secrets_manager_and_ssm_and_cached() {
 }
 
 #[tokio::test]
-async fn reports_are_published_to_the_result_bus() {
+async fn results_are_published_to_the_result_bus_as_envelopes() {
     let moto = Moto::shared();
     let sdk = moto.sdk_config().await;
-    let bus = moto.unique("toilkit-results");
-    aws_sdk_eventbridge::Client::new(&sdk)
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .unwrap();
+    let bus = toilkit_tests::ResultBus::create(moto, &sdk).await;
     let mut report = shared::Report::new("log-retention", false);
     report.add("groups_scanned", 3);
-    shared::events::Publisher::new(&sdk, &bus)
-        .publish(&report)
+    report.item(
+        shared::envelope::Item::open("retention", "us-east-1:/aws/lambda/api").with("days", 14),
+    );
+    shared::events::Publisher::new(&sdk, &bus.name, Some("payments-prod".into()))
+        .publish(&report, None)
         .await
         .expect("published");
-    let err = shared::events::Publisher::new(&sdk, moto.unique("no-such-bus"))
-        .publish(&report)
+
+    let events = bus.events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["detail-type"], "log-retention report");
+    let envelope: shared::envelope::Envelope =
+        serde_json::from_value(events[0]["detail"].clone()).expect("the detail is an envelope");
+    assert_eq!(envelope.label.as_deref(), Some("payments-prod"));
+    assert_eq!(envelope.region.as_deref(), Some("us-east-1"));
+    assert_eq!(envelope.counters["groups_scanned"], 3);
+    assert_eq!(envelope.items, report.items);
+
+    let err = shared::events::Publisher::new(&sdk, moto.unique("no-such-bus"), None)
+        .publish(&report, None)
         .await
         .expect_err("an unknown bus is an error");
     assert!(err.to_string().contains("no-such-bus"), "{err}");

@@ -1,21 +1,36 @@
-//! The README documents the report's JSON; this keeps the two in step.
+//! The README documents the report's JSON and the result event's; this
+//! keeps them in step with the code.
+
+use std::collections::BTreeSet;
 
 use serde_json::json;
+use shared::envelope::{Envelope, Item};
 use shared::report::{Action, Report};
 
-fn documented_report() -> serde_json::Value {
+/// The README's text after `marker`.
+fn after(marker: &str) -> String {
     let readme =
         std::fs::read_to_string(toilkit_tests::workspace::root().join("README.md")).unwrap();
-    let after_marker = readme
-        .split("<!-- report-example -->")
+    readme
+        .split(marker)
         .nth(1)
-        .expect("README marks its report example");
+        .unwrap_or_else(|| panic!("README has {marker}"))
+        .to_owned()
+}
+
+/// The JSON block following `marker`.
+fn documented_json(marker: &str) -> serde_json::Value {
+    let after_marker = after(marker);
     let block = after_marker
         .split("```json")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("a json block follows the marker");
     serde_json::from_str(block).expect("the README's example is valid JSON")
+}
+
+fn documented_report() -> serde_json::Value {
+    documented_json("<!-- report-example -->")
 }
 
 #[test]
@@ -39,6 +54,79 @@ fn a_report_serializes_to_the_json_documented_in_the_readme() {
     report.stop_early("deadline: 5 s left; resumes from /ecs/web on the next run");
 
     assert_eq!(serde_json::to_value(&report).unwrap(), documented_report());
+}
+
+#[test]
+fn the_result_event_in_the_readme_is_an_envelope_with_exactly_the_documented_fields() {
+    let marker = "<!-- result-event-example -->";
+    let event = documented_json(marker);
+    assert_eq!(event["source"], "toilkit");
+    let detail = event["detail"].clone();
+    let envelope: Envelope = serde_json::from_value(detail.clone())
+        .unwrap_or_else(|e| panic!("the README's detail is not an envelope: {e}"));
+    assert_eq!(
+        event["detail-type"],
+        format!("{} report", envelope.function),
+        "the detail type names the function"
+    );
+    assert_eq!(envelope.schema_version, shared::envelope::SCHEMA_VERSION);
+    assert_eq!(event["account"], json!(envelope.account));
+    assert_eq!(event["region"], json!(envelope.region));
+    // Read back the same: the example holds nothing the type would drop or
+    // write otherwise.
+    assert_eq!(serde_json::to_value(&envelope).unwrap(), detail);
+    assert_eq!(
+        envelope.items_total,
+        envelope.items.len() as u64 + envelope.items_omitted
+    );
+
+    // The field table that follows the example names every field the type
+    // can write, and no other.
+    let after_example = after(marker)
+        .split("```json")
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .expect("a table follows the example")
+        .to_owned();
+    let table: Vec<String> = after_example
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| l.split('|').nth(1).unwrap_or_default().to_owned())
+        .collect();
+    let documented: BTreeSet<String> = table
+        .iter()
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .collect();
+    let mut every = envelope.clone();
+    every.stop_reason = Some("deadline".into());
+    every.error = Some("Throttled".into());
+    every
+        .items_omitted_by_kind
+        .insert("blocked_address".into(), 1);
+    let written: BTreeSet<String> = serde_json::to_value(&every)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(documented, written, "README fields against the envelope's");
+    let item = serde_json::to_value(Item::open("k", "x").with("f", 1)).unwrap();
+    let item_fields: Vec<&String> = item.as_object().unwrap().keys().collect();
+    let items_row = table.iter().position(|c| c.contains("`items`")).unwrap();
+    let items_meaning = after_example
+        .lines()
+        .find(|l| l.starts_with(&format!("|{}|", table[items_row])))
+        .unwrap_or_default()
+        .to_owned();
+    for field in item_fields {
+        assert!(
+            items_meaning.contains(&format!("`{field}`")),
+            "the items row names {field}: {items_meaning}"
+        );
+    }
 }
 
 #[test]

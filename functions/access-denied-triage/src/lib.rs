@@ -30,11 +30,13 @@ use aws_types::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::Deadline;
+use shared::envelope::Item;
 use shared::output::Output;
 use shared::report::{Action, Report};
 use shared::secret::SecretStore;
 use shared::slack::SlackClient;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 pub use crate::config::Config;
 use crate::enrich::Enricher;
@@ -94,7 +96,10 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error
         &deadline,
     )
     .await;
-    app.output.emit(&outcome.report).await;
+    match &outcome.response {
+        Ok(_) => app.output.emit(&outcome.report).await,
+        Err(error) => app.output.emit_failed(&outcome.report, error).await,
+    }
     outcome.response
 }
 
@@ -164,7 +169,8 @@ async fn run(
 }
 
 /// The plan for one batch, and the report of it: what was dropped and why,
-/// each group and burst, announced or held. Pure.
+/// each group and burst, announced or held, and each as a result event item
+/// under the key the state table announces it by. Pure.
 pub fn decide(
     batch: &Batch,
     config: &Config,
@@ -190,6 +196,19 @@ pub fn decide(
             group.count,
             if group.count == 1 { "time" } else { "times" },
             group.denial.describe()
+        );
+        report.item(
+            Item::open("denied_call", &group.key)
+                .with("severity", json!(group.severity))
+                .with("who", group.who.describe())
+                .with("action", group.action.as_str())
+                .with("denial", group.denial.describe())
+                .with("count", group.count)
+                .with("first", json!(group.first.format(&Rfc3339).ok()))
+                .with("last", json!(group.last.format(&Rfc3339).ok()))
+                .with("flags", json!(group.flags))
+                .with("decision", decision_name(&group.decision))
+                .with("last_announced", last_announced(&group.decision)),
         );
         match group.decision {
             Decision::Announce => {
@@ -220,6 +239,16 @@ pub fn decide(
             recon.from,
             recon.to
         );
+        report.item(
+            Item::open("reconnaissance", &recon.key)
+                .with("severity", json!(recon.severity))
+                .with("who", recon.who.describe())
+                .with("actions", recon.actions.len())
+                .with("from", json!(recon.from.format(&Rfc3339).ok()))
+                .with("to", json!(recon.to.format(&Rfc3339).ok()))
+                .with("decision", decision_name(&recon.decision))
+                .with("last_announced", last_announced(&recon.decision)),
+        );
         match recon.decision {
             Decision::Announce => report.plan(
                 Action::new(apply::kind(recon.severity), &recon.key, reason)
@@ -241,4 +270,19 @@ pub fn decide(
         report.detail("expired_rules", json!(plan.expired_rules));
     }
     plan
+}
+
+fn decision_name(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Announce => "announce",
+        Decision::Held { .. } => "held",
+        Decision::InBurst => "in_burst",
+    }
+}
+
+fn last_announced(decision: &Decision) -> Option<String> {
+    match decision {
+        Decision::Held { last_announced } => last_announced.format(&Rfc3339).ok(),
+        _ => None,
+    }
 }

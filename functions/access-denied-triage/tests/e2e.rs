@@ -6,7 +6,7 @@ use std::path::Path;
 
 use toilkit_tests::lambda::Invocation;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
-use toilkit_tests::{LambdaEmulator, Moto};
+use toilkit_tests::{LambdaEmulator, Moto, ResultBus};
 
 use crate::common::{Fixture, delivery, record};
 
@@ -15,8 +15,10 @@ const BINARY: &str = env!("CARGO_BIN_EXE_access-denied-triage");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_alerts_once_and_reports_what_it_dropped() {
     let f = Fixture::new().await;
+    let bus = ResultBus::create(Moto::shared(), &f.setup.sdk).await;
     let mut env = Moto::shared().env();
     env.extend(f.setup.env.clone());
+    env.push(("RESULT_EVENT_BUS".into(), bus.name.clone()));
     let event = delivery(&[
         record("console-internal", &[]),
         record("aws-service", &[]),
@@ -55,6 +57,31 @@ async fn the_binary_alerts_once_and_reports_what_it_dropped() {
         2,
         "one report line per invocation: {log}"
     );
+
+    // Both result events name the one denied call under the same key: sent
+    // first, then held as announced; the dropped noise is only counted.
+    let events = bus.events().await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let item = |n: usize| {
+        let detail = &events[n]["detail"];
+        assert_eq!(detail["items_total"], 1, "{detail}");
+        assert_eq!(detail["counters"]["dropped_console_internal"], 1);
+        detail["items"][0].clone()
+    };
+    let (sent, held) = (item(0), item(1));
+    assert_eq!(sent["kind"], "denied_call");
+    assert_eq!(sent["key"], held["key"]);
+    assert_eq!(sent["key"], first["applied"][0]["target"]);
+    assert!(
+        sent["fields"]["who"]
+            .as_str()
+            .unwrap()
+            .contains("ci-deploy"),
+        "{sent}"
+    );
+    assert_eq!(sent["fields"]["decision"], "announce", "{sent}");
+    assert_eq!(held["fields"]["decision"], "held", "{held}");
+    assert!(held["fields"]["last_announced"].is_string(), "{held}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ use crate::App;
 use crate::change::{Compliance, ComplianceChange};
 use crate::error::Error;
 use crate::exemption::{Exemptions, Outcome, Subject};
+use crate::item;
 use crate::notify::{self, Notification};
 use crate::plan::{self, Notice, Occasion};
 use crate::resource::Resource;
@@ -134,6 +135,15 @@ async fn run(
             if let Some(silence) = decision.silence {
                 report.incr(silence.counter());
             }
+            if occasion == Occasion::Event {
+                let owner = resource
+                    .as_ref()
+                    .and_then(|r| app.settings.routes.owner(&r.tags))
+                    .or(prior.as_ref().and_then(team_of));
+                report
+                    .items
+                    .extend(item::changed(change, severity, owner, &outcome));
+            }
             report.skip(target, decision.reason);
             return Ok(());
         };
@@ -154,6 +164,15 @@ async fn run(
             detail["expired_exemption"] = json!(e);
         }
         let action = Action::new(action_name, &target, &decision.reason).with_detail(detail);
+        let owner = app.settings.routes.owner(&resource.tags).or(
+            // The tags of a deleted resource are gone; its team is not.
+            Some(route.name.as_str()).filter(|name| *name != shared::routing::DEFAULT_ROUTE),
+        );
+        if occasion == Occasion::Event {
+            report
+                .items
+                .extend(item::changed(change, severity, owner, &outcome));
+        }
         if app.settings.dry_run {
             report.plan(action);
             return Ok(());
@@ -184,10 +203,7 @@ async fn run(
             transition: decision.transition,
             severity,
             resource: &resource,
-            owner: app.settings.routes.owner(&resource.tags).or(
-                // The tags of a deleted resource are gone; its team is not.
-                Some(route.name.as_str()).filter(|name| *name != shared::routing::DEFAULT_ROUTE),
-            ),
+            owner,
             since: next.since.or(prior.as_ref().and_then(|p| p.since)),
             expired_exemption: match &outcome {
                 Outcome::Expired(e) => Some(e),
@@ -215,6 +231,14 @@ async fn run(
         };
     }
     Err(Error::Contended { key })
+}
+
+/// The team an earlier notice went to, when it went to a team.
+fn team_of(prior: &StateRecord) -> Option<&str> {
+    prior
+        .route
+        .as_deref()
+        .filter(|name| *name != shared::routing::DEFAULT_ROUTE)
 }
 
 /// Gives back a claim whose notification was not delivered, so the retry

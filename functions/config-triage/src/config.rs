@@ -91,6 +91,7 @@ pub const SETTINGS: &[Setting] = &[
     DIGEST_OLDEST,
     DRY_RUN,
     settings::RESULT_EVENT_BUS,
+    settings::RESULT_LABEL,
 ];
 
 pub const STATE_TABLE: Setting = Setting {

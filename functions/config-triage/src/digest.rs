@@ -18,7 +18,7 @@ use crate::plan::human_duration;
 use crate::resource::ResourceRef;
 use crate::severity::Severity;
 use crate::state::Write;
-use crate::{App, apply, notify, plan};
+use crate::{App, apply, item, notify, plan};
 use shared::routing::DEFAULT_ROUTE;
 
 /// At most this many rules are listed by name; the rest are counted.
@@ -286,6 +286,7 @@ pub async fn run(
             );
             if let Outcome::Exempt(e) = outcome {
                 exempted += 1;
+                report.item(item::exempted(key.clone(), v, &e));
                 report.skip(target_of(v), format!("exempted: {}", e.describe()));
                 continue;
             }
@@ -295,13 +296,15 @@ pub async fn run(
                 .into_iter()
                 .chain(v.evaluated_at)
                 .min();
-            entries.push(Entry {
+            let entry = Entry {
                 severity: app.settings.severity.severity_of(&v.rule),
                 since,
                 name: resource.name.clone(),
                 owner: app.settings.routes.owner(&resource.tags).map(str::to_owned),
                 violation: v.clone(),
-            });
+            };
+            report.item(item::listed(key.clone(), &entry));
+            entries.push(entry);
         }
     }
     if examined < violations.len() {

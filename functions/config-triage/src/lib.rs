@@ -11,7 +11,8 @@
 //!   exemptions parameter (SSM);
 //! - [`apply`]: carries one change's decision out; [`notify`]: the messages
 //!   and their delivery (Slack, SNS);
-//! - [`compliance`], [`digest`]: the scheduled digest.
+//! - [`compliance`], [`digest`]: the scheduled digest;
+//! - [`item`]: what the result event says of each violation.
 
 pub mod apply;
 pub mod change;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod exemption;
+pub mod item;
 pub mod notify;
 pub mod parameter;
 pub mod plan;
@@ -124,7 +126,10 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Value, Error
         &deadline,
     )
     .await;
-    app.output.emit(&outcome.report).await;
+    match &outcome.response {
+        Ok(_) => app.output.emit(&outcome.report).await,
+        Err(error) => app.output.emit_failed(&outcome.report, error).await,
+    }
     outcome.response
 }
 

@@ -233,6 +233,24 @@ async fn the_digest_pages_through_every_rule_and_result_and_leaves_out_the_exemp
         "exempted resources are left out"
     );
     assert!(!digest_text.contains("sg-0bastion1"));
+
+    // The result event lists every open violation with its severity and
+    // owner, and closes the exempted ones, each under its state-table key.
+    let items = &out.report.items;
+    let open: Vec<_> = items
+        .iter()
+        .filter(|i| i.state == shared::envelope::ItemState::Open)
+        .collect();
+    assert_eq!(open.len(), 4, "{items:#?}");
+    assert!(open.iter().all(|i| i.kind == "violation"
+        && i.key.ends_with(i.fields["resource_id"].as_str().unwrap())
+        && i.fields["severity"].is_string()));
+    let ledger = open
+        .iter()
+        .find(|i| i.fields["resource_id"] == acct.old_table.as_str())
+        .expect("the oldest violation is an item");
+    assert_eq!(ledger.fields["owner"], "payments");
+    assert_eq!(items.len() - open.len(), 2, "the two exempted, closed");
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use serde_json::{Value, json};
-use toilkit_tests::LambdaEmulator;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
+use toilkit_tests::{LambdaEmulator, ResultBus};
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_config-triage"))
@@ -16,12 +16,14 @@ fn binary() -> &'static Path {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
     let fx = Fixture::new().await;
+    let bus = ResultBus::create(fx.setup.moto, &fx.setup.sdk).await;
     let mut env = fx.setup.moto.env();
     env.extend(fx.setup.env.iter().cloned());
     env.push((
         "SEVERITY_RULES".into(),
         r#"[{"rule":"restricted-*","severity":"critical"}]"#.into(),
     ));
+    env.push(("RESULT_EVENT_BUS".into(), bus.name.clone()));
     let mut lambda = LambdaEmulator::start(binary(), &env);
 
     let sample: Value = serde_json::from_str(&toilkit_tests::workspace::sample(
@@ -74,6 +76,30 @@ async fn the_sample_event_is_notified_once_then_resolved_through_sqs() {
         !log.contains("xoxSECRET"),
         "the webhook never reaches the log"
     );
+
+    // Each run's result event says what it knows of the violation, under
+    // the same key: open and critical, still open, then closed.
+    let events = bus.events().await;
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let items: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["detail"]["schema_version"], 1);
+            assert_eq!(e["detail"]["items_total"], 1, "{e}");
+            e["detail"]["items"][0].clone()
+        })
+        .collect();
+    let key =
+        "111122223333/ap-northeast-1/restricted-ssh/AWS::EC2::SecurityGroup/sg-0123456789abcdef0";
+    for item in &items {
+        assert_eq!(item["kind"], "violation");
+        assert_eq!(item["key"], key, "{item}");
+    }
+    assert_eq!(items[0]["state"], "open");
+    assert_eq!(items[0]["fields"]["severity"], "critical", "{}", items[0]);
+    assert_eq!(items[1]["state"], "open");
+    assert_eq!(items[2]["state"], "closed");
+    assert_eq!(items[2]["fields"]["status"], "COMPLIANT");
 }
 
 #[test]

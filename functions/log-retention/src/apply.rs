@@ -2,6 +2,8 @@
 //! report: each step is planned first, then applied, skipped or failed by
 //! CloudWatch Logs' answer. A dry run stops at planned.
 
+use shared::envelope::Item;
+
 use crate::api::Api;
 use crate::error::Error;
 use crate::logs::{self, Deleted, RegionClients};
@@ -32,6 +34,7 @@ pub async fn delete_group(
     let action = plan::delete_action(group, days);
     run.report(|r| r.plan(action.clone()));
     if run.dry_run {
+        run.report(|r| r.item(deleted(&clients.region, name, days)));
         return Step::Done;
     }
     match logs::delete_group(clients, api, name).await {
@@ -39,11 +42,13 @@ pub async fn delete_group(
             run.report(|r| {
                 r.applied(action);
                 r.incr("groups_deleted");
+                r.item(deleted(&clients.region, name, days));
             });
             Step::Done
         }
         Ok(Deleted::AlreadyGone) => {
             run.report(|r| {
+                r.item(deleted(&clients.region, name, days));
                 r.incr("groups_already_gone");
                 r.skip(
                     name,
@@ -85,7 +90,9 @@ pub async fn set_retention(
             r.incr("shortening_planned");
         }
     });
-    if !run.dry_run {
+    if run.dry_run {
+        run.report(|r| r.item(retained(&clients.region, name, change)));
+    } else {
         match logs::put_retention(clients, api, name, change.to).await {
             Ok(()) => run.report(|r| {
                 r.applied(action);
@@ -93,6 +100,7 @@ pub async fn set_retention(
                 if change.kind == ChangeKind::Shorten {
                     r.incr("groups_shortened");
                 }
+                r.item(retained(&clients.region, name, change));
             }),
             Err(e) if e.is_deadline() => return Step::Stopped,
             Err(e) => {
@@ -103,4 +111,28 @@ pub async fn set_retention(
     }
     run.tally(change.transition());
     Step::Done
+}
+
+/// The result event's item for a group: keyed by Region and name, since
+/// one function may sweep several Regions.
+const GROUP: &str = "log_group";
+
+fn key(region: &str, name: &str) -> String {
+    format!("{region}:{name}")
+}
+
+/// A group whose retention this run set.
+fn retained(region: &str, name: &str, change: &Change) -> Item {
+    Item::open(GROUP, key(region, name))
+        .with("retention_days", change.to)
+        .with("retention_before", change.from)
+        .with("change", change.kind.action())
+}
+
+/// A group this run deleted (or found deleted): empty and unused for
+/// `delete_after_days`.
+fn deleted(region: &str, name: &str, delete_after_days: u32) -> Item {
+    Item::closed(GROUP, key(region, name))
+        .with("deleted", true)
+        .with("delete_after_days", delete_after_days)
 }

@@ -116,6 +116,7 @@ pub const SETTINGS: &[Setting] = &[
     DRY_RUN,
     MAX_API_RPS,
     settings::RESULT_EVENT_BUS,
+    settings::RESULT_LABEL,
 ];
 
 pub const RETENTION_DAYS: Setting = Setting {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
-use toilkit_tests::{LambdaEmulator, Moto};
+use toilkit_tests::{LambdaEmulator, Moto, ResultBus};
 
 /// A region of the shared emulator that no other test sweeps.
 const REGION: &str = "eu-west-2";
@@ -118,6 +118,59 @@ async fn the_binary_sweeps_on_schedule_and_acts_on_a_new_log_group() {
         .invoke(&serde_json::json!({"dryrun": true}))
         .expect_error();
     assert!(bad.contains("unknown field"), "{bad}");
+}
+
+/// The result event of a sweep, as the central bus receives it: each group
+/// whose retention the sweep set, keyed by Region and name.
+#[tokio::test]
+async fn the_binary_publishes_the_groups_it_changed_to_the_result_bus() {
+    // A region of its own: the bus delivers to a log group there, which
+    // the sweep sees too (and leaves alone, by rule).
+    const REGION: &str = "us-west-2";
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config_in(REGION).await;
+    let bus = ResultBus::create(moto, &sdk).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    logs.create_log_group()
+        .log_group_name("/e2e/events/app")
+        .send()
+        .await
+        .unwrap();
+    let mut env = env(
+        moto,
+        &[
+            ("RETENTION_DAYS", "30"),
+            (
+                "RETENTION_RULES",
+                r#"[{"prefix": "/toilkit-tests/", "keep": true}]"#,
+            ),
+            ("RESULT_EVENT_BUS", &bus.name),
+            ("RESULT_LABEL", "shop-prod"),
+        ],
+    );
+    for (k, v) in env.iter_mut() {
+        if k == "AWS_REGION" || k == "AWS_DEFAULT_REGION" {
+            *v = REGION.to_owned();
+        }
+    }
+    let mut lambda = LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_log-retention")), &env);
+    let scheduled: Value =
+        serde_json::from_str(&toilkit_tests::workspace::sample("scheduled-event.json")).unwrap();
+    let report = lambda.invoke(&scheduled).expect_response();
+    assert_eq!(report["counters"]["groups_changed"], 1, "{report}");
+
+    let detail = bus.only_detail().await;
+    assert_eq!(detail["function"], "log-retention");
+    assert_eq!(detail["label"], "shop-prod");
+    assert_eq!(detail["region"], REGION);
+    assert_eq!(detail["outcome"], "ok");
+    assert_eq!(detail["run_id"], report["request_id"]);
+    assert_eq!(detail["counters"], report["counters"]);
+    assert_eq!(
+        detail["items"],
+        serde_json::json!([{"kind": "log_group", "key": "us-west-2:/e2e/events/app", "state": "open",
+                            "fields": {"retention_days": 30, "change": "set_retention"}}])
+    );
 }
 
 #[test]

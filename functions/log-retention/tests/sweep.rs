@@ -287,6 +287,22 @@ async fn a_group_is_deleted_only_when_every_guard_holds() {
         ["/stale/no-streams", "/stale/old-event"]
     );
     assert_eq!(report.counter("groups_deleted"), 2);
+    // The result event closes each deleted group under its Region and name.
+    let deleted: Vec<(&str, shared::envelope::ItemState)> = report
+        .items
+        .iter()
+        .filter(|i| i.fields.get("deleted") == Some(&serde_json::json!(true)))
+        .map(|i| (i.key.as_str(), i.state))
+        .collect();
+    let closed = shared::envelope::ItemState::Closed;
+    let keys = [
+        format!("{}:/stale/no-streams", acct.region),
+        format!("{}:/stale/old-event", acct.region),
+    ];
+    assert_eq!(
+        deleted,
+        [(keys[0].as_str(), closed), (keys[1].as_str(), closed)]
+    );
     let reason = |name: &str| {
         report
             .skipped

@@ -86,6 +86,7 @@ pub const SETTINGS: &[Setting] = &[
     },
     settings::SLACK_WEBHOOK_PARAMETER,
     settings::RESULT_EVENT_BUS,
+    settings::RESULT_LABEL,
     DRY_RUN,
 ];
 

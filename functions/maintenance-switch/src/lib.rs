@@ -16,13 +16,15 @@
 //! - [`switch`]: enable, disable and status across listeners, with rollback;
 //! - [`windows`]: schedule, cancel and list windows, as executions of the
 //!   window state machine; [`executions`]: the Step Functions calls;
-//! - [`notify`]: Slack; [`evaluate`]: which rule a request would meet.
+//! - [`notify`]: Slack; [`evaluate`]: which rule a request would meet;
+//! - [`item`]: what the result event says of listeners and windows.
 
 pub mod apply;
 pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod executions;
+pub mod item;
 pub mod limits;
 pub mod listener;
 pub mod notify;
@@ -90,7 +92,10 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
             json!({"type": error.kind(), "message": error.to_string()}),
         );
     }
-    app.output.emit(&report).await;
+    match &result {
+        Ok(()) => app.output.emit(&report).await,
+        Err(error) => app.output.emit_failed(&report, error).await,
+    }
     result.map(|()| report)
 }
 

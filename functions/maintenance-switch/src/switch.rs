@@ -53,6 +53,7 @@ fn record_status(states: &[ListenerState], report: &mut Report) {
         "listeners_in_maintenance",
         statuses.iter().filter(|s| s.maintenance).count() as u64,
     );
+    crate::item::listeners(report, &statuses);
     report.detail("listeners", json!(statuses));
 }
 

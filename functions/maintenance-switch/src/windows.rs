@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::App;
 use crate::error::Error;
 use crate::executions;
+use crate::item;
 use crate::switch;
 use crate::window::{Times, WindowSpec, format_time, parse_time};
 
@@ -146,13 +147,27 @@ pub async fn schedule(
         "listener_arns": window.listener_arns,
     }));
     report.plan(step.clone());
+    let scheduled = WindowEntry {
+        window_id: window.window_id.clone(),
+        phase: phase(
+            OffsetDateTime::now_utc(),
+            Some(times.start_at),
+            Some(times.end_at),
+        ),
+        start_at: Some(format_time(times.start_at)),
+        end_at: Some(format_time(times.end_at)),
+        listener_arns: window.listener_arns.clone(),
+        execution_arn: arn.clone(),
+    };
     if dry_run {
+        report.item(item::window(&scheduled));
         return Ok(());
     }
     let input = Value::Object(input);
     match executions::start(&app.sfn, machine, &window.window_id, &input).await {
         Ok(_) => {
             report.applied(step);
+            report.item(item::window(&scheduled));
             Ok(())
         }
         Err(Error::Aws { code, .. }) if code == executions::ALREADY_EXISTS => {
@@ -214,6 +229,7 @@ pub async fn cancel(
                     .await?;
                     report.applied(step);
                 }
+                report.item(item::cancelled(window_id));
             } else {
                 report.skip(
                     &arn,
@@ -299,6 +315,7 @@ pub async fn windows(app: &App, now: OffsetDateTime, report: &mut Report) -> Res
     });
     for e in &entries {
         report.incr(&format!("windows_{}", e.phase));
+        report.item(item::window(e));
     }
     report.detail("now", json!(format_time(now)));
     report.detail("windows", json!(entries));

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use serde_json::json;
 use toilkit_tests::elbv2::snapshot;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
-use toilkit_tests::{LambdaEmulator, Moto};
+use toilkit_tests::{LambdaEmulator, Moto, ResultBus};
 
 #[tokio::test]
 async fn the_binary_switches_a_listener_on_and_back_exactly() {
@@ -20,9 +20,11 @@ async fn the_binary_switches_a_listener_on_and_back_exactly() {
     rule(&elb, &l, 2, path("/static/*"), forward(&alb.web)).await;
     let before = snapshot(&elb, &l).await;
 
+    let bus = ResultBus::create(moto, &sdk).await;
     let mut env = moto.env();
     env.push(("DEFAULT_STATUS_CODE".into(), "503".into()));
     env.push(("DEFAULT_BODY".into(), "<h1>Back soon</h1>".into()));
+    env.push(("RESULT_EVENT_BUS".into(), bus.name.clone()));
     let mut lambda =
         LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_maintenance-switch")), &env);
 
@@ -76,6 +78,35 @@ async fn the_binary_switches_a_listener_on_and_back_exactly() {
     assert!(
         !log.contains("e2e-secret-value"),
         "the bypass secret reached the log:\n{log}"
+    );
+
+    // Each result event says how the run left the listener, under its ARN:
+    // in maintenance for the window, still so, (a refused request: failed,
+    // saying why), then out of it.
+    let events = bus.events().await;
+    let details: Vec<&serde_json::Value> = events.iter().map(|e| &e["detail"]).collect();
+    assert_eq!(details.len(), 4, "{events:#?}");
+    for (detail, state) in details.iter().zip(["open", "open"]) {
+        assert_eq!(detail["outcome"], "ok", "{detail}");
+        let item = &detail["items"][0];
+        assert_eq!(item["kind"], "listener");
+        assert_eq!(item["key"], l.as_str());
+        assert_eq!(item["state"], state);
+        assert_eq!(item["fields"]["window_id"], "e2e-window", "{item}");
+    }
+    assert_eq!(details[2]["outcome"], "failed");
+    assert!(
+        details[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("status_code 302"),
+        "{}",
+        details[2]
+    );
+    assert_eq!(details[2]["items"], json!([]));
+    assert_eq!(
+        details[3]["items"],
+        json!([{"kind": "listener", "key": l, "state": "closed"}])
     );
 }
 

@@ -175,9 +175,17 @@ async fn windows_lists_upcoming_and_running_windows_with_their_times() {
     let w = world().await;
     let far = ("2030-01-01T22:00:00Z", "2030-01-01T23:00:00Z");
     let near = ("2029-06-01T01:00:00Z", "2029-06-01T02:00:00Z");
-    handle(event(schedule(&w, "later", far.0, far.1)), &w.app)
+    let scheduled = handle(event(schedule(&w, "later", far.0, far.1)), &w.app)
         .await
         .unwrap();
+    assert_eq!(
+        (
+            scheduled.items[0].key.as_str(),
+            &scheduled.items[0].fields["phase"]
+        ),
+        ("later", &json!("upcoming")),
+        "the scheduled window is in the result event"
+    );
     handle(event(schedule(&w, "sooner", near.0, near.1)), &w.app)
         .await
         .unwrap();
@@ -227,6 +235,20 @@ async fn windows_lists_upcoming_and_running_windows_with_their_times() {
     );
     assert_eq!(report.counter("windows_upcoming"), 2);
     assert_eq!(report.counter("windows_on"), 1);
+    // The result event lists the same windows, each under its id.
+    let items: Vec<(&str, &str, &Value)> = report
+        .items
+        .iter()
+        .map(|i| (i.kind.as_str(), i.key.as_str(), &i.fields["phase"]))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("window", "now-on", &json!("on")),
+            ("window", "sooner", &json!("upcoming")),
+            ("window", "later", &json!("upcoming")),
+        ]
+    );
     assert_eq!(windows[0]["listener_arns"][0], json!(w.listener));
     assert!(
         !serde_json::to_string(&report)

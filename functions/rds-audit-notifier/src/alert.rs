@@ -40,3 +40,34 @@ pub struct Alert {
 fn category_names<S: serde::Serializer>(c: &Categories, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&c.names())
 }
+
+impl Alert {
+    /// The alert as the result event lists it. Keyed by the instance and
+    /// the first log event it was read from, so a redelivered batch names
+    /// the same alerts and a collector counts each once. The statement
+    /// stays in Slack and the log: the event says what kind of thing
+    /// happened, by whom, not the SQL.
+    pub fn item(&self) -> shared::envelope::Item {
+        let first = self
+            .event_ids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("{}:{}:{}", self.time_us, self.user, self.operation));
+        shared::envelope::Item::open("audit_alert", format!("{}/{first}", self.instance))
+            .with(
+                "categories",
+                self.categories
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .with("operation", self.operation.as_str())
+            .with("outcome", self.outcome.as_str())
+            .with("user", self.user.as_str())
+            .with("host", self.host.as_str())
+            .with("database", self.database.as_str())
+            .with("object", self.object.as_deref())
+            .with("cluster", self.cluster.as_deref())
+            .with("time", self.time.as_str())
+    }
+}

@@ -143,6 +143,11 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         );
     }
 
+    // The alerts this run sends (or, in a dry run, would send); a failed
+    // run's event says failed beside them.
+    report
+        .items
+        .extend(plan.alerts.iter().map(plan::Alert::item));
     if app.config.dry_run {
         for delivery in &plan.deliveries {
             report.skip(apply::target(delivery), "dry run: not posted");
@@ -158,10 +163,13 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
         &mut report,
     )
     .await;
-    if let Err(error) = &result {
-        report.stop_early(error.to_string());
+    match &result {
+        Ok(()) => app.output.emit(&report).await,
+        Err(error) => {
+            report.stop_early(error.to_string());
+            app.output.emit_failed(&report, error).await;
+        }
     }
-    app.output.emit(&report).await;
     result.map(|()| report)
 }
 

@@ -9,7 +9,7 @@ use crate::common::{Fixture, subscription};
 use toilkit_tests::lambda::Invocation;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 use toilkit_tests::slack::assert_markup_escaped;
-use toilkit_tests::{LambdaEmulator, Moto};
+use toilkit_tests::{LambdaEmulator, Moto, ResultBus};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_rds-audit-notifier");
 
@@ -17,8 +17,10 @@ const BINARY: &str = env!("CARGO_BIN_EXE_rds-audit-notifier");
 async fn the_binary_posts_redacted_alerts_once() {
     let mut f = Fixture::new().await;
     f.idempotency_table().await;
+    let bus = ResultBus::create(Moto::shared(), &f.setup.sdk).await;
     let mut env = Moto::shared().env();
     env.extend(f.setup.env.clone());
+    env.push(("RESULT_EVENT_BUS".into(), bus.name.clone()));
     let event = subscription(
         "/aws/rds/instance/orders-db/audit",
         &[
@@ -89,6 +91,38 @@ async fn the_binary_posts_redacted_alerts_once() {
         2,
         "one report line per invocation: {log}"
     );
+
+    // Each result event lists the batch's four alerts by category, under
+    // keys the retry repeats, so a collector counts each alert once; the
+    // statements stay out of it.
+    let events = bus.events().await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let items = |n: usize| events[n]["detail"]["items"].as_array().unwrap().clone();
+    assert_eq!(items(0), items(1), "the retry names the same alerts");
+    let alerts = items(0);
+    assert_eq!(alerts.len(), 4, "{alerts:#?}");
+    let mut keys: Vec<&str> = alerts.iter().map(|a| a["key"].as_str().unwrap()).collect();
+    keys.dedup();
+    assert_eq!(keys.len(), 4, "one key per alert: {keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("orders-db/")), "{keys:?}");
+    let categories: Vec<&serde_json::Value> =
+        alerts.iter().map(|a| &a["fields"]["categories"]).collect();
+    assert!(
+        categories
+            .iter()
+            .all(|c| c.as_array().is_some_and(|c| !c.is_empty())),
+        "{categories:?}"
+    );
+    assert_eq!(
+        alerts[2]["fields"]["categories"],
+        serde_json::json!(["failed_login"]),
+        "{alerts:#?}"
+    );
+    assert_eq!(alerts[2]["fields"]["user"], "mallory");
+    let text = events[0].to_string();
+    for leak in ["Tr0ub4dor", "Fake-Uri-Pw", "IDENTIFIED BY"] {
+        assert!(!text.contains(leak), "{leak} reached the result event");
+    }
 }
 
 #[test]

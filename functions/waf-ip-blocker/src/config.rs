@@ -214,6 +214,7 @@ pub const SETTINGS: &[Setting] = &[
         ..settings::SLACK_WEBHOOK_PARAMETER
     },
     settings::RESULT_EVENT_BUS,
+    settings::RESULT_LABEL,
 ];
 
 pub const LEDGER_TABLE: Setting = Setting {

@@ -515,6 +515,9 @@ async fn run_counted(
         report::would_block(&mut report, &plan, now);
     }
     if config.dry_run {
+        if app.output.publishes() {
+            report::items(&mut report, &plan, &ledger_entries, now);
+        }
         return Ok(report);
     }
     if !apply::record(&plan, &app.ledger, now, deadline, &mut report).await? {
@@ -554,6 +557,9 @@ async fn run_counted(
         &mut report,
     )
     .await?;
+    if app.output.publishes() {
+        report::items(&mut report, &plan, &ledger_entries, now);
+    }
     if let Some(notifier) = &app.notifier {
         match notifier.send(&plan, &applied, deadline).await {
             Ok(sent) => report.add("slack_messages", sent as u64),

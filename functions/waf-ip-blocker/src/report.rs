@@ -1,11 +1,15 @@
 //! What the report says of the counts and of the plan. Pure: it writes to
 //! the report and decides nothing.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
+use shared::envelope::Item;
 use shared::report::{Action, Report};
 
 use crate::config::Config;
 use crate::detect::{self, BadLine, Counts};
+use crate::entry::Entry;
 use crate::ipset::ConfiguredSet;
 use crate::notify::rfc3339;
 use crate::plan::Plan;
@@ -179,5 +183,123 @@ pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
             "count",
             "the Lambda deadline came before its counts and blocks were stored; the retry finishes it and counts nothing twice",
         ),
+    }
+}
+
+/// The result event's items: every block the ledger holds once the plan is
+/// carried out (this run's first, then the rest, latest expiry first), and
+/// the blocks this run ended, so a collector keeps the blocked addresses
+/// from events alone. Keyed by the network (`192.0.2.7/32`), which a block
+/// keeps across runs and extensions.
+pub fn items(report: &mut Report, plan: &Plan, ledger: &[Entry], now: i64) {
+    let ended: BTreeMap<String, &Entry> = plan
+        .expired
+        .iter()
+        .chain(&plan.released)
+        .map(|e| (e.pk(), e))
+        .collect();
+    let mut current: BTreeMap<String, &Entry> = ledger
+        .iter()
+        .filter(|e| e.expires_at > now && !ended.contains_key(&e.pk()))
+        .map(|e| (e.pk(), e))
+        .collect();
+    for block in plan.blocks.iter().chain(&plan.catch_up) {
+        current.remove(&block.entry.pk());
+        report.item(blocked(&block.entry));
+    }
+    for entry in ended.values() {
+        report.item(
+            Item::closed(BLOCKED, entry.net.to_string())
+                .with("ended_at", rfc3339(entry.expires_at.min(now))),
+        );
+    }
+    let mut rest: Vec<&Entry> = current.into_values().collect();
+    rest.sort_by_key(|e| std::cmp::Reverse(e.expires_at));
+    for entry in rest {
+        report.item(blocked(entry));
+    }
+}
+
+const BLOCKED: &str = "blocked_address";
+
+fn blocked(entry: &Entry) -> Item {
+    Item::open(BLOCKED, entry.net.to_string())
+        .with("expires_at", rfc3339(entry.expires_at))
+        .with("first_blocked_at", rfc3339(entry.first_blocked))
+        .with("hits", entry.hits)
+        .with("reason", entry.reason.as_str())
+        .with("aggregate", entry.aggregate.then_some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Block;
+    use shared::envelope::ItemState;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn entry(net: &str, expires_at: i64) -> Entry {
+        Entry {
+            net: net.parse().unwrap(),
+            aggregate: false,
+            first_blocked: NOW - 600,
+            last_blocked: NOW - 600,
+            expires_at,
+            hits: 50,
+            last_seen_ms: (NOW - 600) * 1000,
+            offences: 1,
+            reason: "flood".into(),
+            source: "s3://b/k".into(),
+            preexisting: false,
+            legacy_ttl: false,
+            by: "run".into(),
+            opened_by: "run".into(),
+        }
+    }
+
+    #[test]
+    fn items_are_the_blocks_the_ledger_keeps_and_those_the_run_ended() {
+        let kept = entry("192.0.2.1/32", NOW + 60);
+        let later = entry("192.0.2.2/32", NOW + 600);
+        let extended = entry("192.0.2.3/32", NOW + 60);
+        let expired = entry("192.0.2.4/32", NOW - 1);
+        let ledger = [kept, later, extended.clone(), expired.clone()];
+        let plan = Plan {
+            blocks: vec![Block {
+                entry: Entry {
+                    expires_at: NOW + 3600,
+                    ..extended
+                },
+                new: false,
+                window_count: 50,
+                threshold: 40,
+                rule: "default".into(),
+                window: 0,
+            }],
+            expired: vec![expired],
+            ..Plan::default()
+        };
+        let mut report = Report::new("waf-ip-blocker", false);
+        items(&mut report, &plan, &ledger, NOW);
+        let seen: Vec<(&str, ItemState, &Value)> = report
+            .items
+            .iter()
+            .map(|i| {
+                let when = i.fields.get("expires_at").or(i.fields.get("ended_at"));
+                (i.key.as_str(), i.state, when.unwrap())
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                // This run's block first, with its new expiry.
+                ("192.0.2.3/32", ItemState::Open, &json!(rfc3339(NOW + 3600))),
+                ("192.0.2.4/32", ItemState::Closed, &json!(rfc3339(NOW - 1))),
+                // Then the rest, latest expiry first.
+                ("192.0.2.2/32", ItemState::Open, &json!(rfc3339(NOW + 600))),
+                ("192.0.2.1/32", ItemState::Open, &json!(rfc3339(NOW + 60))),
+            ]
+        );
     }
 }

@@ -7,7 +7,7 @@ use crate::common::*;
 use toilkit_tests::lambda::Invocation;
 use toilkit_tests::runtime_api::assert_bad_configuration_reported;
 use toilkit_tests::slack::assert_markup_escaped;
-use toilkit_tests::{LambdaEmulator, Moto};
+use toilkit_tests::{LambdaEmulator, Moto, ResultBus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_blocks_a_flood_from_an_s3_event() {
@@ -20,8 +20,14 @@ async fn the_binary_blocks_a_flood_from_an_s3_event() {
     fx.put_log("AWSLogs/123456789012/WAFLogs/e2e.log.gz", &lines, true)
         .await;
 
+    let bus = ResultBus::create(Moto::shared(), &fx.sdk).await;
     let mut env = Moto::shared().env();
-    env.extend(fx.env(&[("THRESHOLD", "40"), ("BLOCK_MINUTES", "60")]));
+    env.extend(fx.env(&[
+        ("THRESHOLD", "40"),
+        ("BLOCK_MINUTES", "60"),
+        ("RESULT_EVENT_BUS", &bus.name),
+        ("RESULT_LABEL", "shop-prod"),
+    ]));
     let event = fx.notification("AWSLogs/123456789012/WAFLogs/e2e.log.gz");
     let (response, log) = tokio::task::spawn_blocking(move || {
         let mut lambda = LambdaEmulator::start(
@@ -47,6 +53,33 @@ async fn the_binary_blocks_a_flood_from_an_s3_event() {
         log.contains("\"toilkit_report\""),
         "the report is logged once: {log}"
     );
+
+    // The result event names the run and carries both blocks, each under
+    // its network, with its expiry.
+    let detail = bus.only_detail().await;
+    let envelope: shared::envelope::Envelope =
+        serde_json::from_value(detail.clone()).expect("an envelope");
+    assert_eq!(envelope.function, "waf-ip-blocker");
+    assert_eq!(envelope.label.as_deref(), Some("shop-prod"));
+    assert_eq!(
+        envelope.run_id.as_ref(),
+        report["request_id"].as_str().map(str::to_owned).as_ref()
+    );
+    // cargo-lambda's emulator gives no account in the function ARN
+    // (shared's runtime tests read a real one).
+    assert_eq!(envelope.region.as_deref(), Some("us-east-1"));
+    assert_eq!(envelope.outcome, shared::envelope::Outcome::Ok);
+    assert_eq!(envelope.counters["new_blocks"], 2);
+    let mut keys: Vec<&str> = envelope.items.iter().map(|i| i.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["2001:db8::99/128", "203.0.113.99/32"], "{detail}");
+    for item in &envelope.items {
+        assert_eq!(item.kind, "blocked_address");
+        assert_eq!(item.state, shared::envelope::ItemState::Open);
+        assert!(item.fields["expires_at"].is_string(), "{detail}");
+    }
+    assert_eq!(envelope.items_total, 2);
+    assert_eq!(envelope.items_omitted, 0);
 }
 
 #[test]

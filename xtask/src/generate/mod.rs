@@ -160,6 +160,7 @@ mod tests {
             other => panic!("no configuration reader for {other}"),
         }
         let _ = shared::events::Publisher::bus_from_env(env);
+        let _ = shared::events::Publisher::label_from_env(env);
     }
 
     #[test]

@@ -25,6 +25,7 @@ locals {
     SlackWebhookSecretArn    = var.slack_webhook.secret_arn
     SlackWebhookParameter    = var.slack_webhook.parameter
     ResultEventBus           = var.result_event_bus
+    ResultLabel              = var.result_label
     ResultEventForwardBusArn = var.result_event_forward_bus_arn
     AlarmTopicArn            = var.alarm_topic_arn
     FunctionLogRetentionDays = tostring(var.function_log_retention_days)
@@ -218,7 +219,7 @@ locals {
   # ones set from the stack's own resources, at their longest.
   # log-retention posts to no Slack, so it has no webhook variables.
   slack_environment  = length("SLACK_WEBHOOK_SECRET_ARN") + length(local.effective.SlackWebhookSecretArn) + length("SLACK_WEBHOOK_PARAMETER") + length(local.effective.SlackWebhookParameter)
-  shared_environment = length("RESULT_EVENT_BUS") + length(local.effective.ResultEventBus)
+  shared_environment = length("RESULT_EVENT_BUS") + length(local.effective.ResultEventBus) + length("RESULT_LABEL") + length(local.effective.ResultLabel)
   resource_environment = {
     "waf-ip-blocker"       = local.slack_environment + length("LEDGER_TABLE") + 255
     "rds-audit-notifier"   = local.slack_environment + length("IDEMPOTENCY_TABLE") + 255

@@ -30,6 +30,7 @@ locals {
     PermissionsBoundaryArn              = ""
     RdsAuditLogGroupName                = ""
     ResultEventBus                      = ""
+    ResultLabel                         = ""
     ResultEventForwardBusArn            = ""
     SlackWebhookParameter               = ""
     SlackWebhookSecretArn               = ""
@@ -109,7 +110,8 @@ locals {
 # tests/tests/terraform.rs keeps this map equal to template.yaml.
 locals {
   template_max_lengths = {
-    ResultEventBus        = 320
+    ResultEventBus        = 288
+    ResultLabel           = 32
     SlackWebhookParameter = 256
     SlackWebhookSecretArn = 256
     # BEGIN generated: max-lengths (cargo xtask gen, from each function's src/config.rs)

@@ -77,6 +77,17 @@ variable "result_event_bus" {
   }
 }
 
+variable "result_label" {
+  description = "Optional product or environment (e.g. \"payments-prod\") named in every result event, so results from many accounts can be told apart."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.result_label == null || can(regex("^$|^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,31}$", var.result_label))
+    error_message = "result_label must be up to 32 letters, digits and ._:/+=@- starting with a letter or digit."
+  }
+}
+
 variable "result_event_forward_bus_arn" {
   description = "Optional ARN of a central EventBridge bus (usually another account's) that receives every report: the stack adds a rule on result_event_bus that forwards source \"toilkit\" events there, with a role. The central bus's policy must allow the account (see the README)."
   type        = string
