@@ -7,7 +7,8 @@
 //! batches at once ([`backfill`]); and the CloudWatch Logs path.
 //!
 //! Not a test: it prints each figure beside its target, and exits 1 when
-//! any target is missed.
+//! any target is missed. `--parse-only` stops after the parse figures;
+//! `--generate <path>` only writes the object.
 
 #[path = "waf-ip-blocker/backfill.rs"]
 mod backfill;
@@ -45,7 +46,13 @@ fn main() {
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--one-core") {
-        one_core_child(Path::new(&args[i + 1]));
+        one_core_child(Path::new(&args[i + 1]), &args[i + 2..]);
+        return;
+    }
+    // The object alone, for profiling the `--one-core` child on it (under
+    // `taskset`, as `one_core` runs it).
+    if let Some(i) = args.iter().position(|a| a == "--generate") {
+        generate(Path::new(&args[i + 1]));
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--rss-scan") {
@@ -140,6 +147,12 @@ fn main() {
         ),
     }
 
+    // The parse figures alone (one core, two cores, the solution's parser):
+    // what a change to the log path moves, without the emulator parts.
+    if args.iter().any(|a| a == "--parse-only") {
+        targets.finish();
+        return;
+    }
     let exe = std::env::current_exe().expect("own path");
     let scan = Command::new(&exe)
         .arg("--rss-scan")
@@ -298,8 +311,13 @@ const ONE_CORE_RUNS: usize = 9;
 
 /// The pinned child: every variant once per round, so load from elsewhere
 /// falls on all of them alike. Prints `name best median` in seconds.
-fn one_core_child(path: &Path) {
-    let variants: [(&str, Option<Detection>, Threads); 6] = [
+fn one_core_child(path: &Path, only: &[String]) {
+    // `runs=N` instead of ONE_CORE_RUNS rounds (one, under valgrind).
+    let runs = only
+        .iter()
+        .find_map(|o| o.strip_prefix("runs=")?.parse().ok())
+        .unwrap_or(ONE_CORE_RUNS);
+    let variants = [
         ("split", None, Threads::One),
         ("extract", None, Threads::One),
         ("default", Some(default_settings()), Threads::One),
@@ -311,9 +329,17 @@ fn one_core_child(path: &Path) {
             Threads::Two,
         ),
     ];
+    // Named variants alone (after the path), for profiling one of them.
+    let variants: Vec<(&str, Option<Detection>, Threads)> = variants
+        .into_iter()
+        .filter(|(name, _, _)| {
+            let named: Vec<_> = only.iter().filter(|o| !o.starts_with("runs=")).collect();
+            named.is_empty() || named.iter().any(|o| o == name)
+        })
+        .collect();
     let mut inflate = Vec::new();
     let mut times = vec![Vec::new(); variants.len()];
-    for _ in 0..ONE_CORE_RUNS {
+    for _ in 0..runs {
         let t = Instant::now();
         gunzip(path);
         inflate.push(t.elapsed());

@@ -124,6 +124,10 @@ pub struct Counter {
     pub counts: Counts,
     source: String,
     line_in_source: u64,
+    /// The last window counted into and the milliseconds it spans: a log
+    /// runs in time order, so most lines fall in the window of the line
+    /// before, and the two divisions that find a window are skipped.
+    last_window: (std::ops::Range<i64>, i64),
 }
 
 impl Counter {
@@ -146,6 +150,7 @@ impl Counter {
             counts: Counts::default(),
             source: String::new(),
             line_in_source: 0,
+            last_window: (0..0, 0),
         }
     }
 
@@ -244,7 +249,17 @@ impl Counter {
                 break;
             }
         }
-        let window = d.window_start(f.timestamp_ms);
+        let window = if self.last_window.0.contains(&f.timestamp_ms) {
+            self.last_window.1
+        } else {
+            let window = d.window_start(f.timestamp_ms);
+            // Saturating: a span cut at the ends of i64 is still inside
+            // the window, and what it leaves out takes the division above.
+            let span = window.saturating_mul(1000)
+                ..window.saturating_add(d.window_seconds).saturating_mul(1000);
+            self.last_window = (span, window);
+            window
+        };
         let ip = self.client_ip(f)?;
         let key = Key { ip, window, rule };
         let tally = self.counts.tallies.entry(key).or_default();
@@ -302,25 +317,30 @@ fn parse_ip(raw: RawStr<'_>) -> Option<IpAddr> {
 /// anything else goes to std and the answer is the same.
 fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = raw.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if raw.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
+        let start = i;
         let mut value = 0u16;
-        for &d in part {
-            if !d.is_ascii_digit() {
+        while let Some(&d @ b'0'..=b'9') = raw.get(i) {
+            if i - start == 3 {
                 return None;
             }
             value = value * 10 + u16::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || (digits > 1 && raw[start] == b'0') {
+            return None;
         }
         *octet = u8::try_from(value).ok()?;
     }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(octets.into())
+    (i == raw.len()).then_some(octets.into())
 }
 
 /// The `hop`-th address from the right of a comma-separated header value;

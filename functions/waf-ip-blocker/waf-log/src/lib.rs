@@ -535,6 +535,29 @@ impl<'a> Cursor<'a, '_> {
     fn integer(&mut self) -> Result<i64, Malformed> {
         let start = self.i;
         let mut value: i64 = 0;
+        // 18 digits cannot overflow an i64, so a timestamp (13) is read
+        // without a check per digit; a longer number is read again, checked.
+        while let Some(&d @ b'0'..=b'9') = self.b.get(self.i) {
+            if self.i - start == 18 {
+                return self.long_integer(start);
+            }
+            value = value * 10 + i64::from(d - b'0');
+            self.i += 1;
+        }
+        if self.i == start && self.peek().is_none() {
+            return Err(Malformed::Truncated);
+        }
+        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
+            return Err(Malformed::BadTimestamp);
+        }
+        Ok(value)
+    }
+
+    /// [`Self::integer`] for a number of more than 18 digits.
+    #[cold]
+    fn long_integer(&mut self, start: usize) -> Result<i64, Malformed> {
+        self.i = start;
+        let mut value: i64 = 0;
         while let Some(d @ b'0'..=b'9') = self.peek() {
             value = value
                 .checked_mul(10)
@@ -542,10 +565,7 @@ impl<'a> Cursor<'a, '_> {
                 .ok_or(Malformed::BadTimestamp)?;
             self.i += 1;
         }
-        if self.i == start && self.peek().is_none() {
-            return Err(Malformed::Truncated);
-        }
-        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
             return Err(Malformed::BadTimestamp);
         }
         Ok(value)

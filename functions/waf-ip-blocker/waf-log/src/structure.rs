@@ -14,19 +14,10 @@
 /// line.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Structure {
-    /// `"` that open or close a string: not escaped by an odd run of
-    /// backslashes.
-    quotes: Vec<u64>,
-    /// `{` and `[` outside strings.
-    opens: Vec<u64>,
-    /// `}` and `]` outside strings.
-    closes: Vec<u64>,
-    /// Bytes inside strings, each string's opening quote included and its
-    /// closing quote not: tells an opening quote from a closing one.
-    strings: Vec<u64>,
-    /// Open brackets minus close brackets before each block.
-    depth_at: Vec<i64>,
-    /// The same count after the blocks indexed so far.
+    /// One entry a block, so a lookup is one bounds check and one cache
+    /// line, not one of each for every mask.
+    blocks: Vec<Block>,
+    /// Open brackets minus close brackets after the blocks indexed so far.
     depth: i64,
     /// Where the count first falls back to zero: the line's outermost
     /// container ends there, and nothing after it is inside that container.
@@ -44,6 +35,23 @@ pub(super) struct Structure {
     avx2: bool,
 }
 
+/// What the index knows of one block of 64 bytes, one bit a byte.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    /// `"` that open or close a string: not escaped by an odd run of
+    /// backslashes.
+    quotes: u64,
+    /// `{` and `[` outside strings.
+    opens: u64,
+    /// `}` and `]` outside strings.
+    closes: u64,
+    /// Bytes inside strings, each string's opening quote included and its
+    /// closing quote not: tells an opening quote from a closing one.
+    strings: u64,
+    /// Open brackets minus close brackets before the block.
+    depth_at: i64,
+}
+
 impl Structure {
     pub(super) fn new() -> Self {
         Self {
@@ -55,16 +63,8 @@ impl Structure {
     /// Starts a line of `len` bytes, forgetting the previous one.
     pub(super) fn start(&mut self, len: usize) {
         self.words = len / 64 + 1;
-        if self.quotes.len() < self.words {
-            for bits in [
-                &mut self.quotes,
-                &mut self.opens,
-                &mut self.closes,
-                &mut self.strings,
-            ] {
-                bits.resize(self.words, 0);
-            }
-            self.depth_at.resize(self.words, 0);
+        if self.blocks.len() < self.words {
+            self.blocks.resize(self.words, Block::default());
         }
         self.depth = 0;
         self.outer_end = None;
@@ -85,14 +85,14 @@ impl Structure {
     pub(super) fn next_quote(&mut self, line: &[u8], from: usize) -> Option<usize> {
         let mut word = from / 64;
         self.reach(line, word)?;
-        let mut bits = self.quotes[word] & (!0u64 << (from % 64));
+        let mut bits = self.blocks[word].quotes & (!0u64 << (from % 64));
         loop {
             if bits != 0 {
                 return Some(word * 64 + bits.trailing_zeros() as usize);
             }
             word += 1;
             self.reach(line, word)?;
-            bits = self.quotes[word];
+            bits = self.blocks[word].quotes;
         }
     }
 
@@ -104,17 +104,18 @@ impl Structure {
     pub(super) fn opening_quote_depth(&mut self, line: &[u8], at: usize) -> Option<i64> {
         let word = at / 64;
         self.reach(line, word)?;
+        let block = &self.blocks[word];
         let bit = 1u64 << (at % 64);
-        if self.quotes[word] & self.strings[word] & bit == 0 {
+        if block.quotes & block.strings & bit == 0 {
             return None;
         }
         if self.outer_end.is_some_and(|end| end < at) {
             return None;
         }
         let below = bit - 1;
-        let opens = (self.opens[word] & below).count_ones();
-        let closes = (self.closes[word] & below).count_ones();
-        Some(self.depth_at[word] + i64::from(opens) - i64::from(closes))
+        let opens = (block.opens & below).count_ones();
+        let closes = (block.closes & below).count_ones();
+        Some(block.depth_at + i64::from(opens) - i64::from(closes))
     }
 
     /// Just past the bracket that closes the one at `open`; `None` when
@@ -123,8 +124,8 @@ impl Structure {
         let mut word = open / 64;
         self.reach(line, word)?;
         let from = !0u64 << (open % 64);
-        let mut opens = self.opens[word] & from;
-        let mut closes = self.closes[word] & from;
+        let mut opens = self.blocks[word].opens & from;
+        let mut closes = self.blocks[word].closes & from;
         if opens.trailing_zeros() as usize != open % 64 {
             return None;
         }
@@ -145,8 +146,8 @@ impl Structure {
             }
             word += 1;
             self.reach(line, word)?;
-            opens = self.opens[word];
-            closes = self.closes[word];
+            opens = self.blocks[word].opens;
+            closes = self.blocks[word].closes;
         }
     }
 
@@ -156,21 +157,24 @@ impl Structure {
         if word >= self.words {
             return None;
         }
-        while self.indexed <= word {
-            self.index_next(line);
+        if self.indexed <= word {
+            self.index_to(line, word + 1);
         }
         Some(())
     }
 
-    fn index_next(&mut self, line: &[u8]) {
+    /// Indexes the blocks up to, not including, `end`, all in one call: a
+    /// key search reaches several blocks at once, and one loop keeps the
+    /// running state in registers instead of calling once a block.
+    fn index_to(&mut self, line: &[u8], end: usize) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: `avx2` is set only when the CPU has AVX2, POPCNT and
             // PCLMULQDQ.
-            unsafe { self.index_next_avx2(line) };
+            unsafe { self.index_to_avx2(line, end) };
             return;
         }
-        self.index_with(line, Masks::of, prefix_xor);
+        self.index_with(line, end, Masks::of, prefix_xor);
     }
 
     /// The indexing compiled for AVX2 hosts, where the bit counts of the
@@ -183,9 +187,10 @@ impl Structure {
     /// The CPU must support AVX2, POPCNT and PCLMULQDQ.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,popcnt,pclmulqdq")]
-    unsafe fn index_next_avx2(&mut self, line: &[u8]) {
+    unsafe fn index_to_avx2(&mut self, line: &[u8], end: usize) {
         self.index_with(
             line,
+            end,
             // SAFETY: this function runs only where the CPU has these
             // features.
             |block| unsafe { Masks::of_avx2(block) },
@@ -197,26 +202,62 @@ impl Structure {
     fn index_with(
         &mut self,
         line: &[u8],
+        end: usize,
         masks: impl Fn(&[u8; 64]) -> Masks,
         prefix_xor: impl Fn(u64) -> u64,
     ) {
-        let word = self.indexed;
-        self.indexed += 1;
-        let at = word * 64;
-        let mut tail = [b' '; 64];
-        let block: &[u8; 64] = match line.get(at..at + 64) {
-            Some(block) => block.try_into().expect("64 bytes"),
-            None => {
-                let rest = &line[at.min(line.len())..];
-                tail[..rest.len()].copy_from_slice(rest);
-                &tail
-            }
+        let first = self.indexed;
+        let mut state = Running {
+            depth: self.depth,
+            in_string: self.in_string,
+            outer_end: self.outer_end,
+            escape_next: self.escape_next,
+            has_backslash: self.has_backslash,
         };
-        let found = masks(block);
+        // Whole blocks straight from the line; only the last, short one is
+        // copied out, padded with spaces (which are no structure).
+        let whole = (line.len() / 64).min(end);
+        let mut word = first;
+        let blocks = line.chunks_exact(64).skip(first);
+        for (entry, block) in self.blocks[first..whole.max(first)].iter_mut().zip(blocks) {
+            let block: &[u8; 64] = block.try_into().expect("64 bytes");
+            *entry = state.index(word * 64, masks(block), &prefix_xor);
+            word += 1;
+        }
+        if word < end {
+            let mut tail = [b' '; 64];
+            let rest = &line[(word * 64).min(line.len())..];
+            tail[..rest.len()].copy_from_slice(rest);
+            self.blocks[word] = state.index(word * 64, masks(&tail), &prefix_xor);
+        }
+        self.indexed = end;
+        self.depth = state.depth;
+        self.in_string = state.in_string;
+        self.outer_end = state.outer_end;
+        self.escape_next = state.escape_next;
+        self.has_backslash = state.has_backslash;
+    }
+}
+
+/// The index's running state, from one block to the next.
+struct Running {
+    depth: i64,
+    in_string: u64,
+    outer_end: Option<usize>,
+    escape_next: bool,
+    has_backslash: bool,
+}
+
+impl Running {
+    /// The block at byte `at`, from its character masks.
+    #[inline(always)]
+    fn index(&mut self, at: usize, found: Masks, prefix_xor: &impl Fn(u64) -> u64) -> Block {
         let mut quotes = found.quotes;
         if found.backslashes != 0 || self.escape_next {
             self.has_backslash |= found.backslashes != 0;
-            quotes &= !escaped(found.backslashes, &mut self.escape_next);
+            let (escaped, escape_next) = escaped(found.backslashes, self.escape_next);
+            quotes &= !escaped;
+            self.escape_next = escape_next;
         }
         // Bit k is set when byte k is inside a string: from its opening
         // quote up to, not including, its closing quote. `in_string` carries
@@ -225,58 +266,71 @@ impl Structure {
         self.in_string = 0u64.wrapping_sub(strings >> 63);
         let opens = found.opens & !strings;
         let closes = found.closes & !strings;
-        self.quotes[word] = quotes;
-        self.opens[word] = opens;
-        self.closes[word] = closes;
-        self.strings[word] = strings;
-        self.depth_at[word] = self.depth;
+        let depth_at = self.depth;
+        let (open_count, close_count) = (opens.count_ones(), closes.count_ones());
         // Only a block with at least as many closes as the depth it starts
         // at can end the outermost container, so most blocks skip the walk.
-        if self.outer_end.is_none() && i64::from(closes.count_ones()) >= self.depth {
-            let mut depth = self.depth;
-            let mut both = opens | closes;
-            while both != 0 {
-                let bit = both & both.wrapping_neg();
-                if opens & bit != 0 {
-                    depth += 1;
-                } else {
-                    depth -= 1;
-                    if depth <= 0 {
-                        self.outer_end = Some(at + bit.trailing_zeros() as usize);
-                        break;
-                    }
-                }
-                both ^= bit;
-            }
+        if self.outer_end.is_none() && i64::from(close_count) >= depth_at {
+            self.outer_end = outer_end_in(opens, closes, depth_at).map(|k| at + k);
         }
-        self.depth += i64::from(opens.count_ones()) - i64::from(closes.count_ones());
+        self.depth += i64::from(open_count) - i64::from(close_count);
+        Block {
+            quotes,
+            opens,
+            closes,
+            strings,
+            depth_at,
+        }
     }
 }
 
+/// Where in a block that starts at bracket depth `depth` the depth first
+/// falls to zero.
+#[inline(always)]
+fn outer_end_in(opens: u64, closes: u64, mut depth: i64) -> Option<usize> {
+    let mut both = opens | closes;
+    while both != 0 {
+        let bit = both & both.wrapping_neg();
+        if opens & bit != 0 {
+            depth += 1;
+        } else {
+            depth -= 1;
+            if depth <= 0 {
+                return Some(bit.trailing_zeros() as usize);
+            }
+        }
+        both ^= bit;
+    }
+    None
+}
+
 /// The bytes of a block escaped by a backslash: the byte after each odd-long
-/// run of backslashes. `escape_next` carries a run that ends the block into
-/// the next one, and says on entry whether byte 0 is escaped.
-fn escaped(backslashes: u64, escape_next: &mut bool) -> u64 {
+/// run of backslashes; and whether a run that ends the block escapes the
+/// first byte of the next one. `escape_next` says whether byte 0 is
+/// escaped. Out of line: most blocks hold no backslash, and the index loop
+/// stays small without it.
+#[inline(never)]
+fn escaped(backslashes: u64, escape_next: bool) -> (u64, bool) {
     let mut escaped = 0u64;
+    let mut carry = false;
     let mut runs = backslashes;
-    if *escape_next {
+    if escape_next {
         // Byte 0 is escaped, and an escaped backslash starts no run.
         escaped |= 1;
         runs &= !1;
     }
-    *escape_next = false;
     while runs != 0 {
         let start = runs.trailing_zeros();
         let len = (!(runs >> start)).trailing_zeros();
         runs &= !((u64::MAX >> (64 - len)) << start);
         if len % 2 == 1 {
             match start + len {
-                64 => *escape_next = true,
+                64 => carry = true,
                 after => escaped |= 1u64 << after,
             }
         }
     }
-    escaped
+    (escaped, carry)
 }
 
 /// Bit k of each mask says whether byte k of a block is that character.
@@ -439,7 +493,12 @@ mod tests {
                 .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
                 .collect()
         };
-        (ones(&s.quotes), ones(&s.opens), ones(&s.closes))
+        let mask = |f: fn(&Block) -> u64| s.blocks.iter().map(f).collect::<Vec<_>>();
+        (
+            ones(&mask(|b| b.quotes)),
+            ones(&mask(|b| b.opens)),
+            ones(&mask(|b| b.closes)),
+        )
     }
 
     #[test]
