@@ -329,7 +329,10 @@ pub async fn sweep_region(
         if region.deadline_hit.load(Ordering::SeqCst) {
             break;
         }
-        if !region.time_to_list(pending.len(), tasks.len()) {
+        // The first page is always listed: an invocation that listed
+        // nothing would hand on the same resume point, and the sweep would
+        // never advance however low the cap or short the invocation.
+        if page > 0 && !region.time_to_list(pending.len(), tasks.len()) {
             // Listing further would find groups this invocation cannot
             // finish, and the next one would list their pages again: work
             // on what was found, and resume after the last page listed.

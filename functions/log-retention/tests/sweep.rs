@@ -605,6 +605,36 @@ async fn invocations_that_resume_one_another_list_each_page_once() {
     );
 }
 
+/// However low the cap and short the invocation, each invocation lists at
+/// least a page: one that listed nothing would hand on the resume point it
+/// was given, and the sweep would never end.
+#[tokio::test]
+async fn every_invocation_advances_even_when_the_cap_is_below_one_call_a_second() {
+    let acct = Account::new("eu-south-2").await;
+    let specs = (0..60)
+        .map(|i| (format!("/slow/{i:02}"), Some(30), HashMap::new()))
+        .collect();
+    acct.groups(specs).await;
+    // One call every 2 s: listing a page and working on what it finds would
+    // take more than an invocation of 3 s.
+    let app = acct.app(&[("RETENTION_DAYS", "30"), ("MAX_API_RPS", "0.5")]);
+    let mut payload = json!({});
+    for invocation in 1.. {
+        assert!(invocation <= 4, "the sweep does not advance: {payload}");
+        let report = log_retention::run(&payload, &app, Deadline::after(Duration::from_secs(3)))
+            .await
+            .unwrap();
+        assert_eq!(
+            report.details["api_calls"]["DescribeLogGroups"], 1,
+            "invocation {invocation} lists one page"
+        );
+        if !report.stopped_early {
+            break;
+        }
+        payload = json!({"resume": report.details["resume"]});
+    }
+}
+
 /// The sweep state machine gives every invocation its execution's ARN: an
 /// execution that is not the oldest running one sweeps nothing. moto keeps
 /// executions running (its executor is off), as a long sweep would be.
