@@ -213,18 +213,30 @@ impl Envelope {
             dry_run: report.dry_run,
             counters: report.counters.clone(),
             items: Vec::new(),
-            items_total: report.items.len() as u64,
+            items_total: 0,
             items_omitted: 0,
             items_omitted_by_kind: BTreeMap::new(),
         };
-        envelope.fill(&report.items, MAX_DETAIL_BYTES);
+        // A dry run changed nothing, so its items would describe a state
+        // that does not exist: a collector would open what was never
+        // blocked and drop what is still there. It publishes none.
+        if report.dry_run {
+            return envelope;
+        }
+        // Closed items first: a collector that never hears an item closed
+        // keeps it open for ever, and the run that saw it end is the only one
+        // that will say so, while open items are said again by later runs.
+        let mut items: Vec<&Item> = report.items.iter().collect();
+        items.sort_by_key(|i| i.state != ItemState::Closed);
+        envelope.items_total = items.len() as u64;
+        envelope.fill(&items, MAX_DETAIL_BYTES);
         envelope
     }
 
     /// Lists items in order while the detail stays within `max` bytes, and
     /// counts the rest by kind. Sizes come from serializing each item, so
     /// the event is always whole JSON.
-    fn fill(&mut self, items: &[Item], max: usize) {
+    fn fill(&mut self, items: &[&Item], max: usize) {
         // Room for the largest the omitted counts can be, with every kind
         // named, so adding them never pushes the detail over.
         let kinds: std::collections::BTreeSet<&str> =
@@ -232,7 +244,7 @@ impl Envelope {
         let reserve = 32 + kinds.iter().map(|k| k.len() + 24).sum::<usize>();
         let mut size = self.json().len() + reserve;
         let mut listed = 0;
-        for item in items {
+        for &item in items {
             let bytes = serde_json::to_string(item)
                 .expect("an item always serializes")
                 .len()
@@ -243,7 +255,7 @@ impl Envelope {
             size += bytes;
             listed += 1;
         }
-        self.items = items[..listed].to_vec();
+        self.items = items[..listed].iter().map(|&i| i.clone()).collect();
         for item in &items[listed..] {
             *self
                 .items_omitted_by_kind
@@ -385,7 +397,7 @@ mod tests {
             let max = rng.usize(4_000..120_000);
             let mut envelope = Envelope::new(&report, None, &origin());
             envelope.items_total = items.len() as u64;
-            envelope.fill(&items, max);
+            envelope.fill(&items.iter().collect::<Vec<_>>(), max);
             let detail = envelope.json();
             assert!(detail.len() <= max, "{} > {max}", detail.len());
             let back: Envelope = serde_json::from_str(&detail).unwrap();
@@ -394,6 +406,39 @@ mod tests {
                 items.len() as u64
             );
         }
+    }
+
+    #[test]
+    fn a_dry_run_publishes_no_items() {
+        let mut report = Report::new("log-retention", true);
+        report.item(Item::closed("log_group", "eu-west-1:/ecs/old"));
+        report.item(Item::open("log_group", "eu-west-1:/ecs/new").with("retention_days", 30));
+        let envelope = Envelope::new(&report, None, &origin());
+        assert!(envelope.dry_run);
+        assert!(envelope.items.is_empty());
+        assert_eq!((envelope.items_total, envelope.items_omitted), (0, 0));
+    }
+
+    #[test]
+    fn closed_items_are_listed_before_open_ones_so_the_limit_never_drops_them() {
+        let mut report = Report::new("waf-ip-blocker", false);
+        for i in 0..2_000 {
+            report.item(
+                Item::open(
+                    "blocked_address",
+                    format!("10.0.{}.{}/32", i / 256, i % 256),
+                )
+                .with("reason", "x".repeat(200)),
+            );
+        }
+        report.item(Item::closed("blocked_address", "192.0.2.1/32"));
+        let envelope = Envelope::new(&report, None, &origin());
+        assert!(envelope.items_omitted > 0, "the limit was reached");
+        assert_eq!(
+            envelope.items[0],
+            Item::closed("blocked_address", "192.0.2.1/32")
+        );
+        assert_eq!(envelope.items_total, 2_001);
     }
 
     #[test]
