@@ -23,6 +23,9 @@ pub struct Applied {
     pub in_place: Vec<ipnet::IpNet>,
     /// Sets that could not be written, with the error or the reason.
     pub failed: Vec<(String, String)>,
+    /// Ended blocks whose ledger item another run had re-opened, so they
+    /// were not deleted: they are still blocks, not ended ones.
+    pub reopened: Vec<ipnet::IpNet>,
 }
 
 /// Writes the ledger: new and extended blocks, aggregates. Returns false
@@ -188,8 +191,10 @@ pub async fn sets(
                     entry.net.addr().to_string(),
                     entry.end_reason("block expired"),
                 ));
-            } else if set_plan.delta.remove.contains(&entry.net) && !w.content.contains(&entry.net)
-            {
+                continue;
+            }
+            applied.reopened.push(entry.net);
+            if set_plan.delta.remove.contains(&entry.net) && !w.content.contains(&entry.net) {
                 // Another run re-opened the block after this run read the
                 // ledger; seeing the address still in the set, it did not
                 // add it. This run took it out, so puts it back.

@@ -515,9 +515,7 @@ async fn run_counted(
         report::would_block(&mut report, &plan, now);
     }
     if config.dry_run {
-        if app.output.publishes() {
-            report::items(&mut report, &plan, &ledger_entries, now);
-        }
+        // A dry run publishes no items: nothing it planned is in place.
         return Ok(report);
     }
     if !apply::record(&plan, &app.ledger, now, deadline, &mut report).await? {
@@ -558,7 +556,7 @@ async fn run_counted(
     )
     .await?;
     if app.output.publishes() {
-        report::items(&mut report, &plan, &ledger_entries, now);
+        report::items(&mut report, &plan, &ledger_entries, now, &applied.reopened);
     }
     if let Some(notifier) = &app.notifier {
         match notifier.send(&plan, &applied, deadline).await {

@@ -15,6 +15,7 @@ use crate::notify::rfc3339;
 use crate::plan::Plan;
 use crate::trigger::Delivery;
 use crate::windows::Stored;
+use ipnet::IpNet;
 
 /// What one delivery's counting saw; malformed lines keep a few examples.
 pub fn counts(report: &mut Report, counts: &Counts, malformed: &mut Vec<BadLine>) {
@@ -191,10 +192,14 @@ pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
 /// the blocks this run ended, so a collector keeps the blocked addresses
 /// from events alone. Keyed by the network (`192.0.2.7/32`), which a block
 /// keeps across runs and extensions.
-pub fn items(report: &mut Report, plan: &Plan, ledger: &[Entry], now: i64) {
+///
+/// `reopened`: expired blocks another run re-opened before this one could
+/// delete them; they are listed as the ledger had them, never as ended.
+pub fn items(report: &mut Report, plan: &Plan, ledger: &[Entry], now: i64, reopened: &[IpNet]) {
     let ended: BTreeMap<String, &Entry> = plan
         .expired
         .iter()
+        .filter(|e| !reopened.contains(&e.net))
         .chain(&plan.released)
         .map(|e| (e.pk(), e))
         .collect();
@@ -281,7 +286,7 @@ mod tests {
             ..Plan::default()
         };
         let mut report = Report::new("waf-ip-blocker", false);
-        items(&mut report, &plan, &ledger, NOW);
+        items(&mut report, &plan, &ledger, NOW, &[]);
         let seen: Vec<(&str, ItemState, &Value)> = report
             .items
             .iter()
@@ -300,6 +305,31 @@ mod tests {
                 ("192.0.2.2/32", ItemState::Open, &json!(rfc3339(NOW + 600))),
                 ("192.0.2.1/32", ItemState::Open, &json!(rfc3339(NOW + 60))),
             ]
+        );
+    }
+
+    /// Another run extended an expired block before this one could delete
+    /// it: the address is still blocked, so this run must not say it ended
+    /// (a collector would drop it), and leaves it to the other run's event.
+    #[test]
+    fn an_expired_block_another_run_reopened_is_not_closed() {
+        let expired = entry("192.0.2.4/32", NOW - 1);
+        let plan = Plan {
+            expired: vec![expired.clone()],
+            ..Plan::default()
+        };
+        let mut report = Report::new("waf-ip-blocker", false);
+        items(
+            &mut report,
+            &plan,
+            &[expired],
+            NOW,
+            &["192.0.2.4/32".parse().unwrap()],
+        );
+        assert!(
+            report.items.iter().all(|i| i.state != ItemState::Closed),
+            "{:?}",
+            report.items
         );
     }
 }
