@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::exemption::{Exemptions, Outcome, Subject};
 use crate::item;
 use crate::notify::{self, Notification};
-use crate::plan::{self, Notice, Occasion};
+use crate::plan::{self, Notice, Occasion, Silence};
 use crate::resource::Resource;
 use crate::state::{Labels, StateRecord, Write};
 
@@ -135,7 +135,9 @@ async fn run(
             if let Some(silence) = decision.silence {
                 report.incr(silence.counter());
             }
-            if occasion == Occasion::Event {
+            // A stale delivery is older than the evaluation already
+            // recorded: its compliance is not the resource's now.
+            if occasion == Occasion::Event && decision.silence != Some(Silence::StaleOrDuplicate) {
                 let owner = resource
                     .as_ref()
                     .and_then(|r| app.settings.routes.owner(&r.tags))
@@ -168,11 +170,6 @@ async fn run(
             // The tags of a deleted resource are gone; its team is not.
             Some(route.name.as_str()).filter(|name| *name != shared::routing::DEFAULT_ROUTE),
         );
-        if occasion == Occasion::Event {
-            report
-                .items
-                .extend(item::changed(change, severity, owner, &outcome));
-        }
         if app.settings.dry_run {
             report.plan(action);
             return Ok(());
@@ -192,6 +189,13 @@ async fn run(
             // Another delivery of this resource got there first.
             report.incr("state_conflicts");
             continue;
+        }
+        // Only once the state is written: a conflict goes round again, and
+        // would name the item twice.
+        if occasion == Occasion::Event {
+            report
+                .items
+                .extend(item::changed(change, severity, owner, &outcome));
         }
         report.plan(action.clone());
         if matches!(outcome, Outcome::Expired(_)) {

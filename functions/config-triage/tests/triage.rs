@@ -98,6 +98,8 @@ async fn a_violation_is_notified_once_and_its_resolution_once() {
     let late = fx.run(&app, &still, t2 + Duration::minutes(1)).await;
     assert!(late.report.skipped[0].reason.contains("out-of-order"));
     assert_eq!(fx.state_item(&fixed).await.unwrap()["status"], "COMPLIANT");
+    // Nor does it tell a collector the resource is non-compliant again.
+    assert!(late.report.items.is_empty(), "{:?}", late.report.items);
 }
 
 #[tokio::test]
