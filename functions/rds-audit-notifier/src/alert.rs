@@ -41,6 +41,26 @@ fn category_names<S: serde::Serializer>(c: &Categories, s: S) -> Result<S::Ok, S
     s.serialize_str(&c.names())
 }
 
+/// The result event's items of `alerts`, in order. A log event can hold
+/// several records (lines), and each alert of it would have the same key;
+/// the second and later get `#1`, `#2`... in the order the records appear,
+/// which a redelivered batch repeats, so its keys are the same too.
+pub fn items(alerts: &[Alert]) -> Vec<shared::envelope::Item> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    alerts
+        .iter()
+        .map(|alert| {
+            let mut item = alert.item();
+            let earlier = seen.entry(item.key.clone()).or_default();
+            if *earlier > 0 {
+                item.key = format!("{}#{earlier}", item.key);
+            }
+            *earlier += 1;
+            item
+        })
+        .collect()
+}
+
 impl Alert {
     /// The alert as the result event lists it. Keyed by the instance and
     /// the first log event it was read from, so a redelivered batch names
@@ -69,5 +89,42 @@ impl Alert {
             .with("object", self.object.as_deref())
             .with("cluster", self.cluster.as_deref())
             .with("time", self.time.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(event_id: &str, operation: &str) -> Alert {
+        Alert {
+            instance: "db-1".into(),
+            cluster: None,
+            user: "admin".into(),
+            host: "10.0.0.1".into(),
+            database: "appdb".into(),
+            time_us: 1_700_000_000_000_000,
+            time: "2023-11-14T22:13:20Z".into(),
+            categories: Categories::default(),
+            operation: operation.into(),
+            outcome: "ok".into(),
+            statement: None,
+            object: None,
+            note: None,
+            event_ids: vec![event_id.into()],
+        }
+    }
+
+    #[test]
+    fn two_alerts_of_one_log_event_have_keys_of_their_own_and_the_same_again_on_redelivery() {
+        let alerts = [
+            alert("e1", "GRANT"),
+            alert("e1", "GRANT"),
+            alert("e2", "DROP TABLE"),
+        ];
+        let keys: Vec<String> = items(&alerts).into_iter().map(|i| i.key).collect();
+        assert_eq!(keys, ["db-1/e1", "db-1/e1#1", "db-1/e2"]);
+        let again: Vec<String> = items(&alerts).into_iter().map(|i| i.key).collect();
+        assert_eq!(again, keys);
     }
 }

@@ -145,9 +145,7 @@ pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Erro
 
     // The alerts this run sends (or, in a dry run, would send); a failed
     // run's event says failed beside them.
-    report
-        .items
-        .extend(plan.alerts.iter().map(plan::Alert::item));
+    report.items.extend(crate::alert::items(&plan.alerts));
     if app.config.dry_run {
         for delivery in &plan.deliveries {
             report.skip(apply::target(delivery), "dry run: not posted");
