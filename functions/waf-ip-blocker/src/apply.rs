@@ -23,9 +23,11 @@ pub struct Applied {
     pub in_place: Vec<ipnet::IpNet>,
     /// Sets that could not be written, with the error or the reason.
     pub failed: Vec<(String, String)>,
-    /// Ended blocks whose ledger item another run had re-opened, so they
-    /// were not deleted: they are still blocks, not ended ones.
-    pub reopened: Vec<ipnet::IpNet>,
+    /// The ledger keys of the blocks and aggregates this run ended, deleted
+    /// from the ledger: only these are reported ended. One that another run
+    /// re-opened, or that a set write failing or the deadline left in
+    /// place, is still a block.
+    pub ended: Vec<String>,
 }
 
 /// Writes the ledger: new and extended blocks, aggregates. Returns false
@@ -191,9 +193,9 @@ pub async fn sets(
                     entry.net.addr().to_string(),
                     entry.end_reason("block expired"),
                 ));
+                applied.ended.push(entry.pk());
                 continue;
             }
-            applied.reopened.push(entry.net);
             if set_plan.delta.remove.contains(&entry.net) && !w.content.contains(&entry.net) {
                 // Another run re-opened the block after this run read the
                 // ledger; seeing the address still in the set, it did not
@@ -215,9 +217,13 @@ pub async fn sets(
                 entry.net.addr().to_string(),
                 entry.end_reason("now in ALLOW_CIDRS"),
             ));
+            applied.ended.push(entry.pk());
         }
         if state.family == Family::V4 {
             ledger.delete(&plan.dropped_aggregates).await?;
+            applied
+                .ended
+                .extend(plan.dropped_aggregates.iter().cloned());
         }
     }
     Ok(applied)

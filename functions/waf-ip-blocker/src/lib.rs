@@ -556,7 +556,7 @@ async fn run_counted(
     )
     .await?;
     if app.output.publishes() {
-        report::items(&mut report, &plan, &ledger_entries, now, &applied.reopened);
+        report::items(&mut report, &plan, &ledger_entries, now, &applied.ended);
     }
     if let Some(notifier) = &app.notifier {
         match notifier.send(&plan, &applied, deadline).await {

@@ -15,7 +15,6 @@ use crate::notify::rfc3339;
 use crate::plan::Plan;
 use crate::trigger::Delivery;
 use crate::windows::Stored;
-use ipnet::IpNet;
 
 /// What one delivery's counting saw; malformed lines keep a few examples.
 pub fn counts(report: &mut Report, counts: &Counts, malformed: &mut Vec<BadLine>) {
@@ -189,18 +188,17 @@ pub fn unfinished(report: &mut Report, delivery: &Delivery, done: Stored) {
 
 /// The result event's items: every block the ledger holds once the plan is
 /// carried out (this run's first, then the rest, latest expiry first), and
-/// the blocks this run ended, so a collector keeps the blocked addresses
-/// from events alone. Keyed by the network (`192.0.2.7/32`), which a block
-/// keeps across runs and extensions.
+/// the blocks and aggregates this run ended, so a collector keeps the
+/// blocked addresses from events alone. Keyed by the network
+/// (`192.0.2.7/32`), which a block keeps across runs and extensions.
 ///
-/// `reopened`: expired blocks another run re-opened before this one could
-/// delete them; they are listed as the ledger had them, never as ended.
-pub fn items(report: &mut Report, plan: &Plan, ledger: &[Entry], now: i64, reopened: &[IpNet]) {
-    let ended: BTreeMap<String, &Entry> = plan
-        .expired
+/// `ended`: the ledger keys this run deleted ([`crate::apply::Applied`]).
+/// Only these are closed: an expired block another run re-opened, or one a
+/// failed set write left in place, is still a block.
+pub fn items(report: &mut Report, plan: &Plan, ledger: &[Entry], now: i64, ended: &[String]) {
+    let ended: BTreeMap<String, &Entry> = ledger
         .iter()
-        .filter(|e| !reopened.contains(&e.net))
-        .chain(&plan.released)
+        .filter(|e| ended.contains(&e.pk()))
         .map(|e| (e.pk(), e))
         .collect();
     let mut current: BTreeMap<String, &Entry> = ledger
@@ -269,6 +267,7 @@ mod tests {
         let later = entry("192.0.2.2/32", NOW + 600);
         let extended = entry("192.0.2.3/32", NOW + 60);
         let expired = entry("192.0.2.4/32", NOW - 1);
+        let expired_pk = expired.pk();
         let ledger = [kept, later, extended.clone(), expired.clone()];
         let plan = Plan {
             blocks: vec![Block {
@@ -286,7 +285,7 @@ mod tests {
             ..Plan::default()
         };
         let mut report = Report::new("waf-ip-blocker", false);
-        items(&mut report, &plan, &ledger, NOW, &[]);
+        items(&mut report, &plan, &ledger, NOW, &[expired_pk]);
         let seen: Vec<(&str, ItemState, &Value)> = report
             .items
             .iter()
@@ -309,27 +308,45 @@ mod tests {
     }
 
     /// Another run extended an expired block before this one could delete
-    /// it: the address is still blocked, so this run must not say it ended
-    /// (a collector would drop it), and leaves it to the other run's event.
+    /// it (or a failed set write kept it): the address is still blocked, so
+    /// this run must not say it ended (a collector would drop it).
     #[test]
-    fn an_expired_block_another_run_reopened_is_not_closed() {
+    fn an_expired_block_this_run_did_not_delete_is_not_closed() {
         let expired = entry("192.0.2.4/32", NOW - 1);
         let plan = Plan {
             expired: vec![expired.clone()],
             ..Plan::default()
         };
         let mut report = Report::new("waf-ip-blocker", false);
+        items(&mut report, &plan, &[expired], NOW, &[]);
+        assert!(report.items.is_empty(), "{:?}", report.items);
+    }
+
+    /// An aggregate the run dropped (its members expired) is closed like a
+    /// block, or a collector would keep the /24 blocked for ever.
+    #[test]
+    fn a_dropped_aggregate_is_closed() {
+        let aggregate = Entry {
+            aggregate: true,
+            ..entry("203.0.113.0/24", NOW + 60)
+        };
+        let plan = Plan {
+            dropped_aggregates: vec![aggregate.pk()],
+            ..Plan::default()
+        };
+        let mut report = Report::new("waf-ip-blocker", false);
         items(
             &mut report,
             &plan,
-            &[expired],
+            std::slice::from_ref(&aggregate),
             NOW,
-            &["192.0.2.4/32".parse().unwrap()],
+            &[aggregate.pk()],
         );
-        assert!(
-            report.items.iter().all(|i| i.state != ItemState::Closed),
-            "{:?}",
-            report.items
-        );
+        let seen: Vec<(&str, ItemState)> = report
+            .items
+            .iter()
+            .map(|i| (i.key.as_str(), i.state))
+            .collect();
+        assert_eq!(seen, [("203.0.113.0/24", ItemState::Closed)]);
     }
 }
