@@ -118,6 +118,7 @@ pub async fn notify(
     report: &mut Report,
 ) -> Result<(), Error> {
     let (title, finding) = notice.finding();
+    report.item(crate::item::noticed(notice));
     let Some(webhook) = &app.config.slack_webhook else {
         report.skip(
             "slack",
