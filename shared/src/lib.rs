@@ -39,6 +39,8 @@ pub mod secret;
 pub mod setting;
 pub mod settings;
 pub mod slack;
+#[cfg(feature = "step-functions")]
+pub mod step_functions;
 pub mod telemetry;
 
 pub use deadline::Deadline;

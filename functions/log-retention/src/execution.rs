@@ -5,7 +5,6 @@
 //! wins, so two started together do not both stop.
 
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -56,32 +55,18 @@ pub fn goes_before(own: &str, running: &[(String, DateTime)]) -> Option<String> 
 
 /// The running executions of `machine`, with their start times.
 pub async fn running(sfn: &Client, machine: &str) -> Result<Vec<(String, DateTime)>, Error> {
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = sfn
-            .list_executions()
-            .state_machine_arn(machine)
-            .status_filter(ExecutionStatus::Running)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::Aws {
-                operation: "ListExecutions",
-                target: machine.to_owned(),
-                code: e.code().map(str::to_owned),
-                message: DisplayErrorContext(&e).to_string(),
-            })?;
-        found.extend(
-            page.executions()
-                .iter()
-                .map(|e| (e.execution_arn().to_owned(), *e.start_date())),
-        );
-        match page.next_token() {
-            Some(next) => token = Some(next.to_owned()),
-            None => return Ok(found),
-        }
-    }
+    let listed = shared::step_functions::running_executions(sfn, machine, usize::MAX)
+        .await
+        .map_err(|e| Error::Aws {
+            operation: "ListExecutions",
+            target: machine.to_owned(),
+            code: e.code().map(str::to_owned),
+            message: DisplayErrorContext(&e).to_string(),
+        })?;
+    Ok(listed
+        .iter()
+        .map(|e| (e.execution_arn().to_owned(), *e.start_date()))
+        .collect())
 }
 
 #[cfg(test)]

@@ -69,26 +69,11 @@ pub async fn stop(sfn: &Client, arn: &str, error: &str, cause: &str) -> Result<(
 /// The ARNs of `machine`'s running executions, at least `max` of them when
 /// there are that many (whole pages are read).
 pub async fn list_running(sfn: &Client, machine: &str, max: usize) -> Result<Vec<String>, Error> {
-    let mut arns = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = sfn
-            .list_executions()
-            .state_machine_arn(machine)
-            .status_filter(ExecutionStatus::Running)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::aws("ListExecutions", machine, e))?;
-        arns.extend(
-            out.executions()
-                .iter()
-                .map(|e| e.execution_arn().to_owned()),
-        );
-        match out.next_token() {
-            Some(t) if !t.is_empty() && arns.len() < max => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(arns)
+    let listed = shared::step_functions::running_executions(sfn, machine, max)
+        .await
+        .map_err(|e| Error::aws("ListExecutions", machine, e))?;
+    Ok(listed
+        .iter()
+        .map(|e| e.execution_arn().to_owned())
+        .collect())
 }
