@@ -129,21 +129,14 @@ impl Structure {
         if opens.trailing_zeros() as usize != open % 64 {
             return None;
         }
-        let mut depth = 0usize;
+        // Depth relative to just before `open`, whose own bracket is the
+        // first counted: the container ends where it falls back to zero.
+        let mut depth = 0i64;
         loop {
-            let mut both = opens | closes;
-            while both != 0 {
-                let bit = both & both.wrapping_neg();
-                if opens & bit != 0 {
-                    depth += 1;
-                } else {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(word * 64 + bit.trailing_zeros() as usize + 1);
-                    }
-                }
-                both ^= bit;
+            if let Some(at) = outer_end_in(opens, closes, depth) {
+                return Some(word * 64 + at + 1);
             }
+            depth += i64::from(opens.count_ones()) - i64::from(closes.count_ones());
             word += 1;
             self.reach(line, word)?;
             opens = self.blocks[word].opens;
