@@ -53,7 +53,14 @@ impl Output {
     /// [`Output::emit`] for an invocation about to fail with `error`: its
     /// result event says `failed`, with the error, even when the report
     /// lists no failed action (a refused request, a contended write).
-    pub async fn emit_failed(&self, report: &Report, error: &(dyn std::error::Error + 'static)) {
+    ///
+    /// `Send + Sync`, so a handler that calls it stays a `Send` future
+    /// (benches and tests spawn handlers on a multi-threaded runtime).
+    pub async fn emit_failed(
+        &self,
+        report: &Report,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+    ) {
         let message = crate::runtime::message_with_sources(error);
         self.emit_with(report, Some(&message)).await;
     }

@@ -34,7 +34,7 @@ pub async fn delete_group(
     let action = plan::delete_action(group, days);
     run.report(|r| r.plan(action.clone()));
     if run.dry_run {
-        run.report(|r| r.item(deleted(&clients.region, name, days)));
+        // No item: a dry run's result event lists none (nothing changed).
         return Step::Done;
     }
     match logs::delete_group(clients, api, name).await {
@@ -90,9 +90,7 @@ pub async fn set_retention(
             r.incr("shortening_planned");
         }
     });
-    if run.dry_run {
-        run.report(|r| r.item(retained(&clients.region, name, change)));
-    } else {
+    if !run.dry_run {
         match logs::put_retention(clients, api, name, change.to).await {
             Ok(()) => run.report(|r| {
                 r.applied(action);

@@ -165,7 +165,17 @@ pub fn region_clients(sdk: &SdkConfig, region: &str, calls: &CallCounter) -> Reg
 /// The Lambda handler: runs, emits the report once, returns it.
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
-    let mut report = run(&event.payload, app, deadline).await?;
+    let mut report = match run(&event.payload, app, deadline).await {
+        Ok(report) => report,
+        Err(error) => {
+            // Failed before it had a report (an event it cannot read): the
+            // result event still says so, or a collector would see silence
+            // instead of a failure.
+            let report = Report::new(FUNCTION, app.config.dry_run);
+            app.output.emit_failed(&report, &error).await;
+            return Err(error);
+        }
+    };
     app.output.emit(&report).await;
     if event.payload.get("execution").is_some() {
         // The sweep state machine keeps the response in its state, which

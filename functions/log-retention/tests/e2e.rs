@@ -183,18 +183,41 @@ fn an_invalid_retention_fails_init_with_the_readme_text_and_reports_it_to_the_ru
     );
 }
 
-/// A failed invocation says what failed in its `errorType`.
+/// A failed invocation says what failed in its `errorType`; and its result
+/// event says `failed`, so the central account sees a failure, not silence.
 #[tokio::test]
 async fn an_unrecognised_event_fails_the_invocation_with_its_own_error_type() {
+    // A Region of its own, for the bus's capture group (see above).
+    const REGION: &str = "ap-southeast-3";
     let moto = Moto::shared();
-    let mut lambda = LambdaEmulator::start(
-        Path::new(env!("CARGO_BIN_EXE_log-retention")),
-        &env(moto, &[("RETENTION_DAYS", "14")]),
+    let sdk = moto.sdk_config_in(REGION).await;
+    let bus = ResultBus::create(moto, &sdk).await;
+    let mut env = env(
+        moto,
+        &[("RETENTION_DAYS", "14"), ("RESULT_EVENT_BUS", &bus.name)],
     );
+    for (k, v) in env.iter_mut() {
+        if k == "AWS_REGION" || k == "AWS_DEFAULT_REGION" {
+            *v = REGION.to_owned();
+        }
+    }
+    let mut lambda = LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_log-retention")), &env);
     let error = lambda
         .invoke(&serde_json::json!({"dryrun": true}))
         .expect_error();
     assert!(error.contains("Error: UnrecognisedEvent"), "{error}");
     assert!(error.contains("unknown field"), "{error}");
     assert!(!error.contains("alloc::boxed::Box"), "{error}");
+
+    let detail = bus.only_detail().await;
+    assert_eq!(detail["function"], "log-retention");
+    assert_eq!(detail["region"], REGION);
+    assert_eq!(detail["outcome"], "failed", "{detail}");
+    assert!(
+        detail["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unknown field")),
+        "{detail}"
+    );
+    assert_eq!(detail["items"], serde_json::json!([]), "{detail}");
 }

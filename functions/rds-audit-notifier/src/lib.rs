@@ -90,8 +90,16 @@ impl App {
 /// One invocation: a CloudWatch Logs subscription batch.
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
     let deadline = Deadline::from_context(&event.context, DEFAULT_MARGIN);
-    let trigger = trigger::parse(event.payload)?;
     let mut report = Report::new(FUNCTION, app.config.dry_run);
+    let trigger = match trigger::parse(event.payload) {
+        Ok(trigger) => trigger,
+        Err(error) => {
+            // The result event says the run failed, or a collector would
+            // see silence instead of a failure.
+            app.output.emit_failed(&report, &error).await;
+            return Err(error);
+        }
+    };
     report.detail("log_group", json!(trigger.log_group()));
     let data = match trigger {
         Trigger::Logs(data) => data,

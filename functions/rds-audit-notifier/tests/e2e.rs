@@ -197,3 +197,34 @@ async fn a_slack_outage_fails_the_invocation_with_its_own_error_type() {
     assert!(error.contains("HTTP 500"), "the cause is kept: {error}");
     assert!(!error.contains("alloc::boxed::Box"), "{error}");
 }
+
+/// An event it cannot read fails the invocation, and its result event says
+/// `failed` with the reason, so the central account sees a failure, not
+/// silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_event_is_a_failed_result_event() {
+    let f = Fixture::new().await;
+    let bus = ResultBus::create(Moto::shared(), &f.setup.sdk).await;
+    let mut env = Moto::shared().env();
+    env.extend(f.setup.env.clone());
+    env.push(("RESULT_EVENT_BUS".to_owned(), bus.name.clone()));
+    let error = tokio::task::spawn_blocking(move || {
+        let mut lambda = LambdaEmulator::start(Path::new(BINARY), &env);
+        lambda.invoke(&serde_json::json!({"awslogs": {"data": "not base64!"}}))
+    })
+    .await
+    .unwrap()
+    .expect_error();
+
+    let detail = bus.only_detail().await;
+    assert_eq!(detail["function"], "rds-audit-notifier");
+    assert_eq!(detail["outcome"], "failed", "{detail}");
+    assert!(error.contains("Error: Decode"), "{error}");
+    assert!(
+        detail["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not be decoded")),
+        "the event says why: {detail}"
+    );
+    assert_eq!(detail["items"], serde_json::json!([]), "{detail}");
+}

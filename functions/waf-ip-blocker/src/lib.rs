@@ -127,7 +127,17 @@ const NOTIFY: &str = "notify";
 /// already counted is not counted again, only reconciled).
 pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
     let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
-    let report = run(event.payload, app, &deadline, now()).await?;
+    let report = match run(event.payload, app, &deadline, now()).await {
+        Ok(report) => report,
+        Err(error) => {
+            // Failed before it had a report (an event it cannot read, a
+            // ledger it cannot reach): the result event still says so,
+            // or a collector would see silence instead of a failure.
+            let report = Report::new(FUNCTION, app.config.dry_run);
+            app.output.emit_failed(&report, &error).await;
+            return Err(error);
+        }
+    };
     app.output.emit(&report).await;
     let mut undone = report
         .failed

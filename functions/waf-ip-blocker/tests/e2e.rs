@@ -132,12 +132,14 @@ async fn a_hostile_object_key_reaches_slack_escaped() {
 }
 
 /// A failed invocation says what failed in its `errorType`, not the Rust
-/// type of a boxed error.
+/// type of a boxed error; and its result event says `failed`, so the
+/// central account sees a failure, not silence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsupported_event_fails_the_invocation_with_its_own_error_type() {
     let fx = Fixture::new().await;
+    let bus = ResultBus::create(Moto::shared(), &fx.sdk).await;
     let mut env = Moto::shared().env();
-    env.extend(fx.env(&[]));
+    env.extend(fx.env(&[("RESULT_EVENT_BUS", &bus.name)]));
     let error = tokio::task::spawn_blocking(move || {
         let mut lambda =
             LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
@@ -148,4 +150,58 @@ async fn an_unsupported_event_fails_the_invocation_with_its_own_error_type() {
     .expect_error();
     assert!(error.contains("Error: UnsupportedEvent"), "{error}");
     assert!(!error.contains("alloc::boxed::Box"), "{error}");
+
+    let detail = bus.only_detail().await;
+    assert_eq!(detail["function"], "waf-ip-blocker");
+    assert_eq!(detail["outcome"], "failed", "{detail}");
+    assert!(
+        detail["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unsupported event")),
+        "{detail}"
+    );
+    assert_eq!(detail["items"], serde_json::json!([]), "{detail}");
+}
+
+/// A ledger table that cannot be read (deleted, or a typo in the stack)
+/// fails every delivery; each failure is a `failed` result event naming the
+/// table, which is what a collector's repeated-failure alarm counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_ledger_table_is_a_failed_result_event() {
+    let fx = Fixture::new().await;
+    let key = "AWSLogs/123456789012/WAFLogs/no-ledger.log.gz";
+    fx.put_log(key, &flood(window_ms(300), "203.0.113.51", 40), true)
+        .await;
+    let bus = ResultBus::create(Moto::shared(), &fx.sdk).await;
+    let mut env = Moto::shared().env();
+    env.extend(fx.env(&[("RESULT_EVENT_BUS", &bus.name)]));
+    let missing = format!("{}-deleted", fx.table);
+    for (name, value) in env.iter_mut() {
+        if name == "LEDGER_TABLE" {
+            *value = missing.clone();
+        }
+    }
+    let event = fx.notification(key);
+    let error = tokio::task::spawn_blocking(move || {
+        let mut lambda =
+            LambdaEmulator::start(Path::new(env!("CARGO_BIN_EXE_waf-ip-blocker")), &env);
+        lambda.invoke(&event)
+    })
+    .await
+    .unwrap()
+    .expect_error();
+    assert!(
+        error.contains(&missing),
+        "the error names the table: {error}"
+    );
+    assert!(fx.set(&fx.v4_arn).await.0.is_empty(), "nothing was blocked");
+
+    let detail = bus.only_detail().await;
+    assert_eq!(detail["outcome"], "failed", "{detail}");
+    assert!(
+        detail["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&missing)),
+        "{detail}"
+    );
 }
