@@ -133,4 +133,18 @@ impl ResultBus {
         assert_eq!(event["source"], "toilkit", "{event}");
         event["detail"].clone()
     }
+
+    /// The error of the one event delivered so far, which must be a failed
+    /// run's that lists nothing (an invocation that failed before it had a
+    /// report), from `function`.
+    pub async fn only_failure(&self, function: &str) -> String {
+        let detail = self.only_detail().await;
+        assert_eq!(detail["function"], function, "{detail}");
+        assert_eq!(detail["outcome"], "failed", "{detail}");
+        assert_eq!(detail["items"], serde_json::json!([]), "{detail}");
+        detail["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a failed run's event says why: {detail}"))
+            .to_owned()
+    }
 }

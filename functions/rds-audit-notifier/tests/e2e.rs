@@ -216,15 +216,7 @@ async fn an_unreadable_event_is_a_failed_result_event() {
     .unwrap()
     .expect_error();
 
-    let detail = bus.only_detail().await;
-    assert_eq!(detail["function"], "rds-audit-notifier");
-    assert_eq!(detail["outcome"], "failed", "{detail}");
     assert!(error.contains("Error: Decode"), "{error}");
-    assert!(
-        detail["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("could not be decoded")),
-        "the event says why: {detail}"
-    );
-    assert_eq!(detail["items"], serde_json::json!([]), "{detail}");
+    let said = bus.only_failure("rds-audit-notifier").await;
+    assert!(said.contains("could not be decoded"), "{said}");
 }
