@@ -347,6 +347,9 @@ fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
 /// a port (`1.2.3.4:80`, `[2001:db8::1]:443`) is dropped.
 pub fn pick_hop(value: &str, hop: usize) -> Option<IpAddr> {
     let entry = value.rsplit(',').nth(hop.checked_sub(1)?)?.trim();
+    if let Some(v4) = dotted_quad(entry.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
     if let Ok(ip) = entry.parse() {
         return Some(ip);
     }

@@ -12,7 +12,7 @@
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use memchr::{memchr, memchr_iter};
 
 /// Decompressed bytes per buffer handed between the threads.
@@ -156,6 +156,8 @@ fn scan_on_two_threads<R: Read + Send>(
 fn open<'r, R: Read + 'r>(input: R) -> io::Result<(Box<dyn Read + 'r>, bool)> {
     let mut input = BufReader::with_capacity(64 * 1024, input);
     let gzip = input.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    // The decoder reads from this buffer itself: its `read` flavour would
+    // copy every compressed byte into a second buffer of its own.
     let reader: Box<dyn Read> = if gzip {
         Box::new(MultiGzDecoder::new(input))
     } else {
