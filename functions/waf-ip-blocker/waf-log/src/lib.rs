@@ -273,6 +273,22 @@ impl Extractor {
             c.member(&keys.timestamp, c.i)?
         };
         let timestamp_ms = c.integer().ok()?;
+        let after_timestamp = c.i;
+        // When the client IP is all that is wanted of `httpRequest`, and WAF
+        // wrote it first there, one search finds key, object and key; and
+        // done before the members in front of it, it indexes the line up to
+        // there in one go. Otherwise the request's members are walked.
+        let client_ip = if header.is_none() && !wanted.uri {
+            c.literal(&keys.http_request_client_ip, after_timestamp)
+                .and_then(|value| {
+                    c.i = value;
+                    let client_ip = c.string().ok()?;
+                    Some((client_ip, c.i))
+                })
+        } else {
+            None
+        };
+        c.i = after_timestamp;
         let terminating_rule_id = if wanted.terminating_rule_id {
             c.i = c.member(&keys.terminating_rule_id, c.i)?;
             Some(c.string().ok()?)
@@ -281,23 +297,14 @@ impl Extractor {
         };
         c.i = c.member(&keys.action, c.i)?;
         let action = c.string().ok()?;
-        // When the client IP is all that is wanted of `httpRequest`, and WAF
-        // wrote it first there, one search finds key, object and key;
-        // otherwise the request's members are walked.
-        let client_ip = if header.is_none() && !wanted.uri {
-            c.literal(&keys.http_request_client_ip, c.i)
-                .and_then(|value| {
-                    c.i = value;
-                    c.string().ok()
-                })
-        } else {
-            None
-        };
         let request = match client_ip {
-            Some(client_ip) => Request {
-                client_ip: Some(client_ip),
-                ..Request::default()
-            },
+            Some((client_ip, end)) => {
+                c.i = end;
+                Request {
+                    client_ip: Some(client_ip),
+                    ..Request::default()
+                }
+            }
             None => {
                 c.i = c.member(&keys.http_request, c.i)?;
                 c.http_request(header, wanted.uri, true).ok()?.0
