@@ -248,7 +248,10 @@ impl Extractor {
     /// the key name alone, a `:` follows, and it sits one bracket deep
     /// inside the line's outermost object. `httpRequest` and `labels` are
     /// then read by the same member walk as [`Self::walk`], from their own
-    /// opening bracket.
+    /// opening bracket; except that when only the client IP is wanted of
+    /// the request, `"httpRequest":{"clientIp":"` as WAF writes it is found
+    /// as one literal ([`Cursor::literal`]) and nothing more of the request
+    /// is read.
     ///
     /// `None` when a key is missing, a value is not what it should be, or
     /// the line does not end as a record ends: the walk then decides.
