@@ -718,6 +718,80 @@ mod tests {
         }
     }
 
+    /// Each index path the host can run (SSE2 with the shift prefix XOR,
+    /// AVX2 and AVX-512BW with the carry-less one), indexing a line at once
+    /// or a block at a time, builds the same index: the detected path alone
+    /// would leave the others untested on the host running the tests.
+    #[test]
+    fn every_vector_path_builds_the_same_index() {
+        let mut paths = vec![Vectors::Sse2];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Masks::avx2_available() {
+                paths.push(Vectors::Avx2);
+            }
+            if Vectors::detect() == Vectors::Avx512 {
+                paths.push(Vectors::Avx512);
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(512);
+        let alphabet = b"\"\\\\\\{}[]a ";
+        for _ in 0..2_000 {
+            let len = rng.usize(..400);
+            let line: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let (quotes, opens, closes) = reference(&line);
+            let bits = |at: &[usize]| {
+                let mut words = vec![0u64; line.len() / 64 + 1];
+                for &i in at {
+                    words[i / 64] |= 1 << (i % 64);
+                }
+                words
+            };
+            let want = (bits(&quotes), bits(&opens), bits(&closes));
+            let mut seen = Vec::new();
+            for &vectors in &paths {
+                for step in [false, true] {
+                    let mut s = Structure {
+                        vectors,
+                        ..Structure::default()
+                    };
+                    s.start(line.len());
+                    if step {
+                        for word in 0..s.words {
+                            s.reach(&line, word).unwrap();
+                        }
+                    } else {
+                        s.reach(&line, line.len() / 64).unwrap();
+                    }
+                    assert_eq!(s.reach(&line, s.words), None);
+                    let blocks = &s.blocks[..s.words];
+                    let got = (
+                        blocks.iter().map(|b| b.quotes).collect::<Vec<_>>(),
+                        blocks.iter().map(|b| b.opens).collect::<Vec<_>>(),
+                        blocks.iter().map(|b| b.closes).collect::<Vec<_>>(),
+                    );
+                    assert_eq!(got, want, "{vectors:?} {step} {line:?}");
+                    let state = (
+                        blocks
+                            .iter()
+                            .map(|b| (b.strings, b.depth_at))
+                            .collect::<Vec<_>>(),
+                        s.depth,
+                        s.outer_end,
+                        s.has_backslash,
+                        s.in_string,
+                        s.escape_next,
+                    );
+                    seen.push(state);
+                }
+            }
+            assert!(seen.windows(2).all(|w| w[0] == w[1]), "{line:?}");
+            assert_eq!(seen[0].3, line.contains(&b'\\'));
+        }
+    }
+
     #[test]
     fn only_the_blocks_searched_are_indexed() {
         let mut line = br#"{"a":"b","#.to_vec();
