@@ -38,6 +38,8 @@
 //! a line broken by its writer between members before the last field (a
 //! missing comma, say) now counts instead of being reported as malformed,
 //! the same trade as stopping early below; request text cannot cause it.
+//! Likewise a key the writer put twice in one object is read where it is
+//! first met (serde_json's `Value` keeps the last one).
 //!
 //! The walk stops as soon as every field the configuration needs ([`Wanted`])
 //! has been read: WAF writes the record's fields first and the bulk (headers,
@@ -607,17 +609,13 @@ impl<'a> Cursor<'a, '_> {
         // without a check per digit; a longer number is read again, checked.
         while let Some(&d @ b'0'..=b'9') = self.b.get(self.i) {
             if self.i - start == 18 {
-                return self.long_integer(start);
+                value = self.long_integer(start)?;
+                break;
             }
             value = value * 10 + i64::from(d - b'0');
             self.i += 1;
         }
-        if self.i == start && self.peek().is_none() {
-            return Err(Malformed::Truncated);
-        }
-        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
-            return Err(Malformed::BadTimestamp);
-        }
+        self.number_ends(start)?;
         Ok(value)
     }
 
@@ -633,10 +631,28 @@ impl<'a> Cursor<'a, '_> {
                 .ok_or(Malformed::BadTimestamp)?;
             self.i += 1;
         }
-        if matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
+        Ok(value)
+    }
+
+    /// Checks that the digits from `start` to the cursor are a whole JSON
+    /// integer member value: some digits, no leading zero, and then (after
+    /// any whitespace) the `,` or `}` that ends a member. The key search
+    /// reads no further than the number, so this is where `0x10`, `1e3`
+    /// or `017` would otherwise be taken for a timestamp.
+    fn number_ends(&self, start: usize) -> Result<(), Malformed> {
+        let digits = self.i - start;
+        if digits > 1 && self.b[start] == b'0' {
             return Err(Malformed::BadTimestamp);
         }
-        Ok(value)
+        let mut next = self.i;
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.b.get(next) {
+            next += 1;
+        }
+        match self.b.get(next) {
+            None => Err(Malformed::Truncated),
+            Some(b',' | b'}') if digits > 0 => Ok(()),
+            Some(_) => Err(Malformed::BadTimestamp),
+        }
     }
 
     /// Skips one value of any kind.

@@ -37,6 +37,8 @@ pub(super) struct Structure {
 }
 
 /// The widest vector instructions the CPU has for the index.
+// Off x86-64 (Graviton) only `Sse2`, the portable path, is ever chosen.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum Vectors {
     #[default]
@@ -396,7 +398,9 @@ impl Masks {
             && std::arch::is_x86_feature_detected!("pclmulqdq")
     }
 
+    // Off x86-64 only the tests ask.
     #[cfg(not(target_arch = "x86_64"))]
+    #[allow(dead_code)]
     fn avx2_available() -> bool {
         false
     }
@@ -436,6 +440,7 @@ impl Masks {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
+    #[allow(dead_code)]
     unsafe fn of_avx2(block: &[u8; 64]) -> Self {
         Self::of(block)
     }

@@ -594,3 +594,110 @@ fn has_duplicate_keys(line: &str) -> bool {
     }
     serde_json::from_str::<Pairs>(line).map_or(true, |Pairs(d)| d)
 }
+
+/// serde_json refuses every one of these timestamps; the key search, which
+/// reads no further than the number, must refuse them too.
+#[test]
+fn a_timestamp_with_leading_zeros_or_trailing_garbage_is_refused() {
+    let tail = r#","action":"ALLOW","httpRequest":{"clientIp":"192.0.2.7","uri":"/"},"labels":[]}"#;
+    let mut accepted = Vec::new();
+    for n in [
+        "01700000000123",
+        "00",
+        "0x10",
+        "1234567a",
+        "12345678a",
+        "1700000000123:",
+        "1700000000123 1",
+        "0012345678901234567890",
+    ] {
+        for head in [r#"{"timestamp":"#, r#"{"timestamp" :"#, r#" {"timestamp":"#] {
+            let line = format!("{head}{n}{tail}");
+            assert!(serde_json::from_str::<Value>(&line).is_err(), "{line}");
+            if let Ok(f) = Extractor::reading(None, Wanted::ALL).extract(line.as_bytes()) {
+                accepted.push(format!("{line} -> {}", f.timestamp_ms));
+            }
+        }
+    }
+    assert!(accepted.is_empty(), "{}", accepted.join("\n"));
+    // Zero itself, and whitespace before the comma, stay numbers.
+    for n in ["0", "1700000000123 ", "1700000000123\t"] {
+        let line = format!(r#"{{"timestamp":{n}{tail}"#);
+        let f = Extractor::reading(None, Wanted::ALL)
+            .extract(line.as_bytes())
+            .unwrap();
+        assert_eq!(
+            f.timestamp_ms,
+            serde_json::from_str::<Value>(&line).unwrap()["timestamp"]
+        );
+    }
+}
+
+/// A body may hand over its first byte alone: the gzip magic must still
+/// be seen, or the object is read as text and counts nothing.
+#[test]
+fn gzip_is_detected_when_the_first_read_is_one_byte() {
+    struct Trickle(Vec<u8>, usize);
+    impl std::io::Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let want = if self.1 == 0 { 1 } else { out.len() };
+            let n = want.min(self.0.len() - self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+    for threads in [Threads::One, Threads::Two] {
+        let mut lines = Vec::new();
+        let scanned = scan_lines_with(Trickle(gzip(b"a\nb\n"), 0), threads, |_, l| {
+            lines.push(l.map(<[u8]>::to_vec));
+            Flow::Continue
+        });
+        assert!(scanned.as_ref().is_ok_and(|s| s.gzip), "{scanned:?}");
+        assert_eq!(lines, [Some(b"a".to_vec()), Some(b"b".to_vec())]);
+    }
+    // One byte, or none, is plain text.
+    for data in [&b"x"[..], b""] {
+        let scanned = scan_lines_with(Trickle(data.to_vec(), 0), Threads::One, |_, _| {
+            Flow::Continue
+        });
+        assert!(scanned.is_ok_and(|s| !s.gzip));
+    }
+}
+
+/// A key the writer put twice is read where first met (request text cannot
+/// do this: it is inside strings). The rule is the module doc's.
+#[test]
+fn a_key_written_twice_is_read_where_first_met() {
+    let only_ip = Wanted {
+        terminating_rule_id: false,
+        uri: false,
+        labels: false,
+    };
+    for (line, ip, ts) in [
+        (
+            r#"{"timestamp":1,"httpRequest":{"clientIp":"1.1.1.1"},"action":"A","httpRequest":{"clientIp":"2.2.2.2"}}"#,
+            "1.1.1.1",
+            1,
+        ),
+        (
+            r#"{"timestamp":1,"action":"A","httpRequest":{"clientIp":"1.1.1.1","clientIp":"2.2.2.2"}}"#,
+            "1.1.1.1",
+            1,
+        ),
+        (
+            r#"{"timestamp":1,"action":"A","httpRequest":{"clientIp":"1.1.1.1"},"timestamp":2}"#,
+            "1.1.1.1",
+            1,
+        ),
+    ] {
+        let f = Extractor::reading(None, only_ip)
+            .extract(line.as_bytes())
+            .unwrap();
+        assert_eq!(
+            (f.client_ip.text().as_ref(), f.timestamp_ms),
+            (ip, ts),
+            "{line}"
+        );
+    }
+}
