@@ -28,10 +28,18 @@
 //! string, so its quotes never open one and its brackets never count: a
 //! header value `"action":"BLOCK"` is never a hit. What the search cannot
 //! settle (a key missing, a value of the wrong kind, a line not ending with
-//! `}`) goes to the walk below, which also names what is wrong. The price:
+//! `}`) goes to the walk below, which also names what is wrong. Two shapes
+//! WAF always writes are taken without a search of their own: a line that
+//! starts `{"timestamp":` (the key is the object's first, so nothing can
+//! come before it), and, when nothing else of the request is wanted,
+//! `"httpRequest":{"clientIp":"` found as one literal: its first quote,
+//! checked as above, decides what every later byte of it is, since it holds
+//! no backslash. The price:
 //! a line broken by its writer between members before the last field (a
 //! missing comma, say) now counts instead of being reported as malformed,
 //! the same trade as stopping early below; request text cannot cause it.
+//! Likewise a key the writer put twice in one object is read where it is
+//! first met (serde_json's `Value` keeps the last one).
 //!
 //! The walk stops as soon as every field the configuration needs ([`Wanted`])
 //! has been read: WAF writes the record's fields first and the bulk (headers,
@@ -164,6 +172,9 @@ pub struct Extractor {
     keys: Keys,
 }
 
+/// How WAF starts a record.
+const FIRST_MEMBER: &[u8] = br#"{"timestamp":"#;
+
 /// The top-level keys searched for, quotes included, so a hit is the whole
 /// string and not the start of a longer one.
 #[derive(Debug, Clone)]
@@ -173,6 +184,8 @@ struct Keys {
     terminating_rule_id: Finder<'static>,
     http_request: Finder<'static>,
     labels: Finder<'static>,
+    /// `httpRequest` as WAF writes it, up to the client IP's opening quote.
+    http_request_client_ip: Finder<'static>,
 }
 
 impl Keys {
@@ -183,6 +196,7 @@ impl Keys {
             terminating_rule_id: Finder::new(br#""terminatingRuleId""#),
             http_request: Finder::new(br#""httpRequest""#),
             labels: Finder::new(br#""labels""#),
+            http_request_client_ip: Finder::new(br#""httpRequest":{"clientIp":""#),
         }
     }
 }
@@ -236,7 +250,10 @@ impl Extractor {
     /// the key name alone, a `:` follows, and it sits one bracket deep
     /// inside the line's outermost object. `httpRequest` and `labels` are
     /// then read by the same member walk as [`Self::walk`], from their own
-    /// opening bracket.
+    /// opening bracket; except that when only the client IP is wanted of
+    /// the request, `"httpRequest":{"clientIp":"` as WAF writes it is found
+    /// as one literal ([`Cursor::literal`]) and nothing more of the request
+    /// is read.
     ///
     /// `None` when a key is missing, a value is not what it should be, or
     /// the line does not end as a record ends: the walk then decides.
@@ -253,8 +270,30 @@ impl Extractor {
         if c.peek() != Some(b'{') || line.trim_ascii_end().last() != Some(&b'}') {
             return None;
         }
-        c.i = c.member(&keys.timestamp, c.i)?;
+        // WAF writes `timestamp` first. There the key needs neither a search
+        // nor the index: nothing but the object's own brace comes before it.
+        c.i = if line.starts_with(FIRST_MEMBER) {
+            FIRST_MEMBER.len()
+        } else {
+            c.member(&keys.timestamp, c.i)?
+        };
         let timestamp_ms = c.integer().ok()?;
+        let after_timestamp = c.i;
+        // When the client IP is all that is wanted of `httpRequest`, and WAF
+        // wrote it first there, one search finds key, object and key; and
+        // done before the members in front of it, it indexes the line up to
+        // there in one go. Otherwise the request's members are walked.
+        let client_ip = if header.is_none() && !wanted.uri {
+            c.literal(&keys.http_request_client_ip, after_timestamp)
+                .and_then(|value| {
+                    c.i = value;
+                    let client_ip = c.string().ok()?;
+                    Some((client_ip, c.i))
+                })
+        } else {
+            None
+        };
+        c.i = after_timestamp;
         let terminating_rule_id = if wanted.terminating_rule_id {
             c.i = c.member(&keys.terminating_rule_id, c.i)?;
             Some(c.string().ok()?)
@@ -263,8 +302,19 @@ impl Extractor {
         };
         c.i = c.member(&keys.action, c.i)?;
         let action = c.string().ok()?;
-        c.i = c.member(&keys.http_request, c.i)?;
-        let (request, _) = c.http_request(header, wanted.uri, true).ok()?;
+        let request = match client_ip {
+            Some((client_ip, end)) => {
+                c.i = end;
+                Request {
+                    client_ip: Some(client_ip),
+                    ..Request::default()
+                }
+            }
+            None => {
+                c.i = c.member(&keys.http_request, c.i)?;
+                c.http_request(header, wanted.uri, true).ok()?.0
+            }
+        };
         if !request.complete(header.is_some(), wanted.uri) {
             return None;
         }
@@ -434,6 +484,22 @@ impl<'a> Cursor<'a, '_> {
         }
     }
 
+    /// Where the last quote of `literal` is, for the first hit at or after
+    /// `from` whose first quote opens a key of the record itself (as in
+    /// [`Self::member_from`]). `literal` must be JSON without whitespace or
+    /// backslashes, starting with a key: then that first quote decides what
+    /// every later byte of the hit is, so the hit's structure is the one it
+    /// reads as, and no request text can pose as it.
+    fn literal(&mut self, literal: &Finder<'_>, mut from: usize) -> Option<usize> {
+        loop {
+            let at = from + literal.find(&self.b[from..])?;
+            from = at + 1;
+            if self.structure.opening_quote_depth(self.b, at) == Some(1) {
+                return Some(at + literal.needle().len() - 1);
+            }
+        }
+    }
+
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.peek() {
             self.i += 1;
@@ -535,21 +601,21 @@ impl<'a> Cursor<'a, '_> {
     fn integer(&mut self) -> Result<i64, Malformed> {
         let start = self.i;
         let mut value: i64 = 0;
+        if let Some(eight) = self.b.get(start..start + 8).and_then(eight_digits) {
+            value = eight;
+            self.i += 8;
+        }
         // 18 digits cannot overflow an i64, so a timestamp (13) is read
         // without a check per digit; a longer number is read again, checked.
         while let Some(&d @ b'0'..=b'9') = self.b.get(self.i) {
             if self.i - start == 18 {
-                return self.long_integer(start);
+                value = self.long_integer(start)?;
+                break;
             }
             value = value * 10 + i64::from(d - b'0');
             self.i += 1;
         }
-        if self.i == start && self.peek().is_none() {
-            return Err(Malformed::Truncated);
-        }
-        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
-            return Err(Malformed::BadTimestamp);
-        }
+        self.number_ends(start)?;
         Ok(value)
     }
 
@@ -565,10 +631,28 @@ impl<'a> Cursor<'a, '_> {
                 .ok_or(Malformed::BadTimestamp)?;
             self.i += 1;
         }
-        if matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'-')) {
+        Ok(value)
+    }
+
+    /// Checks that the digits from `start` to the cursor are a whole JSON
+    /// integer member value: some digits, no leading zero, and then (after
+    /// any whitespace) the `,` or `}` that ends a member. The key search
+    /// reads no further than the number, so this is where `0x10`, `1e3`
+    /// or `017` would otherwise be taken for a timestamp.
+    fn number_ends(&self, start: usize) -> Result<(), Malformed> {
+        let digits = self.i - start;
+        if digits > 1 && self.b[start] == b'0' {
             return Err(Malformed::BadTimestamp);
         }
-        Ok(value)
+        let mut next = self.i;
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.b.get(next) {
+            next += 1;
+        }
+        match self.b.get(next) {
+            None => Err(Malformed::Truncated),
+            Some(b',' | b'}') if digits > 0 => Ok(()),
+            Some(_) => Err(Malformed::BadTimestamp),
+        }
     }
 
     /// Skips one value of any kind.
@@ -680,36 +764,43 @@ impl<'a> Cursor<'a, '_> {
     /// `","value":"` after it lies outside any string. `None`, with nothing
     /// consumed, for any other shape.
     fn plain_header(&mut self, wanted: &[u8]) -> Option<Option<RawStr<'a>>> {
-        const NAME: &[u8] = br#"{"name":"#;
-        const VALUE: &[u8] = br#","value":"#;
-        let start = self.i;
-        if !self.b[start..].starts_with(NAME) {
+        const NAME: &[u8] = br#"{"name":""#;
+        const VALUE: &[u8] = br#"","value":""#;
+        let name_start = self.i + NAME.len();
+        if !self.b[self.i..].starts_with(NAME) {
             return None;
         }
-        self.i += NAME.len();
-        let read = (|| {
-            let name = self.string().ok()?;
-            if !self.b[self.i..].starts_with(VALUE) {
-                return None;
-            }
-            self.i += VALUE.len();
-            let value = self.string().ok()?;
-            if self.peek() != Some(b'}') {
-                return None;
-            }
-            self.i += 1;
-            Some((name, value))
-        })();
-        let Some((name, value)) = read else {
-            self.i = start;
+        let name_end = self.structure.next_quote(self.b, name_start)?;
+        if !self.b[name_end..].starts_with(VALUE) {
             return None;
-        };
-        let matches = if name.escaped {
+        }
+        let value_start = name_end + VALUE.len();
+        let value_end = self.structure.next_quote(self.b, value_start)?;
+        if self.b.get(value_end + 1) != Some(&b'}') {
+            return None;
+        }
+        self.i = value_end + 2;
+        // Only a name with a backslash can differ from its raw bytes, and
+        // most records have none, so most names are compared as they are.
+        let has_backslash =
+            |raw: &[u8]| self.structure.has_backslash() && memchr(b'\\', raw).is_some();
+        let name = &self.b[name_start..name_end];
+        let matches = if has_backslash(name) {
+            let name = RawStr {
+                raw: name,
+                escaped: true,
+            };
             name.text().as_bytes().eq_ignore_ascii_case(wanted)
         } else {
-            name.raw.eq_ignore_ascii_case(wanted)
+            name.eq_ignore_ascii_case(wanted)
         };
-        Some(if matches { Some(value) } else { None })
+        Some(matches.then(|| {
+            let raw = &self.b[value_start..value_end];
+            RawStr {
+                raw,
+                escaped: has_backslash(raw),
+            }
+        }))
     }
 
     fn labels(&mut self, out: &mut Vec<(usize, usize, bool)>) -> Result<(), Malformed> {
@@ -735,6 +826,26 @@ impl<'a> Cursor<'a, '_> {
             .map(drop)
         })
     }
+}
+
+/// The value of eight ASCII digits, or `None` if any byte is not one: read
+/// as one word (SWAR), since a timestamp has 13 digits and a digit at a
+/// time was a tenth of a record's extraction.
+fn eight_digits(bytes: &[u8]) -> Option<i64> {
+    let word = u64::from_le_bytes(bytes.try_into().ok()?);
+    let digits = word.wrapping_sub(0x3030_3030_3030_3030);
+    // Each byte is 0x30..=0x39: its high half is 3, and adding 6 to its
+    // digit does not carry out of the low half.
+    if word & 0xf0f0_f0f0_f0f0_f0f0 != 0x3030_3030_3030_3030
+        || digits.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0 != 0
+    {
+        return None;
+    }
+    // The first digit is the lowest byte: pairs, then fours, then eight.
+    let pairs = (digits.wrapping_mul(10 << 8 | 1) >> 8) & 0x00ff_00ff_00ff_00ff;
+    let fours = (pairs.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
+    let eight = fours.wrapping_mul(10_000 << 32 | 1) >> 32;
+    Some(eight as i64)
 }
 
 #[cfg(test)]
@@ -937,17 +1048,20 @@ mod tests {
                 rng.usize(..=headers.len()),
                 serde_json::json!({"name": "X-Real-IP", "value": real_ip}),
             );
+            let (args, client_ip, uri) = (text(&mut rng), text(&mut rng), text(&mut rng));
+            // WAF's own order (the client IP first, read by one search) and
+            // another (read by the member walk).
+            let request = if rng.bool() {
+                serde_json::json!({"clientIp": client_ip, "args": args, "headers": headers, "uri": uri})
+            } else {
+                serde_json::json!({"args": args, "clientIp": client_ip, "headers": headers, "uri": uri})
+            };
             let record = serde_json::json!({
                 "timestamp": rng.i64(0..i64::MAX),
                 "action": text(&mut rng),
                 "terminatingRuleId": text(&mut rng),
                 "ruleGroupList": [{"ruleGroupId": text(&mut rng), "excludedRules": [text(&mut rng)]}],
-                "httpRequest": {
-                    "args": text(&mut rng),
-                    "clientIp": text(&mut rng),
-                    "headers": headers,
-                    "uri": text(&mut rng),
-                },
+                "httpRequest": request,
                 "labels": [{"name": text(&mut rng)}],
                 "zzz": {"clientIp": text(&mut rng), "timestamp": 1},
             });
@@ -1000,6 +1114,60 @@ mod tests {
             assert_eq!(labels, [record["labels"][0]["name"].as_str().unwrap()]);
         }
         assert!(escaped > 500 && unescaped > 500, "{escaped} / {unescaped}");
+    }
+
+    /// The one search for `"httpRequest":{"clientIp":"` takes only the
+    /// record's own: not a copy nested deeper, inside request text, or
+    /// after the record's object closed.
+    #[test]
+    fn the_client_ip_search_takes_only_the_records_own() {
+        let lines = [
+            // Nested deeper, and as text, before the real one.
+            r#"{"timestamp":9,"action":"ALLOW","ruleGroupList":[{"httpRequest":{"clientIp":"6.6.6.6"}}],"webaclId":"\"httpRequest\":{\"clientIp\":\"7.7.7.7\"","httpRequest":{"clientIp":"192.0.2.7","uri":"/"}}"#,
+            // The real one not first in its object: the walk reads it.
+            r#"{"timestamp":9,"action":"ALLOW","x":{"httpRequest":{"clientIp":"6.6.6.6"}},"httpRequest":{"uri":"/","clientIp":"192.0.2.7"}}"#,
+            // Keys before `action` are found from the start again.
+            r#"{"timestamp":9,"httpRequest":{"clientIp":"192.0.2.7"},"action":"ALLOW","y":{"httpRequest":{"clientIp":"6.6.6.6"}}}"#,
+            // Not at the start, so `timestamp` is searched for.
+            r#" {"action":"ALLOW","httpRequest":{"clientIp":"192.0.2.7"},"timestamp":9}"#,
+        ];
+        for line in lines {
+            let json: serde_json::Value = serde_json::from_str(line).expect(line);
+            assert_eq!(json["httpRequest"]["clientIp"], "192.0.2.7", "{line}");
+            let f = searched(None, NOTHING_OPTIONAL, line);
+            assert_eq!(f.client_ip.text(), "192.0.2.7", "{line}");
+            assert_eq!((f.timestamp_ms, f.action.text()), (9, "ALLOW".into()));
+        }
+        // After the record's object closed, a hit belongs to no record.
+        let joined = r#"{"timestamp":1,"action":"BLOCK"}{"httpRequest":{"clientIp":"192.0.2.1"}}"#;
+        let mut x = Extractor::reading(None, NOTHING_OPTIONAL);
+        x.structure.start(joined.len());
+        assert_eq!(x.search(joined.as_bytes()), None);
+        assert_eq!(
+            Extractor::reading(None, NOTHING_OPTIONAL).extract(joined.as_bytes()),
+            Err(Malformed::TrailingData)
+        );
+    }
+
+    #[test]
+    fn eight_digits_at_once_read_as_one_at_a_time() {
+        let mut rng = fastrand::Rng::with_seed(8);
+        let alphabet = b"0123456789/:a -.";
+        for _ in 0..20_000 {
+            let bytes: [u8; 8] = std::array::from_fn(|_| {
+                if rng.u8(..) < 230 {
+                    b'0' + rng.u8(..10)
+                } else {
+                    alphabet[rng.usize(..alphabet.len())]
+                }
+            });
+            let one_at_a_time = bytes.iter().try_fold(0i64, |value, &d| {
+                d.is_ascii_digit().then(|| value * 10 + i64::from(d - b'0'))
+            });
+            assert_eq!(eight_digits(&bytes), one_at_a_time, "{bytes:?}");
+        }
+        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
+        assert_eq!(eight_digits(b"1234567"), None);
     }
 
     #[test]

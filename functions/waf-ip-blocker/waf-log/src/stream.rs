@@ -9,10 +9,10 @@
 //! CPU (or less, as Lambda gives below 1,769 MB) a second thread cannot run
 //! alongside, and the hand-offs between the two only add work.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use memchr::{memchr, memchr_iter};
 
 /// Decompressed bytes per buffer handed between the threads.
@@ -153,9 +153,19 @@ fn scan_on_two_threads<R: Read + Send>(
 }
 
 /// The decompressed stream of `input`, and whether it is gzip.
-fn open<'r, R: Read + 'r>(input: R) -> io::Result<(Box<dyn Read + 'r>, bool)> {
-    let mut input = BufReader::with_capacity(64 * 1024, input);
-    let gzip = input.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+fn open<'r, R: Read + 'r>(mut input: R) -> io::Result<(Box<dyn Read + 'r>, bool)> {
+    // The magic is read whole before deciding: a network body may hand over
+    // its first byte alone, and a gzip object read as text would count
+    // nothing, without an error.
+    let mut magic = [0u8; 2];
+    let (read, _) = fill(&mut input, &mut magic)?;
+    let gzip = magic[..read] == [0x1f, 0x8b];
+    let input = BufReader::with_capacity(
+        64 * 1024,
+        io::Cursor::new(magic).take(read as u64).chain(input),
+    );
+    // The decoder reads from this buffer itself: its `read` flavour would
+    // copy every compressed byte into a second buffer of its own.
     let reader: Box<dyn Read> = if gzip {
         Box::new(MultiGzDecoder::new(input))
     } else {

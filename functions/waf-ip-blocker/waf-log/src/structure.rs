@@ -1,7 +1,8 @@
 //! Where a line's JSON structure is, one bit per byte: the quotes that open
 //! or close strings, and the brackets outside strings.
 //!
-//! Built with vector compares (the approach of simdjson's first stage), it
+//! Built with vector compares (the approach of simdjson's first stage:
+//! AVX-512BW where the CPU has it, else AVX2, else SSE2), it
 //! turns "where does this string end" and "where does this array end" into
 //! bit searches, instead of a byte-by-byte walk through the request headers
 //! that make up most of a WAF record. It is built a block at a time as the
@@ -32,7 +33,40 @@ pub(super) struct Structure {
     escape_next: bool,
     /// A backslash appeared in the blocks indexed so far.
     has_backslash: bool,
-    avx2: bool,
+    vectors: Vectors,
+}
+
+/// The widest vector instructions the CPU has for the index.
+// Off x86-64 (Graviton) only `Sse2`, the portable path, is ever chosen.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Vectors {
+    #[default]
+    Sse2,
+    /// With POPCNT and PCLMULQDQ.
+    Avx2,
+    /// AVX-512BW, with AVX2, POPCNT and PCLMULQDQ.
+    Avx512,
+}
+
+impl Vectors {
+    #[cfg(target_arch = "x86_64")]
+    fn detect() -> Self {
+        if !Masks::avx2_available() {
+            Self::Sse2
+        } else if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            Self::Avx512
+        } else {
+            Self::Avx2
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn detect() -> Self {
+        Self::Sse2
+    }
 }
 
 /// What the index knows of one block of 64 bytes, one bit a byte.
@@ -55,7 +89,7 @@ struct Block {
 impl Structure {
     pub(super) fn new() -> Self {
         Self {
-            avx2: Masks::avx2_available(),
+            vectors: Vectors::detect(),
             ..Self::default()
         }
     }
@@ -160,14 +194,15 @@ impl Structure {
     /// key search reaches several blocks at once, and one loop keeps the
     /// running state in registers instead of calling once a block.
     fn index_to(&mut self, line: &[u8], end: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is set only when the CPU has AVX2, POPCNT and
-            // PCLMULQDQ.
-            unsafe { self.index_to_avx2(line, end) };
-            return;
+        match self.vectors {
+            // SAFETY: `vectors` names only what the CPU has.
+            #[cfg(target_arch = "x86_64")]
+            Vectors::Avx512 => unsafe { self.index_to_avx512(line, end) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Vectors::Avx2 => unsafe { self.index_to_avx2(line, end) },
+            _ => self.index_with(line, end, Masks::of, prefix_xor),
         }
-        self.index_with(line, end, Masks::of, prefix_xor);
     }
 
     /// The indexing compiled for AVX2 hosts, where the bit counts of the
@@ -187,6 +222,26 @@ impl Structure {
             // SAFETY: this function runs only where the CPU has these
             // features.
             |block| unsafe { Masks::of_avx2(block) },
+            |x| unsafe { prefix_xor_clmul(x) },
+        );
+    }
+
+    /// [`Self::index_to_avx2`] with each mask one compare of the whole
+    /// block, where AVX-512BW has them: a quarter of the AVX2 version's
+    /// instructions for the masks.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F, AVX-512BW, AVX2, POPCNT and PCLMULQDQ.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx2,popcnt,pclmulqdq")]
+    unsafe fn index_to_avx512(&mut self, line: &[u8], end: usize) {
+        self.index_with(
+            line,
+            end,
+            // SAFETY: this function runs only where the CPU has these
+            // features.
+            |block| unsafe { Masks::of_avx512(block) },
             |x| unsafe { prefix_xor_clmul(x) },
         );
     }
@@ -343,7 +398,9 @@ impl Masks {
             && std::arch::is_x86_feature_detected!("pclmulqdq")
     }
 
+    // Off x86-64 only the tests ask.
     #[cfg(not(target_arch = "x86_64"))]
+    #[allow(dead_code)]
     fn avx2_available() -> bool {
         false
     }
@@ -383,8 +440,32 @@ impl Masks {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
+    #[allow(dead_code)]
     unsafe fn of_avx2(block: &[u8; 64]) -> Self {
         Self::of(block)
+    }
+
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F and AVX-512BW.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn of_avx512(block: &[u8; 64]) -> Self {
+        use std::arch::x86_64::{
+            _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_or_si512, _mm512_set1_epi8,
+        };
+        // SAFETY: `block` is 64 readable bytes and the load has no
+        // alignment requirement.
+        let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+        // `[` and `]` differ from `{` and `}` only in bit 5.
+        let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let mask = |x, c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
+        Self {
+            quotes: mask(v, b'"'),
+            opens: mask(folded, b'{'),
+            closes: mask(folded, b'}'),
+            backslashes: mask(v, b'\\'),
+        }
     }
 
     /// SSE2 is part of every x86-64 CPU, so no runtime detection is needed.
@@ -512,6 +593,12 @@ mod tests {
                 let avx2 = unsafe { Masks::of_avx2(&block) };
                 assert_eq!(avx2, Masks::bytewise(&block), "{block:?}");
             }
+            #[cfg(target_arch = "x86_64")]
+            if Vectors::detect() == Vectors::Avx512 {
+                // SAFETY: just checked.
+                let avx512 = unsafe { Masks::of_avx512(&block) };
+                assert_eq!(avx512, Masks::bytewise(&block), "{block:?}");
+            }
         }
     }
 
@@ -633,6 +720,80 @@ mod tests {
                 .map(|_| alphabet[rng.usize(..alphabet.len())])
                 .collect();
             assert_eq!(positions(&line), reference(&line), "{line:?}");
+        }
+    }
+
+    /// Each index path the host can run (SSE2 with the shift prefix XOR,
+    /// AVX2 and AVX-512BW with the carry-less one), indexing a line at once
+    /// or a block at a time, builds the same index: the detected path alone
+    /// would leave the others untested on the host running the tests.
+    #[test]
+    fn every_vector_path_builds_the_same_index() {
+        let mut paths = vec![Vectors::Sse2];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Masks::avx2_available() {
+                paths.push(Vectors::Avx2);
+            }
+            if Vectors::detect() == Vectors::Avx512 {
+                paths.push(Vectors::Avx512);
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(512);
+        let alphabet = b"\"\\\\\\{}[]a ";
+        for _ in 0..2_000 {
+            let len = rng.usize(..400);
+            let line: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let (quotes, opens, closes) = reference(&line);
+            let bits = |at: &[usize]| {
+                let mut words = vec![0u64; line.len() / 64 + 1];
+                for &i in at {
+                    words[i / 64] |= 1 << (i % 64);
+                }
+                words
+            };
+            let want = (bits(&quotes), bits(&opens), bits(&closes));
+            let mut seen = Vec::new();
+            for &vectors in &paths {
+                for step in [false, true] {
+                    let mut s = Structure {
+                        vectors,
+                        ..Structure::default()
+                    };
+                    s.start(line.len());
+                    if step {
+                        for word in 0..s.words {
+                            s.reach(&line, word).unwrap();
+                        }
+                    } else {
+                        s.reach(&line, line.len() / 64).unwrap();
+                    }
+                    assert_eq!(s.reach(&line, s.words), None);
+                    let blocks = &s.blocks[..s.words];
+                    let got = (
+                        blocks.iter().map(|b| b.quotes).collect::<Vec<_>>(),
+                        blocks.iter().map(|b| b.opens).collect::<Vec<_>>(),
+                        blocks.iter().map(|b| b.closes).collect::<Vec<_>>(),
+                    );
+                    assert_eq!(got, want, "{vectors:?} {step} {line:?}");
+                    let state = (
+                        blocks
+                            .iter()
+                            .map(|b| (b.strings, b.depth_at))
+                            .collect::<Vec<_>>(),
+                        s.depth,
+                        s.outer_end,
+                        s.has_backslash,
+                        s.in_string,
+                        s.escape_next,
+                    );
+                    seen.push(state);
+                }
+            }
+            assert!(seen.windows(2).all(|w| w[0] == w[1]), "{line:?}");
+            assert_eq!(seen[0].3, line.contains(&b'\\'));
         }
     }
 
