@@ -10,6 +10,7 @@ locals {
   config      = var.config_triage
   logs        = var.log_retention
   denied      = var.access_denied_triage
+  patch       = var.patch_waves
 
   ipset_v4_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v4"].arn : local.waf.ipset_v4_arn
   ipset_v6_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v6"].arn : local.waf.ipset_v6_arn
@@ -128,6 +129,12 @@ locals {
     AccessDeniedTriageDigestTop          = tostring(local.denied.digest_top)
     AccessDeniedTriageDryRun             = tostring(local.denied.dry_run)
     # END generated: parameters: access-denied-triage
+
+    EnablePatchWaves            = tostring(local.patch.enabled)
+    PatchWavesReportSchedule    = local.patch.report_schedule
+    PatchWavesRouteSecretPrefix = local.patch.route_secret_prefix
+    # BEGIN generated: parameters: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+    # END generated: parameters: patch-waves
   }
 
   # Only what differs from the template's default (see template_defaults.tf):
@@ -227,6 +234,7 @@ locals {
     "config-triage"        = local.slack_environment + length("STATE_TABLE") + 255
     "log-retention"        = 0
     "access-denied-triage" = local.slack_environment + length("STATE_TABLE") + 255
+    "patch-waves"          = local.slack_environment + length("STATE_TABLE") + 255
   }
   environment_bytes = {
     for function, variables in local.environment_parameters : function => (
@@ -272,8 +280,8 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
   lifecycle {
     # Settings the functions check at start, caught here instead.
     precondition {
-      condition     = !(local.rds.enabled || local.config.enabled || local.denied.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
-      error_message = "rds_audit_notifier, config_triage and access_denied_triage post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
+      condition     = !(local.rds.enabled || local.config.enabled || local.denied.enabled || local.patch.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
+      error_message = "rds_audit_notifier, config_triage, access_denied_triage and patch_waves post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
     }
     precondition {
       condition     = var.result_event_forward_bus_arn == null || var.result_event_bus != null

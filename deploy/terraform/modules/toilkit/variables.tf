@@ -700,3 +700,40 @@ variable "access_denied_triage" {
     error_message = "access_denied_triage.rules: each rule needs a principal or an action pattern, and expires, when set, is a date (2026-12-31)."
   }
 }
+
+# --- patch-waves -------------------------------------------------------------
+
+variable "patch_waves" {
+  description = "patch-waves: the EC2 patch report (read-only): every running instance and whether Systems Manager covers it, missing and failed patches, stale scans, Amazon Linux 2023 releases behind, by owner tag and patch group, with a digest per owner of what is new, fixed and still open. report_schedule runs it; routes maps an owner tag value to that team's webhook secret (under route_secret_prefix)."
+  type = object({
+    enabled             = optional(bool, false)
+    report_schedule     = optional(string)
+    route_secret_prefix = optional(string)
+    # BEGIN generated: attributes: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+    # END generated: attributes: patch-waves
+  })
+  default = {}
+
+  # BEGIN generated: validations: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+  # END generated: validations: patch-waves
+
+  validation {
+    condition     = var.patch_waves.report_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.patch_waves.report_schedule))
+    error_message = "patch_waves.report_schedule must be a rate() or cron() expression, or \"\" for no schedule."
+  }
+  validation {
+    condition     = var.patch_waves.route_secret_prefix == null || can(regex("^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}$", var.patch_waves.route_secret_prefix))
+    error_message = "patch_waves.route_secret_prefix must be a Secrets Manager name prefix such as toilkit/routes/ (no leading \"/\")."
+  }
+  validation {
+    condition     = length(coalesce(var.patch_waves.routes, {})) == 0 || var.patch_waves.route_secret_prefix != null
+    error_message = "patch_waves.routes needs route_secret_prefix: the prefix of the teams' webhook secrets, the only ones the function may read."
+  }
+  validation {
+    condition = alltrue([
+      for secret in values(coalesce(var.patch_waves.routes, {})) :
+      startswith(secret, coalesce(var.patch_waves.route_secret_prefix, "\n")) || startswith(secret, "/${coalesce(var.patch_waves.route_secret_prefix, "\n")}") || can(regex(":secret:${coalesce(var.patch_waves.route_secret_prefix, "\n")}", secret))
+    ])
+    error_message = "patch_waves.routes: every webhook secret must sit under route_secret_prefix (the function may read nothing else)."
+  }
+}

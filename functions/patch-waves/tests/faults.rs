@@ -1,0 +1,45 @@
+//! Faults: a digest Slack refuses, and what the next report does about it.
+
+use toilkit_tests::Reply;
+
+use crate::common::{BASE_IMAGE, Fixture, item};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_slack_refuses_is_told_again_next_time_and_the_others_go_out() {
+    let f = Fixture::new("sa-east-1").await;
+    let alpha = f
+        .launch(1, BASE_IMAGE, &[("owner", "alpha")], None, None)
+        .await
+        .remove(0);
+    let beta = f
+        .launch(1, BASE_IMAGE, &[("owner", "beta")], None, None)
+        .await
+        .remove(0);
+    let app = f.app();
+    // alpha's digest goes first (owners in order); Slack fails both tries.
+    f.slack.script([Reply::Status(500), Reply::Status(500)]);
+    let first = f.report(&app, 0).await;
+    let error = first.response.as_ref().expect_err("a digest failed");
+    assert_eq!(error.kind(), "DigestsPartlySent", "{error}");
+    assert!(error.to_string().contains("alpha"), "{error}");
+    assert_eq!(first.report.failed.len(), 1);
+    assert_eq!(first.report.failed[0].target, "alpha");
+    assert_eq!(first.report.applied.len(), 1);
+    assert_eq!(first.report.applied[0].target, "beta");
+    assert_eq!(
+        f.records().await,
+        [format!("instance#{beta}")],
+        "only the delivered owner's state is written"
+    );
+
+    // The next report tells alpha its finding as new, since alpha never
+    // heard of it, and beta its finding as still open.
+    let second = f.report(&app, 1).await;
+    second.response.as_ref().expect("the second report ran");
+    let a = item(&second, &format!("{alpha}/unmanaged")).unwrap();
+    let b = item(&second, &format!("{beta}/unmanaged")).unwrap();
+    assert_eq!(a["fields"]["change"], "new");
+    assert_eq!(b["fields"]["change"], "still_open");
+    let texts = f.texts("ops");
+    assert_eq!(texts.len(), 3, "beta, then alpha and beta: {texts:?}");
+}
