@@ -134,6 +134,11 @@ locals {
     PatchWavesReportSchedule    = local.patch.report_schedule
     PatchWavesRouteSecretPrefix = local.patch.route_secret_prefix
     # BEGIN generated: parameters: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+    PatchWavesOwnerTagKey           = local.patch.owner_tag_key
+    PatchWavesRoutes                = local.patch.routes == null ? null : jsonencode(local.patch.routes)
+    PatchWavesScanStaleDays         = tostring(local.patch.scan_stale_days)
+    PatchWavesAl2023LatestParameter = local.patch.al2023_latest_parameter
+    PatchWavesDryRun                = tostring(local.patch.dry_run)
     # END generated: parameters: patch-waves
   }
 
@@ -220,6 +225,13 @@ locals {
       DIGEST_TOP           = "AccessDeniedTriageDigestTop"
       DRY_RUN              = "AccessDeniedTriageDryRun"
     }
+    "patch-waves" = {
+      OWNER_TAG_KEY           = "PatchWavesOwnerTagKey"
+      ROUTES                  = "PatchWavesRoutes"
+      SCAN_STALE_DAYS         = "PatchWavesScanStaleDays"
+      AL2023_LATEST_PARAMETER = "PatchWavesAl2023LatestParameter"
+      DRY_RUN                 = "PatchWavesDryRun"
+    }
   }
   # END generated: environment
   # Variables every function has (the Slack webhook, the result bus), and the
@@ -248,7 +260,7 @@ locals {
   ]
   # What the template's AllowedPattern admits in the free-text settings.
   # BEGIN generated: ascii (cargo xtask gen, from each function's src/config.rs)
-  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes"]
+  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes", "PatchWavesRoutes"]
   # END generated: ascii
   non_ascii_parameters = [
     for name in local.ascii_parameters :

@@ -710,11 +710,28 @@ variable "patch_waves" {
     report_schedule     = optional(string)
     route_secret_prefix = optional(string)
     # BEGIN generated: attributes: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+    owner_tag_key           = optional(string)
+    routes                  = optional(map(string))
+    scan_stale_days         = optional(number)
+    al2023_latest_parameter = optional(string)
+    dry_run                 = optional(bool)
     # END generated: attributes: patch-waves
   })
   default = {}
 
   # BEGIN generated: validations: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+  validation {
+    condition     = var.patch_waves.owner_tag_key == null || try(can(regex("^(?:^[A-Za-z0-9 _.:/=+\\-@]{1,128}$)$", var.patch_waves.owner_tag_key)), false)
+    error_message = "patch_waves.owner_tag_key must be a tag key."
+  }
+  validation {
+    condition     = var.patch_waves.scan_stale_days == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.scan_stale_days))) && var.patch_waves.scan_stale_days >= 1 && var.patch_waves.scan_stale_days <= 365, false)
+    error_message = "patch_waves.scan_stale_days must be a whole number from 1 to 365."
+  }
+  validation {
+    condition     = var.patch_waves.al2023_latest_parameter == null || try(can(regex("^(?:^/aws/service/ami-amazon-linux-latest/al2023-ami-[A-Za-z0-9._-]{1,100}$)$", var.patch_waves.al2023_latest_parameter)), false)
+    error_message = "patch_waves.al2023_latest_parameter must be a public parameter under /aws/service/ami-amazon-linux-latest/al2023-ami-."
+  }
   # END generated: validations: patch-waves
 
   validation {
