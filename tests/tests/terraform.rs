@@ -407,7 +407,10 @@ fn the_module_passes_parameters_the_template_accepts() {
     assert_eq!(parameters["AccessDeniedTriageOwnCidrs"], "203.0.113.0/24");
     assert_eq!(parameters["AccessDeniedTriageReconThreshold"], "20");
     assert_eq!(parameters["PatchWavesScanStaleDays"], "14");
-    assert_eq!(parameters["PatchWavesReportSchedule"], "cron(0 7 ? * MON-FRI *)");
+    assert_eq!(
+        parameters["PatchWavesReportSchedule"],
+        "cron(0 7 ? * MON-FRI *)"
+    );
     assert_eq!(
         parameters["AccessDeniedTriageRules"],
         r#"[{"action":"ec2:Describe*","expires":"2026-12-31","principal":"ci-*","reason":"CI probes regions"}]"#

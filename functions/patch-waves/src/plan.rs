@@ -457,7 +457,7 @@ pub fn assess(
             found.push((
                 Kind::AgentOffline,
                 format!(
-                    "SSM agent {}, {last}: patching cannot reach it. Check the instance is up and its agent running.",
+                    "{}, {last}: patching cannot reach it. Check the instance is up and its agent running.",
                     agent.ping_status
                 ),
             ));
@@ -644,7 +644,7 @@ fn unmanaged_reason(instance: &Instance, facts: &Facts) -> String {
         why.join("; ")
     };
     format!(
-        "not managed by Systems Manager: {why}. Turn on Default Host Management Configuration (Systems Manager, Fleet Manager, account management), or attach an instance profile with AmazonSSMManagedInstanceCore."
+        "{why}. Turn on Default Host Management Configuration (Systems Manager, Fleet Manager, account management), or attach an instance profile with AmazonSSMManagedInstanceCore."
     )
 }
 

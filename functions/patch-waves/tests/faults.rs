@@ -43,3 +43,27 @@ async fn a_digest_slack_refuses_is_told_again_next_time_and_the_others_go_out() 
     let texts = f.texts("ops");
     assert_eq!(texts.len(), 3, "beta, then alpha and beta: {texts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_reaches_the_deadline_sends_and_writes_nothing_and_says_so() {
+    let f = Fixture::new("eu-south-1").await;
+    f.launch(1, BASE_IMAGE, &[("owner", "gamma")], None, None)
+        .await;
+    let outcome = patch_waves::process(
+        serde_json::json!({"action": "report"}),
+        &f.app(),
+        crate::common::NOW,
+        &shared::Deadline::after(std::time::Duration::ZERO),
+    )
+    .await;
+    let response = outcome
+        .response
+        .as_ref()
+        .expect("stopping early is no error");
+    assert_eq!(response["stopped_early"], true, "{response}");
+    let reason = response["stop_reason"].as_str().unwrap();
+    assert!(reason.starts_with("deadline"), "{reason}");
+    assert!(reason.contains("nothing was sent or written"), "{reason}");
+    assert!(f.slack.received().is_empty());
+    assert!(f.records().await.is_empty());
+}
