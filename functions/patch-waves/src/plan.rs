@@ -130,6 +130,7 @@ impl Ord for Release {
 pub struct Previous {
     pub owner: String,
     pub name: Option<String>,
+    pub patch_group: Option<String>,
     /// Each open finding and since when the reports have seen it.
     pub findings: BTreeMap<Kind, OffsetDateTime>,
 }
@@ -320,7 +321,12 @@ impl OwnerReport {
             let after = i.next_state();
             match before {
                 None => !after.is_empty(),
-                Some(p) => p.findings != after || p.owner != i.owner || p.name != i.name,
+                Some(p) => {
+                    p.findings != after
+                        || p.owner != i.owner
+                        || p.name != i.name
+                        || p.patch_group.as_deref() != Some(i.patch_group.as_str())
+                }
             }
         })
     }
@@ -383,7 +389,10 @@ pub fn plan(facts: &Facts, config: &Config, now: OffsetDateTime) -> Plan {
             id: id.clone(),
             name: previous.name.clone(),
             owner: previous.owner.clone(),
-            patch_group: NO_PATCH_GROUP.to_owned(),
+            patch_group: previous
+                .patch_group
+                .clone()
+                .unwrap_or_else(|| NO_PATCH_GROUP.to_owned()),
             coverage: Coverage::Unmanaged,
             auto_scaling_group: None,
             findings: Vec::new(),
@@ -903,6 +912,7 @@ mod tests {
             Previous {
                 owner: "payments".into(),
                 name: Some("i-1-name".into()),
+                patch_group: Some("web".into()),
                 findings: BTreeMap::from([(Kind::MissingCritical, since), (Kind::Failed, since)]),
             },
         );
@@ -911,6 +921,7 @@ mod tests {
             Previous {
                 owner: "payments".into(),
                 name: None,
+                patch_group: None,
                 findings: BTreeMap::from([(Kind::Unmanaged, since)]),
             },
         );

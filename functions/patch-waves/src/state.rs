@@ -1,5 +1,5 @@
 //! The state table: for each instance with open findings, one record
-//! (`pk` = `instance#<id>`) holding its owner, its name and each open
+//! (`pk` = `instance#<id>`) holding its owner, name, patch group and each open
 //! finding with since when the reports have seen it. The digest's "new",
 //! "fixed" and "still open" are the difference between this and the run.
 //!
@@ -85,6 +85,7 @@ impl StateStore {
                     Previous {
                         owner: text("owner").unwrap_or_default(),
                         name: text("name"),
+                        patch_group: text("patch_group"),
                         findings,
                     },
                 );
@@ -197,6 +198,10 @@ fn request(instance: &InstanceReport) -> WriteRequest {
     let mut put = PutRequest::builder()
         .item("pk", key(&instance.id))
         .item("owner", AttributeValue::S(instance.owner.clone()))
+        .item(
+            "patch_group",
+            AttributeValue::S(instance.patch_group.clone()),
+        )
         .item("findings", AttributeValue::M(findings));
     if let Some(name) = &instance.name {
         put = put.item("name", AttributeValue::S(name.clone()));
