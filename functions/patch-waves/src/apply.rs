@@ -36,11 +36,15 @@ pub fn action(owner: &OwnerReport) -> Action {
 }
 
 /// Posts every digest worth sending, writing each owner's state after its
-/// digest went out.
+/// digest went out. `run` is the schedule event's id: each digest is
+/// claimed for it first, so a Lambda retry of the same event (another
+/// owner's digest failed) posts only what is still undelivered.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     app: &App,
     plan: &Plan,
     previous: &BTreeMap<String, Previous>,
+    run: Option<&str>,
     now: OffsetDateTime,
     deadline: &Deadline,
     report: &mut Report,
@@ -63,21 +67,55 @@ pub async fn apply(
             break;
         }
         attempted += 1;
-        let result = deliver(app, owner, plan, now, deadline).await;
-        match result {
+        let claim = match run.filter(|_| owner.worth_sending()) {
+            Some(run) => {
+                let expires_at = now + CLAIM_KEPT;
+                match app
+                    .state
+                    .claim_digest(run, &owner.owner, expires_at, calls)
+                    .await
+                {
+                    Ok(true) => Some(run),
+                    Ok(false) => {
+                        report.incr("digests_already_sent");
+                        report.skip(
+                            &owner.owner,
+                            "digest already sent by an earlier attempt of this schedule event",
+                        );
+                        // That attempt may have failed before its state write.
+                        if let Err(error) = write_state(app, owner, &changes, report, calls).await {
+                            failures.push(error);
+                        }
+                        continue;
+                    }
+                    Err(error) => {
+                        report.fail(&owner.owner, POST_DIGEST, &error);
+                        failures.push(error);
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
+        match deliver(app, owner, plan, now, deadline).await {
             Ok(used) => {
-                if let Err(error) = app.state.write(&changes, calls).await {
-                    report.fail(&owner.owner, "write_state", &error);
+                if let Err(error) = write_state(app, owner, &changes, report, calls).await {
                     failures.push(error);
                     continue;
                 }
-                report.add("state_records_written", changes.len() as u64);
                 if let Some(used) = used {
                     report.incr("digests_sent");
                     report.applied(action(owner).with_detail(json!({"route": used})));
                 }
             }
             Err(error) => {
+                if let Some(run) = claim
+                    && let Err(release) = app.state.release_digest(run, &owner.owner, calls).await
+                {
+                    // The claim outlives the retries: the next scheduled
+                    // report tells this owner instead.
+                    report.fail(&owner.owner, "release_digest_claim", &release);
+                }
                 report.fail(&owner.owner, POST_DIGEST, &error);
                 failures.push(error);
             }
@@ -91,6 +129,29 @@ pub async fn apply(
             total: attempted,
             first: Box::new(failures.remove(0)),
         }),
+    }
+}
+
+/// How long a digest's claim is kept: longer than Lambda retries an event.
+const CLAIM_KEPT: time::Duration = time::Duration::days(2);
+
+/// Writes the owner's changed state records, reporting a failure.
+async fn write_state(
+    app: &App,
+    owner: &OwnerReport,
+    changes: &[&InstanceReport],
+    report: &mut Report,
+    calls: &mut Calls,
+) -> Result<(), Error> {
+    match app.state.write(changes, calls).await {
+        Ok(()) => {
+            report.add("state_records_written", changes.len() as u64);
+            Ok(())
+        }
+        Err(error) => {
+            report.fail(&owner.owner, "write_state", &error);
+            Err(error)
+        }
     }
 }
 

@@ -145,7 +145,7 @@ async fn run(
     calls: &mut Calls,
 ) -> Result<(), Error> {
     let Trigger::Report { event_id } = trigger::parse(payload)?;
-    if let Some(id) = event_id {
+    if let Some(id) = &event_id {
         report.detail("schedule_event", json!(id));
     }
     let Some(facts) = read(app, deadline, report, calls).await? else {
@@ -156,7 +156,17 @@ async fn run(
     if app.settings.dry_run {
         return Ok(());
     }
-    apply::apply(app, &plan, &facts.previous, now, deadline, report, calls).await
+    apply::apply(
+        app,
+        &plan,
+        &facts.previous,
+        event_id.as_deref(),
+        now,
+        deadline,
+        report,
+        calls,
+    )
+    .await
 }
 
 /// Everything the report needs, read with paged and batched calls; `None`

@@ -3,6 +3,10 @@
 //! finding with since when the reports have seen it. The digest's "new",
 //! "fixed" and "still open" are the difference between this and the run.
 //!
+//! Beside them, one short-lived record per owner and schedule event
+//! (`digest#<event id>#<owner>`) claims that digest's delivery, so a Lambda
+//! retry of the same event posts only the digests still undelivered.
+//!
 //! Read whole with a paged `Scan` (one record per instance with findings),
 //! written with `BatchWriteItem`, 25 records a call, only where a record
 //! changes. No decisions here.
@@ -20,6 +24,7 @@ use crate::error::Error;
 use crate::plan::{InstanceReport, Kind, Previous};
 
 const PREFIX: &str = "instance#";
+const DIGEST_PREFIX: &str = "digest#";
 /// `BatchWriteItem` takes at most 25 requests.
 const BATCH: usize = 25;
 /// Attempts at the items DynamoDB leaves unprocessed.
@@ -52,6 +57,9 @@ impl StateStore {
                 .client
                 .scan()
                 .table_name(&self.table)
+                // A retry seconds after a write must see it, or it would
+                // tell the same findings as new again.
+                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -143,6 +151,56 @@ impl StateStore {
         Ok(())
     }
 
+    /// Claims the one delivery of `owner`'s digest for the schedule event
+    /// `run`: `false` when an earlier attempt of the same event (a Lambda
+    /// retry after another owner's digest failed) already claimed it, so it
+    /// is not posted twice. Claims expire with the table's TTL.
+    pub async fn claim_digest(
+        &self,
+        run: &str,
+        owner: &str,
+        expires_at: OffsetDateTime,
+        calls: &mut Calls,
+    ) -> Result<bool, Error> {
+        let pk = digest_key(run, owner);
+        calls.incr("PutItem");
+        let written = shared::dynamo::conditional(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", AttributeValue::S(pk.clone()))
+                .item(
+                    "expires_at",
+                    AttributeValue::N(expires_at.unix_timestamp().to_string()),
+                )
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await,
+        )
+        .map_err(|e| self.error("PutItem", &pk, e))?;
+        Ok(written.is_some())
+    }
+
+    /// Gives a claim back after its digest could not be posted, so the
+    /// retry posts it.
+    pub async fn release_digest(
+        &self,
+        run: &str,
+        owner: &str,
+        calls: &mut Calls,
+    ) -> Result<(), Error> {
+        let pk = digest_key(run, owner);
+        calls.incr("DeleteItem");
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .send()
+            .await
+            .map_err(|e| self.error("DeleteItem", &pk, e))?;
+        Ok(())
+    }
+
     fn error<E>(&self, operation: &'static str, key: &str, e: E) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
@@ -154,6 +212,12 @@ impl StateStore {
             source: Box::new(e),
         }
     }
+}
+
+/// A digest's claim: the schedule event's id, then the owner (who may
+/// write anything in a tag; the id holds no `#`).
+fn digest_key(run: &str, owner: &str) -> String {
+    format!("{DIGEST_PREFIX}{run}#{owner}")
 }
 
 fn key(id: &str) -> AttributeValue {

@@ -67,3 +67,51 @@ async fn a_report_that_reaches_the_deadline_sends_and_writes_nothing_and_says_so
     assert!(f.slack.received().is_empty());
     assert!(f.records().await.is_empty());
 }
+
+/// Lambda retries a failed invocation with the same event: the retry posts
+/// the digest that failed, and not again the ones already delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_schedule_event_posts_only_the_digests_still_undelivered() {
+    let f = Fixture::new("eu-west-3").await;
+    let alpha = f
+        .launch(1, BASE_IMAGE, &[("owner", "alpha")], None, None)
+        .await
+        .remove(0);
+    let beta = f
+        .launch(1, BASE_IMAGE, &[("owner", "beta")], None, None)
+        .await
+        .remove(0);
+    let app = f.app();
+    let schedule = serde_json::json!({"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-12-07T06:00:00Z", "region": "eu-west-3", "resources": [], "detail": {}});
+    let deadline = shared::Deadline::unbounded();
+    let run = |payload: serde_json::Value| {
+        patch_waves::process(payload, &app, crate::common::NOW, &deadline)
+    };
+    // alpha's digest goes first (owners in order); Slack fails both tries.
+    f.slack.script([Reply::Status(500), Reply::Status(500)]);
+    let first = run(schedule.clone()).await;
+    assert!(first.response.is_err(), "alpha's digest failed");
+    assert_eq!(f.texts("ops").len(), 1, "beta's digest went out");
+
+    let retry = run(schedule.clone()).await;
+    retry
+        .response
+        .as_ref()
+        .expect("the retry delivered alpha's");
+    let texts = f.texts("ops");
+    assert_eq!(texts.len(), 2, "beta's is not posted twice: {texts:?}");
+    assert!(texts[1].contains("alpha"), "{}", texts[1]);
+    assert_eq!(retry.report.counter("digests_already_sent"), 1);
+    assert_eq!(retry.report.counter("digests_sent"), 1);
+    // alpha heard of its finding once, as new.
+    assert!(texts[1].contains(&alpha), "{}", texts[1]);
+    assert!(!texts[1].contains(&beta), "{}", texts[1]);
+
+    // A third attempt of the same event posts nothing at all.
+    let third = run(schedule).await;
+    third.response.as_ref().expect("nothing left to do");
+    assert_eq!(f.texts("ops").len(), 2);
+    assert_eq!(third.report.counter("digests_already_sent"), 2);
+}
