@@ -87,7 +87,15 @@ pub async fn al2023_releases(
         calls.incr("DescribeImages");
         let page = client
             .describe_images()
-            .set_image_ids(Some(batch.iter().map(|s| (*s).clone()).collect()))
+            // A filter, not `ImageIds`: an id EC2 no longer knows (an AMI
+            // deregistered while instances still run it) is then left out
+            // of the answer instead of failing the whole call.
+            .filters(
+                Filter::builder()
+                    .name("image-id")
+                    .set_values(Some(batch.iter().map(|s| (*s).clone()).collect()))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| Error::Aws {

@@ -497,6 +497,19 @@ pub fn assess(
         ));
     }
     let previous = facts.previous.get(&instance.id);
+    // A finding ends only on evidence: one this run could not check again
+    // (the instance no longer answers to Systems Manager, a release that
+    // could not be read) stays open, saying so, instead of reading "fixed".
+    if let Some(previous) = previous {
+        for kind in previous.findings.keys() {
+            if found.iter().any(|(k, _)| k == kind) {
+                continue;
+            }
+            if let Some(why) = unchecked(*kind, instance, agent.is_some(), facts) {
+                found.push((*kind, format!("not checked again in this report: {why}")));
+            }
+        }
+    }
     let was = |kind: Kind| previous.and_then(|p| p.findings.get(&kind)).copied();
     let findings: Vec<Finding> = found
         .into_iter()
@@ -548,6 +561,31 @@ pub fn assess(
         findings,
         fixed,
         running: true,
+    }
+}
+
+/// Why this run cannot tell whether a finding of `kind` still holds;
+/// `None` when it can.
+fn unchecked(kind: Kind, instance: &Instance, managed: bool, facts: &Facts) -> Option<String> {
+    match kind {
+        // Coverage is read for every running instance.
+        Kind::Unmanaged | Kind::AgentOffline => None,
+        Kind::Al2023Behind => match (&facts.latest, &instance.image_id) {
+            (Err(why), _) => Some(format!(
+                "the latest Amazon Linux 2023 release is unknown ({why})"
+            )),
+            (Ok(_), Some(image)) if !facts.releases.contains_key(image) => Some(format!(
+                "the release of its image {image} could not be read (EC2 no longer describes it)"
+            )),
+            (Ok(_), None) => Some("EC2 names no image for it".to_owned()),
+            (Ok(_), Some(_)) => None,
+        },
+        // Patch Manager's state is read only for managed instances.
+        _ if !managed => Some(
+            "the instance is not managed by Systems Manager now, so its patch state is not read"
+                .to_owned(),
+        ),
+        _ => None,
     }
 }
 

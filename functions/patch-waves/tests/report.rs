@@ -293,3 +293,81 @@ async fn calls_grow_with_the_batches_not_with_the_instances() {
     // Every call, whatever the fleet's size: no call per instance.
     assert!(c["api_calls"] <= 11, "{c:?}");
 }
+
+/// A finding ends only on evidence. What a report cannot read again (the
+/// latest AL2023 release, an image EC2 no longer describes, the patch state
+/// of an instance that dropped out of Systems Manager) keeps its finding
+/// open, saying why, and the report does not fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_report_cannot_read_again_stays_open_instead_of_reading_fixed() {
+    let f = Fixture::new("us-west-1").await;
+    let old = f.al2023_image("2023.6.20241212.0").await;
+    let latest = f.al2023_image("2023.9.20251110.0").await;
+    let p = Some(f.instance_profile().await);
+    let host = f
+        .launch(1, &old, &[("owner", "delta")], p.as_deref(), None)
+        .await
+        .remove(0);
+    let now = now_secs();
+    f.ssm.update(|fleet| {
+        fleet.parameter = Some((LATEST.to_owned(), latest.clone()));
+        fleet.nodes = vec![Node::online(&host, now - 60)];
+        fleet.patch_states = vec![PatchCounts {
+            critical: 2,
+            missing: 2,
+            ..PatchCounts::scanned(&host, "web", now - DAY)
+        }];
+    });
+    let app = f.app();
+    let behind = format!("{host}/al2023_behind");
+    let critical = format!("{host}/missing_critical");
+    let first = f.report(&app, 0).await;
+    first.response.as_ref().expect("the first report ran");
+    assert_eq!(item(&first, &behind).unwrap()["fields"]["change"], "new");
+    assert_eq!(item(&first, &critical).unwrap()["fields"]["change"], "new");
+
+    // The latest release cannot be read: the parameter names an image EC2
+    // does not describe.
+    f.ssm.update(|fleet| {
+        fleet.parameter = Some((LATEST.to_owned(), "ami-0000000000000dead".to_owned()));
+    });
+    let second = f.report(&app, 1).await;
+    second.response.as_ref().expect("the second report ran");
+    let kept = item(&second, &behind).expect("still listed");
+    assert_eq!(kept["state"], "open", "{kept}");
+    assert_eq!(kept["fields"]["change"], "still_open", "{kept}");
+    assert!(
+        kept["fields"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not checked again"),
+        "{kept}"
+    );
+    assert_eq!(second.report.counter("findings_fixed"), 0);
+
+    // The image is deregistered while the instance runs it, and the
+    // instance drops out of Systems Manager.
+    f.ec2
+        .deregister_image()
+        .image_id(&old)
+        .send()
+        .await
+        .expect("image deregistered");
+    f.ssm.update(|fleet| {
+        fleet.parameter = Some((LATEST.to_owned(), latest.clone()));
+        fleet.nodes.clear();
+    });
+    let third = f.report(&app, 2).await;
+    third
+        .response
+        .as_ref()
+        .expect("an image EC2 no longer knows fails nothing");
+    for key in [&behind, &critical] {
+        let kept = item(&third, key).expect("still listed");
+        assert_eq!(kept["state"], "open", "{kept}");
+        assert_eq!(kept["fields"]["change"], "still_open", "{kept}");
+    }
+    let unmanaged = item(&third, &format!("{host}/unmanaged")).expect("unmanaged now");
+    assert_eq!(unmanaged["fields"]["change"], "new");
+    assert_eq!(third.report.counter("findings_fixed"), 0);
+}
