@@ -27,27 +27,45 @@ fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Fi
     builder.build()
 }
 
-/// Every running instance of the Region, page after page.
-pub async fn running(client: &Client, calls: &mut Calls) -> Result<Vec<Instance>, Error> {
+/// Every instance of the Region that is not terminated, page after page:
+/// the running ones, and the state of the others by id (pending, stopping,
+/// stopped), whose findings the report keeps rather than ends.
+pub async fn present(
+    client: &Client,
+    calls: &mut Calls,
+) -> Result<(Vec<Instance>, BTreeMap<String, String>), Error> {
     let mut out = Vec::new();
+    let mut paused = BTreeMap::new();
     let mut token: Option<String> = None;
     loop {
         calls.incr("DescribeInstances");
         let page = client
             .describe_instances()
-            .filters(filter("instance-state-name", ["running"]))
+            .filters(filter(
+                "instance-state-name",
+                ["pending", "running", "stopping", "stopped"],
+            ))
             .max_results(INSTANCES_PAGE)
             .set_next_token(token.take())
             .send()
             .await
             .map_err(|e| Error::Aws {
                 operation: "DescribeInstances",
-                target: "running instances".to_owned(),
+                target: "the instances not terminated".to_owned(),
                 source: shared::aws::cause(e),
             })?;
         for reservation in page.reservations() {
             for i in reservation.instances() {
                 let Some(id) = i.instance_id() else { continue };
+                let state = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default();
+                if state != "running" {
+                    paused.insert(id.to_owned(), state);
+                    continue;
+                }
                 out.push(Instance {
                     id: id.to_owned(),
                     tags: i
@@ -70,7 +88,7 @@ pub async fn running(client: &Client, calls: &mut Calls) -> Result<Vec<Instance>
             _ => break,
         }
     }
-    Ok(out)
+    Ok((out, paused))
 }
 
 /// The Amazon Linux 2023 release of each of `images` that is one, by

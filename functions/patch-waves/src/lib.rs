@@ -183,7 +183,7 @@ pub async fn read(
             "deadline: stopped after reading {after}; nothing was sent or written, the next report starts afresh"
         ));
     };
-    let instances = instances::running(&app.ec2, calls).await?;
+    let (instances, paused) = instances::present(&app.ec2, calls).await?;
     if deadline.expired() {
         stop(report, "the instances");
         return Ok(None);
@@ -234,6 +234,7 @@ pub async fn read(
     }
     Ok(Some(Facts {
         instances,
+        paused,
         agents,
         patch_states,
         releases,

@@ -138,7 +138,11 @@ pub struct Previous {
 /// Everything the report is decided from.
 #[derive(Debug, Clone)]
 pub struct Facts {
+    /// The running instances.
     pub instances: Vec<Instance>,
+    /// The state of every other instance that is not terminated (pending,
+    /// stopping, stopped), by id: not checked, their findings kept open.
+    pub paused: BTreeMap<String, String>,
     pub agents: BTreeMap<String, Agent>,
     pub patch_states: BTreeMap<String, PatchState>,
     /// AL2023 releases by image id.
@@ -220,6 +224,10 @@ pub enum Coverage {
     Online,
     AgentOffline,
     Unmanaged,
+    /// Stopped (or starting, or stopping): not checked in this report.
+    NotRunning,
+    /// Terminated: EC2 no longer lists it.
+    Gone,
 }
 
 /// Whether a finding is new this report or was open before.
@@ -367,6 +375,7 @@ pub fn plan(facts: &Facts, config: &Config, now: OffsetDateTime) -> Plan {
             Coverage::Online => plan.online += 1,
             Coverage::AgentOffline => plan.agent_offline += 1,
             Coverage::Unmanaged => plan.unmanaged += 1,
+            Coverage::NotRunning | Coverage::Gone => {}
         }
         if report.auto_scaling_group.is_some() {
             plan.in_auto_scaling_groups += 1;
@@ -377,14 +386,45 @@ pub fn plan(facts: &Facts, config: &Config, now: OffsetDateTime) -> Plan {
         let route = config.routes.route(&instance.tags).name;
         add(&mut plan.owners, report, route);
     }
-    // What the table had open for instances no longer running ends: the
-    // instance was terminated or stopped (or lost its running state).
+    // What the table had open for an instance not running now: a stopped
+    // one keeps its findings (it is unpatched still, and office-hours fleets
+    // are stopped when the report runs); a terminated one's end.
     for (id, previous) in &facts.previous {
         if seen.contains(id.as_str()) || previous.findings.is_empty() {
             continue;
         }
         let tags = BTreeMap::from([(config.routes.owner_tag_key.clone(), previous.owner.clone())]);
         let route = config.routes.route(&tags).name;
+        let paused = facts.paused.get(id);
+        let (findings, fixed) = match paused {
+            Some(state) => (
+                previous
+                    .findings
+                    .iter()
+                    .map(|(kind, since)| Finding {
+                        kind: *kind,
+                        detail: format!(
+                            "not checked again in this report: the instance is {state}"
+                        ),
+                        change: Change::StillOpen,
+                        since: *since,
+                    })
+                    .collect(),
+                Vec::new(),
+            ),
+            None => (
+                Vec::new(),
+                previous
+                    .findings
+                    .iter()
+                    .map(|(kind, since)| Fixed {
+                        kind: *kind,
+                        since: *since,
+                        how: "instance terminated".to_owned(),
+                    })
+                    .collect(),
+            ),
+        };
         let report = InstanceReport {
             id: id.clone(),
             name: previous.name.clone(),
@@ -393,18 +433,14 @@ pub fn plan(facts: &Facts, config: &Config, now: OffsetDateTime) -> Plan {
                 .patch_group
                 .clone()
                 .unwrap_or_else(|| NO_PATCH_GROUP.to_owned()),
-            coverage: Coverage::Unmanaged,
+            coverage: if paused.is_some() {
+                Coverage::NotRunning
+            } else {
+                Coverage::Gone
+            },
             auto_scaling_group: None,
-            findings: Vec::new(),
-            fixed: previous
-                .findings
-                .iter()
-                .map(|(kind, since)| Fixed {
-                    kind: *kind,
-                    since: *since,
-                    how: "instance no longer running".to_owned(),
-                })
-                .collect(),
+            findings,
+            fixed,
             running: false,
         };
         add(&mut plan.owners, report, route);
@@ -766,6 +802,7 @@ mod tests {
     fn facts(instances: Vec<Instance>) -> Facts {
         Facts {
             instances,
+            paused: BTreeMap::new(),
             agents: BTreeMap::new(),
             patch_states: BTreeMap::new(),
             releases: BTreeMap::new(),
@@ -981,7 +1018,7 @@ mod tests {
         assert_eq!(r.findings[1].change, Change::New);
         assert_eq!(r.fixed[0].kind, Kind::Failed);
         let gone = owner.instances.iter().find(|r| r.id == "i-gone").unwrap();
-        assert_eq!(gone.fixed[0].how, "instance no longer running");
+        assert_eq!(gone.fixed[0].how, "instance terminated");
         let changes: Vec<&str> = owner
             .state_changes(&f.previous)
             .map(|r| r.id.as_str())

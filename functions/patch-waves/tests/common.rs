@@ -198,6 +198,24 @@ impl Fixture {
         (vpc, subnet)
     }
 
+    pub async fn start(&self, instance: &str) {
+        self.ec2
+            .start_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .expect("instance started");
+    }
+
+    pub async fn terminate(&self, instance: &str) {
+        self.ec2
+            .terminate_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .expect("instance terminated");
+    }
+
     pub async fn stop(&self, instance: &str) {
         self.ec2
             .stop_instances()

@@ -176,7 +176,7 @@ async fn a_fleet_is_reported_by_owner_and_each_digest_then_tells_what_changed() 
     assert_eq!(f.records().await.len(), 4, "every instance with findings");
 
     // A day later: the critical patches were installed but one failed, the
-    // offline instance was stopped, and an Auto Scaling instance now misses
+    // offline instance was terminated, and an Auto Scaling instance now misses
     // a security patch.
     f.ssm.update(|fleet| {
         fleet.patch_states[0] = PatchCounts {
@@ -191,14 +191,14 @@ async fn a_fleet_is_reported_by_owner_and_each_digest_then_tells_what_changed() 
             ..PatchCounts::scanned(&pay_asg, "web", now + DAY - 600)
         };
     });
-    f.stop(&offline).await;
+    f.terminate(&offline).await;
     let second = f.report(&app, 1).await;
     second.response.as_ref().expect("the second report ran");
     let closed = item(&second, &format!("{pay_api}/missing_critical")).expect("closed");
     assert_eq!(closed["state"], "closed", "{closed}");
     let gone = item(&second, &format!("{offline}/agent_offline")).expect("ended");
     assert_eq!(gone["state"], "closed");
-    assert_eq!(gone["fields"]["ended"], "instance no longer running");
+    assert_eq!(gone["fields"]["ended"], "instance terminated");
     let still = item(&second, &format!("{pay_api}/missing_security")).expect("still open");
     assert_eq!(still["fields"]["change"], "still_open");
     assert_eq!(still["fields"]["since"], "2026-12-07T06:00:00Z");
@@ -226,7 +226,7 @@ async fn a_fleet_is_reported_by_owner_and_each_digest_then_tells_what_changed() 
     let records = f.records().await;
     assert!(
         !records.contains(&format!("instance#{offline}")),
-        "the stopped instance's record is gone: {records:?}"
+        "the terminated instance's record is gone: {records:?}"
     );
     assert!(
         records.contains(&format!("instance#{pay_asg}")),
@@ -370,4 +370,51 @@ async fn what_a_report_cannot_read_again_stays_open_instead_of_reading_fixed() {
     let unmanaged = item(&third, &format!("{host}/unmanaged")).expect("unmanaged now");
     assert_eq!(unmanaged["fields"]["change"], "new");
     assert_eq!(third.report.counter("findings_fixed"), 0);
+}
+
+/// An instance stopped when the report runs (an office-hours fleet at six
+/// in the morning) is still unpatched: its findings stay open, saying it
+/// was not checked, and are neither ended nor told anew when it runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_keeps_its_findings_until_it_is_terminated() {
+    let f = Fixture::new("ap-northeast-2").await;
+    let host = f
+        .launch(1, BASE_IMAGE, &[("owner", "epsilon")], None, None)
+        .await
+        .remove(0);
+    let app = f.app();
+    let key = format!("{host}/unmanaged");
+    let first = f.report(&app, 0).await;
+    assert_eq!(item(&first, &key).unwrap()["fields"]["change"], "new");
+
+    f.stop(&host).await;
+    let stopped = f.report(&app, 1).await;
+    stopped.response.as_ref().expect("the report ran");
+    let kept = item(&stopped, &key).expect("still listed");
+    assert_eq!(kept["state"], "open", "{kept}");
+    assert_eq!(kept["fields"]["change"], "still_open", "{kept}");
+    assert_eq!(kept["fields"]["coverage"], "not_running", "{kept}");
+    assert!(
+        kept["fields"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stopped"),
+        "{kept}"
+    );
+    assert_eq!(stopped.report.counter("findings_fixed"), 0);
+    assert_eq!(stopped.report.counter("instances_running"), 0);
+    assert_eq!(f.records().await, [format!("instance#{host}")]);
+
+    f.start(&host).await;
+    let running = f.report(&app, 2).await;
+    let again = item(&running, &key).expect("listed");
+    assert_eq!(again["fields"]["change"], "still_open", "not told anew");
+    assert_eq!(again["fields"]["since"], "2026-12-07T06:00:00Z");
+
+    f.terminate(&host).await;
+    let gone = f.report(&app, 3).await;
+    let ended = item(&gone, &key).expect("ended");
+    assert_eq!(ended["state"], "closed", "{ended}");
+    assert_eq!(ended["fields"]["ended"], "instance terminated");
+    assert!(f.records().await.is_empty());
 }
