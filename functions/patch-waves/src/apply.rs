@@ -105,6 +105,11 @@ pub async fn apply(
                 }
                 if let Some(used) = used {
                     report.incr("digests_sent");
+                    if used != owner.route {
+                        // An alarm can watch this: a team not hearing its own
+                        // digests.
+                        report.incr("digests_to_default_route");
+                    }
                     report.applied(action(owner).with_detail(json!({"route": used})));
                 }
             }
@@ -168,7 +173,7 @@ async fn deliver(
     if !owner.worth_sending() {
         return Ok(None);
     }
-    let messages = notify::digest(owner, plan, now);
+    let messages = notify::digest(owner, plan, now, None);
     let routes = &app.settings.routes;
     let route = routes
         .named(&owner.route)
@@ -183,6 +188,12 @@ async fn deliver(
             let default = routes
                 .named(DEFAULT_ROUTE)
                 .expect("the default route always exists");
+            // The channel is told why the digest is there; the cause stays
+            // in the report (it names the secret, never its value).
+            let note = format!(
+                "Sent here because the webhook of route {team} could not be read: see the function's report"
+            );
+            let messages = notify::digest(owner, plan, now, Some(&note));
             notify::post(app, &messages, &default, &owner.owner, deadline)
                 .await
                 .map(|()| {

@@ -17,8 +17,14 @@ use crate::plan::{Change, InstanceReport, OwnerReport, Plan, age, rfc3339};
 /// report and the result event list them all.
 pub const LISTED: usize = 40;
 
-/// The digest of one owner.
-pub fn digest(owner: &OwnerReport, plan: &Plan, now: time::OffsetDateTime) -> Vec<Message> {
+/// The digest of one owner; `note` (why it reached this channel, when it
+/// is not the owner's own) ends the summary.
+pub fn digest(
+    owner: &OwnerReport,
+    plan: &Plan,
+    now: time::OffsetDateTime,
+    note: Option<&str>,
+) -> Vec<Message> {
     let title = format!(
         "Patching, {}: {} new, {} fixed, {} still open",
         owner.owner, owner.new, owner.fixed, owner.still_open
@@ -27,12 +33,16 @@ pub fn digest(owner: &OwnerReport, plan: &Plan, now: time::OffsetDateTime) -> Ve
         Ok(release) => format!("latest Amazon Linux 2023: {}", release.version),
         Err(why) => format!("latest Amazon Linux 2023 unknown ({why})"),
     };
-    let summary = format!(
+    let mut summary = format!(
         "{} running instance(s) of {}, {} with findings or changes; {latest}",
         owner.running,
         owner.owner,
         owner.instances.iter().filter(|i| i.running).count(),
     );
+    if let Some(note) = note {
+        summary.push_str(". ");
+        summary.push_str(note);
+    }
     let mut findings = Vec::new();
     let mut group: Option<&str> = None;
     let listed = owner.instances.iter().take(LISTED);

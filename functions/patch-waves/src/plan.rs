@@ -627,6 +627,12 @@ fn unchecked(kind: Kind, instance: &Instance, managed: bool, facts: &Facts) -> O
 
 /// The owner tag's value (trimmed), or [`NO_OWNER`].
 pub fn owner_of(instance: &Instance, config: &Config) -> String {
+    // An owner `ROUTES` names is spelled as there: routing ignores case, so
+    // `Payments` and `payments` are one team, with one digest, not two.
+    let route = config.routes.route(&instance.tags);
+    if route.name != shared::routing::DEFAULT_ROUTE {
+        return route.name;
+    }
     config
         .routes
         .owner(&instance.tags)
@@ -756,6 +762,21 @@ mod tests {
     use super::*;
 
     const NOW: OffsetDateTime = datetime!(2026-12-07 06:00 UTC);
+
+    #[test]
+    fn owners_routing_finds_without_case_get_one_digest() {
+        let f = facts(vec![
+            instance("i-1", "Payments"),
+            instance("i-2", "payments "),
+            instance("i-3", "Search"),
+        ]);
+        let plan = plan(&f, &config(), NOW);
+        let owners: Vec<&str> = plan.owners.keys().map(String::as_str).collect();
+        assert_eq!(owners, ["Search", "payments"]);
+        assert_eq!(plan.owners["payments"].instances.len(), 2);
+        assert_eq!(plan.owners["payments"].route, "payments");
+        assert_eq!(plan.owners["Search"].route, "default");
+    }
 
     fn config() -> Config {
         let mut env = Env::from_pairs([

@@ -115,3 +115,28 @@ async fn a_retried_schedule_event_posts_only_the_digests_still_undelivered() {
     assert_eq!(f.texts("ops").len(), 2);
     assert_eq!(third.report.counter("digests_already_sent"), 2);
 }
+
+/// A team whose webhook cannot be read (a deleted secret) still hears of
+/// its fleet: the default channel gets the digest, saying why it is there,
+/// and the report counts it, so an alarm can watch for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_whose_webhook_cannot_be_read_reaches_the_default_channel_saying_why() {
+    let mut f = Fixture::new("ap-south-1").await;
+    f.set(
+        "ROUTES",
+        r#"{"zeta": "arn:aws:secretsmanager:ap-south-1:123456789012:secret:deleted-zeta-AbCdEf"}"#,
+    );
+    f.launch(1, BASE_IMAGE, &[("owner", "zeta")], None, None)
+        .await;
+    let outcome = f.report(&f.app(), 0).await;
+    outcome.response.as_ref().expect("the digest was delivered");
+    assert_eq!(outcome.report.counter("digests_to_default_route"), 1);
+    let texts = f.texts("ops");
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].contains("Sent here because the webhook of route zeta could not be read"),
+        "{}",
+        texts[0]
+    );
+    assert!(!texts[0].contains("arn:aws:secretsmanager"), "{}", texts[0]);
+}
