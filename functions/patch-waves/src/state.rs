@@ -91,7 +91,7 @@ impl StateStore {
                 out.insert(
                     id.to_owned(),
                     Previous {
-                        owner: text("owner").unwrap_or_default(),
+                        owner: text("owner").unwrap_or_else(|| crate::plan::NO_OWNER.to_owned()),
                         name: text("name"),
                         patch_group: text("patch_group"),
                         findings,
