@@ -22,13 +22,14 @@ use toilkit_fuzz::env;
 /// Every function's settings, in the order of the repository's registry
 /// (`toilkit_tests::registry`; a test in xtask holds the two equal): the
 /// fuzz crate is a workspace of its own and does not link the registry.
-const FUNCTIONS: [&[Setting]; 6] = [
+const FUNCTIONS: [&[Setting]; 7] = [
     waf_ip_blocker::config::SETTINGS,
     rds_audit_notifier::config::SETTINGS,
     maintenance_switch::config::SETTINGS,
     config_triage::config::SETTINGS,
     log_retention::config::SETTINGS,
     access_denied_triage::config::SETTINGS,
+    patch_waves::config::SETTINGS,
 ];
 
 fn names(function: usize) -> &'static [String] {
@@ -52,7 +53,11 @@ fuzz_target!(|input: &[u8]| {
             let config = waf_ip_blocker::config::Config::from_env(&mut env);
             if env.finish().is_ok() {
                 let mut counter = waf_ip_blocker::detect::Counter::new(config.detection.clone());
-                counter.line(include_bytes!("../seeds/waf_log/line").get(1..).unwrap_or_default());
+                counter.line(
+                    include_bytes!("../seeds/waf_log/line")
+                        .get(1..)
+                        .unwrap_or_default(),
+                );
                 let _ = config.allowed("203.0.113.9".parse().expect("an IP"));
             }
         }
@@ -90,11 +95,15 @@ fuzz_target!(|input: &[u8]| {
                 let subject = config_triage::exemption::Subject {
                     rule: "restricted-ssh",
                     resource_id: "sg-0123456789abcdef0",
-                    arn: Some("arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0"),
+                    arn: Some(
+                        "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0",
+                    ),
                     resource_type: "AWS::EC2::SecurityGroup",
                     tags: &tags,
                 };
-                let _ = config.exemptions.check(&subject, datetime!(2026-11-21 10:00 UTC));
+                let _ = config
+                    .exemptions
+                    .check(&subject, datetime!(2026-11-21 10:00 UTC));
                 let _ = config.exemptions.expired(datetime!(2026-11-21 10:00 UTC));
                 let _ = config.routes.route(&tags);
             }
@@ -121,6 +130,13 @@ fuzz_target!(|input: &[u8]| {
                         datetime!(2026-11-21 10:00 UTC),
                     );
                 }
+            }
+        }
+        6 => {
+            let config = patch_waves::Config::from_env(&mut env);
+            if env.finish().is_ok() {
+                let _ = config.routes.route(&Default::default());
+                let _ = patch_waves::plan::Release::from_ami_name(&config.al2023_latest_parameter);
             }
         }
         _ => unreachable!("one arm per entry of FUNCTIONS"),

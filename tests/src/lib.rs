@@ -13,6 +13,9 @@
 //! - [`loopback`]: the loopback HTTP server those stand-ins are built on;
 //! - [`config_service`]: AWS Config's compliance API, which moto lacks,
 //!   answered from a list of open violations;
+//! - [`patch_manager`]: the Systems Manager calls moto lacks (managed
+//!   instances, patch states, a public parameter), answered from a fleet,
+//!   in front of moto;
 //! - [`call_times`]: when each AWS call left, and the busiest second of
 //!   each operation;
 //! - [`cloudformation`]: moto's CloudFormation through its Query API;
@@ -46,6 +49,7 @@ pub mod logs_subscription;
 pub mod loopback;
 pub mod moto;
 pub mod not_run;
+pub mod patch_manager;
 pub mod process;
 pub mod registry;
 pub mod report;

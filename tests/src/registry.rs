@@ -80,6 +80,13 @@ pub const FUNCTIONS: &[Function] = &[
         summary: "denied API calls from CloudTrail, triaged",
         workload: true,
     },
+    Function {
+        name: "patch-waves",
+        stem: "PatchWaves",
+        terraform_local: "patch",
+        summary: "EC2 patch coverage and state, reported by owner",
+        workload: false,
+    },
 ];
 
 /// The function of that name, if the registry has it.

@@ -329,6 +329,13 @@ fn the_module_passes_parameters_the_template_accepts() {
     own_cidrs            = ["203.0.113.0/24"]
     recon_threshold      = 20
   }
+  patch_waves = {
+    enabled             = true
+    report_schedule     = "cron(0 7 ? * MON-FRI *)"
+    scan_stale_days     = 14
+    routes              = { payments = "toilkit/routes/payments-webhook" }
+    route_secret_prefix = "toilkit/routes/"
+  }
   log_retention = {
     enabled                 = true
     retention_days          = 30
@@ -399,6 +406,11 @@ fn the_module_passes_parameters_the_template_accepts() {
     assert_eq!(parameters["NamePrefix"], "shop");
     assert_eq!(parameters["AccessDeniedTriageOwnCidrs"], "203.0.113.0/24");
     assert_eq!(parameters["AccessDeniedTriageReconThreshold"], "20");
+    assert_eq!(parameters["PatchWavesScanStaleDays"], "14");
+    assert_eq!(
+        parameters["PatchWavesReportSchedule"],
+        "cron(0 7 ? * MON-FRI *)"
+    );
     assert_eq!(
         parameters["AccessDeniedTriageRules"],
         r#"[{"action":"ec2:Describe*","expires":"2026-12-31","principal":"ci-*","reason":"CI probes regions"}]"#

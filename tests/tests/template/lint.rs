@@ -74,8 +74,8 @@ fn the_sam_transform_yields_every_function_with_its_wiring() {
     let tables = of_type(out, "AWS::DynamoDB::Table");
     assert_eq!(
         tables.len(),
-        4,
-        "WAF ledger, Config state, idempotency, access-denied state"
+        5,
+        "WAF ledger, Config state, idempotency, access-denied state, patch-waves state"
     );
     for (id, table) in tables {
         let p = &table["Properties"];

@@ -143,6 +143,7 @@ fn every_aws_call_of_a_function_is_granted_to_its_role() {
 const SAMPLE_PARAMETERS: &str = r#"{
   "EnableWafIpBlocker": "true", "EnableRdsAuditNotifier": "true", "EnableMaintenanceSwitch": "true",
   "EnableConfigTriage": "true", "EnableLogRetention": "true", "EnableAccessDeniedTriage": "true",
+  "EnablePatchWaves": "true", "PatchWavesRouteSecretPrefix": "toilkit/routes/",
   "SlackWebhookSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:toilkit/slack-AbC123",
   "SlackWebhookParameter": "/toilkit/slack-webhook",
   "ResultEventBus": "arn:aws:events:eu-west-1:999999999999:event-bus/toilkit-results",

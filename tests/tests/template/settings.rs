@@ -15,6 +15,7 @@ fn settings() -> Vec<(&'static str, &'static [shared::config::Setting])> {
                 "config-triage" => config_triage::config::SETTINGS,
                 "log-retention" => log_retention::config::SETTINGS,
                 "access-denied-triage" => access_denied_triage::config::SETTINGS,
+                "patch-waves" => patch_waves::config::SETTINGS,
                 other => panic!(
                     "{other}: add its config::SETTINGS to settings() in tests/tests/template/settings.rs"
                 ),

@@ -8,6 +8,7 @@ mod access_denied_triage;
 mod config_triage;
 mod log_retention;
 mod maintenance_switch;
+mod patch_waves;
 mod rds_audit_notifier;
 mod waf_ip_blocker;
 
@@ -58,6 +59,7 @@ pub fn run(args: &[String]) -> Result {
                 "config-triage" => config_triage::run(&ctx).await?,
                 "log-retention" => log_retention::run(&ctx).await?,
                 "access-denied-triage" => access_denied_triage::run(&ctx).await?,
+                "patch-waves" => patch_waves::run(&ctx).await?,
                 other => println!("{other} has no demo yet (xtask/src/demo/)"),
             }
         }

@@ -59,6 +59,7 @@ pub fn settings(function: &str) -> Option<&'static [Setting]> {
         "config-triage" => config_triage::config::SETTINGS,
         "log-retention" => log_retention::config::SETTINGS,
         "access-denied-triage" => access_denied_triage::config::SETTINGS,
+        "patch-waves" => patch_waves::config::SETTINGS,
         _ => return None,
     })
 }
@@ -157,6 +158,7 @@ mod tests {
             "config-triage" => drop(config_triage::config::Config::from_env(env)),
             "log-retention" => drop(log_retention::config::Config::from_env(env)),
             "access-denied-triage" => drop(access_denied_triage::Config::from_env(env)),
+            "patch-waves" => drop(patch_waves::Config::from_env(env)),
             other => panic!("no configuration reader for {other}"),
         }
         let _ = shared::events::Publisher::bus_from_env(env);

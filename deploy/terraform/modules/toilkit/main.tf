@@ -10,6 +10,7 @@ locals {
   config      = var.config_triage
   logs        = var.log_retention
   denied      = var.access_denied_triage
+  patch       = var.patch_waves
 
   ipset_v4_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v4"].arn : local.waf.ipset_v4_arn
   ipset_v6_arn = local.waf.create_ip_sets ? aws_wafv2_ip_set.blocked["v6"].arn : local.waf.ipset_v6_arn
@@ -128,6 +129,17 @@ locals {
     AccessDeniedTriageDigestTop          = tostring(local.denied.digest_top)
     AccessDeniedTriageDryRun             = tostring(local.denied.dry_run)
     # END generated: parameters: access-denied-triage
+
+    EnablePatchWaves            = tostring(local.patch.enabled)
+    PatchWavesReportSchedule    = local.patch.report_schedule
+    PatchWavesRouteSecretPrefix = local.patch.route_secret_prefix
+    # BEGIN generated: parameters: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+    PatchWavesOwnerTagKey           = local.patch.owner_tag_key
+    PatchWavesRoutes                = local.patch.routes == null ? null : jsonencode(local.patch.routes)
+    PatchWavesScanStaleDays         = tostring(local.patch.scan_stale_days)
+    PatchWavesAl2023LatestParameter = local.patch.al2023_latest_parameter
+    PatchWavesDryRun                = tostring(local.patch.dry_run)
+    # END generated: parameters: patch-waves
   }
 
   # Only what differs from the template's default (see template_defaults.tf):
@@ -213,6 +225,13 @@ locals {
       DIGEST_TOP           = "AccessDeniedTriageDigestTop"
       DRY_RUN              = "AccessDeniedTriageDryRun"
     }
+    "patch-waves" = {
+      OWNER_TAG_KEY           = "PatchWavesOwnerTagKey"
+      ROUTES                  = "PatchWavesRoutes"
+      SCAN_STALE_DAYS         = "PatchWavesScanStaleDays"
+      AL2023_LATEST_PARAMETER = "PatchWavesAl2023LatestParameter"
+      DRY_RUN                 = "PatchWavesDryRun"
+    }
   }
   # END generated: environment
   # Variables every function has (the Slack webhook, the result bus), and the
@@ -227,6 +246,7 @@ locals {
     "config-triage"        = local.slack_environment + length("STATE_TABLE") + 255
     "log-retention"        = 0
     "access-denied-triage" = local.slack_environment + length("STATE_TABLE") + 255
+    "patch-waves"          = local.slack_environment + length("STATE_TABLE") + 255
   }
   environment_bytes = {
     for function, variables in local.environment_parameters : function => (
@@ -240,7 +260,7 @@ locals {
   ]
   # What the template's AllowedPattern admits in the free-text settings.
   # BEGIN generated: ascii (cargo xtask gen, from each function's src/config.rs)
-  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes"]
+  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes", "PatchWavesRoutes"]
   # END generated: ascii
   non_ascii_parameters = [
     for name in local.ascii_parameters :
@@ -272,8 +292,8 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "toilkit" {
   lifecycle {
     # Settings the functions check at start, caught here instead.
     precondition {
-      condition     = !(local.rds.enabled || local.config.enabled || local.denied.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
-      error_message = "rds_audit_notifier, config_triage and access_denied_triage post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
+      condition     = !(local.rds.enabled || local.config.enabled || local.denied.enabled || local.patch.enabled) || var.slack_webhook.secret_arn != null || var.slack_webhook.parameter != null
+      error_message = "rds_audit_notifier, config_triage, access_denied_triage and patch_waves post to Slack: set slack_webhook.secret_arn or slack_webhook.parameter."
     }
     precondition {
       condition     = var.result_event_forward_bus_arn == null || var.result_event_bus != null

@@ -17,6 +17,7 @@ output "function_arns" {
     "config-triage"        = "ConfigTriageFunctionArn"
     "log-retention"        = "LogRetentionFunctionArn"
     "access-denied-triage" = "AccessDeniedTriageFunctionArn"
+    "patch-waves"          = "PatchWavesFunctionArn"
   } : name => lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, key, null) if lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, key, null) != null }
 }
 

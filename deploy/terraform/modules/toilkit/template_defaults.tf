@@ -17,6 +17,7 @@ locals {
     EnableConfigTriage                  = "false"
     EnableLogRetention                  = "false"
     EnableMaintenanceSwitch             = "false"
+    EnablePatchWaves                    = "false"
     EnableRdsAuditNotifier              = "false"
     EnableWafIpBlocker                  = "false"
     FunctionLogRetentionDays            = "90"
@@ -27,6 +28,8 @@ locals {
     MaintenanceLoadBalancerNames        = ""
     MaintenanceNotifyTopicArn           = ""
     NamePrefix                          = "toilkit"
+    PatchWavesReportSchedule            = "cron(0 6 ? * MON-FRI *)"
+    PatchWavesRouteSecretPrefix         = ""
     PermissionsBoundaryArn              = ""
     RdsAuditLogGroupName                = ""
     ResultEventBus                      = ""
@@ -98,6 +101,11 @@ locals {
     AccessDeniedTriageCriticalTopicArn   = ""
     AccessDeniedTriageDigestTop          = "10"
     AccessDeniedTriageDryRun             = "false"
+    PatchWavesOwnerTagKey                = "owner"
+    PatchWavesRoutes                     = ""
+    PatchWavesScanStaleDays              = "7"
+    PatchWavesAl2023LatestParameter      = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    PatchWavesDryRun                     = "false"
     # END generated: defaults
   }
 }
@@ -144,6 +152,8 @@ locals {
     AccessDeniedTriageOwnCidrs         = 384
     AccessDeniedTriageRoutes           = 320
     AccessDeniedTriageCriticalTopicArn = 320
+    PatchWavesRoutes                   = 320
+    PatchWavesAl2023LatestParameter    = 160
     # END generated: max-lengths
   }
 }

@@ -700,3 +700,57 @@ variable "access_denied_triage" {
     error_message = "access_denied_triage.rules: each rule needs a principal or an action pattern, and expires, when set, is a date (2026-12-31)."
   }
 }
+
+# --- patch-waves -------------------------------------------------------------
+
+variable "patch_waves" {
+  description = "patch-waves: the EC2 patch report (read-only): every running instance and whether Systems Manager covers it, missing and failed patches, stale scans, Amazon Linux 2023 releases behind, by owner tag and patch group, with a digest per owner of what is new, fixed and still open. report_schedule runs it; routes maps an owner tag value to that team's webhook secret (under route_secret_prefix)."
+  type = object({
+    enabled             = optional(bool, false)
+    report_schedule     = optional(string)
+    route_secret_prefix = optional(string)
+    # BEGIN generated: attributes: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+    owner_tag_key           = optional(string)
+    routes                  = optional(map(string))
+    scan_stale_days         = optional(number)
+    al2023_latest_parameter = optional(string)
+    dry_run                 = optional(bool)
+    # END generated: attributes: patch-waves
+  })
+  default = {}
+
+  # BEGIN generated: validations: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
+  validation {
+    condition     = var.patch_waves.owner_tag_key == null || try(can(regex("^(?:^[A-Za-z0-9 _.:/=+\\-@]{1,128}$)$", var.patch_waves.owner_tag_key)), false)
+    error_message = "patch_waves.owner_tag_key must be a tag key."
+  }
+  validation {
+    condition     = var.patch_waves.scan_stale_days == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.scan_stale_days))) && var.patch_waves.scan_stale_days >= 1 && var.patch_waves.scan_stale_days <= 365, false)
+    error_message = "patch_waves.scan_stale_days must be a whole number from 1 to 365."
+  }
+  validation {
+    condition     = var.patch_waves.al2023_latest_parameter == null || try(can(regex("^(?:^/aws/service/ami-amazon-linux-latest/al2023-ami-[A-Za-z0-9._-]{1,100}$)$", var.patch_waves.al2023_latest_parameter)), false)
+    error_message = "patch_waves.al2023_latest_parameter must be a public parameter under /aws/service/ami-amazon-linux-latest/al2023-ami-."
+  }
+  # END generated: validations: patch-waves
+
+  validation {
+    condition     = var.patch_waves.report_schedule == null || can(regex("^$|^(rate|cron)\\(.+\\)$", var.patch_waves.report_schedule))
+    error_message = "patch_waves.report_schedule must be a rate() or cron() expression, or \"\" for no schedule."
+  }
+  validation {
+    condition     = var.patch_waves.route_secret_prefix == null || can(regex("^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,255}$", var.patch_waves.route_secret_prefix))
+    error_message = "patch_waves.route_secret_prefix must be a Secrets Manager name prefix such as toilkit/routes/ (no leading \"/\")."
+  }
+  validation {
+    condition     = length(coalesce(var.patch_waves.routes, {})) == 0 || var.patch_waves.route_secret_prefix != null
+    error_message = "patch_waves.routes needs route_secret_prefix: the prefix of the teams' webhook secrets, the only ones the function may read."
+  }
+  validation {
+    condition = alltrue([
+      for secret in values(coalesce(var.patch_waves.routes, {})) :
+      startswith(secret, coalesce(var.patch_waves.route_secret_prefix, "\n")) || startswith(secret, "/${coalesce(var.patch_waves.route_secret_prefix, "\n")}") || can(regex(":secret:${coalesce(var.patch_waves.route_secret_prefix, "\n")}", secret))
+    ])
+    error_message = "patch_waves.routes: every webhook secret must sit under route_secret_prefix (the function may read nothing else)."
+  }
+}
