@@ -227,6 +227,12 @@ impl Extractor {
     pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
         self.labels.clear();
         self.structure.start(line.len());
+        if self.wanted.labels {
+            // WAF writes `labels` last, so the whole line will be indexed:
+            // one call does it, instead of one a block as the reads reach
+            // further.
+            self.structure.index_all(line);
+        }
         if let Some(fields) = self.search(line) {
             return Ok(fields);
         }
@@ -1518,6 +1524,28 @@ mod tests {
             assert_eq!(f.header.map(|h| h.text().into_owned()), want, "{line}");
         }
         assert!(alone > 300 && walked > 300, "{alone} / {walked}");
+    }
+
+    #[test]
+    fn eight_bytes_without_case_compare_as_eq_ignore_ascii_case() {
+        for len in [1, 7, 8, 9, 15, 16, 17] {
+            for at in [0, len / 2, len - 1] {
+                for a in 0..=255u8 {
+                    for b in 0..=255u8 {
+                        let mut text = vec![b'q'; len];
+                        let mut lower = vec![b'q'; len];
+                        text[at] = a;
+                        lower[at] = b.to_ascii_lowercase();
+                        assert_eq!(
+                            eq_lowercase(&text, &lower),
+                            text.eq_ignore_ascii_case(&lower),
+                            "{a} {b} {len} {at}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!eq_lowercase(b"x-forwarded-for", b"x-forwarded-fo"));
     }
 
     const NOTHING_OPTIONAL: Wanted = Wanted {

@@ -240,6 +240,13 @@ impl Structure {
         None
     }
 
+    /// Indexes the whole line now, in one call.
+    pub(super) fn index_all(&mut self, line: &[u8]) {
+        if self.indexed < self.words {
+            self.index_to(line, self.words);
+        }
+    }
+
     /// Indexes the line up to block `word`; `None` past the line's end.
     #[inline]
     fn reach(&mut self, line: &[u8], word: usize) -> Option<()> {
