@@ -229,6 +229,12 @@ impl Extractor {
     pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
         self.labels.clear();
         self.structure.start(line.len());
+        if self.wanted.labels {
+            // WAF writes `labels` last, so the whole line will be indexed:
+            // one call does it, instead of one a block as the reads reach
+            // further.
+            self.structure.index_all(line);
+        }
         if let Some(fields) = self.search(line) {
             return Ok(fields);
         }
@@ -709,14 +715,23 @@ impl<'a> Cursor<'a, '_> {
                 b"clientIp" => request.client_ip = Some(c.string()?),
                 b"uri" => request.uri = Some(c.string()?),
                 b"headers" if header.is_some() && c.peek() == Some(b'[') => {
-                    c.i += 1;
                     let wanted = header.unwrap_or_default();
-                    c.elements(|c| {
-                        if let Some(value) = c.header(wanted)? {
-                            request.header = Some(value);
+                    match c.find_header(wanted) {
+                        Some(found) => {
+                            if found.is_some() {
+                                request.header = found;
+                            }
                         }
-                        Ok(())
-                    })?;
+                        None => {
+                            c.i += 1;
+                            c.elements(|c| {
+                                if let Some(value) = c.header(wanted)? {
+                                    request.header = Some(value);
+                                }
+                                Ok(())
+                            })?;
+                        }
+                    }
                     request.headers_read = true;
                 }
                 _ => c.skip_value()?,
@@ -725,6 +740,89 @@ impl<'a> Cursor<'a, '_> {
             Ok(if done { Step::Stop } else { Step::Next })
         })?;
         Ok((request, step))
+    }
+
+    /// The value of the last element of the `headers` array at `self.i`
+    /// whose name is `wanted` (lower case, compared without case), found
+    /// without walking the elements: a request has a dozen headers, and the
+    /// walk through them was an eighth of a configured record's time.
+    ///
+    /// The index gives every string in the array whose raw text is as long
+    /// as `wanted` ([`Structure::string_of_len`]: its quotes open and close a
+    /// string, so it is never text inside another one), and those equal to
+    /// `wanted` without case are looked at. With no backslash in the line so
+    /// far, a string's raw text is its text, so these are all the strings
+    /// that can be the name wanted, and each is one of:
+    /// - the name of an element as WAF writes it,
+    ///   `{"name":"…","value":"…"}` with the `{` directly in the array: a
+    ///   match, the last one kept, as the walk keeps the last;
+    /// - the value of a member `"value"`: never a name, passed over;
+    /// - anything else (a name in another shape, a key, a string of an
+    ///   array): `None`, and the walk decides.
+    ///
+    /// `None` too, with nothing consumed, for a line with a backslash before
+    /// the array's end or an array the index cannot close. Like the key
+    /// search, it does not check the syntax between the elements.
+    fn find_header(&mut self, wanted: &[u8]) -> Option<Option<RawStr<'a>>> {
+        const ELEMENT: &[u8] = br#"{"name":"#;
+        const VALUE_KEY: &[u8] = br#""value":"#;
+        const VALUE: &[u8] = br#"","value":""#;
+        let open = self.i;
+        let b = self.b;
+        // A `wanted` with a quote or backslash is matched only by a name
+        // with escapes, which the walk below reads.
+        if wanted.is_empty() {
+            return None;
+        }
+        let element_depth = self.structure.open_depth(b, open)? + 2;
+        let end = self.structure.container_end(b, open)?;
+        if self.structure.has_backslash() {
+            return None;
+        }
+        let mut found = None;
+        let mut from = open;
+        // Its first and last bytes, with case ignored (a letter's two cases
+        // differ only in 0x20): most strings of the same length differ in
+        // one of them, and are passed over without comparing the rest.
+        let (first, last) = (wanted[0] | 0x20, wanted[wanted.len() - 1] | 0x20);
+        while let Some(quote) = self.structure.string_of_len(from, end, wanted.len()) {
+            from = quote + 1;
+            let name_end = quote + 1 + wanted.len();
+            if b[quote + 1] | 0x20 != first
+                || b[name_end - 1] | 0x20 != last
+                || !eq_lowercase(&b[quote + 1..name_end], wanted)
+            {
+                continue;
+            }
+            let before = &b[quote.checked_sub(ELEMENT.len())?..quote];
+            if before == VALUE_KEY {
+                continue;
+            }
+            // `{"name":` ending just before the string's opening quote is
+            // structure, not text: with no backslash, the `"` before the
+            // `:` closes a string, whose opening quote is the one after
+            // the `{`, which is therefore outside any string.
+            if before != ELEMENT
+                || self
+                    .structure
+                    .opening_quote_depth(b, quote + 1 - ELEMENT.len())
+                    != Some(element_depth)
+                || !b[name_end..].starts_with(VALUE)
+            {
+                return None;
+            }
+            let value_start = name_end + VALUE.len();
+            let value_end = self.structure.next_quote(b, value_start)?;
+            if b.get(value_end + 1) != Some(&b'}') {
+                return None;
+            }
+            found = Some(RawStr {
+                raw: &b[value_start..value_end],
+                escaped: false,
+            });
+        }
+        self.i = end;
+        Some(found)
     }
 
     /// One `{"name": ..., "value": ...}` element; its value when the name is
@@ -826,6 +924,32 @@ impl<'a> Cursor<'a, '_> {
             .map(drop)
         })
     }
+}
+
+/// Whether `text` equals `lower` (in lower case) with ASCII case ignored,
+/// as `eq_ignore_ascii_case`, eight bytes at a time.
+fn eq_lowercase(text: &[u8], lower: &[u8]) -> bool {
+    /// The word with its ASCII capitals in lower case.
+    fn fold(word: u64) -> u64 {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let low = word & (0x7f * ONES);
+        // A byte's top bit: at least `A`, and not above `Z`, and ASCII.
+        let upper = (low + 0x3f * ONES) & !(low + 0x25 * ONES) & !word & (0x80 * ONES);
+        word | upper >> 2
+    }
+    let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8"));
+    let len = text.len();
+    if len != lower.len() {
+        return false;
+    }
+    if len < 8 {
+        return text.eq_ignore_ascii_case(lower);
+    }
+    // Whole words, and a last one overlapping the one before it.
+    (0..len - 8)
+        .step_by(8)
+        .chain([len - 8])
+        .all(|at| fold(word(text, at)) == word(lower, at))
 }
 
 /// The value of eight ASCII digits, or `None` if any byte is not one: read
@@ -1189,6 +1313,255 @@ mod tests {
         let top =
             r#"{"timestamp":1,"action":"BLOCK","clientIp":"1.2.3.4","httpRequest":{"uri":"/"}}"#;
         assert_eq!(extract(top), Err(Malformed::MissingClientIp));
+    }
+
+    /// The last element of `httpRequest.headers` whose name is `wanted`
+    /// without case, as serde_json reads the line.
+    fn header_by_serde(line: &str, wanted: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(line).expect(line);
+        v["httpRequest"]["headers"]
+            .as_array()?
+            .iter()
+            .filter(|h| {
+                h["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
+            })
+            .filter_map(|h| h["value"].as_str().map(str::to_owned))
+            .next_back()
+    }
+
+    /// [`Cursor::find_header`] on the `headers` array after `marker`:
+    /// `Some` when it decided without the walk.
+    fn found_header(line: &str, marker: &str, wanted: &str) -> Option<Option<String>> {
+        let mut structure = Structure::new();
+        structure.start(line.len());
+        let mut c = Cursor {
+            b: line.as_bytes(),
+            i: line.find(marker).expect(marker) + marker.len(),
+            structure: &mut structure,
+        };
+        assert_eq!(c.peek(), Some(b'['));
+        let found = c.find_header(wanted.as_bytes())?;
+        assert_eq!(line.as_bytes()[c.i - 1], b']');
+        Some(found.map(|v| v.text().into_owned()))
+    }
+
+    /// The header search finds the configured header among the element
+    /// names of the record's own `headers` array, the last one of any case,
+    /// as the walk through every element does; the same text anywhere else
+    /// (a header value, another key's value, a key, a nested object, a
+    /// `headers` array elsewhere in the record, escaped request text) is
+    /// never taken. What it cannot settle goes to the walk, which reads it
+    /// as serde_json does.
+    #[test]
+    fn the_header_search_takes_only_names_of_the_requests_headers() {
+        // (headers, the value wanted, decided by the search alone)
+        let cases: &[(&str, Option<&str>, bool)] = &[
+            (
+                r#"[{"name":"host","value":"x-forwarded-for"},{"name":"X-Forwarded-For","value":"203.0.113.9"}]"#,
+                Some("203.0.113.9"),
+                true,
+            ),
+            // Repeated, in mixed case: the last is taken.
+            (
+                r#"[{"name":"x-forwarded-for","value":"1.1.1.1"},{"name":"X-FORWARDED-FOR","value":"2.2.2.2"},{"name":"via","value":"x"}]"#,
+                Some("2.2.2.2"),
+                true,
+            ),
+            (r#"[{"name":"a","value":"x-forwarded-for"}]"#, None, true),
+            (
+                r#"[{"name":"x-forwarded-for ","value":"6.6.6.6"},{"name":"x-forwarded-fo","value":"6.6.6.6"},{"name":"xx-forwarded-for","value":"6.6.6.6"},{"name":"x_forwarded_for","value":"6.6.6.6"}]"#,
+                None,
+                true,
+            ),
+            (r#"[{"name":"x-forwarded-for","value":""}]"#, Some(""), true),
+            (r#"[]"#, None, true),
+            // An element's name and value in request text, escaped.
+            (
+                r#"[{"name":"a","value":"\"},{\"name\":\"x-forwarded-for\",\"value\":\"6.6.6.6"},{"name":"x-forwarded-for","value":"3.3.3.3"},{"name":"b","value":"\"},{\"name\":\"X-Forwarded-For\",\"value\":\"6.6.6.6\"}"}]"#,
+                Some("3.3.3.3"),
+                false,
+            ),
+            (
+                r#"[{"name":"x-forwarded-\u0066or","value":"4.3.2.1"}]"#,
+                Some("4.3.2.1"),
+                false,
+            ),
+            // The name as the value of another key, as a key, nested
+            // deeper, in other shapes: the walk decides.
+            (
+                r#"[{"name":"a","value":"b","note":"x-forwarded-for"}]"#,
+                None,
+                false,
+            ),
+            (
+                r#"[{"x-forwarded-for":"6.6.6.6","name":"a","value":"b"}]"#,
+                None,
+                false,
+            ),
+            (
+                r#"[{"name":"a","value":"b","more":{"name":"x-forwarded-for","value":"6.6.6.6"}}]"#,
+                None,
+                false,
+            ),
+            (
+                r#"[{"value":"4.4.4.4","name":"x-forwarded-for"}]"#,
+                Some("4.4.4.4"),
+                false,
+            ),
+            (
+                r#"[{ "name" : "x-forwarded-for" , "value" : "5.5.5.5" }]"#,
+                Some("5.5.5.5"),
+                false,
+            ),
+            (
+                r#"[{"name":"x-forwarded-for","value":"7.7.7.7","name":"b"}]"#,
+                None,
+                false,
+            ),
+            (
+                r#"[{"name":"a","name":"x-forwarded-for","value":"7.7.7.7"}]"#,
+                Some("7.7.7.7"),
+                false,
+            ),
+            (
+                r#"[{"name":"x-forwarded-for","value":"8.8.8.8"},["x-forwarded-for"],"x-forwarded-for"]"#,
+                Some("8.8.8.8"),
+                false,
+            ),
+        ];
+        const MARKER: &str = r#""clientIp":"192.0.2.1","headers":"#;
+        for &(headers, want, searched_alone) in cases {
+            // The name also where it is no header of the request: in a
+            // `headers` array of another member, in the URI, in the labels.
+            let line = format!(
+                r#"{{"timestamp":1,"terminatingRuleId":"r","action":"ALLOW","ruleGroupList":[{{"headers":[{{"name":"x-forwarded-for","value":"6.6.6.6"}}]}}],"httpRequest":{{"clientIp":"192.0.2.1","headers":{headers},"uri":"x-forwarded-for"}},"labels":[{{"name":"x-forwarded-for","value":"6.6.6.6"}}]}}"#
+            );
+            assert_eq!(
+                header_by_serde(&line, "x-forwarded-for").as_deref(),
+                want,
+                "{line}"
+            );
+            let found = found_header(&line, MARKER, "x-forwarded-for");
+            assert_eq!(found.is_some(), searched_alone, "{line}");
+            if let Some(found) = found {
+                assert_eq!(found.as_deref(), want, "{line}");
+            }
+            for wanted in [NOTHING_OPTIONAL, Wanted::ALL] {
+                let f = searched(Some("X-Forwarded-For"), wanted, &line);
+                assert_eq!(
+                    f.header.map(|h| h.text().into_owned()).as_deref(),
+                    want,
+                    "{line}"
+                );
+                assert_eq!(f.client_ip.text(), "192.0.2.1");
+            }
+        }
+        // Wherever the name falls across the index's 64-byte blocks.
+        for pad in 0..130 {
+            let line = format!(
+                r#"{{"timestamp":1,"terminatingRuleId":"r","action":"ALLOW","httpRequest":{{"clientIp":"192.0.2.1","headers":[{{"name":"a","value":"{}"}},{{"name":"X-forwarded-for","value":"9.9.9.9"}},{{"name":"b","value":"{}"}}],"uri":"/"}},"labels":[]}}"#,
+                "z".repeat(pad),
+                "x-forwarded-for".repeat(pad % 9),
+            );
+            assert_eq!(
+                found_header(&line, MARKER, "x-forwarded-for"),
+                Some(Some("9.9.9.9".into())),
+                "{line}"
+            );
+            let f = searched(Some("x-forwarded-for"), Wanted::ALL, &line);
+            assert_eq!(f.header.unwrap().text(), "9.9.9.9");
+        }
+    }
+
+    /// Random header arrays, of WAF's shape and others, their names and
+    /// values drawn from the name wanted in several cases, look-alikes and
+    /// JSON's awkward characters: the header read is serde_json's.
+    #[test]
+    fn random_headers_are_read_as_serde_json_reads_them() {
+        let mut rng = fastrand::Rng::with_seed(19);
+        let awkward = ['"', '\\', '{', '}', '[', ']', ':', ',', ' ', 'a', 'X'];
+        let names = [
+            "x-real-ip",
+            "X-Real-IP",
+            "X-REAL-IP",
+            "x-real-iq",
+            "x-real-ip ",
+            "\"name\":\"x-real-ip\"",
+            "value",
+            "name",
+        ];
+        let (mut alone, mut walked) = (0, 0);
+        for _ in 0..3_000 {
+            let text = |rng: &mut fastrand::Rng| -> String {
+                if rng.u8(..3) == 0 {
+                    let len = rng.usize(..20);
+                    (0..len)
+                        .map(|_| awkward[rng.usize(..awkward.len())])
+                        .collect()
+                } else {
+                    names[rng.usize(..names.len())].to_owned()
+                }
+            };
+            let q = |s: String| serde_json::to_string(&s).unwrap();
+            let elements: Vec<String> = (0..rng.usize(..8))
+                .map(|_| {
+                    let (name, value) = (q(text(&mut rng)), q(text(&mut rng)));
+                    match rng.u8(..12) {
+                        0 => format!(r#"{{"value":{value},"name":{name}}}"#),
+                        1 => format!(r#"{{ "name": {name}, "value": {value} }}"#),
+                        2 => format!(r#"{{"name":{name},"value":{value},{name}:{value}}}"#),
+                        3 => format!(r#"{{"name":"a","value":{value},"more":{{"name":{name},"value":{value}}}}}"#),
+                        4 => format!("[{name}]"),
+                        _ => format!(r#"{{"name":{name},"value":{value}}}"#),
+                    }
+                })
+                .collect();
+            let line = format!(
+                r#"{{"timestamp":1,"terminatingRuleId":"r","action":"ALLOW","httpRequest":{{"clientIp":"192.0.2.1","headers":[{}],"uri":{}}},"labels":[]}}"#,
+                elements.join(","),
+                q(text(&mut rng)),
+            );
+            let want = header_by_serde(&line, "x-real-ip");
+            match found_header(&line, r#""headers":"#, "x-real-ip") {
+                Some(found) => {
+                    alone += 1;
+                    assert_eq!(found, want, "{line}");
+                }
+                None => walked += 1,
+            }
+            for wanted in [NOTHING_OPTIONAL, Wanted::ALL] {
+                let f = searched(Some("x-real-ip"), wanted, &line);
+                assert_eq!(f.header.map(|h| h.text().into_owned()), want, "{line}");
+            }
+            let mut x = Extractor::new(Some("X-Real-Ip"));
+            let f = x.extract(line.as_bytes()).unwrap();
+            assert_eq!(f.header.map(|h| h.text().into_owned()), want, "{line}");
+        }
+        assert!(alone > 300 && walked > 300, "{alone} / {walked}");
+    }
+
+    #[test]
+    fn eight_bytes_without_case_compare_as_eq_ignore_ascii_case() {
+        for len in [1, 7, 8, 9, 15, 16, 17] {
+            for at in [0, len / 2, len - 1] {
+                for a in 0..=255u8 {
+                    for b in 0..=255u8 {
+                        let mut text = vec![b'q'; len];
+                        let mut lower = vec![b'q'; len];
+                        text[at] = a;
+                        lower[at] = b.to_ascii_lowercase();
+                        assert_eq!(
+                            eq_lowercase(&text, &lower),
+                            text.eq_ignore_ascii_case(&lower),
+                            "{a} {b} {len} {at}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!eq_lowercase(b"x-forwarded-for", b"x-forwarded-fo"));
     }
 
     const NOTHING_OPTIONAL: Wanted = Wanted {
