@@ -97,6 +97,16 @@ impl Config {
             },
             None => ClientIp::Connection,
         };
+        if let ClientIp::Header { name, .. } = &client_ip
+            && (name.len() > 128 || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'))
+        {
+            // The template refuses these too; a function deployed without
+            // it must not read a name WAF never writes as a header.
+            env.invalid(
+                &CLIENT_IP_HEADER,
+                "must be an HTTP header name: up to 128 letters, digits and -",
+            );
+        }
         if let ClientIp::Header { hop: 0, .. } = client_ip {
             env.invalid(&CLIENT_IP_HOP, "counts from 1 (the rightmost address)");
         }
@@ -611,6 +621,24 @@ mod tests {
                 "AGGREGATE_V4_PREFIX",
             ],
         );
+    }
+
+    #[test]
+    fn a_client_ip_header_must_be_a_header_name() {
+        for bad in [r#"x","value":"y"#, "X Forwarded For", r"X\u002dF"] {
+            let text = rejected(
+                [
+                    ("LEDGER_TABLE", "ledger"),
+                    (
+                        "IPSET_V4_ARN",
+                        "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/id",
+                    ),
+                    ("CLIENT_IP_HEADER", bad),
+                ],
+                Config::from_env,
+            );
+            assert_names_all(&text, &["CLIENT_IP_HEADER"]);
+        }
     }
 
     #[test]

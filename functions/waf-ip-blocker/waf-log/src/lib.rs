@@ -771,7 +771,7 @@ impl<'a> Cursor<'a, '_> {
         let b = self.b;
         // A `wanted` with a quote or backslash is matched only by a name
         // with escapes, which the walk below reads.
-        if wanted.is_empty() {
+        if wanted.is_empty() || wanted.iter().any(|&c| c == b'"' || c == b'\\') {
             return None;
         }
         let element_depth = self.structure.open_depth(b, open)? + 2;

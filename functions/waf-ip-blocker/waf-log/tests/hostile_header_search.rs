@@ -151,3 +151,21 @@ fn truncated(line: &str) {
         }
     }
 }
+
+/// A wanted name with a quote (refused by the configuration, but the
+/// extractor must not rely on it) is never matched by the fast search
+/// against what the element's own members say.
+#[test]
+fn a_wanted_name_with_a_quote_is_left_to_the_walk() {
+    let line = r#"{"timestamp":1,"action":"ALLOW","httpRequest":{"clientIp":"192.0.2.1","headers":[{"name":"x","value":"y","value":"z"}]}}"#;
+    let mut extractor = waf_log::Extractor::reading(
+        Some(r#"x","value":"y"#),
+        waf_log::Wanted {
+            terminating_rule_id: false,
+            uri: false,
+            labels: false,
+        },
+    );
+    let fields = extractor.extract(line.as_bytes()).expect("a record");
+    assert_eq!(fields.header, None, "no header is named that");
+}
