@@ -105,6 +105,10 @@ pub async fn al2023_releases(
         calls.incr("DescribeImages");
         let page = client
             .describe_images()
+            // Amazon deprecates its AL2023 AMIs as they age, and EC2 leaves
+            // deprecated AMIs of others out unless asked: the instances
+            // furthest behind would otherwise go unseen.
+            .include_deprecated(true)
             // A filter, not `ImageIds`: an id EC2 no longer knows (an AMI
             // deregistered while instances still run it) is then left out
             // of the answer instead of failing the whole call.

@@ -395,6 +395,14 @@ pub fn plan(facts: &Facts, config: &Config, now: OffsetDateTime) -> Plan {
         }
         let tags = BTreeMap::from([(config.routes.owner_tag_key.clone(), previous.owner.clone())]);
         let route = config.routes.route(&tags).name;
+        // Spelled as `ROUTES` spells it, as `owner_of` does for running
+        // instances, so one team's stopped and running instances share a
+        // digest whatever spelling the record was written with.
+        let owner = if route == shared::routing::DEFAULT_ROUTE {
+            previous.owner.clone()
+        } else {
+            route.clone()
+        };
         let paused = facts.paused.get(id);
         let (findings, fixed) = match paused {
             Some(state) => (
@@ -428,7 +436,7 @@ pub fn plan(facts: &Facts, config: &Config, now: OffsetDateTime) -> Plan {
         let report = InstanceReport {
             id: id.clone(),
             name: previous.name.clone(),
-            owner: previous.owner.clone(),
+            owner,
             patch_group: previous
                 .patch_group
                 .clone()
@@ -542,7 +550,7 @@ pub fn assess(
                 continue;
             }
             if let Some(why) = unchecked(*kind, instance, agent.is_some(), facts) {
-                found.push((*kind, format!("not checked again in this report: {why}")));
+                found.push((*kind, format!("{UNCHECKED}{why}")));
             }
         }
     }
@@ -573,7 +581,11 @@ pub fn assess(
                 .map(|(kind, since)| Fixed {
                     kind: *kind,
                     since: *since,
-                    how: "fixed".to_owned(),
+                    how: if agent.is_none() && matches!(kind, Kind::NoPatchScan | Kind::ScanStale) {
+                        "no longer applies: the instance is not managed now".to_owned()
+                    } else {
+                        "fixed".to_owned()
+                    },
                 })
                 .collect()
         })
@@ -600,6 +612,9 @@ pub fn assess(
     }
 }
 
+/// How the detail of a finding carried open unchecked begins.
+const UNCHECKED: &str = "not checked again in this report: ";
+
 /// Why this run cannot tell whether a finding of `kind` still holds;
 /// `None` when it can.
 fn unchecked(kind: Kind, instance: &Instance, managed: bool, facts: &Facts) -> Option<String> {
@@ -616,6 +631,10 @@ fn unchecked(kind: Kind, instance: &Instance, managed: bool, facts: &Facts) -> O
             (Ok(_), None) => Some("EC2 names no image for it".to_owned()),
             (Ok(_), Some(_)) => None,
         },
+        // Without Systems Manager there is no scan to be missing or stale:
+        // `unmanaged` says what is wrong, and these end as no longer
+        // applying.
+        Kind::NoPatchScan | Kind::ScanStale if !managed => None,
         // Patch Manager's state is read only for managed instances.
         _ if !managed => Some(
             "the instance is not managed by Systems Manager now, so its patch state is not read"
@@ -647,7 +666,11 @@ pub fn owner_of(instance: &Instance, config: &Config) -> String {
 /// long its own reports have seen critical patches missing.
 fn with_ages(mut findings: Vec<Finding>, now: OffsetDateTime) -> Vec<Finding> {
     for f in &mut findings {
-        if f.kind == Kind::MissingCritical && f.change == Change::StillOpen {
+        // A finding carried unchecked is not known to be missing now.
+        if f.kind == Kind::MissingCritical
+            && f.change == Change::StillOpen
+            && !f.detail.starts_with(UNCHECKED)
+        {
             f.detail = format!(
                 "{}; missing for at least {} (first reported {})",
                 f.detail,
@@ -776,6 +799,26 @@ mod tests {
         assert_eq!(plan.owners["payments"].instances.len(), 2);
         assert_eq!(plan.owners["payments"].route, "payments");
         assert_eq!(plan.owners["Search"].route, "default");
+    }
+
+    #[test]
+    fn a_stopped_instance_joins_its_team_whatever_spelling_its_record_has() {
+        let mut f = facts(vec![instance("i-1", "payments")]);
+        f.paused.insert("i-2".into(), "stopped".into());
+        f.previous.insert(
+            "i-2".into(),
+            Previous {
+                owner: "Payments".into(),
+                name: None,
+                patch_group: None,
+                findings: BTreeMap::from([(Kind::Unmanaged, NOW - Duration::days(3))]),
+            },
+        );
+        let plan = plan(&f, &config(), NOW);
+        let owners: Vec<&str> = plan.owners.keys().map(String::as_str).collect();
+        assert_eq!(owners, ["payments"]);
+        let stopped = &plan.owners["payments"].instances;
+        assert!(stopped.iter().any(|r| r.id == "i-2" && !r.running));
     }
 
     fn config() -> Config {

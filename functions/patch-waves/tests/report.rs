@@ -367,6 +367,14 @@ async fn what_a_report_cannot_read_again_stays_open_instead_of_reading_fixed() {
         assert_eq!(kept["state"], "open", "{kept}");
         assert_eq!(kept["fields"]["change"], "still_open", "{kept}");
     }
+    let carried = item(&third, &critical).unwrap();
+    assert!(
+        !carried["fields"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing for at least"),
+        "an unchecked finding claims no age: {carried}"
+    );
     let unmanaged = item(&third, &format!("{host}/unmanaged")).expect("unmanaged now");
     assert_eq!(unmanaged["fields"]["change"], "new");
     assert_eq!(third.report.counter("findings_fixed"), 0);
