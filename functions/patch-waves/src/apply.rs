@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::error::Error;
 use crate::notify;
 use crate::plan::{InstanceReport, OwnerReport, Plan, Previous};
+use crate::state::Claim;
 use crate::{App, Calls};
 
 /// The action each digest is planned and applied as.
@@ -75,8 +76,7 @@ pub async fn apply(
                     .claim_digest(run, &owner.owner, expires_at, calls)
                     .await
                 {
-                    Ok(true) => Some(run),
-                    Ok(false) => {
+                    Ok(Claim::Delivered) => {
                         report.incr("digests_already_sent");
                         report.skip(
                             &owner.owner,
@@ -88,6 +88,7 @@ pub async fn apply(
                         }
                         continue;
                     }
+                    Ok(found) => Some((run, found)),
                     Err(error) => {
                         report.fail(&owner.owner, POST_DIGEST, &error);
                         failures.push(error);
@@ -99,6 +100,13 @@ pub async fn apply(
         };
         match deliver(app, owner, plan, now, deadline).await {
             Ok(used) => {
+                if let (Some((run, _)), Some(_)) = (claim, &used)
+                    && let Err(error) = app.state.mark_delivered(run, &owner.owner, calls).await
+                {
+                    // The digest went out: the invocation goes on. A retry
+                    // of this event may post it once more.
+                    report.fail(&owner.owner, "mark_digest_delivered", &error);
+                }
                 if let Err(error) = write_state(app, owner, &changes, report, calls).await {
                     failures.push(error);
                     continue;
@@ -114,11 +122,10 @@ pub async fn apply(
                 }
             }
             Err(error) => {
-                if let Some(run) = claim
+                if let Some((run, Claim::New)) = claim
                     && let Err(release) = app.state.release_digest(run, &owner.owner, calls).await
                 {
-                    // The claim outlives the retries: the next scheduled
-                    // report tells this owner instead.
+                    // The claim stays unmarked, so a retry posts anyway.
                     report.fail(&owner.owner, "release_digest_claim", &release);
                 }
                 report.fail(&owner.owner, POST_DIGEST, &error);

@@ -25,6 +25,21 @@ use crate::plan::{InstanceReport, Kind, Previous};
 
 const PREFIX: &str = "instance#";
 const DIGEST_PREFIX: &str = "digest#";
+/// Set on a digest's claim once its digest was posted.
+const DELIVERED: &str = "delivered";
+
+/// What a digest's claim for one schedule event found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This attempt claimed it: post, then mark or give it back.
+    New,
+    /// An earlier attempt posted it: not again.
+    Delivered,
+    /// An earlier attempt claimed it and did not say it posted (it failed,
+    /// timed out, or runs now): post it, a duplicate being better than a
+    /// digest nobody got.
+    Undelivered,
+}
 /// `BatchWriteItem` takes at most 25 requests.
 const BATCH: usize = 25;
 /// Attempts at the items DynamoDB leaves unprocessed.
@@ -151,17 +166,17 @@ impl StateStore {
         Ok(())
     }
 
-    /// Claims the one delivery of `owner`'s digest for the schedule event
-    /// `run`: `false` when an earlier attempt of the same event (a Lambda
-    /// retry after another owner's digest failed) already claimed it, so it
-    /// is not posted twice. Claims expire with the table's TTL.
+    /// Claims the delivery of `owner`'s digest for the schedule event
+    /// `run`. An earlier attempt of the same event (a Lambda retry after
+    /// another owner's digest failed) may have claimed it already: its mark
+    /// says whether the digest went out. Claims expire with the table's TTL.
     pub async fn claim_digest(
         &self,
         run: &str,
         owner: &str,
         expires_at: OffsetDateTime,
         calls: &mut Calls,
-    ) -> Result<bool, Error> {
+    ) -> Result<Claim, Error> {
         let pk = digest_key(run, owner);
         calls.incr("PutItem");
         let written = shared::dynamo::conditional(
@@ -178,7 +193,53 @@ impl StateStore {
                 .await,
         )
         .map_err(|e| self.error("PutItem", &pk, e))?;
-        Ok(written.is_some())
+        if written.is_some() {
+            return Ok(Claim::New);
+        }
+        calls.incr("GetItem");
+        let earlier = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", &pk, e))?;
+        let delivered = earlier
+            .item()
+            .and_then(|item| item.get(DELIVERED))
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false);
+        Ok(if delivered {
+            Claim::Delivered
+        } else {
+            Claim::Undelivered
+        })
+    }
+
+    /// Marks a claimed digest as posted, so a retry of the same event
+    /// leaves it alone.
+    pub async fn mark_delivered(
+        &self,
+        run: &str,
+        owner: &str,
+        calls: &mut Calls,
+    ) -> Result<(), Error> {
+        let pk = digest_key(run, owner);
+        calls.incr("UpdateItem");
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .update_expression("SET #d = :t")
+            .expression_attribute_names("#d", DELIVERED)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", &pk, e))?;
+        Ok(())
     }
 
     /// Gives a claim back after its digest could not be posted, so the

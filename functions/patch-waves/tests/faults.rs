@@ -140,3 +140,51 @@ async fn a_digest_whose_webhook_cannot_be_read_reaches_the_default_channel_sayin
     );
     assert!(!texts[0].contains("arn:aws:secretsmanager"), "{}", texts[0]);
 }
+
+/// An earlier attempt of the same schedule event claimed a digest and never
+/// said it posted it (it timed out, or Slack failed and the claim could not
+/// be given back): the retry posts it, a duplicate being better than a
+/// digest nobody got, and marks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_never_marked_delivered_is_posted_by_the_retry() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let f = Fixture::new("ap-southeast-1").await;
+    f.launch(1, BASE_IMAGE, &[("owner", "eta")], None, None)
+        .await;
+    let id = "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6";
+    let ddb = aws_sdk_dynamodb::Client::new(&f.sdk);
+    let pk = format!("digest#{id}#eta");
+    ddb.put_item()
+        .table_name(&f.table)
+        .item("pk", AttributeValue::S(pk.clone()))
+        .item("expires_at", AttributeValue::N("1999999999".into()))
+        .send()
+        .await
+        .expect("an earlier attempt's claim");
+    let schedule = serde_json::json!({"version": "0", "id": id,
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-12-07T06:00:00Z", "region": "ap-southeast-1", "resources": [], "detail": {}});
+    let outcome = patch_waves::process(
+        schedule,
+        &f.app(),
+        crate::common::NOW,
+        &shared::Deadline::unbounded(),
+    )
+    .await;
+    outcome.response.as_ref().expect("the retry posted it");
+    assert_eq!(outcome.report.counter("digests_sent"), 1);
+    assert_eq!(f.texts("ops").len(), 1);
+    let claim = ddb
+        .get_item()
+        .table_name(&f.table)
+        .key("pk", AttributeValue::S(pk))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        claim.item().and_then(|i| i.get("delivered")),
+        Some(&AttributeValue::Bool(true)),
+        "marked, so a further retry leaves it alone"
+    );
+}
