@@ -3,7 +3,7 @@
 //!
 //! config-triage routes by the tags of the non-compliant resource,
 //! access-denied-triage by the tags of the denied principal; both read the
-//! same three settings the same way.
+//! same three settings the same way, and each posts through [`Route::post`].
 
 use std::collections::BTreeMap;
 
@@ -27,6 +27,34 @@ pub struct Route<'a> {
     /// The owner team, or [`DEFAULT_ROUTE`].
     pub name: String,
     pub webhook: &'a SecretRef,
+}
+
+/// Why messages did not reach a route: its webhook could not be read (a
+/// function may then try the default route), or Slack did not take them.
+#[derive(Debug)]
+pub enum Undelivered {
+    Webhook(crate::secret::SecretError),
+    Slack(crate::slack::SlackError),
+}
+
+impl Route<'_> {
+    /// Reads the route's webhook, then posts `messages` to it in order.
+    pub async fn post(
+        &self,
+        secrets: &crate::secret::SecretStore,
+        slack: &crate::slack::SlackClient,
+        messages: &[crate::slack::Message],
+        deadline: &crate::Deadline,
+    ) -> Result<(), Undelivered> {
+        let webhook = secrets
+            .get(self.webhook)
+            .await
+            .map_err(Undelivered::Webhook)?;
+        slack
+            .send_all(&webhook, messages, deadline)
+            .await
+            .map_err(Undelivered::Slack)
+    }
 }
 
 impl Routes {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use shared::Deadline;
-use shared::routing::{DEFAULT_ROUTE, Route};
+use shared::routing::{DEFAULT_ROUTE, Route, Undelivered};
 use shared::slack::{Finding, Message, build_messages};
 
 use crate::App;
@@ -349,20 +349,18 @@ pub async fn post(
     key: &str,
     deadline: &Deadline,
 ) -> Result<(), Error> {
-    let webhook = app
-        .secrets
-        .get(route.webhook)
+    route
+        .post(&app.secrets, &app.slack, messages, deadline)
         .await
-        .map_err(|source| Error::Webhook {
-            route: route.name.clone(),
-            source,
-        })?;
-    app.slack
-        .send_all(&webhook, messages, deadline)
-        .await
-        .map_err(|source| Error::Slack {
-            key: key.to_owned(),
-            route: route.name.clone(),
-            source,
+        .map_err(|undelivered| match undelivered {
+            Undelivered::Webhook(source) => Error::Webhook {
+                route: route.name.clone(),
+                source,
+            },
+            Undelivered::Slack(source) => Error::Slack {
+                key: key.to_owned(),
+                route: route.name.clone(),
+                source,
+            },
         })
 }

@@ -12,7 +12,7 @@ use crate::exemption::Exemption;
 use crate::plan::{Notice, Transition, human_duration};
 use crate::resource::Resource;
 use crate::severity::Severity;
-use shared::routing::{DEFAULT_ROUTE, Route};
+use shared::routing::{DEFAULT_ROUTE, Route, Undelivered};
 
 /// Everything a notification says.
 #[derive(Debug, Clone)]
@@ -182,21 +182,19 @@ pub async fn deliver(
                 source: shared::aws::cause(e),
             })?;
     }
-    let webhook = app
-        .secrets
-        .get(route.webhook)
+    route
+        .post(&app.secrets, &app.slack, &n.slack(), deadline)
         .await
-        .map_err(|source| Error::Webhook {
-            route: route.name.clone(),
-            source,
-        })?;
-    app.slack
-        .send_all(&webhook, &n.slack(), deadline)
-        .await
-        .map_err(|source| Error::Slack {
-            target,
-            route: route.name.clone(),
-            source,
+        .map_err(|undelivered| match undelivered {
+            Undelivered::Webhook(source) => Error::Webhook {
+                route: route.name.clone(),
+                source,
+            },
+            Undelivered::Slack(source) => Error::Slack {
+                target,
+                route: route.name.clone(),
+                source,
+            },
         })
 }
 

@@ -6,7 +6,7 @@
 //! through `shared::slack::build_messages`, which escapes it.
 
 use shared::Deadline;
-use shared::routing::Route;
+use shared::routing::{Route, Undelivered};
 use shared::slack::{Finding, Message, build_messages};
 
 use crate::App;
@@ -129,20 +129,18 @@ pub async fn post(
     owner: &str,
     deadline: &Deadline,
 ) -> Result<(), Error> {
-    let webhook = app
-        .secrets
-        .get(route.webhook)
+    route
+        .post(&app.secrets, &app.slack, messages, deadline)
         .await
-        .map_err(|source| Error::Webhook {
-            route: route.name.clone(),
-            source,
-        })?;
-    app.slack
-        .send_all(&webhook, messages, deadline)
-        .await
-        .map_err(|source| Error::Slack {
-            owner: owner.to_owned(),
-            route: route.name.clone(),
-            source,
+        .map_err(|undelivered| match undelivered {
+            Undelivered::Webhook(source) => Error::Webhook {
+                route: route.name.clone(),
+                source,
+            },
+            Undelivered::Slack(source) => Error::Slack {
+                owner: owner.to_owned(),
+                route: route.name.clone(),
+                source,
+            },
         })
 }
