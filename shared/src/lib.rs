@@ -12,6 +12,7 @@
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines for a report's counters;
 //! - [`deadline`]: the time an invocation has left;
 //! - [`dynamo`]: DynamoDB conditional writes, where a failed condition is an answer;
+//! - `elbv2` (feature `elbv2`): ELBv2 targets, their health, draining them and putting them back;
 //! - [`input`]: what kind of event invoked the function, and decoding log subscriptions;
 //! - [`events`]: optional publishing of each run's result to an EventBridge bus;
 //! - [`envelope`]: that result event's versioned shape, with the items a run knows of;
@@ -25,6 +26,8 @@ pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod dynamo;
+#[cfg(feature = "elbv2")]
+pub mod elbv2;
 pub mod envelope;
 pub mod events;
 pub mod https;

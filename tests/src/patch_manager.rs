@@ -3,8 +3,10 @@
 //! `DescribeInstanceInformation` (managed nodes and their agents),
 //! `DescribeInstancePatchStates` (Patch Manager's per-instance counts) and
 //! `GetParameter` of one public `/aws/service/...` parameter (moto's copy
-//! names an AMI its EC2 does not have), and forwards every other request,
-//! of any service, to moto unchanged.
+//! names an AMI its EC2 does not have), and `ListCommandInvocations` (moto
+//! has none) for the commands sent through it, and forwards every other
+//! request, of any service, to moto unchanged: `SendCommand` goes to moto
+//! (so `ListCommands` finds it) and the stand-in notes what was sent.
 //!
 //! The shapes follow the Systems Manager API reference (`InstanceInformation`,
 //! `InstancePatchState`, `Parameter`); timestamps are epoch seconds, as
@@ -123,6 +125,46 @@ pub struct Fleet {
     pub patch_states: Vec<PatchCounts>,
     /// A public parameter's name and the AMI id it holds.
     pub parameter: Option<(String, String)>,
+    /// How an instance's run of a patch command goes, by instance id;
+    /// an instance not listed succeeds.
+    pub runs: BTreeMap<String, CommandRun>,
+}
+
+/// One instance's run of a command, as `ListCommandInvocations` tells it.
+#[derive(Debug, Clone)]
+pub struct CommandRun {
+    /// `Pending`, `InProgress`, `Success`, `Failed`, `TimedOut`...
+    pub status: String,
+    /// The plugin's output (the API keeps its first 2,500 characters).
+    pub output: String,
+}
+
+impl CommandRun {
+    pub fn failed(output: &str) -> Self {
+        Self {
+            status: "Failed".to_owned(),
+            output: output.to_owned(),
+        }
+    }
+
+    pub fn in_progress() -> Self {
+        Self {
+            status: "InProgress".to_owned(),
+            output: String::new(),
+        }
+    }
+}
+
+/// A command sent through the stand-in, as moto accepted it.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub command_id: String,
+    pub instance_ids: Vec<String>,
+    pub document: String,
+    pub comment: String,
+    pub parameters: Value,
+    pub max_concurrency: String,
+    pub max_errors: String,
 }
 
 /// The running stand-in; it stops when dropped.
@@ -130,6 +172,7 @@ pub struct PatchManager {
     server: Server,
     fleet: Arc<Mutex<Fleet>>,
     calls: Arc<Mutex<BTreeMap<String, usize>>>,
+    sent: Arc<Mutex<Vec<Sent>>>,
 }
 
 impl PatchManager {
@@ -137,7 +180,8 @@ impl PatchManager {
     pub fn start(moto: &Moto, fleet: Fleet) -> Self {
         let fleet = Arc::new(Mutex::new(fleet));
         let calls = Arc::new(Mutex::new(BTreeMap::new()));
-        let (answering, counted) = (fleet.clone(), calls.clone());
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (answering, counted, sending) = (fleet.clone(), calls.clone(), sent.clone());
         let moto = moto.endpoint().to_owned();
         let server = Server::start(move |req| {
             let operation = req
@@ -146,11 +190,20 @@ impl PatchManager {
                 .and_then(|t| t.rsplit('.').next())
                 .unwrap_or_default()
                 .to_owned();
-            let answer = answer(&answering.lock().unwrap(), &operation, &req.json());
-            if answer.is_some() {
-                *counted.lock().unwrap().entry(operation).or_insert(0) += 1;
+            let answer = answer(
+                &answering.lock().unwrap(),
+                &sending.lock().unwrap(),
+                &operation,
+                &req.json(),
+            );
+            if answer.is_some() || operation == "SendCommand" {
+                *counted
+                    .lock()
+                    .unwrap()
+                    .entry(operation.clone())
+                    .or_insert(0) += 1;
             }
-            let moto = moto.clone();
+            let (moto, sending) = (moto.clone(), sending.clone());
             async move {
                 match answer {
                     Some((status, body)) => loopback::response(
@@ -158,6 +211,14 @@ impl PatchManager {
                         &[("Content-Type", "application/x-amz-json-1.1")],
                         body.to_string(),
                     ),
+                    None if operation == "SendCommand" => {
+                        let request = req.json();
+                        let (status, content_type, body) = forward_raw(&moto, req).await;
+                        if status == 200 {
+                            note_sent(&sending, &request, &body);
+                        }
+                        loopback::response(status, &[("Content-Type", &content_type)], body)
+                    }
                     None => forward(&moto, req).await,
                 }
             }
@@ -166,6 +227,7 @@ impl PatchManager {
             server,
             fleet,
             calls,
+            sent,
         }
     }
 
@@ -183,7 +245,13 @@ impl PatchManager {
         change(&mut self.fleet.lock().unwrap());
     }
 
-    /// How many requests of `operation` it answered itself.
+    /// The commands sent through it, in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// How many requests of `operation` it answered itself (and, for
+    /// `SendCommand`, passed on to moto).
     pub fn calls(&self, operation: &str) -> usize {
         self.calls
             .lock()
@@ -194,7 +262,81 @@ impl PatchManager {
     }
 }
 
-fn answer(fleet: &Fleet, operation: &str, request: &Value) -> Option<(u16, Value)> {
+/// Notes the command moto accepted, from its answer.
+fn note_sent(sent: &Mutex<Vec<Sent>>, request: &Value, answer: &[u8]) {
+    let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
+        return;
+    };
+    let command = &answer["Command"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    sent.lock().unwrap().push(Sent {
+        command_id: text(&command["CommandId"]),
+        instance_ids: request["InstanceIds"]
+            .as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default(),
+        document: text(&request["DocumentName"]),
+        comment: text(&request["Comment"]),
+        parameters: request["Parameters"].clone(),
+        max_concurrency: text(&request["MaxConcurrency"]),
+        max_errors: text(&request["MaxErrors"]),
+    });
+}
+
+/// `ListCommandInvocations` of a command sent through the stand-in, each
+/// instance's run as the fleet scripts it (shapes from the API reference's
+/// `CommandInvocation` and `CommandPlugin`).
+fn invocations(fleet: &Fleet, sent: &[Sent], request: &Value) -> (u16, Value) {
+    let Some(command) = sent
+        .iter()
+        .find(|c| request["CommandId"] == c.command_id.as_str())
+    else {
+        return refuse("InvalidCommandId", "Invalid command id.");
+    };
+    let details = request["Details"].as_bool().unwrap_or(false);
+    let entries: Vec<Value> = command
+        .instance_ids
+        .iter()
+        .map(|id| {
+            let run = fleet.runs.get(id).cloned().unwrap_or(CommandRun {
+                status: "Success".to_owned(),
+                output: "Installed 12 patches; no reboot needed.".to_owned(),
+            });
+            let mut invocation = json!({
+                "CommandId": command.command_id, "InstanceId": id,
+                "InstanceName": format!("ip-10-0-1-17.{id}.internal"),
+                "Comment": command.comment, "DocumentName": command.document,
+                "DocumentVersion": "$DEFAULT", "RequestedDateTime": 1_796_000_000,
+                "Status": run.status, "StatusDetails": run.status,
+                "StandardOutputUrl": "", "StandardErrorUrl": "",
+                "ServiceRole": "", "CommandPlugins": []
+            });
+            if details {
+                invocation["CommandPlugins"] = json!([{
+                    "Name": "PatchLinux", "Status": run.status, "StatusDetails": run.status,
+                    "ResponseCode": if run.status == "Success" { 0 } else { 1 },
+                    "ResponseStartDateTime": 1_796_000_005,
+                    "ResponseFinishDateTime": 1_796_000_300,
+                    "Output": run.output,
+                    "StandardOutputUrl": "", "StandardErrorUrl": "",
+                    "OutputS3Region": "us-east-1", "OutputS3BucketName": "", "OutputS3KeyPrefix": ""
+                }]);
+            }
+            invocation
+        })
+        .collect();
+    let start: usize = request["NextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let size = request["MaxResults"].as_u64().map_or(50, |m| m as usize);
+    (200, page("CommandInvocations", entries, start, size))
+}
+
+fn answer(fleet: &Fleet, sent: &[Sent], operation: &str, request: &Value) -> Option<(u16, Value)> {
+    if operation == "ListCommandInvocations" {
+        return Some(invocations(fleet, sent, request));
+    }
     let start: usize = request["NextToken"]
         .as_str()
         .and_then(|t| t.parse().ok())
@@ -275,6 +417,12 @@ fn refuse(kind: &str, message: &str) -> (u16, Value) {
 
 /// Sends `req` to moto as it came and returns moto's answer.
 async fn forward(moto: &str, req: Request) -> loopback::Response {
+    let (status, content_type, body) = forward_raw(moto, req).await;
+    loopback::response(status, &[("Content-Type", &content_type)], body)
+}
+
+/// As [`forward`], with the answer's status, content type and body apart.
+async fn forward_raw(moto: &str, req: Request) -> (u16, String, Bytes) {
     let client = shared::https::client_builder()
         .build()
         .expect("an HTTP client with default settings builds");
@@ -299,8 +447,12 @@ async fn forward(moto: &str, req: Request) -> loopback::Response {
                 .unwrap_or("application/octet-stream")
                 .to_owned();
             let body: Bytes = response.bytes().await.unwrap_or_default();
-            loopback::response(status, &[("Content-Type", &content_type)], body)
+            (status, content_type, body)
         }
-        Err(e) => loopback::response(502, &[], format!("the stand-in could not reach moto: {e}")),
+        Err(e) => (
+            502,
+            "text/plain".to_owned(),
+            Bytes::from(format!("the stand-in could not reach moto: {e}")),
+        ),
     }
 }

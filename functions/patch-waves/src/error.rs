@@ -43,6 +43,21 @@ pub enum Error {
         #[source]
         source: SlackError,
     },
+    /// Another invocation moved the wave on between this one's read and
+    /// its write; this one acted on nothing it read. Step Functions retries.
+    #[error(
+        "wave {wave} of rollout {rollout} was moved on by another invocation; this one stopped without acting"
+    )]
+    Conflict { rollout: String, wave: String },
+    /// Putting drained instances back failed; the wave stays in its restore
+    /// step and the next invocation tries again (leaving must make progress).
+    #[error("could not put {targets} target(s) back into target group {target_group}: {source}")]
+    Restore {
+        target_group: String,
+        targets: usize,
+        #[source]
+        source: Cause,
+    },
     /// Some digests went out and others did not; the state of those not
     /// sent was not written, so the next report tells their owners again.
     #[error(
@@ -71,6 +86,8 @@ impl Error {
             Self::Webhook { .. } => "Webhook",
             Self::Slack { .. } => "SlackDeliveryFailed",
             Self::Partly { .. } => "DigestsPartlySent",
+            Self::Conflict { .. } => "Conflict",
+            Self::Restore { .. } => "RestoreFailed",
         }
     }
 }

@@ -91,6 +91,55 @@ pub async fn present(
     Ok((out, paused))
 }
 
+/// Snapshots every EBS volume of `instance` at once (`CreateSnapshots`, one
+/// crash-consistent set), tagged with the rollout and the date after which
+/// they may be deleted; returns the snapshot ids.
+pub async fn snapshot(
+    client: &Client,
+    instance: &str,
+    rollout: &str,
+    expires_at: &str,
+    calls: &mut Calls,
+) -> Result<Vec<String>, Error> {
+    use aws_sdk_ec2::types::{
+        CopyTagsFromSource, InstanceSpecification, ResourceType, Tag, TagSpecification,
+    };
+    let tag = |key: &str, value: &str| Tag::builder().key(key).value(value).build();
+    calls.incr("CreateSnapshots");
+    let out = client
+        .create_snapshots()
+        .instance_specification(
+            InstanceSpecification::builder()
+                .instance_id(instance)
+                .exclude_boot_volume(false)
+                .build(),
+        )
+        .description(format!(
+            "toilkit patch-waves: before patching, rollout {rollout}"
+        ))
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Snapshot)
+                .tags(tag("toilkit:rollout", rollout))
+                .tags(tag("toilkit:instance", instance))
+                .tags(tag("toilkit:expires-at", expires_at))
+                .build(),
+        )
+        .copy_tags_from_source(CopyTagsFromSource::Volume)
+        .send()
+        .await
+        .map_err(|e| Error::Aws {
+            operation: "CreateSnapshots",
+            target: instance.to_owned(),
+            source: shared::aws::cause(e),
+        })?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .filter_map(|s| s.snapshot_id().map(str::to_owned))
+        .collect())
+}
+
 /// The Amazon Linux 2023 release of each of `images` that is one, by
 /// image id: `DescribeImages` in batches. An image EC2 no longer lists
 /// (deregistered, or shared and since unshared) is left out.

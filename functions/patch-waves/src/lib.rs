@@ -12,16 +12,29 @@
 //! - [`state`]: the DynamoDB table of each instance's open findings;
 //! - [`plan`]: the pure decisions; [`apply`]: digests sent, state written;
 //! - [`notify`]: the digest and its delivery.
+//!
+//! Part 2, the wave rollout (Step Functions; acts only on instances that
+//! opt in by tag):
+//! - [`wave`]: the pure part: a wave's members, its record, its verdict;
+//! - [`rollout`]: one step of the rollout per invocation, written before
+//!   it acts;
+//! - [`command`]: `AWS-RunPatchBaseline` sent and its results read;
+//! - [`freeze`] and [`exemption`]: when and what the rollout leaves alone.
 
 pub mod apply;
+pub mod command;
 pub mod config;
 pub mod error;
+pub mod exemption;
+pub mod freeze;
 pub mod instances;
 pub mod notify;
 pub mod plan;
+pub mod rollout;
 pub mod ssm;
 pub mod state;
 pub mod trigger;
+pub mod wave;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,6 +65,8 @@ pub struct App {
     pub settings: Config,
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// For draining instances from their target groups.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub state: StateStore,
     pub secrets: SecretStore,
     pub slack: SlackClient,
@@ -65,6 +80,7 @@ impl App {
         Self {
             ec2: aws_sdk_ec2::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             state: StateStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.state_table),
             secrets: SecretStore::new(sdk),
             slack: SlackClient::default(),
@@ -144,7 +160,13 @@ async fn run(
     report: &mut Report,
     calls: &mut Calls,
 ) -> Result<(), Error> {
-    let Trigger::Report { event_id } = trigger::parse(payload)?;
+    let event_id = match trigger::parse(payload)? {
+        Trigger::Report { event_id } => event_id,
+        Trigger::Rollout(request) => {
+            rollout::advance(app, &request, now, deadline, report, calls).await?;
+            return Ok(());
+        }
+    };
     if let Some(id) = &event_id {
         report.detail("schedule_event", json!(id));
     }

@@ -7,6 +7,11 @@
 //! (`digest#<event id>#<owner>`) claims that digest's delivery, so a Lambda
 //! retry of the same event posts only the digests still undelivered.
 //!
+//! The wave rollout keeps one record per wave of a rollout
+//! (`rollout#<rollout>#<wave>`): the wave as [`crate::wave::Wave`], in JSON,
+//! with a version that every write checks, so that two invocations never
+//! both act on the same step.
+//!
 //! Read whole with a paged `Scan` (one record per instance with findings),
 //! written with `BatchWriteItem`, 25 records a call, only where a record
 //! changes. No decisions here.
@@ -22,9 +27,11 @@ use time::format_description::well_known::Rfc3339;
 use crate::Calls;
 use crate::error::Error;
 use crate::plan::{InstanceReport, Kind, Previous};
+use crate::wave::Wave;
 
 const PREFIX: &str = "instance#";
 const DIGEST_PREFIX: &str = "digest#";
+const ROLLOUT_PREFIX: &str = "rollout#";
 /// Set on a digest's claim once its digest was posted.
 const DELIVERED: &str = "delivered";
 
@@ -262,6 +269,90 @@ impl StateStore {
         Ok(())
     }
 
+    /// The record of `wave` in `rollout`, read consistently (the previous
+    /// invocation wrote it seconds ago).
+    pub async fn wave(
+        &self,
+        rollout: &str,
+        wave: &str,
+        calls: &mut Calls,
+    ) -> Result<Option<Wave>, Error> {
+        let pk = wave_key(rollout, wave);
+        calls.incr("GetItem");
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", &pk, e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let text = item
+            .get("wave")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| Error::State {
+                table: self.table.clone(),
+                operation: "GetItem",
+                key: pk.clone(),
+                source: "the record has no wave attribute".into(),
+            })?;
+        let mut wave: Wave = serde_json::from_str(text).map_err(|e| Error::State {
+            table: self.table.clone(),
+            operation: "GetItem",
+            key: pk.clone(),
+            source: Box::new(e),
+        })?;
+        wave.version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(wave))
+    }
+
+    /// Writes `wave` if the table still holds the version it was read at,
+    /// and moves its version on; `Error::Conflict` when another invocation
+    /// wrote it first (this one must then not act on what it read).
+    pub async fn save_wave(&self, wave: &mut Wave, calls: &mut Calls) -> Result<(), Error> {
+        let pk = wave_key(&wave.rollout, &wave.name);
+        let text = serde_json::to_string(&*wave).map_err(|e| Error::State {
+            table: self.table.clone(),
+            operation: "PutItem",
+            key: pk.clone(),
+            source: Box::new(e),
+        })?;
+        let next = wave.version + 1;
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(pk.clone()))
+            .item("wave", AttributeValue::S(text))
+            .item("version", AttributeValue::N(next.to_string()));
+        let request = if wave.version == 0 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(wave.version.to_string()))
+        };
+        calls.incr("PutItem");
+        let written = shared::dynamo::conditional(request.send().await)
+            .map_err(|e| self.error("PutItem", &pk, e))?;
+        if written.is_none() {
+            return Err(Error::Conflict {
+                rollout: wave.rollout.clone(),
+                wave: wave.name.clone(),
+            });
+        }
+        wave.version = next;
+        Ok(())
+    }
+
     fn error<E>(&self, operation: &'static str, key: &str, e: E) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
@@ -279,6 +370,11 @@ impl StateStore {
 /// write anything in a tag; the id holds no `#`).
 fn digest_key(run: &str, owner: &str) -> String {
     format!("{DIGEST_PREFIX}{run}#{owner}")
+}
+
+/// A wave's record; rollout and wave names hold no `#`.
+fn wave_key(rollout: &str, wave: &str) -> String {
+    format!("{ROLLOUT_PREFIX}{rollout}#{wave}")
 }
 
 fn key(id: &str) -> AttributeValue {

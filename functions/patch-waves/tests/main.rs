@@ -5,3 +5,5 @@ mod common;
 mod e2e;
 mod faults;
 mod report;
+mod rollout;
+mod state_machine;

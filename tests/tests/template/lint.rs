@@ -247,7 +247,7 @@ fn every_trigger_is_wired_to_its_function() {
 
 /// Every state machine of the template: its id, its definition file and the
 /// function it invokes, and the condition it is deployed under.
-const STATE_MACHINES: [(&str, (&str, &str), &str); 3] = [
+const STATE_MACHINES: [(&str, (&str, &str), &str); 4] = [
     (
         "MaintenanceWindowStateMachine",
         (
@@ -265,6 +265,11 @@ const STATE_MACHINES: [(&str, (&str, &str), &str); 3] = [
         "WafBackfillStateMachine",
         ("statemachines/waf-backfill.asl.json", "WafIpBlocker"),
         "WafBackfillEnabled",
+    ),
+    (
+        "PatchWavesRolloutStateMachine",
+        ("statemachines/patch-waves-rollout.asl.json", "PatchWaves"),
+        "PatchWavesRolloutEnabled",
     ),
 ];
 

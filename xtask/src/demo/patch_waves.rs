@@ -6,6 +6,13 @@
 //! stand-in (`toilkit_tests::patch_manager`). It prints the report and the
 //! digest each owner's channel received, then a second report a day later
 //! with what changed.
+//!
+//! Then a patch rollout over the instances that opt in by tag: the canary
+//! (pay-api-1) is snapshotted, drained from its target group, patched and put
+//! back; in wave 1 etl-1's patch fails (a held yum lock), and the rollout
+//! stops there. Each step is the function's real answer; the state
+//! machine's path is then run in moto's Step Functions executor on those
+//! answers.
 
 use aws_sdk_ec2::types::{
     IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification,
@@ -17,7 +24,8 @@ use shared::config::Env;
 use shared::output::Output;
 use time::OffsetDateTime;
 use time::macros::datetime;
-use toilkit_tests::patch_manager::{Fleet, Node, PatchCounts, PatchManager};
+use toilkit_tests::patch_manager::{CommandRun, Fleet, Node, PatchCounts, PatchManager};
+use toilkit_tests::step_functions;
 
 use super::{Ctx, print_message};
 use crate::Result;
@@ -275,7 +283,219 @@ pub async fn run(ctx: &Ctx) -> Result {
     let before = ctx.slack.received().len();
     let second = report(&app, 1).await;
     show(ctx, "The next day's report: what changed", &second, before);
+
+    rollout(ctx, &sdk, &ssm, &table, &id).await
+}
+
+/// The rollout: waves by tag, a target group to drain, etl-1's patch
+/// failing; each step printed, then the state machine's path.
+async fn rollout(
+    ctx: &Ctx,
+    sdk: &aws_types::SdkConfig,
+    ssm: &PatchManager,
+    table: &str,
+    id: &dyn Fn(&str) -> String,
+) -> Result {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let waves = [
+        ("pay-api-1", "canary"),
+        ("pay-api-2", "1"),
+        ("search-idx-1", "1"),
+        ("etl-1", "1"),
+        ("search-batch", "1"),
+        ("pay-web-a", "2"),
+        ("airflow", "2"),
+    ];
+    for (name, wave) in waves {
+        ec2.create_tags()
+            .resources(id(name))
+            .tags(Tag::builder().key("toilkit:patch-wave").value(wave).build())
+            .send()
+            .await?;
+    }
+    let group = target_group(sdk, &[id("pay-api-1"), id("pay-api-2")], &ctx.moto).await?;
+    ssm.update(|fleet| {
+        fleet.runs.insert(
+            id("etl-1"),
+            CommandRun::failed(
+                "Checking for updates...\nError: rpmdb open failed\nAnother app is currently holding the yum lock; waiting for it to exit...",
+            ),
+        );
+    });
+    let mut env = Env::from_pairs([
+        ("STATE_TABLE", table),
+        ("SLACK_WEBHOOK_PARAMETER", "/toilkit/demo/unused"),
+        ("SNAPSHOT_BEFORE_PATCH", "true"),
+        ("DRAIN_TARGET_GROUPS", group.as_str()),
+        ("BAKE_MINUTES", "10"),
+    ]);
+    let config = Config::from_env(&mut env);
+    env.finish()?;
+    let app = App::new(config, &ssm.sdk_config(sdk), Output::quiet());
+    println!(
+        "\n--- A patch rollout: waves canary, 1 and 2 by the toilkit:patch-wave tag; pay-api-1 and \
+         pay-api-2 serve one target group"
+    );
+    let execution =
+        "arn:aws:states:eu-west-3:123456789012:execution:toilkit-patch-waves-rollout:dec-2026";
+    let mut now = 0_i64;
+    let mut answers = Vec::new();
+    let last = loop {
+        let outcome = process(
+            json!({"action": "rollout", "execution": execution, "input": {}}),
+            &app,
+            NOW + time::Duration::days(2) + time::Duration::seconds(now),
+            &Deadline::unbounded(),
+        )
+        .await;
+        let said = outcome
+            .report
+            .details
+            .get("rollout")
+            .cloned()
+            .unwrap_or_default();
+        let waves = outcome
+            .report
+            .details
+            .get("waves")
+            .cloned()
+            .unwrap_or_default();
+        let current = waves
+            .as_array()
+            .and_then(|w| w.last())
+            .cloned()
+            .unwrap_or_default();
+        println!(
+            "  +{:>5}s  {:<8} wave {:<6} step {:<9} waits {}s",
+            now,
+            said["status"].as_str().unwrap_or("?"),
+            current["wave"].as_str().unwrap_or("-"),
+            current["phase"].as_str().unwrap_or("-"),
+            said["wait_seconds"]
+        );
+        answers.push(
+            json!({"details": {"rollout": {"status": said["status"], "wait_seconds": 0}}})
+                .to_string(),
+        );
+        if let Err(error) = &outcome.response {
+            println!("  the step failed: {error}");
+            break outcome;
+        }
+        if said["status"] != "working" || answers.len() > 40 {
+            break outcome;
+        }
+        now += said["wait_seconds"].as_i64().unwrap_or(30).max(1);
+    };
+    let said = &last.report.details["rollout"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().replace('\n', " / ");
+    println!(
+        "  The rollout {}: {}",
+        text(&said["status"]),
+        text(&said["reason"])
+    );
+    for wave in last.report.details["waves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!("  wave {} ({}):", text(&wave["wave"]), text(&wave["phase"]));
+        for (instance, member) in wave["members"].as_object().into_iter().flatten() {
+            println!(
+                "    {instance} {:<14} {}{}",
+                member["name"].as_str().unwrap_or(""),
+                member["outcome"].as_str().unwrap_or(""),
+                member["detail"]
+                    .as_str()
+                    .map(|_| format!(" at {}: {}", text(&member["step"]), text(&member["detail"])))
+                    .unwrap_or_default()
+            );
+        }
+        for left in wave["left_out"].as_array().into_iter().flatten() {
+            println!(
+                "    {} left out: {}",
+                text(&left["instance"]),
+                text(&left["reason"])
+            );
+        }
+    }
+    println!(
+        "  {} patch command(s) sent; wave 2 never started.",
+        ssm.sent().len()
+    );
+
+    // The same answers, through the state machine as deployed.
+    let executor = step_functions::executor().await;
+    let sfn = aws_sdk_sfn::Client::new(&executor.sdk_config().await);
+    let machine = step_functions::create_machine(
+        &sfn,
+        "toilkit-patch-waves-rollout",
+        &crate::cmd::root().join("statemachines/patch-waves-rollout.asl.json"),
+        &[(
+            "PatchWavesFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:toilkit-patch-waves",
+        )],
+    )
+    .await;
+    step_functions::queue_lambda_results(&executor, &answers).await;
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("dec-2026")
+        .input("{}")
+        .send()
+        .await?;
+    let taken = step_functions::path_taken(&sfn, started.execution_arn()).await;
+    println!(
+        "  The state machine's path on those answers (its waits shortened to 0 s) ({:?}): {}",
+        taken.status,
+        taken.states.join(" → ")
+    );
     Ok(())
+}
+
+/// A target group in the Region's default VPC serving `instances`.
+async fn target_group(
+    sdk: &aws_types::SdkConfig,
+    instances: &[String],
+    moto: &toilkit_tests::Moto,
+) -> Result<String> {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetDescription, TargetTypeEnum};
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let vpc = ec2
+        .describe_vpcs()
+        .send()
+        .await?
+        .vpcs()
+        .iter()
+        .find(|v| v.is_default() == Some(true))
+        .and_then(|v| v.vpc_id().map(str::to_owned))
+        .unwrap_or_default();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
+    let group = elb
+        .create_target_group()
+        .name(moto.unique("pw-demo").chars().take(32).collect::<String>())
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(vpc)
+        .target_type(TargetTypeEnum::Instance)
+        .send()
+        .await?
+        .target_groups()
+        .first()
+        .and_then(|g| g.target_group_arn())
+        .unwrap_or_default()
+        .to_owned();
+    elb.register_targets()
+        .target_group_arn(&group)
+        .set_targets(Some(
+            instances
+                .iter()
+                .map(|i| TargetDescription::builder().id(i).port(80).build())
+                .collect(),
+        ))
+        .send()
+        .await?;
+    Ok(group)
 }
 
 async fn launch(

@@ -132,12 +132,26 @@ locals {
 
     EnablePatchWaves            = tostring(local.patch.enabled)
     PatchWavesReportSchedule    = local.patch.report_schedule
+    EnablePatchWavesRollout     = tostring(local.patch.rollout_enabled)
     PatchWavesRouteSecretPrefix = local.patch.route_secret_prefix
     # BEGIN generated: parameters: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
     PatchWavesOwnerTagKey           = local.patch.owner_tag_key
     PatchWavesRoutes                = local.patch.routes == null ? null : jsonencode(local.patch.routes)
     PatchWavesScanStaleDays         = tostring(local.patch.scan_stale_days)
     PatchWavesAl2023LatestParameter = local.patch.al2023_latest_parameter
+    PatchWavesWaves                 = local.patch.waves == null ? null : join(",", local.patch.waves)
+    PatchWavesRebootOption          = local.patch.reboot_option
+    PatchWavesCommandMaxConcurrency = local.patch.command_max_concurrency
+    PatchWavesCommandMaxErrors      = local.patch.command_max_errors
+    PatchWavesCommandTimeoutMinutes = tostring(local.patch.command_timeout_minutes)
+    PatchWavesWaveFailurePercent    = tostring(local.patch.wave_failure_percent)
+    PatchWavesSnapshotBeforePatch   = tostring(local.patch.snapshot_before_patch)
+    PatchWavesSnapshotRetentionDays = tostring(local.patch.snapshot_retention_days)
+    PatchWavesDrainTargetGroups     = local.patch.drain_target_groups == null ? null : join(",", local.patch.drain_target_groups)
+    PatchWavesHealthyTimeoutMinutes = tostring(local.patch.healthy_timeout_minutes)
+    PatchWavesBakeMinutes           = tostring(local.patch.bake_minutes)
+    PatchWavesFreezeWindows         = local.patch.freeze_windows == null ? null : jsonencode(local.patch.freeze_windows)
+    PatchWavesExemptions            = local.patch.exemptions == null ? null : jsonencode([for r in local.patch.exemptions : { for k, v in r : k => v if v != null }])
     PatchWavesDryRun                = tostring(local.patch.dry_run)
     # END generated: parameters: patch-waves
   }
@@ -230,6 +244,19 @@ locals {
       ROUTES                  = "PatchWavesRoutes"
       SCAN_STALE_DAYS         = "PatchWavesScanStaleDays"
       AL2023_LATEST_PARAMETER = "PatchWavesAl2023LatestParameter"
+      WAVES                   = "PatchWavesWaves"
+      REBOOT_OPTION           = "PatchWavesRebootOption"
+      COMMAND_MAX_CONCURRENCY = "PatchWavesCommandMaxConcurrency"
+      COMMAND_MAX_ERRORS      = "PatchWavesCommandMaxErrors"
+      COMMAND_TIMEOUT_MINUTES = "PatchWavesCommandTimeoutMinutes"
+      WAVE_FAILURE_PERCENT    = "PatchWavesWaveFailurePercent"
+      SNAPSHOT_BEFORE_PATCH   = "PatchWavesSnapshotBeforePatch"
+      SNAPSHOT_RETENTION_DAYS = "PatchWavesSnapshotRetentionDays"
+      DRAIN_TARGET_GROUPS     = "PatchWavesDrainTargetGroups"
+      HEALTHY_TIMEOUT_MINUTES = "PatchWavesHealthyTimeoutMinutes"
+      BAKE_MINUTES            = "PatchWavesBakeMinutes"
+      FREEZE_WINDOWS          = "PatchWavesFreezeWindows"
+      EXEMPTIONS              = "PatchWavesExemptions"
       DRY_RUN                 = "PatchWavesDryRun"
     }
   }
@@ -260,7 +287,7 @@ locals {
   ]
   # What the template's AllowedPattern admits in the free-text settings.
   # BEGIN generated: ascii (cargo xtask gen, from each function's src/config.rs)
-  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes", "PatchWavesRoutes"]
+  ascii_parameters = ["WafCountLabels", "WafCountRules", "WafIgnoreUriSuffixes", "WafUriRules", "RdsIgnoreUsers", "RdsIgnoreHosts", "RdsWatchUsers", "RdsMatchRegex", "MaintenanceDefaultBody", "ConfigTriageSeverityRules", "ConfigTriageExemptions", "ConfigTriageRoutes", "LogRetentionRules", "LogRetentionS3Prune", "AccessDeniedTriageRules", "AccessDeniedTriageRoutes", "PatchWavesRoutes", "PatchWavesFreezeWindows", "PatchWavesExemptions"]
   # END generated: ascii
   non_ascii_parameters = [
     for name in local.ascii_parameters :

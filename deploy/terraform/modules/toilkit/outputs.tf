@@ -26,6 +26,11 @@ output "maintenance_state_machine_arn" {
   value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "MaintenanceWindowStateMachineArn", null)
 }
 
+output "patch_waves_rollout_state_machine_arn" {
+  description = "ARN of the patch-waves rollout state machine (when patch_waves.rollout_enabled): start an execution to roll out patches."
+  value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "PatchWavesRolloutStateMachineArn", null)
+}
+
 output "log_retention_sweep_state_machine_arn" {
   description = "ARN of the log-retention sweep state machine (null unless log_retention is enabled): the schedule starts it; start an execution to sweep the whole account now."
   value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.toilkit.outputs, "LogRetentionSweepStateMachineArn", null)

@@ -18,6 +18,7 @@ locals {
     EnableLogRetention                  = "false"
     EnableMaintenanceSwitch             = "false"
     EnablePatchWaves                    = "false"
+    EnablePatchWavesRollout             = "false"
     EnableRdsAuditNotifier              = "false"
     EnableWafIpBlocker                  = "false"
     FunctionLogRetentionDays            = "90"
@@ -105,6 +106,19 @@ locals {
     PatchWavesRoutes                     = ""
     PatchWavesScanStaleDays              = "7"
     PatchWavesAl2023LatestParameter      = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    PatchWavesWaves                      = "canary,1,2"
+    PatchWavesRebootOption               = "RebootIfNeeded"
+    PatchWavesCommandMaxConcurrency      = "25%"
+    PatchWavesCommandMaxErrors           = "0"
+    PatchWavesCommandTimeoutMinutes      = "120"
+    PatchWavesWaveFailurePercent         = "10"
+    PatchWavesSnapshotBeforePatch        = "false"
+    PatchWavesSnapshotRetentionDays      = "7"
+    PatchWavesDrainTargetGroups          = ""
+    PatchWavesHealthyTimeoutMinutes      = "10"
+    PatchWavesBakeMinutes                = "15"
+    PatchWavesFreezeWindows              = ""
+    PatchWavesExemptions                 = ""
     PatchWavesDryRun                     = "false"
     # END generated: defaults
   }
@@ -153,7 +167,10 @@ locals {
     AccessDeniedTriageRoutes           = 320
     AccessDeniedTriageCriticalTopicArn = 320
     PatchWavesRoutes                   = 320
-    PatchWavesAl2023LatestParameter    = 160
+    PatchWavesAl2023LatestParameter    = 100
+    PatchWavesDrainTargetGroups        = 288
+    PatchWavesFreezeWindows            = 144
+    PatchWavesExemptions               = 256
     # END generated: max-lengths
   }
 }

@@ -704,17 +704,39 @@ variable "access_denied_triage" {
 # --- patch-waves -------------------------------------------------------------
 
 variable "patch_waves" {
-  description = "patch-waves: the EC2 patch report (read-only): every running instance and whether Systems Manager covers it, missing and failed patches, stale scans, Amazon Linux 2023 releases behind, by owner tag and patch group, with a digest per owner of what is new, fixed and still open. report_schedule runs it; routes maps an owner tag value to that team's webhook secret (under route_secret_prefix)."
+  description = "patch-waves: the EC2 patch report (read-only): every running instance and whether Systems Manager covers it, missing and failed patches, stale scans, Amazon Linux 2023 releases behind, by owner tag and patch group, with a digest per owner of what is new, fixed and still open. report_schedule runs it; routes maps an owner tag value to that team's webhook secret (under route_secret_prefix). rollout_enabled deploys the wave rollout's state machine, which patches only instances tagged toilkit:patch-wave."
   type = object({
     enabled             = optional(bool, false)
     report_schedule     = optional(string)
+    rollout_enabled     = optional(bool, false)
     route_secret_prefix = optional(string)
     # BEGIN generated: attributes: patch-waves (cargo xtask gen, from functions/patch-waves/src/config.rs)
     owner_tag_key           = optional(string)
     routes                  = optional(map(string))
     scan_stale_days         = optional(number)
     al2023_latest_parameter = optional(string)
-    dry_run                 = optional(bool)
+    waves                   = optional(list(string))
+    reboot_option           = optional(string)
+    command_max_concurrency = optional(string)
+    command_max_errors      = optional(string)
+    command_timeout_minutes = optional(number)
+    wave_failure_percent    = optional(number)
+    snapshot_before_patch   = optional(bool)
+    snapshot_retention_days = optional(number)
+    drain_target_groups     = optional(list(string))
+    healthy_timeout_minutes = optional(number)
+    bake_minutes            = optional(number)
+    freeze_windows          = optional(list(string))
+    exemptions = optional(list(object({
+      instance = optional(string)
+      tag = optional(object({
+        key   = string
+        value = optional(string)
+      }))
+      reason  = string
+      expires = string
+    })))
+    dry_run = optional(bool)
     # END generated: attributes: patch-waves
   })
   default = {}
@@ -731,6 +753,46 @@ variable "patch_waves" {
   validation {
     condition     = var.patch_waves.al2023_latest_parameter == null || try(can(regex("^(?:^/aws/service/ami-amazon-linux-latest/al2023-ami-[A-Za-z0-9._-]{1,100}$)$", var.patch_waves.al2023_latest_parameter)), false)
     error_message = "patch_waves.al2023_latest_parameter must be a public parameter under /aws/service/ami-amazon-linux-latest/al2023-ami-."
+  }
+  validation {
+    condition     = var.patch_waves.waves == null || try(can(regex("^(?:^[A-Za-z0-9_-]{1,16}(,[A-Za-z0-9_-]{1,16}){0,5}$)$", var.patch_waves.waves == null ? null : join(",", var.patch_waves.waves))), false)
+    error_message = "patch_waves.waves must be one to six wave names of up to 16 characters, comma-separated."
+  }
+  validation {
+    condition     = var.patch_waves.reboot_option == null || try(contains(["RebootIfNeeded", "NoReboot"], var.patch_waves.reboot_option), false)
+    error_message = "patch_waves.reboot_option must be one of RebootIfNeeded, NoReboot."
+  }
+  validation {
+    condition     = var.patch_waves.command_max_concurrency == null || try(can(regex("^(?:^([1-9][0-9]{0,3}|10000|[1-9][0-9]?%|100%)$)$", var.patch_waves.command_max_concurrency)), false)
+    error_message = "patch_waves.command_max_concurrency must be a count from 1 or a percentage from 1% to 100%."
+  }
+  validation {
+    condition     = var.patch_waves.command_max_errors == null || try(can(regex("^(?:^([0-9]{1,4}|10000|[0-9]{1,2}%|100%)$)$", var.patch_waves.command_max_errors)), false)
+    error_message = "patch_waves.command_max_errors must be a count or a percentage."
+  }
+  validation {
+    condition     = var.patch_waves.command_timeout_minutes == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.command_timeout_minutes))) && var.patch_waves.command_timeout_minutes >= 10 && var.patch_waves.command_timeout_minutes <= 480, false)
+    error_message = "patch_waves.command_timeout_minutes must be a whole number from 10 to 480."
+  }
+  validation {
+    condition     = var.patch_waves.wave_failure_percent == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.wave_failure_percent))) && var.patch_waves.wave_failure_percent >= 0 && var.patch_waves.wave_failure_percent <= 100, false)
+    error_message = "patch_waves.wave_failure_percent must be a whole number from 0 to 100."
+  }
+  validation {
+    condition     = var.patch_waves.snapshot_retention_days == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.snapshot_retention_days))) && var.patch_waves.snapshot_retention_days >= 1 && var.patch_waves.snapshot_retention_days <= 365, false)
+    error_message = "patch_waves.snapshot_retention_days must be a whole number from 1 to 365."
+  }
+  validation {
+    condition     = var.patch_waves.drain_target_groups == null || try(can(regex("^(?:^$|^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[^,]+(,arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[^,]+)*$)$", var.patch_waves.drain_target_groups == null ? null : join(",", var.patch_waves.drain_target_groups))), false)
+    error_message = "patch_waves.drain_target_groups must be empty, or target group ARNs, comma-separated."
+  }
+  validation {
+    condition     = var.patch_waves.healthy_timeout_minutes == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.healthy_timeout_minutes))) && var.patch_waves.healthy_timeout_minutes >= 1 && var.patch_waves.healthy_timeout_minutes <= 120, false)
+    error_message = "patch_waves.healthy_timeout_minutes must be a whole number from 1 to 120."
+  }
+  validation {
+    condition     = var.patch_waves.bake_minutes == null || try(can(regex("^[0-9]+$", tostring(var.patch_waves.bake_minutes))) && var.patch_waves.bake_minutes >= 0 && var.patch_waves.bake_minutes <= 1440, false)
+    error_message = "patch_waves.bake_minutes must be a whole number from 0 to 1440."
   }
   # END generated: validations: patch-waves
 
