@@ -85,7 +85,7 @@ pub const FUNCTIONS: &[Function] = &[
         stem: "PatchWaves",
         terraform_local: "patch",
         summary: "EC2 patch coverage and state, reported by owner",
-        workload: false,
+        workload: true,
     },
 ];
 

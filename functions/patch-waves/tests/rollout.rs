@@ -624,3 +624,78 @@ fn throttling_elb(f: &Fixture, throttles: Arc<AtomicUsize>, seen: Arc<Mutex<Vec<
         .build();
     Elb::from_conf(config)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_whose_snapshot_fails_is_neither_drained_nor_patched() {
+    let mut f = Fixture::new("af-south-1").await;
+    f.set("WAVES", "canary");
+    f.set("SNAPSHOT_BEFORE_PATCH", "true");
+    let ids = fleet(&f, &[("canary", "web-1"), ("canary", "web-2")]).await;
+    let other = f.launch(1, BASE_IMAGE, &[], None, None).await.remove(0);
+    let group = target_group(&f, &[&ids[0], &ids[1], &other]).await;
+    f.set("DRAIN_TARGET_GROUPS", &group);
+    let mut app = f.app();
+    app.ec2 = refusing_snapshots_of(&f, &ids[1]);
+
+    let (stopped, _) = drive(&app, &execution("feb"), 0).await;
+    assert_eq!(rollout(&stopped)["status"], "stopped");
+    let failed = member(&stopped, "canary", &ids[1]);
+    assert_eq!(failed["step"], "snapshot", "{failed}");
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("UnauthorizedOperation"),
+        "{failed}"
+    );
+    assert_eq!(member(&stopped, "canary", &ids[0])["outcome"], "patched");
+    let sent = f.ssm.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].instance_ids,
+        [ids[0].clone()],
+        "only the snapshotted one"
+    );
+    let health = targets(&f, &group).await;
+    assert_eq!(health.len(), 3, "nobody left out of service: {health:?}");
+    assert!(health.iter().all(|(_, s)| s == "healthy"), "{health:?}");
+}
+
+/// The function's EC2 client, answering `CreateSnapshots` of `instance`
+/// with EC2's `UnauthorizedOperation` (its XML error) and sending the rest
+/// to moto.
+fn refusing_snapshots_of(f: &Fixture, instance: &str) -> aws_sdk_ec2::Client {
+    let moto = f
+        .sdk
+        .http_client()
+        .expect("shared::aws puts its HTTP client in every SdkConfig");
+    let marker = format!("InstanceSpecification.InstanceId={instance}");
+    let transport = faults::transport([moto], move |request, [moto]| {
+        let body = request
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let refuse = body.starts_with("Action=CreateSnapshots") && body.contains(&marker);
+        let moto = moto.clone();
+        HttpConnectorFuture::new(async move {
+            if refuse {
+                let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+                    SdkBody::from(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>",
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert("content-type", "text/xml;charset=UTF-8".to_owned());
+                return Ok(response);
+            }
+            moto.call(request).await
+        })
+    });
+    let config = aws_sdk_ec2::config::Builder::from(&on_virtual_clock(&f.sdk))
+        .http_client(transport)
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
+}

@@ -274,3 +274,98 @@ fn log_retention_may_delete_and_search_groups_only_when_deletion_is_on() {
         );
     }
 }
+
+/// The patch-waves role's statements for one deployment of it, resolved.
+fn patch_waves_statements(parameters: Value) -> Vec<Value> {
+    let mut all = serde_json::json!({"EnablePatchWaves": "true"});
+    all.as_object_mut()
+        .unwrap()
+        .extend(parameters.as_object().unwrap().clone());
+    let out = run_tool(
+        &[
+            "resolve",
+            &template_path().to_string_lossy(),
+            &all.to_string(),
+        ],
+        None,
+    );
+    out["Resources"]["PatchWavesRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn patch_waves_may_patch_only_opted_in_instances_and_only_with_the_rollout_on() {
+    let acting = [
+        "ssm:SendCommand",
+        "ec2:CreateSnapshots",
+        "ec2:CreateTags",
+        "elasticloadbalancing:DeregisterTargets",
+        "elasticloadbalancing:RegisterTargets",
+    ];
+    let report_only = patch_waves_statements(serde_json::json!({}));
+    for statement in &report_only {
+        for action in actions(statement) {
+            assert!(
+                !acting.contains(&action.as_str()),
+                "the rollout is off, yet the role may {action}"
+            );
+        }
+    }
+    let group =
+        "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef";
+    let rollout = patch_waves_statements(serde_json::json!({
+        "EnablePatchWavesRollout": "true",
+        "PatchWavesSnapshotBeforePatch": "true",
+        "PatchWavesDrainTargetGroups": group,
+    }));
+    let granting = |action: &str| -> Vec<&Value> {
+        rollout
+            .iter()
+            .filter(|s| actions(s).iter().any(|a| a == action))
+            .collect()
+    };
+    for action in acting {
+        assert!(!granting(action).is_empty(), "the rollout needs {action}");
+    }
+    for statement in granting("ssm:SendCommand") {
+        let resource = statement["Resource"].to_string();
+        if resource.contains(":document/") {
+            assert!(
+                resource.ends_with(":document/AWS-RunPatchBaseline\""),
+                "one document only: {statement}"
+            );
+        } else {
+            assert!(resource.contains(":instance/*"), "{statement}");
+            assert_eq!(
+                statement["Condition"]["StringLike"]["ssm:resourceTag/toilkit:patch-wave"], "*",
+                "only instances that opt in: {statement}"
+            );
+        }
+    }
+    for statement in granting("ec2:CreateSnapshots") {
+        if statement["Resource"].to_string().contains(":instance/") {
+            assert_eq!(
+                statement["Condition"]["StringLike"]["ec2:ResourceTag/toilkit:patch-wave"], "*",
+                "{statement}"
+            );
+        }
+    }
+    for statement in granting("ec2:CreateTags") {
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["ec2:CreateAction"], "CreateSnapshots",
+            "{statement}"
+        );
+    }
+    for statement in granting("elasticloadbalancing:DeregisterTargets") {
+        assert_eq!(
+            statement["Resource"],
+            serde_json::json!([group]),
+            "only the configured target groups"
+        );
+    }
+}
