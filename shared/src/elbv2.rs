@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::error::SdkError;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesError;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthError;
 use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsError;
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
@@ -83,6 +84,24 @@ pub async fn health(
             })
         })
         .collect())
+}
+
+/// The target type of `target_group` (`instance`, `ip`, `lambda`, `alb`):
+/// an instance registered by its IP address is not found by its id.
+pub async fn target_type(
+    client: &Client,
+    target_group: &str,
+) -> Result<Option<String>, SdkError<DescribeTargetGroupsError, HttpResponse>> {
+    let out = client
+        .describe_target_groups()
+        .target_group_arns(target_group)
+        .send()
+        .await?;
+    Ok(out
+        .target_groups()
+        .first()
+        .and_then(|g| g.target_type())
+        .map(|t| t.as_str().to_owned()))
 }
 
 /// How long ELBv2 keeps a deregistered target draining, in seconds.

@@ -14,8 +14,9 @@ use crate::error::Error;
 pub const DOCUMENT: &str = "AWS-RunPatchBaseline";
 /// `SendCommand` takes at most 50 instance ids.
 pub const INSTANCES_PER_COMMAND: usize = 50;
-/// The last characters of a failed instance's output kept for the report.
-const EXCERPT: usize = 400;
+/// The last characters of a failed instance's output kept for the report
+/// (and the wave's record, which must stay small).
+const EXCERPT: usize = 240;
 
 /// Where one instance's run of the command is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +150,7 @@ pub async fn results(
                     };
                     Run::Failed {
                         status: status.as_str().to_owned(),
-                        excerpt: tail(&text, EXCERPT),
+                        excerpt: tail(&redact(&text), EXCERPT),
                     }
                 }
                 // Pending, InProgress, Delayed, Cancelling, and any status
@@ -163,6 +164,29 @@ pub async fn results(
             _ => return Ok(out),
         }
     }
+}
+
+/// `text` with the credentials of any URL in it masked: yum and dnf print
+/// repository URLs, and a private repository's carry `user:token@`.
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == '/')
+            .unwrap_or(after.len());
+        match after[..end].rfind('@') {
+            Some(userinfo) => {
+                out.push_str("***");
+                rest = &after[userinfo..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The last `max` characters of `text`, trimmed, on a character boundary.
@@ -179,6 +203,22 @@ fn tail(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_repository_url_never_reach_the_report() {
+        let output = "Error: Failed to download metadata for repo 'internal': \
+            https://deploy:s3cr3t-t0ken@repo.example.com/al2023/x86_64/repodata \
+            (and ftp://anon@mirror.example.net/ and https://plain.example.org/a@b)";
+        let text = redact(output);
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("deploy:"), "{text}");
+        assert!(
+            text.contains("https://***@repo.example.com/al2023"),
+            "{text}"
+        );
+        assert!(text.contains("ftp://***@mirror.example.net/"), "{text}");
+        assert!(text.contains("https://plain.example.org/a@b"), "{text}");
+    }
 
     #[test]
     fn an_excerpt_keeps_the_end_of_the_output_on_a_character_boundary() {

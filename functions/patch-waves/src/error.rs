@@ -49,6 +49,16 @@ pub enum Error {
         "wave {wave} of rollout {rollout} was moved on by another invocation; this one stopped without acting"
     )]
     Conflict { rollout: String, wave: String },
+    /// Another execution of the same rollout is running its wave; this one
+    /// touches nothing (the state machine ends it without putting back).
+    #[error(
+        "wave {wave} of rollout {rollout} is being run by execution {owner}, which is still running; this execution touched nothing"
+    )]
+    Busy {
+        rollout: String,
+        wave: String,
+        owner: String,
+    },
     /// Putting drained instances back failed; the wave stays in its restore
     /// step and the next invocation tries again (leaving must make progress).
     #[error("could not put {targets} target(s) back into target group {target_group}: {source}")]
@@ -87,6 +97,7 @@ impl Error {
             Self::Slack { .. } => "SlackDeliveryFailed",
             Self::Partly { .. } => "DigestsPartlySent",
             Self::Conflict { .. } => "Conflict",
+            Self::Busy { .. } => "RolloutBusy",
             Self::Restore { .. } => "RestoreFailed",
         }
     }

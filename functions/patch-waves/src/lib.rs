@@ -67,6 +67,8 @@ pub struct App {
     pub ssm: aws_sdk_ssm::Client,
     /// For draining instances from their target groups.
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// Whether the execution that owns a wave still runs.
+    pub sfn: aws_sdk_sfn::Client,
     pub state: StateStore,
     pub secrets: SecretStore,
     pub slack: SlackClient,
@@ -81,6 +83,7 @@ impl App {
             ec2: aws_sdk_ec2::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
             state: StateStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.state_table),
             secrets: SecretStore::new(sdk),
             slack: SlackClient::default(),
@@ -145,7 +148,13 @@ pub async fn process(
         report.add(&format!("api_calls.{operation}"), *n);
     }
     report.add("api_calls", calls.total());
-    let response = response.map(|()| serde_json::to_value(&report).unwrap_or(Value::Null));
+    // A rollout step answers the state machine with its status alone: the
+    // whole report (every wave's members) goes to the log and the result
+    // event, and could pass Step Functions' 256 KB.
+    let response = response.map(|()| match report.details.get("rollout") {
+        Some(rollout) => json!({"function": FUNCTION, "rollout": rollout}),
+        None => serde_json::to_value(&report).unwrap_or(Value::Null),
+    });
     if let Err(error) = &response {
         report.detail("error", json!(error.to_string()));
     }

@@ -25,9 +25,11 @@ use crate::error::Error;
 use crate::wave::{self, Fleet, Outcome, Phase, Step, Wave};
 use crate::{App, Calls, instances, ssm};
 
-/// How long the state machine waits between polls of a command or of
-/// draining and health.
+/// How long the state machine waits between polls of draining and health.
 const POLL_SECONDS: i64 = 30;
+/// Between polls of a patch command, which runs for many minutes: each poll
+/// costs the execution history events, which are limited.
+const COMMAND_POLL_SECONDS: i64 = 60;
 /// The longest single wait asked of the state machine, so a bake or a
 /// drain is re-checked now and then.
 const LONGEST_WAIT: i64 = 300;
@@ -37,6 +39,8 @@ const LONGEST_WAIT: i64 = 300;
 pub struct Request {
     pub rollout: String,
     pub execution: String,
+    /// The execution failed: put back what its wave drained, and stop it.
+    pub put_back: bool,
 }
 
 /// What the state machine does next.
@@ -77,8 +81,23 @@ pub async fn advance(
     report: &mut Report,
     calls: &mut Calls,
 ) -> Result<Status, Error> {
-    let status = if app.settings.dry_run {
-        plan_all(app, request, now, report, calls).await?
+    let status = if request.put_back {
+        put_back(app, request, report, calls).await?
+    } else if app.settings.dry_run {
+        match in_progress(app, request, calls).await? {
+            // DRY_RUN turned on under a running rollout: nothing is done,
+            // and the rollout must not end as if it had finished.
+            Some(wave) => Status::Stopped {
+                reason: format!(
+                    "DRY_RUN is on while wave {} is at its {} step ({} target(s) drained): nothing was done; turn DRY_RUN off and start the rollout again to finish it",
+                    wave.name,
+                    wave.phase.name(),
+                    wave.drained.len()
+                ),
+                wave: wave.name,
+            },
+            None => plan_all(app, request, now, report, calls).await?,
+        }
     } else {
         run(app, request, now, deadline, report, calls).await?
     };
@@ -96,6 +115,81 @@ pub async fn advance(
     }
     report.detail("rollout", said);
     Ok(status)
+}
+
+/// The first wave of the rollout that started and has not ended.
+async fn in_progress(
+    app: &App,
+    request: &Request,
+    calls: &mut Calls,
+) -> Result<Option<Wave>, Error> {
+    for name in &app.settings.rollout.waves {
+        if let Some(w) = app.state.wave(&request.rollout, name, calls).await?
+            && !matches!(w.phase, Phase::Done | Phase::Stopped { .. })
+        {
+            return Ok(Some(w));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `wave` may be acted on by `request`'s execution: its own, or one
+/// whose execution has ended (failed, or stopped by hand). A wave another
+/// running execution owns is left alone.
+async fn owned(app: &App, wave: &Wave, request: &Request) -> Result<bool, Error> {
+    if wave.execution == request.execution {
+        return Ok(true);
+    }
+    let running = shared::step_functions::is_running(&app.sfn, &wave.execution)
+        .await
+        .map_err(|e| Error::Aws {
+            operation: "DescribeExecution",
+            target: wave.execution.clone(),
+            source: shared::aws::cause(e),
+        })?;
+    Ok(!running)
+}
+
+/// The execution failed (its retries spent, a timeout): every target its
+/// wave drained goes back, and the wave stops, saying why. Leaving a
+/// rollout must always make progress.
+async fn put_back(
+    app: &App,
+    request: &Request,
+    report: &mut Report,
+    calls: &mut Calls,
+) -> Result<Status, Error> {
+    let Some(mut wave) = in_progress(app, request, calls).await? else {
+        return Ok(Status::Stopped {
+            wave: String::new(),
+            reason: "the execution failed with no wave in progress: nothing was drained".to_owned(),
+        });
+    };
+    if !owned(app, &wave, request).await? {
+        return Err(Error::Busy {
+            rollout: wave.rollout,
+            wave: wave.name,
+            owner: wave.execution,
+        });
+    }
+    restore(app, &mut wave, calls).await?;
+    let reason = format!(
+        "the execution failed at the {} step of wave {}; its {} drained target(s) were put back, and the wave stopped",
+        wave.phase.name(),
+        wave.name,
+        wave.drained.len()
+    );
+    wave.execution.clone_from(&request.execution);
+    wave.phase = Phase::Stopped {
+        reason: reason.clone(),
+    };
+    app.state.save_wave(&mut wave, calls).await?;
+    let described = describe(&wave, report, true);
+    report.detail("waves", json!([described]));
+    Ok(Status::Stopped {
+        wave: wave.name,
+        reason,
+    })
 }
 
 /// A dry run: every wave planned from the fleet as it is now, nothing
@@ -174,7 +268,15 @@ async fn run(
             Some(mut w) if !matches!(w.phase, Phase::Stopped { .. }) => {
                 // An earlier execution of this rollout left it half-way (it
                 // failed, or was stopped by hand): this one finishes it, and
-                // owns it from here, so that a stop is final for it too.
+                // owns it from here, so that a stop is final for it too. One
+                // that still runs keeps it: two would both act.
+                if !owned(app, &w, request).await? {
+                    return Err(Error::Busy {
+                        rollout: w.rollout,
+                        wave: w.name,
+                        owner: w.execution,
+                    });
+                }
                 w.execution.clone_from(&request.execution);
                 w
             }
@@ -343,7 +445,7 @@ async fn step(
             }
             if running {
                 app.state.save_wave(wave, calls).await?;
-                return Ok(Next::Wait(POLL_SECONDS));
+                return Ok(Next::Wait(COMMAND_POLL_SECONDS));
             }
             wave.phase = Phase::Restore;
         }
@@ -404,7 +506,36 @@ async fn step(
             if at < until {
                 return Ok(Next::Wait(until - at));
             }
-            wave.phase = Phase::Done;
+            // Healthy when put back is not enough: still healthy after the
+            // bake, or the rollout stops here.
+            let healths = healths(app, &wave.drained, calls).await?;
+            let sick: Vec<(String, String)> = wave
+                .drained
+                .iter()
+                .filter_map(|t| match healths.get(t) {
+                    Some(h) if h.healthy() => None,
+                    Some(h) => Some((t.id.clone(), format!("{} in {}", h.state, t.target_group))),
+                    None => Some((
+                        t.id.clone(),
+                        format!("not registered in {}", t.target_group),
+                    )),
+                })
+                .collect();
+            for (id, why) in sick {
+                if let Some(m) = wave.members.get_mut(&id) {
+                    m.fail(
+                        Step::Health,
+                        format!(
+                            "not healthy at the end of the {}-minute bake: {why}",
+                            settings.bake_minutes
+                        ),
+                    );
+                }
+            }
+            wave.phase = match wave::verdict(wave, first, settings.failure_percent) {
+                Ok(()) => Phase::Done,
+                Err(reason) => Phase::Stopped { reason },
+            };
         }
         Phase::Done | Phase::Stopped { .. } => return Ok(Next::Continue),
     }
@@ -445,6 +576,28 @@ async fn drain(app: &App, wave: &mut Wave, at: i64, calls: &mut Calls) -> Result
     let mut to_drain: Vec<Target> = Vec::new();
     let mut longest_delay = 0_u64;
     for group in groups {
+        // An instance registered by its IP address is not found by its id:
+        // such a group would be left serving from an instance being patched.
+        calls.incr("DescribeTargetGroups");
+        let kind = elbv2::target_type(&app.elb, group).await;
+        if !matches!(kind.as_ref().map(|k| k.as_deref()), Ok(Some("instance"))) {
+            let why = match kind {
+                Ok(kind) => format!(
+                    "target group {group} has targets of type {}; patch-waves drains instance targets only",
+                    kind.as_deref().unwrap_or("unknown")
+                ),
+                Err(e) => format!(
+                    "DescribeTargetGroups of {group} failed: {}",
+                    shared::aws::cause(e)
+                ),
+            };
+            for id in &pending {
+                if let Some(m) = wave.members.get_mut(id) {
+                    m.fail(Step::Drain, why.clone());
+                }
+            }
+            continue;
+        }
         calls.incr("DescribeTargetHealth");
         let targets = match elbv2::health(&app.elb, group).await {
             Ok(t) => t,
@@ -535,25 +688,70 @@ async fn deregister(app: &App, wave: &mut Wave, targets: &[Target], calls: &mut 
     }
 }
 
-/// Puts every drained target back, failed members' too. A failure fails
-/// the invocation with the wave still at its restore step, so the next
-/// one tries again.
-async fn restore(app: &App, wave: &Wave, calls: &mut Calls) -> Result<(), Error> {
-    let mut by_group: BTreeMap<&str, Vec<&Target>> = BTreeMap::new();
-    for t in &wave.drained {
-        by_group.entry(t.target_group.as_str()).or_default().push(t);
-    }
-    for (group, targets) in by_group {
+/// Puts every drained target back, failed members' too, one call per
+/// target group, each group tried whatever another answered. A group that
+/// refuses the call is tried target by target, so that one target cannot
+/// hold the others out: a target ELBv2 refuses as invalid (its instance
+/// stopped or terminated since) or whose group is gone cannot be put back;
+/// its member fails saying so, and it leaves the list. Any other refusal
+/// (throttling, access denied) fails the invocation with the wave still at
+/// its step, so the next one tries again.
+async fn restore(app: &App, wave: &mut Wave, calls: &mut Calls) -> Result<(), Error> {
+    use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+    let groups: BTreeSet<String> = wave
+        .drained
+        .iter()
+        .map(|t| t.target_group.clone())
+        .collect();
+    let mut gone: Vec<(Target, String)> = Vec::new();
+    let mut first_error: Option<Error> = None;
+    for group in groups {
+        let targets: Vec<Target> = wave
+            .drained
+            .iter()
+            .filter(|t| t.target_group == group)
+            .cloned()
+            .collect();
+        let all: Vec<&Target> = targets.iter().collect();
         calls.incr("RegisterTargets");
-        elbv2::register(&app.elb, group, &targets)
-            .await
-            .map_err(|e| Error::Restore {
-                target_group: group.to_owned(),
-                targets: targets.len(),
-                source: shared::aws::cause(e),
-            })?;
+        if elbv2::register(&app.elb, &group, &all).await.is_ok() {
+            continue;
+        }
+        for t in &targets {
+            calls.incr("RegisterTargets");
+            match elbv2::register(&app.elb, &group, &[t]).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.code(), Some("InvalidTarget" | "TargetGroupNotFound")) => {
+                    gone.push((t.clone(), shared::aws::cause(e).to_string()));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(Error::Restore {
+                        target_group: group.clone(),
+                        targets: targets.len(),
+                        source: shared::aws::cause(e),
+                    });
+                }
+            }
+        }
     }
-    Ok(())
+    for (target, why) in &gone {
+        if let Some(m) = wave.members.get_mut(&target.id) {
+            m.fail(
+                Step::PutBack,
+                format!("could not be put back into {}: {why}", target.target_group),
+            );
+        }
+        wave.drained.retain(|t| t != target);
+    }
+    match first_error {
+        Some(error) => {
+            if !gone.is_empty() {
+                app.state.save_wave(wave, calls).await?;
+            }
+            Err(error)
+        }
+        None => Ok(()),
+    }
 }
 
 /// The health of each of `targets`, one call per target group.

@@ -1,7 +1,9 @@
 //! What invoked the function: the report's schedule, or a hand-made
 //! `{"action": "report"}`; or the rollout's state machine,
 //! `{"action": "rollout", "execution": "<execution ARN>", "input": {"rollout_id"?}}`
-//! (the rollout is named by `rollout_id`, else by the execution's name).
+//! (the rollout is named by `rollout_id`, else by the execution's name);
+//! with `"put_back": true` when the execution failed and its drained
+//! instances must go back before it ends.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
@@ -80,9 +82,19 @@ fn rollout(payload: &Value) -> Result<Request, Error> {
             "rollout {rollout:?} is not a rollout name (letters, digits, - and _, at most {ROLLOUT_NAME_MAX}): name the execution so, or give rollout_id"
         )));
     }
+    let put_back = match payload.get("put_back") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(other) => {
+            return Err(Error::BadEvent(format!(
+                "put_back {other} is not true or false"
+            )));
+        }
+    };
     Ok(Request {
         rollout: rollout.to_owned(),
         execution: execution.to_owned(),
+        put_back,
     })
 }
 
@@ -116,7 +128,8 @@ mod tests {
             parse(json!({"action": "rollout", "execution": exec})).unwrap(),
             Trigger::Rollout(Request {
                 rollout: "dec-2026".into(),
-                execution: exec.into()
+                execution: exec.into(),
+                put_back: false,
             })
         );
         let Trigger::Rollout(named) =

@@ -76,6 +76,8 @@ pub enum Step {
     Drain,
     Patch,
     Health,
+    /// ELBv2 would not take it back (stopped or terminated since).
+    PutBack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +184,9 @@ impl Wave {
     }
 }
 
+/// The most instances one wave may hold.
+pub const MAX_MEMBERS: usize = 300;
+
 /// What a wave is planned from.
 pub struct Fleet<'a> {
     /// The running instances.
@@ -280,12 +285,24 @@ pub fn plan(
             },
         );
     }
+    // The wave's record must fit one DynamoDB item (400 KB) with a failure
+    // detail for every member: a bigger wave is refused before it starts.
+    let phase = if members.len() > MAX_MEMBERS {
+        Phase::Stopped {
+            reason: format!(
+                "wave {name} has {} instances; at most {MAX_MEMBERS} a wave: split it into more waves",
+                members.len()
+            ),
+        }
+    } else {
+        Phase::Snapshot
+    };
     Wave {
         rollout: rollout.to_owned(),
         name: name.to_owned(),
         execution: execution.to_owned(),
         planned_at: now,
-        phase: Phase::Snapshot,
+        phase,
         members,
         left_out,
         notes,
@@ -300,6 +317,15 @@ pub fn plan(
 pub fn verdict(wave: &Wave, first: bool, failure_percent: u32) -> Result<(), String> {
     let failed = wave.failed();
     let total = wave.members.len();
+    // A canary that patched nothing tested nothing: the next wave would go
+    // ahead with no canary at all.
+    if first && wave.patched() == 0 {
+        return Err(format!(
+            "the canary wave {} patched no instance ({} left out, {failed} failed): nothing was tried before the other waves",
+            wave.name,
+            wave.left_out.len()
+        ));
+    }
     if failed == 0 {
         return Ok(());
     }
@@ -521,6 +547,18 @@ mod tests {
             version: 0,
         };
         assert_eq!(verdict(&wave, true, 10), Ok(()));
+        let mut empty = wave.clone();
+        empty.members.clear();
+        assert!(
+            verdict(&empty, true, 10)
+                .unwrap_err()
+                .contains("patched no instance")
+        );
+        assert_eq!(
+            verdict(&empty, false, 10),
+            Ok(()),
+            "a later wave may be empty"
+        );
         wave.members.get_mut("i-0").unwrap().fail(Step::Patch, "x");
         assert!(verdict(&wave, true, 10).unwrap_err().contains("canary"));
         assert_eq!(verdict(&wave, false, 10), Ok(()), "1 of 10 is not past 10%");

@@ -699,3 +699,170 @@ fn refusing_snapshots_of(f: &Fixture, instance: &str) -> aws_sdk_ec2::Client {
         .build();
     aws_sdk_ec2::Client::from_conf(config)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_that_fails_puts_its_wave_back_and_one_still_running_keeps_it() {
+    let mut f = Fixture::new("ap-southeast-4").await;
+    f.set("WAVES", "canary");
+    let ids = fleet(&f, &[("canary", "web-1"), ("canary", "web-2")]).await;
+    let other = f.launch(1, BASE_IMAGE, &[], None, None).await.remove(0);
+    let group = target_group(&f, &[&ids[0], &ids[1], &other]).await;
+    f.set("DRAIN_TARGET_GROUPS", &group);
+    f.ssm.update(|fleet| {
+        for id in &ids {
+            fleet.runs.insert(id.clone(), CommandRun::in_progress());
+        }
+    });
+    let app = f.app();
+    // A real execution of moto's, still running, owns the rollout.
+    let sfn = aws_sdk_sfn::Client::new(&f.sdk);
+    let machine = sfn
+        .create_state_machine()
+        .name(f.moto.unique("pw-rollout"))
+        .definition(r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/pw")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let running = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("mar")
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let first = step(&app, &running, 0, &UNBOUNDED).await;
+    assert_eq!(rollout(&first)["status"], "working");
+    assert_eq!(f.ssm.sent().len(), 1);
+    let drained = targets(&f, &group).await;
+    assert_eq!(drained.len(), 1, "both members drained: {drained:?}");
+
+    // A second execution of the same rollout, while the first runs: it
+    // touches nothing, neither steps nor puts back.
+    let second = |put_back: bool| {
+        process(
+            json!({"action": "rollout", "execution": execution("mar-2"),
+                   "input": {"rollout_id": "mar"}, "put_back": put_back}),
+            &app,
+            NOW + time::Duration::seconds(60),
+            &UNBOUNDED,
+        )
+    };
+    for put_back in [false, true] {
+        let busy = second(put_back).await;
+        let error = busy.response.expect_err("another execution owns the wave");
+        assert_eq!(error.kind(), "RolloutBusy", "{error}");
+        assert_eq!(targets(&f, &group).await.len(), 1, "nothing put back");
+    }
+    assert_eq!(f.ssm.sent().len(), 1);
+
+    // The owner fails past its retries: its catch puts every drained target
+    // back and stops the wave, saying why.
+    let put_back = process(
+        json!({"action": "rollout", "execution": running, "input": {}, "put_back": true}),
+        &app,
+        NOW + time::Duration::seconds(90),
+        &UNBOUNDED,
+    )
+    .await;
+    let said = rollout(&put_back);
+    assert_eq!(said["status"], "stopped", "{said}");
+    assert!(
+        said["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2 drained target(s) were put back"),
+        "{said}"
+    );
+    let health = targets(&f, &group).await;
+    assert_eq!(health.len(), 3, "{health:?}");
+    assert!(health.iter().all(|(_, s)| s == "healthy"), "{health:?}");
+    // The rollout's response to the state machine is its status, not the
+    // whole report.
+    let response = put_back.response.unwrap();
+    assert_eq!(response["rollout"]["status"], "stopped");
+    assert!(response.get("details").is_none(), "{response}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_terminated_mid_wave_does_not_keep_the_others_out_of_service() {
+    let mut f = Fixture::new("ap-south-2").await;
+    f.set("WAVES", "canary,1");
+    let ids = fleet(&f, &[("canary", "web-1"), ("canary", "web-2")]).await;
+    let other = f.launch(1, BASE_IMAGE, &[], None, None).await.remove(0);
+    let group = target_group(&f, &[&ids[0], &ids[1], &other]).await;
+    f.set("DRAIN_TARGET_GROUPS", &group);
+    f.ssm.update(|fleet| {
+        fleet.runs.insert(ids[1].clone(), CommandRun::in_progress());
+    });
+    let app = f.app();
+    let exec = execution("apr");
+    let first = step(&app, &exec, 0, &UNBOUNDED).await;
+    assert_eq!(rollout(&first)["status"], "working");
+    f.terminate(&ids[1]).await;
+    f.ssm.update(|fleet| {
+        fleet
+            .runs
+            .insert(ids[1].clone(), CommandRun::failed("Instance terminated"));
+    });
+
+    let (stopped, _) = drive(&app, &exec, 60).await;
+    assert_eq!(rollout(&stopped)["status"], "stopped");
+    assert_eq!(member(&stopped, "canary", &ids[0])["outcome"], "patched");
+    let gone = member(&stopped, "canary", &ids[1]);
+    assert_eq!(gone["outcome"], "failed");
+    let health = targets(&f, &group).await;
+    assert!(
+        health.contains(&(ids[0].clone(), "healthy".to_owned())),
+        "the patched instance is back: {health:?}"
+    );
+    assert!(health.contains(&(other.clone(), "healthy".to_owned())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_under_a_running_rollout_and_an_empty_canary_both_stop_it() {
+    let mut f = Fixture::new("eu-central-2").await;
+    f.set("WAVES", "canary,1");
+    let ids = fleet(&f, &[("canary", "web-1"), ("1", "web-2")]).await;
+    f.ssm.update(|fleet| {
+        fleet.runs.insert(ids[0].clone(), CommandRun::in_progress());
+    });
+    let exec = execution("may");
+    let first = step(&f.app(), &exec, 0, &UNBOUNDED).await;
+    assert_eq!(rollout(&first)["status"], "working");
+    f.set("DRY_RUN", "true");
+    let dry = step(&f.app(), &exec, 60, &UNBOUNDED).await;
+    let said = rollout(&dry);
+    assert_eq!(said["status"], "stopped", "{said}");
+    assert!(
+        said["reason"]
+            .as_str()
+            .unwrap()
+            .contains("DRY_RUN is on while wave canary"),
+        "{said}"
+    );
+    assert_eq!(f.ssm.sent().len(), 1);
+
+    // The canary's only instance lost its agent before the rollout: the
+    // canary is empty, and wave 1 does not go ahead untested.
+    f.set("DRY_RUN", "false");
+    f.ssm.update(|fleet| {
+        fleet.runs.clear();
+        fleet.nodes.retain(|n| n.instance_id != ids[0]);
+    });
+    let (stopped, _) = drive(&f.app(), &execution("jun"), 0).await;
+    let said = rollout(&stopped);
+    assert_eq!(said["status"], "stopped", "{said}");
+    assert!(
+        said["reason"]
+            .as_str()
+            .unwrap()
+            .contains("patched no instance"),
+        "{said}"
+    );
+    assert_eq!(f.ssm.sent().len(), 1, "wave 1 was never sent a command");
+}

@@ -35,12 +35,26 @@ fn putting_instances_back_is_retried_longest() {
         .find(|r| r["ErrorEquals"] == json!(["RestoreFailed"]))
         .expect("RestoreFailed is retried");
     assert!(restore["MaxAttempts"].as_u64().unwrap() >= 10);
+    // A call that fails past its retries puts the wave's targets back
+    // before the execution ends, unless another execution owns the wave.
+    let catches = advance["Catch"].as_array().unwrap();
+    assert_eq!(catches[0]["ErrorEquals"], json!(["RolloutBusy"]));
+    assert_eq!(catches[0]["Next"], "Busy");
+    assert_eq!(catches.last().unwrap()["Next"], "PutBack");
+    let put_back = &asl["States"]["PutBack"];
+    assert_eq!(put_back["Parameters"]["Payload"]["put_back"], true);
+    assert_eq!(
+        put_back["Parameters"]["FunctionName"],
+        "${PatchWavesFunctionArn}"
+    );
+    assert_eq!(put_back["Next"], "Failed");
+    assert!(put_back["Retry"][1]["MaxAttempts"].as_u64().unwrap() >= 10);
 }
 
 /// The function's answer to one step, as the state machine reads it.
 fn answer(status: &str, wait: i64) -> String {
-    json!({"function": "patch-waves", "details": {"rollout": {
-        "id": "dec", "status": status, "wait_seconds": wait}}})
+    json!({"function": "patch-waves", "rollout": {
+        "id": "dec", "status": status, "wait_seconds": wait}})
     .to_string()
 }
 

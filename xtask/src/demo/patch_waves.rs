@@ -373,10 +373,7 @@ async fn rollout(
             current["phase"].as_str().unwrap_or("-"),
             said["wait_seconds"]
         );
-        answers.push(
-            json!({"details": {"rollout": {"status": said["status"], "wait_seconds": 0}}})
-                .to_string(),
-        );
+        answers.push(json!({"rollout": {"status": said["status"], "wait_seconds": 0}}).to_string());
         if let Err(error) = &outcome.response {
             println!("  the step failed: {error}");
             break outcome;
