@@ -591,11 +591,7 @@ async fn drain(app: &App, wave: &mut Wave, at: i64, calls: &mut Calls) -> Result
                     shared::aws::cause(e)
                 ),
             };
-            for id in &pending {
-                if let Some(m) = wave.members.get_mut(id) {
-                    m.fail(Step::Drain, why.clone());
-                }
-            }
+            wave.fail_all(&pending, Step::Drain, &why);
             continue;
         }
         calls.incr("DescribeTargetHealth");
@@ -606,11 +602,7 @@ async fn drain(app: &App, wave: &mut Wave, at: i64, calls: &mut Calls) -> Result
                     "DescribeTargetHealth of {group} failed: {}",
                     shared::aws::cause(e)
                 );
-                for id in &pending {
-                    if let Some(m) = wave.members.get_mut(id) {
-                        m.fail(Step::Drain, why.clone());
-                    }
-                }
+                wave.fail_all(&pending, Step::Drain, &why);
                 continue;
             }
         };

@@ -203,18 +203,9 @@ impl StateStore {
         if written.is_some() {
             return Ok(Claim::New);
         }
-        calls.incr("GetItem");
-        let earlier = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error("GetItem", &pk, e))?;
+        let earlier = self.get(&pk, calls).await?;
         let delivered = earlier
-            .item()
+            .as_ref()
             .and_then(|item| item.get(DELIVERED))
             .and_then(|v| v.as_bool().ok())
             .copied()
@@ -278,17 +269,7 @@ impl StateStore {
         calls: &mut Calls,
     ) -> Result<Option<Wave>, Error> {
         let pk = wave_key(rollout, wave);
-        calls.incr("GetItem");
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error("GetItem", &pk, e))?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.get(&pk, calls).await? else {
             return Ok(None);
         };
         let text = item
@@ -351,6 +332,26 @@ impl StateStore {
         }
         wave.version = next;
         Ok(())
+    }
+
+    /// The record `pk`, read consistently (a retry seconds after a write
+    /// must see it).
+    async fn get(
+        &self,
+        pk: &str,
+        calls: &mut Calls,
+    ) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, Error> {
+        calls.incr("GetItem");
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", pk, e))?;
+        Ok(out.item)
     }
 
     fn error<E>(&self, operation: &'static str, key: &str, e: E) -> Error

@@ -165,6 +165,20 @@ impl Wave {
             .count()
     }
 
+    /// Fails each of `ids` that is a member, at `step`, for `why`.
+    pub fn fail_all<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a String>,
+        step: Step,
+        why: &str,
+    ) {
+        for id in ids {
+            if let Some(m) = self.members.get_mut(id) {
+                m.fail(step, why);
+            }
+        }
+    }
+
     /// Members still to be patched, in id order.
     pub fn pending(&self) -> Vec<String> {
         self.members

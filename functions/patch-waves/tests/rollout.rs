@@ -4,8 +4,8 @@
 //! DynamoDB and `SendCommand` are moto's; the command's results
 //! (`ListCommandInvocations`, which moto lacks) come from the stand-in.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_elasticloadbalancingv2::config::retry::RetryPartition;
@@ -477,7 +477,7 @@ async fn a_throttled_drain_is_retried_and_one_that_keeps_failing_fails_the_insta
     f.set("DRAIN_TARGET_GROUPS", &group);
     let mut app = f.app();
     let throttles = Arc::new(AtomicUsize::new(2));
-    app.elb = throttling_elb(&f, throttles.clone(), Arc::default());
+    app.elb = throttling_elb(&f, throttles.clone());
 
     // Two throttles: the SDK's retries get through, and the canary goes on
     // to bake.
@@ -580,49 +580,60 @@ async fn a_dry_run_plans_every_wave_a_freeze_starts_none_and_no_group_is_drained
 /// The function's ELB client, through a transport that answers the next
 /// `throttles` `DeregisterTargets` with ELBv2's throttling error (awsQuery
 /// XML, as the SDK parses and retries it) and sends the rest to moto.
-fn throttling_elb(f: &Fixture, throttles: Arc<AtomicUsize>, seen: Arc<Mutex<Vec<String>>>) -> Elb {
-    let moto = f
-        .sdk
-        .http_client()
-        .expect("shared::aws puts its HTTP client in every SdkConfig");
-    let transport = faults::transport([moto], move |request, [moto]| {
-        let body = request
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        let operation = body
-            .strip_prefix("Action=")
-            .and_then(|rest| rest.split('&').next())
-            .unwrap_or("")
-            .to_owned();
-        seen.lock().unwrap().push(operation.clone());
-        let throttle = operation == "DeregisterTargets"
-            && throttles
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-        let moto = moto.clone();
-        HttpConnectorFuture::new(async move {
-            if throttle {
-                let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
-                    aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-                    SdkBody::from(
-                        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>5f1c0b52-0f0e-4a4c-9d55-3a9f1c2b7e10</RequestId></ErrorResponse>",
-                    ),
-                );
-                response
-                    .headers_mut()
-                    .insert("content-type", "text/xml".to_owned());
-                return Ok(response);
-            }
-            moto.call(request).await
-        })
-    });
+fn throttling_elb(f: &Fixture, throttles: Arc<AtomicUsize>) -> Elb {
+    let transport = refusing(
+        f,
+        move |body| {
+            body.starts_with("Action=DeregisterTargets&")
+                && throttles
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+        },
+        400,
+        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>5f1c0b52-0f0e-4a4c-9d55-3a9f1c2b7e10</RequestId></ErrorResponse>",
+    );
     let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&on_virtual_clock(&f.sdk))
         .http_client(transport)
         .retry_partition(RetryPartition::new(f.moto.unique("pw-elb")))
         .build();
     Elb::from_conf(config)
+}
+
+/// moto's HTTP client, except that a request whose (query protocol) body
+/// `refuse` picks is answered `status` with the XML error `body`, as the
+/// service would, for the SDK to parse and classify.
+fn refusing(
+    f: &Fixture,
+    refuse: impl Fn(&str) -> bool + Send + Sync + 'static,
+    status: u16,
+    body: &'static str,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    let moto = f
+        .sdk
+        .http_client()
+        .expect("shared::aws puts its HTTP client in every SdkConfig");
+    faults::transport([moto], move |request, [moto]| {
+        let text = request
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let refused = refuse(&text);
+        let moto = moto.clone();
+        HttpConnectorFuture::new(async move {
+            if refused {
+                let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+                    SdkBody::from(body),
+                );
+                response
+                    .headers_mut()
+                    .insert("content-type", "text/xml;charset=UTF-8".to_owned());
+                return Ok(response);
+            }
+            moto.call(request).await
+        })
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,38 +673,15 @@ async fn an_instance_whose_snapshot_fails_is_neither_drained_nor_patched() {
 }
 
 /// The function's EC2 client, answering `CreateSnapshots` of `instance`
-/// with EC2's `UnauthorizedOperation` (its XML error) and sending the rest
-/// to moto.
+/// with EC2's `UnauthorizedOperation` and sending the rest to moto.
 fn refusing_snapshots_of(f: &Fixture, instance: &str) -> aws_sdk_ec2::Client {
-    let moto = f
-        .sdk
-        .http_client()
-        .expect("shared::aws puts its HTTP client in every SdkConfig");
     let marker = format!("InstanceSpecification.InstanceId={instance}");
-    let transport = faults::transport([moto], move |request, [moto]| {
-        let body = request
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        let refuse = body.starts_with("Action=CreateSnapshots") && body.contains(&marker);
-        let moto = moto.clone();
-        HttpConnectorFuture::new(async move {
-            if refuse {
-                let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
-                    aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
-                    SdkBody::from(
-                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>",
-                    ),
-                );
-                response
-                    .headers_mut()
-                    .insert("content-type", "text/xml;charset=UTF-8".to_owned());
-                return Ok(response);
-            }
-            moto.call(request).await
-        })
-    });
+    let transport = refusing(
+        f,
+        move |body| body.starts_with("Action=CreateSnapshots&") && body.contains(&marker),
+        403,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>",
+    );
     let config = aws_sdk_ec2::config::Builder::from(&on_virtual_clock(&f.sdk))
         .http_client(transport)
         .build();

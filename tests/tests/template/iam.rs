@@ -215,9 +215,10 @@ fn resource_policies_name_their_source() {
     }
 }
 
-/// The log-retention role's grants for one deployment of it, resolved.
-fn log_retention_actions(parameters: Value) -> BTreeSet<String> {
-    let mut all = serde_json::json!({"EnableLogRetention": "true"});
+/// The statements of `role` in a deployment with `enable` on and
+/// `parameters`, its conditions resolved.
+fn resolved_statements(enable: &str, role: &str, parameters: Value) -> Vec<Value> {
+    let mut all = serde_json::json!({ enable: "true" });
     all.as_object_mut()
         .unwrap()
         .extend(parameters.as_object().unwrap().clone());
@@ -229,11 +230,19 @@ fn log_retention_actions(parameters: Value) -> BTreeSet<String> {
         ],
         None,
     );
-    out["Resources"]["LogRetentionRole"]["Properties"]["Policies"]
+    out["Resources"][role]["Properties"]["Policies"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .cloned()
+        .collect()
+}
+
+/// The log-retention role's grants for one deployment of it, resolved.
+fn log_retention_actions(parameters: Value) -> BTreeSet<String> {
+    resolved_statements("EnableLogRetention", "LogRetentionRole", parameters)
+        .iter()
         .flat_map(actions)
         .collect()
 }
@@ -277,25 +286,7 @@ fn log_retention_may_delete_and_search_groups_only_when_deletion_is_on() {
 
 /// The patch-waves role's statements for one deployment of it, resolved.
 fn patch_waves_statements(parameters: Value) -> Vec<Value> {
-    let mut all = serde_json::json!({"EnablePatchWaves": "true"});
-    all.as_object_mut()
-        .unwrap()
-        .extend(parameters.as_object().unwrap().clone());
-    let out = run_tool(
-        &[
-            "resolve",
-            &template_path().to_string_lossy(),
-            &all.to_string(),
-        ],
-        None,
-    );
-    out["Resources"]["PatchWavesRole"]["Properties"]["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-        .cloned()
-        .collect()
+    resolved_statements("EnablePatchWaves", "PatchWavesRole", parameters)
 }
 
 #[test]
