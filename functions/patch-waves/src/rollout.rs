@@ -71,8 +71,9 @@ enum Next {
     Wait(i64),
 }
 
-/// Moves the rollout on, and says so in `report` (`details.rollout` is
-/// what the state machine reads).
+/// Moves the rollout on, and says so in `report`: `details.rollout` (the
+/// status, which is all the function answers the state machine) and
+/// `details.waves`.
 pub async fn advance(
     app: &App,
     request: &Request,
