@@ -128,6 +128,60 @@ pub struct Fleet {
     /// How an instance's run of a patch command goes, by instance id;
     /// an instance not listed succeeds.
     pub runs: BTreeMap<String, CommandRun>,
+    /// When not empty, EC2's `DescribeInstances` is answered from these
+    /// (running instances, paged by instance as EC2 pages) instead of by
+    /// moto: for fleets of thousands, which moto launches too slowly and
+    /// pages by reservation.
+    pub instances: Vec<Ec2Instance>,
+}
+
+/// A running EC2 instance, as `DescribeInstances` lists it.
+#[derive(Debug, Clone)]
+pub struct Ec2Instance {
+    pub instance_id: String,
+    pub image_id: String,
+    /// The instance profile's ARN, if it has one.
+    pub profile: Option<String>,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Ec2Instance {
+    /// Its `item` of a reservation's `instancesSet`, in EC2's XML (the
+    /// fields the function reads, and the ones every instance has).
+    fn xml(&self) -> String {
+        let escape = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let profile = self.profile.as_deref().map_or_else(String::new, |arn| {
+            format!(
+                "<iamInstanceProfile><arn>{}</arn><id>AIPAEXAMPLE</id></iamInstanceProfile>",
+                escape(arn)
+            )
+        });
+        let tags: String = self
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<item><key>{}</key><value>{}</value></item>",
+                    escape(k),
+                    escape(v)
+                )
+            })
+            .collect();
+        format!(
+            "<item><instanceId>{}</instanceId><imageId>{}</imageId>\
+             <instanceState><code>16</code><name>running</name></instanceState>\
+             <instanceType>t3.micro</instanceType><launchTime>2026-11-01T00:00:00.000Z</launchTime>\
+             <vpcId>{}</vpcId><subnetId>{}</subnetId>{profile}<tagSet>{tags}</tagSet></item>",
+            self.instance_id, self.image_id, self.vpc_id, self.subnet_id
+        )
+    }
 }
 
 /// One instance's run of a command, as `ListCommandInvocations` tells it.
@@ -190,6 +244,17 @@ impl PatchManager {
                 .and_then(|t| t.rsplit('.').next())
                 .unwrap_or_default()
                 .to_owned();
+            let ec2_page = (String::from_utf8_lossy(&req.body)
+                .starts_with("Action=DescribeInstances&")
+                && !answering.lock().unwrap().instances.is_empty())
+            .then(|| {
+                *counted
+                    .lock()
+                    .unwrap()
+                    .entry("DescribeInstances".to_owned())
+                    .or_insert(0) += 1;
+                describe_instances(&answering.lock().unwrap(), &req.body)
+            });
             let answer = answer(
                 &answering.lock().unwrap(),
                 &sending.lock().unwrap(),
@@ -205,6 +270,13 @@ impl PatchManager {
             }
             let (moto, sending) = (moto.clone(), sending.clone());
             async move {
+                if let Some(page) = ec2_page {
+                    return loopback::response(
+                        200,
+                        &[("Content-Type", "text/xml;charset=UTF-8")],
+                        page,
+                    );
+                }
                 match answer {
                     Some((status, body)) => loopback::response(
                         status,
@@ -260,6 +332,50 @@ impl PatchManager {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// A page of `DescribeInstances` from the fleet's instances: one reservation
+/// an instance, `MaxResults` instances a page, `NextToken` the offset.
+fn describe_instances(fleet: &Fleet, body: &[u8]) -> String {
+    let form: BTreeMap<String, String> = String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let size: usize = form
+        .get("MaxResults")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000);
+    let start: usize = form
+        .get("NextToken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let end = (start + size).min(fleet.instances.len());
+    let reservations: String = fleet.instances[start.min(end)..end]
+        .iter()
+        .enumerate()
+        .map(|(i, instance)| {
+            format!(
+                "<item><reservationId>r-{:017x}</reservationId><ownerId>123456789012</ownerId>\
+                 <groupSet/><instancesSet>{}</instancesSet></item>",
+                start + i,
+                instance.xml()
+            )
+        })
+        .collect();
+    let next = if end < fleet.instances.len() {
+        format!("<nextToken>{end}</nextToken>")
+    } else {
+        String::new()
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+         <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>\
+         <reservationSet>{reservations}</reservationSet>{next}</DescribeInstancesResponse>"
+    )
 }
 
 /// Notes the command moto accepted, from its answer.

@@ -1,14 +1,16 @@
 //! The benchmark (`cargo xtask bench patch-waves`): not a test.
 //!
-//! The report over fleets of 1,000 and 10,000 running instances in moto's
-//! EC2 (each fleet in a Region of its own), with the Systems Manager calls
-//! moto lacks answered by the stand-in (`toilkit_tests::patch_manager`).
-//! Each instance is launched alone, because moto pages `DescribeInstances`
-//! by reservation where EC2 pages by instance: one in ten without an
-//! instance profile (unmanaged), one in twenty on an Amazon Linux 2023
-//! release behind; of the managed, one in ten missing critical patches and
-//! one in twenty with a stale scan; twenty owners, each told by a digest on
-//! the Slack receiver. For each size: wall time, AWS calls by
+//! The report over fleets of 1,000 and 10,000 running instances, each in a
+//! Region of its own. moto cannot hold such a fleet (its `RunInstances`
+//! slows with every instance until a call passes the SDK's 60 s, and it
+//! pages `DescribeInstances` by reservation), so the stand-in
+//! (`toilkit_tests::patch_manager`) answers `DescribeInstances` in EC2's XML,
+//! 1,000 instances a page, beside the Systems Manager calls moto lacks; the
+//! AMIs, VPC, subnet, route tables, state table and webhook secret are
+//! moto's. One instance in ten has no instance profile (unmanaged), one in
+//! twenty runs an Amazon Linux 2023 release behind; of the managed, one in
+//! ten misses critical patches and one in twenty has a stale scan; twenty
+//! owners, each told by a digest on the Slack receiver. For each size: wall time, AWS calls by
 //! operation, and the targets:
 //!
 //! - calls grow linearly, batched: each operation's calls at 10,000 are at
@@ -25,9 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{
-    IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification,
-};
+use aws_sdk_ec2::types::InstanceType;
 use patch_waves::{App, Config, process};
 use serde_json::json;
 use shared::Deadline;
@@ -35,7 +35,7 @@ use shared::config::Env;
 use shared::output::Output;
 use time::OffsetDateTime;
 use time::macros::datetime;
-use toilkit_tests::patch_manager::{Fleet, Node, PatchCounts, PatchManager};
+use toilkit_tests::patch_manager::{Ec2Instance, Fleet, Node, PatchCounts, PatchManager};
 use toilkit_tests::{Moto, SlackReceiver};
 
 const BASE_IMAGE: &str = "ami-12c6146b";
@@ -44,8 +44,6 @@ const NOW: OffsetDateTime = datetime!(2026-12-07 06:00 UTC);
 const OWNERS: usize = 20;
 /// The function's timeout in the template, less `shared::deadline`'s margin.
 const INVOCATION_SECONDS: f64 = 300.0 - 10.0;
-/// `RunInstances` calls in flight while a fleet is launched.
-const LAUNCHING: usize = 8;
 
 static MISSED: AtomicUsize = AtomicUsize::new(0);
 
@@ -167,19 +165,24 @@ async fn report(
     println!("\n=== {n} instances ({region})");
     let sdk = moto.sdk_config_in(region).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let profile = moto.unique("bench-ssm-core");
-    aws_sdk_iam::Client::new(&sdk)
-        .create_instance_profile()
-        .instance_profile_name(&profile)
-        .send()
-        .await
-        .expect("instance profile");
     let mut images = Vec::new();
     for version in ["2023.6.20241212.0", "2023.9.20251110.0"] {
-        let seed = launch(&ec2, 1, BASE_IMAGE, "seed", None).await;
+        let seed = ec2
+            .run_instances()
+            .image_id(BASE_IMAGE)
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .expect("seed launched")
+            .instances()[0]
+            .instance_id()
+            .expect("an instance id")
+            .to_owned();
         let image = ec2
             .create_image()
-            .instance_id(&seed[0])
+            .instance_id(&seed)
             .name(format!("al2023-ami-{version}-kernel-6.1-x86_64"))
             .send()
             .await
@@ -187,49 +190,48 @@ async fn report(
             .image_id
             .expect("an image id");
         ec2.terminate_instances()
-            .instance_ids(&seed[0])
+            .instance_ids(&seed)
             .send()
             .await
             .expect("seed terminated");
         images.push(image);
     }
-
-    let started = Instant::now();
-    let mut managed = Vec::new();
-    let mut launching = tokio::task::JoinSet::new();
-    for i in 0..n {
-        if launching.len() >= LAUNCHING
-            && let Some(done) = launching.join_next().await
-        {
-            let (ids, with_profile) = done.expect("a launch");
-            if with_profile {
-                managed.extend(ids);
-            }
-        }
-        let owner = format!("team-{:02}", i % OWNERS);
-        let unmanaged = i % 10 == 9;
-        let image = if i % 20 == 3 {
-            images[0].clone()
-        } else {
-            images[1].clone()
-        };
-        let profile = (!unmanaged).then(|| profile.clone());
-        let ec2 = ec2.clone();
-        launching.spawn(async move {
-            let ids = launch(&ec2, 1, &image, &owner, profile.as_deref()).await;
-            (ids, profile.is_some())
-        });
-    }
-    while let Some(done) = launching.join_next().await {
-        let (ids, with_profile) = done.expect("a launch");
-        if with_profile {
-            managed.extend(ids);
-        }
-    }
-    println!("  launched in {:.1} s", started.elapsed().as_secs_f64());
+    let subnet = ec2
+        .describe_subnets()
+        .send()
+        .await
+        .expect("subnets")
+        .subnets()
+        .first()
+        .cloned()
+        .expect("moto's default subnet");
+    let (vpc_id, subnet_id) = (
+        subnet.vpc_id().unwrap_or_default().to_owned(),
+        subnet.subnet_id().unwrap_or_default().to_owned(),
+    );
+    let instances: Vec<Ec2Instance> = (0..n)
+        .map(|i| Ec2Instance {
+            instance_id: format!("i-{:017x}", 0x0000_ba5e_0000_0000_u64 + i as u64),
+            image_id: images[usize::from(i % 20 != 3)].clone(),
+            profile: (i % 10 != 9)
+                .then(|| "arn:aws:iam::123456789012:instance-profile/ssm-core".to_owned()),
+            vpc_id: vpc_id.clone(),
+            subnet_id: subnet_id.clone(),
+            tags: vec![
+                ("owner".to_owned(), format!("team-{:02}", i % OWNERS)),
+                ("Name".to_owned(), format!("app-{i}")),
+            ],
+        })
+        .collect();
+    let managed: Vec<String> = instances
+        .iter()
+        .filter(|i| i.profile.is_some())
+        .map(|i| i.instance_id.clone())
+        .collect();
     let now = NOW.unix_timestamp();
     let mut fleet = Fleet {
         parameter: Some((LATEST.to_owned(), images[1].clone())),
+        instances,
         ..Fleet::default()
     };
     for (i, id) in managed.iter().enumerate() {
@@ -294,34 +296,4 @@ async fn report(
         .filter_map(|(k, v)| Some((k.strip_prefix("api_calls.")?.to_owned(), *v)))
         .collect();
     (seconds, calls)
-}
-
-async fn launch(
-    ec2: &aws_sdk_ec2::Client,
-    count: usize,
-    image: &str,
-    owner: &str,
-    profile: Option<&str>,
-) -> Vec<String> {
-    let tags = TagSpecification::builder()
-        .resource_type(ResourceType::Instance)
-        .tags(Tag::builder().key("owner").value(owner).build())
-        .build();
-    let count = i32::try_from(count).expect("a batch fits i32");
-    ec2.run_instances()
-        .image_id(image)
-        .instance_type(InstanceType::T3Micro)
-        .min_count(count)
-        .max_count(count)
-        .tag_specifications(tags)
-        .set_iam_instance_profile(
-            profile.map(|p| IamInstanceProfileSpecification::builder().name(p).build()),
-        )
-        .send()
-        .await
-        .expect("instances launched")
-        .instances()
-        .iter()
-        .filter_map(|i| i.instance_id().map(str::to_owned))
-        .collect()
 }
