@@ -6,7 +6,9 @@
 //! names an AMI its EC2 does not have), and `ListCommandInvocations` (moto
 //! has none) for the commands sent through it, and forwards every other
 //! request, of any service, to moto unchanged: `SendCommand` goes to moto
-//! (so `ListCommands` finds it) and the stand-in notes what was sent.
+//! (so `ListCommands` finds it) and the stand-in notes what was sent. Given
+//! a fleet of its own (`Fleet::instances`, for the benchmark's thousands),
+//! it answers EC2's `DescribeInstances` too, in EC2's XML.
 //!
 //! The shapes follow the Systems Manager API reference (`InstanceInformation`,
 //! `InstancePatchState`, `Parameter`); timestamps are epoch seconds, as
