@@ -221,6 +221,8 @@ pub struct Sent {
     pub parameters: Value,
     pub max_concurrency: String,
     pub max_errors: String,
+    /// The delivery timeout, in seconds.
+    pub timeout_seconds: Option<u64>,
 }
 
 /// The running stand-in; it stops when dropped.
@@ -398,6 +400,7 @@ fn note_sent(sent: &Mutex<Vec<Sent>>, request: &Value, answer: &[u8]) {
         parameters: request["Parameters"].clone(),
         max_concurrency: text(&request["MaxConcurrency"]),
         max_errors: text(&request["MaxErrors"]),
+        timeout_seconds: request["TimeoutSeconds"].as_u64(),
     });
 }
 

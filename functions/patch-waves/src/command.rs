@@ -86,6 +86,10 @@ pub async fn send(
         .parameters("RebootOption", vec![settings.reboot_option.clone()])
         .max_concurrency(&settings.max_concurrency)
         .max_errors(&settings.max_errors)
+        // The delivery timeout: an instance the command has not reached by
+        // then is not patched at all (its run ends `TimedOut`), so a run
+        // cannot start after the wave has stopped waiting for it.
+        .timeout_seconds(i32::try_from(settings.command_timeout_minutes * 60).unwrap_or(i32::MAX))
         .comment(comment)
         .send()
         .await

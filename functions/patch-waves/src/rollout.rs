@@ -30,6 +30,9 @@ const POLL_SECONDS: i64 = 30;
 /// Between polls of a patch command, which runs for many minutes: each poll
 /// costs the execution history events, which are limited.
 const COMMAND_POLL_SECONDS: i64 = 60;
+/// How long past `COMMAND_TIMEOUT_MINUTES` a run that started is still
+/// waited for: `AWS-RunPatchBaseline` stops itself after two hours.
+const RUNNING_GRACE_SECONDS: i64 = 3 * 3600;
 /// The longest single wait asked of the state machine, so a bake or a
 /// drain is re-checked now and then.
 const LONGEST_WAIT: i64 = 300;
@@ -434,11 +437,24 @@ async fn step(
                     Some(Run::Failed { status, excerpt }) => {
                         member.fail(Step::Patch, format!("{status}: {excerpt}"));
                     }
-                    Some(Run::Running) | None if at < until => running = true,
-                    Some(Run::Running) | None => member.fail(
+                    // A run that started is waited for past the timeout (the
+                    // delivery timeout stops new ones): putting an instance
+                    // back while it patches would serve from it as it
+                    // reboots.
+                    Some(Run::Running) if at < until + RUNNING_GRACE_SECONDS => running = true,
+                    None if at < until => running = true,
+                    Some(Run::Running) => member.fail(
                         Step::Patch,
                         format!(
-                            "no result within {} minutes of sending",
+                            "still running {} hours after the {}-minute timeout; put back, though Systems Manager may still finish it",
+                            RUNNING_GRACE_SECONDS / 3600,
+                            settings.command_timeout_minutes
+                        ),
+                    ),
+                    None => member.fail(
+                        Step::Patch,
+                        format!(
+                            "Systems Manager listed no run of the command for it within {} minutes",
                             settings.command_timeout_minutes
                         ),
                     ),

@@ -200,6 +200,11 @@ async fn a_rollout_snapshots_drains_patches_and_puts_back_each_wave_in_turn() {
         );
         assert_eq!(command.max_concurrency, "25%");
         assert_eq!(command.max_errors, "0");
+        assert_eq!(
+            command.timeout_seconds,
+            Some(7200),
+            "no instance is reached after the wave stops waiting"
+        );
     }
     for id in &ids {
         let wave = if id == &ids[0] { "canary" } else { "1" };
@@ -853,4 +858,41 @@ async fn dry_run_under_a_running_rollout_and_an_empty_canary_both_stop_it() {
         "{said}"
     );
     assert_eq!(f.ssm.sent().len(), 1, "wave 1 was never sent a command");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_still_patching_at_the_timeout_is_waited_for_not_put_back() {
+    let mut f = Fixture::new("ap-southeast-5").await;
+    f.set("WAVES", "canary");
+    f.set("COMMAND_TIMEOUT_MINUTES", "10");
+    let ids = fleet(&f, &[("canary", "web-1")]).await;
+    let other = f.launch(1, BASE_IMAGE, &[], None, None).await.remove(0);
+    let group = target_group(&f, &[&ids[0], &other]).await;
+    f.set("DRAIN_TARGET_GROUPS", &group);
+    f.ssm.update(|fleet| {
+        fleet.runs.insert(ids[0].clone(), CommandRun::in_progress());
+    });
+    let app = f.app();
+    let exec = execution("jul");
+    assert_eq!(
+        rollout(&step(&app, &exec, 0, &UNBOUNDED).await)["status"],
+        "working"
+    );
+    assert_eq!(f.ssm.sent()[0].timeout_seconds, Some(600));
+
+    // Past the timeout, still patching: waited for, and still out of service.
+    let late = step(&app, &exec, 900, &UNBOUNDED).await;
+    assert_eq!(rollout(&late)["status"], "working");
+    assert_eq!(member(&late, "canary", &ids[0])["outcome"], "pending");
+    assert_eq!(targets(&f, &group).await.len(), 1);
+
+    // Hours past it, the wave gives up on it: failed, and put back.
+    let (stopped, _) = drive(&app, &exec, 600 + 3 * 3600 + 60).await;
+    let failed = member(&stopped, "canary", &ids[0]);
+    assert_eq!(failed["step"], "patch");
+    assert!(
+        failed["detail"].as_str().unwrap().contains("still running"),
+        "{failed}"
+    );
+    assert_eq!(targets(&f, &group).await.len(), 2);
 }
