@@ -70,6 +70,23 @@ where
     read
 }
 
+/// Asserts that every declared default of `settings` is a value `read` (a
+/// function's `Config::from_env`) accepts, each set alone on top of the
+/// required `base`, so a default cannot drift from its validation.
+pub fn assert_defaults_valid<T>(
+    settings: &[shared::setting::Setting],
+    base: &[(&str, &str)],
+    read: impl Fn(&mut Env) -> T,
+) {
+    for setting in settings {
+        if let Some(default) = setting.default {
+            let mut env = Env::from_pairs(base.iter().copied().chain([(setting.name, default)]));
+            read(&mut env);
+            assert!(env.finish().is_ok(), "{}={default}", setting.name);
+        }
+    }
+}
+
 /// Asserts that the init error's text names every one of `needles`, and
 /// says which one it lacks.
 pub fn assert_names_all(text: &str, needles: &[&str]) {

@@ -381,16 +381,13 @@ mod tests {
 
     #[test]
     fn every_declared_default_is_a_valid_value() {
-        for setting in SETTINGS {
-            if let Some(default) = setting.default {
-                let mut env = Env::from_pairs([
-                    ("STATE_TABLE", "t"),
-                    ("SLACK_WEBHOOK_PARAMETER", "/toilkit/slack"),
-                    (setting.name, default),
-                ]);
-                Config::from_env(&mut env);
-                assert!(env.finish().is_ok(), "{}={default}", setting.name);
-            }
-        }
+        toilkit_tests::settings::assert_defaults_valid(
+            SETTINGS,
+            &[
+                ("STATE_TABLE", "t"),
+                ("SLACK_WEBHOOK_PARAMETER", "/toilkit/slack"),
+            ],
+            Config::from_env,
+        );
     }
 }
