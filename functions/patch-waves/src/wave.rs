@@ -493,6 +493,51 @@ mod tests {
     }
 
     #[test]
+    fn a_wave_too_big_for_its_record_is_stopped_before_it_starts() {
+        let rollout = settings(&[]);
+        let instances: Vec<Instance> = (0..=MAX_MEMBERS)
+            .map(|i| instance(&format!("i-{i:017x}"), &[(TAG, "1")]))
+            .collect();
+        let agents: BTreeMap<String, Agent> =
+            instances.iter().map(|i| (i.id.clone(), online())).collect();
+        let fleet = Fleet {
+            instances: &instances,
+            agents: &agents,
+        };
+        let wave = plan(
+            "r",
+            "1",
+            "e",
+            false,
+            &fleet,
+            &rollout,
+            None,
+            date!(2026 - 12 - 07),
+            1,
+        );
+        let Phase::Stopped { reason } = &wave.phase else {
+            panic!("{:?}", wave.phase)
+        };
+        assert!(reason.contains("301 instances; at most 300"), "{reason}");
+        let fits = Fleet {
+            instances: &instances[..MAX_MEMBERS],
+            agents: &agents,
+        };
+        let wave = plan(
+            "r",
+            "1",
+            "e",
+            false,
+            &fits,
+            &rollout,
+            None,
+            date!(2026 - 12 - 07),
+            1,
+        );
+        assert_eq!(wave.phase, Phase::Snapshot);
+    }
+
+    #[test]
     fn a_rerun_keeps_what_the_earlier_run_patched() {
         let rollout = settings(&[]);
         let instances = vec![

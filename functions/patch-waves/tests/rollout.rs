@@ -260,7 +260,7 @@ async fn a_failed_canary_stops_the_rollout_and_the_report_says_where_and_why() {
         fleet.runs.insert(
             ids[1].clone(),
             CommandRun::failed(
-                "Installing kernel-6.1.119...\nError: rpmdb open failed\nThe yum lock is held by another process <!channel>",
+                "Installing kernel-6.1.119...\nhttps://deploy:s3cr3t-t0ken@repo.example.com/al2023 failed\nError: rpmdb open failed\nThe yum lock is held by another process <!channel>",
             ),
         );
     });
@@ -292,6 +292,12 @@ async fn a_failed_canary_stops_the_rollout_and_the_report_says_where_and_why() {
         "{failed}"
     );
     assert_eq!(member(&stopped, "canary", &ids[0])["outcome"], "patched");
+    // A repository's credentials in the output reach neither the report
+    // nor the wave's record.
+    let report = serde_json::to_string(&stopped.report).unwrap();
+    assert!(!report.contains("s3cr3t"), "{report}");
+    assert!(report.contains("https://***@repo.example.com"), "{report}");
+    assert!(!wave_record(&f, "dec", "canary").await.contains("s3cr3t"));
     // Wave 1 never started: nothing was sent to it, nothing drained.
     assert_eq!(f.ssm.sent().len(), 1);
     assert!(
@@ -436,6 +442,23 @@ async fn a_step_cut_short_by_the_deadline_or_lost_after_sending_never_acts_twice
     let health = targets(&f, &group).await;
     assert!(health.iter().all(|(_, s)| s == "healthy"), "{health:?}");
     assert_eq!(health.len(), 2);
+}
+
+/// The wave's record as the state table holds it.
+async fn wave_record(f: &Fixture, rollout: &str, wave: &str) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&f.sdk)
+        .get_item()
+        .table_name(&f.table)
+        .key("pk", AttributeValue::S(format!("rollout#{rollout}#{wave}")))
+        .send()
+        .await
+        .expect("get")
+        .item()
+        .and_then(|i| i.get("wave"))
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .expect("the wave's record")
 }
 
 /// Puts the wave's record back to "sending", as an invocation that died
@@ -895,4 +918,67 @@ async fn a_run_still_patching_at_the_timeout_is_waited_for_not_put_back() {
         "{failed}"
     );
     assert_eq!(targets(&f, &group).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_group_of_ip_targets_is_not_drained_and_a_canary_sick_after_its_bake_stops_it() {
+    let mut f = Fixture::new("mx-central-1").await;
+    f.set("WAVES", "canary,1");
+    f.set("BAKE_MINUTES", "5");
+    let ids = fleet(&f, &[("canary", "web-1"), ("1", "web-2")]).await;
+    let other = f.launch(1, BASE_IMAGE, &[], None, None).await.remove(0);
+    let group = target_group(&f, &[&ids[0], &other]).await;
+
+    // An NLB's group of IP targets: the instances are in it by address, so
+    // draining by id would leave them serving; refused.
+    let elb = Elb::new(&f.sdk);
+    let vpc = f.ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_owned();
+    let ip_group = elb
+        .create_target_group()
+        .name(f.moto.unique("pw-ip").chars().take(32).collect::<String>())
+        .protocol(ProtocolEnum::Tcp)
+        .port(80)
+        .vpc_id(vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("ip target group")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
+    f.set("DRAIN_TARGET_GROUPS", &ip_group);
+    let (refused, _) = drive(&f.app(), &execution("aug"), 0).await;
+    let canary = member(&refused, "canary", &ids[0]);
+    assert_eq!(canary["step"], "drain", "{canary}");
+    assert!(
+        canary["detail"].as_str().unwrap().contains("of type ip"),
+        "{canary}"
+    );
+    assert!(f.ssm.sent().is_empty());
+
+    // Healthy when put back, stopped during the bake: the canary fails its
+    // last health check, and wave 1 does not start.
+    f.set("DRAIN_TARGET_GROUPS", &group);
+    let app = f.app();
+    let exec = execution("sep");
+    let baking = step(&app, &exec, 0, &UNBOUNDED).await;
+    assert_eq!(rollout(&baking)["status"], "working");
+    assert_eq!(member(&baking, "canary", &ids[0])["outcome"], "patched");
+    f.stop(&ids[0]).await;
+    let (stopped, _) = drive(&app, &exec, 400).await;
+    assert_eq!(rollout(&stopped)["status"], "stopped");
+    let sick = member(&stopped, "canary", &ids[0]);
+    assert_eq!(sick["step"], "health", "{sick}");
+    assert!(
+        sick["detail"]
+            .as_str()
+            .unwrap()
+            .contains("end of the 5-minute bake"),
+        "{sick}"
+    );
+    assert_eq!(f.ssm.sent().len(), 1, "wave 1 was never sent a command");
 }
