@@ -29,13 +29,18 @@ fn execution(name: &str) -> String {
 
 /// One rollout step at `now` (seconds after [`NOW`]).
 async fn step(app: &App, exec: &str, now: i64, deadline: &Deadline) -> Outcome {
-    process(
-        json!({"action": "rollout", "execution": exec}),
+    step_as(
         app,
-        NOW + time::Duration::seconds(now),
+        json!({"action": "rollout", "execution": exec}),
+        now,
         deadline,
     )
     .await
+}
+
+/// One step with the state machine's whole payload (an input, put back).
+async fn step_as(app: &App, payload: Value, now: i64, deadline: &Deadline) -> Outcome {
+    process(payload, app, NOW + time::Duration::seconds(now), deadline).await
 }
 
 /// What the state machine reads of a step.
@@ -50,9 +55,14 @@ fn rollout(outcome: &Outcome) -> Value {
 
 /// Steps until the rollout is no longer working, as the state machine
 /// loops; returns the last step and the clock it ended at.
-async fn drive(app: &App, exec: &str, mut now: i64) -> (Outcome, i64) {
+async fn drive(app: &App, exec: &str, now: i64) -> (Outcome, i64) {
+    drive_as(app, json!({"action": "rollout", "execution": exec}), now).await
+}
+
+/// [`drive`] with the state machine's whole payload.
+async fn drive_as(app: &App, payload: Value, mut now: i64) -> (Outcome, i64) {
     for _ in 0..40 {
-        let outcome = step(app, exec, now, &Deadline::unbounded()).await;
+        let outcome = step_as(app, payload.clone(), now, &UNBOUNDED).await;
         let said = rollout(&outcome);
         if said["status"] != "working" {
             return (outcome, now);
@@ -325,20 +335,12 @@ async fn a_failed_canary_stops_the_rollout_and_the_report_says_where_and_why() {
     // Fixed, and re-run by a new execution of the same rollout: only the
     // instance that failed is patched again, then wave 1.
     f.ssm.update(|fleet| fleet.runs.clear());
-    let rerun = |now: i64| {
-        process(
-            json!({"action": "rollout", "execution": execution("dec-2"), "rollout_id": "dec"}),
-            &app,
-            NOW + time::Duration::seconds(now),
-            &UNBOUNDED,
-        )
-    };
-    let mut now = 20_000;
-    let mut last = rerun(now).await;
-    while rollout(&last)["status"] == "working" {
-        now += rollout(&last)["wait_seconds"].as_i64().unwrap().max(1);
-        last = rerun(now).await;
-    }
+    let (last, _) = drive_as(
+        &app,
+        json!({"action": "rollout", "execution": execution("dec-2"), "rollout_id": "dec"}),
+        20_000,
+    )
+    .await;
     assert_eq!(
         rollout(&last)["status"],
         "done",
@@ -413,21 +415,9 @@ async fn a_step_cut_short_by_the_deadline_or_lost_after_sending_never_acts_twice
             CommandRun::failed("Error: rpmdb open failed"),
         );
     });
-    let next = |now: i64| {
-        process(
-            json!({"action": "rollout", "execution": execution("nov-2"),
-                   "input": {"rollout_id": "nov"}}),
-            &app,
-            NOW + time::Duration::seconds(now),
-            &UNBOUNDED,
-        )
-    };
-    let mut now = 90;
-    let mut last = next(now).await;
-    while rollout(&last)["status"] == "working" {
-        now += rollout(&last)["wait_seconds"].as_i64().unwrap().max(1);
-        last = next(now).await;
-    }
+    let nov_2 = json!({"action": "rollout", "execution": execution("nov-2"),
+                       "input": {"rollout_id": "nov"}});
+    let (last, now) = drive_as(&app, nov_2.clone(), 90).await;
     assert_eq!(
         rollout(&last)["status"],
         "stopped",
@@ -435,7 +425,7 @@ async fn a_step_cut_short_by_the_deadline_or_lost_after_sending_never_acts_twice
         last.report.details
     );
     assert_eq!(member(&last, "canary", &ids[0])["step"], "patch");
-    let again = next(now + 60).await;
+    let again = step_as(&app, nov_2, now + 60, &UNBOUNDED).await;
     assert_eq!(rollout(&again)["status"], "stopped");
     assert_eq!(f.ssm.sent().len(), 1, "nothing was ever sent twice");
     // Failed, and put back all the same.
@@ -759,17 +749,10 @@ async fn an_execution_that_fails_puts_its_wave_back_and_one_still_running_keeps_
 
     // A second execution of the same rollout, while the first runs: it
     // touches nothing, neither steps nor puts back.
-    let second = |put_back: bool| {
-        process(
-            json!({"action": "rollout", "execution": execution("mar-2"),
-                   "input": {"rollout_id": "mar"}, "put_back": put_back}),
-            &app,
-            NOW + time::Duration::seconds(60),
-            &UNBOUNDED,
-        )
-    };
     for put_back in [false, true] {
-        let busy = second(put_back).await;
+        let second = json!({"action": "rollout", "execution": execution("mar-2"),
+                            "input": {"rollout_id": "mar"}, "put_back": put_back});
+        let busy = step_as(&app, second, 60, &UNBOUNDED).await;
         let error = busy.response.expect_err("another execution owns the wave");
         assert_eq!(error.kind(), "RolloutBusy", "{error}");
         assert_eq!(targets(&f, &group).await.len(), 1, "nothing put back");
@@ -778,10 +761,10 @@ async fn an_execution_that_fails_puts_its_wave_back_and_one_still_running_keeps_
 
     // The owner fails past its retries: its catch puts every drained target
     // back and stops the wave, saying why.
-    let put_back = process(
-        json!({"action": "rollout", "execution": running, "input": {}, "put_back": true}),
+    let put_back = step_as(
         &app,
-        NOW + time::Duration::seconds(90),
+        json!({"action": "rollout", "execution": running, "input": {}, "put_back": true}),
+        90,
         &UNBOUNDED,
     )
     .await;
