@@ -52,3 +52,35 @@ pub async fn create_tagged_table(
     }
     request.send().await
 }
+
+/// Creates `table` keyed by the strings `pk` and `sk`, on demand: the hub's
+/// state table.
+pub async fn create_pk_sk_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<CreateTableOutput, SdkError<CreateTableError>> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("name and type are set")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and key type are set")
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+}

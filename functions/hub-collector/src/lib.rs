@@ -1,6 +1,406 @@
 //! hub-collector: the central account's side of toilkit. It receives every
 //! product account's result events, keeps each function's current state and
 //! history, renders the dashboard and watches for silence.
+//!
+//! - [`trigger`]: a result event, or a schedule's `{"job": ...}`;
+//! - [`plan`]: what a report changes, who is silent or failing (pure);
+//! - [`apply`]: a report carried into the state, retry-safe;
+//! - [`state`]: the DynamoDB table; [`history`]: the S3 history;
+//! - [`dashboard`]: the page (pure); [`notify`]: the Slack messages;
+//! - [`record`]: what the hub keeps.
 
+pub mod apply;
+pub mod config;
 pub mod dashboard;
+pub mod error;
+pub mod history;
+pub mod notify;
+pub mod plan;
 pub mod record;
+pub mod state;
+pub mod trigger;
+
+use std::time::Duration as StdDuration;
+
+use aws_types::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use shared::Deadline;
+use shared::output::Output;
+use shared::report::{Action, Report};
+use shared::secret::SecretStore;
+use shared::slack::SlackClient;
+use time::{Duration, OffsetDateTime};
+
+pub use crate::config::Config;
+pub use crate::error::Error;
+use crate::history::History;
+use crate::plan::Concern;
+use crate::state::State;
+use crate::trigger::{Job, Trigger};
+
+pub const FUNCTION: &str = "hub-collector";
+
+/// The dashboard's object in `DASHBOARD_BUCKET`.
+pub const DASHBOARD_KEY: &str = "index.html";
+
+/// The history the dashboard's trends show.
+pub const TREND_DAYS: i64 = 30;
+
+/// Everything built once at cold start.
+pub struct App {
+    config: Config,
+    state: State,
+    history: History,
+    s3: aws_sdk_s3::Client,
+    secrets: Option<SecretStore>,
+    slack: SlackClient,
+    output: Output,
+    clock_offset: Duration,
+}
+
+impl App {
+    pub fn new(config: Config, sdk: &SdkConfig, output: Output) -> Self {
+        let s3 = shared::aws::s3_client(sdk);
+        Self {
+            state: State::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
+            history: History::new(s3.clone(), &config.history_bucket),
+            s3,
+            secrets: Some(SecretStore::new(sdk)),
+            slack: SlackClient::default(),
+            output,
+            config,
+            clock_offset: Duration::ZERO,
+        }
+    }
+
+    /// Slack with another retry policy (tests make it fast).
+    pub fn with_slack(mut self, slack: SlackClient) -> Self {
+        self.slack = slack;
+        self
+    }
+
+    /// Acts as if the time were `offset` later: tests age the state with it.
+    pub fn with_clock_offset(mut self, offset: Duration) -> Self {
+        self.clock_offset = offset;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.clock_offset
+    }
+}
+
+/// The Lambda handler: runs, emits the report once, returns it.
+pub async fn handle(event: LambdaEvent<Value>, app: &App) -> Result<Report, Error> {
+    let deadline = Deadline::from_context(&event.context, shared::deadline::DEFAULT_MARGIN);
+    match run(event.payload, app, &deadline).await {
+        Ok(report) => {
+            app.output.emit(&report).await;
+            Ok(report)
+        }
+        Err(error) => {
+            let report = Report::new(FUNCTION, app.config.dry_run);
+            app.output.emit_failed(&report, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// One invocation's work.
+pub async fn run(payload: Value, app: &App, deadline: &Deadline) -> Result<Report, Error> {
+    let now = app.now();
+    let mut report = Report::new(FUNCTION, app.config.dry_run);
+    match trigger::parse(payload)? {
+        Trigger::Report(event) => {
+            let stored = apply::ingest(app, &event, now, &mut report).await?;
+            if stored == apply::Stored::Changed && !app.config.dry_run {
+                let interval = Duration::seconds(i64::from(app.config.render_interval_seconds));
+                if app.state.claim_render(now, interval).await? {
+                    render(app, now, &mut report).await?;
+                } else {
+                    report.skip(
+                        DASHBOARD_KEY,
+                        format!(
+                            "rendered less than {} s ago (RENDER_INTERVAL_SECONDS); the next change or the schedule renders it",
+                            app.config.render_interval_seconds
+                        ),
+                    );
+                }
+            }
+        }
+        Trigger::Job(Job::Render) => {
+            if app.config.dry_run {
+                report.skip(DASHBOARD_KEY, "dry run: the dashboard is not written");
+            } else {
+                render(app, now, &mut report).await?;
+            }
+        }
+        Trigger::Job(Job::Heartbeat) => heartbeat(app, now, deadline, &mut report).await?,
+        Trigger::Job(Job::Digest) => digest(app, now, deadline, &mut report).await?,
+    }
+    Ok(report)
+}
+
+fn concerns(
+    app: &App,
+    currents: &[record::Current],
+    now: OffsetDateTime,
+) -> Vec<(record::Source, Concern)> {
+    plan::concerns(
+        currents,
+        &app.config.intervals,
+        app.config.silence_margin_minutes,
+        app.config.failures_alert,
+        now,
+    )
+}
+
+/// Reads the state and the last [`TREND_DAYS`] of summaries and writes the
+/// page. The summaries go to the renderer one day at a time through a
+/// bounded channel, so memory does not grow with the history.
+pub async fn render_page(app: &App, now: OffsetDateTime) -> Result<String, Error> {
+    let currents = app.state.currents().await?;
+    let items = app.state.items(now).await?;
+    let silent: Vec<record::Source> = concerns(app, &currents, now)
+        .into_iter()
+        .filter(|(_, c)| matches!(c, Concern::Silent { .. }))
+        .map(|(s, _)| s)
+        .collect();
+    let (send, receive) = std::sync::mpsc::sync_channel::<record::DaySummary>(256);
+    let renderer = tokio::task::spawn_blocking(move || {
+        let page = dashboard::Page {
+            now,
+            currents: &currents,
+            items: &items,
+            silent: &silent,
+        };
+        dashboard::render(&page, receive)
+    });
+    let today = now.date();
+    for back in 0..TREND_DAYS {
+        let date = today - Duration::days(back);
+        for summary in app.state.day(date).await? {
+            if send.send(summary).is_err() {
+                break;
+            }
+        }
+    }
+    drop(send);
+    Ok(renderer
+        .await
+        .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())))
+}
+
+async fn render(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(), Error> {
+    let page = render_page(app, now).await?;
+    let bytes = page.len();
+    app.s3
+        .put_object()
+        .bucket(&app.config.dashboard_bucket)
+        .key(DASHBOARD_KEY)
+        .content_type("text/html; charset=utf-8")
+        // A person opening the link sees the page as last rendered.
+        .cache_control("no-store")
+        .body(page.into_bytes().into())
+        .send()
+        .await
+        .map_err(|e| Error::Bucket {
+            bucket: app.config.dashboard_bucket.clone(),
+            operation: "PutObject",
+            key: DASHBOARD_KEY.to_owned(),
+            source: shared::aws::cause(e),
+        })?;
+    report.applied(
+        Action::new(
+            "render_dashboard",
+            DASHBOARD_KEY,
+            "the state changed, or the schedule",
+        )
+        .with_detail(json!({"bytes": bytes})),
+    );
+    report.add("dashboard_bytes", bytes as u64);
+    Ok(())
+}
+
+/// Alerts once per concern: a source silent since one report is alerted on
+/// once, not at every heartbeat; it is alerted again when a new report ends
+/// and it goes silent or keeps failing again.
+async fn heartbeat(
+    app: &App,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let currents = app.state.currents().await?;
+    let all = concerns(app, &currents, now);
+    report.add("sources", currents.len() as u64);
+    report.add(
+        "silent",
+        all.iter()
+            .filter(|(_, c)| matches!(c, Concern::Silent { .. }))
+            .count() as u64,
+    );
+    report.add(
+        "failing",
+        all.iter()
+            .filter(|(_, c)| matches!(c, Concern::Failing { .. }))
+            .count() as u64,
+    );
+    let mut fresh = Vec::new();
+    let mut claims = Vec::new();
+    for (source, concern) in all {
+        let Some(current) = currents.iter().find(|c| c.source == source) else {
+            continue;
+        };
+        let kind = match concern {
+            Concern::Silent { .. } => "silent",
+            Concern::Failing { .. } => "failing",
+        };
+        let claim = format!("alert#{}#{kind}", state::source_key(&source));
+        if app.config.dry_run || app.state.claim(&claim, &current.run_id).await? {
+            claims.push((claim, current.run_id.clone()));
+            fresh.push((source, concern));
+        } else {
+            report.skip(
+                state::source_key(&source),
+                format!("{kind}: alerted on already"),
+            );
+        }
+    }
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let messages = notify::alert(&fresh, &currents);
+    let target = format!("{} source(s)", fresh.len());
+    post(
+        app,
+        &messages,
+        &target,
+        "heartbeat",
+        deadline,
+        report,
+        &claims,
+    )
+    .await
+}
+
+async fn digest(
+    app: &App,
+    now: OffsetDateTime,
+    deadline: &Deadline,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let claim = format!("digest#{}", now.date());
+    let token = "sent".to_owned();
+    if !app.config.dry_run && !app.state.claim(&claim, &token).await? {
+        report.skip(&claim, "today's digest was posted already");
+        return Ok(());
+    }
+    let currents = app.state.currents().await?;
+    let items = app.state.items(now).await?;
+    let concerns = concerns(app, &currents, now).len();
+    let link = if app.config.dry_run {
+        None
+    } else {
+        render(app, now, report).await?;
+        let valid = StdDuration::from_secs(u64::from(app.config.link_hours) * 3600);
+        Some((presign(app, valid).await?, now + valid))
+    };
+    let messages = notify::digest(
+        &currents,
+        items.len(),
+        concerns,
+        link.as_ref().map(|(url, until)| (url.as_str(), *until)),
+    );
+    post(
+        app,
+        &messages,
+        &claim,
+        "digest",
+        deadline,
+        report,
+        &[(claim.clone(), token)],
+    )
+    .await
+}
+
+async fn presign(app: &App, valid: StdDuration) -> Result<String, Error> {
+    let config =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(valid).map_err(|e| Error::Bucket {
+            bucket: app.config.dashboard_bucket.clone(),
+            operation: "presign GetObject",
+            key: DASHBOARD_KEY.to_owned(),
+            source: Box::new(e),
+        })?;
+    let request = app
+        .s3
+        .get_object()
+        .bucket(&app.config.dashboard_bucket)
+        .key(DASHBOARD_KEY)
+        .presigned(config)
+        .await
+        .map_err(|e| Error::Bucket {
+            bucket: app.config.dashboard_bucket.clone(),
+            operation: "presign GetObject",
+            key: DASHBOARD_KEY.to_owned(),
+            source: shared::aws::cause(e),
+        })?;
+    Ok(request.uri().to_owned())
+}
+
+/// Posts `messages`, or says why not; a refused delivery gives its claims
+/// back and fails the invocation, so the next run (or Lambda's retry) posts.
+async fn post(
+    app: &App,
+    messages: &[shared::slack::Message],
+    target: &str,
+    what: &'static str,
+    deadline: &Deadline,
+    report: &mut Report,
+    claims: &[(String, String)],
+) -> Result<(), Error> {
+    let action = Action::new(
+        format!("post_{what}"),
+        target,
+        format!("{} message(s)", messages.len()),
+    );
+    report.plan(action.clone());
+    if app.config.dry_run {
+        report.skip(target, "dry run: nothing posted");
+        return Ok(());
+    }
+    let (Some(webhook), Some(secrets)) = (&app.config.slack, &app.secrets) else {
+        report.skip(
+            target,
+            format!("no Slack webhook configured: the {what} is in this report only"),
+        );
+        for (claim, token) in claims {
+            app.state.release(claim, token).await?;
+        }
+        return Ok(());
+    };
+    let sent = async {
+        let webhook = secrets.get(webhook).await?;
+        app.slack.send_all(&webhook, messages, deadline).await?;
+        Ok::<_, Error>(())
+    }
+    .await;
+    match sent {
+        Ok(()) => {
+            report.applied(action);
+            Ok(())
+        }
+        Err(error) => {
+            for (claim, token) in claims {
+                app.state.release(claim, token).await?;
+            }
+            report.fail(target, format!("post_{what}"), error.to_string());
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Pure decisions: what a received event changes in the hub's state, and
+//! which sources the heartbeat calls silent or failing. Nothing async, no
+//! client.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use shared::envelope::{Envelope, ItemState, Outcome, SCHEMA_VERSION};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::record::{Current, DaySummary, ITEM_RETENTION_DAYS, OpenItem, Source};
+
+/// An envelope of a version this hub does not know is kept whole, but its
+/// items are not trusted to mean what version 1's do.
+pub const KNOWN_SCHEMA: u32 = SCHEMA_VERSION;
+
+/// Items of these kinds are records of something that happened (an alert
+/// sent, a call denied), not states: a redelivered batch names them again,
+/// and no run ever closes them. The day summary counts them by category.
+pub const RECORD_KINDS: &[&str] = &["audit_alert", "denied_call", "reconnaissance"];
+
+/// The items kept per source. An event holds at most what fits in 256 KB
+/// (about 1,500 items); a source that keeps naming new ones is capped here so
+/// that one account cannot make every render read without end.
+pub const MAX_ITEMS_PER_SOURCE: usize = 5_000;
+
+/// An open item already stored is written again only when what the function
+/// says of it changed, or when its `last_seen` is this old: often enough to
+/// keep it from expiring, rarely enough that a function reporting every five
+/// minutes does not rewrite every open item each time.
+pub const REFRESH_AFTER: Duration = Duration::hours(12);
+
+/// One received report, checked: where it came from and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// EventBridge's event id: the same on every redelivery.
+    pub event_id: String,
+    pub source: Source,
+    pub label: Option<String>,
+    pub run_id: String,
+    pub started_at: OffsetDateTime,
+    pub ended_at: OffsetDateTime,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub dry_run: bool,
+    pub counters: BTreeMap<String, u64>,
+    pub schema_version: u32,
+    pub unknown_schema: bool,
+    pub items: Vec<shared::envelope::Item>,
+    pub items_omitted: u64,
+    /// What the hub noticed and stores beside the report (an unknown schema,
+    /// an envelope naming another account than the one that sent it).
+    pub flags: Vec<String>,
+}
+
+impl Received {
+    /// Orders the reports of one source: later `ended_at` first, the run id
+    /// breaking ties. A redelivered event has the same order as itself, so a
+    /// write conditioned on a lower stored order happens once.
+    pub fn order(&self) -> String {
+        format!("{}#{}", timestamp(self.ended_at), self.run_id)
+    }
+}
+
+/// What could not be read as a report at all: stored whole under
+/// `rejected/` and counted, since retrying cannot make it readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub event_id: Option<String>,
+    pub why: String,
+}
+
+/// A timestamp that sorts as text: RFC 3339 in UTC with nanoseconds.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond()
+    )
+}
+
+/// Reads an EventBridge event of `source: toilkit`.
+///
+/// The account is EventBridge's own `account` field: the account whose
+/// function put the event (a rule forwarding it keeps it), which a product
+/// account cannot set. An envelope naming another account is stored under
+/// the sender's, and flagged.
+pub fn receive(event: &Value) -> Result<Received, Rejected> {
+    let event_id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+    let reject = |why: String| Rejected {
+        event_id: event_id.clone(),
+        why,
+    };
+    let id = event_id
+        .clone()
+        .ok_or_else(|| reject("the event has no `id`".into()))?;
+    let account = event
+        .get("account")
+        .and_then(Value::as_str)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| reject("the event has no 12-digit `account`".into()))?
+        .to_owned();
+    let detail = event
+        .get("detail")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| reject("the event has no `detail` object".into()))?;
+    let schema_version = detail
+        .get("schema_version")
+        .and_then(Value::as_u64)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| reject("the detail has no `schema_version`".into()))?;
+    let function = detail
+        .get("function")
+        .and_then(Value::as_str)
+        .filter(|f| is_function_name(f))
+        .ok_or_else(|| reject("the detail has no valid `function`".into()))?
+        .to_owned();
+    let event_region = event.get("region").and_then(Value::as_str);
+    let event_time = event
+        .get("time")
+        .and_then(Value::as_str)
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+    let mut flags = Vec::new();
+
+    if schema_version != KNOWN_SCHEMA {
+        // Kept and flagged, never dropped: only the fields every version is
+        // promised to keep are read.
+        flags.push(format!(
+            "schema_version {schema_version} is not one this hub knows ({KNOWN_SCHEMA}); stored as it came, its items not applied"
+        ));
+        let at = event_time.ok_or_else(|| reject("the event has no valid `time`".into()))?;
+        let region = detail
+            .get("region")
+            .and_then(Value::as_str)
+            .or(event_region)
+            .unwrap_or("unknown")
+            .to_owned();
+        return Ok(Received {
+            run_id: detail
+                .get("run_id")
+                .and_then(Value::as_str)
+                .unwrap_or(&id)
+                .to_owned(),
+            event_id: id,
+            source: Source {
+                account,
+                region,
+                function,
+            },
+            label: label_of(detail),
+            started_at: at,
+            ended_at: at,
+            outcome: detail
+                .get("outcome")
+                .and_then(|o| serde_json::from_value(o.clone()).ok())
+                .unwrap_or(Outcome::Failed),
+            reason: Some(flags[0].clone()),
+            dry_run: false,
+            counters: BTreeMap::new(),
+            schema_version,
+            unknown_schema: true,
+            items: Vec::new(),
+            items_omitted: 0,
+            flags,
+        });
+    }
+
+    let envelope: Envelope = serde_json::from_value(detail.clone())
+        .map_err(|e| reject(format!("the detail is not a version-1 envelope: {e}")))?;
+    if let Some(claimed) = envelope.account.as_ref().filter(|c| **c != account) {
+        flags.push(format!(
+            "the envelope names account {claimed}, but account {account} sent it; stored under the sender"
+        ));
+    }
+    let region = envelope
+        .region
+        .clone()
+        .or_else(|| event_region.map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let run_id = envelope.run_id.clone().unwrap_or_else(|| id.clone());
+    Ok(Received {
+        event_id: id,
+        source: Source {
+            account,
+            region,
+            function,
+        },
+        label: envelope.label.clone(),
+        run_id,
+        started_at: envelope.started_at,
+        ended_at: envelope.ended_at,
+        outcome: envelope.outcome,
+        reason: envelope.error.clone().or(envelope.stop_reason.clone()),
+        dry_run: envelope.dry_run,
+        counters: envelope.counters,
+        schema_version,
+        unknown_schema: false,
+        items: envelope.items,
+        items_omitted: envelope.items_omitted,
+        flags,
+    })
+}
+
+fn label_of(detail: &Value) -> Option<String> {
+    detail
+        .get("label")
+        .and_then(Value::as_str)
+        .filter(|l| shared::settings::check_result_label(l).is_ok() && !l.is_empty())
+        .map(str::to_owned)
+}
+
+/// A function name as toilkit writes them, so it can sit in a key and a path.
+pub fn is_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The current record after `received`, given the one stored; `None` when
+/// the stored one is as new or newer (a redelivery, or a report that arrived
+/// after a later one), which changes nothing.
+pub fn next_current(received: &Received, stored: Option<&(String, Current)>) -> Option<Current> {
+    let previous = match stored {
+        Some((order, current)) if *order >= received.order() => return None,
+        Some((_, current)) => Some(current),
+        None => None,
+    };
+    let failures_in_a_row = match received.outcome {
+        Outcome::Failed => previous.map_or(0, |p| p.failures_in_a_row) + 1,
+        _ => 0,
+    };
+    Some(Current {
+        source: received.source.clone(),
+        label: received.label.clone(),
+        run_id: received.run_id.clone(),
+        started_at: received.started_at,
+        ended_at: received.ended_at,
+        outcome: received.outcome,
+        reason: received.reason.clone(),
+        dry_run: received.dry_run,
+        counters: received.counters.clone(),
+        failures_in_a_row,
+        schema_version: received.schema_version,
+        unknown_schema: received.unknown_schema,
+        items_omitted: received.items_omitted,
+    })
+}
+
+/// An item as stored, with the order of the report that last wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub item: OpenItem,
+    pub order: String,
+}
+
+/// What one report changes among its source's open items.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemChanges {
+    /// Written (new, changed, or due for a refresh).
+    pub put: Vec<OpenItem>,
+    /// Closed by the report: removed.
+    pub delete: Vec<(String, String)>,
+    /// Named open again, unchanged and recently written: left as they are.
+    pub unchanged: u64,
+    /// Named open, but past `MAX_ITEMS_PER_SOURCE`: not stored.
+    pub over_cap: u64,
+    /// Open items by kind once the changes are made (the day's trend).
+    pub open_by_kind: BTreeMap<String, u64>,
+}
+
+/// Merges a report's items into what is stored. Closed items are dropped;
+/// open ones are written when new or changed. A report older than a stored
+/// item's (it arrived late) does not overwrite or close it. A dry run and an
+/// unknown schema change nothing.
+pub fn item_changes(received: &Received, stored: &[Stored], now: OffsetDateTime) -> ItemChanges {
+    let mut changes = ItemChanges::default();
+    let mut open: BTreeMap<(String, String), &Stored> = stored
+        .iter()
+        .map(|s| ((s.item.kind.clone(), s.item.key.clone()), s))
+        .collect();
+    let order = received.order();
+    let mut kept = open.len();
+    if !(received.dry_run || received.unknown_schema) {
+        for item in &received.items {
+            let id = (item.kind.clone(), item.key.clone());
+            let before = open.get(&id).copied();
+            if before.is_some_and(|b| b.order > order) {
+                continue;
+            }
+            match item.state {
+                ItemState::Closed => {
+                    if open.remove(&id).is_some() {
+                        kept -= 1;
+                        changes.delete.push(id);
+                    }
+                }
+                ItemState::Open => {
+                    if let Some(before) = before {
+                        if before.item.fields == item.fields
+                            && before.item.label == received.label
+                            && now - before.item.last_seen < REFRESH_AFTER
+                        {
+                            changes.unchanged += 1;
+                            continue;
+                        }
+                    } else if kept >= MAX_ITEMS_PER_SOURCE {
+                        changes.over_cap += 1;
+                        continue;
+                    } else {
+                        kept += 1;
+                    }
+                    changes.put.push(OpenItem {
+                        source: received.source.clone(),
+                        label: received.label.clone(),
+                        kind: item.kind.clone(),
+                        key: item.key.clone(),
+                        fields: item.fields.clone(),
+                        first_seen: before.map_or(received.ended_at, |b| b.item.first_seen),
+                        last_seen: received.ended_at,
+                    });
+                }
+            }
+        }
+    }
+    let mut by_kind: BTreeMap<(String, String), ()> =
+        open.keys().map(|k| (k.clone(), ())).collect();
+    for item in &changes.put {
+        by_kind.insert((item.kind.clone(), item.key.clone()), ());
+    }
+    for (kind, _) in by_kind.keys() {
+        *changes.open_by_kind.entry(kind.clone()).or_default() += 1;
+    }
+    changes
+}
+
+/// When an open item expires if no report names it again.
+pub fn expires_at(item: &OpenItem) -> OffsetDateTime {
+    item.last_seen + Duration::days(ITEM_RETENTION_DAYS)
+}
+
+/// One report's part of its day's summary: added once per event.
+pub fn day_delta(received: &Received, open_by_kind: BTreeMap<String, u64>) -> DaySummary {
+    let mut records = BTreeMap::new();
+    if !(received.dry_run || received.unknown_schema) {
+        for item in received
+            .items
+            .iter()
+            .filter(|i| RECORD_KINDS.contains(&i.kind.as_str()))
+        {
+            let categories: Vec<String> = match (item.kind.as_str(), &item.fields) {
+                ("audit_alert", fields) => fields
+                    .get("categories")
+                    .and_then(Value::as_array)
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                (_, fields) => fields
+                    .get("severity")
+                    .and_then(Value::as_str)
+                    .map(|s| vec![s.to_lowercase()])
+                    .unwrap_or_default(),
+            };
+            if categories.is_empty() {
+                *records.entry(format!("{}/other", item.kind)).or_default() += 1;
+            }
+            for category in categories {
+                *records
+                    .entry(format!("{}/{}", item.kind, category_key(&category)))
+                    .or_default() += 1;
+            }
+        }
+    }
+    DaySummary {
+        date: received.ended_at.to_offset(time::UtcOffset::UTC).date(),
+        source: received.source.clone(),
+        label: received.label.clone(),
+        runs: 1,
+        failed: u64::from(received.outcome == Outcome::Failed),
+        open_by_kind,
+        records,
+        counters: received.counters.clone(),
+    }
+}
+
+/// A category as a summary's attribute name: outside text, so kept short and plain.
+fn category_key(category: &str) -> String {
+    category
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Why the heartbeat speaks of a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Concern {
+    /// No report for longer than its interval plus the margin.
+    Silent { minutes_late: i64 },
+    /// Its last reports in a row ended `failed`.
+    Failing { in_a_row: u32 },
+}
+
+/// The sources the heartbeat alerts on, with why, from the current state.
+/// A source whose function is not watched (it runs on events) is never
+/// silent, but can still be failing.
+pub fn concerns(
+    currents: &[Current],
+    intervals: &BTreeMap<String, u32>,
+    margin_minutes: u32,
+    failures_alert: u32,
+    now: OffsetDateTime,
+) -> Vec<(Source, Concern)> {
+    let mut out = Vec::new();
+    for current in currents {
+        if let Some(minutes) = intervals.get(&current.source.function) {
+            let due = current.ended_at
+                + Duration::minutes(i64::from(*minutes) + i64::from(margin_minutes));
+            if now > due {
+                out.push((
+                    current.source.clone(),
+                    Concern::Silent {
+                        minutes_late: (now - due).whole_minutes(),
+                    },
+                ));
+            }
+        }
+        if current.failures_in_a_row >= failures_alert {
+            out.push((
+                current.source.clone(),
+                Concern::Failing {
+                    in_a_row: current.failures_in_a_row,
+                },
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
