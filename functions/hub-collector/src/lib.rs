@@ -3,6 +3,7 @@
 //! history, renders the dashboard and watches for silence.
 //!
 //! - [`trigger`]: a result event, or a schedule's `{"job": ...}`;
+//! - [`findings`]: GuardDuty, Security Hub and Health events, read as reports;
 //! - [`plan`]: what a report changes, who is silent or failing (pure);
 //! - [`apply`]: a report carried into the state, retry-safe;
 //! - [`state`]: the DynamoDB table; [`history`]: the S3 history;
@@ -13,6 +14,7 @@ pub mod apply;
 pub mod config;
 pub mod dashboard;
 pub mod error;
+pub mod findings;
 pub mod history;
 pub mod notify;
 pub mod plan;

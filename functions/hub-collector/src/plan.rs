@@ -86,13 +86,21 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     )
 }
 
-/// Reads an EventBridge event of `source: toilkit`.
+/// Reads an EventBridge event of `source: toilkit`, or one of the AWS
+/// findings [`crate::findings`] reads.
 ///
 /// The account is EventBridge's own `account` field: the account whose
 /// function put the event (a rule forwarding it keeps it), which a product
 /// account cannot set. An envelope naming another account is stored under
 /// the sender's, and flagged.
 pub fn receive(event: &Value) -> Result<Received, Rejected> {
+    if let Some(function) = event
+        .get("source")
+        .and_then(Value::as_str)
+        .and_then(crate::findings::function_of)
+    {
+        return crate::findings::receive(event, function);
+    }
     let event_id = event.get("id").and_then(Value::as_str).map(str::to_owned);
     let reject = |why: String| Rejected {
         event_id: event_id.clone(),
@@ -453,4 +461,147 @@ pub fn concerns(
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const NOW: OffsetDateTime = datetime!(2026-12-07 12:00 UTC);
+
+    fn received(
+        run: &str,
+        ended_at: OffsetDateTime,
+        items: Vec<shared::envelope::Item>,
+    ) -> Received {
+        Received {
+            event_id: format!("e-{run}"),
+            source: Source {
+                account: "111111111111".into(),
+                region: "eu-west-1".into(),
+                function: "waf-ip-blocker".into(),
+            },
+            label: None,
+            run_id: run.into(),
+            started_at: ended_at,
+            ended_at,
+            outcome: Outcome::Ok,
+            reason: None,
+            dry_run: false,
+            counters: BTreeMap::new(),
+            schema_version: 1,
+            unknown_schema: false,
+            items,
+            items_omitted: 0,
+            flags: Vec::new(),
+        }
+    }
+
+    fn stored(key: &str, order_of: &Received, last_seen: OffsetDateTime) -> Stored {
+        Stored {
+            item: OpenItem {
+                source: order_of.source.clone(),
+                label: None,
+                kind: "blocked_address".into(),
+                key: key.into(),
+                fields: serde_json::Map::new(),
+                first_seen: datetime!(2026-12-01 00:00 UTC),
+                last_seen,
+            },
+            order: order_of.order(),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_item_is_left_alone_until_it_needs_a_refresh_and_keeps_its_first_sighting() {
+        let old = received("r0", NOW - Duration::hours(1), vec![]);
+        let items = vec![shared::envelope::Item::open(
+            "blocked_address",
+            "192.0.2.1/32",
+        )];
+        let now = received("r1", NOW, items);
+        let recent = [stored("192.0.2.1/32", &old, NOW - Duration::hours(1))];
+        let changes = item_changes(&now, &recent, NOW);
+        assert_eq!((changes.put.len(), changes.unchanged), (0, 1));
+        let stale = [stored("192.0.2.1/32", &old, NOW - Duration::hours(13))];
+        let changes = item_changes(&now, &stale, NOW);
+        assert_eq!(changes.put.len(), 1);
+        assert_eq!(changes.put[0].first_seen, datetime!(2026-12-01 00:00 UTC));
+        assert_eq!(changes.open_by_kind["blocked_address"], 1);
+    }
+
+    #[test]
+    fn a_late_report_does_not_touch_an_item_a_later_report_wrote() {
+        let later = received("r2", NOW, vec![]);
+        let late = received(
+            "r1",
+            NOW - Duration::minutes(5),
+            vec![shared::envelope::Item::closed(
+                "blocked_address",
+                "192.0.2.1/32",
+            )],
+        );
+        let changes = item_changes(&late, &[stored("192.0.2.1/32", &later, NOW)], NOW);
+        assert!(changes.delete.is_empty());
+        assert_eq!(changes.open_by_kind["blocked_address"], 1);
+    }
+
+    #[test]
+    fn a_source_past_its_cap_stores_no_new_item_but_still_closes() {
+        let old = received("r0", NOW - Duration::hours(1), vec![]);
+        let full: Vec<Stored> = (0..MAX_ITEMS_PER_SOURCE)
+            .map(|i| stored(&format!("k{i}"), &old, NOW))
+            .collect();
+        let report = received(
+            "r1",
+            NOW,
+            vec![
+                shared::envelope::Item::open("blocked_address", "new"),
+                shared::envelope::Item::closed("blocked_address", "k0"),
+            ],
+        );
+        let changes = item_changes(&report, &full, NOW);
+        assert_eq!(changes.over_cap, 1);
+        assert_eq!(changes.delete.len(), 1);
+    }
+
+    #[test]
+    fn silence_counts_from_the_last_report_and_failures_from_the_streak() {
+        let report = received("r1", NOW - Duration::minutes(1440 + 61), vec![]);
+        let mut current = next_current(&report, None).unwrap();
+        current.source.function = "log-retention".into();
+        let intervals = BTreeMap::from([("log-retention".to_owned(), 1440)]);
+        let concerns_now = concerns(std::slice::from_ref(&current), &intervals, 60, 3, NOW);
+        assert_eq!(
+            concerns_now,
+            [(current.source.clone(), Concern::Silent { minutes_late: 1 })]
+        );
+        assert!(concerns(std::slice::from_ref(&current), &intervals, 120, 3, NOW).is_empty());
+
+        let mut failed = received("r2", NOW, vec![]);
+        failed.outcome = Outcome::Failed;
+        let stored = Some((report.order(), next_current(&report, None).unwrap()));
+        let once = next_current(&failed, stored.as_ref()).unwrap();
+        assert_eq!(once.failures_in_a_row, 1);
+        assert!(
+            next_current(&failed, Some(&(failed.order(), once))).is_none(),
+            "a redelivery"
+        );
+    }
+
+    #[test]
+    fn records_are_counted_by_category_and_a_dry_run_counts_none() {
+        let alert = shared::envelope::Item::open("audit_alert", "db/1")
+            .with("categories", json!(["ddl", "Privilege <x>"]));
+        let report = received("r1", NOW, vec![alert]);
+        let day = day_delta(&report, BTreeMap::new());
+        assert_eq!(day.records["audit_alert/ddl"], 1);
+        assert_eq!(day.records["audit_alert/privilege__x_"], 1);
+        let mut dry = report;
+        dry.dry_run = true;
+        assert!(day_delta(&dry, BTreeMap::new()).records.is_empty());
+    }
 }

@@ -7,6 +7,7 @@
 //! | `current` | `<account>#<region>#<function>` | [`Current`], and the order of the report that wrote it |
 //! | `item` | `<account>#<region>#<function>#<kind>#<key>` | an [`OpenItem`], expiring ([`expires_at`]) |
 //! | `day#<date>` | `<account>#<region>#<function>` | a [`DaySummary`] and the event ids it counted |
+//! | `seen#<event id>` | `day#<date>` | the marker that the event was counted in its day (expiring with it) |
 //! | `hub` | `render`, `alert#...`, `digest#<date>` | the collector's own claims |
 //!
 //! Records are stored as JSON in `doc`, with the attributes a condition

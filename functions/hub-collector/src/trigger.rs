@@ -12,7 +12,8 @@ pub const SOURCE: &str = "toilkit";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
-    /// A function's result event, as the hub's bus delivered it.
+    /// A function's result event, as the hub's bus delivered it, or a
+    /// GuardDuty, Security Hub or Health event forwarded the same way.
     Report(Value),
     /// A schedule's job, or an operator's.
     Job(Job),
@@ -38,7 +39,11 @@ struct Manual {
 
 pub fn parse(payload: Value) -> Result<Trigger, Error> {
     match classify(&payload) {
-        EventKind::EventBridge { source, .. } if source == SOURCE => Ok(Trigger::Report(payload)),
+        EventKind::EventBridge { source, .. }
+            if source == SOURCE || crate::findings::function_of(&source).is_some() =>
+        {
+            Ok(Trigger::Report(payload))
+        }
         EventKind::Manual => {
             let manual: Manual = serde_json::from_value(payload).map_err(|e| {
                 Error::UnsupportedEvent(format!(

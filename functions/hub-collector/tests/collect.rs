@@ -377,3 +377,36 @@ async fn a_retry_after_a_partial_write_counts_nothing_twice() {
     );
     assert_eq!(f.history_keys("reports/").await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guardduty_finding_forwarded_to_the_hub_is_kept_as_an_open_item_until_archived() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let finding = |id: &str, time: &str, archived: bool| {
+        json!({
+            "version": "0", "id": id, "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+            "account": ACCOUNT_B, "time": time, "region": "eu-west-1", "resources": [],
+            "detail": {"schemaVersion": "2.0", "accountId": ACCOUNT_B, "region": "eu-west-1",
+                "id": "5ec1a0b2", "type": "UnauthorizedAccess:EC2/SSHBruteForce", "severity": 5,
+                "title": "SSH brute force against i-0abc", "createdAt": time, "updatedAt": time,
+                "service": {"archived": archived, "count": 3}}
+        })
+    };
+    run(&app, finding("gd-1", &ago(10), false)).await.unwrap();
+    let state = state(&f);
+    let items = state.items(OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].source.function, "guardduty");
+    assert_eq!(items[0].kind, "finding");
+    assert_eq!(items[0].fields["severity"], "MEDIUM");
+
+    run(&app, finding("gd-2", &ago(5), true)).await.unwrap();
+    assert!(
+        state
+            .items(OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.history_keys("reports/").await.len(), 2);
+}
