@@ -98,7 +98,7 @@ pub const HUB_FUNCTIONS: &[Function] = &[Function {
     stem: "HubCollector",
     terraform_local: "collector",
     summary: "every account's results in one place, a dashboard and a heartbeat",
-    workload: false,
+    workload: true,
 }];
 
 /// A function of either application, by name.

@@ -19,6 +19,7 @@ use crate::cmd::{cargo, describe, root};
 pub fn workloads() -> Vec<&'static str> {
     toilkit_tests::registry::FUNCTIONS
         .iter()
+        .chain(toilkit_tests::registry::HUB_FUNCTIONS)
         .filter(|f| f.workload)
         .map(|f| f.name)
         .collect()
