@@ -13,7 +13,7 @@
 //! they left out, so the page stays under [`PAGE_BUDGET_BYTES`] however many
 //! items the accounts report.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
 use shared::envelope::Outcome;
@@ -198,6 +198,7 @@ struct View<'a> {
     log_groups: Vec<&'a OpenItem>,
     audit_alerts: Vec<&'a OpenItem>,
     silent: Vec<(&'a Source, Option<&'a Current>)>,
+    silent_set: HashSet<&'a Source>,
     other: Vec<&'a OpenItem>,
 }
 
@@ -326,6 +327,7 @@ impl<'a> View<'a> {
             listeners: of_kind("listener").collect(),
             log_groups: of_kind("log_group").collect(),
             audit_alerts,
+            silent_set: page.silent.iter().collect(),
             silent,
             other: items
                 .iter()
@@ -372,7 +374,7 @@ fn head(out: &mut String, now: OffsetDateTime) {
 <style>{STYLE}</style>
 </head>
 <body>
-<header><h1>toilkit hub</h1><p>Rendered {rendered} ({iso}). Times are UTC.</p></header>
+<header><h1>toilkit hub</h1><p>Rendered <time datetime="{iso}">{rendered}</time>. Times are UTC; hover a relative time for the exact one.</p></header>
 <main>
 "#,
         rendered = esc(&absolute(now)),
@@ -393,9 +395,9 @@ a{color:#0b5cad}
 .cards li{border:1px solid #d8dde3;border-radius:6px;padding:8px 12px;min-width:130px;background:#fff}
 .cards a{font-size:24px;font-weight:700;text-decoration:none;display:block}
 .cards .bad a{color:#b3261e}
-.ok{color:#1a7f37}.failed{background:#fde7e9;color:#b3261e;font-weight:600}.stopped{color:#9a6700}
+.ok{color:#1a7f37}.failed{background:#fde7e9;color:#b3261e;font-weight:600}.stopped{color:#9a6700}.quiet{background:#f3f4f6;color:#6a737d}
 .tag{display:inline-block;font-size:11px;border-radius:3px;padding:0 4px;margin-left:4px;background:#e7ecf2;color:#33404d;font-weight:400}
-.dry{background:#fff3c4;color:#6a5300}
+.dry{background:#fff3c4;color:#6a5300}.tag.silent{background:#fde7e9;color:#b3261e;text-decoration:none}
 .muted{color:#6a737d}.more{font-style:italic;color:#6a737d}
 time{white-space:nowrap}
 svg{background:#fbfcfd;border:1px solid #e1e5ea}
@@ -410,7 +412,7 @@ fn summary(out: &mut String, view: &View, history: &History) {
         .map(|r| r.by_function.len())
         .sum();
     let audit_30d: u64 = history.audit_by_category.values().sum();
-    let cards: [(&str, &str, String, &str, bool); 9] = [
+    let cards: [(&str, &str, String, &str, bool); 10] = [
         (
             "accounts",
             "#runs",
@@ -458,6 +460,13 @@ fn summary(out: &mut String, view: &View, history: &History) {
             "#windows-on",
             view.windows_on.len().to_string(),
             "maintenance windows on",
+            false,
+        ),
+        (
+            "log-groups",
+            "#log-groups",
+            view.log_groups.len().to_string(),
+            "log groups with retention set",
             false,
         ),
         (
@@ -530,7 +539,7 @@ fn runs(out: &mut String, view: &View) {
             );
             for function in &view.functions {
                 match r.by_function.get(function) {
-                    Some(c) => run_cell(out, view.now, c),
+                    Some(c) => run_cell(out, view, c),
                     None => out.push_str("<td class=\"muted\">—</td>"),
                 }
             }
@@ -570,11 +579,14 @@ fn runs(out: &mut String, view: &View) {
     out.push_str("</section>\n");
 }
 
-fn run_cell(out: &mut String, now: OffsetDateTime, c: &Current) {
+fn run_cell(out: &mut String, view: &View, c: &Current) {
+    let silent = view.silent_set.contains(&c.source);
     let (class, text) = match c.outcome {
+        Outcome::Failed => ("failed", "FAILED"),
+        // Its last report was fine, but that was long ago: not green.
+        _ if silent => ("quiet", outcome_text(c.outcome)),
         Outcome::Ok => ("ok", "ok"),
         Outcome::StoppedEarly => ("stopped", "stopped early"),
-        Outcome::Failed => ("failed", "FAILED"),
     };
     w!(out, "<td class=\"{class}\"");
     if let Some(reason) = &c.reason {
@@ -599,7 +611,10 @@ fn run_cell(out: &mut String, now: OffsetDateTime, c: &Current) {
             c.schema_version
         );
     }
-    w!(out, "<br>{}</td>", when(now, c.ended_at));
+    if silent {
+        out.push_str("<a class=\"tag silent\" href=\"#silent\">silent since</a>");
+    }
+    w!(out, "<br>{}</td>", when(view.now, c.ended_at));
 }
 
 fn violations(out: &mut String, view: &View) {
