@@ -1,1 +1,3 @@
 //! hub-collector integration tests.
+
+mod dashboard;
