@@ -594,10 +594,12 @@ fn run_cell(out: &mut String, view: &View, c: &Current) {
     }
     out.push('>');
     if c.outcome == Outcome::Failed {
-        w!(out, "<a href=\"#failed-runs\">{text}</a>");
+        // The failures in a row are part of the link: the list says why.
+        w!(out, "<a href=\"#failed-runs\">{text}");
         if c.failures_in_a_row > 1 {
             w!(out, " ×{}", c.failures_in_a_row);
         }
+        out.push_str("</a>");
     } else {
         out.push_str(text);
     }
