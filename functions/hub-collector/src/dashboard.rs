@@ -54,9 +54,11 @@ pub struct Page<'a> {
     pub silent: &'a [Source],
 }
 
-/// The page. `days`: the last 30 days of DaySummary, in any order, streamed:
-/// memory must stay flat in the number of summaries (aggregate into fixed
-/// per-day buckets as they stream past; never collect them).
+/// The page. `days`: the last 30 days of [`DaySummary`], in any order,
+/// streamed: each is added into one of 30 fixed day buckets (and a category
+/// map of at most 32 entries) as it passes and dropped, so memory stays flat
+/// however many summaries the table holds. A summary dated outside the 30
+/// days (today in `page.now`'s date included) is skipped.
 pub fn render(page: &Page<'_>, days: impl IntoIterator<Item = DaySummary>) -> String {
     let history = History::from_days(page.now.date(), days);
     let view = View::new(page);
