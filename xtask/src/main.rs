@@ -1,6 +1,6 @@
 //! Project tasks, run as `cargo xtask <task>`:
 //!
-//! - `setup`: installs the pinned tools (Python venv, npm tools) if missing;
+//! - `setup`: installs the pinned tools (Python venv, npm tools) and Chromium if missing;
 //! - `demo`: the main job, a local demo of every function against the emulator;
 //! - `gen [--check]`: every copy of the functions' settings, from their declarations;
 //! - `test`: formatting, lints, the generated files, every test and the template checks;

@@ -4,13 +4,21 @@
 //!   its cross builds), parliament, from `tools/python/requirements.txt`;
 //! - `.venv-checkov/`: checkov, from `tools/python/requirements-checkov.txt`
 //!   (its own venv: it pins older boto3 and networkx than moto and cfn-lint);
-//! - `tools/node/node_modules/`: asl-validator, from `tools/node/package-lock.json`.
+//! - `tools/node/node_modules/`: asl-validator, from `tools/node/package-lock.json`;
+//! - Chromium, for the hub dashboard's browser test (headless: it renders the
+//!   page, dumps its DOM and takes a screenshot): Debian's `chromium`
+//!   package, `apt-get install -y chromium`, when no `chromium` is on `PATH`.
+//!   `apt-get update` runs first only when apt knows no candidate for it
+//!   (a fresh image has empty package lists). Not root, or no apt-get: setup
+//!   says so and goes on, and the browser test then reports NOT RUN (a
+//!   failure under `CI=true`). It is the machine's package, not pinned: the
+//!   test checks what any current browser shows.
 //!
-//! Each is reinstalled when its pin file changes (a stamp records the last
-//! installed contents), and skipped otherwise, so `cargo xtask test` is cheap
-//! to repeat.
+//! Each pinned tool is reinstalled when its pin file changes (a stamp records
+//! the last installed contents), and skipped otherwise, so `cargo xtask test`
+//! is cheap to repeat.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::Result;
@@ -19,7 +27,8 @@ use crate::cmd::{exec, root};
 pub fn run() -> Result {
     python(".venv", "tools/python/requirements.txt")?;
     python(".venv-checkov", "tools/python/requirements-checkov.txt")?;
-    node()
+    node()?;
+    chromium()
 }
 
 fn up_to_date(pins: &Path, stamp: &Path) -> bool {
@@ -65,4 +74,85 @@ fn node() -> Result {
     exec(command)?;
     std::fs::copy(&pins, &stamp)?;
     Ok(())
+}
+
+fn chromium() -> Result {
+    if on_path("chromium").is_some() {
+        return Ok(());
+    }
+    let why_not = if on_path("apt-get").is_none() {
+        Some("there is no apt-get")
+    } else if !is_root() {
+        Some("installing it needs root")
+    } else {
+        None
+    };
+    if let Some(why_not) = why_not {
+        eprintln!(
+            "setup: chromium is not on PATH and {why_not}: the hub dashboard's browser test will report NOT RUN \
+             (install Debian's `chromium` package, or put a `chromium` on PATH)"
+        );
+        return Ok(());
+    }
+    if !apt_has_candidate("chromium") {
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-q"]);
+        exec(update)?;
+    }
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-q", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    exec(install)
+}
+
+/// Whether apt's package lists offer `package`: a fresh image has none until
+/// `apt-get update`.
+fn apt_has_candidate(package: &str) -> bool {
+    Command::new("apt-cache")
+        .args(["policy", package])
+        .output()
+        .is_ok_and(|output| offers(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Whether `apt-cache policy` output names a candidate version.
+fn offers(policy: &str) -> bool {
+    policy.lines().any(|line| {
+        line.trim()
+            .strip_prefix("Candidate:")
+            .is_some_and(|candidate| candidate.trim() != "(none)")
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+fn on_path(tool: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(tool))
+        .find(|path| {
+            path.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apt_is_updated_only_when_it_offers_no_chromium() {
+        let known = "chromium:\n  Installed: (none)\n  Candidate: 156.0.8078.129-1~deb12u1\n  Version table:\n";
+        assert!(offers(known));
+        assert!(!offers(
+            "chromium:\n  Installed: (none)\n  Candidate: (none)\n"
+        ));
+        // A package apt has never heard of: no output at all.
+        assert!(!offers(""));
+    }
 }

@@ -3,5 +3,6 @@
 
 mod collect;
 mod common;
+mod dashboard;
 mod e2e;
 mod heartbeat;
