@@ -37,6 +37,13 @@ impl Output {
         }
     }
 
+    /// This output, also publishing each report to `bus` with `label` (the
+    /// demo's, whose hub reads what every function published).
+    pub fn publishing_to(mut self, sdk: &SdkConfig, bus: &str, label: Option<String>) -> Self {
+        self.publisher = Some(Publisher::new(sdk, bus, label));
+        self
+    }
+
     /// Whether reports are published: a function whose items cost real work
     /// to list (one per block of a 10,000-address ledger) lists them only then.
     pub fn publishes(&self) -> bool {

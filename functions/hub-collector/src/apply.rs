@@ -107,14 +107,19 @@ pub async fn ingest(
             );
         }
         let delta = plan::day_delta(&received, changes.open_by_kind.clone());
-        app.state.add_to_day(&delta, &received.event_id).await?;
+        let counted = app.state.add_to_day(&delta, &received.event_id).await?;
         app.state.set_day_open(&delta, &order).await?;
         let Some(next) = plan::next_current(&received, stored.as_ref()) else {
-            report.skip(
-                &target,
-                "a report older than the stored one: its items and its day are counted, the current state stays",
-            );
-            report.incr("late");
+            if counted {
+                report.skip(
+                    &target,
+                    "a report older than the stored one: its items and its day are counted, the current state stays",
+                );
+                report.incr("late");
+            } else {
+                report.skip(&target, "a redelivered report, stored already");
+                report.incr("duplicates");
+            }
             return Ok(Stored::Unchanged);
         };
         let previous = stored.as_ref().map(|(order, _)| order.as_str());

@@ -12,7 +12,6 @@ use aws_sdk_sns as sns;
 use serde_json::{Value, json};
 use shared::Deadline;
 use shared::config::Env;
-use shared::output::Output;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use toilkit_tests::logs_subscription;
@@ -107,7 +106,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         println!("  {name}={value}");
     }
     let mut env = Env::from_pairs(settings);
-    let app = App::new(Config::from_env(&mut env), &ctx.sdk, Output::quiet());
+    let app = App::new(Config::from_env(&mut env), &ctx.sdk, ctx.output.clone());
     env.finish()?;
 
     // 09:00 - 09:05: a developer (Identity Center) lists a bucket she may not.

@@ -16,7 +16,6 @@ use config_triage::{App, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::config::Env;
-use shared::output::Output;
 use toilkit_tests::config_service::{ConfigService, Violation};
 
 use super::Ctx;
@@ -35,8 +34,8 @@ pub async fn run(ctx: &Ctx) -> Result {
     let settings = settings(&topic)?;
     let config = ConfigService::start(open_at_the_end(now));
     let config_client = aws_sdk_config::Client::new(&config.sdk_config(&ctx.sdk));
-    let app =
-        App::new(settings, &ctx.sdk, Output::quiet()).with_config_client(config_client, &ctx.sdk);
+    let app = App::new(settings, &ctx.sdk, ctx.output.clone())
+        .with_config_client(config_client, &ctx.sdk);
 
     replay_changes(&app, now).await?;
     replay_sqs_batch(ctx, &app, now).await?;

@@ -146,7 +146,7 @@ async fn census(logs: &Logs) -> Result<BTreeMap<String, usize>> {
 /// which moto does not implement (it answers 500, and the function then keeps
 /// every deletion candidate), is answered "no account-level policies", as in
 /// an account that has none. Every other call reaches the emulator.
-fn on_the_emulator(config: Config, sdk: &aws_types::SdkConfig) -> App {
+fn on_the_emulator(config: Config, sdk: &aws_types::SdkConfig, output: Output) -> App {
     let calls = CallCounter::default();
     let none = mock!(aws_sdk_cloudwatchlogs::Client::describe_account_policies)
         .then_output(|| DescribeAccountPoliciesOutput::builder().build());
@@ -174,13 +174,7 @@ fn on_the_emulator(config: Config, sdk: &aws_types::SdkConfig) -> App {
         .to_builder()
         .interceptor(calls.clone())
         .build();
-    App::from_parts(
-        config,
-        vec![clients],
-        S3::from_conf(s3),
-        Output::quiet(),
-        calls,
-    )
+    App::from_parts(config, vec![clients], S3::from_conf(s3), output, calls)
 }
 
 async fn objects(s3: &S3) -> Result<usize> {
@@ -248,8 +242,10 @@ pub async fn run(ctx: &Ctx) -> Result {
     // Built afresh for each invocation, so that its clock stays 90 days
     // after `split` however long the previous one took.
     let app = || -> Result<App> {
-        Ok(on_the_emulator(config.clone(), &ctx.sdk)
-            .with_clock_offset(Duration::from_secs(DAYS * 86_400) - split.elapsed()?))
+        Ok(
+            on_the_emulator(config.clone(), &ctx.sdk, ctx.output.clone())
+                .with_clock_offset(Duration::from_secs(DAYS * 86_400) - split.elapsed()?),
+        )
     };
 
     let dry = invoke(&app()?, json!({"dry_run": true})).await?;

@@ -15,7 +15,6 @@ use lambda_runtime::{Context, LambdaEvent};
 use maintenance_switch::evaluate::{HttpRequest, describe_actions, describe_conditions, evaluate};
 use maintenance_switch::{App, Config, handle, listener};
 use serde_json::{Value, json};
-use shared::output::Output;
 
 use super::Ctx;
 use crate::Result;
@@ -34,7 +33,7 @@ pub async fn run(ctx: &Ctx) -> Result {
             ..Config::default()
         },
         &ctx.sdk,
-        Output::quiet(),
+        ctx.output.clone(),
     );
     let before = elb.describe_rules().listener_arn(&listener).send().await?;
     println!("\nThe shop's listener (HTTP:80) before maintenance:");

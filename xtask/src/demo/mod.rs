@@ -6,6 +6,7 @@
 
 mod access_denied_triage;
 mod config_triage;
+mod hub;
 mod log_retention;
 mod maintenance_switch;
 mod patch_waves;
@@ -14,7 +15,8 @@ mod waf_ip_blocker;
 
 use aws_types::SdkConfig;
 use serde_json::Value;
-use toilkit_tests::{Moto, SlackReceiver};
+use shared::output::Output;
+use toilkit_tests::{Moto, ResultBus, SlackReceiver};
 
 use crate::Result;
 
@@ -23,6 +25,10 @@ pub struct Ctx {
     pub moto: Moto,
     pub slack: SlackReceiver,
     pub sdk: SdkConfig,
+    /// Writes no log lines (the demo prints its own account of each run),
+    /// and publishes each report to the demo's result bus, which the hub
+    /// reads at the end.
+    pub output: Output,
 }
 
 pub fn run(args: &[String]) -> Result {
@@ -30,9 +36,13 @@ pub fn run(args: &[String]) -> Result {
     let only: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(unknown) = only
         .iter()
-        .find(|name| toilkit_tests::registry::find(name).is_none())
+        .find(|name| toilkit_tests::registry::find_any(name).is_none())
     {
-        let known: Vec<_> = toilkit_tests::registry::names().collect();
+        let known: Vec<_> = toilkit_tests::registry::FUNCTIONS
+            .iter()
+            .chain(toilkit_tests::registry::HUB_FUNCTIONS)
+            .map(|f| f.name)
+            .collect();
         return Err(format!("no function named {unknown}; known: {}", known.join(", ")).into());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +52,9 @@ pub fn run(args: &[String]) -> Result {
     runtime.block_on(async {
         let moto = Moto::dedicated();
         let sdk = moto.sdk_config().await;
+        let bus = ResultBus::create(&moto, &sdk).await;
         let ctx = Ctx {
+            output: Output::quiet().publishing_to(&sdk, &bus.name, Some("demo-shop".to_owned())),
             moto,
             slack: SlackReceiver::start(),
             sdk,
@@ -61,6 +73,12 @@ pub fn run(args: &[String]) -> Result {
                 "access-denied-triage" => access_denied_triage::run(&ctx).await?,
                 "patch-waves" => patch_waves::run(&ctx).await?,
                 other => println!("{other} has no demo yet (xtask/src/demo/)"),
+            }
+        }
+        for hub in toilkit_tests::registry::HUB_FUNCTIONS {
+            if only.is_empty() || only.contains(&hub.name) {
+                section(&format!("{}: {}", hub.name, hub.summary));
+                hub::run(&ctx, &bus).await?;
             }
         }
         println!("\nDemo finished; the emulator and the Slack receiver are stopped.");

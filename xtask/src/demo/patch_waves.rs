@@ -21,7 +21,6 @@ use patch_waves::{App, Config, Outcome, process};
 use serde_json::json;
 use shared::Deadline;
 use shared::config::Env;
-use shared::output::Output;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use toilkit_tests::patch_manager::{CommandRun, Fleet, Node, PatchCounts, PatchManager};
@@ -256,7 +255,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     ]);
     let config = Config::from_env(&mut env);
     env.finish()?;
-    let app = App::new(config, &ssm.sdk_config(&sdk), Output::quiet());
+    let app = App::new(config, &ssm.sdk_config(&sdk), ctx.output.clone());
 
     println!(
         "A fleet of 12 running instances of payments, search and data in {REGION}: two without an \
@@ -331,7 +330,7 @@ async fn rollout(
     ]);
     let config = Config::from_env(&mut env);
     env.finish()?;
-    let app = App::new(config, &ssm.sdk_config(sdk), Output::quiet());
+    let app = App::new(config, &ssm.sdk_config(sdk), ctx.output.clone());
     println!(
         "\n--- A patch rollout: waves canary, 1 and 2 by the toilkit:patch-wave tag; pay-api-1 and \
          pay-api-2 serve one target group"

@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     let app = App::new(
         rds_audit_notifier::Config::from_env(&mut env),
         &ctx.sdk,
-        shared::output::Output::quiet(),
+        ctx.output.clone(),
     );
     env.finish()?;
     println!(

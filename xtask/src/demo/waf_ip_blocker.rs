@@ -13,7 +13,6 @@ use flate2::{Compression, write::GzEncoder};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::config::Env;
-use shared::output::Output;
 use shared::report::Report;
 use waf_ip_blocker::config::Config;
 use waf_ip_blocker::{App, handle};
@@ -74,7 +73,7 @@ pub async fn run(ctx: &Ctx) -> Result {
     ]);
     let config = Config::from_env(&mut env);
     env.finish()?;
-    let app = App::new(config, sdk, Output::quiet());
+    let app = App::new(config, sdk, ctx.output.clone());
 
     let now_ms = waf_ip_blocker::now() * 1000;
     let window = now_ms - now_ms.rem_euclid(300_000);
