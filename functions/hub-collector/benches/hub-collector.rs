@@ -101,6 +101,7 @@ fn state(now: OffsetDateTime) -> (Vec<Current>, Vec<OpenItem>) {
                 schema_version: 1,
                 unknown_schema: false,
                 items_omitted: 0,
+                named_unchanged: Vec::new(),
             });
         }
         let mut item = |function: &str, kind: &str, key: String, fields: serde_json::Value| {

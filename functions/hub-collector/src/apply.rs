@@ -45,7 +45,7 @@ pub async fn ingest(
     report: &mut Report,
 ) -> Result<Stored, Error> {
     let received = match plan::receive(event) {
-        Ok(received) => received,
+        Ok(received) => plan::bound(received, now),
         Err(rejected) => {
             let raw = event.to_string();
             let key = history::rejected_key(&rejected, now, raw.as_bytes());
@@ -78,6 +78,7 @@ pub async fn ingest(
     ));
 
     let order = received.order();
+    let mut counted = None;
     for _ in 0..ROUNDS {
         let stored = app.state.current(&received.source).await?;
         if stored.as_ref().is_some_and(|(o, _)| *o == order) {
@@ -90,8 +91,15 @@ pub async fn ingest(
         // and refreshes the items it was the last to speak of: each item's
         // write is conditioned on its own order.
         let items = app.state.items_of(&received.source).await?;
-        let changes = plan::item_changes(&received, &items, now);
-        write_items(app, &received, &changes, &order).await?;
+        // A late report may not close what the newer, stored one named open.
+        let protected = match &stored {
+            Some((stored_order, current)) if *stored_order > order => {
+                current.named_unchanged.as_slice()
+            }
+            _ => &[],
+        };
+        let changes = plan::item_changes(&received, &items, protected, now);
+        write_items(app, &received, &changes, &order, now).await?;
         report.add("items_written", changes.put.len() as u64);
         report.add("items_closed", changes.delete.len() as u64);
         report.add("items_unchanged", changes.unchanged);
@@ -107,9 +115,14 @@ pub async fn ingest(
             );
         }
         let delta = plan::day_delta(&received, changes.open_by_kind.clone());
-        let counted = app.state.add_to_day(&delta, &received.event_id).await?;
+        // Counted in the first round; a later round (after a race) finds the
+        // marker its own first round wrote.
+        let first_count = app.state.add_to_day(&delta, &received.event_id).await?;
+        let counted = *counted.get_or_insert(first_count);
         app.state.set_day_open(&delta, &order).await?;
-        let Some(next) = plan::next_current(&received, stored.as_ref()) else {
+        let Some(next) =
+            plan::next_current(&received, stored.as_ref(), changes.named_unchanged.clone())
+        else {
             if counted {
                 report.skip(
                     &target,
@@ -152,6 +165,7 @@ async fn write_items(
     received: &Received,
     changes: &plan::ItemChanges,
     order: &str,
+    now: OffsetDateTime,
 ) -> Result<(), Error> {
     let mut tasks = tokio::task::JoinSet::new();
     let puts = changes.put.iter().cloned().map(Some);
@@ -167,7 +181,8 @@ async fn write_items(
             None => {
                 let (kind, key) = changes.delete[i - changes.put.len()].clone();
                 let source = received.source.clone();
-                tasks.spawn(async move { state.delete_item(&source, &kind, &key, &order).await })
+                tasks
+                    .spawn(async move { state.close_item(&source, &kind, &key, &order, now).await })
             }
         };
     }

@@ -1278,6 +1278,7 @@ mod tests {
             schema_version: 1,
             unknown_schema: false,
             items_omitted: 0,
+            named_unchanged: Vec::new(),
         }
     }
 

@@ -229,6 +229,10 @@ async fn render(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(
     Ok(())
 }
 
+/// Sources per alert message, so that a refused message gives back only
+/// its own sources' claims and a retry never posts a delivered one again.
+const ALERT_CHUNK: usize = 5;
+
 /// Alerts once per concern: a source silent since one report is alerted on
 /// once, not at every heartbeat; it is alerted again when a new report ends
 /// and it goes silent or keeps failing again.
@@ -240,55 +244,93 @@ async fn heartbeat(
 ) -> Result<(), Error> {
     let currents = app.state.currents().await?;
     let all = concerns(app, &currents, now);
+    let count = |silent: bool| {
+        all.iter()
+            .filter(|(_, c)| matches!(c, Concern::Silent { .. }) == silent)
+            .count() as u64
+    };
     report.add("sources", currents.len() as u64);
-    report.add(
-        "silent",
-        all.iter()
-            .filter(|(_, c)| matches!(c, Concern::Silent { .. }))
-            .count() as u64,
-    );
-    report.add(
-        "failing",
-        all.iter()
-            .filter(|(_, c)| matches!(c, Concern::Failing { .. }))
-            .count() as u64,
-    );
-    let mut fresh = Vec::new();
-    let mut claims = Vec::new();
-    for (source, concern) in all {
-        let Some(current) = currents.iter().find(|c| c.source == source) else {
-            continue;
-        };
-        let kind = match concern {
-            Concern::Silent { .. } => "silent",
-            Concern::Failing { .. } => "failing",
-        };
-        let claim = format!("alert#{}#{kind}", state::source_key(&source));
-        if app.config.dry_run || app.state.claim(&claim, &current.run_id).await? {
-            claims.push((claim, current.run_id.clone()));
-            fresh.push((source, concern));
-        } else {
-            report.skip(
-                state::source_key(&source),
-                format!("{kind}: alerted on already"),
-            );
+    report.add("silent", count(true));
+    report.add("failing", count(false));
+    let mut claims = Claims::default();
+    let sent = async {
+        let mut fresh = Vec::new();
+        for (source, concern) in all {
+            let Some(current) = currents.iter().find(|c| c.source == source) else {
+                continue;
+            };
+            let kind = match concern {
+                Concern::Silent { .. } => "silent",
+                Concern::Failing { .. } => "failing",
+            };
+            let claim = format!("alert#{}#{kind}", state::source_key(&source));
+            if app.config.dry_run || claims.take(app, &claim, &current.run_id, now).await? {
+                fresh.push((source, concern, claim));
+            } else {
+                report.skip(
+                    state::source_key(&source),
+                    format!("{kind}: alerted on already"),
+                );
+            }
         }
+        for chunk in fresh.chunks(ALERT_CHUNK) {
+            let concerns: Vec<_> = chunk
+                .iter()
+                .map(|(s, c, _)| (s.clone(), c.clone()))
+                .collect();
+            let messages = notify::alert(&concerns, &currents);
+            let target = format!("{} source(s)", chunk.len());
+            post(app, &messages, &target, "heartbeat", deadline, report).await?;
+            for (_, _, claim) in chunk {
+                claims.sent(app, claim).await?;
+            }
+        }
+        Ok(())
     }
-    if fresh.is_empty() {
-        return Ok(());
+    .await;
+    claims.settle(app, sent).await
+}
+
+/// The claims an invocation took, given back unless their message went out.
+#[derive(Default)]
+struct Claims(Vec<(String, String, bool)>);
+
+impl Claims {
+    async fn take(
+        &mut self,
+        app: &App,
+        sk: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let taken = app.state.claim(sk, token, now).await?;
+        if taken {
+            self.0.push((sk.to_owned(), token.to_owned(), false));
+        }
+        Ok(taken)
     }
-    let messages = notify::alert(&fresh, &currents);
-    let target = format!("{} source(s)", fresh.len());
-    post(
-        app,
-        &messages,
-        &target,
-        "heartbeat",
-        deadline,
-        report,
-        &claims,
-    )
-    .await
+
+    async fn sent(&mut self, app: &App, sk: &str) -> Result<(), Error> {
+        if let Some(claim) = self.0.iter_mut().find(|(s, _, _)| s == sk) {
+            app.state.mark_sent(&claim.0, &claim.1).await?;
+            claim.2 = true;
+        }
+        Ok(())
+    }
+
+    /// On failure, gives back every claim whose message did not go out,
+    /// and returns the failure itself: a claim that cannot be given back
+    /// is taken again once its lease runs out.
+    async fn settle(self, app: &App, outcome: Result<(), Error>) -> Result<(), Error> {
+        if outcome.is_err() {
+            for (sk, token, sent) in &self.0 {
+                if !sent && let Err(error) = app.state.release(sk, token).await {
+                    tracing::warn!(%error, claim = %sk, "claim not given back; its lease runs out");
+                }
+            }
+        }
+        outcome
+    }
 }
 
 async fn digest(
@@ -298,37 +340,33 @@ async fn digest(
     report: &mut Report,
 ) -> Result<(), Error> {
     let claim = format!("digest#{}", now.date());
-    let token = "sent".to_owned();
-    if !app.config.dry_run && !app.state.claim(&claim, &token).await? {
+    let mut claims = Claims::default();
+    if !app.config.dry_run && !claims.take(app, &claim, "digest", now).await? {
         report.skip(&claim, "today's digest was posted already");
         return Ok(());
     }
-    let currents = app.state.currents().await?;
-    let items = app.state.items(now).await?;
-    let concerns = concerns(app, &currents, now).len();
-    let link = if app.config.dry_run {
-        None
-    } else {
-        render(app, now, report).await?;
-        let valid = StdDuration::from_secs(u64::from(app.config.link_hours) * 3600);
-        Some((presign(app, valid).await?, now + valid))
-    };
-    let messages = notify::digest(
-        &currents,
-        items.len(),
-        concerns,
-        link.as_ref().map(|(url, until)| (url.as_str(), *until)),
-    );
-    post(
-        app,
-        &messages,
-        &claim,
-        "digest",
-        deadline,
-        report,
-        &[(claim.clone(), token)],
-    )
-    .await
+    let sent = async {
+        let currents = app.state.currents().await?;
+        let items = app.state.items(now).await?;
+        let concerns = concerns(app, &currents, now).len();
+        let link = if app.config.dry_run {
+            None
+        } else {
+            render(app, now, report).await?;
+            let valid = StdDuration::from_secs(u64::from(app.config.link_hours) * 3600);
+            Some((presign(app, valid).await?, now + valid))
+        };
+        let messages = notify::digest(
+            &currents,
+            items.len(),
+            concerns,
+            link.as_ref().map(|(url, until)| (url.as_str(), *until)),
+        );
+        post(app, &messages, &claim, "digest", deadline, report).await?;
+        claims.sent(app, &claim).await
+    }
+    .await;
+    claims.settle(app, sent).await
 }
 
 async fn presign(app: &App, valid: StdDuration) -> Result<String, Error> {
@@ -355,8 +393,9 @@ async fn presign(app: &App, valid: StdDuration) -> Result<String, Error> {
     Ok(request.uri().to_owned())
 }
 
-/// Posts `messages`, or says why not; a refused delivery gives its claims
-/// back and fails the invocation, so the next run (or Lambda's retry) posts.
+/// Posts `messages`, or says why not. With no webhook configured the
+/// messages are in the report only, and the claims stand (nothing would
+/// deliver them later either).
 async fn post(
     app: &App,
     messages: &[shared::slack::Message],
@@ -364,7 +403,6 @@ async fn post(
     what: &'static str,
     deadline: &Deadline,
     report: &mut Report,
-    claims: &[(String, String)],
 ) -> Result<(), Error> {
     let action = Action::new(
         format!("post_{what}"),
@@ -381,9 +419,6 @@ async fn post(
             target,
             format!("no Slack webhook configured: the {what} is in this report only"),
         );
-        for (claim, token) in claims {
-            app.state.release(claim, token).await?;
-        }
         return Ok(());
     };
     let sent = async {
@@ -398,9 +433,6 @@ async fn post(
             Ok(())
         }
         Err(error) => {
-            for (claim, token) in claims {
-                app.state.release(claim, token).await?;
-            }
             report.fail(target, format!("post_{what}"), error.to_string());
             Err(error)
         }

@@ -58,7 +58,9 @@ pub fn alert(concerns: &[(Source, Concern)], currents: &[Current]) -> Vec<Messag
             Finding {
                 title: format!("{}: {what}", source.function),
                 fields,
-                body: current.and_then(|c| c.reason.clone()),
+                // One sentence is enough here; the dashboard has it whole.
+                body: current
+                    .and_then(|c| c.reason.as_deref().map(|r| shared::slack::truncate(r, 300))),
             }
         })
         .collect();

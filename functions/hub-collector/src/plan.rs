@@ -130,6 +130,13 @@ pub fn receive(event: &Value) -> Result<Received, Rejected> {
         .filter(|f| is_function_name(f))
         .ok_or_else(|| reject("the detail has no valid `function`".into()))?
         .to_owned();
+    if crate::findings::SOURCES.iter().any(|(_, f)| *f == function) {
+        // Only AWS's own events speak for those sources: a product account
+        // could otherwise close its GuardDuty findings on the dashboard.
+        return Err(reject(format!(
+            "a toilkit report may not name the function {function:?}, which the hub keeps for AWS's own events"
+        )));
+    }
     let event_region = event.get("region").and_then(Value::as_str);
     let event_time = event
         .get("time")
@@ -224,6 +231,99 @@ fn label_of(detail: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A report dated this far past the hub's clock is dated now instead: its
+/// order would otherwise put it ahead of every real report for years.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// Counters kept per report, each name at most [`MAX_NAME_BYTES`]: every
+/// counter is one term of the day summary's update, which DynamoDB caps at
+/// 4 KB of expression.
+pub const MAX_COUNTERS: usize = 100;
+
+/// The longest counter name, item kind or run id kept.
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// What a product account sends is outside input: whatever would break a
+/// DynamoDB key or expression, or freeze the source's order, is cut to
+/// size or replaced here, and flagged, so that the report is still stored
+/// and a bad field cannot make the event fail on every retry.
+pub fn bound(mut received: Received, now: OffsetDateTime) -> Received {
+    if received.ended_at > now + MAX_CLOCK_SKEW {
+        received.flags.push(format!(
+            "ended_at {} is in the future; dated when the hub received it",
+            timestamp(received.ended_at)
+        ));
+        received.ended_at = now;
+    }
+    received.started_at = received.started_at.min(received.ended_at);
+    if !is_region(&received.source.region) {
+        received.flags.push(format!(
+            "region {:?} is not a Region name; stored as \"unknown\"",
+            cut(&received.source.region, 40)
+        ));
+        received.source.region = "unknown".to_owned();
+    }
+    if received.run_id.len() > 128 || received.run_id.contains('#') {
+        received
+            .flags
+            .push("run_id is over 128 bytes or holds '#'; the event id stands for it".into());
+        received.run_id = received.event_id.chars().take(128).collect();
+    }
+    if let Some(label) = received
+        .label
+        .take_if(|l| l.is_empty() || shared::settings::check_result_label(l).is_err())
+    {
+        received.flags.push(format!(
+            "label {:?} is not a RESULT_LABEL; left out",
+            cut(&label, 40)
+        ));
+    }
+    let counters = std::mem::take(&mut received.counters);
+    let total = counters.len();
+    received.counters = counters
+        .into_iter()
+        .filter(|(name, _)| is_name(name, true))
+        .take(MAX_COUNTERS)
+        .collect();
+    if received.counters.len() < total {
+        received.flags.push(format!(
+            "{} of {total} counter(s) left out: over {MAX_COUNTERS}, or a name that is not letters, digits and ._:-",
+            total - received.counters.len()
+        ));
+    }
+    let before = received.items.len();
+    received.items.retain(|item| is_name(&item.kind, false));
+    if received.items.len() < before {
+        received.flags.push(format!(
+            "{} item(s) left out: a kind that is not lowercase letters and _",
+            before - received.items.len()
+        ));
+    }
+    received
+}
+
+fn cut(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// An AWS Region name (`eu-west-1`, `us-gov-west-1`), or the hub's own `unknown`.
+fn is_region(region: &str) -> bool {
+    (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A counter name (`api_calls.DescribeLogGroups`) or, `kind`-strict, an item kind.
+fn is_name(name: &str, counter: bool) -> bool {
+    (1..=MAX_NAME_BYTES).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b == b'_'
+                || (counter && (b.is_ascii_alphanumeric() || b"._:-".contains(&b)))
+        })
+}
+
 /// A function name as toilkit writes them, so it can sit in a key and a path.
 pub fn is_function_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -235,7 +335,11 @@ pub fn is_function_name(name: &str) -> bool {
 /// The current record after `received`, given the one stored; `None` when
 /// the stored one is as new or newer (a redelivery, or a report that arrived
 /// after a later one), which changes nothing.
-pub fn next_current(received: &Received, stored: Option<&(String, Current)>) -> Option<Current> {
+pub fn next_current(
+    received: &Received,
+    stored: Option<&(String, Current)>,
+    named_unchanged: Vec<u64>,
+) -> Option<Current> {
     let previous = match stored {
         Some((order, current)) if *order >= received.order() => return None,
         Some((_, current)) => Some(current),
@@ -259,6 +363,7 @@ pub fn next_current(received: &Received, stored: Option<&(String, Current)>) -> 
         schema_version: received.schema_version,
         unknown_schema: received.unknown_schema,
         items_omitted: received.items_omitted,
+        named_unchanged,
     })
 }
 
@@ -267,6 +372,14 @@ pub fn next_current(received: &Received, stored: Option<&(String, Current)>) -> 
 pub struct Stored {
     pub item: OpenItem,
     pub order: String,
+    /// A tombstone: the report of `order` closed it. Kept for a few days, so
+    /// that an older report arriving late cannot open it again.
+    pub closed: bool,
+}
+
+/// The hash an item goes by in [`Current::named_unchanged`].
+pub fn item_hash(kind: &str, key: &str) -> u64 {
+    shared::dynamo::stable_hash(format!("{kind}\n{key}").as_bytes())
 }
 
 /// What one report changes among its source's open items.
@@ -274,7 +387,7 @@ pub struct Stored {
 pub struct ItemChanges {
     /// Written (new, changed, or due for a refresh).
     pub put: Vec<OpenItem>,
-    /// Closed by the report: removed.
+    /// Closed by the report: each replaced by a tombstone.
     pub delete: Vec<(String, String)>,
     /// Named open again, unchanged and recently written: left as they are.
     pub unchanged: u64,
@@ -282,70 +395,97 @@ pub struct ItemChanges {
     pub over_cap: u64,
     /// Open items by kind once the changes are made (the day's trend).
     pub open_by_kind: BTreeMap<String, u64>,
+    /// Hashes of the items named open and left unwritten (`unchanged`).
+    pub named_unchanged: Vec<u64>,
 }
 
-/// Merges a report's items into what is stored. Closed items are dropped;
-/// open ones are written when new or changed. A report older than a stored
-/// item's (it arrived late) does not overwrite or close it. A dry run and an
-/// unknown schema change nothing.
-pub fn item_changes(received: &Received, stored: &[Stored], now: OffsetDateTime) -> ItemChanges {
+/// Merges a report's items into what is stored. Closed items become
+/// tombstones (even one never seen open: an older report arriving late must
+/// not open it); open ones are written when new or changed. A report older
+/// than a stored item's (it arrived late) does not overwrite or close it,
+/// nor close what a newer report named open unchanged (`protected`). Only
+/// the last mention of a key counts. A dry run and an unknown schema change
+/// nothing.
+pub fn item_changes(
+    received: &Received,
+    stored: &[Stored],
+    protected: &[u64],
+    now: OffsetDateTime,
+) -> ItemChanges {
     let mut changes = ItemChanges::default();
-    let mut open: BTreeMap<(String, String), &Stored> = stored
+    let mut known: BTreeMap<(String, String), &Stored> = stored
         .iter()
         .map(|s| ((s.item.kind.clone(), s.item.key.clone()), s))
         .collect();
     let order = received.order();
-    let mut kept = open.len();
+    let mut kept = stored.iter().filter(|s| !s.closed).count();
+    let mut last: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     if !(received.dry_run || received.unknown_schema) {
-        for item in &received.items {
-            let id = (item.kind.clone(), item.key.clone());
-            let before = open.get(&id).copied();
-            if before.is_some_and(|b| b.order > order) {
-                continue;
+        for (i, item) in received.items.iter().enumerate() {
+            last.insert((&item.kind, &item.key), i);
+        }
+    }
+    for i in last
+        .into_values()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let item = &received.items[i];
+        let id = (item.kind.clone(), item.key.clone());
+        let before = known.get(&id).copied();
+        if before.is_some_and(|b| b.order > order) {
+            continue;
+        }
+        let open_before = before.filter(|b| !b.closed);
+        match item.state {
+            ItemState::Closed => {
+                if protected.contains(&item_hash(&item.kind, &item.key)) {
+                    continue;
+                }
+                if open_before.is_some() {
+                    kept -= 1;
+                }
+                known.remove(&id);
+                changes.delete.push(id);
             }
-            match item.state {
-                ItemState::Closed => {
-                    if open.remove(&id).is_some() {
-                        kept -= 1;
-                        changes.delete.push(id);
-                    }
-                }
-                ItemState::Open => {
-                    if let Some(before) = before {
-                        if before.item.fields == item.fields
-                            && before.item.label == received.label
-                            && now - before.item.last_seen < REFRESH_AFTER
-                        {
-                            changes.unchanged += 1;
-                            continue;
-                        }
-                    } else if kept >= MAX_ITEMS_PER_SOURCE {
-                        changes.over_cap += 1;
+            ItemState::Open => {
+                if let Some(before) = open_before {
+                    if before.item.fields == item.fields
+                        && before.item.label == received.label
+                        && now - before.item.last_seen < REFRESH_AFTER
+                    {
+                        changes.unchanged += 1;
+                        changes
+                            .named_unchanged
+                            .push(item_hash(&item.kind, &item.key));
                         continue;
-                    } else {
-                        kept += 1;
                     }
-                    changes.put.push(OpenItem {
-                        source: received.source.clone(),
-                        label: received.label.clone(),
-                        kind: item.kind.clone(),
-                        key: item.key.clone(),
-                        fields: item.fields.clone(),
-                        first_seen: before.map_or(received.ended_at, |b| b.item.first_seen),
-                        last_seen: received.ended_at,
-                    });
+                } else if kept >= MAX_ITEMS_PER_SOURCE {
+                    changes.over_cap += 1;
+                    continue;
+                } else {
+                    kept += 1;
                 }
+                known.remove(&id);
+                changes.put.push(OpenItem {
+                    source: received.source.clone(),
+                    label: received.label.clone(),
+                    kind: item.kind.clone(),
+                    key: item.key.clone(),
+                    fields: item.fields.clone(),
+                    first_seen: open_before.map_or(received.ended_at, |b| b.item.first_seen),
+                    last_seen: received.ended_at,
+                });
             }
         }
     }
-    let mut by_kind: BTreeMap<(String, String), ()> =
-        open.keys().map(|k| (k.clone(), ())).collect();
-    for item in &changes.put {
-        by_kind.insert((item.kind.clone(), item.key.clone()), ());
+    let still_open = known
+        .iter()
+        .filter(|(_, s)| !s.closed)
+        .map(|((kind, _), _)| kind.clone());
+    for kind in still_open.chain(changes.put.iter().map(|i| i.kind.clone())) {
+        *changes.open_by_kind.entry(kind).or_default() += 1;
     }
-    for (kind, _) in by_kind.keys() {
-        *changes.open_by_kind.entry(kind.clone()).or_default() += 1;
-    }
+    changes.named_unchanged.sort_unstable();
     changes
 }
 
@@ -512,6 +652,7 @@ mod tests {
                 last_seen,
             },
             order: order_of.order(),
+            closed: false,
         }
     }
 
@@ -524,10 +665,10 @@ mod tests {
         )];
         let now = received("r1", NOW, items);
         let recent = [stored("192.0.2.1/32", &old, NOW - Duration::hours(1))];
-        let changes = item_changes(&now, &recent, NOW);
+        let changes = item_changes(&now, &recent, &[], NOW);
         assert_eq!((changes.put.len(), changes.unchanged), (0, 1));
         let stale = [stored("192.0.2.1/32", &old, NOW - Duration::hours(13))];
-        let changes = item_changes(&now, &stale, NOW);
+        let changes = item_changes(&now, &stale, &[], NOW);
         assert_eq!(changes.put.len(), 1);
         assert_eq!(changes.put[0].first_seen, datetime!(2026-12-01 00:00 UTC));
         assert_eq!(changes.open_by_kind["blocked_address"], 1);
@@ -544,7 +685,7 @@ mod tests {
                 "192.0.2.1/32",
             )],
         );
-        let changes = item_changes(&late, &[stored("192.0.2.1/32", &later, NOW)], NOW);
+        let changes = item_changes(&late, &[stored("192.0.2.1/32", &later, NOW)], &[], NOW);
         assert!(changes.delete.is_empty());
         assert_eq!(changes.open_by_kind["blocked_address"], 1);
     }
@@ -563,15 +704,68 @@ mod tests {
                 shared::envelope::Item::closed("blocked_address", "k0"),
             ],
         );
-        let changes = item_changes(&report, &full, NOW);
+        let changes = item_changes(&report, &full, &[], NOW);
         assert_eq!(changes.over_cap, 1);
         assert_eq!(changes.delete.len(), 1);
     }
 
     #[test]
+    fn the_last_mention_of_a_key_counts_and_a_close_leaves_a_tombstone_even_for_the_unknown() {
+        let report = received(
+            "r1",
+            NOW,
+            vec![
+                shared::envelope::Item::closed("blocked_address", "192.0.2.1/32"),
+                shared::envelope::Item::open("blocked_address", "192.0.2.1/32"),
+                shared::envelope::Item::closed("blocked_address", "never-seen"),
+            ],
+        );
+        let changes = item_changes(&report, &[], &[], NOW);
+        assert_eq!(changes.put.len(), 1);
+        assert_eq!(changes.put[0].key, "192.0.2.1/32");
+        assert_eq!(
+            changes.delete,
+            [("blocked_address".to_owned(), "never-seen".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_late_close_spares_what_the_newer_report_named_open_unchanged() {
+        let late = received(
+            "r1",
+            NOW - Duration::minutes(5),
+            vec![shared::envelope::Item::closed("window", "w-1")],
+        );
+        let protected = [item_hash("window", "w-1")];
+        assert!(item_changes(&late, &[], &protected, NOW).delete.is_empty());
+    }
+
+    #[test]
+    fn outside_input_is_bounded_and_flagged_not_failed() {
+        let mut report = received(
+            "r1",
+            datetime!(2099-01-01 00:00 UTC),
+            vec![
+                shared::envelope::Item::open(&"k".repeat(1000), "x"),
+                shared::envelope::Item::open("window", "w"),
+            ],
+        );
+        report.source.region = "r".repeat(1100);
+        report.label = Some("re-auth at https://evil.example".into());
+        report.counters = (0..400).map(|i| (format!("c{i}"), 1)).collect();
+        let bounded = bound(report, NOW);
+        assert_eq!(bounded.ended_at, NOW);
+        assert_eq!(bounded.source.region, "unknown");
+        assert_eq!(bounded.label, None);
+        assert_eq!(bounded.counters.len(), MAX_COUNTERS);
+        assert_eq!(bounded.items.len(), 1);
+        assert_eq!(bounded.flags.len(), 5, "{:?}", bounded.flags);
+    }
+
+    #[test]
     fn silence_counts_from_the_last_report_and_failures_from_the_streak() {
         let report = received("r1", NOW - Duration::minutes(1440 + 61), vec![]);
-        let mut current = next_current(&report, None).unwrap();
+        let mut current = next_current(&report, None, Vec::new()).unwrap();
         current.source.function = "log-retention".into();
         let intervals = BTreeMap::from([("log-retention".to_owned(), 1440)]);
         let concerns_now = concerns(std::slice::from_ref(&current), &intervals, 60, 3, NOW);
@@ -583,11 +777,14 @@ mod tests {
 
         let mut failed = received("r2", NOW, vec![]);
         failed.outcome = Outcome::Failed;
-        let stored = Some((report.order(), next_current(&report, None).unwrap()));
-        let once = next_current(&failed, stored.as_ref()).unwrap();
+        let stored = Some((
+            report.order(),
+            next_current(&report, None, Vec::new()).unwrap(),
+        ));
+        let once = next_current(&failed, stored.as_ref(), Vec::new()).unwrap();
         assert_eq!(once.failures_in_a_row, 1);
         assert!(
-            next_current(&failed, Some(&(failed.order(), once))).is_none(),
+            next_current(&failed, Some(&(failed.order(), once)), Vec::new()).is_none(),
             "a redelivery"
         );
     }

@@ -51,6 +51,11 @@ pub struct Current {
     pub unknown_schema: bool,
     /// Items the function knew of but left out of its event (size limit).
     pub items_omitted: u64,
+    /// Hashes ([`crate::plan::item_hash`]) of the items this report named
+    /// open without their record being written again (unchanged): a report
+    /// older than this one that arrives late must not close them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named_unchanged: Vec<u64>,
 }
 
 /// One open item of one source.

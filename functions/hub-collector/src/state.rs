@@ -5,7 +5,7 @@
 //! | pk | sk | what |
 //! |---|---|---|
 //! | `current` | `<account>#<region>#<function>` | [`Current`], and the order of the report that wrote it |
-//! | `item` | `<account>#<region>#<function>#<kind>#<key>` | an [`OpenItem`], expiring ([`expires_at`]) |
+//! | `item` | `<account>#<region>#<function>#<kind>#<key>` | an [`OpenItem`], expiring ([`expires_at`]); or, marked `closed`, the tombstone of one a report closed |
 //! | `day#<date>` | `<account>#<region>#<function>` | a [`DaySummary`] and the event ids it counted |
 //! | `seen#<event id>` | `day#<date>` | the marker that the event was counted in its day (expiring with it) |
 //! | `hub` | `render`, `alert#...`, `digest#<date>` | the collector's own claims |
@@ -22,6 +22,14 @@ use time::{Date, Duration, OffsetDateTime};
 use crate::error::Error;
 use crate::plan::{Stored, expires_at};
 use crate::record::{Current, DaySummary, OpenItem, Source};
+
+/// A claim still pending after this long belongs to an invocation that
+/// died (Lambda's longest runs 15 minutes): another may take it.
+pub const CLAIM_LEASE: Duration = Duration::minutes(20);
+
+/// A closed item's tombstone outlives EventBridge's 24 hours of retries and
+/// Lambda's 6 hours of asynchronous ones, with room to spare.
+const TOMBSTONE_LIFE: Duration = Duration::days(3);
 
 /// Day summaries outlive the dashboard's 30 days by a margin.
 const DAY_RETENTION_DAYS: i64 = 40;
@@ -139,6 +147,7 @@ impl State {
             out.push(Stored {
                 item: self.doc(&item, sk)?,
                 order: text(&item, "order").unwrap_or_default().to_owned(),
+                closed: item.contains_key("closed"),
             });
         }
         Ok(out)
@@ -148,6 +157,9 @@ impl State {
     pub async fn items(&self, now: OffsetDateTime) -> Result<Vec<OpenItem>, Error> {
         let mut out = Vec::new();
         for item in self.query("item", None).await? {
+            if item.contains_key("closed") {
+                continue;
+            }
             let sk = text(&item, "sk").unwrap_or_default();
             let open: OpenItem = self.doc(&item, sk)?;
             // The TTL deletes within days of expiry, not at it.
@@ -177,25 +189,41 @@ impl State {
         Ok(())
     }
 
-    /// Removes a closed item unless a later report wrote it open again.
-    pub async fn delete_item(
+    /// Replaces an item by a tombstone unless a later report wrote it: a
+    /// delete would leave nothing to stop an older report, redelivered or
+    /// late, from opening it again.
+    pub async fn close_item(
         &self,
         source: &Source,
         kind: &str,
         key: &str,
         order: &str,
+        now: OffsetDateTime,
     ) -> Result<(), Error> {
         let sk = item_sk(source, kind, key);
+        let tombstone = OpenItem {
+            source: source.clone(),
+            label: None,
+            kind: kind.to_owned(),
+            key: key.to_owned(),
+            fields: serde_json::Map::new(),
+            first_seen: now,
+            last_seen: now,
+        };
         let request = self
             .client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .key("pk", s("item"))
-            .key("sk", s(&sk))
+            .item("pk", s("item"))
+            .item("sk", s(&sk))
+            .item("order", s(order))
+            .item("closed", AttributeValue::Bool(true))
+            .item("expires", n((now + TOMBSTONE_LIFE).unix_timestamp()))
+            .item("doc", s(json(&tombstone)))
             .condition_expression("attribute_not_exists(pk) OR #o <= :order")
             .expression_attribute_names("#o", "order")
             .expression_attribute_values(":order", s(order));
-        conditional(request.send().await).map_err(|e| self.error("DeleteItem", &sk, e))?;
+        conditional(request.send().await).map_err(|e| self.error("PutItem", &sk, e))?;
         Ok(())
     }
 
@@ -332,9 +360,11 @@ impl State {
         })
     }
 
-    /// Takes a claim named `sk` for the value `token`: written when no claim
-    /// of that name holds it yet. `false`: it is already taken with it.
-    pub async fn claim(&self, sk: &str, token: &str) -> Result<bool, Error> {
+    /// Takes a claim named `sk` for the value `token`, as a lease: written
+    /// when no claim of that name holds `token`, or when the one that does
+    /// is still pending from an invocation that must have died (older than
+    /// [`CLAIM_LEASE`]). `false`: it is taken, or was delivered.
+    pub async fn claim(&self, sk: &str, token: &str, now: OffsetDateTime) -> Result<bool, Error> {
         let request = self
             .client
             .put_item()
@@ -342,12 +372,38 @@ impl State {
             .item("pk", s("hub"))
             .item("sk", s(sk))
             .item("token", s(token))
-            .condition_expression("attribute_not_exists(pk) OR #t <> :token")
+            .item("sent", AttributeValue::Bool(false))
+            .item("at", n(now.unix_timestamp()))
+            .condition_expression(
+                "attribute_not_exists(pk) OR #t <> :token OR (#sent = :no AND #at < :stale)",
+            )
             .expression_attribute_names("#t", "token")
-            .expression_attribute_values(":token", s(token));
+            .expression_attribute_names("#sent", "sent")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":stale", n((now - CLAIM_LEASE).unix_timestamp()));
         let written =
             conditional(request.send().await).map_err(|e| self.error("PutItem", sk, e))?;
         Ok(written.is_some())
+    }
+
+    /// Marks a claim delivered: no lease runs out on it any more.
+    pub async fn mark_sent(&self, sk: &str, token: &str) -> Result<(), Error> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("hub"))
+            .key("sk", s(sk))
+            .update_expression("SET #sent = :yes")
+            .condition_expression("#t = :token")
+            .expression_attribute_names("#t", "token")
+            .expression_attribute_names("#sent", "sent")
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+        conditional(request.send().await).map_err(|e| self.error("UpdateItem", sk, e))?;
+        Ok(())
     }
 
     /// Gives a claim back (its message was not delivered), so a later run

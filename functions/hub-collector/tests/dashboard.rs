@@ -125,6 +125,7 @@ impl State {
                     schema_version: 1,
                     unknown_schema: false,
                     items_omitted: 0,
+                    named_unchanged: Vec::new(),
                 });
             }
             let item =

@@ -6,3 +6,4 @@ mod common;
 mod dashboard;
 mod e2e;
 mod heartbeat;
+mod hostile;

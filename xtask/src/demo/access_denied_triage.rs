@@ -222,6 +222,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         datetime!(2026-12-06 09:26 UTC),
     )
     .await;
+    ctx.output.emit(&retry.report).await;
     summarise(&retry)?;
 
     let digest = json!({
@@ -254,6 +255,8 @@ async fn step(
         .collect();
     println!("--- {title}");
     let outcome = run_once(app, payload, now).await;
+    // As the handler does: the hub at the end of the demo reads it.
+    ctx.output.emit(&outcome.report).await;
     summarise(&outcome)?;
     for (channel, seen) in [CHANNEL, PAYMENTS, PAGER].iter().zip(before) {
         for message in ctx.slack.delivered_to(channel).iter().skip(seen) {

@@ -264,6 +264,8 @@ pub async fn run(ctx: &Ctx) -> Result {
     );
     let before = ctx.slack.received().len();
     let first = report(&app, 0).await;
+    // As the handler does: the hub at the end of the demo reads it.
+    ctx.output.emit(&first.report).await;
     show(ctx, "The weekday report", &first, before);
 
     // A day later: pay-api-1 installed its critical patches and rebooted,
@@ -281,6 +283,7 @@ pub async fn run(ctx: &Ctx) -> Result {
         .await?;
     let before = ctx.slack.received().len();
     let second = report(&app, 1).await;
+    ctx.output.emit(&second.report).await;
     show(ctx, "The next day's report: what changed", &second, before);
 
     rollout(ctx, &sdk, &ssm, &table, &id).await

@@ -1,0 +1,227 @@
+//! What a product account's bad clock, a redelivery, a race or hostile input
+//! must not do to the hub (from an adversarial review: each of these failed
+//! before its fix).
+
+use serde_json::json;
+use time::OffsetDateTime;
+use toilkit_tests::slack::Reply;
+
+use crate::common::{ACCOUNT_A, Event, Fixture, ago, run, state};
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_dated_in_2099_is_dated_now_and_does_not_freeze_its_source() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let future = run(
+        &app,
+        Event::new(ACCOUNT_A, "config-triage", 1, "2099-01-01T00:00:00Z").json(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(future.counter("flagged"), 1, "{future:?}");
+    for n in 2..=4 {
+        let event =
+            Event::new(ACCOUNT_A, "config-triage", n, &ago(-i64::from(n))).outcome("failed");
+        run(&app, event.json()).await.unwrap();
+    }
+    let current = state(&f).currents().await.unwrap().remove(0);
+    assert_eq!(current.run_id, "run-config-triage-4");
+    assert_eq!(current.failures_in_a_row, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_report_redelivered_or_late_does_not_reopen_what_a_newer_one_closed() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let r1 = Event::new(ACCOUNT_A, "waf-ip-blocker", 1, &ago(10)).open(
+        "blocked_address",
+        "203.0.113.9/32",
+        json!({"hits": 40}),
+    );
+    let r2 = Event::new(ACCOUNT_A, "waf-ip-blocker", 2, &ago(5))
+        .closed("blocked_address", "203.0.113.9/32");
+    run(&app, r1.json()).await.unwrap();
+    run(&app, r2.json()).await.unwrap();
+    run(&app, r1.json()).await.unwrap();
+    assert!(
+        state(&f).items(now()).await.unwrap().is_empty(),
+        "redelivered"
+    );
+
+    // Out of order in a second source: the close first.
+    let r1 = Event::new(ACCOUNT_A, "log-retention", 1, &ago(10)).open(
+        "log_group",
+        "eu-west-1:/a",
+        json!({}),
+    );
+    let r2 = Event::new(ACCOUNT_A, "log-retention", 2, &ago(5)).closed("log_group", "eu-west-1:/a");
+    run(&app, r2.json()).await.unwrap();
+    run(&app, r1.json()).await.unwrap();
+    assert!(
+        state(&f).items(now()).await.unwrap().is_empty(),
+        "out of order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_close_spares_an_item_a_newer_report_named_open_unchanged() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let fields = json!({"phase": "on"});
+    let r0 = Event::new(ACCOUNT_A, "maintenance-switch", 0, &ago(30)).open(
+        "window",
+        "w-1",
+        fields.clone(),
+    );
+    let r1 = Event::new(ACCOUNT_A, "maintenance-switch", 1, &ago(20)).closed("window", "w-1");
+    let r2 = Event::new(ACCOUNT_A, "maintenance-switch", 2, &ago(10)).open("window", "w-1", fields);
+    run(&app, r0.json()).await.unwrap();
+    run(&app, r2.json()).await.unwrap();
+    run(&app, r1.json()).await.unwrap();
+    assert_eq!(state(&f).items(now()).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_closed_then_opened_again_in_one_report_is_open() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let r1 = Event::new(ACCOUNT_A, "waf-ip-blocker", 1, &ago(10)).open(
+        "blocked_address",
+        "203.0.113.9/32",
+        json!({"hits": 40}),
+    );
+    let r2 = Event::new(ACCOUNT_A, "waf-ip-blocker", 2, &ago(5))
+        .closed("blocked_address", "203.0.113.9/32")
+        .open("blocked_address", "203.0.113.9/32", json!({"hits": 80}));
+    run(&app, r1.json()).await.unwrap();
+    run(&app, r2.json()).await.unwrap();
+    let items = state(&f).items(now()).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].fields["hits"], 80);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_that_would_break_a_key_or_an_expression_are_flagged_and_the_report_stored() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let mut event = Event::new(ACCOUNT_A, "access-denied-triage", 1, &ago(5))
+        .open(&"k".repeat(1000), "x", json!({}))
+        .open("denied_call", "d-1", json!({"severity": "high"}));
+    let mut counters = serde_json::Map::new();
+    for i in 0..400 {
+        counters.insert(format!("denied_by_service_{i}"), json!(1));
+    }
+    event = event.counters(json!(counters));
+    let mut json = event.json();
+    json["detail"]["region"] = json!("r".repeat(1100));
+    let report = run(&app, json)
+        .await
+        .expect("stored, not failed on every retry");
+    assert_eq!(report.counter("reports_stored"), 1);
+    assert_eq!(report.counter("flagged"), 3, "{report:?}");
+    let current = state(&f).currents().await.unwrap().remove(0);
+    assert_eq!(current.source.region, "unknown");
+    assert_eq!(current.counters.len(), 100);
+    assert_eq!(state(&f).items(now()).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toilkit_report_cannot_speak_for_guardduty() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    let finding = json!({
+        "version": "0", "id": "gd-evt-1", "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty", "account": ACCOUNT_A, "time": ago(10), "region": "eu-west-1",
+        "resources": [],
+        "detail": {"id": "finding-1", "type": "Recon:EC2/PortProbeUnprotectedPort", "severity": 8.0,
+                    "title": "Port probe", "service": {"archived": false}}
+    });
+    run(&app, finding).await.unwrap();
+    let fake = Event::new(ACCOUNT_A, "guardduty", 1, &ago(1))
+        .closed("finding", "finding-1")
+        .json();
+    let report = run(&app, fake).await.unwrap();
+    assert_eq!(report.counter("rejected"), 1, "{report:?}");
+    assert_eq!(state(&f).items(now()).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_that_failed_before_posting_is_posted_by_the_retry() {
+    let mut f = Fixture::new().await;
+    run(
+        &f.app(),
+        Event::new(ACCOUNT_A, "config-triage", 1, &ago(5)).json(),
+    )
+    .await
+    .unwrap();
+    let good = f.dashboard.clone();
+    f.set("DASHBOARD_BUCKET", "no-such-bucket-hub");
+    run(&f.app(), json!({"job": "digest"}))
+        .await
+        .expect_err("the page cannot be written");
+    f.set("DASHBOARD_BUCKET", &good);
+    run(&f.app(), json!({"job": "digest"})).await.unwrap();
+    assert_eq!(f.texts("ops").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_left_by_an_invocation_that_died_is_taken_again_when_its_lease_runs_out() {
+    let f = Fixture::new().await;
+    let app = f.app();
+    run(
+        &app,
+        Event::new(ACCOUNT_A, "config-triage", 1, &ago(1440 + 61)).json(),
+    )
+    .await
+    .unwrap();
+    // What an invocation that timed out between its claim and its post left.
+    state(&f)
+        .claim(
+            &format!("alert#{ACCOUNT_A}#eu-west-1#config-triage#silent"),
+            "run-config-triage-1",
+            now() - time::Duration::minutes(30),
+        )
+        .await
+        .unwrap();
+    run(&app, json!({"job": "heartbeat"})).await.unwrap();
+    assert_eq!(f.texts("ops").len(), 1, "the silent source is alerted on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_slack_refused_halfway_posts_no_source_twice() {
+    let mut f = Fixture::new().await;
+    f.set("FAILURES_ALERT", "1");
+    let app = f.app();
+    let accounts: Vec<String> = (0..20u64)
+        .map(|a| format!("{:012}", 100_000_000_000u64 + a))
+        .collect();
+    for account in &accounts {
+        let mut event = Event::new(account, "waf-ip-blocker", 1, &ago(5))
+            .outcome("failed")
+            .json();
+        event["detail"]["error"] = json!("x".repeat(1000));
+        run(&app, event).await.unwrap();
+    }
+    f.slack.script([
+        Reply::Ok,
+        Reply::Status(500),
+        Reply::Status(500),
+        Reply::Status(500),
+    ]);
+    run(&app, json!({"job": "heartbeat"}))
+        .await
+        .expect_err("a refused message fails the run");
+    run(&app, json!({"job": "heartbeat"})).await.unwrap();
+    let texts = f.texts("ops");
+    for account in &accounts {
+        let times = texts
+            .iter()
+            .filter(|t| t.contains(account.as_str()))
+            .count();
+        assert_eq!(times, 1, "{account} alerted {times} times");
+    }
+}
