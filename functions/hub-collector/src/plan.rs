@@ -746,7 +746,7 @@ mod tests {
             "r1",
             datetime!(2099-01-01 00:00 UTC),
             vec![
-                shared::envelope::Item::open(&"k".repeat(1000), "x"),
+                shared::envelope::Item::open("k".repeat(1000), "x"),
                 shared::envelope::Item::open("window", "w"),
             ],
         );
