@@ -103,7 +103,10 @@ pub const HUB_FUNCTIONS: &[Function] = &[Function {
 
 /// A function of either application, by name.
 pub fn find_any(name: &str) -> Option<&'static Function> {
-    FUNCTIONS.iter().chain(HUB_FUNCTIONS).find(|f| f.name == name)
+    FUNCTIONS
+        .iter()
+        .chain(HUB_FUNCTIONS)
+        .find(|f| f.name == name)
 }
 
 /// The function of that name, if the registry has it.
