@@ -633,6 +633,11 @@ async fn the_hub_template_creates_in_moto() {
         Some("CREATE_COMPLETE"),
         "{described}"
     );
+    assert!(
+        described.contains("<OutputKey>BusArn</OutputKey>")
+            && described.contains(":event-bus/toilkit-hub</OutputValue>"),
+        "the bus ARN is an output: {described}"
+    );
     let (_, listed) = cloudformation(
         moto.endpoint(),
         &[

@@ -26,9 +26,12 @@ locals {
     # END generated: defaults
   }
 
-  # The MaxLength of the template's parameters the module can set.
+  # The MaxLength of the template's parameters, refused at plan as the
+  # template would refuse them at deploy.
   template_max_lengths = {
-    SourceAccounts = 1299
+    SlackWebhookParameter = 256
+    SlackWebhookSecretArn = 256
+    SourceAccounts        = 1299
     # BEGIN generated: max-lengths (cargo xtask gen, from each function's src/config.rs)
     ExpectedIntervals = 1024
     # END generated: max-lengths

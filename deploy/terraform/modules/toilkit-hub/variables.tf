@@ -191,4 +191,10 @@ variable "hub_collector" {
     error_message = "hub_collector.link_hours must be a whole number from 1 to 168."
   }
   # END generated: validations: hub-collector
+
+  # What the collector checks at start, which the template's pattern cannot.
+  validation {
+    condition     = var.hub_collector.expected_intervals == null || alltrue([for f, m in coalesce(var.hub_collector.expected_intervals, {}) : can(regex("^[a-z0-9-]+$", f)) && floor(m) == m && m >= 0])
+    error_message = "hub_collector.expected_intervals must map function names (lowercase letters, digits and hyphens) to whole minutes, 0 or more."
+  }
 }
