@@ -495,6 +495,33 @@ fn the_collector_role_grants_exactly_the_calls_it_makes() {
     assert_eq!(hub_collector::DASHBOARD_KEY, "index.html");
 }
 
+/// parliament, on the role resolved to ARNs with every optional grant on,
+/// finds nothing: each action fits the kind of resource it is granted on.
+#[test]
+fn parliament_finds_nothing_in_the_collector_role() {
+    let report = run_tool(
+        &[
+            "iam-findings",
+            &hub_template_path().to_string_lossy(),
+            &json!({
+                "OrganizationId": "o-a1b2c3d4e5",
+                "SlackWebhookParameter": "/toilkit/slack-webhook",
+                "SlackWebhookSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-abc123",
+                "KmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            })
+            .to_string(),
+        ],
+        None,
+    );
+    let policy = &report["HubCollectorRole/hub-collector"];
+    assert_eq!(
+        policy["document"]["Statement"].as_array().map(Vec::len),
+        Some(8),
+        "every statement resolved, the optional ones on: {policy}"
+    );
+    assert_eq!(policy["findings"], json!([]), "{policy}");
+}
+
 /// Every operation the collector's source calls, by SDK crate, is one the
 /// role above grants (a new call fails here until it is granted).
 #[test]
