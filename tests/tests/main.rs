@@ -9,8 +9,10 @@
 //!   least privilege, wires every trigger, dead letter and alarm, and can take
 //!   every documented setting (`cargo xtask gen --check` keeps the parameters,
 //!   the README tables and the Terraform module equal to the settings each
-//!   function declares).
-//! - `terraform`: the Terraform module and examples.
+//!   function declares); and the hub's, `deploy/hub/template.yaml`
+//!   (`template::hub`).
+//! - `terraform`: the Terraform modules (the product's and the hub's) and
+//!   their examples.
 //! - `readme`: what the README states that code can check.
 //! - `distribution`: what the template and Terraform checks share.
 //!

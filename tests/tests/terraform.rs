@@ -16,6 +16,7 @@ use toilkit_tests::{not_run, tool};
 
 use crate::distribution::*;
 
+mod hub;
 mod sar_stand_in;
 use sar_stand_in::SarStandIn;
 

@@ -126,6 +126,7 @@ _ARN = {
     "AWS::Events::Rule": "arn:aws:events:eu-west-1:123456789012:rule/{name}",
     "AWS::StepFunctions::StateMachine": "arn:aws:states:eu-west-1:123456789012:stateMachine:{name}",
     "AWS::IAM::Role": "arn:aws:iam::123456789012:role/{name}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
 }
 
 
@@ -152,7 +153,7 @@ class Resolver:
     def _name(self, logical_id):
         resource = self.template["Resources"][logical_id]
         props = resource.get("Properties", {})
-        for key in ("FunctionName", "LogGroupName", "TableName", "QueueName", "Name", "RoleName"):
+        for key in ("FunctionName", "LogGroupName", "TableName", "QueueName", "Name", "RoleName", "BucketName"):
             if key in props:
                 return self.resolve(props[key])
         return f"{self.values['AWS::StackName']}-{logical_id}-SAMPLE"

@@ -4,6 +4,7 @@ mod boilerplate;
 mod data_at_rest;
 mod environment_size;
 mod event_patterns;
+mod hub;
 mod iam;
 mod lint;
 mod sar;

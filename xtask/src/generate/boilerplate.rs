@@ -11,6 +11,25 @@ pub struct Names<'a> {
     pub name: &'a str,
     /// Logical id stem: `WafIpBlocker`.
     pub stem: &'a str,
+    /// Whether it sits behind `Enable<Stem>` and its `<Stem>Enabled`
+    /// condition: the product application's functions do, the hub's one
+    /// function is the whole application.
+    pub switched: bool,
+    /// The function's `CodeUri`: the workspace root, from the template's
+    /// folder, where `sam build` runs cargo-lambda.
+    pub code_uri: &'a str,
+}
+
+impl Names<'_> {
+    /// The `Condition:` line of each of its resources (indent 4), if it is
+    /// switched.
+    fn condition(&self) -> String {
+        if self.switched {
+            format!("    Condition: {}Enabled\n", self.stem)
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// The role statements every function gets from the shared settings it
@@ -64,12 +83,11 @@ pub fn resources(
     grants: &SharedGrants,
     environment: &str,
 ) -> String {
-    let (name, stem) = (n.name, n.stem);
+    let (name, stem, condition, code_uri) = (n.name, n.stem, n.condition(), n.code_uri);
     let mut out = format!(
         r#"  {stem}LogGroup:
     Type: AWS::Logs::LogGroup
-    Condition: {stem}Enabled
-    Properties:
+{condition}    Properties:
       LogGroupName: !Sub /aws/lambda/${{NamePrefix}}-{name}
       RetentionInDays: !Ref FunctionLogRetentionDays
       KmsKeyId: !If [HasKmsKey, !Ref KmsKeyArn, !Ref AWS::NoValue]
@@ -78,8 +96,7 @@ pub fn resources(
 
   {stem}DeadLetterQueue:
     Type: AWS::SQS::Queue
-    Condition: {stem}Enabled
-    Properties:
+{condition}    Properties:
       QueueName: !Sub ${{NamePrefix}}-{name}-dlq
       # Dead letters are whole raw events (audit statements before redaction
       # among them): kept 4 days, long enough to be seen through the alarm.
@@ -89,8 +106,7 @@ pub fn resources(
 
   {stem}Role:
     Type: AWS::IAM::Role
-    Condition: {stem}Enabled
-    Properties:
+{condition}    Properties:
       Description: toilkit {name}
       AssumeRolePolicyDocument:
         Version: "2012-10-17"
@@ -168,14 +184,13 @@ pub fn resources(
         r#"
   {stem}Function:
     Type: AWS::Serverless::Function
-    Condition: {stem}Enabled
-    Metadata:
+{condition}    Metadata:
       BuildMethod: rust-cargolambda
       BuildProperties:
         Binary: {name}
     Properties:
       FunctionName: !Sub ${{NamePrefix}}-{name}
-      CodeUri: .
+      CodeUri: {code_uri}
       Role: !GetAtt {stem}Role.Arn
 {own}      LoggingConfig:
         LogFormat: JSON
@@ -196,12 +211,11 @@ pub fn resources(
 
 /// The errors alarm and the dead-letter alarm, to the optional topic.
 pub fn alarms(n: &Names, fragment: &Fragment) -> String {
-    let (name, stem) = (n.name, n.stem);
+    let (name, stem, condition) = (n.name, n.stem, n.condition());
     format!(
         r#"  {stem}ErrorsAlarm:
     Type: AWS::CloudWatch::Alarm
-    Condition: {stem}Enabled
-    Properties:
+{condition}    Properties:
       AlarmName: !Sub ${{NamePrefix}}-{name}-errors
       AlarmDescription: {errors}
       Namespace: AWS/Lambda
@@ -218,8 +232,7 @@ pub fn alarms(n: &Names, fragment: &Fragment) -> String {
       OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
   {stem}DeadLetterAlarm:
     Type: AWS::CloudWatch::Alarm
-    Condition: {stem}Enabled
-    Properties:
+{condition}    Properties:
       AlarmName: !Sub ${{NamePrefix}}-{name}-dead-letters
       AlarmDescription: {dead_letters}
       Namespace: AWS/SQS
@@ -241,12 +254,12 @@ pub fn alarms(n: &Names, fragment: &Fragment) -> String {
 }
 
 pub fn output(n: &Names, fragment: &Fragment) -> String {
-    let (name, stem) = (n.name, n.stem);
+    let (name, stem, condition) = (n.name, n.stem, n.condition());
     let description = fragment
         .output
         .clone()
         .unwrap_or_else(|| format!("ARN of the {name} function."));
     format!(
-        "  {stem}FunctionArn:\n    Condition: {stem}Enabled\n    Description: {description}\n    Value: !GetAtt {stem}Function.Arn\n"
+        "  {stem}FunctionArn:\n{condition}    Description: {description}\n    Value: !GetAtt {stem}Function.Arn\n"
     )
 }

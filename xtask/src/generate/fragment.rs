@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 
-/// Every section a fragment may have, and whether it must.
+/// Every section a fragment may have, and whether it must. `Enable` is
+/// required of the product application's functions only (the composer
+/// checks it): the hub's function is the hub, never switched off.
 const SECTIONS: &[(&str, bool)] = &[
-    ("Enable", true),
+    ("Enable", false),
     ("Function", true),
     ("EventInvokeConfig", false),
     ("Alarms", true),
@@ -24,7 +26,8 @@ const SECTIONS: &[(&str, bool)] = &[
 
 #[derive(Debug, Default)]
 pub struct Fragment {
-    /// The `Enable<Stem>` parameter's description.
+    /// The `Enable<Stem>` parameter's description; empty for a function
+    /// that is always deployed.
     pub enable: String,
     /// The function's own properties (Description, MemorySize, Timeout,
     /// Events), at indent 2.
@@ -238,8 +241,9 @@ mod tests {
 
     #[test]
     fn a_fragment_without_its_required_sections_is_refused() {
+        // Enable is required of the product's functions by the composer
+        // (template::compose), not here: the hub's function has none.
         let parts = [
-            ("Enable", "Enable: Deploy x.\n"),
             ("Function", "Function:\n  Description: x\n"),
             ("Alarms", "Alarms:\n  Errors: e\n  DeadLetters: d\n"),
         ];

@@ -1,6 +1,7 @@
 //! `cargo xtask gen [--check]`: every copy of the functions' settings,
 //! written from their declarations (`SETTINGS` in each `src/config.rs`),
-//! and each function's part of template.yaml, composed from its
+//! and each function's part of its application's template (template.yaml,
+//! or deploy/hub/template.yaml for the hub's), composed from its
 //! `template-fragment.yaml` and the boilerplate every function shares.
 //!
 //! Each target file keeps its hand-written text; only the regions between a
@@ -10,6 +11,7 @@
 
 mod boilerplate;
 mod fragment;
+mod hub;
 mod markdown;
 mod regions;
 mod template;
@@ -34,7 +36,16 @@ pub struct Function {
 
 /// Every function of the registry with its settings declaration.
 pub fn functions() -> Vec<Function> {
-    toilkit_tests::registry::FUNCTIONS
+    with_settings(toilkit_tests::registry::FUNCTIONS)
+}
+
+/// The hub application's functions, likewise.
+pub fn hub_functions() -> Vec<Function> {
+    with_settings(toilkit_tests::registry::HUB_FUNCTIONS)
+}
+
+fn with_settings(registered: &[toilkit_tests::registry::Function]) -> Vec<Function> {
+    registered
         .iter()
         .map(|f| Function {
             name: f.name,
@@ -60,6 +71,7 @@ pub fn settings(function: &str) -> Option<&'static [Setting]> {
         "log-retention" => log_retention::config::SETTINGS,
         "access-denied-triage" => access_denied_triage::config::SETTINGS,
         "patch-waves" => patch_waves::config::SETTINGS,
+        "hub-collector" => hub_collector::config::SETTINGS,
         _ => return None,
     })
 }
@@ -73,15 +85,19 @@ pub struct Target {
 /// Every generated region of the repository, from the sources under `root`.
 pub fn targets(root: &Path) -> Result<Vec<Target>> {
     let functions = functions();
+    let hub = hub_functions();
     let mut targets: Vec<Target> = functions
         .iter()
+        .chain(&hub)
         .map(|f| Target {
             path: Path::new("functions").join(f.name).join("README.md"),
             regions: vec![("configuration".to_owned(), markdown::table(f.settings))],
         })
         .collect();
     targets.push(template::target(root, &functions)?);
-    targets.extend(terraform::targets(&functions));
+    targets.push(hub::target(root, &hub)?);
+    targets.extend(terraform::targets(terraform::MODULE, &functions));
+    targets.extend(terraform::targets(terraform::HUB_MODULE, &hub));
     Ok(targets)
 }
 
@@ -132,6 +148,11 @@ mod tests {
     #[test]
     fn every_registered_function_has_its_settings_linked() {
         let missing: Vec<_> = toilkit_tests::registry::names()
+            .chain(
+                toilkit_tests::registry::HUB_FUNCTIONS
+                    .iter()
+                    .map(|f| f.name),
+            )
             .filter(|name| settings(name).is_none())
             .collect();
         assert!(
@@ -159,6 +180,11 @@ mod tests {
             "log-retention" => drop(log_retention::config::Config::from_env(env)),
             "access-denied-triage" => drop(access_denied_triage::Config::from_env(env)),
             "patch-waves" => drop(patch_waves::Config::from_env(env)),
+            "hub-collector" => {
+                // The hub reads the result events; it publishes none.
+                drop(hub_collector::Config::from_env(env));
+                return;
+            }
             other => panic!("no configuration reader for {other}"),
         }
         let _ = shared::events::Publisher::bus_from_env(env);
@@ -167,7 +193,7 @@ mod tests {
 
     #[test]
     fn every_function_reads_exactly_the_variables_it_declares() {
-        for f in &functions() {
+        for f in functions().iter().chain(&hub_functions()) {
             let declared: std::collections::BTreeSet<&str> =
                 f.settings.iter().map(|s| s.name).collect();
             // Every variable set to its example, so that the reads which
@@ -189,7 +215,7 @@ mod tests {
 
     #[test]
     fn every_declared_default_and_example_is_a_valid_value() {
-        for f in &functions() {
+        for f in functions().iter().chain(&hub_functions()) {
             for s in f.settings {
                 let mut env = shared::config::Env::from_pairs([(s.name, s.example)]);
                 read(f.name, &mut env);
@@ -251,7 +277,7 @@ mod tests {
 
     #[test]
     fn every_function_declares_each_variable_once() {
-        for f in &functions() {
+        for f in functions().iter().chain(&hub_functions()) {
             let mut names: Vec<&str> = f.settings.iter().map(|s| s.name).collect();
             names.sort_unstable();
             let count = names.len();

@@ -2,7 +2,8 @@
 //! conditions and resources) and, in generated regions, each function of
 //! the registry: what every function has (boilerplate.rs), the parameters
 //! and environment its settings declare, and its own fragment
-//! (`functions/<name>/template-fragment.yaml`).
+//! (`functions/<name>/template-fragment.yaml`). The hub's template
+//! (hub.rs) composes its function the same way, without the switch.
 
 use std::path::{Path, PathBuf};
 
@@ -32,28 +33,60 @@ pub fn fragment(root: &Path, function: &Registered) -> Result<Fragment, String> 
     Ok(fragment)
 }
 
-pub fn target(root: &Path, functions: &[Function]) -> Result<Target, String> {
-    let mut deploy = String::new();
-    let mut groups = String::new();
-    let mut enables = String::new();
-    let mut parameters = String::new();
-    let mut conditions = String::new();
-    let mut resources = String::new();
-    let mut outputs = String::new();
+/// The generated text of one application's functions, section by section.
+#[derive(Default)]
+pub struct Parts {
+    /// The `Enable<Stem>` list of the console's first parameter group.
+    pub deploy: String,
+    /// One console parameter group per function.
+    pub groups: String,
+    pub enables: String,
+    pub parameters: String,
+    pub conditions: String,
+    pub resources: String,
+    pub outputs: String,
+}
+
+/// Each function's part of an application's template; `switched`: each
+/// sits behind its own `Enable<Stem>` parameter (the product application),
+/// or is always deployed (the hub); `code_uri`: the workspace root from the
+/// template's folder.
+pub fn compose(
+    root: &Path,
+    functions: &[Function],
+    switched: bool,
+    code_uri: &str,
+) -> Result<Parts, String> {
+    let mut parts = Parts::default();
     for f in functions {
-        let registered = toilkit_tests::registry::find(f.name)
+        let registered = toilkit_tests::registry::find_any(f.name)
             .ok_or_else(|| format!("{} is not in tests/src/registry.rs", f.name))?;
         let stem = registered.stem;
-        let names = Names { name: f.name, stem };
+        let names = Names {
+            name: f.name,
+            stem,
+            switched,
+            code_uri,
+        };
         let own = fragment(root, registered)?;
+        if switched == own.enable.is_empty() {
+            return Err(format!(
+                "{}: {}",
+                registered.template_fragment(),
+                if switched {
+                    "the Enable section is missing"
+                } else {
+                    "a function of the hub is always deployed: remove the Enable section"
+                }
+            ));
+        }
         let declared: Vec<(&Setting, &Parameter)> = f
             .settings
             .iter()
             .filter_map(|s| s.parameter().map(|p| (s, p)))
             .collect();
 
-        deploy.push_str(&format!("          - Enable{stem}\n"));
-        groups.push_str(&format!(
+        parts.groups.push_str(&format!(
             "      - Label: {{default: {}}}\n        Parameters:\n",
             f.name
         ));
@@ -62,17 +95,28 @@ pub fn target(root: &Path, functions: &[Function]) -> Result<Target, String> {
             .into_iter()
             .chain(declared.iter().map(|(_, p)| p.name))
         {
-            groups.push_str(&format!("          - {name}\n"));
+            parts.groups.push_str(&format!("          - {name}\n"));
         }
-        enables.push_str(&boilerplate::enable_parameter(&names, &own));
-        parameters.push_str(&format!("\n{}", banner(f.name, '-')));
-        parameters.push_str(&own.parameters);
+        parts
+            .parameters
+            .push_str(&format!("\n{}", banner(f.name, '-')));
+        parts.parameters.push_str(&own.parameters);
         for (s, p) in &declared {
-            parameters.push_str(&parameter(s, p));
+            parts.parameters.push_str(&parameter(s, p));
         }
-        conditions.push('\n');
-        conditions.push_str(&boilerplate::enabled_condition(&names));
-        conditions.push_str(&own.conditions);
+        parts.conditions.push('\n');
+        if switched {
+            parts
+                .deploy
+                .push_str(&format!("          - Enable{stem}\n"));
+            parts
+                .enables
+                .push_str(&boilerplate::enable_parameter(&names, &own));
+            parts
+                .conditions
+                .push_str(&boilerplate::enabled_condition(&names));
+        }
+        parts.conditions.push_str(&own.conditions);
 
         let shares = |name: &str| {
             f.settings
@@ -84,32 +128,39 @@ pub fn target(root: &Path, functions: &[Function]) -> Result<Target, String> {
             slack_parameter: shares("SlackWebhookParameter"),
             result_events: shares("ResultEventBus"),
         };
-        resources.push_str(&format!("\n{}", banner(f.name, '=')));
-        resources.push_str(&boilerplate::resources(
+        parts
+            .resources
+            .push_str(&format!("\n{}", banner(f.name, '=')));
+        parts.resources.push_str(&boilerplate::resources(
             &names,
             &own,
             &grants,
             &environment(f.settings),
         ));
         if !own.resources.is_empty() {
-            resources.push('\n');
-            resources.push_str(&own.resources);
+            parts.resources.push('\n');
+            parts.resources.push_str(&own.resources);
         }
-        resources.push('\n');
-        resources.push_str(&boilerplate::alarms(&names, &own));
-        outputs.push_str(&boilerplate::output(&names, &own));
-        outputs.push_str(&own.outputs);
+        parts.resources.push('\n');
+        parts.resources.push_str(&boilerplate::alarms(&names, &own));
+        parts.outputs.push_str(&boilerplate::output(&names, &own));
+        parts.outputs.push_str(&own.outputs);
     }
+    Ok(parts)
+}
+
+pub fn target(root: &Path, functions: &[Function]) -> Result<Target, String> {
+    let parts = compose(root, functions, true, ".")?;
     Ok(Target {
         path: PathBuf::from("template.yaml"),
         regions: vec![
-            ("functions-to-deploy".to_owned(), deploy),
-            ("function-parameter-groups".to_owned(), groups),
-            ("enable-parameters".to_owned(), enables),
-            ("function-parameters".to_owned(), parameters),
-            ("function-conditions".to_owned(), conditions),
-            ("function-resources".to_owned(), resources),
-            ("function-outputs".to_owned(), outputs),
+            ("functions-to-deploy".to_owned(), parts.deploy),
+            ("function-parameter-groups".to_owned(), parts.groups),
+            ("enable-parameters".to_owned(), parts.enables),
+            ("function-parameters".to_owned(), parts.parameters),
+            ("function-conditions".to_owned(), parts.conditions),
+            ("function-resources".to_owned(), parts.resources),
+            ("function-outputs".to_owned(), parts.outputs),
         ],
     })
 }
@@ -213,5 +264,37 @@ mod tests {
         let err = fragment(root.path(), &function).unwrap_err();
         assert!(err.contains(&format!("{stem}DeadLetterQueue")), "{err}");
         assert!(err.contains("boilerplate.rs"), "{err}");
+    }
+
+    /// A product function is switched by its Enable parameter, whose
+    /// description its fragment gives; the hub's is always deployed, and a
+    /// switch there would switch nothing.
+    #[test]
+    fn enable_is_required_of_switched_functions_and_refused_of_the_hub() {
+        let root = tempfile::tempdir().unwrap();
+        let product = toilkit_tests::registry::FUNCTIONS[0];
+        let hub = toilkit_tests::registry::HUB_FUNCTIONS[0];
+        let body = "Function:\n  Description: x\nAlarms:\n  Errors: e\n  DeadLetters: d\n";
+        for (function, text) in [
+            (product, body.to_owned()),
+            (hub, format!("Enable: x\n{body}")),
+        ] {
+            let path = root.path().join(function.template_fragment());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let function = |f: &Registered| Function {
+            name: f.name,
+            local: f.terraform_local,
+            settings: &[],
+        };
+        let Err(err) = compose(root.path(), &[function(&product)], true, ".") else {
+            panic!("a product fragment without Enable is refused");
+        };
+        assert!(err.contains("Enable section is missing"), "{err}");
+        let Err(err) = compose(root.path(), &[function(&hub)], false, "../..") else {
+            panic!("a hub fragment with Enable is refused");
+        };
+        assert!(err.contains("always deployed"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
-//! The Terraform module (deploy/terraform/modules/toilkit): each function's
-//! attributes, the template parameters they become, which variable each
-//! parameter sets, and the template's defaults, length limits and the free
-//! text it takes in ASCII only.
+//! The Terraform modules (deploy/terraform/modules/toilkit for the product
+//! application, .../toilkit-hub for the hub): each function's attributes,
+//! the template parameters they become, which variable each parameter sets,
+//! and the template's defaults, length limits and the free text it takes in
+//! ASCII only.
 
 use std::path::Path;
 
@@ -10,10 +11,13 @@ use shared::config::{Constraint, Kind, Parameter, Setting};
 use super::text::{hcl, hcl_attributes};
 use super::{Function, Target};
 
-const MODULE: &str = "deploy/terraform/modules/toilkit";
+pub const MODULE: &str = "deploy/terraform/modules/toilkit";
+pub const HUB_MODULE: &str = "deploy/terraform/modules/toilkit-hub";
 
-pub fn targets(functions: &[Function]) -> Vec<Target> {
-    let module = Path::new(MODULE);
+/// The generated regions of the module at `module`, which deploys the
+/// application of `functions`.
+pub fn targets(module: &str, functions: &[Function]) -> Vec<Target> {
+    let module = Path::new(module);
     let mut variables = Vec::new();
     let mut main = Vec::new();
     let mut defaults = Vec::new();
