@@ -196,7 +196,15 @@ fn the_rules_and_schedules_invoke_the_collector() {
     let rule = |id: &str| &resources(out)[id]["Properties"];
     let results = rule("HubCollectorResultRule");
     assert_eq!(referenced(&results["EventBusName"]), Some("HubBus"));
-    assert_eq!(results["EventPattern"], json!({"source": ["toilkit"]}));
+    assert_eq!(
+        results["EventPattern"],
+        json!({"$or": [
+            {"source": ["toilkit"]},
+            {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
+            {"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported"]},
+            {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+        ]})
+    );
     let target = &results["Targets"][0];
     assert_eq!(referenced(&target["Arn"]), Some(function.as_str()));
     assert!(target["RetryPolicy"]["MaximumRetryAttempts"].as_u64() > Some(0));
