@@ -279,17 +279,32 @@ impl State {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(built)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(marker).build())
-            .transact_items(TransactWriteItem::builder().update(sum).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if marker_exists(&e) => Ok(false),
-            Err(e) => Err(self.error("TransactWriteItems", &format!("{pk}/{sk}"), e)),
+        // Two reports of one source on one day, stored at once, can cancel
+        // each other's transaction (`TransactionConflict`), which the SDK
+        // does not retry: the loser tries again after a short pause.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(marker.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(sum.clone()).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e) if cancelled_because(&e, 0, "ConditionalCheckFailed") => return Ok(false),
+                Err(e)
+                    if attempt < CONFLICT_ATTEMPTS
+                        && (cancelled_because(&e, 0, "TransactionConflict")
+                            || cancelled_because(&e, 1, "TransactionConflict")) =>
+                {
+                    let pause = 20 * u64::from(attempt) + fastrand::u64(0..20);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(e) => return Err(self.error("TransactWriteItems", &format!("{pk}/{sk}"), e)),
+            }
         }
     }
 
@@ -497,21 +512,27 @@ impl State {
     }
 }
 
-/// Whether a transaction was cancelled because its first write, the event's
-/// marker, found the marker there: the event was counted before.
-fn marker_exists(
+/// Attempts at a day's transaction that keeps meeting another.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// Whether a transaction was cancelled with `code` for its write at `index`:
+/// `ConditionalCheckFailed` on the first, the event's marker, means the
+/// event was counted before.
+fn cancelled_because(
     error: &aws_sdk_dynamodb::error::SdkError<
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
     >,
+    index: usize,
+    code: &str,
 ) -> bool {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
             cancelled
                 .cancellation_reasons()
-                .first()
+                .get(index)
                 .and_then(|reason| reason.code())
-                == Some("ConditionalCheckFailed")
+                == Some(code)
         }
         _ => false,
     }

@@ -225,3 +225,74 @@ async fn an_alert_slack_refused_halfway_posts_no_source_twice() {
         assert_eq!(times, 1, "{account} alerted {times} times");
     }
 }
+
+/// DynamoDB cancels one of two transactions on one item at once with
+/// `TransactionConflict`, which the SDK does not retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_transaction_cancelled_by_a_conflict_is_tried_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use toilkit_tests::faults;
+
+    let f = Fixture::new().await;
+    let conflicts = Arc::new(AtomicUsize::new(2));
+    let left = conflicts.clone();
+    let transport = faults::transport(
+        [f.sdk.http_client().expect("moto's client")],
+        move |request, [inner]| {
+            let transaction = request
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.ends_with(".TransactWriteItems"));
+            if transaction
+                && left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                let body = json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                    "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]",
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+                });
+                let mut response = HttpResponse::new(
+                    StatusCode::try_from(400).unwrap(),
+                    SdkBody::from(body.to_string()),
+                );
+                response
+                    .headers_mut()
+                    .insert("content-type", "application/x-amz-json-1.0");
+                return HttpConnectorFuture::ready(Ok(response));
+            }
+            inner.call(request)
+        },
+    );
+    let sdk = f.sdk.to_builder().http_client(transport).build();
+    let mut env = shared::config::Env::from_pairs(f.env.clone());
+    let config = hub_collector::Config::from_env(&mut env);
+    env.finish().unwrap();
+    let app = hub_collector::App::new(config, &sdk, shared::output::Output::quiet());
+
+    let report = run(
+        &app,
+        Event::new(ACCOUNT_A, "log-retention", 1, &ago(2)).json(),
+    )
+    .await
+    .expect("stored after the conflicts");
+    assert_eq!(report.counter("reports_stored"), 1);
+    assert_eq!(
+        conflicts.load(Ordering::SeqCst),
+        0,
+        "both conflicts were met"
+    );
+    let day = state(&f)
+        .day(OffsetDateTime::now_utc().date())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(day.runs, 1);
+}
