@@ -1,6 +1,6 @@
 //! `bootstrap.zip` per function for the `provided.al2023` runtime, and the
-//! application folder `target/sam/` that `sam package` / `sam publish` take
-//! as it is.
+//! application folders `target/sam/` (the product) and `target/sam-hub/`
+//! (toilkit-hub) that `sam package` / `sam publish` take as they are.
 //!
 //! cargo-lambda builds with zig as the linker, pinned to glibc 2.34 (what
 //! Amazon Linux 2023 ships), for x86_64 always and arm64 where that Rust
@@ -25,14 +25,65 @@ use crate::cmd::{exec, root};
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
 
 /// Every function's binary, from the registry (`toilkit_tests::registry`).
-pub const FUNCTIONS: [&str; registry::FUNCTIONS.len()] = {
-    let mut names = [""; registry::FUNCTIONS.len()];
+pub const FUNCTIONS: [&str; registry::FUNCTIONS.len()] = names(registry::FUNCTIONS);
+
+/// The hub application's functions' binaries.
+pub const HUB_FUNCTIONS: [&str; registry::HUB_FUNCTIONS.len()] = names(registry::HUB_FUNCTIONS);
+
+const fn names<const N: usize>(functions: &[registry::Function]) -> [&'static str; N] {
+    let mut names = [""; N];
     let mut i = 0;
-    while i < names.len() {
-        names[i] = registry::FUNCTIONS[i].name;
+    while i < N {
+        names[i] = functions[i].name;
         i += 1;
     }
     names
+}
+
+/// One SAR application: the template it is packaged from and what packaging
+/// changes in it.
+pub struct Application {
+    pub name: &'static str,
+    /// The source template, from the workspace root.
+    pub template: &'static str,
+    /// The `CodeUri` of its functions in the source template: the workspace
+    /// root, relative to the template, which `sam build` compiles from.
+    pub code_uri: &'static str,
+    pub functions: &'static [&'static str],
+    /// The application folder, from the workspace root.
+    pub out: &'static str,
+    /// The files the metadata names: its key, the path as the source
+    /// template names it (relative to the template), and the file's name in
+    /// the application folder, which `sam package` resolves it against.
+    pub files: &'static [(&'static str, &'static str, &'static str)],
+}
+
+pub const PRODUCT: Application = Application {
+    name: "toilkit",
+    template: "template.yaml",
+    code_uri: ".",
+    functions: &FUNCTIONS,
+    out: "target/sam",
+    files: &[
+        ("LicenseUrl", "LICENSE", "LICENSE"),
+        ("ReadmeUrl", "README.md", "README.md"),
+    ],
+};
+
+pub const HUB: Application = Application {
+    name: "toilkit-hub",
+    template: "deploy/hub/template.yaml",
+    code_uri: "../..",
+    functions: &HUB_FUNCTIONS,
+    out: "target/sam-hub",
+    files: &[
+        ("LicenseUrl", "../../LICENSE", "LICENSE"),
+        (
+            "ReadmeUrl",
+            "../../functions/hub-collector/README.md",
+            "README.md",
+        ),
+    ],
 };
 
 /// One built target: the Rust target and cargo-lambda's output folder.
@@ -73,7 +124,7 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     let functions: Vec<&str> = if names.is_empty() {
-        FUNCTIONS.to_vec()
+        FUNCTIONS.iter().chain(&HUB_FUNCTIONS).copied().collect()
     } else {
         names
     };
@@ -140,26 +191,39 @@ pub fn run(args: &[String]) -> Result {
             );
         }
     }
-    if functions.len() == FUNCTIONS.len() {
-        let lambda_dir = root.join(if packaged_arch == "x86_64" {
-            "target/lambda"
-        } else {
-            "target/lambda-arm64"
-        });
-        let out = root.join("target/sam");
-        let template = write_application(&root, &lambda_dir, packaged_arch, &out)?;
+    let lambda_dir = root.join(if packaged_arch == "x86_64" {
+        "target/lambda"
+    } else {
+        "target/lambda-arm64"
+    });
+    for app in [&PRODUCT, &HUB] {
+        let out = root.join(app.out);
+        if !app.functions.iter().all(|f| functions.contains(f)) {
+            eprintln!(
+                "{}/ not written: it needs {} (run without function names)",
+                app.out,
+                if app.functions.len() == 1 {
+                    app.functions[0]
+                } else {
+                    "every function"
+                }
+            );
+            continue;
+        }
+        let template = write_application(&root, app, &lambda_dir, packaged_arch, &out)?;
         println!(
-            "application ({packaged_arch}): {}\n  publish: cd {} && sam package --s3-bucket <bucket> --output-template-file packaged.yaml && sam publish --template packaged.yaml",
+            "{} application ({packaged_arch}): {}\n  publish: cd {} && sam package --s3-bucket <bucket> --output-template-file packaged.yaml && sam publish --template packaged.yaml",
+            app.name,
             template.display(),
             out.display()
         );
-        let stackset = write_stackset_template(&template, &out)?;
-        println!(
-            "StackSets template: {}\n  upload functions/<function>/bootstrap.zip to s3://<bucket-in-each-region>/toilkit/<version>/<function>/bootstrap.zip (see README, \"Deploy to an organization\")",
-            stackset.display()
-        );
-    } else {
-        eprintln!("target/sam/ not written: it needs every function (run without function names)");
+        if app.name == PRODUCT.name {
+            let stackset = write_stackset_template(&template, &out)?;
+            println!(
+                "StackSets template: {}\n  upload functions/<function>/bootstrap.zip to s3://<bucket-in-each-region>/toilkit/<version>/<function>/bootstrap.zip (see README, \"Deploy to an organization\")",
+                stackset.display()
+            );
+        }
     }
     Ok(())
 }
@@ -172,36 +236,44 @@ pub fn run(args: &[String]) -> Result {
 /// their S3 locations; `sam publish` takes that result as it is.
 pub fn write_application(
     root: &Path,
+    app: &Application,
     lambda_dir: &Path,
     arch: &str,
     out: &Path,
 ) -> Result<PathBuf> {
-    let source = std::fs::read_to_string(root.join("template.yaml"))?;
-    let template = inline_definitions(&packaged_template(&source, arch)?, root)?;
+    let source_path = root.join(app.template);
+    // What the template names is relative to the template's own folder.
+    let template_dir = source_path.parent().unwrap_or(root);
+    let source = std::fs::read_to_string(&source_path)
+        .map_err(|e| format!("{}: {e}", source_path.display()))?;
+    let template = inline_definitions(&packaged_template(&source, app, arch)?, template_dir)?;
     if out.exists() {
         std::fs::remove_dir_all(out)?;
     }
     std::fs::create_dir_all(out.join("functions"))?;
-    for function in FUNCTIONS {
+    for function in app.functions {
         let zip = lambda_dir.join(function).join("bootstrap.zip");
         let dest = out.join("functions").join(function);
         std::fs::create_dir_all(&dest)?;
         std::fs::copy(&zip, dest.join("bootstrap.zip"))
             .map_err(|e| format!("{}: {e} (build it first)", zip.display()))?;
     }
-    for file in ["LICENSE", "README.md"] {
-        std::fs::copy(root.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    for (_, named, file) in app.files {
+        std::fs::copy(template_dir.join(named), out.join(file))
+            .map_err(|e| format!("{named}: {e}"))?;
     }
     let path = out.join("template.yaml");
     std::fs::write(&path, template)?;
     Ok(path)
 }
 
-/// The source template with every function's `CodeUri: .` (the workspace,
-/// for `sam build`) replaced by its zip, and the Globals architecture set to
-/// the zips' one. Text in, text out, so the template keeps its comments and
+/// The source template with every function's `CodeUri` (the workspace, for
+/// `sam build`) replaced by its zip, the Globals architecture set to the
+/// zips' one, and the metadata's files named as the application folder holds
+/// them. Text in, text out, so the template keeps its comments and
 /// short-form intrinsics; every function must be found exactly once.
-pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
+pub fn packaged_template(source: &str, app: &Application, arch: &str) -> Result<String> {
+    let name = app.template;
     // Which binary each resource builds (its Metadata names it).
     let mut binary_of = std::collections::HashMap::new();
     let mut resource = None;
@@ -214,8 +286,10 @@ pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
             binary_of.insert(id, binary.trim());
         }
     }
+    let code_uri = format!("CodeUri: {}", app.code_uri);
     let mut replaced = Vec::new();
     let mut architectures = 0;
+    let mut files = vec![0; app.files.len()];
     let mut out = String::with_capacity(source.len());
     let mut resource = None;
     for line in source.lines() {
@@ -223,12 +297,16 @@ pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
             resource = Some(id);
         }
         let indent = &line[..line.len() - line.trim_start().len()];
-        if line.trim() == "CodeUri: ." {
+        let file = app
+            .files
+            .iter()
+            .position(|(key, named, _)| line.trim() == format!("{key}: {named}"));
+        if line.trim() == code_uri {
             let binary = resource.and_then(|id| binary_of.get(id)).ok_or_else(|| {
                 format!("CodeUri of {resource:?} names no BuildProperties.Binary")
             })?;
-            if !FUNCTIONS.contains(binary) {
-                return Err(format!("{binary} is not a function of the workspace").into());
+            if !app.functions.contains(binary) {
+                return Err(format!("{binary} is not a function of {}", app.name).into());
             }
             replaced.push(*binary);
             out.push_str(&format!(
@@ -237,22 +315,31 @@ pub fn packaged_template(source: &str, arch: &str) -> Result<String> {
         } else if line.trim() == "Architectures: [x86_64]" {
             architectures += 1;
             out.push_str(&format!("{indent}Architectures: [{arch}]\n"));
+        } else if let Some(i) = file {
+            files[i] += 1;
+            let (key, _, file) = app.files[i];
+            out.push_str(&format!("{indent}{key}: {file}\n"));
         } else {
             out.push_str(line);
             out.push('\n');
         }
     }
     replaced.sort_unstable();
-    let mut expected = FUNCTIONS.to_vec();
+    let mut expected = app.functions.to_vec();
     expected.sort_unstable();
     if replaced != expected {
         return Err(format!(
-            "template.yaml: expected one `CodeUri: .` for each of {expected:?}, found {replaced:?}"
+            "{name}: expected one `{code_uri}` for each of {expected:?}, found {replaced:?}"
         )
         .into());
     }
     if architectures != 1 {
-        return Err("template.yaml: expected `Architectures: [x86_64]` once, in Globals".into());
+        return Err(format!("{name}: expected `Architectures: [x86_64]` once, in Globals").into());
+    }
+    for ((key, named, _), found) in app.files.iter().zip(files) {
+        if found != 1 {
+            return Err(format!("{name}: expected `{key}: {named}` once, found {found}").into());
+        }
     }
     Ok(out)
 }
@@ -395,7 +482,7 @@ mod tests {
     #[test]
     fn the_packaged_template_points_every_function_at_its_zip() {
         let source = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-        let packaged = packaged_template(&source, "arm64").unwrap();
+        let packaged = packaged_template(&source, &PRODUCT, "arm64").unwrap();
         for function in FUNCTIONS {
             let line = format!("CodeUri: functions/{function}/bootstrap.zip");
             assert_eq!(packaged.matches(&line).count(), 1, "{line}");
@@ -413,10 +500,96 @@ mod tests {
     fn a_template_missing_a_function_is_refused() {
         let source = std::fs::read_to_string(root().join("template.yaml")).unwrap();
         let broken = source.replacen("Binary: log-retention", "Binary: something-else", 1);
-        let error = packaged_template(&broken, "x86_64")
+        let error = packaged_template(&broken, &PRODUCT, "x86_64")
             .unwrap_err()
             .to_string();
         assert!(error.contains("something-else"), "{error}");
+    }
+
+    #[test]
+    fn the_packaged_hub_template_points_its_function_at_its_zip() {
+        let source = std::fs::read_to_string(root().join(HUB.template)).unwrap();
+        let packaged = packaged_template(&source, &HUB, "arm64").unwrap();
+        for function in HUB_FUNCTIONS {
+            let line = format!("CodeUri: functions/{function}/bootstrap.zip");
+            assert_eq!(packaged.matches(&line).count(), 1, "{line}");
+        }
+        assert!(!packaged.contains("CodeUri: ../.."));
+        assert!(packaged.contains("Architectures: [arm64]"));
+        assert!(!packaged.contains("Architectures: [x86_64]"));
+        // `sam package` resolves them in the application folder, which holds
+        // no `../..`.
+        assert!(packaged.contains("\n    LicenseUrl: LICENSE\n"));
+        assert!(packaged.contains("\n    ReadmeUrl: README.md\n"));
+        assert!(
+            !packaged.contains("../"),
+            "nothing points outside the folder"
+        );
+        assert_eq!(packaged.lines().count(), source.lines().count());
+        let parsed: serde_json::Value = {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("template.yaml");
+            std::fs::write(&path, &packaged).unwrap();
+            template_tool("decode", &path, None)
+        };
+        for function in registry::HUB_FUNCTIONS {
+            assert_eq!(
+                parsed["Resources"][format!("{}Function", function.stem)]["Properties"]["CodeUri"],
+                format!("functions/{}/bootstrap.zip", function.name)
+            );
+        }
+    }
+
+    #[test]
+    fn the_product_template_keeps_its_metadata_urls() {
+        let source = std::fs::read_to_string(root().join(PRODUCT.template)).unwrap();
+        let packaged = packaged_template(&source, &PRODUCT, "x86_64").unwrap();
+        // Only the CodeUri lines differ from the source.
+        let changed: Vec<_> = source
+            .lines()
+            .zip(packaged.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(changed.len(), FUNCTIONS.len(), "{changed:?}");
+        assert!(changed.iter().all(|(a, _)| a.trim() == "CodeUri: ."));
+    }
+
+    #[test]
+    fn a_hub_template_naming_a_product_function_is_refused() {
+        let source = std::fs::read_to_string(root().join(HUB.template)).unwrap();
+        let broken = source.replacen("Binary: hub-collector", "Binary: log-retention", 1);
+        let error = packaged_template(&broken, &HUB, "x86_64")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("log-retention"), "{error}");
+    }
+
+    /// The hub's folder holds its zip, LICENSE and the collector's README,
+    /// and its template lints.
+    #[test]
+    fn the_hub_application_folder_is_complete() {
+        let root = root();
+        let lambda = tempfile::tempdir().unwrap();
+        for function in HUB_FUNCTIONS {
+            std::fs::create_dir_all(lambda.path().join(function)).unwrap();
+            std::fs::write(lambda.path().join(function).join("bootstrap.zip"), function).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let app = out.path().join("sam-hub");
+        let template = write_application(&root, &HUB, lambda.path(), "x86_64", &app).unwrap();
+        for function in HUB_FUNCTIONS {
+            let zip = app.join("functions").join(function).join("bootstrap.zip");
+            assert_eq!(std::fs::read_to_string(zip).unwrap(), function);
+        }
+        assert_eq!(
+            std::fs::read(app.join("LICENSE")).unwrap(),
+            std::fs::read(root.join("LICENSE")).unwrap()
+        );
+        assert_eq!(
+            std::fs::read(app.join("README.md")).unwrap(),
+            std::fs::read(root.join("functions/hub-collector/README.md")).unwrap()
+        );
+        tool::succeed(Command::new(require_tool("cfn-lint")).arg(&template));
     }
 
     /// The application folder `cargo xtask package` writes, from zips that
@@ -430,7 +603,7 @@ mod tests {
         }
         let out = tempfile::tempdir().unwrap();
         let app = out.path().join("sam");
-        let template = write_application(root, lambda.path(), "x86_64", &app).unwrap();
+        let template = write_application(root, &PRODUCT, lambda.path(), "x86_64", &app).unwrap();
         ((lambda, out), app, template)
     }
 
@@ -496,8 +669,11 @@ mod tests {
     fn the_packaged_template_carries_the_state_machine_definition_inline() {
         let root = root();
         let source = std::fs::read_to_string(root.join("template.yaml")).unwrap();
-        let packaged =
-            inline_definitions(&packaged_template(&source, "x86_64").unwrap(), &root).unwrap();
+        let packaged = inline_definitions(
+            &packaged_template(&source, &PRODUCT, "x86_64").unwrap(),
+            &root,
+        )
+        .unwrap();
         assert!(
             !packaged.contains("DefinitionUri"),
             "a DefinitionUri would point into the publisher's bucket after `sam package`"
@@ -533,8 +709,11 @@ mod tests {
     async fn the_packaged_template_creates_with_every_function_on() {
         let root = root();
         let source = std::fs::read_to_string(root.join("template.yaml")).unwrap();
-        let packaged =
-            inline_definitions(&packaged_template(&source, "x86_64").unwrap(), &root).unwrap();
+        let packaged = inline_definitions(
+            &packaged_template(&source, &PRODUCT, "x86_64").unwrap(),
+            &root,
+        )
+        .unwrap();
         // `sam package`: every local file the resources name (a function's
         // CodeUri, a state machine's DefinitionUri) uploaded to the
         // publisher's bucket and replaced by its S3 location.
