@@ -18,7 +18,7 @@ use shared::envelope::{Item, ItemState, Outcome};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::plan::{Received, Rejected};
+use crate::plan::{Received, Rejected, sender};
 use crate::record::Source;
 
 /// The `source` of each service's events, and the function name the hub
@@ -36,20 +36,11 @@ pub fn function_of(source: &str) -> Option<&'static str> {
 
 /// Reads one service event as a report.
 pub fn receive(event: &Value, function: &'static str) -> Result<Received, Rejected> {
-    let event_id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+    let (event_id, id, account) = sender(event)?;
     let reject = |why: String| Rejected {
         event_id: event_id.clone(),
         why,
     };
-    let id = event_id
-        .clone()
-        .ok_or_else(|| reject("the event has no `id`".into()))?;
-    let account = event
-        .get("account")
-        .and_then(Value::as_str)
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| reject("the event has no 12-digit `account`".into()))?
-        .to_owned();
     let region = event
         .get("region")
         .and_then(Value::as_str)

@@ -86,6 +86,26 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     )
 }
 
+/// EventBridge's own fields every event the hub reads has: its id (also as
+/// the rejection names it) and the account that sent it.
+pub fn sender(event: &Value) -> Result<(Option<String>, String, String), Rejected> {
+    let event_id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+    let reject = |why: &str| Rejected {
+        event_id: event_id.clone(),
+        why: why.to_owned(),
+    };
+    let id = event_id
+        .clone()
+        .ok_or_else(|| reject("the event has no `id`"))?;
+    let account = event
+        .get("account")
+        .and_then(Value::as_str)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| reject("the event has no 12-digit `account`"))?
+        .to_owned();
+    Ok((event_id, id, account))
+}
+
 /// Reads an EventBridge event of `source: toilkit`, or one of the AWS
 /// findings [`crate::findings`] reads.
 ///
@@ -101,20 +121,11 @@ pub fn receive(event: &Value) -> Result<Received, Rejected> {
     {
         return crate::findings::receive(event, function);
     }
-    let event_id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+    let (event_id, id, account) = sender(event)?;
     let reject = |why: String| Rejected {
         event_id: event_id.clone(),
         why,
     };
-    let id = event_id
-        .clone()
-        .ok_or_else(|| reject("the event has no `id`".into()))?;
-    let account = event
-        .get("account")
-        .and_then(Value::as_str)
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| reject("the event has no 12-digit `account`".into()))?
-        .to_owned();
     let detail = event
         .get("detail")
         .filter(|d| d.is_object())
