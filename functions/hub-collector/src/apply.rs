@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::error::Error;
-use crate::history;
 use crate::plan::{self, Received};
+use crate::{bucket, history};
 
 /// Two reports of one source racing for its current record: the loser reads
 /// again and merges on top. More than a few rounds means something else is
@@ -49,7 +49,7 @@ pub async fn ingest(
         Err(rejected) => {
             let raw = event.to_string();
             let key = history::rejected_key(&rejected, now, raw.as_bytes());
-            app.history.put(&key, raw).await?;
+            app.history.put(&key, raw, &bucket::JSON).await?;
             report.skip(
                 key,
                 format!(
@@ -69,7 +69,11 @@ pub async fn ingest(
 
     let key = history::report_key(&received);
     app.history
-        .put(&key, history::report_line(&received, event, now))
+        .put(
+            &key,
+            history::report_line(&received, event, now),
+            &bucket::JSON,
+        )
         .await?;
     report.applied(Action::new(
         "store_history",

@@ -1165,7 +1165,8 @@ fn field_text(item: &OpenItem, name: &str) -> String {
     }
 }
 
-fn absolute(t: OffsetDateTime) -> String {
+/// A time as people read it, on the page and in Slack: to the minute, in UTC.
+pub(crate) fn absolute(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(format_description!(
             "[year]-[month]-[day] [hour]:[minute] UTC"

@@ -1,14 +1,13 @@
-//! The history bucket: every report as it came, one JSON line an object.
+//! The history bucket's layout: every report as it came, one JSON line an
+//! object ([`crate::bucket`] writes it).
 //!
 //! Keys are partitioned by date and account for the template's Athena table
 //! (`reports/date=YYYY-MM-DD/account=<id>/`), and named by the event id, so
 //! a redelivered event writes the same object again and never a second one.
 
-use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::error::Error;
 use crate::plan::{Received, Rejected, timestamp};
 
 /// Where the reports Athena reads live.
@@ -75,36 +74,4 @@ pub fn report_line(received: &Received, event: &Value, received_at: OffsetDateTi
         "detail": event.get("detail"),
     })
     .to_string()
-}
-
-pub struct History {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-impl History {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-        }
-    }
-
-    pub async fn put(&self, key: &str, body: String) -> Result<(), Error> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(body.into_bytes()))
-            .send()
-            .await
-            .map_err(|e| Error::Bucket {
-                bucket: self.bucket.clone(),
-                operation: "PutObject",
-                key: key.to_owned(),
-                source: shared::aws::cause(e),
-            })?;
-        Ok(())
-    }
 }

@@ -6,11 +6,13 @@
 //! - [`findings`]: GuardDuty, Security Hub and Health events, read as reports;
 //! - [`plan`]: what a report changes, who is silent or failing (pure);
 //! - [`apply`]: a report carried into the state, retry-safe;
-//! - [`state`]: the DynamoDB table; [`history`]: the S3 history;
+//! - [`state`]: the DynamoDB table; [`bucket`]: the S3 calls; [`history`]: the
+//!   history's layout;
 //! - [`dashboard`]: the page (pure); [`notify`]: the Slack messages;
 //! - [`record`]: what the hub keeps.
 
 pub mod apply;
+pub mod bucket;
 pub mod config;
 pub mod dashboard;
 pub mod error;
@@ -34,9 +36,9 @@ use shared::secret::SecretStore;
 use shared::slack::SlackClient;
 use time::{Duration, OffsetDateTime};
 
+use crate::bucket::Bucket;
 pub use crate::config::Config;
 pub use crate::error::Error;
-use crate::history::History;
 use crate::plan::Concern;
 use crate::state::State;
 use crate::trigger::{Job, Trigger};
@@ -53,8 +55,8 @@ pub const TREND_DAYS: i64 = 30;
 pub struct App {
     config: Config,
     state: State,
-    history: History,
-    s3: aws_sdk_s3::Client,
+    history: Bucket,
+    dashboard: Bucket,
     secrets: Option<SecretStore>,
     slack: SlackClient,
     output: Output,
@@ -66,8 +68,8 @@ impl App {
         let s3 = shared::aws::s3_client(sdk);
         Self {
             state: State::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
-            history: History::new(s3.clone(), &config.history_bucket),
-            s3,
+            history: Bucket::new(s3.clone(), &config.history_bucket),
+            dashboard: Bucket::new(s3, &config.dashboard_bucket),
             secrets: Some(SecretStore::new(sdk)),
             slack: SlackClient::default(),
             output,
@@ -201,22 +203,9 @@ pub async fn render_page(app: &App, now: OffsetDateTime) -> Result<String, Error
 async fn render(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(), Error> {
     let page = render_page(app, now).await?;
     let bytes = page.len();
-    app.s3
-        .put_object()
-        .bucket(&app.config.dashboard_bucket)
-        .key(DASHBOARD_KEY)
-        .content_type("text/html; charset=utf-8")
-        // A person opening the link sees the page as last rendered.
-        .cache_control("no-store")
-        .body(page.into_bytes().into())
-        .send()
-        .await
-        .map_err(|e| Error::Bucket {
-            bucket: app.config.dashboard_bucket.clone(),
-            operation: "PutObject",
-            key: DASHBOARD_KEY.to_owned(),
-            source: shared::aws::cause(e),
-        })?;
+    app.dashboard
+        .put(DASHBOARD_KEY, page, &bucket::PAGE)
+        .await?;
     report.applied(
         Action::new(
             "render_dashboard",
@@ -354,7 +343,10 @@ async fn digest(
         } else {
             render(app, now, report).await?;
             let valid = StdDuration::from_secs(u64::from(app.config.link_hours) * 3600);
-            Some((presign(app, valid).await?, now + valid))
+            Some((
+                app.dashboard.presigned_get(DASHBOARD_KEY, valid).await?,
+                now + valid,
+            ))
         };
         let messages = notify::digest(
             &currents,
@@ -367,30 +359,6 @@ async fn digest(
     }
     .await;
     claims.settle(app, sent).await
-}
-
-async fn presign(app: &App, valid: StdDuration) -> Result<String, Error> {
-    let config =
-        aws_sdk_s3::presigning::PresigningConfig::expires_in(valid).map_err(|e| Error::Bucket {
-            bucket: app.config.dashboard_bucket.clone(),
-            operation: "presign GetObject",
-            key: DASHBOARD_KEY.to_owned(),
-            source: Box::new(e),
-        })?;
-    let request = app
-        .s3
-        .get_object()
-        .bucket(&app.config.dashboard_bucket)
-        .key(DASHBOARD_KEY)
-        .presigned(config)
-        .await
-        .map_err(|e| Error::Bucket {
-            bucket: app.config.dashboard_bucket.clone(),
-            operation: "presign GetObject",
-            key: DASHBOARD_KEY.to_owned(),
-            source: shared::aws::cause(e),
-        })?;
-    Ok(request.uri().to_owned())
 }
 
 /// Posts `messages`, or says why not. With no webhook configured the

@@ -6,21 +6,9 @@
 use shared::slack::{Finding, Message, build_messages};
 use time::OffsetDateTime;
 
+use crate::dashboard::absolute;
 use crate::plan::Concern;
 use crate::record::{Current, Source};
-
-/// A time as people read it in a message: to the minute, in UTC.
-fn shown(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
-}
 
 /// Sources listed one by one in an alert; the dashboard lists them all.
 pub const LISTED: usize = 30;
@@ -53,7 +41,7 @@ pub fn alert(concerns: &[(Source, Concern)], currents: &[Current]) -> Vec<Messag
                 if let Some(label) = &current.label {
                     fields.push(("Label".to_owned(), label.clone()));
                 }
-                fields.push(("Last report".to_owned(), shown(current.ended_at)));
+                fields.push(("Last report".to_owned(), absolute(current.ended_at)));
             }
             Finding {
                 title: format!("{}: {what}", source.function),
@@ -101,7 +89,7 @@ pub fn digest(
     let findings = vec![match link {
         // A field, not a code block: Slack makes a link of a URL in text.
         Some((url, until)) => Finding {
-            title: format!("Dashboard (link valid until {})", shown(until)),
+            title: format!("Dashboard (link valid until {})", absolute(until)),
             fields: vec![("Link".to_owned(), url.to_owned())],
             body: None,
         },
