@@ -123,17 +123,11 @@ pub async fn run(payload: Value, app: &App, deadline: &Deadline) -> Result<Repor
         Trigger::Report(event) => {
             let stored = apply::ingest(app, &event, now, &mut report).await?;
             if stored == apply::Stored::Changed && !app.config.dry_run {
-                let interval = Duration::seconds(i64::from(app.config.render_interval_seconds));
-                if app.state.claim_render(now, interval).await? {
-                    render(app, now, &mut report).await?;
-                } else {
-                    report.skip(
-                        DASHBOARD_KEY,
-                        format!(
-                            "rendered less than {} s ago (RENDER_INTERVAL_SECONDS); the next change or the schedule renders it",
-                            app.config.render_interval_seconds
-                        ),
-                    );
+                // The report is stored: a page that cannot be written now is
+                // the schedule's to write (and its failure is loud), while a
+                // retry of this event would find it stored and render nothing.
+                if let Err(error) = render_after_change(app, now, &mut report).await {
+                    report.fail(DASHBOARD_KEY, "render_dashboard", error.to_string());
                 }
             }
         }
@@ -198,6 +192,28 @@ pub async fn render_page(app: &App, now: OffsetDateTime) -> Result<String, Error
     Ok(renderer
         .await
         .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())))
+}
+
+/// Renders the page unless it was rendered less than
+/// `RENDER_INTERVAL_SECONDS` ago.
+async fn render_after_change(
+    app: &App,
+    now: OffsetDateTime,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let interval = Duration::seconds(i64::from(app.config.render_interval_seconds));
+    if app.state.claim_render(now, interval).await? {
+        render(app, now, report).await
+    } else {
+        report.skip(
+            DASHBOARD_KEY,
+            format!(
+                "rendered less than {} s ago (RENDER_INTERVAL_SECONDS); the next change or the schedule renders it",
+                app.config.render_interval_seconds
+            ),
+        );
+        Ok(())
+    }
 }
 
 async fn render(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(), Error> {

@@ -296,3 +296,26 @@ async fn a_day_transaction_cancelled_by_a_conflict_is_tried_again() {
         .remove(0);
     assert_eq!(day.runs, 1);
 }
+
+/// The report is stored before the page is written: a page that cannot be
+/// written fails neither the event (a retry would find it stored and render
+/// nothing) nor loses it; the hourly render fails loudly instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_cannot_be_written_does_not_fail_a_stored_report() {
+    let mut f = Fixture::new().await;
+    f.set("DASHBOARD_BUCKET", "no-such-bucket-hub");
+    let app = f.app();
+    let report = run(
+        &app,
+        Event::new(ACCOUNT_A, "log-retention", 1, &ago(2)).json(),
+    )
+    .await
+    .expect("the report is stored");
+    assert_eq!(report.counter("reports_stored"), 1);
+    assert_eq!(report.failed[0].action, "render_dashboard", "{report:?}");
+    assert_eq!(state(&f).currents().await.unwrap().len(), 1);
+    let error = run(&app, json!({"job": "render"}))
+        .await
+        .expect_err("the schedule's render fails the invocation");
+    assert_eq!(error.kind(), "Bucket");
+}
