@@ -156,11 +156,17 @@ pub fn venv(venv: &str, tool: &str) -> PathBuf {
 /// run ([`crate::not_run`], a failure under `CI=true`): `install` says how to
 /// get it.
 pub fn on_path(test: &str, tool: &str, install: &str) -> Option<PathBuf> {
-    let found = find_on_path(tool, std::env::var_os("PATH").as_deref());
+    let found = which(tool);
     if found.is_none() {
         crate::not_run(test, &format!("no {tool} binary on PATH ({install})"));
     }
     found
+}
+
+/// A tool of the machine, from `PATH`, where it is not a test's (setup
+/// deciding whether to install it).
+pub fn which(tool: &str) -> Option<PathBuf> {
+    find_on_path(tool, std::env::var_os("PATH").as_deref())
 }
 
 fn find_on_path(tool: &str, paths: Option<&std::ffi::OsStr>) -> Option<PathBuf> {

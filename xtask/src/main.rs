@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let task = args.first().map(String::as_str).unwrap_or("help");
     let rest = &args[args.len().min(1)..];
     let outcome = match task {
-        "setup" => setup::run(),
+        "setup" => setup::for_tests(),
         "demo" => demo::run(rest),
         "gen" => generate::run(rest),
         "test" => test::run(rest),

@@ -5,7 +5,7 @@
 //! - `.venv-checkov/`: checkov, from `tools/python/requirements-checkov.txt`
 //!   (its own venv: it pins older boto3 and networkx than moto and cfn-lint);
 //! - `tools/node/node_modules/`: asl-validator, from `tools/node/package-lock.json`;
-//! - Chromium, for the hub dashboard's browser test (headless: it renders the
+//! - for the test command only ([`for_tests`]), Chromium, for the hub dashboard's browser test (headless: it renders the
 //!   page, dumps its DOM and takes a screenshot): Debian's `chromium`
 //!   package, `apt-get install -y chromium`, when no `chromium` is on `PATH`.
 //!   `apt-get update` runs first only when apt knows no candidate for it
@@ -18,16 +18,24 @@
 //! the last installed contents), and skipped otherwise, so `cargo xtask test`
 //! is cheap to repeat.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::Result;
+use toilkit_tests::tool::which;
+
 use crate::cmd::{exec, root};
 
 pub fn run() -> Result {
     python(".venv", "tools/python/requirements.txt")?;
     python(".venv-checkov", "tools/python/requirements-checkov.txt")?;
-    node()?;
+    node()
+}
+
+/// What only the test command needs beyond [`run`]: the browser. Packaging
+/// and the demo never install a browser on the machine.
+pub fn for_tests() -> Result {
+    run()?;
     chromium()
 }
 
@@ -77,10 +85,10 @@ fn node() -> Result {
 }
 
 fn chromium() -> Result {
-    if on_path("chromium").is_some() {
+    if which("chromium").is_some() {
         return Ok(());
     }
-    let why_not = if on_path("apt-get").is_none() {
+    let why_not = if which("apt-get").is_none() {
         Some("there is no apt-get")
     } else if !is_root() {
         Some("installing it needs root")
@@ -129,16 +137,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
-}
-
-fn on_path(tool: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(tool))
-        .find(|path| {
-            path.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 #[cfg(test)]

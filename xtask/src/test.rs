@@ -15,7 +15,7 @@ use crate::Result;
 use crate::cmd::{cargo, exec};
 
 pub fn run(args: &[String]) -> Result {
-    crate::setup::run()?;
+    crate::setup::for_tests()?;
 
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
