@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
 
+use crate::plan::category_key;
 use crate::record::{Current, DaySummary, OpenItem, Source};
 
 /// The most the page may weigh. Whether it is served from a Lambda function
@@ -93,8 +94,6 @@ struct Day {
     seen: bool,
     blocked: u64,
     audit: u64,
-    runs: u64,
-    failed: u64,
 }
 
 /// The 30 days, aggregated as the summaries stream past.
@@ -124,18 +123,16 @@ impl History {
                 continue;
             };
             day.seen = true;
-            day.runs += summary.runs;
-            day.failed += summary.failed;
             day.blocked += summary
                 .open_by_kind
                 .get("blocked_address")
                 .copied()
                 .unwrap_or(0);
+            day.audit += summary.records.get("audit_alert").copied().unwrap_or(0);
             for (record, count) in &summary.records {
                 let Some(category) = record.strip_prefix("audit_alert/") else {
                     continue;
                 };
-                day.audit += count;
                 let known = history.audit_by_category.contains_key(category);
                 let category = if known || history.audit_by_category.len() < MAX_CATEGORIES - 1 {
                     category
@@ -413,7 +410,7 @@ fn summary(out: &mut String, view: &View, history: &History) {
         .flat_map(|(_, rows)| rows)
         .map(|r| r.by_function.len())
         .sum();
-    let audit_30d: u64 = history.audit_by_category.values().sum();
+    let audit_30d: u64 = history.days.iter().map(|d| d.audit).sum();
     let cards: [(&str, &str, String, &str, bool); 10] = [
         (
             "accounts",
@@ -869,12 +866,9 @@ fn log_retention(out: &mut String, view: &View) {
         match sweeps.get(key) {
             Some(c) => {
                 w!(out, "<td>{}</td><td>", when(view.now, c.ended_at));
-                let row = view.row_link(key.0, key.1);
+                // Plain numbers: no section of the page lists a sweep's counters.
                 for (name, value) in &c.counters {
-                    match &row {
-                        Some(row) => w!(out, "{} <a href=\"{row}\">{value}</a> ", esc(name)),
-                        None => w!(out, "{} {value} ", esc(name)),
-                    }
+                    w!(out, "{} {value} ", esc(name));
                 }
                 out.push_str("</td>");
             }
@@ -914,17 +908,23 @@ fn log_retention(out: &mut String, view: &View) {
 
 fn audit(out: &mut String, view: &View, history: &History) {
     out.push_str("<section id=\"audit\"><h2>Audit alerts by category</h2>");
-    let mut open_by_category: BTreeMap<&str, usize> = BTreeMap::new();
+    // The rows the day summaries count under (`plan::category_key`), so an
+    // alert kept and the same alert summed fall in one row.
+    let mut open_by_category: BTreeMap<String, usize> = BTreeMap::new();
     for item in &view.audit_alerts {
-        for category in categories(item) {
-            *open_by_category.entry(category).or_default() += 1;
+        let mut keys: BTreeSet<String> = categories(item).map(category_key).collect();
+        if keys.is_empty() {
+            keys.insert("other".to_owned());
+        }
+        for key in keys {
+            *open_by_category.entry(key).or_default() += 1;
         }
     }
     let names: BTreeSet<&str> = history
         .audit_by_category
         .keys()
+        .chain(open_by_category.keys())
         .map(String::as_str)
-        .chain(open_by_category.keys().copied())
         .collect();
     if names.is_empty() {
         out.push_str("<p class=\"muted\">No audit alert in the last 30 days.</p>");
@@ -937,7 +937,7 @@ fn audit(out: &mut String, view: &View, history: &History) {
                 "<tr><td>{}</td><td class=\"num\"><a id=\"audit-30d-{i}\" href=\"#audit-trend\">{}</a></td><td class=\"num\"><a id=\"audit-open-{i}\" href=\"#audit-alerts\">{}</a></td></tr>",
                 esc(name),
                 history.audit_by_category.get(*name).copied().unwrap_or(0),
-                open_by_category.get(name).copied().unwrap_or(0),
+                open_by_category.get(*name).copied().unwrap_or(0),
             );
         }
         out.push_str("</tbody></table>");
@@ -1314,8 +1314,10 @@ mod tests {
             failed: 1,
             open_by_kind: BTreeMap::from([("blocked_address".into(), blocked)]),
             records: BTreeMap::from([
+                ("audit_alert".into(), ddl + 1),
                 ("audit_alert/ddl".into(), ddl),
                 ("audit_alert/failed_login".into(), 1),
+                ("denied_call".into(), 2),
                 ("denied_call/high".into(), 2),
             ]),
             counters: BTreeMap::new(),
@@ -1788,6 +1790,66 @@ mod tests {
         }
     }
 
+    /// An alert kept and the same alert summed in its day fall in one row,
+    /// named as the summaries name it; an alert without a category is "other".
+    #[test]
+    fn an_audit_category_is_one_row_whether_kept_or_summed() {
+        let src = source(1, "rds-audit-notifier");
+        let items = [
+            item(
+                src.clone(),
+                None,
+                "audit_alert",
+                "db/1",
+                json!({"categories": ["Privilege <x>"]}),
+            ),
+            item(src.clone(), None, "audit_alert", "db/2", json!({})),
+        ];
+        let day = DaySummary {
+            date: NOW.date(),
+            source: src.clone(),
+            label: None,
+            runs: 1,
+            failed: 0,
+            open_by_kind: BTreeMap::new(),
+            records: BTreeMap::from([
+                ("audit_alert".into(), 2),
+                ("audit_alert/privilege__x_".into(), 1),
+                ("audit_alert/other".into(), 1),
+            ]),
+            counters: BTreeMap::new(),
+        };
+        let currents = [current(src, None, Outcome::Ok)];
+        let html = render(
+            &Page {
+                now: NOW,
+                currents: &currents,
+                items: &items,
+                silent: &[],
+            },
+            [day],
+        );
+        let rows: Vec<&str> = html
+            .split("<tr><td>")
+            .skip(1)
+            .filter(|r| r.contains("audit-30d-"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows[0].starts_with("other</td>"), "{}", rows[0]);
+        assert!(rows[1].starts_with("privilege__x_</td>"), "{}", rows[1]);
+        for row in rows {
+            assert_eq!(
+                row.matches(">1</a>").count(),
+                2,
+                "one summed, one kept: {row}"
+            );
+        }
+        assert!(
+            html.contains(r##"id="sum-audit" href="#audit">2<"##),
+            "alerts, not category hits"
+        );
+    }
+
     #[test]
     fn the_days_are_summed_into_thirty_buckets_whatever_their_number() {
         let history = History::from_days(NOW.date(), history(50));
@@ -1795,7 +1857,15 @@ mod tests {
         assert!(history.days.iter().all(|d| d.seen));
         assert_eq!(history.days[TREND_DAYS - 1].blocked, 50 * 30);
         assert_eq!(history.days[0].blocked, 50 * (30 + 29));
-        assert_eq!(history.days[0].runs, 50 * 7 * 24);
+        let alerts: u64 = self::history(50)
+            .filter(|s| s.date == NOW.date())
+            .map(|s| s.records["audit_alert"])
+            .sum();
+        assert_eq!(
+            history.days[TREND_DAYS - 1].audit,
+            alerts,
+            "alerts, not category hits"
+        );
         assert_eq!(history.audit_by_category["ddl"], 50 * 30);
         assert_eq!(history.audit_by_category["failed_login"], 50 * 7 * 30);
         assert!(

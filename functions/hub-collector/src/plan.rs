@@ -531,6 +531,9 @@ pub fn day_delta(received: &Received, open_by_kind: BTreeMap<String, u64>) -> Da
                     .map(|s| vec![s.to_lowercase()])
                     .unwrap_or_default(),
             };
+            // The alerts themselves, once each: an alert of two categories
+            // counts in both below.
+            *records.entry(item.kind.clone()).or_default() += 1;
             if categories.is_empty() {
                 *records.entry(format!("{}/other", item.kind)).or_default() += 1;
             }
@@ -553,8 +556,9 @@ pub fn day_delta(received: &Received, open_by_kind: BTreeMap<String, u64>) -> Da
     }
 }
 
-/// A category as a summary's attribute name: outside text, so kept short and plain.
-fn category_key(category: &str) -> String {
+/// A category as a summary's attribute name and the dashboard's row:
+/// outside text, so kept short and plain.
+pub fn category_key(category: &str) -> String {
     category
         .chars()
         .take(40)
@@ -806,6 +810,7 @@ mod tests {
             .with("categories", json!(["ddl", "Privilege <x>"]));
         let report = received("r1", NOW, vec![alert]);
         let day = day_delta(&report, BTreeMap::new());
+        assert_eq!(day.records["audit_alert"], 1, "one alert");
         assert_eq!(day.records["audit_alert/ddl"], 1);
         assert_eq!(day.records["audit_alert/privilege__x_"], 1);
         let mut dry = report;

@@ -89,8 +89,9 @@ pub struct DaySummary {
     pub failed: u64,
     /// Open items by kind, as the day's last report left them.
     pub open_by_kind: BTreeMap<String, u64>,
-    /// Records named that day, by kind and category: `audit_alert` by each of
-    /// its `categories`, `denied_call` by `severity` (`"audit_alert/ddl"`).
+    /// Records named that day: each kind's count (`"audit_alert"`), and by
+    /// kind and category, `audit_alert` by each of its `categories`,
+    /// `denied_call` by `severity` (`"audit_alert/ddl"`).
     pub records: BTreeMap<String, u64>,
     /// The day's counters, summed over its reports.
     pub counters: BTreeMap<String, u64>,
