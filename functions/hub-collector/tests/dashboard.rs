@@ -236,7 +236,9 @@ impl State {
                     },
                     records: match *f {
                         "rds-audit-notifier" => BTreeMap::from([
-                            ("audit_alert/ddl".into(), 1),
+                            // Three alerts a day, one of them of two categories.
+                            ("audit_alert".into(), 3),
+                            ("audit_alert/ddl".into(), 2),
                             ("audit_alert/failed_login".into(), 2),
                         ]),
                         _ => BTreeMap::new(),
@@ -298,7 +300,7 @@ impl State {
                 self.of_kind("blocked_address").filter(open).count(),
             ),
             ("sum-windows-on", 1),
-            // (1 ddl + 2 failed_login) a day in each account, for 30 days.
+            // Three alerts a day in each account (four category hits), for 30 days.
             ("sum-audit", 30 * ACCOUNTS * 3),
             ("sum-silent", self.silent.len()),
             ("log-groups-count", self.of_kind("log_group").count()),
