@@ -83,6 +83,14 @@ fn label(account: usize) -> Option<String> {
     Some(format!("product-{}", account % 40))
 }
 
+/// Dates relative to the run's clock, so the page measured is the same
+/// whatever day the benchmark runs (a fixed expiry would empty the blocked
+/// list from the next day on).
+fn at(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
 fn state(now: OffsetDateTime) -> (Vec<Current>, Vec<OpenItem>) {
     let mut currents = Vec::new();
     let mut items = Vec::new();
@@ -122,7 +130,7 @@ fn state(now: OffsetDateTime) -> (Vec<Current>, Vec<OpenItem>) {
                 "waf-ip-blocker",
                 "blocked_address",
                 format!("198.51.{account}.{i}/32"),
-                json!({"hits": 100 + i, "expires_at": "2026-12-08T00:00:00Z"}),
+                json!({"hits": 100 + i, "expires_at": at(now + Duration::days(1))}),
             );
         }
         for (i, severity) in ["CRITICAL", "HIGH", "MEDIUM", "LOW", "HIGH"]
@@ -133,7 +141,7 @@ fn state(now: OffsetDateTime) -> (Vec<Current>, Vec<OpenItem>) {
                 "config-triage",
                 "violation",
                 format!("{account}/eu-west-1/rule-{i}/AWS::S3::Bucket/b{i}"),
-                json!({"severity": severity, "owner": "team", "since": "2026-12-01T00:00:00Z"}),
+                json!({"severity": severity, "owner": "team", "since": at(now - Duration::days(6))}),
             );
         }
         for i in 0..5 {
@@ -148,7 +156,7 @@ fn state(now: OffsetDateTime) -> (Vec<Current>, Vec<OpenItem>) {
             "maintenance-switch",
             "window",
             format!("w-{account}"),
-            json!({"phase": "scheduled", "start_at": "2026-12-08T02:00:00Z"}),
+            json!({"phase": "scheduled", "start_at": at(now + Duration::hours(17))}),
         );
         for i in 0..3 {
             item(
