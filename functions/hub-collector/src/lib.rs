@@ -285,9 +285,10 @@ async fn heartbeat(
                 .collect();
             let messages = notify::alert(&concerns, &currents);
             let target = format!("{} source(s)", chunk.len());
-            post(app, &messages, &target, "heartbeat", deadline, report).await?;
-            for (_, _, claim) in chunk {
-                claims.sent(app, claim).await?;
+            if post(app, &messages, &target, "heartbeat", deadline, report).await? {
+                for (_, _, claim) in chunk {
+                    claims.sent(app, claim).await?;
+                }
             }
         }
         Ok(())
@@ -323,15 +324,13 @@ impl Claims {
         Ok(())
     }
 
-    /// On failure, gives back every claim whose message did not go out,
-    /// and returns the failure itself: a claim that cannot be given back
-    /// is taken again once its lease runs out.
+    /// Gives back every claim whose message did not go out (a failure, or
+    /// no webhook yet), so a later run posts it, and returns the outcome: a
+    /// claim that cannot be given back is taken again once its lease runs out.
     async fn settle(self, app: &App, outcome: Result<(), Error>) -> Result<(), Error> {
-        if outcome.is_err() {
-            for (sk, token, sent) in &self.0 {
-                if !sent && let Err(error) = app.state.release(sk, token).await {
-                    tracing::warn!(%error, claim = %sk, "claim not given back; its lease runs out");
-                }
+        for (sk, token, sent) in &self.0 {
+            if !sent && let Err(error) = app.state.release(sk, token).await {
+                tracing::warn!(%error, claim = %sk, "claim not given back; its lease runs out");
             }
         }
         outcome
@@ -370,16 +369,18 @@ async fn digest(
             concerns,
             link.as_ref().map(|(url, until)| (url.as_str(), *until)),
         );
-        post(app, &messages, &claim, "digest", deadline, report).await?;
-        claims.sent(app, &claim).await
+        if post(app, &messages, &claim, "digest", deadline, report).await? {
+            claims.sent(app, &claim).await?;
+        }
+        Ok(())
     }
     .await;
     claims.settle(app, sent).await
 }
 
-/// Posts `messages`, or says why not. With no webhook configured the
-/// messages are in the report only, and the claims stand (nothing would
-/// deliver them later either).
+/// Posts `messages`, or says why not: `true` once they went out. With no
+/// webhook configured they are in the report only, and their claims are
+/// given back, so the alert is posted once a webhook is set.
 async fn post(
     app: &App,
     messages: &[shared::slack::Message],
@@ -387,7 +388,7 @@ async fn post(
     what: &'static str,
     deadline: &Deadline,
     report: &mut Report,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let action = Action::new(
         format!("post_{what}"),
         target,
@@ -396,14 +397,14 @@ async fn post(
     report.plan(action.clone());
     if app.config.dry_run {
         report.skip(target, "dry run: nothing posted");
-        return Ok(());
+        return Ok(false);
     }
     let (Some(webhook), Some(secrets)) = (&app.config.slack, &app.secrets) else {
         report.skip(
             target,
             format!("no Slack webhook configured: the {what} is in this report only"),
         );
-        return Ok(());
+        return Ok(false);
     };
     let sent = async {
         let webhook = secrets.get(webhook).await?;
@@ -414,7 +415,7 @@ async fn post(
     match sent {
         Ok(()) => {
             report.applied(action);
-            Ok(())
+            Ok(true)
         }
         Err(error) => {
             report.fail(target, format!("post_{what}"), error.to_string());

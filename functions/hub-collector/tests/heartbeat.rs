@@ -152,3 +152,37 @@ async fn a_dry_run_stores_reports_but_posts_nothing_and_writes_no_page() {
     let pages = crate::common::keys(&f.s3, &f.dashboard, "").await;
     assert!(pages.is_empty(), "{pages:?}");
 }
+
+/// A hub deployed before its webhook: the silence it saw is alerted on once
+/// the webhook is set, not consumed by the runs that had nowhere to post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_without_a_webhook_wait_for_one() {
+    let mut f = Fixture::new().await;
+    let webhook = f
+        .env
+        .iter()
+        .find(|(name, _)| name == "SLACK_WEBHOOK_SECRET_ARN")
+        .map(|(_, value)| value.clone())
+        .expect("the fixture sets a webhook");
+    f.env.remove("SLACK_WEBHOOK_SECRET_ARN");
+    let app = f.app();
+    run(
+        &app,
+        Event::new(ACCOUNT_A, "log-retention", 1, &ago(OVERDUE)).json(),
+    )
+    .await
+    .unwrap();
+    let report = run(&app, json!({"job": "heartbeat"})).await.unwrap();
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("no Slack webhook")),
+        "{report:?}"
+    );
+    f.set("SLACK_WEBHOOK_SECRET_ARN", &webhook);
+    run(&f.app(), json!({"job": "heartbeat"})).await.unwrap();
+    let texts = f.texts("ops");
+    assert_eq!(texts.len(), 1);
+    assert!(texts[0].contains("log-retention: silent"), "{}", texts[0]);
+}
