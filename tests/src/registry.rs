@@ -102,16 +102,11 @@ pub const HUB_FUNCTIONS: &[Function] = &[Function {
 }];
 
 /// A function of either application, by name.
-pub fn find_any(name: &str) -> Option<&'static Function> {
+pub fn find(name: &str) -> Option<&'static Function> {
     FUNCTIONS
         .iter()
         .chain(HUB_FUNCTIONS)
         .find(|f| f.name == name)
-}
-
-/// The function of that name, if the registry has it.
-pub fn find(name: &str) -> Option<&'static Function> {
-    FUNCTIONS.iter().find(|f| f.name == name)
 }
 
 /// The names, in registry order.
@@ -139,7 +134,7 @@ mod tests {
         folders.sort_unstable();
         let mut problems = Vec::new();
         for folder in &folders {
-            if find_any(folder).is_none() {
+            if find(folder).is_none() {
                 problems.push(format!(
                     "functions/{folder} has no entry: add `Function {{ name: \"{folder}\", .. }}` to FUNCTIONS in tests/src/registry.rs"
                 ));

@@ -36,7 +36,7 @@ pub fn run(args: &[String]) -> Result {
     let only: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(unknown) = only
         .iter()
-        .find(|name| toilkit_tests::registry::find_any(name).is_none())
+        .find(|name| toilkit_tests::registry::find(name).is_none())
     {
         let known: Vec<_> = toilkit_tests::registry::FUNCTIONS
             .iter()

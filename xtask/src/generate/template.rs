@@ -59,7 +59,7 @@ pub fn compose(
 ) -> Result<Parts, String> {
     let mut parts = Parts::default();
     for f in functions {
-        let registered = toilkit_tests::registry::find_any(f.name)
+        let registered = toilkit_tests::registry::find(f.name)
             .ok_or_else(|| format!("{} is not in tests/src/registry.rs", f.name))?;
         let stem = registered.stem;
         let names = Names {

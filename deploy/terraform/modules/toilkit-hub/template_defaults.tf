@@ -2,7 +2,7 @@
 # receives. The module sends only the parameters whose value differs from
 # these: the AWS provider reads a stack's parameters back without the ones
 # equal to their default (hashicorp/terraform-provider-aws#16485).
-# tests/tests/terraform_hub.rs keeps this map equal to deploy/hub/template.yaml.
+# tests/tests/terraform/hub.rs keeps this map equal to deploy/hub/template.yaml.
 locals {
   template_defaults = {
     AlarmTopicArn            = ""
