@@ -131,6 +131,15 @@ pub fn run(args: &[String]) -> Result {
     let installed = installed_targets();
     for arch in ARCHES {
         if arch.name != "x86_64" && !installed.iter().any(|t| t == arch.triple) {
+            if arch.name == packaged_arch {
+                // The application would carry whatever an earlier build left
+                // in its folder.
+                return Err(format!(
+                    "--arch {} needs Rust target {} (rustup target add {})",
+                    arch.name, arch.triple, arch.triple
+                )
+                .into());
+            }
             eprintln!(
                 "skipping {}: Rust target {} is not installed (rustup target add {})",
                 arch.name, arch.triple, arch.triple
