@@ -129,17 +129,9 @@ pub fn run(args: &[String]) -> Result {
         names
     };
     let installed = installed_targets();
+    can_package(packaged_arch, &installed)?;
     for arch in ARCHES {
         if arch.name != "x86_64" && !installed.iter().any(|t| t == arch.triple) {
-            if arch.name == packaged_arch {
-                // The application would carry whatever an earlier build left
-                // in its folder.
-                return Err(format!(
-                    "--arch {} needs Rust target {} (rustup target add {})",
-                    arch.name, arch.triple, arch.triple
-                )
-                .into());
-            }
             eprintln!(
                 "skipping {}: Rust target {} is not installed (rustup target add {})",
                 arch.name, arch.triple, arch.triple
@@ -235,6 +227,21 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     Ok(())
+}
+
+/// Whether the architecture to package is one this machine builds: a
+/// skipped one would leave the application carrying whatever an earlier
+/// build left in its folder.
+fn can_package(arch: &str, installed: &[String]) -> Result {
+    match ARCHES.iter().find(|a| a.name == arch) {
+        Some(a) if a.name == "x86_64" || installed.iter().any(|t| t == a.triple) => Ok(()),
+        Some(a) => Err(format!(
+            "--arch {arch} needs Rust target {} (rustup target add {})",
+            a.triple, a.triple
+        )
+        .into()),
+        None => Err(format!("no architecture {arch}").into()),
+    }
 }
 
 /// Writes the application folder `out`: `template.yaml` with each
@@ -465,6 +472,18 @@ fn parse_glibc(name: &[u8]) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_architecture_this_machine_does_not_build_is_not_packaged() {
+        let none: Vec<String> = Vec::new();
+        assert!(can_package("x86_64", &none).is_ok());
+        let error = can_package("arm64", &none).unwrap_err().to_string();
+        assert!(
+            error.contains("rustup target add aarch64-unknown-linux-gnu"),
+            "{error}"
+        );
+        assert!(can_package("arm64", &["aarch64-unknown-linux-gnu".to_owned()]).is_ok());
+    }
     use toilkit_tests::cloudformation::{call as cloudformation, xml_value};
     use toilkit_tests::workspace::require_tool;
 
