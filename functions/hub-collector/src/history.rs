@@ -53,7 +53,9 @@ fn safe(id: &str) -> String {
 }
 
 /// The line Athena reads: the columns of the table, then the envelope whole
-/// (`detail`) for what the columns do not hold.
+/// (`detail`) for what the columns do not hold, as JSON text: the table
+/// declares it a string, since the envelope's shape varies by function and
+/// schema version, and a JSON SerDe reads an object into no string column.
 pub fn report_line(received: &Received, event: &Value, received_at: OffsetDateTime) -> String {
     json!({
         "event_id": received.event_id,
@@ -71,7 +73,7 @@ pub fn report_line(received: &Received, event: &Value, received_at: OffsetDateTi
         "flags": received.flags,
         "counters": received.counters,
         "items_total": received.items.len() as u64 + received.items_omitted,
-        "detail": event.get("detail"),
+        "detail": event.get("detail").map(Value::to_string),
     })
     .to_string()
 }

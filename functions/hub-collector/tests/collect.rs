@@ -77,7 +77,11 @@ async fn reports_from_two_accounts_become_current_state_items_history_and_a_page
         serde_json::from_str(&f.object(&f.history, waf_key).await).unwrap();
     assert_eq!(line["function"], "waf-ip-blocker");
     assert_eq!(line["outcome"], "ok");
-    assert_eq!(line["detail"]["items"][0]["key"], "203.0.113.9/32");
+    // The envelope whole, as the JSON text the Athena table's `detail`
+    // string column reads (json_extract in a query).
+    let detail: serde_json::Value =
+        serde_json::from_str(line["detail"].as_str().expect("detail is JSON text")).unwrap();
+    assert_eq!(detail["items"][0]["key"], "203.0.113.9/32");
 
     // The day's summary counts each report and the open items it left.
     let days = state.day(today()).await.unwrap();

@@ -17,6 +17,9 @@ use crate::distribution::*;
 use super::iam::{actions, statements};
 
 const STEM: &str = "HubCollector";
+/// The hub receives on its account's default bus (deploy/hub/template.yaml).
+const DEFAULT_BUS: &str =
+    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default";
 
 /// The hub's functions as the template tests walk them, (name, stem), as
 /// `distribution::FUNCTIONS` lists the product's.
@@ -173,23 +176,39 @@ fn the_bus_takes_events_only_from_the_organization_or_the_accounts_named() {
         statement["Principal"]["AWS"],
         json!({"Fn::Split": [",", {"Ref": "SourceAccounts"}]})
     );
+    // The account's default bus, and only the sources the result rule
+    // takes: the organization cannot feed the account's other rules.
+    let rule_sources: BTreeSet<&str> =
+        resources(hub_translated())["HubCollectorResultRule"]["Properties"]["EventPattern"]["$or"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["source"].as_array().unwrap())
+            .map(|s| s.as_str().unwrap())
+            .collect();
+    assert_eq!(rule_sources.len(), 4, "{rule_sources:?}");
     for policy in [organization, accounts] {
+        assert_eq!(policy["Properties"]["EventBusName"], "default");
         assert_eq!(
-            referenced(&policy["Properties"]["EventBusName"]),
-            Some("HubBus")
+            policy["Properties"]["Statement"]["Resource"],
+            json!({"Fn::Sub": DEFAULT_BUS})
         );
-        assert_eq!(
-            referenced(&policy["Properties"]["Statement"]["Resource"]),
-            Some("HubBus")
-        );
+        let sources: BTreeSet<&str> = policy["Properties"]["Statement"]["Condition"]
+            ["ForAllValues:StringEquals"]["events:source"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no events:source condition: {policy}"))
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert_eq!(sources, rule_sources, "{policy}");
     }
     let parameter = &t["Parameters"]["SourceAccounts"];
     assert!(accepts(parameter, "111122223333,444455556666").is_ok());
     assert!(accepts(parameter, "111122223333, 444455556666").is_err());
     assert!(accepts(&t["Parameters"]["OrganizationId"], "o-a1b2c3d4e5").is_ok());
     assert_eq!(
-        referenced(&t["Outputs"]["BusArn"]["Value"]),
-        Some("HubBus"),
+        t["Outputs"]["BusArn"]["Value"],
+        json!({"Fn::Sub": DEFAULT_BUS}),
         "what product accounts set as ResultEventForwardBusArn"
     );
 }
@@ -203,7 +222,7 @@ fn the_rules_and_schedules_invoke_the_collector() {
     let function = format!("{STEM}Function");
     let rule = |id: &str| &resources(out)[id]["Properties"];
     let results = rule("HubCollectorResultRule");
-    assert_eq!(referenced(&results["EventBusName"]), Some("HubBus"));
+    assert_eq!(results["EventBusName"], "default");
     assert_eq!(
         results["EventPattern"],
         json!({"$or": [
@@ -429,6 +448,40 @@ fn the_athena_table_reads_the_history_the_collector_writes() {
         .map(|c| c["Name"].as_str().unwrap())
         .collect();
     assert_eq!(columns, keys, "one column per key of the line");
+    // The OpenX JSON SerDe reads a value only into a column of its type: a
+    // string where an int is declared fails the whole query, not one row.
+    for column in storage["Columns"].as_array().unwrap() {
+        let (name, kind) = (
+            column["Name"].as_str().unwrap(),
+            column["Type"].as_str().unwrap(),
+        );
+        assert!(
+            reads_as(kind, &line[name]),
+            "column {name} is {kind}, the line has {}",
+            line[name]
+        );
+    }
+    let filled = columns.iter().filter(|c| !line[**c].is_null()).count();
+    assert!(
+        filled + 1 >= columns.len(),
+        "the example fills the columns: {line}"
+    );
+}
+
+/// Whether Hive's JSON SerDe reads `value` as a column of type `kind`
+/// (the types the history table declares); null reads as any.
+fn reads_as(kind: &str, value: &Value) -> bool {
+    let integer = |v: &Value| v.is_i64() || v.is_u64();
+    match (kind, value) {
+        (_, Value::Null) => true,
+        ("string", v) => v.is_string(),
+        ("boolean", v) => v.is_boolean(),
+        ("int", v) => v.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        ("bigint", v) => integer(v),
+        ("array<string>", Value::Array(a)) => a.iter().all(Value::is_string),
+        ("map<string,bigint>", Value::Object(m)) => m.values().all(integer),
+        _ => false,
+    }
 }
 
 /// Every IAM action the collector's role grants, with the resource it is
@@ -538,9 +591,8 @@ fn parliament_finds_nothing_in_the_collector_role() {
     assert_eq!(policy["findings"], json!([]), "{policy}");
 }
 
-/// The resource types SAR accepts (tests/template-support/
-/// sar-supported-resources.txt), with the one the hub adds that the
-/// guide's list there predates.
+/// Only resource types SAR accepts (tests/template-support/
+/// sar-supported-resources.txt): `sam publish` refuses any other.
 #[test]
 fn the_hub_uses_only_resource_types_the_repository_supports() {
     let supported: BTreeSet<String> =
@@ -551,15 +603,11 @@ fn the_hub_uses_only_resource_types_the_repository_supports() {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(str::to_owned)
             .collect();
-    // Not in the developer guide's list this file copies (the live page
-    // has grown since); to confirm against the live list, or by a first
-    // `sam publish`, before the hub is published.
-    let unconfirmed = ["AWS::Events::EventBus"];
     for t in [hub_template(), hub_translated()] {
         let unsupported: BTreeSet<&str> = resources(t)
             .values()
             .filter_map(|r| r["Type"].as_str())
-            .filter(|kind| !supported.contains(*kind) && !unconfirmed.contains(kind))
+            .filter(|kind| !supported.contains(*kind))
             .collect();
         assert!(unsupported.is_empty(), "{unsupported:?}");
     }
@@ -624,7 +672,7 @@ async fn the_hub_template_creates_in_moto() {
     );
     assert!(
         described.contains("<OutputKey>BusArn</OutputKey>")
-            && described.contains(":event-bus/toilkit-hub</OutputValue>"),
+            && described.contains(":123456789012:event-bus/default</OutputValue>"),
         "the bus ARN is an output: {described}"
     );
     let (_, listed) = cloudformation(
@@ -635,7 +683,6 @@ async fn the_hub_template_creates_in_moto() {
         ],
     );
     for id in [
-        "HubBus",
         "StateTable",
         "HistoryBucket",
         "DashboardBucket",
@@ -648,13 +695,14 @@ async fn the_hub_template_creates_in_moto() {
             "{id} was created: {listed}"
         );
     }
-    // The bus exists under its name, for the product accounts to target.
+    // The result rule is on the default bus, where the product accounts'
+    // forwarding rules deliver.
     let events = aws_sdk_eventbridge::Client::new(&config);
-    let bus = events
-        .describe_event_bus()
-        .name("toilkit-hub")
+    let rule = events
+        .describe_rule()
+        .name("toilkit-hub-collector-results")
         .send()
         .await
         .unwrap();
-    assert!(bus.arn().unwrap().ends_with(":event-bus/toilkit-hub"));
+    assert_eq!(rule.event_bus_name(), Some("default"));
 }

@@ -1,5 +1,6 @@
-# toilkit-hub in the central account: the bus every product account forwards
-# its reports to, and the collector. Copy this folder, set the variables in a
+# toilkit-hub in the central account: the collector, and the policy that
+# lets every product account forward its reports to this account's default
+# bus. Copy this folder, set the variables in a
 # terraform.tfvars (see terraform.tfvars.example), `terraform init` and
 # `terraform apply`. Then give each product account's toilkit module
 # result_event_bus = "default" and result_event_forward_bus_arn = the bus_arn

@@ -1,7 +1,7 @@
 # toilkit-hub in the central account, from the AWS Serverless Application
-# Repository: the application's CloudFormation stack (the bus every product
-# account forwards its reports to, the collector, its table, buckets and
-# Athena table).
+# Repository: the application's CloudFormation stack (the policy that lets
+# every product account forward its reports to this account's default bus,
+# the collector, its table, buckets and Athena table).
 
 locals {
   collector = var.hub_collector
@@ -97,7 +97,7 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "hub" {
     # The template's rule, caught at plan instead of at deploy.
     precondition {
       condition     = var.organization_id != null || length(var.source_accounts) > 0
-      error_message = "Name who may send reports to the hub's bus: organization_id, source_accounts, or both."
+      error_message = "Name who may send reports to the hub (this account's default bus): organization_id, source_accounts, or both."
     }
     precondition {
       condition     = length(local.overlong_parameters) == 0

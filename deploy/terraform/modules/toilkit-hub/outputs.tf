@@ -9,7 +9,7 @@ output "stack_outputs" {
 }
 
 output "bus_arn" {
-  description = "The hub's bus: each product account's toilkit module takes it as result_event_forward_bus_arn."
+  description = "This account's default bus, which the hub receives on: each product account's toilkit module takes it as result_event_forward_bus_arn."
   value       = lookup(aws_serverlessapplicationrepository_cloudformation_stack.hub.outputs, "BusArn", null)
 }
 

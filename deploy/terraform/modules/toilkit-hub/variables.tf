@@ -1,5 +1,5 @@
 # Inputs of the toilkit-hub module: the application, who may send to the
-# hub's bus, and the collector's settings (see
+# hub (this account's default bus), and the collector's settings (see
 # functions/hub-collector/README.md), one object whose attributes left null
 # keep the application's default. The module turns them into the SAR
 # application's parameters.
@@ -27,7 +27,7 @@ variable "semantic_version" {
 }
 
 variable "name" {
-  description = "Name of the deployment: the CloudFormation stack is serverlessrepo-<name>-hub, and every named resource starts with <name>-hub (the bus <name>-hub, the function <name>-hub-collector)."
+  description = "Name of the deployment: the CloudFormation stack is serverlessrepo-<name>-hub, and every named resource starts with <name>-hub (the function <name>-hub-collector, its rules and buckets)."
   type        = string
   default     = "toilkit"
 
@@ -46,7 +46,7 @@ variable "tags" {
 # --- Who may send -----------------------------------------------------------
 
 variable "organization_id" {
-  description = "Every account of this AWS Organization may send reports to the hub's bus (aws:PrincipalOrgID). Set this, source_accounts, or both."
+  description = "Every account of this AWS Organization may send reports to the hub, on this account's default bus (aws:PrincipalOrgID). Set this, source_accounts, or both."
   type        = string
   default     = null
 
@@ -57,7 +57,7 @@ variable "organization_id" {
 }
 
 variable "source_accounts" {
-  description = "Accounts (12-digit ids) that may send reports to the hub's bus, besides or instead of the organization's."
+  description = "Accounts (12-digit ids) that may send reports to the hub, on this account's default bus, besides or instead of the organization's."
   type        = list(string)
   default     = []
 
