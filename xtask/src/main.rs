@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         "fuzz" => bench::fuzz(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|demo|gen [--check]|test|package|publish --regions r1,r2 --bucket-prefix p|bench [function]|fuzz [seconds]>"
+                "usage: cargo xtask <setup|demo|gen [--check]|test|package|publish --regions r1,r2 --bucket-prefix p [--app toilkit|toilkit-hub]|bench [function]|fuzz [seconds]>"
             );
             return if task == "help" {
                 ExitCode::SUCCESS

@@ -1,7 +1,8 @@
-//! `cargo xtask publish --regions eu-west-1,us-east-1 --bucket-prefix toilkit-sar-111122223333`:
-//! publishes the application folder that `cargo xtask package` wrote
-//! (`target/sam/`) as one version to the Serverless Application Repository of
-//! each Region, and prints each application ARN.
+//! `cargo xtask publish --regions eu-west-1,us-east-1 --bucket-prefix toilkit-sar-111122223333 [--app toilkit|toilkit-hub]`:
+//! publishes the application folders that `cargo xtask package` wrote
+//! (`target/sam/`, the product, and `target/sam-hub/`, toilkit-hub; `--app`
+//! picks one) as one version each to the Serverless Application Repository
+//! of each Region, and prints each application ARN.
 //!
 //! A SAR application is regional and reads its code from a bucket of its own
 //! Region, so each Region has its bucket, `<bucket-prefix>-<region>`, with the
@@ -12,18 +13,24 @@ use std::process::Command;
 
 use crate::Result;
 use crate::cmd::{describe, root};
+use crate::package::{Application, HUB, PRODUCT};
+
+/// The applications `cargo xtask package` writes, in the order they are
+/// published: the product first, as the hub's README points at it.
+const APPLICATIONS: [&Application; 2] = [&PRODUCT, &HUB];
 
 /// What to publish where.
-#[derive(Debug, PartialEq)]
 pub struct Publish {
     pub regions: Vec<String>,
     pub bucket_prefix: String,
+    pub apps: Vec<&'static Application>,
 }
 
 impl Publish {
     pub fn parse(args: &[String]) -> Result<Self> {
         let mut regions = Vec::new();
         let mut bucket_prefix = None;
+        let mut apps: Vec<&'static Application> = Vec::new();
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
             match arg.as_str() {
@@ -45,6 +52,18 @@ impl Publish {
                             .clone(),
                     );
                 }
+                "--app" => {
+                    let name = rest.next().map(String::as_str);
+                    let app = APPLICATIONS
+                        .into_iter()
+                        .find(|a| Some(a.name) == name)
+                        .ok_or_else(|| {
+                            format!("--app takes toilkit or toilkit-hub, not {name:?}")
+                        })?;
+                    if !apps.iter().any(|a| a.name == app.name) {
+                        apps.push(app);
+                    }
+                }
                 other => return Err(format!("unknown argument {other:?}").into()),
             }
         }
@@ -63,9 +82,13 @@ impl Publish {
         }
         let bucket_prefix = bucket_prefix
             .ok_or("--bucket-prefix is required (each Region uses <prefix>-<region>)")?;
+        if apps.is_empty() {
+            apps = APPLICATIONS.to_vec();
+        }
         Ok(Self {
             regions,
             bucket_prefix,
+            apps,
         })
     }
 
@@ -86,50 +109,63 @@ pub fn application_arn(output: &str, region: &str) -> Option<String> {
 
 pub fn run(args: &[String]) -> Result {
     let publish = Publish::parse(args)?;
-    let app = root().join("target/sam");
-    if !app.join("template.yaml").is_file() {
-        return Err(format!(
-            "{} is missing: run `cargo xtask package` first",
-            app.join("template.yaml").display()
-        )
-        .into());
+    // Every folder is checked before anything is uploaded: a missing hub
+    // must not leave the product published in some Regions and not others.
+    for app in &publish.apps {
+        let template = root().join(app.out).join("template.yaml");
+        if !template.is_file() {
+            return Err(format!(
+                "{} is missing: run `cargo xtask package` first",
+                template.display()
+            )
+            .into());
+        }
     }
     let mut published = Vec::new();
-    for region in &publish.regions {
-        let packaged = format!("packaged-{region}.yaml");
-        let mut package = Command::new("sam");
-        package
-            .args(["package", "--template-file", "template.yaml", "--s3-bucket"])
-            .arg(publish.bucket(region))
-            .args(["--output-template-file", &packaged, "--region", region])
-            .current_dir(&app);
-        crate::cmd::exec(package)?;
-        let mut command = Command::new("sam");
-        command
-            .args(["publish", "--template", &packaged, "--region", region])
-            .current_dir(&app);
-        eprintln!("$ {}", describe(&command));
-        let output = command
-            .output()
-            .map_err(|e| format!("sam: {e} (install the AWS SAM CLI)"))?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        eprint!("{text}");
-        if !output.status.success() {
-            return Err(format!("sam publish in {region} failed").into());
+    for app in &publish.apps {
+        for region in &publish.regions {
+            let arn = publish_one(&root().join(app.out), &publish.bucket(region), region)
+                .map_err(|e| format!("{}: {e}", app.name))?;
+            published.push((app.name, region.clone(), arn));
         }
-        let arn = application_arn(&text, region)
-            .ok_or_else(|| format!("sam publish in {region} printed no application ARN"))?;
-        published.push((region.clone(), arn));
     }
     println!("published:");
-    for (region, arn) in &published {
-        println!("  {region:<15} {arn}");
+    for (app, region, arn) in &published {
+        println!("  {app:<12} {region:<15} {arn}");
     }
     Ok(())
+}
+
+/// `sam package` then `sam publish` of one application folder in one
+/// Region; the application's ARN.
+fn publish_one(app: &std::path::Path, bucket: &str, region: &str) -> Result<String> {
+    let packaged = format!("packaged-{region}.yaml");
+    let mut package = Command::new("sam");
+    package
+        .args(["package", "--template-file", "template.yaml", "--s3-bucket"])
+        .arg(bucket)
+        .args(["--output-template-file", &packaged, "--region", region])
+        .current_dir(app);
+    crate::cmd::exec(package)?;
+    let mut command = Command::new("sam");
+    command
+        .args(["publish", "--template", &packaged, "--region", region])
+        .current_dir(app);
+    eprintln!("$ {}", describe(&command));
+    let output = command
+        .output()
+        .map_err(|e| format!("sam: {e} (install the AWS SAM CLI)"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprint!("{text}");
+    if !output.status.success() {
+        return Err(format!("sam publish in {region} failed").into());
+    }
+    application_arn(&text, region)
+        .ok_or_else(|| format!("sam publish in {region} printed no application ARN").into())
 }
 
 #[cfg(test)]
@@ -150,18 +186,45 @@ mod tests {
         assert_eq!(p.bucket("us-east-1"), "toilkit-sar-111122223333-us-east-1");
     }
 
+    fn names(p: &Publish) -> Vec<&str> {
+        p.apps.iter().map(|a| a.name).collect()
+    }
+
+    #[test]
+    fn both_applications_are_published_unless_one_is_named() {
+        let both = Publish::parse(&args("--regions eu-west-1 --bucket-prefix b")).unwrap();
+        assert_eq!(names(&both), ["toilkit", "toilkit-hub"]);
+        assert_eq!(both.apps[1].out, "target/sam-hub");
+        let hub = Publish::parse(&args(
+            "--regions eu-west-1 --bucket-prefix b --app toilkit-hub",
+        ))
+        .unwrap();
+        assert_eq!(names(&hub), ["toilkit-hub"]);
+        let error = Publish::parse(&args("--regions eu-west-1 --bucket-prefix b --app hub"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("toilkit-hub") && error.contains("\"hub\""),
+            "{error}"
+        );
+    }
+
     #[test]
     fn bad_arguments_are_named() {
         let error = Publish::parse(&args("--regions Europe --bucket-prefix b"))
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(error.contains("\"Europe\""), "{error}");
         let error = Publish::parse(&args("--bucket-prefix b"))
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(error.contains("--regions"), "{error}");
         let error = Publish::parse(&args("--regions eu-west-1"))
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(error.contains("--bucket-prefix"), "{error}");
     }
