@@ -53,16 +53,14 @@ impl Publish {
                     );
                 }
                 "--app" => {
-                    let name = rest.next().map(String::as_str);
+                    let name = rest.next().map_or("nothing", String::as_str);
                     let app = APPLICATIONS
                         .into_iter()
-                        .find(|a| Some(a.name) == name)
+                        .find(|a| a.name == name)
                         .ok_or_else(|| {
                             format!("--app takes toilkit or toilkit-hub, not {name:?}")
                         })?;
-                    if !apps.iter().any(|a| a.name == app.name) {
-                        apps.push(app);
-                    }
+                    apps.push(app);
                 }
                 other => return Err(format!("unknown argument {other:?}").into()),
             }
@@ -82,9 +80,11 @@ impl Publish {
         }
         let bucket_prefix = bucket_prefix
             .ok_or("--bucket-prefix is required (each Region uses <prefix>-<region>)")?;
-        if apps.is_empty() {
-            apps = APPLICATIONS.to_vec();
-        }
+        // In APPLICATIONS' order, each once, whatever order they were named in.
+        let apps = APPLICATIONS
+            .into_iter()
+            .filter(|a| apps.is_empty() || apps.iter().any(|n| n.name == a.name))
+            .collect();
         Ok(Self {
             regions,
             bucket_prefix,
@@ -112,28 +112,52 @@ pub fn run(args: &[String]) -> Result {
     // Every folder is checked before anything is uploaded: a missing hub
     // must not leave the product published in some Regions and not others.
     for app in &publish.apps {
-        let template = root().join(app.out).join("template.yaml");
-        if !template.is_file() {
+        let missing = missing_files(&root().join(app.out), app);
+        if !missing.is_empty() {
             return Err(format!(
-                "{} is missing: run `cargo xtask package` first",
-                template.display()
+                "{}/ lacks {}: run `cargo xtask package` (without function names) first",
+                app.out,
+                missing.join(", ")
             )
             .into());
         }
     }
     let mut published = Vec::new();
-    for app in &publish.apps {
+    let mut outcome = Ok(());
+    'apps: for app in &publish.apps {
         for region in &publish.regions {
-            let arn = publish_one(&root().join(app.out), &publish.bucket(region), region)
-                .map_err(|e| format!("{}: {e}", app.name))?;
-            published.push((app.name, region.clone(), arn));
+            match publish_one(&root().join(app.out), &publish.bucket(region), region) {
+                Ok(arn) => published.push((app.name, region.clone(), arn)),
+                Err(e) => {
+                    outcome = Err(format!("{} in {region}: {e}", app.name).into());
+                    break 'apps;
+                }
+            }
         }
     }
-    println!("published:");
-    for (app, region, arn) in &published {
-        println!("  {app:<12} {region:<15} {arn}");
+    // What did publish is printed even when a later step failed: those
+    // versions exist now, and publishing one again is refused.
+    if !published.is_empty() {
+        println!("published:");
+        for (app, region, arn) in &published {
+            println!("  {app:<12} {region:<15} {arn}");
+        }
     }
-    Ok(())
+    outcome
+}
+
+/// What `sam package` needs in an application folder and does not find:
+/// the template, the files its metadata names and each function's zip.
+fn missing_files(folder: &std::path::Path, app: &Application) -> Vec<String> {
+    let functions = app
+        .functions
+        .iter()
+        .map(|f| format!("functions/{f}/bootstrap.zip"));
+    std::iter::once("template.yaml".to_owned())
+        .chain(app.files.iter().map(|(_, _, name)| (*name).to_owned()))
+        .chain(functions)
+        .filter(|file| !folder.join(file).is_file())
+        .collect()
 }
 
 /// `sam package` then `sam publish` of one application folder in one
@@ -191,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_without_its_zip_or_readme_is_named_before_anything_is_uploaded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("template.yaml"), "").unwrap();
+        std::fs::write(dir.path().join("LICENSE"), "").unwrap();
+        assert_eq!(
+            missing_files(dir.path(), &HUB),
+            ["README.md", "functions/hub-collector/bootstrap.zip"]
+        );
+    }
+
+    #[test]
     fn both_applications_are_published_unless_one_is_named() {
         let both = Publish::parse(&args("--regions eu-west-1 --bucket-prefix b")).unwrap();
         assert_eq!(names(&both), ["toilkit", "toilkit-hub"]);
@@ -200,6 +235,11 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(names(&hub), ["toilkit-hub"]);
+        let reversed = Publish::parse(&args(
+            "--regions eu-west-1 --bucket-prefix b --app toilkit-hub --app toilkit --app toilkit",
+        ))
+        .unwrap();
+        assert_eq!(names(&reversed), ["toilkit", "toilkit-hub"]);
         let error = Publish::parse(&args("--regions eu-west-1 --bucket-prefix b --app hub"))
             .err()
             .unwrap()

@@ -35,8 +35,13 @@ pub fn function_of(source: &str) -> Option<&'static str> {
 }
 
 /// Reads one service event as a report.
+///
+/// It is filed under the account the finding names, where that is one
+/// account: a delegated administrator receives its members' findings under
+/// its own `account`. Only AWS can put an event of an `aws.*` source, so the
+/// account a finding names is AWS's word, as `account` is.
 pub fn receive(event: &Value, function: &'static str) -> Result<Received, Rejected> {
-    let (event_id, id, account) = sender(event)?;
+    let (event_id, id, sent_by) = sender(event)?;
     let reject = |why: String| Rejected {
         event_id: event_id.clone(),
         why,
@@ -69,6 +74,14 @@ pub fn receive(event: &Value, function: &'static str) -> Result<Received, Reject
     }
     let mut counters = BTreeMap::new();
     counters.insert("findings".to_owned(), items.len() as u64);
+    let mut flags = Vec::new();
+    let account = match owner(detail, function) {
+        Some(owner) if owner != sent_by => {
+            flags.push(format!("gathered by account {sent_by}"));
+            owner.to_owned()
+        }
+        _ => sent_by,
+    };
     Ok(Received {
         run_id: id.clone(),
         event_id: id,
@@ -88,8 +101,29 @@ pub fn receive(event: &Value, function: &'static str) -> Result<Received, Reject
         unknown_schema: false,
         items,
         items_omitted: 0,
-        flags: Vec::new(),
+        flags,
     })
+}
+
+/// The one account the event's findings belong to, as the service names it
+/// (GuardDuty `accountId`, ASFF `AwsAccountId`, Health's organizational
+/// view `affectedAccount`).
+fn owner<'a>(detail: &'a Value, function: &str) -> Option<&'a str> {
+    let account =
+        |a: Option<&'a str>| a.filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    match function {
+        "guardduty" => account(text(detail, &["accountId"])),
+        "security-hub" => {
+            let mut owners = detail
+                .get("findings")?
+                .as_array()?
+                .iter()
+                .map(|f| account(text(f, &["AwsAccountId"])));
+            let first = owners.next()??;
+            owners.all(|o| o == Some(first)).then_some(first)
+        }
+        _ => account(text(detail, &["affectedAccount"])),
+    }
 }
 
 fn text<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -241,6 +275,60 @@ mod tests {
         )
         .unwrap();
         assert_eq!(received.items[0].state, ItemState::Closed);
+    }
+
+    /// In a delegated administrator account, the members' findings arrive
+    /// with the administrator's `account`; each belongs to the account the
+    /// finding names. `aws.*` sources cannot be put by anyone but AWS, so
+    /// what the finding names is AWS's word.
+    #[test]
+    fn a_finding_gathered_in_an_administrator_account_is_filed_under_its_own_account() {
+        let guardduty = json!({"id": "f1", "accountId": "444455556666", "severity": 5.0,
+            "service": {"archived": false}});
+        let received = receive(
+            &event("aws.guardduty", "GuardDuty Finding", guardduty),
+            "guardduty",
+        )
+        .unwrap();
+        assert_eq!(received.source.account, "444455556666");
+        assert_eq!(received.flags, ["gathered by account 333333333333"]);
+
+        let hub = json!({"findings": [
+            {"Id": "arn:f/1", "AwsAccountId": "444455556666", "Workflow": {"Status": "NEW"}},
+            {"Id": "arn:f/2", "AwsAccountId": "444455556666", "Workflow": {"Status": "NEW"}}
+        ]});
+        let received = receive(
+            &event("aws.securityhub", "Security Hub Findings - Imported", hub),
+            "security-hub",
+        )
+        .unwrap();
+        assert_eq!(received.source.account, "444455556666");
+
+        let health = json!({"eventArn": "arn:aws:health:eu-west-1::event/EC2/x/1",
+            "affectedAccount": "444455556666", "statusCode": "open"});
+        let received = receive(&event("aws.health", "AWS Health Event", health), "health").unwrap();
+        assert_eq!(received.source.account, "444455556666");
+
+        // Findings of two accounts in one event, or an account that is not
+        // one, stay with the account that sent them.
+        let mixed = json!({"findings": [
+            {"Id": "arn:f/1", "AwsAccountId": "444455556666"},
+            {"Id": "arn:f/2", "AwsAccountId": "777788889999"}
+        ]});
+        let received = receive(
+            &event("aws.securityhub", "Security Hub Findings - Imported", mixed),
+            "security-hub",
+        )
+        .unwrap();
+        assert_eq!(received.source.account, "333333333333");
+        assert!(received.flags.is_empty());
+        let odd = json!({"id": "f1", "accountId": "4444-5555"});
+        let received = receive(
+            &event("aws.guardduty", "GuardDuty Finding", odd),
+            "guardduty",
+        )
+        .unwrap();
+        assert_eq!(received.source.account, "333333333333");
     }
 
     #[test]
