@@ -89,7 +89,10 @@ pub fn digest(
     let findings = vec![match link {
         // A field, not a code block: Slack makes a link of a URL in text.
         Some((url, until)) => Finding {
-            title: format!("Dashboard (link valid until {})", absolute(until)),
+            title: format!(
+                "Dashboard (link valid until {}, or sooner if the role session that signed it ends)",
+                absolute(until)
+            ),
             fields: vec![("Link".to_owned(), url.to_owned())],
             body: None,
         },

@@ -107,6 +107,12 @@ async fn the_digest_links_to_the_page_it_wrote_once_a_day() {
         text.contains("X-Amz-Expires=86400"),
         "valid for a day: {text}"
     );
+    // A pre-signed link dies with the credentials that signed it, which
+    // the function cannot see: the message does not promise the day.
+    assert!(
+        text.contains("or sooner if the role session that signed it ends"),
+        "{text}"
+    );
 
     // The link is a real pre-signed GET of the page: moto serves it.
     let message: serde_json::Value = f.slack.delivered_to("ops").remove(0);
