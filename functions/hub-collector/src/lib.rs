@@ -316,10 +316,13 @@ impl Claims {
         Ok(taken)
     }
 
+    /// Its message went out: the claim is never given back now, even when
+    /// marking it fails (a claim still held is not taken again until its
+    /// lease runs out; one given back would be posted by the next run).
     async fn sent(&mut self, app: &App, sk: &str) -> Result<(), Error> {
         if let Some(claim) = self.0.iter_mut().find(|(s, _, _)| s == sk) {
-            app.state.mark_sent(&claim.0, &claim.1).await?;
             claim.2 = true;
+            app.state.mark_sent(&claim.0, &claim.1).await?;
         }
         Ok(())
     }

@@ -364,10 +364,7 @@ async fn a_retry_after_a_partial_write_counts_nothing_twice() {
         .http_client(failing)
         .retry_config(faults::fast_retry())
         .build();
-    let mut env = shared::config::Env::from_pairs(f.env.clone());
-    let config = hub_collector::Config::from_env(&mut env);
-    env.finish().unwrap();
-    let app = hub_collector::App::new(config, &sdk, shared::output::Output::quiet());
+    let app = f.app_on(&sdk);
 
     let event = Event::new(ACCOUNT_A, "rds-audit-notifier", 1, &ago(2))
         .open(

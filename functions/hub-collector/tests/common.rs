@@ -76,10 +76,15 @@ impl Fixture {
     }
 
     pub fn app(&self) -> App {
+        self.app_on(&self.sdk)
+    }
+
+    /// The collector on `sdk`: moto behind a transport that injects faults.
+    pub fn app_on(&self, sdk: &aws_types::SdkConfig) -> App {
         let mut env = Env::from_pairs(self.env.clone());
         let config = Config::from_env(&mut env);
         env.finish().expect("the test's configuration is valid");
-        App::new(config, &self.sdk, Output::quiet()).with_slack(shared::slack::SlackClient::new(
+        App::new(config, sdk, Output::quiet()).with_slack(shared::slack::SlackClient::new(
             toilkit_tests::slack::fast_retries(2),
         ))
     }

@@ -163,6 +163,7 @@ async fn a_digest_that_failed_before_posting_is_posted_by_the_retry() {
     run(&f.app(), json!({"job": "digest"}))
         .await
         .expect_err("the page cannot be written");
+    assert!(f.texts("ops").is_empty(), "nothing posted before the page");
     f.set("DASHBOARD_BUCKET", &good);
     run(&f.app(), json!({"job": "digest"})).await.unwrap();
     assert_eq!(f.texts("ops").len(), 1);
@@ -189,6 +190,59 @@ async fn a_claim_left_by_an_invocation_that_died_is_taken_again_when_its_lease_r
         .unwrap();
     run(&app, json!({"job": "heartbeat"})).await.unwrap();
     assert_eq!(f.texts("ops").len(), 1, "the silent source is alerted on");
+}
+
+/// Slack took the alert, then marking its claim sent failed: the claim is
+/// kept, so neither the retry nor the next heartbeat posts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_whose_claim_could_not_be_marked_sent_is_not_posted_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use aws_smithy_runtime_api::client::http::HttpConnector;
+    use toilkit_tests::faults;
+
+    let f = Fixture::new().await;
+    run(
+        &f.app(),
+        Event::new(ACCOUNT_A, "config-triage", 1, &ago(1440 + 61)).json(),
+    )
+    .await
+    .unwrap();
+    let armed = Arc::new(AtomicBool::new(true));
+    let trip = armed.clone();
+    let moto_http = f.sdk.http_client().expect("moto's client");
+    let failing = faults::transport([moto_http], move |request, [inner]| {
+        let marks_sent = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".UpdateItem"))
+            && request
+                .body()
+                .bytes()
+                .is_some_and(|b| String::from_utf8_lossy(b).contains("SET #sent"));
+        if marks_sent && trip.load(Ordering::SeqCst) {
+            return aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
+                faults::Fault::Internal.response(),
+            ));
+        }
+        inner.call(request)
+    });
+    let sdk = f
+        .sdk
+        .to_builder()
+        .http_client(failing)
+        .retry_config(faults::fast_retry())
+        .build();
+    let app = f.app_on(&sdk);
+    run(&app, json!({"job": "heartbeat"}))
+        .await
+        .expect_err("the claim could not be marked sent");
+    assert_eq!(f.texts("ops").len(), 1, "the alert went out");
+    run(&app, json!({"job": "heartbeat"})).await.unwrap();
+    armed.store(false, Ordering::SeqCst);
+    run(&app, json!({"job": "heartbeat"})).await.unwrap();
+    assert_eq!(f.texts("ops").len(), 1, "posted once: {:?}", f.texts("ops"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
