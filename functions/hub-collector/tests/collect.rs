@@ -3,13 +3,8 @@
 
 use serde_json::json;
 use shared::envelope::Outcome;
-use time::OffsetDateTime;
 
-use crate::common::{ACCOUNT_A, ACCOUNT_B, Event, Fixture, ago, run, state};
-
-fn today() -> time::Date {
-    OffsetDateTime::now_utc().date()
-}
+use crate::common::{ACCOUNT_A, ACCOUNT_B, Event, Fixture, ago, now, run, state, today};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_from_two_accounts_become_current_state_items_history_and_a_page() {
@@ -44,7 +39,7 @@ async fn reports_from_two_accounts_become_current_state_items_history_and_a_page
     assert_eq!(currents[0].counters["new_blocks"], 2);
     assert_eq!(currents[1].outcome, Outcome::Failed);
     assert_eq!(currents[1].failures_in_a_row, 1);
-    let items = state.items(OffsetDateTime::now_utc()).await.unwrap();
+    let items = state.items(now()).await.unwrap();
     let mut keys: Vec<_> = items
         .iter()
         .map(|i| (i.source.account.as_str(), i.key.as_str()))
@@ -178,7 +173,7 @@ async fn later_reports_close_items_count_failures_and_an_older_one_arriving_late
         "first and third were applied in order"
     );
     let mut keys: Vec<String> = state
-        .items(OffsetDateTime::now_utc())
+        .items(now())
         .await
         .unwrap()
         .into_iter()
@@ -195,7 +190,7 @@ async fn later_reports_close_items_count_failures_and_an_older_one_arriving_late
     let current = state.currents().await.unwrap().remove(0);
     assert_eq!(current.failures_in_a_row, 0);
     let windows: Vec<String> = state
-        .items(OffsetDateTime::now_utc())
+        .items(now())
         .await
         .unwrap()
         .into_iter()
@@ -223,13 +218,7 @@ async fn an_unknown_schema_is_stored_and_flagged_and_a_non_report_is_kept_under_
     let current = state.currents().await.unwrap().remove(0);
     assert!(current.unknown_schema);
     assert_eq!(current.schema_version, 2);
-    assert!(
-        state
-            .items(OffsetDateTime::now_utc())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(state.items(now()).await.unwrap().is_empty());
     let kept = f.history_keys("reports/").await;
     assert_eq!(kept.len(), 1);
     let line = f.object(&f.history, &kept[0]).await;
@@ -286,10 +275,7 @@ async fn an_event_at_eventbridges_size_limit_is_stored_whole() {
     let report = run(&app, json).await.unwrap();
     assert_eq!(report.counter("items_written"), 1_500);
     let state = state(&f);
-    assert_eq!(
-        state.items(OffsetDateTime::now_utc()).await.unwrap().len(),
-        1_500
-    );
+    assert_eq!(state.items(now()).await.unwrap().len(), 1_500);
     assert_eq!(state.currents().await.unwrap()[0].items_omitted, 700);
 
     // The next report, unchanged, rewrites none of them.
@@ -409,19 +395,13 @@ async fn a_guardduty_finding_forwarded_to_the_hub_is_kept_as_an_open_item_until_
     };
     run(&app, finding("gd-1", &ago(10), false)).await.unwrap();
     let state = state(&f);
-    let items = state.items(OffsetDateTime::now_utc()).await.unwrap();
+    let items = state.items(now()).await.unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].source.function, "guardduty");
     assert_eq!(items[0].kind, "finding");
     assert_eq!(items[0].fields["severity"], "MEDIUM");
 
     run(&app, finding("gd-2", &ago(5), true)).await.unwrap();
-    assert!(
-        state
-            .items(OffsetDateTime::now_utc())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(state.items(now()).await.unwrap().is_empty());
     assert_eq!(f.history_keys("reports/").await.len(), 2);
 }

@@ -84,9 +84,11 @@ impl Fixture {
         let mut env = Env::from_pairs(self.env.clone());
         let config = Config::from_env(&mut env);
         env.finish().expect("the test's configuration is valid");
-        App::new(config, sdk, Output::quiet()).with_slack(shared::slack::SlackClient::new(
-            toilkit_tests::slack::fast_retries(2),
-        ))
+        App::new(config, sdk, Output::quiet())
+            .with_clock_offset(clock_offset())
+            .with_slack(shared::slack::SlackClient::new(
+                toilkit_tests::slack::fast_retries(2),
+            ))
     }
 
     /// The keys under `prefix` in the history bucket.
@@ -226,9 +228,31 @@ impl Event {
     }
 }
 
+/// How far the tests' clock, and the collector's under test, run ahead of
+/// the wall clock: the suite's day starts at noon, so a report of minutes
+/// ago and the day the test looks it up under are one date whenever it runs
+/// (at 00:10 UTC, `ago(30)` was yesterday's).
+fn clock_offset() -> time::Duration {
+    static OFFSET: std::sync::OnceLock<time::Duration> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let wall = time::OffsetDateTime::now_utc();
+        wall.replace_time(time::Time::from_hms(12, 0, 0).expect("noon")) - wall
+    })
+}
+
+/// Now, on the tests' clock.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + clock_offset()
+}
+
+/// Today, on the tests' clock.
+pub fn today() -> time::Date {
+    now().date()
+}
+
 /// A time `minutes` before now, as an event writes it.
 pub fn ago(minutes: i64) -> String {
-    let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes);
+    let at = now() - time::Duration::minutes(minutes);
     at.format(&time::format_description::well_known::Rfc3339)
         .expect("formats")
 }

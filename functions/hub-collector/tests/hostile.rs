@@ -3,14 +3,9 @@
 //! before its fix).
 
 use serde_json::json;
-use time::OffsetDateTime;
 use toilkit_tests::slack::Reply;
 
-use crate::common::{ACCOUNT_A, Event, Fixture, ago, run, state};
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
+use crate::common::{ACCOUNT_A, Event, Fixture, ago, now, run, state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_dated_in_2099_is_dated_now_and_does_not_freeze_its_source() {
@@ -343,11 +338,7 @@ async fn a_day_transaction_cancelled_by_a_conflict_is_tried_again() {
         0,
         "both conflicts were met"
     );
-    let day = state(&f)
-        .day(OffsetDateTime::now_utc().date())
-        .await
-        .unwrap()
-        .remove(0);
+    let day = state(&f).day(now().date()).await.unwrap().remove(0);
     assert_eq!(day.runs, 1);
 }
 
