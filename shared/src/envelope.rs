@@ -186,7 +186,12 @@ fn to_millisecond(time: SystemTime) -> OffsetDateTime {
 /// The account of an ARN (`arn:aws:lambda:eu-west-1:123456789012:function:x`).
 pub fn account_of(arn: &str) -> Option<String> {
     let account = arn.split(':').nth(4)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.to_owned())
+    is_account_id(account).then(|| account.to_owned())
+}
+
+/// Whether `text` is an AWS account id: twelve digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Envelope {

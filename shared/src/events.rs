@@ -22,6 +22,10 @@ pub enum EventsError {
     },
 }
 
+/// The `source` of every toilkit result event, which the hub's rule and
+/// collector read.
+pub const SOURCE: &str = "toilkit";
+
 /// Publishes results to one bus.
 #[derive(Debug, Clone)]
 pub struct Publisher {
@@ -63,13 +67,13 @@ impl Publisher {
         }
     }
 
-    /// Sends the run's envelope as `source: toilkit`,
+    /// Sends the run's envelope as `source: toilkit` ([`SOURCE`]),
     /// `detail-type: "<function> report"`; `error`: the invocation failed
     /// with it.
     pub async fn publish(&self, report: &Report, error: Option<&str>) -> Result<(), EventsError> {
         let origin = Origin::current(self.region.clone(), self.label.clone());
         let entry = PutEventsRequestEntry::builder()
-            .source("toilkit")
+            .source(SOURCE)
             .detail_type(format!("{} report", report.function))
             .detail(Envelope::new(report, error, &origin).json())
             .event_bus_name(&self.bus)

@@ -42,6 +42,7 @@ const fn names<const N: usize>(functions: &[registry::Function]) -> [&'static st
 
 /// One SAR application: the template it is packaged from and what packaging
 /// changes in it.
+#[derive(Debug)]
 pub struct Application {
     pub name: &'static str,
     /// The source template, from the workspace root.

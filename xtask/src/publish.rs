@@ -20,6 +20,7 @@ use crate::package::{Application, HUB, PRODUCT};
 const APPLICATIONS: [&Application; 2] = [&PRODUCT, &HUB];
 
 /// What to publish where.
+#[derive(Debug)]
 pub struct Publish {
     pub regions: Vec<String>,
     pub bucket_prefix: String,
@@ -241,8 +242,7 @@ mod tests {
         .unwrap();
         assert_eq!(names(&reversed), ["toilkit", "toilkit-hub"]);
         let error = Publish::parse(&args("--regions eu-west-1 --bucket-prefix b --app hub"))
-            .err()
-            .unwrap()
+            .unwrap_err()
             .to_string();
         assert!(
             error.contains("toilkit-hub") && error.contains("\"hub\""),
@@ -253,18 +253,15 @@ mod tests {
     #[test]
     fn bad_arguments_are_named() {
         let error = Publish::parse(&args("--regions Europe --bucket-prefix b"))
-            .err()
-            .unwrap()
+            .unwrap_err()
             .to_string();
         assert!(error.contains("\"Europe\""), "{error}");
         let error = Publish::parse(&args("--bucket-prefix b"))
-            .err()
-            .unwrap()
+            .unwrap_err()
             .to_string();
         assert!(error.contains("--regions"), "{error}");
         let error = Publish::parse(&args("--regions eu-west-1"))
-            .err()
-            .unwrap()
+            .unwrap_err()
             .to_string();
         assert!(error.contains("--bucket-prefix"), "{error}");
     }

@@ -97,14 +97,8 @@ pub const MAX_LINK_HOURS: u32 = 168;
 
 fn parse_intervals(text: &str) -> Result<BTreeMap<String, u32>, String> {
     let map: BTreeMap<String, u32> = shared::config::parse_json(text)?;
-    for function in map.keys() {
-        if function.is_empty()
-            || !function
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(format!("{function:?} is not a function name"));
-        }
+    if let Some(function) = map.keys().find(|f| !crate::plan::is_function_name(f)) {
+        return Err(format!("{function:?} is not a function name"));
     }
     Ok(map)
 }

@@ -109,8 +109,7 @@ pub fn receive(event: &Value, function: &'static str) -> Result<Received, Reject
 /// (GuardDuty `accountId`, ASFF `AwsAccountId`, Health's organizational
 /// view `affectedAccount`).
 fn owner<'a>(detail: &'a Value, function: &str) -> Option<&'a str> {
-    let account =
-        |a: Option<&'a str>| a.filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    let account = |a: Option<&'a str>| a.filter(|a| shared::envelope::is_account_id(a));
     match function {
         "guardduty" => account(text(detail, &["accountId"])),
         "security-hub" => {

@@ -48,8 +48,7 @@ pub const FUNCTION: &str = "hub-collector";
 /// The dashboard's object in `DASHBOARD_BUCKET`.
 pub const DASHBOARD_KEY: &str = "index.html";
 
-/// The history the dashboard's trends show.
-pub const TREND_DAYS: i64 = 30;
+pub use dashboard::TREND_DAYS;
 
 /// Everything built once at cold start.
 pub struct App {
@@ -180,7 +179,7 @@ pub async fn render_page(app: &App, now: OffsetDateTime) -> Result<String, Error
         dashboard::render(&page, receive)
     });
     let today = now.date();
-    for back in 0..TREND_DAYS {
+    for back in 0..TREND_DAYS as i64 {
         let date = today - Duration::days(back);
         for summary in app.state.day(date).await? {
             if send.send(summary).is_err() {

@@ -100,7 +100,7 @@ pub fn sender(event: &Value) -> Result<(Option<String>, String, String), Rejecte
     let account = event
         .get("account")
         .and_then(Value::as_str)
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|a| shared::envelope::is_account_id(a))
         .ok_or_else(|| reject("the event has no 12-digit `account`"))?
         .to_owned();
     Ok((event_id, id, account))

@@ -7,8 +7,7 @@ use shared::input::{EventKind, classify};
 
 use crate::error::Error;
 
-/// The `source` of every toilkit result event.
-pub const SOURCE: &str = "toilkit";
+pub use shared::events::SOURCE;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
