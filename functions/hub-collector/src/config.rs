@@ -66,6 +66,15 @@ impl Config {
         });
         let slack = SecretRef::slack_webhook_from_env(env);
         let dry_run = env.flag(&DRY_RUN);
+        // The hub's rule takes every toilkit event on the bus it listens on,
+        // so a report of its own published there would run it again, and
+        // that run's report again, without end.
+        if env.raw(&settings::RESULT_EVENT_BUS).is_some() {
+            env.invalid(
+                &settings::RESULT_EVENT_BUS,
+                "must be unset for the hub: its rule would take its own reports and run on each of them, without end",
+            );
+        }
         Self {
             table,
             history_bucket,
@@ -300,5 +309,17 @@ mod tests {
         ] {
             assert!(error.contains(name), "{name} missing from: {error}");
         }
+    }
+
+    #[test]
+    fn a_result_bus_is_refused_since_the_hub_would_collect_its_own_reports() {
+        let mut pairs = base();
+        pairs.push(("RESULT_EVENT_BUS", "default"));
+        let error = Config::from_pairs(pairs).unwrap_err().to_string();
+        assert!(error.contains("RESULT_EVENT_BUS"), "{error}");
+        assert!(error.contains("own reports"), "{error}");
+        let mut pairs = base();
+        pairs.push(("RESULT_EVENT_BUS", ""));
+        assert!(Config::from_pairs(pairs).is_ok(), "an empty value is unset");
     }
 }
