@@ -172,21 +172,7 @@ impl State {
 
     /// Writes an open item unless a later report already wrote it.
     pub async fn put_item(&self, item: &OpenItem, order: &str) -> Result<(), Error> {
-        let sk = item_sk(&item.source, &item.kind, &item.key);
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s("item"))
-            .item("sk", s(&sk))
-            .item("order", s(order))
-            .item("expires", n(expires_at(item).unix_timestamp()))
-            .item("doc", s(json(item)))
-            .condition_expression("attribute_not_exists(pk) OR #o <= :order")
-            .expression_attribute_names("#o", "order")
-            .expression_attribute_values(":order", s(order));
-        conditional(request.send().await).map_err(|e| self.error("PutItem", &sk, e))?;
-        Ok(())
+        self.write_item(item, order, expires_at(item), false).await
     }
 
     /// Replaces an item by a tombstone unless a later report wrote it: a
@@ -200,7 +186,6 @@ impl State {
         order: &str,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
-        let sk = item_sk(source, kind, key);
         let tombstone = OpenItem {
             source: source.clone(),
             label: None,
@@ -210,19 +195,35 @@ impl State {
             first_seen: now,
             last_seen: now,
         };
-        let request = self
+        self.write_item(&tombstone, order, now + TOMBSTONE_LIFE, true)
+            .await
+    }
+
+    /// An item or its tombstone, written only over an item of the same or
+    /// an earlier report (`order`), so a late report never undoes a newer.
+    async fn write_item(
+        &self,
+        item: &OpenItem,
+        order: &str,
+        expires: OffsetDateTime,
+        closed: bool,
+    ) -> Result<(), Error> {
+        let sk = item_sk(&item.source, &item.kind, &item.key);
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s("item"))
             .item("sk", s(&sk))
             .item("order", s(order))
-            .item("closed", AttributeValue::Bool(true))
-            .item("expires", n((now + TOMBSTONE_LIFE).unix_timestamp()))
-            .item("doc", s(json(&tombstone)))
+            .item("expires", n(expires.unix_timestamp()))
+            .item("doc", s(json(item)))
             .condition_expression("attribute_not_exists(pk) OR #o <= :order")
             .expression_attribute_names("#o", "order")
             .expression_attribute_values(":order", s(order));
+        if closed {
+            request = request.item("closed", AttributeValue::Bool(true));
+        }
         conditional(request.send().await).map_err(|e| self.error("PutItem", &sk, e))?;
         Ok(())
     }
