@@ -318,39 +318,10 @@ async fn two_reports_of_one_source_at_once_are_both_counted_and_the_later_one_is
 /// record: Lambda retries the event, which must count nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_partial_write_counts_nothing_twice() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use aws_smithy_runtime_api::client::http::HttpConnector;
-    use toilkit_tests::faults;
+    use std::sync::atomic::Ordering;
 
     let f = Fixture::new().await;
-    let armed = Arc::new(AtomicBool::new(true));
-    let moto_http = f.sdk.http_client().expect("moto's client");
-    let trip = armed.clone();
-    let failing = faults::transport([moto_http], move |request, [inner]| {
-        let current_put = request
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|t| t.ends_with(".PutItem"))
-            && request
-                .body()
-                .bytes()
-                .is_some_and(|b| String::from_utf8_lossy(b).contains(r#""pk":{"S":"current"}"#));
-        if current_put && trip.load(Ordering::SeqCst) {
-            return aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
-                faults::Fault::Internal.response(),
-            ));
-        }
-        inner.call(request)
-    });
-    let sdk = f
-        .sdk
-        .to_builder()
-        .http_client(failing)
-        .retry_config(faults::fast_retry())
-        .build();
-    let app = f.app_on(&sdk);
+    let (app, armed) = f.app_failing("PutItem", r#""pk":{"S":"current"}"#);
 
     let event = Event::new(ACCOUNT_A, "rds-audit-notifier", 1, &ago(2))
         .open(

@@ -2,6 +2,9 @@
 //! a webhook stored as a secret, the Slack receiver, and result events as
 //! the hub's bus delivers them.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use hub_collector::{App, Config};
 use serde_json::{Value, json};
 use shared::Deadline;
@@ -89,6 +92,41 @@ impl Fixture {
             .with_slack(shared::slack::SlackClient::new(
                 toilkit_tests::slack::fast_retries(2),
             ))
+    }
+
+    /// The collector on moto, except that DynamoDB answers 500 to each
+    /// `operation` (`PutItem`, `UpdateItem`...) whose request body holds
+    /// `marker`, for as long as the switch returned is on.
+    pub fn app_failing(&self, operation: &str, marker: &str) -> (App, Arc<AtomicBool>) {
+        use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
+        use toilkit_tests::faults;
+
+        let armed = Arc::new(AtomicBool::new(true));
+        let trip = armed.clone();
+        let target = format!(".{operation}");
+        let marker = marker.to_owned();
+        let moto_http = self.sdk.http_client().expect("moto's client");
+        let failing = faults::transport([moto_http], move |request, [inner]| {
+            let hit = request
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.ends_with(&target))
+                && request
+                    .body()
+                    .bytes()
+                    .is_some_and(|b| String::from_utf8_lossy(b).contains(&marker));
+            if hit && trip.load(Ordering::SeqCst) {
+                return HttpConnectorFuture::ready(Ok(faults::Fault::Internal.response()));
+            }
+            inner.call(request)
+        });
+        let sdk = self
+            .sdk
+            .to_builder()
+            .http_client(failing)
+            .retry_config(faults::fast_retry())
+            .build();
+        (self.app_on(&sdk), armed)
     }
 
     /// The keys under `prefix` in the history bucket.

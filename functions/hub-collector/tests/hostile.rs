@@ -191,11 +191,7 @@ async fn a_claim_left_by_an_invocation_that_died_is_taken_again_when_its_lease_r
 /// kept, so neither the retry nor the next heartbeat posts it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_whose_claim_could_not_be_marked_sent_is_not_posted_again() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use aws_smithy_runtime_api::client::http::HttpConnector;
-    use toilkit_tests::faults;
+    use std::sync::atomic::Ordering;
 
     let f = Fixture::new().await;
     run(
@@ -204,32 +200,7 @@ async fn an_alert_whose_claim_could_not_be_marked_sent_is_not_posted_again() {
     )
     .await
     .unwrap();
-    let armed = Arc::new(AtomicBool::new(true));
-    let trip = armed.clone();
-    let moto_http = f.sdk.http_client().expect("moto's client");
-    let failing = faults::transport([moto_http], move |request, [inner]| {
-        let marks_sent = request
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|t| t.ends_with(".UpdateItem"))
-            && request
-                .body()
-                .bytes()
-                .is_some_and(|b| String::from_utf8_lossy(b).contains("SET #sent"));
-        if marks_sent && trip.load(Ordering::SeqCst) {
-            return aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
-                faults::Fault::Internal.response(),
-            ));
-        }
-        inner.call(request)
-    });
-    let sdk = f
-        .sdk
-        .to_builder()
-        .http_client(failing)
-        .retry_config(faults::fast_retry())
-        .build();
-    let app = f.app_on(&sdk);
+    let (app, armed) = f.app_failing("UpdateItem", "SET #sent");
     run(&app, json!({"job": "heartbeat"}))
         .await
         .expect_err("the claim could not be marked sent");
