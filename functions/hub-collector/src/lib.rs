@@ -163,6 +163,16 @@ fn concerns(
 pub async fn render_page(app: &App, now: OffsetDateTime) -> Result<String, Error> {
     let currents = app.state.currents().await?;
     let items = app.state.items(now).await?;
+    render_state(app, now, currents, items).await
+}
+
+/// [`render_page`] from the current records and open items already read.
+async fn render_state(
+    app: &App,
+    now: OffsetDateTime,
+    currents: Vec<record::Current>,
+    items: Vec<record::OpenItem>,
+) -> Result<String, Error> {
     let silent: Vec<record::Source> = concerns(app, &currents, now)
         .into_iter()
         .filter(|(_, c)| matches!(c, Concern::Silent { .. }))
@@ -217,6 +227,10 @@ async fn render_after_change(
 
 async fn render(app: &App, now: OffsetDateTime, report: &mut Report) -> Result<(), Error> {
     let page = render_page(app, now).await?;
+    write_page(app, page, report).await
+}
+
+async fn write_page(app: &App, page: String, report: &mut Report) -> Result<(), Error> {
     let bytes = page.len();
     app.dashboard
         .put(DASHBOARD_KEY, page, &bucket::PAGE)
@@ -352,13 +366,17 @@ async fn digest(
         return Ok(());
     }
     let sent = async {
+        // Read once: the page is rendered from the same state the message
+        // counts (the open items can run to thousands, many pages).
         let currents = app.state.currents().await?;
         let items = app.state.items(now).await?;
+        let open = items.len();
         let concerns = concerns(app, &currents, now).len();
         let link = if app.config.dry_run {
             None
         } else {
-            render(app, now, report).await?;
+            let page = render_state(app, now, currents.clone(), items).await?;
+            write_page(app, page, report).await?;
             let valid = StdDuration::from_secs(u64::from(app.config.link_hours) * 3600);
             Some((
                 app.dashboard.presigned_get(DASHBOARD_KEY, valid).await?,
@@ -367,7 +385,7 @@ async fn digest(
         };
         let messages = notify::digest(
             &currents,
-            items.len(),
+            open,
             concerns,
             link.as_ref().map(|(url, until)| (url.as_str(), *until)),
         );
