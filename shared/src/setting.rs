@@ -57,8 +57,10 @@ pub enum Source {
     /// A template parameter of the function's own, generated from this
     /// declaration.
     Parameter(Parameter),
-    /// A template parameter every function shares, written by hand in the
-    /// template's shared settings (the Slack webhook, the result bus).
+    /// A template parameter every function shares: one both applications
+    /// have, declared in xtask/src/generate/application.rs (the Slack
+    /// webhook), or one written by hand in the product template's shared
+    /// settings (the result bus).
     SharedParameter(&'static str),
     /// A value of the template's own making (a table it creates), as YAML.
     Template(&'static str),

@@ -7,7 +7,7 @@
 //! /opt/tf-plugins). Without them the tests say NOT RUN and what to install;
 //! under CI=true they fail instead.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -122,28 +122,12 @@ fn terraform_module_parameters_exist_in_the_template() {
     let main = std::fs::read_to_string(terraform_dir().join("modules/toilkit/main.tf"))
         .expect("deploy/terraform/modules/toilkit/main.tf");
     let parameters = template()["Parameters"].as_object().unwrap();
-    let mut named = BTreeSet::new();
-    // The map of what the module sends; the rest of main.tf also has
-    // upper-case keys (the variables each parameter sets).
-    let candidates = main
-        .split("candidate_parameters = {")
-        .nth(1)
-        .and_then(|rest| rest.split("\n  }").next())
-        .expect("main.tf assigns candidate_parameters");
-    for line in candidates.lines() {
-        let Some((key, _)) = line.trim().split_once('=') else {
-            continue;
-        };
-        let key = key.trim();
-        if key.starts_with(|c: char| c.is_ascii_uppercase())
-            && key.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            assert!(
-                parameters.contains_key(key),
-                "the Terraform module sets {key}, which template.yaml does not declare"
-            );
-            named.insert(key.to_owned());
-        }
+    let named = candidate_parameters(&main);
+    for key in &named {
+        assert!(
+            parameters.contains_key(key),
+            "the Terraform module sets {key}, which template.yaml does not declare"
+        );
     }
     for (_, stem) in FUNCTIONS {
         assert!(
@@ -160,6 +144,164 @@ fn terraform_module_parameters_exist_in_the_template() {
         "template parameters the Terraform module cannot set: {unreachable:?}"
     );
 }
+
+/// The template parameters a module's main.tf sends, by name: the
+/// PascalCase keys of its `candidate_parameters` map (the rest of main.tf
+/// also has upper-case keys, the variables each parameter sets; Terraform's
+/// own arguments are snake_case).
+fn candidate_parameters(main: &str) -> BTreeSet<String> {
+    let candidates = main
+        .split("candidate_parameters = {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  }").next())
+        .expect("main.tf assigns candidate_parameters");
+    candidates
+        .lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .map(|(key, _)| key.trim().to_owned())
+        .filter(|key| {
+            key.starts_with(|c: char| c.is_ascii_uppercase())
+                && key.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+        .collect()
+}
+
+/// A module's `template_defaults` (template_defaults.tf): each parameter's
+/// default as the module compares it.
+fn known_defaults(text: &str) -> BTreeMap<String, String> {
+    let defaults = text
+        .split("template_defaults = {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  }").next())
+        .expect("template_defaults.tf has template_defaults");
+    defaults
+        .lines()
+        .filter_map(|line| line.trim().split_once(" = "))
+        .filter(|(key, value)| {
+            key.trim().chars().all(|c| c.is_ascii_alphanumeric()) && value.starts_with('"')
+        })
+        .map(|(key, value)| {
+            let value: String = serde_json::from_str(value).expect("a quoted default");
+            (key.trim().to_owned(), value)
+        })
+        .collect()
+}
+
+/// A module's `template_max_lengths` (template_defaults.tf).
+fn known_max_lengths(text: &str) -> BTreeMap<String, u64> {
+    let block = text
+        .split("template_max_lengths = {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("template_defaults.tf has template_max_lengths");
+    block
+        .lines()
+        .filter_map(|line| line.trim().split_once(" = "))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().expect("a number")))
+        .collect()
+}
+
+/// Every parameter of a template with its default, as SAR lists it.
+fn template_defaults(template: &Value) -> BTreeMap<String, String> {
+    template["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| (name.clone(), parameter_default(p)))
+        .collect()
+}
+
+/// Every MaxLength of a template.
+fn template_max_lengths(template: &Value) -> BTreeMap<String, u64> {
+    template["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, p)| Some((name.clone(), p["MaxLength"].as_u64()?)))
+        .collect()
+}
+
+/// The stack outputs a module's outputs.tf reads
+/// (`lookup(...outputs, "<Key>", null)`).
+fn outputs_read(text: &str) -> Vec<&str> {
+    text.split("outputs, \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
+/// The variables of an example (`examples/<name>`) that its
+/// `terraform.tfvars.example` does not show: a team copies that file and
+/// fills it in (step 2 of the README), so it shows every variable.
+fn unshown_in_tfvars_example(example: &str) -> Vec<String> {
+    let example = terraform_dir().join("examples").join(example);
+    let tfvars = std::fs::read_to_string(example.join("terraform.tfvars.example")).unwrap();
+    let variables = std::fs::read_to_string(example.join("variables.tf")).unwrap();
+    let set: BTreeSet<&str> = tfvars
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+        .collect();
+    variables
+        .lines()
+        .filter_map(|l| l.strip_prefix("variable \""))
+        .filter_map(|l| l.split('"').next())
+        .filter(|v| !set.contains(v))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The provider settings that need no credentials and no network (plan
+/// only), inside `provider "aws" {}`.
+const OFFLINE_PROVIDER: &str = r#"  access_key                  = "offline"
+  secret_key                  = "offline"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+"#;
+
+/// An override file that makes an example's provider offline.
+fn offline_override() -> String {
+    format!("provider \"aws\" {{\n{OFFLINE_PROVIDER}}}\n")
+}
+
+/// An override file that points an example's provider at the emulator:
+/// each service (`cloudformation`, `sts`...) at its endpoint.
+fn emulator_override(endpoints: &[(&str, &str)]) -> String {
+    let endpoints: String = endpoints
+        .iter()
+        .map(|(service, endpoint)| format!("    {service:<14} = \"{endpoint}\"\n"))
+        .collect();
+    format!(
+        r#"provider "aws" {{
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {{
+{endpoints}  }}
+}}
+"#
+    )
+}
+
+/// A module as a root configuration calls it.
+struct Module {
+    /// The module block's label.
+    label: &'static str,
+    /// Its folder under deploy/terraform.
+    folder: &'static str,
+    /// The application it deploys.
+    application_id: &'static str,
+}
+
+const PRODUCT_MODULE: Module = Module {
+    label: "toilkit",
+    folder: "modules/toilkit",
+    application_id: "arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit",
+};
 
 /// Where the machine keeps the AWS provider for offline `terraform init`
 /// (`TOILKIT_TF_PLUGIN_MIRROR` overrides it).
@@ -236,9 +378,10 @@ impl TerraformSandbox {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// A root configuration calling the module, with a provider that needs no
-    /// credentials and no network (plan only).
-    fn root_calling_module(&self, folder: &str, module_arguments: &str) {
+    /// A root configuration calling `module` with `module_arguments`, with a
+    /// provider that needs no credentials and no network (plan only),
+    /// initialised.
+    fn root_calling(&self, folder: &str, module: &Module, module_arguments: &str) {
         let dir = self.path(folder);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -246,25 +389,27 @@ impl TerraformSandbox {
             format!(
                 r#"provider "aws" {{
   region                      = "eu-west-1"
-  access_key                  = "offline"
-  secret_key                  = "offline"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}}
+{OFFLINE_PROVIDER}}}
 
-module "toilkit" {{
-  source           = "../modules/toilkit"
-  application_id   = "arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit"
+module "{label}" {{
+  source           = "../{source}"
+  application_id   = "{application_id}"
   semantic_version = "0.1.0"
 {module_arguments}
 }}
-"#
+"#,
+                label = module.label,
+                source = module.folder,
+                application_id = module.application_id,
             ),
         )
         .unwrap();
         self.ok(folder, &["init", "-backend=false", "-input=false"]);
+    }
+
+    /// A root configuration calling the product module.
+    fn root_calling_module(&self, folder: &str, module_arguments: &str) {
+        self.root_calling(folder, &PRODUCT_MODULE, module_arguments);
     }
 }
 
@@ -498,21 +643,8 @@ fn the_module_knows_every_default_of_the_template() {
     let text =
         std::fs::read_to_string(terraform_dir().join("modules/toilkit/template_defaults.tf"))
             .expect("modules/toilkit/template_defaults.tf");
-    let mut known = std::collections::BTreeMap::new();
-    for line in text.lines() {
-        let Some((key, value)) = line.trim().split_once(" = ") else {
-            continue;
-        };
-        let key = key.trim();
-        if key.chars().all(|c| c.is_ascii_alphanumeric()) && value.starts_with('"') {
-            let value: String = serde_json::from_str(value).expect("a quoted default");
-            known.insert(key.to_owned(), value);
-        }
-    }
-    let mut expected = std::collections::BTreeMap::new();
-    for (name, p) in template()["Parameters"].as_object().unwrap() {
-        expected.insert(name.clone(), parameter_default(p));
-    }
+    let known = known_defaults(&text);
+    let expected = template_defaults(template());
     assert_eq!(
         known, expected,
         "template_defaults.tf must list every parameter of template.yaml with its default"
@@ -526,22 +658,8 @@ fn the_module_knows_every_max_length_of_the_template() {
     let text =
         std::fs::read_to_string(terraform_dir().join("modules/toilkit/template_defaults.tf"))
             .expect("modules/toilkit/template_defaults.tf");
-    let block = text
-        .split("template_max_lengths = {")
-        .nth(1)
-        .and_then(|rest| rest.split('}').next())
-        .expect("template_defaults.tf has template_max_lengths");
-    let known: std::collections::BTreeMap<String, u64> = block
-        .lines()
-        .filter_map(|line| line.trim().split_once(" = "))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().expect("a number")))
-        .collect();
-    let expected: std::collections::BTreeMap<String, u64> = template()["Parameters"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter_map(|(name, p)| Some((name.clone(), p["MaxLength"].as_u64()?)))
-        .collect();
+    let known = known_max_lengths(&text);
+    let expected = template_max_lengths(template());
     assert_eq!(
         known, expected,
         "template_max_lengths must list every MaxLength of template.yaml"
@@ -1110,19 +1228,7 @@ fn the_readme_grants_the_deployer_what_the_provider_calls() {
 /// example plans with it (offline: the provider skips credentials).
 #[test]
 fn the_example_plans_with_its_tfvars_example() {
-    let example = terraform_dir().join("examples/product-account");
-    let tfvars = std::fs::read_to_string(example.join("terraform.tfvars.example")).unwrap();
-    let variables = std::fs::read_to_string(example.join("variables.tf")).unwrap();
-    let set: BTreeSet<&str> = tfvars
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
-        .collect();
-    let declared: Vec<&str> = variables
-        .lines()
-        .filter_map(|l| l.strip_prefix("variable \""))
-        .filter_map(|l| l.split('"').next())
-        .collect();
-    let unset: Vec<_> = declared.iter().filter(|v| !set.contains(*v)).collect();
+    let unset = unshown_in_tfvars_example("product-account");
     assert!(
         unset.is_empty(),
         "terraform.tfvars.example does not show {unset:?}"
@@ -1131,18 +1237,14 @@ fn the_example_plans_with_its_tfvars_example() {
         return;
     };
     let folder = "examples/product-account";
-    std::fs::write(sandbox.path(folder).join("terraform.tfvars"), &tfvars).unwrap();
+    std::fs::copy(
+        sandbox.path(folder).join("terraform.tfvars.example"),
+        sandbox.path(folder).join("terraform.tfvars"),
+    )
+    .unwrap();
     std::fs::write(
         sandbox.path(folder).join("offline_override.tf"),
-        r#"provider "aws" {
-  access_key                  = "offline"
-  secret_key                  = "offline"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}
-"#,
+        offline_override(),
     )
     .unwrap();
     sandbox.ok(folder, &["init", "-backend=false", "-input=false"]);
@@ -1216,29 +1318,17 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
         ),
     )
     .unwrap();
+    let (moto_endpoint, sar_endpoint) = (moto.endpoint().to_owned(), sar.endpoint());
     std::fs::write(
         sandbox.path(folder).join("emulator_override.tf"),
-        format!(
-            r#"provider "aws" {{
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    cloudformation = "{sar}"
-    logs           = "{moto}"
-    wafv2          = "{moto}"
-    lambda         = "{moto}"
-    sts            = "{moto}"
-    serverlessrepo = "{sar}"
-  }}
-}}
-"#,
-            moto = moto.endpoint(),
-            sar = sar.endpoint()
-        ),
+        emulator_override(&[
+            ("cloudformation", &sar_endpoint),
+            ("logs", &moto_endpoint),
+            ("wafv2", &moto_endpoint),
+            ("lambda", &moto_endpoint),
+            ("sts", &moto_endpoint),
+            ("serverlessrepo", &sar_endpoint),
+        ]),
     )
     .unwrap();
     let tf = |args: &[&str]| sandbox.ok(folder, args);
@@ -1309,11 +1399,7 @@ rds_audit_log_groups    = ["/aws/rds/cluster/shop-prod/audit"]
 fn the_module_outputs_read_outputs_the_template_declares() {
     let text = std::fs::read_to_string(terraform_dir().join("modules/toilkit/outputs.tf")).unwrap();
     let declared = template()["Outputs"].as_object().expect("template Outputs");
-    let read: Vec<&str> = text
-        .split("outputs, \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .collect();
+    let read = outputs_read(&text);
     assert!(
         read.contains(&"LogRetentionSweepStateMachineArn"),
         "the sweep state machine is exposed: {read:?}"

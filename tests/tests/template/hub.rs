@@ -595,14 +595,7 @@ fn parliament_finds_nothing_in_the_collector_role() {
 /// sar-supported-resources.txt): `sam publish` refuses any other.
 #[test]
 fn the_hub_uses_only_resource_types_the_repository_supports() {
-    let supported: BTreeSet<String> =
-        std::fs::read_to_string(root().join("tests/template-support/sar-supported-resources.txt"))
-            .unwrap()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect();
+    let supported = super::sar_supported();
     for t in [hub_template(), hub_translated()] {
         let unsupported: BTreeSet<&str> = resources(t)
             .values()
@@ -635,30 +628,16 @@ async fn the_hub_template_creates_in_moto() {
         .send()
         .await
         .unwrap();
-    let mut pairs: Vec<(String, String)> = vec![
-        ("Action".into(), "CreateStack".into()),
-        ("StackName".into(), "toilkit-hub".into()),
-        ("TemplateBody".into(), stackset.to_string()),
-        ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
-    ];
-    for (i, (k, v)) in [
-        ("CodeS3Bucket", "hub-code"),
-        ("OrganizationId", "o-a1b2c3d4e5"),
-        ("SourceAccounts", "111122223333"),
-        ("SlackWebhookParameter", "/toilkit/slack-webhook"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        pairs.push((
-            format!("Parameters.member.{}.ParameterKey", i + 1),
-            k.into(),
-        ));
-        pairs.push((
-            format!("Parameters.member.{}.ParameterValue", i + 1),
-            v.into(),
-        ));
-    }
+    let pairs = super::create_stack(
+        "toilkit-hub",
+        &stackset.to_string(),
+        &[
+            ("CodeS3Bucket", "hub-code"),
+            ("OrganizationId", "o-a1b2c3d4e5"),
+            ("SourceAccounts", "111122223333"),
+            ("SlackWebhookParameter", "/toilkit/slack-webhook"),
+        ],
+    );
     let (status, xml) = cloudformation(moto.endpoint(), &pairs);
     assert_eq!(status, 200, "CreateStack: {xml}");
     let (_, described) = cloudformation(

@@ -8,16 +8,7 @@ use serde_json::json;
 
 use crate::distribution::*;
 
-fn sar_supported() -> BTreeSet<String> {
-    let path = root().join("tests/template-support/sar-supported-resources.txt");
-    std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
-}
+use super::sar_supported;
 
 #[test]
 fn only_resource_types_the_repository_supports() {

@@ -46,34 +46,25 @@ async fn the_stackset_template_has_no_transform_lints_and_creates_with_every_fun
             .await
             .unwrap();
     }
-    let mut pairs: Vec<(String, String)> = vec![
-        ("Action".into(), "CreateStack".into()),
-        ("StackName".into(), "toilkit-stackset-instance".into()),
-        ("TemplateBody".into(), stackset.to_string()),
-        ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
-    ];
+    let enables: Vec<String> = FUNCTIONS
+        .iter()
+        .map(|(_, stem)| format!("Enable{stem}"))
+        .collect();
     let mut parameters = vec![
-        ("CodeS3Bucket", "toilkit-code".to_owned()),
-        ("SlackWebhookParameter", "/toilkit/slack-webhook".to_owned()),
-        ("MaintenanceLoadBalancerNames", "shop-*".to_owned()),
+        ("CodeS3Bucket", "toilkit-code"),
+        ("SlackWebhookParameter", "/toilkit/slack-webhook"),
+        ("MaintenanceLoadBalancerNames", "shop-*"),
         (
             "WafIpSetV4Arn",
-            "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/a1b2c3d4".to_owned(),
+            "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/a1b2c3d4",
         ),
     ];
-    for (_, stem) in FUNCTIONS {
-        parameters.push((
-            Box::leak(format!("Enable{stem}").into_boxed_str()),
-            "true".to_owned(),
-        ));
-    }
-    for (i, (k, v)) in parameters.into_iter().enumerate() {
-        pairs.push((
-            format!("Parameters.member.{}.ParameterKey", i + 1),
-            k.to_owned(),
-        ));
-        pairs.push((format!("Parameters.member.{}.ParameterValue", i + 1), v));
-    }
+    parameters.extend(enables.iter().map(|enable| (enable.as_str(), "true")));
+    let pairs = super::create_stack(
+        "toilkit-stackset-instance",
+        &stackset.to_string(),
+        &parameters,
+    );
     let (status, xml) = cloudformation(moto.endpoint(), &pairs);
     assert_eq!(status, 200, "CreateStack: {xml}");
     let (_, described) = cloudformation(

@@ -4,15 +4,18 @@
 //! template's, bad settings fail at plan, and the example applies,
 //! converges and destroys against moto through the SAR stand-in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 use toilkit_tests::tool;
 
-use super::{SarStandIn, TerraformSandbox, terraform_dir};
-use crate::distribution::*;
+use super::*;
 
-const MODULE: &str = "modules/toilkit-hub";
+const MODULE: Module = Module {
+    label: "toilkit_hub",
+    folder: "modules/toilkit-hub",
+    application_id: "arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit-hub",
+};
 const EXAMPLE: &str = "examples/hub-account";
 
 fn hub_template() -> Value {
@@ -26,29 +29,16 @@ fn hub_template() -> Value {
 }
 
 fn module_file(name: &str) -> String {
-    std::fs::read_to_string(terraform_dir().join(MODULE).join(name))
-        .unwrap_or_else(|e| panic!("{MODULE}/{name}: {e}"))
+    let module = MODULE.folder;
+    std::fs::read_to_string(terraform_dir().join(module).join(name))
+        .unwrap_or_else(|e| panic!("{module}/{name}: {e}"))
 }
 
 /// The module sends parameters by name: each must be one of the hub's
 /// template, and every parameter of the template is reachable.
 #[test]
 fn the_hub_module_sets_exactly_the_hub_template_parameters() {
-    let main = module_file("main.tf");
-    let candidates = main
-        .split("candidate_parameters = {")
-        .nth(1)
-        .and_then(|rest| rest.split("\n  }").next())
-        .expect("main.tf assigns candidate_parameters");
-    let named: BTreeSet<String> = candidates
-        .lines()
-        .filter_map(|line| line.trim().split_once('='))
-        .map(|(key, _)| key.trim().to_owned())
-        .filter(|key| {
-            key.starts_with(|c: char| c.is_ascii_uppercase())
-                && key.chars().all(|c| c.is_ascii_alphanumeric())
-        })
-        .collect();
+    let named = candidate_parameters(&module_file("main.tf"));
     let template = hub_template();
     let declared: BTreeSet<String> = template["Parameters"]
         .as_object()
@@ -67,39 +57,17 @@ fn the_hub_module_sets_exactly_the_hub_template_parameters() {
 #[test]
 fn the_hub_module_knows_the_hub_template_defaults_and_max_lengths() {
     let text = module_file("template_defaults.tf");
-    let (defaults, lengths) = text
-        .split_once("template_max_lengths = {")
-        .expect("template_max_lengths");
-    let mut known = BTreeMap::new();
-    for line in defaults.lines() {
-        let Some((key, value)) = line.trim().split_once(" = ") else {
-            continue;
-        };
-        if key.trim().chars().all(|c| c.is_ascii_alphanumeric()) && value.starts_with('"') {
-            let value: String = serde_json::from_str(value).expect("a quoted default");
-            known.insert(key.trim().to_owned(), value);
-        }
-    }
     let template = hub_template();
-    let parameters = template["Parameters"].as_object().unwrap();
-    let expected: BTreeMap<String, String> = parameters
-        .iter()
-        .map(|(name, p)| (name.clone(), parameter_default(p)))
-        .collect();
-    assert_eq!(known, expected, "template_defaults.tf: every default");
-    let known: BTreeMap<String, u64> = lengths
-        .split('}')
-        .next()
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.trim().split_once(" = "))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().expect("a number")))
-        .collect();
-    let expected: BTreeMap<String, u64> = parameters
-        .iter()
-        .filter_map(|(name, p)| Some((name.clone(), p["MaxLength"].as_u64()?)))
-        .collect();
-    assert_eq!(known, expected, "template_max_lengths: every MaxLength");
+    assert_eq!(
+        known_defaults(&text),
+        template_defaults(&template),
+        "template_defaults.tf: every default"
+    );
+    assert_eq!(
+        known_max_lengths(&text),
+        template_max_lengths(&template),
+        "template_max_lengths: every MaxLength"
+    );
 }
 
 /// Each stack output the module reads is one the hub's template declares.
@@ -108,19 +76,22 @@ fn the_hub_module_outputs_read_outputs_the_hub_template_declares() {
     let text = module_file("outputs.tf");
     let template = hub_template();
     let declared = template["Outputs"].as_object().unwrap();
-    let read: Vec<&str> = text
-        .split("outputs, \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .collect();
+    let read = outputs_read(&text);
     assert!(read.contains(&"BusArn"), "{read:?}");
     for key in read {
         assert!(declared.contains_key(key), "outputs.tf reads {key}");
     }
 }
 
+/// The example as a central account copies it: every variable is in its
+/// `terraform.tfvars.example`, and it validates and plans with it.
 #[test]
 fn the_hub_example_is_valid_and_plans_with_its_tfvars_example() {
+    let unset = unshown_in_tfvars_example("hub-account");
+    assert!(
+        unset.is_empty(),
+        "{EXAMPLE}/terraform.tfvars.example does not show {unset:?}"
+    );
     let Some(sandbox) =
         TerraformSandbox::new("the_hub_example_is_valid_and_plans_with_its_tfvars_example")
     else {
@@ -135,15 +106,7 @@ fn the_hub_example_is_valid_and_plans_with_its_tfvars_example() {
     .unwrap();
     std::fs::write(
         sandbox.path(EXAMPLE).join("offline_override.tf"),
-        r#"provider "aws" {
-  access_key                  = "offline"
-  secret_key                  = "offline"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}
-"#,
+        offline_override(),
     )
     .unwrap();
     let plan = sandbox.ok(
@@ -182,32 +145,7 @@ fn the_hub_module_rejects_bad_settings_at_plan() {
         ),
     ];
     for (folder, arguments, message) in cases {
-        let dir = sandbox.path(folder);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("main.tf"),
-            format!(
-                r#"provider "aws" {{
-  region                      = "eu-west-1"
-  access_key                  = "offline"
-  secret_key                  = "offline"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}}
-
-module "toilkit_hub" {{
-  source           = "../{MODULE}"
-  application_id   = "arn:aws:serverlessrepo:eu-west-1:111122223333:applications/toilkit-hub"
-  semantic_version = "0.1.0"
-  {arguments}
-}}
-"#
-            ),
-        )
-        .unwrap();
-        sandbox.ok(folder, &["init", "-backend=false", "-input=false"]);
+        sandbox.root_calling(folder, &MODULE, &format!("  {arguments}"));
         let output = sandbox.run(
             folder,
             &["plan", "-refresh=false", "-input=false", "-lock=false"],
@@ -271,26 +209,14 @@ source_accounts    = ["777788889999"]
         ),
     )
     .unwrap();
+    let (moto_endpoint, sar_endpoint) = (moto.endpoint().to_owned(), sar.endpoint());
     std::fs::write(
         sandbox.path(EXAMPLE).join("emulator_override.tf"),
-        format!(
-            r#"provider "aws" {{
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    cloudformation = "{sar}"
-    sts            = "{moto}"
-    serverlessrepo = "{sar}"
-  }}
-}}
-"#,
-            moto = moto.endpoint(),
-            sar = sar.endpoint()
-        ),
+        emulator_override(&[
+            ("cloudformation", &sar_endpoint),
+            ("sts", &moto_endpoint),
+            ("serverlessrepo", &sar_endpoint),
+        ]),
     )
     .unwrap();
     let tf = |args: &[&str]| sandbox.ok(EXAMPLE, args);

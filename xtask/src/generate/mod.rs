@@ -1,5 +1,6 @@
 //! `cargo xtask gen [--check]`: every copy of the functions' settings,
 //! written from their declarations (`SETTINGS` in each `src/config.rs`),
+//! and of the parameters both applications share (application.rs),
 //! and each function's part of its application's template (template.yaml,
 //! or deploy/hub/template.yaml for the hub's), composed from its
 //! `template-fragment.yaml` and the boilerplate every function shares.
@@ -9,6 +10,7 @@
 //! rewritten. `--check` writes nothing and fails naming every stale file;
 //! the test command runs it.
 
+mod application;
 mod boilerplate;
 mod fragment;
 mod hub;
@@ -21,6 +23,8 @@ mod text;
 use std::path::{Path, PathBuf};
 
 use shared::config::Setting;
+
+use application::App;
 
 use crate::Result;
 
@@ -94,10 +98,29 @@ pub fn targets(root: &Path) -> Result<Vec<Target>> {
             regions: vec![("configuration".to_owned(), markdown::table(f.settings))],
         })
         .collect();
-    targets.push(template::target(root, &functions)?);
-    targets.push(hub::target(root, &hub)?);
-    targets.extend(terraform::targets(terraform::MODULE, &functions));
-    targets.extend(terraform::targets(terraform::HUB_MODULE, &hub));
+    for (mut target, app) in [
+        (template::target(root, &functions)?, App::Product),
+        (hub::target(root, &hub)?, App::Hub),
+    ] {
+        target.regions.extend(application::template_regions(app));
+        targets.push(target);
+    }
+    for (module, functions, app) in [
+        (terraform::MODULE, &functions, App::Product),
+        (terraform::HUB_MODULE, &hub, App::Hub),
+    ] {
+        let mut files = terraform::targets(module, functions);
+        for (file, id, body) in application::terraform_regions(app) {
+            let path = Path::new(module).join(file);
+            files
+                .iter_mut()
+                .find(|t| t.path == path)
+                .unwrap_or_else(|| panic!("no target {}", path.display()))
+                .regions
+                .push((id, body));
+        }
+        targets.extend(files);
+    }
     Ok(targets)
 }
 
@@ -110,7 +133,7 @@ pub fn run(args: &[String]) -> Result {
     let stale = write(&crate::cmd::root(), check)?;
     if check && !stale.is_empty() {
         return Err(format!(
-            "generated regions are stale in {}: run `cargo xtask gen` (the settings are declared in each function's src/config.rs, its part of template.yaml in its template-fragment.yaml)",
+            "generated regions are stale in {}: run `cargo xtask gen` (the settings are declared in each function's src/config.rs, its part of template.yaml in its template-fragment.yaml, the parameters both applications share in xtask/src/generate/application.rs)",
             stale.join(", ")
         )
         .into());

@@ -197,7 +197,15 @@ fn parameter(setting: &Setting, p: &Parameter) -> String {
         yaml(default, false)
     };
     out.push_str(&format!("    Default: {default}\n"));
-    match p.constraint {
+    out.push_str(&constraint(&p.constraint));
+    let description = format!("{}. {}", setting.name, setting.description.replace('`', ""));
+    out.push_str(&format!("    Description: {}\n", yaml(&description, false)));
+    out
+}
+
+/// The lines of a parameter that say what it accepts.
+pub fn constraint(constraint: &Constraint) -> String {
+    match *constraint {
         Constraint::Pattern {
             pattern,
             description,
@@ -205,24 +213,47 @@ fn parameter(setting: &Setting, p: &Parameter) -> String {
             // Always quoted, like every pattern written by hand: escapes read
             // the same to YAML and to the eye.
             let quoted = serde_json::to_string(pattern).expect("a string serializes");
-            out.push_str(&format!("    AllowedPattern: {quoted}\n"));
+            let mut out = format!("    AllowedPattern: {quoted}\n");
             if let Some(d) = description {
                 out.push_str(&format!("    ConstraintDescription: {}\n", yaml(d, false)));
             }
+            out
         }
         Constraint::Values(values) => {
             let values: Vec<String> = values.iter().map(|v| yaml(v, true)).collect();
-            out.push_str(&format!("    AllowedValues: [{}]\n", values.join(", ")));
+            format!("    AllowedValues: [{}]\n", values.join(", "))
         }
-        Constraint::Numbers(values) => {
-            out.push_str(&format!("    AllowedValues: [{}]\n", values.join(", ")));
-        }
-        Constraint::Range { min, max } => {
-            out.push_str(&format!("    MinValue: {min}\n    MaxValue: {max}\n"));
-        }
+        Constraint::Numbers(values) => format!("    AllowedValues: [{}]\n", values.join(", ")),
+        Constraint::Range { min, max } => format!("    MinValue: {min}\n    MaxValue: {max}\n"),
     }
-    let description = format!("{}. {}", setting.name, setting.description.replace('`', ""));
-    out.push_str(&format!("    Description: {}\n", yaml(&description, false)));
+}
+
+/// A long text as a folded block scalar (`>-`), its lines indented by
+/// `indent` and at most about 120 columns wide; a short one, or one of up to
+/// 180 characters that needs no quotes, as a scalar on the key's line.
+pub fn yaml_folded(text: &str, indent: &str) -> String {
+    const WIDTH: usize = 120;
+    let plain = yaml(text, false) == text;
+    if text.len() <= 100
+        || (plain && text.len() <= 180)
+        || text.contains("  ")
+        || text.contains('\n')
+    {
+        return yaml(text, false);
+    }
+    let mut out = String::from(">-");
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > WIDTH {
+            out.push_str(&format!("\n{indent}{line}"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&format!("\n{indent}{line}"));
     out
 }
 

@@ -152,7 +152,7 @@ fn checked_by_ascii_precondition(setting: &Setting, pattern: &str) -> bool {
 
 /// A constraint's description as the end of "... must be": its first letter
 /// lowercased unless it starts an acronym, and no final period.
-fn sentence(description: &str) -> String {
+pub(super) fn sentence(description: &str) -> String {
     let text = description.trim_end_matches('.');
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {

@@ -9,17 +9,19 @@ locals {
   # Every template parameter the module can set; null keeps the template's
   # default. Numbers and booleans become strings, structures JSON.
   candidate_parameters = {
-    OrganizationId           = var.organization_id
-    SourceAccounts           = join(",", var.source_accounts)
+    OrganizationId = var.organization_id
+    SourceAccounts = join(",", var.source_accounts)
+    # BEGIN generated: application-parameters (cargo xtask gen, from xtask/src/generate/application.rs)
     NamePrefix               = var.name
     SlackWebhookSecretArn    = var.slack_webhook.secret_arn
     SlackWebhookParameter    = var.slack_webhook.parameter
-    HistoryRetentionDays     = tostring(var.history_retention_days)
-    DigestSchedule           = var.digest_schedule
     AlarmTopicArn            = var.alarm_topic_arn
     FunctionLogRetentionDays = tostring(var.function_log_retention_days)
     PermissionsBoundaryArn   = var.permissions_boundary_arn
     KmsKeyArn                = var.kms_key_arn
+    # END generated: application-parameters
+    HistoryRetentionDays = tostring(var.history_retention_days)
+    DigestSchedule       = var.digest_schedule
 
     # BEGIN generated: parameters: hub-collector (cargo xtask gen, from functions/hub-collector/src/config.rs)
     ExpectedIntervals     = local.collector.expected_intervals == null ? null : jsonencode(local.collector.expected_intervals)

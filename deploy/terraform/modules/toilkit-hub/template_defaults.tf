@@ -5,17 +5,19 @@
 # tests/tests/terraform/hub.rs keeps this map equal to deploy/hub/template.yaml.
 locals {
   template_defaults = {
-    AlarmTopicArn            = ""
-    DigestSchedule           = "cron(0 8 * * ? *)"
-    FunctionLogRetentionDays = "90"
-    HistoryRetentionDays     = "400"
-    KmsKeyArn                = ""
+    # BEGIN generated: application-defaults (cargo xtask gen, from xtask/src/generate/application.rs)
     NamePrefix               = "toilkit"
-    OrganizationId           = ""
-    PermissionsBoundaryArn   = ""
-    SlackWebhookParameter    = ""
     SlackWebhookSecretArn    = ""
-    SourceAccounts           = ""
+    SlackWebhookParameter    = ""
+    AlarmTopicArn            = ""
+    FunctionLogRetentionDays = "90"
+    PermissionsBoundaryArn   = ""
+    KmsKeyArn                = ""
+    # END generated: application-defaults
+    DigestSchedule       = "cron(0 8 * * ? *)"
+    HistoryRetentionDays = "400"
+    OrganizationId       = ""
+    SourceAccounts       = ""
     # BEGIN generated: defaults (cargo xtask gen, from each function's src/config.rs)
     ExpectedIntervals     = ""
     SilenceMarginMinutes  = "60"
@@ -29,9 +31,11 @@ locals {
   # The MaxLength of the template's parameters, refused at plan as the
   # template would refuse them at deploy.
   template_max_lengths = {
-    SlackWebhookParameter = 256
+    # BEGIN generated: application-max-lengths (cargo xtask gen, from xtask/src/generate/application.rs)
     SlackWebhookSecretArn = 256
-    SourceAccounts        = 1299
+    SlackWebhookParameter = 256
+    # END generated: application-max-lengths
+    SourceAccounts = 1299
     # BEGIN generated: max-lengths (cargo xtask gen, from each function's src/config.rs)
     ExpectedIntervals = 1024
     # END generated: max-lengths

@@ -26,17 +26,6 @@ variable "semantic_version" {
   }
 }
 
-variable "name" {
-  description = "Name of the deployment: the CloudFormation stack is serverlessrepo-<name>-hub, and every named resource starts with <name>-hub (the function <name>-hub-collector, its rules and buckets)."
-  type        = string
-  default     = "toilkit"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name))
-    error_message = "name must be 2 to 20 lowercase letters, digits or hyphens, starting with a letter."
-  }
-}
-
 variable "tags" {
   description = "Tags for the CloudFormation stack (CloudFormation passes them on to the resources it creates)."
   type        = map(string)
@@ -69,6 +58,18 @@ variable "source_accounts" {
 
 # --- Shared settings -------------------------------------------------------
 
+# BEGIN generated: application-variables (cargo xtask gen, from xtask/src/generate/application.rs)
+variable "name" {
+  description = "Name of the deployment: the CloudFormation stack is serverlessrepo-<name>-hub, and every named resource starts with <name>-hub (the function <name>-hub-collector, its rules and buckets)."
+  type        = string
+  default     = "toilkit"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name))
+    error_message = "name must be 2 to 20 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
 variable "slack_webhook" {
   description = "Where the Slack incoming-webhook URL of the alerts and the digest is stored: a Secrets Manager secret ARN or an SSM SecureString parameter name (one of them). The URL itself never goes into Terraform."
   type = object({
@@ -86,30 +87,8 @@ variable "slack_webhook" {
     error_message = "slack_webhook.secret_arn must be a Secrets Manager secret ARN."
   }
   validation {
-    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.slack_webhook.parameter)) && length(coalesce(var.slack_webhook.parameter, "-")) <= 256
-    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\", at most 256 characters, e.g. /toilkit/slack-webhook."
-  }
-}
-
-variable "history_retention_days" {
-  description = "Days every report is kept in the history bucket (and so in Athena)."
-  type        = number
-  default     = 400
-
-  validation {
-    condition     = floor(var.history_retention_days) == var.history_retention_days && var.history_retention_days >= 1 && var.history_retention_days <= 3650
-    error_message = "history_retention_days must be a whole number from 1 to 3650."
-  }
-}
-
-variable "digest_schedule" {
-  description = "When to post the daily digest (UTC), an EventBridge rate() or cron() expression."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.digest_schedule == null || can(regex("^(rate|cron)\\(.+\\)$", var.digest_schedule))
-    error_message = "digest_schedule must be an EventBridge rate() or cron() expression."
+    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_.\\-/]{1,255}$", var.slack_webhook.parameter))
+    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\"."
   }
 }
 
@@ -131,7 +110,7 @@ variable "function_log_retention_days" {
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.function_log_retention_days)
-    error_message = "function_log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, ... 3653)."
+    error_message = "function_log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
   }
 }
 
@@ -142,7 +121,7 @@ variable "permissions_boundary_arn" {
 
   validation {
     condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$", var.permissions_boundary_arn))
-    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+    error_message = "permissions_boundary_arn must be an IAM managed policy ARN."
   }
 }
 
@@ -154,6 +133,29 @@ variable "kms_key_arn" {
   validation {
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN (not an alias)."
+  }
+}
+# END generated: application-variables
+
+variable "history_retention_days" {
+  description = "Days every report is kept in the history bucket (and so in Athena)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = floor(var.history_retention_days) == var.history_retention_days && var.history_retention_days >= 1 && var.history_retention_days <= 3650
+    error_message = "history_retention_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "digest_schedule" {
+  description = "When to post the daily digest (UTC), an EventBridge rate() or cron() expression."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.digest_schedule == null || can(regex("^(rate|cron)\\(.+\\)$", var.digest_schedule))
+    error_message = "digest_schedule must be an EventBridge rate() or cron() expression."
   }
 }
 

@@ -22,16 +22,18 @@ locals {
   # default. Lists become comma-separated strings, structures JSON (null
   # attributes left out), booleans "true"/"false".
   candidate_parameters = {
+    # BEGIN generated: application-parameters (cargo xtask gen, from xtask/src/generate/application.rs)
     NamePrefix               = var.name
     SlackWebhookSecretArn    = var.slack_webhook.secret_arn
     SlackWebhookParameter    = var.slack_webhook.parameter
-    ResultEventBus           = var.result_event_bus
-    ResultLabel              = var.result_label
-    ResultEventForwardBusArn = var.result_event_forward_bus_arn
     AlarmTopicArn            = var.alarm_topic_arn
     FunctionLogRetentionDays = tostring(var.function_log_retention_days)
     PermissionsBoundaryArn   = var.permissions_boundary_arn
     KmsKeyArn                = var.kms_key_arn
+    # END generated: application-parameters
+    ResultEventBus           = var.result_event_bus
+    ResultLabel              = var.result_label
+    ResultEventForwardBusArn = var.result_event_forward_bus_arn
 
     EnableWafIpBlocker  = tostring(local.waf.enabled)
     WafIpSetV4Arn       = local.ipset_v4_arn

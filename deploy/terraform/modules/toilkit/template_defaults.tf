@@ -7,10 +7,18 @@
 # to template.yaml.
 locals {
   template_defaults = {
+    # BEGIN generated: application-defaults (cargo xtask gen, from xtask/src/generate/application.rs)
+    NamePrefix               = "toilkit"
+    SlackWebhookSecretArn    = ""
+    SlackWebhookParameter    = ""
+    AlarmTopicArn            = ""
+    FunctionLogRetentionDays = "90"
+    PermissionsBoundaryArn   = ""
+    KmsKeyArn                = ""
+    # END generated: application-defaults
     AccessDeniedTriageDigestSchedule    = "cron(0 8 * * ? *)"
     AccessDeniedTriageRouteSecretPrefix = ""
     AccessDeniedTriageTrailLogGroupName = ""
-    AlarmTopicArn                       = ""
     ConfigTriageDigestSchedule          = "cron(0 8 ? * MON-FRI *)"
     ConfigTriageRouteSecretPrefix       = ""
     EnableAccessDeniedTriage            = "false"
@@ -21,23 +29,17 @@ locals {
     EnablePatchWavesRollout             = "false"
     EnableRdsAuditNotifier              = "false"
     EnableWafIpBlocker                  = "false"
-    FunctionLogRetentionDays            = "90"
-    KmsKeyArn                           = ""
     LogRetentionOnCreateLogGroup        = "true"
     LogRetentionPruneBuckets            = ""
     LogRetentionSchedule                = "rate(1 day)"
     MaintenanceLoadBalancerNames        = ""
     MaintenanceNotifyTopicArn           = ""
-    NamePrefix                          = "toilkit"
     PatchWavesReportSchedule            = "cron(0 6 ? * MON-FRI *)"
     PatchWavesRouteSecretPrefix         = ""
-    PermissionsBoundaryArn              = ""
     RdsAuditLogGroupName                = ""
     ResultEventBus                      = ""
     ResultLabel                         = ""
     ResultEventForwardBusArn            = ""
-    SlackWebhookParameter               = ""
-    SlackWebhookSecretArn               = ""
     WafLogBucketName                    = ""
     WafLogBucketTrigger                 = "eventbridge"
     WafLogGroupName                     = ""
@@ -132,10 +134,12 @@ locals {
 # tests/tests/terraform.rs keeps this map equal to template.yaml.
 locals {
   template_max_lengths = {
-    ResultEventBus        = 288
-    ResultLabel           = 32
-    SlackWebhookParameter = 256
+    # BEGIN generated: application-max-lengths (cargo xtask gen, from xtask/src/generate/application.rs)
     SlackWebhookSecretArn = 256
+    SlackWebhookParameter = 256
+    # END generated: application-max-lengths
+    ResultEventBus = 288
+    ResultLabel    = 32
     # BEGIN generated: max-lengths (cargo xtask gen, from each function's src/config.rs)
     WafIpSetV4Arn                      = 256
     WafIpSetV6Arn                      = 256

@@ -25,6 +25,15 @@ variable "semantic_version" {
   }
 }
 
+variable "tags" {
+  description = "Tags for the CloudFormation stack (CloudFormation passes them on to the resources it creates)."
+  type        = map(string)
+  default     = {}
+}
+
+# --- Shared settings -------------------------------------------------------
+
+# BEGIN generated: application-variables (cargo xtask gen, from xtask/src/generate/application.rs)
 variable "name" {
   description = "Name of the deployment: the CloudFormation stack is serverlessrepo-<name>, and every named resource (functions, log groups, queues, alarms, rules) starts with <name>-."
   type        = string
@@ -35,14 +44,6 @@ variable "name" {
     error_message = "name must be 2 to 20 lowercase letters, digits or hyphens, starting with a letter."
   }
 }
-
-variable "tags" {
-  description = "Tags for the CloudFormation stack (CloudFormation passes them on to the resources it creates)."
-  type        = map(string)
-  default     = {}
-}
-
-# --- Shared settings -------------------------------------------------------
 
 variable "slack_webhook" {
   description = "Where the Slack incoming-webhook URL is stored, for every function that posts to Slack: a Secrets Manager secret ARN or an SSM SecureString parameter name (one of them). The URL itself never goes into Terraform."
@@ -61,10 +62,55 @@ variable "slack_webhook" {
     error_message = "slack_webhook.secret_arn must be a Secrets Manager secret ARN."
   }
   validation {
-    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_./-]+$", var.slack_webhook.parameter)) && length(coalesce(var.slack_webhook.parameter, "-")) <= 256
-    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\", at most 256 characters, e.g. /toilkit/slack-webhook."
+    condition     = var.slack_webhook.parameter == null || can(regex("^/[A-Za-z0-9_.\\-/]{1,255}$", var.slack_webhook.parameter))
+    error_message = "slack_webhook.parameter must be an SSM parameter name starting with \"/\"."
   }
 }
+
+variable "alarm_topic_arn" {
+  description = "Optional SNS topic ARN for the alarms (function errors, dead letters, failed maintenance windows)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "function_log_retention_days" {
+  description = "Retention of the functions' own log groups, in days."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.function_log_retention_days)
+    error_message = "function_log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Optional permissions boundary (IAM policy ARN) attached to every role the application creates."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM managed policy ARN."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Optional customer-managed KMS key (ARN) for the queues (dead letters hold raw events), the tables and the functions' log groups. Its key policy must let the account's roles, logs.<region>.amazonaws.com and events.amazonaws.com use it (see the README)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (not an alias)."
+  }
+}
+# END generated: application-variables
 
 variable "result_event_bus" {
   description = "Optional EventBridge bus that receives every report (source \"toilkit\"): the name of a bus in the account, or the ARN of a central bus of the platform account."
@@ -96,50 +142,6 @@ variable "result_event_forward_bus_arn" {
   validation {
     condition     = var.result_event_forward_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$", var.result_event_forward_bus_arn))
     error_message = "result_event_forward_bus_arn must be an EventBridge event bus ARN."
-  }
-}
-
-variable "alarm_topic_arn" {
-  description = "Optional SNS topic ARN for the alarms (function errors, dead letters, failed maintenance windows)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
-    error_message = "alarm_topic_arn must be an SNS topic ARN."
-  }
-}
-
-variable "function_log_retention_days" {
-  description = "Retention of the functions' own log groups, in days."
-  type        = number
-  default     = 90
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.function_log_retention_days)
-    error_message = "function_log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, ... 3653)."
-  }
-}
-
-variable "permissions_boundary_arn" {
-  description = "Optional permissions boundary (IAM policy ARN) attached to every role the application creates."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$", var.permissions_boundary_arn))
-    error_message = "permissions_boundary_arn must be an IAM policy ARN."
-  }
-}
-
-variable "kms_key_arn" {
-  description = "Optional customer-managed KMS key (ARN) for the queues (dead letters hold raw events), the tables and the functions' log groups. Its key policy must let the account's roles, logs.<region>.amazonaws.com and events.amazonaws.com use it (see the README)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias."
   }
 }
 
