@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use super::template;
 use super::{Function, Target};
 
-pub const TEMPLATE: &str = "deploy/hub/template.yaml";
-
 pub fn target(root: &Path, functions: &[Function]) -> Result<Target, String> {
-    let parts = template::compose(root, functions, false, "../..")?;
+    let app = &crate::package::HUB;
+    let parts = template::compose(root, functions, false, app.code_uri)?;
     Ok(Target {
-        path: PathBuf::from(TEMPLATE),
+        path: PathBuf::from(app.template),
         regions: vec![
             ("hub-parameter-groups".to_owned(), parts.groups),
             ("hub-parameters".to_owned(), parts.parameters),

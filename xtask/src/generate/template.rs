@@ -150,9 +150,10 @@ pub fn compose(
 }
 
 pub fn target(root: &Path, functions: &[Function]) -> Result<Target, String> {
-    let parts = compose(root, functions, true, ".")?;
+    let app = &crate::package::PRODUCT;
+    let parts = compose(root, functions, true, app.code_uri)?;
     Ok(Target {
-        path: PathBuf::from("template.yaml"),
+        path: PathBuf::from(app.template),
         regions: vec![
             ("functions-to-deploy".to_owned(), parts.deploy),
             ("function-parameter-groups".to_owned(), parts.groups),
