@@ -69,10 +69,11 @@ impl Config {
         // The hub's rule takes every toilkit event on the bus it listens on,
         // so a report of its own published there would run it again, and
         // that run's report again, without end.
-        if env.raw(&settings::RESULT_EVENT_BUS).is_some() {
-            env.invalid(
-                &settings::RESULT_EVENT_BUS,
+        if env.raw(&REFUSED_RESULT_EVENT_BUS).is_some() {
+            env.problem(
+                REFUSED_RESULT_EVENT_BUS.name,
                 "must be unset for the hub: its rule would take its own reports and run on each of them, without end",
+                "unset",
             );
         }
         Self {
@@ -125,6 +126,7 @@ pub const SETTINGS: &[Setting] = &[
     HUB_SLACK_WEBHOOK_SECRET_ARN,
     HUB_SLACK_WEBHOOK_PARAMETER,
     DRY_RUN,
+    REFUSED_RESULT_EVENT_BUS,
 ];
 
 pub const STATE_TABLE: Setting = Setting {
@@ -248,6 +250,14 @@ pub const HUB_SLACK_WEBHOOK_SECRET_ARN: Setting = Setting {
 pub const HUB_SLACK_WEBHOOK_PARAMETER: Setting = Setting {
     description: "Webhook (SSM SecureString parameter) of the alerts and the digest, instead of a secret.",
     ..SLACK_WEBHOOK_PARAMETER
+};
+
+/// Every function's result bus, which the hub reads only to refuse it.
+pub const REFUSED_RESULT_EVENT_BUS: Setting = Setting {
+    example: "",
+    description: "Must be unset: the hub refuses to start with it. Its rule takes every toilkit event on the bus it listens on, so a report of its own published there would run it again, without end.",
+    source: Source::Unset,
+    ..settings::RESULT_EVENT_BUS
 };
 
 pub const DRY_RUN: Setting = settings::dry_run(

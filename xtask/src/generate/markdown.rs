@@ -13,10 +13,15 @@ pub fn table(settings: &[Setting]) -> String {
             Required::OneOf(words) => words,
         };
         let default = s.default.map_or_else(|| "—".to_owned(), code);
+        // A setting that must stay unset has no example to show.
+        let example = if s.example.is_empty() {
+            "—".to_owned()
+        } else {
+            code(s.example)
+        };
         out.push_str(&format!(
-            "| `{}` | {required} | {default} | {} | {} |\n",
+            "| `{}` | {required} | {default} | {example} | {} |\n",
             s.name,
-            code(s.example),
             cell(s.description)
         ));
     }

@@ -204,7 +204,8 @@ mod tests {
             "access-denied-triage" => drop(access_denied_triage::Config::from_env(env)),
             "patch-waves" => drop(patch_waves::Config::from_env(env)),
             "hub-collector" => {
-                // The hub reads the result events; it publishes none.
+                // The hub reads the result events; it publishes none, and
+                // refuses a result bus in its own configuration.
                 drop(hub_collector::Config::from_env(env));
                 return;
             }
