@@ -180,17 +180,24 @@ pub fn run(exe: &Path, object: &Path, truth: &BTreeSet<String>, targets: &mut Ta
             "NOT the truth: the comparison is not like for like"
         }
     );
-    // Like with like: WAF allows one write a second, so both pause
-    // between the two sets' writes (toilkit the one second, the solution
-    // its fixed five). Taking the pause out of one side only would hold a
-    // fixed sleep against CPU work, and the ratio would move with the
-    // machine's load instead of with either implementation.
-    let pause = MIN_WRITE_INTERVAL.as_secs_f64() * rust[0].ipset_writes.saturating_sub(1) as f64;
-    let as_run = sol_best / best;
+    // Like with like: WAF allows one write a second, so both must pause
+    // between the two sets' writes. Held both ways: each with the one
+    // second WAF asks for (the solution's fixed five cut to it), and each
+    // without its pause. The solution as it runs, five seconds in, is
+    // printed for reference only: against it any run under two seconds
+    // would pass. Taking the pause out of one side only set a fixed sleep
+    // against CPU work, a ratio that moved with the machine's load.
+    let fastest = rust
+        .iter()
+        .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+        .expect("three runs");
+    let pause = MIN_WRITE_INTERVAL.as_secs_f64() * fastest.ipset_writes.saturating_sub(1) as f64;
+    let with_spacing = (sol_unpaused + pause) / best;
     let unpaused = sol_unpaused / (best - pause);
     println!(
-        "  speed-up end to end, each as it runs (its pause included)   {as_run:>5.1}x   target >= 2.5x   {}",
-        targets.check(sol_right && as_run >= 2.5)
+        "  speed-up end to end, each with WAF's one-second spacing ({:.3} s against {best:.3} s)   {with_spacing:>5.1}x   target >= 2.5x   {}",
+        sol_unpaused + pause,
+        targets.check(sol_right && with_spacing >= 2.5)
     );
     println!(
         "  speed-up end to end, neither's pause ({sol_unpaused:.3} s against {:.3} s)   {unpaused:>5.1}x   target >= 2.5x   {}",
@@ -198,7 +205,8 @@ pub fn run(exe: &Path, object: &Path, truth: &BTreeSet<String>, targets: &mut Ta
         targets.check(sol_right && unpaused >= 2.5)
     );
     println!(
-        "    (the solution without its pause against toilkit with its one second: {:.1}x)",
+        "    (for reference: the solution as it runs, its 5 s pause in, {:.1}x; the solution without its pause against toilkit with its second, {:.1}x)",
+        sol_best / best,
         sol_unpaused / best
     );
 }
