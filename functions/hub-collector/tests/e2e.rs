@@ -1,5 +1,6 @@
 //! The real binary under the Lambda Runtime API emulator: a result event
-//! stored in moto, and a bad configuration reported whole.
+//! stored in moto, and a bad configuration (a result bus among it)
+//! reported whole.
 
 use std::path::Path;
 
@@ -52,13 +53,19 @@ async fn the_binary_stores_a_report_and_answers_with_what_it_did() {
 fn a_bad_configuration_is_reported_whole() {
     assert_bad_configuration_reported(
         Path::new(BINARY),
-        &[("FAILURES_ALERT", "0"), ("EXPECTED_INTERVALS", "[1]")],
+        &[
+            ("FAILURES_ALERT", "0"),
+            ("EXPECTED_INTERVALS", "[1]"),
+            // Its own reports on the bus it listens on would run it again.
+            ("RESULT_EVENT_BUS", "default"),
+        ],
         &[
             "STATE_TABLE",
             "HISTORY_BUCKET",
             "DASHBOARD_BUCKET",
             "FAILURES_ALERT",
             "EXPECTED_INTERVALS",
+            "RESULT_EVENT_BUS",
         ],
     );
 }
