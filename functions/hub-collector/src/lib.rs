@@ -299,9 +299,8 @@ async fn heartbeat(
             let messages = notify::alert(&concerns, &currents);
             let target = format!("{} source(s)", chunk.len());
             if post(app, &messages, &target, "heartbeat", deadline, report).await? {
-                for (_, _, claim) in chunk {
-                    claims.sent(app, claim).await?;
-                }
+                let sent: Vec<&str> = chunk.iter().map(|(_, _, claim)| claim.as_str()).collect();
+                claims.sent(app, &sent).await?;
             }
         }
         Ok(())
@@ -329,15 +328,24 @@ impl Claims {
         Ok(taken)
     }
 
-    /// Its message went out: the claim is never given back now, even when
-    /// marking it fails (a claim still held is not taken again until its
-    /// lease runs out; one given back would be posted by the next run).
-    async fn sent(&mut self, app: &App, sk: &str) -> Result<(), Error> {
-        if let Some(claim) = self.0.iter_mut().find(|(s, _, _)| s == sk) {
-            claim.2 = true;
-            app.state.mark_sent(&claim.0, &claim.1).await?;
+    /// Their message went out: those claims are never given back now, not
+    /// even when marking them fails. A claim kept but not marked is not
+    /// taken again until its lease runs out, and then its alert is posted
+    /// once more: an alert may come twice, never be lost (one given back
+    /// would be posted by the very next run).
+    async fn sent(&mut self, app: &App, sks: &[&str]) -> Result<(), Error> {
+        for claim in &mut self.0 {
+            if sks.contains(&claim.0.as_str()) {
+                claim.2 = true;
+            }
         }
-        Ok(())
+        let mut first_error = None;
+        for (sk, token, _) in self.0.iter().filter(|c| sks.contains(&c.0.as_str())) {
+            if let Err(error) = app.state.mark_sent(sk, token).await {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Gives back every claim whose message did not go out (a failure, or
@@ -390,7 +398,7 @@ async fn digest(
             link.as_ref().map(|(url, until)| (url.as_str(), *until)),
         );
         if post(app, &messages, &claim, "digest", deadline, report).await? {
-            claims.sent(app, &claim).await?;
+            claims.sent(app, &[&claim]).await?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use serde_json::json;
 use toilkit_tests::slack::Reply;
 
-use crate::common::{ACCOUNT_A, Event, Fixture, ago, now, run, state};
+use crate::common::{ACCOUNT_A, ACCOUNT_B, Event, Fixture, ago, now, run, state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_dated_in_2099_is_dated_now_and_does_not_freeze_its_source() {
@@ -187,19 +187,22 @@ async fn a_claim_left_by_an_invocation_that_died_is_taken_again_when_its_lease_r
     assert_eq!(f.texts("ops").len(), 1, "the silent source is alerted on");
 }
 
-/// Slack took the alert, then marking its claim sent failed: the claim is
-/// kept, so neither the retry nor the next heartbeat posts it again.
+/// Slack took the alert of two sources, then marking their claims sent
+/// failed: both claims are kept, so neither the retry nor the next
+/// heartbeat posts either again while the claims' lease holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_alert_whose_claim_could_not_be_marked_sent_is_not_posted_again() {
+async fn an_alert_whose_claims_could_not_be_marked_sent_is_not_posted_again() {
     use std::sync::atomic::Ordering;
 
     let f = Fixture::new().await;
-    run(
-        &f.app(),
-        Event::new(ACCOUNT_A, "config-triage", 1, &ago(1440 + 61)).json(),
-    )
-    .await
-    .unwrap();
+    for account in [ACCOUNT_A, ACCOUNT_B] {
+        run(
+            &f.app(),
+            Event::new(account, "config-triage", 1, &ago(1440 + 61)).json(),
+        )
+        .await
+        .unwrap();
+    }
     let (app, armed) = f.app_failing("UpdateItem", "SET #sent");
     run(&app, json!({"job": "heartbeat"}))
         .await
