@@ -261,9 +261,7 @@ pub fn write_application(
     let source_path = root.join(app.template);
     // What the template names is relative to the template's own folder.
     let template_dir = source_path.parent().unwrap_or(root);
-    let source = std::fs::read_to_string(&source_path)
-        .map_err(|e| format!("{}: {e}", source_path.display()))?;
-    let template = inline_definitions(&packaged_template(&source, app, arch)?, template_dir)?;
+    let template = application_template(root, app, arch)?;
     if out.exists() {
         std::fs::remove_dir_all(out)?;
     }
@@ -282,6 +280,29 @@ pub fn write_application(
     let path = out.join("template.yaml");
     std::fs::write(&path, template)?;
     Ok(path)
+}
+
+/// The template an application folder holds for `arch`, from the source
+/// template under `root` as it is now.
+pub fn application_template(root: &Path, app: &Application, arch: &str) -> Result<String> {
+    let source_path = root.join(app.template);
+    let template_dir = source_path.parent().unwrap_or(root);
+    let source = std::fs::read_to_string(&source_path)
+        .map_err(|e| format!("{}: {e}", source_path.display()))?;
+    inline_definitions(&packaged_template(&source, app, arch)?, template_dir)
+}
+
+/// Whether the application folder's template is what packaging writes from
+/// the source template as it is now, for either architecture.
+pub fn is_current(root: &Path, app: &Application, folder: &Path) -> Result<bool> {
+    let written = std::fs::read_to_string(folder.join("template.yaml"))
+        .map_err(|e| format!("{}: {e}", folder.display()))?;
+    for arch in ARCHES {
+        if application_template(root, app, arch.name)? == written {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The source template with every function's `CodeUri` (the workspace, for

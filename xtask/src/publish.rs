@@ -113,15 +113,7 @@ pub fn run(args: &[String]) -> Result {
     // Every folder is checked before anything is uploaded: a missing hub
     // must not leave the product published in some Regions and not others.
     for app in &publish.apps {
-        let missing = missing_files(&root().join(app.out), app);
-        if !missing.is_empty() {
-            return Err(format!(
-                "{}/ lacks {}: run `cargo xtask package` (without function names) first",
-                app.out,
-                missing.join(", ")
-            )
-            .into());
-        }
+        check_folder(&root(), app, &root().join(app.out))?;
     }
     let mut published = Vec::new();
     let mut outcome = Ok(());
@@ -145,6 +137,29 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     outcome
+}
+
+/// Refuses a folder that lacks a file, or whose template is not what
+/// packaging writes from the source template now (a folder packaged before
+/// the template changed would publish the old application).
+fn check_folder(root: &std::path::Path, app: &Application, folder: &std::path::Path) -> Result {
+    let missing = missing_files(folder, app);
+    if !missing.is_empty() {
+        return Err(format!(
+            "{}/ lacks {}: run `cargo xtask package` (without function names) first",
+            app.out,
+            missing.join(", ")
+        )
+        .into());
+    }
+    if !crate::package::is_current(root, app, folder)? {
+        return Err(format!(
+            "{}/template.yaml is not what {} packages to now (packaged before it changed?): run `cargo xtask package` (without function names) again",
+            app.out, app.template
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// What `sam package` needs in an application folder and does not find:
@@ -189,8 +204,9 @@ fn publish_one(app: &std::path::Path, bucket: &str, region: &str) -> Result<Stri
     if !output.status.success() {
         return Err(format!("sam publish in {region} failed").into());
     }
-    application_arn(&text, region)
-        .ok_or_else(|| format!("sam publish in {region} printed no application ARN").into())
+    // It did publish: listed either way, since publishing it again is refused.
+    Ok(application_arn(&text, region)
+        .unwrap_or_else(|| "(published; sam printed no application ARN)".to_owned()))
 }
 
 #[cfg(test)]
@@ -223,6 +239,31 @@ mod tests {
         assert_eq!(
             missing_files(dir.path(), &HUB),
             ["README.md", "functions/hub-collector/bootstrap.zip"]
+        );
+    }
+
+    /// A folder packaged before the template changed is refused before
+    /// anything is uploaded; one packaged from the template as it is passes.
+    #[test]
+    fn a_folder_packaged_from_an_older_template_is_refused_before_anything_is_uploaded() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["LICENSE", "README.md"] {
+            std::fs::write(dir.path().join(file), "").unwrap();
+        }
+        let zip = dir.path().join("functions/hub-collector");
+        std::fs::create_dir_all(&zip).unwrap();
+        std::fs::write(zip.join("bootstrap.zip"), "").unwrap();
+        let current = crate::package::application_template(&root(), &HUB, "x86_64").unwrap();
+        std::fs::write(dir.path().join("template.yaml"), &current).unwrap();
+        check_folder(&root(), &HUB, dir.path()).expect("a current folder passes");
+        let older = current.replacen("EventBusPolicy", "EventBus", 1);
+        std::fs::write(dir.path().join("template.yaml"), older).unwrap();
+        let error = check_folder(&root(), &HUB, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("package` (without function names) again"),
+            "{error}"
         );
     }
 
