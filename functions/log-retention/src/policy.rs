@@ -166,6 +166,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_retentions_checked_are_those_the_templates_offer() {
+        let offered: Vec<i32> = shared::settings::LOG_RETENTION_DAYS
+            .iter()
+            .map(|d| d.parse().unwrap())
+            .collect();
+        assert_eq!(offered, VALID_RETENTION_DAYS);
+    }
+
+    #[test]
     fn only_cloudwatch_values_are_accepted() {
         assert_eq!(parse_days("30"), Ok(30));
         assert_eq!(parse_days("1096"), Ok(1096));

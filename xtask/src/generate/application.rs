@@ -78,12 +78,6 @@ pub struct Parameter {
     pub condition: Option<&'static str>,
 }
 
-/// CloudWatch Logs' retention values, in days.
-const LOG_RETENTION_DAYS: &[&str] = &[
-    "1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731",
-    "1096", "1827", "2192", "2557", "2922", "3288", "3653",
-];
-
 /// The shared parameters, in the order both templates and modules list them.
 pub const VARIABLES: &[Variable] = &[
     Variable {
@@ -184,7 +178,7 @@ pub const VARIABLES: &[Variable] = &[
         parameters: &[Parameter {
             name: "FunctionLogRetentionDays",
             attribute: None,
-            constraint: Constraint::Numbers(LOG_RETENTION_DAYS),
+            constraint: Constraint::Numbers(shared::settings::LOG_RETENTION_DAYS),
             max_length: None,
             default: "90",
             description: PerApp {
