@@ -60,7 +60,7 @@ pub fn receive(event: &Value, function: &'static str) -> Result<Received, Reject
         .get("detail")
         .filter(|d| d.is_object())
         .ok_or_else(|| reject("the event has no `detail` object".into()))?;
-    let items = match function {
+    let mut items = match function {
         "guardduty" => vec![
             guardduty(detail).ok_or_else(|| reject("a GuardDuty finding without `id`".into()))?,
         ],
@@ -74,10 +74,14 @@ pub fn receive(event: &Value, function: &'static str) -> Result<Received, Reject
     }
     let mut counters = BTreeMap::new();
     counters.insert("findings".to_owned(), items.len() as u64);
-    let mut flags = Vec::new();
+    // Gathered in a delegated administrator account: filed under the
+    // account the service names, the gathering one kept on each item as
+    // data (a flag would mark every such event as suspect input).
     let account = match owner(detail, function) {
         Some(owner) if owner != sent_by => {
-            flags.push(format!("gathered by account {sent_by}"));
+            for item in &mut items {
+                item.fields.insert("gathered_by".to_owned(), json!(sent_by));
+            }
             owner.to_owned()
         }
         _ => sent_by,
@@ -101,7 +105,7 @@ pub fn receive(event: &Value, function: &'static str) -> Result<Received, Reject
         unknown_schema: false,
         items,
         items_omitted: 0,
-        flags,
+        flags: Vec::new(),
     })
 }
 
@@ -290,7 +294,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(received.source.account, "444455556666");
-        assert_eq!(received.flags, ["gathered by account 333333333333"]);
+        assert_eq!(received.items[0].fields["gathered_by"], "333333333333");
+        assert!(
+            received.flags.is_empty(),
+            "not suspect input: {:?}",
+            received.flags
+        );
 
         let hub = json!({"findings": [
             {"Id": "arn:f/1", "AwsAccountId": "444455556666", "Workflow": {"Status": "NEW"}},
