@@ -41,6 +41,14 @@
 //! Likewise a key the writer put twice in one object is read where it is
 //! first met (serde_json's `Value` keeps the last one).
 //!
+//! When neither the URI, the labels nor a header is wanted (the function's
+//! default settings), a record that starts `{"timestamp":` and whose bytes
+//! from the end of its timestamp to the end of its first
+//! `"httpRequest":{"clientIp":"` equal those of a record read before is not
+//! indexed at all: the structure of equal bytes, read from the same state,
+//! is the same ([`prefix`]). A client IP with a backslash is still read with
+//! the index.
+//!
 //! The walk stops as soon as every field the configuration needs ([`Wanted`])
 //! has been read: WAF writes the record's fields first and the bulk (headers,
 //! arguments, labels) after them, so most of a line is never looked at. What
@@ -53,6 +61,7 @@
 //! produce such a line; request text cannot.
 
 pub mod detect;
+mod prefix;
 pub mod stream;
 mod structure;
 
@@ -61,6 +70,7 @@ use std::borrow::Cow;
 use memchr::memchr;
 use memchr::memmem::Finder;
 
+use prefix::Prefixes;
 use structure::Structure;
 
 /// Why a line is not a usable WAF record.
@@ -170,6 +180,7 @@ pub struct Extractor {
     labels: Vec<(usize, usize, bool)>,
     structure: Structure,
     keys: Keys,
+    prefixes: Prefixes,
 }
 
 /// How WAF starts a record.
@@ -222,6 +233,7 @@ impl Extractor {
             labels: Vec::new(),
             structure: Structure::new(),
             keys: Keys::new(),
+            prefixes: Prefixes::default(),
         }
     }
 
@@ -278,19 +290,38 @@ impl Extractor {
         }
         // WAF writes `timestamp` first. There the key needs neither a search
         // nor the index: nothing but the object's own brace comes before it.
-        c.i = if line.starts_with(FIRST_MEMBER) {
+        let first_member = line.starts_with(FIRST_MEMBER);
+        c.i = if first_member {
             FIRST_MEMBER.len()
         } else {
             c.member(&keys.timestamp, c.i)?
         };
         let timestamp_ms = c.integer().ok()?;
         let after_timestamp = c.i;
+        // Where the bytes a prefix covers end: past the first
+        // `"httpRequest":{"clientIp":"` after the timestamp, when nothing is
+        // wanted beyond it and the timestamp came first (see [`prefix`]).
+        let prefix_end = (first_member && header.is_none() && !wanted.uri && !wanted.labels)
+            .then(|| keys.http_request_client_ip.find(&line[after_timestamp..]))
+            .flatten()
+            .map(|at| after_timestamp + at + keys.http_request_client_ip.needle().len());
+        if let Some(end) = prefix_end
+            && let Some(fields) = self
+                .prefixes
+                .fields(line, after_timestamp..end, timestamp_ms)
+        {
+            return Some(fields);
+        }
         // When the client IP is all that is wanted of `httpRequest`, and WAF
         // wrote it first there, one search finds key, object and key; and
         // done before the members in front of it, it indexes the line up to
         // there in one go. Otherwise the request's members are walked.
         let client_ip = if header.is_none() && !wanted.uri {
-            c.literal(&keys.http_request_client_ip, after_timestamp)
+            // Where the prefix's search found the first hit, if it ran.
+            let first = prefix_end.map_or(after_timestamp, |end| {
+                end - keys.http_request_client_ip.needle().len()
+            });
+            c.literal(&keys.http_request_client_ip, first)
                 .and_then(|value| {
                     c.i = value;
                     let client_ip = c.string().ok()?;
@@ -308,6 +339,7 @@ impl Extractor {
         };
         c.i = c.member(&keys.action, c.i)?;
         let action = c.string().ok()?;
+        let from_literal = client_ip.is_some();
         let request = match client_ip {
             Some((client_ip, end)) => {
                 c.i = end;
@@ -331,14 +363,20 @@ impl Extractor {
             }
             c.labels(&mut self.labels).ok()?;
         }
-        Some(Fields {
+        let fields = Fields {
             timestamp_ms,
             action,
             terminating_rule_id,
             client_ip: request.client_ip?,
             uri: request.uri,
             header: request.header,
-        })
+        };
+        if let Some(end) = prefix_end
+            && from_literal
+        {
+            self.prefixes.remember(line, after_timestamp..end, &fields);
+        }
+        Some(fields)
     }
 
     /// The fields of `line` by walking its members in order, stopping once

@@ -1,6 +1,6 @@
 //! Hostile input for the extractor's fast paths (the `{"timestamp":` start,
-//! the `"httpRequest":{"clientIp":"` literal, the two-lookup header element),
-//! `pick_hop`'s own IPv4 parser, and the gzip decoder reading the scan's
+//! the `"httpRequest":{"clientIp":"` literal, the bytes a record shares with
+//! one read before it, the two-lookup header element), `pick_hop`'s own IPv4 parser, and the gzip decoder reading the scan's
 //! buffer: each checked against serde_json or std, at every alignment of the
 //! index's 64-byte blocks.
 
@@ -19,8 +19,17 @@ const LABELS: Wanted = Wanted {
     labels: true,
 };
 
-const CONFIGS: [(Option<&str>, Wanted); 6] = [
+/// The function's default settings with a rule filter: what a record shares
+/// with one before it is read from the bytes it shares.
+const RULE: Wanted = Wanted {
+    terminating_rule_id: true,
+    uri: false,
+    labels: false,
+};
+
+const CONFIGS: [(Option<&str>, Wanted); 7] = [
     (None, NONE),
+    (None, RULE),
     (None, LABELS),
     (None, Wanted::ALL),
     (Some("X-Real-IP"), NONE),
@@ -94,7 +103,22 @@ fn reference(line: &str, header: Option<&str>, wanted: Wanted) -> Option<Read> {
 }
 
 fn extracted(line: &str, header: Option<&str>, wanted: Wanted) -> Option<Read> {
-    let mut x = Extractor::reading(header, wanted);
+    extracted_by(
+        &mut Extractor::reading(header, wanted),
+        line,
+        header,
+        wanted,
+    )
+}
+
+/// What `x`, made for `header` and `wanted`, reads of `line` after the lines
+/// it read before.
+fn extracted_by(
+    x: &mut Extractor,
+    line: &str,
+    header: Option<&str>,
+    wanted: Wanted,
+) -> Option<Read> {
     let f = x.extract(line.as_bytes()).ok()?;
     let labels = if wanted.labels {
         x.labels(line.as_bytes())
@@ -544,6 +568,99 @@ fn edited_records_that_stay_json_read_as_serde_json_reads_them() {
     }
     eprintln!("{checked} of {rounds} edited records were JSON");
     assert!(checked > rounds / 50, "{checked}");
+}
+
+/// The records of an object mostly share what comes between their timestamp
+/// and their request, and a record whose bytes there equal an earlier one's
+/// is read without indexing them again. Across one scan, with each record
+/// read after a clean one and edited anywhere (in those shared bytes, in the
+/// client IP, after it), every record still reads as serde_json reads it.
+#[test]
+fn records_read_after_others_read_as_serde_json_reads_them() {
+    const CLIENT_IP: &str = r#""httpRequest":{"clientIp":""#;
+    // The bytes from the end of the timestamp to the end of the literal.
+    let shared = |line: &str| {
+        let after = line.find(',')?;
+        let end = after + line[after..].find(CLIENT_IP)? + CLIENT_IP.len();
+        Some(line[after..end].to_owned())
+    };
+    let mut extractors: Vec<Extractor> = CONFIGS
+        .iter()
+        .map(|&(header, wanted)| Extractor::reading(header, wanted))
+        .collect();
+    let mut read = |line: &str| {
+        let json = serde_json::from_str::<Value>(line).is_ok() && !has_duplicate_keys(line);
+        for (x, &(header, wanted)) in extractors.iter_mut().zip(&CONFIGS) {
+            let got = extracted_by(x, line, header, wanted);
+            if json {
+                assert_eq!(
+                    got,
+                    reference(line, header, wanted),
+                    "{header:?} {wanted:?}\n{line}"
+                );
+            }
+        }
+        json
+    };
+    let edits: [&str; 9] = ["\"", "\\", "{", "}", "[", "]", ",", ":", r#"\""#];
+    let mut rng = fastrand::Rng::with_seed(2026);
+    let (mut same_prefix, mut checked) = (0, 0);
+    let rounds = std::env::var("HOSTILE_ROUNDS").map_or(20_000, |r| r.parse().unwrap());
+    for _ in 0..rounds {
+        let pad = rng.usize(..70);
+        let clean = waf_record(pad, "ok", 0);
+        read(&clean);
+        let mut line = waf_record(pad, HOSTILE[rng.usize(..HOSTILE.len())], rng.usize(..7));
+        // Edits anywhere, but mostly near the client IP, where a record
+        // read from the shared bytes is read differently.
+        let near = line.find(CLIENT_IP).unwrap() + CLIENT_IP.len();
+        for _ in 0..rng.usize(..3) {
+            let at = if rng.bool() {
+                rng.usize(near.saturating_sub(40)..(near + 20).min(line.len()))
+            } else {
+                rng.usize(..line.len())
+            };
+            if !line.is_char_boundary(at) {
+                continue;
+            }
+            if rng.bool() {
+                line.insert_str(at, edits[rng.usize(..edits.len())]);
+            } else if line[at..].chars().next().is_some() {
+                line.remove(at);
+            }
+        }
+        if shared(&line).is_some() && shared(&line) == shared(&clean) {
+            same_prefix += 1;
+        }
+        if read(&line) {
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} of {rounds} JSON, {same_prefix} sharing the clean record's prefix");
+    assert!(checked > rounds / 10, "{checked}");
+    assert!(same_prefix > rounds / 4, "{same_prefix}");
+}
+
+/// A record in WAF's own order, which [`record`] (serde_json sorts keys)
+/// does not keep inside `httpRequest`: the client IP first. `text` goes in
+/// place `place`: a rule group, a header name or value, the URI, the
+/// arguments, or the client IP itself.
+fn waf_record(pad: usize, text: &str, place: usize) -> String {
+    let t = |k: usize| if k == place { json!(text) } else { json!("ok") };
+    let client_ip = if place == 5 {
+        json!(text)
+    } else {
+        json!("192.0.2.7")
+    };
+    format!(
+        r#"{{"timestamp":1700000000123,"formatVersion":1,"webaclId":{},"terminatingRuleId":"Default_Action","action":"ALLOW","ruleGroupList":[{{"ruleGroupId":{},"x":null}}],"httpRequest":{{"clientIp":{client_ip},"country":"NL","headers":[{{"name":{},"value":"v"}},{{"name":"X-Real-IP","value":{}}}],"uri":{},"args":{}}},"labels":[{{"name":"awswaf:x"}}]}}"#,
+        json!("p".repeat(pad)),
+        t(0),
+        t(1),
+        t(2),
+        t(3),
+        t(4),
+    )
 }
 
 /// Whether any object in `line` repeats a key (serde_json keeps the last).
