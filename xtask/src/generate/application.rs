@@ -15,8 +15,8 @@
 
 use shared::config::Constraint;
 
-use super::template::{constraint, yaml_folded};
-use super::terraform::sentence;
+use super::template::{parameter_entry, yaml_folded};
+use super::terraform::{sentence, validation};
 use super::text::{hcl, hcl_attributes};
 
 /// Which application a file belongs to.
@@ -271,23 +271,13 @@ pub fn template_regions(app: App) -> Vec<(String, String)> {
 }
 
 fn template_parameter(p: &Parameter, app: App) -> String {
-    let kind = p.constraint.parameter_type();
-    let mut out = format!("  {}:\n    Type: {kind}\n", p.name);
-    if let Some(max) = p.max_length {
-        out.push_str(&format!("    MaxLength: {max}\n"));
-    }
-    let default = if is_number(p) {
-        p.default.to_owned()
-    } else {
-        super::text::yaml(p.default, false)
-    };
-    out.push_str(&format!("    Default: {default}\n"));
-    out.push_str(&constraint(&p.constraint));
-    out.push_str(&format!(
-        "    Description: {}\n",
-        yaml_folded(p.description.of(app), "      ")
-    ));
-    out
+    parameter_entry(
+        p.name,
+        p.max_length,
+        &p.constraint,
+        p.default,
+        &yaml_folded(p.description.of(app), "      "),
+    )
 }
 
 /// The regions of a module: `application-variables` in variables.tf,
@@ -403,13 +393,6 @@ fn variable(v: &Variable, app: App) -> String {
     }
     out.push_str("}\n");
     out
-}
-
-fn validation(condition: &str, message: &str) -> String {
-    format!(
-        "  validation {{\n    condition     = {condition}\n    error_message = {}\n  }}\n",
-        hcl(message)
-    )
 }
 
 fn parameter_validation(v: &Variable, p: &Parameter) -> String {

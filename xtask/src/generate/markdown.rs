@@ -14,11 +14,9 @@ pub fn table(settings: &[Setting]) -> String {
         };
         let default = s.default.map_or_else(|| "—".to_owned(), code);
         // A setting that must stay unset has no example to show.
-        let example = if s.example.is_empty() {
-            "—".to_owned()
-        } else {
-            code(s.example)
-        };
+        let example = Some(s.example)
+            .filter(|e| !e.is_empty())
+            .map_or_else(|| "—".to_owned(), code);
         out.push_str(&format!(
             "| `{}` | {required} | {default} | {example} | {} |\n",
             s.name,
@@ -35,4 +33,22 @@ fn code(value: &str) -> String {
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A setting with no example (one that must stay unset) shows a dash,
+    /// not an empty pair of backticks.
+    #[test]
+    fn a_setting_without_an_example_shows_a_dash() {
+        let refused = hub_collector::config::REFUSED_RESULT_EVENT_BUS;
+        let row = table(&[refused]);
+        let row = row.lines().last().unwrap();
+        assert!(
+            row.starts_with("| `RESULT_EVENT_BUS` | no | — | — |"),
+            "{row}"
+        );
+    }
 }

@@ -186,21 +186,38 @@ pub fn default(setting: &Setting, parameter: &Parameter) -> &'static str {
 }
 
 fn parameter(setting: &Setting, p: &Parameter) -> String {
-    let kind = p.constraint.parameter_type();
-    let mut out = format!("  {}:\n    Type: {kind}\n", p.name);
-    if let Some(max) = p.max_length {
+    let description = format!("{}. {}", setting.name, setting.description.replace('`', ""));
+    parameter_entry(
+        p.name,
+        p.max_length,
+        &p.constraint,
+        default(setting, p),
+        &yaml(&description, false),
+    )
+}
+
+/// A template parameter: its type from its constraint, its length limit,
+/// default and constraint, and `description` as written (a YAML scalar).
+pub fn parameter_entry(
+    name: &str,
+    max_length: Option<u32>,
+    c: &Constraint,
+    default: &str,
+    description: &str,
+) -> String {
+    let kind = c.parameter_type();
+    let mut out = format!("  {name}:\n    Type: {kind}\n");
+    if let Some(max) = max_length {
         out.push_str(&format!("    MaxLength: {max}\n"));
     }
-    let default = default(setting, p);
     let default = if kind == "Number" {
         default.to_owned()
     } else {
         yaml(default, false)
     };
     out.push_str(&format!("    Default: {default}\n"));
-    out.push_str(&constraint(&p.constraint));
-    let description = format!("{}. {}", setting.name, setting.description.replace('`', ""));
-    out.push_str(&format!("    Description: {}\n", yaml(&description, false)));
+    out.push_str(&constraint(c));
+    out.push_str(&format!("    Description: {description}\n"));
     out
 }
 
@@ -276,6 +293,28 @@ fn environment(settings: &[Setting]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long description is folded into lines of at most 120 columns that
+    /// a YAML reader joins back into the very text; a short one stays on
+    /// the key's line.
+    #[test]
+    fn a_long_text_folds_into_lines_that_join_back_into_it() {
+        let text = "The KMS key that encrypts the functions' logs and queues. ".repeat(6);
+        let text = text.trim_end();
+        let indent = "      ";
+        let folded = yaml_folded(text, indent);
+        let mut lines = folded.lines();
+        assert_eq!(lines.next(), Some(">-"));
+        let body: Vec<&str> = lines.collect();
+        assert!(body.len() > 2, "{folded}");
+        for line in &body {
+            assert!(line.starts_with(indent), "{line:?}");
+            assert!(line.len() <= 120, "{} columns: {line:?}", line.len());
+        }
+        let joined: Vec<&str> = body.iter().map(|l| &l[indent.len()..]).collect();
+        assert_eq!(joined.join(" "), text);
+        assert_eq!(yaml_folded("Short.", indent), "Short.");
+    }
 
     /// A fragment cannot replace what every function gets: the generator
     /// refuses it, naming the id, instead of writing it twice.

@@ -131,12 +131,20 @@ fn validations(f: &Function) -> String {
         };
         // Terraform evaluates both sides of `||`: `try` keeps a null value
         // from turning the check into an error.
-        out.push_str(&format!(
-            "  validation {{\n    condition     = {reference} == null || try({check}, false)\n    error_message = {}\n  }}\n",
-            hcl(&format!("{variable}.{attribute} must be {rule}."))
+        out.push_str(&validation(
+            &format!("{reference} == null || try({check}, false)"),
+            &format!("{variable}.{attribute} must be {rule}."),
         ));
     }
     out
+}
+
+/// A `validation` block of a variable.
+pub(super) fn validation(condition: &str, message: &str) -> String {
+    format!(
+        "  validation {{\n    condition     = {condition}\n    error_message = {}\n  }}\n",
+        hcl(message)
+    )
 }
 
 /// The module's one precondition over every ASCII parameter (`ascii`)
