@@ -86,9 +86,6 @@ pub fn check_result_label(label: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A free-text or list parameter on one line: printable ASCII, which keeps
-/// each character one byte of the 4 KB environment and leaves no tab or line
-/// break to split a list item or a pattern in two.
 /// The retentions CloudWatch Logs accepts, in days, as template values: the
 /// functions' own log groups and log-retention's rules take one of them.
 pub const LOG_RETENTION_DAYS: &[&str] = &[
@@ -96,6 +93,9 @@ pub const LOG_RETENTION_DAYS: &[&str] = &[
     "1096", "1827", "2192", "2557", "2922", "3288", "3653",
 ];
 
+/// A free-text or list parameter on one line: printable ASCII, which keeps
+/// each character one byte of the 4 KB environment and leaves no tab or line
+/// break to split a list item or a pattern in two.
 pub const PRINTABLE_ONE_LINE: Constraint = Constraint::Pattern {
     pattern: r#"^[\x20-\x7E]*$"#,
     description: Some(

@@ -125,7 +125,7 @@ pub const RETENTION_DAYS: Setting = Setting {
     required: Required::Yes,
     default: None,
     example: "30",
-    description: "Retention for groups no rule matches; one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (anything else stops the function at init).",
+    description: "Retention for groups no rule matches; one of the values CloudWatch Logs accepts, from 1 to 3653 (anything else stops the function at init).",
     source: Source::Parameter(Parameter {
         name: "LogRetentionDays",
         constraint: Constraint::Numbers(shared::settings::LOG_RETENTION_DAYS),
