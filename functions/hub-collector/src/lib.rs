@@ -334,15 +334,13 @@ impl Claims {
     /// once more: an alert may come twice, never be lost (one given back
     /// would be posted by the very next run).
     async fn sent(&mut self, app: &App, sks: &[&str]) -> Result<(), Error> {
-        for claim in &mut self.0 {
-            if sks.contains(&claim.0.as_str()) {
-                claim.2 = true;
-            }
-        }
         let mut first_error = None;
-        for (sk, token, _) in self.0.iter().filter(|c| sks.contains(&c.0.as_str())) {
-            if let Err(error) = app.state.mark_sent(sk, token).await {
-                first_error.get_or_insert(error);
+        for (sk, token, sent) in &mut self.0 {
+            if sks.contains(&sk.as_str()) {
+                *sent = true;
+                if let Err(error) = app.state.mark_sent(sk, token).await {
+                    first_error.get_or_insert(error);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
