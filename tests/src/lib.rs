@@ -21,6 +21,8 @@
 //! - [`cloudformation`]: moto's CloudFormation through its Query API;
 //! - [`faults`]: AWS's transient failures as wire responses, for
 //!   aws-smithy-mocks, and an SDK clock that never waits;
+//! - [`json`]: whether a JSON text repeats a key in one object (serde_json
+//!   keeps the last, the WAF log extractor the first);
 //! - [`gate`]: one AWS call held, stalled or failed at the wire, for races and
 //!   deadlines against the emulator;
 //! - [`process`]: child processes that never outlive the test;
@@ -44,6 +46,7 @@ pub mod ec2;
 pub mod elbv2;
 pub mod faults;
 pub mod gate;
+pub mod json;
 pub mod lambda;
 pub mod logs_subscription;
 pub mod loopback;

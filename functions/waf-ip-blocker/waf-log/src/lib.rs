@@ -180,7 +180,9 @@ pub struct Extractor {
     labels: Vec<(usize, usize, bool)>,
     structure: Structure,
     keys: Keys,
-    prefixes: Prefixes,
+    /// `None` where the configuration wants more than the prefix and the
+    /// client IP hold (a header, the URI, the labels).
+    prefixes: Option<Prefixes>,
 }
 
 /// How WAF starts a record.
@@ -233,7 +235,7 @@ impl Extractor {
             labels: Vec::new(),
             structure: Structure::new(),
             keys: Keys::new(),
-            prefixes: Prefixes::default(),
+            prefixes: (header.is_none() && !wanted.uri && !wanted.labels).then(Prefixes::default),
         }
     }
 
@@ -298,17 +300,18 @@ impl Extractor {
         };
         let timestamp_ms = c.integer().ok()?;
         let after_timestamp = c.i;
-        // Where the bytes a prefix covers end: past the first
-        // `"httpRequest":{"clientIp":"` after the timestamp, when nothing is
-        // wanted beyond it and the timestamp came first (see [`prefix`]).
-        let prefix_end = (first_member && header.is_none() && !wanted.uri && !wanted.labels)
-            .then(|| keys.http_request_client_ip.find(&line[after_timestamp..]))
+        // The bytes a prefix covers, from the timestamp's end to the end of
+        // the first `"httpRequest":{"clientIp":"` after it, when records are
+        // read from their prefixes and the timestamp came first (see
+        // [`prefix`]).
+        let literal = &keys.http_request_client_ip;
+        let first_literal = (first_member && self.prefixes.is_some())
+            .then(|| literal.find(&line[after_timestamp..]))
             .flatten()
-            .map(|at| after_timestamp + at + keys.http_request_client_ip.needle().len());
-        if let Some(end) = prefix_end
-            && let Some(fields) = self
-                .prefixes
-                .fields(line, after_timestamp..end, timestamp_ms)
+            .map(|at| after_timestamp + at);
+        let prefix = first_literal.map(|at| after_timestamp..at + literal.needle().len());
+        if let (Some(prefix), Some(prefixes)) = (&prefix, &self.prefixes)
+            && let Some(fields) = prefixes.fields(line, prefix.clone(), timestamp_ms)
         {
             return Some(fields);
         }
@@ -317,11 +320,8 @@ impl Extractor {
         // done before the members in front of it, it indexes the line up to
         // there in one go. Otherwise the request's members are walked.
         let client_ip = if header.is_none() && !wanted.uri {
-            // Where the prefix's search found the first hit, if it ran.
-            let first = prefix_end.map_or(after_timestamp, |end| {
-                end - keys.http_request_client_ip.needle().len()
-            });
-            c.literal(&keys.http_request_client_ip, first)
+            // From the first hit, where the prefix's search found one.
+            c.literal(literal, first_literal.unwrap_or(after_timestamp))
                 .and_then(|value| {
                     c.i = value;
                     let client_ip = c.string().ok()?;
@@ -371,10 +371,10 @@ impl Extractor {
             uri: request.uri,
             header: request.header,
         };
-        if let Some(end) = prefix_end
+        if let (Some(prefix), Some(prefixes)) = (prefix, &mut self.prefixes)
             && from_literal
         {
-            self.prefixes.remember(line, after_timestamp..end, &fields);
+            prefixes.remember(line, prefix, &fields);
         }
         Some(fields)
     }

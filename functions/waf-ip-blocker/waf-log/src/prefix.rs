@@ -14,6 +14,7 @@
 //! text is trusted: one byte of difference, anywhere, and the record is
 //! read with the index.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 
 use memchr::memchr;
@@ -35,9 +36,8 @@ struct Prefix {
 /// that comparing against each costs less than indexing.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Prefixes {
-    seen: Vec<Prefix>,
-    /// The entry the next new prefix replaces, once all are taken.
-    next: usize,
+    /// Oldest first.
+    seen: VecDeque<Prefix>,
 }
 
 impl Prefixes {
@@ -108,12 +108,10 @@ impl Prefixes {
             action,
             terminating_rule_id: terminating_rule_id.flatten(),
         };
-        if self.seen.len() < Self::KEPT {
-            self.seen.push(prefix);
-        } else {
-            self.seen[self.next] = prefix;
-            self.next = (self.next + 1) % Self::KEPT;
+        if self.seen.len() == Self::KEPT {
+            self.seen.pop_front();
         }
+        self.seen.push_back(prefix);
     }
 }
 
@@ -138,15 +136,11 @@ mod tests {
         let mut x = Extractor::reading(None, DEFAULT);
         let first = record("ALLOW", "192.0.2.1");
         x.extract(first.as_bytes()).unwrap();
-        assert_eq!(x.prefixes.seen.len(), 1);
+        assert_eq!(prefixes(&x).seen.len(), 1);
 
         let same = record("ALLOW", "198.51.100.7");
-        let start = same.find(',').unwrap();
-        let end = same
-            .find("192")
-            .unwrap_or_else(|| same.find("198").unwrap());
-        let from_prefix = x
-            .prefixes
+        let (start, end) = prefix(&same);
+        let from_prefix = prefixes(&x)
             .fields(same.as_bytes(), start..end, 1_700_000_000_123)
             .expect("read from the prefix");
         assert_eq!(from_prefix.client_ip.raw(), b"198.51.100.7");
@@ -156,7 +150,7 @@ mod tests {
         // A client IP with a backslash is read with the index.
         let escaped = record("ALLOW", r"198.51.100.\u0037");
         assert!(
-            x.prefixes
+            prefixes(&x)
                 .fields(escaped.as_bytes(), start..end, 1)
                 .is_none()
         );
@@ -167,22 +161,51 @@ mod tests {
 
         // One byte of difference, and the prefix is another.
         let other = record("BLOCK", "198.51.100.7");
-        assert!(x.prefixes.fields(other.as_bytes(), start..end, 1).is_none());
+        assert!(
+            prefixes(&x)
+                .fields(other.as_bytes(), start..end, 1)
+                .is_none()
+        );
         assert_eq!(x.extract(other.as_bytes()).unwrap().action.raw(), b"BLOCK");
-        assert_eq!(x.prefixes.seen.len(), 2);
+        assert_eq!(prefixes(&x).seen.len(), 2);
     }
 
     #[test]
     fn only_the_last_few_prefixes_are_kept() {
         let mut x = Extractor::reading(None, DEFAULT);
-        for n in 0..10 {
-            let action = format!("A{n}");
-            let line = record(&action, "192.0.2.1");
-            assert_eq!(
-                x.extract(line.as_bytes()).unwrap().action.raw(),
-                action.as_bytes()
-            );
+        let lines: Vec<String> = (0..10)
+            .map(|n| record(&format!("A{n}"), "192.0.2.1"))
+            .collect();
+        for line in &lines {
+            x.extract(line.as_bytes()).unwrap();
         }
-        assert_eq!(x.prefixes.seen.len(), super::Prefixes::KEPT);
+        let kept: Vec<bool> = lines
+            .iter()
+            .map(|line| {
+                let (start, end) = prefix(line);
+                prefixes(&x)
+                    .fields(line.as_bytes(), start..end, 1)
+                    .is_some()
+            })
+            .collect();
+        let newest = lines.len() - super::Prefixes::KEPT;
+        assert!(kept[newest..].iter().all(|k| *k), "{kept:?}");
+        assert!(kept[..newest].iter().all(|k| !k), "{kept:?}");
+    }
+
+    /// Where a record's prefix lies: from the end of its timestamp to the
+    /// end of its `"httpRequest":{"clientIp":"`.
+    fn prefix(line: &str) -> (usize, usize) {
+        const CLIENT_IP: &str = r#""httpRequest":{"clientIp":""#;
+        (
+            line.find(',').unwrap(),
+            line.find(CLIENT_IP).unwrap() + CLIENT_IP.len(),
+        )
+    }
+
+    fn prefixes(x: &Extractor) -> &super::Prefixes {
+        x.prefixes
+            .as_ref()
+            .expect("the default settings read prefixes")
     }
 }

@@ -5,6 +5,7 @@
 //! index's 64-byte blocks.
 
 use serde_json::{Value, json};
+use toilkit_tests::json::has_duplicate_keys;
 use waf_log::stream::{Flow, Threads, scan_lines_with};
 use waf_log::{Extractor, Wanted, detect::pick_hop};
 
@@ -661,55 +662,6 @@ fn waf_record(pad: usize, text: &str, place: usize) -> String {
         t(3),
         t(4),
     )
-}
-
-/// Whether any object in `line` repeats a key (serde_json keeps the last).
-fn has_duplicate_keys(line: &str) -> bool {
-    // Count keys by a second parse into a list of pairs.
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Any {
-        Obj(Pairs),
-        Arr(Vec<Any>),
-        Other(#[allow(dead_code)] serde::de::IgnoredAny),
-    }
-    struct Pairs(bool);
-    impl<'de> serde::Deserialize<'de> for Pairs {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = Pairs;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut m: A,
-                ) -> Result<Pairs, A::Error> {
-                    let mut keys = std::collections::HashSet::new();
-                    let mut dup = false;
-                    while let Some(k) = m.next_key::<String>()? {
-                        dup |= !keys.insert(k);
-                        dup |= match m.next_value::<Any>()? {
-                            Any::Obj(Pairs(d)) => d,
-                            Any::Arr(a) => a.iter().any(any_dup),
-                            Any::Other(_) => false,
-                        };
-                    }
-                    Ok(Pairs(dup))
-                }
-            }
-            d.deserialize_map(V)
-        }
-    }
-    fn any_dup(a: &Any) -> bool {
-        match a {
-            Any::Obj(Pairs(d)) => *d,
-            Any::Arr(a) => a.iter().any(any_dup),
-            Any::Other(_) => false,
-        }
-    }
-    serde_json::from_str::<Pairs>(line).map_or(true, |Pairs(d)| d)
 }
 
 /// serde_json refuses every one of these timestamps; the key search, which
