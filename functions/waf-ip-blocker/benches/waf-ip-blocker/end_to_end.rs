@@ -187,6 +187,9 @@ pub fn run(exe: &Path, object: &Path, truth: &BTreeSet<String>, targets: &mut Ta
     // printed for reference only: against it any run under two seconds
     // would pass. Taking the pause out of one side only set a fixed sleep
     // against CPU work, a ratio that moved with the machine's load.
+    // toilkit's gate sleeps one second less the time since the previous
+    // write (the second set's read happens in it), so taking a whole second
+    // off makes the unpaused ratio an upper bound, by a few milliseconds.
     let fastest = rust
         .iter()
         .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
