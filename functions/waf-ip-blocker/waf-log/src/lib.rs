@@ -41,13 +41,15 @@
 //! Likewise a key the writer put twice in one object is read where it is
 //! first met (serde_json's `Value` keeps the last one).
 //!
-//! When neither the URI, the labels nor a header is wanted (the function's
-//! default settings), a record that starts `{"timestamp":` and whose bytes
-//! from the end of its timestamp to the end of its first
-//! `"httpRequest":{"clientIp":"` equal those of a record read before is not
-//! indexed at all: the structure of equal bytes, read from the same state,
-//! is the same ([`prefix`]). A client IP with a backslash is still read with
-//! the index.
+//! A record that starts `{"timestamp":` and whose bytes from the end of its
+//! timestamp to the end of its first `"httpRequest":{"clientIp":"` equal
+//! those of a record read before does not have them indexed: the structure
+//! of equal bytes, read from the same state, is the same ([`prefix`]), so
+//! the action and terminating rule lie where they lay there. When nothing
+//! of the request but the client IP is wanted (the function's default
+//! settings), such a record is not indexed at all (a client IP with a
+//! backslash is still read with the index); otherwise only the rest of the
+//! line is, from the client IP's opening quote, two brackets deep.
 //!
 //! The walk stops as soon as every field the configuration needs ([`Wanted`])
 //! has been read: WAF writes the record's fields first and the bulk (headers,
@@ -180,9 +182,7 @@ pub struct Extractor {
     labels: Vec<(usize, usize, bool)>,
     structure: Structure,
     keys: Keys,
-    /// `None` where the configuration wants more than the prefix and the
-    /// client IP hold (a header, the URI, the labels).
-    prefixes: Option<Prefixes>,
+    prefixes: Prefixes,
 }
 
 /// How WAF starts a record.
@@ -235,7 +235,7 @@ impl Extractor {
             labels: Vec::new(),
             structure: Structure::new(),
             keys: Keys::new(),
-            prefixes: (header.is_none() && !wanted.uri && !wanted.labels).then(Prefixes::default),
+            prefixes: Prefixes::default(),
         }
     }
 
@@ -243,19 +243,17 @@ impl Extractor {
     pub fn extract<'a>(&mut self, line: &'a [u8]) -> Result<Fields<'a>, Malformed> {
         self.labels.clear();
         self.structure.start(line.len());
-        if self.wanted.labels {
-            // WAF writes `labels` last, so the whole line will be indexed:
-            // one call does it, instead of one a block as the reads reach
-            // further.
-            self.structure.index_all(line);
-        }
         if let Some(fields) = self.search(line) {
             return Ok(fields);
         }
         // Anything the search could not settle, a malformed line above all,
         // is walked member by member, which names what is wrong. The index
-        // built so far is the same line's and is reused.
+        // built so far is the same line's and is reused, unless it was
+        // built of the request alone.
         self.labels.clear();
+        if self.structure.is_of_rest() {
+            self.structure.start(line.len());
+        }
         self.walk(line)
     }
 
@@ -273,48 +271,47 @@ impl Extractor {
     /// opening bracket; except that when only the client IP is wanted of
     /// the request, `"httpRequest":{"clientIp":"` as WAF writes it is found
     /// as one literal ([`Cursor::literal`]) and nothing more of the request
-    /// is read.
+    /// is read. A record whose prefix is known is read from it instead
+    /// ([`prefix`], [`Self::request_after`]).
     ///
     /// `None` when a key is missing, a value is not what it should be, or
     /// the line does not end as a record ends: the walk then decides.
     fn search<'a>(&mut self, line: &'a [u8]) -> Option<Fields<'a>> {
         let wanted = self.wanted;
-        let header = self.header.as_deref();
-        let keys = &self.keys;
-        let mut c = Cursor {
-            b: line,
-            i: 0,
-            structure: &mut self.structure,
-        };
-        c.ws();
-        if c.peek() != Some(b'{') || line.trim_ascii_end().last() != Some(&b'}') {
-            return None;
-        }
-        // WAF writes `timestamp` first. There the key needs neither a search
-        // nor the index: nothing but the object's own brace comes before it.
-        let first_member = line.starts_with(FIRST_MEMBER);
-        c.i = if first_member {
-            FIRST_MEMBER.len()
-        } else {
-            c.member(&keys.timestamp, c.i)?
-        };
-        let timestamp_ms = c.integer().ok()?;
-        let after_timestamp = c.i;
+        let (timestamp_ms, after_timestamp, first_member) = self.timestamp(line)?;
         // The bytes a prefix covers, from the timestamp's end to the end of
-        // the first `"httpRequest":{"clientIp":"` after it, when records are
-        // read from their prefixes and the timestamp came first (see
-        // [`prefix`]).
-        let literal = &keys.http_request_client_ip;
-        let first_literal = (first_member && self.prefixes.is_some())
+        // the first `"httpRequest":{"clientIp":"` after it, when the
+        // timestamp came first (see [`prefix`]).
+        let literal = &self.keys.http_request_client_ip;
+        let first_literal = first_member
             .then(|| literal.find(&line[after_timestamp..]))
             .flatten()
             .map(|at| after_timestamp + at);
         let prefix = first_literal.map(|at| after_timestamp..at + literal.needle().len());
-        if let (Some(prefix), Some(prefixes)) = (&prefix, &self.prefixes)
-            && let Some(fields) = prefixes.fields(line, prefix.clone(), timestamp_ms)
-        {
-            return Some(fields);
+        let only_client_ip = self.header.is_none() && !wanted.uri && !wanted.labels;
+        if let Some(prefix) = &prefix {
+            if only_client_ip {
+                if let Some(fields) = self.prefixes.fields(line, prefix.clone(), timestamp_ms) {
+                    return Some(fields);
+                }
+            } else if let Some(known) = self.prefixes.known(line, prefix.clone()) {
+                return self.request_after(line, prefix.end, known, timestamp_ms);
+            }
         }
+        if wanted.labels {
+            // WAF writes `labels` last, so the whole line will be indexed:
+            // one call does it, instead of one a block as the reads reach
+            // further.
+            self.structure.index_all(line);
+        }
+        let header = self.header.as_deref();
+        let keys = &self.keys;
+        let mut c = Cursor {
+            b: line,
+            i: after_timestamp,
+            origin: 0,
+            structure: &mut self.structure,
+        };
         // When the client IP is all that is wanted of `httpRequest`, and WAF
         // wrote it first there, one search finds key, object and key; and
         // done before the members in front of it, it indexes the line up to
@@ -339,7 +336,14 @@ impl Extractor {
         };
         c.i = c.member(&keys.action, c.i)?;
         let action = c.string().ok()?;
-        let from_literal = client_ip.is_some();
+        // Where the request's first key is the record's own, its prefix can
+        // be kept: found as one literal, or checked here.
+        let proven = match client_ip {
+            Some(_) => true,
+            None => {
+                first_literal.is_some_and(|at| c.structure.opening_quote_depth(line, at) == Some(1))
+            }
+        };
         let request = match client_ip {
             Some((client_ip, end)) => {
                 c.i = end;
@@ -357,11 +361,7 @@ impl Extractor {
             return None;
         }
         if wanted.labels {
-            c.i = c.member(&keys.labels, c.i)?;
-            if c.peek() != Some(b'[') {
-                return None;
-            }
-            c.labels(&mut self.labels).ok()?;
+            c.labels_member(&keys.labels, &mut self.labels)?;
         }
         let fields = Fields {
             timestamp_ms,
@@ -371,12 +371,79 @@ impl Extractor {
             uri: request.uri,
             header: request.header,
         };
-        if let (Some(prefix), Some(prefixes)) = (prefix, &mut self.prefixes)
-            && from_literal
+        if let Some(prefix) = prefix
+            && proven
         {
-            prefixes.remember(line, prefix, &fields);
+            self.prefixes.remember(line, prefix, &fields);
         }
         Some(fields)
+    }
+
+    /// The timestamp of a line that starts and ends as a record does, where
+    /// it ends, and whether it is the first member, as WAF writes it.
+    fn timestamp(&mut self, line: &[u8]) -> Option<(i64, usize, bool)> {
+        let mut c = Cursor {
+            b: line,
+            i: 0,
+            origin: 0,
+            structure: &mut self.structure,
+        };
+        c.ws();
+        if c.peek() != Some(b'{') || line.trim_ascii_end().last() != Some(&b'}') {
+            return None;
+        }
+        // WAF writes `timestamp` first. There the key needs neither a search
+        // nor the index: nothing but the object's own brace comes before it.
+        let first_member = line.starts_with(FIRST_MEMBER);
+        c.i = if first_member {
+            FIRST_MEMBER.len()
+        } else {
+            c.member(&self.keys.timestamp, c.i)?
+        };
+        let timestamp_ms = c.integer().ok()?;
+        Some((timestamp_ms, c.i, first_member))
+    }
+
+    /// The fields of a record whose prefix is known, reading the request
+    /// from its client IP, at `client_ip`, on: only the rest of the line is
+    /// indexed, from the client IP's opening quote, two brackets deep, where
+    /// the known prefix leaves it.
+    fn request_after<'a>(
+        &mut self,
+        line: &'a [u8],
+        client_ip: usize,
+        known: prefix::Known<'a>,
+        timestamp_ms: i64,
+    ) -> Option<Fields<'a>> {
+        let wanted = self.wanted;
+        let header = self.header.as_deref();
+        let origin = client_ip - 1;
+        let rest = &line[origin..];
+        self.structure.start_inside(rest.len(), 2);
+        if wanted.labels {
+            self.structure.index_all(rest);
+        }
+        let mut c = Cursor {
+            b: rest,
+            i: 0,
+            origin,
+            structure: &mut self.structure,
+        };
+        let request = c.http_request_from_client_ip(header, wanted.uri).ok()?;
+        if !request.complete(header.is_some(), wanted.uri) {
+            return None;
+        }
+        if wanted.labels {
+            c.labels_member(&self.keys.labels, &mut self.labels)?;
+        }
+        Some(Fields {
+            timestamp_ms,
+            action: known.action,
+            terminating_rule_id: known.terminating_rule_id,
+            client_ip: request.client_ip?,
+            uri: request.uri,
+            header: request.header,
+        })
     }
 
     /// The fields of `line` by walking its members in order, stopping once
@@ -388,6 +455,7 @@ impl Extractor {
         let mut c = Cursor {
             b: line,
             i: 0,
+            origin: 0,
             structure: &mut self.structure,
         };
         c.ws();
@@ -487,6 +555,9 @@ enum Step {
 struct Cursor<'a, 's> {
     b: &'a [u8],
     i: usize,
+    /// Where `b` starts in the line: the labels are kept as the line's
+    /// ranges.
+    origin: usize,
     structure: &'s mut Structure,
 }
 
@@ -580,19 +651,28 @@ impl<'a> Cursor<'a, '_> {
             if f(self, key)? == Step::Stop {
                 return Ok(Step::Stop);
             }
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Step::Next);
-                }
-                Some(b) => return Err(Malformed::Unexpected(b)),
-                None => return Err(Malformed::Truncated),
+            if !self.another_member()? {
+                return Ok(Step::Next);
             }
+        }
+    }
+
+    /// After a member's value: whether another member follows its `,`, or
+    /// the object's `}` ends it (either consumed).
+    fn another_member(&mut self) -> Result<bool, Malformed> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.i += 1;
+                Ok(false)
+            }
+            Some(b) => Err(Malformed::Unexpected(b)),
+            None => Err(Malformed::Truncated),
         }
     }
 
@@ -748,36 +828,66 @@ impl<'a> Cursor<'a, '_> {
             return self.skip_value().map(|()| (request, Step::Next));
         }
         self.i += 1;
-        let step = self.members(|c, key| {
-            match key.raw {
-                b"clientIp" => request.client_ip = Some(c.string()?),
-                b"uri" => request.uri = Some(c.string()?),
-                b"headers" if header.is_some() && c.peek() == Some(b'[') => {
-                    let wanted = header.unwrap_or_default();
-                    match c.find_header(wanted) {
-                        Some(found) => {
-                            if found.is_some() {
-                                request.header = found;
-                            }
-                        }
-                        None => {
-                            c.i += 1;
-                            c.elements(|c| {
-                                if let Some(value) = c.header(wanted)? {
-                                    request.header = Some(value);
-                                }
-                                Ok(())
-                            })?;
+        let step =
+            self.members(|c, key| c.request_member(key, &mut request, header, uri, others_read))?;
+        Ok((request, step))
+    }
+
+    /// `httpRequest`'s fields from the value of its first member, the
+    /// client IP, at the cursor, on; stops once they are read.
+    fn http_request_from_client_ip(
+        &mut self,
+        header: Option<&[u8]>,
+        uri: bool,
+    ) -> Result<Request<'a>, Malformed> {
+        let mut request = Request {
+            client_ip: Some(self.string()?),
+            ..Request::default()
+        };
+        if request.complete(header.is_some(), uri) || !self.another_member()? {
+            return Ok(request);
+        }
+        self.members(|c, key| c.request_member(key, &mut request, header, uri, true))?;
+        Ok(request)
+    }
+
+    /// One member of `httpRequest`, its value read into `request` when it
+    /// is one wanted, else skipped.
+    fn request_member(
+        &mut self,
+        key: RawStr<'a>,
+        request: &mut Request<'a>,
+        header: Option<&[u8]>,
+        uri: bool,
+        others_read: bool,
+    ) -> Result<Step, Malformed> {
+        match key.raw {
+            b"clientIp" => request.client_ip = Some(self.string()?),
+            b"uri" => request.uri = Some(self.string()?),
+            b"headers" if header.is_some() && self.peek() == Some(b'[') => {
+                let wanted = header.unwrap_or_default();
+                match self.find_header(wanted) {
+                    Some(found) => {
+                        if found.is_some() {
+                            request.header = found;
                         }
                     }
-                    request.headers_read = true;
+                    None => {
+                        self.i += 1;
+                        self.elements(|c| {
+                            if let Some(value) = c.header(wanted)? {
+                                request.header = Some(value);
+                            }
+                            Ok(())
+                        })?;
+                    }
                 }
-                _ => c.skip_value()?,
+                request.headers_read = true;
             }
-            let done = others_read && request.complete(header.is_some(), uri);
-            Ok(if done { Step::Stop } else { Step::Next })
-        })?;
-        Ok((request, step))
+            _ => self.skip_value()?,
+        }
+        let done = others_read && request.complete(header.is_some(), uri);
+        Ok(if done { Step::Stop } else { Step::Next })
     }
 
     /// The value of the last element of the `headers` array at `self.i`
@@ -939,6 +1049,21 @@ impl<'a> Cursor<'a, '_> {
         }))
     }
 
+    /// The label names of the record's `labels` member, found as
+    /// [`Self::member`] finds a key, into `out`; `None` when there is no
+    /// such member or it is not an array.
+    fn labels_member(
+        &mut self,
+        key: &Finder<'_>,
+        out: &mut Vec<(usize, usize, bool)>,
+    ) -> Option<()> {
+        self.i = self.member(key, self.i)?;
+        if self.peek() != Some(b'[') {
+            return None;
+        }
+        self.labels(out).ok()
+    }
+
     fn labels(&mut self, out: &mut Vec<(usize, usize, bool)>) -> Result<(), Malformed> {
         if self.peek() != Some(b'[') {
             return self.skip_value();
@@ -952,7 +1077,7 @@ impl<'a> Cursor<'a, '_> {
             c.members(|c, key| {
                 if key.raw == b"name" {
                     let name = c.string()?;
-                    let start = name.raw.as_ptr() as usize - c.b.as_ptr() as usize;
+                    let start = c.origin + name.raw.as_ptr() as usize - c.b.as_ptr() as usize;
                     out.push((start, start + name.raw.len(), name.escaped));
                 } else {
                     c.skip_value()?;
@@ -1377,6 +1502,7 @@ mod tests {
         let mut c = Cursor {
             b: line.as_bytes(),
             i: line.find(marker).expect(marker) + marker.len(),
+            origin: 0,
             structure: &mut structure,
         };
         assert_eq!(c.peek(), Some(b'['));

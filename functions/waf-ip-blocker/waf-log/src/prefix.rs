@@ -2,7 +2,8 @@
 //! timestamp and their request: the web ACL, the rule that ended the
 //! evaluation and its action, the rule groups matched. Indexing those bytes
 //! to prove where `"httpRequest":{"clientIp":"` stands was most of a default
-//! scan's work beyond the inflate itself.
+//! scan's work beyond the inflate itself, and more than half a record's
+//! index where the request's headers, URI and the labels are read too.
 //!
 //! Where a record's structure lies is a function of its bytes alone, read
 //! from a known state. Right after a record's first member, the timestamp,
@@ -40,12 +41,38 @@ pub(super) struct Prefixes {
     seen: VecDeque<Prefix>,
 }
 
+/// What a known prefix holds of a record.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Known<'a> {
+    pub(super) action: RawStr<'a>,
+    pub(super) terminating_rule_id: Option<RawStr<'a>>,
+}
+
 impl Prefixes {
     const KEPT: usize = 4;
 
-    /// The fields of `line` when `prefix`, the bytes from the end of its
-    /// timestamp to the end of its first `"httpRequest":{"clientIp":"`, is
-    /// one seen before, and the client IP after it holds no backslash.
+    /// The action and terminating rule of `line` when `prefix`, the bytes
+    /// from the end of its timestamp to the end of its first
+    /// `"httpRequest":{"clientIp":"`, is one seen before: they lie where
+    /// they lay there. The client IP's opening quote, the prefix's last
+    /// byte, is then the one the index proved, two brackets deep.
+    #[inline(never)]
+    pub(super) fn known<'a>(&self, line: &'a [u8], prefix: Range<usize>) -> Option<Known<'a>> {
+        let bytes = &line[prefix.clone()];
+        let seen = self.seen.iter().find(|p| p.bytes == bytes)?;
+        let at = |range: &Range<usize>| RawStr {
+            raw: &line[prefix.start + range.start..prefix.start + range.end],
+            escaped: false,
+        };
+        Some(Known {
+            action: at(&seen.action),
+            terminating_rule_id: seen.terminating_rule_id.as_ref().map(at),
+        })
+    }
+
+    /// The fields of `line` when its prefix is known (see [`Self::known`])
+    /// and nothing of the request but the client IP is wanted, which holds
+    /// no backslash.
     #[inline(never)]
     pub(super) fn fields<'a>(
         &self,
@@ -53,8 +80,7 @@ impl Prefixes {
         prefix: Range<usize>,
         timestamp_ms: i64,
     ) -> Option<Fields<'a>> {
-        let bytes = &line[prefix.clone()];
-        let seen = self.seen.iter().find(|p| p.bytes == bytes)?;
+        let known = self.known(line, prefix.clone())?;
         // The client IP's opening quote is the prefix's last byte; with no
         // backslash after it, the next quote closes it.
         let client_ip = &line[prefix.end..];
@@ -62,14 +88,10 @@ impl Prefixes {
         if memchr(b'\\', client_ip).is_some() {
             return None;
         }
-        let at = |range: &Range<usize>| RawStr {
-            raw: &line[prefix.start + range.start..prefix.start + range.end],
-            escaped: false,
-        };
         Some(Fields {
             timestamp_ms,
-            action: at(&seen.action),
-            terminating_rule_id: seen.terminating_rule_id.as_ref().map(at),
+            action: known.action,
+            terminating_rule_id: known.terminating_rule_id,
             client_ip: RawStr {
                 raw: client_ip,
                 escaped: false,
@@ -193,6 +215,52 @@ mod tests {
         assert!(kept[..newest].iter().all(|k| !k), "{kept:?}");
     }
 
+    fn configured_record(client_ip: &str, forwarded: &str, label: &str) -> String {
+        format!(
+            r#"{{"timestamp":1700000000123,"action":"BLOCK","terminatingRuleId":"r1","httpRequest":{{"clientIp":"{client_ip}","headers":[{{"name":"X-Forwarded-For","value":"{forwarded}"}}],"uri":"/a"}},"labels":[{{"name":"{label}"}}]}}"#
+        )
+    }
+
+    /// The fields and labels of `line`, and whether its request alone was
+    /// indexed (read after a known prefix).
+    fn read_with(x: &mut Extractor, line: &str) -> (String, Vec<String>, bool) {
+        let fields = x.extract(line.as_bytes()).expect(line);
+        let labels = x
+            .labels(line.as_bytes())
+            .map(|l| l.text().into_owned())
+            .collect();
+        (format!("{fields:?}"), labels, x.structure.is_of_rest())
+    }
+
+    #[test]
+    fn a_configured_record_sharing_a_read_prefix_has_its_request_alone_indexed() {
+        let configured = || Extractor::reading(Some("x-forwarded-for"), Wanted::ALL);
+        let mut x = configured();
+        let first = configured_record("192.0.2.1", "192.0.2.1", "a:b");
+        assert!(!read_with(&mut x, &first).2);
+        assert_eq!(prefixes(&x).seen.len(), 1);
+        // The request and labels differ; read as a fresh extractor reads
+        // them, with only the request indexed.
+        for (client_ip, forwarded, label) in [
+            ("198.51.100.7", "203.0.113.9, 198.51.100.7", "awswaf:x:y"),
+            // Escapes after the prefix: a header with an escaped quote, a
+            // label with a backslash.
+            ("198.51.100.8", r#"\"]},{\"name\":\"x\"}"#, r"a\\b"),
+            (r"198.51.100.9", "192.0.2.2", "c"),
+        ] {
+            let line = configured_record(client_ip, forwarded, label);
+            let (fields, labels, rest) = read_with(&mut x, &line);
+            assert!(rest, "{line}");
+            let fresh = read_with(&mut configured(), &line);
+            assert_eq!((fields, labels), (fresh.0, fresh.1), "{line}");
+        }
+        // A record whose request is not what the walk accepts is walked
+        // from the start, with the whole line indexed again.
+        let broken = configured_record("198.51.100.7", "x", "a").replace(r#","uri""#, r#""uri""#);
+        assert!(x.extract(broken.as_bytes()).is_err());
+        assert!(!x.structure.is_of_rest());
+    }
+
     /// Where a record's prefix lies: from the end of its timestamp to the
     /// end of its `"httpRequest":{"clientIp":"`.
     fn prefix(line: &str) -> (usize, usize) {
@@ -204,8 +272,6 @@ mod tests {
     }
 
     fn prefixes(x: &Extractor) -> &super::Prefixes {
-        x.prefixes
-            .as_ref()
-            .expect("the default settings read prefixes")
+        &x.prefixes
     }
 }

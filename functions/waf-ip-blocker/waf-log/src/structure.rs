@@ -33,6 +33,8 @@ pub(super) struct Structure {
     escape_next: bool,
     /// A backslash appeared in the blocks indexed so far.
     has_backslash: bool,
+    /// Started inside the line's structure ([`Self::start_inside`]).
+    of_rest: bool,
     vectors: Vectors,
 }
 
@@ -96,16 +98,30 @@ impl Structure {
 
     /// Starts a line of `len` bytes, forgetting the previous one.
     pub(super) fn start(&mut self, len: usize) {
+        self.start_inside(len, 0);
+    }
+
+    /// Starts `len` bytes that begin outside any string, `depth` brackets
+    /// deep: the rest of a line whose first part has a structure already
+    /// known. Depths are then the line's, and the outermost container ends
+    /// where the depth falls back to zero.
+    pub(super) fn start_inside(&mut self, len: usize, depth: i64) {
         self.words = len / 64 + 1;
         if self.blocks.len() < self.words {
             self.blocks.resize(self.words, Block::default());
         }
-        self.depth = 0;
+        self.depth = depth;
+        self.of_rest = depth != 0;
         self.outer_end = None;
         self.indexed = 0;
         self.in_string = 0;
         self.escape_next = false;
         self.has_backslash = false;
+    }
+
+    /// Whether this indexes the rest of a line, not the whole of one.
+    pub(super) fn is_of_rest(&self) -> bool {
+        self.of_rest
     }
 
     /// Whether a backslash appeared in the line up to the furthest position
