@@ -273,7 +273,7 @@ impl Counter {
 
     fn client_ip(&mut self, f: &Fields<'_>) -> Result<IpAddr, LineError> {
         if let ClientIp::Header { hop, .. } = &self.detection.client_ip {
-            let from_header = f.header.and_then(|h| pick_hop(&h.text(), *hop));
+            let from_header = f.header.and_then(|h| pick_hop_raw(h, *hop));
             match from_header {
                 Some(ip) => return Ok(normalise(ip)),
                 None => self.counts.client_ip_fallbacks += 1,
@@ -343,6 +343,24 @@ fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
         *octet = u8::try_from(value).ok()?;
     }
     (i == raw.len()).then_some(octets.into())
+}
+
+/// [`pick_hop`] of a header value as the line holds it: a plain IPv4
+/// address is read from the raw bytes, without decoding the value first.
+fn pick_hop_raw(value: RawStr<'_>, hop: usize) -> Option<IpAddr> {
+    if !value.escaped {
+        // An entry that is a dotted quad once ASCII spaces are trimmed is
+        // the one `pick_hop` finds too: ',' is one byte in UTF-8, and the
+        // Unicode spaces it trims are never digits.
+        let entry = value
+            .raw()
+            .rsplit(|&b| b == b',')
+            .nth(hop.checked_sub(1)?)?;
+        if let Some(v4) = dotted_quad(entry.trim_ascii()) {
+            return Some(IpAddr::V4(v4));
+        }
+    }
+    pick_hop(&value.text(), hop)
 }
 
 /// The `hop`-th address from the right of a comma-separated header value;
@@ -572,6 +590,42 @@ mod tests {
         );
         assert_eq!(pick_hop("garbage", 1), None);
         assert_eq!(pick_hop("1.1.1.1", 0), None);
+    }
+
+    /// A header value read from its raw bytes picks what the decoded text
+    /// picks, spaces Unicode trims and ASCII does not, escapes and bytes that
+    /// are not UTF-8 included.
+    #[test]
+    fn a_hop_read_from_raw_bytes_is_the_decoded_texts() {
+        let values: [&[u8]; 11] = [
+            b"198.51.100.7",
+            b"6.6.6.6, 198.51.100.7",
+            b" 6.6.6.6 ,\t198.51.100.7\t",
+            b"6.6.6.6,\xc2\xa0198.51.100.7",
+            b"6.6.6.6,\x0b198.51.100.7",
+            b"\xff\xfe, 198.51.100.7",
+            b"198.51.100.7:8080, 2001:db8::1",
+            b",,",
+            b"",
+            b"01.2.3.4, 1.2.3.4",
+            b"6.6.6.6, 198.51.100.\\u0037",
+        ];
+        for value in values {
+            for escaped in [false, true] {
+                let raw = RawStr {
+                    raw: value,
+                    escaped,
+                };
+                for hop in 0..4 {
+                    assert_eq!(
+                        pick_hop_raw(raw, hop),
+                        pick_hop(&raw.text(), hop),
+                        "{:?} {escaped} {hop}",
+                        String::from_utf8_lossy(value)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

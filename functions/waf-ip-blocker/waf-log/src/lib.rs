@@ -116,7 +116,12 @@ impl<'a> RawStr<'a> {
     /// The decoded text; borrowed unless the string holds escapes.
     pub fn text(&self) -> Cow<'a, str> {
         if !self.escaped {
-            return String::from_utf8_lossy(self.raw);
+            // `from_utf8` checks ASCII a word at a time, where the lossy
+            // decoder goes byte by byte: a URI and a header value a line.
+            return match std::str::from_utf8(self.raw) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(self.raw),
+            };
         }
         let mut quoted = Vec::with_capacity(self.raw.len() + 2);
         quoted.push(b'"');
@@ -279,6 +284,15 @@ impl Extractor {
     fn search<'a>(&mut self, line: &'a [u8]) -> Option<Fields<'a>> {
         let wanted = self.wanted;
         let (timestamp_ms, after_timestamp, first_member) = self.timestamp(line)?;
+        if first_member {
+            if self.header.is_none() && !wanted.uri && !wanted.labels {
+                if let Some(fields) = self.prefixes.fields(line, after_timestamp, timestamp_ms) {
+                    return Some(fields);
+                }
+            } else if let Some((end, known)) = self.prefixes.known(line, after_timestamp) {
+                return self.request_after(line, end, known, timestamp_ms);
+            }
+        }
         // The bytes a prefix covers, from the timestamp's end to the end of
         // the first `"httpRequest":{"clientIp":"` after it, when the
         // timestamp came first (see [`prefix`]).
@@ -288,16 +302,6 @@ impl Extractor {
             .flatten()
             .map(|at| after_timestamp + at);
         let prefix = first_literal.map(|at| after_timestamp..at + literal.needle().len());
-        let only_client_ip = self.header.is_none() && !wanted.uri && !wanted.labels;
-        if let Some(prefix) = &prefix {
-            if only_client_ip {
-                if let Some(fields) = self.prefixes.fields(line, prefix.clone(), timestamp_ms) {
-                    return Some(fields);
-                }
-            } else if let Some(known) = self.prefixes.known(line, prefix.clone()) {
-                return self.request_after(line, prefix.end, known, timestamp_ms);
-            }
-        }
         if wanted.labels {
             // WAF writes `labels` last, so the whole line will be indexed:
             // one call does it, instead of one a block as the reads reach
