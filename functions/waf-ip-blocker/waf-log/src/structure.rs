@@ -200,64 +200,6 @@ impl Structure {
         }
     }
 
-    /// The bracket depth before `at` when the byte there is a `{` or `[`
-    /// outside a string; `None` for any other byte.
-    pub(super) fn open_depth(&mut self, line: &[u8], at: usize) -> Option<i64> {
-        let word = at / 64;
-        self.reach(line, word)?;
-        let block = &self.blocks[word];
-        let bit = 1u64 << (at % 64);
-        if block.opens & bit == 0 {
-            return None;
-        }
-        let below = bit - 1;
-        let opens = (block.opens & below).count_ones();
-        let closes = (block.closes & below).count_ones();
-        Some(block.depth_at + i64::from(opens) - i64::from(closes))
-    }
-
-    /// The opening quote, at or after `from` and before `to`, of the next
-    /// string whose raw text is `len` bytes long: its closing quote is
-    /// `len + 1` bytes on. Only the blocks indexed so far are searched, a
-    /// block's candidates in a few mask operations, so a search through a
-    /// dozen request headers looks at the few strings of the right length
-    /// instead of at every one.
-    pub(super) fn string_of_len(&self, from: usize, to: usize, len: usize) -> Option<usize> {
-        let to = to.min(self.indexed * 64);
-        if from >= to {
-            return None;
-        }
-        let (skip, shift) = ((len + 1) / 64, (len + 1) % 64);
-        let closing = |word: usize| {
-            self.blocks[..self.indexed]
-                .get(word)
-                .map_or(0, |b| b.quotes & !b.strings)
-        };
-        let mut word = from / 64;
-        let mut mask = !0u64 << (from % 64);
-        while word * 64 < to {
-            let block = &self.blocks[word];
-            let opening = block.quotes & block.strings & mask;
-            if opening != 0 {
-                // Bit k: a closing quote `len + 1` bytes after byte k.
-                let low = closing(word + skip) >> shift;
-                let high = if shift == 0 {
-                    0
-                } else {
-                    closing(word + skip + 1) << (64 - shift)
-                };
-                let found = opening & (low | high);
-                if found != 0 {
-                    let at = word * 64 + found.trailing_zeros() as usize;
-                    return (at < to).then_some(at);
-                }
-            }
-            word += 1;
-            mask = !0;
-        }
-        None
-    }
-
     /// Indexes the whole line now, in one call.
     pub(super) fn index_all(&mut self, line: &[u8]) {
         if self.indexed < self.words {
