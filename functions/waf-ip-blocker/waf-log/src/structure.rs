@@ -25,7 +25,7 @@ pub(super) struct Structure {
     outer_end: Option<usize>,
     /// Blocks of the current line: its length / 64, plus one.
     words: usize,
-    /// Blocks indexed so far, from the start of the line.
+    /// Blocks indexed so far, from the start of the bytes indexed.
     indexed: usize,
     /// All ones when the last indexed byte is inside a string.
     in_string: u64,

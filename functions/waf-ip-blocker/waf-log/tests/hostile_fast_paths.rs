@@ -770,3 +770,50 @@ fn a_key_written_twice_is_read_where_first_met() {
         );
     }
 }
+
+/// A key spelled with an escape is the key it decodes to, as serde_json
+/// reads it. WAF writes none, but a line that has one must not be read as
+/// if that member were missing, by a fresh extractor or by one that read
+/// the same record without the escape just before (its prefix known).
+#[test]
+fn keys_written_with_escapes_are_read_as_serde_json_reads_them() {
+    let base = r#"{"timestamp":1700000000000,"terminatingRuleId":"r1","action":"BLOCK","httpRequest":{"clientIp":"192.0.2.1","headers":[{"name":"X-Real-IP","value":"198.51.100.7"},{"name":"via","value":"x"}],"uri":"/a"},"labels":[{"name":"awswaf:a"}]}"#;
+    let keys = [
+        "timestamp",
+        "terminatingRuleId",
+        "action",
+        "httpRequest",
+        "clientIp",
+        "headers",
+        "uri",
+        "labels",
+        "name",
+        "value",
+    ];
+    let mut checked = 0;
+    for key in keys {
+        let quoted = format!("\"{key}\"");
+        let escaped = format!("\"\\u{:04x}{}\"", key.as_bytes()[0], &key[1..]);
+        for (at, _) in base.match_indices(&quoted) {
+            let line = format!("{}{escaped}{}", &base[..at], &base[at + quoted.len()..]);
+            for (header, wanted) in CONFIGS {
+                let want = reference(&line, header, wanted);
+                assert!(want.is_some(), "{line}");
+                assert_eq!(
+                    extracted(&line, header, wanted),
+                    want,
+                    "{header:?} {wanted:?}\n{line}"
+                );
+                let mut x = Extractor::reading(header, wanted);
+                x.extract(base.as_bytes()).unwrap();
+                assert_eq!(
+                    extracted_by(&mut x, &line, header, wanted),
+                    want,
+                    "after the record without the escape: {header:?} {wanted:?}\n{line}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 80, "{checked}");
+}
