@@ -23,10 +23,10 @@ use serde_json::Value;
 use shared::pattern::Pattern;
 use std::net::IpAddr;
 
+use toilkit_tests::json::has_duplicate_keys;
 use waf_ip_blocker::detect::{
     ALL_ACTIONS, ClientIp, Counter, Detection, UriRule, normalise, pick_hop,
 };
-use toilkit_tests::json::has_duplicate_keys;
 use waf_ip_blocker::waf_log::{Extractor, Wanted};
 
 fn detection(choice: u8) -> Detection {
@@ -82,7 +82,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut extractor = Extractor::reading(header, wanted);
     for part in line.split(|b| *b == b'\n') {
-        agrees(&mut extractor, part);
+        agrees(&mut extractor, part, header, wanted.labels);
     }
     let mut counter = Counter::new(detection(choice));
     counter.start_source("fuzz");
@@ -115,7 +115,7 @@ fuzz_target!(|input: &[u8]| {
 /// When `line` is valid JSON without a key repeated in one object and the
 /// extractor accepts it, it read the fields a full JSON parser finds (a
 /// repeated key is read where first met; serde_json keeps the last).
-fn agrees(extractor: &mut Extractor, line: &[u8]) {
+fn agrees(extractor: &mut Extractor, line: &[u8], header: Option<&str>, labels: bool) {
     let Ok(fields) = extractor.extract(line) else {
         return;
     };
@@ -133,10 +133,48 @@ fn agrees(extractor: &mut Extractor, line: &[u8]) {
     assert_eq!(json["action"].as_str(), Some(fields.action.text().as_ref()));
     assert_eq!(json["timestamp"].as_i64(), Some(fields.timestamp_ms));
     if let Some(uri) = fields.uri {
-        assert_eq!(json["httpRequest"]["uri"].as_str(), Some(uri.text().as_ref()));
+        assert_eq!(
+            json["httpRequest"]["uri"].as_str(),
+            Some(uri.text().as_ref())
+        );
     }
     if let Some(rule) = fields.terminating_rule_id {
-        assert_eq!(json["terminatingRuleId"].as_str(), Some(rule.text().as_ref()));
+        assert_eq!(
+            json["terminatingRuleId"].as_str(),
+            Some(rule.text().as_ref())
+        );
+    }
+    if let Some(wanted) = header {
+        // The last element named so (any case) that has a string value.
+        let want = json["httpRequest"]["headers"]
+            .as_array()
+            .and_then(|headers| {
+                headers
+                    .iter()
+                    .filter(|h| {
+                        h["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
+                    })
+                    .filter_map(|h| h["value"].as_str())
+                    .next_back()
+            });
+        assert_eq!(
+            fields.header.map(|h| h.text()).as_deref(),
+            want,
+            "header read from the wrong place"
+        );
+    }
+    if labels {
+        let want: Vec<&str> = json["labels"]
+            .as_array()
+            .map(|labels| labels.iter().filter_map(|l| l["name"].as_str()).collect())
+            .unwrap_or_default();
+        let got: Vec<String> = extractor
+            .labels(line)
+            .map(|l| l.text().into_owned())
+            .collect();
+        assert_eq!(got, want, "labels read from the wrong place");
     }
 }
 
