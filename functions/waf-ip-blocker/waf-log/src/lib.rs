@@ -321,12 +321,7 @@ impl Extractor {
         }
         let header = self.header.as_deref();
         let keys = &self.keys;
-        let mut c = Cursor {
-            b: line,
-            i: after_timestamp,
-            origin: 0,
-            structure: &mut self.structure,
-        };
+        let mut c = Cursor::new(line, after_timestamp, &mut self.structure);
         // When the client IP is all that is wanted of `httpRequest`, and WAF
         // wrote it first there, one search finds key, object and key; and
         // done before the members in front of it, it indexes the line up to
@@ -397,12 +392,7 @@ impl Extractor {
     /// The timestamp of a line that starts and ends as a record does, where
     /// it ends, and whether it is the first member, as WAF writes it.
     fn timestamp(&mut self, line: &[u8]) -> Option<(i64, usize, bool)> {
-        let mut c = Cursor {
-            b: line,
-            i: 0,
-            origin: 0,
-            structure: &mut self.structure,
-        };
+        let mut c = Cursor::new(line, 0, &mut self.structure);
         c.ws();
         if c.peek() != Some(b'{') || line.trim_ascii_end().last() != Some(&b'}') {
             return None;
@@ -467,12 +457,7 @@ impl Extractor {
         let wanted = self.wanted;
         let header = self.header.as_deref();
         let labels = &mut self.labels;
-        let mut c = Cursor {
-            b: line,
-            i: 0,
-            origin: 0,
-            structure: &mut self.structure,
-        };
+        let mut c = Cursor::new(line, 0, &mut self.structure);
         c.ws();
         if c.peek() != Some(b'{') {
             return Err(Malformed::NotAnObject);
@@ -576,7 +561,17 @@ struct Cursor<'a, 's> {
     structure: &'s mut Structure,
 }
 
-impl<'a> Cursor<'a, '_> {
+impl<'a, 's> Cursor<'a, 's> {
+    /// A cursor at `i` in a whole line.
+    fn new(b: &'a [u8], i: usize, structure: &'s mut Structure) -> Self {
+        Self {
+            b,
+            i,
+            origin: 0,
+            structure,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -1467,12 +1462,11 @@ mod tests {
     fn found_header(line: &str, marker: &str, wanted: &str) -> Option<Option<String>> {
         let mut structure = Structure::new();
         structure.start(line.len());
-        let mut c = Cursor {
-            b: line.as_bytes(),
-            i: line.find(marker).expect(marker) + marker.len(),
-            origin: 0,
-            structure: &mut structure,
-        };
+        let mut c = Cursor::new(
+            line.as_bytes(),
+            line.find(marker).expect(marker) + marker.len(),
+            &mut structure,
+        );
         assert_eq!(c.peek(), Some(b'['));
         let found = c.plain_headers(wanted.as_bytes())?;
         assert_eq!(line.as_bytes()[c.i - 1], b']');
