@@ -28,7 +28,10 @@
 //! string, so its quotes never open one and its brackets never count: a
 //! header value `"action":"BLOCK"` is never a hit. What the search cannot
 //! settle (a key missing, a value of the wrong kind, a line not ending with
-//! `}`) goes to the walk below, which also names what is wrong. Two shapes
+//! `}`) goes to the walk below, which also names what is wrong; except
+//! `labels`, which WAF writes only when a rule labelled the request: where
+//! the whole line is indexed and holds no backslash (so no key is spelled
+//! with an escape), no `"labels"` key found means no labels. Two shapes
 //! WAF always writes are taken without a search of their own: a line that
 //! starts `{"timestamp":` (the key is the object's first, so nothing can
 //! come before it), and, when nothing else of the request is wanted,
@@ -371,7 +374,7 @@ impl Extractor {
             return None;
         }
         if wanted.labels {
-            c.labels_member(&keys.labels, &mut self.labels)?;
+            c.labels_member(&keys.labels, &mut self.labels, false)?;
         }
         let fields = Fields {
             timestamp_ms,
@@ -439,7 +442,7 @@ impl Extractor {
             return None;
         }
         if wanted.labels {
-            c.labels_member(&self.keys.labels, &mut self.labels)?;
+            c.labels_member(&self.keys.labels, &mut self.labels, known.labels_text)?;
         }
         Some(Fields {
             timestamp_ms,
@@ -1013,14 +1016,24 @@ impl<'a, 's> Cursor<'a, 's> {
     }
 
     /// The label names of the record's `labels` member, found as
-    /// [`Self::member`] finds a key, into `out`; `None` when there is no
-    /// such member or it is not an array.
+    /// [`Self::member`] finds a key, into `out`; `None` when it is not an
+    /// array, or when there is no such member and the cursor's bytes, all
+    /// indexed, cannot show that the record has none: a backslash among
+    /// them (a key may be spelled with an escape), or `before`, the key's
+    /// text in the line in front of them.
     fn labels_member(
         &mut self,
         key: &Finder<'_>,
         out: &mut Vec<(usize, usize, bool)>,
+        before: bool,
     ) -> Option<()> {
-        self.i = self.member(key, self.i)?;
+        let Some(at) = self.member(key, self.i) else {
+            // WAF writes `labels` only when a rule labelled the request, so
+            // many records have none; walking each whole to be sure cost
+            // as much as reading it.
+            return (!before && !self.structure.has_backslash()).then_some(());
+        };
+        self.i = at;
         if self.peek() != Some(b'[') {
             return None;
         }

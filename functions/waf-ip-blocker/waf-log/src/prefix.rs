@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use memchr::memchr;
+use memchr::{memchr, memmem};
 
 use crate::{Fields, RawStr};
 
@@ -30,6 +30,8 @@ struct Prefix {
     bytes: Vec<u8>,
     action: Range<usize>,
     terminating_rule_id: Option<Range<usize>>,
+    /// `"labels"` occurs in the bytes, as a key or as text.
+    labels_text: bool,
 }
 
 /// The prefixes seen last: enough for the few shapes an object's records
@@ -46,6 +48,9 @@ pub(super) struct Prefixes {
 pub(super) struct Known<'a> {
     pub(super) action: RawStr<'a>,
     pub(super) terminating_rule_id: Option<RawStr<'a>>,
+    /// `"labels"` occurs in the prefix: a record's `labels` member may lie
+    /// there, before the request.
+    pub(super) labels_text: bool,
 }
 
 impl Prefixes {
@@ -71,6 +76,7 @@ impl Prefixes {
         let known = Known {
             action: at(&seen.action),
             terminating_rule_id: seen.terminating_rule_id.as_ref().map(at),
+            labels_text: seen.labels_text,
         };
         Some((after + seen.bytes.len(), known))
     }
@@ -134,6 +140,7 @@ impl Prefixes {
             bytes: bytes.to_vec(),
             action,
             terminating_rule_id: terminating_rule_id.flatten(),
+            labels_text: memmem::find(bytes, br#""labels""#).is_some(),
         };
         if self.seen.len() == Self::KEPT {
             self.seen.pop_front();

@@ -817,3 +817,54 @@ fn keys_written_with_escapes_are_read_as_serde_json_reads_them() {
     }
     assert!(checked > 80, "{checked}");
 }
+
+/// WAF writes `labels` only when a rule labelled the request. A record
+/// without them reads as one with no labels, by a fresh extractor and by
+/// one that read a record of the same prefix first; where `"labels"` is
+/// request text, a key spelled with an escape, or a member in front of the
+/// request, it is still read as serde_json reads it.
+#[test]
+fn records_without_labels_read_as_serde_json_reads_them() {
+    let record = |before: &str, country: &str, after: &str| {
+        format!(
+            r#"{{"timestamp":1700000000000,{before}"terminatingRuleId":"r1","action":"BLOCK","httpRequest":{{"clientIp":"192.0.2.1","country":{country},"headers":[{{"name":"X-Real-IP","value":"198.51.100.7"}}],"uri":"/a"}}{after}}}"#
+        )
+    };
+    let early = r#""labels":[{"name":"early"}],"#;
+    // (the record read first, the record checked)
+    let cases = [
+        (
+            record("", r#""NL""#, r#","labels":[{"name":"a"}]"#),
+            record("", r#""NL""#, ""),
+        ),
+        (record("", r#""NL""#, ""), record("", r#""labels""#, "")),
+        (
+            record("", r#""NL""#, ""),
+            record("", r#""\"labels\":[{\"name\":\"x\"}]""#, ""),
+        ),
+        (
+            record("", r#""NL""#, ""),
+            record("", r#""NL""#, r#","l\u0061bels":[{"name":"x"}]"#),
+        ),
+        (record(early, r#""NL""#, ""), record(early, r#""DE""#, "")),
+        (record("", r#""NL""#, ""), record(early, r#""DE""#, "")),
+    ];
+    for (first, line) in &cases {
+        for (header, wanted) in CONFIGS {
+            let want = reference(line, header, wanted);
+            assert!(want.is_some(), "{line}");
+            assert_eq!(
+                extracted(line, header, wanted),
+                want,
+                "{header:?} {wanted:?}\n{line}"
+            );
+            let mut x = Extractor::reading(header, wanted);
+            x.extract(first.as_bytes()).unwrap();
+            assert_eq!(
+                extracted_by(&mut x, line, header, wanted),
+                want,
+                "after {first}\n{header:?} {wanted:?}\n{line}"
+            );
+        }
+    }
+}
