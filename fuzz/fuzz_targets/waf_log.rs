@@ -23,7 +23,7 @@ use serde_json::Value;
 use shared::pattern::Pattern;
 use std::net::IpAddr;
 
-use toilkit_tests::json::has_duplicate_keys;
+use toilkit_tests::json::{has_duplicate_keys, waf_header};
 use waf_ip_blocker::detect::{
     ALL_ACTIONS, ClientIp, Counter, Detection, UriRule, normalise, pick_hop,
 };
@@ -145,23 +145,9 @@ fn agrees(extractor: &mut Extractor, line: &[u8], header: Option<&str>, labels: 
         );
     }
     if let Some(wanted) = header {
-        // The last element named so (any case) that has a string value.
-        let want = json["httpRequest"]["headers"]
-            .as_array()
-            .and_then(|headers| {
-                headers
-                    .iter()
-                    .filter(|h| {
-                        h["name"]
-                            .as_str()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
-                    })
-                    .filter_map(|h| h["value"].as_str())
-                    .next_back()
-            });
         assert_eq!(
             fields.header.map(|h| h.text()).as_deref(),
-            want,
+            waf_header(&json, wanted),
             "header read from the wrong place"
         );
     }

@@ -1,6 +1,8 @@
 //! JSON as a full parser reads it, for checking the hand-written readers
 //! against (the WAF log extractor's tests and fuzz target).
 
+use serde_json::Value;
+
 /// Whether any object in `line` repeats a key (serde_json keeps the last).
 pub fn has_duplicate_keys(line: &str) -> bool {
     // Count keys by a second parse into a list of pairs.
@@ -48,4 +50,20 @@ pub fn has_duplicate_keys(line: &str) -> bool {
         }
     }
     serde_json::from_str::<Pairs>(line).map_or(true, |Pairs(d)| d)
+}
+
+/// The value of the configured client-IP header in a WAF record, as a full
+/// parser reads the record: the last element of `httpRequest.headers` whose
+/// `name` equals `name` without ASCII case and whose `value` is a string.
+pub fn waf_header<'v>(record: &'v Value, name: &str) -> Option<&'v str> {
+    record["httpRequest"]["headers"]
+        .as_array()?
+        .iter()
+        .filter(|h| {
+            h["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .filter_map(|h| h["value"].as_str())
+        .next_back()
 }

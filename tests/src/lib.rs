@@ -22,7 +22,8 @@
 //! - [`faults`]: AWS's transient failures as wire responses, for
 //!   aws-smithy-mocks, and an SDK clock that never waits;
 //! - [`json`]: whether a JSON text repeats a key in one object (serde_json
-//!   keeps the last, the WAF log extractor the first);
+//!   keeps the last, the WAF log extractor the first), and the header a WAF
+//!   record carries as a full parser reads it;
 //! - [`gate`]: one AWS call held, stalled or failed at the wire, for races and
 //!   deadlines against the emulator;
 //! - [`process`]: child processes that never outlive the test;

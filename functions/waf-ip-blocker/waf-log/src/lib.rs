@@ -1458,16 +1458,7 @@ mod tests {
     /// without case, as serde_json reads the line.
     fn header_by_serde(line: &str, wanted: &str) -> Option<String> {
         let v: serde_json::Value = serde_json::from_str(line).expect(line);
-        v["httpRequest"]["headers"]
-            .as_array()?
-            .iter()
-            .filter(|h| {
-                h["name"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
-            })
-            .filter_map(|h| h["value"].as_str().map(str::to_owned))
-            .next_back()
+        toilkit_tests::json::waf_header(&v, wanted).map(str::to_owned)
     }
 
     /// [`Cursor::plain_headers`] on the `headers` array after `marker`:

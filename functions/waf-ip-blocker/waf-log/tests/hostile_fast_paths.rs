@@ -5,7 +5,7 @@
 //! index's 64-byte blocks.
 
 use serde_json::{Value, json};
-use toilkit_tests::json::has_duplicate_keys;
+use toilkit_tests::json::{has_duplicate_keys, waf_header};
 use waf_log::stream::{Flow, Threads, scan_lines_with};
 use waf_log::{Extractor, Wanted, detect::pick_hop};
 
@@ -74,19 +74,7 @@ fn reference(line: &str, header: Option<&str>, wanted: Wanted) -> Option<Read> {
     } else {
         None
     };
-    let header = header.and_then(|h| {
-        req.get("headers")?
-            .as_array()?
-            .iter()
-            .filter(|e| {
-                e["name"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(h))
-            })
-            .filter_map(|e| e["value"].as_str())
-            .next_back()
-            .map(str::to_owned)
-    });
+    let header = header.and_then(|h| waf_header(&v, h).map(str::to_owned));
     let labels = if wanted.labels {
         // Anything but an array of objects is no labels; a label's name
         // must be a string.

@@ -2,19 +2,12 @@
 //! read must be serde_json's, the last element of `httpRequest.headers`
 //! whose `name` equals the configured one without ASCII case.
 
+use toilkit_tests::json::waf_header;
 use waf_log::{Extractor, Wanted};
 
 fn by_serde(line: &str, wanted: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(line).expect(line);
-    v["httpRequest"]["headers"]
-        .as_array()?
-        .iter()
-        .rfind(|h| {
-            h["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
-        })
-        .and_then(|h| h["value"].as_str().map(str::to_owned))
+    waf_header(&v, wanted).map(str::to_owned)
 }
 
 fn record(headers: &str, pad: usize) -> String {
