@@ -13,6 +13,12 @@
 /// indexed only when a search reaches it, so a scan that stops after the
 /// fields it needs never pays for the rest of the line. Reused from line to
 /// line.
+///
+/// "The line" below is the bytes it was started on: a whole line
+/// ([`Self::start`]), or the rest of one from a place whose structure is
+/// known ([`Self::start_inside`]), where positions count from that place,
+/// depths are the whole line's, and what it says of backslashes covers
+/// only those bytes.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Structure {
     /// One entry a block, so a lookup is one bounds check and one cache
@@ -602,6 +608,51 @@ mod tests {
             ones(&mask(|b| b.opens)),
             ones(&mask(|b| b.closes)),
         )
+    }
+
+    /// The rest of a line, indexed from an opening quote with the depth
+    /// before it, answers as the whole line's index does there, shifted:
+    /// string ends, key depths, container ends and the outermost end.
+    #[test]
+    fn the_rest_of_a_line_indexes_as_the_whole_line_does_there() {
+        let pad = "p".repeat(90);
+        let line = format!(
+            r#"{{"a":"{pad}","httpRequest":{{"clientIp":"1.2.3.4","headers":[{{"name":"x","value":"q\"]}}"}}],"uri":"/"}},"labels":[{{"name":"l"}}]}}"#
+        );
+        let line = line.as_bytes();
+        let mut whole = indexed(line);
+        let rest_at = line
+            .windows(12)
+            .position(|w| w == br#""clientIp":""#)
+            .unwrap()
+            + 11;
+        let depth = whole.opening_quote_depth(line, rest_at).unwrap();
+        assert_eq!(depth, 2);
+        let rest = &line[rest_at..];
+        let mut part = Structure::new();
+        part.start_inside(rest.len(), depth);
+        part.index_all(rest);
+        assert!(part.is_of_rest());
+        for i in 0..rest.len() {
+            let at = rest_at + i;
+            assert_eq!(
+                part.next_quote(rest, i).map(|q| q + rest_at),
+                whole.next_quote(line, at),
+                "{i}"
+            );
+            assert_eq!(
+                part.opening_quote_depth(rest, i),
+                whole.opening_quote_depth(line, at),
+                "{i}"
+            );
+            assert_eq!(
+                part.container_end(rest, i).map(|e| e + rest_at),
+                whole.container_end(line, at),
+                "{i}"
+            );
+        }
+        assert_eq!(part.outer_end.map(|e| e + rest_at), whole.outer_end);
+        assert!(part.has_backslash());
     }
 
     #[test]
