@@ -31,7 +31,9 @@
 //! `}`) goes to the walk below, which also names what is wrong; except
 //! `labels`, which WAF writes only when a rule labelled the request: where
 //! the whole line is indexed and holds no backslash (so no key is spelled
-//! with an escape), no `"labels"` key found means no labels. Two shapes
+//! with an escape), no `"labels"` key found means no labels (behind a known
+//! prefix, only the rest is indexed, and the prefix must not hold the text
+//! `"labels"` either). Two shapes
 //! WAF always writes are taken without a search of their own: a line that
 //! starts `{"timestamp":` (the key is the object's first, so nothing can
 //! come before it), and, when nothing else of the request is wanted,
@@ -293,8 +295,9 @@ impl Extractor {
     /// is read. A record whose prefix is known is read from it instead
     /// ([`prefix`], [`Self::request_after`]).
     ///
-    /// `None` when a key is missing, a value is not what it should be, or
-    /// the line does not end as a record ends: the walk then decides.
+    /// `None` when a key is missing (but `labels`, see the crate's doc), a
+    /// value is not what it should be, or the line does not end as a record
+    /// ends: the walk then decides.
     fn search<'a>(&mut self, line: &'a [u8]) -> Option<Fields<'a>> {
         let wanted = self.wanted;
         let (timestamp_ms, after_timestamp, first_member) = self.timestamp(line)?;
@@ -307,15 +310,16 @@ impl Extractor {
                 return self.request_after(line, end, known, timestamp_ms);
             }
         }
-        // The bytes a prefix covers, from the timestamp's end to the end of
-        // the first `"httpRequest":{"clientIp":"` after it, when the
-        // timestamp came first (see [`prefix`]).
+        // The first `"httpRequest":{"clientIp":"` after the timestamp, found
+        // once: the end of the bytes a prefix covers when the timestamp came
+        // first (see [`prefix`]), and where the literal read below starts.
         let literal = &self.keys.http_request_client_ip;
-        let first_literal = first_member
-            .then(|| literal.find(&line[after_timestamp..]))
-            .flatten()
+        let first_literal = literal
+            .find(&line[after_timestamp..])
             .map(|at| after_timestamp + at);
-        let prefix = first_literal.map(|at| after_timestamp..at + literal.needle().len());
+        let prefix = first_literal
+            .filter(|_| first_member)
+            .map(|at| after_timestamp..at + literal.needle().len());
         if wanted.labels {
             // WAF writes `labels` last, so the whole line will be indexed:
             // one call does it, instead of one a block as the reads reach
@@ -330,8 +334,8 @@ impl Extractor {
         // done before the members in front of it, it indexes the line up to
         // there in one go. Otherwise the request's members are walked.
         let client_ip = if header.is_none() && !wanted.uri {
-            // From the first hit, where the prefix's search found one.
-            c.literal(literal, first_literal.unwrap_or(after_timestamp))
+            first_literal
+                .and_then(|first| c.literal(literal, first))
                 .and_then(|value| {
                     c.i = value;
                     let client_ip = c.string().ok()?;
@@ -350,7 +354,9 @@ impl Extractor {
         c.i = c.member(&keys.action, c.i)?;
         let action = c.string().ok()?;
         // Where the request's first key is the record's own, its prefix can
-        // be kept: found as one literal, or checked here.
+        // be kept: found as one literal, or checked here. (A literal read
+        // may have passed over the first hit for a later one; `remember`
+        // then refuses the prefix, whose end is not the client IP's start.)
         let proven = match client_ip {
             Some(_) => true,
             None => {
@@ -612,19 +618,20 @@ impl<'a, 's> Cursor<'a, 's> {
         }
     }
 
-    /// Where the last quote of `literal` is, for the first hit at or after
-    /// `from` whose first quote opens a key of the record itself (as in
-    /// [`Self::member_from`]). `literal` must be JSON without whitespace or
-    /// backslashes, starting with a key: then that first quote decides what
-    /// every later byte of the hit is, so the hit's structure is the one it
-    /// reads as, and no request text can pose as it.
-    fn literal(&mut self, literal: &Finder<'_>, mut from: usize) -> Option<usize> {
+    /// Where the last quote of `literal` is, for the first hit, from
+    /// `first` (a hit already found) on, whose first quote opens a key of
+    /// the record itself (as in [`Self::member_from`]). `literal` must be
+    /// JSON without whitespace or backslashes, starting with a key: then
+    /// that first quote decides what every later byte of the hit is, so the
+    /// hit's structure is the one it reads as, and no request text can pose
+    /// as it.
+    fn literal(&mut self, literal: &Finder<'_>, first: usize) -> Option<usize> {
+        let mut at = first;
         loop {
-            let at = from + literal.find(&self.b[from..])?;
-            from = at + 1;
             if self.structure.opening_quote_depth(self.b, at) == Some(1) {
                 return Some(at + literal.needle().len() - 1);
             }
+            at += 1 + literal.find(&self.b[at + 1..])?;
         }
     }
 

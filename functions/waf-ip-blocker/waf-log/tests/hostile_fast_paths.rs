@@ -1,8 +1,9 @@
 //! Hostile input for the extractor's fast paths (the `{"timestamp":` start,
 //! the `"httpRequest":{"clientIp":"` literal, the bytes a record shares with
-//! one read before it, the two-lookup header element), `pick_hop`'s own IPv4 parser, and the gzip decoder reading the scan's
-//! buffer: each checked against serde_json or std, at every alignment of the
-//! index's 64-byte blocks.
+//! one read before it, the header element in WAF's shape), `pick_hop`'s own
+//! IPv4 parser, and the gzip decoder reading the scan's buffer: each checked
+//! against serde_json or std, at every alignment of the index's 64-byte
+//! blocks.
 
 use serde_json::{Value, json};
 use toilkit_tests::json::{has_duplicate_keys, waf_header};
