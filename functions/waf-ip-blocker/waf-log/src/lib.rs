@@ -429,6 +429,16 @@ impl Extractor {
         known: prefix::Known<'a>,
         timestamp_ms: i64,
     ) -> Option<Fields<'a>> {
+        // Read in order, the request's headers are walked element by
+        // element anyway; without them wanted, a walk in order would have
+        // to step over the array, which takes the brackets' index.
+        if self.header.is_some() {
+            if let Some(fields) = self.request_after_in_order(line, client_ip, known, timestamp_ms)
+            {
+                return Some(fields);
+            }
+            self.labels.clear();
+        }
         let wanted = self.wanted;
         let header = self.header.as_deref();
         let origin = client_ip - 1;
@@ -449,6 +459,80 @@ impl Extractor {
         }
         if wanted.labels {
             c.labels_member(&self.keys.labels, &mut self.labels, known.labels_text)?;
+        }
+        Some(Fields {
+            timestamp_ms,
+            action: known.action,
+            terminating_rule_id: known.terminating_rule_id,
+            client_ip: request.client_ip?,
+            uri: request.uri,
+            header: request.header,
+        })
+    }
+
+    /// [`Self::request_after`] for a rest of the line without backslashes,
+    /// read in order with only its quotes indexed ([`Structure::start_quotes`]):
+    /// the request's members, then the record's after it, up to its labels
+    /// or its end. No key is searched for, so no bracket depth is needed:
+    /// every key read is one the walk reached at the record's own level.
+    /// `None` for anything else (a backslash, a container to skip, a
+    /// record that goes on past its object): the indexed read decides.
+    fn request_after_in_order<'a>(
+        &mut self,
+        line: &'a [u8],
+        client_ip: usize,
+        known: prefix::Known<'a>,
+        timestamp_ms: i64,
+    ) -> Option<Fields<'a>> {
+        let wanted = self.wanted;
+        let header = self.header.as_deref();
+        let origin = client_ip - 1;
+        let rest = &line[origin..];
+        self.structure.start_quotes(rest.len());
+        if wanted.labels {
+            // WAF writes `labels` last: the whole rest is read. A backslash
+            // in it (a browser's `sec-ch-ua` has them) is known before any
+            // walk.
+            self.structure.index_all(rest);
+            if self.structure.has_backslash() {
+                return None;
+            }
+        }
+        let mut c = Cursor {
+            b: rest,
+            i: 0,
+            origin,
+            structure: &mut self.structure,
+        };
+        let request = c.http_request_from_client_ip(header, wanted.uri).ok()?;
+        if !request.complete(header.is_some(), wanted.uri) {
+            return None;
+        }
+        if wanted.labels {
+            // Past the request's object, the record's members follow.
+            c.rest_of_plain_object()?;
+            let mut found = false;
+            while c.another_member().ok()? {
+                let key = c.string().ok()?;
+                c.expect(b':').ok()?;
+                c.ws();
+                if &*key.name() == b"labels" {
+                    c.labels(&mut self.labels).ok()?;
+                    found = true;
+                    break;
+                }
+                c.skip_value().ok()?;
+            }
+            // A record without labels here has none in front of its
+            // request either, unless the prefix holds the key's text.
+            if !found && known.labels_text {
+                return None;
+            }
+        }
+        // A quote after a backslash may be text: the walk is trusted only
+        // when none was indexed.
+        if c.structure.has_backslash() {
+            return None;
         }
         Some(Fields {
             timestamp_ms,
@@ -871,6 +955,28 @@ impl<'a, 's> Cursor<'a, 's> {
         Ok(request)
     }
 
+    /// Past the closing brace of the object whose member value the cursor
+    /// has just read, when every member left is a string as WAF writes
+    /// them, `,"key":"value"`: the members of `httpRequest` after its URI.
+    /// `None` for anything else.
+    fn rest_of_plain_object(&mut self) -> Option<()> {
+        loop {
+            match self.peek() {
+                Some(b'}') => {
+                    self.i += 1;
+                    return Some(());
+                }
+                Some(b',') if self.b.get(self.i + 1) == Some(&b'"') => {}
+                _ => return None,
+            }
+            let key_end = self.structure.next_quote_near(self.b, self.i + 2)?;
+            if self.b.get(key_end + 1..key_end + 3) != Some(b":\"") {
+                return None;
+            }
+            self.i = self.structure.next_quote_near(self.b, key_end + 3)? + 1;
+        }
+    }
+
     /// One member of `httpRequest`, its value read into `request` when it
     /// is one wanted, else skipped.
     fn request_member(
@@ -989,12 +1095,12 @@ impl<'a, 's> Cursor<'a, 's> {
         if !self.b[self.i..].starts_with(NAME) {
             return None;
         }
-        let name_end = self.structure.next_quote(self.b, name_start)?;
+        let name_end = self.structure.next_quote_near(self.b, name_start)?;
         if !self.b[name_end..].starts_with(VALUE) {
             return None;
         }
         let value_start = name_end + VALUE.len();
-        let value_end = self.structure.next_quote(self.b, value_start)?;
+        let value_end = self.structure.next_quote_near(self.b, value_start)?;
         if self.b.get(value_end + 1) != Some(&b'}') {
             return None;
         }

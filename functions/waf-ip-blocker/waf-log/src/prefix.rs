@@ -224,15 +224,22 @@ mod tests {
         )
     }
 
-    /// The fields and labels of `line`, and whether its request alone was
-    /// indexed (read after a known prefix).
-    fn read_with(x: &mut Extractor, line: &str) -> (String, Vec<String>, bool) {
+    /// The fields and labels of `line`, whether its request alone was
+    /// indexed (read after a known prefix), and whether only its quotes
+    /// were (read in order).
+    fn read_with(x: &mut Extractor, line: &str) -> (String, Vec<String>, bool, bool) {
         let fields = x.extract(line.as_bytes()).expect(line);
         let labels = x
             .labels(line.as_bytes())
             .map(|l| l.text().into_owned())
             .collect();
-        (format!("{fields:?}"), labels, x.structure.is_of_rest())
+        let structure = &x.structure;
+        (
+            format!("{fields:?}"),
+            labels,
+            structure.is_of_rest(),
+            structure.is_quotes_only(),
+        )
     }
 
     #[test]
@@ -244,16 +251,25 @@ mod tests {
         assert_eq!(prefixes(&x).seen.len(), 1);
         // The request and labels differ; read as a fresh extractor reads
         // them, with only the request indexed.
-        for (client_ip, forwarded, label) in [
-            ("198.51.100.7", "203.0.113.9, 198.51.100.7", "awswaf:x:y"),
+        // (client IP, header value, label, read in order with only the
+        // quotes indexed)
+        for (client_ip, forwarded, label, in_order) in [
+            (
+                "198.51.100.7",
+                "203.0.113.9, 198.51.100.7",
+                "awswaf:x:y",
+                true,
+            ),
             // Escapes after the prefix: a header with an escaped quote, a
             // label with a backslash.
-            ("198.51.100.8", r#"\"]},{\"name\":\"x\"}"#, r"a\\b"),
-            (r"198.51.100.9", "192.0.2.2", "c"),
+            ("198.51.100.8", r#"\"]},{\"name\":\"x\"}"#, r"a\\b", false),
+            (r"198.51.100.9", "192.0.2.2", "c", true),
+            ("198.51.100.10", "192.0.2.3", r"d\u0065", false),
         ] {
             let line = configured_record(client_ip, forwarded, label);
-            let (fields, labels, rest) = read_with(&mut x, &line);
+            let (fields, labels, rest, quotes_only) = read_with(&mut x, &line);
             assert!(rest, "{line}");
+            assert_eq!(quotes_only, in_order, "{line}");
             let fresh = read_with(&mut configured(), &line);
             assert_eq!((fields, labels), (fresh.0, fresh.1), "{line}");
         }

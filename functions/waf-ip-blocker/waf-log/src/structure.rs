@@ -41,6 +41,8 @@ pub(super) struct Structure {
     has_backslash: bool,
     /// Started inside the line's structure ([`Self::start_inside`]).
     of_rest: bool,
+    /// Only the quotes are indexed ([`Self::start_quotes`]).
+    quotes_only: bool,
     vectors: Vectors,
 }
 
@@ -118,6 +120,7 @@ impl Structure {
         }
         self.depth = depth;
         self.of_rest = depth != 0;
+        self.quotes_only = false;
         self.outer_end = None;
         self.indexed = 0;
         self.in_string = 0;
@@ -125,9 +128,29 @@ impl Structure {
         self.has_backslash = false;
     }
 
+    /// Starts the rest of a line, as [`Self::start_inside`], indexing only
+    /// where its quotes are, for a reader that walks it in order and needs
+    /// nothing else: where no backslash precedes a quote, every quote opens
+    /// or closes a string, and the walk itself tells which. Bracket
+    /// questions ([`Self::opening_quote_depth`], [`Self::container_end`])
+    /// then have no answer, and [`Self::has_backslash`] says whether the
+    /// quotes found so far can be trusted: once a backslash has been
+    /// indexed, a quote after it may be text.
+    pub(super) fn start_quotes(&mut self, len: usize) {
+        self.start_inside(len, 0);
+        self.of_rest = true;
+        self.quotes_only = true;
+    }
+
     /// Whether this indexes the rest of a line, not the whole of one.
     pub(super) fn is_of_rest(&self) -> bool {
         self.of_rest
+    }
+
+    /// Whether only the quotes are indexed ([`Self::start_quotes`]).
+    #[cfg(test)]
+    pub(super) fn is_quotes_only(&self) -> bool {
+        self.quotes_only
     }
 
     /// Whether a backslash appeared in the line up to the furthest position
@@ -135,6 +158,21 @@ impl Structure {
     /// escape only if this is true.
     pub(super) fn has_backslash(&self) -> bool {
         self.has_backslash
+    }
+
+    /// [`Self::next_quote`] inlined where the quote is in the block of
+    /// `from`, indexed already: for the few loops that step through a dozen
+    /// short strings a record, where the call cost more than the lookup.
+    #[inline(always)]
+    pub(super) fn next_quote_near(&mut self, line: &[u8], from: usize) -> Option<usize> {
+        let word = from / 64;
+        if word < self.indexed {
+            let bits = self.blocks[word].quotes & (!0u64 << (from % 64));
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+        }
+        self.next_quote(line, from)
     }
 
     /// The first string quote at or after `from`.
@@ -158,6 +196,9 @@ impl Structure {
     /// character inside a string, or a position after the outermost
     /// container closed.
     pub(super) fn opening_quote_depth(&mut self, line: &[u8], at: usize) -> Option<i64> {
+        if self.quotes_only {
+            return None;
+        }
         let word = at / 64;
         self.reach(line, word)?;
         let block = &self.blocks[word];
@@ -177,6 +218,9 @@ impl Structure {
     /// Just past the bracket that closes the one at `open`; `None` when
     /// `open` is not an opening bracket outside a string, or it never closes.
     pub(super) fn container_end(&mut self, line: &[u8], open: usize) -> Option<usize> {
+        if self.quotes_only {
+            return None;
+        }
         let mut word = open / 64;
         self.reach(line, word)?;
         let from = !0u64 << (open % 64);
@@ -229,6 +273,9 @@ impl Structure {
     /// key search reaches several blocks at once, and one loop keeps the
     /// running state in registers instead of calling once a block.
     fn index_to(&mut self, line: &[u8], end: usize) {
+        if self.quotes_only {
+            return self.index_quotes_to(line, end);
+        }
         match self.vectors {
             // SAFETY: `vectors` names only what the CPU has.
             #[cfg(target_arch = "x86_64")]
@@ -279,6 +326,72 @@ impl Structure {
             |block| unsafe { Masks::of_avx512(block) },
             |x| unsafe { prefix_xor_clmul(x) },
         );
+    }
+
+    /// [`Self::index_to`] of the quotes and backslashes alone.
+    fn index_quotes_to(&mut self, line: &[u8], end: usize) {
+        match self.vectors {
+            // SAFETY: `vectors` names only what the CPU has.
+            #[cfg(target_arch = "x86_64")]
+            Vectors::Avx512 => unsafe { self.index_quotes_avx512(line, end) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Vectors::Avx2 => unsafe { self.index_quotes_avx2(line, end) },
+            _ => self.index_quotes_with(line, end, |block| {
+                let masks = Masks::of(block);
+                (masks.quotes, masks.backslashes)
+            }),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn index_quotes_avx2(&mut self, line: &[u8], end: usize) {
+        // SAFETY: this function runs only where the CPU has AVX2.
+        self.index_quotes_with(line, end, |block| unsafe { Masks::quotes_avx2(block) });
+    }
+
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F and AVX-512BW.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn index_quotes_avx512(&mut self, line: &[u8], end: usize) {
+        // SAFETY: this function runs only where the CPU has these features.
+        self.index_quotes_with(line, end, |block| unsafe { Masks::quotes_avx512(block) });
+    }
+
+    #[inline(always)]
+    fn index_quotes_with(
+        &mut self,
+        line: &[u8],
+        end: usize,
+        masks: impl Fn(&[u8; 64]) -> (u64, u64),
+    ) {
+        let mut backslashes = 0;
+        let whole = (line.len() / 64).min(end);
+        let first = self.indexed;
+        let mut word = first;
+        let blocks = line.chunks_exact(64).skip(first);
+        for (entry, block) in self.blocks[first..whole.max(first)].iter_mut().zip(blocks) {
+            let (quotes, found) = masks(block.try_into().expect("64 bytes"));
+            entry.quotes = quotes;
+            backslashes |= found;
+            word += 1;
+        }
+        if word < end {
+            let mut tail = [b' '; 64];
+            let rest = &line[(word * 64).min(line.len())..];
+            tail[..rest.len()].copy_from_slice(rest);
+            let (quotes, found) = masks(&tail);
+            self.blocks[word].quotes = quotes;
+            backslashes |= found;
+        }
+        self.indexed = end;
+        self.has_backslash |= backslashes != 0;
     }
 
     #[inline(always)]
@@ -501,6 +614,49 @@ impl Masks {
             closes: mask(folded, b'}'),
             backslashes: mask(v, b'\\'),
         }
+    }
+
+    /// The quotes and backslashes of [`Self::of_avx2`] alone.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn quotes_avx2(block: &[u8; 64]) -> (u64, u64) {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+        };
+        let (mut quotes, mut backslashes) = (0, 0);
+        for (k, lane) in block.chunks_exact(32).enumerate() {
+            // SAFETY: `lane` is 32 readable bytes and the load has no
+            // alignment requirement.
+            let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>()) };
+            let mask = |c: u8| {
+                u64::from(
+                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8))) as u32,
+                )
+            };
+            quotes |= mask(b'"') << (32 * k);
+            backslashes |= mask(b'\\') << (32 * k);
+        }
+        (quotes, backslashes)
+    }
+
+    /// The quotes and backslashes of [`Self::of_avx512`] alone.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F and AVX-512BW.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn quotes_avx512(block: &[u8; 64]) -> (u64, u64) {
+        use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
+        // SAFETY: `block` is 64 readable bytes and the load has no
+        // alignment requirement.
+        let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+        let mask = |c: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8));
+        (mask(b'"'), mask(b'\\'))
     }
 
     /// SSE2 is part of every x86-64 CPU, so no runtime detection is needed.
@@ -874,6 +1030,54 @@ mod tests {
             }
             assert!(seen.windows(2).all(|w| w[0] == w[1]), "{line:?}");
             assert_eq!(seen[0].3, line.contains(&b'\\'));
+        }
+    }
+
+    #[test]
+    fn a_quotes_only_index_finds_every_quote_byte_and_any_backslash() {
+        let mut paths = vec![Vectors::Sse2];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Masks::avx2_available() {
+                paths.push(Vectors::Avx2);
+            }
+            if Vectors::detect() == Vectors::Avx512 {
+                paths.push(Vectors::Avx512);
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(64);
+        let alphabet = b"\"{}[]a :,";
+        for round in 0..1_000 {
+            let len = rng.usize(..400);
+            let mut line: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            // Every other line has one backslash somewhere.
+            if round % 2 == 1 && len > 0 {
+                line[rng.usize(..len)] = b'\\';
+            }
+            let quotes: Vec<usize> = (0..len).filter(|&i| line[i] == b'"').collect();
+            for &vectors in &paths {
+                let mut s = Structure {
+                    vectors,
+                    ..Structure::default()
+                };
+                s.start_quotes(line.len());
+                let mut found = Vec::new();
+                let mut from = 0;
+                while let Some(at) = s.next_quote(&line, from) {
+                    found.push(at);
+                    from = at + 1;
+                }
+                assert_eq!(found, quotes, "{vectors:?} {line:?}");
+                assert_eq!(s.has_backslash(), line.contains(&b'\\'), "{line:?}");
+                // Brackets are not indexed, so they have no answer.
+                let open = line.iter().position(|&b| b == b'{');
+                assert_eq!(open.and_then(|at| s.container_end(&line, at)), None);
+                let first = quotes.first().copied();
+                assert_eq!(first.and_then(|at| s.opening_quote_depth(&line, at)), None);
+                assert!(s.is_of_rest());
+            }
         }
     }
 

@@ -857,3 +857,81 @@ fn records_without_labels_read_as_serde_json_reads_them() {
         }
     }
 }
+
+/// A record read after one of the same prefix is read in order from its
+/// client IP on, with only its quotes indexed, when its rest has no
+/// backslash: every kind of member around the request's and the labels',
+/// escaped quotes that would end a string early if taken for quotes, and
+/// shapes WAF does not write, read as serde_json reads them.
+#[test]
+fn records_read_in_order_after_a_known_prefix_read_as_serde_json_reads_them() {
+    let record = |headers: &str, after_uri: &str, after_request: &str| {
+        format!(
+            r#"{{"timestamp":1700000000000,"terminatingRuleId":"r1","action":"BLOCK","httpRequest":{{"clientIp":"192.0.2.1","country":"NL","headers":[{headers}],"uri":"/a"{after_uri}}}{after_request}}}"#
+        )
+    };
+    let plain = r#"{"name":"X-Real-IP","value":"198.51.100.7"},{"name":"host","value":"h"}"#;
+    let labels = r#","labels":[{"name":"a"},{"name":"b"}]"#;
+    let first = record(plain, r#","args":"","requestId":"1""#, labels);
+    let lines = [
+        first.clone(),
+        // Members after the URI of every kind, and none.
+        record(plain, "", labels),
+        record(plain, r#","n":0,"t":true,"z":null"#, labels),
+        record(plain, r#","o":{"a":"}"},"l":["]"]"#, labels),
+        record(plain, r#" , "args" : "x" "#, labels),
+        // Members between the request and the labels, after them, none.
+        record(
+            plain,
+            "",
+            &format!(r#","ja3":"x","n":1,"o":{{"a":[]}}{labels}"#),
+        ),
+        record(plain, "", &format!(r#"{labels},"ja3":"x","o":{{}}"#)),
+        record(plain, "", ""),
+        record(plain, "", r#","ja3":"x","o":{"labels":[{"name":"c"}]}"#),
+        record(plain, "", r#","labels":[]"#),
+        record(plain, "", r#","labels":{"name":"a"}"#),
+        record(plain, "", r#","labels":[{"name":"a","x":["]"]},"b",{}]"#),
+        // Header arrays WAF does not write, and escaped quotes, which read
+        // as quotes would end their string early.
+        record(r#"{"value":"198.51.100.9","name":"x-real-ip"}"#, "", labels),
+        record(
+            r#"{"name":"x-real-ip","value":"1.1.1.1","x":[1]}"#,
+            "",
+            labels,
+        ),
+        record(
+            r#"{"name":"sec-ch-ua","value":"\"Chromium\";v=\"120\""},{"name":"X-Real-IP","value":"198.51.100.7"}"#,
+            "",
+            labels,
+        ),
+        record(
+            plain,
+            r#","args":"x\"},{\"name\":\"X-Real-IP\",\"value\":\"6.6.6.6\"}],\"labels\":[{\"name\":\"z\"}]}}""#,
+            labels,
+        ),
+        record(plain, "", &format!(r#"{labels},"x":"\"""#)),
+        record(plain, "", r#","x":"\",\"labels\":[{\"name\":\"z\"}]""#),
+    ];
+    for line in &lines {
+        if has_duplicate_keys(line) {
+            continue;
+        }
+        for (header, wanted) in CONFIGS {
+            let want = reference(line, header, wanted);
+            assert!(want.is_some(), "{line}");
+            assert_eq!(
+                extracted(line, header, wanted),
+                want,
+                "{header:?} {wanted:?}\n{line}"
+            );
+            let mut x = Extractor::reading(header, wanted);
+            x.extract(first.as_bytes()).unwrap();
+            assert_eq!(
+                extracted_by(&mut x, line, header, wanted),
+                want,
+                "after the first\n{header:?} {wanted:?}\n{line}"
+            );
+        }
+    }
+}
