@@ -960,20 +960,29 @@ impl<'a, 's> Cursor<'a, 's> {
     /// them, `,"key":"value"`: the members of `httpRequest` after its URI.
     /// `None` for anything else.
     fn rest_of_plain_object(&mut self) -> Option<()> {
+        let b = self.b;
+        let s = &mut *self.structure;
+        let mut quotes = s.quotes_from(b, self.i)?;
         loop {
-            match self.peek() {
+            match b.get(self.i) {
                 Some(b'}') => {
                     self.i += 1;
                     return Some(());
                 }
-                Some(b',') if self.b.get(self.i + 1) == Some(&b'"') => {}
+                Some(b',') => {}
                 _ => return None,
             }
-            let key_end = self.structure.next_quote_near(self.b, self.i + 2)?;
-            if self.b.get(key_end + 1..key_end + 3) != Some(b":\"") {
+            let mut next = || s.pop_quote(b, &mut quotes);
+            if next()? != self.i + 1 {
                 return None;
             }
-            self.i = self.structure.next_quote_near(self.b, key_end + 3)? + 1;
+            let key_end = next()?;
+            if b.get(key_end + 1..key_end + 3) != Some(b":\"") {
+                return None;
+            }
+            let value_start = next()?;
+            debug_assert_eq!(value_start, key_end + 2);
+            self.i = next()? + 1;
         }
     }
 
@@ -1051,33 +1060,57 @@ impl<'a, 's> Cursor<'a, 's> {
     /// it ([`Self::plain_header`]) and the array holds nothing else: the
     /// element walk without its generic steps. `None`, with nothing
     /// consumed, for any other array.
+    ///
+    /// The quotes are taken in turn, eight an element, instead of looked up
+    /// from each string's start: a request has a dozen headers, and each
+    /// lookup waited on the one before.
     fn plain_headers(&mut self, wanted: &[u8]) -> Option<Option<RawStr<'a>>> {
+        let b = self.b;
         let open = self.i;
-        self.i += 1;
+        if b.get(open + 1) == Some(&b']') {
+            self.i = open + 2;
+            return Some(None);
+        }
+        let s = &mut *self.structure;
+        let mut quotes = s.quotes_from(b, open)?;
         let mut found = None;
-        let end = loop {
-            if self.peek() == Some(b']') && self.i == open + 1 {
-                break Some(());
+        let mut start = open + 1;
+        loop {
+            // Equal bytes put the quotes where they are in the literals:
+            // neither holds a backslash, nor is there one right before.
+            if !b.get(start..)?.starts_with(HEADER_NAME) {
+                return None;
             }
-            match self.plain_header(wanted) {
-                Some(Some(value)) => found = Some(value),
-                Some(None) => {}
-                None => break None,
+            let mut next = || s.pop_quote(b, &mut quotes);
+            // Equal bytes, so the quotes are the literal's.
+            let literal = (next()?, next()?, next()?);
+            debug_assert_eq!(literal, (start + 1, start + 6, start + 8));
+            let name_end = next()?;
+            if !b[name_end..].starts_with(HEADER_VALUE) {
+                return None;
             }
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => break Some(()),
-                _ => break None,
+            let literal = (next()?, next()?, next()?);
+            debug_assert_eq!(literal, (name_end + 2, name_end + 8, name_end + 10));
+            let value_start = name_end + HEADER_VALUE.len();
+            let value_end = next()?;
+            if b.get(value_end + 1) != Some(&b'}') {
+                return None;
             }
-        };
-        match end {
-            Some(()) => {
-                self.i += 1;
-                Some(found)
+            let name = &b[start + HEADER_NAME.len()..name_end];
+            if header_name_is(s, name, wanted) {
+                let raw = &b[value_start..value_end];
+                found = Some(RawStr {
+                    raw,
+                    escaped: s.has_backslash() && memchr(b'\\', raw).is_some(),
+                });
             }
-            None => {
-                self.i = open;
-                None
+            match b.get(value_end + 2) {
+                Some(b',') => start = value_end + 3,
+                Some(b']') => {
+                    self.i = value_end + 3;
+                    return Some(found);
+                }
+                _ => return None,
             }
         }
     }
@@ -1089,41 +1122,26 @@ impl<'a, 's> Cursor<'a, 's> {
     /// `","value":"` after it lies outside any string. `None`, with nothing
     /// consumed, for any other shape.
     fn plain_header(&mut self, wanted: &[u8]) -> Option<Option<RawStr<'a>>> {
-        const NAME: &[u8] = br#"{"name":""#;
-        const VALUE: &[u8] = br#"","value":""#;
-        let name_start = self.i + NAME.len();
-        if !self.b[self.i..].starts_with(NAME) {
+        let name_start = self.i + HEADER_NAME.len();
+        if !self.b[self.i..].starts_with(HEADER_NAME) {
             return None;
         }
         let name_end = self.structure.next_quote_near(self.b, name_start)?;
-        if !self.b[name_end..].starts_with(VALUE) {
+        if !self.b[name_end..].starts_with(HEADER_VALUE) {
             return None;
         }
-        let value_start = name_end + VALUE.len();
+        let value_start = name_end + HEADER_VALUE.len();
         let value_end = self.structure.next_quote_near(self.b, value_start)?;
         if self.b.get(value_end + 1) != Some(&b'}') {
             return None;
         }
         self.i = value_end + 2;
-        // Only a name with a backslash can differ from its raw bytes, and
-        // most records have none, so most names are compared as they are.
-        let has_backslash =
-            |raw: &[u8]| self.structure.has_backslash() && memchr(b'\\', raw).is_some();
         let name = &self.b[name_start..name_end];
-        let matches = if has_backslash(name) {
-            let name = RawStr {
-                raw: name,
-                escaped: true,
-            };
-            name.text().as_bytes().eq_ignore_ascii_case(wanted)
-        } else {
-            name.len() == wanted.len() && eq_lowercase(name, wanted)
-        };
-        Some(matches.then(|| {
+        Some(header_name_is(self.structure, name, wanted).then(|| {
             let raw = &self.b[value_start..value_end];
             RawStr {
                 raw,
-                escaped: has_backslash(raw),
+                escaped: self.structure.has_backslash() && memchr(b'\\', raw).is_some(),
             }
         }))
     }
@@ -1157,6 +1175,11 @@ impl<'a, 's> Cursor<'a, 's> {
         if self.peek() != Some(b'[') {
             return self.skip_value();
         }
+        let read = out.len();
+        if self.plain_labels(out).is_some() {
+            return Ok(());
+        }
+        out.truncate(read);
         self.i += 1;
         self.elements(|c| {
             if c.peek() != Some(b'{') {
@@ -1175,6 +1198,67 @@ impl<'a, 's> Cursor<'a, 's> {
             })
             .map(drop)
         })
+    }
+
+    /// The label names of the `labels` array at the cursor when every
+    /// element is written as WAF writes it, `{"name":"…"}`, into `out`;
+    /// `None`, with the cursor where it was, for any other array. Its
+    /// quotes are taken in turn, as [`Self::plain_headers`] takes them.
+    fn plain_labels(&mut self, out: &mut Vec<(usize, usize, bool)>) -> Option<()> {
+        let b = self.b;
+        let open = self.i;
+        if b.get(open + 1) == Some(&b']') {
+            self.i = open + 2;
+            return Some(());
+        }
+        let s = &mut *self.structure;
+        let mut quotes = s.quotes_from(b, open)?;
+        let mut start = open + 1;
+        loop {
+            if !b.get(start..)?.starts_with(HEADER_NAME) {
+                return None;
+            }
+            let mut next = || s.pop_quote(b, &mut quotes);
+            // Equal bytes, so the quotes are the literal's.
+            let literal = (next()?, next()?, next()?);
+            debug_assert_eq!(literal, (start + 1, start + 6, start + 8));
+            let name_start = start + HEADER_NAME.len();
+            let name_end = next()?;
+            if b.get(name_end + 1) != Some(&b'}') {
+                return None;
+            }
+            let escaped = s.has_backslash() && memchr(b'\\', &b[name_start..name_end]).is_some();
+            out.push((self.origin + name_start, self.origin + name_end, escaped));
+            match b.get(name_end + 2) {
+                Some(b',') => start = name_end + 3,
+                Some(b']') => {
+                    self.i = name_end + 3;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// How WAF writes a header element up to its name, and from the name's
+/// closing quote to its value.
+const HEADER_NAME: &[u8] = br#"{"name":""#;
+const HEADER_VALUE: &[u8] = br#"","value":""#;
+
+/// Whether a header's `name`, as the line holds it between its quotes, is
+/// `wanted` (in lower case) with ASCII case ignored. Only a name with a
+/// backslash can differ from its raw bytes, and most records have none, so
+/// most names are compared as they are.
+fn header_name_is(structure: &Structure, name: &[u8], wanted: &[u8]) -> bool {
+    if structure.has_backslash() && memchr(b'\\', name).is_some() {
+        let name = RawStr {
+            raw: name,
+            escaped: true,
+        };
+        name.text().as_bytes().eq_ignore_ascii_case(wanted)
+    } else {
+        name.len() == wanted.len() && eq_lowercase(name, wanted)
     }
 }
 

@@ -175,6 +175,31 @@ impl Structure {
         self.next_quote(line, from)
     }
 
+    /// The string quotes at and after `from`, for [`Self::pop_quote`].
+    pub(super) fn quotes_from(&mut self, line: &[u8], from: usize) -> Option<Quotes> {
+        let word = from / 64;
+        self.reach(line, word)?;
+        Some(Quotes {
+            word,
+            bits: self.blocks[word].quotes & (!0u64 << (from % 64)),
+        })
+    }
+
+    /// The next quote of `quotes`. A walk through many short strings in a
+    /// row finds each end from the bits at hand, instead of from the index
+    /// again: each lookup would wait on the one before it.
+    #[inline(always)]
+    pub(super) fn pop_quote(&mut self, line: &[u8], quotes: &mut Quotes) -> Option<usize> {
+        while quotes.bits == 0 {
+            quotes.word += 1;
+            self.reach(line, quotes.word)?;
+            quotes.bits = self.blocks[quotes.word].quotes;
+        }
+        let at = quotes.word * 64 + quotes.bits.trailing_zeros() as usize;
+        quotes.bits &= quotes.bits - 1;
+        Some(at)
+    }
+
     /// The first string quote at or after `from`.
     pub(super) fn next_quote(&mut self, line: &[u8], from: usize) -> Option<usize> {
         let mut word = from / 64;
@@ -433,6 +458,13 @@ impl Structure {
         self.escape_next = state.escape_next;
         self.has_backslash = state.has_backslash;
     }
+}
+
+/// Quotes not yet taken, from [`Structure::quotes_from`]: those of block
+/// `word` in `bits`, and every quote of the blocks after it.
+pub(super) struct Quotes {
+    word: usize,
+    bits: u64,
 }
 
 /// The index's running state, from one block to the next.
