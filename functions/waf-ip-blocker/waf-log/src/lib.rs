@@ -504,7 +504,13 @@ impl Extractor {
             origin,
             structure: &mut self.structure,
         };
-        let request = c.http_request_from_client_ip(header, wanted.uri).ok()?;
+        let request = match c.plain_request(header, wanted.uri) {
+            Some(request) => request,
+            None => {
+                c.i = 0;
+                c.http_request_from_client_ip(header, wanted.uri).ok()?
+            }
+        };
         if !request.complete(header.is_some(), wanted.uri) {
             return None;
         }
@@ -953,6 +959,72 @@ impl<'a, 's> Cursor<'a, 's> {
         }
         self.members(|c, key| c.request_member(key, &mut request, header, uri, true))?;
         Ok(request)
+    }
+
+    /// `httpRequest`'s fields from its client IP's opening quote, at the
+    /// cursor, on, up to the member that completes them, when those members
+    /// are written as WAF writes them: `,"key":"value"`, and the headers
+    /// array in its shape ([`Self::plain_headers`]). The quotes are taken
+    /// in turn. `None` for anything else, with the cursor anywhere: the
+    /// member walk decides.
+    fn plain_request(&mut self, header: Option<&[u8]>, uri: bool) -> Option<Request<'a>> {
+        let b = self.b;
+        let mut quotes = self.structure.quotes_from(b, self.i)?;
+        let next = |s: &mut Structure, quotes: &mut _| s.pop_quote(b, quotes);
+        if next(self.structure, &mut quotes)? != self.i {
+            return None;
+        }
+        let end = next(self.structure, &mut quotes)?;
+        let mut request = Request {
+            client_ip: Some(self.raw_str(self.i + 1, end)),
+            ..Request::default()
+        };
+        self.i = end + 1;
+        while !request.complete(header.is_some(), uri) {
+            if b.get(self.i) != Some(&b',') || next(self.structure, &mut quotes)? != self.i + 1 {
+                return None;
+            }
+            let key_end = next(self.structure, &mut quotes)?;
+            let key = self.raw_str(self.i + 2, key_end);
+            if key.escaped || b.get(key_end + 1) != Some(&b':') {
+                return None;
+            }
+            let value = key_end + 2;
+            match (b.get(value), header) {
+                (Some(b'"'), _) => {
+                    // Not a backslash, but a colon right before it.
+                    let open = next(self.structure, &mut quotes)?;
+                    debug_assert_eq!(open, value);
+                    let end = next(self.structure, &mut quotes)?;
+                    let text = self.raw_str(value + 1, end);
+                    match key.raw {
+                        b"uri" => request.uri = Some(text),
+                        b"clientIp" => request.client_ip = Some(text),
+                        _ => {}
+                    }
+                    self.i = end + 1;
+                }
+                (Some(b'['), Some(wanted)) if key.raw == b"headers" => {
+                    self.i = value;
+                    if let Some(found) = self.plain_headers(wanted)? {
+                        request.header = Some(found);
+                    }
+                    request.headers_read = true;
+                    quotes = self.structure.quotes_from(b, self.i)?;
+                }
+                _ => return None,
+            }
+        }
+        Some(request)
+    }
+
+    /// The string between the quotes before `start` and at `end`.
+    fn raw_str(&self, start: usize, end: usize) -> RawStr<'a> {
+        let raw = &self.b[start..end];
+        RawStr {
+            raw,
+            escaped: self.structure.has_backslash() && memchr(b'\\', raw).is_some(),
+        }
     }
 
     /// Past the closing brace of the object whose member value the cursor
