@@ -11,26 +11,41 @@ use wildmatch::WildMatch;
 pub struct Pattern {
     source: String,
     matcher: WildMatch,
-    /// No `*` or `?`: matching is equality. Patterns are matched per log
-    /// line or per record, and most are plain names (`rdsadmin`), for which
-    /// the matcher's char-by-char walk costs many times a byte comparison.
-    literal: bool,
+    shape: Shape,
+}
+
+/// Patterns are matched per log line or per record, and most are a plain
+/// name (`rdsadmin`) or a plain start (`/api/*`), for which the matcher's
+/// char-by-char walk costs many times a byte comparison.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// No `*` or `?`: matching is equality.
+    Literal,
+    /// One `*`, last, and no `?`: matching is starting with the rest.
+    Start,
+    Other,
 }
 
 impl Pattern {
     pub fn new(source: &str) -> Self {
+        let shape = match source.strip_suffix('*') {
+            _ if !source.contains(['*', '?']) => Shape::Literal,
+            Some(start) if !start.contains(['*', '?']) => Shape::Start,
+            _ => Shape::Other,
+        };
         Self {
             source: source.to_owned(),
             matcher: WildMatch::new(source),
-            literal: !source.contains(['*', '?']),
+            shape,
         }
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        if self.literal {
-            return text == self.source;
+        match self.shape {
+            Shape::Literal => text == self.source,
+            Shape::Start => text.starts_with(&self.source[..self.source.len() - 1]),
+            Shape::Other => self.matcher.matches(text),
         }
-        self.matcher.matches(text)
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,8 +101,10 @@ mod tests {
     }
 
     #[test]
-    fn a_pattern_without_wildcards_matches_as_the_matcher_does() {
-        for source in ["", "rdsadmin", "Admin", "é", "a.b"] {
+    fn plain_names_and_plain_starts_match_as_the_matcher_does() {
+        for source in [
+            "", "rdsadmin", "Admin", "é", "a.b", "*", "rds*", "/api/*", "é*", "r*s*", "rds?*",
+        ] {
             let p = Pattern::new(source);
             for text in [
                 "",
@@ -100,6 +117,14 @@ mod tests {
                 "é",
                 "a.b",
                 "axb",
+                "rds",
+                "rd",
+                "/api/",
+                "/api/v1/x",
+                "/api",
+                "/API/x",
+                "éé",
+                "rdsxs",
             ] {
                 assert_eq!(
                     p.matches(text),

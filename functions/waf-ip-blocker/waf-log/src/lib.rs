@@ -54,7 +54,16 @@
 //! of the request but the client IP is wanted (the function's default
 //! settings), such a record is not indexed at all (a client IP with a
 //! backslash is still read with the index); otherwise only the rest of the
-//! line is, from the client IP's opening quote, two brackets deep.
+//! line is, from the client IP's opening quote, two brackets deep. Where
+//! the header is wanted and that rest holds no backslash, not even that: every
+//! quote in it then opens or closes a string, so only the quotes are
+//! indexed, and the request and the record's members after it are read in
+//! order, the headers element by element, up to the labels. No key is
+//! searched for there, so no bracket depth is needed. Members in WAF's
+//! shape (`,"key":"value"`, header and label elements) take their quotes in
+//! turn from the bits at hand; anything else (a container to step over, a
+//! key with an escape, a backslash found after all) sends the record back
+//! to the index.
 //!
 //! The walk stops as soon as every field the configuration needs ([`Wanted`])
 //! has been read: WAF writes the record's fields first and the bulk (headers,
@@ -518,7 +527,14 @@ impl Extractor {
             // Past the request's object, the record's members follow.
             c.rest_of_plain_object()?;
             let mut found = false;
-            while c.another_member().ok()? {
+            // As WAF writes it, `labels` comes right after the request.
+            const LABELS: &[u8] = br#","labels":["#;
+            if c.b[c.i..].starts_with(LABELS) {
+                c.i += LABELS.len() - 1;
+                c.labels(&mut self.labels).ok()?;
+                found = true;
+            }
+            while !found && c.another_member().ok()? {
                 let key = c.string().ok()?;
                 c.expect(b':').ok()?;
                 c.ws();
@@ -1322,6 +1338,7 @@ const HEADER_VALUE: &[u8] = br#"","value":""#;
 /// `wanted` (in lower case) with ASCII case ignored. Only a name with a
 /// backslash can differ from its raw bytes, and most records have none, so
 /// most names are compared as they are.
+#[inline]
 fn header_name_is(structure: &Structure, name: &[u8], wanted: &[u8]) -> bool {
     if structure.has_backslash() && memchr(b'\\', name).is_some() {
         let name = RawStr {
