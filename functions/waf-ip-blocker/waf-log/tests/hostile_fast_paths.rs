@@ -962,3 +962,93 @@ fn records_read_in_order_after_a_known_prefix_read_as_serde_json_reads_them() {
         }
     }
 }
+
+/// Records of random shape in WAF's order, each read after a clean record
+/// of the same prefix, so that those with a header wanted are read in
+/// order: any number of headers of any length (so their strings cross the
+/// index's 64-byte blocks anywhere), the wanted name in any case and any
+/// number of times, text with quotes, backslashes and brackets, members
+/// after the URI and labels or none, against serde_json.
+#[test]
+fn random_records_read_in_order_read_as_serde_json_reads_them() {
+    let string = |text: &str| serde_json::to_string(text).unwrap();
+    let names = [
+        "host",
+        "X-Real-IP",
+        "x-real-ip",
+        "X-REAL-IP",
+        "cookie",
+        "x-real-ipx",
+        "a",
+    ];
+    let alphabet: Vec<char> = "ab9.,:{}[]\"\\ é".chars().collect();
+    let mut rng = fastrand::Rng::with_seed(1764);
+    // Mostly plain text (no quote, no backslash), so most records are read
+    // in order; the rest sends them to the index.
+    let text = |rng: &mut fastrand::Rng, max: usize| -> String {
+        let plain = rng.u8(..16) != 0;
+        (0..rng.usize(..max))
+            .map(|_| {
+                if plain {
+                    alphabet[rng.usize(..3)]
+                } else {
+                    alphabet[rng.usize(..alphabet.len())]
+                }
+            })
+            .collect()
+    };
+    let prefix = r#"{"timestamp":1700000000000,"terminatingRuleId":"r1","action":"BLOCK","httpRequest":{"clientIp":"#;
+    let first =
+        format!(r#"{prefix}"192.0.2.1","headers":[],"uri":"/"}},"labels":[{{"name":"a"}}]}}"#);
+    let mut read_in_order = 0;
+    for _ in 0..3_000 {
+        let headers: Vec<String> = (0..rng.usize(..16))
+            .map(|_| {
+                let name = if rng.u8(..4) == 0 {
+                    string(&text(&mut rng, 20))
+                } else {
+                    string(names[rng.usize(..names.len())])
+                };
+                format!(
+                    r#"{{"name":{name},"value":{}}}"#,
+                    string(&text(&mut rng, 90))
+                )
+            })
+            .collect();
+        let after_uri: String = (0..rng.usize(..3))
+            .map(|k| format!(r#","m{k}":{}"#, string(&text(&mut rng, 30))))
+            .collect();
+        let labels = match rng.u8(..3) {
+            0 => String::new(),
+            1 => r#","labels":[]"#.to_owned(),
+            _ => {
+                let names: Vec<String> = (0..rng.usize(1..4))
+                    .map(|_| format!(r#"{{"name":{}}}"#, string(&text(&mut rng, 40))))
+                    .collect();
+                format!(r#","labels":[{}]"#, names.join(","))
+            }
+        };
+        let line = format!(
+            r#"{prefix}"198.51.100.{}","country":"NL","headers":[{}],"uri":{}{after_uri}}}{labels}}}"#,
+            rng.u8(..250),
+            headers.join(","),
+            string(&text(&mut rng, 60)),
+        );
+        if has_duplicate_keys(&line) {
+            continue;
+        }
+        if !line[prefix.len()..].contains('\\') {
+            read_in_order += 1;
+        }
+        for (header, wanted) in CONFIGS {
+            let mut x = Extractor::reading(header, wanted);
+            x.extract(first.as_bytes()).unwrap();
+            assert_eq!(
+                extracted_by(&mut x, &line, header, wanted),
+                reference(&line, header, wanted),
+                "{header:?} {wanted:?}\n{line}"
+            );
+        }
+    }
+    assert!(read_in_order > 1_000, "{read_in_order}");
+}
