@@ -87,7 +87,7 @@ use memchr::memchr;
 use memchr::memmem::Finder;
 
 use prefix::Prefixes;
-use structure::Structure;
+use structure::{Quotes, Structure};
 
 /// Why a line is not a usable WAF record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,8 +484,9 @@ impl Extractor {
     /// the request's members, then the record's after it, up to its labels
     /// or its end. No key is searched for, so no bracket depth is needed:
     /// every key read is one the walk reached at the record's own level.
-    /// `None` for anything else (a backslash, a container to skip, a
-    /// record that goes on past its object): the indexed read decides.
+    /// `None` for anything else (a backslash, a container to step over, a
+    /// key with an escape, no labels after the request where the prefix
+    /// holds the key's text): the indexed read decides.
     fn request_after_in_order<'a>(
         &mut self,
         line: &'a [u8],
@@ -1148,55 +1149,71 @@ impl<'a, 's> Cursor<'a, 's> {
     /// it ([`Self::plain_header`]) and the array holds nothing else: the
     /// element walk without its generic steps. `None`, with nothing
     /// consumed, for any other array.
-    ///
-    /// The quotes are taken in turn, eight an element, instead of looked up
-    /// from each string's start: a request has a dozen headers, and each
-    /// lookup waited on the one before.
     fn plain_headers(&mut self, wanted: &[u8]) -> Option<Option<RawStr<'a>>> {
         let b = self.b;
-        let open = self.i;
-        if b.get(open + 1) == Some(&b']') {
-            self.i = open + 2;
-            return Some(None);
-        }
-        let s = &mut *self.structure;
-        let mut quotes = s.quotes_from(b, open)?;
         let mut found = None;
-        let mut start = open + 1;
-        loop {
-            // Equal bytes put the quotes where they are in the literals:
-            // neither holds a backslash, nor is there one right before.
-            if !b.get(start..)?.starts_with(HEADER_NAME) {
-                return None;
-            }
-            let mut next = || s.pop_quote(b, &mut quotes);
-            // Equal bytes, so the quotes are the literal's.
-            let literal = (next()?, next()?, next()?);
-            debug_assert_eq!(literal, (start + 1, start + 6, start + 8));
-            let name_end = next()?;
+        self.plain_named_elements(|s, quotes, name, name_end| {
             if !b[name_end..].starts_with(HEADER_VALUE) {
                 return None;
             }
+            let mut next = || s.pop_quote(b, quotes);
             let literal = (next()?, next()?, next()?);
             debug_assert_eq!(literal, (name_end + 2, name_end + 8, name_end + 10));
             let value_start = name_end + HEADER_VALUE.len();
             let value_end = next()?;
-            if b.get(value_end + 1) != Some(&b'}') {
-                return None;
-            }
-            let name = &b[start + HEADER_NAME.len()..name_end];
-            if header_name_is(s, name, wanted) {
+            if header_name_is(s, &b[name..name_end], wanted) {
                 let raw = &b[value_start..value_end];
                 found = Some(RawStr {
                     raw,
                     escaped: s.has_backslash() && memchr(b'\\', raw).is_some(),
                 });
             }
-            match b.get(value_end + 2) {
-                Some(b',') => start = value_end + 3,
+            Some(value_end + 1)
+        })?;
+        Some(found)
+    }
+
+    /// Walks the array at the cursor when every element is an object
+    /// written as WAF writes it, starting `{"name":"`: `element` gets the
+    /// name's start and its closing quote (the quotes up to it taken), takes
+    /// the element's other quotes, and says where its closing brace must
+    /// be. `None`, with nothing consumed, for any other array.
+    ///
+    /// The quotes are taken in turn from the bits at hand, instead of looked
+    /// up from each string's start: a request has a dozen headers, and each
+    /// lookup waited on the one before.
+    fn plain_named_elements(
+        &mut self,
+        mut element: impl FnMut(&mut Structure, &mut Quotes, usize, usize) -> Option<usize>,
+    ) -> Option<()> {
+        let b = self.b;
+        let open = self.i;
+        if b.get(open + 1) == Some(&b']') {
+            self.i = open + 2;
+            return Some(());
+        }
+        let s = &mut *self.structure;
+        let mut quotes = s.quotes_from(b, open)?;
+        let mut start = open + 1;
+        loop {
+            if !b.get(start..)?.starts_with(NAMED) {
+                return None;
+            }
+            // Equal bytes put the quotes where they are in the literal: it
+            // holds no backslash, nor is there one right before it.
+            let mut next = || s.pop_quote(b, &mut quotes);
+            let literal = (next()?, next()?, next()?);
+            debug_assert_eq!(literal, (start + 1, start + 6, start + 8));
+            let name_end = next()?;
+            let close = element(s, &mut quotes, start + NAMED.len(), name_end)?;
+            if b.get(close) != Some(&b'}') {
+                return None;
+            }
+            match b.get(close + 1) {
+                Some(b',') => start = close + 2,
                 Some(b']') => {
-                    self.i = value_end + 3;
-                    return Some(found);
+                    self.i = close + 2;
+                    return Some(());
                 }
                 _ => return None,
             }
@@ -1210,8 +1227,8 @@ impl<'a, 's> Cursor<'a, 's> {
     /// `","value":"` after it lies outside any string. `None`, with nothing
     /// consumed, for any other shape.
     fn plain_header(&mut self, wanted: &[u8]) -> Option<Option<RawStr<'a>>> {
-        let name_start = self.i + HEADER_NAME.len();
-        if !self.b[self.i..].starts_with(HEADER_NAME) {
+        let name_start = self.i + NAMED.len();
+        if !self.b[self.i..].starts_with(NAMED) {
             return None;
         }
         let name_end = self.structure.next_quote_near(self.b, name_start)?;
@@ -1290,48 +1307,20 @@ impl<'a, 's> Cursor<'a, 's> {
 
     /// The label names of the `labels` array at the cursor when every
     /// element is written as WAF writes it, `{"name":"…"}`, into `out`;
-    /// `None`, with the cursor where it was, for any other array. Its
-    /// quotes are taken in turn, as [`Self::plain_headers`] takes them.
+    /// `None`, with the cursor where it was, for any other array.
     fn plain_labels(&mut self, out: &mut Vec<(usize, usize, bool)>) -> Option<()> {
-        let b = self.b;
-        let open = self.i;
-        if b.get(open + 1) == Some(&b']') {
-            self.i = open + 2;
-            return Some(());
-        }
-        let s = &mut *self.structure;
-        let mut quotes = s.quotes_from(b, open)?;
-        let mut start = open + 1;
-        loop {
-            if !b.get(start..)?.starts_with(HEADER_NAME) {
-                return None;
-            }
-            let mut next = || s.pop_quote(b, &mut quotes);
-            // Equal bytes, so the quotes are the literal's.
-            let literal = (next()?, next()?, next()?);
-            debug_assert_eq!(literal, (start + 1, start + 6, start + 8));
-            let name_start = start + HEADER_NAME.len();
-            let name_end = next()?;
-            if b.get(name_end + 1) != Some(&b'}') {
-                return None;
-            }
-            let escaped = s.has_backslash() && memchr(b'\\', &b[name_start..name_end]).is_some();
-            out.push((self.origin + name_start, self.origin + name_end, escaped));
-            match b.get(name_end + 2) {
-                Some(b',') => start = name_end + 3,
-                Some(b']') => {
-                    self.i = name_end + 3;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        let (b, origin) = (self.b, self.origin);
+        self.plain_named_elements(|s, _, name, name_end| {
+            let escaped = s.has_backslash() && memchr(b'\\', &b[name..name_end]).is_some();
+            out.push((origin + name, origin + name_end, escaped));
+            Some(name_end + 1)
+        })
     }
 }
 
-/// How WAF writes a header element up to its name, and from the name's
-/// closing quote to its value.
-const HEADER_NAME: &[u8] = br#"{"name":""#;
+/// How WAF writes a header or label element up to its name, and a header
+/// element from the name's closing quote to its value.
+const NAMED: &[u8] = br#"{"name":""#;
 const HEADER_VALUE: &[u8] = br#"","value":""#;
 
 /// Whether a header's `name`, as the line holds it between its quotes, is

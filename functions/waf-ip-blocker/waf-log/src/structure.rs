@@ -995,8 +995,8 @@ mod tests {
     /// AVX2 and AVX-512BW with the carry-less one), indexing a line at once
     /// or a block at a time, builds the same index: the detected path alone
     /// would leave the others untested on the host running the tests.
-    #[test]
-    fn every_vector_path_builds_the_same_index() {
+    /// Every vector path this CPU can run.
+    fn vector_paths() -> Vec<Vectors> {
         let mut paths = vec![Vectors::Sse2];
         #[cfg(target_arch = "x86_64")]
         {
@@ -1007,6 +1007,12 @@ mod tests {
                 paths.push(Vectors::Avx512);
             }
         }
+        paths
+    }
+
+    #[test]
+    fn every_vector_path_builds_the_same_index() {
+        let paths = vector_paths();
         let mut rng = fastrand::Rng::with_seed(512);
         let alphabet = b"\"\\\\\\{}[]a ";
         for _ in 0..2_000 {
@@ -1067,16 +1073,7 @@ mod tests {
 
     #[test]
     fn a_quotes_only_index_finds_every_quote_byte_and_any_backslash() {
-        let mut paths = vec![Vectors::Sse2];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if Masks::avx2_available() {
-                paths.push(Vectors::Avx2);
-            }
-            if Vectors::detect() == Vectors::Avx512 {
-                paths.push(Vectors::Avx512);
-            }
-        }
+        let paths = vector_paths();
         let mut rng = fastrand::Rng::with_seed(64);
         let alphabet = b"\"{}[]a :,";
         for round in 0..1_000 {

@@ -840,21 +840,29 @@ fn records_without_labels_read_as_serde_json_reads_them() {
     ];
     for (first, line) in &cases {
         for (header, wanted) in CONFIGS {
-            let want = reference(line, header, wanted);
-            assert!(want.is_some(), "{line}");
-            assert_eq!(
-                extracted(line, header, wanted),
-                want,
-                "{header:?} {wanted:?}\n{line}"
-            );
-            let mut x = Extractor::reading(header, wanted);
-            x.extract(first.as_bytes()).unwrap();
-            assert_eq!(
-                extracted_by(&mut x, line, header, wanted),
-                want,
-                "after {first}\n{header:?} {wanted:?}\n{line}"
-            );
+            assert!(reference(line, header, wanted).is_some(), "{line}");
         }
+        agrees_fresh_and_after(first, line);
+    }
+}
+
+/// `line` is read as serde_json reads it in every configuration, by a fresh
+/// extractor and by one that read `first` before it.
+fn agrees_fresh_and_after(first: &str, line: &str) {
+    for (header, wanted) in CONFIGS {
+        let want = reference(line, header, wanted);
+        assert_eq!(
+            extracted(line, header, wanted),
+            want,
+            "{header:?} {wanted:?}\n{line}"
+        );
+        let mut x = Extractor::reading(header, wanted);
+        x.extract(first.as_bytes()).unwrap();
+        assert_eq!(
+            extracted_by(&mut x, line, header, wanted),
+            want,
+            "after {first}\n{header:?} {wanted:?}\n{line}"
+        );
     }
 }
 
@@ -914,23 +922,8 @@ fn records_read_in_order_after_a_known_prefix_read_as_serde_json_reads_them() {
         record(plain, "", r#","x":"\",\"labels\":[{\"name\":\"z\"}]""#),
     ];
     for line in &lines {
-        if has_duplicate_keys(line) {
-            continue;
-        }
-        for (header, wanted) in CONFIGS {
-            let want = reference(line, header, wanted);
-            assert_eq!(
-                extracted(line, header, wanted),
-                want,
-                "{header:?} {wanted:?}\n{line}"
-            );
-            let mut x = Extractor::reading(header, wanted);
-            x.extract(first.as_bytes()).unwrap();
-            assert_eq!(
-                extracted_by(&mut x, line, header, wanted),
-                want,
-                "after the first\n{header:?} {wanted:?}\n{line}"
-            );
+        if !has_duplicate_keys(line) {
+            agrees_fresh_and_after(&first, line);
         }
     }
     // Not JSON after the prefix: read as a fresh extractor reads them, and
