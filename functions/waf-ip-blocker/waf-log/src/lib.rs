@@ -1231,12 +1231,12 @@ impl<'a, 's> Cursor<'a, 's> {
         if !self.b[self.i..].starts_with(NAMED) {
             return None;
         }
-        let name_end = self.structure.next_quote_near(self.b, name_start)?;
+        let name_end = self.structure.next_quote(self.b, name_start)?;
         if !self.b[name_end..].starts_with(HEADER_VALUE) {
             return None;
         }
         let value_start = name_end + HEADER_VALUE.len();
-        let value_end = self.structure.next_quote_near(self.b, value_start)?;
+        let value_end = self.structure.next_quote(self.b, value_start)?;
         if self.b.get(value_end + 1) != Some(&b'}') {
             return None;
         }

@@ -160,21 +160,6 @@ impl Structure {
         self.has_backslash
     }
 
-    /// [`Self::next_quote`] inlined where the quote is in the block of
-    /// `from`, indexed already: for the few loops that step through a dozen
-    /// short strings a record, where the call cost more than the lookup.
-    #[inline(always)]
-    pub(super) fn next_quote_near(&mut self, line: &[u8], from: usize) -> Option<usize> {
-        let word = from / 64;
-        if word < self.indexed {
-            let bits = self.blocks[word].quotes & (!0u64 << (from % 64));
-            if bits != 0 {
-                return Some(word * 64 + bits.trailing_zeros() as usize);
-            }
-        }
-        self.next_quote(line, from)
-    }
-
     /// The string quotes at and after `from`, for [`Self::pop_quote`].
     pub(super) fn quotes_from(&mut self, line: &[u8], from: usize) -> Option<Quotes> {
         let word = from / 64;
