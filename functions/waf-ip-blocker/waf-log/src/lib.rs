@@ -83,7 +83,6 @@ mod structure;
 
 use std::borrow::Cow;
 
-use memchr::memchr;
 use memchr::memmem::Finder;
 
 use prefix::Prefixes;
@@ -845,7 +844,7 @@ impl<'a, 's> Cursor<'a, 's> {
         let raw = &self.b[start..end];
         Ok(RawStr {
             raw,
-            escaped: self.structure.has_backslash() && memchr(b'\\', raw).is_some(),
+            escaped: self.structure.holds_backslash(raw),
         })
     }
 
@@ -1040,7 +1039,7 @@ impl<'a, 's> Cursor<'a, 's> {
         let raw = &self.b[start..end];
         RawStr {
             raw,
-            escaped: self.structure.has_backslash() && memchr(b'\\', raw).is_some(),
+            escaped: self.structure.holds_backslash(raw),
         }
     }
 
@@ -1165,7 +1164,7 @@ impl<'a, 's> Cursor<'a, 's> {
                 let raw = &b[value_start..value_end];
                 found = Some(RawStr {
                     raw,
-                    escaped: s.has_backslash() && memchr(b'\\', raw).is_some(),
+                    escaped: s.holds_backslash(raw),
                 });
             }
             Some(value_end + 1)
@@ -1246,7 +1245,7 @@ impl<'a, 's> Cursor<'a, 's> {
             let raw = &self.b[value_start..value_end];
             RawStr {
                 raw,
-                escaped: self.structure.has_backslash() && memchr(b'\\', raw).is_some(),
+                escaped: self.structure.holds_backslash(raw),
             }
         }))
     }
@@ -1311,7 +1310,7 @@ impl<'a, 's> Cursor<'a, 's> {
     fn plain_labels(&mut self, out: &mut Vec<(usize, usize, bool)>) -> Option<()> {
         let (b, origin) = (self.b, self.origin);
         self.plain_named_elements(|s, _, name, name_end| {
-            let escaped = s.has_backslash() && memchr(b'\\', &b[name..name_end]).is_some();
+            let escaped = s.holds_backslash(&b[name..name_end]);
             out.push((origin + name, origin + name_end, escaped));
             Some(name_end + 1)
         })
@@ -1329,7 +1328,7 @@ const HEADER_VALUE: &[u8] = br#"","value":""#;
 /// most names are compared as they are.
 #[inline]
 fn header_name_is(structure: &Structure, name: &[u8], wanted: &[u8]) -> bool {
-    if structure.has_backslash() && memchr(b'\\', name).is_some() {
+    if structure.holds_backslash(name) {
         let name = RawStr {
             raw: name,
             escaped: true,

@@ -185,6 +185,15 @@ impl Structure {
         Some(at)
     }
 
+    /// Whether `raw`, bytes of the line up to the furthest position indexed,
+    /// holds a backslash: a string whose closing quote the index found holds
+    /// an escape only then. Most lines have none, and are not searched:
+    /// inline, so that they do not pay for a call either.
+    #[inline]
+    pub(super) fn holds_backslash(&self, raw: &[u8]) -> bool {
+        self.has_backslash && memchr::memchr(b'\\', raw).is_some()
+    }
+
     /// The first string quote at or after `from`.
     pub(super) fn next_quote(&mut self, line: &[u8], from: usize) -> Option<usize> {
         let mut word = from / 64;
